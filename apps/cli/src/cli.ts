@@ -1,0 +1,58 @@
+import { SkqError } from '@skq/core';
+import { UsageError } from './argv.js';
+import { STATUS_USAGE, status } from './commands/status.js';
+import { WORK_USAGE, work } from './commands/work.js';
+
+const COMMANDS: Record<string, { usage: string; run: (argv: string[], cwd: string) => Promise<number> }> = {
+  work: { usage: WORK_USAGE, run: work },
+  status: { usage: STATUS_USAGE, run: status },
+};
+
+export const MAIN_USAGE = `Usage: skunq <command> [options]
+
+Commands:
+  work     Run a worker pool on a queue's routes
+  status   Show workers and job counts of a queue
+
+Run "skunq <command> --help" for a command's options.
+`;
+
+/**
+ * Runs the CLI with `argv` (without node and the script) and resolves to the exit status:
+ * 0 on success, 1 on a runtime error, 2 on a usage error.
+ *
+ * @example
+ * ```ts
+ * process.exitCode = await runCli(['status', '-q', 'demo']);
+ * ```
+ */
+export async function runCli(argv: string[], cwd: string = process.cwd()): Promise<number> {
+  const [name, ...rest] = argv;
+  if (name === undefined || name === '--help' || name === '-h' || name === 'help') {
+    (name === undefined ? process.stderr : process.stdout).write(MAIN_USAGE);
+    return name === undefined ? 2 : 0;
+  }
+  const command = COMMANDS[name];
+  if (!command) {
+    process.stderr.write(`skunq: unknown command "${name}"\n\n${MAIN_USAGE}`);
+    return 2;
+  }
+  if (rest.includes('--help') || rest.includes('-h')) {
+    process.stdout.write(command.usage);
+    return 0;
+  }
+  try {
+    return await command.run(rest, cwd);
+  } catch (err) {
+    if (err instanceof UsageError) {
+      process.stderr.write(`skunq ${name}: ${err.message}\n\n${command.usage}`);
+      return 2;
+    }
+    if (err instanceof SkqError) {
+      process.stderr.write(`skunq ${name}: [${err.code}] ${err.message}\n`);
+      return err.code === 'CONFIG_INVALID' ? 2 : 1;
+    }
+    process.stderr.write(`skunq ${name}: ${(err as Error).stack ?? String(err)}\n`);
+    return 1;
+  }
+}

@@ -1,0 +1,39 @@
+import { JOB_STATES, SkunkQueue } from '@skq/core';
+import { parseFlags, usage, UsageError, type FlagSpec } from '../argv.js';
+import { loadConfig } from '../config-file.js';
+
+const FLAGS: FlagSpec[] = [
+  { name: 'queue', short: 'q', kind: 'value', placeholder: 'name', description: 'Queue to show (required unless the config names one)' },
+  { name: 'backend', short: 'b', kind: 'value', placeholder: 'url', description: 'Backend URL (default: $SKQ_BACKEND, else sqlite:.skunq/skunq.db)' },
+  { name: 'json', kind: 'boolean', description: 'Print JSON instead of tables' },
+];
+
+export const STATUS_USAGE = usage('status', 'Shows the live workers of a queue and its job counts per route and state.', FLAGS);
+
+/** `skunq status`: workers and job counts per route and state. */
+export async function status(argv: string[], cwd: string): Promise<number> {
+  const flags = parseFlags(argv, FLAGS);
+  const config = await loadConfig(cwd);
+  const name = (flags.queue as string | undefined) ?? config.queue;
+  if (!name) throw new UsageError('-q/--queue is required');
+  const backend = (flags.backend as string | undefined) ?? config.backend;
+  const queue = new SkunkQueue(name, backend ? { backend } : {});
+  try {
+    const [workers, counts] = await Promise.all([queue.workers(), queue.counts()]);
+    if (flags.json) {
+      console.log(JSON.stringify({ queue: name, workers, counts }, null, 2));
+      return 0;
+    }
+    console.log(`queue ${name}\n\nworkers (${workers.length})`);
+    for (const w of workers) {
+      console.log(`  ${w.id.padEnd(48)} routes ${w.routes.join(',').padEnd(12)} pid ${String(w.pid).padEnd(8)} seen ${Math.max(0, Date.now() - w.lastSeenAt)} ms ago`);
+    }
+    console.log(`\njobs per route\n  ${'route'.padEnd(16)}${JOB_STATES.map((s) => s.padStart(11)).join('')}`);
+    for (const [route, byState] of Object.entries(counts)) {
+      console.log(`  ${route.padEnd(16)}${JOB_STATES.map((s) => String(byState[s]).padStart(11)).join('')}`);
+    }
+    return 0;
+  } finally {
+    await queue.close();
+  }
+}

@@ -1,0 +1,51 @@
+import { resolve } from 'node:path';
+import { isJobClass, type JobClass } from '@skq/core';
+import { WorkerPool } from '@skq/worker';
+import { parseFlags, usage, UsageError, type FlagSpec } from '../argv.js';
+import { loadConfig } from '../config-file.js';
+import { importModule } from '../module-loader.js';
+
+const FLAGS: FlagSpec[] = [
+  { name: 'queue', short: 'q', kind: 'value', placeholder: 'name', description: 'Queue to consume (required unless the config names one)' },
+  { name: 'routes', short: 'r', kind: 'list', placeholder: 'route', description: 'Routes to serve, one worker each' },
+  { name: 'backend', short: 'b', kind: 'value', placeholder: 'url', description: 'Backend URL (default: $SKQ_BACKEND, else sqlite:.skunq/skunq.db)' },
+  { name: 'concurrency', short: 'c', kind: 'value', placeholder: 'n', description: 'Jobs run at once per route (default 1)' },
+  { name: 'file', short: 'f', kind: 'list', placeholder: 'module', description: 'Job modules to load (.ts, .mjs, .js)' },
+  { name: 'lease-ms', kind: 'value', placeholder: 'ms', description: 'Lease length; a killed worker’s jobs return after it (default 30000)' },
+];
+
+export const WORK_USAGE = usage('work', 'Runs a worker pool: one worker per route, until SIGTERM (gentle) or SIGINT (rough).', FLAGS);
+
+/** `skunq work`: loads job modules and runs a {@link WorkerPool} until a signal stops it. */
+export async function work(argv: string[], cwd: string): Promise<number> {
+  const flags = parseFlags(argv, FLAGS);
+  const config = await loadConfig(cwd);
+  const queue = (flags.queue as string | undefined) ?? config.queue;
+  const routes = (flags.routes as string[] | undefined) ?? config.routes;
+  if (!queue) throw new UsageError('-q/--queue is required');
+  if (!routes?.length) throw new UsageError('-r/--routes needs at least one route');
+  const concurrency = flags.concurrency === undefined ? (config.concurrency ?? 1) : positiveInt(flags.concurrency as string, '--concurrency');
+  const leaseMs = flags['lease-ms'] === undefined ? undefined : positiveInt(flags['lease-ms'] as string, '--lease-ms');
+  const backend = (flags.backend as string | undefined) ?? config.backend;
+  const files = [...config.jobs, ...((flags.file as string[] | undefined) ?? []).map((f) => resolve(cwd, f))];
+  const jobs: JobClass[] = [];
+  for (const file of files) {
+    const mod = await importModule(file);
+    for (const value of Object.values(mod)) if (isJobClass(value)) jobs.push(value);
+  }
+  const pool = new WorkerPool({ queue, routes, concurrency, jobs, ...(backend ? { backend } : {}), ...(leaseMs ? { leaseMs } : {}) });
+  let signal: string | null = null;
+  for (const s of ['SIGINT', 'SIGTERM', 'SIGHUP', 'SIGQUIT', 'SIGABRT'] as const) process.once(s, () => (signal ??= s));
+  await pool.start();
+  console.log(`skunq: listening on queue "${queue}", routes ${routes.join(', ')} (pid ${process.pid}, backend ${backend ?? process.env.SKQ_BACKEND ?? 'sqlite:.skunq/skunq.db'})`);
+  await pool.listen();
+  console.log(`skunq: stopped${signal ? ` on ${signal}` : ''}`);
+  return signal === 'SIGINT' ? 130 : 0;
+}
+
+function positiveInt(value: string, flag: string): number {
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < 1) throw new UsageError(`${flag} must be a positive integer, got "${value}"`);
+  return n;
+}
+

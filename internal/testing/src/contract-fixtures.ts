@@ -1,0 +1,53 @@
+import { randomUUID } from 'node:crypto';
+import { DEFAULT_RUN_OPTIONS, type JobEvent, type NewJob, type StorageBackend } from '@skq/core';
+
+/** A unique queue name, so tests sharing a store never see each other's jobs. */
+export function uniqueQueue(prefix = 'q'): string {
+  return `${prefix}-${randomUUID().slice(0, 8)}`;
+}
+
+/** A job to enqueue, with sensible defaults. */
+export function newJob(queue: string, overrides: Partial<NewJob> = {}): NewJob {
+  const now = Date.now();
+  return {
+    id: randomUUID(),
+    queue,
+    name: 'noop',
+    args: [],
+    routes: ['r'],
+    type: 'direct',
+    priority: 0,
+    runAt: now,
+    createdAt: now,
+    options: { ...DEFAULT_RUN_OPTIONS, attempts: 3 },
+    dedupeKey: null,
+    ...overrides,
+  };
+}
+
+/** Waits until `check` holds, polling; throws with `what` after `timeoutMs`. */
+export async function eventually<T>(check: () => T | Promise<T>, what: string, timeoutMs = 5_000): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  let last: unknown;
+  for (;;) {
+    try {
+      const value = await check();
+      if (value) return value;
+    } catch (err) {
+      last = err;
+    }
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}${last ? `: ${(last as Error).message}` : ''}`);
+    await sleep(20);
+  }
+}
+
+export function sleep(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms));
+}
+
+/** Records a queue's events. */
+export async function recordEvents(backend: StorageBackend, queue: string): Promise<{ events: JobEvent[]; stop: () => Promise<void> }> {
+  const events: JobEvent[] = [];
+  const stop = await backend.subscribe(queue, (event) => events.push(event));
+  return { events, stop };
+}

@@ -1,0 +1,286 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { SkqError, type ClaimedDelivery, type StorageBackend } from '@skq/core';
+import { eventually, newJob, recordEvents, sleep, uniqueQueue } from './contract-fixtures.js';
+
+/** Opens a connection to the store under test. Every call must reach the same store. */
+export type BackendFactory = () => Promise<StorageBackend>;
+
+/**
+ * The storage contract suite. Every backend runs it: `runStorageContract('sqlite', () => open())`.
+ * Each call of `factory` must open another connection to one shared store, so that claims from
+ * several connections race for real.
+ *
+ * @example
+ * ```ts
+ * runStorageContract('sqlite', async () => new SqliteBackend({ path: file }));
+ * ```
+ */
+export function runStorageContract(name: string, factory: BackendFactory): void {
+  describe(`storage contract: ${name}`, () => {
+    const opened: StorageBackend[] = [];
+    let backend: StorageBackend;
+    const open = async () => {
+      const b = await factory();
+      opened.push(b);
+      return b;
+    };
+    const claimOne = async (queue: string, workerId = 'w1', leaseMs = 30_000, route = 'r') =>
+      (await backend.claim({ queue, route, workerId, limit: 1, leaseMs })).deliveries[0];
+
+    beforeAll(async () => {
+      backend = await open();
+    });
+    afterAll(async () => {
+      await Promise.all(opened.map((b) => b.close()));
+    });
+
+    it('stores a job with one delivery per route and reads it back', async () => {
+      const queue = uniqueQueue();
+      const job = newJob(queue, { name: 'add', args: [4, 5], routes: ['a', 'b'] });
+      const [result] = await backend.enqueue([job]);
+      expect(result).toEqual({ id: job.id, deduped: false, deliveries: 2 });
+      const record = await backend.getJob(job.id);
+      expect(record).toMatchObject({ id: job.id, queue, name: 'add', args: [4, 5], routes: ['a', 'b'], state: 'queued', attempts: 0 });
+      expect(record!.deliveries.map((d) => d.route)).toEqual(['a', 'b']);
+      expect(await backend.getJob('no-such-job')).toBeNull();
+    });
+
+    it('hands every job to exactly one of many concurrent claimers', async () => {
+      const queue = uniqueQueue('race');
+      const total = 400;
+      const jobs = Array.from({ length: total }, () => newJob(queue));
+      for (let i = 0; i < total; i += 100) await backend.enqueue(jobs.slice(i, i + 100));
+      const claimers = await Promise.all(Array.from({ length: 6 }, () => open()));
+      const seen = new Map<string, string>();
+      let duplicates = 0;
+      await Promise.all(
+        claimers.map(async (b, index) => {
+          const workerId = `w${index}`;
+          for (;;) {
+            const { deliveries } = await b.claim({ queue, route: 'r', workerId, limit: 1 + (index % 4), leaseMs: 30_000 });
+            if (deliveries.length === 0) return;
+            for (const d of deliveries) {
+              if (seen.has(d.jobId)) duplicates += 1;
+              seen.set(d.jobId, workerId);
+              await b.complete(d.id, workerId, { by: workerId });
+            }
+          }
+        }),
+      );
+      expect(duplicates).toBe(0);
+      expect(seen.size).toBe(total);
+      const counts = await backend.countByState(queue);
+      expect(counts.r?.succeeded).toBe(total);
+      expect(counts.r?.queued).toBe(0);
+      expect(new Set(seen.values()).size).toBeGreaterThan(1);
+    });
+
+    it('takes back a delivery whose lease expired and lets another worker claim it', async () => {
+      const queue = uniqueQueue('lease');
+      const job = newJob(queue, { options: { attempts: 1, backoff: { type: 'fixed', delayMs: 0, maxDelayMs: 1, jitter: 0 }, timeoutMs: null } });
+      await backend.enqueue([job]);
+      const first = await claimOne(queue, 'w-dead', 60);
+      expect(first?.attempts).toBe(1);
+      expect(await backend.recoverExpired(queue)).toBe(0);
+      await sleep(100);
+      expect(await backend.recoverExpired(queue)).toBe(1);
+      expect((await backend.getJob(job.id))?.state).toBe('queued');
+      const second = await claimOne(queue, 'w-alive');
+      expect(second?.id).toBe(first?.id);
+      expect(second?.attempts).toBe(2);
+      await expect(backend.complete(first!.id, 'w-dead', 1)).rejects.toMatchObject({ code: 'LEASE_LOST' });
+      await backend.complete(second!.id, 'w-alive', 2);
+      expect((await backend.getJob(job.id))?.deliveries[0]).toMatchObject({ state: 'succeeded', result: 2, workerId: 'w-alive' });
+    });
+
+    it('extends leases only for their holder', async () => {
+      const queue = uniqueQueue('extend');
+      await backend.enqueue([newJob(queue)]);
+      const d = await claimOne(queue, 'w1', 80);
+      expect(await backend.extendLease([d!.id], 'someone-else', 10_000)).toEqual([]);
+      expect(await backend.extendLease([d!.id], 'w1', 10_000)).toEqual([d!.id]);
+      await sleep(120);
+      expect(await backend.recoverExpired(queue)).toBe(0);
+    });
+
+    it('never hands out a delayed job before its time', async () => {
+      const queue = uniqueQueue('delay');
+      const runAt = Date.now() + 400;
+      const job = newJob(queue, { runAt });
+      await backend.enqueue([job]);
+      expect((await backend.getJob(job.id))?.state).toBe('scheduled');
+      const early = await backend.claim({ queue, route: 'r', workerId: 'w', limit: 5, leaseMs: 1_000 });
+      expect(early.deliveries).toHaveLength(0);
+      expect(early.nextRunAt).toBe(runAt);
+      await sleep(runAt - Date.now() + 20);
+      const due = await claimOne(queue);
+      expect(due?.jobId).toBe(job.id);
+      expect(Date.now()).toBeGreaterThanOrEqual(runAt);
+    });
+
+    it('broadcasts to every worker listening when the job is fired', async () => {
+      const queue = uniqueQueue('fanout');
+      const info = (id: string, routes: string[]) => ({ id, queue, routes, hostname: 'h', pid: 1, startedAt: Date.now() });
+      await backend.registerWorker(info('wa', ['r']), 10_000);
+      await backend.registerWorker(info('wb', ['r']), 10_000);
+      await backend.registerWorker(info('wc', ['other']), 10_000);
+      const job = newJob(queue, { type: 'broadcast' });
+      const [result] = await backend.enqueue([job]);
+      expect(result?.deliveries).toBe(2);
+      await backend.registerWorker(info('late', ['r']), 10_000);
+      expect(await claimOne(queue, 'late')).toBeUndefined();
+      const a = await claimOne(queue, 'wa');
+      const b = await claimOne(queue, 'wb');
+      expect(a?.targetWorker).toBe('wa');
+      expect(b?.targetWorker).toBe('wb');
+      expect(await claimOne(queue, 'wa')).toBeUndefined();
+      await backend.complete(a!.id, 'wa', 'A');
+      await backend.complete(b!.id, 'wb', 'B');
+      const record = await backend.getJob(job.id);
+      expect(record?.state).toBe('succeeded');
+      expect(record?.deliveries.map((d) => [d.workerId, d.result])).toEqual([
+        ['wa', 'A'],
+        ['wb', 'B'],
+      ]);
+    });
+
+    it('keeps a worker registry alive by heartbeat and forgets expired workers', async () => {
+      const queue = uniqueQueue('registry');
+      await backend.registerWorker({ id: 'hb', queue, routes: ['r'], hostname: 'h', pid: 2, startedAt: Date.now() }, 150);
+      expect((await backend.listWorkers(queue)).map((w) => w.id)).toEqual(['hb']);
+      expect(await backend.heartbeat('hb', 150)).toBe(true);
+      await sleep(250);
+      expect(await backend.listWorkers(queue)).toEqual([]);
+      expect(await backend.heartbeat('hb', 150)).toBe(false);
+      await backend.registerWorker({ id: 'gone', queue, routes: ['r'], hostname: 'h', pid: 3, startedAt: Date.now() }, 10_000);
+      await backend.unregisterWorker('gone');
+      expect(await backend.listWorkers(queue)).toEqual([]);
+    });
+
+    it('returns the pending job for a repeated dedupe key, and a new one once it ended', async () => {
+      const queue = uniqueQueue('dedupe');
+      const first = newJob(queue, { dedupeKey: 'nightly' });
+      const [a] = await backend.enqueue([first]);
+      const [b] = await backend.enqueue([newJob(queue, { dedupeKey: 'nightly' })]);
+      expect(a?.deduped).toBe(false);
+      expect(b).toEqual({ id: first.id, deduped: true, deliveries: 0 });
+      const [other] = await backend.enqueue([newJob(queue, { dedupeKey: 'other' })]);
+      expect(other?.id).not.toBe(first.id);
+      const d = await claimOne(queue);
+      await backend.complete(d!.id, 'w1', null);
+      const [c] = await backend.enqueue([newJob(queue, { dedupeKey: 'nightly' })]);
+      expect(c?.deduped).toBe(false);
+      expect(c?.id).not.toBe(first.id);
+    });
+
+    it('hands out jobs by priority, then run time, then enqueue order', async () => {
+      const queue = uniqueQueue('order');
+      const now = Date.now();
+      const jobs = [
+        newJob(queue, { name: 'p0-first', priority: 0, runAt: now - 10 }),
+        newJob(queue, { name: 'p5', priority: 5, runAt: now - 5 }),
+        newJob(queue, { name: 'p0-earliest', priority: 0, runAt: now - 50 }),
+        newJob(queue, { name: 'p10', priority: 10, runAt: now }),
+        newJob(queue, { name: 'p0-second', priority: 0, runAt: now - 10 }),
+      ];
+      await backend.enqueue(jobs);
+      const order: string[] = [];
+      for (let d = await claimOne(queue); d; d = await claimOne(queue)) order.push(d.name);
+      expect(order).toEqual(['p10', 'p5', 'p0-earliest', 'p0-first', 'p0-second']);
+      const batch = newJob(queue, { name: 'batch', priority: 1 });
+      await backend.enqueue([newJob(queue, { name: 'low' }), batch]);
+      const { deliveries } = await backend.claim({ queue, route: 'r', workerId: 'w', limit: 10, leaseMs: 1_000 });
+      expect(deliveries.map((d) => d.name)).toEqual(['batch', 'low']);
+    });
+
+    it('cancels queued jobs at once and running jobs by request', async () => {
+      const queue = uniqueQueue('cancel');
+      const queued = newJob(queue);
+      const running = newJob(queue);
+      await backend.enqueue([running]);
+      const d = await claimOne(queue);
+      await backend.enqueue([queued]);
+      expect(await backend.cancel(queued.id)).toBe(true);
+      expect((await backend.getJob(queued.id))?.state).toBe('cancelled');
+      expect(await claimOne(queue)).toBeUndefined();
+      const { events, stop } = await recordEvents(backend, queue);
+      expect(await backend.cancel(running.id)).toBe(true);
+      await eventually(() => events.some((e) => e.type === 'cancel-requested' && e.jobId === running.id), 'cancel-requested');
+      expect((await backend.getJob(running.id))?.deliveries[0]?.cancelRequested).toBe(true);
+      expect(await backend.fail(d!.id, { workerId: 'w1', error: { message: 'aborted', code: 'CANCELLED' }, cancelled: true })).toBe('cancelled');
+      expect((await backend.getJob(running.id))?.state).toBe('cancelled');
+      expect(await backend.cancel(running.id)).toBe(false);
+      await stop();
+    });
+
+    it('reschedules a waiting job, and refuses one that has ended', async () => {
+      const queue = uniqueQueue('resched');
+      const job = newJob(queue);
+      await backend.enqueue([job]);
+      const later = Date.now() + 60_000;
+      expect(await backend.reschedule(job.id, later)).toBe(true);
+      expect((await backend.getJob(job.id))?.state).toBe('scheduled');
+      expect(await claimOne(queue)).toBeUndefined();
+      expect(await backend.reschedule(job.id, Date.now() - 1)).toBe(true);
+      const d = await claimOne(queue);
+      expect(d?.jobId).toBe(job.id);
+      await backend.complete(d!.id, 'w1', 'ok');
+      expect(await backend.reschedule(job.id, later)).toBe(false);
+    });
+
+    it('retries and fails with the error recorded', async () => {
+      const queue = uniqueQueue('fail');
+      const job = newJob(queue);
+      await backend.enqueue([job]);
+      const first = await claimOne(queue);
+      const error = { name: 'Error', message: 'boom', stack: 'Error: boom\n    at handler', code: 'E_BOOM' };
+      expect(await backend.fail(first!.id, { workerId: 'w1', error, retryAt: Date.now() + 200 })).toBe('retrying');
+      expect((await backend.getJob(job.id))?.state).toBe('scheduled');
+      await expect(backend.fail(first!.id, { workerId: 'w1', error })).rejects.toBeInstanceOf(SkqError);
+      await sleep(220);
+      const second = await claimOne(queue);
+      expect(second?.attempts).toBe(2);
+      expect(await backend.fail(second!.id, { workerId: 'w1', error })).toBe('failed');
+      const record = await backend.getJob(job.id);
+      expect(record).toMatchObject({ state: 'failed', attempts: 2 });
+      expect(record?.deliveries[0]?.error).toMatchObject({ message: 'boom', code: 'E_BOOM', stack: error.stack });
+      expect(record?.finishedAt).toBeGreaterThan(0);
+    });
+
+    it('emits lifecycle events in order', async () => {
+      const queue = uniqueQueue('events');
+      const { events, stop } = await recordEvents(backend, queue);
+      const job = newJob(queue);
+      await backend.enqueue([job]);
+      const first = await claimOne(queue);
+      await backend.fail(first!.id, { workerId: 'w1', error: { message: 'again' }, retryAt: Date.now() });
+      const second = await claimOne(queue);
+      await backend.complete(second!.id, 'w1', 42);
+      const types = await eventually(() => {
+        const mine = events.filter((e) => e.jobId === job.id).map((e) => e.type);
+        return mine.length === 5 && mine;
+      }, 'five events');
+      expect(types).toEqual(['enqueued', 'started', 'retrying', 'started', 'succeeded']);
+      const seqs = events.map((e) => e.seq);
+      expect([...seqs].sort((a, b) => a - b)).toEqual(seqs);
+      await stop();
+    });
+
+    it('lists, counts and keeps logs', async () => {
+      const queue = uniqueQueue('list');
+      const [a, b] = [newJob(queue, { createdAt: Date.now() - 10 }), newJob(queue)];
+      await backend.enqueue([a!, b!]);
+      const d = (await claimOne(queue)) as ClaimedDelivery;
+      await backend.appendLogs([
+        { deliveryId: d.id, at: Date.now(), stream: 'log', line: 'hello' },
+        { deliveryId: d.id, at: Date.now(), stream: 'ctx', line: 'world' },
+      ]);
+      expect((await backend.getLogs(d.jobId)).map((l) => l.line)).toEqual(['hello', 'world']);
+      expect((await backend.listJobs({ queue })).map((j) => j.id)).toEqual([b!.id, a!.id]);
+      expect((await backend.listJobs({ queue, state: 'running' })).map((j) => j.id)).toEqual([d.jobId]);
+      expect((await backend.listJobs({ queue, state: 'queued' })).map((j) => j.id)).toEqual([d.jobId === a!.id ? b!.id : a!.id]);
+      const counts = await backend.countByState(queue);
+      expect(counts.r).toMatchObject({ running: 1, queued: 1, succeeded: 0 });
+    });
+  });
+}

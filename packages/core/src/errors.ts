@@ -1,0 +1,156 @@
+/**
+ * Every failure skunq reports is a {@link SkqError} with a string-literal `code`,
+ * so callers can branch on `err.code` instead of parsing messages.
+ */
+
+/** The codes a {@link SkqError} can carry. */
+export const SKQ_ERROR_CODES = [
+  'CONFIG_INVALID',
+  'ARGS_INVALID',
+  'UNKNOWN_JOB',
+  'JOB_FAILED',
+  'JOB_NOT_FOUND',
+  'TIMEOUT',
+  'CANCELLED',
+  'LEASE_LOST',
+  'BACKEND_UNAVAILABLE',
+  'BACKEND_ERROR',
+  'INVALID_STATE',
+  'INTERRUPTED',
+] as const;
+
+/** A string-literal union of every {@link SkqError} code. */
+export type SkqErrorCode = (typeof SKQ_ERROR_CODES)[number];
+
+/** Where an error happened: the job, queue, route, worker or option field involved. */
+export interface SkqErrorContext {
+  jobId?: string;
+  deliveryId?: string;
+  queue?: string;
+  route?: string;
+  workerId?: string;
+  jobName?: string;
+  field?: string;
+  [key: string]: unknown;
+}
+
+/** Options for {@link SkqError}. */
+export interface SkqErrorOptions {
+  cause?: unknown;
+  context?: SkqErrorContext;
+  /** A stack recorded elsewhere, e.g. the remote handler's stack for JOB_FAILED. */
+  remoteStack?: string;
+}
+
+/**
+ * The one error type skunq throws.
+ *
+ * @example
+ * ```ts
+ * try {
+ *   await handle.result({ timeoutMs: 1000 });
+ * } catch (err) {
+ *   if (err instanceof SkqError && err.code === 'TIMEOUT') console.log('still running');
+ * }
+ * ```
+ */
+export class SkqError extends Error {
+  override readonly name = 'SkqError';
+  readonly code: SkqErrorCode;
+  readonly context: SkqErrorContext;
+  /** The stack of the failing handler on the worker that ran it, when there is one. */
+  readonly remoteStack: string | undefined;
+
+  constructor(code: SkqErrorCode, message: string, options: SkqErrorOptions = {}) {
+    super(message, options.cause === undefined ? undefined : { cause: options.cause });
+    this.code = code;
+    this.context = options.context ?? {};
+    this.remoteStack = options.remoteStack;
+  }
+
+  /** A plain object suitable for storing or logging. */
+  toJSON(): SerializedError {
+    return { name: this.name, code: this.code, message: this.message, stack: this.remoteStack ?? this.stack };
+  }
+}
+
+/** How an error is stored with a job: message, stack and code. */
+export interface SerializedError {
+  name?: string;
+  message: string;
+  stack?: string | undefined;
+  code?: string | undefined;
+}
+
+/** Whether `value` is a {@link SkqError}, optionally with the given code. */
+export function isSkqError(value: unknown, code?: SkqErrorCode): value is SkqError {
+  return value instanceof SkqError && (code === undefined || value.code === code);
+}
+
+/**
+ * Thrown by a handler to fail the job at once, with no retry left to try.
+ *
+ * @example
+ * ```ts
+ * queue.job({ name: 'charge', routes: ['billing'] }, async (cardId: string) => {
+ *   if (!cardId.startsWith('card_')) throw new UnrecoverableError('not a card id');
+ * });
+ * ```
+ */
+export class UnrecoverableError extends Error {
+  override readonly name = 'UnrecoverableError';
+}
+
+/**
+ * Thrown by a handler to run the job again after `delayMs` (a rate limit, a busy
+ * upstream). The attempt counts toward the job's attempts.
+ *
+ * @example
+ * ```ts
+ * queue.job({ name: 'poll', routes: ['io'], retry: { attempts: 10 } }, async () => {
+ *   if (!(await ready())) throw new RetryAfter(5_000, 'upstream not ready');
+ * });
+ * ```
+ */
+export class RetryAfter extends Error {
+  override readonly name = 'RetryAfter';
+  constructor(
+    readonly delayMs: number,
+    message = `retry after ${delayMs} ms`,
+  ) {
+    super(message);
+  }
+}
+
+/** Turns anything thrown into the shape stored with a job. */
+export function serializeError(err: unknown): SerializedError {
+  if (err instanceof SkqError) return err.toJSON();
+  if (err instanceof Error) {
+    const code = (err as { code?: unknown }).code;
+    return {
+      name: err.name,
+      message: err.message,
+      stack: err.stack,
+      code: typeof code === 'string' ? code : undefined,
+    };
+  }
+  return { name: 'Error', message: typeof err === 'string' ? err : safeStringify(err) };
+}
+
+function safeStringify(value: unknown): string {
+  try {
+    return JSON.stringify(value) ?? String(value);
+  } catch {
+    return String(value);
+  }
+}
+
+/** Formats zod issues as `path: message` lines for an error message. */
+export function describeIssues(issues: ReadonlyArray<{ path: PropertyKey[]; message: string }>, prefix = ''): string {
+  return issues
+    .map((issue) => {
+      const path = [prefix, ...issue.path.map(String)].filter(Boolean).join('.');
+      return path ? `${path}: ${issue.message}` : issue.message;
+    })
+    .join('; ');
+}

@@ -1,0 +1,91 @@
+import { AsyncLocalStorage } from 'node:async_hooks';
+import { SkqError } from '../errors.js';
+import type { LogLine } from '../storage/contract.js';
+
+/** What a running handler can see and use about its job. */
+export interface JobContext {
+  readonly jobId: string;
+  readonly deliveryId: string;
+  readonly queue: string;
+  readonly route: string;
+  readonly workerId: string;
+  readonly name: string;
+  /** 1 for the first attempt. */
+  readonly attempt: number;
+  /** Aborted on timeout, cancellation or a rough shutdown; `signal.reason` is a {@link SkqError}. */
+  readonly signal: AbortSignal;
+  /** Records a line in the job's log. */
+  log(...parts: unknown[]): void;
+}
+
+/** Receives every line a running handler logs, through `ctx.log` or the console. */
+export type LogSink = (line: Omit<LogLine, 'deliveryId' | 'at'>) => void;
+
+interface ActiveJob {
+  context: JobContext;
+  sink: LogSink;
+}
+
+const storage = new AsyncLocalStorage<ActiveJob>();
+
+/**
+ * The context of the job running in this async scope.
+ *
+ * @example
+ * ```ts
+ * queue.job({ name: 'crawl', routes: ['io'] }, async (url: string) => {
+ *   const ctx = currentJob();
+ *   ctx.log('fetching', url);
+ *   return (await fetch(url, { signal: ctx.signal })).status;
+ * });
+ * ```
+ */
+export function currentJob(): JobContext {
+  const active = storage.getStore();
+  if (!active) throw new SkqError('INVALID_STATE', 'currentJob() was called outside a running job');
+  return active.context;
+}
+
+/** Runs `fn` as the job `context`, sending its log lines to `sink`. Used by workers. */
+export function runInJobContext<T>(context: JobContext, sink: LogSink, fn: () => T): T {
+  return storage.run({ context, sink }, fn);
+}
+
+/** The log sink of the job running in this async scope, if any. */
+export function activeLogSink(): LogSink | undefined {
+  return storage.getStore()?.sink;
+}
+
+/** Joins console-style arguments into one line. */
+export function formatLogParts(parts: unknown[]): string {
+  return parts
+    .map((part) => {
+      if (typeof part === 'string') return part;
+      if (part instanceof Error) return part.stack ?? part.message;
+      try {
+        return JSON.stringify(part) ?? String(part);
+      } catch {
+        return String(part);
+      }
+    })
+    .join(' ');
+}
+
+const CONSOLE_METHODS = ['log', 'info', 'warn', 'error', 'debug'] as const;
+let consoleCaptured = false;
+
+/**
+ * Makes the console record into the running job's log while still printing as usual,
+ * the way msched captured a handler's output as an event. Idempotent.
+ */
+export function captureConsoleIntoJobs(): void {
+  if (consoleCaptured) return;
+  consoleCaptured = true;
+  for (const method of CONSOLE_METHODS) {
+    const original = console[method].bind(console);
+    console[method] = (...parts: unknown[]) => {
+      storage.getStore()?.sink({ stream: method, line: formatLogParts(parts) });
+      original(...parts);
+    };
+  }
+}

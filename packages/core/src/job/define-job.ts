@@ -1,0 +1,100 @@
+import { z } from 'zod';
+import { SkqError, describeIssues } from '../errors.js';
+import type { When } from '../schedule/delay.js';
+import { currentJob } from './context.js';
+import type { JobHandle } from './job-handle.js';
+import { Invocation, parseJobName, type FireOptions, type InvocationTarget } from './invocation.js';
+import { isZodSchema, validateArgs } from './job-args.js';
+import { RoutesSchema } from './names.js';
+import { RetryOptionsSchema, toRunOptions } from './retry-policy.js';
+import type { RunnableJob } from './registry.js';
+
+/** Options of a function-style job. */
+export const JobOptionsSchema = z
+  .object({
+    name: z.string(),
+    routes: RoutesSchema,
+    /** A zod schema for the tuple of arguments, e.g. `z.tuple([z.number(), z.number()])`. */
+    args: z.custom<z.ZodType>(isZodSchema, 'must be a zod schema').optional(),
+    retry: RetryOptionsSchema.optional(),
+    /** Per-attempt timeout in ms: the handler's signal aborts, then the attempt fails with TIMEOUT. */
+    timeout: z.number().int().positive().optional(),
+    /** Default priority; higher runs first. */
+    priority: z.number().int().min(-1_000_000).max(1_000_000).optional(),
+  })
+  .strict();
+
+/** `{ name, routes, args?, retry?, timeout?, priority? }` for `queue.job`. */
+export type JobOptions = z.input<typeof JobOptionsSchema>;
+
+/** A handler: its `this` is the job's context too. */
+export type JobHandler<Args extends unknown[], Result> = (this: ReturnType<typeof currentJob>, ...args: Args) => Result;
+
+/**
+ * A function-style job, made by `queue.job(options, handler)`.
+ *
+ * @example
+ * ```ts
+ * const add = queue.job({ name: 'add', routes: ['foo'] }, async (a: number, b: number) => a + b);
+ * const handle = await add.fire(4, 5);
+ * console.log(await handle.result()); // 9
+ * ```
+ */
+export class JobDefinition<Args extends unknown[] = unknown[], Result = unknown> {
+  readonly name: string;
+  readonly routes: string[];
+  readonly runnable: RunnableJob;
+  private readonly argsSchema: z.ZodType | undefined;
+  private readonly priority: number;
+  private readonly runOptions: ReturnType<typeof toRunOptions>;
+
+  constructor(
+    options: JobOptions,
+    handler: JobHandler<any[], unknown>,
+    private readonly target: InvocationTarget,
+  ) {
+    const parsed = JobOptionsSchema.safeParse(options);
+    if (!parsed.success) {
+      throw new SkqError('CONFIG_INVALID', `invalid job options: ${describeIssues(parsed.error.issues, 'job')}`, {
+        cause: parsed.error,
+        context: { field: String(parsed.error.issues[0]?.path[0] ?? '') },
+      });
+    }
+    if (typeof handler !== 'function') throw new SkqError('CONFIG_INVALID', 'job handler must be a function', { context: { field: 'handler' } });
+    this.name = parseJobName(parsed.data.name);
+    this.routes = parsed.data.routes;
+    this.argsSchema = parsed.data.args;
+    this.priority = parsed.data.priority ?? 0;
+    this.runOptions = toRunOptions(parsed.data.retry, parsed.data.timeout);
+    const name = this.name;
+    this.runnable = {
+      name,
+      kind: 'function',
+      argsSchema: parsed.data.args,
+      async run(args, context) {
+        return handler.apply(context, args);
+      },
+    };
+  }
+
+  /** Binds arguments without firing, for `.and()` or `queue.push`. Checks them now. */
+  with(...args: Args): Invocation {
+    validateArgs(this.name, args, this.argsSchema);
+    return new Invocation(this.name, args, { routes: this.routes, priority: this.priority, runOptions: this.runOptions }, this.target);
+  }
+
+  /** Enqueues the job now. Arguments failing the schema reject with `ARGS_INVALID`, and nothing is enqueued. */
+  async fire(...args: Args): Promise<JobHandle<Result>> {
+    return (await this.with(...args).fire()) as JobHandle<Result>;
+  }
+
+  /** Enqueues the job to run at `when`: a Date, ms from now, or `{ days, hours, minutes, seconds, millis }`. */
+  async fireAt(when: When, ...args: Args): Promise<JobHandle<Result>> {
+    return (await this.with(...args).fire({ at: when })) as JobHandle<Result>;
+  }
+
+  /** Enqueues with per-fire options: `{ priority, dedupeKey, at, routes }`. */
+  async fireWith(options: FireOptions, ...args: Args): Promise<JobHandle<Result>> {
+    return (await this.with(...args).fire(options)) as JobHandle<Result>;
+  }
+}

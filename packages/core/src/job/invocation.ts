@@ -1,0 +1,114 @@
+import { z } from 'zod';
+import { SkqError, describeIssues } from '../errors.js';
+import { WhenSchema } from '../schedule/delay.js';
+import type { JobRunOptions } from '../storage/contract.js';
+import type { JobHandle } from './job-handle.js';
+import { CONJUNCTION_JOB, NameSchema, RoutesSchema } from './names.js';
+
+/** Per-fire options: they override the job's defaults for this one job. */
+export const FireOptionsSchema = z
+  .object({
+    /** Higher runs first. Default: the job's priority, else 0. */
+    priority: z.number().int().min(-1_000_000).max(1_000_000).optional(),
+    /** While a job with this key is pending, firing it again returns that job. */
+    dedupeKey: z.string().min(1).max(512).optional(),
+    /** Run no earlier than this: a Date, ms from now, or `{ days, hours, minutes, seconds, millis }`. */
+    at: WhenSchema.optional(),
+    /** Deliver to these routes instead of the job's own. */
+    routes: RoutesSchema.optional(),
+  })
+  .strict();
+
+/** Options for one fire: `{ priority, dedupeKey, at, routes }`. */
+export type FireOptions = z.input<typeof FireOptionsSchema>;
+
+/** Anything that can put an {@link Invocation} on a queue. */
+export interface InvocationTarget {
+  push(job: Invocable, options?: FireOptions): Promise<JobHandle>;
+}
+
+/** Anything that can become an {@link Invocation}: a bound function job, a JobMixin instance, a conjunction. */
+export interface Invocable {
+  toInvocation(): Invocation;
+}
+
+/** One part of a conjunction as stored: a job name and its arguments. */
+export interface JobCall {
+  name: string;
+  args: unknown[];
+}
+
+/** The defaults a job definition carries into each invocation. */
+export interface InvocationDefaults {
+  routes: string[];
+  priority: number;
+  runOptions: JobRunOptions;
+}
+
+/**
+ * A job with its arguments bound, ready to fire or to conjoin.
+ *
+ * @example
+ * ```ts
+ * const both = add.with(4, 5).and(new SayHello());
+ * await queue.push(both);
+ * ```
+ */
+export class Invocation implements Invocable {
+  constructor(
+    readonly name: string,
+    readonly args: unknown[],
+    readonly defaults: InvocationDefaults,
+    /** The queue a function job was defined on, so `fire()` needs no queue. */
+    readonly target?: InvocationTarget,
+    /** The parts, when this is a conjunction. */
+    readonly parts?: readonly JobCall[],
+  ) {}
+
+  toInvocation(): Invocation {
+    return this;
+  }
+
+  /**
+   * One compound job that runs this job, then `next`, on one worker, stopping at the first failure.
+   * It keeps this job's routes, priority and retry settings.
+   */
+  and(next: Invocable): Invocation {
+    const other = next.toInvocation();
+    const parts = [...callsOf(this), ...callsOf(other)];
+    return new Invocation(CONJUNCTION_JOB, [parts], this.defaults, this.target ?? other.target, parts);
+  }
+
+  /** The same invocation delivered to other routes. */
+  on(...routes: string[]): Invocation {
+    const parsed = RoutesSchema.safeParse(routes);
+    if (!parsed.success) throw new SkqError('ARGS_INVALID', `invalid routes: ${describeIssues(parsed.error.issues, 'routes')}`, { context: { field: 'routes' } });
+    return new Invocation(this.name, this.args, { ...this.defaults, routes: parsed.data }, this.target, this.parts);
+  }
+
+  /** Fires on the queue the job was defined on. */
+  fire(options?: FireOptions): Promise<JobHandle> {
+    if (!this.target) {
+      throw new SkqError('INVALID_STATE', `job "${this.name}" is not bound to a queue: use queue.push(job)`, {
+        context: { jobName: this.name },
+      });
+    }
+    return this.target.push(this, options);
+  }
+}
+
+function callsOf(invocation: Invocation): JobCall[] {
+  return invocation.parts ? [...invocation.parts] : [{ name: invocation.name, args: invocation.args }];
+}
+
+/** Validates a job name, throwing `CONFIG_INVALID` naming the field. */
+export function parseJobName(name: unknown, field = 'name'): string {
+  const parsed = NameSchema.safeParse(name);
+  if (!parsed.success) {
+    throw new SkqError('CONFIG_INVALID', `invalid job ${field} ${JSON.stringify(name)}: ${describeIssues(parsed.error.issues)}`, {
+      context: { field },
+    });
+  }
+  if (parsed.data === CONJUNCTION_JOB) throw new SkqError('CONFIG_INVALID', `"${CONJUNCTION_JOB}" is reserved`, { context: { field } });
+  return parsed.data;
+}

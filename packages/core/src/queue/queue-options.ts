@@ -1,0 +1,38 @@
+import { z } from 'zod';
+import { SkqError, describeIssues } from '../errors.js';
+import { NameSchema } from '../job/names.js';
+import { isStorageBackend } from '../storage/open-backend.js';
+import type { StorageBackend } from '../storage/contract.js';
+
+/** Options of {@link SkunkQueue}. */
+export const QueueOptionsSchema = z
+  .object({
+    /** A backend URL (`sqlite:path`, `redis://…`, `mongodb://…`) or a backend object. Default: `$SKQ_BACKEND`, else `sqlite:.skunq/skunq.db`. */
+    backend: z.union([z.string().min(1), z.custom<StorageBackend>(isStorageBackend, 'must be a URL or a storage backend')]).optional(),
+    /** `direct` (default): one worker per route takes each job. `broadcast`: every listening worker gets it. */
+    type: z.enum(['direct', 'broadcast']).default('direct'),
+  })
+  .strict();
+
+/** `{ backend?, type? }` for `new SkunkQueue(name, options)`. */
+export type QueueOptions = z.input<typeof QueueOptionsSchema>;
+
+/** Parses a queue's name and options once, throwing `CONFIG_INVALID` naming the field. */
+export function parseQueueOptions(name: unknown, options: unknown): { name: string; options: z.output<typeof QueueOptionsSchema> } {
+  const parsedName = NameSchema.safeParse(name);
+  if (!parsedName.success) {
+    throw new SkqError('CONFIG_INVALID', `invalid queue name ${JSON.stringify(name)}: ${describeIssues(parsedName.error.issues)}`, {
+      context: { field: 'name' },
+    });
+  }
+  const parsed = QueueOptionsSchema.safeParse(options ?? {});
+  if (!parsed.success) {
+    const issue = parsed.error.issues[0] as { path: PropertyKey[]; keys?: string[] } | undefined;
+    const field = String(issue?.path[0] ?? issue?.keys?.[0] ?? '');
+    throw new SkqError('CONFIG_INVALID', `invalid options for queue "${parsedName.data}": ${describeIssues(parsed.error.issues, 'options')}`, {
+      cause: parsed.error,
+      context: { queue: parsedName.data, field },
+    });
+  }
+  return { name: parsedName.data, options: parsed.data };
+}

@@ -1,0 +1,194 @@
+import { randomUUID } from 'node:crypto';
+import { SkqError, describeIssues } from '../errors.js';
+import { JobDefinition, type JobHandler, type JobOptions } from '../job/define-job.js';
+import { JobHandle, type JobReader } from '../job/job-handle.js';
+import { FireOptionsSchema, type FireOptions, type Invocable, type InvocationTarget } from '../job/invocation.js';
+import { isJobClass, runnableFromClass, type JobClass } from '../job/job-mixin.js';
+import { defaultJobRegistry, type JobRegistry } from '../job/registry.js';
+import { resolveWhen, type When } from '../schedule/delay.js';
+import type { JobRecord, JobState, LogLine, NewJob, QueueType, StateCounts, StorageBackend, WorkerInfo } from '../storage/contract.js';
+import { DEFAULT_BACKEND_URL, acquireBackend, releaseBackend } from '../storage/open-backend.js';
+import { JobWaiter } from './job-waiter.js';
+import { parseQueueOptions, type QueueOptions } from './queue-options.js';
+import type { z } from 'zod';
+
+/**
+ * A named queue on a backend: define jobs on it, fire them, and look them up.
+ *
+ * @example
+ * ```ts
+ * const queue = new SkunkQueue('demo'); // sqlite:.skunq/skunq.db unless SKQ_BACKEND is set
+ * const add = queue.job({ name: 'add', routes: ['foo'] }, async (a: number, b: number) => a + b);
+ * const handle = await add.fire(4, 5);
+ * console.log(await handle.result({ timeoutMs: 10_000 })); // 9, once a worker on route foo ran it
+ * await queue.close();
+ * ```
+ */
+export class SkunkQueue implements InvocationTarget, JobReader {
+  readonly name: string;
+  readonly type: QueueType;
+  /** The backend URL, or undefined when a backend object was given. */
+  readonly backendUrl: string | undefined;
+  readonly registry: JobRegistry;
+  private readonly givenBackend: StorageBackend | undefined;
+  private opened: Promise<StorageBackend> | null = null;
+  private readonly waiter: JobWaiter;
+
+  constructor(name: string, options?: QueueOptions) {
+    const parsed = parseQueueOptions(name, options);
+    this.name = parsed.name;
+    this.type = parsed.options.type;
+    const backend = parsed.options.backend ?? process.env.SKQ_BACKEND ?? DEFAULT_BACKEND_URL;
+    this.backendUrl = typeof backend === 'string' ? backend : undefined;
+    this.givenBackend = typeof backend === 'string' ? undefined : backend;
+    this.registry = defaultJobRegistry;
+    this.waiter = new JobWaiter(this.name, () => this.backend());
+  }
+
+  /** The queue's backend, opened on first use. */
+  backend(): Promise<StorageBackend> {
+    if (this.givenBackend) return Promise.resolve(this.givenBackend);
+    this.opened ??= acquireBackend(this.backendUrl!);
+    return this.opened;
+  }
+
+  /**
+   * Defines a function-style job on this queue. Types flow from the handler, or from `args`
+   * when it is given a zod tuple schema.
+   */
+  job<Schema extends z.ZodType<unknown[]>, R>(
+    options: JobOptions & { args: Schema },
+    handler: JobHandler<z.output<Schema>, R>,
+  ): JobDefinition<z.input<Schema> & unknown[], Awaited<R>>;
+  job<A extends unknown[], R>(options: JobOptions, handler: JobHandler<A, R>): JobDefinition<A, Awaited<R>>;
+  job(options: JobOptions, handler: JobHandler<any[], unknown>): JobDefinition<any[], unknown> {
+    const definition = new JobDefinition(options, handler, this);
+    this.registry.add(this.name, definition.runnable);
+    return definition;
+  }
+
+  /**
+   * Registers a {@link JobMixin} class so workers of this queue can run it. Works as a call
+   * or as a class decorator (`@queue.register`).
+   */
+  register = <T extends JobClass>(type: T, _decoratorContext?: unknown): T => {
+    if (!isJobClass(type)) {
+      throw new SkqError('CONFIG_INVALID', 'register() takes a class that extends JobMixin', { context: { queue: this.name, field: 'type' } });
+    }
+    this.registry.add(this.name, runnableFromClass(type));
+    return type;
+  };
+
+  /** Enqueues a job: a bound function job, a JobMixin instance or a conjunction (the seed's `queue += job`). */
+  async push(job: Invocable, options?: FireOptions): Promise<JobHandle> {
+    const [handle] = await this.pushMany([job], options);
+    return handle!;
+  }
+
+  /** Enqueues many jobs in one batch, with the same fire options. */
+  async pushMany(jobs: Invocable[], options?: FireOptions): Promise<JobHandle[]> {
+    const parsed = FireOptionsSchema.safeParse(options ?? {});
+    if (!parsed.success) {
+      throw new SkqError('ARGS_INVALID', `invalid fire options: ${describeIssues(parsed.error.issues, 'options')}`, {
+        cause: parsed.error,
+        context: { queue: this.name },
+      });
+    }
+    const now = Date.now();
+    const runAt = parsed.data.at === undefined ? now : resolveWhen(parsed.data.at, now, 'options.at');
+    const records: NewJob[] = jobs.map((job) => {
+      if (!job || typeof (job as Invocable).toInvocation !== 'function') {
+        throw new SkqError('ARGS_INVALID', 'push() takes a job: fn.with(...args), a JobMixin instance or a conjunction', { context: { queue: this.name } });
+      }
+      const inv = job.toInvocation();
+      return {
+        id: randomUUID(),
+        queue: this.name,
+        name: inv.name,
+        args: inv.args,
+        routes: parsed.data.routes ?? inv.defaults.routes,
+        type: this.type,
+        priority: parsed.data.priority ?? inv.defaults.priority,
+        runAt,
+        createdAt: now,
+        options: inv.defaults.runOptions,
+        dedupeKey: parsed.data.dedupeKey ?? null,
+      };
+    });
+    const backend = await this.backend();
+    const results = await backend.enqueue(records);
+    return results.map((result) => new JobHandle(result.id, this, result.deduped));
+  }
+
+  /** A handle on a stored job. Throws `JOB_NOT_FOUND`. */
+  async get(jobId: string): Promise<JobHandle> {
+    if (!(await this.getRecord(jobId))) throw new SkqError('JOB_NOT_FOUND', `job ${jobId} not found in queue "${this.name}"`, { context: { jobId, queue: this.name } });
+    return new JobHandle(jobId, this);
+  }
+
+  /** A stored job's record, or null when there is none in this queue. */
+  async getRecord(jobId: string): Promise<JobRecord | null> {
+    if (typeof jobId !== 'string' || jobId.length === 0) throw new SkqError('ARGS_INVALID', 'jobId must be a non-empty string', { context: { queue: this.name, field: 'jobId' } });
+    const record = await (await this.backend()).getJob(jobId);
+    return record && record.queue === this.name ? record : null;
+  }
+
+  /** Cancels a job: queued deliveries at once, running ones through their AbortSignal. False if it had already ended. */
+  async cancel(jobId: string): Promise<boolean> {
+    await this.requireJob(jobId);
+    return (await this.backend()).cancel(jobId);
+  }
+
+  /** Moves a job that has not started to run at `when`. Throws `INVALID_STATE` when it has started or ended. */
+  async reschedule(jobId: string, when: When): Promise<void> {
+    await this.requireJob(jobId);
+    const runAt = resolveWhen(when, Date.now(), 'when');
+    if (!(await (await this.backend()).reschedule(jobId, runAt))) {
+      throw new SkqError('INVALID_STATE', `job ${jobId} is no longer waiting and cannot be rescheduled`, { context: { jobId, queue: this.name } });
+    }
+  }
+
+  /** Jobs of this queue, newest first. */
+  async list(query: { state?: JobState; limit?: number; offset?: number } = {}): Promise<JobRecord[]> {
+    return (await this.backend()).listJobs({ queue: this.name, ...query });
+  }
+
+  /** Delivery counts per route and state. */
+  async counts(): Promise<StateCounts> {
+    return (await this.backend()).countByState(this.name);
+  }
+
+  /** Live workers of this queue. */
+  async workers(): Promise<WorkerInfo[]> {
+    return (await this.backend()).listWorkers(this.name);
+  }
+
+  /** A job's captured log lines. */
+  async logs(jobId: string): Promise<LogLine[]> {
+    return (await this.backend()).getLogs(jobId);
+  }
+
+  /** Resolves with the job's record once it has ended. */
+  waitForEnd(jobId: string, timeoutMs?: number): Promise<JobRecord> {
+    return this.waiter.waitForEnd(jobId, timeoutMs);
+  }
+
+  /** Releases the backend if this queue opened it. */
+  async close(): Promise<void> {
+    await this.waiter.close();
+    if (this.opened && this.backendUrl) {
+      this.opened = null;
+      await releaseBackend(this.backendUrl);
+    }
+  }
+
+  async [Symbol.asyncDispose](): Promise<void> {
+    await this.close();
+  }
+
+  private async requireJob(jobId: string): Promise<JobRecord> {
+    const record = await this.getRecord(jobId);
+    if (!record) throw new SkqError('JOB_NOT_FOUND', `job ${jobId} not found in queue "${this.name}"`, { context: { jobId, queue: this.name } });
+    return record;
+  }
+}

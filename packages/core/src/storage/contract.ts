@@ -1,0 +1,327 @@
+import type { SerializedError } from '../errors.js';
+
+/**
+ * The storage contract: what a backend must do for skunq, in queue terms.
+ *
+ * A *job* is what a producer fires. It is delivered once per route (direct queues) or
+ * once per listening worker of each route (broadcast queues); each of those is a
+ * *delivery*, the unit that is claimed, leased, retried and completed.
+ */
+
+/** The lifecycle of a job and of each delivery. `scheduled` means queued with a run time in the future. */
+export type JobState = 'scheduled' | 'queued' | 'running' | 'succeeded' | 'failed' | 'cancelled';
+
+/** The states a job or delivery never leaves. */
+export const TERMINAL_STATES: ReadonlySet<JobState> = new Set(['succeeded', 'failed', 'cancelled']);
+
+/** Every job state, in lifecycle order. */
+export const JOB_STATES: readonly JobState[] = ['scheduled', 'queued', 'running', 'succeeded', 'failed', 'cancelled'];
+
+/** How a queue delivers: to one worker per route, or to every worker listening on the route. */
+export type QueueType = 'direct' | 'broadcast';
+
+/** Backoff between retries. Delays are in ms; `jitter` is a fraction (0.2 = ±20 %). */
+export interface BackoffPolicy {
+  type: 'fixed' | 'exponential';
+  delayMs: number;
+  maxDelayMs: number;
+  jitter: number;
+}
+
+/** The per-job run options a worker needs; stored with the job. */
+export interface JobRunOptions {
+  /** Total attempts, the first included. */
+  attempts: number;
+  backoff: BackoffPolicy;
+  /** Per-attempt timeout in ms; `null` for none. */
+  timeoutMs: number | null;
+}
+
+/** A job to store, as {@link StorageBackend.enqueue} receives it. */
+export interface NewJob {
+  id: string;
+  queue: string;
+  name: string;
+  args: unknown[];
+  routes: string[];
+  type: QueueType;
+  /** Higher runs first. */
+  priority: number;
+  /** Epoch ms before which no delivery may be claimed. */
+  runAt: number;
+  createdAt: number;
+  options: JobRunOptions;
+  /** While a job with this key is pending (scheduled, queued or running), enqueueing the key returns that job. */
+  dedupeKey?: string | null;
+}
+
+/** What {@link StorageBackend.enqueue} returns for each job, in input order. */
+export interface EnqueueResult {
+  /** The stored job's id: the existing job's id when `deduped`. */
+  id: string;
+  deduped: boolean;
+  /** How many deliveries were created (0 when deduped, or a broadcast with no listener). */
+  deliveries: number;
+}
+
+/** One delivery of a job to a route (and, on broadcast queues, to one worker). */
+export interface Delivery {
+  id: string;
+  jobId: string;
+  queue: string;
+  route: string;
+  /** On broadcast queues, the only worker that may claim this delivery. */
+  targetWorker: string | null;
+  state: JobState;
+  priority: number;
+  runAt: number;
+  attempts: number;
+  maxAttempts: number;
+  workerId: string | null;
+  leaseUntil: number | null;
+  startedAt: number | null;
+  finishedAt: number | null;
+  result: unknown;
+  error: SerializedError | null;
+  cancelRequested: boolean;
+}
+
+/** A delivery handed to a worker by {@link StorageBackend.claim}, with what it needs to run it. */
+export interface ClaimedDelivery extends Delivery {
+  name: string;
+  args: unknown[];
+  options: JobRunOptions;
+}
+
+/** A stored job with its deliveries and its state, aggregated over them. */
+export interface JobRecord {
+  id: string;
+  queue: string;
+  name: string;
+  args: unknown[];
+  routes: string[];
+  type: QueueType;
+  priority: number;
+  createdAt: number;
+  dedupeKey: string | null;
+  options: JobRunOptions;
+  state: JobState;
+  /** Sum of the deliveries' attempts. */
+  attempts: number;
+  startedAt: number | null;
+  finishedAt: number | null;
+  deliveries: Delivery[];
+}
+
+/** A line of output captured from a handler. */
+export interface LogLine {
+  deliveryId: string;
+  at: number;
+  stream: 'log' | 'info' | 'warn' | 'error' | 'debug' | 'ctx';
+  line: string;
+}
+
+/** A worker's registration. */
+export interface WorkerInfo {
+  id: string;
+  queue: string;
+  routes: string[];
+  hostname: string;
+  pid: number;
+  startedAt: number;
+  lastSeenAt: number;
+  /** The registration counts as gone after this instant unless a heartbeat renews it. */
+  expiresAt: number;
+}
+
+/** Lifecycle events, in the order a job goes through them. */
+export type JobEventType =
+  | 'enqueued'
+  | 'started'
+  | 'retrying'
+  | 'succeeded'
+  | 'failed'
+  | 'cancelled'
+  | 'cancel-requested'
+  | 'rescheduled'
+  | 'recovered';
+
+/** A lifecycle event. `seq` grows with each event a backend records. */
+export interface JobEvent {
+  seq: number;
+  type: JobEventType;
+  queue: string;
+  jobId: string;
+  deliveryId: string | null;
+  route: string | null;
+  workerId: string | null;
+  at: number;
+}
+
+/** Optional features a backend declares. */
+export interface StorageCapabilities {
+  /** Several processes can share the store. */
+  crossProcess: boolean;
+  /** `subscribe` is pushed by the store rather than found by polling. */
+  pushEvents: boolean;
+  /** `claim` hands out more than one delivery per call. */
+  batchClaim: boolean;
+  /** Durable across restarts of the process that opened it. */
+  durable: boolean;
+}
+
+/** What {@link StorageBackend.claim} is asked for. */
+export interface ClaimRequest {
+  queue: string;
+  route: string;
+  workerId: string;
+  /** At most this many deliveries. */
+  limit: number;
+  /** The lease length in ms. */
+  leaseMs: number;
+  now?: number;
+}
+
+/** What {@link StorageBackend.claim} returns. */
+export interface ClaimResult {
+  deliveries: ClaimedDelivery[];
+  /** When fewer than `limit` were claimable: the earliest run time of a queued delivery still in the future. */
+  nextRunAt: number | null;
+}
+
+/** How a failed attempt ends. */
+export interface FailRequest {
+  workerId: string;
+  error: SerializedError;
+  /** Queue the delivery again at this instant. Omit for a final failure. */
+  retryAt?: number | null;
+  /** The attempt ended because the job was cancelled: the delivery ends `cancelled`. */
+  cancelled?: boolean;
+}
+
+/** Filters for {@link StorageBackend.listJobs}. */
+export interface ListJobsQuery {
+  queue: string;
+  state?: JobState;
+  limit?: number;
+  offset?: number;
+}
+
+/** Job counts per route and state. */
+export type StateCounts = Record<string, Record<JobState, number>>;
+
+/** A listener for {@link StorageBackend.subscribe}. */
+export type JobEventListener = (event: JobEvent) => void;
+
+/**
+ * The storage contract. Every backend implements it and runs `runStorageContract` from `@skq/testing`.
+ *
+ * Guarantees every backend gives:
+ * - `enqueue` is atomic per job: all of a job's deliveries are stored, or none.
+ * - `claim` is atomic: a delivery is leased to one claimer at a time.
+ * - `complete`, `fail` and `extendLease` act only for the lease holder, else they throw `LEASE_LOST`.
+ * - A lease that expires is taken back by `recoverExpired`; nothing acknowledged is lost.
+ *
+ * @example
+ * ```ts
+ * const backend: StorageBackend = await openBackend('sqlite:.skunq/skunq.db');
+ * const { deliveries } = await backend.claim({ queue: 'demo', route: 'foo', workerId: 'w1', limit: 10, leaseMs: 30_000 });
+ * ```
+ */
+export interface StorageBackend {
+  readonly kind: string;
+  readonly capabilities: StorageCapabilities;
+
+  /**
+   * Stores jobs, each with its deliveries, in one batch. Delayed jobs (runAt in the future) are
+   * stored `scheduled`. Broadcast jobs get one delivery per route and per worker registered on it
+   * and alive at this instant. A pending job with the same `dedupeKey` in the queue is returned instead.
+   */
+  enqueue(jobs: NewJob[]): Promise<EnqueueResult[]>;
+
+  /**
+   * Leases up to `limit` due deliveries of one route to `workerId`: highest priority first, then
+   * earliest run time, then enqueue order. Increments each one's `attempts`.
+   */
+  claim(request: ClaimRequest): Promise<ClaimResult>;
+
+  /** Ends a leased delivery with its result. Throws `LEASE_LOST` if `workerId` no longer holds it. */
+  complete(deliveryId: string, workerId: string, result: unknown): Promise<void>;
+
+  /** Ends a leased attempt with an error, queueing a retry when `retryAt` is given. Throws `LEASE_LOST` likewise. */
+  fail(deliveryId: string, request: FailRequest): Promise<'retrying' | 'failed' | 'cancelled'>;
+
+  /** Extends the leases `workerId` holds; returns the ids it still holds (a lost one is missing). */
+  extendLease(deliveryIds: string[], workerId: string, leaseMs: number): Promise<string[]>;
+
+  /**
+   * Takes back running deliveries whose lease ended before `now`: queued again while attempts
+   * remain, else failed with `LEASE_LOST`. Returns how many were taken back.
+   */
+  recoverExpired(queue: string, now?: number): Promise<number>;
+
+  /**
+   * Cancels a job: its queued deliveries end `cancelled`, running ones get a cancel request
+   * (a `cancel-requested` event) that their worker honours. Returns false if nothing was left to cancel.
+   */
+  cancel(jobId: string): Promise<boolean>;
+
+  /** Moves a job's queued deliveries to run at `runAt`. Returns false if none was queued. */
+  reschedule(jobId: string, runAt: number): Promise<boolean>;
+
+  /** A job with its deliveries, or null. */
+  getJob(jobId: string): Promise<JobRecord | null>;
+
+  /** Jobs of a queue, newest first, optionally in one state. */
+  listJobs(query: ListJobsQuery): Promise<JobRecord[]>;
+
+  /** Delivery counts per route and state. */
+  countByState(queue: string): Promise<StateCounts>;
+
+  /** Appends captured output to a delivery's log. */
+  appendLogs(lines: LogLine[]): Promise<void>;
+
+  /** A job's log lines, in order. */
+  getLogs(jobId: string): Promise<LogLine[]>;
+
+  /** Registers (or re-registers) a worker, alive for `ttlMs` unless renewed. */
+  registerWorker(info: Omit<WorkerInfo, 'lastSeenAt' | 'expiresAt'>, ttlMs: number): Promise<void>;
+
+  /** Renews a worker's registration. Returns false if it had expired and was removed. */
+  heartbeat(workerId: string, ttlMs: number): Promise<boolean>;
+
+  /** Removes a worker's registration. */
+  unregisterWorker(workerId: string): Promise<void>;
+
+  /** Workers of a queue whose registration has not expired. */
+  listWorkers(queue: string): Promise<WorkerInfo[]>;
+
+  /**
+   * Calls `listener` with each lifecycle event of the queue recorded after this call, in order.
+   * Events also serve as wake-ups for idle workers. Resolves to an unsubscribe function.
+   */
+  subscribe(queue: string, listener: JobEventListener): Promise<() => Promise<void>>;
+
+  /** Releases connections and timers. */
+  close(): Promise<void>;
+}
+
+/**
+ * Aggregates deliveries into one job state: running wins, then queued work, then
+ * failed, cancelled and succeeded.
+ */
+export function aggregateState(deliveries: ReadonlyArray<Pick<Delivery, 'state'>>, fallback: JobState): JobState {
+  if (deliveries.length === 0) return fallback;
+  const states = new Set(deliveries.map((d) => d.state));
+  for (const state of ['running', 'queued', 'scheduled', 'failed', 'cancelled'] as const) {
+    if (states.has(state)) return state;
+  }
+  return 'succeeded';
+}
+
+/**
+ * How many times a delivery whose worker vanished (lease expired) goes back to the queue before
+ * it fails with `LEASE_LOST`. Like BullMQ's stalled limit, it is separate from the retry budget, so
+ * a job with one attempt survives a worker's SIGKILL but a job that kills every worker stops.
+ */
+export const MAX_LEASE_RECOVERIES = 3;

@@ -1,0 +1,117 @@
+import { SkqError } from '../errors.js';
+import type { StorageBackend } from './contract.js';
+
+/** The URL a queue uses when none is given and `SKQ_BACKEND` is unset. */
+export const DEFAULT_BACKEND_URL = 'sqlite:.skunq/skunq.db';
+
+/** What a backend package exports so that URLs can open it. */
+export interface BackendModule {
+  openStorage(url: string): Promise<StorageBackend>;
+}
+
+/** Which package serves which URL scheme. */
+const PACKAGES: Record<string, string> = {
+  sqlite: '@skq/sqlite',
+  redis: '@skq/redis',
+  rediss: '@skq/redis',
+  mongodb: '@skq/mongodb',
+  'mongodb+srv': '@skq/mongodb',
+  fdb: '@skq/foundationdb',
+};
+
+const loaders = new Map<string, () => Promise<BackendModule>>();
+
+/**
+ * Serves a URL scheme from a module of your own (a custom backend, or a bundler that cannot
+ * resolve the `@skq/*` packages dynamically).
+ *
+ * @example
+ * ```ts
+ * registerBackend('memory', async () => ({ openStorage: async () => new MyBackend() }));
+ * ```
+ */
+export function registerBackend(scheme: string, load: () => Promise<BackendModule>): void {
+  loaders.set(scheme, load);
+}
+
+/** The scheme of a backend URL: `sqlite`, `redis`, `mongodb`… */
+export function backendScheme(url: string): string {
+  const match = /^([a-z][a-z0-9+.-]*):/i.exec(url);
+  if (!match?.[1]) {
+    throw new SkqError('CONFIG_INVALID', `invalid backend URL "${url}": expected scheme:location, e.g. sqlite:.skunq/skunq.db or redis://127.0.0.1:6379`, {
+      context: { field: 'backend' },
+    });
+  }
+  return match[1].toLowerCase();
+}
+
+interface Shared {
+  backend: Promise<StorageBackend>;
+  users: number;
+}
+const shared = new Map<string, Shared>();
+
+/**
+ * Opens the backend a URL names, shared by everything in this process that opens the same URL
+ * until each has called {@link releaseBackend}.
+ *
+ * @example
+ * ```ts
+ * const backend = await acquireBackend('sqlite:/var/lib/app/jobs.db');
+ * // …
+ * await releaseBackend('sqlite:/var/lib/app/jobs.db');
+ * ```
+ */
+export async function acquireBackend(url: string): Promise<StorageBackend> {
+  let entry = shared.get(url);
+  if (!entry) {
+    entry = { backend: openFresh(url), users: 0 };
+    shared.set(url, entry);
+    entry.backend.catch(() => shared.delete(url));
+  }
+  entry.users += 1;
+  return entry.backend;
+}
+
+/** Gives back a backend from {@link acquireBackend}; the last user closes it. */
+export async function releaseBackend(url: string): Promise<void> {
+  const entry = shared.get(url);
+  if (!entry) return;
+  entry.users -= 1;
+  if (entry.users > 0) return;
+  shared.delete(url);
+  await (await entry.backend).close();
+}
+
+async function openFresh(url: string): Promise<StorageBackend> {
+  const scheme = backendScheme(url);
+  const load = loaders.get(scheme) ?? defaultLoader(scheme);
+  let mod: BackendModule;
+  try {
+    mod = await load();
+  } catch (cause) {
+    throw new SkqError('CONFIG_INVALID', `backend "${scheme}" needs the package ${PACKAGES[scheme] ?? '(none)'}: install it (${(cause as Error).message})`, {
+      cause,
+      context: { field: 'backend' },
+    });
+  }
+  return mod.openStorage(url);
+}
+
+function defaultLoader(scheme: string): () => Promise<BackendModule> {
+  const specifier = PACKAGES[scheme];
+  if (!specifier) {
+    throw new SkqError('CONFIG_INVALID', `unknown backend scheme "${scheme}:"; known: ${Object.keys(PACKAGES).join(', ')}`, {
+      context: { field: 'backend' },
+    });
+  }
+  // A variable specifier keeps type checkers and bundlers from requiring every backend package.
+  return () => import(specifier) as Promise<BackendModule>;
+}
+
+/** Whether `value` implements the storage contract's methods. */
+export function isStorageBackend(value: unknown): value is StorageBackend {
+  if (typeof value !== 'object' || value === null) return false;
+  const v = value as Record<string, unknown>;
+  return ['enqueue', 'claim', 'complete', 'fail', 'subscribe', 'close'].every((m) => typeof v[m] === 'function');
+}

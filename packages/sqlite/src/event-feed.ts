@@ -1,0 +1,111 @@
+import { watch, type FSWatcher } from 'node:fs';
+import { basename, dirname } from 'node:path';
+import type { JobEvent, JobEventListener } from '@skq/core';
+
+interface Subscription {
+  queue: string;
+  listener: JobEventListener;
+  lastSeq: number;
+}
+
+/** How the feed reads the events table. */
+export interface EventSource {
+  maxSeq(): number;
+  eventsAfter(queue: string, seq: number, limit: number): JobEvent[];
+  trim(before: number): void;
+}
+
+/**
+ * Delivers the events table to subscribers, across processes. A write by any process to the
+ * database file is noticed through a directory watch (inotify) on the WAL file, so idle
+ * workers wake in about a millisecond; a slow poll covers file systems without notices.
+ */
+export class EventFeed {
+  private readonly subscriptions = new Set<Subscription>();
+  private watcher: FSWatcher | null = null;
+  private poller: NodeJS.Timeout | null = null;
+  private pumpScheduled = false;
+  private lastTrim = 0;
+
+  constructor(
+    private readonly source: EventSource,
+    private readonly path: string,
+    private readonly pollIntervalMs: number,
+    private readonly retentionMs: number,
+  ) {}
+
+  subscribe(queue: string, listener: JobEventListener): () => void {
+    const subscription: Subscription = { queue, listener, lastSeq: this.source.maxSeq() };
+    this.subscriptions.add(subscription);
+    this.start();
+    return () => {
+      this.subscriptions.delete(subscription);
+      if (this.subscriptions.size === 0) this.stop();
+    };
+  }
+
+  /** Something was written: deliver new events soon, coalescing bursts into one read. */
+  poke(): void {
+    if (this.pumpScheduled || this.subscriptions.size === 0) return;
+    this.pumpScheduled = true;
+    setImmediate(() => {
+      this.pumpScheduled = false;
+      this.pump();
+    });
+  }
+
+  close(): void {
+    this.subscriptions.clear();
+    this.stop();
+  }
+
+  private pump(): void {
+    for (const subscription of this.subscriptions) {
+      for (;;) {
+        const events = this.source.eventsAfter(subscription.queue, subscription.lastSeq, 500);
+        for (const event of events) {
+          subscription.lastSeq = event.seq;
+          if (!this.subscriptions.has(subscription)) break;
+          try {
+            subscription.listener(event);
+          } catch {
+            // A listener's failure must not starve the other subscribers.
+          }
+        }
+        if (events.length < 500) break;
+      }
+    }
+    const now = Date.now();
+    if (now - this.lastTrim > 30_000) {
+      this.lastTrim = now;
+      this.source.trim(now - this.retentionMs);
+    }
+  }
+
+  private start(): void {
+    if (this.poller) return;
+    this.poller = setInterval(() => this.poke(), this.pollIntervalMs);
+    this.poller.unref();
+    if (this.path === ':memory:') return;
+    const file = basename(this.path);
+    try {
+      this.watcher = watch(dirname(this.path), { persistent: false }, (_type, changed) => {
+        if (changed === null || String(changed).startsWith(file)) this.poke();
+      });
+      this.watcher.on('error', () => this.stopWatching());
+    } catch {
+      this.watcher = null; // The poll still delivers, only slower.
+    }
+  }
+
+  private stopWatching(): void {
+    this.watcher?.close();
+    this.watcher = null;
+  }
+
+  private stop(): void {
+    if (this.poller) clearInterval(this.poller);
+    this.poller = null;
+    this.stopWatching();
+  }
+}

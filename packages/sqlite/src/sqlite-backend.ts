@@ -1,0 +1,426 @@
+import Database from 'better-sqlite3';
+import {
+  MAX_LEASE_RECOVERIES,
+  SkqError,
+  deliveryId,
+  planDeliveries,
+  type ClaimRequest,
+  type ClaimResult,
+  type EnqueueResult,
+  type FailRequest,
+  type JobEvent,
+  type JobEventListener,
+  type JobRecord,
+  type JobState,
+  type ListJobsQuery,
+  type LogLine,
+  type NewJob,
+  type StateCounts,
+  type StorageBackend,
+  type StorageCapabilities,
+  type WorkerInfo,
+  JOB_STATES,
+} from '@skq/core';
+import { EventFeed } from './event-feed.js';
+import { SCHEMA_SQL, SCHEMA_VERSION } from './schema.js';
+import { mapSqliteError } from './sqlite-errors.js';
+import { resolveSqliteOptions, type SqliteOptions } from './sqlite-options.js';
+import { toClaimed, toEvent, toJobRecord, toWorker, type DeliveryRow, type EventRow, type JobRow, type WorkerRow } from './rows.js';
+
+type Db = InstanceType<typeof Database>;
+type EventType = JobEvent['type'];
+
+/**
+ * The embedded default backend: one SQLite file in WAL mode, shared by every process on the
+ * machine that opens it. Each step is one SQLite transaction; SQLite's single writer makes
+ * claims atomic across processes.
+ *
+ * @example
+ * ```ts
+ * const backend = new SqliteBackend('sqlite:.skunq/skunq.db');
+ * const queue = new SkunkQueue('demo', { backend });
+ * ```
+ */
+export class SqliteBackend implements StorageBackend {
+  readonly kind = 'sqlite';
+  readonly capabilities: StorageCapabilities;
+  private readonly db: Db;
+  private readonly feed: EventFeed;
+  private readonly stmt: ReturnType<typeof prepareStatements>;
+  private closed = false;
+
+  constructor(options: SqliteOptions | string) {
+    const opts = resolveSqliteOptions(options);
+    try {
+      this.db = new Database(opts.path, { timeout: opts.busyTimeoutMs });
+      this.db.pragma('journal_mode = WAL');
+      // NORMAL in WAL mode survives any process crash; only an OS crash can lose the last commits.
+      this.db.pragma('synchronous = NORMAL');
+      this.db.exec(SCHEMA_SQL);
+      this.db.prepare('INSERT OR IGNORE INTO skq_meta (key, value) VALUES (?, ?)').run('schema_version', String(SCHEMA_VERSION));
+    } catch (err) {
+      throw mapSqliteError(err, `open ${opts.path}`);
+    }
+    this.stmt = prepareStatements(this.db);
+    this.capabilities = { crossProcess: opts.path !== ':memory:', pushEvents: false, batchClaim: true, durable: opts.path !== ':memory:' };
+    this.feed = new EventFeed(
+      {
+        maxSeq: () => (this.stmt.maxSeq.get() as { seq: number | null }).seq ?? 0,
+        eventsAfter: (queue, seq, limit) => (this.stmt.eventsAfter.all(queue, seq, limit) as EventRow[]).map(toEvent),
+        trim: (before) => this.stmt.trimEvents.run(before),
+      },
+      opts.path,
+      opts.pollIntervalMs,
+      opts.eventRetentionMs,
+    );
+  }
+
+  async enqueue(jobs: NewJob[]): Promise<EnqueueResult[]> {
+    return this.write('enqueue', () => {
+      const now = Date.now();
+      let workers: WorkerInfo[] | null = null;
+      return jobs.map((job) => {
+        if (job.dedupeKey) {
+          const existing = this.stmt.findPendingByDedupe.get(job.queue, job.dedupeKey) as { id: string } | undefined;
+          if (existing) return { id: existing.id, deduped: true, deliveries: 0 };
+        }
+        if (job.type === 'broadcast') workers ??= this.liveWorkers(job.queue, now);
+        const targets = planDeliveries(job.routes, job.type, workers ?? []);
+        this.stmt.insertJob.run({
+          id: job.id,
+          queue: job.queue,
+          name: job.name,
+          args: JSON.stringify(job.args),
+          routes: JSON.stringify(job.routes),
+          type: job.type,
+          priority: job.priority,
+          created_at: job.createdAt,
+          options: JSON.stringify(job.options),
+          dedupe_key: job.dedupeKey ?? null,
+          empty_state: targets.length === 0 ? 'cancelled' : null,
+        });
+        targets.forEach((target, index) => {
+          const id = deliveryId(job.id, index);
+          this.stmt.insertDelivery.run({
+            id,
+            job_id: job.id,
+            queue: job.queue,
+            route: target.route,
+            target_worker: target.targetWorker,
+            priority: job.priority,
+            run_at: job.runAt,
+            max_attempts: job.options.attempts,
+          });
+          this.event(job.queue, 'enqueued', job.id, id, target.route, target.targetWorker, now);
+        });
+        if (targets.length === 0) this.event(job.queue, 'cancelled', job.id, null, null, null, now);
+        return { id: job.id, deduped: false, deliveries: targets.length };
+      });
+    });
+  }
+
+  async claim(request: ClaimRequest): Promise<ClaimResult> {
+    return this.write('claim', () => {
+      const now = request.now ?? Date.now();
+      const rows = this.stmt.claim.all({
+        queue: request.queue,
+        route: request.route,
+        worker: request.workerId,
+        now,
+        lease_until: now + request.leaseMs,
+        limit: request.limit,
+      }) as (DeliveryRow & { seq: number })[];
+      // RETURNING gives no order: restore the claim order.
+      rows.sort((a, b) => b.priority - a.priority || a.run_at - b.run_at || a.seq - b.seq);
+      const deliveries = rows.map((row) => {
+        const job = this.stmt.jobForRun.get(row.job_id) as Pick<JobRow, 'name' | 'args' | 'options'>;
+        this.event(row.queue, 'started', row.job_id, row.id, row.route, request.workerId, now);
+        return toClaimed(row, job, now);
+      });
+      let nextRunAt: number | null = null;
+      if (rows.length < request.limit) {
+        const next = this.stmt.nextRunAt.get(request.queue, request.route, now, request.workerId) as { run_at: number | null };
+        nextRunAt = next.run_at;
+      }
+      return { deliveries, nextRunAt };
+    });
+  }
+
+  async complete(id: string, workerId: string, result: unknown): Promise<void> {
+    this.write('complete', () => {
+      const now = Date.now();
+      const row = this.leased(id, workerId);
+      this.stmt.finish.run({ id, state: 'succeeded', now, result: JSON.stringify(result ?? null), error: null });
+      this.event(row.queue, 'succeeded', row.job_id, id, row.route, workerId, now);
+    });
+  }
+
+  async fail(id: string, request: FailRequest): Promise<'retrying' | 'failed' | 'cancelled'> {
+    return this.write('fail', () => {
+      const now = Date.now();
+      const row = this.leased(id, request.workerId);
+      const error = JSON.stringify(request.error);
+      if (request.cancelled || row.cancel_requested === 1) {
+        this.stmt.finish.run({ id, state: 'cancelled', now, result: null, error });
+        this.event(row.queue, 'cancelled', row.job_id, id, row.route, request.workerId, now);
+        return 'cancelled';
+      }
+      if (request.retryAt !== undefined && request.retryAt !== null) {
+        this.stmt.requeue.run({ id, run_at: request.retryAt, error });
+        this.event(row.queue, 'retrying', row.job_id, id, row.route, request.workerId, now);
+        return 'retrying';
+      }
+      this.stmt.finish.run({ id, state: 'failed', now, result: null, error });
+      this.event(row.queue, 'failed', row.job_id, id, row.route, request.workerId, now);
+      return 'failed';
+    });
+  }
+
+  async extendLease(ids: string[], workerId: string, leaseMs: number): Promise<string[]> {
+    if (ids.length === 0) return [];
+    return this.write('extendLease', () => {
+      const leaseUntil = Date.now() + leaseMs;
+      return ids.filter((id) => this.stmt.extend.run(leaseUntil, id, workerId).changes === 1);
+    });
+  }
+
+  async recoverExpired(queue: string, now: number = Date.now()): Promise<number> {
+    return this.write('recoverExpired', () => {
+      const expired = this.stmt.expired.all(queue, now) as DeliveryRow[];
+      for (const row of expired) {
+        if (row.cancel_requested === 1) {
+          this.stmt.finish.run({ id: row.id, state: 'cancelled', now, result: null, error: leaseLostError(row, 'cancelled while its worker was gone') });
+          this.event(queue, 'cancelled', row.job_id, row.id, row.route, row.worker_id, now);
+        } else if (row.recoveries < MAX_LEASE_RECOVERIES) {
+          this.stmt.recover.run(now, row.id);
+          this.event(queue, 'recovered', row.job_id, row.id, row.route, row.worker_id, now);
+        } else {
+          this.stmt.finish.run({ id: row.id, state: 'failed', now, result: null, error: leaseLostError(row, `its lease expired ${row.recoveries + 1} times`) });
+          this.event(queue, 'failed', row.job_id, row.id, row.route, row.worker_id, now);
+        }
+      }
+      return expired.length;
+    });
+  }
+
+  async cancel(jobId: string): Promise<boolean> {
+    return this.write('cancel', () => {
+      const now = Date.now();
+      const rows = this.stmt.openDeliveries.all(jobId) as DeliveryRow[];
+      const error = JSON.stringify({ name: 'SkqError', code: 'CANCELLED', message: `job ${jobId} was cancelled` });
+      for (const row of rows) {
+        if (row.state === 'queued') {
+          this.stmt.finish.run({ id: row.id, state: 'cancelled', now, result: null, error });
+          this.event(row.queue, 'cancelled', jobId, row.id, row.route, null, now);
+        } else {
+          this.stmt.requestCancel.run(row.id);
+          this.event(row.queue, 'cancel-requested', jobId, row.id, row.route, row.worker_id, now);
+        }
+      }
+      return rows.length > 0;
+    });
+  }
+
+  async reschedule(jobId: string, runAt: number): Promise<boolean> {
+    return this.write('reschedule', () => {
+      const rows = this.stmt.queuedOf.all(jobId) as DeliveryRow[];
+      for (const row of rows) {
+        this.stmt.setRunAt.run(runAt, row.id);
+        this.event(row.queue, 'rescheduled', jobId, row.id, row.route, null, Date.now());
+      }
+      return rows.length > 0;
+    });
+  }
+
+  async getJob(jobId: string): Promise<JobRecord | null> {
+    return this.read('getJob', () => {
+      const row = this.stmt.job.get(jobId) as JobRow | undefined;
+      return row ? toJobRecord(row, this.stmt.deliveriesOf.all(jobId) as DeliveryRow[], Date.now()) : null;
+    });
+  }
+
+  async listJobs(query: ListJobsQuery): Promise<JobRecord[]> {
+    return this.read('listJobs', () => {
+      const limit = query.limit ?? 100;
+      const now = Date.now();
+      const wanted = query.state;
+      if (!wanted) {
+        const rows = this.stmt.jobsPage.all(query.queue, limit, query.offset ?? 0) as JobRow[];
+        return rows.map((row) => toJobRecord(row, this.stmt.deliveriesOf.all(row.id) as DeliveryRow[], now));
+      }
+      // The job state is an aggregate: pre-select jobs with a delivery in the state, then check exactly.
+      const stored = wanted === 'scheduled' ? 'queued' : wanted;
+      const rows = this.stmt.jobsWithState.all(query.queue, stored, limit * 4, query.offset ?? 0) as JobRow[];
+      return rows
+        .map((row) => toJobRecord(row, this.stmt.deliveriesOf.all(row.id) as DeliveryRow[], now))
+        .filter((record) => record.state === wanted)
+        .slice(0, limit);
+    });
+  }
+
+  async countByState(queue: string): Promise<StateCounts> {
+    return this.read('countByState', () => {
+      const counts: StateCounts = {};
+      const rows = this.stmt.counts.all(Date.now(), queue) as { route: string; state: JobState; n: number }[];
+      for (const row of rows) {
+        counts[row.route] ??= Object.fromEntries(JOB_STATES.map((s) => [s, 0])) as Record<JobState, number>;
+        counts[row.route]![row.state] += row.n;
+      }
+      return counts;
+    });
+  }
+
+  async appendLogs(lines: LogLine[]): Promise<void> {
+    if (lines.length === 0) return;
+    this.write('appendLogs', () => {
+      for (const line of lines) {
+        this.stmt.insertLog.run(line.deliveryId.slice(0, line.deliveryId.lastIndexOf('.')), line.deliveryId, line.at, line.stream, line.line);
+      }
+    });
+  }
+
+  async getLogs(jobId: string): Promise<LogLine[]> {
+    return this.read('getLogs', () =>
+      (this.stmt.logsOf.all(jobId) as { delivery_id: string; at: number; stream: LogLine['stream']; line: string }[]).map((r) => ({
+        deliveryId: r.delivery_id,
+        at: r.at,
+        stream: r.stream,
+        line: r.line,
+      })),
+    );
+  }
+
+  async registerWorker(info: Omit<WorkerInfo, 'lastSeenAt' | 'expiresAt'>, ttlMs: number): Promise<void> {
+    this.write('registerWorker', () => {
+      const now = Date.now();
+      this.stmt.upsertWorker.run({ ...info, routes: JSON.stringify(info.routes), started_at: info.startedAt, now, expires_at: now + ttlMs });
+    });
+  }
+
+  async heartbeat(workerId: string, ttlMs: number): Promise<boolean> {
+    return this.write('heartbeat', () => {
+      const now = Date.now();
+      return this.stmt.heartbeat.run(now, now + ttlMs, workerId, now).changes === 1;
+    });
+  }
+
+  async unregisterWorker(workerId: string): Promise<void> {
+    this.write('unregisterWorker', () => this.stmt.deleteWorker.run(workerId));
+  }
+
+  async listWorkers(queue: string): Promise<WorkerInfo[]> {
+    return this.read('listWorkers', () => this.liveWorkers(queue, Date.now()));
+  }
+
+  async subscribe(queue: string, listener: JobEventListener): Promise<() => Promise<void>> {
+    const unsubscribe = this.feed.subscribe(queue, listener);
+    return async () => unsubscribe();
+  }
+
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    this.feed.close();
+    this.db.close();
+  }
+
+  private liveWorkers(queue: string, now: number): WorkerInfo[] {
+    return (this.stmt.liveWorkers.all(queue, now) as WorkerRow[]).map(toWorker);
+  }
+
+  private leased(id: string, workerId: string): DeliveryRow {
+    const row = this.stmt.delivery.get(id) as DeliveryRow | undefined;
+    if (!row) throw new SkqError('JOB_NOT_FOUND', `delivery ${id} not found`, { context: { deliveryId: id, workerId } });
+    if (row.state !== 'running' || row.worker_id !== workerId) {
+      throw new SkqError('LEASE_LOST', `worker ${workerId} no longer holds the lease on ${id} (state ${row.state}, holder ${row.worker_id ?? 'none'})`, {
+        context: { deliveryId: id, jobId: row.job_id, queue: row.queue, workerId },
+      });
+    }
+    return row;
+  }
+
+  private event(queue: string, type: EventType, jobId: string, delivery: string | null, route: string | null, workerId: string | null, at: number): void {
+    this.stmt.insertEvent.run(queue, type, jobId, delivery, route, workerId, at);
+  }
+
+  private write<T>(operation: string, fn: () => T): T {
+    this.assertOpen(operation);
+    try {
+      const result = this.db.transaction(fn).immediate();
+      this.feed.poke();
+      return result;
+    } catch (err) {
+      throw mapSqliteError(err, operation);
+    }
+  }
+
+  private read<T>(operation: string, fn: () => T): T {
+    this.assertOpen(operation);
+    try {
+      return fn();
+    } catch (err) {
+      throw mapSqliteError(err, operation);
+    }
+  }
+
+  private assertOpen(operation: string): void {
+    if (this.closed) throw new SkqError('BACKEND_UNAVAILABLE', `sqlite ${operation}: the backend is closed`);
+  }
+}
+
+function leaseLostError(row: DeliveryRow, why: string): string {
+  return JSON.stringify({ name: 'SkqError', code: 'LEASE_LOST', message: `worker ${row.worker_id ?? '?'} stopped renewing the lease of ${row.id}: ${why}` });
+}
+
+function prepareStatements(db: Db) {
+  const p = (sql: string) => db.prepare(sql);
+  return {
+    insertJob: p(`INSERT INTO skq_jobs (id, queue, name, args, routes, type, priority, created_at, options, dedupe_key, empty_state)
+      VALUES (@id, @queue, @name, @args, @routes, @type, @priority, @created_at, @options, @dedupe_key, @empty_state)`),
+    insertDelivery: p(`INSERT INTO skq_deliveries (id, job_id, queue, route, target_worker, state, priority, run_at, max_attempts)
+      VALUES (@id, @job_id, @queue, @route, @target_worker, 'queued', @priority, @run_at, @max_attempts)`),
+    findPendingByDedupe: p(`SELECT j.id FROM skq_jobs j WHERE j.queue = ? AND j.dedupe_key = ?
+      AND EXISTS (SELECT 1 FROM skq_deliveries d WHERE d.job_id = j.id AND d.state IN ('queued', 'running')) LIMIT 1`),
+    claim: p(`UPDATE skq_deliveries
+      SET state = 'running', worker_id = @worker, lease_until = @lease_until, attempts = attempts + 1, started_at = @now, cancel_requested = 0
+      WHERE rowid IN (
+        SELECT rowid FROM skq_deliveries
+        WHERE queue = @queue AND route = @route AND state = 'queued' AND run_at <= @now
+          AND (target_worker IS NULL OR target_worker = @worker)
+        ORDER BY priority DESC, run_at ASC, rowid ASC
+        LIMIT @limit)
+      RETURNING *, rowid AS seq`),
+    jobForRun: p('SELECT name, args, options FROM skq_jobs WHERE id = ?'),
+    nextRunAt: p(`SELECT MIN(run_at) AS run_at FROM skq_deliveries
+      WHERE queue = ? AND route = ? AND state = 'queued' AND run_at > ? AND (target_worker IS NULL OR target_worker = ?)`),
+    delivery: p('SELECT * FROM skq_deliveries WHERE id = ?'),
+    finish: p(`UPDATE skq_deliveries SET state = @state, finished_at = @now, lease_until = NULL, result = @result, error = @error WHERE id = @id`),
+    requeue: p(`UPDATE skq_deliveries SET state = 'queued', run_at = @run_at, lease_until = NULL, error = @error WHERE id = @id`),
+    extend: p(`UPDATE skq_deliveries SET lease_until = ? WHERE id = ? AND worker_id = ? AND state = 'running'`),
+    expired: p(`SELECT * FROM skq_deliveries WHERE queue = ? AND state = 'running' AND lease_until < ?`),
+    recover: p(`UPDATE skq_deliveries SET state = 'queued', run_at = ?, lease_until = NULL, recoveries = recoveries + 1 WHERE id = ?`),
+    openDeliveries: p(`SELECT * FROM skq_deliveries WHERE job_id = ? AND state IN ('queued', 'running')`),
+    requestCancel: p('UPDATE skq_deliveries SET cancel_requested = 1 WHERE id = ?'),
+    queuedOf: p(`SELECT * FROM skq_deliveries WHERE job_id = ? AND state = 'queued'`),
+    setRunAt: p('UPDATE skq_deliveries SET run_at = ? WHERE id = ?'),
+    job: p('SELECT * FROM skq_jobs WHERE id = ?'),
+    deliveriesOf: p('SELECT * FROM skq_deliveries WHERE job_id = ? ORDER BY rowid'),
+    jobsPage: p('SELECT * FROM skq_jobs WHERE queue = ? ORDER BY created_at DESC, rowid DESC LIMIT ? OFFSET ?'),
+    jobsWithState: p(`SELECT * FROM skq_jobs j WHERE j.queue = ? AND EXISTS (SELECT 1 FROM skq_deliveries d WHERE d.job_id = j.id AND d.state = ?)
+      ORDER BY j.created_at DESC, j.rowid DESC LIMIT ? OFFSET ?`),
+    counts: p(`SELECT route, CASE WHEN state = 'queued' AND run_at > ? THEN 'scheduled' ELSE state END AS state, COUNT(*) AS n
+      FROM skq_deliveries WHERE queue = ? GROUP BY 1, 2`),
+    insertLog: p('INSERT INTO skq_logs (job_id, delivery_id, at, stream, line) VALUES (?, ?, ?, ?, ?)'),
+    logsOf: p('SELECT delivery_id, at, stream, line FROM skq_logs WHERE job_id = ? ORDER BY id'),
+    upsertWorker: p(`INSERT INTO skq_workers (id, queue, routes, hostname, pid, started_at, last_seen_at, expires_at)
+      VALUES (@id, @queue, @routes, @hostname, @pid, @started_at, @now, @expires_at)
+      ON CONFLICT (id) DO UPDATE SET routes = excluded.routes, last_seen_at = excluded.last_seen_at, expires_at = excluded.expires_at`),
+    heartbeat: p('UPDATE skq_workers SET last_seen_at = ?, expires_at = ? WHERE id = ? AND expires_at >= ?'),
+    deleteWorker: p('DELETE FROM skq_workers WHERE id = ?'),
+    liveWorkers: p('SELECT * FROM skq_workers WHERE queue = ? AND expires_at >= ? ORDER BY started_at, id'),
+    insertEvent: p('INSERT INTO skq_events (queue, type, job_id, delivery_id, route, worker_id, at) VALUES (?, ?, ?, ?, ?, ?, ?)'),
+    maxSeq: p('SELECT MAX(seq) AS seq FROM skq_events'),
+    eventsAfter: p('SELECT * FROM skq_events WHERE queue = ? AND seq > ? ORDER BY seq LIMIT ?'),
+    trimEvents: p('DELETE FROM skq_events WHERE at < ?'),
+  };
+}

@@ -1,0 +1,61 @@
+import { mkdirSync } from 'node:fs';
+import { dirname, resolve } from 'node:path';
+import { z } from 'zod';
+import { SkqError, describeIssues } from '@skq/core';
+
+/** Options of the SQLite backend. */
+export const SqliteOptionsSchema = z
+  .object({
+    /** The database file, or `:memory:` (one process only). */
+    path: z.string().min(1),
+    /** How long a writer waits for another process's write lock, in ms. */
+    busyTimeoutMs: z.number().int().nonnegative().default(10_000),
+    /** How often subscribers look for events when no file-change notice arrives, in ms. */
+    pollIntervalMs: z.number().int().positive().default(200),
+    /** How long lifecycle events are kept for subscribers, in ms. */
+    eventRetentionMs: z.number().int().positive().default(10 * 60_000),
+  })
+  .strict();
+
+/** `{ path, busyTimeoutMs?, pollIntervalMs?, eventRetentionMs? }`, or a `sqlite:` URL. */
+export type SqliteOptions = z.input<typeof SqliteOptionsSchema>;
+
+/**
+ * Parses `sqlite:relative/path.db`, `sqlite:///absolute/path.db` or `sqlite::memory:`, with
+ * options as query parameters (`?busyTimeoutMs=5000`).
+ *
+ * @example
+ * ```ts
+ * parseSqliteUrl('sqlite:.skunq/skunq.db?pollIntervalMs=100');
+ * ```
+ */
+export function parseSqliteUrl(url: string): SqliteOptions {
+  if (!url.startsWith('sqlite:')) {
+    throw new SkqError('CONFIG_INVALID', `not a sqlite URL: "${url}"`, { context: { field: 'backend' } });
+  }
+  let rest = url.slice('sqlite:'.length);
+  const query = rest.indexOf('?');
+  const params = new URLSearchParams(query >= 0 ? rest.slice(query + 1) : '');
+  if (query >= 0) rest = rest.slice(0, query);
+  if (rest.startsWith('//')) rest = rest.slice(2);
+  const options: Record<string, unknown> = { path: decodeURIComponent(rest) };
+  for (const [key, value] of params) options[key] = /^\d+$/.test(value) ? Number(value) : value;
+  return options as SqliteOptions;
+}
+
+/** Parses options once, creating the database's folder. */
+export function resolveSqliteOptions(input: SqliteOptions | string): z.output<typeof SqliteOptionsSchema> {
+  const raw = typeof input === 'string' ? parseSqliteUrl(input) : input;
+  const parsed = SqliteOptionsSchema.safeParse(raw);
+  if (!parsed.success) {
+    throw new SkqError('CONFIG_INVALID', `invalid sqlite options: ${describeIssues(parsed.error.issues)}`, {
+      cause: parsed.error,
+      context: { field: String(parsed.error.issues[0]?.path[0] ?? 'backend') },
+    });
+  }
+  if (parsed.data.path !== ':memory:') {
+    parsed.data.path = resolve(parsed.data.path);
+    mkdirSync(dirname(parsed.data.path), { recursive: true });
+  }
+  return parsed.data;
+}

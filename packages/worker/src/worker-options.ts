@@ -1,0 +1,64 @@
+import { z } from 'zod';
+import {
+  JobDefinition,
+  NameSchema,
+  RoutesSchema,
+  SkqError,
+  SkunkQueue,
+  describeIssues,
+  isJobClass,
+  isStorageBackend,
+  type JobClass,
+  type StorageBackend,
+} from '@skq/core';
+
+const Concurrency = z.number().int().min(1).max(10_000);
+
+/** Options of {@link WorkerPool}. */
+export const WorkerPoolOptionsSchema = z
+  .object({
+    /** The queue to consume: a name or a {@link SkunkQueue}. */
+    queue: z.union([NameSchema, z.instanceof(SkunkQueue)]),
+    /** One worker per route. */
+    routes: RoutesSchema,
+    /** A backend URL or object. Default: the queue's backend, else `$SKQ_BACKEND`, else the SQLite default. */
+    backend: z.union([z.string().min(1), z.custom<StorageBackend>(isStorageBackend, 'must be a URL or a storage backend')]).optional(),
+    /** Jobs this pool can run besides those the loaded modules defined: `queue.job` definitions or JobMixin classes. */
+    jobs: z
+      .array(z.custom<JobDefinition | JobClass>((v) => v instanceof JobDefinition || isJobClass(v), 'must be a job definition or a JobMixin class'))
+      .default([]),
+    /** Jobs run at once per route: one number for every route, or `{ route: n }`. */
+    concurrency: z.union([Concurrency, z.record(z.string(), Concurrency)]).default(1),
+    /** How long a claimed job stays leased without renewal, in ms. A killed worker's jobs return after this. */
+    leaseMs: z.number().int().min(200).default(30_000),
+    /** How long a worker's registration lives without a heartbeat, in ms. */
+    registrationTtlMs: z.number().int().min(200).default(30_000),
+    /** The longest an idle worker waits before looking for work without a wake-up, in ms. */
+    pollIntervalMs: z.number().int().min(10).default(1_000),
+    /** Install the signal handlers (gentle: SIGHUP, SIGABRT, SIGQUIT, SIGTERM; rough: SIGINT) in `listen()`. */
+    handleSignals: z.boolean().default(true),
+  })
+  .strict();
+
+/** `{ queue, routes, backend?, jobs?, concurrency?, leaseMs?, … }` for `new WorkerPool(options)`. */
+export type WorkerPoolOptions = z.input<typeof WorkerPoolOptionsSchema>;
+export type ParsedWorkerPoolOptions = z.output<typeof WorkerPoolOptionsSchema>;
+
+export function parseWorkerPoolOptions(options: unknown): ParsedWorkerPoolOptions {
+  const parsed = WorkerPoolOptionsSchema.safeParse(options);
+  if (!parsed.success) {
+    const issue = parsed.error.issues[0] as { path: PropertyKey[]; keys?: string[] } | undefined;
+    throw new SkqError('CONFIG_INVALID', `invalid worker pool options: ${describeIssues(parsed.error.issues, 'options')}`, {
+      cause: parsed.error,
+      context: { field: String(issue?.path[0] ?? issue?.keys?.[0] ?? '') },
+    });
+  }
+  const concurrency = parsed.data.concurrency;
+  if (typeof concurrency === 'object') {
+    const unknown = Object.keys(concurrency).filter((route) => !parsed.data.routes.includes(route));
+    if (unknown.length) {
+      throw new SkqError('CONFIG_INVALID', `concurrency names routes the pool does not serve: ${unknown.join(', ')}`, { context: { field: 'concurrency' } });
+    }
+  }
+  return parsed.data;
+}

@@ -1,0 +1,203 @@
+import { hostname } from 'node:os';
+import { randomBytes } from 'node:crypto';
+import {
+  DEFAULT_BACKEND_URL,
+  JobDefinition,
+  JobRegistry,
+  SkqError,
+  acquireBackend,
+  captureConsoleIntoJobs,
+  defaultJobRegistry,
+  releaseBackend,
+  runnableFromClass,
+  type JobEvent,
+  type StorageBackend,
+} from '@skq/core';
+import { RouteWorker, cancellationError } from './route-worker.js';
+import { parseWorkerPoolOptions, type ParsedWorkerPoolOptions, type WorkerPoolOptions } from './worker-options.js';
+
+/** Signals that finish running jobs before the pool exits. */
+export const GENTLE_SIGNALS = ['SIGHUP', 'SIGABRT', 'SIGQUIT', 'SIGTERM'] as const;
+/** Signals that abort running jobs (they return to the queue) before the pool exits. */
+export const ROUGH_SIGNALS = ['SIGINT'] as const;
+
+const WAKING_EVENTS = new Set<JobEvent['type']>(['enqueued', 'retrying', 'recovered', 'rescheduled']);
+
+/**
+ * Runs one worker per route of a queue, each with its own concurrency, and keeps them
+ * registered, leased and recovered.
+ *
+ * @example
+ * ```ts
+ * const pool = new WorkerPool({ queue: 'demo', routes: ['foo', 'bar'], concurrency: 4 });
+ * await pool.listen(); // until SIGTERM (gentle) or SIGINT (rough)
+ * ```
+ */
+export class WorkerPool {
+  readonly queue: string;
+  private readonly options: ParsedWorkerPoolOptions;
+  private readonly registry: JobRegistry;
+  private readonly backendUrl: string | undefined;
+  private backend: StorageBackend | null = null;
+  private workers: RouteWorker[] = [];
+  private timers: NodeJS.Timeout[] = [];
+  private unsubscribe: (() => Promise<void>) | null = null;
+  private state: 'idle' | 'starting' | 'running' | 'stopping' | 'stopped' = 'idle';
+  private stopped: Promise<void> | null = null;
+  private resolveListen: (() => void) | null = null;
+  private removeSignalHandlers: (() => void) | null = null;
+
+  constructor(options: WorkerPoolOptions) {
+    this.options = parseWorkerPoolOptions(options);
+    const { queue, backend } = this.options;
+    this.queue = typeof queue === 'string' ? queue : queue.name;
+    this.registry = new JobRegistry(defaultJobRegistry);
+    for (const job of this.options.jobs) {
+      this.registry.add('*', job instanceof JobDefinition ? job.runnable : runnableFromClass(job));
+    }
+    if (typeof backend === 'object') this.backend = backend;
+    else if (typeof backend === 'string') this.backendUrl = backend;
+    else if (typeof queue === 'string') this.backendUrl = process.env.SKQ_BACKEND ?? DEFAULT_BACKEND_URL;
+    // Otherwise the pool shares the given queue's backend.
+  }
+
+  /** The worker ids, one per route. */
+  get workerIds(): string[] {
+    return this.workers.map((w) => w.id);
+  }
+
+  /** Registers the workers and starts consuming. Resolves once they are listening. */
+  async start(): Promise<void> {
+    if (this.state !== 'idle') throw new SkqError('INVALID_STATE', `the pool is ${this.state}`, { context: { queue: this.queue } });
+    this.state = 'starting';
+    captureConsoleIntoJobs();
+    const { queue } = this.options;
+    if (this.backendUrl) this.backend = await acquireBackend(this.backendUrl);
+    else if (!this.backend && typeof queue === 'object') this.backend = await queue.backend();
+    const backend = this.backend!;
+    const { routes, leaseMs, registrationTtlMs } = this.options;
+    const suffix = randomBytes(3).toString('hex');
+    this.workers = routes.map(
+      (route) =>
+        new RouteWorker({
+          queue: this.queue,
+          route,
+          workerId: `${hostname()}:${process.pid}:${route}:${suffix}`,
+          concurrency: this.concurrencyOf(route),
+          leaseMs,
+          pollIntervalMs: this.options.pollIntervalMs,
+          registry: this.registry,
+          backend,
+          warn: (message, err) => console.warn(`[skunq] ${message}${err ? `: ${(err as Error).message}` : ''}`),
+        }),
+    );
+    this.unsubscribe = await backend.subscribe(this.queue, (event) => this.onEvent(event));
+    for (const worker of this.workers) {
+      await backend.registerWorker({ id: worker.id, queue: this.queue, routes: [worker.route], hostname: hostname(), pid: process.pid, startedAt: Date.now() }, registrationTtlMs);
+    }
+    await backend.recoverExpired(this.queue);
+    this.every(Math.max(100, Math.floor(registrationTtlMs / 3)), () => this.heartbeat());
+    this.every(Math.max(100, Math.floor(leaseMs / 3)), () => this.renewLeases());
+    this.every(Math.max(100, Math.floor(leaseMs / 2)), () => backend.recoverExpired(this.queue));
+    this.every(1_000, () => Promise.all(this.workers.map((w) => w.flushLogs())));
+    for (const worker of this.workers) worker.start();
+    this.state = 'running';
+  }
+
+  /**
+   * Starts (if needed) and runs until stopped, by {@link WorkerPool.close} or a signal:
+   * SIGHUP, SIGABRT, SIGQUIT and SIGTERM are gentle (finish running jobs), SIGINT is rough
+   * (abort them; they go back to the queue). A second signal during a gentle stop turns it rough.
+   */
+  async listen(): Promise<void> {
+    const finished = new Promise<void>((resolve) => (this.resolveListen = resolve));
+    if (this.options.handleSignals) this.installSignalHandlers();
+    if (this.state === 'idle') await this.start();
+    return finished;
+  }
+
+  /** Stops the pool: `gentle` (default) waits for running jobs, `rough` aborts them back onto the queue. */
+  close(mode: 'gentle' | 'rough' = 'gentle'): Promise<void> {
+    if (this.stopped && mode === 'rough' && this.state === 'stopping') {
+      void Promise.all(this.workers.map((w) => w.stop('rough')));
+      return this.stopped;
+    }
+    this.stopped ??= this.shutdown(mode);
+    return this.stopped;
+  }
+
+  async [Symbol.asyncDispose](): Promise<void> {
+    await this.close();
+  }
+
+  private async shutdown(mode: 'gentle' | 'rough'): Promise<void> {
+    this.state = 'stopping';
+    await Promise.all(this.workers.map((w) => w.stop(mode)));
+    for (const timer of this.timers) clearInterval(timer);
+    this.timers = [];
+    const backend = this.backend;
+    if (backend) {
+      await this.unsubscribe?.().catch(() => undefined);
+      for (const worker of this.workers) await backend.unregisterWorker(worker.id).catch(() => undefined);
+      if (this.backendUrl) await releaseBackend(this.backendUrl);
+    }
+    this.state = 'stopped';
+    this.removeSignalHandlers?.();
+    this.resolveListen?.();
+  }
+
+  private installSignalHandlers(): void {
+    const handlers = new Map<NodeJS.Signals, () => void>();
+    for (const signal of GENTLE_SIGNALS) handlers.set(signal, () => void this.close(this.state === 'stopping' ? 'rough' : 'gentle'));
+    for (const signal of ROUGH_SIGNALS) handlers.set(signal, () => void this.close('rough'));
+    for (const [signal, handler] of handlers) process.on(signal, handler);
+    this.removeSignalHandlers = () => {
+      for (const [signal, handler] of handlers) process.off(signal, handler);
+    };
+  }
+
+  private onEvent(event: JobEvent): void {
+    if (WAKING_EVENTS.has(event.type)) {
+      for (const worker of this.workers) if (event.route === null || event.route === worker.route) worker.poke();
+    } else if (event.type === 'cancel-requested' && event.deliveryId) {
+      for (const worker of this.workers) worker.abort(event.deliveryId, cancellationError(event.jobId, event.queue));
+    }
+  }
+
+  private async heartbeat(): Promise<void> {
+    const backend = this.backend!;
+    for (const worker of this.workers) {
+      if (!(await backend.heartbeat(worker.id, this.options.registrationTtlMs))) {
+        await backend.registerWorker({ id: worker.id, queue: this.queue, routes: [worker.route], hostname: hostname(), pid: process.pid, startedAt: Date.now() }, this.options.registrationTtlMs);
+      }
+    }
+  }
+
+  private async renewLeases(): Promise<void> {
+    for (const worker of this.workers) {
+      const ids = worker.runningIds();
+      if (ids.length === 0) continue;
+      const held = new Set(await this.backend!.extendLease(ids, worker.id, this.options.leaseMs));
+      for (const id of ids) {
+        if (!held.has(id)) worker.abort(id, new SkqError('LEASE_LOST', `the lease on ${id} was lost`, { context: { deliveryId: id, workerId: worker.id } }));
+      }
+    }
+  }
+
+  private every(ms: number, task: () => Promise<unknown>): void {
+    let busy = false;
+    const timer = setInterval(() => {
+      if (busy) return;
+      busy = true;
+      task()
+        .catch((err) => console.warn(`[skunq] background task failed: ${(err as Error).message}`))
+        .finally(() => (busy = false));
+    }, ms);
+    this.timers.push(timer);
+  }
+
+  private concurrencyOf(route: string): number {
+    const { concurrency } = this.options;
+    return typeof concurrency === 'number' ? concurrency : (concurrency[route] ?? 1);
+  }
+}

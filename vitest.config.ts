@@ -1,0 +1,23 @@
+import { fileURLToPath } from 'node:url';
+import { defineConfig } from 'vitest/config';
+
+const src = (path: string) => fileURLToPath(new URL(path, import.meta.url));
+
+// Tests run from source: no build needed.
+export default defineConfig({
+  resolve: {
+    alias: {
+      '@skq/core': src('./packages/core/src/index.ts'),
+      '@skq/sqlite': src('./packages/sqlite/src/index.ts'),
+      '@skq/worker': src('./packages/worker/src/index.ts'),
+      '@skq/testing': src('./internal/testing/src/index.ts'),
+      '@skq/cli': src('./apps/cli/src/index.ts'),
+    },
+  },
+  test: {
+    include: ['{packages,apps,internal,examples}/**/*.test.ts'],
+    testTimeout: 30_000,
+    hookTimeout: 30_000,
+    pool: 'forks',
+  },
+});
