@@ -57,6 +57,12 @@ export function durationToMs(duration: Duration): number {
  * ```
  */
 export function resolveWhen(when: When, now: number = Date.now(), field = 'when'): number {
+  // Checked first: an invalid Date would otherwise parse as an empty duration.
+  if (when instanceof Date) {
+    const at = when.getTime();
+    if (Number.isNaN(at)) throw new SkqError('ARGS_INVALID', `invalid ${field}: the Date is invalid`, { context: { field } });
+    return at;
+  }
   const parsed = WhenSchema.safeParse(when);
   if (!parsed.success) {
     throw new SkqError('ARGS_INVALID', `invalid ${field}: expected a Date, a number of ms or { days, hours, minutes, seconds, millis }`, {
@@ -65,11 +71,7 @@ export function resolveWhen(when: When, now: number = Date.now(), field = 'when'
     });
   }
   const value = parsed.data;
-  if (value instanceof Date) {
-    const at = value.getTime();
-    if (Number.isNaN(at)) throw new SkqError('ARGS_INVALID', `invalid ${field}: the Date is invalid`, { context: { field } });
-    return at;
-  }
+  if (value instanceof Date) return value.getTime();
   if (typeof value === 'number') return now + Math.round(value);
   return now + durationToMs(value);
 }

@@ -1,0 +1,258 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, afterEach, describe, expect, it } from 'vitest';
+import { z } from 'zod';
+import { JobMixin, RetryAfter, SkqError, SkunkQueue, UnrecoverableError, currentJob } from '@skq/core';
+import { WorkerPool, type WorkerPoolOptions } from '@skq/worker';
+import { eventually, sleep, uniqueQueue } from '@skq/testing';
+
+const dir = mkdtempSync(join(tmpdir(), 'skq-worker-'));
+const backend = `sqlite:${join(dir, 'worker.db')}`;
+const pools: WorkerPool[] = [];
+const queues: SkunkQueue[] = [];
+
+function setup(type: 'direct' | 'broadcast' = 'direct') {
+  const queue = new SkunkQueue(uniqueQueue('wq'), { backend, type });
+  queues.push(queue);
+  const start = async (options: Partial<WorkerPoolOptions> = {}) => {
+    const pool = new WorkerPool({ queue, routes: ['foo'], handleSignals: false, pollIntervalMs: 200, ...options });
+    pools.push(pool);
+    await pool.start();
+    return pool;
+  };
+  return { queue, start };
+}
+
+afterEach(async () => {
+  await Promise.all(pools.splice(0).map((p) => p.close('rough')));
+});
+afterAll(async () => {
+  await Promise.all(queues.map((q) => q.close()));
+  rmSync(dir, { recursive: true, force: true });
+});
+
+describe('WorkerPool', () => {
+  it('runs a function job and returns its result', async () => {
+    const { queue, start } = setup();
+    const add = queue.job({ name: 'add', routes: ['foo'], args: z.tuple([z.number(), z.number()]) }, async (a, b) => a + b);
+    await start();
+    const handle = await add.fire(4, 5);
+    expect(await handle.result({ timeoutMs: 5_000 })).toBe(9);
+    const info = await handle.info();
+    expect(info).toMatchObject({ state: 'succeeded', attempts: 1 });
+    expect(info.deliveries[0]!.workerId).toMatch(/:foo:/);
+    expect(info.startedAt).toBeLessThanOrEqual(info.finishedAt!);
+  });
+
+  it('records a failure with the remote message, stack and code', async () => {
+    const { queue, start } = setup();
+    const explode = queue.job({ name: 'explode', routes: ['foo'] }, async () => {
+      const err = new Error('kaboom') as Error & { code: string };
+      err.code = 'E_KABOOM';
+      throw err;
+    });
+    await start();
+    const handle = await explode.fire();
+    const err = await handle.result({ timeoutMs: 5_000 }).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(SkqError);
+    expect(err).toMatchObject({ code: 'JOB_FAILED', message: expect.stringContaining('kaboom'), context: { remoteCode: 'E_KABOOM' } });
+    expect((err as SkqError).remoteStack).toContain('kaboom');
+    expect((await handle.info()).deliveries[0]!.error).toMatchObject({ message: 'kaboom', code: 'E_KABOOM' });
+  });
+
+  it('retries with backoff until the job succeeds', async () => {
+    const { queue, start } = setup();
+    const seen: number[] = [];
+    const flaky = queue.job(
+      { name: 'flaky', routes: ['foo'], retry: { attempts: 4, backoff: { type: 'exponential', delayMs: 50, jitter: 0 } } },
+      async () => {
+        seen.push(Date.now());
+        if (seen.length < 3) throw new Error(`try ${seen.length}`);
+        return currentJob().attempt;
+      },
+    );
+    await start();
+    const handle = await flaky.fire();
+    expect(await handle.result({ timeoutMs: 5_000 })).toBe(3);
+    expect(seen[1]! - seen[0]!).toBeGreaterThanOrEqual(45);
+    expect(seen[2]! - seen[1]!).toBeGreaterThanOrEqual(95);
+    expect((await handle.info()).attempts).toBe(3);
+  });
+
+  it('does not retry an UnrecoverableError, and retries a RetryAfter at its time', async () => {
+    const { queue, start } = setup();
+    let calls = 0;
+    const fatal = queue.job({ name: 'fatal', routes: ['foo'], retry: 5 }, async () => {
+      throw new UnrecoverableError('no point');
+    });
+    const later = queue.job({ name: 'later', routes: ['foo'], retry: 3 }, async () => {
+      calls += 1;
+      if (calls === 1) throw new RetryAfter(300);
+      return 'done';
+    });
+    await start();
+    const a = await fatal.fire();
+    await expect(a.result({ timeoutMs: 5_000 })).rejects.toMatchObject({ code: 'JOB_FAILED' });
+    expect((await a.info()).attempts).toBe(1);
+    const fired = Date.now();
+    const b = await later.fire();
+    expect(await b.result({ timeoutMs: 5_000 })).toBe('done');
+    expect(Date.now() - fired).toBeGreaterThanOrEqual(290);
+  });
+
+  it('aborts a job at its timeout and fails the attempt with TIMEOUT', async () => {
+    const { queue, start } = setup();
+    let aborted: unknown = null;
+    const slow = queue.job({ name: 'slow', routes: ['foo'], timeout: 100 }, async function () {
+      this.signal.addEventListener('abort', () => (aborted = this.signal.reason));
+      await sleep(5_000);
+    });
+    await start();
+    const handle = await slow.fire();
+    await expect(handle.result({ timeoutMs: 3_000 })).rejects.toMatchObject({ context: { remoteCode: 'TIMEOUT' } });
+    expect(aborted).toMatchObject({ code: 'TIMEOUT' });
+  });
+
+  it('cancels a running job through its AbortSignal', async () => {
+    const { queue, start } = setup();
+    let started = false;
+    const long = queue.job({ name: 'long', routes: ['foo'] }, async function () {
+      started = true;
+      await new Promise((_, reject) => this.signal.addEventListener('abort', () => reject(this.signal.reason)));
+    });
+    await start();
+    const handle = await long.fire();
+    await eventually(() => started, 'the job to start');
+    expect(await handle.cancel()).toBe(true);
+    await expect(handle.result({ timeoutMs: 5_000 })).rejects.toMatchObject({ code: 'CANCELLED' });
+    expect(await handle.state()).toBe('cancelled');
+  });
+
+  it('fails an unknown job with UNKNOWN_JOB and keeps running', async () => {
+    const { queue, start } = setup();
+    const ok = queue.job({ name: 'ok', routes: ['foo'] }, async () => 'fine');
+    await start();
+    const backendObj = await queue.backend();
+    const [ghost] = await backendObj.enqueue([
+      { id: 'ghost-' + Date.now(), queue: queue.name, name: 'ghost', args: [], routes: ['foo'], type: 'direct', priority: 0, runAt: Date.now(), createdAt: Date.now(), options: { attempts: 3, backoff: { type: 'fixed', delayMs: 0, maxDelayMs: 1, jitter: 0 }, timeoutMs: null } },
+    ]);
+    const handle = await queue.get(ghost!.id);
+    await expect(handle.result({ timeoutMs: 5_000 })).rejects.toMatchObject({ code: 'JOB_FAILED', context: { remoteCode: 'UNKNOWN_JOB' } });
+    expect((await handle.info()).attempts).toBe(1);
+    expect(await (await ok.fire()).result({ timeoutMs: 5_000 })).toBe('fine');
+  });
+
+  it('fails a job whose stored arguments break its schema with ARGS_INVALID', async () => {
+    const { queue, start } = setup();
+    queue.job({ name: 'typed', routes: ['foo'], args: z.tuple([z.string()]) }, async (s) => s.toUpperCase());
+    await start();
+    const [bad] = await (await queue.backend()).enqueue([
+      { id: 'bad-' + Date.now(), queue: queue.name, name: 'typed', args: [42], routes: ['foo'], type: 'direct', priority: 0, runAt: Date.now(), createdAt: Date.now(), options: { attempts: 3, backoff: { type: 'fixed', delayMs: 0, maxDelayMs: 1, jitter: 0 }, timeoutMs: null } },
+    ]);
+    await expect((await queue.get(bad!.id)).result({ timeoutMs: 5_000 })).rejects.toMatchObject({ context: { remoteCode: 'ARGS_INVALID' } });
+  });
+
+  it('captures console output and ctx.log into the job log', async () => {
+    const { queue, start } = setup();
+    const chatty = queue.job({ name: 'chatty', routes: ['foo'] }, async () => {
+      console.log('from console', { n: 1 });
+      currentJob().log('from ctx');
+    });
+    await start();
+    const handle = await chatty.fire();
+    await handle.result({ timeoutMs: 5_000 });
+    expect((await handle.logs()).map((l) => [l.stream, l.line])).toEqual([
+      ['log', 'from console {"n":1}'],
+      ['ctx', 'from ctx'],
+    ]);
+  });
+
+  it('runs class jobs and conjunctions, stopping a conjunction at its first failure', async () => {
+    const { queue, start } = setup();
+    const order: string[] = [];
+    class Step extends JobMixin {
+      override routes = ['foo'];
+      work(label: string) {
+        order.push(label);
+        if (label === 'boom') throw new Error('step failed');
+        return label.toUpperCase();
+      }
+    }
+    queue.register(Step);
+    await start();
+    const good = await queue.push(new Step().with('a').and(new Step().with('b')));
+    expect(await good.result({ timeoutMs: 5_000 })).toEqual(['A', 'B']);
+    const bad = await queue.push(new Step().with('c').and(new Step().with('boom')).and(new Step().with('never')));
+    await expect(bad.result({ timeoutMs: 5_000 })).rejects.toMatchObject({ message: expect.stringContaining('part 2 of 3') });
+    expect(order).toEqual(['a', 'b', 'c', 'boom']);
+    expect(await bad.state()).toBe('failed');
+  });
+
+  it('runs up to its concurrency at once, per route', async () => {
+    const { queue, start } = setup();
+    let running = 0;
+    let peak = 0;
+    const job = queue.job({ name: 'busy', routes: ['foo'] }, async () => {
+      running += 1;
+      peak = Math.max(peak, running);
+      await sleep(100);
+      running -= 1;
+    });
+    await start({ concurrency: 3 });
+    const handles = await queue.pushMany(Array.from({ length: 9 }, () => job.with()));
+    await Promise.all(handles.map((h) => h.result({ timeoutMs: 10_000 })));
+    expect(peak).toBe(3);
+  });
+
+  it('on a broadcast queue, delivers to every listening worker', async () => {
+    const { queue, start } = setup('broadcast');
+    const hello = queue.job({ name: 'hello', routes: ['foo'] }, async () => currentJob().workerId);
+    const a = await start();
+    const b = await start();
+    const handle = await hello.fire();
+    await handle.result({ timeoutMs: 5_000 });
+    const deliveries = await handle.deliveries();
+    expect(deliveries.map((d) => d.state)).toEqual(['succeeded', 'succeeded']);
+    expect(new Set(deliveries.map((d) => d.result))).toEqual(new Set([...a.workerIds, ...b.workerIds]));
+    expect(deliveries.map((d) => d.workerId).sort()).toEqual([...a.workerIds, ...b.workerIds].sort());
+  });
+
+  it('on a direct queue, hands each job to one of several workers', async () => {
+    const { queue, start } = setup();
+    const job = queue.job({ name: 'who', routes: ['foo'] }, async () => {
+      await sleep(20);
+      return currentJob().workerId;
+    });
+    await start({ concurrency: 2 });
+    await start({ concurrency: 2 });
+    const handles = await queue.pushMany(Array.from({ length: 20 }, () => job.with()));
+    const results = await Promise.all(handles.map((h) => h.result({ timeoutMs: 10_000 })));
+    expect(new Set(results).size).toBe(2);
+    for (const h of handles) expect((await h.deliveries()).length).toBe(1);
+  });
+
+  it('rough close puts running jobs back on the queue with the attempt counted', async () => {
+    const { queue, start } = setup();
+    let runs = 0;
+    const job = queue.job({ name: 'interrupted', routes: ['foo'] }, async () => {
+      runs += 1;
+      if (runs === 1) await sleep(10_000);
+      return runs;
+    });
+    const first = await start();
+    const handle = await job.fire();
+    await eventually(() => runs === 1, 'the first run');
+    await first.close('rough');
+    expect(await handle.state()).toBe('queued');
+    await start();
+    expect(await handle.result({ timeoutMs: 5_000 })).toBe(2);
+    expect((await handle.info()).attempts).toBe(2);
+  });
+
+  it('validates its options', () => {
+    expect(() => new WorkerPool({ queue: 'q', routes: [] })).toThrowError(expect.objectContaining({ code: 'CONFIG_INVALID', context: { field: 'routes' } }));
+    expect(() => new WorkerPool({ queue: 'q', routes: ['a'], concurrency: 0 })).toThrowError(expect.objectContaining({ code: 'CONFIG_INVALID' }));
+    expect(() => new WorkerPool({ queue: 'q', routes: ['a'], concurrency: { b: 2 } })).toThrowError(/b/);
+  });
+});
