@@ -19,5 +19,7 @@ export default defineConfig({
     testTimeout: 30_000,
     hookTimeout: 30_000,
     pool: 'forks',
+    // The JSON report feeds scripts/test-summary.mjs, which prints the plain pass/fail line CI reads.
+    reporters: ['default', ['json', { outputFile: '.vitest/report.json' }]],
   },
 });
