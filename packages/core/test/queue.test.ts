@@ -128,3 +128,35 @@ describe('SkunkQueue', () => {
     await expect(q.backend()).rejects.toMatchObject({ code: 'CONFIG_INVALID', message: expect.stringContaining('cassandra') });
   });
 });
+
+describe('class job registration', () => {
+  it('works as a class decorator', async () => {
+    const q = open('decorated');
+    @q.register
+    class Decorated extends JobMixin {
+      override routes = ['foo'];
+      work() {
+        return 'ok';
+      }
+    }
+    expect(q.registry.get('decorated', 'Decorated')?.kind).toBe('class');
+    expect(q.registry.get('decorated', 'Decorated')).toBeDefined();
+    expect(new Decorated().toInvocation().name).toBe('Decorated');
+  });
+
+  it('uses a static jobName over the class name, and checks class args schemas at push', async () => {
+    const q = open('named');
+    class Renamed extends JobMixin {
+      static override jobName = 'renamed-job';
+      static override args = z.tuple([z.string().email()]);
+      override routes = ['foo'];
+      work(email: string) {
+        return email;
+      }
+    }
+    q.register(Renamed);
+    expect(q.registry.names('named')).toContain('renamed-job');
+    expect(() => new Renamed().with('not-an-email')).toThrowError(expect.objectContaining({ code: 'ARGS_INVALID' }));
+    expect((await (await q.push(new Renamed().with('a@b.co'))).info()).name).toBe('renamed-job');
+  });
+});

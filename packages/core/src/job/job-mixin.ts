@@ -34,6 +34,11 @@ export interface JobClass<T extends JobMixin = JobMixin> {
  * ```
  */
 export abstract class JobMixin implements Invocable {
+  /** The name workers know the class by. Default: the class name (set it if your build minifies names). */
+  static jobName?: string;
+  /** A zod schema for the tuple of `work` arguments, checked at push and again on the worker. */
+  static args?: z.ZodType;
+
   /** Routes this job is delivered to. */
   routes: string[] = [];
   /** Higher runs first. */
