@@ -39,10 +39,10 @@ export function runStorageContract(name: string, factory: BackendFactory): void 
       const job = newJob(queue, { name: 'add', args: [4, 5], routes: ['a', 'b'] });
       const [result] = await backend.enqueue([job]);
       expect(result).toEqual({ id: job.id, deduped: false, deliveries: 2 });
-      const record = await backend.getJob(job.id);
+      const record = await backend.getJob(queue, job.id);
       expect(record).toMatchObject({ id: job.id, queue, name: 'add', args: [4, 5], routes: ['a', 'b'], state: 'queued', attempts: 0 });
       expect(record!.deliveries.map((d) => d.route)).toEqual(['a', 'b']);
-      expect(await backend.getJob('no-such-job')).toBeNull();
+      expect(await backend.getJob(queue, 'no-such-job')).toBeNull();
     });
 
     it('hands every job to exactly one of many concurrent claimers', async () => {
@@ -62,7 +62,7 @@ export function runStorageContract(name: string, factory: BackendFactory): void 
             for (const d of deliveries) {
               if (seen.has(d.jobId)) duplicates += 1;
               seen.set(d.jobId, workerId);
-              await b.complete(d.id, workerId, { by: workerId });
+              await b.complete(queue, d.id, workerId, { by: workerId });
             }
           }
         }),
@@ -84,21 +84,21 @@ export function runStorageContract(name: string, factory: BackendFactory): void 
       expect(await backend.recoverExpired(queue)).toBe(0);
       await sleep(100);
       expect(await backend.recoverExpired(queue)).toBe(1);
-      expect((await backend.getJob(job.id))?.state).toBe('queued');
+      expect((await backend.getJob(queue, job.id))?.state).toBe('queued');
       const second = await claimOne(queue, 'w-alive');
       expect(second?.id).toBe(first?.id);
       expect(second?.attempts).toBe(2);
-      await expect(backend.complete(first!.id, 'w-dead', 1)).rejects.toMatchObject({ code: 'LEASE_LOST' });
-      await backend.complete(second!.id, 'w-alive', 2);
-      expect((await backend.getJob(job.id))?.deliveries[0]).toMatchObject({ state: 'succeeded', result: 2, workerId: 'w-alive' });
+      await expect(backend.complete(queue, first!.id, 'w-dead', 1)).rejects.toMatchObject({ code: 'LEASE_LOST' });
+      await backend.complete(queue, second!.id, 'w-alive', 2);
+      expect((await backend.getJob(queue, job.id))?.deliveries[0]).toMatchObject({ state: 'succeeded', result: 2, workerId: 'w-alive' });
     });
 
     it('extends leases only for their holder', async () => {
       const queue = uniqueQueue('extend');
       await backend.enqueue([newJob(queue)]);
       const d = await claimOne(queue, 'w1', 80);
-      expect(await backend.extendLease([d!.id], 'someone-else', 10_000)).toEqual([]);
-      expect(await backend.extendLease([d!.id], 'w1', 10_000)).toEqual([d!.id]);
+      expect(await backend.extendLease(queue, [d!.id], 'someone-else', 10_000)).toEqual([]);
+      expect(await backend.extendLease(queue, [d!.id], 'w1', 10_000)).toEqual([d!.id]);
       await sleep(120);
       expect(await backend.recoverExpired(queue)).toBe(0);
     });
@@ -108,7 +108,7 @@ export function runStorageContract(name: string, factory: BackendFactory): void 
       const runAt = Date.now() + 400;
       const job = newJob(queue, { runAt });
       await backend.enqueue([job]);
-      expect((await backend.getJob(job.id))?.state).toBe('scheduled');
+      expect((await backend.getJob(queue, job.id))?.state).toBe('scheduled');
       const early = await backend.claim({ queue, route: 'r', workerId: 'w', limit: 5, leaseMs: 1_000 });
       expect(early.deliveries).toHaveLength(0);
       expect(early.nextRunAt).toBe(runAt);
@@ -134,9 +134,9 @@ export function runStorageContract(name: string, factory: BackendFactory): void 
       expect(a?.targetWorker).toBe('wa');
       expect(b?.targetWorker).toBe('wb');
       expect(await claimOne(queue, 'wa')).toBeUndefined();
-      await backend.complete(a!.id, 'wa', 'A');
-      await backend.complete(b!.id, 'wb', 'B');
-      const record = await backend.getJob(job.id);
+      await backend.complete(queue, a!.id, 'wa', 'A');
+      await backend.complete(queue, b!.id, 'wb', 'B');
+      const record = await backend.getJob(queue, job.id);
       expect(record?.state).toBe('succeeded');
       expect(record?.deliveries.map((d) => [d.workerId, d.result])).toEqual([
         ['wa', 'A'],
@@ -148,12 +148,12 @@ export function runStorageContract(name: string, factory: BackendFactory): void 
       const queue = uniqueQueue('registry');
       await backend.registerWorker({ id: 'hb', queue, routes: ['r'], hostname: 'h', pid: 2, startedAt: Date.now() }, 150);
       expect((await backend.listWorkers(queue)).map((w) => w.id)).toEqual(['hb']);
-      expect(await backend.heartbeat('hb', 150)).toBe(true);
+      expect(await backend.heartbeat(queue, 'hb', 150)).toBe(true);
       await sleep(250);
       expect(await backend.listWorkers(queue)).toEqual([]);
-      expect(await backend.heartbeat('hb', 150)).toBe(false);
+      expect(await backend.heartbeat(queue, 'hb', 150)).toBe(false);
       await backend.registerWorker({ id: 'gone', queue, routes: ['r'], hostname: 'h', pid: 3, startedAt: Date.now() }, 10_000);
-      await backend.unregisterWorker('gone');
+      await backend.unregisterWorker(queue, 'gone');
       expect(await backend.listWorkers(queue)).toEqual([]);
     });
 
@@ -167,7 +167,7 @@ export function runStorageContract(name: string, factory: BackendFactory): void 
       const [other] = await backend.enqueue([newJob(queue, { dedupeKey: 'other' })]);
       expect(other?.id).not.toBe(first.id);
       const d = await claimOne(queue);
-      await backend.complete(d!.id, 'w1', null);
+      await backend.complete(queue, d!.id, 'w1', null);
       const [c] = await backend.enqueue([newJob(queue, { dedupeKey: 'nightly' })]);
       expect(c?.deduped).toBe(false);
       expect(c?.id).not.toBe(first.id);
@@ -200,16 +200,16 @@ export function runStorageContract(name: string, factory: BackendFactory): void 
       await backend.enqueue([running]);
       const d = await claimOne(queue);
       await backend.enqueue([queued]);
-      expect(await backend.cancel(queued.id)).toBe(true);
-      expect((await backend.getJob(queued.id))?.state).toBe('cancelled');
+      expect(await backend.cancel(queue, queued.id)).toBe(true);
+      expect((await backend.getJob(queue, queued.id))?.state).toBe('cancelled');
       expect(await claimOne(queue)).toBeUndefined();
       const { events, stop } = await recordEvents(backend, queue);
-      expect(await backend.cancel(running.id)).toBe(true);
+      expect(await backend.cancel(queue, running.id)).toBe(true);
       await eventually(() => events.some((e) => e.type === 'cancel-requested' && e.jobId === running.id), 'cancel-requested');
-      expect((await backend.getJob(running.id))?.deliveries[0]?.cancelRequested).toBe(true);
-      expect(await backend.fail(d!.id, { workerId: 'w1', error: { message: 'aborted', code: 'CANCELLED' }, cancelled: true })).toBe('cancelled');
-      expect((await backend.getJob(running.id))?.state).toBe('cancelled');
-      expect(await backend.cancel(running.id)).toBe(false);
+      expect((await backend.getJob(queue, running.id))?.deliveries[0]?.cancelRequested).toBe(true);
+      expect(await backend.fail(queue, d!.id, { workerId: 'w1', error: { message: 'aborted', code: 'CANCELLED' }, cancelled: true })).toBe('cancelled');
+      expect((await backend.getJob(queue, running.id))?.state).toBe('cancelled');
+      expect(await backend.cancel(queue, running.id)).toBe(false);
       await stop();
     });
 
@@ -218,14 +218,14 @@ export function runStorageContract(name: string, factory: BackendFactory): void 
       const job = newJob(queue);
       await backend.enqueue([job]);
       const later = Date.now() + 60_000;
-      expect(await backend.reschedule(job.id, later)).toBe(true);
-      expect((await backend.getJob(job.id))?.state).toBe('scheduled');
+      expect(await backend.reschedule(queue, job.id, later)).toBe(true);
+      expect((await backend.getJob(queue, job.id))?.state).toBe('scheduled');
       expect(await claimOne(queue)).toBeUndefined();
-      expect(await backend.reschedule(job.id, Date.now() - 1)).toBe(true);
+      expect(await backend.reschedule(queue, job.id, Date.now() - 1)).toBe(true);
       const d = await claimOne(queue);
       expect(d?.jobId).toBe(job.id);
-      await backend.complete(d!.id, 'w1', 'ok');
-      expect(await backend.reschedule(job.id, later)).toBe(false);
+      await backend.complete(queue, d!.id, 'w1', 'ok');
+      expect(await backend.reschedule(queue, job.id, later)).toBe(false);
     });
 
     it('retries and fails with the error recorded', async () => {
@@ -234,14 +234,14 @@ export function runStorageContract(name: string, factory: BackendFactory): void 
       await backend.enqueue([job]);
       const first = await claimOne(queue);
       const error = { name: 'Error', message: 'boom', stack: 'Error: boom\n    at handler', code: 'E_BOOM' };
-      expect(await backend.fail(first!.id, { workerId: 'w1', error, retryAt: Date.now() + 200 })).toBe('retrying');
-      expect((await backend.getJob(job.id))?.state).toBe('scheduled');
-      await expect(backend.fail(first!.id, { workerId: 'w1', error })).rejects.toBeInstanceOf(SkqError);
+      expect(await backend.fail(queue, first!.id, { workerId: 'w1', error, retryAt: Date.now() + 200 })).toBe('retrying');
+      expect((await backend.getJob(queue, job.id))?.state).toBe('scheduled');
+      await expect(backend.fail(queue, first!.id, { workerId: 'w1', error })).rejects.toBeInstanceOf(SkqError);
       await sleep(220);
       const second = await claimOne(queue);
       expect(second?.attempts).toBe(2);
-      expect(await backend.fail(second!.id, { workerId: 'w1', error })).toBe('failed');
-      const record = await backend.getJob(job.id);
+      expect(await backend.fail(queue, second!.id, { workerId: 'w1', error })).toBe('failed');
+      const record = await backend.getJob(queue, job.id);
       expect(record).toMatchObject({ state: 'failed', attempts: 2 });
       expect(record?.deliveries[0]?.error).toMatchObject({ message: 'boom', code: 'E_BOOM', stack: error.stack });
       expect(record?.finishedAt).toBeGreaterThan(0);
@@ -253,9 +253,9 @@ export function runStorageContract(name: string, factory: BackendFactory): void 
       const job = newJob(queue);
       await backend.enqueue([job]);
       const first = await claimOne(queue);
-      await backend.fail(first!.id, { workerId: 'w1', error: { message: 'again' }, retryAt: Date.now() });
+      await backend.fail(queue, first!.id, { workerId: 'w1', error: { message: 'again' }, retryAt: Date.now() });
       const second = await claimOne(queue);
-      await backend.complete(second!.id, 'w1', 42);
+      await backend.complete(queue, second!.id, 'w1', 42);
       const types = await eventually(() => {
         const mine = events.filter((e) => e.jobId === job.id).map((e) => e.type);
         return mine.length === 5 && mine;
@@ -271,11 +271,11 @@ export function runStorageContract(name: string, factory: BackendFactory): void 
       const [a, b] = [newJob(queue, { createdAt: Date.now() - 10 }), newJob(queue)];
       await backend.enqueue([a!, b!]);
       const d = (await claimOne(queue)) as ClaimedDelivery;
-      await backend.appendLogs([
+      await backend.appendLogs(queue, [
         { deliveryId: d.id, at: Date.now(), stream: 'log', line: 'hello' },
         { deliveryId: d.id, at: Date.now(), stream: 'ctx', line: 'world' },
       ]);
-      expect((await backend.getLogs(d.jobId)).map((l) => l.line)).toEqual(['hello', 'world']);
+      expect((await backend.getLogs(queue, d.jobId)).map((l) => l.line)).toEqual(['hello', 'world']);
       expect((await backend.listJobs({ queue })).map((j) => j.id)).toEqual([b!.id, a!.id]);
       expect((await backend.listJobs({ queue, state: 'running' })).map((j) => j.id)).toEqual([d.jobId]);
       expect((await backend.listJobs({ queue, state: 'queued' })).map((j) => j.id)).toEqual([d.jobId === a!.id ? b!.id : a!.id]);

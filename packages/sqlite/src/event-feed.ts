@@ -4,6 +4,7 @@ import type { JobEvent, JobEventListener } from '@skq/core';
 
 interface Subscription {
   queue: string;
+  types: ReadonlySet<JobEvent['type']> | null;
   listener: JobEventListener;
   lastSeq: number;
 }
@@ -34,8 +35,8 @@ export class EventFeed {
     private readonly retentionMs: number,
   ) {}
 
-  subscribe(queue: string, listener: JobEventListener): () => void {
-    const subscription: Subscription = { queue, listener, lastSeq: this.source.maxSeq() };
+  subscribe(queue: string, listener: JobEventListener, types?: readonly JobEvent['type'][]): () => void {
+    const subscription: Subscription = { queue, listener, types: types ? new Set(types) : null, lastSeq: this.source.maxSeq() };
     this.subscriptions.add(subscription);
     this.start();
     return () => {
@@ -66,6 +67,7 @@ export class EventFeed {
         for (const event of events) {
           subscription.lastSeq = event.seq;
           if (!this.subscriptions.has(subscription)) break;
+          if (subscription.types && !subscription.types.has(event.type)) continue;
           try {
             subscription.listener(event);
           } catch {

@@ -146,7 +146,7 @@ export class SqliteBackend implements StorageBackend {
     });
   }
 
-  async complete(id: string, workerId: string, result: unknown): Promise<void> {
+  async complete(_queue: string, id: string, workerId: string, result: unknown): Promise<void> {
     this.write('complete', () => {
       const now = Date.now();
       const row = this.leased(id, workerId);
@@ -155,7 +155,7 @@ export class SqliteBackend implements StorageBackend {
     });
   }
 
-  async fail(id: string, request: FailRequest): Promise<'retrying' | 'failed' | 'cancelled'> {
+  async fail(_queue: string, id: string, request: FailRequest): Promise<'retrying' | 'failed' | 'cancelled'> {
     return this.write('fail', () => {
       const now = Date.now();
       const row = this.leased(id, request.workerId);
@@ -176,7 +176,7 @@ export class SqliteBackend implements StorageBackend {
     });
   }
 
-  async extendLease(ids: string[], workerId: string, leaseMs: number): Promise<string[]> {
+  async extendLease(_queue: string, ids: string[], workerId: string, leaseMs: number): Promise<string[]> {
     if (ids.length === 0) return [];
     return this.write('extendLease', () => {
       const leaseUntil = Date.now() + leaseMs;
@@ -203,10 +203,10 @@ export class SqliteBackend implements StorageBackend {
     });
   }
 
-  async cancel(jobId: string): Promise<boolean> {
+  async cancel(queue: string, jobId: string): Promise<boolean> {
     return this.write('cancel', () => {
       const now = Date.now();
-      const rows = this.stmt.openDeliveries.all(jobId) as DeliveryRow[];
+      const rows = this.stmt.openDeliveries.all(jobId, queue) as DeliveryRow[];
       const error = JSON.stringify({ name: 'SkqError', code: 'CANCELLED', message: `job ${jobId} was cancelled` });
       for (const row of rows) {
         if (row.state === 'queued') {
@@ -221,9 +221,9 @@ export class SqliteBackend implements StorageBackend {
     });
   }
 
-  async reschedule(jobId: string, runAt: number): Promise<boolean> {
+  async reschedule(queue: string, jobId: string, runAt: number): Promise<boolean> {
     return this.write('reschedule', () => {
-      const rows = this.stmt.queuedOf.all(jobId) as DeliveryRow[];
+      const rows = this.stmt.queuedOf.all(jobId, queue) as DeliveryRow[];
       for (const row of rows) {
         this.stmt.setRunAt.run(runAt, row.id);
         this.event(row.queue, 'rescheduled', jobId, row.id, row.route, null, Date.now());
@@ -232,9 +232,9 @@ export class SqliteBackend implements StorageBackend {
     });
   }
 
-  async getJob(jobId: string): Promise<JobRecord | null> {
+  async getJob(queue: string, jobId: string): Promise<JobRecord | null> {
     return this.read('getJob', () => {
-      const row = this.stmt.job.get(jobId) as JobRow | undefined;
+      const row = this.stmt.job.get(jobId, queue) as JobRow | undefined;
       return row ? toJobRecord(row, this.stmt.deliveriesOf.all(jobId) as DeliveryRow[], Date.now()) : null;
     });
   }
@@ -270,7 +270,7 @@ export class SqliteBackend implements StorageBackend {
     });
   }
 
-  async appendLogs(lines: LogLine[]): Promise<void> {
+  async appendLogs(_queue: string, lines: LogLine[]): Promise<void> {
     if (lines.length === 0) return;
     this.write('appendLogs', () => {
       for (const line of lines) {
@@ -279,7 +279,7 @@ export class SqliteBackend implements StorageBackend {
     });
   }
 
-  async getLogs(jobId: string): Promise<LogLine[]> {
+  async getLogs(_queue: string, jobId: string): Promise<LogLine[]> {
     return this.read('getLogs', () =>
       (this.stmt.logsOf.all(jobId) as { delivery_id: string; at: number; stream: LogLine['stream']; line: string }[]).map((r) => ({
         deliveryId: r.delivery_id,
@@ -297,14 +297,14 @@ export class SqliteBackend implements StorageBackend {
     });
   }
 
-  async heartbeat(workerId: string, ttlMs: number): Promise<boolean> {
+  async heartbeat(_queue: string, workerId: string, ttlMs: number): Promise<boolean> {
     return this.write('heartbeat', () => {
       const now = Date.now();
       return this.stmt.heartbeat.run(now, now + ttlMs, workerId, now).changes === 1;
     });
   }
 
-  async unregisterWorker(workerId: string): Promise<void> {
+  async unregisterWorker(_queue: string, workerId: string): Promise<void> {
     this.write('unregisterWorker', () => this.stmt.deleteWorker.run(workerId));
   }
 
@@ -312,8 +312,8 @@ export class SqliteBackend implements StorageBackend {
     return this.read('listWorkers', () => this.liveWorkers(queue, Date.now()));
   }
 
-  async subscribe(queue: string, listener: JobEventListener): Promise<() => Promise<void>> {
-    const unsubscribe = this.feed.subscribe(queue, listener);
+  async subscribe(queue: string, listener: JobEventListener, types?: readonly JobEvent['type'][]): Promise<() => Promise<void>> {
+    const unsubscribe = this.feed.subscribe(queue, listener, types);
     return async () => unsubscribe();
   }
 
@@ -399,11 +399,11 @@ function prepareStatements(db: Db) {
     extend: p(`UPDATE skq_deliveries SET lease_until = ? WHERE id = ? AND worker_id = ? AND state = 'running'`),
     expired: p(`SELECT * FROM skq_deliveries WHERE queue = ? AND state = 'running' AND lease_until < ?`),
     recover: p(`UPDATE skq_deliveries SET state = 'queued', run_at = ?, lease_until = NULL, recoveries = recoveries + 1 WHERE id = ?`),
-    openDeliveries: p(`SELECT * FROM skq_deliveries WHERE job_id = ? AND state IN ('queued', 'running')`),
+    openDeliveries: p(`SELECT * FROM skq_deliveries WHERE job_id = ? AND queue = ? AND state IN ('queued', 'running')`),
     requestCancel: p('UPDATE skq_deliveries SET cancel_requested = 1 WHERE id = ?'),
-    queuedOf: p(`SELECT * FROM skq_deliveries WHERE job_id = ? AND state = 'queued'`),
+    queuedOf: p(`SELECT * FROM skq_deliveries WHERE job_id = ? AND queue = ? AND state = 'queued'`),
     setRunAt: p('UPDATE skq_deliveries SET run_at = ? WHERE id = ?'),
-    job: p('SELECT * FROM skq_jobs WHERE id = ?'),
+    job: p('SELECT * FROM skq_jobs WHERE id = ? AND queue = ?'),
     deliveriesOf: p('SELECT * FROM skq_deliveries WHERE job_id = ? ORDER BY rowid'),
     jobsPage: p('SELECT * FROM skq_jobs WHERE queue = ? ORDER BY created_at DESC, rowid DESC LIMIT ? OFFSET ?'),
     jobsWithState: p(`SELECT * FROM skq_jobs j WHERE j.queue = ? AND EXISTS (SELECT 1 FROM skq_deliveries d WHERE d.job_id = j.id AND d.state = ?)

@@ -91,7 +91,7 @@ export class RouteWorker {
   /** Writes buffered log lines of running jobs, so long jobs show progress. */
   async flushLogs(): Promise<void> {
     const lines = [...this.running.values()].flatMap((run) => run.logs.splice(0));
-    if (lines.length) await this.settings.backend.appendLogs(lines);
+    if (lines.length) await this.settings.backend.appendLogs(this.settings.queue, lines);
   }
 
   private async loop(): Promise<void> {
@@ -161,12 +161,12 @@ export class RouteWorker {
       sink: (line) => logs.push({ ...line, deliveryId: delivery.id, at: Date.now() }),
     });
     await this.report(delivery, async () => {
-      if (logs.length) await backend.appendLogs(logs.splice(0));
+      if (logs.length) await backend.appendLogs(delivery.queue, logs.splice(0));
       if (outcome.kind === 'succeeded') {
-        await backend.complete(delivery.id, this.id, outcome.result);
+        await backend.complete(delivery.queue, delivery.id, this.id, outcome.result);
         this.stats.succeeded += 1;
       } else {
-        const ended = await backend.fail(delivery.id, {
+        const ended = await backend.fail(delivery.queue, delivery.id, {
           workerId: this.id,
           error: outcome.error,
           retryAt: outcome.kind === 'failed' ? outcome.retryAt : null,

@@ -22,6 +22,7 @@ export const GENTLE_SIGNALS = ['SIGHUP', 'SIGABRT', 'SIGQUIT', 'SIGTERM'] as con
 export const ROUGH_SIGNALS = ['SIGINT'] as const;
 
 const WAKING_EVENTS = new Set<JobEvent['type']>(['enqueued', 'retrying', 'recovered', 'rescheduled']);
+const POOL_EVENTS: JobEvent['type'][] = [...WAKING_EVENTS, 'cancel-requested'];
 
 /**
  * Runs one worker per route of a queue, each with its own concurrency, and keeps them
@@ -91,7 +92,7 @@ export class WorkerPool {
           warn: (message, err) => console.warn(`[skunq] ${message}${err ? `: ${(err as Error).message}` : ''}`),
         }),
     );
-    this.unsubscribe = await backend.subscribe(this.queue, (event) => this.onEvent(event));
+    this.unsubscribe = await backend.subscribe(this.queue, (event) => this.onEvent(event), POOL_EVENTS);
     for (const worker of this.workers) {
       await backend.registerWorker({ id: worker.id, queue: this.queue, routes: [worker.route], hostname: hostname(), pid: process.pid, startedAt: Date.now() }, registrationTtlMs);
     }
@@ -138,7 +139,7 @@ export class WorkerPool {
     const backend = this.backend;
     if (backend) {
       await this.unsubscribe?.().catch(() => undefined);
-      for (const worker of this.workers) await backend.unregisterWorker(worker.id).catch(() => undefined);
+      for (const worker of this.workers) await backend.unregisterWorker(this.queue, worker.id).catch(() => undefined);
       if (this.backendUrl) await releaseBackend(this.backendUrl);
     }
     this.state = 'stopped';
@@ -167,7 +168,7 @@ export class WorkerPool {
   private async heartbeat(): Promise<void> {
     const backend = this.backend!;
     for (const worker of this.workers) {
-      if (!(await backend.heartbeat(worker.id, this.options.registrationTtlMs))) {
+      if (!(await backend.heartbeat(this.queue, worker.id, this.options.registrationTtlMs))) {
         await backend.registerWorker({ id: worker.id, queue: this.queue, routes: [worker.route], hostname: hostname(), pid: process.pid, startedAt: Date.now() }, this.options.registrationTtlMs);
       }
     }
@@ -177,7 +178,7 @@ export class WorkerPool {
     for (const worker of this.workers) {
       const ids = worker.runningIds();
       if (ids.length === 0) continue;
-      const held = new Set(await this.backend!.extendLease(ids, worker.id, this.options.leaseMs));
+      const held = new Set(await this.backend!.extendLease(this.queue, ids, worker.id, this.options.leaseMs));
       for (const id of ids) {
         if (!held.has(id)) worker.abort(id, new SkqError('LEASE_LOST', `the lease on ${id} was lost`, { context: { deliveryId: id, workerId: worker.id } }));
       }

@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { SkqError, describeIssues } from '../errors.js';
+import { MAX_PRIORITY, MIN_PRIORITY } from '../storage/contract.js';
 import type { When } from '../schedule/delay.js';
 import { currentJob } from './context.js';
 import type { JobHandle } from './job-handle.js';
@@ -20,7 +21,7 @@ export const JobOptionsSchema = z
     /** Per-attempt timeout in ms: the handler's signal aborts, then the attempt fails with TIMEOUT. */
     timeout: z.number().int().positive().optional(),
     /** Default priority; higher runs first. */
-    priority: z.number().int().min(-1_000_000).max(1_000_000).optional(),
+    priority: z.number().int().min(MIN_PRIORITY).max(MAX_PRIORITY).optional(),
   })
   .strict();
 

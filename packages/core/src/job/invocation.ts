@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { SkqError, describeIssues } from '../errors.js';
+import { MAX_PRIORITY, MIN_PRIORITY } from '../storage/contract.js';
 import { WhenSchema } from '../schedule/delay.js';
 import type { JobRunOptions } from '../storage/contract.js';
 import type { JobHandle } from './job-handle.js';
@@ -9,7 +10,7 @@ import { CONJUNCTION_JOB, NameSchema, RoutesSchema } from './names.js';
 export const FireOptionsSchema = z
   .object({
     /** Higher runs first. Default: the job's priority, else 0. */
-    priority: z.number().int().min(-1_000_000).max(1_000_000).optional(),
+    priority: z.number().int().min(MIN_PRIORITY).max(MAX_PRIORITY).optional(),
     /** While a job with this key is pending, firing it again returns that job. */
     dedupeKey: z.string().min(1).max(512).optional(),
     /** Run no earlier than this: a Date, ms from now, or `{ days, hours, minutes, seconds, millis }`. */

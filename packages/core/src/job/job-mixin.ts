@@ -1,5 +1,6 @@
 import type { z } from 'zod';
 import { SkqError } from '../errors.js';
+import { MAX_PRIORITY, MIN_PRIORITY } from '../storage/contract.js';
 import type { JobContext } from './context.js';
 import { Invocation, parseJobName, type Invocable } from './invocation.js';
 import { validateArgs } from './job-args.js';
@@ -86,6 +87,11 @@ export abstract class JobMixin implements Invocable {
     const retry = this.retry === undefined ? undefined : RetryOptionsSchema.safeParse(this.retry);
     if (retry && !retry.success) {
       throw new SkqError('CONFIG_INVALID', `job class ${type.name} has invalid retry options`, { context: { jobName: name, field: 'retry' } });
+    }
+    if (!Number.isInteger(this.priority) || this.priority < MIN_PRIORITY || this.priority > MAX_PRIORITY) {
+      throw new SkqError('CONFIG_INVALID', `job class ${type.name} has priority ${this.priority}; expected an integer from ${MIN_PRIORITY} to ${MAX_PRIORITY}`, {
+        context: { jobName: name, field: 'priority' },
+      });
     }
     validateArgs(name, args, type.args);
     return new Invocation(name, args, {

@@ -30,7 +30,7 @@ export interface AttemptOptions {
  * @example
  * ```ts
  * const outcome = await runAttempt(delivery, { registry, workerId, controller: new AbortController(), sink });
- * if (outcome.kind === 'succeeded') await backend.complete(delivery.id, workerId, outcome.result);
+ * if (outcome.kind === 'succeeded') await backend.complete(delivery.queue, delivery.id, workerId, outcome.result);
  * ```
  */
 export async function runAttempt(delivery: ClaimedDelivery, options: AttemptOptions): Promise<AttemptOutcome> {

@@ -30,7 +30,7 @@ export class JobWaiter {
     try {
       await this.ensureSubscribed(backend);
       for (;;) {
-        const record = await backend.getJob(jobId);
+        const record = await backend.getJob(this.queue, jobId);
         if (!record) throw new SkqError('JOB_NOT_FOUND', `job ${jobId} not found`, { context: { jobId, queue: this.queue } });
         if (TERMINAL_STATES.has(record.state)) return record;
         const left = deadline - Date.now();
@@ -72,7 +72,7 @@ export class JobWaiter {
     this.unsubscribe ??= backend.subscribe(this.queue, (event) => {
       if (!ENDING_EVENTS.has(event.type)) return;
       for (const listener of this.waiting.get(event.jobId) ?? []) listener();
-    });
+    }, [...ENDING_EVENTS]);
     return this.unsubscribe;
   }
 }

@@ -129,21 +129,20 @@ export class SkunkQueue implements InvocationTarget, JobReader {
   /** A stored job's record, or null when there is none in this queue. */
   async getRecord(jobId: string): Promise<JobRecord | null> {
     if (typeof jobId !== 'string' || jobId.length === 0) throw new SkqError('ARGS_INVALID', 'jobId must be a non-empty string', { context: { queue: this.name, field: 'jobId' } });
-    const record = await (await this.backend()).getJob(jobId);
-    return record && record.queue === this.name ? record : null;
+    return (await this.backend()).getJob(this.name, jobId);
   }
 
   /** Cancels a job: queued deliveries at once, running ones through their AbortSignal. False if it had already ended. */
   async cancel(jobId: string): Promise<boolean> {
     await this.requireJob(jobId);
-    return (await this.backend()).cancel(jobId);
+    return (await this.backend()).cancel(this.name, jobId);
   }
 
   /** Moves a job that has not started to run at `when`. Throws `INVALID_STATE` when it has started or ended. */
   async reschedule(jobId: string, when: When): Promise<void> {
     await this.requireJob(jobId);
     const runAt = resolveWhen(when, Date.now(), 'when');
-    if (!(await (await this.backend()).reschedule(jobId, runAt))) {
+    if (!(await (await this.backend()).reschedule(this.name, jobId, runAt))) {
       throw new SkqError('INVALID_STATE', `job ${jobId} is no longer waiting and cannot be rescheduled`, { context: { jobId, queue: this.name } });
     }
   }
@@ -165,7 +164,7 @@ export class SkunkQueue implements InvocationTarget, JobReader {
 
   /** A job's captured log lines. */
   async logs(jobId: string): Promise<LogLine[]> {
-    return (await this.backend()).getLogs(jobId);
+    return (await this.backend()).getLogs(this.name, jobId);
   }
 
   /** Resolves with the job's record once it has ended. */

@@ -45,7 +45,7 @@ export interface NewJob {
   args: unknown[];
   routes: string[];
   type: QueueType;
-  /** Higher runs first. */
+  /** Higher runs first; an integer from {@link MIN_PRIORITY} to {@link MAX_PRIORITY}. */
   priority: number;
   /** Epoch ms before which no delivery may be claimed. */
   runAt: number;
@@ -214,7 +214,8 @@ export type StateCounts = Record<string, Record<JobState, number>>;
 export type JobEventListener = (event: JobEvent) => void;
 
 /**
- * The storage contract. Every backend implements it and runs `runStorageContract` from `@skq/testing`.
+ * The storage contract. Every call names its queue, so a backend can keep each queue apart
+ * (one Redis Cluster slot, one key range). Every backend implements it and runs `runStorageContract` from `@skq/testing`.
  *
  * Guarantees every backend gives:
  * - `enqueue` is atomic per job: all of a job's deliveries are stored, or none.
@@ -246,13 +247,13 @@ export interface StorageBackend {
   claim(request: ClaimRequest): Promise<ClaimResult>;
 
   /** Ends a leased delivery with its result. Throws `LEASE_LOST` if `workerId` no longer holds it. */
-  complete(deliveryId: string, workerId: string, result: unknown): Promise<void>;
+  complete(queue: string, deliveryId: string, workerId: string, result: unknown): Promise<void>;
 
   /** Ends a leased attempt with an error, queueing a retry when `retryAt` is given. Throws `LEASE_LOST` likewise. */
-  fail(deliveryId: string, request: FailRequest): Promise<'retrying' | 'failed' | 'cancelled'>;
+  fail(queue: string, deliveryId: string, request: FailRequest): Promise<'retrying' | 'failed' | 'cancelled'>;
 
   /** Extends the leases `workerId` holds; returns the ids it still holds (a lost one is missing). */
-  extendLease(deliveryIds: string[], workerId: string, leaseMs: number): Promise<string[]>;
+  extendLease(queue: string, deliveryIds: string[], workerId: string, leaseMs: number): Promise<string[]>;
 
   /**
    * Takes back running deliveries whose lease ended before `now`: queued again while attempts
@@ -264,13 +265,13 @@ export interface StorageBackend {
    * Cancels a job: its queued deliveries end `cancelled`, running ones get a cancel request
    * (a `cancel-requested` event) that their worker honours. Returns false if nothing was left to cancel.
    */
-  cancel(jobId: string): Promise<boolean>;
+  cancel(queue: string, jobId: string): Promise<boolean>;
 
   /** Moves a job's queued deliveries to run at `runAt`. Returns false if none was queued. */
-  reschedule(jobId: string, runAt: number): Promise<boolean>;
+  reschedule(queue: string, jobId: string, runAt: number): Promise<boolean>;
 
-  /** A job with its deliveries, or null. */
-  getJob(jobId: string): Promise<JobRecord | null>;
+  /** A job of the queue with its deliveries, or null (also when the id belongs to another queue). */
+  getJob(queue: string, jobId: string): Promise<JobRecord | null>;
 
   /** Jobs of a queue, newest first, optionally in one state. */
   listJobs(query: ListJobsQuery): Promise<JobRecord[]>;
@@ -279,28 +280,31 @@ export interface StorageBackend {
   countByState(queue: string): Promise<StateCounts>;
 
   /** Appends captured output to a delivery's log. */
-  appendLogs(lines: LogLine[]): Promise<void>;
+  appendLogs(queue: string, lines: LogLine[]): Promise<void>;
 
   /** A job's log lines, in order. */
-  getLogs(jobId: string): Promise<LogLine[]>;
+  getLogs(queue: string, jobId: string): Promise<LogLine[]>;
 
   /** Registers (or re-registers) a worker, alive for `ttlMs` unless renewed. */
   registerWorker(info: Omit<WorkerInfo, 'lastSeenAt' | 'expiresAt'>, ttlMs: number): Promise<void>;
 
   /** Renews a worker's registration. Returns false if it had expired and was removed. */
-  heartbeat(workerId: string, ttlMs: number): Promise<boolean>;
+  heartbeat(queue: string, workerId: string, ttlMs: number): Promise<boolean>;
 
   /** Removes a worker's registration. */
-  unregisterWorker(workerId: string): Promise<void>;
+  unregisterWorker(queue: string, workerId: string): Promise<void>;
 
   /** Workers of a queue whose registration has not expired. */
   listWorkers(queue: string): Promise<WorkerInfo[]>;
 
   /**
-   * Calls `listener` with each lifecycle event of the queue recorded after this call, in order.
-   * Events also serve as wake-ups for idle workers. Resolves to an unsubscribe function.
+   * Calls `listener` with each lifecycle event of the queue recorded after this call, in order,
+   * limited to `types` when given (a worker needs only wake-ups; a waiter only endings).
+   * Events also serve as wake-ups for idle workers. Delivery is best effort: a subscriber that
+   * loses its connection may miss events, so callers re-read state on a timer as well.
+   * Resolves to an unsubscribe function.
    */
-  subscribe(queue: string, listener: JobEventListener): Promise<() => Promise<void>>;
+  subscribe(queue: string, listener: JobEventListener, types?: readonly JobEventType[]): Promise<() => Promise<void>>;
 
   /** Releases connections and timers. */
   close(): Promise<void>;
@@ -325,3 +329,8 @@ export function aggregateState(deliveries: ReadonlyArray<Pick<Delivery, 'state'>
  * a job with one attempt survives a worker's SIGKILL but a job that kills every worker stops.
  */
 export const MAX_LEASE_RECOVERIES = 3;
+
+/** The lowest job priority. The range is bounded so that backends can fold priority and run time into one sort key. */
+export const MIN_PRIORITY = -1000;
+/** The highest job priority. */
+export const MAX_PRIORITY = 1000;
