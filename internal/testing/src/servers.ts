@@ -1,0 +1,138 @@
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+
+/** A free TCP port on loopback (and, with `alsoFree`, a second one at an offset, e.g. Redis Cluster's bus). */
+export async function freePort(alsoFree?: number): Promise<number> {
+  for (let tries = 0; tries < 50; tries += 1) {
+    const port = await listenOnce(0);
+    if (alsoFree === undefined || (port + alsoFree < 65_536 && (await listenOnce(port + alsoFree).then(() => true, () => false)))) return port;
+  }
+  throw new Error('no free port pair found');
+}
+
+function listenOnce(port: number): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = createServer();
+    server.once('error', reject);
+    server.listen(port, '127.0.0.1', () => {
+      const { port: bound } = server.address() as { port: number };
+      server.close(() => resolve(bound));
+    });
+  });
+}
+
+/** Whether a program is on the PATH. */
+export function hasProgram(name: string): boolean {
+  return spawnSync('sh', ['-c', `command -v ${name}`]).status === 0;
+}
+
+/**
+ * What to do when a test server's program is missing: in CI the run must fail, never skip
+ * silently; on a developer's machine the suite is skipped with the reason.
+ */
+export function missingServer(program: string, install: string): string | null {
+  if (hasProgram(program)) return null;
+  const reason = `${program} is not installed (${install})`;
+  if (process.env.CI) throw new Error(`CI requires ${reason}`);
+  return reason;
+}
+
+/** A redis-server started by a test on a free loopback port, stopped by PID. */
+export interface RedisServer {
+  port: number;
+  url: string;
+  dir: string;
+  pid: number;
+  /** Stops the server gracefully (it saves its append-only file first). */
+  stop(): Promise<void>;
+  /** Starts it again on the same port and data directory. */
+  restart(): Promise<void>;
+}
+
+/**
+ * Starts `redis-server` on a free loopback port. `persistent` turns on the append-only file with
+ * fsync on every write, so that a restart loses nothing acknowledged.
+ */
+export async function startRedis(options: { persistent?: boolean; clusterNode?: boolean } = {}): Promise<RedisServer> {
+  const port = await freePort(options.clusterNode ? 10_000 : undefined);
+  const dir = mkdtempSync(join(tmpdir(), `skq-redis-${port}-`));
+  const args = ['--port', String(port), '--bind', '127.0.0.1', '--dir', dir, '--save', '', '--protected-mode', 'no'];
+  if (options.persistent) args.push('--appendonly', 'yes', '--appendfsync', 'always');
+  else args.push('--appendonly', 'no');
+  if (options.clusterNode) args.push('--cluster-enabled', 'yes', '--cluster-config-file', join(dir, 'nodes.conf'), '--cluster-node-timeout', '2000');
+  let child: ChildProcess = await launch(args, port);
+  const server: RedisServer = {
+    port,
+    url: `redis://127.0.0.1:${port}`,
+    dir,
+    get pid() {
+      return child.pid!;
+    },
+    async stop() {
+      if (child.exitCode !== null || child.signalCode !== null) return;
+      const exited = new Promise((resolve) => child.once('exit', resolve));
+      process.kill(child.pid!, 'SIGTERM');
+      await exited;
+    },
+    async restart() {
+      await server.stop();
+      child = await launch(args, port);
+    },
+  };
+  return server;
+}
+
+async function launch(args: string[], port: number): Promise<ChildProcess> {
+  const child = spawn('redis-server', args, { stdio: ['ignore', 'pipe', 'pipe'] });
+  let output = '';
+  child.stdout!.on('data', (chunk) => (output += chunk));
+  child.stderr!.on('data', (chunk) => (output += chunk));
+  const deadline = Date.now() + 10_000;
+  while (!(await ping(port))) {
+    if (child.exitCode !== null) throw new Error(`redis-server exited (${child.exitCode}):\n${output}`);
+    if (Date.now() > deadline) throw new Error(`redis-server did not answer on ${port}:\n${output}`);
+    await new Promise((resolve) => setTimeout(resolve, 25));
+  }
+  return child;
+}
+
+function ping(port: number): Promise<boolean> {
+  const result = spawnSync('redis-cli', ['-p', String(port), 'ping'], { encoding: 'utf8' });
+  return Promise.resolve(result.stdout?.trim() === 'PONG');
+}
+
+/** A 3-master Redis Cluster on loopback. */
+export interface RedisCluster {
+  nodes: RedisServer[];
+  url: string;
+  stop(): Promise<void>;
+}
+
+export async function startRedisCluster(masters = 3): Promise<RedisCluster> {
+  const nodes: RedisServer[] = [];
+  for (let i = 0; i < masters; i += 1) nodes.push(await startRedis({ clusterNode: true }));
+  const addresses = nodes.map((n) => `127.0.0.1:${n.port}`);
+  const created = spawnSync('redis-cli', ['--cluster', 'create', ...addresses, '--cluster-replicas', '0', '--cluster-yes'], { encoding: 'utf8' });
+  if (created.status !== 0) throw new Error(`redis-cli --cluster create failed:\n${created.stdout}\n${created.stderr}`);
+  const deadline = Date.now() + 20_000;
+  for (const node of nodes) {
+    for (;;) {
+      const info = spawnSync('redis-cli', ['-p', String(node.port), 'cluster', 'info'], { encoding: 'utf8' }).stdout ?? '';
+      if (info.includes('cluster_state:ok')) break;
+      if (Date.now() > deadline) throw new Error(`cluster did not become ok:\n${info}`);
+      await new Promise((resolve) => setTimeout(resolve, 100));
+    }
+  }
+  const others = addresses.slice(1).join(',');
+  return {
+    nodes,
+    url: `redis://${addresses[0]}?cluster=true&nodes=${others}`,
+    async stop() {
+      await Promise.all(nodes.map((n) => n.stop()));
+      for (const n of nodes) rmSync(n.dir, { recursive: true, force: true });
+    },
+  };
+}

@@ -1,0 +1,73 @@
+import type { Cluster, Redis } from 'ioredis';
+import type { JobEvent, JobEventListener } from '@skq/core';
+
+interface Listener {
+  queue: string;
+  fn: JobEventListener;
+}
+
+/**
+ * Lifecycle events over Redis pub/sub: one channel per queue and event type, so a worker pool
+ * hears only wake-ups and a result waiter only endings. One subscriber connection serves all.
+ */
+export class EventChannel {
+  private readonly listeners = new Map<string, Set<Listener>>();
+
+  constructor(
+    private readonly subscriber: Redis | Cluster,
+    private readonly channelOf: (queue: string, type: JobEvent['type']) => string,
+  ) {
+    subscriber.on('message', (channel: string, message: string) => this.dispatch(channel, message));
+  }
+
+  async subscribe(queue: string, types: readonly JobEvent['type'][], fn: JobEventListener): Promise<() => Promise<void>> {
+    const listener: Listener = { queue, fn };
+    const channels = types.map((type) => this.channelOf(queue, type));
+    const fresh: string[] = [];
+    for (const channel of channels) {
+      let set = this.listeners.get(channel);
+      if (!set) {
+        this.listeners.set(channel, (set = new Set()));
+        fresh.push(channel);
+      }
+      set.add(listener);
+    }
+    if (fresh.length) await this.subscriber.subscribe(...fresh);
+    return async () => {
+      const idle: string[] = [];
+      for (const channel of channels) {
+        const set = this.listeners.get(channel);
+        set?.delete(listener);
+        if (set && set.size === 0) {
+          this.listeners.delete(channel);
+          idle.push(channel);
+        }
+      }
+      if (idle.length && this.subscriber.status === 'ready') await this.subscriber.unsubscribe(...idle).catch(() => undefined);
+    };
+  }
+
+  private dispatch(channel: string, message: string): void {
+    const set = this.listeners.get(channel);
+    if (!set) return;
+    const type = channel.slice(channel.lastIndexOf(':ev:') + 4) as JobEvent['type'];
+    const [seq, jobId, deliveryId, route, workerId, at] = message.split('|');
+    for (const listener of set) {
+      const event: JobEvent = {
+        seq: Number(seq),
+        type,
+        queue: listener.queue,
+        jobId: jobId!,
+        deliveryId: deliveryId || null,
+        route: route || null,
+        workerId: workerId || null,
+        at: Number(at),
+      };
+      try {
+        listener.fn(event);
+      } catch {
+        // One listener's failure must not starve the others.
+      }
+    }
+  }
+}

@@ -1,0 +1,54 @@
+/**
+ * Key names. Every key of a queue carries the queue in a hash tag (`skq:{demo}:…`), so a queue
+ * lives in one Redis Cluster slot and its Lua scripts can touch all of its keys.
+ */
+export interface QueueKeys {
+  /** The prefix every key and channel of the queue starts with; scripts build per-job keys from it. */
+  prefix: string;
+  seq: string;
+  eventSeq: string;
+  jobs: string;
+  dedupe: string;
+  counts: string;
+  active: string;
+  workers: string;
+  doneSucceeded: string;
+  doneFailed: string;
+  ready(route: string): string;
+  readyFor(route: string, workerId: string): string;
+  delayed(route: string): string;
+  job(jobId: string): string;
+  delivery(deliveryId: string): string;
+  worker(workerId: string): string;
+  logs(jobId: string): string;
+  channel(type: string): string;
+}
+
+export function queueKeys(keyPrefix: string, queue: string): QueueKeys {
+  const prefix = `${keyPrefix}:{${queue}}`;
+  return {
+    prefix,
+    seq: `${prefix}:seq`,
+    eventSeq: `${prefix}:evseq`,
+    jobs: `${prefix}:jobs`,
+    dedupe: `${prefix}:dedupe`,
+    counts: `${prefix}:counts`,
+    active: `${prefix}:active`,
+    workers: `${prefix}:workers`,
+    doneSucceeded: `${prefix}:done:succeeded`,
+    doneFailed: `${prefix}:done:failed`,
+    ready: (route) => `${prefix}:ready:${route}`,
+    readyFor: (route, workerId) => `${prefix}:ready:${route}:@${workerId}`,
+    delayed: (route) => `${prefix}:delayed:${route}`,
+    job: (jobId) => `${prefix}:job:${jobId}`,
+    delivery: (deliveryId) => `${prefix}:d:${deliveryId}`,
+    worker: (workerId) => `${prefix}:worker:${workerId}`,
+    logs: (jobId) => `${prefix}:logs:${jobId}`,
+    channel: (type) => `${prefix}:ev:${type}`,
+  };
+}
+
+/** Job ids hold the queue's hash tag nowhere, so a delivery id names its job: `<jobId>.<n>`. */
+export function jobIdOf(deliveryId: string): string {
+  return deliveryId.slice(0, deliveryId.lastIndexOf('.'));
+}

@@ -1,0 +1,419 @@
+import { Cluster, Redis } from 'ioredis';
+import {
+  MAX_LEASE_RECOVERIES,
+  JOB_STATES,
+  SkqError,
+  type ClaimRequest,
+  type ClaimResult,
+  type ClaimedDelivery,
+  type Delivery,
+  type EnqueueResult,
+  type FailRequest,
+  type JobEvent,
+  type JobEventListener,
+  type JobRecord,
+  type JobState,
+  type ListJobsQuery,
+  type LogLine,
+  type NewJob,
+  type StateCounts,
+  type StorageBackend,
+  type StorageCapabilities,
+  type WorkerInfo,
+} from '@skq/core';
+import { EventChannel } from './event-channel.js';
+import { jobIdOf, queueKeys, type QueueKeys } from './keys.js';
+import { toDelivery, toJobRecord, toWorker } from './records.js';
+import { mapRedisError } from './redis-errors.js';
+import { resolveRedisOptions, retentionArgs, type ParsedRedisOptions, type RedisOptions } from './redis-options.js';
+import { Script } from './script-runner.js';
+import { CLAIM_LUA } from './scripts/claim.js';
+import { ENQUEUE_LUA } from './scripts/enqueue.js';
+import { COMPLETE_LUA, FAIL_LUA } from './scripts/finish.js';
+import { CANCEL_LUA, RESCHEDULE_LUA } from './scripts/job-control.js';
+import { EXTEND_LEASE_LUA, RECOVER_LUA } from './scripts/lease.js';
+import { HEARTBEAT_LUA, LIVE_WORKERS_LUA, REGISTER_WORKER_LUA } from './scripts/workers.js';
+
+const SCRIPTS = {
+  enqueue: new Script('enqueue', ENQUEUE_LUA),
+  claim: new Script('claim', CLAIM_LUA),
+  complete: new Script('complete', COMPLETE_LUA),
+  fail: new Script('fail', FAIL_LUA),
+  extendLease: new Script('extend-lease', EXTEND_LEASE_LUA),
+  recover: new Script('recover-expired', RECOVER_LUA),
+  cancel: new Script('cancel', CANCEL_LUA),
+  reschedule: new Script('reschedule', RESCHEDULE_LUA),
+  registerWorker: new Script('register-worker', REGISTER_WORKER_LUA),
+  heartbeat: new Script('heartbeat', HEARTBEAT_LUA),
+  liveWorkers: new Script('live-workers', LIVE_WORKERS_LUA),
+};
+
+const ALL_EVENTS: JobEvent['type'][] = ['enqueued', 'started', 'retrying', 'succeeded', 'failed', 'cancelled', 'cancel-requested', 'rescheduled', 'recovered'];
+
+interface PendingCompletion {
+  id: string;
+  result: string;
+  resolve: () => void;
+  reject: (err: unknown) => void;
+}
+
+/**
+ * The Redis backend. Every step that touches more than one key is one Lua script; all keys of a
+ * queue share a hash tag, so a queue lives in one cluster slot. Completions issued in the same
+ * tick go to Redis as one script call; claims take several jobs per call.
+ *
+ * @example
+ * ```ts
+ * const backend = await RedisBackend.connect('redis://127.0.0.1:6379?removeOnComplete=1000');
+ * const queue = new SkunkQueue('emails', { backend });
+ * ```
+ */
+export class RedisBackend implements StorageBackend {
+  readonly kind = 'redis';
+  readonly capabilities: StorageCapabilities = { crossProcess: true, pushEvents: true, batchClaim: true, durable: true };
+  private readonly keysByQueue = new Map<string, QueueKeys>();
+  private readonly retention: string[];
+  private events: EventChannel | null = null;
+  private subscriber: Redis | Cluster | null = null;
+  private readonly completions = new Map<string, { queue: string; workerId: string; items: PendingCompletion[] }>();
+  private completionFlush: NodeJS.Immediate | null = null;
+  private closed = false;
+
+  private constructor(
+    private readonly client: Redis | Cluster,
+    private readonly options: ParsedRedisOptions,
+  ) {
+    this.retention = [...retentionArgs(options.removeOnComplete), ...retentionArgs(options.removeOnFail)].map(String);
+  }
+
+  /** Connects, failing with `BACKEND_UNAVAILABLE` if Redis does not answer within `connectTimeoutMs`. */
+  static async connect(input: RedisOptions | string): Promise<RedisBackend> {
+    const options = resolveRedisOptions(input);
+    const client = createClient(options);
+    client.on('error', () => undefined); // Reconnection is automatic; calls made meanwhile fail with BACKEND_UNAVAILABLE.
+    await waitReady(client, options.connectTimeoutMs, 'connect');
+    return new RedisBackend(client, options);
+  }
+
+  /** The underlying client, for diagnostics such as `INFO memory`. */
+  get redis(): Redis | Cluster {
+    return this.client;
+  }
+
+  async enqueue(jobs: NewJob[]): Promise<EnqueueResult[]> {
+    const byQueue = new Map<string, NewJob[]>();
+    for (const job of jobs) byQueue.set(job.queue, [...(byQueue.get(job.queue) ?? []), job]);
+    const results = new Map<string, EnqueueResult>();
+    for (const [queue, batch] of byQueue) {
+      const payload = JSON.stringify(
+        batch.map((job) => ({
+          id: job.id,
+          name: job.name,
+          args: JSON.stringify(job.args),
+          routes: job.routes,
+          routesJson: JSON.stringify(job.routes),
+          type: job.type,
+          priority: job.priority,
+          runAt: job.runAt,
+          createdAt: job.createdAt,
+          options: JSON.stringify(job.options),
+          attempts: job.options.attempts,
+          dedupe: job.dedupeKey ?? null,
+        })),
+      );
+      const out = (await this.run('enqueue', queue, SCRIPTS.enqueue, this.keys(queue).seq, [payload])) as (string | number)[];
+      batch.forEach((job, i) => results.set(job.id, { id: String(out[i * 3]), deduped: Number(out[i * 3 + 1]) === 1, deliveries: Number(out[i * 3 + 2]) }));
+    }
+    return jobs.map((job) => results.get(job.id)!);
+  }
+
+  async claim(request: ClaimRequest): Promise<ClaimResult> {
+    const { queue, route, workerId } = request;
+    const [rows, next, now, lease] = (await this.run('claim', queue, SCRIPTS.claim, this.keys(queue).ready(route), [route, workerId, request.leaseMs, request.limit], request.now)) as [
+      string[][],
+      string | null,
+      string,
+      string,
+    ];
+    const startedAt = Number(now);
+    const leaseUntil = Number(lease);
+    const deliveries: ClaimedDelivery[] = rows.map((r) => ({
+      id: r[0]!,
+      jobId: r[1]!,
+      queue,
+      route,
+      targetWorker: r[2] || null,
+      state: 'running',
+      priority: Number(r[3]),
+      runAt: Number(r[4]),
+      attempts: Number(r[5]),
+      maxAttempts: Number(r[6]),
+      workerId,
+      leaseUntil,
+      startedAt,
+      finishedAt: null,
+      result: null,
+      error: null,
+      cancelRequested: false,
+      name: r[7]!,
+      args: JSON.parse(r[8]!),
+      options: JSON.parse(r[9]!),
+    }));
+    return { deliveries, nextRunAt: next === null ? null : Number(next) };
+  }
+
+  complete(queue: string, deliveryId: string, workerId: string, result: unknown): Promise<void> {
+    if (this.closed) return Promise.reject(closedError('complete'));
+    return new Promise((resolve, reject) => {
+      const key = `${queue}\u0000${workerId}`;
+      let batch = this.completions.get(key);
+      if (!batch) this.completions.set(key, (batch = { queue, workerId, items: [] }));
+      batch.items.push({ id: deliveryId, result: JSON.stringify(result ?? null), resolve, reject });
+      this.completionFlush ??= setImmediate(() => void this.flushCompletions());
+    });
+  }
+
+  async fail(queue: string, deliveryId: string, request: FailRequest): Promise<'retrying' | 'failed' | 'cancelled'> {
+    const args = [request.workerId, deliveryId, JSON.stringify(request.error), request.retryAt == null ? '' : Math.round(request.retryAt), request.cancelled ? '1' : '0'];
+    const status = String(await this.run('fail', queue, SCRIPTS.fail, this.keys(queue).active, args));
+    if (status === 'retrying' || status === 'failed' || status === 'cancelled') return status;
+    throw leaseError(status, queue, deliveryId, request.workerId);
+  }
+
+  async extendLease(queue: string, deliveryIds: string[], workerId: string, leaseMs: number): Promise<string[]> {
+    if (deliveryIds.length === 0) return [];
+    return (await this.run('extendLease', queue, SCRIPTS.extendLease, this.keys(queue).active, [workerId, leaseMs, ...deliveryIds])) as string[];
+  }
+
+  async recoverExpired(queue: string, now?: number): Promise<number> {
+    return Number(await this.run('recoverExpired', queue, SCRIPTS.recover, this.keys(queue).active, [MAX_LEASE_RECOVERIES], now));
+  }
+
+  async cancel(queue: string, jobId: string): Promise<boolean> {
+    return Number(await this.run('cancel', queue, SCRIPTS.cancel, this.keys(queue).jobs, [jobId])) === 1;
+  }
+
+  async reschedule(queue: string, jobId: string, runAt: number): Promise<boolean> {
+    return Number(await this.run('reschedule', queue, SCRIPTS.reschedule, this.keys(queue).jobs, [jobId, Math.round(runAt)])) > 0;
+  }
+
+  async getJob(queue: string, jobId: string): Promise<JobRecord | null> {
+    return this.call('getJob', queue, async () => {
+      const keys = this.keys(queue);
+      const job = await this.client.hgetall(keys.job(jobId));
+      if (!job.name) return null;
+      const ids = Array.from({ length: Number(job.nd ?? 0) }, (_, i) => `${jobId}.${i}`);
+      const hashes = await Promise.all(ids.map((id) => this.client.hgetall(keys.delivery(id))));
+      const now = Date.now();
+      const deliveries: Delivery[] = hashes.map((h, i) => toDelivery(queue, ids[i]!, h, now));
+      return toJobRecord(queue, jobId, job, deliveries);
+    });
+  }
+
+  async listJobs(query: ListJobsQuery): Promise<JobRecord[]> {
+    const limit = query.limit ?? 100;
+    const offset = query.offset ?? 0;
+    const keys = this.keys(query.queue);
+    if (!query.state) {
+      const ids = await this.call('listJobs', query.queue, () => this.client.zrevrange(keys.jobs, offset, offset + limit - 1));
+      return (await Promise.all(ids.map((id) => this.getJob(query.queue, id)))).filter((r): r is JobRecord => r !== null);
+    }
+    // States are aggregates over deliveries: page through the newest jobs and keep the matches.
+    const found: JobRecord[] = [];
+    let skipped = 0;
+    const page = Math.max(limit * 2, 100);
+    for (let start = 0; found.length < limit && start < 10 * page + offset; start += page) {
+      const ids = await this.call('listJobs', query.queue, () => this.client.zrevrange(keys.jobs, start, start + page - 1));
+      if (ids.length === 0) break;
+      for (const record of await Promise.all(ids.map((id) => this.getJob(query.queue, id)))) {
+        if (!record || record.state !== query.state) continue;
+        if (skipped < offset) skipped += 1;
+        else if (found.length < limit) found.push(record);
+      }
+    }
+    return found;
+  }
+
+  async countByState(queue: string): Promise<StateCounts> {
+    return this.call('countByState', queue, async () => {
+      const keys = this.keys(queue);
+      const raw = await this.client.hgetall(keys.counts);
+      const counts: StateCounts = {};
+      for (const [field, value] of Object.entries(raw)) {
+        const [route, state] = field.split('|') as [string, JobState];
+        counts[route] ??= Object.fromEntries(JOB_STATES.map((s) => [s, 0])) as Record<JobState, number>;
+        counts[route]![state] += Number(value);
+      }
+      const now = Date.now();
+      await Promise.all(
+        Object.keys(counts).map(async (route) => {
+          const later = await this.client.zcount(keys.delayed(route), `(${now}`, '+inf');
+          counts[route]!.scheduled = later;
+          counts[route]!.queued -= later;
+        }),
+      );
+      return counts;
+    });
+  }
+
+  async appendLogs(queue: string, lines: LogLine[]): Promise<void> {
+    if (lines.length === 0) return;
+    const keys = this.keys(queue);
+    const byJob = new Map<string, string[]>();
+    for (const line of lines) {
+      const jobId = jobIdOf(line.deliveryId);
+      byJob.set(jobId, [...(byJob.get(jobId) ?? []), JSON.stringify(line)]);
+    }
+    await this.call('appendLogs', queue, () => Promise.all([...byJob].map(([jobId, entries]) => this.client.rpush(keys.logs(jobId), ...entries))));
+  }
+
+  async getLogs(queue: string, jobId: string): Promise<LogLine[]> {
+    const entries = await this.call('getLogs', queue, () => this.client.lrange(this.keys(queue).logs(jobId), 0, -1));
+    return entries.map((entry) => JSON.parse(entry) as LogLine);
+  }
+
+  async registerWorker(info: Omit<WorkerInfo, 'lastSeenAt' | 'expiresAt'>, ttlMs: number): Promise<void> {
+    await this.run('registerWorker', info.queue, SCRIPTS.registerWorker, this.keys(info.queue).workers, [info.id, ttlMs, info.routes.join(','), info.hostname, info.pid, info.startedAt]);
+  }
+
+  async heartbeat(queue: string, workerId: string, ttlMs: number): Promise<boolean> {
+    return Number(await this.run('heartbeat', queue, SCRIPTS.heartbeat, this.keys(queue).workers, [workerId, ttlMs])) === 1;
+  }
+
+  async unregisterWorker(queue: string, workerId: string): Promise<void> {
+    const keys = this.keys(queue);
+    await this.call('unregisterWorker', queue, () => Promise.all([this.client.zrem(keys.workers, workerId), this.client.del(keys.worker(workerId))]));
+  }
+
+  async listWorkers(queue: string): Promise<WorkerInfo[]> {
+    const flat = (await this.run('listWorkers', queue, SCRIPTS.liveWorkers, this.keys(queue).workers, [])) as (string | string[])[];
+    const workers: WorkerInfo[] = [];
+    for (let i = 0; i < flat.length; i += 2) {
+      const fields = flat[i + 1] as string[];
+      const hash: Record<string, string> = {};
+      for (let f = 0; f < fields.length; f += 2) hash[fields[f]!] = fields[f + 1]!;
+      workers.push(toWorker(queue, flat[i] as string, hash));
+    }
+    return workers.sort((a, b) => a.startedAt - b.startedAt || a.id.localeCompare(b.id));
+  }
+
+  async subscribe(queue: string, listener: JobEventListener, types?: readonly JobEvent['type'][]): Promise<() => Promise<void>> {
+    const events = await this.eventChannel();
+    try {
+      return await events.subscribe(queue, types ?? ALL_EVENTS, listener);
+    } catch (err) {
+      throw mapRedisError(err, 'subscribe', { queue });
+    }
+  }
+
+  async close(): Promise<void> {
+    if (this.closed) return;
+    if (this.completionFlush) {
+      clearImmediate(this.completionFlush);
+      await this.flushCompletions();
+    }
+    this.closed = true;
+    this.subscriber?.disconnect();
+    await this.client.quit().catch(() => this.client.disconnect());
+  }
+
+  private async eventChannel(): Promise<EventChannel> {
+    if (this.events) return this.events;
+    const subscriber = this.client.duplicate();
+    subscriber.on('error', () => undefined);
+    this.subscriber = subscriber;
+    this.events = new EventChannel(subscriber, (queue, type) => this.keys(queue).channel(type));
+    await waitReady(subscriber, this.options.connectTimeoutMs, 'subscribe');
+    return this.events;
+  }
+
+  private async flushCompletions(): Promise<void> {
+    this.completionFlush = null;
+    const batches = [...this.completions.values()];
+    this.completions.clear();
+    await Promise.all(
+      batches.map(async ({ queue, workerId, items }) => {
+        try {
+          const args = [workerId, ...items.flatMap((item) => [item.id, item.result])];
+          const statuses = (await this.run('complete', queue, SCRIPTS.complete, this.keys(queue).active, args)) as string[];
+          items.forEach((item, i) => (statuses[i] === 'ok' ? item.resolve() : item.reject(leaseError(statuses[i] ?? 'missing', queue, item.id, workerId))));
+        } catch (err) {
+          for (const item of items) item.reject(err);
+        }
+      }),
+    );
+  }
+
+  private keys(queue: string): QueueKeys {
+    let keys = this.keysByQueue.get(queue);
+    if (!keys) this.keysByQueue.set(queue, (keys = queueKeys(this.options.keyPrefix, queue)));
+    return keys;
+  }
+
+  private run(operation: string, queue: string, script: Script, key: string, args: (string | number)[], now?: number): Promise<unknown> {
+    return this.call(operation, queue, () => script.run(this.client, key, [this.keys(queue).prefix, now === undefined ? '' : Math.round(now), ...this.retention, ...args]));
+  }
+
+  private async call<T>(operation: string, queue: string, fn: () => Promise<T>): Promise<T> {
+    if (this.closed) throw closedError(operation);
+    try {
+      return await fn();
+    } catch (err) {
+      throw mapRedisError(err, operation, { queue });
+    }
+  }
+}
+
+function createClient(options: ParsedRedisOptions): Redis | Cluster {
+  // No offline queue: a call made while Redis is away fails at once with BACKEND_UNAVAILABLE
+  // instead of waiting in memory, where a crash would lose it unacknowledged anyway.
+  const common = { enableOfflineQueue: false, lazyConnect: true, maxRetriesPerRequest: 1, enableAutoPipelining: true };
+  if (!options.cluster) {
+    return new Redis(options.url, { ...common, connectTimeout: options.connectTimeoutMs, retryStrategy: (times) => Math.min(50 * times, 1_000) });
+  }
+  const url = new URL(options.url);
+  const nodes = [`${url.hostname}:${url.port || 6379}`, ...options.nodes].map((node) => {
+    const [host, port] = node.split(':');
+    return { host: host!, port: Number(port || 6379) };
+  });
+  return new Cluster(nodes, {
+    ...common,
+    clusterRetryStrategy: (times) => Math.min(100 * times, 2_000),
+    redisOptions: {
+      username: url.username ? decodeURIComponent(url.username) : undefined,
+      password: url.password ? decodeURIComponent(url.password) : undefined,
+      connectTimeout: options.connectTimeoutMs,
+      maxRetriesPerRequest: 1,
+      tls: url.protocol === 'rediss:' ? {} : undefined,
+    },
+  });
+}
+
+async function waitReady(client: Redis | Cluster, timeoutMs: number, operation: string): Promise<void> {
+  let timer: NodeJS.Timeout | undefined;
+  try {
+    await Promise.race([
+      client.connect(),
+      new Promise((_, reject) => {
+        timer = setTimeout(() => reject(new Error(`connect timeout after ${timeoutMs} ms`)), timeoutMs);
+      }),
+    ]);
+  } catch (err) {
+    client.disconnect();
+    throw mapRedisError(err, operation);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+function leaseError(status: string, queue: string, deliveryId: string, workerId: string): SkqError {
+  if (status === 'missing') return new SkqError('JOB_NOT_FOUND', `delivery ${deliveryId} not found`, { context: { queue, deliveryId, workerId } });
+  const [, state, holder] = status.split(':');
+  return new SkqError('LEASE_LOST', `worker ${workerId} no longer holds the lease on ${deliveryId} (state ${state}, holder ${holder || 'none'})`, {
+    context: { queue, deliveryId, jobId: jobIdOf(deliveryId), workerId },
+  });
+}
+
+function closedError(operation: string): SkqError {
+  return new SkqError('BACKEND_UNAVAILABLE', `redis ${operation}: the backend is closed`);
+}

@@ -1,0 +1,80 @@
+import { z } from 'zod';
+import { NameSchema, SkqError, describeIssues } from '@skq/core';
+
+/** How many ended jobs to keep: `true` removes at once, a number keeps the newest N, or `{ count?, ageMs? }`. */
+export const RetentionSchema = z.union([
+  z.boolean(),
+  z.number().int().nonnegative(),
+  z.object({ count: z.number().int().nonnegative().optional(), ageMs: z.number().int().nonnegative().optional() }).strict(),
+]);
+
+/** Options of the Redis backend. */
+export const RedisOptionsSchema = z
+  .object({
+    /** `redis://[user:pass@]host:port[/db]` or `rediss://…`; for a cluster, any node. */
+    url: z.string().min(1),
+    /** Connect as a Redis Cluster client (`?cluster=true` in the URL). */
+    cluster: z.boolean().default(false),
+    /** More cluster nodes to start from, `host:port`. */
+    nodes: z.array(z.string()).default([]),
+    /** Every key starts with `<keyPrefix>:{<queue>}`. */
+    keyPrefix: NameSchema.default('skq'),
+    /** What to keep of succeeded jobs. Default: all. */
+    removeOnComplete: RetentionSchema.default(false),
+    /** What to keep of failed and cancelled jobs. Default: all. */
+    removeOnFail: RetentionSchema.default(false),
+    /** How long to wait for the first connection, in ms. */
+    connectTimeoutMs: z.number().int().positive().default(10_000),
+  })
+  .strict();
+
+/** `{ url, cluster?, keyPrefix?, removeOnComplete?, removeOnFail?, … }`, or a `redis://` URL with them as query parameters. */
+export type RedisOptions = z.input<typeof RedisOptionsSchema>;
+export type ParsedRedisOptions = z.output<typeof RedisOptionsSchema>;
+
+/**
+ * Parses a `redis://` URL; options go in the query: `redis://127.0.0.1:6379/0?removeOnComplete=1000&cluster=true`.
+ *
+ * @example
+ * ```ts
+ * parseRedisUrl('redis://127.0.0.1:7000?cluster=true&nodes=127.0.0.1:7001,127.0.0.1:7002');
+ * ```
+ */
+export function parseRedisUrl(url: string): RedisOptions {
+  let parsed: URL;
+  try {
+    parsed = new URL(url);
+  } catch (cause) {
+    throw new SkqError('CONFIG_INVALID', `invalid redis URL "${url}"`, { cause, context: { field: 'backend' } });
+  }
+  const options: Record<string, unknown> = {};
+  for (const [key, value] of parsed.searchParams) {
+    if (key === 'cluster') options.cluster = value === 'true' || value === '1';
+    else if (key === 'nodes') options.nodes = value.split(',').filter(Boolean);
+    else if (key === 'removeOnComplete' || key === 'removeOnFail') options[key] = value === 'true' ? true : value === 'false' ? false : Number(value);
+    else if (key === 'connectTimeoutMs') options[key] = Number(value);
+    else options[key] = value;
+  }
+  parsed.search = '';
+  return { ...options, url: parsed.toString() } as RedisOptions;
+}
+
+export function resolveRedisOptions(input: RedisOptions | string): ParsedRedisOptions {
+  const raw = typeof input === 'string' ? parseRedisUrl(input) : input;
+  const parsed = RedisOptionsSchema.safeParse(raw);
+  if (!parsed.success) {
+    throw new SkqError('CONFIG_INVALID', `invalid redis options: ${describeIssues(parsed.error.issues)}`, {
+      cause: parsed.error,
+      context: { field: String(parsed.error.issues[0]?.path[0] ?? 'backend') },
+    });
+  }
+  return parsed.data;
+}
+
+/** Retention as the scripts take it: [count, ageMs], -1 for no limit. */
+export function retentionArgs(retention: z.output<typeof RetentionSchema>): [number, number] {
+  if (retention === true) return [0, -1];
+  if (retention === false) return [-1, -1];
+  if (typeof retention === 'number') return [retention, -1];
+  return [retention.count ?? -1, retention.ageMs ?? -1];
+}

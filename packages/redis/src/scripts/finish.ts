@@ -1,0 +1,56 @@
+import { COMMON_LUA } from './common.js';
+
+/**
+ * complete — ends leased deliveries with their results, many per call.
+ * Reads:   ARGV[7] worker id, then pairs ARGV[8+2k] delivery id, ARGV[9+2k] result JSON; d:<id>.
+ * Writes:  d:<id> (state succeeded, finished, result), 'active', 'counts', job:<id> (open count),
+ *          'done:*' and retention removals, 'dedupe', events 'succeeded'.
+ * Returns: per pair, 'ok', 'missing', or 'lost:<state>:<holder>' when the worker no longer holds the lease.
+ */
+export const COMPLETE_LUA = `${COMMON_LUA}
+local worker = ARGV[7]
+local out = {}
+for i = 8, #ARGV, 2 do
+  local did = ARGV[i]
+  local d = delivery(did)
+  if not d then
+    table.insert(out, 'missing')
+  elseif d.state ~= 'running' or d.worker ~= worker then
+    table.insert(out, 'lost:' .. d.state .. ':' .. (d.worker or ''))
+  else
+    finish(did, d, 'running', 'succeeded', ARGV[i + 1], nil, worker)
+    table.insert(out, 'ok')
+  end
+end
+return out
+`;
+
+/**
+ * fail — ends a leased attempt with an error: retried at a time, failed, or cancelled.
+ * Reads:   ARGV[7] worker id, ARGV[8] delivery id, ARGV[9] error JSON, ARGV[10] retry time ('' for none),
+ *          ARGV[11] '1' when the attempt ended by cancellation; d:<id>.
+ * Writes:  d:<id>, 'active', 'delayed:<route>' on retry, 'counts', job:<id>, retention, events
+ *          'retrying' | 'failed' | 'cancelled'.
+ * Returns: 'retrying' | 'failed' | 'cancelled' | 'missing' | 'lost:<state>:<holder>'.
+ */
+export const FAIL_LUA = `${COMMON_LUA}
+local worker, did, err, retryAt, cancelled = ARGV[7], ARGV[8], ARGV[9], ARGV[10], ARGV[11]
+local d = delivery(did)
+if not d then return 'missing' end
+if d.state ~= 'running' or d.worker ~= worker then return 'lost:' .. d.state .. ':' .. (d.worker or '') end
+if cancelled == '1' or d.cancel == '1' then
+  finish(did, d, 'running', 'cancelled', nil, err, worker)
+  return 'cancelled'
+end
+if retryAt ~= '' then
+  redis.call('HSET', P .. ':d:' .. did, 'state', 'queued', 'runAt', retryAt, 'lease', '', 'error', err)
+  redis.call('ZREM', P .. ':active', did)
+  requeue(did, d, retryAt)
+  count(d.route, 'running', -1)
+  count(d.route, 'queued', 1)
+  ev('retrying', d.job, did, d.route, worker)
+  return 'retrying'
+end
+finish(did, d, 'running', 'failed', nil, err, worker)
+return 'failed'
+`;

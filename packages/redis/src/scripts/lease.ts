@@ -1,0 +1,57 @@
+import { COMMON_LUA } from './common.js';
+
+/**
+ * extend-lease — renews the leases a worker still holds.
+ * Reads:   ARGV[7] worker id, ARGV[8] lease length (ms), ARGV[9…] delivery ids; d:<id>.
+ * Writes:  d:<id> lease, 'active' scores.
+ * Returns: the ids whose lease the worker still held and now extended.
+ */
+export const EXTEND_LEASE_LUA = `${COMMON_LUA}
+local worker, lease = ARGV[7], fmt(NOW + tonumber(ARGV[8]))
+local held = {}
+for i = 9, #ARGV do
+  local did = ARGV[i]
+  local d = delivery(did)
+  if d and d.state == 'running' and d.worker == worker then
+    redis.call('HSET', P .. ':d:' .. did, 'lease', lease)
+    redis.call('ZADD', P .. ':active', lease, did)
+    table.insert(held, did)
+  end
+end
+return held
+`;
+
+/**
+ * recover-expired — takes back running deliveries whose lease ended before now (500 per call).
+ * Reads:   ARGV[7] how many recoveries a delivery may have; 'active' (score = lease end), d:<id>.
+ * Writes:  d:<id> back to queued (recoveries+1) via 'delayed:<route>', or failed with LEASE_LOST, or
+ *          cancelled when a cancel was requested; 'active', 'counts', events 'recovered' | 'failed' | 'cancelled'.
+ * Returns: how many deliveries were taken back.
+ */
+export const RECOVER_LUA = `${COMMON_LUA}
+local maxRecoveries = tonumber(ARGV[7])
+local expired = redis.call('ZRANGEBYSCORE', P .. ':active', '-inf', '(' .. fmt(NOW), 'LIMIT', 0, 500)
+local n = 0
+for _, did in ipairs(expired) do
+  local d = delivery(did)
+  if not d or d.state ~= 'running' then
+    redis.call('ZREM', P .. ':active', did)
+  else
+    n = n + 1
+    local lost = cjson.encode({ name = 'SkqError', code = 'LEASE_LOST', message = 'worker ' .. (d.worker or '?') .. ' stopped renewing the lease of ' .. did })
+    if d.cancel == '1' then
+      finish(did, d, 'running', 'cancelled', nil, lost, d.worker)
+    elseif d.rec < maxRecoveries then
+      redis.call('HSET', P .. ':d:' .. did, 'state', 'queued', 'runAt', fmt(NOW), 'lease', '', 'rec', d.rec + 1)
+      redis.call('ZREM', P .. ':active', did)
+      requeue(did, d, fmt(NOW))
+      count(d.route, 'running', -1)
+      count(d.route, 'queued', 1)
+      ev('recovered', d.job, did, d.route, d.worker)
+    else
+      finish(did, d, 'running', 'failed', nil, lost, d.worker)
+    end
+  end
+end
+return n
+`;
