@@ -1,6 +1,6 @@
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
-import { createServer } from 'node:net';
+import { connect, createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
@@ -48,8 +48,8 @@ export interface RedisServer {
   pid: number;
   /** Stops the server gracefully (it saves its append-only file first). */
   stop(): Promise<void>;
-  /** Starts it again on the same port and data directory. */
-  restart(): Promise<void>;
+  /** Stops it, stays down for `downMs`, and starts it again on the same port and data directory. */
+  restart(downMs?: number): Promise<void>;
 }
 
 /**
@@ -77,8 +77,9 @@ export async function startRedis(options: { persistent?: boolean; clusterNode?: 
       process.kill(child.pid!, 'SIGTERM');
       await exited;
     },
-    async restart() {
+    async restart(downMs = 0) {
       await server.stop();
+      await new Promise((resolve) => setTimeout(resolve, downMs));
       child = await launch(args, port);
     },
   };
@@ -99,9 +100,23 @@ async function launch(args: string[], port: number): Promise<ChildProcess> {
   return child;
 }
 
+/** PING over a plain socket: never blocks the event loop, so tests keep producing while a server restarts. */
 function ping(port: number): Promise<boolean> {
-  const result = spawnSync('redis-cli', ['-p', String(port), 'ping'], { encoding: 'utf8' });
-  return Promise.resolve(result.stdout?.trim() === 'PONG');
+  return new Promise((resolve) => {
+    const socket = connect(port, '127.0.0.1');
+    let reply = '';
+    const done = (ok: boolean) => {
+      socket.destroy();
+      resolve(ok);
+    };
+    socket.setTimeout(1_000, () => done(false));
+    socket.on('error', () => done(false));
+    socket.on('connect', () => socket.write('PING\r\n'));
+    socket.on('data', (chunk) => {
+      reply += chunk;
+      if (reply.includes('\r\n')) done(reply.startsWith('+PONG'));
+    });
+  });
 }
 
 /** A 3-master Redis Cluster on loopback. */

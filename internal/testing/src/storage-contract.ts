@@ -43,6 +43,17 @@ export function runStorageContract(name: string, factory: BackendFactory): void 
       expect(record).toMatchObject({ id: job.id, queue, name: 'add', args: [4, 5], routes: ['a', 'b'], state: 'queued', attempts: 0 });
       expect(record!.deliveries.map((d) => d.route)).toEqual(['a', 'b']);
       expect(await backend.getJob(queue, 'no-such-job')).toBeNull();
+      expect(await backend.getJob(uniqueQueue(), job.id)).toBeNull();
+    });
+
+    it('answers a resent enqueue of a stored job id without duplicating it', async () => {
+      const queue = uniqueQueue('resend');
+      const job = newJob(queue, { routes: ['r'] });
+      await backend.enqueue([job]);
+      expect(await backend.enqueue([job])).toEqual([{ id: job.id, deduped: false, deliveries: 1 }]);
+      const { deliveries } = await backend.claim({ queue, route: 'r', workerId: 'w', limit: 10, leaseMs: 1_000 });
+      expect(deliveries).toHaveLength(1);
+      expect((await backend.countByState(queue)).r?.running).toBe(1);
     });
 
     it('hands every job to exactly one of many concurrent claimers', async () => {

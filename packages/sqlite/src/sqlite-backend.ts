@@ -80,6 +80,8 @@ export class SqliteBackend implements StorageBackend {
       const now = Date.now();
       let workers: WorkerInfo[] | null = null;
       return jobs.map((job) => {
+        const stored = this.stmt.deliveryCount.get(job.id) as { queue: string; n: number } | undefined;
+        if (stored) return { id: job.id, deduped: false, deliveries: stored.n };
         if (job.dedupeKey) {
           const existing = this.stmt.findPendingByDedupe.get(job.queue, job.dedupeKey) as { id: string } | undefined;
           if (existing) return { id: existing.id, deduped: true, deliveries: 0 };
@@ -390,6 +392,7 @@ function prepareStatements(db: Db) {
         ORDER BY priority DESC, run_at ASC, rowid ASC
         LIMIT @limit)
       RETURNING *, rowid AS seq`),
+    deliveryCount: p('SELECT j.queue, (SELECT COUNT(*) FROM skq_deliveries d WHERE d.job_id = j.id) AS n FROM skq_jobs j WHERE j.id = ?'),
     jobForRun: p('SELECT name, args, options FROM skq_jobs WHERE id = ?'),
     nextRunAt: p(`SELECT MIN(run_at) AS run_at FROM skq_deliveries
       WHERE queue = ? AND route = ? AND state = 'queued' AND run_at > ? AND (target_worker IS NULL OR target_worker = ?)`),

@@ -218,7 +218,8 @@ export type JobEventListener = (event: JobEvent) => void;
  * (one Redis Cluster slot, one key range). Every backend implements it and runs `runStorageContract` from `@skq/testing`.
  *
  * Guarantees every backend gives:
- * - `enqueue` is atomic per job: all of a job's deliveries are stored, or none.
+ * - `enqueue` is atomic per job: all of a job's deliveries are stored, or none. It is idempotent per
+ *   job id: a stored id is answered as it is, so an enqueue resent after a lost reply never duplicates.
  * - `claim` is atomic: a delivery is leased to one claimer at a time.
  * - `complete`, `fail` and `extendLease` act only for the lease holder, else they throw `LEASE_LOST`.
  * - A lease that expires is taken back by `recoverExpired`; nothing acknowledged is lost.

@@ -6,6 +6,7 @@ import { COMMON_LUA } from './common.js';
  *          options, attempts, dedupe } (args, routesJson and options are JSON strings stored as they are);
  *          the dedupe hash; for broadcast jobs, the live workers (zset 'workers', hashes 'worker:<id>').
  * Writes:  job:<id>, d:<id>.<n>, 'jobs', 'dedupe', ready/delayed sets, 'counts', events 'enqueued'.
+ * A job id already stored is answered as it is, so a resent enqueue never duplicates a job.
  * Returns: a flat array: job id, 1 if deduped else 0, number of deliveries; per input job.
  */
 export const ENQUEUE_LUA = `${COMMON_LUA}
@@ -16,6 +17,11 @@ for _, j in ipairs(jobs) do
   local dedupe = j.dedupe
   if dedupe == cjson.null then dedupe = nil end
   local existing = nil
+  local jk = P .. ':job:' .. j.id
+  if redis.call('EXISTS', jk) == 1 then
+    -- A resent enqueue (the reply was lost to a dropped connection): the job is stored already.
+    table.insert(out, j.id); table.insert(out, 0); table.insert(out, tonumber(redis.call('HGET', jk, 'nd')))
+  else
   if dedupe then existing = redis.call('HGET', P .. ':dedupe', dedupe) end
   if existing then
     table.insert(out, existing); table.insert(out, 1); table.insert(out, 0)
@@ -37,7 +43,6 @@ for _, j in ipairs(jobs) do
     else
       for _, route in ipairs(j.routes) do table.insert(targets, { route, '' }) end
     end
-    local jk = P .. ':job:' .. j.id
     redis.call('HSET', jk, 'name', j.name, 'args', j.args, 'routes', j.routesJson, 'type', j.type, 'priority', j.priority,
       'created', fmt(j.createdAt), 'options', j.options, 'dedupe', dedupe or '', 'nd', #targets, 'open', #targets, 'bad', 0)
     redis.call('ZADD', P .. ':jobs', fmt(j.createdAt), j.id)
@@ -62,6 +67,7 @@ for _, j in ipairs(jobs) do
       ev('enqueued', j.id, did, t[1], t[2])
     end
     table.insert(out, j.id); table.insert(out, 0); table.insert(out, #targets)
+  end
   end
 end
 return out

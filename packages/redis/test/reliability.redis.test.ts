@@ -1,0 +1,135 @@
+import { rmSync } from 'node:fs';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { Redis } from 'ioredis';
+import { SkunkQueue, isSkqError, type JobHandle } from '@skq/core';
+import { WorkerPool } from '@skq/worker';
+import { RedisBackend } from '@skq/redis';
+import { eventually, missingServer, sleep, startRedis, startRedisCluster, uniqueQueue, type RedisServer } from '@skq/testing';
+
+const missing = missingServer('redis-server', 'apt-get install redis-server');
+
+describe.skipIf(missing)(`redis reliability ${missing ?? ''}`, () => {
+  let server: RedisServer;
+  beforeAll(async () => {
+    server = await startRedis({ persistent: true });
+  });
+  afterAll(async () => {
+    await server?.stop();
+    if (server) rmSync(server.dir, { recursive: true, force: true });
+  });
+
+  it('completes every acknowledged job when Redis restarts under load, and refuses enqueues while it is down', async () => {
+    const queue = new SkunkQueue(uniqueQueue('restart'), { backend: server.url });
+    const ran = new Set<string>();
+    const job = queue.job({ name: 'record', routes: ['r'] }, async (n: number) => {
+      ran.add(String(n));
+      return n;
+    });
+    const pool = new WorkerPool({ queue, routes: ['r'], concurrency: 20, leaseMs: 2_000, handleSignals: false, pollIntervalMs: 100 });
+    await pool.start();
+    const acknowledged: JobHandle[] = [];
+    const refused: unknown[] = [];
+    let restarted = false;
+    let ackedWhenBack = 0;
+    let fired = 0;
+    let restartedAt = Infinity;
+    const restart = (async () => {
+      await eventually(() => acknowledged.length >= 400, '400 acknowledged jobs', 20_000);
+      await server.restart(500);
+      restarted = true;
+      restartedAt = Date.now();
+      ackedWhenBack = acknowledged.length;
+    })();
+    // Four paced producers, so that the restart lands in the middle of the firing. A fire in flight
+    // when the connection drops is resent on reconnect (and answered once); one made while Redis is
+    // down is refused.
+    const producer = async () => {
+      // Until a second after Redis is back.
+      while (Date.now() < restartedAt + 1_000) {
+        const n = fired++;
+        try {
+          acknowledged.push(await job.fire(n));
+        } catch (err) {
+          refused.push(err);
+        }
+        await sleep(2);
+      }
+    };
+    await Promise.all([1, 2, 3, 4].map(producer));
+    await restart;
+    expect(restarted).toBe(true);
+    for (const err of refused) expect(isSkqError(err, 'BACKEND_UNAVAILABLE')).toBe(true);
+    await eventually(async () => {
+      const counts = await queue.counts();
+      return (counts.r?.succeeded ?? 0) >= acknowledged.length;
+    }, 'every acknowledged job to succeed', 30_000);
+    expect(refused.length).toBeGreaterThan(0);
+    for (const handle of acknowledged) expect(await handle.state()).toBe('succeeded');
+    expect(new Set(acknowledged.map((h) => h.id)).size).toBe(acknowledged.length);
+    expect(acknowledged.length + refused.length).toBe(fired);
+    expect(acknowledged.length).toBeGreaterThan(ackedWhenBack);
+    await pool.close();
+    await queue.close();
+    console.log(`restart test: ${acknowledged.length} acknowledged and completed, ${refused.length} refused with BACKEND_UNAVAILABLE, ${ran.size} distinct runs`);
+  }, 90_000);
+
+  it('rejects with BACKEND_UNAVAILABLE while Redis is down and recovers after', async () => {
+    const backend = await RedisBackend.connect(server.url);
+    const queue = new SkunkQueue(uniqueQueue('down'), { backend });
+    const job = queue.job({ name: 'x', routes: ['r'] }, async () => 1);
+    await server.stop();
+    const started = Date.now();
+    await expect(job.fire()).rejects.toMatchObject({ code: 'BACKEND_UNAVAILABLE' });
+    expect(Date.now() - started).toBeLessThan(2_000);
+    await server.restart();
+    await eventually(async () => (await job.fire().then(() => true, () => false)), 'enqueue to work again', 10_000);
+    await backend.close();
+  });
+
+  it('fails to connect with BACKEND_UNAVAILABLE', async () => {
+    await expect(RedisBackend.connect({ url: 'redis://127.0.0.1:1', connectTimeoutMs: 1_000 })).rejects.toMatchObject({ code: 'BACKEND_UNAVAILABLE' });
+  });
+
+  it('trims ended jobs by count, as configured', async () => {
+    const backend = await RedisBackend.connect(`${server.url}?removeOnComplete=2`);
+    const queue = new SkunkQueue(uniqueQueue('trim'), { backend });
+    const job = queue.job({ name: 'x', routes: ['r'] }, async (n: number) => n);
+    const pool = new WorkerPool({ queue, routes: ['r'], handleSignals: false });
+    await pool.start();
+    const handles = await queue.pushMany([1, 2, 3, 4, 5].map((n) => job.with(n)));
+    await eventually(async () => (await queue.list()).length === 2 && (await queue.counts()).r?.succeeded === 2, 'two kept jobs', 10_000);
+    expect((await queue.list()).map((r) => r.args[0]).sort()).toEqual([4, 5]);
+    await expect(queue.get(handles[0]!.id)).rejects.toMatchObject({ code: 'JOB_NOT_FOUND' });
+    await pool.close();
+    await backend.close();
+  });
+});
+
+describe.skipIf(missing)(`redis cluster slots ${missing ?? ''}`, () => {
+  it('keeps every key of a queue on one node, and spreads queues over nodes', async () => {
+    const cluster = await startRedisCluster(3);
+    try {
+      const backend = await RedisBackend.connect(cluster.url);
+      const names = Array.from({ length: 12 }, (_, i) => `slot-${i}`);
+      for (const name of names) {
+        const queue = new SkunkQueue(name, { backend });
+        const job = queue.job({ name: 'x', routes: ['a', 'b'] }, async () => 1);
+        await job.fire();
+        await queue.pushMany([job.with(), job.with()], { at: { minutes: 5 } });
+      }
+      const perNode = await Promise.all(
+        cluster.nodes.map(async (node) => {
+          const client = new Redis(node.port, '127.0.0.1');
+          const keys = await client.keys('skq:*');
+          client.disconnect();
+          return new Set(keys.map((key) => /\{([^}]+)\}/.exec(key)![1]));
+        }),
+      );
+      for (const name of names) expect(perNode.filter((queues) => queues.has(name))).toHaveLength(1);
+      expect(perNode.filter((queues) => queues.size > 0).length).toBeGreaterThan(1);
+      await backend.close();
+    } finally {
+      await cluster.stop();
+    }
+  }, 60_000);
+});
