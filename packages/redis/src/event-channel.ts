@@ -51,7 +51,12 @@ export class EventChannel {
     const set = this.listeners.get(channel);
     if (!set) return;
     const type = channel.slice(channel.lastIndexOf(':ev:') + 4) as JobEvent['type'];
-    const [seq, jobId, deliveryId, route, workerId, at] = message.split('|');
+    // A message holds every event of its type from one script call, a line each.
+    for (const line of message.split('\n')) this.deliver(set, type, line);
+  }
+
+  private deliver(set: Set<Listener>, type: JobEvent['type'], line: string): void {
+    const [seq, jobId, deliveryId, route, workerId, at] = line.split('|');
     for (const listener of set) {
       const event: JobEvent = {
         seq: Number(seq),

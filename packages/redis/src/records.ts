@@ -3,20 +3,32 @@ import { aggregateState, type Delivery, type JobRecord, type JobState, type Work
 const num = (v: string | undefined): number | null => (v === undefined || v === '' ? null : Number(v));
 const json = (v: string | undefined): unknown => (v === undefined || v === '' ? null : JSON.parse(v));
 
+/** The immutable part of a job, stored as one JSON field. */
+export interface JobSpec {
+  name: string;
+  args: unknown[];
+  routes: string[];
+  type: JobRecord['type'];
+  priority: number;
+  createdAt: number;
+  options: JobRecord['options'];
+  dedupeKey: string | null;
+}
+
 /** A delivery hash as stored by the scripts. */
 export function toDelivery(queue: string, id: string, h: Record<string, string>, now: number): Delivery {
   const runAt = Number(h.runAt);
   const state = (h.state === 'queued' && runAt > now ? 'scheduled' : h.state) as JobState;
   return {
     id,
-    jobId: h.job!,
+    jobId: id.slice(0, id.lastIndexOf('.')),
     queue,
     route: h.route!,
     targetWorker: h.target || null,
     state,
     priority: Number(h.priority),
     runAt,
-    attempts: Number(h.attempts),
+    attempts: Number(h.attempts ?? 0),
     maxAttempts: Number(h.max),
     workerId: h.worker || null,
     leaseUntil: num(h.lease),
@@ -32,17 +44,18 @@ export function toDelivery(queue: string, id: string, h: Record<string, string>,
 export function toJobRecord(queue: string, id: string, h: Record<string, string>, deliveries: Delivery[]): JobRecord {
   const started = deliveries.map((d) => d.startedAt).filter((v): v is number => v !== null);
   const finished = deliveries.map((d) => d.finishedAt);
+  const spec = JSON.parse(h.spec!) as JobSpec;
   return {
     id,
     queue,
-    name: h.name!,
-    args: JSON.parse(h.args!),
-    routes: JSON.parse(h.routes!),
-    type: h.type as JobRecord['type'],
-    priority: Number(h.priority),
-    createdAt: Number(h.created),
-    dedupeKey: h.dedupe || null,
-    options: JSON.parse(h.options!),
+    name: spec.name,
+    args: spec.args,
+    routes: spec.routes,
+    type: spec.type,
+    priority: spec.priority,
+    createdAt: spec.createdAt,
+    dedupeKey: spec.dedupeKey,
+    options: spec.options,
     state: aggregateState(deliveries, (h.empty || 'cancelled') as JobState),
     attempts: deliveries.reduce((sum, d) => sum + d.attempts, 0),
     startedAt: started.length ? Math.min(...started) : null,

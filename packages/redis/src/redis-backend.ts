@@ -23,7 +23,7 @@ import {
 } from '@skq/core';
 import { EventChannel } from './event-channel.js';
 import { jobIdOf, queueKeys, type QueueKeys } from './keys.js';
-import { toDelivery, toJobRecord, toWorker } from './records.js';
+import { toDelivery, toJobRecord, toWorker, type JobSpec } from './records.js';
 import { mapRedisError } from './redis-errors.js';
 import { resolveRedisOptions, retentionArgs, type ParsedRedisOptions, type RedisOptions } from './redis-options.js';
 import { Script } from './script-runner.js';
@@ -105,23 +105,12 @@ export class RedisBackend implements StorageBackend {
     for (const job of jobs) byQueue.set(job.queue, [...(byQueue.get(job.queue) ?? []), job]);
     const results = new Map<string, EnqueueResult>();
     for (const [queue, batch] of byQueue) {
-      const payload = JSON.stringify(
-        batch.map((job) => ({
-          id: job.id,
-          name: job.name,
-          args: JSON.stringify(job.args),
-          routes: job.routes,
-          routesJson: JSON.stringify(job.routes),
-          type: job.type,
-          priority: job.priority,
-          runAt: job.runAt,
-          createdAt: job.createdAt,
-          options: JSON.stringify(job.options),
-          attempts: job.options.attempts,
-          dedupe: job.dedupeKey ?? null,
-        })),
-      );
-      const out = (await this.run('enqueue', queue, SCRIPTS.enqueue, this.keys(queue).seq, [payload])) as (string | number)[];
+      const args: (string | number)[] = [];
+      for (const job of batch) {
+        const spec: JobSpec = { name: job.name, args: job.args, routes: job.routes, type: job.type, priority: job.priority, createdAt: job.createdAt, options: job.options, dedupeKey: job.dedupeKey ?? null };
+        args.push(job.id, JSON.stringify(spec), job.routes.join(','), job.type, job.priority, Math.round(job.runAt), job.options.attempts, job.dedupeKey ?? '');
+      }
+      const out = (await this.run('enqueue', queue, SCRIPTS.enqueue, this.keys(queue).seq, args)) as (string | number)[];
       batch.forEach((job, i) => results.set(job.id, { id: String(out[i * 3]), deduped: Number(out[i * 3 + 1]) === 1, deliveries: Number(out[i * 3 + 2]) }));
     }
     return jobs.map((job) => results.get(job.id)!);
@@ -137,28 +126,31 @@ export class RedisBackend implements StorageBackend {
     ];
     const startedAt = Number(now);
     const leaseUntil = Number(lease);
-    const deliveries: ClaimedDelivery[] = rows.map((r) => ({
-      id: r[0]!,
-      jobId: r[1]!,
-      queue,
-      route,
-      targetWorker: r[2] || null,
-      state: 'running',
-      priority: Number(r[3]),
-      runAt: Number(r[4]),
-      attempts: Number(r[5]),
-      maxAttempts: Number(r[6]),
-      workerId,
-      leaseUntil,
-      startedAt,
-      finishedAt: null,
-      result: null,
-      error: null,
-      cancelRequested: false,
-      name: r[7]!,
-      args: JSON.parse(r[8]!),
-      options: JSON.parse(r[9]!),
-    }));
+    const deliveries: ClaimedDelivery[] = rows.map((r) => {
+      const spec = JSON.parse(r[6]!) as JobSpec;
+      return {
+        id: r[0]!,
+        jobId: jobIdOf(r[0]!),
+        queue,
+        route,
+        targetWorker: r[1] || null,
+        state: 'running',
+        priority: Number(r[2]),
+        runAt: Number(r[3]),
+        attempts: Number(r[4]),
+        maxAttempts: Number(r[5]),
+        workerId,
+        leaseUntil,
+        startedAt,
+        finishedAt: null,
+        result: null,
+        error: null,
+        cancelRequested: false,
+        name: spec.name,
+        args: spec.args,
+        options: spec.options,
+      };
+    });
     return { deliveries, nextRunAt: next === null ? null : Number(next) };
   }
 
@@ -201,7 +193,7 @@ export class RedisBackend implements StorageBackend {
     return this.call('getJob', queue, async () => {
       const keys = this.keys(queue);
       const job = await this.client.hgetall(keys.job(jobId));
-      if (!job.name) return null;
+      if (!job.spec) return null;
       const ids = Array.from({ length: Number(job.nd ?? 0) }, (_, i) => `${jobId}.${i}`);
       const hashes = await Promise.all(ids.map((id) => this.client.hgetall(keys.delivery(id))));
       const now = Date.now();

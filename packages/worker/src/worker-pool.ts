@@ -67,6 +67,13 @@ export class WorkerPool {
     return this.workers.map((w) => w.id);
   }
 
+  /** Jobs this pool has finished since it started, by outcome, over all routes. */
+  stats(): { succeeded: number; failed: number; retried: number; cancelled: number } {
+    const total = { succeeded: 0, failed: 0, retried: 0, cancelled: 0 };
+    for (const worker of this.workers) for (const key of Object.keys(total) as (keyof typeof total)[]) total[key] += worker.stats[key];
+    return total;
+  }
+
   /** Registers the workers and starts consuming. Resolves once they are listening. */
   async start(): Promise<void> {
     if (this.state !== 'idle') throw new SkqError('INVALID_STATE', `the pool is ${this.state}`, { context: { queue: this.queue } });

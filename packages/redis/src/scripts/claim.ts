@@ -7,7 +7,7 @@ import { COMMON_LUA } from './common.js';
  * Writes:  d:<id> (state running, worker, lease, attempts+1, started), 'active' (score = lease end),
  *          'counts', events 'started'.
  * Returns: { deliveries, nextRunAt, now, leaseEnd } where each delivery is
- *          { id, jobId, target, priority, runAt, attempts, maxAttempts, name, args, options }
+ *          { id, target, priority, runAt, attempts, maxAttempts, spec }
  *          and nextRunAt is the earliest future run time in 'delayed:<route>' (nil when full or none).
  */
 export const CLAIM_LUA = `${COMMON_LUA}
@@ -17,17 +17,19 @@ local ready = P .. ':ready:' .. route
 local mine = ready .. ':@' .. worker
 local delayed = P .. ':delayed:' .. route
 
-for _, m in ipairs(redis.call('ZRANGEBYSCORE', delayed, '-inf', NOW, 'LIMIT', 0, 1000)) do
-  local did = string.sub(m, 18)
-  local d = redis.call('HMGET', P .. ':d:' .. did, 'priority', 'runAt', 'target')
-  if d[1] then redis.call('ZADD', readyKey(route, d[3]), fmt(score(tonumber(d[1]), tonumber(d[2]))), m) end
-  redis.call('ZREM', delayed, m)
+local due = redis.call('ZRANGEBYSCORE', delayed, '-inf', NOW, 'LIMIT', 0, 1000)
+if #due > 0 then
+  for _, m in ipairs(due) do
+    local d = redis.call('HMGET', P .. ':d:' .. string.sub(m, 18), 'priority', 'runAt', 'target')
+    if d[1] then redis.call('ZADD', readyKey(route, d[3]), fmt(score(tonumber(d[1]), tonumber(d[2]))), m) end
+  end
+  chunked('ZREM', delayed, due)
 end
 
 local picked = {}
 if redis.call('EXISTS', mine) == 0 then
   local popped = redis.call('ZPOPMIN', ready, limit)
-  for i = 1, #popped, 2 do table.insert(picked, popped[i]) end
+  for i = 1, #popped, 2 do picked[#picked + 1] = popped[i] end
 else
   while #picked < limit do
     local a = redis.call('ZRANGE', ready, 0, 0, 'WITHSCORES')
@@ -35,9 +37,9 @@ else
     if #a == 0 and #b == 0 then break end
     local takeA = #b == 0 or (#a > 0 and (tonumber(a[2]) < tonumber(b[2]) or (tonumber(a[2]) == tonumber(b[2]) and a[1] < b[1])))
     if takeA then
-      redis.call('ZREM', ready, a[1]); table.insert(picked, a[1])
+      redis.call('ZREM', ready, a[1]); picked[#picked + 1] = a[1]
     else
-      redis.call('ZREM', mine, b[1]); table.insert(picked, b[1])
+      redis.call('ZREM', mine, b[1]); picked[#picked + 1] = b[1]
     end
   end
 end
@@ -46,15 +48,15 @@ local out = {}
 for _, m in ipairs(picked) do
   local did = string.sub(m, 18)
   local dk = P .. ':d:' .. did
-  local attempts = redis.call('HINCRBY', dk, 'attempts', 1)
-  redis.call('HSET', dk, 'state', 'running', 'worker', worker, 'lease', lease, 'started', NOW, 'cancel', 0)
-  redis.call('ZADD', P .. ':active', lease, did)
-  local d = redis.call('HMGET', dk, 'job', 'target', 'priority', 'runAt', 'max')
-  local j = redis.call('HMGET', P .. ':job:' .. d[1], 'name', 'args', 'options')
+  local d = redis.call('HMGET', dk, 'attempts', 'target', 'priority', 'runAt', 'max')
+  local attempts = tonumber(d[1]) + 1
+  redis.call('HSET', dk, 'state', 'running', 'worker', worker, 'lease', lease, 'started', NOW, 'attempts', attempts)
+  local jobId = jobOf(did)
+  zaddLater(P .. ':active', lease, did)
   count(route, 'queued', -1)
   count(route, 'running', 1)
-  ev('started', d[1], did, route, worker)
-  table.insert(out, { did, d[1], d[2], d[3], d[4], attempts, d[5], j[1], j[2], j[3] })
+  ev('started', jobId, did, route, worker)
+  out[#out + 1] = { did, d[2] or '', d[3], d[4], attempts, d[5], redis.call('HGET', P .. ':job:' .. jobId, 'spec') }
 end
 
 local nextRunAt = false
@@ -62,5 +64,6 @@ if #picked < limit then
   local n = redis.call('ZRANGE', delayed, 0, 0, 'WITHSCORES')
   if #n > 0 then nextRunAt = n[2] end
 end
+flush()
 return { out, nextRunAt, fmt(NOW), lease }
 `;

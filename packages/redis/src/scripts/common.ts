@@ -4,12 +4,22 @@
  *   ARGV[1]  the queue's key prefix, `skq:{queue}`
  *   ARGV[2]  now in epoch ms, or '' for the Redis server's clock (the default: leases and worker
  *            registrations are then judged by one clock, whatever the skew between worker machines)
- *   ARGV[3]  completed jobs to keep (-1: all)     ARGV[4] their max age in ms (-1: no limit)
+ *   ARGV[3]  succeeded jobs to keep (-1: all)     ARGV[4] their max age in ms (-1: no limit)
  *   ARGV[5]  failed jobs to keep (-1: all)        ARGV[6] their max age in ms (-1: no limit)
  *   ARGV[7…] the script's own arguments
+ *
+ * Layout (all under the prefix): job:<id> hash { spec (JSON), nd, open, [bad, dedupe, empty] };
+ * d:<jobId>.<n> hash { route, [target], state, priority, runAt, attempts, max, seq, [worker, lease,
+ * started, finished, result, error, cancel, rec] }; ready:<route>[:@<worker>] and delayed:<route>
+ * zsets; 'active' zset (score = lease end); 'jobs' zset (score = created); 'counts' hash
+ * '<route>|<state>'; 'done:succeeded' / 'done:failed' zsets; events on channels ev:<type>.
+ *
  * Ready sets are sorted by (1000 - priority) · 2^41 + (runAt - 2020-01-01), exact in a double for
  * priorities in [-1000, 1000] until 2089; members are `<16-digit seq>:<deliveryId>`, so equal
  * scores keep enqueue order.
+ *
+ * Writes that many jobs of one call share (counts, events, the 'active' and 'jobs' sets, deletions)
+ * are gathered and issued once per key at the end of the script: flush() must end every script.
  */
 export const COMMON_LUA = `
 local P = ARGV[1]
@@ -23,81 +33,129 @@ local KEEP = { succeeded = { tonumber(ARGV[3]), tonumber(ARGV[4]) }, failed = { 
 local function fmt(n) return string.format('%.0f', n) end
 local function score(priority, runAt) return (1000 - priority) * 2199023255552 + (runAt - 1577836800000) end
 local function member(seq, did) return string.format('%016d', seq) .. ':' .. did end
+local function jobOf(did) return string.match(did, '^(.*)%.%d+$') end
 local function readyKey(route, target)
   if target and target ~= '' then return P .. ':ready:' .. route .. ':@' .. target end
   return P .. ':ready:' .. route
 end
-local function count(route, state, delta) redis.call('HINCRBY', P .. ':counts', route .. '|' .. state, delta) end
+
+-- Gathered writes.
+local pendingCounts, countOrder = {}, {}
+local pendingZadd, zaddOrder = {}, {}
+local pendingZrem, zremOrder = {}, {}
+local pendingDel = {}
+local pendingEvents, eventOrder = {}, {}
+local eventTotal = 0
+
+local function count(route, state, delta)
+  local field = route .. '|' .. state
+  if not pendingCounts[field] then pendingCounts[field] = 0; table.insert(countOrder, field) end
+  pendingCounts[field] = pendingCounts[field] + delta
+end
+local function zaddLater(key, s, m)
+  if not pendingZadd[key] then pendingZadd[key] = {}; table.insert(zaddOrder, key) end
+  local t = pendingZadd[key]; t[#t + 1] = s; t[#t + 1] = m
+end
+local function zremLater(key, m)
+  if not pendingZrem[key] then pendingZrem[key] = {}; table.insert(zremOrder, key) end
+  local t = pendingZrem[key]; t[#t + 1] = m
+end
+local function delLater(key) pendingDel[#pendingDel + 1] = key end
 local function ev(kind, jobId, did, route, worker)
-  local seq = redis.call('INCR', P .. ':evseq')
-  redis.call('PUBLISH', P .. ':ev:' .. kind, seq .. '|' .. jobId .. '|' .. (did or '') .. '|' .. (route or '') .. '|' .. (worker or '') .. '|' .. NOW)
+  if not pendingEvents[kind] then pendingEvents[kind] = {}; table.insert(eventOrder, kind) end
+  eventTotal = eventTotal + 1
+  local t = pendingEvents[kind]
+  t[#t + 1] = { eventTotal, jobId .. '|' .. (did or '') .. '|' .. (route or '') .. '|' .. (worker or '') .. '|' .. NOW }
 end
 
-local function removeJob(jobId)
+local function chunked(command, key, items)
+  for i = 1, #items, 4000 do
+    local last = math.min(i + 3999, #items)
+    if key then redis.call(command, key, unpack(items, i, last)) else redis.call(command, unpack(items, i, last)) end
+  end
+end
+
+local function flush()
+  for _, key in ipairs(zremOrder) do chunked('ZREM', key, pendingZrem[key]) end
+  for _, key in ipairs(zaddOrder) do chunked('ZADD', key, pendingZadd[key]) end
+  for _, field in ipairs(countOrder) do
+    if pendingCounts[field] ~= 0 then redis.call('HINCRBY', P .. ':counts', field, pendingCounts[field]) end
+  end
+  if #pendingDel > 0 then chunked('DEL', nil, pendingDel) end
+  if eventTotal > 0 then
+    -- One message per event type and script call: lines of seq|jobId|deliveryId|route|worker|at.
+    local last = redis.call('INCRBY', P .. ':evseq', eventTotal)
+    local base = last - eventTotal
+    for _, kind in ipairs(eventOrder) do
+      local lines = {}
+      for i, e in ipairs(pendingEvents[kind]) do lines[i] = (base + e[1]) .. '|' .. e[2] end
+      redis.call('PUBLISH', P .. ':ev:' .. kind, table.concat(lines, '\\n'))
+    end
+  end
+end
+
+local function delivery(did)
+  local f = redis.call('HMGET', P .. ':d:' .. did, 'state', 'worker', 'route', 'target', 'seq', 'cancel', 'rec', 'priority', 'runAt')
+  if not f[1] then return nil end
+  return { job = jobOf(did), state = f[1], worker = f[2], route = f[3], target = f[4], seq = tonumber(f[5]), cancel = f[6],
+    rec = tonumber(f[7] or '0'), priority = tonumber(f[8]), runAt = tonumber(f[9]) }
+end
+
+-- Deletes a job with all its deliveries and logs; skip names a delivery already accounted for.
+local function removeJob(jobId, skip)
   local jk = P .. ':job:' .. jobId
   local nd = tonumber(redis.call('HGET', jk, 'nd') or '0')
   for i = 0, nd - 1 do
-    local dk = P .. ':d:' .. jobId .. '.' .. i
-    local d = redis.call('HMGET', dk, 'route', 'state')
-    if d[1] then count(d[1], d[2], -1) end
-    redis.call('DEL', dk)
+    local did = jobId .. '.' .. i
+    if did ~= skip then
+      local d = redis.call('HMGET', P .. ':d:' .. did, 'route', 'state')
+      if d[1] then count(d[1], d[2], -1) end
+    end
+    delLater(P .. ':d:' .. did)
   end
-  redis.call('DEL', jk, P .. ':logs:' .. jobId)
-  redis.call('ZREM', P .. ':jobs', jobId)
+  delLater(jk)
+  delLater(P .. ':logs:' .. jobId)
+  zremLater(P .. ':jobs', jobId)
 end
 
 -- Applies retention to one ended-jobs set, at most 100 removals per call.
 local function trim(set, keep)
   local keepCount, keepAge = keep[1], keep[2]
-  if keepAge >= 0 then
-    for _, id in ipairs(redis.call('ZRANGEBYSCORE', set, '-inf', '(' .. fmt(NOW - keepAge), 'LIMIT', 0, 100)) do
-      removeJob(id)
-      redis.call('ZREM', set, id)
-    end
-  end
-  if keepCount >= 0 then
+  local victims = {}
+  if keepAge >= 0 then victims = redis.call('ZRANGEBYSCORE', set, '-inf', '(' .. fmt(NOW - keepAge), 'LIMIT', 0, 100) end
+  if keepCount >= 0 and #victims == 0 then
     local extra = redis.call('ZCARD', set) - keepCount
-    if extra > 0 then
-      for _, id in ipairs(redis.call('ZRANGE', set, 0, math.min(extra, 100) - 1)) do
-        removeJob(id)
-        redis.call('ZREM', set, id)
-      end
-    end
+    if extra > 0 then victims = redis.call('ZRANGE', set, 0, math.min(extra, 100) - 1) end
+  end
+  for _, id in ipairs(victims) do
+    removeJob(id, nil)
+    zremLater(set, id)
   end
 end
 
--- One delivery of the job ended. When it was the last open one, the job has ended.
-local function settle(jobId, bad)
-  local jk = P .. ':job:' .. jobId
-  if bad then redis.call('HSET', jk, 'bad', 1) end
-  if redis.call('HINCRBY', jk, 'open', -1) > 0 then return end
-  local key = redis.call('HGET', jk, 'dedupe')
-  if key and key ~= '' and redis.call('HGET', P .. ':dedupe', key) == jobId then redis.call('HDEL', P .. ':dedupe', key) end
-  local kind = 'succeeded'
-  if redis.call('HGET', jk, 'bad') == '1' then kind = 'failed' end
-  if KEEP[kind][1] == 0 then
-    removeJob(jobId)
-    return
-  end
-  redis.call('ZADD', P .. ':done:' .. kind, NOW, jobId)
-  trim(P .. ':done:' .. kind, KEEP[kind])
-end
-
--- Ends a delivery that was in state 'from' as 'state' (succeeded, failed or cancelled).
+-- Ends delivery did, which was in state 'from', as 'state' (succeeded, failed or cancelled). When it
+-- was its job's last open delivery the job has ended, and retention may delete it at once.
 local function finish(did, d, from, state, result, err, worker)
   local dk = P .. ':d:' .. did
-  redis.call('HSET', dk, 'state', state, 'finished', NOW, 'lease', '', 'result', result or '', 'error', err or '')
-  redis.call('ZREM', P .. ':active', did)
+  local jk = P .. ':job:' .. d.job
   count(d.route, from, -1)
-  count(d.route, state, 1)
+  if from == 'running' then zremLater(P .. ':active', did) end
   ev(state, d.job, did, d.route, worker)
-  settle(d.job, state ~= 'succeeded')
-end
-
-local function delivery(did)
-  local f = redis.call('HMGET', P .. ':d:' .. did, 'state', 'worker', 'job', 'route', 'target', 'seq', 'cancel', 'rec', 'priority', 'runAt')
-  if not f[1] then return nil end
-  return { state = f[1], worker = f[2], job = f[3], route = f[4], target = f[5], seq = tonumber(f[6]), cancel = f[7], rec = tonumber(f[8]), priority = tonumber(f[9]), runAt = tonumber(f[10]) }
+  if state ~= 'succeeded' then redis.call('HSET', jk, 'bad', 1) end
+  if redis.call('HINCRBY', jk, 'open', -1) <= 0 then
+    local j = redis.call('HMGET', jk, 'bad', 'dedupe')
+    if j[2] and redis.call('HGET', P .. ':dedupe', j[2]) == d.job then redis.call('HDEL', P .. ':dedupe', j[2]) end
+    local kind = 'succeeded'
+    if j[1] == '1' then kind = 'failed' end
+    if KEEP[kind][1] == 0 then
+      removeJob(d.job, did)
+      return
+    end
+    redis.call('ZADD', P .. ':done:' .. kind, NOW, d.job)
+    trim(P .. ':done:' .. kind, KEEP[kind])
+  end
+  redis.call('HSET', dk, 'state', state, 'finished', NOW, 'lease', '', 'result', result or '', 'error', err or '')
+  count(d.route, state, 1)
 end
 
 -- Takes a queued delivery out of whichever set holds it.

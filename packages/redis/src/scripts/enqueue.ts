@@ -1,74 +1,78 @@
 import { COMMON_LUA } from './common.js';
 
+/** How many ARGV entries each job takes in the enqueue script. */
+export const ENQUEUE_FIELDS = 8;
+
 /**
  * enqueue — stores a batch of jobs with their deliveries.
- * Reads:   ARGV[7] JSON array of { id, name, args, routes, routesJson, type, priority, runAt, createdAt,
- *          options, attempts, dedupe } (args, routesJson and options are JSON strings stored as they are);
- *          the dedupe hash; for broadcast jobs, the live workers (zset 'workers', hashes 'worker:<id>').
- * Writes:  job:<id>, d:<id>.<n>, 'jobs', 'dedupe', ready/delayed sets, 'counts', events 'enqueued'.
+ * Reads:   from ARGV[7], 8 entries per job: id, spec (JSON of name, args, routes, type, priority,
+ *          createdAt, options, dedupeKey), routes (comma-separated), type, priority, runAt, attempts,
+ *          dedupe key ('' for none); the dedupe hash; for broadcast jobs, the live workers.
+ * Writes:  job:<id>, d:<id>.<n>, 'jobs', 'dedupe', 'seq', ready/delayed sets, 'counts', events 'enqueued'.
  * A job id already stored is answered as it is, so a resent enqueue never duplicates a job.
  * Returns: a flat array: job id, 1 if deduped else 0, number of deliveries; per input job.
  */
 export const ENQUEUE_LUA = `${COMMON_LUA}
-local jobs = cjson.decode(ARGV[7])
 local out = {}
 local live = nil
-for _, j in ipairs(jobs) do
-  local dedupe = j.dedupe
-  if dedupe == cjson.null then dedupe = nil end
+local seq = tonumber(redis.call('GET', P .. ':seq') or '0')
+for i = 7, #ARGV, ${ENQUEUE_FIELDS} do
+  local id, spec, routes, kind, priority, runAt, attempts, dedupe = ARGV[i], ARGV[i + 1], ARGV[i + 2], ARGV[i + 3], tonumber(ARGV[i + 4]), tonumber(ARGV[i + 5]), ARGV[i + 6], ARGV[i + 7]
+  local jk = P .. ':job:' .. id
   local existing = nil
-  local jk = P .. ':job:' .. j.id
-  if redis.call('EXISTS', jk) == 1 then
-    -- A resent enqueue (the reply was lost to a dropped connection): the job is stored already.
-    table.insert(out, j.id); table.insert(out, 0); table.insert(out, tonumber(redis.call('HGET', jk, 'nd')))
-  else
-  if dedupe then existing = redis.call('HGET', P .. ':dedupe', dedupe) end
+  if dedupe ~= '' then existing = redis.call('HGET', P .. ':dedupe', dedupe) end
+  if existing == id then existing = nil end
   if existing then
-    table.insert(out, existing); table.insert(out, 1); table.insert(out, 0)
+    out[#out + 1] = existing; out[#out + 1] = 1; out[#out + 1] = 0
+  elseif redis.call('HSETNX', jk, 'spec', spec) == 0 then
+    out[#out + 1] = id; out[#out + 1] = 0; out[#out + 1] = tonumber(redis.call('HGET', jk, 'nd') or '0')
   else
     local targets = {}
-    if j.type == 'broadcast' then
-      if not live then
-        live = {}
-        for _, id in ipairs(redis.call('ZRANGEBYSCORE', P .. ':workers', NOW, '+inf')) do
-          local routes = redis.call('HGET', P .. ':worker:' .. id, 'routes') or ''
-          table.insert(live, { id = id, routes = ',' .. routes .. ',' })
+    for route in string.gmatch(routes, '[^,]+') do
+      if kind == 'broadcast' then
+        if not live then
+          live = {}
+          for _, w in ipairs(redis.call('ZRANGEBYSCORE', P .. ':workers', NOW, '+inf')) do
+            live[#live + 1] = { w, ',' .. (redis.call('HGET', P .. ':worker:' .. w, 'routes') or '') .. ',' }
+          end
         end
-      end
-      for _, route in ipairs(j.routes) do
         for _, w in ipairs(live) do
-          if string.find(w.routes, ',' .. route .. ',', 1, true) then table.insert(targets, { route, w.id }) end
+          if string.find(w[2], ',' .. route .. ',', 1, true) then targets[#targets + 1] = { route, w[1] } end
         end
-      end
-    else
-      for _, route in ipairs(j.routes) do table.insert(targets, { route, '' }) end
-    end
-    redis.call('HSET', jk, 'name', j.name, 'args', j.args, 'routes', j.routesJson, 'type', j.type, 'priority', j.priority,
-      'created', fmt(j.createdAt), 'options', j.options, 'dedupe', dedupe or '', 'nd', #targets, 'open', #targets, 'bad', 0)
-    redis.call('ZADD', P .. ':jobs', fmt(j.createdAt), j.id)
-    if #targets == 0 then
-      redis.call('HSET', jk, 'empty', 'cancelled', 'bad', 1)
-      ev('cancelled', j.id, nil, nil, nil)
-    elseif dedupe then
-      redis.call('HSET', P .. ':dedupe', dedupe, j.id)
-    end
-    for i, t in ipairs(targets) do
-      local did = j.id .. '.' .. (i - 1)
-      local seq = redis.call('INCR', P .. ':seq')
-      redis.call('HSET', P .. ':d:' .. did, 'job', j.id, 'route', t[1], 'target', t[2], 'state', 'queued', 'priority', j.priority,
-        'runAt', fmt(j.runAt), 'attempts', 0, 'max', j.attempts, 'rec', 0, 'seq', seq, 'cancel', 0)
-      local m = member(seq, did)
-      if j.runAt > NOW then
-        redis.call('ZADD', P .. ':delayed:' .. t[1], fmt(j.runAt), m)
       else
-        redis.call('ZADD', readyKey(t[1], t[2]), fmt(score(j.priority, j.runAt)), m)
+        targets[#targets + 1] = { route, '' }
+      end
+    end
+    if dedupe ~= '' and #targets > 0 then
+      redis.call('HSET', jk, 'nd', #targets, 'open', #targets, 'dedupe', dedupe)
+      redis.call('HSET', P .. ':dedupe', dedupe, id)
+    elseif #targets > 0 then
+      redis.call('HSET', jk, 'nd', #targets, 'open', #targets)
+    else
+      redis.call('HSET', jk, 'nd', 0, 'open', 0, 'bad', 1, 'empty', 'cancelled')
+      ev('cancelled', id, nil, nil, nil)
+    end
+    zaddLater(P .. ':jobs', ARGV[i + 5], id)
+    for n, t in ipairs(targets) do
+      local did = id .. '.' .. (n - 1)
+      seq = seq + 1
+      if t[2] == '' then
+        redis.call('HSET', P .. ':d:' .. did, 'route', t[1], 'state', 'queued', 'priority', priority, 'runAt', ARGV[i + 5], 'attempts', 0, 'max', attempts, 'seq', seq)
+      else
+        redis.call('HSET', P .. ':d:' .. did, 'route', t[1], 'target', t[2], 'state', 'queued', 'priority', priority, 'runAt', ARGV[i + 5], 'attempts', 0, 'max', attempts, 'seq', seq)
+      end
+      if runAt > NOW then
+        zaddLater(P .. ':delayed:' .. t[1], ARGV[i + 5], member(seq, did))
+      else
+        zaddLater(readyKey(t[1], t[2]), fmt(score(priority, runAt)), member(seq, did))
       end
       count(t[1], 'queued', 1)
-      ev('enqueued', j.id, did, t[1], t[2])
+      ev('enqueued', id, did, t[1], t[2])
     end
-    table.insert(out, j.id); table.insert(out, 0); table.insert(out, #targets)
-  end
+    out[#out + 1] = id; out[#out + 1] = 0; out[#out + 1] = #targets
   end
 end
+redis.call('SET', P .. ':seq', seq)
+flush()
 return out
 `;

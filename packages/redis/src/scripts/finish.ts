@@ -12,16 +12,17 @@ local worker = ARGV[7]
 local out = {}
 for i = 8, #ARGV, 2 do
   local did = ARGV[i]
-  local d = delivery(did)
-  if not d then
-    table.insert(out, 'missing')
-  elseif d.state ~= 'running' or d.worker ~= worker then
-    table.insert(out, 'lost:' .. d.state .. ':' .. (d.worker or ''))
+  local f = redis.call('HMGET', P .. ':d:' .. did, 'state', 'worker', 'route')
+  if not f[1] then
+    out[#out + 1] = 'missing'
+  elseif f[1] ~= 'running' or f[2] ~= worker then
+    out[#out + 1] = 'lost:' .. f[1] .. ':' .. (f[2] or '')
   else
-    finish(did, d, 'running', 'succeeded', ARGV[i + 1], nil, worker)
-    table.insert(out, 'ok')
+    finish(did, { job = jobOf(did), route = f[3] }, 'running', 'succeeded', ARGV[i + 1], nil, worker)
+    out[#out + 1] = 'ok'
   end
 end
+flush()
 return out
 `;
 
@@ -36,21 +37,26 @@ return out
 export const FAIL_LUA = `${COMMON_LUA}
 local worker, did, err, retryAt, cancelled = ARGV[7], ARGV[8], ARGV[9], ARGV[10], ARGV[11]
 local d = delivery(did)
-if not d then return 'missing' end
-if d.state ~= 'running' or d.worker ~= worker then return 'lost:' .. d.state .. ':' .. (d.worker or '') end
-if cancelled == '1' or d.cancel == '1' then
+local status
+if not d then
+  status = 'missing'
+elseif d.state ~= 'running' or d.worker ~= worker then
+  status = 'lost:' .. d.state .. ':' .. (d.worker or '')
+elseif cancelled == '1' or d.cancel == '1' then
   finish(did, d, 'running', 'cancelled', nil, err, worker)
-  return 'cancelled'
-end
-if retryAt ~= '' then
+  status = 'cancelled'
+elseif retryAt ~= '' then
   redis.call('HSET', P .. ':d:' .. did, 'state', 'queued', 'runAt', retryAt, 'lease', '', 'error', err)
-  redis.call('ZREM', P .. ':active', did)
+  zremLater(P .. ':active', did)
   requeue(did, d, retryAt)
   count(d.route, 'running', -1)
   count(d.route, 'queued', 1)
   ev('retrying', d.job, did, d.route, worker)
-  return 'retrying'
+  status = 'retrying'
+else
+  finish(did, d, 'running', 'failed', nil, err, worker)
+  status = 'failed'
 end
-finish(did, d, 'running', 'failed', nil, err, worker)
-return 'failed'
+flush()
+return status
 `;

@@ -24,6 +24,7 @@ for i = 0, nd - 1 do
     any = 1
   end
 end
+flush()
 return any
 `;
 
@@ -48,5 +49,6 @@ for i = 0, nd - 1 do
     moved = moved + 1
   end
 end
+flush()
 return moved
 `;

@@ -14,10 +14,11 @@ for i = 9, #ARGV do
   local d = delivery(did)
   if d and d.state == 'running' and d.worker == worker then
     redis.call('HSET', P .. ':d:' .. did, 'lease', lease)
-    redis.call('ZADD', P .. ':active', lease, did)
+    zaddLater(P .. ':active', lease, did)
     table.insert(held, did)
   end
 end
+flush()
 return held
 `;
 
@@ -35,7 +36,7 @@ local n = 0
 for _, did in ipairs(expired) do
   local d = delivery(did)
   if not d or d.state ~= 'running' then
-    redis.call('ZREM', P .. ':active', did)
+    zremLater(P .. ':active', did)
   else
     n = n + 1
     local lost = cjson.encode({ name = 'SkqError', code = 'LEASE_LOST', message = 'worker ' .. (d.worker or '?') .. ' stopped renewing the lease of ' .. did })
@@ -43,7 +44,7 @@ for _, did in ipairs(expired) do
       finish(did, d, 'running', 'cancelled', nil, lost, d.worker)
     elseif d.rec < maxRecoveries then
       redis.call('HSET', P .. ':d:' .. did, 'state', 'queued', 'runAt', fmt(NOW), 'lease', '', 'rec', d.rec + 1)
-      redis.call('ZREM', P .. ':active', did)
+      zremLater(P .. ':active', did)
       requeue(did, d, fmt(NOW))
       count(d.route, 'running', -1)
       count(d.route, 'queued', 1)
@@ -53,5 +54,6 @@ for _, did in ipairs(expired) do
     end
   end
 end
+flush()
 return n
 `;

@@ -1,0 +1,132 @@
+// The three queue libraries behind one interface, each used the way its documentation suggests for speed.
+import BeeQueue from 'bee-queue';
+import { Queue as BullQueue, Worker as BullWorker } from 'bullmq';
+import { SkunkQueue, type JobDefinition } from '@skq/core';
+import { RedisBackend } from '@skq/redis';
+import { WorkerPool } from '@skq/worker';
+
+export interface Producer {
+  addOne(data: { n: number; t?: number }): Promise<unknown>;
+  addBulk(items: { n: number }[]): Promise<unknown>;
+  close(): Promise<void>;
+}
+
+export interface Consumer {
+  /** Resolves once `count` jobs have completed (acknowledged to Redis). */
+  done(count: number): Promise<void>;
+  close(): Promise<void>;
+}
+
+export type OnJob = (data: { n: number; t?: number }) => void;
+
+export interface Library {
+  name: 'skunq' | 'bullmq' | 'bee-queue';
+  producer(port: number, queue: string): Promise<Producer>;
+  consumer(port: number, queue: string, concurrency: number, onJob?: OnJob): Promise<Consumer>;
+}
+
+function counter(): { bump(): void; done(count: number): Promise<void> } {
+  let seen = 0;
+  let want = Infinity;
+  let resolve: (() => void) | null = null;
+  return {
+    bump() {
+      seen += 1;
+      if (seen >= want) resolve?.();
+    },
+    done(count) {
+      want = count;
+      return seen >= count ? Promise.resolve() : new Promise((r) => (resolve = r));
+    },
+  };
+}
+
+const skunq: Library = {
+  name: 'skunq',
+  async producer(port, name) {
+    const backend = await RedisBackend.connect(`redis://127.0.0.1:${port}?removeOnComplete=true`);
+    const queue = new SkunkQueue(name, { backend });
+    const job = queue.job({ name: 'noop', routes: ['bench'] }, async (_data: { n: number; t?: number }) => undefined);
+    return {
+      addOne: (data) => job.fire(data),
+      addBulk: (items) => queue.pushMany(items.map((data) => job.with(data))),
+      close: () => backend.close(),
+    };
+  },
+  async consumer(port, name, concurrency, onJob) {
+    const backend = await RedisBackend.connect(`redis://127.0.0.1:${port}?removeOnComplete=true`);
+    const queue = new SkunkQueue(name, { backend });
+    const job: JobDefinition<[{ n: number; t?: number }], void> = queue.job({ name: 'noop', routes: ['bench'] }, async (data: { n: number; t?: number }) => {
+      onJob?.(data);
+    });
+    const pool = new WorkerPool({ queue, routes: ['bench'], concurrency, handleSignals: false, jobs: [job] });
+    await pool.start();
+    return {
+      async done(count) {
+        while (pool.stats().succeeded < count) await new Promise((r) => setTimeout(r, 2));
+      },
+      async close() {
+        await pool.close();
+        await backend.close();
+      },
+    };
+  },
+};
+
+const bullmq: Library = {
+  name: 'bullmq',
+  async producer(port, name) {
+    const queue = new BullQueue(name, { connection: { host: '127.0.0.1', port } });
+    const opts = { removeOnComplete: true };
+    return {
+      addOne: (data) => queue.add('noop', data, opts),
+      addBulk: (items) => queue.addBulk(items.map((data) => ({ name: 'noop', data, opts }))),
+      close: () => queue.close(),
+    };
+  },
+  async consumer(port, name, concurrency, onJob) {
+    const completed = counter();
+    const worker = new BullWorker(
+      name,
+      async (job) => {
+        onJob?.(job.data);
+      },
+      { connection: { host: '127.0.0.1', port, maxRetriesPerRequest: null }, concurrency, removeOnComplete: { count: 0 } },
+    );
+    worker.on('completed', () => completed.bump());
+    await worker.waitUntilReady();
+    return { done: completed.done, close: () => worker.close() };
+  },
+};
+
+const beeQueue: Library = {
+  name: 'bee-queue',
+  async producer(port, name) {
+    const queue = new BeeQueue(name, { redis: { host: '127.0.0.1', port }, isWorker: false, getEvents: false, sendEvents: false, storeJobs: false });
+    await queue.ready();
+    return {
+      addOne: (data) => queue.createJob(data).save(),
+      addBulk: (items) => queue.saveAll(items.map((data) => queue.createJob(data))),
+      close: () => queue.close(),
+    };
+  },
+  async consumer(port, name, concurrency, onJob) {
+    const completed = counter();
+    const queue = new BeeQueue(name, {
+      redis: { host: '127.0.0.1', port },
+      isWorker: true,
+      getEvents: false,
+      sendEvents: false,
+      storeJobs: false,
+      removeOnSuccess: true,
+    });
+    queue.on('succeeded', () => completed.bump());
+    queue.process(concurrency, async (job: { data: { n: number; t?: number } }) => {
+      onJob?.(job.data);
+    });
+    await queue.ready();
+    return { done: completed.done, close: () => queue.close() };
+  },
+};
+
+export const LIBRARIES: Library[] = [skunq, bullmq, beeQueue];

@@ -1,0 +1,146 @@
+// pnpm bench:redis — skunq, BullMQ and bee-queue on one Redis server, same workload, same run.
+// Libraries alternate within each repetition; the table shows medians, min/max and skunq's ratios.
+// Options (env): BENCH_REPS (default 3), BENCH_JOBS (20000), BENCH_CASES (comma list of case ids).
+import { execFile } from 'node:child_process';
+import { rmSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { promisify } from 'node:util';
+import { Redis } from 'ioredis';
+import { missingServer, startRedis } from '@skq/testing/servers';
+import { LIBRARIES, type Library } from './libraries.js';
+import { fmt, median, percentile } from './stats.js';
+
+const REPS = Number(process.env.BENCH_REPS ?? 3);
+const JOBS = Number(process.env.BENCH_JOBS ?? 20_000);
+const LATENCY_JOBS = 2_000;
+const CASES = (process.env.BENCH_CASES ?? 'enqueue,bulk,c1,c10,c100,latency,memory').split(',');
+const run = promisify(execFile);
+
+const skipped = missingServer('redis-server', 'run ./scripts/setup-test-servers.sh');
+if (skipped) {
+  console.error(`bench:redis needs ${skipped}`);
+  process.exit(1);
+}
+const server = await startRedis();
+const admin = new Redis(server.port, '127.0.0.1');
+const version = (await admin.info('server')).match(/redis_version:(\S+)/)?.[1];
+console.log(`Redis ${version} on 127.0.0.1:${server.port}; node ${process.version}; ${JOBS} jobs; ${REPS} repetitions\n`);
+
+type Sample = Record<string, Record<string, number[]>>; // case -> library -> values
+const samples: Sample = {};
+const record = (name: string, lib: string, value: number) => (((samples[name] ??= {})[lib] ??= []).push(value));
+let seq = 0;
+const fresh = async () => {
+  await admin.flushall();
+  return `bench${++seq}`;
+};
+
+async function timeIt(fn: () => Promise<unknown>): Promise<number> {
+  const start = performance.now();
+  await fn();
+  return performance.now() - start;
+}
+
+async function enqueueOne(lib: Library): Promise<number> {
+  const producer = await lib.producer(server.port, await fresh());
+  const ms = await timeIt(async () => {
+    for (let n = 0; n < JOBS; n += 1) await producer.addOne({ n });
+  });
+  await producer.close();
+  return (JOBS / ms) * 1000;
+}
+
+async function fill(lib: Library, queue: string): Promise<number> {
+  const producer = await lib.producer(server.port, queue);
+  const ms = await timeIt(async () => {
+    for (let n = 0; n < JOBS; n += 1_000) await producer.addBulk(Array.from({ length: 1_000 }, (_, i) => ({ n: n + i })));
+  });
+  await producer.close();
+  return (JOBS / ms) * 1000;
+}
+
+async function bulk(lib: Library): Promise<number> {
+  return fill(lib, await fresh());
+}
+
+async function processing(lib: Library, concurrency: number): Promise<number> {
+  const queue = await fresh();
+  await fill(lib, queue);
+  let consumer: Awaited<ReturnType<Library['consumer']>> | undefined;
+  const ms = await timeIt(async () => {
+    consumer = await lib.consumer(server.port, queue, concurrency);
+    await consumer.done(JOBS);
+  });
+  await consumer!.close();
+  return (JOBS / ms) * 1000;
+}
+
+async function latency(lib: Library): Promise<number[]> {
+  const queue = await fresh();
+  const delays: number[] = [];
+  const consumer = await lib.consumer(server.port, queue, 10, (data) => {
+    if (data.t !== undefined) delays.push(performance.timeOrigin + performance.now() - data.t);
+  });
+  await new Promise((resolve) => setTimeout(resolve, 200)); // idle: the worker is waiting for work
+  const producer = fileURLToPath(new URL('./producer.ts', import.meta.url));
+  await run(process.execPath, ['--conditions=skq-source', '--import', 'tsx', producer, lib.name, String(server.port), queue, String(LATENCY_JOBS), '2'], {
+    cwd: fileURLToPath(new URL('.', import.meta.url)),
+  });
+  await consumer.done(LATENCY_JOBS);
+  await consumer.close();
+  return delays;
+}
+
+async function memory(lib: Library): Promise<{ queued: number; kept: number }> {
+  const queue = await fresh();
+  const before = await usedMemory();
+  await fill(lib, queue);
+  const queued = (await usedMemory()) - before;
+  return { queued: queued / JOBS, kept: NaN };
+}
+
+async function usedMemory(): Promise<number> {
+  await admin.call('MEMORY', 'PURGE').catch(() => undefined);
+  return Number((await admin.info('memory')).match(/used_memory:(\d+)/)![1]);
+}
+
+for (let rep = 0; rep < REPS; rep += 1) {
+  const order = LIBRARIES.map((_, i) => LIBRARIES[(i + rep) % LIBRARIES.length]!);
+  for (const lib of order) {
+    if (CASES.includes('enqueue')) record('enqueue 1 by 1 (jobs/s)', lib.name, await enqueueOne(lib));
+    if (CASES.includes('bulk')) record('bulk enqueue x1000 (jobs/s)', lib.name, await bulk(lib));
+    for (const c of [1, 10, 100]) if (CASES.includes(`c${c}`)) record(`process, concurrency ${c} (jobs/s)`, lib.name, await processing(lib, c));
+    if (CASES.includes('latency')) {
+      const delays = await latency(lib);
+      record('latency p50 (ms)', lib.name, percentile(delays, 50));
+      record('latency p95 (ms)', lib.name, percentile(delays, 95));
+      record('latency p99 (ms)', lib.name, percentile(delays, 99));
+    }
+    if (CASES.includes('memory') && rep === 0) record('memory per queued job (bytes)', lib.name, (await memory(lib)).queued);
+    process.stderr.write(`rep ${rep + 1}/${REPS} ${lib.name} done\n`);
+  }
+}
+
+const names = LIBRARIES.map((l) => l.name);
+const lowerIsBetter = (c: string) => c.startsWith('latency') || c.startsWith('memory');
+console.log(`| case | ${names.map((n) => `${n} median (min–max)`).join(' | ')} | skunq vs bullmq | skunq vs bee-queue |`);
+console.log(`|---|${names.map(() => '---:').join('|')}|---:|---:|`);
+for (const [name, byLib] of Object.entries(samples)) {
+  const digits = name.startsWith('latency') ? 2 : 0;
+  const med = (lib: string) => median(byLib[lib] ?? [NaN]);
+  const cells = names.map((lib) => {
+    const values = byLib[lib] ?? [];
+    return `${fmt(med(lib), digits)} (${fmt(Math.min(...values), digits)}–${fmt(Math.max(...values), digits)})`;
+  });
+  const ratio = (other: string) => {
+    const r = lowerIsBetter(name) ? med(other) / med('skunq') : med('skunq') / med(other);
+    return `${r.toFixed(2)}x`;
+  };
+  console.log(`| ${name} | ${cells.join(' | ')} | ${ratio('bullmq')} | ${ratio('bee-queue')} |`);
+}
+console.log('\nRatios are "times better" for skunq: throughput skunq/other; latency and memory other/skunq.');
+
+admin.disconnect();
+await server.stop();
+rmSync(server.dir, { recursive: true, force: true });
+process.exit(0);
