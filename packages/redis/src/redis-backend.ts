@@ -76,7 +76,7 @@ export class RedisBackend implements StorageBackend {
   private events: EventChannel | null = null;
   private subscriber: Redis | Cluster | null = null;
   private readonly completions = new Map<string, { queue: string; workerId: string; items: PendingCompletion[] }>();
-  private completionFlush: NodeJS.Immediate | null = null;
+  private completionFlush = false;
   private closed = false;
 
   private constructor(
@@ -161,7 +161,11 @@ export class RedisBackend implements StorageBackend {
       let batch = this.completions.get(key);
       if (!batch) this.completions.set(key, (batch = { queue, workerId, items: [] }));
       batch.items.push({ id: deliveryId, result: JSON.stringify(result ?? null), resolve, reject });
-      this.completionFlush ??= setImmediate(() => void this.flushCompletions());
+      if (!this.completionFlush) {
+        this.completionFlush = true;
+        // After the current burst of promise callbacks: the jobs finishing together go in one call.
+        process.nextTick(() => void this.flushCompletions());
+      }
     });
   }
 
@@ -300,10 +304,7 @@ export class RedisBackend implements StorageBackend {
 
   async close(): Promise<void> {
     if (this.closed) return;
-    if (this.completionFlush) {
-      clearImmediate(this.completionFlush);
-      await this.flushCompletions();
-    }
+    if (this.completionFlush) await this.flushCompletions();
     this.closed = true;
     this.subscriber?.disconnect();
     await this.client.quit().catch(() => this.client.disconnect());
@@ -320,7 +321,7 @@ export class RedisBackend implements StorageBackend {
   }
 
   private async flushCompletions(): Promise<void> {
-    this.completionFlush = null;
+    this.completionFlush = false;
     const batches = [...this.completions.values()];
     this.completions.clear();
     await Promise.all(
@@ -359,7 +360,9 @@ export class RedisBackend implements StorageBackend {
 function createClient(options: ParsedRedisOptions): Redis | Cluster {
   // No offline queue: a call made while Redis is away fails at once with BACKEND_UNAVAILABLE
   // instead of waiting in memory, where a crash would lose it unacknowledged anyway.
-  const common = { enableOfflineQueue: false, lazyConnect: true, maxRetriesPerRequest: 1, enableAutoPipelining: true };
+  // No auto-pipelining: it holds each command until the next I/O phase (about 90 µs on loopback);
+  // commands still pipeline on the socket, and completions are batched into one script call here.
+  const common = { enableOfflineQueue: false, lazyConnect: true, maxRetriesPerRequest: 1 };
   if (!options.cluster) {
     return new Redis(options.url, { ...common, connectTimeout: options.connectTimeoutMs, retryStrategy: (times) => Math.min(50 * times, 1_000) });
   }

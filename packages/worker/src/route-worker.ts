@@ -26,22 +26,39 @@ interface Running {
   delivery: ClaimedDelivery;
   controller: AbortController;
   logs: LogLine[];
+  /** The handler has returned; the outcome may still be on its way to the backend. */
+  handlerDone: boolean;
   done: Promise<void>;
 }
 
+/** Claims in flight at once: one is answered while the next is on its way. */
+const CLAIMS_IN_FLIGHT = 2;
+
 /**
- * Consumes one route: claims as many jobs as it has free slots, runs them, reports each outcome,
- * and sleeps until a wake-up, the next delayed job or the poll interval.
+ * Consumes one route: claims jobs in chunks while it has free slots, runs them, reports each
+ * outcome, and when the route is drained waits for a wake-up, the next delayed job or the poll
+ * interval. Two claims may be in flight, so that the backend prepares the next chunk while this
+ * process runs the last one, instead of the two taking turns.
  */
 export class RouteWorker {
   private readonly running = new Map<string, Running>();
-  private stopping = false;
-  private wake: (() => void) | null = null;
-  private loopDone: Promise<void> | null = null;
+  /** Handlers running now: what `concurrency` bounds. */
+  private busy = 0;
+  /** Slots promised to claims in flight. */
+  private reserved = 0;
+  private claims = new Set<Promise<void>>();
+  /** The last claim came back short: wait for a wake-up before claiming again. */
+  private drained = false;
+  private failures = 0;
+  private timer: NodeJS.Timeout | null = null;
+  private stopping: 'gentle' | 'rough' | null = null;
+  private readonly chunk: number;
   /** Jobs this worker finished since it started, by outcome. */
   readonly stats = { succeeded: 0, failed: 0, retried: 0, cancelled: 0 };
 
-  constructor(private readonly settings: RouteWorkerSettings) {}
+  constructor(private readonly settings: RouteWorkerSettings) {
+    this.chunk = Math.max(1, Math.ceil(settings.concurrency / 4));
+  }
 
   get id(): string {
     return this.settings.workerId;
@@ -57,14 +74,13 @@ export class RouteWorker {
   }
 
   start(): void {
-    this.loopDone ??= this.loop();
+    this.pump();
   }
 
-  /** Something may be claimable: stop sleeping. */
+  /** Something may be claimable (a wake-up event, a timer): claim again. */
   poke(): void {
-    const wake = this.wake;
-    this.wake = null;
-    wake?.();
+    this.drained = false;
+    this.pump();
   }
 
   /** Aborts one running delivery with `reason` (a cancel request, a lost lease). */
@@ -77,15 +93,12 @@ export class RouteWorker {
    * which puts them back on the queue with the attempt counted.
    */
   async stop(mode: 'gentle' | 'rough'): Promise<void> {
-    this.stopping = true;
-    this.poke();
-    if (mode === 'rough') {
-      for (const run of this.running.values()) {
-        run.controller.abort(new SkqError('INTERRUPTED', 'the worker was stopped roughly (SIGINT)', { context: { workerId: this.id } }));
-      }
+    if (this.stopping !== 'rough') this.stopping = mode;
+    if (this.timer) clearTimeout(this.timer);
+    if (mode === 'rough') for (const run of this.running.values()) run.controller.abort(interrupted(this.id));
+    while (this.claims.size > 0 || this.running.size > 0) {
+      await Promise.all([...this.claims, ...[...this.running.values()].map((run) => run.done)]);
     }
-    await this.loopDone;
-    await Promise.all([...this.running.values()].map((run) => run.done));
   }
 
   /** Writes buffered log lines of running jobs, so long jobs show progress. */
@@ -94,61 +107,60 @@ export class RouteWorker {
     if (lines.length) await this.settings.backend.appendLogs(this.settings.queue, lines);
   }
 
-  private async loop(): Promise<void> {
-    const { backend, concurrency } = this.settings;
-    let failures = 0;
-    while (!this.stopping) {
-      const free = concurrency - this.running.size;
-      if (free <= 0) {
-        await this.sleep(this.settings.pollIntervalMs);
-        continue;
-      }
-      let nextRunAt: number | null = null;
-      try {
-        const claimed = await backend.claim({
-          queue: this.settings.queue,
-          route: this.settings.route,
-          workerId: this.id,
-          limit: free,
-          leaseMs: this.settings.leaseMs,
-        });
-        failures = 0;
-        for (const delivery of claimed.deliveries) this.run(delivery);
-        if (claimed.deliveries.length === free) continue;
-        nextRunAt = claimed.nextRunAt;
-      } catch (err) {
-        failures += 1;
-        this.settings.warn(`claim failed on route ${this.settings.route}; retrying`, err);
-        await this.sleep(Math.min(5_000, 100 * 2 ** Math.min(failures, 6)));
-        continue;
-      }
-      const untilDue = nextRunAt === null ? Infinity : Math.max(0, nextRunAt - Date.now());
-      await this.sleep(Math.min(untilDue, this.settings.pollIntervalMs));
+  private pump(): void {
+    const { concurrency } = this.settings;
+    while (!this.stopping && !this.drained && this.claims.size < CLAIMS_IN_FLIGHT) {
+      // A slot frees when its handler returns; outcomes still being reported are bounded too.
+      const free = Math.min(concurrency - this.busy, 2 * concurrency - this.running.size) - this.reserved;
+      if (free <= 0) return;
+      this.claimChunk(Math.min(free, this.chunk));
     }
   }
 
-  private sleep(ms: number): Promise<void> {
-    if (this.stopping) return Promise.resolve();
-    return new Promise((resolve) => {
-      const timer = setTimeout(done, ms);
-      function done() {
-        clearTimeout(timer);
-        resolve();
-      }
-      this.wake = done;
-    });
+  private claimChunk(limit: number): void {
+    this.reserved += limit;
+    const claim = this.settings.backend
+      .claim({ queue: this.settings.queue, route: this.settings.route, workerId: this.id, limit, leaseMs: this.settings.leaseMs })
+      .then(
+        ({ deliveries, nextRunAt }) => {
+          this.failures = 0;
+          for (const delivery of deliveries) this.run(delivery);
+          if (deliveries.length < limit) this.sleep(nextRunAt === null ? Infinity : nextRunAt - Date.now());
+        },
+        (err: unknown) => {
+          this.failures += 1;
+          this.settings.warn(`claim failed on route ${this.settings.route}; retrying`, err);
+          this.sleep(Math.min(5_000, 100 * 2 ** Math.min(this.failures, 6)));
+        },
+      )
+      .finally(() => {
+        this.reserved -= limit;
+        this.claims.delete(claim);
+        this.pump();
+      });
+    this.claims.add(claim);
+  }
+
+  /** Waits until a poke, `ms`, or the poll interval, whichever comes first. */
+  private sleep(ms: number): void {
+    this.drained = true;
+    if (this.timer) clearTimeout(this.timer);
+    this.timer = setTimeout(() => this.poke(), Math.max(0, Math.min(ms, this.settings.pollIntervalMs)));
   }
 
   private run(delivery: ClaimedDelivery): void {
     const controller = new AbortController();
     const logs: LogLine[] = [];
-    const run: Running = { delivery, controller, logs, done: Promise.resolve() };
+    const run: Running = { delivery, controller, logs, handlerDone: false, done: Promise.resolve() };
     if (delivery.cancelRequested) controller.abort(cancellationError(delivery.jobId, delivery.queue));
+    // Claimed while stopping roughly: straight back to the queue.
+    if (this.stopping === 'rough') controller.abort(interrupted(this.id));
+    this.busy += 1;
+    this.running.set(delivery.id, run);
     run.done = this.execute(run).finally(() => {
       this.running.delete(delivery.id);
-      this.poke();
+      this.pump();
     });
-    this.running.set(delivery.id, run);
   }
 
   private async execute(run: Running): Promise<void> {
@@ -160,6 +172,9 @@ export class RouteWorker {
       controller,
       sink: (line) => logs.push({ ...line, deliveryId: delivery.id, at: Date.now() }),
     });
+    run.handlerDone = true;
+    this.busy -= 1;
+    this.pump();
     await this.report(delivery, async () => {
       if (logs.length) await backend.appendLogs(delivery.queue, logs.splice(0));
       if (outcome.kind === 'succeeded') {
@@ -189,6 +204,10 @@ export class RouteWorker {
       }
     }
   }
+}
+
+function interrupted(workerId: string): SkqError {
+  return new SkqError('INTERRUPTED', 'the worker was stopped roughly (SIGINT)', { context: { workerId } });
 }
 
 /** The abort reason of a cancelled job. */
