@@ -12,6 +12,7 @@ export * from './job/invocation.js';
 export * from './job/job-mixin.js';
 export * from './job/define-job.js';
 export * from './job/job-handle.js';
+export * from './job/attempt-control.js';
 export * from './job/run-attempt.js';
 export * from './queue/queue-options.js';
 export * from './queue/skunk-queue.js';

@@ -18,6 +18,7 @@ export interface QueueKeys {
   readyFor(route: string, workerId: string): string;
   delayed(route: string): string;
   job(jobId: string): string;
+  /** The hash of delivery n ≥ 1; delivery 0 lives in the job's hash. */
   delivery(deliveryId: string): string;
   worker(workerId: string): string;
   logs(jobId: string): string;

@@ -108,7 +108,7 @@ export class RedisBackend implements StorageBackend {
       const args: (string | number)[] = [];
       for (const job of batch) {
         const spec: JobSpec = { name: job.name, args: job.args, routes: job.routes, type: job.type, priority: job.priority, createdAt: job.createdAt, options: job.options, dedupeKey: job.dedupeKey ?? null };
-        args.push(job.id, JSON.stringify(spec), job.routes.join(','), job.type, job.priority, Math.round(job.runAt), job.options.attempts, job.dedupeKey ?? '');
+        args.push(job.id, JSON.stringify(spec), job.routes.join(','), job.type, job.priority, Math.round(job.runAt), job.options.attempts, job.dedupeKey ?? '', Math.round(job.createdAt));
       }
       const out = (await this.run('enqueue', queue, SCRIPTS.enqueue, this.keys(queue).seq, args)) as (string | number)[];
       batch.forEach((job, i) => results.set(job.id, { id: String(out[i * 3]), deduped: Number(out[i * 3 + 1]) === 1, deliveries: Number(out[i * 3 + 2]) }));
@@ -199,7 +199,8 @@ export class RedisBackend implements StorageBackend {
       const job = await this.client.hgetall(keys.job(jobId));
       if (!job.spec) return null;
       const ids = Array.from({ length: Number(job.nd ?? 0) }, (_, i) => `${jobId}.${i}`);
-      const hashes = await Promise.all(ids.map((id) => this.client.hgetall(keys.delivery(id))));
+      // Delivery 0 lives in the job's own hash.
+      const hashes = await Promise.all(ids.map((id, i) => (i === 0 ? job : this.client.hgetall(keys.delivery(id)))));
       const now = Date.now();
       const deliveries: Delivery[] = hashes.map((h, i) => toDelivery(queue, ids[i]!, h, now));
       return toJobRecord(queue, jobId, job, deliveries);

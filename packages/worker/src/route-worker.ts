@@ -1,4 +1,5 @@
 import {
+  AttemptControl,
   SkqError,
   isSkqError,
   runAttempt,
@@ -24,7 +25,7 @@ export interface RouteWorkerSettings {
 
 interface Running {
   delivery: ClaimedDelivery;
-  controller: AbortController;
+  controller: AttemptControl;
   logs: LogLine[];
   /** The handler has returned; the outcome may still be on its way to the backend. */
   handlerDone: boolean;
@@ -149,7 +150,7 @@ export class RouteWorker {
   }
 
   private run(delivery: ClaimedDelivery): void {
-    const controller = new AbortController();
+    const controller = new AttemptControl();
     const logs: LogLine[] = [];
     const run: Running = { delivery, controller, logs, handlerDone: false, done: Promise.resolve() };
     if (delivery.cancelRequested) controller.abort(cancellationError(delivery.jobId, delivery.queue));

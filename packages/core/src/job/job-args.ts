@@ -2,10 +2,11 @@ import type { z } from 'zod';
 import { SkqError, describeIssues } from '../errors.js';
 
 /**
- * Checks arguments against a job's schema (when it has one) and that they survive JSON,
- * since that is how they travel to the worker. Throws `ARGS_INVALID` naming the argument.
+ * Checks arguments against a job's schema (when it has one) and, unless they came from storage
+ * already (`checkJson` false), that they survive JSON, since that is how they travel to the
+ * worker. Throws `ARGS_INVALID` naming the argument.
  */
-export function validateArgs(jobName: string, args: unknown[], schema: z.ZodType | undefined): unknown[] {
+export function validateArgs(jobName: string, args: unknown[], schema: z.ZodType | undefined, checkJson = true): unknown[] {
   let value: unknown = args;
   if (schema) {
     const parsed = schema.safeParse(args);
@@ -17,6 +18,7 @@ export function validateArgs(jobName: string, args: unknown[], schema: z.ZodType
     }
     value = parsed.data;
   }
+  if (!checkJson) return value as unknown[];
   try {
     JSON.stringify(args);
   } catch (cause) {

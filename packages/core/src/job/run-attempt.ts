@@ -1,6 +1,7 @@
 import { RetryAfter, SkqError, UnrecoverableError, serializeError, type SerializedError } from '../errors.js';
 import type { ClaimedDelivery } from '../storage/contract.js';
 import { formatLogParts, runInJobContext, type JobContext, type LogSink } from './context.js';
+import { AttemptControl } from './attempt-control.js';
 import { validateArgs } from './job-args.js';
 import { CONJUNCTION_JOB } from './names.js';
 import type { JobCall } from './invocation.js';
@@ -18,7 +19,7 @@ export interface AttemptOptions {
   registry: JobRegistry;
   workerId: string;
   /** Aborting it ends the attempt: with a CANCELLED reason it is cancelled, with INTERRUPTED it is queued again. */
-  controller: AbortController;
+  controller: AttemptControl;
   sink: LogSink;
 }
 
@@ -29,7 +30,7 @@ export interface AttemptOptions {
  *
  * @example
  * ```ts
- * const outcome = await runAttempt(delivery, { registry, workerId, controller: new AbortController(), sink });
+ * const outcome = await runAttempt(delivery, { registry, workerId, controller: new AttemptControl(), sink });
  * if (outcome.kind === 'succeeded') await backend.complete(delivery.queue, delivery.id, workerId, outcome.result);
  * ```
  */
@@ -50,12 +51,14 @@ export async function runAttempt(delivery: ClaimedDelivery, options: AttemptOpti
     workerId: options.workerId,
     name: delivery.name,
     attempt: delivery.attempts,
-    signal: controller.signal,
+    get signal() {
+      return controller.signal;
+    },
     log: (...parts: unknown[]) => options.sink({ stream: 'ctx', line: formatLogParts(parts) }),
   };
   try {
     const work = runInJobContext(context, options.sink, () => execute(delivery, options.registry, context));
-    const result = await abortable(work, controller.signal);
+    const result = await abortable(work, controller);
     return { kind: 'succeeded', result: jsonSafe(result) };
   } catch (err) {
     return decide(delivery, err);
@@ -67,13 +70,13 @@ export async function runAttempt(delivery: ClaimedDelivery, options: AttemptOpti
 async function execute(delivery: ClaimedDelivery, registry: JobRegistry, context: JobContext): Promise<unknown> {
   if (delivery.name !== CONJUNCTION_JOB) {
     const job = resolve(registry, delivery, delivery.name);
-    return job.run(validateArgs(job.name, delivery.args, job.argsSchema), context);
+    return job.run(validateArgs(job.name, delivery.args, job.argsSchema, false), context);
   }
   const parts = delivery.args[0] as JobCall[];
   // Resolve and check every part first, so a conjunction with a bad part runs none of them.
   const runnables = parts.map((part) => {
     const job = resolve(registry, delivery, part.name);
-    return { job, args: validateArgs(part.name, part.args, job.argsSchema) };
+    return { job, args: validateArgs(part.name, part.args, job.argsSchema, false) };
   });
   const results: unknown[] = [];
   for (const [index, { job, args }] of runnables.entries()) {
@@ -97,21 +100,12 @@ function resolve(registry: JobRegistry, delivery: ClaimedDelivery, name: string)
   });
 }
 
-function abortable<T>(work: Promise<T>, signal: AbortSignal): Promise<T> {
-  if (signal.aborted) return Promise.reject(signal.reason);
+/** Settles with the handler, or rejects as soon as the attempt is aborted (a handler may ignore its signal). */
+function abortable<T>(work: Promise<T>, control: AttemptControl): Promise<T> {
+  if (control.aborted) return Promise.reject(control.reason);
   return new Promise<T>((resolve, reject) => {
-    const onAbort = () => reject(signal.reason);
-    signal.addEventListener('abort', onAbort, { once: true });
-    work.then(
-      (value) => {
-        signal.removeEventListener('abort', onAbort);
-        resolve(value);
-      },
-      (err) => {
-        signal.removeEventListener('abort', onAbort);
-        reject(err);
-      },
-    );
+    control.onAbort(reject);
+    work.then(resolve, reject);
   });
 }
 

@@ -20,7 +20,7 @@ local delayed = P .. ':delayed:' .. route
 local due = redis.call('ZRANGEBYSCORE', delayed, '-inf', NOW, 'LIMIT', 0, 1000)
 if #due > 0 then
   for _, m in ipairs(due) do
-    local d = redis.call('HMGET', P .. ':d:' .. string.sub(m, 18), 'priority', 'runAt', 'target')
+    local d = redis.call('HMGET', (dkey(string.sub(m, 18))), 'priority', 'runAt', 'target')
     if d[1] then redis.call('ZADD', readyKey(route, d[3]), fmt(score(tonumber(d[1]), tonumber(d[2]))), m) end
   end
   chunked('ZREM', delayed, due)
@@ -47,16 +47,16 @@ end
 local out = {}
 for _, m in ipairs(picked) do
   local did = string.sub(m, 18)
-  local dk = P .. ':d:' .. did
-  local d = redis.call('HMGET', dk, 'attempts', 'target', 'priority', 'runAt', 'max')
+  local dk, jobId = dkey(did)
+  -- Delivery 0 lives in the job hash, so its spec comes in the same read.
+  local d = redis.call('HMGET', dk, 'attempts', 'target', 'priority', 'runAt', 'max', 'spec')
   local attempts = tonumber(d[1]) + 1
   redis.call('HSET', dk, 'state', 'running', 'worker', worker, 'lease', lease, 'started', NOW, 'attempts', attempts)
-  local jobId = jobOf(did)
   zaddLater(P .. ':active', lease, did)
   count(route, 'queued', -1)
   count(route, 'running', 1)
   ev('started', jobId, did, route, worker)
-  out[#out + 1] = { did, d[2] or '', d[3], d[4], attempts, d[5], redis.call('HGET', P .. ':job:' .. jobId, 'spec') }
+  out[#out + 1] = { did, d[2] or '', d[3], d[4], attempts, d[5], d[6] or redis.call('HGET', P .. ':job:' .. jobId, 'spec') }
 end
 
 local nextRunAt = false

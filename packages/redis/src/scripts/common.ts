@@ -8,9 +8,10 @@
  *   ARGV[5]  failed jobs to keep (-1: all)        ARGV[6] their max age in ms (-1: no limit)
  *   ARGV[7…] the script's own arguments
  *
- * Layout (all under the prefix): job:<id> hash { spec (JSON), nd, open, [bad, dedupe, empty] };
- * d:<jobId>.<n> hash { route, [target], state, priority, runAt, attempts, max, seq, [worker, lease,
- * started, finished, result, error, cancel, rec] }; ready:<route>[:@<worker>] and delayed:<route>
+ * Layout (all under the prefix): job:<id> hash { spec (JSON), nd, open, [bad, dedupe, empty] } that
+ * also holds delivery <id>.0's fields (most jobs have one delivery: one key to write, read and
+ * delete); d:<jobId>.<n> hashes for n ≥ 1. Delivery fields: { route, [target], state, priority,
+ * runAt, attempts, max, seq, [worker, lease, started, finished, result, error, cancel, rec] }; ready:<route>[:@<worker>] and delayed:<route>
  * zsets; 'active' zset (score = lease end); 'jobs' zset (score = created); 'counts' hash
  * '<route>|<state>'; 'done:succeeded' / 'done:failed' zsets; events on channels ev:<type>.
  *
@@ -33,7 +34,12 @@ local KEEP = { succeeded = { tonumber(ARGV[3]), tonumber(ARGV[4]) }, failed = { 
 local function fmt(n) return string.format('%.0f', n) end
 local function score(priority, runAt) return (1000 - priority) * 2199023255552 + (runAt - 1577836800000) end
 local function member(seq, did) return string.format('%016d', seq) .. ':' .. did end
-local function jobOf(did) return string.match(did, '^(.*)%.%d+$') end
+-- The hash that holds a delivery, and its job id.
+local function dkey(did)
+  local jobId, n = string.match(did, '^(.+)%.(%d+)$')
+  if n == '0' then return P .. ':job:' .. jobId, jobId end
+  return P .. ':d:' .. did, jobId
+end
 local function readyKey(route, target)
   if target and target ~= '' then return P .. ':ready:' .. route .. ':@' .. target end
   return P .. ':ready:' .. route
@@ -94,24 +100,27 @@ local function flush()
   end
 end
 
+-- A delivery's fields. For delivery 0 the job's 'nd' and 'dedupe' come along from the same hash.
 local function delivery(did)
-  local f = redis.call('HMGET', P .. ':d:' .. did, 'state', 'worker', 'route', 'target', 'seq', 'cancel', 'rec', 'priority', 'runAt')
+  local key, jobId = dkey(did)
+  local f = redis.call('HMGET', key, 'state', 'worker', 'route', 'target', 'seq', 'cancel', 'rec', 'priority', 'runAt', 'nd', 'dedupe')
   if not f[1] then return nil end
-  return { job = jobOf(did), state = f[1], worker = f[2], route = f[3], target = f[4], seq = tonumber(f[5]), cancel = f[6],
-    rec = tonumber(f[7] or '0'), priority = tonumber(f[8]), runAt = tonumber(f[9]) }
+  return { key = key, job = jobId, state = f[1], worker = f[2], route = f[3], target = f[4], seq = tonumber(f[5]), cancel = f[6],
+    rec = tonumber(f[7] or '0'), priority = tonumber(f[8]), runAt = tonumber(f[9]), nd = tonumber(f[10]), dedupe = f[11] }
 end
 
 -- Deletes a job with all its deliveries and logs; skip names a delivery already accounted for.
-local function removeJob(jobId, skip)
+local function removeJob(jobId, skip, nd)
   local jk = P .. ':job:' .. jobId
-  local nd = tonumber(redis.call('HGET', jk, 'nd') or '0')
+  nd = nd or tonumber(redis.call('HGET', jk, 'nd') or '0')
   for i = 0, nd - 1 do
     local did = jobId .. '.' .. i
+    local key = dkey(did)
     if did ~= skip then
-      local d = redis.call('HMGET', P .. ':d:' .. did, 'route', 'state')
+      local d = redis.call('HMGET', key, 'route', 'state')
       if d[1] then count(d[1], d[2], -1) end
     end
-    delLater(P .. ':d:' .. did)
+    if i > 0 then delLater(key) end
   end
   delLater(jk)
   delLater(P .. ':logs:' .. jobId)
@@ -136,25 +145,34 @@ end
 -- Ends delivery did, which was in state 'from', as 'state' (succeeded, failed or cancelled). When it
 -- was its job's last open delivery the job has ended, and retention may delete it at once.
 local function finish(did, d, from, state, result, err, worker)
-  local dk = P .. ':d:' .. did
   local jk = P .. ':job:' .. d.job
   count(d.route, from, -1)
   if from == 'running' then zremLater(P .. ':active', did) end
   ev(state, d.job, did, d.route, worker)
-  if state ~= 'succeeded' then redis.call('HSET', jk, 'bad', 1) end
-  if redis.call('HINCRBY', jk, 'open', -1) <= 0 then
-    local j = redis.call('HMGET', jk, 'bad', 'dedupe')
-    if j[2] and redis.call('HGET', P .. ':dedupe', j[2]) == d.job then redis.call('HDEL', P .. ':dedupe', j[2]) end
+  local ended, bad, dedupe
+  if d.nd == 1 then
+    ended, bad, dedupe = true, state ~= 'succeeded', d.dedupe
+  else
+    if state ~= 'succeeded' then redis.call('HSET', jk, 'bad', 1) end
+    ended = redis.call('HINCRBY', jk, 'open', -1) <= 0
+    if ended then
+      local j = redis.call('HMGET', jk, 'bad', 'dedupe')
+      bad, dedupe = j[1] == '1', j[2]
+    end
+  end
+  if ended then
+    if dedupe and redis.call('HGET', P .. ':dedupe', dedupe) == d.job then redis.call('HDEL', P .. ':dedupe', dedupe) end
     local kind = 'succeeded'
-    if j[1] == '1' then kind = 'failed' end
+    if bad then kind = 'failed' end
     if KEEP[kind][1] == 0 then
-      removeJob(d.job, did)
+      removeJob(d.job, did, d.nd)
       return
     end
+    if bad and d.nd == 1 then redis.call('HSET', jk, 'bad', 1) end
     redis.call('ZADD', P .. ':done:' .. kind, NOW, d.job)
     trim(P .. ':done:' .. kind, KEEP[kind])
   end
-  redis.call('HSET', dk, 'state', state, 'finished', NOW, 'lease', '', 'result', result or '', 'error', err or '')
+  redis.call('HSET', d.key, 'state', state, 'finished', NOW, 'lease', '', 'result', result or '', 'error', err or '')
   count(d.route, state, 1)
 end
 

@@ -1,13 +1,13 @@
 import { COMMON_LUA } from './common.js';
 
 /** How many ARGV entries each job takes in the enqueue script. */
-export const ENQUEUE_FIELDS = 8;
+export const ENQUEUE_FIELDS = 9;
 
 /**
  * enqueue — stores a batch of jobs with their deliveries.
- * Reads:   from ARGV[7], 8 entries per job: id, spec (JSON of name, args, routes, type, priority,
+ * Reads:   from ARGV[7], 9 entries per job: id, spec (JSON of name, args, routes, type, priority,
  *          createdAt, options, dedupeKey), routes (comma-separated), type, priority, runAt, attempts,
- *          dedupe key ('' for none); the dedupe hash; for broadcast jobs, the live workers.
+ *          dedupe key ('' for none), createdAt; the dedupe hash; for broadcast jobs, the live workers.
  * Writes:  job:<id>, d:<id>.<n>, 'jobs', 'dedupe', 'seq', ready/delayed sets, 'counts', events 'enqueued'.
  * A job id already stored is answered as it is, so a resent enqueue never duplicates a job.
  * Returns: a flat array: job id, 1 if deduped else 0, number of deliveries; per input job.
@@ -43,24 +43,26 @@ for i = 7, #ARGV, ${ENQUEUE_FIELDS} do
         targets[#targets + 1] = { route, '' }
       end
     end
-    if dedupe ~= '' and #targets > 0 then
-      redis.call('HSET', jk, 'nd', #targets, 'open', #targets, 'dedupe', dedupe)
-      redis.call('HSET', P .. ':dedupe', dedupe, id)
-    elseif #targets > 0 then
-      redis.call('HSET', jk, 'nd', #targets, 'open', #targets)
-    else
-      redis.call('HSET', jk, 'nd', 0, 'open', 0, 'bad', 1, 'empty', 'cancelled')
+    -- The job's own fields, with delivery 0's fields in the same hash.
+    local fields = { 'nd', #targets, 'open', #targets }
+    if #targets == 0 then
+      fields[#fields + 1] = 'bad'; fields[#fields + 1] = 1; fields[#fields + 1] = 'empty'; fields[#fields + 1] = 'cancelled'
       ev('cancelled', id, nil, nil, nil)
+    elseif dedupe ~= '' then
+      fields[#fields + 1] = 'dedupe'; fields[#fields + 1] = dedupe
+      redis.call('HSET', P .. ':dedupe', dedupe, id)
     end
-    zaddLater(P .. ':jobs', ARGV[i + 5], id)
+    zaddLater(P .. ':jobs', ARGV[i + 8], id)
     for n, t in ipairs(targets) do
       local did = id .. '.' .. (n - 1)
       seq = seq + 1
-      if t[2] == '' then
-        redis.call('HSET', P .. ':d:' .. did, 'route', t[1], 'state', 'queued', 'priority', priority, 'runAt', ARGV[i + 5], 'attempts', 0, 'max', attempts, 'seq', seq)
-      else
-        redis.call('HSET', P .. ':d:' .. did, 'route', t[1], 'target', t[2], 'state', 'queued', 'priority', priority, 'runAt', ARGV[i + 5], 'attempts', 0, 'max', attempts, 'seq', seq)
-      end
+      local f = fields
+      if n > 1 then f = {} end
+      f[#f + 1] = 'route'; f[#f + 1] = t[1]
+      if t[2] ~= '' then f[#f + 1] = 'target'; f[#f + 1] = t[2] end
+      f[#f + 1] = 'state'; f[#f + 1] = 'queued'; f[#f + 1] = 'priority'; f[#f + 1] = priority; f[#f + 1] = 'runAt'; f[#f + 1] = ARGV[i + 5]
+      f[#f + 1] = 'attempts'; f[#f + 1] = 0; f[#f + 1] = 'max'; f[#f + 1] = attempts; f[#f + 1] = 'seq'; f[#f + 1] = seq
+      redis.call('HSET', (dkey(did)), unpack(f))
       if runAt > NOW then
         zaddLater(P .. ':delayed:' .. t[1], ARGV[i + 5], member(seq, did))
       else
@@ -69,6 +71,7 @@ for i = 7, #ARGV, ${ENQUEUE_FIELDS} do
       count(t[1], 'queued', 1)
       ev('enqueued', id, did, t[1], t[2])
     end
+    if #targets == 0 then redis.call('HSET', jk, unpack(fields)) end
     out[#out + 1] = id; out[#out + 1] = 0; out[#out + 1] = #targets
   end
 end

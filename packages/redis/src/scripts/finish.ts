@@ -12,13 +12,13 @@ local worker = ARGV[7]
 local out = {}
 for i = 8, #ARGV, 2 do
   local did = ARGV[i]
-  local f = redis.call('HMGET', P .. ':d:' .. did, 'state', 'worker', 'route')
-  if not f[1] then
+  local d = delivery(did)
+  if not d then
     out[#out + 1] = 'missing'
-  elseif f[1] ~= 'running' or f[2] ~= worker then
-    out[#out + 1] = 'lost:' .. f[1] .. ':' .. (f[2] or '')
+  elseif d.state ~= 'running' or d.worker ~= worker then
+    out[#out + 1] = 'lost:' .. d.state .. ':' .. (d.worker or '')
   else
-    finish(did, { job = jobOf(did), route = f[3] }, 'running', 'succeeded', ARGV[i + 1], nil, worker)
+    finish(did, d, 'running', 'succeeded', ARGV[i + 1], nil, worker)
     out[#out + 1] = 'ok'
   end
 end
@@ -46,7 +46,7 @@ elseif cancelled == '1' or d.cancel == '1' then
   finish(did, d, 'running', 'cancelled', nil, err, worker)
   status = 'cancelled'
 elseif retryAt ~= '' then
-  redis.call('HSET', P .. ':d:' .. did, 'state', 'queued', 'runAt', retryAt, 'lease', '', 'error', err)
+  redis.call('HSET', d.key, 'state', 'queued', 'runAt', retryAt, 'lease', '', 'error', err)
   zremLater(P .. ':active', did)
   requeue(did, d, retryAt)
   count(d.route, 'running', -1)

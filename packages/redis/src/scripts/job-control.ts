@@ -19,7 +19,7 @@ for i = 0, nd - 1 do
     finish(did, d, 'queued', 'cancelled', nil, err, nil)
     any = 1
   elseif d and d.state == 'running' then
-    redis.call('HSET', P .. ':d:' .. did, 'cancel', 1)
+    redis.call('HSET', d.key, 'cancel', 1)
     ev('cancel-requested', jobId, did, d.route, d.worker)
     any = 1
   end
@@ -43,7 +43,7 @@ for i = 0, nd - 1 do
   local d = delivery(did)
   if d and d.state == 'queued' then
     unqueue(did, d)
-    redis.call('HSET', P .. ':d:' .. did, 'runAt', runAt)
+    redis.call('HSET', d.key, 'runAt', runAt)
     requeue(did, d, runAt)
     ev('rescheduled', jobId, did, d.route, nil)
     moved = moved + 1

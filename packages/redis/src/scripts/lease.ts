@@ -13,7 +13,7 @@ for i = 9, #ARGV do
   local did = ARGV[i]
   local d = delivery(did)
   if d and d.state == 'running' and d.worker == worker then
-    redis.call('HSET', P .. ':d:' .. did, 'lease', lease)
+    redis.call('HSET', d.key, 'lease', lease)
     zaddLater(P .. ':active', lease, did)
     table.insert(held, did)
   end
@@ -43,7 +43,7 @@ for _, did in ipairs(expired) do
     if d.cancel == '1' then
       finish(did, d, 'running', 'cancelled', nil, lost, d.worker)
     elseif d.rec < maxRecoveries then
-      redis.call('HSET', P .. ':d:' .. did, 'state', 'queued', 'runAt', fmt(NOW), 'lease', '', 'rec', d.rec + 1)
+      redis.call('HSET', d.key, 'state', 'queued', 'runAt', fmt(NOW), 'lease', '', 'rec', d.rec + 1)
       zremLater(P .. ':active', did)
       requeue(did, d, fmt(NOW))
       count(d.route, 'running', -1)

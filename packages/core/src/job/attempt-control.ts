@@ -1,0 +1,48 @@
+/**
+ * How a worker ends a running attempt early (timeout, cancellation, a rough stop). The handler's
+ * `AbortSignal` is made only when the handler asks for it: most handlers never do, and an
+ * AbortController per job is a measurable share of a no-op job's cost.
+ *
+ * @example
+ * ```ts
+ * const control = new AttemptControl();
+ * control.onAbort((reason) => console.log('aborted:', reason));
+ * control.abort(new SkqError('CANCELLED', 'job was cancelled'));
+ * ```
+ */
+export class AttemptControl {
+  private controller: AbortController | null = null;
+  private listeners: ((reason: unknown) => void)[] = [];
+  private abortedWith: { reason: unknown } | null = null;
+
+  /** The signal handed to the handler, created on first use. */
+  get signal(): AbortSignal {
+    if (!this.controller) {
+      this.controller = new AbortController();
+      if (this.abortedWith) this.controller.abort(this.abortedWith.reason);
+    }
+    return this.controller.signal;
+  }
+
+  get aborted(): boolean {
+    return this.abortedWith !== null;
+  }
+
+  get reason(): unknown {
+    return this.abortedWith?.reason;
+  }
+
+  /** Ends the attempt with `reason`; later calls are ignored. */
+  abort(reason: unknown): void {
+    if (this.abortedWith) return;
+    this.abortedWith = { reason };
+    this.controller?.abort(reason);
+    for (const listener of this.listeners.splice(0)) listener(reason);
+  }
+
+  /** Calls `listener` once when the attempt is aborted (at once if it already was). */
+  onAbort(listener: (reason: unknown) => void): void {
+    if (this.abortedWith) listener(this.abortedWith.reason);
+    else this.listeners.push(listener);
+  }
+}
