@@ -21,8 +21,9 @@ export type OnJob = (data: { n: number; t?: number }) => void;
 
 export interface Library {
   name: 'skunq' | 'bullmq' | 'bee-queue';
-  producer(port: number, queue: string): Promise<Producer>;
-  consumer(port: number, queue: string, concurrency: number, onJob?: OnJob): Promise<Consumer>;
+  /** `keep`: keep finished jobs and their results (for the memory case) instead of removing them. */
+  producer(port: number, queue: string, keep?: boolean): Promise<Producer>;
+  consumer(port: number, queue: string, concurrency: number, onJob?: OnJob, keep?: boolean): Promise<Consumer>;
 }
 
 function counter(): { bump(): void; done(count: number): Promise<void> } {
@@ -43,8 +44,8 @@ function counter(): { bump(): void; done(count: number): Promise<void> } {
 
 const skunq: Library = {
   name: 'skunq',
-  async producer(port, name) {
-    const backend = await RedisBackend.connect(`redis://127.0.0.1:${port}?removeOnComplete=true`);
+  async producer(port, name, keep) {
+    const backend = await RedisBackend.connect(`redis://127.0.0.1:${port}?removeOnComplete=${!keep}`);
     const queue = new SkunkQueue(name, { backend });
     const job = queue.job({ name: 'noop', routes: ['bench'] }, async (_data: { n: number; t?: number }) => undefined);
     return {
@@ -53,11 +54,12 @@ const skunq: Library = {
       close: () => backend.close(),
     };
   },
-  async consumer(port, name, concurrency, onJob) {
-    const backend = await RedisBackend.connect(`redis://127.0.0.1:${port}?removeOnComplete=true`);
+  async consumer(port, name, concurrency, onJob, keep) {
+    const backend = await RedisBackend.connect(`redis://127.0.0.1:${port}?removeOnComplete=${!keep}`);
     const queue = new SkunkQueue(name, { backend });
     const job: JobDefinition<[{ n: number; t?: number }], void> = queue.job({ name: 'noop', routes: ['bench'] }, async (data: { n: number; t?: number }) => {
       onJob?.(data);
+      return keep ? { ok: true, n: data.n } : undefined;
     });
     const pool = new WorkerPool({ queue, routes: ['bench'], concurrency, handleSignals: false, jobs: [job] });
     await pool.start();
@@ -75,23 +77,24 @@ const skunq: Library = {
 
 const bullmq: Library = {
   name: 'bullmq',
-  async producer(port, name) {
+  async producer(port, name, keep) {
     const queue = new BullQueue(name, { connection: { host: '127.0.0.1', port } });
-    const opts = { removeOnComplete: true };
+    const opts = { removeOnComplete: !keep };
     return {
       addOne: (data) => queue.add('noop', data, opts),
       addBulk: (items) => queue.addBulk(items.map((data) => ({ name: 'noop', data, opts }))),
       close: () => queue.close(),
     };
   },
-  async consumer(port, name, concurrency, onJob) {
+  async consumer(port, name, concurrency, onJob, keep) {
     const completed = counter();
     const worker = new BullWorker(
       name,
       async (job) => {
         onJob?.(job.data);
+        return keep ? { ok: true, n: job.data.n } : undefined;
       },
-      { connection: { host: '127.0.0.1', port, maxRetriesPerRequest: null }, concurrency, removeOnComplete: { count: 0 } },
+      { connection: { host: '127.0.0.1', port, maxRetriesPerRequest: null }, concurrency, ...(keep ? {} : { removeOnComplete: { count: 0 } }) },
     );
     worker.on('completed', () => completed.bump());
     await worker.waitUntilReady();
@@ -110,7 +113,7 @@ const beeQueue: Library = {
       close: () => queue.close(),
     };
   },
-  async consumer(port, name, concurrency, onJob) {
+  async consumer(port, name, concurrency, onJob, keep) {
     const completed = counter();
     const queue = new BeeQueue(name, {
       redis: { host: '127.0.0.1', port },
@@ -118,11 +121,12 @@ const beeQueue: Library = {
       getEvents: false,
       sendEvents: false,
       storeJobs: false,
-      removeOnSuccess: true,
+      removeOnSuccess: !keep,
     });
     queue.on('succeeded', () => completed.bump());
     queue.process(concurrency, async (job: { data: { n: number; t?: number } }) => {
       onJob?.(job.data);
+      return keep ? { ok: true, n: job.data.n } : undefined;
     });
     await queue.ready();
     return { done: completed.done, close: () => queue.close() };

@@ -91,12 +91,19 @@ async function latency(lib: Library): Promise<number[]> {
   return delays;
 }
 
+/** Bytes per job while queued, and per finished job kept with its result ({ ok: true, n }). */
 async function memory(lib: Library): Promise<{ queued: number; kept: number }> {
   const queue = await fresh();
   const before = await usedMemory();
-  await fill(lib, queue);
+  const producer = await lib.producer(server.port, queue, true);
+  for (let n = 0; n < JOBS; n += 1_000) await producer.addBulk(Array.from({ length: 1_000 }, (_, i) => ({ n: n + i })));
+  await producer.close();
   const queued = (await usedMemory()) - before;
-  return { queued: queued / JOBS, kept: NaN };
+  const consumer = await lib.consumer(server.port, queue, 100, undefined, true);
+  await consumer.done(JOBS);
+  await consumer.close();
+  const kept = (await usedMemory()) - before;
+  return { queued: queued / JOBS, kept: kept / JOBS };
 }
 
 async function usedMemory(): Promise<number> {
@@ -116,7 +123,11 @@ for (let rep = 0; rep < REPS; rep += 1) {
       record('latency p95 (ms)', lib.name, percentile(delays, 95));
       record('latency p99 (ms)', lib.name, percentile(delays, 99));
     }
-    if (CASES.includes('memory') && rep === 0) record('memory per queued job (bytes)', lib.name, (await memory(lib)).queued);
+    if (CASES.includes('memory') && rep === 0) {
+      const bytes = await memory(lib);
+      record('memory per queued job (bytes)', lib.name, bytes.queued);
+      record('memory per kept result (bytes)', lib.name, bytes.kept);
+    }
     process.stderr.write(`rep ${rep + 1}/${REPS} ${lib.name} done\n`);
   }
 }

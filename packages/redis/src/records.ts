@@ -1,18 +1,19 @@
-import { aggregateState, type Delivery, type JobRecord, type JobState, type WorkerInfo } from '@skq/core';
+import { DEFAULT_RUN_OPTIONS, aggregateState, type Delivery, type JobRecord, type JobRunOptions, type JobState, type WorkerInfo } from '@skq/core';
 
 const num = (v: string | undefined): number | null => (v === undefined || v === '' ? null : Number(v));
 const json = (v: string | undefined): unknown => (v === undefined || v === '' ? null : JSON.parse(v));
 
-/** The immutable part of a job, stored as one JSON field. */
-export interface JobSpec {
-  name: string;
-  args: unknown[];
-  routes: string[];
-  type: JobRecord['type'];
-  priority: number;
-  createdAt: number;
-  options: JobRecord['options'];
-  dedupeKey: string | null;
+const DEFAULT_OPTIONS_JSON = JSON.stringify({ backoff: DEFAULT_RUN_OPTIONS.backoff, timeoutMs: DEFAULT_RUN_OPTIONS.timeoutMs });
+
+/** Run options other than attempts as stored: '' when they are the defaults, which most jobs use. */
+export function encodeRunOptions(options: JobRunOptions): string {
+  const json = JSON.stringify({ backoff: options.backoff, timeoutMs: options.timeoutMs });
+  return json === DEFAULT_OPTIONS_JSON ? '' : json;
+}
+
+export function decodeRunOptions(opts: string | undefined, attempts: number): JobRunOptions {
+  if (!opts) return { ...DEFAULT_RUN_OPTIONS, attempts };
+  return { attempts, ...(JSON.parse(opts) as Omit<JobRunOptions, 'attempts'>) };
 }
 
 /** A delivery hash as stored by the scripts. */
@@ -44,18 +45,17 @@ export function toDelivery(queue: string, id: string, h: Record<string, string>,
 export function toJobRecord(queue: string, id: string, h: Record<string, string>, deliveries: Delivery[]): JobRecord {
   const started = deliveries.map((d) => d.startedAt).filter((v): v is number => v !== null);
   const finished = deliveries.map((d) => d.finishedAt);
-  const spec = JSON.parse(h.spec!) as JobSpec;
   return {
     id,
     queue,
-    name: spec.name,
-    args: spec.args,
-    routes: spec.routes,
-    type: spec.type,
-    priority: spec.priority,
-    createdAt: spec.createdAt,
-    dedupeKey: spec.dedupeKey,
-    options: spec.options,
+    name: h.name!,
+    args: JSON.parse(h.args!),
+    routes: h.routes!.split(','),
+    type: (h.type ?? 'direct') as JobRecord['type'],
+    priority: Number(h.priority),
+    createdAt: Number(h.created),
+    dedupeKey: h.dedupe || null,
+    options: decodeRunOptions(h.opts, Number(h.max)),
     state: aggregateState(deliveries, (h.empty || 'cancelled') as JobState),
     attempts: deliveries.reduce((sum, d) => sum + d.attempts, 0),
     startedAt: started.length ? Math.min(...started) : null,

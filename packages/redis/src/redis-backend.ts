@@ -23,7 +23,7 @@ import {
 } from '@skq/core';
 import { EventChannel } from './event-channel.js';
 import { jobIdOf, queueKeys, type QueueKeys } from './keys.js';
-import { toDelivery, toJobRecord, toWorker, type JobSpec } from './records.js';
+import { decodeRunOptions, encodeRunOptions, toDelivery, toJobRecord, toWorker } from './records.js';
 import { mapRedisError } from './redis-errors.js';
 import { resolveRedisOptions, retentionArgs, type ParsedRedisOptions, type RedisOptions } from './redis-options.js';
 import { Script } from './script-runner.js';
@@ -107,8 +107,19 @@ export class RedisBackend implements StorageBackend {
     for (const [queue, batch] of byQueue) {
       const args: (string | number)[] = [];
       for (const job of batch) {
-        const spec: JobSpec = { name: job.name, args: job.args, routes: job.routes, type: job.type, priority: job.priority, createdAt: job.createdAt, options: job.options, dedupeKey: job.dedupeKey ?? null };
-        args.push(job.id, JSON.stringify(spec), job.routes.join(','), job.type, job.priority, Math.round(job.runAt), job.options.attempts, job.dedupeKey ?? '', Math.round(job.createdAt));
+        args.push(
+          job.id,
+          job.name,
+          JSON.stringify(job.args),
+          job.routes.join(','),
+          job.type,
+          job.priority,
+          Math.round(job.runAt),
+          job.options.attempts,
+          job.dedupeKey ?? '',
+          Math.round(job.createdAt),
+          encodeRunOptions(job.options),
+        );
       }
       const out = (await this.run('enqueue', queue, SCRIPTS.enqueue, this.keys(queue).seq, args)) as (string | number)[];
       batch.forEach((job, i) => results.set(job.id, { id: String(out[i * 3]), deduped: Number(out[i * 3 + 1]) === 1, deliveries: Number(out[i * 3 + 2]) }));
@@ -127,7 +138,7 @@ export class RedisBackend implements StorageBackend {
     const startedAt = Number(now);
     const leaseUntil = Number(lease);
     const deliveries: ClaimedDelivery[] = rows.map((r) => {
-      const spec = JSON.parse(r[6]!) as JobSpec;
+      const maxAttempts = Number(r[5]);
       return {
         id: r[0]!,
         jobId: jobIdOf(r[0]!),
@@ -138,7 +149,7 @@ export class RedisBackend implements StorageBackend {
         priority: Number(r[2]),
         runAt: Number(r[3]),
         attempts: Number(r[4]),
-        maxAttempts: Number(r[5]),
+        maxAttempts,
         workerId,
         leaseUntil,
         startedAt,
@@ -146,9 +157,9 @@ export class RedisBackend implements StorageBackend {
         result: null,
         error: null,
         cancelRequested: false,
-        name: spec.name,
-        args: spec.args,
-        options: spec.options,
+        name: r[6]!,
+        args: JSON.parse(r[7]!),
+        options: decodeRunOptions(r[8], maxAttempts),
       };
     });
     return { deliveries, nextRunAt: next === null ? null : Number(next) };
@@ -197,7 +208,7 @@ export class RedisBackend implements StorageBackend {
     return this.call('getJob', queue, async () => {
       const keys = this.keys(queue);
       const job = await this.client.hgetall(keys.job(jobId));
-      if (!job.spec) return null;
+      if (!job.name) return null;
       const ids = Array.from({ length: Number(job.nd ?? 0) }, (_, i) => `${jobId}.${i}`);
       // Delivery 0 lives in the job's own hash.
       const hashes = await Promise.all(ids.map((id, i) => (i === 0 ? job : this.client.hgetall(keys.delivery(id)))));

@@ -51,12 +51,24 @@ export function parseRedisUrl(url: string): RedisOptions {
   for (const [key, value] of parsed.searchParams) {
     if (key === 'cluster') options.cluster = value === 'true' || value === '1';
     else if (key === 'nodes') options.nodes = value.split(',').filter(Boolean);
-    else if (key === 'removeOnComplete' || key === 'removeOnFail') options[key] = value === 'true' ? true : value === 'false' ? false : Number(value);
+    else if (key === 'removeOnComplete' || key === 'removeOnFail') options[key] = parseRetention(value);
     else if (key === 'connectTimeoutMs') options[key] = Number(value);
     else options[key] = value;
   }
   parsed.search = '';
   return { ...options, url: parsed.toString() } as RedisOptions;
+}
+
+function parseRetention(value: string): unknown {
+  if (value === 'true' || value === 'false') return value === 'true';
+  if (value.startsWith('{')) {
+    try {
+      return JSON.parse(value);
+    } catch {
+      return value;
+    }
+  }
+  return /^\d+$/.test(value) ? Number(value) : value;
 }
 
 export function resolveRedisOptions(input: RedisOptions | string): ParsedRedisOptions {

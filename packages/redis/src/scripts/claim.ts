@@ -7,7 +7,7 @@ import { COMMON_LUA } from './common.js';
  * Writes:  d:<id> (state running, worker, lease, attempts+1, started), 'active' (score = lease end),
  *          'counts', events 'started'.
  * Returns: { deliveries, nextRunAt, now, leaseEnd } where each delivery is
- *          { id, target, priority, runAt, attempts, maxAttempts, spec }
+ *          { id, target, priority, runAt, attempts, maxAttempts, name, args, opts }
  *          and nextRunAt is the earliest future run time in 'delayed:<route>' (nil when full or none).
  */
 export const CLAIM_LUA = `${COMMON_LUA}
@@ -48,15 +48,19 @@ local out = {}
 for _, m in ipairs(picked) do
   local did = string.sub(m, 18)
   local dk, jobId = dkey(did)
-  -- Delivery 0 lives in the job hash, so its spec comes in the same read.
-  local d = redis.call('HMGET', dk, 'attempts', 'target', 'priority', 'runAt', 'max', 'spec')
+  -- Delivery 0 lives in the job hash, so the job's fields come in the same read.
+  local d = redis.call('HMGET', dk, 'attempts', 'target', 'priority', 'runAt', 'max', 'name', 'args', 'opts')
+  if not d[6] then
+    local j = redis.call('HMGET', P .. ':job:' .. jobId, 'name', 'args', 'opts')
+    d[6], d[7], d[8] = j[1], j[2], j[3]
+  end
   local attempts = tonumber(d[1]) + 1
   redis.call('HSET', dk, 'state', 'running', 'worker', worker, 'lease', lease, 'started', NOW, 'attempts', attempts)
   zaddLater(P .. ':active', lease, did)
   count(route, 'queued', -1)
   count(route, 'running', 1)
   ev('started', jobId, did, route, worker)
-  out[#out + 1] = { did, d[2] or '', d[3], d[4], attempts, d[5], d[6] or redis.call('HGET', P .. ':job:' .. jobId, 'spec') }
+  out[#out + 1] = { did, d[2] or '', d[3], d[4], attempts, d[5], d[6], d[7], d[8] or '' }
 end
 
 local nextRunAt = false

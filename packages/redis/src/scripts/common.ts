@@ -8,7 +8,8 @@
  *   ARGV[5]  failed jobs to keep (-1: all)        ARGV[6] their max age in ms (-1: no limit)
  *   ARGV[7…] the script's own arguments
  *
- * Layout (all under the prefix): job:<id> hash { spec (JSON), nd, open, [bad, dedupe, empty] } that
+ * Layout (all under the prefix): job:<id> hash { name, args (JSON), routes (CSV), created, nd, open,
+ * [type, opts (JSON of non-default run options), bad, dedupe, empty] } that
  * also holds delivery <id>.0's fields (most jobs have one delivery: one key to write, read and
  * delete); d:<jobId>.<n> hashes for n ≥ 1. Delivery fields: { route, [target], state, priority,
  * runAt, attempts, max, seq, [worker, lease, started, finished, result, error, cancel, rec] }; ready:<route>[:@<worker>] and delayed:<route>

@@ -1,13 +1,13 @@
 import { COMMON_LUA } from './common.js';
 
 /** How many ARGV entries each job takes in the enqueue script. */
-export const ENQUEUE_FIELDS = 9;
+export const ENQUEUE_FIELDS = 11;
 
 /**
  * enqueue — stores a batch of jobs with their deliveries.
- * Reads:   from ARGV[7], 9 entries per job: id, spec (JSON of name, args, routes, type, priority,
- *          createdAt, options, dedupeKey), routes (comma-separated), type, priority, runAt, attempts,
- *          dedupe key ('' for none), createdAt; the dedupe hash; for broadcast jobs, the live workers.
+ * Reads:   from ARGV[7], 11 entries per job: id, name, args (JSON), routes (comma-separated), type,
+ *          priority, runAt, attempts, dedupe key ('' for none), createdAt, run options other than
+ *          attempts (JSON, '' when they are the defaults); the dedupe hash; for broadcast jobs, the live workers.
  * Writes:  job:<id>, d:<id>.<n>, 'jobs', 'dedupe', 'seq', ready/delayed sets, 'counts', events 'enqueued'.
  * A job id already stored is answered as it is, so a resent enqueue never duplicates a job.
  * Returns: a flat array: job id, 1 if deduped else 0, number of deliveries; per input job.
@@ -17,14 +17,15 @@ local out = {}
 local live = nil
 local seq = tonumber(redis.call('GET', P .. ':seq') or '0')
 for i = 7, #ARGV, ${ENQUEUE_FIELDS} do
-  local id, spec, routes, kind, priority, runAt, attempts, dedupe = ARGV[i], ARGV[i + 1], ARGV[i + 2], ARGV[i + 3], tonumber(ARGV[i + 4]), tonumber(ARGV[i + 5]), ARGV[i + 6], ARGV[i + 7]
+  local id, name, args, routes, kind = ARGV[i], ARGV[i + 1], ARGV[i + 2], ARGV[i + 3], ARGV[i + 4]
+  local priority, runAt, attempts, dedupe, created, opts = tonumber(ARGV[i + 5]), tonumber(ARGV[i + 6]), ARGV[i + 7], ARGV[i + 8], ARGV[i + 9], ARGV[i + 10]
   local jk = P .. ':job:' .. id
   local existing = nil
   if dedupe ~= '' then existing = redis.call('HGET', P .. ':dedupe', dedupe) end
   if existing == id then existing = nil end
   if existing then
     out[#out + 1] = existing; out[#out + 1] = 1; out[#out + 1] = 0
-  elseif redis.call('HSETNX', jk, 'spec', spec) == 0 then
+  elseif redis.call('HSETNX', jk, 'name', name) == 0 then
     out[#out + 1] = id; out[#out + 1] = 0; out[#out + 1] = tonumber(redis.call('HGET', jk, 'nd') or '0')
   else
     local targets = {}
@@ -43,16 +44,20 @@ for i = 7, #ARGV, ${ENQUEUE_FIELDS} do
         targets[#targets + 1] = { route, '' }
       end
     end
-    -- The job's own fields, with delivery 0's fields in the same hash.
-    local fields = { 'nd', #targets, 'open', #targets }
+    -- The job's own fields, with delivery 0's fields in the same hash. Values stay small, so Redis
+    -- keeps the hash in its compact listpack form.
+    local fields = { 'args', args, 'routes', routes, 'created', created, 'nd', #targets, 'open', #targets }
+    if kind ~= 'direct' then fields[#fields + 1] = 'type'; fields[#fields + 1] = kind end
+    if opts ~= '' then fields[#fields + 1] = 'opts'; fields[#fields + 1] = opts end
     if #targets == 0 then
       fields[#fields + 1] = 'bad'; fields[#fields + 1] = 1; fields[#fields + 1] = 'empty'; fields[#fields + 1] = 'cancelled'
+      fields[#fields + 1] = 'priority'; fields[#fields + 1] = priority; fields[#fields + 1] = 'max'; fields[#fields + 1] = attempts
       ev('cancelled', id, nil, nil, nil)
     elseif dedupe ~= '' then
       fields[#fields + 1] = 'dedupe'; fields[#fields + 1] = dedupe
       redis.call('HSET', P .. ':dedupe', dedupe, id)
     end
-    zaddLater(P .. ':jobs', ARGV[i + 8], id)
+    zaddLater(P .. ':jobs', created, id)
     for n, t in ipairs(targets) do
       local did = id .. '.' .. (n - 1)
       seq = seq + 1
@@ -60,11 +65,11 @@ for i = 7, #ARGV, ${ENQUEUE_FIELDS} do
       if n > 1 then f = {} end
       f[#f + 1] = 'route'; f[#f + 1] = t[1]
       if t[2] ~= '' then f[#f + 1] = 'target'; f[#f + 1] = t[2] end
-      f[#f + 1] = 'state'; f[#f + 1] = 'queued'; f[#f + 1] = 'priority'; f[#f + 1] = priority; f[#f + 1] = 'runAt'; f[#f + 1] = ARGV[i + 5]
+      f[#f + 1] = 'state'; f[#f + 1] = 'queued'; f[#f + 1] = 'priority'; f[#f + 1] = priority; f[#f + 1] = 'runAt'; f[#f + 1] = ARGV[i + 6]
       f[#f + 1] = 'attempts'; f[#f + 1] = 0; f[#f + 1] = 'max'; f[#f + 1] = attempts; f[#f + 1] = 'seq'; f[#f + 1] = seq
       redis.call('HSET', (dkey(did)), unpack(f))
       if runAt > NOW then
-        zaddLater(P .. ':delayed:' .. t[1], ARGV[i + 5], member(seq, did))
+        zaddLater(P .. ':delayed:' .. t[1], ARGV[i + 6], member(seq, did))
       else
         zaddLater(readyKey(t[1], t[2]), fmt(score(priority, runAt)), member(seq, did))
       end
