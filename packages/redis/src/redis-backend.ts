@@ -29,7 +29,7 @@ import { resolveRedisOptions, retentionArgs, type ParsedRedisOptions, type Redis
 import { Script } from './script-runner.js';
 import { CLAIM_LUA } from './scripts/claim.js';
 import { ENQUEUE_LUA } from './scripts/enqueue.js';
-import { COMPLETE_LUA, FAIL_LUA } from './scripts/finish.js';
+import { COMPLETE_AND_CLAIM_LUA, COMPLETE_LUA, FAIL_LUA } from './scripts/finish.js';
 import { CANCEL_LUA, RESCHEDULE_LUA } from './scripts/job-control.js';
 import { EXTEND_LEASE_LUA, RECOVER_LUA } from './scripts/lease.js';
 import { HEARTBEAT_LUA, LIVE_WORKERS_LUA, REGISTER_WORKER_LUA } from './scripts/workers.js';
@@ -38,6 +38,7 @@ const SCRIPTS = {
   enqueue: new Script('enqueue', ENQUEUE_LUA),
   claim: new Script('claim', CLAIM_LUA),
   complete: new Script('complete', COMPLETE_LUA),
+  completeAndClaim: new Script('complete-and-claim', COMPLETE_AND_CLAIM_LUA),
   fail: new Script('fail', FAIL_LUA),
   extendLease: new Script('extend-lease', EXTEND_LEASE_LUA),
   recover: new Script('recover-expired', RECOVER_LUA),
@@ -57,10 +58,25 @@ interface PendingCompletion {
   reject: (err: unknown) => void;
 }
 
+interface PendingClaim {
+  route: string;
+  limit: number;
+  leaseMs: number;
+  resolve: (result: ClaimResult) => void;
+  reject: (err: unknown) => void;
+}
+
+interface WorkerBatch {
+  queue: string;
+  workerId: string;
+  completions: PendingCompletion[];
+  claims: PendingClaim[];
+}
+
 /**
  * The Redis backend. Every step that touches more than one key is one Lua script; all keys of a
- * queue share a hash tag, so a queue lives in one cluster slot. Completions issued in the same
- * tick go to Redis as one script call; claims take several jobs per call.
+ * queue share a hash tag, so a queue lives in one cluster slot. A worker's completions and its next
+ * claim made in the same tick go to Redis as one script call; claims take several jobs per call.
  *
  * @example
  * ```ts
@@ -75,8 +91,8 @@ export class RedisBackend implements StorageBackend {
   private readonly retention: string[];
   private events: EventChannel | null = null;
   private subscriber: Redis | Cluster | null = null;
-  private readonly completions = new Map<string, { queue: string; workerId: string; items: PendingCompletion[] }>();
-  private completionFlush = false;
+  private readonly batches = new Map<string, WorkerBatch>();
+  private flushScheduled = false;
   private closed = false;
 
   private constructor(
@@ -127,57 +143,18 @@ export class RedisBackend implements StorageBackend {
     return jobs.map((job) => results.get(job.id)!);
   }
 
-  async claim(request: ClaimRequest): Promise<ClaimResult> {
+  claim(request: ClaimRequest): Promise<ClaimResult> {
     const { queue, route, workerId } = request;
-    const [rows, next, now, lease] = (await this.run('claim', queue, SCRIPTS.claim, this.keys(queue).ready(route), [route, workerId, request.leaseMs, request.limit], request.now)) as [
-      string[][],
-      string | null,
-      string,
-      string,
-    ];
-    const startedAt = Number(now);
-    const leaseUntil = Number(lease);
-    const deliveries: ClaimedDelivery[] = rows.map((r) => {
-      const maxAttempts = Number(r[5]);
-      return {
-        id: r[0]!,
-        jobId: jobIdOf(r[0]!),
-        queue,
-        route,
-        targetWorker: r[1] || null,
-        state: 'running',
-        priority: Number(r[2]),
-        runAt: Number(r[3]),
-        attempts: Number(r[4]),
-        maxAttempts,
-        workerId,
-        leaseUntil,
-        startedAt,
-        finishedAt: null,
-        result: null,
-        error: null,
-        cancelRequested: false,
-        name: r[6]!,
-        args: JSON.parse(r[7]!),
-        options: decodeRunOptions(r[8], maxAttempts),
-      };
-    });
-    return { deliveries, nextRunAt: next === null ? null : Number(next) };
+    if (request.now !== undefined) {
+      const args = [route, workerId, request.leaseMs, request.limit];
+      return this.run('claim', queue, SCRIPTS.claim, this.keys(queue).ready(route), args, request.now).then((raw) => decodeClaim(queue, route, workerId, raw));
+    }
+    // Batched with the same worker's completions: one round trip when a worker finishes jobs and wants more.
+    return new Promise((resolve, reject) => this.batchFor(queue, workerId).claims.push({ route, limit: request.limit, leaseMs: request.leaseMs, resolve, reject }));
   }
 
   complete(queue: string, deliveryId: string, workerId: string, result: unknown): Promise<void> {
-    if (this.closed) return Promise.reject(closedError('complete'));
-    return new Promise((resolve, reject) => {
-      const key = `${queue}\u0000${workerId}`;
-      let batch = this.completions.get(key);
-      if (!batch) this.completions.set(key, (batch = { queue, workerId, items: [] }));
-      batch.items.push({ id: deliveryId, result: JSON.stringify(result ?? null), resolve, reject });
-      if (!this.completionFlush) {
-        this.completionFlush = true;
-        // After the current burst of promise callbacks: the jobs finishing together go in one call.
-        process.nextTick(() => void this.flushCompletions());
-      }
-    });
+    return new Promise((resolve, reject) => this.batchFor(queue, workerId).completions.push({ id: deliveryId, result: JSON.stringify(result ?? null), resolve, reject }));
   }
 
   async fail(queue: string, deliveryId: string, request: FailRequest): Promise<'retrying' | 'failed' | 'cancelled'> {
@@ -316,7 +293,7 @@ export class RedisBackend implements StorageBackend {
 
   async close(): Promise<void> {
     if (this.closed) return;
-    if (this.completionFlush) await this.flushCompletions();
+    if (this.flushScheduled) await this.flushBatches();
     this.closed = true;
     this.subscriber?.disconnect();
     await this.client.quit().catch(() => this.client.disconnect());
@@ -332,18 +309,58 @@ export class RedisBackend implements StorageBackend {
     return this.events;
   }
 
-  private async flushCompletions(): Promise<void> {
-    this.completionFlush = false;
-    const batches = [...this.completions.values()];
-    this.completions.clear();
+  /** The calls one worker makes in this tick; they go to Redis together on the next one. */
+  private batchFor(queue: string, workerId: string): WorkerBatch {
+    if (this.closed) throw closedError('claim');
+    const key = `${queue}\u0000${workerId}`;
+    let batch = this.batches.get(key);
+    if (!batch) this.batches.set(key, (batch = { queue, workerId, completions: [], claims: [] }));
+    if (!this.flushScheduled) {
+      this.flushScheduled = true;
+      // After the current burst of promise callbacks: the jobs finishing together go in one call.
+      process.nextTick(() => void this.flushBatches());
+    }
+    return batch;
+  }
+
+  private async flushBatches(): Promise<void> {
+    this.flushScheduled = false;
+    const batches = [...this.batches.values()];
+    this.batches.clear();
+    await Promise.all(batches.map((batch) => this.flushBatch(batch)));
+  }
+
+  private async flushBatch({ queue, workerId, completions, claims }: WorkerBatch): Promise<void> {
+    const keys = this.keys(queue);
+    const pairs = completions.flatMap((item) => [item.id, item.result]);
+    const settleCompletions = (statuses: string[]) =>
+      completions.forEach((item, i) => (statuses[i] === 'ok' ? item.resolve() : item.reject(leaseError(statuses[i] ?? 'missing', queue, item.id, workerId))));
+    const failAll = (items: { reject: (err: unknown) => void }[], err: unknown) => items.forEach((item) => item.reject(err));
+    let rest = claims;
+    if (completions.length > 0 && claims.length > 0) {
+      const [first] = claims;
+      rest = claims.slice(1);
+      try {
+        const [statuses, raw] = (await this.run('completeAndClaim', queue, SCRIPTS.completeAndClaim, keys.ready(first!.route), [workerId, first!.route, first!.leaseMs, first!.limit, ...pairs])) as [string[], unknown];
+        settleCompletions(statuses);
+        first!.resolve(decodeClaim(queue, first!.route, workerId, raw));
+      } catch (err) {
+        failAll([...completions, first!], err);
+      }
+    } else if (completions.length > 0) {
+      try {
+        settleCompletions((await this.run('complete', queue, SCRIPTS.complete, keys.active, [workerId, ...pairs])) as string[]);
+      } catch (err) {
+        failAll(completions, err);
+      }
+    }
     await Promise.all(
-      batches.map(async ({ queue, workerId, items }) => {
+      rest.map(async (claim) => {
         try {
-          const args = [workerId, ...items.flatMap((item) => [item.id, item.result])];
-          const statuses = (await this.run('complete', queue, SCRIPTS.complete, this.keys(queue).active, args)) as string[];
-          items.forEach((item, i) => (statuses[i] === 'ok' ? item.resolve() : item.reject(leaseError(statuses[i] ?? 'missing', queue, item.id, workerId))));
+          const raw = await this.run('claim', queue, SCRIPTS.claim, keys.ready(claim.route), [claim.route, workerId, claim.leaseMs, claim.limit]);
+          claim.resolve(decodeClaim(queue, claim.route, workerId, raw));
         } catch (err) {
-          for (const item of items) item.reject(err);
+          claim.reject(err);
         }
       }),
     );
@@ -367,6 +384,38 @@ export class RedisBackend implements StorageBackend {
       throw mapRedisError(err, operation, { queue });
     }
   }
+}
+
+function decodeClaim(queue: string, route: string, workerId: string, raw: unknown): ClaimResult {
+  const [rows, next, now, lease] = raw as [string[][], string | null, string, string];
+  const startedAt = Number(now);
+  const leaseUntil = Number(lease);
+  const deliveries: ClaimedDelivery[] = rows.map((r) => {
+    const maxAttempts = Number(r[5]);
+    return {
+      id: r[0]!,
+      jobId: jobIdOf(r[0]!),
+      queue,
+      route,
+      targetWorker: r[1] || null,
+      state: 'running',
+      priority: Number(r[2]),
+      runAt: Number(r[3]),
+      attempts: Number(r[4]),
+      maxAttempts,
+      workerId,
+      leaseUntil,
+      startedAt,
+      finishedAt: null,
+      result: null,
+      error: null,
+      cancelRequested: false,
+      name: r[6]!,
+      args: JSON.parse(r[7]!),
+      options: decodeRunOptions(r[8], maxAttempts),
+    };
+  });
+  return { deliveries, nextRunAt: next === null ? null : Number(next) };
 }
 
 function createClient(options: ParsedRedisOptions): Redis | Cluster {

@@ -1,18 +1,9 @@
 import { COMMON_LUA } from './common.js';
 
-/**
- * claim — leases up to `limit` due deliveries of one route to a worker.
- * Reads:   ARGV[7] route, ARGV[8] worker id, ARGV[9] lease length (ms), ARGV[10] limit;
- *          'delayed:<route>' (due entries are promoted first), 'ready:<route>' and 'ready:<route>:@<worker>'.
- * Writes:  d:<id> (state running, worker, lease, attempts+1, started), 'active' (score = lease end),
- *          'counts', events 'started'.
- * Returns: { deliveries, nextRunAt, now, leaseEnd } where each delivery is
- *          { id, target, priority, runAt, attempts, maxAttempts, name, args, opts }
- *          and nextRunAt is the earliest future run time in 'delayed:<route>' (nil when full or none).
- */
-export const CLAIM_LUA = `${COMMON_LUA}
-local route, worker, limit = ARGV[7], ARGV[8], tonumber(ARGV[10])
-local lease = fmt(NOW + tonumber(ARGV[9]))
+/** Lua: claimDeliveries(route, worker, leaseMs, limit), the claim step without the final flush(). */
+export const CLAIM_FN = `
+local function claimDeliveries(route, worker, leaseMs, limit)
+local lease = fmt(NOW + leaseMs)
 local ready = P .. ':ready:' .. route
 local mine = ready .. ':@' .. worker
 local delayed = P .. ':delayed:' .. route
@@ -68,6 +59,22 @@ if #picked < limit then
   local n = redis.call('ZRANGE', delayed, 0, 0, 'WITHSCORES')
   if #n > 0 then nextRunAt = n[2] end
 end
-flush()
 return { out, nextRunAt, fmt(NOW), lease }
+end
+`;
+
+/**
+ * claim — leases up to `limit` due deliveries of one route to a worker.
+ * Reads:   ARGV[7] route, ARGV[8] worker id, ARGV[9] lease length (ms), ARGV[10] limit;
+ *          'delayed:<route>' (due entries are promoted first), 'ready:<route>' and 'ready:<route>:@<worker>'.
+ * Writes:  d:<id> (state running, worker, lease, attempts+1, started), 'active' (score = lease end),
+ *          'counts', events 'started'.
+ * Returns: { deliveries, nextRunAt, now, leaseEnd } where each delivery is
+ *          { id, target, priority, runAt, attempts, maxAttempts, name, args, opts }
+ *          and nextRunAt is the earliest future run time in 'delayed:<route>' (nil when full or none).
+ */
+export const CLAIM_LUA = `${COMMON_LUA}${CLAIM_FN}
+local result = claimDeliveries(ARGV[7], ARGV[8], tonumber(ARGV[9]), tonumber(ARGV[10]))
+flush()
+return result
 `;

@@ -139,7 +139,8 @@ local function trim(set, keep)
   end
   for _, id in ipairs(victims) do
     removeJob(id, nil)
-    zremLater(set, id)
+    -- At once, not gathered: a later completion in this call trims the same set again.
+    redis.call('ZREM', set, id)
   end
 end
 

@@ -1,3 +1,4 @@
+import { CLAIM_FN } from './claim.js';
 import { COMMON_LUA } from './common.js';
 
 /**
@@ -7,23 +8,45 @@ import { COMMON_LUA } from './common.js';
  *          'done:*' and retention removals, 'dedupe', events 'succeeded'.
  * Returns: per pair, 'ok', 'missing', or 'lost:<state>:<holder>' when the worker no longer holds the lease.
  */
-export const COMPLETE_LUA = `${COMMON_LUA}
-local worker = ARGV[7]
-local out = {}
-for i = 8, #ARGV, 2 do
-  local did = ARGV[i]
-  local d = delivery(did)
-  if not d then
-    out[#out + 1] = 'missing'
-  elseif d.state ~= 'running' or d.worker ~= worker then
-    out[#out + 1] = 'lost:' .. d.state .. ':' .. (d.worker or '')
-  else
-    finish(did, d, 'running', 'succeeded', ARGV[i + 1], nil, worker)
-    out[#out + 1] = 'ok'
+/** Lua: completeDeliveries(worker, first), the complete step over the pairs from ARGV[first], without flush(). */
+export const COMPLETE_FN = `
+local function completeDeliveries(worker, first)
+  local out = {}
+  for i = first, #ARGV, 2 do
+    local did = ARGV[i]
+    local d = delivery(did)
+    if not d then
+      out[#out + 1] = 'missing'
+    elseif d.state ~= 'running' or d.worker ~= worker then
+      out[#out + 1] = 'lost:' .. d.state .. ':' .. (d.worker or '')
+    else
+      finish(did, d, 'running', 'succeeded', ARGV[i + 1], nil, worker)
+      out[#out + 1] = 'ok'
+    end
   end
+  return out
 end
+`;
+
+export const COMPLETE_LUA = `${COMMON_LUA}${COMPLETE_FN}
+local out = completeDeliveries(ARGV[7], 8)
 flush()
 return out
+`;
+
+/**
+ * complete-and-claim — one worker's completions and its next claim in one call, as a worker that
+ * has just finished jobs wants more: one round trip and one script run instead of two.
+ * Reads:   ARGV[7] worker id, ARGV[8] route, ARGV[9] lease length (ms), ARGV[10] claim limit,
+ *          then pairs ARGV[11+2k] delivery id, ARGV[12+2k] result JSON.
+ * Writes:  what complete and claim write.
+ * Returns: { completion statuses (as complete returns them), claim result (as claim returns it) }.
+ */
+export const COMPLETE_AND_CLAIM_LUA = `${COMMON_LUA}${COMPLETE_FN}${CLAIM_FN}
+local done = completeDeliveries(ARGV[7], 11)
+local claimed = claimDeliveries(ARGV[8], ARGV[7], tonumber(ARGV[9]), tonumber(ARGV[10]))
+flush()
+return { done, claimed }
 `;
 
 /**
