@@ -1,4 +1,5 @@
 export * from './errors.js';
+export * from './config.js';
 export * from './schedule/delay.js';
 export * from './storage/contract.js';
 export * from './storage/open-backend.js';

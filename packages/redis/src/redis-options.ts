@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { NameSchema, SkqError, describeIssues } from '@skq/core';
+import { NameSchema, SkqError, parseConfig } from '@skq/core';
 
 /** How many ended jobs to keep: `true` removes at once, a number keeps the newest N, or `{ count?, ageMs? }`. */
 export const RetentionSchema = z.union([
@@ -72,15 +72,7 @@ function parseRetention(value: string): unknown {
 }
 
 export function resolveRedisOptions(input: RedisOptions | string): ParsedRedisOptions {
-  const raw = typeof input === 'string' ? parseRedisUrl(input) : input;
-  const parsed = RedisOptionsSchema.safeParse(raw);
-  if (!parsed.success) {
-    throw new SkqError('CONFIG_INVALID', `invalid redis options: ${describeIssues(parsed.error.issues)}`, {
-      cause: parsed.error,
-      context: { field: String(parsed.error.issues[0]?.path[0] ?? 'backend') },
-    });
-  }
-  return parsed.data;
+  return parseConfig(RedisOptionsSchema, typeof input === 'string' ? parseRedisUrl(input) : input, 'redis options');
 }
 
 /** Retention as the scripts take it: [count, ageMs], -1 for no limit. */

@@ -1,7 +1,7 @@
 import { mkdirSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import { z } from 'zod';
-import { SkqError, describeIssues } from '@skq/core';
+import { SkqError, parseConfig } from '@skq/core';
 
 /** Options of the SQLite backend. */
 export const SqliteOptionsSchema = z
@@ -45,17 +45,10 @@ export function parseSqliteUrl(url: string): SqliteOptions {
 
 /** Parses options once, creating the database's folder. */
 export function resolveSqliteOptions(input: SqliteOptions | string): z.output<typeof SqliteOptionsSchema> {
-  const raw = typeof input === 'string' ? parseSqliteUrl(input) : input;
-  const parsed = SqliteOptionsSchema.safeParse(raw);
-  if (!parsed.success) {
-    throw new SkqError('CONFIG_INVALID', `invalid sqlite options: ${describeIssues(parsed.error.issues)}`, {
-      cause: parsed.error,
-      context: { field: String(parsed.error.issues[0]?.path[0] ?? 'backend') },
-    });
+  const options = parseConfig(SqliteOptionsSchema, typeof input === 'string' ? parseSqliteUrl(input) : input, 'sqlite options');
+  if (options.path !== ':memory:') {
+    options.path = resolve(options.path);
+    mkdirSync(dirname(options.path), { recursive: true });
   }
-  if (parsed.data.path !== ':memory:') {
-    parsed.data.path = resolve(parsed.data.path);
-    mkdirSync(dirname(parsed.data.path), { recursive: true });
-  }
-  return parsed.data;
+  return options;
 }

@@ -5,7 +5,7 @@ import {
   RoutesSchema,
   SkqError,
   SkunkQueue,
-  describeIssues,
+  parseConfig,
   isJobClass,
   isStorageBackend,
   type JobClass,
@@ -45,20 +45,13 @@ export type WorkerPoolOptions = z.input<typeof WorkerPoolOptionsSchema>;
 export type ParsedWorkerPoolOptions = z.output<typeof WorkerPoolOptionsSchema>;
 
 export function parseWorkerPoolOptions(options: unknown): ParsedWorkerPoolOptions {
-  const parsed = WorkerPoolOptionsSchema.safeParse(options);
-  if (!parsed.success) {
-    const issue = parsed.error.issues[0] as { path: PropertyKey[]; keys?: string[] } | undefined;
-    throw new SkqError('CONFIG_INVALID', `invalid worker pool options: ${describeIssues(parsed.error.issues, 'options')}`, {
-      cause: parsed.error,
-      context: { field: String(issue?.path[0] ?? issue?.keys?.[0] ?? '') },
-    });
-  }
-  const concurrency = parsed.data.concurrency;
+  const data = parseConfig(WorkerPoolOptionsSchema, options, 'worker pool options', 'options');
+  const concurrency = data.concurrency;
   if (typeof concurrency === 'object') {
-    const unknown = Object.keys(concurrency).filter((route) => !parsed.data.routes.includes(route));
+    const unknown = Object.keys(concurrency).filter((route) => !data.routes.includes(route));
     if (unknown.length) {
       throw new SkqError('CONFIG_INVALID', `concurrency names routes the pool does not serve: ${unknown.join(', ')}`, { context: { field: 'concurrency' } });
     }
   }
-  return parsed.data;
+  return data;
 }

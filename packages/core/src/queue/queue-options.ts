@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { parseConfig } from '../config.js';
 import { SkqError, describeIssues } from '../errors.js';
 import { NameSchema } from '../job/names.js';
 import { isStorageBackend } from '../storage/open-backend.js';
@@ -25,14 +26,6 @@ export function parseQueueOptions(name: unknown, options: unknown): { name: stri
       context: { field: 'name' },
     });
   }
-  const parsed = QueueOptionsSchema.safeParse(options ?? {});
-  if (!parsed.success) {
-    const issue = parsed.error.issues[0] as { path: PropertyKey[]; keys?: string[] } | undefined;
-    const field = String(issue?.path[0] ?? issue?.keys?.[0] ?? '');
-    throw new SkqError('CONFIG_INVALID', `invalid options for queue "${parsedName.data}": ${describeIssues(parsed.error.issues, 'options')}`, {
-      cause: parsed.error,
-      context: { queue: parsedName.data, field },
-    });
-  }
-  return { name: parsedName.data, options: parsed.data };
+  const parsed = parseConfig(QueueOptionsSchema, options ?? {}, `options for queue "${parsedName.data}"`, 'options');
+  return { name: parsedName.data, options: parsed };
 }
