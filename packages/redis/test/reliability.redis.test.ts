@@ -93,7 +93,11 @@ describe.skipIf(missing)(`redis reliability ${missing ?? ''}`, () => {
   it('trims ended jobs by count, as configured', async () => {
     const backend = await RedisBackend.connect(`${server.url}?removeOnComplete=2`);
     const queue = new SkunkQueue(uniqueQueue('trim'), { backend });
-    const job = queue.job({ name: 'x', routes: ['r'] }, async (n: number) => n);
+    // A few ms per job, so that finish times differ: retention keeps the newest by finish time.
+    const job = queue.job({ name: 'x', routes: ['r'] }, async (n: number) => {
+      await sleep(5);
+      return n;
+    });
     const pool = new WorkerPool({ queue, routes: ['r'], handleSignals: false });
     await pool.start();
     const handles = await queue.pushMany([1, 2, 3, 4, 5].map((n) => job.with(n)));
