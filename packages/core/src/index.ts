@@ -1,6 +1,7 @@
 export * from './errors.js';
 export * from './config.js';
 export * from './schedule/delay.js';
+export * from './schedule/adaptive-interval.js';
 export * from './storage/contract.js';
 export * from './storage/open-backend.js';
 export * from './routing/delivery-plan.js';
