@@ -17,6 +17,8 @@ export const SKQ_ERROR_CODES = [
   'BACKEND_ERROR',
   'INVALID_STATE',
   'INTERRUPTED',
+  'FORBIDDEN',
+  'COMMAND_FAILED',
 ] as const;
 
 /** A string-literal union of every {@link SkqError} code. */

@@ -13,6 +13,8 @@ export * from './job/job-args.js';
 export * from './job/invocation.js';
 export * from './job/job-mixin.js';
 export * from './job/define-job.js';
+export * from './job/shell-task.js';
+export * from './job/module-task.js';
 export * from './job/job-handle.js';
 export * from './job/attempt-control.js';
 export * from './job/run-attempt.js';

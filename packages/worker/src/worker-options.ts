@@ -9,6 +9,7 @@ import {
   isJobClass,
   isStorageBackend,
   type JobClass,
+  type ModuleImporter,
   type StorageBackend,
 } from '@skq/core';
 
@@ -35,6 +36,17 @@ export const WorkerPoolOptionsSchema = z
     registrationTtlMs: z.number().int().min(200).default(30_000),
     /** The longest an idle worker waits before looking for work without a wake-up, in ms. */
     pollIntervalMs: z.number().int().min(10).default(1_000),
+    /** Run shell tasks (`queue.shell`). Off by default: anyone who can enqueue could run commands here. */
+    allowShell: z.boolean().default(false),
+    /** Run module tasks (`queue.call`) from these directories only. */
+    modules: z
+      .object({
+        allow: z.array(z.string().min(1)).min(1),
+        baseDir: z.string().min(1).optional(),
+        importer: z.custom<ModuleImporter>((v) => typeof v === 'function', 'must be a function').optional(),
+      })
+      .strict()
+      .optional(),
     /** Install the signal handlers (gentle: SIGHUP, SIGABRT, SIGQUIT, SIGTERM; rough: SIGINT) in `listen()`. */
     handleSignals: z.boolean().default(true),
   })

@@ -7,6 +7,8 @@ import {
   SkqError,
   acquireBackend,
   captureConsoleIntoJobs,
+  moduleRunnable,
+  shellRunnable,
   defaultJobRegistry,
   releaseBackend,
   runnableFromClass,
@@ -53,6 +55,8 @@ export class WorkerPool {
     const { queue, backend } = this.options;
     this.queue = typeof queue === 'string' ? queue : queue.name;
     this.registry = new JobRegistry(defaultJobRegistry);
+    this.registry.add('*', shellRunnable(this.options.allowShell));
+    this.registry.add('*', moduleRunnable(this.options.modules ?? { allow: [] }));
     for (const job of this.options.jobs) {
       this.registry.add('*', job instanceof JobDefinition ? job.runnable : runnableFromClass(job));
     }

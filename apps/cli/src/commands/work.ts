@@ -12,6 +12,8 @@ const FLAGS: FlagSpec[] = [
   { name: 'concurrency', short: 'c', kind: 'value', placeholder: 'n', description: 'Jobs run at once per route (default 1)' },
   { name: 'file', short: 'f', kind: 'list', placeholder: 'module', description: 'Job modules to load (.ts, .mjs, .js)' },
   { name: 'lease-ms', kind: 'value', placeholder: 'ms', description: 'Lease length; a killed worker’s jobs return after it (default 30000)' },
+  { name: 'allow-shell', kind: 'boolean', description: 'Run shell tasks (queue.shell); off by default' },
+  { name: 'allow-modules', kind: 'list', placeholder: 'dir', description: 'Run module tasks (queue.call) from these directories' },
 ];
 
 export const WORK_USAGE = usage('work', 'Runs a worker pool: one worker per route, until SIGTERM (gentle) or SIGINT (rough).', FLAGS);
@@ -33,7 +35,17 @@ export async function work(argv: string[], cwd: string): Promise<number> {
     const mod = await importModule(file);
     for (const value of Object.values(mod)) if (isJobClass(value)) jobs.push(value);
   }
-  const pool = new WorkerPool({ queue, routes, concurrency, jobs, ...(backend ? { backend } : {}), ...(leaseMs ? { leaseMs } : {}) });
+  const allowModules = flags['allow-modules'] as string[] | undefined;
+  const pool = new WorkerPool({
+    queue,
+    routes,
+    concurrency,
+    jobs,
+    allowShell: flags['allow-shell'] === true,
+    ...(allowModules ? { modules: { allow: allowModules, baseDir: cwd, importer: importModule } } : {}),
+    ...(backend ? { backend } : {}),
+    ...(leaseMs ? { leaseMs } : {}),
+  });
   let signal: string | null = null;
   for (const s of ['SIGINT', 'SIGTERM', 'SIGHUP', 'SIGQUIT', 'SIGABRT'] as const) process.once(s, () => (signal ??= s));
   await pool.start();

@@ -110,6 +110,6 @@ export function parseJobName(name: unknown, field = 'name'): string {
       context: { field },
     });
   }
-  if (parsed.data === CONJUNCTION_JOB) throw new SkqError('CONFIG_INVALID', `"${CONJUNCTION_JOB}" is reserved`, { context: { field } });
+  if (parsed.data.startsWith('skq.')) throw new SkqError('CONFIG_INVALID', `job names starting with "skq." are reserved (${JSON.stringify(name)})`, { context: { field } });
   return parsed.data;
 }

@@ -109,7 +109,7 @@ function abortable<T>(work: Promise<T>, control: AttemptControl): Promise<T> {
   });
 }
 
-const NEVER_RETRIED = new Set(['UNKNOWN_JOB', 'ARGS_INVALID']);
+const NEVER_RETRIED = new Set(['UNKNOWN_JOB', 'ARGS_INVALID', 'FORBIDDEN']);
 
 function decide(delivery: ClaimedDelivery, err: unknown): AttemptOutcome {
   const error = serializeError(err);

@@ -4,6 +4,8 @@ import { JobDefinition, type JobHandler, type JobOptions } from '../job/define-j
 import { JobHandle, type JobReader } from '../job/job-handle.js';
 import { FireOptionsSchema, type FireOptions, type Invocable, type InvocationTarget } from '../job/invocation.js';
 import { isJobClass, runnableFromClass, type JobClass } from '../job/job-mixin.js';
+import { moduleInvocation, type CallOptions } from '../job/module-task.js';
+import { shellInvocation, type ShellOptions, type ShellResult } from '../job/shell-task.js';
 import { defaultJobRegistry, type JobRegistry } from '../job/registry.js';
 import { resolveWhen, type When } from '../schedule/delay.js';
 import type { JobRecord, JobState, LogLine, NewJob, QueueType, StateCounts, StorageBackend, WorkerInfo } from '../storage/contract.js';
@@ -78,6 +80,33 @@ export class SkunkQueue implements InvocationTarget, JobReader {
     this.registry.add(this.name, runnableFromClass(type));
     return type;
   };
+
+  /**
+   * Enqueues a shell task. The template is split into words, then `{placeholders}` are filled inside
+   * each word; the worker runs it with `execFile`, never through a shell, and only if it allows shell
+   * tasks. The job's result is `{ exitCode, stdout, stderr }`; output lines also go to its log.
+   *
+   * @example
+   * ```ts
+   * await queue.shell('id {name}', { name: 'root' }, { routes: ['ops'] });
+   * ```
+   */
+  async shell(template: string, values: Record<string, string | number | boolean>, options: ShellOptions): Promise<JobHandle<ShellResult>> {
+    return this.push(shellInvocation(template, values, options, this)) as Promise<JobHandle<ShellResult>>;
+  }
+
+  /**
+   * Enqueues a call of a module's export, `'./workers/tasks.js:myTask'`, with `args`. The worker
+   * imports the module only from directories it allows.
+   *
+   * @example
+   * ```ts
+   * await queue.call('./workers/tasks.js:resize', [{ width: 200 }], { routes: ['images'] });
+   * ```
+   */
+  async call(target: string, args: unknown[], options: CallOptions): Promise<JobHandle> {
+    return this.push(moduleInvocation(target, args, options, this));
+  }
 
   /** Enqueues a job: a bound function job, a JobMixin instance or a conjunction (the seed's `queue += job`). */
   async push(job: Invocable, options?: FireOptions): Promise<JobHandle> {
