@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { SkqError, type ClaimedDelivery, type StorageBackend } from '@skq/core';
+import { SkqError, type ClaimedDelivery, type ScheduleDefinition, type StorageBackend } from '@skq/core';
 import { eventually, newJob, recordEvents, sleep, uniqueQueue } from './contract-fixtures.js';
 
 /** Opens a connection to the store under test. Every call must reach the same store. */
@@ -292,6 +292,83 @@ export function runStorageContract(name: string, factory: BackendFactory): void 
       expect((await backend.listJobs({ queue, state: 'queued' })).map((j) => j.id)).toEqual([d.jobId === a!.id ? b!.id : a!.id]);
       const counts = await backend.countByState(queue);
       expect(counts.r).toMatchObject({ running: 1, queued: 1, succeeded: 0 });
+    });
+
+    describe('schedules', () => {
+      const definition = (id: string, everyMs = 1_000): ScheduleDefinition => ({
+        id,
+        rule: { kind: 'every', everyMs },
+        job: { name: 'tick', type: 'direct', args: [1], routes: ['r'], priority: 0, options: newJob('x').options },
+        nextRunAt: 1_000,
+        state: null,
+      });
+      const firing = (queue: string, tick: number, next: number | null) => ({
+        job: newJob(queue, { id: `sched:s:${tick}`, name: 'tick' }),
+        firedAt: tick,
+        nextRunAt: next,
+        waitingJobId: next === null ? `sched:s:${tick}` : null,
+      });
+
+      it('saves a definition once, keeps an unchanged one, and replaces a changed one', async () => {
+        const queue = uniqueQueue('sched-save');
+        expect(await backend.saveSchedule(queue, definition('s'))).toBe('created');
+        expect(await backend.saveSchedule(queue, definition('s'))).toBe('unchanged');
+        const [first] = await backend.listSchedules(queue);
+        expect(first).toMatchObject({ id: 's', queue, rule: { kind: 'every', everyMs: 1_000 }, nextRunAt: 1_000, paused: false, firedCount: 0, waitingJobId: null });
+        expect(await backend.saveSchedule(queue, { ...definition('s', 2_000), nextRunAt: 5_000 })).toBe('updated');
+        const [second] = await backend.listSchedules(queue);
+        expect(second).toMatchObject({ rule: { everyMs: 2_000 }, nextRunAt: 5_000 });
+        expect(second!.version).toBeGreaterThan(first!.version);
+        expect(await backend.listSchedules(uniqueQueue())).toEqual([]);
+      });
+
+      it('fires a tick exactly once among racing processes, enqueueing its job', async () => {
+        const queue = uniqueQueue('sched-fire');
+        await backend.saveSchedule(queue, definition('s'));
+        const [record] = await backend.listSchedules(queue);
+        const racers = await Promise.all(Array.from({ length: 4 }, () => open()));
+        const results = await Promise.all(racers.map((b) => b.fireSchedule(queue, 's', record!.version, firing(queue, 1_000, 2_000))));
+        expect(results.filter(Boolean)).toHaveLength(1);
+        const [after] = await backend.listSchedules(queue);
+        expect(after).toMatchObject({ nextRunAt: 2_000, firedCount: 1, lastFiredAt: 1_000, lastJobId: 'sched:s:1000', version: record!.version + 1 });
+        expect((await backend.listJobs({ queue })).map((j) => j.id)).toEqual(['sched:s:1000']);
+        expect(await backend.fireSchedule(queue, 's', record!.version, firing(queue, 1_000, 2_000))).toBe(false);
+      });
+
+      it('does not fire a paused schedule, and fires again once resumed', async () => {
+        const queue = uniqueQueue('sched-pause');
+        await backend.saveSchedule(queue, definition('s'));
+        expect(await backend.setSchedulePaused(queue, 's', true)).toBe(true);
+        let [record] = await backend.listSchedules(queue);
+        expect(record!.paused).toBe(true);
+        expect(await backend.fireSchedule(queue, 's', record!.version, firing(queue, 1_000, 2_000))).toBe(false);
+        expect(await backend.setSchedulePaused(queue, 's', false)).toBe(true);
+        [record] = await backend.listSchedules(queue);
+        expect(await backend.fireSchedule(queue, 's', record!.version, firing(queue, 1_000, 2_000))).toBe(true);
+        expect(await backend.setSchedulePaused(queue, 'missing', true)).toBe(false);
+      });
+
+      it('waits for the fired job, then advances once', async () => {
+        const queue = uniqueQueue('sched-wait');
+        await backend.saveSchedule(queue, { ...definition('s'), rule: { kind: 'after', delayMs: 500 } });
+        let [record] = await backend.listSchedules(queue);
+        await backend.fireSchedule(queue, 's', record!.version, firing(queue, 1_000, null));
+        [record] = await backend.listSchedules(queue);
+        expect(record).toMatchObject({ nextRunAt: null, waitingJobId: 'sched:s:1000' });
+        const next = { nextRunAt: 9_000, state: { intervalMs: 500 } };
+        expect(await backend.advanceSchedule(queue, 's', record!.version, next)).toBe(true);
+        expect(await backend.advanceSchedule(queue, 's', record!.version, next)).toBe(false);
+        [record] = await backend.listSchedules(queue);
+        expect(record).toMatchObject({ nextRunAt: 9_000, waitingJobId: null, state: { intervalMs: 500 } });
+      });
+
+      it('removes a schedule', async () => {
+        const queue = uniqueQueue('sched-remove');
+        await backend.saveSchedule(queue, definition('s'));
+        expect(await backend.removeSchedule(queue, 's')).toBe(true);
+        expect(await backend.removeSchedule(queue, 's')).toBe(false);
+        expect(await backend.listSchedules(queue)).toEqual([]);
+      });
     });
   });
 }

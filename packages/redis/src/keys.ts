@@ -14,6 +14,8 @@ export interface QueueKeys {
   workers: string;
   doneSucceeded: string;
   doneFailed: string;
+  schedules: string;
+  schedule(id: string): string;
   ready(route: string): string;
   readyFor(route: string, workerId: string): string;
   delayed(route: string): string;
@@ -38,6 +40,8 @@ export function queueKeys(keyPrefix: string, queue: string): QueueKeys {
     workers: `${prefix}:workers`,
     doneSucceeded: `${prefix}:done:succeeded`,
     doneFailed: `${prefix}:done:failed`,
+    schedules: `${prefix}:schedules`,
+    schedule: (id) => `${prefix}:sched:${id}`,
     ready: (route) => `${prefix}:ready:${route}`,
     readyFor: (route, workerId) => `${prefix}:ready:${route}:@${workerId}`,
     delayed: (route) => `${prefix}:delayed:${route}`,

@@ -1,4 +1,4 @@
-import { DEFAULT_RUN_OPTIONS, aggregateState, type Delivery, type JobRecord, type JobRunOptions, type JobState, type WorkerInfo } from '@skq/core';
+import { DEFAULT_RUN_OPTIONS, aggregateState, type Delivery, type JobRecord, type JobRunOptions, type JobState, type ScheduleRecord, type WorkerInfo } from '@skq/core';
 
 const num = (v: string | undefined): number | null => (v === undefined || v === '' ? null : Number(v));
 const json = (v: string | undefined): unknown => (v === undefined || v === '' ? null : JSON.parse(v));
@@ -74,5 +74,27 @@ export function toWorker(queue: string, id: string, h: Record<string, string>): 
     startedAt: Number(h.started),
     lastSeenAt: Number(h.lastSeen),
     expiresAt: Number(h.expires),
+  };
+}
+
+/** A schedule hash as the schedule scripts store it. */
+export function toScheduleRecord(queue: string, id: string, h: Record<string, string>): ScheduleRecord {
+  const { rule, job } = JSON.parse(h.def!) as Pick<ScheduleRecord, 'rule' | 'job'>;
+  const num = (v: string | undefined) => (v === undefined || v === '' ? null : Number(v));
+  return {
+    id,
+    queue,
+    rule,
+    job,
+    state: h.state ? JSON.parse(h.state) : null,
+    nextRunAt: num(h.next),
+    waitingJobId: h.waiting || null,
+    paused: h.paused === '1',
+    firedCount: Number(h.fired ?? 0),
+    lastFiredAt: num(h.lastFired),
+    lastJobId: h.lastJob || null,
+    version: Number(h.version),
+    createdAt: Number(h.created),
+    updatedAt: Number(h.updated),
   };
 }

@@ -16,6 +16,9 @@ import {
   type ListJobsQuery,
   type LogLine,
   type NewJob,
+  type ScheduleDefinition,
+  type ScheduleFiring,
+  type ScheduleRecord,
   type StateCounts,
   type StorageBackend,
   type StorageCapabilities,
@@ -23,7 +26,7 @@ import {
 } from '@skq/core';
 import { EventChannel } from './event-channel.js';
 import { jobIdOf, queueKeys, type QueueKeys } from './keys.js';
-import { decodeRunOptions, encodeRunOptions, toDelivery, toJobRecord, toWorker } from './records.js';
+import { decodeRunOptions, encodeRunOptions, toDelivery, toJobRecord, toScheduleRecord, toWorker } from './records.js';
 import { mapRedisError } from './redis-errors.js';
 import { resolveRedisOptions, retentionArgs, type ParsedRedisOptions, type RedisOptions } from './redis-options.js';
 import { Script } from './script-runner.js';
@@ -33,6 +36,7 @@ import { COMPLETE_AND_CLAIM_LUA, COMPLETE_LUA, FAIL_LUA } from './scripts/finish
 import { CANCEL_LUA, RESCHEDULE_LUA } from './scripts/job-control.js';
 import { EXTEND_LEASE_LUA, RECOVER_LUA } from './scripts/lease.js';
 import { HEARTBEAT_LUA, LIVE_WORKERS_LUA, REGISTER_WORKER_LUA } from './scripts/workers.js';
+import { ADVANCE_SCHEDULE_LUA, FIRE_SCHEDULE_LUA, PAUSE_SCHEDULE_LUA, SAVE_SCHEDULE_LUA } from './scripts/schedules.js';
 
 const SCRIPTS = {
   enqueue: new Script('enqueue', ENQUEUE_LUA),
@@ -47,6 +51,10 @@ const SCRIPTS = {
   registerWorker: new Script('register-worker', REGISTER_WORKER_LUA),
   heartbeat: new Script('heartbeat', HEARTBEAT_LUA),
   liveWorkers: new Script('live-workers', LIVE_WORKERS_LUA),
+  saveSchedule: new Script('save-schedule', SAVE_SCHEDULE_LUA),
+  fireSchedule: new Script('fire-schedule', FIRE_SCHEDULE_LUA),
+  advanceSchedule: new Script('advance-schedule', ADVANCE_SCHEDULE_LUA),
+  pauseSchedule: new Script('pause-schedule', PAUSE_SCHEDULE_LUA),
 };
 
 const ALL_EVENTS: JobEvent['type'][] = ['enqueued', 'started', 'retrying', 'succeeded', 'failed', 'cancelled', 'cancel-requested', 'rescheduled', 'recovered'];
@@ -121,22 +129,7 @@ export class RedisBackend implements StorageBackend {
     for (const job of jobs) byQueue.set(job.queue, [...(byQueue.get(job.queue) ?? []), job]);
     const results = new Map<string, EnqueueResult>();
     for (const [queue, batch] of byQueue) {
-      const args: (string | number)[] = [];
-      for (const job of batch) {
-        args.push(
-          job.id,
-          job.name,
-          JSON.stringify(job.args),
-          job.routes.join(','),
-          job.type,
-          job.priority,
-          Math.round(job.runAt),
-          job.options.attempts,
-          job.dedupeKey ?? '',
-          Math.round(job.createdAt),
-          encodeRunOptions(job.options),
-        );
-      }
+      const args = batch.flatMap(enqueueArgs);
       const out = (await this.run('enqueue', queue, SCRIPTS.enqueue, this.keys(queue).seq, args)) as (string | number)[];
       batch.forEach((job, i) => results.set(job.id, { id: String(out[i * 3]), deduped: Number(out[i * 3 + 1]) === 1, deliveries: Number(out[i * 3 + 2]) }));
     }
@@ -282,6 +275,42 @@ export class RedisBackend implements StorageBackend {
     return workers.sort((a, b) => a.startedAt - b.startedAt || a.id.localeCompare(b.id));
   }
 
+  async saveSchedule(queue: string, definition: ScheduleDefinition): Promise<'created' | 'updated' | 'unchanged'> {
+    const def = JSON.stringify({ rule: definition.rule, job: definition.job });
+    const args = [definition.id, def, definition.state ? JSON.stringify(definition.state) : '', Math.round(definition.nextRunAt)];
+    return String(await this.run('saveSchedule', queue, SCRIPTS.saveSchedule, this.keys(queue).schedules, args)) as 'created' | 'updated' | 'unchanged';
+  }
+
+  async listSchedules(queue: string): Promise<ScheduleRecord[]> {
+    return this.call('listSchedules', queue, async () => {
+      const keys = this.keys(queue);
+      const ids = (await this.client.smembers(keys.schedules)).sort();
+      const hashes = await Promise.all(ids.map((id) => this.client.hgetall(keys.schedule(id))));
+      return ids.flatMap((id, i) => (hashes[i]!.def ? [toScheduleRecord(queue, id, hashes[i]!)] : []));
+    });
+  }
+
+  async setSchedulePaused(queue: string, id: string, paused: boolean): Promise<boolean> {
+    return Number(await this.run('setSchedulePaused', queue, SCRIPTS.pauseSchedule, this.keys(queue).schedules, [id, paused ? '1' : '0'])) === 1;
+  }
+
+  async removeSchedule(queue: string, id: string): Promise<boolean> {
+    const keys = this.keys(queue);
+    const removed = await this.call('removeSchedule', queue, () => this.client.srem(keys.schedules, id));
+    await this.call('removeSchedule', queue, () => this.client.del(keys.schedule(id)));
+    return removed === 1;
+  }
+
+  async fireSchedule(queue: string, id: string, version: number, firing: ScheduleFiring): Promise<boolean> {
+    const args = [id, version, firing.nextRunAt ?? '', firing.waitingJobId ?? '', Math.round(firing.firedAt), ...enqueueArgs(firing.job)];
+    return Number(await this.run('fireSchedule', queue, SCRIPTS.fireSchedule, this.keys(queue).schedules, args)) === 1;
+  }
+
+  async advanceSchedule(queue: string, id: string, version: number, next: { nextRunAt: number; state: Record<string, number> | null }): Promise<boolean> {
+    const args = [id, version, Math.round(next.nextRunAt), next.state ? JSON.stringify(next.state) : ''];
+    return Number(await this.run('advanceSchedule', queue, SCRIPTS.advanceSchedule, this.keys(queue).schedules, args)) === 1;
+  }
+
   async subscribe(queue: string, listener: JobEventListener, types?: readonly JobEvent['type'][]): Promise<() => Promise<void>> {
     const events = await this.eventChannel();
     try {
@@ -384,6 +413,23 @@ export class RedisBackend implements StorageBackend {
       throw mapRedisError(err, operation, { queue });
     }
   }
+}
+
+/** A job in the enqueue script's 11-entry layout. */
+function enqueueArgs(job: NewJob): (string | number)[] {
+  return [
+    job.id,
+    job.name,
+    JSON.stringify(job.args),
+    job.routes.join(','),
+    job.type,
+    job.priority,
+    Math.round(job.runAt),
+    job.options.attempts,
+    job.dedupeKey ?? '',
+    Math.round(job.createdAt),
+    encodeRunOptions(job.options),
+  ];
 }
 
 function decodeClaim(queue: string, route: string, workerId: string, raw: unknown): ClaimResult {

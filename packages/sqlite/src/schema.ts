@@ -81,3 +81,23 @@ CREATE TABLE IF NOT EXISTS skq_events (
 );
 CREATE INDEX IF NOT EXISTS skq_events_by_queue ON skq_events (queue, seq);
 `;
+
+/** Schedules. Reads: nothing. Writes: the skq_schedules table, idempotently. */
+export const SCHEDULES_SQL = `
+CREATE TABLE IF NOT EXISTS skq_schedules (
+  queue          TEXT NOT NULL,
+  id             TEXT NOT NULL,
+  definition     TEXT NOT NULL,
+  state          TEXT,
+  next_run_at    INTEGER,
+  waiting_job_id TEXT,
+  paused         INTEGER NOT NULL DEFAULT 0,
+  fired_count    INTEGER NOT NULL DEFAULT 0,
+  last_fired_at  INTEGER,
+  last_job_id    TEXT,
+  version        INTEGER NOT NULL DEFAULT 1,
+  created_at     INTEGER NOT NULL,
+  updated_at     INTEGER NOT NULL,
+  PRIMARY KEY (queue, id)
+);
+`;

@@ -15,6 +15,9 @@ import {
   type ListJobsQuery,
   type LogLine,
   type NewJob,
+  type ScheduleDefinition,
+  type ScheduleFiring,
+  type ScheduleRecord,
   type StateCounts,
   type StorageBackend,
   type StorageCapabilities,
@@ -22,7 +25,8 @@ import {
   JOB_STATES,
 } from '@skq/core';
 import { EventFeed } from './event-feed.js';
-import { SCHEMA_SQL, SCHEMA_VERSION } from './schema.js';
+import { SCHEDULES_SQL, SCHEMA_SQL, SCHEMA_VERSION } from './schema.js';
+import { SqliteSchedules } from './sqlite-schedules.js';
 import { mapSqliteError } from './sqlite-errors.js';
 import { resolveSqliteOptions, type SqliteOptions } from './sqlite-options.js';
 import { toClaimed, toEvent, toJobRecord, toWorker, type DeliveryRow, type EventRow, type JobRow, type WorkerRow } from './rows.js';
@@ -47,6 +51,7 @@ export class SqliteBackend implements StorageBackend {
   private readonly db: Db;
   private readonly feed: EventFeed;
   private readonly stmt: ReturnType<typeof prepareStatements>;
+  private readonly schedules: SqliteSchedules;
   private closed = false;
 
   constructor(options: SqliteOptions | string) {
@@ -57,11 +62,13 @@ export class SqliteBackend implements StorageBackend {
       // NORMAL in WAL mode survives any process crash; only an OS crash can lose the last commits.
       this.db.pragma('synchronous = NORMAL');
       this.db.exec(SCHEMA_SQL);
+      this.db.exec(SCHEDULES_SQL);
       this.db.prepare('INSERT OR IGNORE INTO skq_meta (key, value) VALUES (?, ?)').run('schema_version', String(SCHEMA_VERSION));
     } catch (err) {
       throw mapSqliteError(err, `open ${opts.path}`);
     }
     this.stmt = prepareStatements(this.db);
+    this.schedules = new SqliteSchedules(this.db);
     this.capabilities = { crossProcess: opts.path !== ':memory:', pushEvents: false, batchClaim: true, durable: opts.path !== ':memory:' };
     this.feed = new EventFeed(
       {
@@ -76,7 +83,11 @@ export class SqliteBackend implements StorageBackend {
   }
 
   async enqueue(jobs: NewJob[]): Promise<EnqueueResult[]> {
-    return this.write('enqueue', () => {
+    return this.write('enqueue', () => this.insertJobs(jobs));
+  }
+
+  /** Stores jobs with their deliveries; runs inside a write transaction. */
+  private insertJobs(jobs: NewJob[]): EnqueueResult[] {
       const now = Date.now();
       let workers: WorkerInfo[] | null = null;
       return jobs.map((job) => {
@@ -118,7 +129,6 @@ export class SqliteBackend implements StorageBackend {
         if (targets.length === 0) this.event(job.queue, 'cancelled', job.id, null, null, null, now);
         return { id: job.id, deduped: false, deliveries: targets.length };
       });
-    });
   }
 
   async claim(request: ClaimRequest): Promise<ClaimResult> {
@@ -312,6 +322,30 @@ export class SqliteBackend implements StorageBackend {
 
   async listWorkers(queue: string): Promise<WorkerInfo[]> {
     return this.read('listWorkers', () => this.liveWorkers(queue, Date.now()));
+  }
+
+  async saveSchedule(queue: string, definition: ScheduleDefinition): Promise<'created' | 'updated' | 'unchanged'> {
+    return this.write('saveSchedule', () => this.schedules.save(queue, definition, Date.now()));
+  }
+
+  async listSchedules(queue: string): Promise<ScheduleRecord[]> {
+    return this.read('listSchedules', () => this.schedules.list(queue));
+  }
+
+  async setSchedulePaused(queue: string, id: string, paused: boolean): Promise<boolean> {
+    return this.write('setSchedulePaused', () => this.schedules.setPaused(queue, id, paused, Date.now()));
+  }
+
+  async removeSchedule(queue: string, id: string): Promise<boolean> {
+    return this.write('removeSchedule', () => this.schedules.remove(queue, id));
+  }
+
+  async fireSchedule(queue: string, id: string, version: number, firing: ScheduleFiring): Promise<boolean> {
+    return this.write('fireSchedule', () => this.schedules.fire(queue, id, version, firing, (job) => this.insertJobs([job])));
+  }
+
+  async advanceSchedule(queue: string, id: string, version: number, next: { nextRunAt: number; state: Record<string, number> | null }): Promise<boolean> {
+    return this.write('advanceSchedule', () => this.schedules.advance(queue, id, version, next, Date.now()));
   }
 
   async subscribe(queue: string, listener: JobEventListener, types?: readonly JobEvent['type'][]): Promise<() => Promise<void>> {

@@ -2,13 +2,14 @@ import { randomUUID } from 'node:crypto';
 import { SkqError, describeIssues } from '../errors.js';
 import { JobDefinition, type JobHandler, type JobOptions } from '../job/define-job.js';
 import { JobHandle, type JobReader } from '../job/job-handle.js';
-import { FireOptionsSchema, type FireOptions, type Invocable, type InvocationTarget } from '../job/invocation.js';
+import { FireOptionsSchema, parseJobName, type FireOptions, type Invocable, type InvocationTarget } from '../job/invocation.js';
+import { ruleOf, saveSchedule, type Recurrence } from '../schedule/schedulers.js';
 import { isJobClass, runnableFromClass, type JobClass } from '../job/job-mixin.js';
 import { moduleInvocation, type CallOptions } from '../job/module-task.js';
 import { shellInvocation, type ShellOptions, type ShellResult } from '../job/shell-task.js';
 import { defaultJobRegistry, type JobRegistry } from '../job/registry.js';
 import { resolveWhen, type When } from '../schedule/delay.js';
-import type { JobRecord, JobState, LogLine, NewJob, QueueType, StateCounts, StorageBackend, WorkerInfo } from '../storage/contract.js';
+import type { JobRecord, JobState, LogLine, NewJob, QueueType, ScheduleRecord, StateCounts, StorageBackend, WorkerInfo } from '../storage/contract.js';
 import { DEFAULT_BACKEND_URL, acquireBackend, releaseBackend } from '../storage/open-backend.js';
 import { JobWaiter } from './job-waiter.js';
 import { parseQueueOptions, type QueueOptions } from './queue-options.js';
@@ -147,6 +148,41 @@ export class SkunkQueue implements InvocationTarget, JobReader {
     const backend = await this.backend();
     const results = await backend.enqueue(records);
     return results.map((result) => new JobHandle(result.id, this, result.deduped));
+  }
+
+  /**
+   * Saves a recurring schedule for `job` under `name`: `{ every }` (fixed rate), `{ cron, timezone? }`,
+   * or `{ after }` (PyTaSched's recurring: the next run is the last one's completion plus the delay).
+   * Saving the same name again with the same rule and job changes nothing.
+   *
+   * @example
+   * ```ts
+   * await queue.schedule('cleanup', cleanup.with(), { every: { minutes: 5 } });
+   * await queue.schedule('report', report.with('daily'), { cron: '0 7 * * 1-5', timezone: 'America/New_York' });
+   * await queue.schedule('poll', poll.with(), { after: { wait: 30 } });
+   * ```
+   */
+  async schedule(name: string, job: Invocable, recurrence: Recurrence): Promise<string> {
+    return saveSchedule(this, job, ruleOf(recurrence), parseJobName(name, 'schedule name'));
+  }
+
+  /** The queue's schedules with their next tick, state and counts. */
+  async schedules(): Promise<ScheduleRecord[]> {
+    return (await this.backend()).listSchedules(this.name);
+  }
+
+  /** Pauses (or, with `paused` false, resumes) a schedule. Throws `JOB_NOT_FOUND` if there is none. */
+  async pauseSchedule(id: string, paused = true): Promise<void> {
+    if (!(await (await this.backend()).setSchedulePaused(this.name, id, paused))) {
+      throw new SkqError('JOB_NOT_FOUND', `schedule "${id}" not found in queue "${this.name}"`, { context: { queue: this.name, field: 'id' } });
+    }
+  }
+
+  /** Removes a schedule. Throws `JOB_NOT_FOUND` if there is none. */
+  async removeSchedule(id: string): Promise<void> {
+    if (!(await (await this.backend()).removeSchedule(this.name, id))) {
+      throw new SkqError('JOB_NOT_FOUND', `schedule "${id}" not found in queue "${this.name}"`, { context: { queue: this.name, field: 'id' } });
+    }
   }
 
   /** A handle on a stored job. Throws `JOB_NOT_FOUND`. */

@@ -4,6 +4,8 @@ import { SkqError, describeIssues } from '../errors.js';
 /** A span of time in combinable, possibly fractional units. */
 export const DurationSchema = z
   .object({
+    /** Seconds, as PyTaSched's `wait`; adds to the other units. */
+    wait: z.number().finite().nonnegative().optional(),
     days: z.number().finite().nonnegative().optional(),
     hours: z.number().finite().nonnegative().optional(),
     minutes: z.number().finite().nonnegative().optional(),
@@ -12,7 +14,7 @@ export const DurationSchema = z
   })
   .strict();
 
-/** `{ days, hours, minutes, seconds, millis }`: units combine and accept floats. */
+/** `{ wait, days, hours, minutes, seconds, millis }` (`wait` is seconds): units combine and accept floats. */
 export type Duration = z.input<typeof DurationSchema>;
 
 /**
@@ -23,7 +25,7 @@ export const WhenSchema = z.union([z.date(), z.number().finite().nonnegative(), 
 /** A `Date`, a number of ms from now, or `{ days, hours, minutes, seconds, millis }` from now. */
 export type When = z.input<typeof WhenSchema>;
 
-const MS = { days: 86_400_000, hours: 3_600_000, minutes: 60_000, seconds: 1_000, millis: 1 } as const;
+const MS = { wait: 1_000, days: 86_400_000, hours: 3_600_000, minutes: 60_000, seconds: 1_000, millis: 1 } as const;
 
 /**
  * Converts a {@link Duration} to milliseconds.

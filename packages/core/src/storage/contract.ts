@@ -210,6 +210,60 @@ export interface ListJobsQuery {
 /** Job counts per route and state. */
 export type StateCounts = Record<string, Record<JobState, number>>;
 
+/** How a schedule computes its ticks; stored as JSON and interpreted by `@skq/core`. */
+export type ScheduleRule =
+  | { kind: 'every'; everyMs: number }
+  | { kind: 'cron'; expression: string; timezone: string | null }
+  /** PyTaSched's recurring tasks: the next run is the last run's completion plus the delay. */
+  | { kind: 'after'; delayMs: number }
+  /** The next run is the last run's completion plus an interval an adaptive policy sets. */
+  | { kind: 'adaptive'; policy: 'aimd' | 'rto' | 'slow-start'; options: Record<string, number> };
+
+/** The job a schedule fires at each tick. */
+export interface ScheduledJob {
+  name: string;
+  type: QueueType;
+  args: unknown[];
+  routes: string[];
+  priority: number;
+  options: JobRunOptions;
+}
+
+/** A schedule's definition, as saved by whoever defines it. */
+export interface ScheduleDefinition {
+  id: string;
+  rule: ScheduleRule;
+  job: ScheduledJob;
+  /** The first tick. */
+  nextRunAt: number;
+  /** An adaptive policy's starting state. */
+  state: Record<string, number> | null;
+}
+
+/** A stored schedule with its runtime state. `version` grows with every change: it is the compare-and-set token. */
+export interface ScheduleRecord extends Omit<ScheduleDefinition, 'nextRunAt'> {
+  queue: string;
+  /** Null while the schedule waits for its last job to end (`after` and `adaptive` rules). */
+  nextRunAt: number | null;
+  waitingJobId: string | null;
+  paused: boolean;
+  firedCount: number;
+  lastFiredAt: number | null;
+  lastJobId: string | null;
+  version: number;
+  createdAt: number;
+  updatedAt: number;
+}
+
+/** What {@link StorageBackend.fireSchedule} stores besides the job it enqueues. */
+export interface ScheduleFiring {
+  job: NewJob;
+  firedAt: number;
+  /** The next tick, or null to wait for `waitingJobId` to end. */
+  nextRunAt: number | null;
+  waitingJobId: string | null;
+}
+
 /** A listener for {@link StorageBackend.subscribe}. */
 export type JobEventListener = (event: JobEvent) => void;
 
@@ -306,6 +360,32 @@ export interface StorageBackend {
    * Resolves to an unsubscribe function.
    */
   subscribe(queue: string, listener: JobEventListener, types?: readonly JobEventType[]): Promise<() => Promise<void>>;
+
+  /**
+   * Saves a schedule's definition. A schedule whose rule and job are unchanged keeps its runtime
+   * state (so every process that defines it at start-up agrees on one schedule); a changed one
+   * takes the new definition, its first tick and a new version.
+   */
+  saveSchedule(queue: string, definition: ScheduleDefinition): Promise<'created' | 'updated' | 'unchanged'>;
+
+  /** The queue's schedules. */
+  listSchedules(queue: string): Promise<ScheduleRecord[]>;
+
+  /** Pauses or resumes a schedule. Returns false if there is none with that id. */
+  setSchedulePaused(queue: string, id: string, paused: boolean): Promise<boolean>;
+
+  /** Removes a schedule. Returns false if there is none with that id. */
+  removeSchedule(queue: string, id: string): Promise<boolean>;
+
+  /**
+   * Fires one tick, atomically: only if the schedule is still at `version` and not paused, enqueues
+   * `firing.job` and moves the schedule on (version + 1). Many processes may try the same tick;
+   * exactly one succeeds. Returns whether this call fired it.
+   */
+  fireSchedule(queue: string, id: string, version: number, firing: ScheduleFiring): Promise<boolean>;
+
+  /** Sets the next tick of a schedule that waited for its job, if it is still at `version`. */
+  advanceSchedule(queue: string, id: string, version: number, next: { nextRunAt: number; state: Record<string, number> | null }): Promise<boolean>;
 
   /** Releases connections and timers. */
   close(): Promise<void>;

@@ -12,11 +12,13 @@ export const ENQUEUE_FIELDS = 11;
  * A job id already stored is answered as it is, so a resent enqueue never duplicates a job.
  * Returns: a flat array: job id, 1 if deduped else 0, number of deliveries; per input job.
  */
-export const ENQUEUE_LUA = `${COMMON_LUA}
+/** Lua: enqueueJobs(first, last), the enqueue step over ARGV[first..last], without flush(). */
+export const ENQUEUE_FN = `
+local function enqueueJobs(first, last)
 local out = {}
 local live = nil
 local seq = tonumber(redis.call('GET', P .. ':seq') or '0')
-for i = 7, #ARGV, ${ENQUEUE_FIELDS} do
+for i = first, last, ${ENQUEUE_FIELDS} do
   local id, name, args, routes, kind = ARGV[i], ARGV[i + 1], ARGV[i + 2], ARGV[i + 3], ARGV[i + 4]
   local priority, runAt, attempts, dedupe, created, opts = tonumber(ARGV[i + 5]), tonumber(ARGV[i + 6]), ARGV[i + 7], ARGV[i + 8], ARGV[i + 9], ARGV[i + 10]
   local jk = P .. ':job:' .. id
@@ -81,6 +83,12 @@ for i = 7, #ARGV, ${ENQUEUE_FIELDS} do
   end
 end
 redis.call('SET', P .. ':seq', seq)
+return out
+end
+`;
+
+export const ENQUEUE_LUA = `${COMMON_LUA}${ENQUEUE_FN}
+local out = enqueueJobs(7, #ARGV)
 flush()
 return out
 `;
