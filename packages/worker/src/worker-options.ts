@@ -47,6 +47,8 @@ export const WorkerPoolOptionsSchema = z
       })
       .strict()
       .optional(),
+    /** Also fire the queue's stored schedules (any number of pools may; each tick fires once). */
+    scheduler: z.boolean().default(true),
     /** Install the signal handlers (gentle: SIGHUP, SIGABRT, SIGQUIT, SIGTERM; rough: SIGINT) in `listen()`. */
     handleSignals: z.boolean().default(true),
   })

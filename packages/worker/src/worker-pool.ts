@@ -4,6 +4,7 @@ import {
   DEFAULT_BACKEND_URL,
   JobDefinition,
   JobRegistry,
+  ScheduleRunner,
   SkqError,
   acquireBackend,
   captureConsoleIntoJobs,
@@ -45,6 +46,7 @@ export class WorkerPool {
   private workers: RouteWorker[] = [];
   private timers: NodeJS.Timeout[] = [];
   private unsubscribe: (() => Promise<void>) | null = null;
+  private runner: ScheduleRunner | null = null;
   private state: 'idle' | 'starting' | 'running' | 'stopping' | 'stopped' = 'idle';
   private stopped: Promise<void> | null = null;
   private resolveListen: (() => void) | null = null;
@@ -108,6 +110,13 @@ export class WorkerPool {
       await backend.registerWorker({ id: worker.id, queue: this.queue, routes: [worker.route], hostname: hostname(), pid: process.pid, startedAt: Date.now() }, registrationTtlMs);
     }
     await backend.recoverExpired(this.queue);
+    if (this.options.scheduler) {
+      this.runner = new ScheduleRunner(backend, [this.queue], {
+        pollIntervalMs: this.options.pollIntervalMs,
+        onError: (err) => console.warn(`[skunq] schedules: ${(err as Error).message}`),
+      });
+      this.runner.start();
+    }
     this.every(Math.max(100, Math.floor(registrationTtlMs / 3)), () => this.heartbeat());
     this.every(Math.max(100, Math.floor(leaseMs / 3)), () => this.renewLeases());
     this.every(Math.max(100, Math.floor(leaseMs / 2)), () => backend.recoverExpired(this.queue));
@@ -144,6 +153,7 @@ export class WorkerPool {
 
   private async shutdown(mode: 'gentle' | 'rough'): Promise<void> {
     this.state = 'stopping';
+    await this.runner?.stop();
     await Promise.all(this.workers.map((w) => w.stop(mode)));
     for (const timer of this.timers) clearInterval(timer);
     this.timers = [];

@@ -29,8 +29,10 @@ export async function saveSchedule(queue: ScheduleTarget, job: Invocable, rule: 
   const inv: Invocation = job.toInvocation();
   const scheduled = { name: inv.name, type: queue.type, args: inv.args, routes: inv.defaults.routes, priority: inv.defaults.priority, options: inv.defaults.runOptions };
   const id = name ?? `s-${createHash('sha1').update(JSON.stringify({ rule, scheduled })).digest('hex').slice(0, 16)}`;
+  // Connect first: the first tick counts from when the schedule is saved, not from before a slow connect.
+  const backend = await queue.backend();
   const { nextRunAt, state } = firstTick(rule, Date.now());
-  await (await queue.backend()).saveSchedule(queue.name, { id, rule, job: scheduled, nextRunAt, state });
+  await backend.saveSchedule(queue.name, { id, rule, job: scheduled, nextRunAt, state });
   return id;
 }
 
