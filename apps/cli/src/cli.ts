@@ -1,11 +1,13 @@
 import { SkqError } from '@skq/core';
 import { UsageError } from './argv.js';
+import { SCHEDULE_USAGE, schedule } from './commands/schedule.js';
 import { STATUS_USAGE, status } from './commands/status.js';
 import { WORK_USAGE, work } from './commands/work.js';
 
 const COMMANDS: Record<string, { usage: string; run: (argv: string[], cwd: string) => Promise<number> }> = {
   work: { usage: WORK_USAGE, run: work },
   status: { usage: STATUS_USAGE, run: status },
+  schedule: { usage: SCHEDULE_USAGE, run: schedule },
 };
 
 export const MAIN_USAGE = `Usage: skunq <command> [options]
@@ -13,6 +15,7 @@ export const MAIN_USAGE = `Usage: skunq <command> [options]
 Commands:
   work     Run a worker pool on a queue's routes
   status   Show workers and job counts of a queue
+  schedule List, pause, resume or remove a queue's schedules
 
 Run "skunq <command> --help" for a command's options.
 `;

@@ -133,4 +133,24 @@ describe('skunq command line', () => {
     // Not before the 1.5 s lease the killed worker last renewed had run out.
     expect(Date.now() - killedAt).toBeGreaterThan(500);
   });
+
+  it('fires schedules from skunq work unless --no-scheduler, and manages them with skunq schedule', async () => {
+    const quiet = await worker('--no-scheduler');
+    await queue.schedule('every-100ms', jobs.add.with(1, 2), { every: { millis: 100 } });
+    await new Promise((resolve) => setTimeout(resolve, 600));
+    expect((await queue.schedules()).find((s) => s.id === 'every-100ms')?.firedCount).toBe(0);
+    quiet.child.kill('SIGTERM');
+    await quiet.exited;
+
+    await worker();
+    await eventually(async () => ((await queue.schedules()).find((s) => s.id === 'every-100ms')?.firedCount ?? 0) >= 3, 'three ticks', 10_000);
+    const list = await runCliProcess(['schedule', 'list', '-q', 'cli', '--json'], env);
+    expect(list.code).toBe(0);
+    expect(JSON.parse(list.stdout).find((s: { id: string }) => s.id === 'every-100ms')).toMatchObject({ rule: { kind: 'every', everyMs: 100 }, paused: false });
+    expect(await runCliProcess(['schedule', 'pause', 'every-100ms', '-q', 'cli'], env)).toMatchObject({ code: 0, stdout: 'paused schedule every-100ms\n' });
+    expect((await queue.schedules()).find((s) => s.id === 'every-100ms')?.paused).toBe(true);
+    expect(await runCliProcess(['schedule', 'remove', 'every-100ms', '-q', 'cli'], env)).toMatchObject({ code: 0 });
+    expect(await runCliProcess(['schedule', 'resume', 'every-100ms', '-q', 'cli'], env)).toMatchObject({ code: 1, stderr: expect.stringContaining('JOB_NOT_FOUND') });
+    expect(await runCliProcess(['schedule', 'pause', '-q', 'cli'], env)).toMatchObject({ code: 2, stderr: expect.stringContaining("needs the schedule's id") });
+  });
 });

@@ -12,11 +12,16 @@ const FLAGS: FlagSpec[] = [
   { name: 'concurrency', short: 'c', kind: 'value', placeholder: 'n', description: 'Jobs run at once per route (default 1)' },
   { name: 'file', short: 'f', kind: 'list', placeholder: 'module', description: 'Job modules to load (.ts, .mjs, .js)' },
   { name: 'lease-ms', kind: 'value', placeholder: 'ms', description: 'Lease length; a killed worker’s jobs return after it (default 30000)' },
+  { name: 'no-scheduler', kind: 'boolean', description: "Do not fire the queue's schedules from this pool" },
   { name: 'allow-shell', kind: 'boolean', description: 'Run shell tasks (queue.shell); off by default' },
   { name: 'allow-modules', kind: 'list', placeholder: 'dir', description: 'Run module tasks (queue.call) from these directories' },
 ];
 
-export const WORK_USAGE = usage('work', 'Runs a worker pool: one worker per route, until SIGTERM (gentle) or SIGINT (rough).', FLAGS);
+export const WORK_USAGE = usage(
+  'work',
+  "Runs a worker pool: one worker per route, until SIGTERM (gentle) or SIGINT (rough). It also fires the queue's schedules (including those the loaded modules define) unless --no-scheduler is given.",
+  FLAGS,
+);
 
 /** `skunq work`: loads job modules and runs a {@link WorkerPool} until a signal stops it. */
 export async function work(argv: string[], cwd: string): Promise<number> {
@@ -42,6 +47,7 @@ export async function work(argv: string[], cwd: string): Promise<number> {
     concurrency,
     jobs,
     allowShell: flags['allow-shell'] === true,
+    scheduler: flags['no-scheduler'] !== true,
     ...(allowModules ? { modules: { allow: allowModules, baseDir: cwd, importer: importModule } } : {}),
     ...(backend ? { backend } : {}),
     ...(leaseMs ? { leaseMs } : {}),
