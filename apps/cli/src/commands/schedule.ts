@@ -1,10 +1,9 @@
-import { SkunkQueue, type ScheduleRecord } from '@skq/core';
+import type { ScheduleRecord } from '@skq/core';
 import { parseFlags, usage, UsageError, type FlagSpec } from '../argv.js';
-import { loadConfig } from '../config-file.js';
+import { QUEUE_FLAGS, queueFromFlags } from '../queue-flags.js';
 
 const FLAGS: FlagSpec[] = [
-  { name: 'queue', short: 'q', kind: 'value', placeholder: 'name', description: 'Queue whose schedules to manage (required unless the config names one)' },
-  { name: 'backend', short: 'b', kind: 'value', placeholder: 'url', description: 'Backend URL (default: $SKQ_BACKEND, else sqlite:.skunq/skunq.db)' },
+  ...QUEUE_FLAGS,
   { name: 'json', kind: 'boolean', description: 'Print JSON (list)' },
 ];
 
@@ -23,11 +22,8 @@ export async function schedule(argv: string[], cwd: string): Promise<number> {
   const id = action !== 'list' && rest[0] !== undefined && !rest[0].startsWith('-') ? rest.shift() : undefined;
   if (action !== 'list' && !id) throw new UsageError(`schedule ${action} needs the schedule's id`);
   const flags = parseFlags(rest, FLAGS);
-  const config = await loadConfig(cwd);
-  const name = (flags.queue as string | undefined) ?? config.queue;
-  if (!name) throw new UsageError('-q/--queue is required');
-  const backend = (flags.backend as string | undefined) ?? config.backend;
-  const queue = new SkunkQueue(name, backend ? { backend } : {});
+  const queue = await queueFromFlags(flags, cwd);
+  const name = queue.name;
   try {
     if (action === 'list') {
       const schedules = await queue.schedules();

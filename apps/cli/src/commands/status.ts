@@ -1,10 +1,9 @@
-import { JOB_STATES, SkunkQueue } from '@skq/core';
-import { parseFlags, usage, UsageError, type FlagSpec } from '../argv.js';
-import { loadConfig } from '../config-file.js';
+import { JOB_STATES } from '@skq/core';
+import { parseFlags, usage, type FlagSpec } from '../argv.js';
+import { QUEUE_FLAGS, queueFromFlags } from '../queue-flags.js';
 
 const FLAGS: FlagSpec[] = [
-  { name: 'queue', short: 'q', kind: 'value', placeholder: 'name', description: 'Queue to show (required unless the config names one)' },
-  { name: 'backend', short: 'b', kind: 'value', placeholder: 'url', description: 'Backend URL (default: $SKQ_BACKEND, else sqlite:.skunq/skunq.db)' },
+  ...QUEUE_FLAGS,
   { name: 'json', kind: 'boolean', description: 'Print JSON instead of tables' },
 ];
 
@@ -13,11 +12,8 @@ export const STATUS_USAGE = usage('status', 'Shows the live workers of a queue a
 /** `skunq status`: workers and job counts per route and state. */
 export async function status(argv: string[], cwd: string): Promise<number> {
   const flags = parseFlags(argv, FLAGS);
-  const config = await loadConfig(cwd);
-  const name = (flags.queue as string | undefined) ?? config.queue;
-  if (!name) throw new UsageError('-q/--queue is required');
-  const backend = (flags.backend as string | undefined) ?? config.backend;
-  const queue = new SkunkQueue(name, backend ? { backend } : {});
+  const queue = await queueFromFlags(flags, cwd);
+  const name = queue.name;
   try {
     const [workers, counts] = await Promise.all([queue.workers(), queue.counts()]);
     if (flags.json) {
