@@ -1,3 +1,6 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { randomUUID } from 'node:crypto';
 import { DEFAULT_RUN_OPTIONS, type JobEvent, type NewJob, type StorageBackend } from '@skq/core';
 
@@ -50,4 +53,10 @@ export async function recordEvents(backend: StorageBackend, queue: string): Prom
   const events: JobEvent[] = [];
   const stop = await backend.subscribe(queue, (event) => events.push(event));
   return { events, stop };
+}
+
+/** A SQLite backend URL in a fresh temporary folder, and a way to delete the folder. */
+export function tempSqlite(prefix: string): { url: string; dir: string; remove: () => void } {
+  const dir = mkdtempSync(join(tmpdir(), `skq-${prefix}-`));
+  return { url: `sqlite:${join(dir, `${prefix}.db`)}`, dir, remove: () => rmSync(dir, { recursive: true, force: true }) };
 }

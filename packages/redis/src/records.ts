@@ -80,7 +80,6 @@ export function toWorker(queue: string, id: string, h: Record<string, string>): 
 /** A schedule hash as the schedule scripts store it. */
 export function toScheduleRecord(queue: string, id: string, h: Record<string, string>): ScheduleRecord {
   const { rule, job } = JSON.parse(h.def!) as Pick<ScheduleRecord, 'rule' | 'job'>;
-  const num = (v: string | undefined) => (v === undefined || v === '' ? null : Number(v));
   return {
     id,
     queue,

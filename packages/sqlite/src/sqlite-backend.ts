@@ -88,47 +88,47 @@ export class SqliteBackend implements StorageBackend {
 
   /** Stores jobs with their deliveries; runs inside a write transaction. */
   private insertJobs(jobs: NewJob[]): EnqueueResult[] {
-      const now = Date.now();
-      let workers: WorkerInfo[] | null = null;
-      return jobs.map((job) => {
-        const stored = this.stmt.deliveryCount.get(job.id) as { queue: string; n: number } | undefined;
-        if (stored) return { id: job.id, deduped: false, deliveries: stored.n };
-        if (job.dedupeKey) {
-          const existing = this.stmt.findPendingByDedupe.get(job.queue, job.dedupeKey) as { id: string } | undefined;
-          if (existing) return { id: existing.id, deduped: true, deliveries: 0 };
-        }
-        if (job.type === 'broadcast') workers ??= this.liveWorkers(job.queue, now);
-        const targets = planDeliveries(job.routes, job.type, workers ?? []);
-        this.stmt.insertJob.run({
-          id: job.id,
-          queue: job.queue,
-          name: job.name,
-          args: JSON.stringify(job.args),
-          routes: JSON.stringify(job.routes),
-          type: job.type,
-          priority: job.priority,
-          created_at: job.createdAt,
-          options: JSON.stringify(job.options),
-          dedupe_key: job.dedupeKey ?? null,
-          empty_state: targets.length === 0 ? 'cancelled' : null,
-        });
-        targets.forEach((target, index) => {
-          const id = deliveryId(job.id, index);
-          this.stmt.insertDelivery.run({
-            id,
-            job_id: job.id,
-            queue: job.queue,
-            route: target.route,
-            target_worker: target.targetWorker,
-            priority: job.priority,
-            run_at: job.runAt,
-            max_attempts: job.options.attempts,
-          });
-          this.event(job.queue, 'enqueued', job.id, id, target.route, target.targetWorker, now);
-        });
-        if (targets.length === 0) this.event(job.queue, 'cancelled', job.id, null, null, null, now);
-        return { id: job.id, deduped: false, deliveries: targets.length };
+    const now = Date.now();
+    let workers: WorkerInfo[] | null = null;
+    return jobs.map((job) => {
+      const stored = this.stmt.deliveryCount.get(job.id) as { queue: string; n: number } | undefined;
+      if (stored) return { id: job.id, deduped: false, deliveries: stored.n };
+      if (job.dedupeKey) {
+        const existing = this.stmt.findPendingByDedupe.get(job.queue, job.dedupeKey) as { id: string } | undefined;
+        if (existing) return { id: existing.id, deduped: true, deliveries: 0 };
+      }
+      if (job.type === 'broadcast') workers ??= this.liveWorkers(job.queue, now);
+      const targets = planDeliveries(job.routes, job.type, workers ?? []);
+      this.stmt.insertJob.run({
+        id: job.id,
+        queue: job.queue,
+        name: job.name,
+        args: JSON.stringify(job.args),
+        routes: JSON.stringify(job.routes),
+        type: job.type,
+        priority: job.priority,
+        created_at: job.createdAt,
+        options: JSON.stringify(job.options),
+        dedupe_key: job.dedupeKey ?? null,
+        empty_state: targets.length === 0 ? 'cancelled' : null,
       });
+      targets.forEach((target, index) => {
+        const id = deliveryId(job.id, index);
+        this.stmt.insertDelivery.run({
+          id,
+          job_id: job.id,
+          queue: job.queue,
+          route: target.route,
+          target_worker: target.targetWorker,
+          priority: job.priority,
+          run_at: job.runAt,
+          max_attempts: job.options.attempts,
+        });
+        this.event(job.queue, 'enqueued', job.id, id, target.route, target.targetWorker, now);
+      });
+      if (targets.length === 0) this.event(job.queue, 'cancelled', job.id, null, null, null, now);
+      return { id: job.id, deduped: false, deliveries: targets.length };
+    });
   }
 
   async claim(request: ClaimRequest): Promise<ClaimResult> {

@@ -1,13 +1,10 @@
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import { AIMDScheduler, JobMixin, ScheduleRunner, SkunkQueue, TimeScheduler, acquireBackend, releaseBackend } from '@skq/core';
 import { WorkerPool } from '@skq/worker';
-import { eventually, sleep, uniqueQueue } from '@skq/testing';
+import { eventually, sleep, uniqueQueue, tempSqlite } from '@skq/testing';
 
-const dir = mkdtempSync(join(tmpdir(), 'skq-schedules-'));
-const backend = `sqlite:${join(dir, 'schedules.db')}`;
+const store = tempSqlite('schedules');
+const backend = store.url;
 const pools: WorkerPool[] = [];
 const queues: SkunkQueue[] = [];
 afterEach(async () => {
@@ -15,7 +12,7 @@ afterEach(async () => {
 });
 afterAll(async () => {
   await Promise.all(queues.map((q) => q.close()));
-  rmSync(dir, { recursive: true, force: true });
+  store.remove();
 });
 
 async function setup(withPool = true) {

@@ -1,13 +1,13 @@
-import { existsSync, mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { existsSync, mkdirSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import { SkqError, SkunkQueue, commandArgv } from '@skq/core';
 import { WorkerPool, type WorkerPoolOptions } from '@skq/worker';
-import { uniqueQueue } from '@skq/testing';
+import { uniqueQueue, tempSqlite } from '@skq/testing';
 
-const dir = mkdtempSync(join(tmpdir(), 'skq-tasks-'));
-const backend = `sqlite:${join(dir, 'tasks.db')}`;
+const store = tempSqlite('tasks');
+const backend = store.url;
+const dir = store.dir;
 const pools: WorkerPool[] = [];
 const queues: SkunkQueue[] = [];
 afterEach(async () => {
@@ -15,7 +15,7 @@ afterEach(async () => {
 });
 afterAll(async () => {
   await Promise.all(queues.map((q) => q.close()));
-  rmSync(dir, { recursive: true, force: true });
+  store.remove();
 });
 
 async function setup(options: Partial<WorkerPoolOptions> = {}) {

@@ -1,14 +1,11 @@
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import { z } from 'zod';
 import { JobMixin, RetryAfter, SkqError, SkunkQueue, UnrecoverableError, currentJob } from '@skq/core';
 import { WorkerPool, type WorkerPoolOptions } from '@skq/worker';
-import { eventually, sleep, uniqueQueue } from '@skq/testing';
+import { eventually, sleep, uniqueQueue, tempSqlite } from '@skq/testing';
 
-const dir = mkdtempSync(join(tmpdir(), 'skq-worker-'));
-const backend = `sqlite:${join(dir, 'worker.db')}`;
+const store = tempSqlite('worker');
+const backend = store.url;
 const pools: WorkerPool[] = [];
 const queues: SkunkQueue[] = [];
 
@@ -29,7 +26,7 @@ afterEach(async () => {
 });
 afterAll(async () => {
   await Promise.all(queues.map((q) => q.close()));
-  rmSync(dir, { recursive: true, force: true });
+  store.remove();
 });
 
 describe('WorkerPool', () => {
