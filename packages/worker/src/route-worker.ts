@@ -27,8 +27,6 @@ interface Running {
   delivery: ClaimedDelivery;
   controller: AttemptControl;
   logs: LogLine[];
-  /** The handler has returned; the outcome may still be on its way to the backend. */
-  handlerDone: boolean;
   done: Promise<void>;
 }
 
@@ -152,7 +150,7 @@ export class RouteWorker {
   private run(delivery: ClaimedDelivery): void {
     const controller = new AttemptControl();
     const logs: LogLine[] = [];
-    const run: Running = { delivery, controller, logs, handlerDone: false, done: Promise.resolve() };
+    const run: Running = { delivery, controller, logs, done: Promise.resolve() };
     if (delivery.cancelRequested) controller.abort(cancellationError(delivery.jobId, delivery.queue));
     // Claimed while stopping roughly: straight back to the queue.
     if (this.stopping === 'rough') controller.abort(interrupted(this.id));
@@ -173,7 +171,7 @@ export class RouteWorker {
       controller,
       sink: (line) => logs.push({ ...line, deliveryId: delivery.id, at: Date.now() }),
     });
-    run.handlerDone = true;
+    // The handler has returned: its slot is free while the outcome is still on its way to the backend.
     this.busy -= 1;
     this.pump();
     await this.report(delivery, async () => {
