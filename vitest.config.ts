@@ -11,6 +11,7 @@ export default defineConfig({
       '@skq/sqlite': src('./packages/sqlite/src/index.ts'),
       '@skq/worker': src('./packages/worker/src/index.ts'),
       '@skq/redis': src('./packages/redis/src/index.ts'),
+      '@skq/mongodb': src('./packages/mongodb/src/index.ts'),
       '@skq/testing': src('./internal/testing/src/index.ts'),
       '@skq/cli': src('./apps/cli/src/index.ts'),
     },

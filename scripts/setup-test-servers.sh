@@ -1,5 +1,7 @@
 #!/usr/bin/env bash
-# Installs the servers the test suite starts on loopback: Debian's redis-server.
+# Installs the servers the test suite starts on loopback: Debian's redis-server, and builds the two
+# MongoDB wire-protocol test servers: mongo-java-server (Maven Central) and FerretDB v1 embedded in a
+# small Go program (Go module proxy).
 # Fails (rather than letting tests skip) when one cannot be installed.
 set -euo pipefail
 
@@ -12,3 +14,18 @@ if ! command -v redis-server >/dev/null 2>&1 || ! command -v redis-cli >/dev/nul
 fi
 # Debian's package starts a system-wide server on 6379; the tests start their own on free ports.
 redis-server --version
+
+# No real mongod can be had here: the MongoDB suites run against these two instead.
+root="$(cd "$(dirname "$0")/.." && pwd)"
+servers="$root/internal/testing/mongo-servers"
+if [ ! -f "$servers/java/target/classes/skunq/testing/MongoTestServer.class" ] || [ ! -d "$servers/java/target/lib" ]; then
+  command -v mvn >/dev/null 2>&1 || { echo "setup-test-servers: Maven (mvn) is required to build mongo-java-server" >&2; exit 1; }
+  echo "setup-test-servers: building mongo-java-server"
+  (cd "$servers/java" && mvn -q -B package -DskipTests)
+fi
+if [ ! -x "$servers/ferretdb/bin/ferretdb-test-server" ]; then
+  command -v go >/dev/null 2>&1 || { echo "setup-test-servers: Go is required to build the FerretDB test server" >&2; exit 1; }
+  echo "setup-test-servers: building the FerretDB v1 test server"
+  (cd "$servers/ferretdb" && go build -o bin/ferretdb-test-server .)
+fi
+echo "setup-test-servers: mongo-java-server and FerretDB test servers ready"

@@ -1,0 +1,141 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { freePort, hasProgram } from './servers.js';
+
+/** The MongoDB wire-protocol servers the MongoDB suites run against. */
+export type MongoServerKind = 'mongo-java-server' | 'ferretdb' | 'mongodb';
+
+/** What a server can do, as far as the suites need to know. */
+export interface MongoServerFeatures {
+  /** Collection change streams (the backend's preferred wake-ups and the triggers). */
+  changeStreams: boolean;
+  /** Database-wide change streams (triggers without a collection). */
+  databaseChangeStreams: boolean;
+  /** Capped collections with tailable cursors (CappedQueue, tailable wake-ups). */
+  cappedCollections: boolean;
+  /** An atomic findAndModify (FerretDB v1's is not, so concurrent-claim races are not run on it). */
+  atomicFindAndModify: boolean;
+  /** Data survives `restart()`. */
+  durable: boolean;
+}
+
+/** A MongoDB wire-protocol server a suite started on a free loopback port, stopped by PID. */
+export interface MongoTestServer {
+  kind: MongoServerKind;
+  /** Printed in test names, so output says which server a result came from. */
+  name: string;
+  url: string;
+  features: MongoServerFeatures;
+  stop(): Promise<void>;
+  /** Stops it, stays down for `downMs`, and starts it again on the same port and data. */
+  restart(downMs?: number): Promise<void>;
+}
+
+const root = fileURLToPath(new URL('../mongo-servers/', import.meta.url));
+const javaClasspath = `${join(root, 'java/target/classes')}:${join(root, 'java/target/lib/*')}`;
+const ferretBinary = join(root, 'ferretdb/bin/ferretdb-test-server');
+const SETUP = 'run ./scripts/setup-test-servers.sh, which builds it';
+
+const NAMES: Record<MongoServerKind, string> = {
+  'mongo-java-server': 'mongo-java-server 1.47 (reports MongoDB 5.0)',
+  ferretdb: 'FerretDB v1.24 embedded (SQLite)',
+  mongodb: 'MongoDB at SKQ_MONGODB_URL',
+};
+
+/** A server's display name, for `describe` titles. */
+export function mongoServerName(kind: MongoServerKind): string {
+  return NAMES[kind];
+}
+
+/**
+ * Why a server cannot be started here, or null when it can. In CI a missing test server fails the
+ * run (the setup script builds both); a real MongoDB is used only when `SKQ_MONGODB_URL` is set.
+ */
+export function missingMongoServer(kind: MongoServerKind): string | null {
+  let reason: string | null = null;
+  if (kind === 'mongodb') return process.env.SKQ_MONGODB_URL ? null : 'SKQ_MONGODB_URL is not set (see the README: docker compose up -d mongodb)';
+  if (kind === 'mongo-java-server' && (!hasProgram('java') || !existsSync(join(root, 'java/target/classes/skunq/testing/MongoTestServer.class')))) {
+    reason = `mongo-java-server is not built (${SETUP})`;
+  }
+  if (kind === 'ferretdb' && !existsSync(ferretBinary)) reason = `the FerretDB test server is not built (${SETUP})`;
+  if (reason && process.env.CI) throw new Error(`CI requires ${reason}`);
+  return reason;
+}
+
+/** Starts a test server of the given kind (for `mongodb`, wraps `SKQ_MONGODB_URL`, which the suite cannot restart). */
+export async function startMongoServer(kind: MongoServerKind, options: { durable?: boolean } = {}): Promise<MongoTestServer> {
+  if (kind === 'mongodb') {
+    return {
+      kind,
+      name: NAMES[kind],
+      url: process.env.SKQ_MONGODB_URL!,
+      features: { changeStreams: true, databaseChangeStreams: true, cappedCollections: true, atomicFindAndModify: true, durable: true },
+      async stop() {},
+      async restart() {
+        throw new Error('a MongoDB at SKQ_MONGODB_URL is not restarted by the tests');
+      },
+    };
+  }
+  const port = await freePort();
+  const dir = mkdtempSync(join(tmpdir(), `skq-${kind}-${port}-`));
+  const durable = kind === 'ferretdb' || options.durable === true;
+  const command: [string, string[]] =
+    kind === 'ferretdb'
+      ? [ferretBinary, [String(port), join(dir, 'data')]]
+      : ['java', ['-Xss4m', '-cp', javaClasspath, 'skunq.testing.MongoTestServer', String(port), ...(durable ? [join(dir, 'store.mv')] : [])]];
+  let child = await launch(command, port);
+  const server: MongoTestServer = {
+    kind,
+    name: NAMES[kind],
+    url: `mongodb://127.0.0.1:${port}/?directConnection=true`,
+    features:
+      kind === 'ferretdb'
+        ? { changeStreams: false, databaseChangeStreams: false, cappedCollections: true, atomicFindAndModify: false, durable }
+        : { changeStreams: true, databaseChangeStreams: false, cappedCollections: false, atomicFindAndModify: true, durable },
+    async stop() {
+      if (child.exitCode !== null || child.signalCode !== null) return;
+      const exited = new Promise((resolve) => child.once('exit', resolve));
+      process.kill(child.pid!, 'SIGTERM');
+      await exited;
+    },
+    async restart(downMs = 0) {
+      await server.stop();
+      await new Promise((resolve) => setTimeout(resolve, downMs));
+      child = await launch(command, port);
+    },
+  };
+  const stop = server.stop;
+  server.stop = async () => {
+    await stop();
+    rmSync(dir, { recursive: true, force: true });
+  };
+  return server;
+}
+
+/** Starts the server and waits for its "listening PORT" line. */
+async function launch([program, args]: [string, string[]], port: number): Promise<ChildProcess> {
+  const child = spawn(program, args, { stdio: ['ignore', 'pipe', 'pipe'] });
+  let output = '';
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => {
+      child.kill('SIGKILL');
+      reject(new Error(`${program} did not start listening on ${port} within 30 s:\n${output}`));
+    }, 30_000);
+    const onData = (chunk: Buffer) => {
+      output += chunk;
+      if (output.includes(`listening ${port}`)) {
+        clearTimeout(timer);
+        resolve(child);
+      }
+    };
+    child.stdout!.on('data', onData);
+    child.stderr!.on('data', (chunk) => (output += chunk));
+    child.once('exit', (code) => {
+      clearTimeout(timer);
+      reject(new Error(`${program} exited (${code}) before listening:\n${output}`));
+    });
+  });
+}

@@ -1,0 +1,53 @@
+import type { Collection, Db } from 'mongodb';
+import type { DeliveryDoc, EventDoc, JobDoc, LogDoc, WorkerDoc } from './documents.js';
+import type { ScheduleDoc } from './mongo-schedules.js';
+
+/** The dedupe lock of a pending job: `_id` is queue + NUL + key. */
+export interface DedupeDoc {
+  _id: string;
+  jobId: string;
+}
+
+/** The collections of one skunq store, named `<prefix>_<what>`. */
+export interface Collections {
+  jobs: Collection<JobDoc>;
+  deliveries: Collection<DeliveryDoc>;
+  dedupe: Collection<DedupeDoc>;
+  workers: Collection<WorkerDoc>;
+  events: Collection<EventDoc>;
+  logs: Collection<LogDoc>;
+  schedules: Collection<ScheduleDoc>;
+}
+
+export function collectionsOf(db: Db, prefix: string): Collections {
+  return {
+    jobs: db.collection<JobDoc>(`${prefix}_jobs`),
+    deliveries: db.collection<DeliveryDoc>(`${prefix}_deliveries`),
+    dedupe: db.collection<DedupeDoc>(`${prefix}_dedupe`),
+    workers: db.collection<WorkerDoc>(`${prefix}_workers`),
+    events: db.collection<EventDoc>(`${prefix}_events`),
+    logs: db.collection<LogDoc>(`${prefix}_logs`),
+    schedules: db.collection<ScheduleDoc>(`${prefix}_schedules`),
+  };
+}
+
+/**
+ * Creates the indexes, idempotently: creating an index that exists with the same keys is a no-op,
+ * so every process can run this when it first opens the store.
+ */
+export async function ensureIndexes(c: Collections): Promise<void> {
+  await Promise.all([
+    // The claim: one route's queued deliveries, by priority, run time, enqueue order.
+    c.deliveries.createIndex({ queue: 1, route: 1, state: 1, priority: -1, runAt: 1, enq: 1 }, { name: 'claim' }),
+    c.deliveries.createIndex({ queue: 1, state: 1, leaseUntil: 1 }, { name: 'leases' }),
+    c.deliveries.createIndex({ jobId: 1 }, { name: 'job' }),
+    c.deliveries.createIndex({ queue: 1, state: 1, jobCreatedAt: -1, enq: -1 }, { name: 'list-by-state' }),
+    c.jobs.createIndex({ queue: 1, createdAt: -1, enq: -1 }, { name: 'list' }),
+    c.jobs.createIndex({ pendingSince: 1 }, { name: 'pending', sparse: true }),
+    c.workers.createIndex({ queue: 1, expiresAt: 1 }, { name: 'live' }),
+    c.events.createIndex({ queue: 1, seq: 1 }, { name: 'feed' }),
+    c.events.createIndex({ at: 1 }, { name: 'age' }),
+    c.logs.createIndex({ jobId: 1, seq: 1 }, { name: 'job' }),
+    c.schedules.createIndex({ queue: 1, id: 1 }, { name: 'queue' }),
+  ]);
+}

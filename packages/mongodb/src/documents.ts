@@ -1,0 +1,190 @@
+import { aggregateState, type ClaimedDelivery, type Delivery, type JobEvent, type JobRecord, type JobState, type NewJob, type WorkerInfo } from '@skq/core';
+
+/*
+ * The documents the backend stores. Arguments, results and errors are kept as JSON text, so that
+ * whatever a handler returns round-trips exactly as on the other backends (keys with dots or `$`,
+ * `undefined`, big nested arrays) and never trips over BSON's rules.
+ */
+
+/** A job's header: what was fired. It is the commit record of an enqueue (see `enqueue`). */
+export interface JobDoc {
+  _id: string;
+  queue: string;
+  name: string;
+  args: string;
+  routes: string[];
+  type: NewJob['type'];
+  priority: number;
+  createdAt: number;
+  /** When the deliveries may first run. */
+  runAt: number;
+  /** Enqueue order, for ties on createdAt. */
+  enq: number;
+  options: string;
+  dedupeKey: string | null;
+  /** The state of a job with no delivery (a broadcast nobody listened to). */
+  emptyState: JobState | null;
+  /** The deliveries this header promises, until they are all stored. */
+  pending?: PendingDelivery[];
+  pendingSince?: number;
+}
+
+export interface PendingDelivery {
+  route: string;
+  targetWorker: string | null;
+}
+
+/** One delivery; it carries what a worker needs to run it, so a claim is one round trip. */
+export interface DeliveryDoc {
+  _id: string;
+  jobId: string;
+  index: number;
+  queue: string;
+  route: string;
+  targetWorker: string | null;
+  state: 'queued' | 'running' | 'succeeded' | 'failed' | 'cancelled';
+  priority: number;
+  runAt: number;
+  enq: number;
+  jobCreatedAt: number;
+  attempts: number;
+  maxAttempts: number;
+  recoveries: number;
+  workerId: string | null;
+  leaseUntil: number | null;
+  startedAt: number | null;
+  finishedAt: number | null;
+  result: string | null;
+  error: string | null;
+  cancelRequested: boolean;
+  name: string;
+  args: string;
+  options: string;
+}
+
+export interface WorkerDoc {
+  _id: string;
+  queue: string;
+  routes: string[];
+  hostname: string;
+  pid: number;
+  startedAt: number;
+  lastSeenAt: number;
+  expiresAt: number;
+}
+
+export interface EventDoc {
+  seq: number;
+  type: JobEvent['type'];
+  queue: string;
+  jobId: string;
+  deliveryId: string | null;
+  route: string | null;
+  workerId: string | null;
+  at: number;
+}
+
+export interface LogDoc {
+  jobId: string;
+  deliveryId: string;
+  seq: number;
+  at: number;
+  stream: string;
+  line: string;
+}
+
+export function toDelivery(doc: DeliveryDoc, now: number): Delivery {
+  return {
+    id: doc._id,
+    jobId: doc.jobId,
+    queue: doc.queue,
+    route: doc.route,
+    targetWorker: doc.targetWorker,
+    state: doc.state === 'queued' && doc.runAt > now ? 'scheduled' : doc.state,
+    priority: doc.priority,
+    runAt: doc.runAt,
+    attempts: doc.attempts,
+    maxAttempts: doc.maxAttempts,
+    workerId: doc.workerId,
+    leaseUntil: doc.leaseUntil,
+    startedAt: doc.startedAt,
+    finishedAt: doc.finishedAt,
+    result: doc.result === null ? null : JSON.parse(doc.result),
+    error: doc.error === null ? null : JSON.parse(doc.error),
+    cancelRequested: doc.cancelRequested,
+  };
+}
+
+export function toClaimed(doc: DeliveryDoc, now: number): ClaimedDelivery {
+  return { ...toDelivery(doc, now), name: doc.name, args: JSON.parse(doc.args), options: JSON.parse(doc.options) };
+}
+
+export function toJobRecord(job: JobDoc, deliveryDocs: DeliveryDoc[], now: number): JobRecord {
+  const deliveries = [...deliveryDocs].sort((a, b) => a.index - b.index).map((d) => toDelivery(d, now));
+  const started = deliveries.map((d) => d.startedAt).filter((v): v is number => v !== null);
+  const finished = deliveries.map((d) => d.finishedAt);
+  // A header whose deliveries are still being stored reads as queued, as it will be.
+  const fallback: JobState = job.pending?.length ? 'queued' : (job.emptyState ?? 'cancelled');
+  return {
+    id: job._id,
+    queue: job.queue,
+    name: job.name,
+    args: JSON.parse(job.args),
+    routes: job.routes,
+    type: job.type,
+    priority: job.priority,
+    createdAt: job.createdAt,
+    dedupeKey: job.dedupeKey,
+    options: JSON.parse(job.options),
+    state: aggregateState(deliveries, fallback),
+    attempts: deliveries.reduce((sum, d) => sum + d.attempts, 0),
+    startedAt: started.length ? Math.min(...started) : null,
+    finishedAt: finished.length && finished.every((f) => f !== null) ? Math.max(...(finished as number[])) : null,
+    deliveries,
+  };
+}
+
+export function toWorker(doc: WorkerDoc): WorkerInfo {
+  return {
+    id: doc._id,
+    queue: doc.queue,
+    routes: doc.routes,
+    hostname: doc.hostname,
+    pid: doc.pid,
+    startedAt: doc.startedAt,
+    lastSeenAt: doc.lastSeenAt,
+    expiresAt: doc.expiresAt,
+  };
+}
+
+export function toEvent(doc: EventDoc): JobEvent {
+  return {
+    seq: doc.seq,
+    type: doc.type,
+    queue: doc.queue,
+    jobId: doc.jobId,
+    deliveryId: doc.deliveryId,
+    route: doc.route,
+    workerId: doc.workerId,
+    at: doc.at,
+  };
+}
+
+/**
+ * Event and log sequence numbers: the clock in ms times 1024 plus a counter, never going back
+ * within a process. Processes on one machine share the clock, so their numbers interleave in
+ * time order without a round trip to a counter document.
+ */
+export class SequenceClock {
+  private last = 0;
+
+  next(): number {
+    this.last = Math.max(this.last + 1, Date.now() * 1024);
+    return this.last;
+  }
+
+  /** The sequence number of the present instant, without taking one. */
+  static at(ms: number): number {
+    return ms * 1024;
+  }
+}

@@ -1,0 +1,18 @@
+import type { StorageBackend } from '@skq/core';
+import { MongoBackend } from './mongo-backend.js';
+
+export { MongoBackend } from './mongo-backend.js';
+export { MongoOptionsSchema, WakeupModeSchema, parseMongoUrl, type MongoOptions, type WakeupMode } from './mongo-options.js';
+export type { WakeupSource } from './event-feed.js';
+
+/**
+ * Opens a `mongodb://` or `mongodb+srv://` URL; this is how `new SkunkQueue(name, { backend: 'mongodb://…' })` finds this package.
+ *
+ * @example
+ * ```ts
+ * const backend = await openStorage('mongodb://127.0.0.1:27017/jobs?replicaSet=rs0');
+ * ```
+ */
+export async function openStorage(url: string): Promise<StorageBackend> {
+  return MongoBackend.connect(url);
+}

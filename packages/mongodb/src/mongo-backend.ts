@@ -1,0 +1,582 @@
+import { MongoClient, type Db, type Filter } from 'mongodb';
+import {
+  JOB_STATES,
+  MAX_LEASE_RECOVERIES,
+  SkqError,
+  deliveryId,
+  planDeliveries,
+  type ClaimRequest,
+  type ClaimResult,
+  type EnqueueResult,
+  type FailRequest,
+  type JobEvent,
+  type JobEventListener,
+  type JobRecord,
+  type JobState,
+  type ListJobsQuery,
+  type LogLine,
+  type NewJob,
+  type ScheduleDefinition,
+  type ScheduleFiring,
+  type ScheduleRecord,
+  type StateCounts,
+  type StorageBackend,
+  type StorageCapabilities,
+  type WorkerInfo,
+} from '@skq/core';
+import { collectionsOf, ensureIndexes, type Collections } from './collections.js';
+import { SequenceClock, toClaimed, toJobRecord, toWorker, type DeliveryDoc, type EventDoc, type JobDoc, type PendingDelivery } from './documents.js';
+import { EventFeed, chooseWakeupSource, type WakeupSource } from './event-feed.js';
+import { isDuplicateKey, mapMongoError } from './mongo-errors.js';
+import { resolveMongoOptions, type MongoOptions, type ParsedMongoOptions } from './mongo-options.js';
+import { MongoSchedules } from './mongo-schedules.js';
+
+type EventType = JobEvent['type'];
+
+/** A job header older than this whose deliveries are not all stored is finished by `recoverExpired`. */
+const PENDING_REPAIR_MS = 5_000;
+const logged = new Set<string>();
+
+/**
+ * The MongoDB backend, on the official driver. Each step is a single-document atomic operation
+ * (no multi-document transactions, so it runs on a standalone server as on a replica set):
+ *
+ * - a claim is one `findOneAndUpdate` per delivery, sorted by priority, run time and enqueue order;
+ * - `complete`, `fail` and lease extensions are compare-and-sets on the lease holder;
+ * - an enqueue writes the job header first, with the deliveries it promises, then the deliveries
+ *   (deterministic ids, so writing them twice is harmless), then clears the promise. The header is
+ *   the commit record: a resent enqueue or `recoverExpired` finishes a header whose writer died.
+ *
+ * Wake-ups come from a change stream, a tailable cursor on a capped events collection, or polling,
+ * whichever is the best the server offers (see `wakeups`).
+ *
+ * @example
+ * ```ts
+ * const backend = await MongoBackend.connect('mongodb://127.0.0.1:27017/jobs?replicaSet=rs0');
+ * const queue = new SkunkQueue('demo', { backend });
+ * ```
+ */
+export class MongoBackend implements StorageBackend {
+  readonly kind = 'mongodb';
+  readonly capabilities: StorageCapabilities;
+  private readonly clock = new SequenceClock();
+  private readonly schedules: MongoSchedules;
+  private closed = false;
+
+  private constructor(
+    private readonly client: MongoClient,
+    /** The database of this store; triggers and CappedQueue can share it. */
+    readonly db: Db,
+    private readonly c: Collections,
+    private readonly feed: EventFeed,
+  ) {
+    this.capabilities = { crossProcess: true, pushEvents: feed.source !== 'poll', batchClaim: true, durable: true };
+    this.schedules = new MongoSchedules(c.schedules, (job) => this.insertJobs([job]));
+  }
+
+  /** Which wake-up mechanism this backend chose. */
+  get wakeupSource(): WakeupSource {
+    return this.feed.source;
+  }
+
+  /**
+   * Connects, picks the wake-up mechanism (logged once per store) and creates the indexes.
+   *
+   * @example
+   * ```ts
+   * const backend = await MongoBackend.connect({ url: 'mongodb://127.0.0.1:27017', database: 'jobs', wakeups: 'poll' });
+   * ```
+   */
+  static async connect(options: MongoOptions | string): Promise<MongoBackend> {
+    const opts: ParsedMongoOptions = resolveMongoOptions(options);
+    const client = new MongoClient(opts.url, { serverSelectionTimeoutMS: opts.connectTimeoutMs, connectTimeoutMS: opts.connectTimeoutMs });
+    try {
+      await client.connect();
+      const db = client.db(opts.database);
+      const c = collectionsOf(db, opts.collectionPrefix);
+      const { source, why } = await chooseWakeupSource(db, c.events, opts.wakeups, opts.eventsCappedBytes);
+      await ensureIndexes(c);
+      const where = `${redact(opts.url)} ${opts.database}.${opts.collectionPrefix}_*`;
+      if (opts.log !== false && !logged.has(`${where} ${source}`)) {
+        logged.add(`${where} ${source}`);
+        (opts.log ?? ((line: string) => console.info(line)))(`skunq mongodb ${where}: wake-ups by ${source}${why ? ` (${why.replace(/^; /, '')})` : ''}`);
+      }
+      return new MongoBackend(client, db, c, new EventFeed(c.events, source, opts.pollIntervalMs, opts.eventRetentionMs));
+    } catch (err) {
+      await client.close().catch(() => {});
+      throw mapMongoError(err, `connect to ${redact(opts.url)}`);
+    }
+  }
+
+  async enqueue(jobs: NewJob[]): Promise<EnqueueResult[]> {
+    return this.run('enqueue', () => this.insertJobs(jobs));
+  }
+
+  private async insertJobs(jobs: NewJob[]): Promise<EnqueueResult[]> {
+    const now = Date.now();
+    const results: EnqueueResult[] = new Array(jobs.length);
+    const headers: JobDoc[] = [];
+    let workers: WorkerInfo[] | null = null;
+    for (const [i, job] of jobs.entries()) {
+      if (job.dedupeKey) {
+        const holder = await this.lockDedupe(job);
+        if (holder !== job.id) {
+          results[i] = { id: holder, deduped: true, deliveries: 0 };
+          continue;
+        }
+      }
+      if (job.type === 'broadcast') workers ??= await this.liveWorkers(job.queue, now);
+      const targets = planDeliveries(job.routes, job.type, workers ?? []);
+      headers.push({
+        _id: job.id,
+        queue: job.queue,
+        name: job.name,
+        args: JSON.stringify(job.args),
+        routes: job.routes,
+        type: job.type,
+        priority: job.priority,
+        createdAt: job.createdAt,
+        runAt: job.runAt,
+        enq: this.clock.next(),
+        options: JSON.stringify(job.options),
+        dedupeKey: job.dedupeKey ?? null,
+        emptyState: targets.length === 0 ? 'cancelled' : null,
+        pending: targets,
+        pendingSince: now,
+      });
+      results[i] = { id: job.id, deduped: false, deliveries: targets.length };
+    }
+    if (headers.length === 0) return results;
+    const resent = await this.insertIgnoringDuplicates(this.c.jobs, headers);
+    // A resent id is answered as stored, finishing its deliveries if its first writer died midway.
+    const stored = resent.size ? await this.c.jobs.find({ _id: { $in: [...resent] } }).toArray() : [];
+    const fresh = headers.filter((h) => !resent.has(h._id));
+    await this.storeDeliveries([...fresh, ...stored.filter((h) => h.pending)], now);
+    for (const header of stored) {
+      const i = jobs.findIndex((j) => j.id === header._id);
+      results[i] = { id: header._id, deduped: false, deliveries: await this.c.deliveries.countDocuments({ jobId: header._id }) };
+    }
+    return results;
+  }
+
+  /** Writes the deliveries a header promises, records their events, then clears the promise. */
+  private async storeDeliveries(headers: JobDoc[], now: number): Promise<void> {
+    const docs: DeliveryDoc[] = [];
+    const events: EventDoc[] = [];
+    for (const h of headers) {
+      const pending: PendingDelivery[] = h.pending ?? [];
+      pending.forEach((target, index) => {
+        const id = deliveryId(h._id, index);
+        docs.push({
+          _id: id,
+          jobId: h._id,
+          index,
+          queue: h.queue,
+          route: target.route,
+          targetWorker: target.targetWorker,
+          state: 'queued',
+          priority: h.priority,
+          runAt: h.runAt,
+          enq: h.enq,
+          jobCreatedAt: h.createdAt,
+          attempts: 0,
+          maxAttempts: (JSON.parse(h.options) as NewJob['options']).attempts,
+          recoveries: 0,
+          workerId: null,
+          leaseUntil: null,
+          startedAt: null,
+          finishedAt: null,
+          result: null,
+          error: null,
+          cancelRequested: false,
+          name: h.name,
+          args: h.args,
+          options: h.options,
+        });
+        events.push(this.event(h.queue, 'enqueued', h._id, id, target.route, target.targetWorker, now));
+      });
+      if (pending.length === 0) events.push(this.event(h.queue, 'cancelled', h._id, null, null, null, now));
+    }
+    if (docs.length) await this.insertIgnoringDuplicates(this.c.deliveries, docs);
+    await this.c.jobs.updateMany({ _id: { $in: headers.map((h) => h._id) } }, { $unset: { pending: '', pendingSince: '' } });
+    await this.record(events);
+  }
+
+  /**
+   * Takes the queue's dedupe key for `job`, or returns the pending job that holds it. A key whose
+   * job has ended (or was never stored) is taken over with a compare-and-set on its holder.
+   */
+  private async lockDedupe(job: NewJob): Promise<string> {
+    const _id = `${job.queue}\u0000${job.dedupeKey}`;
+    for (;;) {
+      const current = await this.c.dedupe.findOne({ _id });
+      if (!current) {
+        try {
+          await this.c.dedupe.insertOne({ _id, jobId: job.id });
+          return job.id;
+        } catch (err) {
+          if (isDuplicateKey(err)) continue;
+          throw err;
+        }
+      }
+      if (current.jobId === job.id) return job.id;
+      const header = await this.c.jobs.findOne({ _id: current.jobId, queue: job.queue }, { projection: { pending: 1 } });
+      const open = header && (header.pending?.length || (await this.c.deliveries.countDocuments({ jobId: current.jobId, state: { $in: ['queued', 'running'] } }, { limit: 1 })));
+      if (open) return current.jobId;
+      const taken = await this.c.dedupe.updateOne({ _id, jobId: current.jobId }, { $set: { jobId: job.id } });
+      if (taken.modifiedCount === 1) return job.id;
+    }
+  }
+
+  async claim(request: ClaimRequest): Promise<ClaimResult> {
+    return this.run('claim', async () => {
+      const now = request.now ?? Date.now();
+      const filter: Filter<DeliveryDoc> = {
+        queue: request.queue,
+        route: request.route,
+        state: 'queued',
+        runAt: { $lte: now },
+        targetWorker: { $in: [null, request.workerId] },
+      };
+      const update = {
+        $set: { state: 'running' as const, workerId: request.workerId, leaseUntil: now + request.leaseMs, startedAt: now, cancelRequested: false },
+        $inc: { attempts: 1 },
+      };
+      const sort = { priority: -1, runAt: 1, enq: 1 } as const;
+      const claimed: DeliveryDoc[] = [];
+      // One atomic findOneAndUpdate per delivery, one after another: racing claimers never share one.
+      while (claimed.length < request.limit) {
+        const doc = await this.c.deliveries.findOneAndUpdate(filter, update, { sort, returnDocument: 'after' });
+        if (!doc) break;
+        claimed.push(doc);
+      }
+      claimed.sort((a, b) => b.priority - a.priority || a.runAt - b.runAt || a.enq - b.enq);
+      await this.record(claimed.map((d) => this.event(d.queue, 'started', d.jobId, d._id, d.route, request.workerId, now)));
+      let nextRunAt: number | null = null;
+      if (claimed.length < request.limit) {
+        const next = await this.c.deliveries.findOne(
+          { queue: request.queue, route: request.route, state: 'queued', runAt: { $gt: now }, targetWorker: { $in: [null, request.workerId] } },
+          { sort: { runAt: 1 }, projection: { runAt: 1 } },
+        );
+        nextRunAt = next?.runAt ?? null;
+      }
+      return { deliveries: claimed.map((d) => toClaimed(d, now)), nextRunAt };
+    });
+  }
+
+  async complete(queue: string, id: string, workerId: string, result: unknown): Promise<void> {
+    await this.run('complete', async () => {
+      const now = Date.now();
+      const done = await this.c.deliveries.findOneAndUpdate(
+        { _id: id, state: 'running', workerId },
+        { $set: { state: 'succeeded', finishedAt: now, leaseUntil: null, result: JSON.stringify(result ?? null), error: null } },
+      );
+      if (!done) throw await this.leaseLost(queue, id, workerId);
+      await this.record([this.event(done.queue, 'succeeded', done.jobId, id, done.route, workerId, now)]);
+    });
+  }
+
+  async fail(queue: string, id: string, request: FailRequest): Promise<'retrying' | 'failed' | 'cancelled'> {
+    return this.run('fail', async () => {
+      const now = Date.now();
+      const error = JSON.stringify(request.error);
+      for (;;) {
+        const row = await this.c.deliveries.findOne({ _id: id });
+        if (!row || row.state !== 'running' || row.workerId !== request.workerId) throw await this.leaseLost(queue, id, request.workerId, row);
+        let outcome: 'retrying' | 'failed' | 'cancelled';
+        let set: Partial<DeliveryDoc>;
+        if (request.cancelled || row.cancelRequested) {
+          outcome = 'cancelled';
+          set = { state: 'cancelled', finishedAt: now, leaseUntil: null, error };
+        } else if (request.retryAt !== undefined && request.retryAt !== null) {
+          outcome = 'retrying';
+          set = { state: 'queued', runAt: request.retryAt, leaseUntil: null, error };
+        } else {
+          outcome = 'failed';
+          set = { state: 'failed', finishedAt: now, leaseUntil: null, error };
+        }
+        // Compare-and-set on the lease as read, including a cancel request that may arrive meanwhile.
+        const changed = await this.c.deliveries.updateOne(
+          { _id: id, state: 'running', workerId: request.workerId, attempts: row.attempts, cancelRequested: row.cancelRequested },
+          { $set: set },
+        );
+        if (changed.modifiedCount === 1) {
+          await this.record([this.event(row.queue, outcome, row.jobId, id, row.route, request.workerId, now)]);
+          return outcome;
+        }
+      }
+    });
+  }
+
+  async extendLease(_queue: string, ids: string[], workerId: string, leaseMs: number): Promise<string[]> {
+    if (ids.length === 0) return [];
+    return this.run('extendLease', async () => {
+      const leaseUntil = Date.now() + leaseMs;
+      const held = await Promise.all(ids.map((id) => this.c.deliveries.updateOne({ _id: id, workerId, state: 'running' }, { $set: { leaseUntil } })));
+      return ids.filter((_, i) => held[i]!.matchedCount === 1);
+    });
+  }
+
+  async recoverExpired(queue: string, now: number = Date.now()): Promise<number> {
+    return this.run('recoverExpired', async () => {
+      await this.finishPendingHeaders(queue, now);
+      const expired = await this.c.deliveries.find({ queue, state: 'running', leaseUntil: { $lt: now } }).toArray();
+      let taken = 0;
+      const events: EventDoc[] = [];
+      for (const row of expired) {
+        const lease = { _id: row._id, state: 'running' as const, workerId: row.workerId, leaseUntil: row.leaseUntil };
+        let type: EventType;
+        let set: Partial<DeliveryDoc>;
+        let inc: Partial<Record<'recoveries', number>> = {};
+        if (row.cancelRequested) {
+          type = 'cancelled';
+          set = { state: 'cancelled', finishedAt: now, leaseUntil: null, error: leaseLostError(row, 'cancelled while its worker was gone') };
+        } else if (row.recoveries < MAX_LEASE_RECOVERIES) {
+          type = 'recovered';
+          set = { state: 'queued', runAt: now, leaseUntil: null };
+          inc = { recoveries: 1 };
+        } else {
+          type = 'failed';
+          set = { state: 'failed', finishedAt: now, leaseUntil: null, error: leaseLostError(row, `its lease expired ${row.recoveries + 1} times`) };
+        }
+        const changed = await this.c.deliveries.updateOne(lease, { $set: set, $inc: inc });
+        if (changed.modifiedCount !== 1) continue; // renewed or taken back by another process meanwhile
+        taken += 1;
+        events.push(this.event(queue, type, row.jobId, row._id, row.route, row.workerId, now));
+      }
+      await this.record(events);
+      return taken;
+    });
+  }
+
+  /** Finishes enqueues whose writer stopped between the header and its deliveries. */
+  private async finishPendingHeaders(queue: string, now: number): Promise<void> {
+    const stale = await this.c.jobs.find({ queue, pendingSince: { $lt: now - PENDING_REPAIR_MS } }).limit(100).toArray();
+    if (stale.length) await this.storeDeliveries(stale, now);
+  }
+
+  async cancel(queue: string, jobId: string): Promise<boolean> {
+    return this.run('cancel', async () => {
+      const now = Date.now();
+      const rows = await this.c.deliveries.find({ jobId, queue, state: { $in: ['queued', 'running'] } }).toArray();
+      const error = JSON.stringify({ name: 'SkqError', code: 'CANCELLED', message: `job ${jobId} was cancelled` });
+      const events: EventDoc[] = [];
+      for (const row of rows) {
+        const ended = await this.c.deliveries.updateOne({ _id: row._id, state: 'queued' }, { $set: { state: 'cancelled', finishedAt: now, error } });
+        if (ended.modifiedCount === 1) {
+          events.push(this.event(queue, 'cancelled', jobId, row._id, row.route, null, now));
+          continue;
+        }
+        const running = await this.c.deliveries.findOneAndUpdate({ _id: row._id, state: 'running' }, { $set: { cancelRequested: true } });
+        if (running) events.push(this.event(queue, 'cancel-requested', jobId, row._id, row.route, running.workerId, now));
+      }
+      await this.record(events);
+      return rows.length > 0;
+    });
+  }
+
+  async reschedule(queue: string, jobId: string, runAt: number): Promise<boolean> {
+    return this.run('reschedule', async () => {
+      const rows = await this.c.deliveries.find({ jobId, queue, state: 'queued' }, { projection: { route: 1 } }).toArray();
+      if (rows.length === 0) return false;
+      await this.c.deliveries.updateMany({ _id: { $in: rows.map((r) => r._id) }, state: 'queued' }, { $set: { runAt } });
+      await this.record(rows.map((r) => this.event(queue, 'rescheduled', jobId, r._id, r.route, null, Date.now())));
+      return true;
+    });
+  }
+
+  async getJob(queue: string, jobId: string): Promise<JobRecord | null> {
+    return this.run('getJob', async () => {
+      const job = await this.c.jobs.findOne({ _id: jobId, queue });
+      return job ? toJobRecord(job, await this.c.deliveries.find({ jobId }).toArray(), Date.now()) : null;
+    });
+  }
+
+  async listJobs(query: ListJobsQuery): Promise<JobRecord[]> {
+    return this.run('listJobs', async () => {
+      const limit = query.limit ?? 100;
+      const offset = query.offset ?? 0;
+      const now = Date.now();
+      const wanted = query.state;
+      let headers: JobDoc[];
+      if (!wanted) {
+        headers = await this.c.jobs.find({ queue: query.queue }).sort({ createdAt: -1, enq: -1 }).skip(offset).limit(limit).toArray();
+      } else {
+        // The job state is an aggregate: pre-select jobs with a delivery in the state, then check exactly.
+        const stored = wanted === 'scheduled' ? 'queued' : wanted;
+        const rows = await this.c.deliveries
+          .find({ queue: query.queue, state: stored }, { projection: { jobId: 1 } })
+          .sort({ jobCreatedAt: -1, enq: -1 })
+          .skip(offset)
+          .limit(limit * 4)
+          .toArray();
+        const ids = [...new Set(rows.map((r) => r.jobId))];
+        const byId = new Map((await this.c.jobs.find({ _id: { $in: ids } }).toArray()).map((j) => [j._id, j]));
+        headers = ids.map((id) => byId.get(id)).filter((j): j is JobDoc => j !== undefined);
+      }
+      const deliveries = await this.c.deliveries.find({ jobId: { $in: headers.map((h) => h._id) } }).toArray();
+      const records = headers.map((h) => toJobRecord(h, deliveries.filter((d) => d.jobId === h._id), now));
+      return wanted ? records.filter((r) => r.state === wanted).slice(0, limit) : records;
+    });
+  }
+
+  async countByState(queue: string): Promise<StateCounts> {
+    return this.run('countByState', async () => {
+      const now = Date.now();
+      const counts: StateCounts = {};
+      const add = (route: string, state: JobState, n: number) => {
+        counts[route] ??= Object.fromEntries(JOB_STATES.map((s) => [s, 0])) as Record<JobState, number>;
+        counts[route]![state] += n;
+      };
+      const group = (match: Filter<DeliveryDoc>) =>
+        this.c.deliveries.aggregate<{ _id: { route: string; state: DeliveryDoc['state'] }; n: number }>([
+          { $match: match },
+          { $group: { _id: { route: '$route', state: '$state' }, n: { $sum: 1 } } },
+        ]).toArray();
+      const [all, future] = await Promise.all([group({ queue }), group({ queue, state: 'queued', runAt: { $gt: now } })]);
+      for (const row of all) add(row._id.route, row._id.state, row.n);
+      for (const row of future) {
+        add(row._id.route, 'queued', -row.n);
+        add(row._id.route, 'scheduled', row.n);
+      }
+      return counts;
+    });
+  }
+
+  async appendLogs(_queue: string, lines: LogLine[]): Promise<void> {
+    if (lines.length === 0) return;
+    await this.run('appendLogs', async () => {
+      await this.c.logs.insertMany(
+        lines.map((l) => ({ jobId: l.deliveryId.slice(0, l.deliveryId.lastIndexOf('.')), deliveryId: l.deliveryId, seq: this.clock.next(), at: l.at, stream: l.stream, line: l.line })),
+        { ordered: true },
+      );
+    });
+  }
+
+  async getLogs(_queue: string, jobId: string): Promise<LogLine[]> {
+    return this.run('getLogs', async () =>
+      (await this.c.logs.find({ jobId }).sort({ seq: 1 }).toArray()).map((l) => ({ deliveryId: l.deliveryId, at: l.at, stream: l.stream as LogLine['stream'], line: l.line })),
+    );
+  }
+
+  async registerWorker(info: Omit<WorkerInfo, 'lastSeenAt' | 'expiresAt'>, ttlMs: number): Promise<void> {
+    await this.run('registerWorker', async () => {
+      const now = Date.now();
+      await this.c.workers.updateOne(
+        { _id: info.id },
+        { $set: { routes: info.routes, lastSeenAt: now, expiresAt: now + ttlMs }, $setOnInsert: { queue: info.queue, hostname: info.hostname, pid: info.pid, startedAt: info.startedAt } },
+        { upsert: true },
+      );
+    });
+  }
+
+  async heartbeat(_queue: string, workerId: string, ttlMs: number): Promise<boolean> {
+    return this.run('heartbeat', async () => {
+      const now = Date.now();
+      const renewed = await this.c.workers.updateOne({ _id: workerId, expiresAt: { $gte: now } }, { $set: { lastSeenAt: now, expiresAt: now + ttlMs } });
+      return renewed.matchedCount === 1;
+    });
+  }
+
+  async unregisterWorker(_queue: string, workerId: string): Promise<void> {
+    await this.run('unregisterWorker', () => this.c.workers.deleteOne({ _id: workerId }));
+  }
+
+  async listWorkers(queue: string): Promise<WorkerInfo[]> {
+    return this.run('listWorkers', () => this.liveWorkers(queue, Date.now()));
+  }
+
+  async saveSchedule(queue: string, definition: ScheduleDefinition): Promise<'created' | 'updated' | 'unchanged'> {
+    return this.run('saveSchedule', () => this.schedules.save(queue, definition, Date.now()));
+  }
+
+  async listSchedules(queue: string): Promise<ScheduleRecord[]> {
+    return this.run('listSchedules', () => this.schedules.list(queue));
+  }
+
+  async setSchedulePaused(queue: string, id: string, paused: boolean): Promise<boolean> {
+    return this.run('setSchedulePaused', () => this.schedules.setPaused(queue, id, paused, Date.now()));
+  }
+
+  async removeSchedule(queue: string, id: string): Promise<boolean> {
+    return this.run('removeSchedule', () => this.schedules.remove(queue, id));
+  }
+
+  async fireSchedule(queue: string, id: string, version: number, firing: ScheduleFiring): Promise<boolean> {
+    return this.run('fireSchedule', () => this.schedules.fire(queue, id, version, firing));
+  }
+
+  async advanceSchedule(queue: string, id: string, version: number, next: { nextRunAt: number; state: Record<string, number> | null }): Promise<boolean> {
+    return this.run('advanceSchedule', () => this.schedules.advance(queue, id, version, next, Date.now()));
+  }
+
+  async subscribe(queue: string, listener: JobEventListener, types?: readonly EventType[]): Promise<() => Promise<void>> {
+    this.assertOpen('subscribe');
+    const unsubscribe = this.feed.subscribe(queue, listener, types);
+    return async () => unsubscribe();
+  }
+
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    this.feed.close();
+    await this.client.close().catch(() => {});
+  }
+
+  private async liveWorkers(queue: string, now: number): Promise<WorkerInfo[]> {
+    return (await this.c.workers.find({ queue, expiresAt: { $gte: now } }).sort({ startedAt: 1, _id: 1 }).toArray()).map(toWorker);
+  }
+
+  private async leaseLost(queue: string, id: string, workerId: string, row?: DeliveryDoc | null): Promise<SkqError> {
+    const doc = row === undefined ? await this.c.deliveries.findOne({ _id: id }, { projection: { state: 1, workerId: 1, jobId: 1 } }) : row;
+    if (!doc) return new SkqError('JOB_NOT_FOUND', `delivery ${id} not found`, { context: { deliveryId: id, workerId, queue } });
+    return new SkqError('LEASE_LOST', `worker ${workerId} no longer holds the lease on ${id} (state ${doc.state}, holder ${doc.workerId ?? 'none'})`, {
+      context: { deliveryId: id, jobId: doc.jobId, queue, workerId },
+    });
+  }
+
+  private event(queue: string, type: EventType, jobId: string, delivery: string | null, route: string | null, workerId: string | null, at: number): EventDoc {
+    return { seq: this.clock.next(), type, queue, jobId, deliveryId: delivery, route, workerId, at };
+  }
+
+  private async record(events: EventDoc[]): Promise<void> {
+    if (events.length === 0) return;
+    await this.c.events.insertMany(events, { ordered: true });
+    this.feed.poke();
+  }
+
+  /** Inserts documents, ignoring those whose `_id` is stored already; returns those ids. */
+  private async insertIgnoringDuplicates<T extends { _id: string }>(collection: { insertMany(docs: T[], o: { ordered: false }): Promise<unknown> }, docs: T[]): Promise<Set<string>> {
+    try {
+      await collection.insertMany(docs, { ordered: false });
+      return new Set();
+    } catch (err) {
+      if (!isDuplicateKey(err)) throw err;
+      const writeErrors = (err as { writeErrors?: { index: number }[] | { index: number } }).writeErrors;
+      const list = Array.isArray(writeErrors) ? writeErrors : writeErrors ? [writeErrors] : [];
+      return new Set(list.map((w) => docs[w.index]!._id));
+    }
+  }
+
+  private async run<T>(operation: string, fn: () => Promise<T>): Promise<T> {
+    this.assertOpen(operation);
+    try {
+      return await fn();
+    } catch (err) {
+      throw mapMongoError(err, operation);
+    }
+  }
+
+  private assertOpen(operation: string): void {
+    if (this.closed) throw new SkqError('BACKEND_UNAVAILABLE', `mongodb ${operation}: the backend is closed`);
+  }
+}
+
+function leaseLostError(row: DeliveryDoc, why: string): string {
+  return JSON.stringify({ name: 'SkqError', code: 'LEASE_LOST', message: `worker ${row.workerId ?? '?'} stopped renewing the lease of ${row._id}: ${why}` });
+}
+
+/** A URL without its password, for messages. */
+function redact(url: string): string {
+  return url.replace(/\/\/([^:@/]+):[^@/]*@/, '//$1:***@');
+}

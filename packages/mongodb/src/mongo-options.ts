@@ -1,0 +1,77 @@
+import { z } from 'zod';
+import { NameSchema, SkqError, parseConfig } from '@skq/core';
+
+/** How idle workers and waiters learn about new events. `auto` picks the best the server offers. */
+export const WakeupModeSchema = z.enum(['auto', 'change-stream', 'tailable', 'poll']);
+export type WakeupMode = z.infer<typeof WakeupModeSchema>;
+
+/** Options of the MongoDB backend. */
+export const MongoOptionsSchema = z
+  .object({
+    /** `mongodb://host:port[,host:port]/[database]?replicaSet=…` or `mongodb+srv://…`. */
+    url: z.string().regex(/^mongodb(\+srv)?:\/\//, 'expected a mongodb:// or mongodb+srv:// URL'),
+    /** The database; defaults to the URL's path, else `skunq`. */
+    database: NameSchema.optional(),
+    /** Every collection is named `<collectionPrefix>_<what>`. */
+    collectionPrefix: NameSchema.default('skq'),
+    /** Wake-up mechanism; `auto` prefers a change stream, then a tailable cursor, then polling. */
+    wakeups: WakeupModeSchema.default('auto'),
+    /** Size of the capped events collection when wake-ups tail it. */
+    eventsCappedBytes: z.number().int().min(4096).default(64 * 1024 * 1024),
+    /** Slowest poll when polling is the wake-up mechanism (it backs off from 25 ms to this). */
+    pollIntervalMs: z.number().int().positive().default(500),
+    /** Events older than this are trimmed (not used for a capped events collection). */
+    eventRetentionMs: z.number().int().positive().default(60 * 60 * 1000),
+    /** How long to wait for a reachable server, in ms. */
+    connectTimeoutMs: z.number().int().positive().default(10_000),
+    /** Where the backend says once which wake-up mechanism it chose; `false` for silence. */
+    log: z.union([z.literal(false), z.custom<(line: string) => void>((v) => typeof v === 'function')]).optional(),
+  })
+  .strict();
+
+/** `{ url, database?, wakeups?, … }`, or a `mongodb://` URL with skunq's options as query parameters (`?skqWakeups=poll`). */
+export type MongoOptions = z.input<typeof MongoOptionsSchema>;
+export type ParsedMongoOptions = z.output<typeof MongoOptionsSchema> & { database: string };
+
+const NUMERIC = new Set(['eventsCappedBytes', 'pollIntervalMs', 'eventRetentionMs', 'connectTimeoutMs']);
+
+/**
+ * Parses a MongoDB URL. skunq's own options go in the query with an `skq` prefix
+ * (`skqWakeups`, `skqCollectionPrefix`, `skqPollIntervalMs`…); every other parameter is the driver's.
+ *
+ * @example
+ * ```ts
+ * parseMongoUrl('mongodb://127.0.0.1:27017/jobs?replicaSet=rs0&skqWakeups=poll');
+ * // → { url: 'mongodb://127.0.0.1:27017/jobs?replicaSet=rs0', wakeups: 'poll' }
+ * ```
+ */
+export function parseMongoUrl(url: string): MongoOptions {
+  const query = url.indexOf('?');
+  if (query < 0) return { url };
+  const params = new URLSearchParams(url.slice(query + 1));
+  const options: Record<string, unknown> = {};
+  for (const [key, value] of [...params]) {
+    if (!key.startsWith('skq')) continue;
+    const name = key.slice(3, 4).toLowerCase() + key.slice(4);
+    options[name] = NUMERIC.has(name) ? Number(value) : value;
+    params.delete(key);
+  }
+  const rest = params.toString();
+  return { ...options, url: url.slice(0, query) + (rest ? `?${rest}` : '') } as MongoOptions;
+}
+
+export function resolveMongoOptions(input: MongoOptions | string): ParsedMongoOptions {
+  const parsed = parseConfig(MongoOptionsSchema, typeof input === 'string' ? parseMongoUrl(input) : input, 'mongodb options');
+  return { ...parsed, database: parsed.database ?? databaseOf(parsed.url) };
+}
+
+/** The database named in a MongoDB URL's path, or `skunq`. */
+function databaseOf(url: string): string {
+  const match = /^mongodb(?:\+srv)?:\/\/[^/?]*\/([^?]*)/.exec(url);
+  const name = decodeURIComponent(match?.[1] ?? '');
+  if (name === '') return 'skunq';
+  if (!/^[^/\\. "$*<>:|?]+$/.test(name)) {
+    throw new SkqError('CONFIG_INVALID', `invalid mongodb options: database "${name}" in the URL is not a valid database name`, { context: { field: 'url' } });
+  }
+  return name;
+}
