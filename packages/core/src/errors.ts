@@ -19,6 +19,8 @@ export const SKQ_ERROR_CODES = [
   'INTERRUPTED',
   'FORBIDDEN',
   'COMMAND_FAILED',
+  /** The server lacks a feature the call needs (e.g. change streams for triggers). */
+  'UNSUPPORTED',
 ] as const;
 
 /** A string-literal union of every {@link SkqError} code. */

@@ -17,10 +17,15 @@ export const FireOptionsSchema = z
     at: WhenSchema.optional(),
     /** Deliver to these routes instead of the job's own. */
     routes: RoutesSchema.optional(),
+    /**
+     * The job's id instead of a random one. Firing an id that is stored already returns that job
+     * and enqueues nothing, so a producer that retries (or replays an event) never duplicates work.
+     */
+    jobId: z.string().min(1).max(512).optional(),
   })
   .strict();
 
-/** Options for one fire: `{ priority, dedupeKey, at, routes }`. */
+/** Options for one fire: `{ priority, dedupeKey, at, routes, jobId }`. */
 export type FireOptions = z.input<typeof FireOptionsSchema>;
 
 /** Anything that can put an {@link Invocation} on a queue. */

@@ -124,6 +124,9 @@ export class SkunkQueue implements InvocationTarget, JobReader {
         context: { queue: this.name },
       });
     }
+    if (parsed.data.jobId !== undefined && jobs.length > 1) {
+      throw new SkqError('ARGS_INVALID', 'invalid fire options: options.jobId names one job, but pushMany got several', { context: { queue: this.name, field: 'jobId' } });
+    }
     const now = Date.now();
     const runAt = parsed.data.at === undefined ? now : resolveWhen(parsed.data.at, now, 'options.at');
     const records: NewJob[] = jobs.map((job) => {
@@ -132,7 +135,7 @@ export class SkunkQueue implements InvocationTarget, JobReader {
       }
       const inv = job.toInvocation();
       return {
-        id: randomUUID(),
+        id: parsed.data.jobId ?? randomUUID(),
         queue: this.name,
         name: inv.name,
         args: inv.args,
