@@ -2,12 +2,14 @@ import { SkqError } from '@skq/core';
 import { UsageError } from './argv.js';
 import { SCHEDULE_USAGE, schedule } from './commands/schedule.js';
 import { STATUS_USAGE, status } from './commands/status.js';
+import { TRIGGERS_USAGE, triggers } from './commands/triggers.js';
 import { WORK_USAGE, work } from './commands/work.js';
 
 const COMMANDS: Record<string, { usage: string; run: (argv: string[], cwd: string) => Promise<number> }> = {
   work: { usage: WORK_USAGE, run: work },
   status: { usage: STATUS_USAGE, run: status },
   schedule: { usage: SCHEDULE_USAGE, run: schedule },
+  triggers: { usage: TRIGGERS_USAGE, run: triggers },
 };
 
 export const MAIN_USAGE = `Usage: skunq <command> [options]
@@ -16,6 +18,7 @@ Commands:
   work     Run a worker pool on a queue's routes
   status   Show workers and job counts of a queue
   schedule List, pause, resume or remove a queue's schedules
+  triggers Run the MongoDB database-event triggers modules register
 
 Run "skunq <command> --help" for a command's options.
 `;

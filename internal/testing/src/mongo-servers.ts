@@ -87,6 +87,12 @@ export async function startMongoServer(kind: MongoServerKind, options: { durable
       ? [ferretBinary, [String(port), join(dir, 'data')]]
       : ['java', ['-Xss4m', '-cp', javaClasspath, 'skunq.testing.MongoTestServer', String(port), ...(durable ? [join(dir, 'store.mv')] : [])]];
   let child = await launch(command, port);
+  const halt = async () => {
+    if (child.exitCode !== null || child.signalCode !== null) return;
+    const exited = new Promise((resolve) => child.once('exit', resolve));
+    process.kill(child.pid!, 'SIGTERM');
+    await exited;
+  };
   const server: MongoTestServer = {
     kind,
     name: NAMES[kind],
@@ -96,21 +102,14 @@ export async function startMongoServer(kind: MongoServerKind, options: { durable
         ? { changeStreams: false, databaseChangeStreams: false, cappedCollections: true, atomicFindAndModify: false, durable }
         : { changeStreams: true, databaseChangeStreams: false, cappedCollections: false, atomicFindAndModify: true, durable },
     async stop() {
-      if (child.exitCode !== null || child.signalCode !== null) return;
-      const exited = new Promise((resolve) => child.once('exit', resolve));
-      process.kill(child.pid!, 'SIGTERM');
-      await exited;
+      await halt();
+      rmSync(dir, { recursive: true, force: true });
     },
     async restart(downMs = 0) {
-      await server.stop();
+      await halt();
       await new Promise((resolve) => setTimeout(resolve, downMs));
       child = await launch(command, port);
     },
-  };
-  const stop = server.stop;
-  server.stop = async () => {
-    await stop();
-    rmSync(dir, { recursive: true, force: true });
   };
   return server;
 }
@@ -132,7 +131,10 @@ async function launch([program, args]: [string, string[]], port: number): Promis
       }
     };
     child.stdout!.on('data', onData);
-    child.stderr!.on('data', (chunk) => (output += chunk));
+    child.stderr!.on('data', (chunk) => {
+      output += chunk;
+      if (process.env.SKQ_DEBUG_SERVERS) process.stderr.write(`[${program.split('/').pop()}] ${chunk}`);
+    });
     child.once('exit', (code) => {
       clearTimeout(timer);
       reject(new Error(`${program} exited (${code}) before listening:\n${output}`));

@@ -89,7 +89,7 @@ export class MongoBackend implements StorageBackend {
    */
   static async connect(options: MongoOptions | string): Promise<MongoBackend> {
     const opts: ParsedMongoOptions = resolveMongoOptions(options);
-    const client = new MongoClient(opts.url, { serverSelectionTimeoutMS: opts.connectTimeoutMs, connectTimeoutMS: opts.connectTimeoutMs });
+    const client = new MongoClient(opts.url, { serverSelectionTimeoutMS: opts.connectTimeoutMs, connectTimeoutMS: opts.connectTimeoutMs, socketTimeoutMS: opts.socketTimeoutMs });
     try {
       await client.connect();
       const db = client.db(opts.database);

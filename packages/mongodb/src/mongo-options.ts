@@ -24,6 +24,8 @@ export const MongoOptionsSchema = z
     eventRetentionMs: z.number().int().positive().default(60 * 60 * 1000),
     /** How long to wait for a reachable server, in ms. */
     connectTimeoutMs: z.number().int().positive().default(10_000),
+    /** A reply that takes longer than this fails the call (BACKEND_UNAVAILABLE) instead of hanging on a half-dead connection. */
+    socketTimeoutMs: z.number().int().positive().default(30_000),
     /** Where the backend says once which wake-up mechanism it chose; `false` for silence. */
     log: z.union([z.literal(false), z.custom<(line: string) => void>((v) => typeof v === 'function')]).optional(),
   })
@@ -33,7 +35,7 @@ export const MongoOptionsSchema = z
 export type MongoOptions = z.input<typeof MongoOptionsSchema>;
 export type ParsedMongoOptions = z.output<typeof MongoOptionsSchema> & { database: string };
 
-const NUMERIC = new Set(['eventsCappedBytes', 'pollIntervalMs', 'eventRetentionMs', 'connectTimeoutMs']);
+const NUMERIC = new Set(['eventsCappedBytes', 'pollIntervalMs', 'eventRetentionMs', 'connectTimeoutMs', 'socketTimeoutMs']);
 
 /**
  * Parses a MongoDB URL. skunq's own options go in the query with an `skq` prefix

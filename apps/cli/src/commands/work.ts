@@ -4,6 +4,7 @@ import { WorkerPool } from '@skq/worker';
 import { parseFlags, usage, UsageError, type FlagSpec } from '../argv.js';
 import { loadConfig } from '../config-file.js';
 import { importModule } from '../module-loader.js';
+import { registeredTriggerCount, startTriggers, type TriggerRunnerHandle } from '../trigger-support.js';
 
 const FLAGS: FlagSpec[] = [
   { name: 'queue', short: 'q', kind: 'value', placeholder: 'name', description: 'Queue to consume (required unless the config names one)' },
@@ -15,6 +16,8 @@ const FLAGS: FlagSpec[] = [
   { name: 'no-scheduler', kind: 'boolean', description: "Do not fire the queue's schedules from this pool" },
   { name: 'allow-shell', kind: 'boolean', description: 'Run shell tasks (queue.shell); off by default' },
   { name: 'allow-modules', kind: 'list', placeholder: 'dir', description: 'Run module tasks (queue.call) from these directories' },
+  { name: 'triggers-url', kind: 'value', placeholder: 'url', description: 'MongoDB to watch for the triggers the modules register (default: the backend, if it is MongoDB)' },
+  { name: 'no-triggers', kind: 'boolean', description: 'Do not run the triggers the modules register' },
 ];
 
 export const WORK_USAGE = usage(
@@ -52,11 +55,21 @@ export async function work(argv: string[], cwd: string): Promise<number> {
     ...(backend ? { backend } : {}),
     ...(leaseMs ? { leaseMs } : {}),
   });
+  let triggerRunner: TriggerRunnerHandle | null = null;
+  if (flags['no-triggers'] !== true && registeredTriggerCount() > 0) {
+    const url = (flags['triggers-url'] as string | undefined) ?? backend ?? process.env.SKQ_BACKEND;
+    if (!url || !/^mongodb(\+srv)?:\/\//.test(url)) {
+      throw new UsageError('the loaded modules register database-event triggers: give --triggers-url mongodb://… (or --no-triggers)');
+    }
+    triggerRunner = await startTriggers(url, `work-${queue}`);
+  }
   let signal: string | null = null;
   for (const s of ['SIGINT', 'SIGTERM', 'SIGHUP', 'SIGQUIT', 'SIGABRT'] as const) process.once(s, () => (signal ??= s));
   await pool.start();
   console.log(`skunq: listening on queue "${queue}", routes ${routes.join(', ')} (pid ${process.pid}, backend ${backend ?? process.env.SKQ_BACKEND ?? 'sqlite:.skunq/skunq.db'})`);
+  if (triggerRunner) console.log(`skunq: ${registeredTriggerCount()} database-event triggers running`);
   await pool.listen();
+  await triggerRunner?.stop();
   console.log(`skunq: stopped${signal ? ` on ${signal}` : ''}`);
   return signal === 'SIGINT' ? 130 : 0;
 }

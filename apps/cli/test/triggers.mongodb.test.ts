@@ -1,0 +1,72 @@
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { MongoClient, type Db } from 'mongodb';
+import { SkunkQueue } from '@skq/core';
+import { eventually, missingMongoServer, mongoServerName, startMongoServer, type MongoTestServer } from '@skq/testing';
+import { startCli, type CliProcess } from './cli-process.js';
+
+const FIXTURE = 'apps/cli/test/fixtures/triggers.ts';
+const missing = missingMongoServer('mongo-java-server');
+
+describe.skipIf(missing)(`skunq triggers and skunq work with triggers, on ${mongoServerName('mongo-java-server')}${missing ? ` (skipped: ${missing})` : ''}`, () => {
+  let server: MongoTestServer;
+  let client: MongoClient;
+  let db: Db;
+  let url: string;
+  const running: CliProcess[] = [];
+  beforeAll(async () => {
+    server = await startMongoServer('mongo-java-server');
+    url = server.url.replace('/?', `/skq_cli_${process.pid}?`);
+    client = await MongoClient.connect(url);
+    db = client.db();
+  }, 60_000);
+  afterEach(async () => {
+    for (const proc of running.splice(0)) {
+      if (proc.child.exitCode === null) proc.child.kill('SIGKILL');
+      await proc.exited;
+    }
+  });
+  afterAll(async () => {
+    await client?.close();
+    await server?.stop();
+  });
+
+  it('skunq triggers -f runs inline handlers until SIGTERM, and resumes after a restart', async () => {
+    const args = ['triggers', '-f', FIXTURE, '-b', url, '--name', 'cli'];
+    const first = startCli(args, { SKQ_BACKEND: url });
+    running.push(first);
+    await first.waitFor('2 triggers watching');
+    await db.collection('inbox').insertOne({ greet: 'world' });
+    await first.waitFor('hello world');
+    first.child.kill('SIGTERM');
+    expect(await first.exited).toBe(0);
+    expect(first.stdout()).toContain('triggers stopped on SIGTERM (1 changes, 1 fired, 0 failed)');
+    // Written while no runner watches: the next one, same name, picks it up.
+    await db.collection('inbox').insertOne({ greet: 'again' });
+    const second = startCli(args, { SKQ_BACKEND: url });
+    running.push(second);
+    await second.waitFor('hello again');
+    expect(second.stdout()).not.toContain('hello world');
+  });
+
+  it('skunq work runs the triggers its modules register, and its pool runs the jobs they fire', async () => {
+    const worker = startCli(['work', '-q', 'cli-triggers', '-r', 'orders', '-f', FIXTURE, '-b', url], { SKQ_BACKEND: url });
+    running.push(worker);
+    await worker.waitFor('database-event triggers running');
+    await db.collection('orders').insertOne({ _id: 'order-7' as never, kind: 'order' });
+    const queue = new SkunkQueue('cli-triggers', { backend: url });
+    const [job] = await eventually(async () => {
+      const jobs = await queue.list();
+      return jobs.length === 1 && jobs[0]!.state === 'succeeded' && jobs;
+    }, 'the fired job to succeed', 20_000);
+    expect(job!.deliveries[0]?.result).toBe('shipped order-7');
+    expect(job!.id).toMatch(/^trigger:work-cli-triggers:shipper:/);
+    await queue.close();
+  });
+
+  it('refuses to start triggers without a MongoDB URL to watch', async () => {
+    const proc = startCli(['work', '-q', 'cli-triggers', '-r', 'orders', '-f', FIXTURE, '-b', 'sqlite::memory:'], { SKQ_BACKEND: url });
+    running.push(proc);
+    expect(await proc.exited).toBe(2);
+    expect(proc.stderr()).toContain('--triggers-url');
+  });
+});
