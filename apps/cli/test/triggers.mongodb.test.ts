@@ -54,10 +54,10 @@ describe.skipIf(missing)(`skunq triggers and skunq work with triggers, on ${mong
     await worker.waitFor('database-event triggers running');
     await db.collection('orders').insertOne({ _id: 'order-7' as never, kind: 'order' });
     const queue = new SkunkQueue('cli-triggers', { backend: url });
-    const [job] = await eventually(async () => {
+    const [job] = (await eventually(async () => {
       const jobs = await queue.list();
       return jobs.length === 1 && jobs[0]!.state === 'succeeded' && jobs;
-    }, 'the fired job to succeed', 20_000);
+    }, 'the fired job to succeed', 20_000)) as Awaited<ReturnType<typeof queue.list>>;
     expect(job!.deliveries[0]?.result).toBe('shipped order-7');
     expect(job!.id).toMatch(/^trigger:work-cli-triggers:shipper:/);
     await queue.close();
