@@ -5,20 +5,24 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { SkunkQueue } from '@skq/core';
-import { eventually, missingServer, startRedis, uniqueQueue, type RedisServer } from '@skq/testing';
+import { eventually, missingMongoServer, missingServer, mongoServerName, startMongoServer, startRedis, uniqueQueue, type MongoTestServer, type RedisServer } from '@skq/testing';
 
 const REPO = fileURLToPath(new URL('../../../', import.meta.url));
 const RUNNER = fileURLToPath(new URL('../../../internal/testing/fixtures/schedule-runner.ts', import.meta.url));
 const EVERY_MS = 100;
 const dir = mkdtempSync(join(tmpdir(), 'skq-sched-proc-'));
 const missingRedis = missingServer('redis-server', 'apt-get install redis-server');
+const missingMongo = missingMongoServer('mongo-java-server');
 let redis: RedisServer | undefined;
+let mongo: MongoTestServer | undefined;
 
 beforeAll(async () => {
   if (!missingRedis) redis = await startRedis();
-});
+  if (!missingMongo) mongo = await startMongoServer('mongo-java-server');
+}, 60_000);
 afterAll(async () => {
   await redis?.stop();
+  await mongo?.stop();
   if (redis) rmSync(redis.dir, { recursive: true, force: true });
   rmSync(dir, { recursive: true, force: true });
 });
@@ -75,5 +79,9 @@ describe('three scheduler processes on one backend', () => {
 
   it.skipIf(missingRedis)(`redis: fire each of 100+ ticks exactly once, with no gap after one is SIGKILLed ${missingRedis ?? ''}`, async () => {
     expectEveryTickOnce(await threeSchedulers(() => redis!.url));
+  }, 60_000);
+
+  it.skipIf(missingMongo)(`mongodb on ${mongoServerName('mongo-java-server')}: fire each of 100+ ticks exactly once, with no gap after one is SIGKILLed ${missingMongo ?? ''}`, async () => {
+    expectEveryTickOnce(await threeSchedulers(() => mongo!.url.replace('/?', '/skq_ticks?')));
   }, 60_000);
 });

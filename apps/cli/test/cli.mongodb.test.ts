@@ -7,7 +7,7 @@ import { startCli, type CliProcess } from './cli-process.js';
 const FIXTURE = 'apps/cli/test/fixtures/triggers.ts';
 const missing = missingMongoServer('mongo-java-server');
 
-describe.skipIf(missing)(`skunq triggers and skunq work with triggers, on ${mongoServerName('mongo-java-server')}${missing ? ` (skipped: ${missing})` : ''}`, () => {
+describe.skipIf(missing)(`skunq on MongoDB: workers, triggers, SIGKILL, on ${mongoServerName('mongo-java-server')}${missing ? ` (skipped: ${missing})` : ''}`, () => {
   let server: MongoTestServer;
   let client: MongoClient;
   let db: Db;
@@ -60,6 +60,28 @@ describe.skipIf(missing)(`skunq triggers and skunq work with triggers, on ${mong
     }, 'the fired job to succeed', 20_000)) as Awaited<ReturnType<typeof queue.list>>;
     expect(job!.deliveries[0]?.result).toBe('shipped order-7');
     expect(job!.id).toMatch(/^trigger:work-cli-triggers:shipper:/);
+    await queue.close();
+  });
+
+  it('SIGKILL: a second worker finishes the killed worker\'s job once its lease expires', async () => {
+    // The fixture defines its jobs on queue "cli"; here that queue lives in MongoDB.
+    const args = ['work', '-q', 'cli', '-r', 'foo', '-f', 'apps/cli/test/fixtures/jobs.ts', '-b', url, '--lease-ms', '1500', '--no-triggers'];
+    const first = startCli(args, { SKQ_BACKEND: url });
+    running.push(first);
+    await first.waitFor('listening');
+    const queue = new SkunkQueue('cli', { backend: url });
+    const slow = queue.job({ name: 'slowFirstAttempt', routes: ['foo'] }, async (_ms: number) => ({ attempt: 0, workerId: '' }));
+    const handle = await slow.fire(60_000);
+    await eventually(async () => (await handle.state()) === 'running', 'the job to start', 10_000);
+    const killedWorker = (await handle.info()).deliveries[0]!.workerId;
+    first.child.kill('SIGKILL');
+    await first.exited;
+    const second = startCli(args, { SKQ_BACKEND: url });
+    running.push(second);
+    const result = (await handle.result({ timeoutMs: 20_000 })) as { attempt: number; workerId: string };
+    expect(result.attempt).toBe(2);
+    expect(result.workerId).not.toBe(killedWorker);
+    expect(result.workerId).toContain(`:${second.child.pid}:`);
     await queue.close();
   });
 
