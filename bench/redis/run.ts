@@ -8,7 +8,7 @@ import { promisify } from 'node:util';
 import { Redis } from 'ioredis';
 import { missingServer, startRedis } from '@skq/testing/servers';
 import { LIBRARIES, type Library } from './libraries.js';
-import { fmt, median, percentile } from './stats.js';
+import { fmt, median, percentile } from '../stats.js';
 
 const REPS = Number(process.env.BENCH_REPS ?? 3);
 const JOBS = Number(process.env.BENCH_JOBS ?? 20_000);

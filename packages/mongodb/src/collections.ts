@@ -42,6 +42,7 @@ export async function ensureIndexes(c: Collections): Promise<void> {
     c.deliveries.createIndex({ queue: 1, state: 1, leaseUntil: 1 }, { name: 'leases' }),
     c.deliveries.createIndex({ jobId: 1 }, { name: 'job' }),
     c.deliveries.createIndex({ queue: 1, state: 1, jobCreatedAt: -1, enq: -1 }, { name: 'list-by-state' }),
+    c.deliveries.createIndex({ queue: 1, solo: 1, jobCreatedAt: -1, enq: -1 }, { name: 'list-solo' }),
     c.jobs.createIndex({ queue: 1, createdAt: -1, enq: -1 }, { name: 'list' }),
     c.jobs.createIndex({ pendingSince: 1 }, { name: 'pending', sparse: true }),
     c.workers.createIndex({ queue: 1, expiresAt: 1 }, { name: 'live' }),

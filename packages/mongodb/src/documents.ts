@@ -60,6 +60,11 @@ export interface DeliveryDoc {
   name: string;
   args: string;
   options: string;
+  /** The job's only delivery, carrying the rest of its header: the job has no header document. */
+  solo?: true;
+  routes?: string[];
+  type?: NewJob['type'];
+  dedupeKey?: string | null;
 }
 
 export interface WorkerDoc {
@@ -117,6 +122,25 @@ export function toDelivery(doc: DeliveryDoc, now: number): Delivery {
 
 export function toClaimed(doc: DeliveryDoc, now: number): ClaimedDelivery {
   return { ...toDelivery(doc, now), name: doc.name, args: JSON.parse(doc.args), options: JSON.parse(doc.options) };
+}
+
+/** The header of a job stored as one solo delivery. */
+export function headerOfSolo(d: DeliveryDoc): JobDoc {
+  return {
+    _id: d.jobId,
+    queue: d.queue,
+    name: d.name,
+    args: d.args,
+    routes: d.routes ?? [d.route],
+    type: d.type ?? 'direct',
+    priority: d.priority,
+    createdAt: d.jobCreatedAt,
+    runAt: d.runAt,
+    enq: d.enq,
+    options: d.options,
+    dedupeKey: d.dedupeKey ?? null,
+    emptyState: null,
+  };
 }
 
 export function toJobRecord(job: JobDoc, deliveryDocs: DeliveryDoc[], now: number): JobRecord {

@@ -3,8 +3,6 @@ import {
   JOB_STATES,
   MAX_LEASE_RECOVERIES,
   SkqError,
-  deliveryId,
-  planDeliveries,
   type ClaimRequest,
   type ClaimResult,
   type EnqueueResult,
@@ -25,16 +23,15 @@ import {
   type WorkerInfo,
 } from '@skq/core';
 import { collectionsOf, ensureIndexes, type Collections } from './collections.js';
-import { SequenceClock, toClaimed, toJobRecord, toWorker, type DeliveryDoc, type EventDoc, type JobDoc, type PendingDelivery } from './documents.js';
+import { SequenceClock, headerOfSolo, toClaimed, toJobRecord, toWorker, type DeliveryDoc, type EventDoc, type JobDoc } from './documents.js';
+import { JobWriter } from './job-writer.js';
 import { EventFeed, chooseWakeupSource, type WakeupSource } from './event-feed.js';
-import { isDuplicateKey, mapMongoError } from './mongo-errors.js';
+import { mapMongoError } from './mongo-errors.js';
 import { resolveMongoOptions, type MongoOptions, type ParsedMongoOptions } from './mongo-options.js';
 import { MongoSchedules } from './mongo-schedules.js';
 
 type EventType = JobEvent['type'];
 
-/** A job header older than this whose deliveries are not all stored is finished by `recoverExpired`. */
-const PENDING_REPAIR_MS = 5_000;
 const logged = new Set<string>();
 
 /**
@@ -43,9 +40,9 @@ const logged = new Set<string>();
  *
  * - a claim is one `findOneAndUpdate` per delivery, sorted by priority, run time and enqueue order;
  * - `complete`, `fail` and lease extensions are compare-and-sets on the lease holder;
- * - an enqueue writes the job header first, with the deliveries it promises, then the deliveries
- *   (deterministic ids, so writing them twice is harmless), then clears the promise. The header is
- *   the commit record: a resent enqueue or `recoverExpired` finishes a header whose writer died.
+ * - a job with one delivery is one document; a job with several writes a header first, holding
+ *   the deliveries it promises, then the deliveries (see {@link JobWriter});
+ * - lifecycle events are written after the step, batched per tick, so they cost no round trip.
  *
  * Wake-ups come from a change stream, a tailable cursor on a capped events collection, or polling,
  * whichever is the best the server offers (see `wakeups`).
@@ -61,6 +58,11 @@ export class MongoBackend implements StorageBackend {
   readonly capabilities: StorageCapabilities;
   private readonly clock = new SequenceClock();
   private readonly schedules: MongoSchedules;
+  private readonly writer: JobWriter;
+  private eventBuffer: EventDoc[] = [];
+  private eventWrites: Promise<void> = Promise.resolve();
+  private flushScheduled = false;
+  private lastWarning = 0;
   private closed = false;
 
   private constructor(
@@ -69,9 +71,17 @@ export class MongoBackend implements StorageBackend {
     readonly db: Db,
     private readonly c: Collections,
     private readonly feed: EventFeed,
+    private readonly log: ((line: string) => void) | false,
   ) {
     this.capabilities = { crossProcess: true, pushEvents: feed.source !== 'poll', batchClaim: true, durable: true };
-    this.schedules = new MongoSchedules(c.schedules, (job) => this.insertJobs([job]));
+    this.writer = new JobWriter({
+      c,
+      nextSeq: () => this.clock.next(),
+      event: (...args) => this.event(...args),
+      record: (events) => this.record(events),
+      liveWorkers: (queue, now) => this.liveWorkers(queue, now),
+    });
+    this.schedules = new MongoSchedules(c.schedules, (job) => this.writer.insert([job]));
   }
 
   /** Which wake-up mechanism this backend chose. */
@@ -101,7 +111,7 @@ export class MongoBackend implements StorageBackend {
         logged.add(`${where} ${source}`);
         (opts.log ?? ((line: string) => console.info(line)))(`skunq mongodb ${where}: wake-ups by ${source}${why ? ` (${why.replace(/^; /, '')})` : ''}`);
       }
-      return new MongoBackend(client, db, c, new EventFeed(c.events, source, opts.pollIntervalMs, opts.eventRetentionMs));
+      return new MongoBackend(client, db, c, new EventFeed(c.events, source, opts.pollIntervalMs, opts.eventRetentionMs), opts.log ?? ((line: string) => console.warn(line)));
     } catch (err) {
       await client.close().catch(() => {});
       throw mapMongoError(err, `connect to ${redact(opts.url)}`);
@@ -109,123 +119,7 @@ export class MongoBackend implements StorageBackend {
   }
 
   async enqueue(jobs: NewJob[]): Promise<EnqueueResult[]> {
-    return this.run('enqueue', () => this.insertJobs(jobs));
-  }
-
-  private async insertJobs(jobs: NewJob[]): Promise<EnqueueResult[]> {
-    const now = Date.now();
-    const results: EnqueueResult[] = new Array(jobs.length);
-    const headers: JobDoc[] = [];
-    let workers: WorkerInfo[] | null = null;
-    for (const [i, job] of jobs.entries()) {
-      if (job.dedupeKey) {
-        const holder = await this.lockDedupe(job);
-        if (holder !== job.id) {
-          results[i] = { id: holder, deduped: true, deliveries: 0 };
-          continue;
-        }
-      }
-      if (job.type === 'broadcast') workers ??= await this.liveWorkers(job.queue, now);
-      const targets = planDeliveries(job.routes, job.type, workers ?? []);
-      headers.push({
-        _id: job.id,
-        queue: job.queue,
-        name: job.name,
-        args: JSON.stringify(job.args),
-        routes: job.routes,
-        type: job.type,
-        priority: job.priority,
-        createdAt: job.createdAt,
-        runAt: job.runAt,
-        enq: this.clock.next(),
-        options: JSON.stringify(job.options),
-        dedupeKey: job.dedupeKey ?? null,
-        emptyState: targets.length === 0 ? 'cancelled' : null,
-        pending: targets,
-        pendingSince: now,
-      });
-      results[i] = { id: job.id, deduped: false, deliveries: targets.length };
-    }
-    if (headers.length === 0) return results;
-    const resent = await this.insertIgnoringDuplicates(this.c.jobs, headers);
-    // A resent id is answered as stored, finishing its deliveries if its first writer died midway.
-    const stored = resent.size ? await this.c.jobs.find({ _id: { $in: [...resent] } }).toArray() : [];
-    const fresh = headers.filter((h) => !resent.has(h._id));
-    await this.storeDeliveries([...fresh, ...stored.filter((h) => h.pending)], now);
-    for (const header of stored) {
-      const i = jobs.findIndex((j) => j.id === header._id);
-      results[i] = { id: header._id, deduped: false, deliveries: await this.c.deliveries.countDocuments({ jobId: header._id }) };
-    }
-    return results;
-  }
-
-  /** Writes the deliveries a header promises, records their events, then clears the promise. */
-  private async storeDeliveries(headers: JobDoc[], now: number): Promise<void> {
-    const docs: DeliveryDoc[] = [];
-    const events: EventDoc[] = [];
-    for (const h of headers) {
-      const pending: PendingDelivery[] = h.pending ?? [];
-      pending.forEach((target, index) => {
-        const id = deliveryId(h._id, index);
-        docs.push({
-          _id: id,
-          jobId: h._id,
-          index,
-          queue: h.queue,
-          route: target.route,
-          targetWorker: target.targetWorker,
-          state: 'queued',
-          priority: h.priority,
-          runAt: h.runAt,
-          enq: h.enq,
-          jobCreatedAt: h.createdAt,
-          attempts: 0,
-          maxAttempts: (JSON.parse(h.options) as NewJob['options']).attempts,
-          recoveries: 0,
-          workerId: null,
-          leaseUntil: null,
-          startedAt: null,
-          finishedAt: null,
-          result: null,
-          error: null,
-          cancelRequested: false,
-          name: h.name,
-          args: h.args,
-          options: h.options,
-        });
-        events.push(this.event(h.queue, 'enqueued', h._id, id, target.route, target.targetWorker, now));
-      });
-      if (pending.length === 0) events.push(this.event(h.queue, 'cancelled', h._id, null, null, null, now));
-    }
-    if (docs.length) await this.insertIgnoringDuplicates(this.c.deliveries, docs);
-    await this.c.jobs.updateMany({ _id: { $in: headers.map((h) => h._id) } }, { $unset: { pending: '', pendingSince: '' } });
-    await this.record(events);
-  }
-
-  /**
-   * Takes the queue's dedupe key for `job`, or returns the pending job that holds it. A key whose
-   * job has ended (or was never stored) is taken over with a compare-and-set on its holder.
-   */
-  private async lockDedupe(job: NewJob): Promise<string> {
-    const _id = `${job.queue}\u0000${job.dedupeKey}`;
-    for (;;) {
-      const current = await this.c.dedupe.findOne({ _id });
-      if (!current) {
-        try {
-          await this.c.dedupe.insertOne({ _id, jobId: job.id });
-          return job.id;
-        } catch (err) {
-          if (isDuplicateKey(err)) continue;
-          throw err;
-        }
-      }
-      if (current.jobId === job.id) return job.id;
-      const header = await this.c.jobs.findOne({ _id: current.jobId, queue: job.queue }, { projection: { pending: 1 } });
-      const open = header && (header.pending?.length || (await this.c.deliveries.countDocuments({ jobId: current.jobId, state: { $in: ['queued', 'running'] } }, { limit: 1 })));
-      if (open) return current.jobId;
-      const taken = await this.c.dedupe.updateOne({ _id, jobId: current.jobId }, { $set: { jobId: job.id } });
-      if (taken.modifiedCount === 1) return job.id;
-    }
+    return this.run('enqueue', () => this.writer.insert(jobs));
   }
 
   async claim(request: ClaimRequest): Promise<ClaimResult> {
@@ -244,6 +138,12 @@ export class MongoBackend implements StorageBackend {
       };
       const sort = { priority: -1, runAt: 1, enq: 1 } as const;
       const claimed: DeliveryDoc[] = [];
+      // The next delayed run time is read alongside the claims rather than after them: one round trip less.
+      const next = this.c.deliveries.findOne(
+        { queue: request.queue, route: request.route, state: 'queued', runAt: { $gt: now }, targetWorker: { $in: [null, request.workerId] } },
+        { sort: { runAt: 1 }, projection: { runAt: 1 } },
+      );
+      next.catch(() => undefined);
       // One atomic findOneAndUpdate per delivery, one after another: racing claimers never share one.
       while (claimed.length < request.limit) {
         const doc = await this.c.deliveries.findOneAndUpdate(filter, update, { sort, returnDocument: 'after' });
@@ -251,15 +151,8 @@ export class MongoBackend implements StorageBackend {
         claimed.push(doc);
       }
       claimed.sort((a, b) => b.priority - a.priority || a.runAt - b.runAt || a.enq - b.enq);
-      await this.record(claimed.map((d) => this.event(d.queue, 'started', d.jobId, d._id, d.route, request.workerId, now)));
-      let nextRunAt: number | null = null;
-      if (claimed.length < request.limit) {
-        const next = await this.c.deliveries.findOne(
-          { queue: request.queue, route: request.route, state: 'queued', runAt: { $gt: now }, targetWorker: { $in: [null, request.workerId] } },
-          { sort: { runAt: 1 }, projection: { runAt: 1 } },
-        );
-        nextRunAt = next?.runAt ?? null;
-      }
+      this.record(claimed.map((d) => this.event(d.queue, 'started', d.jobId, d._id, d.route, request.workerId, now)));
+      const nextRunAt = claimed.length < request.limit ? ((await next)?.runAt ?? null) : null;
       return { deliveries: claimed.map((d) => toClaimed(d, now)), nextRunAt };
     });
   }
@@ -272,7 +165,7 @@ export class MongoBackend implements StorageBackend {
         { $set: { state: 'succeeded', finishedAt: now, leaseUntil: null, result: JSON.stringify(result ?? null), error: null } },
       );
       if (!done) throw await this.leaseLost(queue, id, workerId);
-      await this.record([this.event(done.queue, 'succeeded', done.jobId, id, done.route, workerId, now)]);
+      this.record([this.event(done.queue, 'succeeded', done.jobId, id, done.route, workerId, now)]);
     });
   }
 
@@ -301,7 +194,7 @@ export class MongoBackend implements StorageBackend {
           { $set: set },
         );
         if (changed.modifiedCount === 1) {
-          await this.record([this.event(row.queue, outcome, row.jobId, id, row.route, request.workerId, now)]);
+          this.record([this.event(row.queue, outcome, row.jobId, id, row.route, request.workerId, now)]);
           return outcome;
         }
       }
@@ -319,7 +212,7 @@ export class MongoBackend implements StorageBackend {
 
   async recoverExpired(queue: string, now: number = Date.now()): Promise<number> {
     return this.run('recoverExpired', async () => {
-      await this.finishPendingHeaders(queue, now);
+      await this.writer.finishPendingHeaders(queue, now);
       const expired = await this.c.deliveries.find({ queue, state: 'running', leaseUntil: { $lt: now } }).toArray();
       let taken = 0;
       const events: EventDoc[] = [];
@@ -344,15 +237,9 @@ export class MongoBackend implements StorageBackend {
         taken += 1;
         events.push(this.event(queue, type, row.jobId, row._id, row.route, row.workerId, now));
       }
-      await this.record(events);
+      this.record(events);
       return taken;
     });
-  }
-
-  /** Finishes enqueues whose writer stopped between the header and its deliveries. */
-  private async finishPendingHeaders(queue: string, now: number): Promise<void> {
-    const stale = await this.c.jobs.find({ queue, pendingSince: { $lt: now - PENDING_REPAIR_MS } }).limit(100).toArray();
-    if (stale.length) await this.storeDeliveries(stale, now);
   }
 
   async cancel(queue: string, jobId: string): Promise<boolean> {
@@ -370,7 +257,7 @@ export class MongoBackend implements StorageBackend {
         const running = await this.c.deliveries.findOneAndUpdate({ _id: row._id, state: 'running' }, { $set: { cancelRequested: true } });
         if (running) events.push(this.event(queue, 'cancel-requested', jobId, row._id, row.route, running.workerId, now));
       }
-      await this.record(events);
+      this.record(events);
       return rows.length > 0;
     });
   }
@@ -380,15 +267,16 @@ export class MongoBackend implements StorageBackend {
       const rows = await this.c.deliveries.find({ jobId, queue, state: 'queued' }, { projection: { route: 1 } }).toArray();
       if (rows.length === 0) return false;
       await this.c.deliveries.updateMany({ _id: { $in: rows.map((r) => r._id) }, state: 'queued' }, { $set: { runAt } });
-      await this.record(rows.map((r) => this.event(queue, 'rescheduled', jobId, r._id, r.route, null, Date.now())));
+      this.record(rows.map((r) => this.event(queue, 'rescheduled', jobId, r._id, r.route, null, Date.now())));
       return true;
     });
   }
 
   async getJob(queue: string, jobId: string): Promise<JobRecord | null> {
     return this.run('getJob', async () => {
-      const job = await this.c.jobs.findOne({ _id: jobId, queue });
-      return job ? toJobRecord(job, await this.c.deliveries.find({ jobId }).toArray(), Date.now()) : null;
+      const [job, deliveries] = await Promise.all([this.c.jobs.findOne({ _id: jobId, queue }), this.c.deliveries.find({ jobId, queue }).toArray()]);
+      const header = job ?? (deliveries[0]?.solo ? headerOfSolo(deliveries[0]) : null);
+      return header ? toJobRecord(header, deliveries, Date.now()) : null;
     });
   }
 
@@ -400,19 +288,21 @@ export class MongoBackend implements StorageBackend {
       const wanted = query.state;
       let headers: JobDoc[];
       if (!wanted) {
-        headers = await this.c.jobs.find({ queue: query.queue }).sort({ createdAt: -1, enq: -1 }).skip(offset).limit(limit).toArray();
+        // Jobs are header documents or solo deliveries: page through both, newest first, and merge.
+        const [multi, solo] = await Promise.all([
+          this.c.jobs.find({ queue: query.queue }).sort({ createdAt: -1, enq: -1 }).limit(offset + limit).toArray(),
+          this.c.deliveries.find({ queue: query.queue, solo: true }).sort({ jobCreatedAt: -1, enq: -1 }).limit(offset + limit).toArray(),
+        ]);
+        headers = [...multi, ...solo.map(headerOfSolo)].sort((a, b) => b.createdAt - a.createdAt || b.enq - a.enq).slice(offset, offset + limit);
       } else {
         // The job state is an aggregate: pre-select jobs with a delivery in the state, then check exactly.
         const stored = wanted === 'scheduled' ? 'queued' : wanted;
-        const rows = await this.c.deliveries
-          .find({ queue: query.queue, state: stored }, { projection: { jobId: 1 } })
-          .sort({ jobCreatedAt: -1, enq: -1 })
-          .skip(offset)
-          .limit(limit * 4)
-          .toArray();
+        const rows = await this.c.deliveries.find({ queue: query.queue, state: stored }).sort({ jobCreatedAt: -1, enq: -1 }).skip(offset).limit(limit * 4).toArray();
         const ids = [...new Set(rows.map((r) => r.jobId))];
-        const byId = new Map((await this.c.jobs.find({ _id: { $in: ids } }).toArray()).map((j) => [j._id, j]));
-        headers = ids.map((id) => byId.get(id)).filter((j): j is JobDoc => j !== undefined);
+        const solo = new Map(rows.filter((r) => r.solo).map((r) => [r.jobId, headerOfSolo(r)]));
+        const multiIds = ids.filter((id) => !solo.has(id));
+        const byId = new Map(multiIds.length ? (await this.c.jobs.find({ _id: { $in: multiIds } }).toArray()).map((j) => [j._id, j]) : []);
+        headers = ids.map((id) => solo.get(id) ?? byId.get(id)).filter((j): j is JobDoc => j !== undefined);
       }
       const deliveries = await this.c.deliveries.find({ jobId: { $in: headers.map((h) => h._id) } }).toArray();
       const records = headers.map((h) => toJobRecord(h, deliveries.filter((d) => d.jobId === h._id), now));
@@ -519,8 +409,16 @@ export class MongoBackend implements StorageBackend {
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
+    await this.flushEvents();
     this.feed.close();
     await this.client.close().catch(() => {});
+  }
+
+  /** At most one warning a minute: a server that is away would otherwise flood the log. */
+  private warn(line: string): void {
+    if (this.log === false || Date.now() - this.lastWarning < 60_000) return;
+    this.lastWarning = Date.now();
+    this.log(line);
   }
 
   private async liveWorkers(queue: string, now: number): Promise<WorkerInfo[]> {
@@ -539,23 +437,31 @@ export class MongoBackend implements StorageBackend {
     return { seq: this.clock.next(), type, queue, jobId, deliveryId: delivery, route, workerId, at };
   }
 
-  private async record(events: EventDoc[]): Promise<void> {
+  /**
+   * Records events without holding up the step that caused them: they are batched per tick and
+   * written in order, one insert at a time. Events are best effort (see `subscribe`); callers that
+   * need an outcome read the job's state.
+   */
+  private record(events: EventDoc[]): void {
     if (events.length === 0) return;
-    await this.c.events.insertMany(events, { ordered: true });
-    this.feed.poke();
+    this.eventBuffer.push(...events);
+    if (this.flushScheduled) return;
+    this.flushScheduled = true;
+    setImmediate(() => this.flushEvents());
   }
 
-  /** Inserts documents, ignoring those whose `_id` is stored already; returns those ids. */
-  private async insertIgnoringDuplicates<T extends { _id: string }>(collection: { insertMany(docs: T[], o: { ordered: false }): Promise<unknown> }, docs: T[]): Promise<Set<string>> {
-    try {
-      await collection.insertMany(docs, { ordered: false });
-      return new Set();
-    } catch (err) {
-      if (!isDuplicateKey(err)) throw err;
-      const writeErrors = (err as { writeErrors?: { index: number }[] | { index: number } }).writeErrors;
-      const list = Array.isArray(writeErrors) ? writeErrors : writeErrors ? [writeErrors] : [];
-      return new Set(list.map((w) => docs[w.index]!._id));
-    }
+  private flushEvents(): Promise<void> {
+    this.flushScheduled = false;
+    const batch = this.eventBuffer;
+    this.eventBuffer = [];
+    if (batch.length === 0) return this.eventWrites;
+    this.eventWrites = this.eventWrites.then(() =>
+      this.c.events.insertMany(batch, { ordered: true }).then(
+        () => this.feed.poke(),
+        (err) => this.warn(`skunq mongodb: ${batch.length} lifecycle events were not recorded: ${(err as Error).message}`),
+      ),
+    );
+    return this.eventWrites;
   }
 
   private async run<T>(operation: string, fn: () => Promise<T>): Promise<T> {

@@ -1,3 +1,4 @@
+// Figures shared by the benchmarks: medians, percentiles and number formatting.
 export function median(values: number[]): number {
   const sorted = [...values].sort((a, b) => a - b);
   const mid = sorted.length >> 1;

@@ -1,0 +1,123 @@
+// pnpm bench:mongodb — skunq and Agenda 6 on one MongoDB wire-protocol server, same workload, same run.
+// The server is mongo-java-server in memory (what these machines can run), or SKQ_MONGODB_URL when set.
+// Libraries alternate within each repetition; the table shows medians, min/max and skunq's ratio.
+// Options (env): BENCH_REPS (default 3), BENCH_JOBS (2000), BENCH_CASES (enqueue,c1,c10,c50,latency).
+import { MongoClient } from 'mongodb';
+import { missingMongoServer, startMongoServer, type MongoTestServer } from '@skq/testing/mongo-servers';
+import { LIBRARIES, type Library } from './libraries.js';
+import { fmt, median, percentile } from '../stats.js';
+
+const REPS = Number(process.env.BENCH_REPS ?? 3);
+const JOBS = Number(process.env.BENCH_JOBS ?? 2_000);
+const LATENCY_JOBS = Math.min(JOBS, 500);
+const CASES = (process.env.BENCH_CASES ?? 'enqueue,c1,c10,c50,latency').split(',');
+
+const kind = process.env.SKQ_MONGODB_URL ? 'mongodb' : 'mongo-java-server';
+const missing = missingMongoServer(kind);
+if (missing) {
+  console.error(`bench:mongodb needs ${missing}`);
+  process.exit(1);
+}
+const server: MongoTestServer = await startMongoServer(kind);
+console.log(`${server.name}; node ${process.version}; ${JOBS} jobs; ${REPS} repetitions\n`);
+
+type Sample = Record<string, Record<string, number[]>>; // case -> library -> values
+const samples: Sample = {};
+const record = (name: string, lib: string, value: number) => (((samples[name] ??= {})[lib] ??= []).push(value));
+let seq = 0;
+/** A fresh database per measurement, so no run sees another's jobs. */
+const fresh = () => server.url.replace(/\/(\?|$)/, `/skq_bench_${process.pid}_${++seq}$1`);
+
+async function drop(url: string): Promise<void> {
+  const client = await MongoClient.connect(url);
+  await client.db().dropDatabase();
+  await client.close();
+}
+
+async function timeIt(fn: () => Promise<unknown>): Promise<number> {
+  const start = performance.now();
+  await fn();
+  return performance.now() - start;
+}
+
+async function fill(lib: Library, url: string, count: number): Promise<number> {
+  const producer = await lib.producer(url);
+  const ms = await timeIt(async () => {
+    for (let n = 0; n < count; n += 1) await producer.addOne({ n });
+  });
+  await producer.close();
+  return (count / ms) * 1000;
+}
+
+async function enqueueOne(lib: Library): Promise<number> {
+  const url = fresh();
+  const rate = await fill(lib, url, JOBS);
+  await drop(url);
+  return rate;
+}
+
+async function processing(lib: Library, concurrency: number): Promise<number> {
+  const url = fresh();
+  await fill(lib, url, JOBS);
+  let consumer: Awaited<ReturnType<Library['consumer']>> | undefined;
+  const ms = await timeIt(async () => {
+    consumer = await lib.consumer(url, concurrency);
+    await consumer.done(JOBS);
+  });
+  await consumer!.close();
+  await drop(url);
+  return (JOBS / ms) * 1000;
+}
+
+/** Enqueue-to-start delay of jobs fired one every 5 ms at an idle consumer. */
+async function latency(lib: Library): Promise<number[]> {
+  const url = fresh();
+  const delays: number[] = [];
+  // The producer first: in one process, a queue's job names share one registry, and the
+  // consumer's handler (which measures) must be the one that stays.
+  const producer = await lib.producer(url);
+  const consumer = await lib.consumer(url, 10, (data) => {
+    if (data.t !== undefined) delays.push(performance.timeOrigin + performance.now() - data.t);
+  });
+  await new Promise((resolve) => setTimeout(resolve, 300)); // idle: the consumer is waiting for work
+  for (let n = 0; n < LATENCY_JOBS; n += 1) {
+    await producer.addOne({ n, t: performance.timeOrigin + performance.now() });
+    await new Promise((resolve) => setTimeout(resolve, 5));
+  }
+  await consumer.done(LATENCY_JOBS);
+  await producer.close();
+  await consumer.close();
+  await drop(url);
+  return delays;
+}
+
+for (let rep = 0; rep < REPS; rep += 1) {
+  const order = LIBRARIES.map((_, i) => LIBRARIES[(i + rep) % LIBRARIES.length]!);
+  for (const lib of order) {
+    if (CASES.includes('enqueue')) record('enqueue 1 by 1 (jobs/s)', lib.name, await enqueueOne(lib));
+    for (const c of [1, 10, 50]) if (CASES.includes(`c${c}`)) record(`process, concurrency ${c} (jobs/s)`, lib.name, await processing(lib, c));
+    if (CASES.includes('latency')) {
+      const delays = await latency(lib);
+      record('latency p50 (ms)', lib.name, percentile(delays, 50));
+      record('latency p99 (ms)', lib.name, percentile(delays, 99));
+    }
+    process.stderr.write(`rep ${rep + 1}/${REPS} ${lib.name} done\n`);
+  }
+}
+
+const names = LIBRARIES.map((l) => l.name);
+console.log(`| case | ${names.map((n) => `${n} median (min–max)`).join(' | ')} | skunq vs agenda |`);
+console.log(`|---|${names.map(() => '---:').join('|')}|---:|`);
+for (const [name, byLib] of Object.entries(samples)) {
+  const digits = name.startsWith('latency') ? 1 : 0;
+  const med = (lib: string) => median(byLib[lib] ?? [NaN]);
+  const cells = names.map((lib) => {
+    const values = byLib[lib] ?? [];
+    return `${fmt(med(lib), digits)} (${fmt(Math.min(...values), digits)}–${fmt(Math.max(...values), digits)})`;
+  });
+  const ratio = name.startsWith('latency') ? med('agenda') / med('skunq') : med('skunq') / med('agenda');
+  console.log(`| ${name} | ${cells.join(' | ')} | ${ratio.toFixed(2)}x |`);
+}
+console.log('\nRatios are "times better" for skunq: throughput skunq/agenda; latency agenda/skunq.');
+await server.stop();
+process.exit(0);

@@ -1,0 +1,195 @@
+import { deliveryId, planDeliveries, type EnqueueResult, type NewJob, type WorkerInfo } from '@skq/core';
+import type { Collections } from './collections.js';
+import type { DeliveryDoc, EventDoc, JobDoc, PendingDelivery } from './documents.js';
+import { isDuplicateKey } from './mongo-errors.js';
+
+/** A job header older than this whose deliveries are not all stored is finished by the sweep. */
+const PENDING_REPAIR_MS = 5_000;
+
+/** What the writer needs of the backend. */
+export interface JobWriterHost {
+  c: Collections;
+  nextSeq(): number;
+  event(queue: string, type: EventDoc['type'], jobId: string, delivery: string | null, route: string | null, workerId: string | null, at: number): EventDoc;
+  record(events: EventDoc[]): void;
+  liveWorkers(queue: string, now: number): Promise<WorkerInfo[]>;
+}
+
+/**
+ * Stores jobs. A job with one delivery (the common case: a direct job on one route) is one
+ * document, its delivery, which carries the job's header fields (`solo`): one insert, atomic.
+ * A job with several deliveries gets a header first, holding the deliveries it promises, then the
+ * deliveries (deterministic ids, so writing them twice is harmless). That header is the commit
+ * record: a resent enqueue, or the sweep in `recoverExpired`, finishes one whose writer died.
+ */
+export class JobWriter {
+  constructor(private readonly host: JobWriterHost) {}
+
+  async insert(jobs: NewJob[]): Promise<EnqueueResult[]> {
+    const now = Date.now();
+    const results: EnqueueResult[] = new Array(jobs.length);
+    const headers: JobDoc[] = [];
+    const solos: DeliveryDoc[] = [];
+    let workers: WorkerInfo[] | null = null;
+    for (const [i, job] of jobs.entries()) {
+      if (job.dedupeKey) {
+        const holder = await this.lockDedupe(job);
+        if (holder !== job.id) {
+          results[i] = { id: holder, deduped: true, deliveries: 0 };
+          continue;
+        }
+      }
+      if (job.type === 'broadcast') workers ??= await this.host.liveWorkers(job.queue, now);
+      const targets = planDeliveries(job.routes, job.type, workers ?? []);
+      const header = this.headerOf(job, targets, now);
+      if (targets.length === 1) solos.push({ ...deliveryOf(header, targets[0]!, 0), solo: true, routes: header.routes, type: header.type, dedupeKey: header.dedupeKey });
+      else headers.push(header);
+      results[i] = { id: job.id, deduped: false, deliveries: targets.length };
+    }
+    const events: EventDoc[] = [];
+    if (solos.length) {
+      const resent = await insertIgnoringDuplicates(this.host.c.deliveries, solos);
+      for (const d of solos) if (!resent.has(d._id)) events.push(this.host.event(d.queue, 'enqueued', d.jobId, d._id, d.route, d.targetWorker, now));
+    }
+    if (headers.length) {
+      const resent = await insertIgnoringDuplicates(this.host.c.jobs, headers);
+      // A resent id is answered as stored, finishing its deliveries if its first writer died midway.
+      const stored = resent.size ? await this.host.c.jobs.find({ _id: { $in: [...resent] } }).toArray() : [];
+      const fresh = headers.filter((h) => !resent.has(h._id));
+      events.push(...(await this.storeDeliveries([...fresh, ...stored.filter((h) => h.pending)], now)));
+      for (const header of stored) {
+        const i = jobs.findIndex((j) => j.id === header._id);
+        results[i] = { id: header._id, deduped: false, deliveries: await this.host.c.deliveries.countDocuments({ jobId: header._id }) };
+      }
+    }
+    this.host.record(events);
+    return results;
+  }
+
+  /**
+   * Clears the promises of headers whose deliveries are stored, and first stores the missing
+   * deliveries of any whose writer stopped between the header and its deliveries. The promise is
+   * cleared here, not by the writer, to save the writer a round trip.
+   */
+  async finishPendingHeaders(queue: string, now: number): Promise<void> {
+    const stale = await this.host.c.jobs.find({ queue, pendingSince: { $lt: now - PENDING_REPAIR_MS } }).limit(1_000).toArray();
+    if (stale.length === 0) return;
+    const ids = stale.map((h) => h._id);
+    const stored = await this.host.c.deliveries.find({ jobId: { $in: ids } }, { projection: { _id: 1 } }).toArray();
+    const have = new Set(stored.map((d) => d._id));
+    const unfinished = stale.filter((h) => (h.pending ?? []).some((_, index) => !have.has(deliveryId(h._id, index))));
+    if (unfinished.length) this.host.record(await this.storeDeliveries(unfinished, now, have));
+    await this.host.c.jobs.updateMany({ _id: { $in: ids } }, { $unset: { pending: '', pendingSince: '' } });
+  }
+
+  private headerOf(job: NewJob, targets: PendingDelivery[], now: number): JobDoc {
+    return {
+      _id: job.id,
+      queue: job.queue,
+      name: job.name,
+      args: JSON.stringify(job.args),
+      routes: job.routes,
+      type: job.type,
+      priority: job.priority,
+      createdAt: job.createdAt,
+      runAt: job.runAt,
+      enq: this.host.nextSeq(),
+      options: JSON.stringify(job.options),
+      dedupeKey: job.dedupeKey ?? null,
+      emptyState: targets.length === 0 ? 'cancelled' : null,
+      pending: targets,
+      pendingSince: now,
+    };
+  }
+
+  /** Writes the deliveries a header promises (but those in `skip`); returns their events. */
+  private async storeDeliveries(headers: JobDoc[], now: number, skip: ReadonlySet<string> = new Set()): Promise<EventDoc[]> {
+    const docs: DeliveryDoc[] = [];
+    const events: EventDoc[] = [];
+    for (const h of headers) {
+      const pending = h.pending ?? [];
+      pending.forEach((target, index) => {
+        const doc = deliveryOf(h, target, index);
+        if (skip.has(doc._id)) return;
+        docs.push(doc);
+        events.push(this.host.event(h.queue, 'enqueued', h._id, doc._id, target.route, target.targetWorker, now));
+      });
+      if (pending.length === 0) events.push(this.host.event(h.queue, 'cancelled', h._id, null, null, null, now));
+    }
+    if (docs.length) await insertIgnoringDuplicates(this.host.c.deliveries, docs);
+    return events;
+  }
+
+  /**
+   * Takes the queue's dedupe key for `job`, or returns the pending job that holds it. A key whose
+   * job has ended (or was never stored) is taken over with a compare-and-set on its holder.
+   */
+  private async lockDedupe(job: NewJob): Promise<string> {
+    const { dedupe, jobs, deliveries } = this.host.c;
+    const _id = `${job.queue}\u0000${job.dedupeKey}`;
+    for (;;) {
+      const current = await dedupe.findOne({ _id });
+      if (!current) {
+        try {
+          await dedupe.insertOne({ _id, jobId: job.id });
+          return job.id;
+        } catch (err) {
+          if (isDuplicateKey(err)) continue;
+          throw err;
+        }
+      }
+      if (current.jobId === job.id) return job.id;
+      const [header, stored] = await Promise.all([
+        jobs.findOne({ _id: current.jobId, queue: job.queue }, { projection: { pending: 1 } }),
+        deliveries.find({ jobId: current.jobId, queue: job.queue }, { projection: { state: 1 } }).toArray(),
+      ]);
+      // Pending while a delivery is queued or running, or while its writer is still storing them.
+      const open = stored.some((d) => d.state === 'queued' || d.state === 'running') || (stored.length === 0 && (header?.pending?.length ?? 0) > 0);
+      if (open) return current.jobId;
+      const taken = await dedupe.updateOne({ _id, jobId: current.jobId }, { $set: { jobId: job.id } });
+      if (taken.modifiedCount === 1) return job.id;
+    }
+  }
+}
+
+function deliveryOf(h: JobDoc, target: PendingDelivery, index: number): DeliveryDoc {
+  return {
+    _id: deliveryId(h._id, index),
+    jobId: h._id,
+    index,
+    queue: h.queue,
+    route: target.route,
+    targetWorker: target.targetWorker,
+    state: 'queued',
+    priority: h.priority,
+    runAt: h.runAt,
+    enq: h.enq,
+    jobCreatedAt: h.createdAt,
+    attempts: 0,
+    maxAttempts: (JSON.parse(h.options) as NewJob['options']).attempts,
+    recoveries: 0,
+    workerId: null,
+    leaseUntil: null,
+    startedAt: null,
+    finishedAt: null,
+    result: null,
+    error: null,
+    cancelRequested: false,
+    name: h.name,
+    args: h.args,
+    options: h.options,
+  };
+}
+
+/** Inserts documents, ignoring those whose `_id` is stored already; returns those ids. */
+export async function insertIgnoringDuplicates<T extends { _id: string }>(collection: { insertMany(docs: T[], o: { ordered: false }): Promise<unknown> }, docs: T[]): Promise<Set<string>> {
+  try {
+    await collection.insertMany(docs, { ordered: false });
+    return new Set();
+  } catch (err) {
+    if (!isDuplicateKey(err)) throw err;
+    const writeErrors = (err as { writeErrors?: { index: number }[] | { index: number } }).writeErrors;
+    const list = Array.isArray(writeErrors) ? writeErrors : writeErrors ? [writeErrors] : [];
+    return new Set(list.map((w) => docs[w.index]!._id));
+  }
+}
