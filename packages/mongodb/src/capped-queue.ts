@@ -16,7 +16,14 @@ export interface CappedJob<Data = unknown> {
   pad?: string;
 }
 
-/** Options of a {@link CappedQueue}. */
+/**
+ * Options of a {@link CappedQueue}.
+ *
+ * @example
+ * ```ts
+ * new CappedQueue(db, CappedQueueOptionsSchema.parse({ name: 'jobqueue', sizeBytes: 1 << 20 }));
+ * ```
+ */
 export const CappedQueueOptionsSchema = z
   .object({
     /** The capped collection (pymjq's default is `jobqueue`). */

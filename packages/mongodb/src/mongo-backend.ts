@@ -138,12 +138,6 @@ export class MongoBackend implements StorageBackend {
       };
       const sort = { priority: -1, runAt: 1, enq: 1 } as const;
       const claimed: DeliveryDoc[] = [];
-      // The next delayed run time is read alongside the claims rather than after them: one round trip less.
-      const next = this.c.deliveries.findOne(
-        { queue: request.queue, route: request.route, state: 'queued', runAt: { $gt: now }, targetWorker: { $in: [null, request.workerId] } },
-        { sort: { runAt: 1 }, projection: { runAt: 1 } },
-      );
-      next.catch(() => undefined);
       // One atomic findOneAndUpdate per delivery, one after another: racing claimers never share one.
       while (claimed.length < request.limit) {
         const doc = await this.c.deliveries.findOneAndUpdate(filter, update, { sort, returnDocument: 'after' });
@@ -152,7 +146,15 @@ export class MongoBackend implements StorageBackend {
       }
       claimed.sort((a, b) => b.priority - a.priority || a.runAt - b.runAt || a.enq - b.enq);
       this.record(claimed.map((d) => this.event(d.queue, 'started', d.jobId, d._id, d.route, request.workerId, now)));
-      const nextRunAt = claimed.length < request.limit ? ((await next)?.runAt ?? null) : null;
+      let nextRunAt: number | null = null;
+      // Only a short claim needs the next delayed run time (the worker sleeps until then); a full one saves the query.
+      if (claimed.length < request.limit) {
+        const next = await this.c.deliveries.findOne(
+          { queue: request.queue, route: request.route, state: 'queued', runAt: { $gt: now }, targetWorker: { $in: [null, request.workerId] } },
+          { sort: { runAt: 1 }, projection: { runAt: 1 } },
+        );
+        nextRunAt = next?.runAt ?? null;
+      }
       return { deliveries: claimed.map((d) => toClaimed(d, now)), nextRunAt };
     });
   }

@@ -1,11 +1,25 @@
 import { z } from 'zod';
 import { NameSchema, SkqError, parseConfig } from '@skq/core';
 
-/** How idle workers and waiters learn about new events. `auto` picks the best the server offers. */
+/**
+ * How idle workers and waiters learn about new events. `auto` picks the best the server offers.
+ *
+ * @example
+ * ```ts
+ * await MongoBackend.connect({ url: 'mongodb://127.0.0.1:27017/jobs', wakeups: 'poll' });
+ * ```
+ */
 export const WakeupModeSchema = z.enum(['auto', 'change-stream', 'tailable', 'poll']);
 export type WakeupMode = z.infer<typeof WakeupModeSchema>;
 
-/** Options of the MongoDB backend. */
+/**
+ * Options of the MongoDB backend.
+ *
+ * @example
+ * ```ts
+ * const options = MongoOptionsSchema.parse({ url: 'mongodb://127.0.0.1:27017/jobs?replicaSet=rs0', pollIntervalMs: 250 });
+ * ```
+ */
 export const MongoOptionsSchema = z
   .object({
     /** `mongodb://host:port[,host:port]/[database]?replicaSet=…` or `mongodb+srv://…`. */

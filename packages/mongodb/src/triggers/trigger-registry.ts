@@ -95,7 +95,15 @@ export function onEvent(predicate: EventPredicate, action: TriggerHandler | Trig
   return trigger;
 }
 
-/** The triggers registered so far, in registration order. */
+/**
+ * The triggers registered so far, in registration order.
+ *
+ * @example
+ * ```ts
+ * await import('./triggers.js');
+ * console.log(registeredTriggers().map((t) => `${t.name}: ${t.predicate}`));
+ * ```
+ */
 export function registeredTriggers(): Trigger[] {
   return [...registry()];
 }

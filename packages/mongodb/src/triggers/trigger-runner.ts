@@ -7,7 +7,14 @@ import { parseMongoUrl, resolveMongoOptions } from '../mongo-options.js';
 import type { DatabaseChange } from './event-predicates.js';
 import { registeredTriggers, triggerArgs, type Trigger } from './trigger-registry.js';
 
-/** Options of a {@link TriggerRunner}. */
+/**
+ * Options of a {@link TriggerRunner}.
+ *
+ * @example
+ * ```ts
+ * await TriggerRunner.start({ url: 'mongodb://127.0.0.1:27017/app?replicaSet=rs0', name: 'billing' });
+ * ```
+ */
 export const TriggerRunnerOptionsSchema = z
   .object({
     /** The MongoDB whose writes fire the triggers; it must be a replica set (change streams). */
