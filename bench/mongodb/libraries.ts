@@ -6,6 +6,7 @@ import { MongoClient } from 'mongodb';
 import { SkunkQueue } from '@skq/core';
 import { MongoBackend } from '@skq/mongodb';
 import { WorkerPool } from '@skq/worker';
+import { counter } from '../completion-counter.js';
 
 export type JobData = { n: number; t?: number };
 export type OnJob = (data: JobData) => void;
@@ -25,22 +26,6 @@ export interface Library {
   name: 'skunq' | 'agenda';
   producer(url: string): Promise<Producer>;
   consumer(url: string, concurrency: number, onJob?: OnJob): Promise<Consumer>;
-}
-
-function counter(): { bump(): void; done(count: number): Promise<void> } {
-  let seen = 0;
-  let want = Infinity;
-  let resolve: (() => void) | null = null;
-  return {
-    bump() {
-      seen += 1;
-      if (seen >= want) resolve?.();
-    },
-    done(count) {
-      want = count;
-      return seen >= count ? Promise.resolve() : new Promise((r) => (resolve = r));
-    },
-  };
 }
 
 const skunq: Library = {

@@ -4,6 +4,7 @@ import { Queue as BullQueue, Worker as BullWorker } from 'bullmq';
 import { SkunkQueue, type JobDefinition } from '@skq/core';
 import { RedisBackend } from '@skq/redis';
 import { WorkerPool } from '@skq/worker';
+import { counter } from '../completion-counter.js';
 
 export interface Producer {
   addOne(data: { n: number; t?: number }): Promise<unknown>;
@@ -24,22 +25,6 @@ export interface Library {
   /** `keep`: keep finished jobs and their results (for the memory case) instead of removing them. */
   producer(port: number, queue: string, keep?: boolean): Promise<Producer>;
   consumer(port: number, queue: string, concurrency: number, onJob?: OnJob, keep?: boolean): Promise<Consumer>;
-}
-
-function counter(): { bump(): void; done(count: number): Promise<void> } {
-  let seen = 0;
-  let want = Infinity;
-  let resolve: (() => void) | null = null;
-  return {
-    bump() {
-      seen += 1;
-      if (seen >= want) resolve?.();
-    },
-    done(count) {
-      want = count;
-      return seen >= count ? Promise.resolve() : new Promise((r) => (resolve = r));
-    },
-  };
 }
 
 const skunq: Library = {

@@ -1,4 +1,4 @@
 export { runStorageContract, type BackendFactory, type ContractOptions } from './storage-contract.js';
 export { eventually, newJob, recordEvents, sleep, tempSqlite, uniqueQueue } from './contract-fixtures.js';
 export { freePort, hasProgram, missingServer, startRedis, startRedisCluster, type RedisCluster, type RedisServer } from './servers.js';
-export { missingMongoServer, mongoServerName, startMongoServer, type MongoServerFeatures, type MongoServerKind, type MongoTestServer } from './mongo-servers.js';
+export { MONGO_SERVER_FEATURES, missingMongoServer, mongoServerName, startMongoServer, type MongoServerFeatures, type MongoServerKind, type MongoTestServer } from './mongo-servers.js';

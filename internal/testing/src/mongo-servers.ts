@@ -16,11 +16,16 @@ export interface MongoServerFeatures {
   databaseChangeStreams: boolean;
   /** Capped collections with tailable cursors (CappedQueue, tailable wake-ups). */
   cappedCollections: boolean;
-  /** An atomic findAndModify (FerretDB v1's is not, so concurrent-claim races are not run on it). */
-  atomicFindAndModify: boolean;
-  /** Data survives `restart()`. */
-  durable: boolean;
+  /** Atomic findAndModify and conditional updates (FerretDB v1's are not, so races are not run on it). */
+  atomicUpdates: boolean;
 }
+
+/** What each server can do: suites decide what to run before any server starts. */
+export const MONGO_SERVER_FEATURES: Record<MongoServerKind, MongoServerFeatures> = {
+  'mongo-java-server': { changeStreams: true, databaseChangeStreams: false, cappedCollections: false, atomicUpdates: true },
+  ferretdb: { changeStreams: false, databaseChangeStreams: false, cappedCollections: true, atomicUpdates: false },
+  mongodb: { changeStreams: true, databaseChangeStreams: true, cappedCollections: true, atomicUpdates: true },
+};
 
 /** A MongoDB wire-protocol server a suite started on a free loopback port, stopped by PID. */
 export interface MongoTestServer {
@@ -28,7 +33,6 @@ export interface MongoTestServer {
   /** Printed in test names, so output says which server a result came from. */
   name: string;
   url: string;
-  features: MongoServerFeatures;
   stop(): Promise<void>;
   /** Stops it, stays down for `downMs`, and starts it again on the same port and data. */
   restart(downMs?: number): Promise<void>;
@@ -72,7 +76,6 @@ export async function startMongoServer(kind: MongoServerKind, options: { durable
       kind,
       name: NAMES[kind],
       url: process.env.SKQ_MONGODB_URL!,
-      features: { changeStreams: true, databaseChangeStreams: true, cappedCollections: true, atomicFindAndModify: true, durable: true },
       async stop() {},
       async restart() {
         throw new Error('a MongoDB at SKQ_MONGODB_URL is not restarted by the tests');
@@ -97,10 +100,6 @@ export async function startMongoServer(kind: MongoServerKind, options: { durable
     kind,
     name: NAMES[kind],
     url: `mongodb://127.0.0.1:${port}/?directConnection=true`,
-    features:
-      kind === 'ferretdb'
-        ? { changeStreams: false, databaseChangeStreams: false, cappedCollections: true, atomicFindAndModify: false, durable }
-        : { changeStreams: true, databaseChangeStreams: false, cappedCollections: false, atomicFindAndModify: true, durable },
     async stop() {
       await halt();
       rmSync(dir, { recursive: true, force: true });
@@ -114,30 +113,34 @@ export async function startMongoServer(kind: MongoServerKind, options: { durable
   return server;
 }
 
-/** Starts the server and waits for its "listening PORT" line. */
+/**
+ * Starts the server and waits for its "listening PORT" line. Its output is kept only until then,
+ * for the error message; set SKQ_DEBUG_SERVERS=1 to see its warnings afterwards.
+ */
 async function launch([program, args]: [string, string[]], port: number): Promise<ChildProcess> {
   const child = spawn(program, args, { stdio: ['ignore', 'pipe', 'pipe'] });
   let output = '';
+  let listening = false;
   return new Promise((resolve, reject) => {
     const timer = setTimeout(() => {
       child.kill('SIGKILL');
       reject(new Error(`${program} did not start listening on ${port} within 30 s:\n${output}`));
     }, 30_000);
-    const onData = (chunk: Buffer) => {
+    const onOutput = (chunk: Buffer) => {
+      if (process.env.SKQ_DEBUG_SERVERS) process.stderr.write(`[${program.split('/').pop()}] ${chunk}`);
+      if (listening) return;
       output += chunk;
       if (output.includes(`listening ${port}`)) {
+        listening = true;
         clearTimeout(timer);
         resolve(child);
       }
     };
-    child.stdout!.on('data', onData);
-    child.stderr!.on('data', (chunk) => {
-      output += chunk;
-      if (process.env.SKQ_DEBUG_SERVERS) process.stderr.write(`[${program.split('/').pop()}] ${chunk}`);
-    });
+    child.stdout!.on('data', onOutput);
+    child.stderr!.on('data', onOutput);
     child.once('exit', (code) => {
       clearTimeout(timer);
-      reject(new Error(`${program} exited (${code}) before listening:\n${output}`));
+      if (!listening) reject(new Error(`${program} exited (${code}) before listening:\n${output}`));
     });
   });
 }

@@ -1,4 +1,4 @@
-import { aggregateState, type ClaimedDelivery, type Delivery, type JobEvent, type JobRecord, type JobState, type NewJob, type WorkerInfo } from '@skq/core';
+import { summarizeDeliveries, type ClaimedDelivery, type Delivery, type JobEvent, type JobRecord, type JobState, type NewJob, type WorkerInfo } from '@skq/core';
 
 /*
  * The documents the backend stores. Arguments, results and errors are kept as JSON text, so that
@@ -78,16 +78,8 @@ export interface WorkerDoc {
   expiresAt: number;
 }
 
-export interface EventDoc {
-  seq: number;
-  type: JobEvent['type'];
-  queue: string;
-  jobId: string;
-  deliveryId: string | null;
-  route: string | null;
-  workerId: string | null;
-  at: number;
-}
+/** A lifecycle event is stored as it is published (plus the `_id` MongoDB gives it). */
+export type EventDoc = JobEvent;
 
 export interface LogDoc {
   jobId: string;
@@ -145,8 +137,6 @@ export function headerOfSolo(d: DeliveryDoc): JobDoc {
 
 export function toJobRecord(job: JobDoc, deliveryDocs: DeliveryDoc[], now: number): JobRecord {
   const deliveries = [...deliveryDocs].sort((a, b) => a.index - b.index).map((d) => toDelivery(d, now));
-  const started = deliveries.map((d) => d.startedAt).filter((v): v is number => v !== null);
-  const finished = deliveries.map((d) => d.finishedAt);
   // A header whose deliveries are still being stored reads as queued, as it will be.
   const fallback: JobState = job.pending?.length ? 'queued' : (job.emptyState ?? 'cancelled');
   return {
@@ -160,10 +150,7 @@ export function toJobRecord(job: JobDoc, deliveryDocs: DeliveryDoc[], now: numbe
     createdAt: job.createdAt,
     dedupeKey: job.dedupeKey,
     options: JSON.parse(job.options),
-    state: aggregateState(deliveries, fallback),
-    attempts: deliveries.reduce((sum, d) => sum + d.attempts, 0),
-    startedAt: started.length ? Math.min(...started) : null,
-    finishedAt: finished.length && finished.every((f) => f !== null) ? Math.max(...(finished as number[])) : null,
+    ...summarizeDeliveries(deliveries, fallback),
     deliveries,
   };
 }
@@ -181,17 +168,9 @@ export function toWorker(doc: WorkerDoc): WorkerInfo {
   };
 }
 
-export function toEvent(doc: EventDoc): JobEvent {
-  return {
-    seq: doc.seq,
-    type: doc.type,
-    queue: doc.queue,
-    jobId: doc.jobId,
-    deliveryId: doc.deliveryId,
-    route: doc.route,
-    workerId: doc.workerId,
-    at: doc.at,
-  };
+/** An event as read back: without the `_id` MongoDB gave it. */
+export function toEvent({ _id, ...event }: EventDoc & { _id?: unknown }): JobEvent {
+  return event;
 }
 
 /**

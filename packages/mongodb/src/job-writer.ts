@@ -182,7 +182,7 @@ function deliveryOf(h: JobDoc, target: PendingDelivery, index: number): Delivery
 }
 
 /** Inserts documents, ignoring those whose `_id` is stored already; returns those ids. */
-export async function insertIgnoringDuplicates<T extends { _id: string }>(collection: { insertMany(docs: T[], o: { ordered: false }): Promise<unknown> }, docs: T[]): Promise<Set<string>> {
+async function insertIgnoringDuplicates<T extends { _id: string }>(collection: { insertMany(docs: T[], o: { ordered: false }): Promise<unknown> }, docs: T[]): Promise<Set<string>> {
   try {
     await collection.insertMany(docs, { ordered: false });
     return new Set();

@@ -288,6 +288,8 @@ export class MongoBackend implements StorageBackend {
       const offset = query.offset ?? 0;
       const now = Date.now();
       const wanted = query.state;
+      // A solo job's delivery is its whole record; only jobs with a header need their deliveries read.
+      const soloDocs: DeliveryDoc[] = [];
       let headers: JobDoc[];
       if (!wanted) {
         // Jobs are header documents or solo deliveries: page through both, newest first, and merge.
@@ -295,19 +297,25 @@ export class MongoBackend implements StorageBackend {
           this.c.jobs.find({ queue: query.queue }).sort({ createdAt: -1, enq: -1 }).limit(offset + limit).toArray(),
           this.c.deliveries.find({ queue: query.queue, solo: true }).sort({ jobCreatedAt: -1, enq: -1 }).limit(offset + limit).toArray(),
         ]);
+        soloDocs.push(...solo);
         headers = [...multi, ...solo.map(headerOfSolo)].sort((a, b) => b.createdAt - a.createdAt || b.enq - a.enq).slice(offset, offset + limit);
       } else {
         // The job state is an aggregate: pre-select jobs with a delivery in the state, then check exactly.
         const stored = wanted === 'scheduled' ? 'queued' : wanted;
         const rows = await this.c.deliveries.find({ queue: query.queue, state: stored }).sort({ jobCreatedAt: -1, enq: -1 }).skip(offset).limit(limit * 4).toArray();
         const ids = [...new Set(rows.map((r) => r.jobId))];
-        const solo = new Map(rows.filter((r) => r.solo).map((r) => [r.jobId, headerOfSolo(r)]));
+        soloDocs.push(...rows.filter((r) => r.solo));
+        const solo = new Map(soloDocs.map((r) => [r.jobId, headerOfSolo(r)]));
         const multiIds = ids.filter((id) => !solo.has(id));
         const byId = new Map(multiIds.length ? (await this.c.jobs.find({ _id: { $in: multiIds } }).toArray()).map((j) => [j._id, j]) : []);
         headers = ids.map((id) => solo.get(id) ?? byId.get(id)).filter((j): j is JobDoc => j !== undefined);
       }
-      const deliveries = await this.c.deliveries.find({ jobId: { $in: headers.map((h) => h._id) } }).toArray();
-      const records = headers.map((h) => toJobRecord(h, deliveries.filter((d) => d.jobId === h._id), now));
+      const byJob = new Map<string, DeliveryDoc[]>(soloDocs.map((d) => [d.jobId, [d]]));
+      const unread = headers.filter((h) => !byJob.has(h._id)).map((h) => h._id);
+      for (const d of unread.length ? await this.c.deliveries.find({ jobId: { $in: unread } }).toArray() : []) {
+        byJob.set(d.jobId, [...(byJob.get(d.jobId) ?? []), d]);
+      }
+      const records = headers.map((h) => toJobRecord(h, byJob.get(h._id) ?? [], now));
       return wanted ? records.filter((r) => r.state === wanted).slice(0, limit) : records;
     });
   }

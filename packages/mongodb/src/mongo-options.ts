@@ -82,7 +82,7 @@ export function resolveMongoOptions(input: MongoOptions | string): ParsedMongoOp
 }
 
 /** The database named in a MongoDB URL's path, or `skunq`. */
-function databaseOf(url: string): string {
+export function databaseOf(url: string): string {
   const match = /^mongodb(?:\+srv)?:\/\/[^/?]*\/([^?]*)/.exec(url);
   const name = decodeURIComponent(match?.[1] ?? '');
   if (name === '') return 'skunq';

@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { MongoClient, type Db } from 'mongodb';
 import { CappedQueue, type CappedJob } from '@skq/mongodb';
-import { eventually, missingMongoServer, mongoServerName, sleep, startMongoServer, uniqueQueue, type MongoTestServer } from '@skq/testing';
+import { MONGO_SERVER_FEATURES, eventually, missingMongoServer, mongoServerName, sleep, startMongoServer, uniqueQueue, type MongoTestServer } from '@skq/testing';
 
 for (const kind of ['ferretdb', 'mongo-java-server', 'mongodb'] as const) {
   const missing = missingMongoServer(kind);
@@ -20,7 +20,8 @@ for (const kind of ['ferretdb', 'mongo-java-server', 'mongodb'] as const) {
       await server?.stop();
     });
 
-    if (kind === 'mongo-java-server') {
+    const { cappedCollections, atomicUpdates } = MONGO_SERVER_FEATURES[kind];
+    if (!cappedCollections) {
       it('says clearly that the server has no capped collections', async () => {
         const queue = new CappedQueue(db, { name: uniqueQueue('capped') });
         expect(await queue.valid()).toBe(false);
@@ -93,7 +94,7 @@ for (const kind of ['ferretdb', 'mongo-java-server', 'mongodb'] as const) {
       expect(statuses).toEqual(['done', 'done', 'done', 'working']);
     });
 
-    it.skipIf(kind === 'ferretdb')(`gives each job to one of two competing consumers${kind === 'ferretdb' ? " (skipped: FerretDB v1's conditional updates are not atomic)" : ''}`, async () => {
+    it.skipIf(!atomicUpdates)(`gives each job to one of two competing consumers${atomicUpdates ? '' : " (skipped: this server's conditional updates are not atomic)"}`, async () => {
       const name = uniqueQueue('compete');
       const queue = new CappedQueue<number>(db, { name });
       for (let n = 0; n < 40; n += 1) await queue.pub(n);

@@ -1,9 +1,9 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { missingMongoServer, mongoServerName, runStorageContract, startMongoServer, type MongoServerKind, type MongoTestServer } from '@skq/testing';
+import { MONGO_SERVER_FEATURES, missingMongoServer, mongoServerName, runStorageContract, startMongoServer, type MongoServerKind, type MongoTestServer } from '@skq/testing';
 import { MongoBackend } from '@skq/mongodb';
 
-/** The wake-up source each server must end up with when left to choose. */
-const EXPECTED_WAKEUPS: Record<MongoServerKind, string> = { 'mongo-java-server': 'change-stream', ferretdb: 'tailable', mongodb: 'change-stream' };
+/** The wake-up source a server must end up with when the backend is left to choose. */
+const expectedWakeups = (kind: MongoServerKind) => (MONGO_SERVER_FEATURES[kind].changeStreams ? 'change-stream' : 'tailable');
 
 for (const kind of ['mongo-java-server', 'ferretdb', 'mongodb'] as const) {
   const missing = missingMongoServer(kind);
@@ -25,9 +25,9 @@ for (const kind of ['mongo-java-server', 'ferretdb', 'mongodb'] as const) {
       const chosen = await MongoBackend.connect({ url: url('wakeups'), log: (line) => lines.push(line) });
       const polled = await MongoBackend.connect(url('wakeups', `${server.url.includes('?') ? '&' : '?'}skqWakeups=poll`));
       try {
-        expect(chosen.wakeupSource).toBe(EXPECTED_WAKEUPS[kind]);
+        expect(chosen.wakeupSource).toBe(expectedWakeups(kind));
         expect(lines).toHaveLength(1);
-        expect(lines[0]).toContain(`wake-ups by ${EXPECTED_WAKEUPS[kind]}`);
+        expect(lines[0]).toContain(`wake-ups by ${expectedWakeups(kind)}`);
         expect(polled.wakeupSource).toBe('poll');
         expect(polled.capabilities.pushEvents).toBe(false);
       } finally {
@@ -36,8 +36,8 @@ for (const kind of ['mongo-java-server', 'ferretdb', 'mongodb'] as const) {
       }
     });
 
-    const noAtomicFindAndModify = kind === 'ferretdb' ? "FerretDB v1's findAndModify and conditional updates are not atomic" : undefined;
-    const skip = { 'racing-claims': noAtomicFindAndModify, 'racing-schedule-fire': noAtomicFindAndModify };
+    const notAtomic = MONGO_SERVER_FEATURES[kind].atomicUpdates ? undefined : "this server's findAndModify and conditional updates are not atomic";
+    const skip = { 'racing-claims': notAtomic, 'racing-schedule-fire': notAtomic };
     describe('wake-ups chosen by the server', () => {
       runStorageContract(`mongodb on ${mongoServerName(kind)}`, () => MongoBackend.connect({ url: url('contract'), log: false }), { skip });
     });

@@ -38,7 +38,7 @@ for (const kind of ['mongo-java-server', 'ferretdb'] as const) {
       const restart = (async () => {
         await eventually(() => acknowledged.length >= before, `${before} acknowledged jobs`, 30_000);
         restartAt = Date.now();
-        if (process.env.SKQ_NO_RESTART) await sleep(3_500); else await server.restart(500);
+        await server.restart(500);
         backAt = Date.now();
         ackedWhenBack = acknowledged.length;
       })();

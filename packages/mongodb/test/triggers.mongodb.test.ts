@@ -2,7 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { MongoClient, type Db } from 'mongodb';
 import { SkunkQueue } from '@skq/core';
 import { MongoBackend, TriggerRunner, anyOf, defineTrigger, exists, insert, remove, update, type DatabaseChange, type Trigger } from '@skq/mongodb';
-import { eventually, missingMongoServer, mongoServerName, sleep, uniqueQueue, startMongoServer, type MongoTestServer } from '@skq/testing';
+import { MONGO_SERVER_FEATURES, eventually, missingMongoServer, mongoServerName, sleep, uniqueQueue, startMongoServer, type MongoTestServer } from '@skq/testing';
 
 describe('trigger definitions', () => {
   it('refuses what is not a predicate, filter or action, with a typed error', () => {
@@ -53,12 +53,15 @@ for (const kind of ['mongo-java-server', 'ferretdb', 'mongodb'] as const) {
     });
     const url = () => server.url.replace(/\/(\?|$)/, `/${dbName}$1`);
     const start = async (triggers: Trigger[], name = uniqueQueue('runner')) => {
-      const runner = await TriggerRunner.start({ url: url(), name, log: false }, triggers);
+      // The backend's URL, with a backend-only option, serves the runner too.
+      const shared = `${url()}${url().includes('?') ? '&' : '?'}skqWakeups=poll`;
+      const runner = await TriggerRunner.start({ url: shared, name, log: false }, triggers);
       runners.push(runner);
       return runner;
     };
 
-    if (!server_hasChangeStreams(kind)) {
+    const { changeStreams, databaseChangeStreams } = MONGO_SERVER_FEATURES[kind];
+    if (!changeStreams) {
       it('fails at start with UNSUPPORTED, saying a replica set is required', async () => {
         const started = TriggerRunner.start({ url: url(), log: false }, [defineTrigger(insert({}, { collection: 'x' }), () => {})]);
         await expect(started).rejects.toMatchObject({ code: 'UNSUPPORTED', message: expect.stringContaining('replica set') });
@@ -154,7 +157,7 @@ for (const kind of ['mongo-java-server', 'ferretdb', 'mongodb'] as const) {
       expect(positions).toHaveLength(1);
     });
 
-    it.skipIf(!server_hasDatabaseStreams(kind))(`watches every collection when a predicate names none${server_hasDatabaseStreams(kind) ? '' : ' (skipped: this server delivers no database-wide change streams)'}`, async () => {
+    it.skipIf(!databaseChangeStreams)(`watches every collection when a predicate names none${databaseChangeStreams ? '' : ' (skipped: this server delivers no database-wide change streams)'}`, async () => {
       const seen: string[] = [];
       await start([defineTrigger(insert({ everywhere: true }), (doc: { where: string }) => seen.push(doc.where))]);
       await db.collection(uniqueQueue('a')).insertOne({ everywhere: true, where: 'a' });
@@ -165,10 +168,4 @@ for (const kind of ['mongo-java-server', 'ferretdb', 'mongodb'] as const) {
   });
 }
 
-function server_hasChangeStreams(kind: string): boolean {
-  return kind !== 'ferretdb';
-}
-function server_hasDatabaseStreams(kind: string): boolean {
-  return kind === 'mongodb';
-}
 

@@ -1,4 +1,4 @@
-import { DEFAULT_RUN_OPTIONS, aggregateState, type Delivery, type JobRecord, type JobRunOptions, type JobState, type ScheduleRecord, type WorkerInfo } from '@skq/core';
+import { DEFAULT_RUN_OPTIONS, summarizeDeliveries, type Delivery, type JobRecord, type JobRunOptions, type JobState, type ScheduleRecord, type WorkerInfo } from '@skq/core';
 
 const num = (v: string | undefined): number | null => (v === undefined || v === '' ? null : Number(v));
 const json = (v: string | undefined): unknown => (v === undefined || v === '' ? null : JSON.parse(v));
@@ -43,8 +43,6 @@ export function toDelivery(queue: string, id: string, h: Record<string, string>,
 
 /** A job hash and its delivery hashes. */
 export function toJobRecord(queue: string, id: string, h: Record<string, string>, deliveries: Delivery[]): JobRecord {
-  const started = deliveries.map((d) => d.startedAt).filter((v): v is number => v !== null);
-  const finished = deliveries.map((d) => d.finishedAt);
   return {
     id,
     queue,
@@ -56,10 +54,7 @@ export function toJobRecord(queue: string, id: string, h: Record<string, string>
     createdAt: Number(h.created),
     dedupeKey: h.dedupe || null,
     options: decodeRunOptions(h.opts, Number(h.max)),
-    state: aggregateState(deliveries, (h.empty || 'cancelled') as JobState),
-    attempts: deliveries.reduce((sum, d) => sum + d.attempts, 0),
-    startedAt: started.length ? Math.min(...started) : null,
-    finishedAt: finished.length && finished.every((f) => f !== null) ? Math.max(...(finished as number[])) : null,
+    ...summarizeDeliveries(deliveries, (h.empty || 'cancelled') as JobState),
     deliveries,
   };
 }

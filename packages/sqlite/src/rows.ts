@@ -1,4 +1,4 @@
-import { aggregateState, type ClaimedDelivery, type Delivery, type JobEvent, type JobRecord, type JobState, type WorkerInfo } from '@skq/core';
+import { summarizeDeliveries, type ClaimedDelivery, type Delivery, type JobEvent, type JobRecord, type JobState, type WorkerInfo } from '@skq/core';
 
 /** A row of skq_deliveries. */
 export interface DeliveryRow {
@@ -88,9 +88,6 @@ export function toClaimed(row: DeliveryRow, job: Pick<JobRow, 'name' | 'args' | 
 
 export function toJobRecord(row: JobRow, deliveryRows: DeliveryRow[], now: number): JobRecord {
   const deliveries = deliveryRows.map((d) => toDelivery(d, now));
-  const started = deliveries.map((d) => d.startedAt).filter((v): v is number => v !== null);
-  const finished = deliveries.map((d) => d.finishedAt);
-  const state = aggregateState(deliveries, (row.empty_state ?? 'cancelled') as JobState);
   return {
     id: row.id,
     queue: row.queue,
@@ -102,10 +99,7 @@ export function toJobRecord(row: JobRow, deliveryRows: DeliveryRow[], now: numbe
     createdAt: row.created_at,
     dedupeKey: row.dedupe_key,
     options: JSON.parse(row.options),
-    state,
-    attempts: deliveries.reduce((sum, d) => sum + d.attempts, 0),
-    startedAt: started.length ? Math.min(...started) : null,
-    finishedAt: finished.length && finished.every((f) => f !== null) ? Math.max(...(finished as number[])) : null,
+    ...summarizeDeliveries(deliveries, (row.empty_state ?? 'cancelled') as JobState),
     deliveries,
   };
 }

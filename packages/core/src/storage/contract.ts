@@ -405,6 +405,30 @@ export function aggregateState(deliveries: ReadonlyArray<Pick<Delivery, 'state'>
 }
 
 /**
+ * The part of a {@link JobRecord} its deliveries decide: the aggregate state (`emptyState` for a
+ * job without deliveries), the attempts summed, the first start and, once every delivery ended,
+ * the last finish.
+ *
+ * @example
+ * ```ts
+ * const record: JobRecord = { ...header, ...summarizeDeliveries(deliveries, 'cancelled'), deliveries };
+ * ```
+ */
+export function summarizeDeliveries(
+  deliveries: readonly Delivery[],
+  emptyState: JobState,
+): Pick<JobRecord, 'state' | 'attempts' | 'startedAt' | 'finishedAt'> {
+  const started = deliveries.map((d) => d.startedAt).filter((v): v is number => v !== null);
+  const finished = deliveries.map((d) => d.finishedAt);
+  return {
+    state: aggregateState(deliveries, emptyState),
+    attempts: deliveries.reduce((sum, d) => sum + d.attempts, 0),
+    startedAt: started.length ? Math.min(...started) : null,
+    finishedAt: finished.length && finished.every((f) => f !== null) ? Math.max(...(finished as number[])) : null,
+  };
+}
+
+/**
  * How many times a delivery whose worker vanished (lease expired) goes back to the queue before
  * it fails with `LEASE_LOST`. Like BullMQ's stalled limit, it is separate from the retry budget, so
  * a job with one attempt survives a worker's SIGKILL but a job that kills every worker stops.

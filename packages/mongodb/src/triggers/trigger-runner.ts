@@ -3,7 +3,7 @@ import { MongoClient, type ChangeStream, type ChangeStreamDocument, type Collect
 import { z } from 'zod';
 import { NameSchema, SkqError, parseConfig } from '@skq/core';
 import { mapMongoError } from '../mongo-errors.js';
-import { parseMongoUrl, resolveMongoOptions } from '../mongo-options.js';
+import { databaseOf, parseMongoUrl } from '../mongo-options.js';
 import type { DatabaseChange } from './event-predicates.js';
 import { registeredTriggers, triggerArgs, type Trigger } from './trigger-registry.js';
 
@@ -95,8 +95,11 @@ export class TriggerRunner {
    */
   static async start(options: TriggerRunnerOptions | string, triggers: Trigger[] = registeredTriggers()): Promise<TriggerRunner> {
     const input = typeof options === 'string' ? { url: options } : options;
-    const parsed = parseConfig(TriggerRunnerOptionsSchema, { ...input, ...parseMongoUrl(input.url ?? '') }, 'trigger runner options');
-    const database = parsed.database ?? resolveMongoOptions(parsed.url).database;
+    // The URL may be the backend's: keep the skq* parameters a runner has, drop the backend's own (wakeups…).
+    const { url, collectionPrefix, connectTimeoutMs } = parseMongoUrl(input.url ?? '');
+    const fromUrl = Object.fromEntries(Object.entries({ collectionPrefix, connectTimeoutMs }).filter(([, v]) => v !== undefined));
+    const parsed = parseConfig(TriggerRunnerOptionsSchema, { ...fromUrl, ...input, url }, 'trigger runner options');
+    const database = parsed.database ?? databaseOf(parsed.url);
     if (triggers.length === 0) throw new SkqError('CONFIG_INVALID', 'the trigger runner has no triggers: register some with onEvent()', { context: { field: 'triggers' } });
     const client = new MongoClient(parsed.url, { serverSelectionTimeoutMS: parsed.connectTimeoutMs, connectTimeoutMS: parsed.connectTimeoutMs });
     try {
