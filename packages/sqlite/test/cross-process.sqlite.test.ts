@@ -19,10 +19,13 @@ it('hands each job to exactly one of several processes sharing the file', async 
   const backend = new SqliteBackend({ path });
   const jobs = Array.from({ length: 600 }, () => newJob(queue));
   await backend.enqueue(jobs);
-  const startAt = String(Date.now() + 2_000);
+  const barrier = mkdtempSync(join(dir, 'barrier-'));
+  const ids = ['p1', 'p2', 'p3'];
   const outputs = await Promise.all(
-    ['p1', 'p2', 'p3'].map((id) =>
-      run(process.execPath, ['--conditions=skq-source', '--import', 'tsx', claimer, path, queue, id, startAt], { cwd: fileURLToPath(new URL('../../..', import.meta.url)) }),
+    ids.map((id) =>
+      run(process.execPath, ['--conditions=skq-source', '--import', 'tsx', claimer, path, queue, id, barrier, String(ids.length)], {
+        cwd: fileURLToPath(new URL('../../..', import.meta.url)),
+      }),
     ),
   );
   const perProcess = outputs.map((o) => JSON.parse(o.stdout) as string[]);
