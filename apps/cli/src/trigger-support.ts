@@ -12,9 +12,14 @@ export function registeredTriggerCount(): number {
   return ((globalThis as Record<symbol, unknown[] | undefined>)[Symbol.for('skq.triggers')] ?? []).length;
 }
 
+/** Whether a URL names a MongoDB, the only backend whose writes triggers can follow. */
+export function isMongoUrl(url: string): boolean {
+  return /^mongodb(\+srv)?:\/\//.test(url);
+}
+
 /** Starts the registered triggers on a MongoDB URL. */
 export async function startTriggers(url: string, name: string | undefined): Promise<TriggerRunnerHandle> {
-  if (!/^mongodb(\+srv)?:\/\//.test(url)) {
+  if (!isMongoUrl(url)) {
     throw new SkqError('CONFIG_INVALID', `database-event triggers watch MongoDB: "${url}" is not a mongodb:// URL`, { context: { field: 'triggers-url' } });
   }
   let mongodb: typeof import('@skq/mongodb');

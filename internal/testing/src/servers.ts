@@ -34,8 +34,11 @@ export function hasProgram(name: string): boolean {
  * silently; on a developer's machine the suite is skipped with the reason.
  */
 export function missingServer(program: string, install: string): string | null {
-  if (hasProgram(program)) return null;
-  const reason = `${program} is not installed (${install})`;
+  return hasProgram(program) ? null : skipReason(`${program} is not installed (${install})`);
+}
+
+/** A reason to skip a suite, or, under `CI`, the error that fails the run instead. */
+export function skipReason(reason: string): string {
   if (process.env.CI) throw new Error(`CI requires ${reason}`);
   return reason;
 }

@@ -1,6 +1,6 @@
 import type { Collection, Db, ObjectId } from 'mongodb';
 import { z } from 'zod';
-import { SkqError, describeIssues } from '@skq/core';
+import { SkqError, parseConfig } from '@skq/core';
 import { mapMongoError } from './mongo-errors.js';
 
 /** A job of a {@link CappedQueue}: pymjq's document shape, so Python consumers can share the collection. */
@@ -65,9 +65,7 @@ export class CappedQueue<Data = unknown> implements AsyncIterable<CappedJob<Data
     options: CappedQueueOptions = {},
   ) {
     if (!db || typeof (db as Db).collection !== 'function') throw new SkqError('CONFIG_INVALID', 'CappedQueue needs a Db from the mongodb driver (client.db(name))', { context: { field: 'db' } });
-    const parsed = CappedQueueOptionsSchema.safeParse(options);
-    if (!parsed.success) throw new SkqError('CONFIG_INVALID', `invalid CappedQueue options: ${describeIssues(parsed.error.issues, 'options')}`, { context: { field: String(parsed.error.issues[0]?.path[0] ?? '') } });
-    this.options = parsed.data;
+    this.options = parseConfig(CappedQueueOptionsSchema, options, 'CappedQueue options', 'options');
     this.collection = db.collection<CappedJob<Data>>(this.options.name);
   }
 

@@ -1,4 +1,4 @@
-import { summarizeDeliveries, type ClaimedDelivery, type Delivery, type JobEvent, type JobRecord, type JobState, type NewJob, type WorkerInfo } from '@skq/core';
+import { summarizeDeliveries, type ClaimedDelivery, type Delivery, type JobEvent, type JobRecord, type JobState, type LogLine, type NewJob, type WorkerInfo } from '@skq/core';
 
 /*
  * The documents the backend stores. Arguments, results and errors are kept as JSON text, so that
@@ -67,27 +67,18 @@ export interface DeliveryDoc {
   dedupeKey?: string | null;
 }
 
-export interface WorkerDoc {
+/** A worker's registration; `_id` is the worker id. */
+export interface WorkerDoc extends Omit<WorkerInfo, 'id'> {
   _id: string;
-  queue: string;
-  routes: string[];
-  hostname: string;
-  pid: number;
-  startedAt: number;
-  lastSeenAt: number;
-  expiresAt: number;
 }
 
 /** A lifecycle event is stored as it is published (plus the `_id` MongoDB gives it). */
 export type EventDoc = JobEvent;
 
-export interface LogDoc {
+/** A captured output line, with its job for lookup and a sequence number for order. */
+export interface LogDoc extends LogLine {
   jobId: string;
-  deliveryId: string;
   seq: number;
-  at: number;
-  stream: string;
-  line: string;
 }
 
 export function toDelivery(doc: DeliveryDoc, now: number): Delivery {
@@ -155,17 +146,8 @@ export function toJobRecord(job: JobDoc, deliveryDocs: DeliveryDoc[], now: numbe
   };
 }
 
-export function toWorker(doc: WorkerDoc): WorkerInfo {
-  return {
-    id: doc._id,
-    queue: doc.queue,
-    routes: doc.routes,
-    hostname: doc.hostname,
-    pid: doc.pid,
-    startedAt: doc.startedAt,
-    lastSeenAt: doc.lastSeenAt,
-    expiresAt: doc.expiresAt,
-  };
+export function toWorker({ _id, ...registration }: WorkerDoc): WorkerInfo {
+  return { id: _id, ...registration };
 }
 
 /** An event as read back: without the `_id` MongoDB gave it. */

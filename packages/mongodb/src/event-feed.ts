@@ -66,6 +66,7 @@ export async function chooseWakeupSource(db: Db, events: Collection<EventDoc>, w
 export class EventFeed {
   private readonly subscriptions = new Set<Subscription>();
   private readonly seen = new Map<string, number>();
+  private pruneAt = 10_000;
   private watermark = 0;
   private running = false;
   private closed = false;
@@ -190,7 +191,12 @@ export class EventFeed {
     this.seen.set(id, doc.seq);
     if (doc.seq > this.watermark) {
       this.watermark = doc.seq;
-      if (this.seen.size > 10_000) for (const [key, seq] of this.seen) if (seq < this.watermark - 2 * LOOKBACK) this.seen.delete(key);
+      if (this.seen.size > this.pruneAt) {
+        for (const [key, seq] of this.seen) if (seq < this.watermark - 2 * LOOKBACK) this.seen.delete(key);
+        // Events of the last few seconds stay; at a high rate they are many, so the next pass waits
+        // for the set to double rather than scanning it on every event.
+        this.pruneAt = Math.max(10_000, this.seen.size * 2);
+      }
     }
     const event = toEvent(doc);
     for (const sub of this.subscriptions) {

@@ -42,7 +42,7 @@ export class JobWriter {
       if (job.type === 'broadcast') workers ??= await this.host.liveWorkers(job.queue, now);
       const targets = planDeliveries(job.routes, job.type, workers ?? []);
       const header = this.headerOf(job, targets, now);
-      if (targets.length === 1) solos.push({ ...deliveryOf(header, targets[0]!, 0), solo: true, routes: header.routes, type: header.type, dedupeKey: header.dedupeKey });
+      if (targets.length === 1) solos.push({ ...deliveryOf(header, targets[0]!, 0, job.options.attempts), solo: true, routes: header.routes, type: header.type, dedupeKey: header.dedupeKey });
       else headers.push(header);
       results[i] = { id: job.id, deduped: false, deliveries: targets.length };
     }
@@ -108,8 +108,9 @@ export class JobWriter {
     const events: EventDoc[] = [];
     for (const h of headers) {
       const pending = h.pending ?? [];
+      const maxAttempts = (JSON.parse(h.options) as NewJob['options']).attempts;
       pending.forEach((target, index) => {
-        const doc = deliveryOf(h, target, index);
+        const doc = deliveryOf(h, target, index, maxAttempts);
         if (skip.has(doc._id)) return;
         docs.push(doc);
         events.push(this.host.event(h.queue, 'enqueued', h._id, doc._id, target.route, target.targetWorker, now));
@@ -152,7 +153,7 @@ export class JobWriter {
   }
 }
 
-function deliveryOf(h: JobDoc, target: PendingDelivery, index: number): DeliveryDoc {
+function deliveryOf(h: JobDoc, target: PendingDelivery, index: number, maxAttempts: number): DeliveryDoc {
   return {
     _id: deliveryId(h._id, index),
     jobId: h._id,
@@ -166,7 +167,7 @@ function deliveryOf(h: JobDoc, target: PendingDelivery, index: number): Delivery
     enq: h.enq,
     jobCreatedAt: h.createdAt,
     attempts: 0,
-    maxAttempts: (JSON.parse(h.options) as NewJob['options']).attempts,
+    maxAttempts,
     recoveries: 0,
     workerId: null,
     leaseUntil: null,

@@ -3,6 +3,7 @@ import {
   JOB_STATES,
   MAX_LEASE_RECOVERIES,
   SkqError,
+  redactUrl,
   type ClaimRequest,
   type ClaimResult,
   type EnqueueResult,
@@ -106,7 +107,7 @@ export class MongoBackend implements StorageBackend {
       const c = collectionsOf(db, opts.collectionPrefix);
       const { source, why } = await chooseWakeupSource(db, c.events, opts.wakeups, opts.eventsCappedBytes);
       await ensureIndexes(c);
-      const where = `${redact(opts.url)} ${opts.database}.${opts.collectionPrefix}_*`;
+      const where = `${redactUrl(opts.url)} ${opts.database}.${opts.collectionPrefix}_*`;
       if (opts.log !== false && !logged.has(`${where} ${source}`)) {
         logged.add(`${where} ${source}`);
         (opts.log ?? ((line: string) => console.info(line)))(`skunq mongodb ${where}: wake-ups by ${source}${why ? ` (${why.replace(/^; /, '')})` : ''}`);
@@ -114,7 +115,7 @@ export class MongoBackend implements StorageBackend {
       return new MongoBackend(client, db, c, new EventFeed(c.events, source, opts.pollIntervalMs, opts.eventRetentionMs), opts.log ?? ((line: string) => console.warn(line)));
     } catch (err) {
       await client.close().catch(() => {});
-      throw mapMongoError(err, `connect to ${redact(opts.url)}`);
+      throw mapMongoError(err, `connect to ${redactUrl(opts.url)}`);
     }
   }
 
@@ -355,7 +356,7 @@ export class MongoBackend implements StorageBackend {
 
   async getLogs(_queue: string, jobId: string): Promise<LogLine[]> {
     return this.run('getLogs', async () =>
-      (await this.c.logs.find({ jobId }).sort({ seq: 1 }).toArray()).map((l) => ({ deliveryId: l.deliveryId, at: l.at, stream: l.stream as LogLine['stream'], line: l.line })),
+      (await this.c.logs.find({ jobId }).sort({ seq: 1 }).toArray()).map((l) => ({ deliveryId: l.deliveryId, at: l.at, stream: l.stream, line: l.line })),
     );
   }
 
@@ -490,9 +491,4 @@ export class MongoBackend implements StorageBackend {
 
 function leaseLostError(row: DeliveryDoc, why: string): string {
   return JSON.stringify({ name: 'SkqError', code: 'LEASE_LOST', message: `worker ${row.workerId ?? '?'} stopped renewing the lease of ${row._id}: ${why}` });
-}
-
-/** A URL without its password, for messages. */
-function redact(url: string): string {
-  return url.replace(/\/\/([^:@/]+):[^@/]*@/, '//$1:***@');
 }

@@ -2,22 +2,10 @@ import type { Collection } from 'mongodb';
 import type { NewJob, ScheduleDefinition, ScheduleFiring, ScheduleRecord } from '@skq/core';
 
 /** A stored schedule; `_id` is queue + NUL + id. */
-export interface ScheduleDoc {
+export interface ScheduleDoc extends Omit<ScheduleRecord, 'rule' | 'job'> {
   _id: string;
-  queue: string;
-  id: string;
   /** The rule and job as JSON: an unchanged definition compares equal as text. */
   definition: string;
-  state: Record<string, number> | null;
-  nextRunAt: number | null;
-  waitingJobId: string | null;
-  paused: boolean;
-  firedCount: number;
-  lastFiredAt: number | null;
-  lastJobId: string | null;
-  version: number;
-  createdAt: number;
-  updatedAt: number;
   /** The job of a tick that won its compare-and-set but may not be enqueued yet (JSON). */
   firingJob?: string;
 }
@@ -126,22 +114,7 @@ export class MongoSchedules {
   }
 }
 
-function toRecord(doc: ScheduleDoc): ScheduleRecord {
-  const { rule, job } = JSON.parse(doc.definition) as Pick<ScheduleRecord, 'rule' | 'job'>;
-  return {
-    id: doc.id,
-    queue: doc.queue,
-    rule,
-    job,
-    state: doc.state,
-    nextRunAt: doc.nextRunAt,
-    waitingJobId: doc.waitingJobId,
-    paused: doc.paused,
-    firedCount: doc.firedCount,
-    lastFiredAt: doc.lastFiredAt,
-    lastJobId: doc.lastJobId,
-    version: doc.version,
-    createdAt: doc.createdAt,
-    updatedAt: doc.updatedAt,
-  };
+function toRecord({ _id, definition, firingJob, ...stored }: ScheduleDoc): ScheduleRecord {
+  const { rule, job } = JSON.parse(definition) as Pick<ScheduleRecord, 'rule' | 'job'>;
+  return { ...stored, rule, job };
 }

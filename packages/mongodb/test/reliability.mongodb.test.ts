@@ -1,8 +1,8 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { SkunkQueue, isSkqError, type JobHandle } from '@skq/core';
+import { SkunkQueue, isSkqError } from '@skq/core';
 import { WorkerPool } from '@skq/worker';
 import { MongoBackend } from '@skq/mongodb';
-import { eventually, missingMongoServer, mongoServerName, sleep, startMongoServer, uniqueQueue, type MongoTestServer } from '@skq/testing';
+import { eventually, fireThroughRestart, missingMongoServer, mongoServerName, startMongoServer, uniqueQueue, type MongoTestServer } from '@skq/testing';
 
 // The restart test of the Redis issue, on both test servers, each keeping its data on disk
 // (mongo-java-server in an H2 file, FerretDB in SQLite) so that a restart loses nothing stored.
@@ -27,34 +27,14 @@ for (const kind of ['mongo-java-server', 'ferretdb'] as const) {
       const light = kind === 'ferretdb';
       const pool = new WorkerPool({ queue, routes: ['r'], concurrency: light ? 2 : 10, leaseMs: 3_000, handleSignals: false, pollIntervalMs: 100 });
       await pool.start();
-      const acknowledged: JobHandle[] = [];
-      const refused: unknown[] = [];
-      let fired = 0;
-      let ackedWhenBack = 0;
-      let backAt = Infinity;
-      const startedAt = Date.now();
-      let restartAt = 0;
-      const before = light ? 60 : 150;
-      const restart = (async () => {
-        await eventually(() => acknowledged.length >= before, `${before} acknowledged jobs`, 30_000);
-        restartAt = Date.now();
-        await server.restart(500);
-        backAt = Date.now();
-        ackedWhenBack = acknowledged.length;
-      })();
-      const producer = async () => {
-        while (Date.now() < backAt + 1_500) {
-          const n = fired++;
-          try {
-            acknowledged.push(await job.fire(n));
-          } catch (err) {
-            refused.push(err);
-          }
-          await sleep(light ? 20 : 5);
-        }
-      };
-      await Promise.all((light ? [1, 2] : [1, 2, 3, 4]).map(producer));
-      await restart;
+      const { acknowledged, refused, fired, ackedWhenBack, startedAt, restartAt, backAt } = await fireThroughRestart({
+        fire: (n: number) => job.fire(n),
+        restart: () => server.restart(500),
+        restartAfter: light ? 60 : 150,
+        producers: light ? 2 : 4,
+        paceMs: light ? 20 : 5,
+        fireAfterBackMs: 1_500,
+      });
       for (const err of refused) expect(isSkqError(err, 'BACKEND_UNAVAILABLE')).toBe(true);
       const producedAt = Date.now();
       await eventually(async () => ((await queue.counts()).r?.succeeded ?? 0) >= acknowledged.length, 'every acknowledged job to succeed', 90_000);

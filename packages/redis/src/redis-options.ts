@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { NameSchema, SkqError, parseConfig } from '@skq/core';
+import { NameSchema, SkqError, parseConfig, redactUrl } from '@skq/core';
 
 /** How many ended jobs to keep: `true` removes at once, a number keeps the newest N, or `{ count?, ageMs? }`. */
 export const RetentionSchema = z.union([
@@ -45,7 +45,7 @@ export function parseRedisUrl(url: string): RedisOptions {
   try {
     parsed = new URL(url);
   } catch (cause) {
-    throw new SkqError('CONFIG_INVALID', `invalid redis URL "${url}"`, { cause, context: { field: 'backend' } });
+    throw new SkqError('CONFIG_INVALID', `invalid redis URL "${redactUrl(url)}"`, { cause, context: { field: 'backend' } });
   }
   const options: Record<string, unknown> = {};
   for (const [key, value] of parsed.searchParams) {

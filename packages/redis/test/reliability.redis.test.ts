@@ -1,10 +1,10 @@
 import { rmSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Redis } from 'ioredis';
-import { SkunkQueue, isSkqError, type JobHandle } from '@skq/core';
+import { SkunkQueue, isSkqError } from '@skq/core';
 import { WorkerPool } from '@skq/worker';
 import { RedisBackend } from '@skq/redis';
-import { eventually, missingServer, sleep, startRedis, startRedisCluster, uniqueQueue, type RedisServer } from '@skq/testing';
+import { eventually, fireThroughRestart, missingServer, sleep, startRedis, startRedisCluster, uniqueQueue, type RedisServer } from '@skq/testing';
 
 const missing = missingServer('redis-server', 'apt-get install redis-server');
 
@@ -27,37 +27,17 @@ describe.skipIf(missing)(`redis reliability ${missing ?? ''}`, () => {
     });
     const pool = new WorkerPool({ queue, routes: ['r'], concurrency: 20, leaseMs: 2_000, handleSignals: false, pollIntervalMs: 100 });
     await pool.start();
-    const acknowledged: JobHandle[] = [];
-    const refused: unknown[] = [];
-    let restarted = false;
-    let ackedWhenBack = 0;
-    let fired = 0;
-    let restartedAt = Infinity;
-    const restart = (async () => {
-      await eventually(() => acknowledged.length >= 400, '400 acknowledged jobs', 20_000);
-      await server.restart(500);
-      restarted = true;
-      restartedAt = Date.now();
-      ackedWhenBack = acknowledged.length;
-    })();
-    // Four paced producers, so that the restart lands in the middle of the firing. A fire in flight
-    // when the connection drops is resent on reconnect (and answered once); one made while Redis is
-    // down is refused.
-    const producer = async () => {
-      // Until a second after Redis is back.
-      while (Date.now() < restartedAt + 1_000) {
-        const n = fired++;
-        try {
-          acknowledged.push(await job.fire(n));
-        } catch (err) {
-          refused.push(err);
-        }
-        await sleep(2);
-      }
-    };
-    await Promise.all([1, 2, 3, 4].map(producer));
-    await restart;
-    expect(restarted).toBe(true);
+    // Four paced producers, so that the restart lands in the middle of the firing; they go on
+    // until a second after Redis is back.
+    const { acknowledged, refused, fired, ackedWhenBack } = await fireThroughRestart({
+      fire: (n: number) => job.fire(n),
+      restart: () => server.restart(500),
+      restartAfter: 400,
+      producers: 4,
+      paceMs: 2,
+      fireAfterBackMs: 1_000,
+      timeoutMs: 20_000,
+    });
     for (const err of refused) expect(isSkqError(err, 'BACKEND_UNAVAILABLE')).toBe(true);
     await eventually(async () => {
       const counts = await queue.counts();

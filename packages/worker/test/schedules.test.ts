@@ -1,28 +1,14 @@
-import { afterAll, afterEach, describe, expect, it } from 'vitest';
-import { AIMDScheduler, JobMixin, ScheduleRunner, SkunkQueue, TimeScheduler, acquireBackend, releaseBackend } from '@skq/core';
-import { WorkerPool } from '@skq/worker';
-import { eventually, sleep, uniqueQueue, tempSqlite } from '@skq/testing';
+import { describe, expect, it } from 'vitest';
+import { AIMDScheduler, JobMixin, ScheduleRunner, TimeScheduler, acquireBackend, releaseBackend } from '@skq/core';
+import { eventually, sleep } from '@skq/testing';
+import { sqliteQueues } from './fixtures/sqlite-queues.js';
 
-const store = tempSqlite('schedules');
-const backend = store.url;
-const pools: WorkerPool[] = [];
-const queues: SkunkQueue[] = [];
-afterEach(async () => {
-  await Promise.all(pools.splice(0).map((p) => p.close()));
-});
-afterAll(async () => {
-  await Promise.all(queues.map((q) => q.close()));
-  store.remove();
-});
+const fixture = sqliteQueues('schedules');
+const backend = fixture.backend;
 
 async function setup(withPool = true) {
-  const queue = new SkunkQueue(uniqueQueue('sched'), { backend });
-  queues.push(queue);
-  if (withPool) {
-    const pool = new WorkerPool({ queue, routes: ['foo'], handleSignals: false, pollIntervalMs: 20, concurrency: 2 });
-    pools.push(pool);
-    await pool.start();
-  }
+  const queue = fixture.queue();
+  if (withPool) await fixture.startPool({ queue, routes: ['foo'], pollIntervalMs: 20, concurrency: 2 });
   return queue;
 }
 

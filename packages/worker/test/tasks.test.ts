@@ -1,29 +1,16 @@
 import { existsSync, mkdirSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { afterAll, afterEach, describe, expect, it } from 'vitest';
-import { SkqError, SkunkQueue, commandArgv } from '@skq/core';
-import { WorkerPool, type WorkerPoolOptions } from '@skq/worker';
-import { uniqueQueue, tempSqlite } from '@skq/testing';
+import { describe, expect, it } from 'vitest';
+import { SkqError, commandArgv } from '@skq/core';
+import type { WorkerPoolOptions } from '@skq/worker';
+import { sqliteQueues } from './fixtures/sqlite-queues.js';
 
-const store = tempSqlite('tasks');
-const backend = store.url;
-const dir = store.dir;
-const pools: WorkerPool[] = [];
-const queues: SkunkQueue[] = [];
-afterEach(async () => {
-  await Promise.all(pools.splice(0).map((p) => p.close()));
-});
-afterAll(async () => {
-  await Promise.all(queues.map((q) => q.close()));
-  store.remove();
-});
+const fixture = sqliteQueues('tasks');
+const dir = fixture.dir;
 
 async function setup(options: Partial<WorkerPoolOptions> = {}) {
-  const queue = new SkunkQueue(uniqueQueue('tasks'), { backend });
-  queues.push(queue);
-  const pool = new WorkerPool({ queue, routes: ['ops'], handleSignals: false, pollIntervalMs: 100, ...options });
-  pools.push(pool);
-  await pool.start();
+  const queue = fixture.queue();
+  await fixture.startPool({ queue, routes: ['ops'], pollIntervalMs: 100, ...options });
   return queue;
 }
 

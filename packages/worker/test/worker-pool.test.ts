@@ -1,33 +1,17 @@
-import { afterAll, afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { z } from 'zod';
-import { JobMixin, RetryAfter, SkqError, SkunkQueue, UnrecoverableError, currentJob } from '@skq/core';
+import { JobMixin, RetryAfter, SkqError, UnrecoverableError, currentJob } from '@skq/core';
 import { WorkerPool, type WorkerPoolOptions } from '@skq/worker';
-import { eventually, sleep, uniqueQueue, tempSqlite } from '@skq/testing';
+import { eventually, sleep } from '@skq/testing';
+import { sqliteQueues } from './fixtures/sqlite-queues.js';
 
-const store = tempSqlite('worker');
-const backend = store.url;
-const pools: WorkerPool[] = [];
-const queues: SkunkQueue[] = [];
+const fixture = sqliteQueues('worker', 'rough');
 
 function setup(type: 'direct' | 'broadcast' = 'direct') {
-  const queue = new SkunkQueue(uniqueQueue('wq'), { backend, type });
-  queues.push(queue);
-  const start = async (options: Partial<WorkerPoolOptions> = {}) => {
-    const pool = new WorkerPool({ queue, routes: ['foo'], handleSignals: false, pollIntervalMs: 200, ...options });
-    pools.push(pool);
-    await pool.start();
-    return pool;
-  };
+  const queue = fixture.queue({ type });
+  const start = (options: Partial<WorkerPoolOptions> = {}) => fixture.startPool({ queue, routes: ['foo'], pollIntervalMs: 200, ...options });
   return { queue, start };
 }
-
-afterEach(async () => {
-  await Promise.all(pools.splice(0).map((p) => p.close('rough')));
-});
-afterAll(async () => {
-  await Promise.all(queues.map((q) => q.close()));
-  store.remove();
-});
 
 describe('WorkerPool', () => {
   it('runs a function job and returns its result', async () => {

@@ -1,4 +1,5 @@
 import { resolve } from 'node:path';
+import { redactUrl } from '@skq/core';
 import { parseFlags, usage, UsageError, type FlagSpec } from '../argv.js';
 import { loadConfig } from '../config-file.js';
 import { importModule } from '../module-loader.js';
@@ -28,7 +29,7 @@ export async function triggers(argv: string[], cwd: string): Promise<number> {
   const count = registeredTriggerCount();
   if (count === 0) throw new UsageError(`the modules register no triggers (use onEvent() from @skq/mongodb)`);
   const runner = await startTriggers(url, flags.name as string | undefined);
-  console.log(`skunq: ${count} trigger${count === 1 ? '' : 's'} watching ${url.replace(/\/\/([^:@/]+):[^@/]*@/, '//$1:***@')} (pid ${process.pid})`);
+  console.log(`skunq: ${count} trigger${count === 1 ? '' : 's'} watching ${redactUrl(url)} (pid ${process.pid})`);
   let signal: string | null = null;
   const stopped = new Promise<void>((done) => {
     for (const s of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) {

@@ -1,10 +1,10 @@
 import { resolve } from 'node:path';
-import { isJobClass, type JobClass } from '@skq/core';
+import { DEFAULT_BACKEND_URL, isJobClass, redactUrl, type JobClass } from '@skq/core';
 import { WorkerPool } from '@skq/worker';
 import { parseFlags, usage, UsageError, type FlagSpec } from '../argv.js';
 import { loadConfig } from '../config-file.js';
 import { importModule } from '../module-loader.js';
-import { registeredTriggerCount, startTriggers, type TriggerRunnerHandle } from '../trigger-support.js';
+import { isMongoUrl, registeredTriggerCount, startTriggers, type TriggerRunnerHandle } from '../trigger-support.js';
 
 const FLAGS: FlagSpec[] = [
   { name: 'queue', short: 'q', kind: 'value', placeholder: 'name', description: 'Queue to consume (required unless the config names one)' },
@@ -58,7 +58,7 @@ export async function work(argv: string[], cwd: string): Promise<number> {
   let triggerRunner: TriggerRunnerHandle | null = null;
   if (flags['no-triggers'] !== true && registeredTriggerCount() > 0) {
     const url = (flags['triggers-url'] as string | undefined) ?? backend ?? process.env.SKQ_BACKEND;
-    if (!url || !/^mongodb(\+srv)?:\/\//.test(url)) {
+    if (!url || !isMongoUrl(url)) {
       throw new UsageError('the loaded modules register database-event triggers: give --triggers-url mongodb://… (or --no-triggers)');
     }
     triggerRunner = await startTriggers(url, `work-${queue}`);
@@ -66,7 +66,7 @@ export async function work(argv: string[], cwd: string): Promise<number> {
   let signal: string | null = null;
   for (const s of ['SIGINT', 'SIGTERM', 'SIGHUP', 'SIGQUIT', 'SIGABRT'] as const) process.once(s, () => (signal ??= s));
   await pool.start();
-  console.log(`skunq: listening on queue "${queue}", routes ${routes.join(', ')} (pid ${process.pid}, backend ${backend ?? process.env.SKQ_BACKEND ?? 'sqlite:.skunq/skunq.db'})`);
+  console.log(`skunq: listening on queue "${queue}", routes ${routes.join(', ')} (pid ${process.pid}, backend ${redactUrl(backend ?? process.env.SKQ_BACKEND ?? DEFAULT_BACKEND_URL)})`);
   if (triggerRunner) console.log(`skunq: ${registeredTriggerCount()} database-event triggers running`);
   await pool.listen();
   await triggerRunner?.stop();

@@ -1,6 +1,6 @@
 import { isDeepStrictEqual } from 'node:util';
 import { z } from 'zod';
-import { SkqError, describeIssues } from '@skq/core';
+import { SkqError, describeIssues, parseConfig } from '@skq/core';
 
 /** The kinds of write a trigger can react to. Replacements count as updates. */
 export type ChangeKind = 'insert' | 'update' | 'delete';
@@ -105,11 +105,8 @@ function predicate(kinds: ChangeKind[], filter: unknown, options: unknown, label
       context: { field: 'filter' },
     });
   }
-  const parsedOptions = PredicateOptionsSchema.safeParse(options ?? {});
-  if (!parsedOptions.success) {
-    throw new SkqError('CONFIG_INVALID', `${label}(filter, options): ${describeIssues(parsedOptions.error.issues, 'options')}`, { context: { field: 'options' } });
-  }
-  return new EventPredicate([{ kinds: new Set(kinds), filter: parsedFilter.data, collection: parsedOptions.data.collection ?? null }]);
+  const { collection } = parseConfig(PredicateOptionsSchema, options ?? {}, `${label}(filter, options)`, 'options');
+  return new EventPredicate([{ kinds: new Set(kinds), filter: parsedFilter.data, collection: collection ?? null }]);
 }
 
 /**

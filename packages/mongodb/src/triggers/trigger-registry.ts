@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { SkqError, describeIssues, type JobDefinition } from '@skq/core';
+import { SkqError, parseConfig, type JobDefinition } from '@skq/core';
 import { EventPredicate, type DatabaseChange } from './event-predicates.js';
 
 /** An inline handler: gets the document and the change, or the `fields` you named, in order. */
@@ -55,8 +55,7 @@ export function defineTrigger(predicate: EventPredicate, action: TriggerHandler 
   if (!(predicate instanceof EventPredicate)) {
     throw new SkqError('CONFIG_INVALID', 'onEvent(predicate, …): the predicate must come from insert(), update(), remove(), any() or anyOf()', { context: { field: 'predicate' } });
   }
-  const parsed = OptionsSchema.safeParse(options);
-  if (!parsed.success) throw new SkqError('CONFIG_INVALID', `invalid trigger options: ${describeIssues(parsed.error.issues, 'options')}`, { context: { field: 'options' } });
+  const parsed = parseConfig(OptionsSchema, options, 'trigger options', 'options');
   let resolved: Trigger['action'];
   let defaultName: string;
   if (typeof action === 'function') {
@@ -68,7 +67,7 @@ export function defineTrigger(predicate: EventPredicate, action: TriggerHandler 
   } else {
     throw new SkqError('CONFIG_INVALID', 'onEvent(predicate, action): the action must be a function or { job, routes? }', { context: { field: 'action' } });
   }
-  return { name: parsed.data.name ?? defaultName, predicate, action: resolved, fields: parsed.data.fields ?? null };
+  return { name: parsed.name ?? defaultName, predicate, action: resolved, fields: parsed.fields ?? null };
 }
 
 /**

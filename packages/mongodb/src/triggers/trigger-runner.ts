@@ -126,12 +126,16 @@ export class TriggerRunner {
 
   /** Stops following the streams after the change in hand, and disconnects. */
   async stop(): Promise<void> {
-    if (this.stopping) return this.done;
+    if (!this.stopping) await this.shutdown();
+    return this.done;
+  }
+
+  /** Closes every stream and the connection, then settles `done` (rejected with `failure` if given). */
+  private async shutdown(failure?: SkqError): Promise<void> {
     this.stopping = true;
     await Promise.all([...this.streams].map((s) => s.close().catch(() => {})));
     await this.client.close().catch(() => {});
-    this.settle();
-    return this.done;
+    this.settle(failure);
   }
 
   /** Opens every stream before returning, so that a server without change streams fails `start`. */
@@ -193,10 +197,7 @@ export class TriggerRunner {
         const code = (err as { code?: number }).code ?? 0;
         if (FATAL_CODES.has(code) || failures > 20) {
           this.log(`trigger runner ${this.options.name}: the change stream${collection ? ` on ${collection}` : ''} failed for good: ${(err as Error).message}`);
-          this.stopping = true;
-          await Promise.all([...this.streams].map((s) => s.close().catch(() => {})));
-          await this.client.close().catch(() => {});
-          this.settle(mapMongoError(err, 'follow the change stream'));
+          await this.shutdown(mapMongoError(err, 'follow the change stream'));
           return;
         }
         failures += 1;
