@@ -1,4 +1,4 @@
-import { SkqError } from '@skq/core';
+import { SkqError, serializeError } from '@skq/core';
 import { UsageError } from './argv.js';
 import { SCHEDULE_USAGE, schedule } from './commands/schedule.js';
 import { STATUS_USAGE, status } from './commands/status.js';
@@ -55,10 +55,13 @@ export async function runCli(argv: string[], cwd: string = process.cwd()): Promi
       return 2;
     }
     if (err instanceof SkqError) {
-      process.stderr.write(`skunq ${name}: [${err.code}] ${err.message}\n`);
+      // A configuration error is a usage error: show the usage too.
+      const help = err.code === 'CONFIG_INVALID' ? `\n${command.usage}` : '';
+      process.stderr.write(`skunq ${name}: [${err.code}] ${err.message}\n${help}`);
       return err.code === 'CONFIG_INVALID' ? 2 : 1;
     }
-    process.stderr.write(`skunq ${name}: ${(err as Error).stack ?? String(err)}\n`);
+    const { message, stack } = serializeError(err);
+    process.stderr.write(`skunq ${name}: ${stack ?? message}\n`);
     return 1;
   }
 }

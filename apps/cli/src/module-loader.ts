@@ -1,9 +1,26 @@
 import { existsSync } from 'node:fs';
 import { extname } from 'node:path';
 import { pathToFileURL } from 'node:url';
-import { SkqError } from '@skq/core';
+import { SkqError, serializeError } from '@skq/core';
 
 let typescriptReady: Promise<void> | null = null;
+
+/** Modules whose import has not settled yet. */
+const loading = new Set<string>();
+let exitNoticeInstalled = false;
+
+/**
+ * Node ends a process whose top-level await can never settle with exit code 13 and no word of
+ * which module it was: say it.
+ */
+function explainUnsettledImports(): void {
+  if (exitNoticeInstalled) return;
+  exitNoticeInstalled = true;
+  process.on('exit', (code) => {
+    if (code !== 13 || loading.size === 0) return;
+    process.stderr.write(`skunq: ${[...loading].join(', ')} never finished loading: its top-level await waits on something that can no longer happen\n`);
+  });
+}
 
 /**
  * Imports a job or config module. TypeScript files go through tsx's loader, registered once,
@@ -17,9 +34,15 @@ export async function importModule(path: string): Promise<Record<string, unknown
     typescriptReady ??= hasLoader ? Promise.resolve() : import('tsx/esm/api').then(({ register }) => void register());
     await typescriptReady;
   }
+  explainUnsettledImports();
+  loading.add(path);
   try {
     return (await import(pathToFileURL(path).href)) as Record<string, unknown>;
   } catch (cause) {
-    throw new SkqError('CONFIG_INVALID', `could not load ${path}: ${(cause as Error).message}`, { cause, context: { field: 'file' } });
+    // A module may throw anything, null included.
+    const code = cause instanceof SkqError ? cause.code : 'CONFIG_INVALID';
+    throw new SkqError(code, `could not load ${path}: ${serializeError(cause).message}`, { cause, context: { field: 'file' } });
+  } finally {
+    loading.delete(path);
   }
 }

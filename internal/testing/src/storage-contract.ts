@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { SkqError, type ClaimedDelivery, type ScheduleDefinition, type StorageBackend } from '@skq/core';
+import { SkqError, chargedAttempts, leaseOf, type ClaimedDelivery, type ScheduleDefinition, type StorageBackend } from '@skq/core';
 import { eventually, newJob, recordEvents, sleep, uniqueQueue } from './contract-fixtures.js';
 
 /** Opens a connection to the store under test. Every call must reach the same store. */
@@ -83,7 +83,7 @@ export function runStorageContract(name: string, factory: BackendFactory, option
             for (const d of deliveries) {
               if (seen.has(d.jobId)) duplicates += 1;
               seen.set(d.jobId, workerId);
-              await b.complete(queue, d.id, workerId, { by: workerId });
+              await b.complete(queue, leaseOf(d), { by: workerId });
             }
           }
         }),
@@ -109,8 +109,8 @@ export function runStorageContract(name: string, factory: BackendFactory, option
       const second = await claimOne(queue, 'w-alive');
       expect(second?.id).toBe(first?.id);
       expect(second?.attempts).toBe(2);
-      await expect(backend.complete(queue, first!.id, 'w-dead', 1)).rejects.toMatchObject({ code: 'LEASE_LOST' });
-      await backend.complete(queue, second!.id, 'w-alive', 2);
+      await expect(backend.complete(queue, leaseOf(first!), 1)).rejects.toMatchObject({ code: 'LEASE_LOST' });
+      await backend.complete(queue, leaseOf(second!), 2);
       expect((await backend.getJob(queue, job.id))?.deliveries[0]).toMatchObject({ state: 'succeeded', result: 2, workerId: 'w-alive' });
     });
 
@@ -118,10 +118,64 @@ export function runStorageContract(name: string, factory: BackendFactory, option
       const queue = uniqueQueue('extend');
       await backend.enqueue([newJob(queue)]);
       const d = await claimOne(queue, 'w1', 80);
-      expect(await backend.extendLease(queue, [d!.id], 'someone-else', 10_000)).toEqual([]);
-      expect(await backend.extendLease(queue, [d!.id], 'w1', 10_000)).toEqual([d!.id]);
+      expect(await backend.extendLease(queue, [{ ...leaseOf(d!), workerId: 'someone-else' }], 10_000)).toEqual([]);
+      expect(await backend.extendLease(queue, [leaseOf(d!)], 10_000)).toEqual([leaseOf(d!)]);
       await sleep(120);
       expect(await backend.recoverExpired(queue)).toBe(0);
+    });
+
+    it('fences each attempt: a stale lease cannot complete, fail or renew the next attempt', async () => {
+      const queue = uniqueQueue('fence');
+      const job = newJob(queue, { options: { attempts: 3, backoff: { type: 'fixed', delayMs: 0, maxDelayMs: 1, jitter: 0 }, timeoutMs: null } });
+      await backend.enqueue([job]);
+      // Attempt 1 fails and is retried; the same worker claims attempt 2.
+      const first = (await claimOne(queue, 'w1'))!;
+      expect(await backend.fail(queue, leaseOf(first), { error: { message: 'once' }, retryAt: Date.now() })).toBe('retrying');
+      const second = (await claimOne(queue, 'w1'))!;
+      expect(second.id).toBe(first.id);
+      expect(second.attempts).toBe(first.attempts + 1);
+      // Late calls of attempt 1, as after a lost reply or a slow renewal, are refused.
+      expect(await backend.extendLease(queue, [leaseOf(first)], 10_000)).toEqual([]);
+      await expect(backend.complete(queue, leaseOf(first), 'stale')).rejects.toMatchObject({ code: 'LEASE_LOST' });
+      await expect(backend.fail(queue, leaseOf(first), { error: { message: 'stale' } })).rejects.toMatchObject({ code: 'LEASE_LOST' });
+      expect(await backend.extendLease(queue, [leaseOf(second)], 10_000)).toEqual([leaseOf(second)]);
+      await backend.complete(queue, leaseOf(second), 'fresh');
+      expect((await backend.getJob(queue, job.id))?.deliveries[0]).toMatchObject({ state: 'succeeded', result: 'fresh', attempts: 2 });
+    });
+
+    it('refuses the completion of an attempt whose lease expired, once the job runs again', async () => {
+      const queue = uniqueQueue('fence-recover');
+      const job = newJob(queue, { options: { attempts: 2, backoff: { type: 'fixed', delayMs: 0, maxDelayMs: 1, jitter: 0 }, timeoutMs: null } });
+      await backend.enqueue([job]);
+      const first = (await claimOne(queue, 'w1', 50))!;
+      // The lease runs out unrenewed, and the same worker id claims the job again.
+      await eventually(async () => (await backend.recoverExpired(queue)) === 1, 'the expired lease taken back');
+      const second = (await claimOne(queue, 'w1'))!;
+      expect(second).toMatchObject({ id: first.id, attempts: 2, recoveries: 1 });
+      // A recovery is not the job's failure: it does not use up the retry budget.
+      expect(chargedAttempts(second)).toBe(1);
+      await expect(backend.complete(queue, leaseOf(first), 'late')).rejects.toMatchObject({ code: 'LEASE_LOST' });
+      expect((await backend.getJob(queue, job.id))?.state).toBe('running');
+      await backend.complete(queue, leaseOf(second), 'ok');
+      expect((await backend.getJob(queue, job.id))?.deliveries[0]).toMatchObject({ state: 'succeeded', result: 'ok', recoveries: 1 });
+    });
+
+    it('keeps job ids of different queues apart, or refuses a taken one; never drops an acknowledged enqueue', async () => {
+      const [a, b] = [uniqueQueue('ids-a'), uniqueQueue('ids-b')];
+      const id = `order-${Math.random().toString(36).slice(2)}`;
+      await backend.enqueue([newJob(a, { id, name: 'in-a' })]);
+      const outcome = await backend.enqueue([newJob(b, { id, name: 'in-b' })]).then(
+        (results) => ({ results }),
+        (err: unknown) => ({ err }),
+      );
+      if ('err' in outcome) {
+        expect(outcome.err).toMatchObject({ name: 'SkqError', code: 'ID_CONFLICT' });
+        expect(await backend.getJob(b, id)).toBeNull();
+      } else {
+        expect(outcome.results).toEqual([{ id, deduped: false, deliveries: 1 }]);
+        expect(await backend.getJob(b, id)).toMatchObject({ id, queue: b, name: 'in-b' });
+      }
+      expect(await backend.getJob(a, id)).toMatchObject({ id, queue: a, name: 'in-a', state: 'queued' });
     });
 
     it('never hands out a delayed job before its time', async () => {
@@ -155,8 +209,8 @@ export function runStorageContract(name: string, factory: BackendFactory, option
       expect(a?.targetWorker).toBe('wa');
       expect(b?.targetWorker).toBe('wb');
       expect(await claimOne(queue, 'wa')).toBeUndefined();
-      await backend.complete(queue, a!.id, 'wa', 'A');
-      await backend.complete(queue, b!.id, 'wb', 'B');
+      await backend.complete(queue, leaseOf(a!), 'A');
+      await backend.complete(queue, leaseOf(b!), 'B');
       const record = await backend.getJob(queue, job.id);
       expect(record?.state).toBe('succeeded');
       expect(record?.deliveries.map((d) => [d.workerId, d.result])).toEqual([
@@ -188,7 +242,7 @@ export function runStorageContract(name: string, factory: BackendFactory, option
       const [other] = await backend.enqueue([newJob(queue, { dedupeKey: 'other' })]);
       expect(other?.id).not.toBe(first.id);
       const d = await claimOne(queue);
-      await backend.complete(queue, d!.id, 'w1', null);
+      await backend.complete(queue, leaseOf(d!), null);
       const [c] = await backend.enqueue([newJob(queue, { dedupeKey: 'nightly' })]);
       expect(c?.deduped).toBe(false);
       expect(c?.id).not.toBe(first.id);
@@ -228,7 +282,7 @@ export function runStorageContract(name: string, factory: BackendFactory, option
       expect(await backend.cancel(queue, running.id)).toBe(true);
       await eventually(() => events.some((e) => e.type === 'cancel-requested' && e.jobId === running.id), 'cancel-requested');
       expect((await backend.getJob(queue, running.id))?.deliveries[0]?.cancelRequested).toBe(true);
-      expect(await backend.fail(queue, d!.id, { workerId: 'w1', error: { message: 'aborted', code: 'CANCELLED' }, cancelled: true })).toBe('cancelled');
+      expect(await backend.fail(queue, leaseOf(d!), { error: { message: 'aborted', code: 'CANCELLED' }, cancelled: true })).toBe('cancelled');
       expect((await backend.getJob(queue, running.id))?.state).toBe('cancelled');
       expect(await backend.cancel(queue, running.id)).toBe(false);
       await stop();
@@ -245,7 +299,7 @@ export function runStorageContract(name: string, factory: BackendFactory, option
       expect(await backend.reschedule(queue, job.id, Date.now() - 1)).toBe(true);
       const d = await claimOne(queue);
       expect(d?.jobId).toBe(job.id);
-      await backend.complete(queue, d!.id, 'w1', 'ok');
+      await backend.complete(queue, leaseOf(d!), 'ok');
       expect(await backend.reschedule(queue, job.id, later)).toBe(false);
     });
 
@@ -255,13 +309,13 @@ export function runStorageContract(name: string, factory: BackendFactory, option
       await backend.enqueue([job]);
       const first = await claimOne(queue);
       const error = { name: 'Error', message: 'boom', stack: 'Error: boom\n    at handler', code: 'E_BOOM' };
-      expect(await backend.fail(queue, first!.id, { workerId: 'w1', error, retryAt: Date.now() + 200 })).toBe('retrying');
+      expect(await backend.fail(queue, leaseOf(first!), { error, retryAt: Date.now() + 200 })).toBe('retrying');
       expect((await backend.getJob(queue, job.id))?.state).toBe('scheduled');
-      await expect(backend.fail(queue, first!.id, { workerId: 'w1', error })).rejects.toBeInstanceOf(SkqError);
+      await expect(backend.fail(queue, leaseOf(first!), { error })).rejects.toBeInstanceOf(SkqError);
       await sleep(220);
       const second = await claimOne(queue);
       expect(second?.attempts).toBe(2);
-      expect(await backend.fail(queue, second!.id, { workerId: 'w1', error })).toBe('failed');
+      expect(await backend.fail(queue, leaseOf(second!), { error })).toBe('failed');
       const record = await backend.getJob(queue, job.id);
       expect(record).toMatchObject({ state: 'failed', attempts: 2 });
       expect(record?.deliveries[0]?.error).toMatchObject({ message: 'boom', code: 'E_BOOM', stack: error.stack });
@@ -274,9 +328,9 @@ export function runStorageContract(name: string, factory: BackendFactory, option
       const job = newJob(queue);
       await backend.enqueue([job]);
       const first = await claimOne(queue);
-      await backend.fail(queue, first!.id, { workerId: 'w1', error: { message: 'again' }, retryAt: Date.now() });
+      await backend.fail(queue, leaseOf(first!), { error: { message: 'again' }, retryAt: Date.now() });
       const second = await claimOne(queue);
-      await backend.complete(queue, second!.id, 'w1', 42);
+      await backend.complete(queue, leaseOf(second!), 42);
       const types = await eventually(() => {
         const mine = events.filter((e) => e.jobId === job.id).map((e) => e.type);
         return mine.length === 5 && mine;
@@ -313,10 +367,10 @@ export function runStorageContract(name: string, factory: BackendFactory, option
         state: null,
       });
       const firing = (queue: string, tick: number, next: number | null) => ({
-        job: newJob(queue, { id: `sched:s:${tick}`, name: 'tick' }),
+        job: newJob(queue, { id: `sched:${queue}:s:${tick}`, name: 'tick' }),
         firedAt: tick,
         nextRunAt: next,
-        waitingJobId: next === null ? `sched:s:${tick}` : null,
+        waitingJobId: next === null ? `sched:${queue}:s:${tick}` : null,
       });
 
       it('saves a definition once, keeps an unchanged one, and replaces a changed one', async () => {
@@ -341,8 +395,8 @@ export function runStorageContract(name: string, factory: BackendFactory, option
         const results = await Promise.all(racers.map((b) => b.fireSchedule(queue, 's', record!.version, firing(queue, 1_000, 2_000))));
         expect(results.filter(Boolean)).toHaveLength(1);
         const [after] = await backend.listSchedules(queue);
-        expect(after).toMatchObject({ nextRunAt: 2_000, firedCount: 1, lastFiredAt: 1_000, lastJobId: 'sched:s:1000', version: record!.version + 1 });
-        expect((await backend.listJobs({ queue })).map((j) => j.id)).toEqual(['sched:s:1000']);
+        expect(after).toMatchObject({ nextRunAt: 2_000, firedCount: 1, lastFiredAt: 1_000, lastJobId: `sched:${queue}:s:1000`, version: record!.version + 1 });
+        expect((await backend.listJobs({ queue })).map((j) => j.id)).toEqual([`sched:${queue}:s:1000`]);
         expect(await backend.fireSchedule(queue, 's', record!.version, firing(queue, 1_000, 2_000))).toBe(false);
       });
 
@@ -365,7 +419,7 @@ export function runStorageContract(name: string, factory: BackendFactory, option
         let [record] = await backend.listSchedules(queue);
         await backend.fireSchedule(queue, 's', record!.version, firing(queue, 1_000, null));
         [record] = await backend.listSchedules(queue);
-        expect(record).toMatchObject({ nextRunAt: null, waitingJobId: 'sched:s:1000' });
+        expect(record).toMatchObject({ nextRunAt: null, waitingJobId: `sched:${queue}:s:1000` });
         const next = { nextRunAt: 9_000, state: { intervalMs: 500 } };
         expect(await backend.advanceSchedule(queue, 's', record!.version, next)).toBe(true);
         expect(await backend.advanceSchedule(queue, 's', record!.version, next)).toBe(false);

@@ -16,6 +16,8 @@ export const SKQ_ERROR_CODES = [
   'BACKEND_UNAVAILABLE',
   'BACKEND_ERROR',
   'INVALID_STATE',
+  /** A job id that another queue of the same store already holds. */
+  'ID_CONFLICT',
   'INTERRUPTED',
   'FORBIDDEN',
   'COMMAND_FAILED',
@@ -118,34 +120,93 @@ export class UnrecoverableError extends Error {
  */
 export class RetryAfter extends Error {
   override readonly name = 'RetryAfter';
-  constructor(
-    readonly delayMs: number,
-    message = `retry after ${delayMs} ms`,
-  ) {
-    super(message);
+  /** The delay in ms: a finite number from 0 to {@link RetryAfter.MAX_DELAY_MS}. */
+  readonly delayMs: number;
+  /** The longest delay a RetryAfter takes: 365 days. */
+  static readonly MAX_DELAY_MS = 365 * 86_400_000;
+
+  /** Throws `ARGS_INVALID` for a delay that is not a finite number from 0 to {@link RetryAfter.MAX_DELAY_MS} (NaN from a bad `Retry-After` header, say). */
+  constructor(delayMs: number, message?: string) {
+    super(message ?? `retry after ${checkRetryDelay(delayMs)} ms`);
+    this.delayMs = Math.round(checkRetryDelay(delayMs));
   }
 }
 
-/** Turns anything thrown into the shape stored with a job. */
-export function serializeError(err: unknown): SerializedError {
-  if (err instanceof SkqError) return err.toJSON();
-  if (err instanceof Error) {
-    const code = (err as { code?: unknown }).code;
-    return {
-      name: err.name,
-      message: err.message,
-      stack: err.stack,
-      code: typeof code === 'string' ? code : undefined,
-    };
+const MAX_RETRY_AFTER_MS = 365 * 86_400_000;
+
+function checkRetryDelay(delayMs: unknown): number {
+  if (typeof delayMs !== 'number' || !Number.isFinite(delayMs) || delayMs < 0 || delayMs > MAX_RETRY_AFTER_MS) {
+    throw new SkqError('ARGS_INVALID', `RetryAfter needs a delay in ms from 0 to ${MAX_RETRY_AFTER_MS}, got ${safeStringify(delayMs)}`, {
+      context: { field: 'delayMs' },
+    });
   }
-  return { name: 'Error', message: typeof err === 'string' ? err : safeStringify(err) };
+  return delayMs;
+}
+
+/**
+ * Turns anything thrown into the shape stored with a job. It never throws: an error whose `message`
+ * or `code` getter throws, a Proxy or a null-prototype object is described as well as it can be.
+ *
+ * @example
+ * ```ts
+ * serializeError(new Error('boom')); // { name: 'Error', message: 'boom', stack: '…', code: undefined }
+ * ```
+ */
+export function serializeError(err: unknown): SerializedError {
+  try {
+    if (err instanceof SkqError) return err.toJSON();
+    if (err instanceof Error) {
+      const code = attempt(() => (err as { code?: unknown }).code);
+      return {
+        name: safeText(attempt(() => err.name)) || 'Error',
+        message: safeText(attempt(() => err.message)),
+        stack: optionalText(attempt(() => err.stack)),
+        code: typeof code === 'string' ? code : undefined,
+      };
+    }
+    return { name: 'Error', message: typeof err === 'string' ? err : safeStringify(err) };
+  } catch {
+    return { name: 'Error', message: `a value that cannot be described was thrown (${describeType(err)})` };
+  }
+}
+
+function attempt<T>(read: () => T): T | undefined {
+  try {
+    return read();
+  } catch {
+    return undefined;
+  }
+}
+
+function optionalText(value: unknown): string | undefined {
+  return value === undefined || value === null ? undefined : safeText(value);
+}
+
+function safeText(value: unknown): string {
+  if (typeof value === 'string') return value;
+  if (value === undefined) return '';
+  return safeStringify(value);
+}
+
+function describeType(value: unknown): string {
+  try {
+    return Object.prototype.toString.call(value);
+  } catch {
+    return typeof value;
+  }
 }
 
 function safeStringify(value: unknown): string {
   try {
-    return JSON.stringify(value) ?? String(value);
+    const json = JSON.stringify(value);
+    if (json !== undefined) return json;
   } catch {
+    // fall through to String()
+  }
+  try {
     return String(value);
+  } catch {
+    return describeType(value);
   }
 }
 

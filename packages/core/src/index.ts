@@ -6,6 +6,7 @@ export * from './schedule/schedule-rule.js';
 export * from './schedule/schedule-runner.js';
 export * from './schedule/schedulers.js';
 export * from './storage/contract.js';
+export * from './storage/lease-rules.js';
 export * from './storage/open-backend.js';
 export * from './routing/delivery-plan.js';
 export * from './job/names.js';

@@ -1,6 +1,6 @@
 import type { Collection, Db, ObjectId } from 'mongodb';
 import { z } from 'zod';
-import { SkqError, parseConfig } from '@skq/core';
+import { SkqError, parseConfig, timerMs } from '@skq/core';
 import { mapMongoError } from './mongo-errors.js';
 
 /** A job of a {@link CappedQueue}: pymjq's document shape, so Python consumers can share the collection. */
@@ -31,7 +31,7 @@ export const CappedQueueOptionsSchema = z
     /** Its size when it is created; the oldest jobs make way for new ones beyond it. */
     sizeBytes: z.number().int().min(4096).default(1024 * 1024),
     /** How long `for await` waits on the cursor before checking that the queue is still wanted. */
-    awaitMs: z.number().int().positive().default(1_000),
+    awaitMs: timerMs().default(1_000),
   })
   .strict();
 

@@ -93,6 +93,7 @@ export function toDelivery(doc: DeliveryDoc, now: number): Delivery {
     runAt: doc.runAt,
     attempts: doc.attempts,
     maxAttempts: doc.maxAttempts,
+    recoveries: doc.recoveries ?? 0,
     workerId: doc.workerId,
     leaseUntil: doc.leaseUntil,
     startedAt: doc.startedAt,

@@ -1,9 +1,14 @@
 import { MongoClient, type Db, type Filter } from 'mongodb';
 import {
-  JOB_STATES,
-  MAX_LEASE_RECOVERIES,
   SkqError,
+  cancelledError,
+  expiredLeaseError,
+  expiredLeaseOutcome,
+  holdsLease,
+  jobIdOfDelivery,
+  leaseLost,
   redactUrl,
+  zeroStateCounts,
   type ClaimRequest,
   type ClaimResult,
   type EnqueueResult,
@@ -12,6 +17,7 @@ import {
   type JobEventListener,
   type JobRecord,
   type JobState,
+  type LeaseToken,
   type ListJobsQuery,
   type LogLine,
   type NewJob,
@@ -100,7 +106,13 @@ export class MongoBackend implements StorageBackend {
    */
   static async connect(options: MongoOptions | string): Promise<MongoBackend> {
     const opts: ParsedMongoOptions = resolveMongoOptions(options);
-    const client = new MongoClient(opts.url, { serverSelectionTimeoutMS: opts.connectTimeoutMs, connectTimeoutMS: opts.connectTimeoutMs, socketTimeoutMS: opts.socketTimeoutMs });
+    let client: MongoClient;
+    try {
+      // The driver checks the URL's options here: a bad one is a configuration error, named as such.
+      client = new MongoClient(opts.url, { serverSelectionTimeoutMS: opts.connectTimeoutMs, connectTimeoutMS: opts.connectTimeoutMs, socketTimeoutMS: opts.socketTimeoutMs });
+    } catch (err) {
+      throw mapMongoError(err, `open ${redactUrl(opts.url)}`);
+    }
     try {
       await client.connect();
       const db = client.db(opts.database);
@@ -160,25 +172,27 @@ export class MongoBackend implements StorageBackend {
     });
   }
 
-  async complete(queue: string, id: string, workerId: string, result: unknown): Promise<void> {
+  async complete(queue: string, lease: LeaseToken, result: unknown): Promise<void> {
     await this.run('complete', async () => {
       const now = Date.now();
+      const { deliveryId: id, workerId } = lease;
       const done = await this.c.deliveries.findOneAndUpdate(
-        { _id: id, state: 'running', workerId },
+        { _id: id, queue, state: 'running', workerId, attempts: lease.attempt },
         { $set: { state: 'succeeded', finishedAt: now, leaseUntil: null, result: JSON.stringify(result ?? null), error: null } },
       );
-      if (!done) throw await this.leaseLost(queue, id, workerId);
+      if (!done) throw await this.leaseLost(queue, lease);
       this.record([this.event(done.queue, 'succeeded', done.jobId, id, done.route, workerId, now)]);
     });
   }
 
-  async fail(queue: string, id: string, request: FailRequest): Promise<'retrying' | 'failed' | 'cancelled'> {
+  async fail(queue: string, lease: LeaseToken, request: FailRequest): Promise<'retrying' | 'failed' | 'cancelled'> {
     return this.run('fail', async () => {
       const now = Date.now();
       const error = JSON.stringify(request.error);
+      const { deliveryId: id, workerId } = lease;
       for (;;) {
-        const row = await this.c.deliveries.findOne({ _id: id });
-        if (!row || row.state !== 'running' || row.workerId !== request.workerId) throw await this.leaseLost(queue, id, request.workerId, row);
+        const row = await this.c.deliveries.findOne({ _id: id, queue });
+        if (!row || !holdsLease(row, lease)) throw await this.leaseLost(queue, lease, row);
         let outcome: 'retrying' | 'failed' | 'cancelled';
         let set: Partial<DeliveryDoc>;
         if (request.cancelled || row.cancelRequested) {
@@ -193,23 +207,25 @@ export class MongoBackend implements StorageBackend {
         }
         // Compare-and-set on the lease as read, including a cancel request that may arrive meanwhile.
         const changed = await this.c.deliveries.updateOne(
-          { _id: id, state: 'running', workerId: request.workerId, attempts: row.attempts, cancelRequested: row.cancelRequested },
+          { _id: id, state: 'running', workerId, attempts: lease.attempt, cancelRequested: row.cancelRequested },
           { $set: set },
         );
         if (changed.modifiedCount === 1) {
-          this.record([this.event(row.queue, outcome, row.jobId, id, row.route, request.workerId, now)]);
+          this.record([this.event(row.queue, outcome, row.jobId, id, row.route, workerId, now)]);
           return outcome;
         }
       }
     });
   }
 
-  async extendLease(_queue: string, ids: string[], workerId: string, leaseMs: number): Promise<string[]> {
-    if (ids.length === 0) return [];
+  async extendLease(_queue: string, leases: LeaseToken[], leaseMs: number): Promise<LeaseToken[]> {
+    if (leases.length === 0) return [];
     return this.run('extendLease', async () => {
       const leaseUntil = Date.now() + leaseMs;
-      const held = await Promise.all(ids.map((id) => this.c.deliveries.updateOne({ _id: id, workerId, state: 'running' }, { $set: { leaseUntil } })));
-      return ids.filter((_, i) => held[i]!.matchedCount === 1);
+      const held = await Promise.all(
+        leases.map((l) => this.c.deliveries.updateOne({ _id: l.deliveryId, workerId: l.workerId, attempts: l.attempt, state: 'running' }, { $set: { leaseUntil } })),
+      );
+      return leases.filter((_, i) => held[i]!.matchedCount === 1);
     });
   }
 
@@ -221,21 +237,13 @@ export class MongoBackend implements StorageBackend {
       const events: EventDoc[] = [];
       for (const row of expired) {
         const lease = { _id: row._id, state: 'running' as const, workerId: row.workerId, leaseUntil: row.leaseUntil };
-        let type: EventType;
-        let set: Partial<DeliveryDoc>;
-        let inc: Partial<Record<'recoveries', number>> = {};
-        if (row.cancelRequested) {
-          type = 'cancelled';
-          set = { state: 'cancelled', finishedAt: now, leaseUntil: null, error: leaseLostError(row, 'cancelled while its worker was gone') };
-        } else if (row.recoveries < MAX_LEASE_RECOVERIES) {
-          type = 'recovered';
-          set = { state: 'queued', runAt: now, leaseUntil: null };
-          inc = { recoveries: 1 };
-        } else {
-          type = 'failed';
-          set = { state: 'failed', finishedAt: now, leaseUntil: null, error: leaseLostError(row, `its lease expired ${row.recoveries + 1} times`) };
-        }
-        const changed = await this.c.deliveries.updateOne(lease, { $set: set, $inc: inc });
+        const type = expiredLeaseOutcome({ cancelRequested: row.cancelRequested, recoveries: row.recoveries });
+        const changed =
+          type === 'recovered'
+            ? await this.c.deliveries.updateOne(lease, { $set: { state: 'queued', runAt: now, leaseUntil: null }, $inc: { recoveries: 1 } })
+            : await this.c.deliveries.updateOne(lease, {
+                $set: { state: type, finishedAt: now, leaseUntil: null, error: JSON.stringify(expiredLeaseError({ id: row._id, workerId: row.workerId, recoveries: row.recoveries }, type)) },
+              });
         if (changed.modifiedCount !== 1) continue; // renewed or taken back by another process meanwhile
         taken += 1;
         events.push(this.event(queue, type, row.jobId, row._id, row.route, row.workerId, now));
@@ -249,7 +257,7 @@ export class MongoBackend implements StorageBackend {
     return this.run('cancel', async () => {
       const now = Date.now();
       const rows = await this.c.deliveries.find({ jobId, queue, state: { $in: ['queued', 'running'] } }).toArray();
-      const error = JSON.stringify({ name: 'SkqError', code: 'CANCELLED', message: `job ${jobId} was cancelled` });
+      const error = JSON.stringify(cancelledError(jobId));
       const events: EventDoc[] = [];
       for (const row of rows) {
         const ended = await this.c.deliveries.updateOne({ _id: row._id, state: 'queued' }, { $set: { state: 'cancelled', finishedAt: now, error } });
@@ -326,7 +334,7 @@ export class MongoBackend implements StorageBackend {
       const now = Date.now();
       const counts: StateCounts = {};
       const add = (route: string, state: JobState, n: number) => {
-        counts[route] ??= Object.fromEntries(JOB_STATES.map((s) => [s, 0])) as Record<JobState, number>;
+        counts[route] ??= zeroStateCounts();
         counts[route]![state] += n;
       };
       const group = (match: Filter<DeliveryDoc>) =>
@@ -348,7 +356,7 @@ export class MongoBackend implements StorageBackend {
     if (lines.length === 0) return;
     await this.run('appendLogs', async () => {
       await this.c.logs.insertMany(
-        lines.map((l) => ({ jobId: l.deliveryId.slice(0, l.deliveryId.lastIndexOf('.')), deliveryId: l.deliveryId, seq: this.clock.next(), at: l.at, stream: l.stream, line: l.line })),
+        lines.map((l) => ({ jobId: jobIdOfDelivery(l.deliveryId), deliveryId: l.deliveryId, seq: this.clock.next(), at: l.at, stream: l.stream, line: l.line })),
         { ordered: true },
       );
     });
@@ -436,12 +444,9 @@ export class MongoBackend implements StorageBackend {
     return (await this.c.workers.find({ queue, expiresAt: { $gte: now } }).sort({ startedAt: 1, _id: 1 }).toArray()).map(toWorker);
   }
 
-  private async leaseLost(queue: string, id: string, workerId: string, row?: DeliveryDoc | null): Promise<SkqError> {
-    const doc = row === undefined ? await this.c.deliveries.findOne({ _id: id }, { projection: { state: 1, workerId: 1, jobId: 1 } }) : row;
-    if (!doc) return new SkqError('JOB_NOT_FOUND', `delivery ${id} not found`, { context: { deliveryId: id, workerId, queue } });
-    return new SkqError('LEASE_LOST', `worker ${workerId} no longer holds the lease on ${id} (state ${doc.state}, holder ${doc.workerId ?? 'none'})`, {
-      context: { deliveryId: id, jobId: doc.jobId, queue, workerId },
-    });
+  private async leaseLost(queue: string, lease: LeaseToken, row?: DeliveryDoc | null): Promise<SkqError> {
+    const doc = row === undefined ? await this.c.deliveries.findOne({ _id: lease.deliveryId, queue }, { projection: { state: 1, workerId: 1, attempts: 1 } }) : row;
+    return leaseLost(queue, lease, doc);
   }
 
   private event(queue: string, type: EventType, jobId: string, delivery: string | null, route: string | null, workerId: string | null, at: number): EventDoc {
@@ -454,7 +459,8 @@ export class MongoBackend implements StorageBackend {
    * need an outcome read the job's state.
    */
   private record(events: EventDoc[]): void {
-    if (events.length === 0) return;
+    // After close nothing is written: close() has flushed what was recorded before it.
+    if (events.length === 0 || this.closed) return;
     this.eventBuffer.push(...events);
     if (this.flushScheduled) return;
     this.flushScheduled = true;
@@ -489,6 +495,3 @@ export class MongoBackend implements StorageBackend {
   }
 }
 
-function leaseLostError(row: DeliveryDoc, why: string): string {
-  return JSON.stringify({ name: 'SkqError', code: 'LEASE_LOST', message: `worker ${row.workerId ?? '?'} stopped renewing the lease of ${row._id}: ${why}` });
-}

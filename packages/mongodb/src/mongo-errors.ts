@@ -12,11 +12,17 @@ const UNAVAILABLE_NAMES = new Set([
 /** Server codes of a node that cannot serve right now (step-down, shutdown, not primary). */
 const UNAVAILABLE_CODES = new Set([6, 7, 89, 91, 189, 10107, 11600, 11602, 13435, 13436]);
 
+/** Errors the driver raises for a URL or option it refuses, before any server is asked. */
+const CONFIG_NAMES = new Set(['MongoParseError', 'MongoInvalidArgumentError', 'MongoMissingCredentialsError', 'MongoAPIError']);
+
 /** The one place driver and server errors become {@link SkqError}s. */
 export function mapMongoError(err: unknown, operation: string, context: SkqErrorContext = {}): SkqError {
   if (err instanceof SkqError) return err;
   const e = err as { name?: string; code?: number; message?: string; hasErrorLabel?: (label: string) => boolean };
   const message = e?.message ?? String(err);
+  if (CONFIG_NAMES.has(e?.name ?? '')) {
+    return new SkqError('CONFIG_INVALID', `mongodb ${operation}: invalid URL or option: ${message}`, { cause: err, context: { field: 'backend', ...context } });
+  }
   const unavailable =
     UNAVAILABLE_NAMES.has(e?.name ?? '') ||
     (typeof e?.code === 'number' && UNAVAILABLE_CODES.has(e.code)) ||

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { NameSchema, SkqError, parseConfig } from '@skq/core';
+import { NameSchema, SkqError, parseConfig, timerMs } from '@skq/core';
 
 /**
  * How idle workers and waiters learn about new events. `auto` picks the best the server offers.
@@ -33,13 +33,13 @@ export const MongoOptionsSchema = z
     /** Size of the capped events collection when wake-ups tail it. */
     eventsCappedBytes: z.number().int().min(4096).default(64 * 1024 * 1024),
     /** Slowest poll when polling is the wake-up mechanism (it backs off from 25 ms to this). */
-    pollIntervalMs: z.number().int().positive().default(500),
+    pollIntervalMs: timerMs().default(500),
     /** Events older than this are trimmed (not used for a capped events collection). */
     eventRetentionMs: z.number().int().positive().default(60 * 60 * 1000),
     /** How long to wait for a reachable server, in ms. */
-    connectTimeoutMs: z.number().int().positive().default(10_000),
+    connectTimeoutMs: timerMs().default(10_000),
     /** A reply that takes longer than this fails the call (BACKEND_UNAVAILABLE) instead of hanging on a half-dead connection. */
-    socketTimeoutMs: z.number().int().positive().default(30_000),
+    socketTimeoutMs: timerMs().default(30_000),
     /** Where the backend says once which wake-up mechanism it chose; `false` for silence. */
     log: z.union([z.literal(false), z.custom<(line: string) => void>((v) => typeof v === 'function')]).optional(),
   })

@@ -52,8 +52,3 @@ export function queueKeys(keyPrefix: string, queue: string): QueueKeys {
     channel: (type) => `${prefix}:ev:${type}`,
   };
 }
-
-/** Job ids hold the queue's hash tag nowhere, so a delivery id names its job: `<jobId>.<n>`. */
-export function jobIdOf(deliveryId: string): string {
-  return deliveryId.slice(0, deliveryId.lastIndexOf('.'));
-}

@@ -1,4 +1,4 @@
-import { DEFAULT_RUN_OPTIONS, summarizeDeliveries, type Delivery, type JobRecord, type JobRunOptions, type JobState, type ScheduleRecord, type WorkerInfo } from '@skq/core';
+import { DEFAULT_RUN_OPTIONS, jobIdOfDelivery, summarizeDeliveries, type Delivery, type JobRecord, type JobRunOptions, type JobState, type ScheduleRecord, type WorkerInfo } from '@skq/core';
 
 const num = (v: string | undefined): number | null => (v === undefined || v === '' ? null : Number(v));
 const json = (v: string | undefined): unknown => (v === undefined || v === '' ? null : JSON.parse(v));
@@ -22,7 +22,7 @@ export function toDelivery(queue: string, id: string, h: Record<string, string>,
   const state = (h.state === 'queued' && runAt > now ? 'scheduled' : h.state) as JobState;
   return {
     id,
-    jobId: id.slice(0, id.lastIndexOf('.')),
+    jobId: jobIdOfDelivery(id),
     queue,
     route: h.route!,
     targetWorker: h.target || null,
@@ -31,6 +31,7 @@ export function toDelivery(queue: string, id: string, h: Record<string, string>,
     runAt,
     attempts: Number(h.attempts ?? 0),
     maxAttempts: Number(h.max),
+    recoveries: Number(h.rec ?? 0),
     workerId: h.worker || null,
     leaseUntil: num(h.lease),
     startedAt: num(h.started),

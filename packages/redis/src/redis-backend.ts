@@ -1,8 +1,10 @@
 import { Cluster, Redis } from 'ioredis';
 import {
   MAX_LEASE_RECOVERIES,
-  JOB_STATES,
   SkqError,
+  jobIdOfDelivery,
+  leaseLost,
+  zeroStateCounts,
   type ClaimRequest,
   type ClaimResult,
   type ClaimedDelivery,
@@ -13,6 +15,7 @@ import {
   type JobEventListener,
   type JobRecord,
   type JobState,
+  type LeaseToken,
   type ListJobsQuery,
   type LogLine,
   type NewJob,
@@ -25,7 +28,7 @@ import {
   type WorkerInfo,
 } from '@skq/core';
 import { EventChannel } from './event-channel.js';
-import { jobIdOf, queueKeys, type QueueKeys } from './keys.js';
+import { queueKeys, type QueueKeys } from './keys.js';
 import { decodeRunOptions, encodeRunOptions, toDelivery, toJobRecord, toScheduleRecord, toWorker } from './records.js';
 import { mapRedisError } from './redis-errors.js';
 import { resolveRedisOptions, retentionArgs, type ParsedRedisOptions, type RedisOptions } from './redis-options.js';
@@ -60,7 +63,7 @@ const SCRIPTS = {
 const ALL_EVENTS: JobEvent['type'][] = ['enqueued', 'started', 'retrying', 'succeeded', 'failed', 'cancelled', 'cancel-requested', 'rescheduled', 'recovered'];
 
 interface PendingCompletion {
-  id: string;
+  lease: LeaseToken;
   result: string;
   resolve: () => void;
   reject: (err: unknown) => void;
@@ -146,20 +149,28 @@ export class RedisBackend implements StorageBackend {
     return new Promise((resolve, reject) => this.batchFor(queue, workerId).claims.push({ route, limit: request.limit, leaseMs: request.leaseMs, resolve, reject }));
   }
 
-  complete(queue: string, deliveryId: string, workerId: string, result: unknown): Promise<void> {
-    return new Promise((resolve, reject) => this.batchFor(queue, workerId).completions.push({ id: deliveryId, result: JSON.stringify(result ?? null), resolve, reject }));
+  complete(queue: string, lease: LeaseToken, result: unknown): Promise<void> {
+    return new Promise((resolve, reject) => this.batchFor(queue, lease.workerId).completions.push({ lease, result: JSON.stringify(result ?? null), resolve, reject }));
   }
 
-  async fail(queue: string, deliveryId: string, request: FailRequest): Promise<'retrying' | 'failed' | 'cancelled'> {
-    const args = [request.workerId, deliveryId, JSON.stringify(request.error), request.retryAt == null ? '' : Math.round(request.retryAt), request.cancelled ? '1' : '0'];
+  async fail(queue: string, lease: LeaseToken, request: FailRequest): Promise<'retrying' | 'failed' | 'cancelled'> {
+    const retryAt = request.retryAt == null ? '' : Math.round(request.retryAt);
+    const args = [lease.workerId, lease.deliveryId, JSON.stringify(request.error), retryAt, request.cancelled ? '1' : '0', lease.attempt];
     const status = String(await this.run('fail', queue, SCRIPTS.fail, this.keys(queue).active, args));
     if (status === 'retrying' || status === 'failed' || status === 'cancelled') return status;
-    throw leaseError(status, queue, deliveryId, request.workerId);
+    throw leaseError(status, queue, lease);
   }
 
-  async extendLease(queue: string, deliveryIds: string[], workerId: string, leaseMs: number): Promise<string[]> {
-    if (deliveryIds.length === 0) return [];
-    return (await this.run('extendLease', queue, SCRIPTS.extendLease, this.keys(queue).active, [workerId, leaseMs, ...deliveryIds])) as string[];
+  async extendLease(queue: string, leases: LeaseToken[], leaseMs: number): Promise<LeaseToken[]> {
+    const byWorker = new Map<string, LeaseToken[]>();
+    for (const lease of leases) byWorker.set(lease.workerId, [...(byWorker.get(lease.workerId) ?? []), lease]);
+    const held: LeaseToken[] = [];
+    for (const [workerId, mine] of byWorker) {
+      const args = [workerId, leaseMs, ...mine.flatMap((l) => [l.deliveryId, l.attempt])];
+      const ids = new Set((await this.run('extendLease', queue, SCRIPTS.extendLease, this.keys(queue).active, args)) as string[]);
+      held.push(...mine.filter((l) => ids.has(l.deliveryId)));
+    }
+    return held;
   }
 
   async recoverExpired(queue: string, now?: number): Promise<number> {
@@ -219,7 +230,7 @@ export class RedisBackend implements StorageBackend {
       const counts: StateCounts = {};
       for (const [field, value] of Object.entries(raw)) {
         const [route, state] = field.split('|') as [string, JobState];
-        counts[route] ??= Object.fromEntries(JOB_STATES.map((s) => [s, 0])) as Record<JobState, number>;
+        counts[route] ??= zeroStateCounts();
         counts[route]![state] += Number(value);
       }
       const now = Date.now();
@@ -239,7 +250,7 @@ export class RedisBackend implements StorageBackend {
     const keys = this.keys(queue);
     const byJob = new Map<string, string[]>();
     for (const line of lines) {
-      const jobId = jobIdOf(line.deliveryId);
+      const jobId = jobIdOfDelivery(line.deliveryId);
       byJob.set(jobId, [...(byJob.get(jobId) ?? []), JSON.stringify(line)]);
     }
     await this.call('appendLogs', queue, () => Promise.all([...byJob].map(([jobId, entries]) => this.client.rpush(keys.logs(jobId), ...entries))));
@@ -361,9 +372,9 @@ export class RedisBackend implements StorageBackend {
 
   private async flushBatch({ queue, workerId, completions, claims }: WorkerBatch): Promise<void> {
     const keys = this.keys(queue);
-    const pairs = completions.flatMap((item) => [item.id, item.result]);
+    const pairs = completions.flatMap((item) => [item.lease.deliveryId, item.lease.attempt, item.result]);
     const settleCompletions = (statuses: string[]) =>
-      completions.forEach((item, i) => (statuses[i] === 'ok' ? item.resolve() : item.reject(leaseError(statuses[i] ?? 'missing', queue, item.id, workerId))));
+      completions.forEach((item, i) => (statuses[i] === 'ok' ? item.resolve() : item.reject(leaseError(statuses[i] ?? 'missing', queue, item.lease))));
     const failAll = (items: { reject: (err: unknown) => void }[], err: unknown) => items.forEach((item) => item.reject(err));
     let rest = claims;
     if (completions.length > 0 && claims.length > 0) {
@@ -440,7 +451,7 @@ function decodeClaim(queue: string, route: string, workerId: string, raw: unknow
     const maxAttempts = Number(r[5]);
     return {
       id: r[0]!,
-      jobId: jobIdOf(r[0]!),
+      jobId: jobIdOfDelivery(r[0]!),
       queue,
       route,
       targetWorker: r[1] || null,
@@ -449,6 +460,7 @@ function decodeClaim(queue: string, route: string, workerId: string, raw: unknow
       runAt: Number(r[3]),
       attempts: Number(r[4]),
       maxAttempts,
+      recoveries: Number(r[9] ?? 0),
       workerId,
       leaseUntil,
       startedAt,
@@ -508,12 +520,11 @@ async function waitReady(client: Redis | Cluster, timeoutMs: number, operation: 
   }
 }
 
-function leaseError(status: string, queue: string, deliveryId: string, workerId: string): SkqError {
-  if (status === 'missing') return new SkqError('JOB_NOT_FOUND', `delivery ${deliveryId} not found`, { context: { queue, deliveryId, workerId } });
-  const [, state, holder] = status.split(':');
-  return new SkqError('LEASE_LOST', `worker ${workerId} no longer holds the lease on ${deliveryId} (state ${state}, holder ${holder || 'none'})`, {
-    context: { queue, deliveryId, jobId: jobIdOf(deliveryId), workerId },
-  });
+/** The error of a script's `missing` or `lost:<state>:<attempt>:<holder>` status (the holder last: worker ids hold ':'). */
+function leaseError(status: string, queue: string, lease: LeaseToken): SkqError {
+  if (status === 'missing') return leaseLost(queue, lease, null);
+  const match = /^lost:([^:]*):([^:]*):(.*)$/s.exec(status);
+  return leaseLost(queue, lease, { state: match?.[1] ?? 'unknown', attempts: Number(match?.[2] ?? 0), workerId: match?.[3] || null });
 }
 
 function closedError(operation: string): SkqError {

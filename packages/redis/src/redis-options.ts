@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { NameSchema, SkqError, parseConfig, redactUrl } from '@skq/core';
+import { NameSchema, SkqError, parseConfig, redactUrl, timerMs } from '@skq/core';
 
 /** How many ended jobs to keep: `true` removes at once, a number keeps the newest N, or `{ count?, ageMs? }`. */
 export const RetentionSchema = z.union([
@@ -24,7 +24,7 @@ export const RedisOptionsSchema = z
     /** What to keep of failed and cancelled jobs. Default: all. */
     removeOnFail: RetentionSchema.default(false),
     /** How long to wait for the first connection, in ms. */
-    connectTimeoutMs: z.number().int().positive().default(10_000),
+    connectTimeoutMs: timerMs().default(10_000),
   })
   .strict();
 

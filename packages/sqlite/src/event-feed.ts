@@ -25,8 +25,9 @@ export class EventFeed {
   private readonly subscriptions = new Set<Subscription>();
   private watcher: FSWatcher | null = null;
   private poller: NodeJS.Timeout | null = null;
-  private pumpScheduled = false;
+  private pumpScheduled: NodeJS.Immediate | null = null;
   private lastTrim = 0;
+  private closed = false;
 
   constructor(
     private readonly source: EventSource,
@@ -47,15 +48,18 @@ export class EventFeed {
 
   /** Something was written: deliver new events soon, coalescing bursts into one read. */
   poke(): void {
-    if (this.pumpScheduled || this.subscriptions.size === 0) return;
-    this.pumpScheduled = true;
-    setImmediate(() => {
-      this.pumpScheduled = false;
-      this.pump();
+    if (this.closed || this.pumpScheduled || this.subscriptions.size === 0) return;
+    this.pumpScheduled = setImmediate(() => {
+      this.pumpScheduled = null;
+      if (!this.closed) this.pump();
     });
   }
 
+  /** Stops delivering: cancels the pending read, the poll and the watch, before the database closes. */
   close(): void {
+    this.closed = true;
+    if (this.pumpScheduled) clearImmediate(this.pumpScheduled);
+    this.pumpScheduled = null;
     this.subscriptions.clear();
     this.stop();
   }

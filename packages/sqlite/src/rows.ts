@@ -72,6 +72,7 @@ export function toDelivery(row: DeliveryRow, now: number): Delivery {
     runAt: row.run_at,
     attempts: row.attempts,
     maxAttempts: row.max_attempts,
+    recoveries: row.recoveries,
     workerId: row.worker_id,
     leaseUntil: row.lease_until,
     startedAt: row.started_at,

@@ -1,9 +1,15 @@
 import Database from 'better-sqlite3';
 import {
-  MAX_LEASE_RECOVERIES,
   SkqError,
+  cancelledError,
   deliveryId,
+  expiredLeaseError,
+  expiredLeaseOutcome,
+  holdsLease,
+  jobIdOfDelivery,
+  leaseLost,
   planDeliveries,
+  zeroStateCounts,
   type ClaimRequest,
   type ClaimResult,
   type EnqueueResult,
@@ -12,6 +18,7 @@ import {
   type JobEventListener,
   type JobRecord,
   type JobState,
+  type LeaseToken,
   type ListJobsQuery,
   type LogLine,
   type NewJob,
@@ -22,7 +29,6 @@ import {
   type StorageBackend,
   type StorageCapabilities,
   type WorkerInfo,
-  JOB_STATES,
 } from '@skq/core';
 import { EventFeed } from './event-feed.js';
 import { SCHEDULES_SQL, SCHEMA_SQL, SCHEMA_VERSION } from './schema.js';
@@ -92,6 +98,7 @@ export class SqliteBackend implements StorageBackend {
     let workers: WorkerInfo[] | null = null;
     return jobs.map((job) => {
       const stored = this.stmt.deliveryCount.get(job.id) as { queue: string; n: number } | undefined;
+      if (stored && stored.queue !== job.queue) throw idConflict(job, stored.queue);
       if (stored) return { id: job.id, deduped: false, deliveries: stored.n };
       if (job.dedupeKey) {
         const existing = this.stmt.findPendingByDedupe.get(job.queue, job.dedupeKey) as { id: string } | undefined;
@@ -158,41 +165,43 @@ export class SqliteBackend implements StorageBackend {
     });
   }
 
-  async complete(_queue: string, id: string, workerId: string, result: unknown): Promise<void> {
+  async complete(queue: string, lease: LeaseToken, result: unknown): Promise<void> {
     this.write('complete', () => {
       const now = Date.now();
-      const row = this.leased(id, workerId);
+      const id = lease.deliveryId;
+      const row = this.leased(queue, lease);
       this.stmt.finish.run({ id, state: 'succeeded', now, result: JSON.stringify(result ?? null), error: null });
-      this.event(row.queue, 'succeeded', row.job_id, id, row.route, workerId, now);
+      this.event(row.queue, 'succeeded', row.job_id, id, row.route, lease.workerId, now);
     });
   }
 
-  async fail(_queue: string, id: string, request: FailRequest): Promise<'retrying' | 'failed' | 'cancelled'> {
+  async fail(queue: string, lease: LeaseToken, request: FailRequest): Promise<'retrying' | 'failed' | 'cancelled'> {
     return this.write('fail', () => {
       const now = Date.now();
-      const row = this.leased(id, request.workerId);
+      const id = lease.deliveryId;
+      const row = this.leased(queue, lease);
       const error = JSON.stringify(request.error);
       if (request.cancelled || row.cancel_requested === 1) {
         this.stmt.finish.run({ id, state: 'cancelled', now, result: null, error });
-        this.event(row.queue, 'cancelled', row.job_id, id, row.route, request.workerId, now);
+        this.event(row.queue, 'cancelled', row.job_id, id, row.route, lease.workerId, now);
         return 'cancelled';
       }
       if (request.retryAt !== undefined && request.retryAt !== null) {
         this.stmt.requeue.run({ id, run_at: request.retryAt, error });
-        this.event(row.queue, 'retrying', row.job_id, id, row.route, request.workerId, now);
+        this.event(row.queue, 'retrying', row.job_id, id, row.route, lease.workerId, now);
         return 'retrying';
       }
       this.stmt.finish.run({ id, state: 'failed', now, result: null, error });
-      this.event(row.queue, 'failed', row.job_id, id, row.route, request.workerId, now);
+      this.event(row.queue, 'failed', row.job_id, id, row.route, lease.workerId, now);
       return 'failed';
     });
   }
 
-  async extendLease(_queue: string, ids: string[], workerId: string, leaseMs: number): Promise<string[]> {
-    if (ids.length === 0) return [];
+  async extendLease(_queue: string, leases: LeaseToken[], leaseMs: number): Promise<LeaseToken[]> {
+    if (leases.length === 0) return [];
     return this.write('extendLease', () => {
       const leaseUntil = Date.now() + leaseMs;
-      return ids.filter((id) => this.stmt.extend.run(leaseUntil, id, workerId).changes === 1);
+      return leases.filter((lease) => this.stmt.extend.run(leaseUntil, lease.deliveryId, lease.workerId, lease.attempt).changes === 1);
     });
   }
 
@@ -200,16 +209,13 @@ export class SqliteBackend implements StorageBackend {
     return this.write('recoverExpired', () => {
       const expired = this.stmt.expired.all(queue, now) as DeliveryRow[];
       for (const row of expired) {
-        if (row.cancel_requested === 1) {
-          this.stmt.finish.run({ id: row.id, state: 'cancelled', now, result: null, error: leaseLostError(row, 'cancelled while its worker was gone') });
-          this.event(queue, 'cancelled', row.job_id, row.id, row.route, row.worker_id, now);
-        } else if (row.recoveries < MAX_LEASE_RECOVERIES) {
-          this.stmt.recover.run(now, row.id);
-          this.event(queue, 'recovered', row.job_id, row.id, row.route, row.worker_id, now);
-        } else {
-          this.stmt.finish.run({ id: row.id, state: 'failed', now, result: null, error: leaseLostError(row, `its lease expired ${row.recoveries + 1} times`) });
-          this.event(queue, 'failed', row.job_id, row.id, row.route, row.worker_id, now);
+        const outcome = expiredLeaseOutcome({ cancelRequested: row.cancel_requested === 1, recoveries: row.recoveries });
+        if (outcome === 'recovered') this.stmt.recover.run(now, row.id);
+        else {
+          const error = JSON.stringify(expiredLeaseError({ id: row.id, workerId: row.worker_id, recoveries: row.recoveries }, outcome));
+          this.stmt.finish.run({ id: row.id, state: outcome, now, result: null, error });
         }
+        this.event(queue, outcome, row.job_id, row.id, row.route, row.worker_id, now);
       }
       return expired.length;
     });
@@ -219,7 +225,7 @@ export class SqliteBackend implements StorageBackend {
     return this.write('cancel', () => {
       const now = Date.now();
       const rows = this.stmt.openDeliveries.all(jobId, queue) as DeliveryRow[];
-      const error = JSON.stringify({ name: 'SkqError', code: 'CANCELLED', message: `job ${jobId} was cancelled` });
+      const error = JSON.stringify(cancelledError(jobId));
       for (const row of rows) {
         if (row.state === 'queued') {
           this.stmt.finish.run({ id: row.id, state: 'cancelled', now, result: null, error });
@@ -275,7 +281,7 @@ export class SqliteBackend implements StorageBackend {
       const counts: StateCounts = {};
       const rows = this.stmt.counts.all(Date.now(), queue) as { route: string; state: JobState; n: number }[];
       for (const row of rows) {
-        counts[row.route] ??= Object.fromEntries(JOB_STATES.map((s) => [s, 0])) as Record<JobState, number>;
+        counts[row.route] ??= zeroStateCounts();
         counts[row.route]![row.state] += row.n;
       }
       return counts;
@@ -286,7 +292,7 @@ export class SqliteBackend implements StorageBackend {
     if (lines.length === 0) return;
     this.write('appendLogs', () => {
       for (const line of lines) {
-        this.stmt.insertLog.run(line.deliveryId.slice(0, line.deliveryId.lastIndexOf('.')), line.deliveryId, line.at, line.stream, line.line);
+        this.stmt.insertLog.run(jobIdOfDelivery(line.deliveryId), line.deliveryId, line.at, line.stream, line.line);
       }
     });
   }
@@ -349,6 +355,7 @@ export class SqliteBackend implements StorageBackend {
   }
 
   async subscribe(queue: string, listener: JobEventListener, types?: readonly JobEvent['type'][]): Promise<() => Promise<void>> {
+    this.assertOpen('subscribe');
     const unsubscribe = this.feed.subscribe(queue, listener, types);
     return async () => unsubscribe();
   }
@@ -364,15 +371,11 @@ export class SqliteBackend implements StorageBackend {
     return (this.stmt.liveWorkers.all(queue, now) as WorkerRow[]).map(toWorker);
   }
 
-  private leased(id: string, workerId: string): DeliveryRow {
-    const row = this.stmt.delivery.get(id) as DeliveryRow | undefined;
-    if (!row) throw new SkqError('JOB_NOT_FOUND', `delivery ${id} not found`, { context: { deliveryId: id, workerId } });
-    if (row.state !== 'running' || row.worker_id !== workerId) {
-      throw new SkqError('LEASE_LOST', `worker ${workerId} no longer holds the lease on ${id} (state ${row.state}, holder ${row.worker_id ?? 'none'})`, {
-        context: { deliveryId: id, jobId: row.job_id, queue: row.queue, workerId },
-      });
-    }
-    return row;
+  private leased(queue: string, lease: LeaseToken): DeliveryRow {
+    const row = this.stmt.delivery.get(lease.deliveryId) as DeliveryRow | undefined;
+    const stored = row && row.queue === queue ? { state: row.state as JobState, workerId: row.worker_id, attempts: row.attempts } : null;
+    if (!stored || !holdsLease(stored, lease)) throw leaseLost(queue, lease, stored);
+    return row!;
   }
 
   private event(queue: string, type: EventType, jobId: string, delivery: string | null, route: string | null, workerId: string | null, at: number): void {
@@ -404,8 +407,10 @@ export class SqliteBackend implements StorageBackend {
   }
 }
 
-function leaseLostError(row: DeliveryRow, why: string): string {
-  return JSON.stringify({ name: 'SkqError', code: 'LEASE_LOST', message: `worker ${row.worker_id ?? '?'} stopped renewing the lease of ${row.id}: ${why}` });
+function idConflict(job: NewJob, holder: string): SkqError {
+  return new SkqError('ID_CONFLICT', `job id "${job.id}" is taken by queue "${holder}": job ids are unique across the queues of one SQLite file`, {
+    context: { jobId: job.id, queue: job.queue, field: 'jobId' },
+  });
 }
 
 function prepareStatements(db: Db) {
@@ -433,7 +438,7 @@ function prepareStatements(db: Db) {
     delivery: p('SELECT * FROM skq_deliveries WHERE id = ?'),
     finish: p(`UPDATE skq_deliveries SET state = @state, finished_at = @now, lease_until = NULL, result = @result, error = @error WHERE id = @id`),
     requeue: p(`UPDATE skq_deliveries SET state = 'queued', run_at = @run_at, lease_until = NULL, error = @error WHERE id = @id`),
-    extend: p(`UPDATE skq_deliveries SET lease_until = ? WHERE id = ? AND worker_id = ? AND state = 'running'`),
+    extend: p(`UPDATE skq_deliveries SET lease_until = ? WHERE id = ? AND worker_id = ? AND attempts = ? AND state = 'running'`),
     expired: p(`SELECT * FROM skq_deliveries WHERE queue = ? AND state = 'running' AND lease_until < ?`),
     recover: p(`UPDATE skq_deliveries SET state = 'queued', run_at = ?, lease_until = NULL, recoveries = recoveries + 1 WHERE id = ?`),
     openDeliveries: p(`SELECT * FROM skq_deliveries WHERE job_id = ? AND queue = ? AND state IN ('queued', 'running')`),

@@ -1,7 +1,7 @@
 import { mkdirSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import { z } from 'zod';
-import { SkqError, parseConfig } from '@skq/core';
+import { SkqError, parseConfig, timerMs } from '@skq/core';
 
 /** Options of the SQLite backend. */
 export const SqliteOptionsSchema = z
@@ -11,7 +11,7 @@ export const SqliteOptionsSchema = z
     /** How long a writer waits for another process's write lock, in ms. */
     busyTimeoutMs: z.number().int().nonnegative().default(10_000),
     /** How often subscribers look for events when no file-change notice arrives, in ms. */
-    pollIntervalMs: z.number().int().positive().default(200),
+    pollIntervalMs: timerMs().default(200),
     /** How long lifecycle events are kept for subscribers, in ms. */
     eventRetentionMs: z.number().int().positive().default(10 * 60_000),
   })
@@ -38,7 +38,13 @@ export function parseSqliteUrl(url: string): SqliteOptions {
   const params = new URLSearchParams(query >= 0 ? rest.slice(query + 1) : '');
   if (query >= 0) rest = rest.slice(0, query);
   if (rest.startsWith('//')) rest = rest.slice(2);
-  const options: Record<string, unknown> = { path: decodeURIComponent(rest) };
+  let path: string;
+  try {
+    path = decodeURIComponent(rest);
+  } catch (cause) {
+    throw new SkqError('CONFIG_INVALID', `invalid sqlite URL "${url}": the path has a malformed %-escape (write % as %25)`, { cause, context: { field: 'backend' } });
+  }
+  const options: Record<string, unknown> = { path };
   for (const [key, value] of params) options[key] = /^\d+$/.test(value) ? Number(value) : value;
   return options as SqliteOptions;
 }

@@ -2,8 +2,10 @@ import {
   AttemptControl,
   SkqError,
   isSkqError,
+  leaseOf,
   runAttempt,
   type ClaimedDelivery,
+  type LeaseToken,
   type JobRegistry,
   type LogLine,
   type StorageBackend,
@@ -67,9 +69,14 @@ export class RouteWorker {
     return this.settings.route;
   }
 
-  /** Ids of the deliveries running now. */
-  runningIds(): string[] {
-    return [...this.running.keys()];
+  /** The leases of the attempts running now. */
+  leases(): LeaseToken[] {
+    return [...this.running.values()].map((run) => leaseOf(run.delivery));
+  }
+
+  /** The deliveries running now. */
+  runningDeliveries(): ClaimedDelivery[] {
+    return [...this.running.values()].map((run) => run.delivery);
   }
 
   start(): void {
@@ -82,9 +89,15 @@ export class RouteWorker {
     this.pump();
   }
 
-  /** Aborts one running delivery with `reason` (a cancel request, a lost lease). */
-  abort(deliveryId: string, reason: SkqError): void {
-    this.running.get(deliveryId)?.controller.abort(reason);
+  /**
+   * Aborts one running delivery with `reason` (a cancel request, a lost lease, an escaped error).
+   * With `attempt`, only that attempt: a late answer about an earlier one must not end the next.
+   */
+  abort(deliveryId: string, reason: unknown, attempt?: number): boolean {
+    const run = this.running.get(deliveryId);
+    if (!run || (attempt !== undefined && run.delivery.attempts !== attempt)) return false;
+    run.controller.abort(reason);
+    return true;
   }
 
   /**
@@ -177,11 +190,10 @@ export class RouteWorker {
     await this.report(delivery, async () => {
       if (logs.length) await backend.appendLogs(delivery.queue, logs.splice(0));
       if (outcome.kind === 'succeeded') {
-        await backend.complete(delivery.queue, delivery.id, this.id, outcome.result);
+        await backend.complete(delivery.queue, leaseOf(delivery), outcome.result);
         this.stats.succeeded += 1;
       } else {
-        const ended = await backend.fail(delivery.queue, delivery.id, {
-          workerId: this.id,
+        const ended = await backend.fail(delivery.queue, leaseOf(delivery), {
           error: outcome.error,
           retryAt: outcome.kind === 'failed' ? outcome.retryAt : null,
           cancelled: outcome.kind === 'cancelled',

@@ -6,6 +6,7 @@ import {
   SkqError,
   SkunkQueue,
   parseConfig,
+  timerMs,
   isJobClass,
   isStorageBackend,
   type JobClass,
@@ -31,11 +32,11 @@ export const WorkerPoolOptionsSchema = z
     /** Jobs run at once per route: one number for every route, or `{ route: n }`. */
     concurrency: z.union([Concurrency, z.record(z.string(), Concurrency)]).default(1),
     /** How long a claimed job stays leased without renewal, in ms. A killed worker's jobs return after this. */
-    leaseMs: z.number().int().min(200).default(30_000),
+    leaseMs: timerMs(200).default(30_000),
     /** How long a worker's registration lives without a heartbeat, in ms. */
-    registrationTtlMs: z.number().int().min(200).default(30_000),
+    registrationTtlMs: timerMs(200).default(30_000),
     /** The longest an idle worker waits before looking for work without a wake-up, in ms. */
-    pollIntervalMs: z.number().int().min(10).default(1_000),
+    pollIntervalMs: timerMs(10).default(1_000),
     /** Run shell tasks (`queue.shell`). Off by default: anyone who can enqueue could run commands here. */
     allowShell: z.boolean().default(false),
     /** Run module tasks (`queue.call`) from these directories only. */
@@ -51,6 +52,12 @@ export const WorkerPoolOptionsSchema = z
     scheduler: z.boolean().default(true),
     /** Install the signal handlers (gentle: SIGHUP, SIGABRT, SIGQUIT, SIGTERM; rough: SIGINT) in `listen()`. */
     handleSignals: z.boolean().default(true),
+    /**
+     * In `listen()`, catch errors that escape handlers (`unhandledRejection`, `uncaughtException`):
+     * the attempt they came from fails with the error and the process goes on. Off, Node's own
+     * behaviour applies (the process exits).
+     */
+    catchEscapedErrors: z.boolean().default(true),
   })
   .strict();
 

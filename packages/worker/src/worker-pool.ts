@@ -1,19 +1,22 @@
 import { hostname } from 'node:os';
 import { randomBytes } from 'node:crypto';
 import {
-  DEFAULT_BACKEND_URL,
   JobDefinition,
   JobRegistry,
   ScheduleRunner,
   SkqError,
   acquireBackend,
+  activeJobContext,
+  backendUrlFromEnvironment,
   captureConsoleIntoJobs,
+  serializeError,
   moduleRunnable,
   shellRunnable,
   defaultJobRegistry,
   releaseBackend,
   runnableFromClass,
   type JobEvent,
+  type LeaseToken,
   type StorageBackend,
 } from '@skq/core';
 import { RouteWorker, cancellationError } from './route-worker.js';
@@ -51,6 +54,10 @@ export class WorkerPool {
   private stopped: Promise<void> | null = null;
   private resolveListen: (() => void) | null = null;
   private removeSignalHandlers: (() => void) | null = null;
+  private removeEscapeHandlers: (() => void) | null = null;
+  private starting: Promise<void> | null = null;
+  /** A stop asked for while the pool was starting: start() then starts no worker. */
+  private stopRequested = false;
 
   constructor(options: WorkerPoolOptions) {
     this.options = parseWorkerPoolOptions(options);
@@ -64,7 +71,7 @@ export class WorkerPool {
     }
     if (typeof backend === 'object') this.backend = backend;
     else if (typeof backend === 'string') this.backendUrl = backend;
-    else if (typeof queue === 'string') this.backendUrl = process.env.SKQ_BACKEND ?? DEFAULT_BACKEND_URL;
+    else if (typeof queue === 'string') this.backendUrl = backendUrlFromEnvironment();
     // Otherwise the pool shares the given queue's backend.
   }
 
@@ -81,12 +88,17 @@ export class WorkerPool {
   }
 
   /** Registers the workers and starts consuming. Resolves once they are listening. */
-  async start(): Promise<void> {
-    if (this.state !== 'idle') throw new SkqError('INVALID_STATE', `the pool is ${this.state}`, { context: { queue: this.queue } });
+  start(): Promise<void> {
+    if (this.state !== 'idle') return Promise.reject(new SkqError('INVALID_STATE', `the pool is ${this.state}`, { context: { queue: this.queue } }));
     this.state = 'starting';
+    this.starting = this.startWorkers();
+    return this.starting;
+  }
+
+  private async startWorkers(): Promise<void> {
     captureConsoleIntoJobs();
     const { queue } = this.options;
-    if (this.backendUrl) this.backend = await acquireBackend(this.backendUrl);
+    if (this.backendUrl !== undefined) this.backend = await acquireBackend(this.backendUrl);
     else if (!this.backend && typeof queue === 'object') this.backend = await queue.backend();
     const backend = this.backend!;
     const { routes, leaseMs, registrationTtlMs } = this.options;
@@ -102,7 +114,7 @@ export class WorkerPool {
           pollIntervalMs: this.options.pollIntervalMs,
           registry: this.registry,
           backend,
-          warn: (message, err) => console.warn(`[skunq] ${message}${err ? `: ${(err as Error).message}` : ''}`),
+          warn: (message, err) => this.warn(message, err),
         }),
     );
     this.unsubscribe = await backend.subscribe(this.queue, (event) => this.onEvent(event), POOL_EVENTS);
@@ -121,8 +133,9 @@ export class WorkerPool {
     this.every(Math.max(100, Math.floor(leaseMs / 3)), () => this.renewLeases());
     this.every(Math.max(100, Math.floor(leaseMs / 2)), () => backend.recoverExpired(this.queue));
     this.every(1_000, () => Promise.all(this.workers.map((w) => w.flushLogs())));
-    for (const worker of this.workers) worker.start();
     this.state = 'running';
+    if (this.stopRequested) return; // a signal came while starting: shutdown() takes over
+    for (const worker of this.workers) worker.start();
   }
 
   /**
@@ -130,15 +143,25 @@ export class WorkerPool {
    * SIGHUP, SIGABRT, SIGQUIT and SIGTERM are gentle (finish running jobs), SIGINT is rough
    * (abort them; they go back to the queue). A second signal during a gentle stop turns it rough.
    */
-  async listen(): Promise<void> {
+  async listen(options: { onStarted?: () => void } = {}): Promise<void> {
     const finished = new Promise<void>((resolve) => (this.resolveListen = resolve));
+    // Installed before starting: a signal at any moment is obeyed, also while connecting.
     if (this.options.handleSignals) this.installSignalHandlers();
-    if (this.state === 'idle') await this.start();
+    if (this.options.catchEscapedErrors) this.installEscapeHandlers();
+    try {
+      if (this.state === 'idle') await this.start();
+    } catch (err) {
+      this.removeSignalHandlers?.();
+      this.removeEscapeHandlers?.();
+      throw err;
+    }
+    if (!this.stopRequested) options.onStarted?.();
     return finished;
   }
 
   /** Stops the pool: `gentle` (default) waits for running jobs, `rough` aborts them back onto the queue. */
   close(mode: 'gentle' | 'rough' = 'gentle'): Promise<void> {
+    this.stopRequested = true;
     if (this.stopped && mode === 'rough' && this.state === 'stopping') {
       void Promise.all(this.workers.map((w) => w.stop('rough')));
       return this.stopped;
@@ -152,6 +175,8 @@ export class WorkerPool {
   }
 
   private async shutdown(mode: 'gentle' | 'rough'): Promise<void> {
+    // A stop during start-up waits for the start to settle, then undoes what it did.
+    await this.starting?.catch(() => undefined);
     this.state = 'stopping';
     await this.runner?.stop();
     await Promise.all(this.workers.map((w) => w.stop(mode)));
@@ -165,7 +190,45 @@ export class WorkerPool {
     }
     this.state = 'stopped';
     this.removeSignalHandlers?.();
+    this.removeEscapeHandlers?.();
     this.resolveListen?.();
+  }
+
+  /**
+   * An error that escapes a handler (a rejection nobody awaits, a throw in a timer it set) would
+   * end the process and every job in it. Node still knows which job's async scope it came from:
+   * that attempt fails with the error, as if the handler had thrown it, and the pool goes on.
+   * An escaped error that no running job owns is logged with the jobs that were running.
+   */
+  private installEscapeHandlers(): void {
+    const onEscape = (err: unknown, origin: string) => this.onEscapedError(err, origin);
+    const onRejection = (reason: unknown) => onEscape(reason, 'unhandled rejection');
+    const onException = (err: unknown) => onEscape(err, 'uncaught exception');
+    process.on('unhandledRejection', onRejection);
+    process.on('uncaughtException', onException);
+    this.removeEscapeHandlers = () => {
+      process.off('unhandledRejection', onRejection);
+      process.off('uncaughtException', onException);
+    };
+  }
+
+  private onEscapedError(err: unknown, origin: string): void {
+    const message = serializeError(err).message;
+    const context = activeJobContext();
+    if (context) {
+      const owner = this.workers.find((w) => w.abort(context.deliveryId, err, context.attempt));
+      if (owner) {
+        this.warn(`an ${origin} escaped job "${context.name}" ${context.jobId} (attempt ${context.attempt}); the attempt fails with it: ${message}`);
+        return;
+      }
+    }
+    const running = this.workers.flatMap((w) => w.runningDeliveries()).map((d) => `"${d.name}" ${d.jobId}`);
+    const from = context ? `job "${context.name}" ${context.jobId}, which is no longer running` : 'no job';
+    this.warn(`an ${origin} from ${from}: ${message}${running.length ? ` (running now: ${running.join(', ')})` : ''}`);
+  }
+
+  private warn(message: string, err?: unknown): void {
+    console.warn(`[skunq] ${message}${err ? `: ${serializeError(err).message}` : ''}`);
   }
 
   private installSignalHandlers(): void {
@@ -197,11 +260,14 @@ export class WorkerPool {
 
   private async renewLeases(): Promise<void> {
     for (const worker of this.workers) {
-      const ids = worker.runningIds();
-      if (ids.length === 0) continue;
-      const held = new Set(await this.backend!.extendLease(this.queue, ids, worker.id, this.options.leaseMs));
-      for (const id of ids) {
-        if (!held.has(id)) worker.abort(id, new SkqError('LEASE_LOST', `the lease on ${id} was lost`, { context: { deliveryId: id, workerId: worker.id } }));
+      const leases = worker.leases();
+      if (leases.length === 0) continue;
+      const held = new Set((await this.backend!.extendLease(this.queue, leases, this.options.leaseMs)).map(leaseKey));
+      for (const lease of leases) {
+        if (held.has(leaseKey(lease))) continue;
+        // Only the attempt this renewal was for: the same delivery may be running again under a newer claim.
+        const reason = new SkqError('LEASE_LOST', `attempt ${lease.attempt} of ${lease.deliveryId} lost its lease`, { context: { deliveryId: lease.deliveryId, workerId: worker.id } });
+        worker.abort(lease.deliveryId, reason, lease.attempt);
       }
     }
   }
@@ -222,4 +288,8 @@ export class WorkerPool {
     const { concurrency } = this.options;
     return typeof concurrency === 'number' ? concurrency : (concurrency[route] ?? 1);
   }
+}
+
+function leaseKey(lease: LeaseToken): string {
+  return `${lease.deliveryId}#${lease.attempt}`;
 }

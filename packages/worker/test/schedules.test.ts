@@ -42,7 +42,7 @@ describe('TimeScheduler', () => {
       ['pair-2', 'Bar'],
     ]);
     await eventually(async () => (await queue.schedules()).every((s) => s.firedCount >= 3), 'three ticks each', 5_000);
-    const pairs = (await queue.list({ limit: 100 })).filter((j) => j.id.startsWith('sched:pair:'));
+    const pairs = (await queue.list({ limit: 100 })).filter((j) => j.id.startsWith(`sched:${queue.name}:pair:`));
     await eventually(async () => (await Promise.all(pairs.map((p) => queue.getRecord(p.id)))).every((r) => r?.state === 'succeeded'), 'the fired jobs to run');
     const first = await queue.getRecord(pairs[pairs.length - 1]!.id);
     expect(first?.deliveries[0]?.result).toEqual(['foo', 'bar']);

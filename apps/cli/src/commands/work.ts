@@ -1,5 +1,5 @@
 import { resolve } from 'node:path';
-import { DEFAULT_BACKEND_URL, isJobClass, redactUrl, type JobClass } from '@skq/core';
+import { backendUrlFromEnvironment, isJobClass, redactUrl, type JobClass } from '@skq/core';
 import { WorkerPool } from '@skq/worker';
 import { parseFlags, usage, UsageError, type FlagSpec } from '../argv.js';
 import { loadConfig } from '../config-file.js';
@@ -63,12 +63,21 @@ export async function work(argv: string[], cwd: string): Promise<number> {
     }
     triggerRunner = await startTriggers(url, `work-${queue}`);
   }
+  // The pool installs its own signal handlers as it starts listening; this records which signal stopped it.
   let signal: string | null = null;
   for (const s of ['SIGINT', 'SIGTERM', 'SIGHUP', 'SIGQUIT', 'SIGABRT'] as const) process.once(s, () => (signal ??= s));
-  await pool.start();
-  console.log(`skunq: listening on queue "${queue}", routes ${routes.join(', ')} (pid ${process.pid}, backend ${redactUrl(backend ?? process.env.SKQ_BACKEND ?? DEFAULT_BACKEND_URL)})`);
-  if (triggerRunner) console.log(`skunq: ${registeredTriggerCount()} database-event triggers running`);
-  await pool.listen();
+  const listening = pool.listen({
+    onStarted: () => {
+      console.log(`skunq: listening on queue "${queue}", routes ${routes.join(', ')} (pid ${process.pid}, backend ${redactUrl(backend ?? backendUrlFromEnvironment())})`);
+      if (triggerRunner) console.log(`skunq: ${registeredTriggerCount()} database-event triggers running`);
+    },
+  });
+  // A signal that came while the modules or the triggers were loading is obeyed now.
+  if (signal) void pool.close(signal === 'SIGINT' ? 'rough' : 'gentle');
+  await listening.catch(async (err: unknown) => {
+    await triggerRunner?.stop();
+    throw err;
+  });
   await triggerRunner?.stop();
   console.log(`skunq: stopped${signal ? ` on ${signal}` : ''}`);
   return signal === 'SIGINT' ? 130 : 0;

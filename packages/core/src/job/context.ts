@@ -51,7 +51,20 @@ export function runInJobContext<T>(context: JobContext, sink: LogSink, fn: () =>
   return storage.run({ context, sink }, fn);
 }
 
-/** The log sink of the job running in this async scope, if any. */
+/**
+ * The context of the job running in this async scope, if any. Node keeps the scope for timers and
+ * promises a handler starts, so it also names the job an escaped error came from.
+ *
+ * @example
+ * ```ts
+ * process.on('uncaughtException', (err) => console.error('escaped from job', activeJobContext()?.jobId, err));
+ * ```
+ */
+export function activeJobContext(): JobContext | undefined {
+  return storage.getStore()?.context;
+}
+
+/** The log sink of the job running in this async context, if any. */
 export function activeLogSink(): LogSink | undefined {
   return storage.getStore()?.sink;
 }

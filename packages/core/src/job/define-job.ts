@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { timerMs } from '../schedule/delay.js';
 import { SkqError, describeIssues } from '../errors.js';
 import { MAX_PRIORITY, MIN_PRIORITY } from '../storage/contract.js';
 import type { When } from '../schedule/delay.js';
@@ -19,7 +20,7 @@ export const JobOptionsSchema = z
     args: z.custom<z.ZodType>(isZodSchema, 'must be a zod schema').optional(),
     retry: RetryOptionsSchema.optional(),
     /** Per-attempt timeout in ms: the handler's signal aborts, then the attempt fails with TIMEOUT. */
-    timeout: z.number().int().positive().optional(),
+    timeout: timerMs().optional(),
     /** Default priority; higher runs first. */
     priority: z.number().int().min(MIN_PRIORITY).max(MAX_PRIORITY).optional(),
   })
@@ -80,8 +81,8 @@ export class JobDefinition<Args extends unknown[] = unknown[], Result = unknown>
 
   /** Binds arguments without firing, for `.and()` or `queue.push`. Checks them now. */
   with(...args: Args): Invocation {
-    validateArgs(this.name, args, this.argsSchema);
-    return new Invocation(this.name, args, { routes: this.routes, priority: this.priority, runOptions: this.runOptions }, this.target);
+    const wire = validateArgs(this.name, args, this.argsSchema);
+    return new Invocation(this.name, wire, { routes: this.routes, priority: this.priority, runOptions: this.runOptions }, this.target);
   }
 
   /** Enqueues the job now. Arguments failing the schema reject with `ARGS_INVALID`, and nothing is enqueued. */

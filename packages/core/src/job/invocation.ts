@@ -80,7 +80,7 @@ export class Invocation implements Invocable {
    * It keeps this job's routes, priority and retry settings.
    */
   and(next: Invocable): Invocation {
-    const other = next.toInvocation();
+    const other = invocationOf(next, 'and()');
     const parts = [...callsOf(this), ...callsOf(other)];
     return new Invocation(CONJUNCTION_JOB, [parts], this.defaults, this.target ?? other.target, parts);
   }
@@ -101,6 +101,24 @@ export class Invocation implements Invocable {
     }
     return this.target.push(this, options);
   }
+}
+
+/**
+ * The invocation of anything a caller passes as a job, or `ARGS_INVALID` saying what it should
+ * have been (plain-JavaScript callers can pass anything).
+ *
+ * @example
+ * ```ts
+ * const inv = invocationOf(add.with(1, 2), 'push()');
+ * ```
+ */
+export function invocationOf(job: unknown, where: string): Invocation {
+  if (typeof job !== 'object' || job === null || typeof (job as Invocable).toInvocation !== 'function') {
+    throw new SkqError('ARGS_INVALID', `${where} takes a job: fn.with(...args), a JobMixin instance or a conjunction, not ${job === null ? 'null' : typeof job}`, {
+      context: { field: 'job' },
+    });
+  }
+  return (job as Invocable).toInvocation();
 }
 
 function callsOf(invocation: Invocation): JobCall[] {

@@ -5,6 +5,7 @@ import type { JobContext } from './context.js';
 import { Invocation, parseJobName, type Invocable } from './invocation.js';
 import { validateArgs } from './job-args.js';
 import { RoutesSchema } from './names.js';
+import { timerMs } from '../schedule/delay.js';
 import { RetryOptionsSchema, toRunOptions, type RetryOptions } from './retry-policy.js';
 import type { RunnableJob } from './registry.js';
 
@@ -93,11 +94,17 @@ export abstract class JobMixin implements Invocable {
         context: { jobName: name, field: 'priority' },
       });
     }
-    validateArgs(name, args, type.args);
-    return new Invocation(name, args, {
+    const timeout = timerMs().optional().safeParse(this.timeout);
+    if (!timeout.success) {
+      throw new SkqError('CONFIG_INVALID', `job class ${type.name} has timeout ${String(this.timeout)}: ${timeout.error.issues[0]?.message}`, {
+        context: { jobName: name, field: 'timeout' },
+      });
+    }
+    const wire = validateArgs(name, args, type.args);
+    return new Invocation(name, wire, {
       routes: routes.data,
       priority: this.priority,
-      runOptions: toRunOptions(retry?.data, this.timeout),
+      runOptions: toRunOptions(retry?.data, timeout.data),
     });
   }
 }

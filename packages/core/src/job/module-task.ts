@@ -2,6 +2,7 @@ import { realpathSync } from 'node:fs';
 import { isAbsolute, relative, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { z } from 'zod';
+import { timerMs } from '../schedule/delay.js';
 import { parseConfig } from '../config.js';
 import { SkqError } from '../errors.js';
 import { MAX_PRIORITY, MIN_PRIORITY } from '../storage/contract.js';
@@ -17,7 +18,7 @@ export const CALL_JOB = 'skq.call';
 export const CallOptionsSchema = z
   .object({
     routes: RoutesSchema,
-    timeout: z.number().int().positive().optional(),
+    timeout: timerMs().optional(),
     retry: RetryOptionsSchema.optional(),
     priority: z.number().int().min(MIN_PRIORITY).max(MAX_PRIORITY).optional(),
   })

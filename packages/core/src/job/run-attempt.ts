@@ -1,5 +1,6 @@
 import { RetryAfter, SkqError, UnrecoverableError, serializeError, type SerializedError } from '../errors.js';
 import type { ClaimedDelivery } from '../storage/contract.js';
+import { chargedAttempts } from '../storage/lease-rules.js';
 import { formatLogParts, runInJobContext, type JobContext, type LogSink } from './context.js';
 import { AttemptControl } from './attempt-control.js';
 import { validateArgs } from './job-args.js';
@@ -57,7 +58,9 @@ export async function runAttempt(delivery: ClaimedDelivery, options: AttemptOpti
     log: (...parts: unknown[]) => options.sink({ stream: 'ctx', line: formatLogParts(parts) }),
   };
   try {
-    const work = runInJobContext(context, options.sink, () => execute(delivery, options.registry, context));
+    // An attempt aborted before it starts (a rough stop, a cancel) never calls the handler.
+    if (controller.aborted) throw controller.reason;
+    const work = runInJobContext(context, options.sink, () => execute(delivery, options.registry, context, controller));
     const result = await abortable(work, controller);
     return { kind: 'succeeded', result: jsonSafe(result) };
   } catch (err) {
@@ -67,7 +70,7 @@ export async function runAttempt(delivery: ClaimedDelivery, options: AttemptOpti
   }
 }
 
-async function execute(delivery: ClaimedDelivery, registry: JobRegistry, context: JobContext): Promise<unknown> {
+async function execute(delivery: ClaimedDelivery, registry: JobRegistry, context: JobContext, controller: AttemptControl): Promise<unknown> {
   if (delivery.name !== CONJUNCTION_JOB) {
     const job = resolve(registry, delivery, delivery.name);
     return job.run(validateArgs(job.name, delivery.args, job.argsSchema, false), context);
@@ -80,15 +83,25 @@ async function execute(delivery: ClaimedDelivery, registry: JobRegistry, context
   });
   const results: unknown[] = [];
   for (const [index, { job, args }] of runnables.entries()) {
+    if (controller.aborted) throw controller.reason;
     try {
       results.push(await job.run(args, { ...context, name: job.name }));
     } catch (err) {
-      if (err instanceof Error) err.message = `part ${index + 1} of ${parts.length} ("${job.name}") failed: ${err.message}`;
+      prefixMessage(err, `part ${index + 1} of ${parts.length} ("${job.name}") failed: `);
       throw err;
     }
     context.log(`part ${index + 1} of ${parts.length} ("${job.name}") succeeded`);
   }
   return results;
+}
+
+/** Prefixes an error's message where it can be changed; a frozen or hostile error is left as it is. */
+function prefixMessage(err: unknown, prefix: string): void {
+  try {
+    if (err instanceof Error) err.message = `${prefix}${err.message}`;
+  } catch {
+    // The error stays as thrown.
+  }
 }
 
 function resolve(registry: JobRegistry, delivery: ClaimedDelivery, name: string): RunnableJob {
@@ -111,17 +124,29 @@ function abortable<T>(work: Promise<T>, control: AttemptControl): Promise<T> {
 
 const NEVER_RETRIED = new Set(['UNKNOWN_JOB', 'ARGS_INVALID', 'FORBIDDEN']);
 
+/** Decides how a failed attempt ends. Never throws, whatever was thrown (a Proxy's traps may). */
 function decide(delivery: ClaimedDelivery, err: unknown): AttemptOutcome {
   const error = serializeError(err);
-  if (err instanceof SkqError && err.code === 'CANCELLED') return { kind: 'cancelled', error };
-  // A rough shutdown interrupts the attempt: it counts, but the job goes back to the queue.
-  if (err instanceof SkqError && err.code === 'INTERRUPTED') return { kind: 'failed', error, retryAt: Date.now() };
-  const attemptsLeft = delivery.attempts < delivery.maxAttempts;
-  if (err instanceof UnrecoverableError || (err instanceof SkqError && NEVER_RETRIED.has(err.code)) || !attemptsLeft) {
-    return { kind: 'failed', error, retryAt: null };
+  const kind = classify(err);
+  if (kind === 'cancelled') return { kind: 'cancelled', error };
+  // A rough shutdown interrupts the attempt: the job goes back to the queue at once.
+  if (kind === 'interrupted') return { kind: 'failed', error, retryAt: Date.now() };
+  const attempt = chargedAttempts(delivery);
+  if (kind === 'final' || attempt >= delivery.maxAttempts) return { kind: 'failed', error, retryAt: null };
+  if (kind === 'retry-after') return { kind: 'failed', error, retryAt: Date.now() + (err as RetryAfter).delayMs };
+  return { kind: 'failed', error, retryAt: Date.now() + retryDelay(delivery.options.backoff, attempt) };
+}
+
+function classify(err: unknown): 'cancelled' | 'interrupted' | 'final' | 'retry-after' | 'retryable' {
+  try {
+    if (err instanceof RetryAfter) return 'retry-after';
+    if (err instanceof SkqError && err.code === 'CANCELLED') return 'cancelled';
+    if (err instanceof SkqError && err.code === 'INTERRUPTED') return 'interrupted';
+    if (err instanceof UnrecoverableError || (err instanceof SkqError && NEVER_RETRIED.has(err.code))) return 'final';
+    return 'retryable';
+  } catch {
+    return 'retryable';
   }
-  if (err instanceof RetryAfter) return { kind: 'failed', error, retryAt: Date.now() + Math.max(0, err.delayMs) };
-  return { kind: 'failed', error, retryAt: Date.now() + retryDelay(delivery.options.backoff, delivery.attempts) };
 }
 
 function jsonSafe(value: unknown): unknown {
@@ -129,7 +154,7 @@ function jsonSafe(value: unknown): unknown {
   try {
     return JSON.parse(JSON.stringify(value));
   } catch (cause) {
-    throw new SkqError('INVALID_STATE', `the job's result cannot be serialized: ${(cause as Error).message}`, { cause });
+    throw new SkqError('INVALID_STATE', `the job's result cannot be serialized: ${serializeError(cause).message}`, { cause });
   }
 }
 

@@ -1,5 +1,7 @@
 import { execFile } from 'node:child_process';
+import { stat } from 'node:fs/promises';
 import { z } from 'zod';
+import { timerMs } from '../schedule/delay.js';
 import { parseConfig } from '../config.js';
 import { SkqError } from '../errors.js';
 import { MAX_PRIORITY, MIN_PRIORITY } from '../storage/contract.js';
@@ -12,16 +14,19 @@ import { RetryOptionsSchema, toRunOptions } from './retry-policy.js';
 /** The reserved job name of shell tasks. */
 export const SHELL_JOB = 'skq.shell';
 
+/** Command arguments, paths and environment entries cannot hold NUL. */
+const NoNul = z.string().regex(/^[^\0]*$/, 'must not contain a NUL character');
+
 /** Options of `queue.shell`. */
 export const ShellOptionsSchema = z
   .object({
     routes: RoutesSchema,
     /** Working directory on the worker. */
-    cwd: z.string().min(1).optional(),
+    cwd: NoNul.min(1).optional(),
     /** Variables added to the worker's environment. */
-    env: z.record(z.string(), z.string()).optional(),
+    env: z.record(NoNul.min(1), NoNul).optional(),
     /** Per-attempt timeout in ms: the process is killed, then the attempt fails with TIMEOUT. */
-    timeout: z.number().int().positive().optional(),
+    timeout: timerMs().optional(),
     retry: RetryOptionsSchema.optional(),
     priority: z.number().int().min(MIN_PRIORITY).max(MAX_PRIORITY).optional(),
   })
@@ -51,6 +56,10 @@ const PLACEHOLDER = /\{([A-Za-z_][A-Za-z0-9_]*)\}/g;
  * ```
  */
 export function commandArgv(template: string, values: Record<string, string | number | boolean>): string[] {
+  if (typeof template !== 'string') throw new SkqError('ARGS_INVALID', `the shell command template must be a string, got ${typeof template}`, { context: { field: 'template' } });
+  if (typeof values !== 'object' || values === null || Array.isArray(values)) {
+    throw new SkqError('ARGS_INVALID', 'shell values must be an object of { name: string | number | boolean }', { context: { field: 'values' } });
+  }
   const words: string[] = [];
   const pattern = /'([^']*)'|"([^"]*)"|(\S+)/g;
   let current: string | null = null;
@@ -67,14 +76,17 @@ export function commandArgv(template: string, values: Record<string, string | nu
   }
   if (current !== null) words.push(current);
   if (words.length === 0) throw new SkqError('ARGS_INVALID', 'the shell command template is empty', { context: { field: 'template' } });
+  if (template.includes('\0')) throw new SkqError('ARGS_INVALID', 'the shell command template contains a NUL character, which no command argument can hold', { context: { field: 'template' } });
   return words.map((word) =>
     word.replace(PLACEHOLDER, (_, key: string) => {
-      if (!(key in values)) throw new SkqError('ARGS_INVALID', `the shell template names {${key}} but no value was given`, { context: { field: key } });
+      if (!Object.hasOwn(values, key)) throw new SkqError('ARGS_INVALID', `the shell template names {${key}} but no value was given`, { context: { field: key } });
       const value = values[key];
       if (!['string', 'number', 'boolean'].includes(typeof value)) {
         throw new SkqError('ARGS_INVALID', `shell value {${key}} must be a string, number or boolean`, { context: { field: key } });
       }
-      return String(value);
+      const text = String(value);
+      if (text.includes('\0')) throw new SkqError('ARGS_INVALID', `shell value {${key}} contains a NUL character, which no command argument can hold`, { context: { field: key } });
+      return text;
     }),
   );
 }
@@ -107,9 +119,20 @@ export function shellRunnable(enabled: boolean): RunnableJob {
     async run(args, context) {
       if (!enabled) throw new SkqError('FORBIDDEN', 'shell tasks are disabled on this worker (WorkerPool allowShell / skunq work --allow-shell)', { context: { jobId: context.jobId } });
       const [argv, { cwd, env }] = args as z.output<typeof ShellArgsSchema>;
+      if (cwd !== null) await requireDirectory(cwd, context);
       return runCommand(argv, cwd, env, context);
     },
   };
+}
+
+/** A missing working directory makes `spawn` report the command as missing (ENOENT): name the directory instead. */
+async function requireDirectory(cwd: string, context: JobContext): Promise<void> {
+  const info = await stat(cwd).catch(() => null);
+  if (!info?.isDirectory()) {
+    throw new SkqError('COMMAND_FAILED', `the shell task's working directory ${cwd} ${info ? 'is not a directory' : 'does not exist'} on this worker`, {
+      context: { jobId: context.jobId, field: 'cwd' },
+    });
+  }
 }
 
 function runCommand(argv: string[], cwd: string | null, env: Record<string, string> | null, context: JobContext): Promise<ShellResult> {

@@ -2,18 +2,30 @@ import { randomUUID } from 'node:crypto';
 import { SkqError, describeIssues } from '../errors.js';
 import { JobDefinition, type JobHandler, type JobOptions } from '../job/define-job.js';
 import { JobHandle, type JobReader } from '../job/job-handle.js';
-import { FireOptionsSchema, parseJobName, type FireOptions, type Invocable, type InvocationTarget } from '../job/invocation.js';
+import { FireOptionsSchema, invocationOf, parseJobName, type FireOptions, type Invocable, type InvocationTarget } from '../job/invocation.js';
 import { ruleOf, saveSchedule, type Recurrence } from '../schedule/schedulers.js';
 import { isJobClass, runnableFromClass, type JobClass } from '../job/job-mixin.js';
 import { moduleInvocation, type CallOptions } from '../job/module-task.js';
 import { shellInvocation, type ShellOptions, type ShellResult } from '../job/shell-task.js';
 import { defaultJobRegistry, type JobRegistry } from '../job/registry.js';
 import { resolveWhen, type When } from '../schedule/delay.js';
-import type { JobRecord, JobState, LogLine, NewJob, QueueType, ScheduleRecord, StateCounts, StorageBackend, WorkerInfo } from '../storage/contract.js';
-import { DEFAULT_BACKEND_URL, acquireBackend, releaseBackend } from '../storage/open-backend.js';
+import { JOB_STATES, type JobRecord, type JobState, type LogLine, type NewJob, type QueueType, type ScheduleRecord, type StateCounts, type StorageBackend, type WorkerInfo } from '../storage/contract.js';
+import { acquireBackend, backendUrlFromEnvironment, releaseBackend } from '../storage/open-backend.js';
 import { JobWaiter } from './job-waiter.js';
 import { parseQueueOptions, type QueueOptions } from './queue-options.js';
-import type { z } from 'zod';
+import { z } from 'zod';
+
+/** What {@link SkunkQueue.list} filters on. */
+const ListQuerySchema = z
+  .object({
+    state: z.enum(JOB_STATES as [JobState, ...JobState[]]).optional(),
+    limit: z.number().int().min(1).max(10_000).optional(),
+    offset: z.number().int().min(0).optional(),
+  })
+  .strict();
+
+/** `{ state?, limit?, offset? }` for {@link SkunkQueue.list}. */
+export type ListQuery = z.input<typeof ListQuerySchema>;
 
 /**
  * A named queue on a backend: define jobs on it, fire them, and look them up.
@@ -41,7 +53,7 @@ export class SkunkQueue implements InvocationTarget, JobReader {
     const parsed = parseQueueOptions(name, options);
     this.name = parsed.name;
     this.type = parsed.options.type;
-    const backend = parsed.options.backend ?? process.env.SKQ_BACKEND ?? DEFAULT_BACKEND_URL;
+    const backend = parsed.options.backend ?? backendUrlFromEnvironment();
     this.backendUrl = typeof backend === 'string' ? backend : undefined;
     this.givenBackend = typeof backend === 'string' ? undefined : backend;
     this.registry = defaultJobRegistry;
@@ -51,7 +63,14 @@ export class SkunkQueue implements InvocationTarget, JobReader {
   /** The queue's backend, opened on first use. */
   backend(): Promise<StorageBackend> {
     if (this.givenBackend) return Promise.resolve(this.givenBackend);
-    this.opened ??= acquireBackend(this.backendUrl!);
+    if (!this.opened) {
+      const opening = acquireBackend(this.backendUrl!);
+      this.opened = opening;
+      // A failed first connection is not kept: the next call tries again (a producer may start before its Redis).
+      opening.catch(() => {
+        if (this.opened === opening) this.opened = null;
+      });
+    }
     return this.opened;
   }
 
@@ -117,6 +136,7 @@ export class SkunkQueue implements InvocationTarget, JobReader {
 
   /** Enqueues many jobs in one batch, with the same fire options. */
   async pushMany(jobs: Invocable[], options?: FireOptions): Promise<JobHandle[]> {
+    if (!Array.isArray(jobs)) throw new SkqError('ARGS_INVALID', `pushMany() takes an array of jobs, not ${jobs === null ? 'null' : typeof jobs}`, { context: { queue: this.name, field: 'jobs' } });
     const parsed = FireOptionsSchema.safeParse(options ?? {});
     if (!parsed.success) {
       throw new SkqError('ARGS_INVALID', `invalid fire options: ${describeIssues(parsed.error.issues, 'options')}`, {
@@ -130,10 +150,7 @@ export class SkunkQueue implements InvocationTarget, JobReader {
     const now = Date.now();
     const runAt = parsed.data.at === undefined ? now : resolveWhen(parsed.data.at, now, 'options.at');
     const records: NewJob[] = jobs.map((job) => {
-      if (!job || typeof (job as Invocable).toInvocation !== 'function') {
-        throw new SkqError('ARGS_INVALID', 'push() takes a job: fn.with(...args), a JobMixin instance or a conjunction', { context: { queue: this.name } });
-      }
-      const inv = job.toInvocation();
+      const inv = invocationOf(job, 'push()');
       return {
         id: parsed.data.jobId ?? randomUUID(),
         queue: this.name,
@@ -196,8 +213,7 @@ export class SkunkQueue implements InvocationTarget, JobReader {
 
   /** A stored job's record, or null when there is none in this queue. */
   async getRecord(jobId: string): Promise<JobRecord | null> {
-    if (typeof jobId !== 'string' || jobId.length === 0) throw new SkqError('ARGS_INVALID', 'jobId must be a non-empty string', { context: { queue: this.name, field: 'jobId' } });
-    return (await this.backend()).getJob(this.name, jobId);
+    return (await this.backend()).getJob(this.name, this.jobIdArg(jobId));
   }
 
   /** Cancels a job: queued deliveries at once, running ones through their AbortSignal. False if it had already ended. */
@@ -216,8 +232,12 @@ export class SkunkQueue implements InvocationTarget, JobReader {
   }
 
   /** Jobs of this queue, newest first. */
-  async list(query: { state?: JobState; limit?: number; offset?: number } = {}): Promise<JobRecord[]> {
-    return (await this.backend()).listJobs({ queue: this.name, ...query });
+  async list(query: ListQuery = {}): Promise<JobRecord[]> {
+    const parsed = ListQuerySchema.safeParse(query);
+    if (!parsed.success) {
+      throw new SkqError('ARGS_INVALID', `invalid list query: ${describeIssues(parsed.error.issues, 'query')}`, { cause: parsed.error, context: { queue: this.name } });
+    }
+    return (await this.backend()).listJobs({ queue: this.name, ...parsed.data });
   }
 
   /** Delivery counts per route and state. */
@@ -232,7 +252,7 @@ export class SkunkQueue implements InvocationTarget, JobReader {
 
   /** A job's captured log lines. */
   async logs(jobId: string): Promise<LogLine[]> {
-    return (await this.backend()).getLogs(this.name, jobId);
+    return (await this.backend()).getLogs(this.name, this.jobIdArg(jobId));
   }
 
   /** Resolves with the job's record once it has ended. */
@@ -251,6 +271,11 @@ export class SkunkQueue implements InvocationTarget, JobReader {
 
   async [Symbol.asyncDispose](): Promise<void> {
     await this.close();
+  }
+
+  private jobIdArg(jobId: unknown): string {
+    if (typeof jobId !== 'string' || jobId.length === 0) throw new SkqError('ARGS_INVALID', 'jobId must be a non-empty string', { context: { queue: this.name, field: 'jobId' } });
+    return jobId;
   }
 
   private async requireJob(jobId: string): Promise<JobRecord> {

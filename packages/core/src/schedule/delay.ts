@@ -1,6 +1,34 @@
 import { z } from 'zod';
 import { SkqError, describeIssues } from '../errors.js';
 
+/**
+ * The longest delay a Node timer keeps: `setTimeout` turns 2³¹ ms (about 24.8 days) or more into
+ * 1 ms. Every option that sets a timer (timeouts, leases, poll intervals, TTLs) is bounded by it.
+ */
+export const MAX_TIMER_MS = 2 ** 31 - 1;
+
+/**
+ * The longest delay from now that a job's run time, a retry or a schedule interval may take:
+ * 100 years. Beyond it a date is no longer a date a store can hold or a person meant.
+ */
+export const MAX_DELAY_MS = 100 * 365 * 86_400_000;
+
+/**
+ * A duration in ms that sets a timer: a positive integer up to {@link MAX_TIMER_MS}.
+ *
+ * @example
+ * ```ts
+ * const Options = z.object({ leaseMs: timerMs(200).default(30_000) });
+ * ```
+ */
+export function timerMs(min = 1) {
+  return z
+    .number()
+    .int()
+    .min(min)
+    .max(MAX_TIMER_MS, { message: `must be at most ${MAX_TIMER_MS} ms (about 24.8 days, the longest Node timer)` });
+}
+
 /** A span of time in combinable, possibly fractional units. */
 export const DurationSchema = z
   .object({
@@ -20,7 +48,7 @@ export type Duration = z.input<typeof DurationSchema>;
 /**
  * When a job should run: a `Date`, a delay in milliseconds from now, or a {@link Duration} from now.
  */
-export const WhenSchema = z.union([z.date(), z.number().finite().nonnegative(), DurationSchema]);
+export const WhenSchema = z.union([z.date(), z.number().finite().nonnegative().max(MAX_DELAY_MS), DurationSchema]);
 
 /** A `Date`, a number of ms from now, or `{ days, hours, minutes, seconds, millis }` from now. */
 export type When = z.input<typeof WhenSchema>;
@@ -45,6 +73,9 @@ export function durationToMs(duration: Duration): number {
   let total = 0;
   for (const [unit, factor] of Object.entries(MS)) {
     total += (parsed.data[unit as keyof typeof MS] ?? 0) * factor;
+  }
+  if (total > MAX_DELAY_MS) {
+    throw new SkqError('CONFIG_INVALID', `invalid duration: ${Math.round(total)} ms is longer than ${MAX_DELAY_MS} ms (100 years)`, { context: { field: 'duration' } });
   }
   return Math.round(total);
 }
@@ -75,5 +106,9 @@ export function resolveWhen(when: When, now: number = Date.now(), field = 'when'
   const value = parsed.data;
   if (value instanceof Date) return value.getTime();
   if (typeof value === 'number') return now + Math.round(value);
-  return now + durationToMs(value);
+  try {
+    return now + durationToMs(value);
+  } catch (cause) {
+    throw new SkqError('ARGS_INVALID', `invalid ${field}: ${(cause as SkqError).message}`, { cause, context: { field } });
+  }
 }

@@ -3,12 +3,13 @@ import { parseConfig } from '../config.js';
 import { TERMINAL_STATES, type ScheduleRecord, type StorageBackend } from '../storage/contract.js';
 import type { IntervalState } from './adaptive-interval.js';
 import { tickAfter, tickAfterRun } from './schedule-rule.js';
+import { timerMs } from './delay.js';
 
 /** Options of {@link ScheduleRunner}. */
 export const ScheduleRunnerOptionsSchema = z
   .object({
     /** The longest the runner sleeps between looks at the schedules, in ms. */
-    pollIntervalMs: z.number().int().positive().default(1_000),
+    pollIntervalMs: timerMs().default(1_000),
     /** The clock, for tests. */
     clock: z.custom<() => number>((v) => typeof v === 'function', 'must be a function').optional(),
     /** Called with what goes wrong in the background (the runner carries on). */
@@ -18,9 +19,17 @@ export const ScheduleRunnerOptionsSchema = z
 
 export type ScheduleRunnerOptions = z.input<typeof ScheduleRunnerOptionsSchema>;
 
-/** The id of the job a schedule fires for the tick at `tick`: the same in every process. */
-export function scheduledJobId(scheduleId: string, tick: number): string {
-  return `sched:${scheduleId}:${tick}`;
+/**
+ * The id of the job a schedule fires for the tick at `tick`: the same in every process, and
+ * distinct per queue, since some stores keep one id space for all their queues.
+ *
+ * @example
+ * ```ts
+ * scheduledJobId('reports', 'nightly', 1_700_000_000_000); // 'sched:reports:nightly:1700000000000'
+ * ```
+ */
+export function scheduledJobId(queue: string, scheduleId: string, tick: number): string {
+  return `sched:${queue}:${scheduleId}:${tick}`;
 }
 
 /**
@@ -114,7 +123,7 @@ export class ScheduleRunner {
     if (schedule.nextRunAt === null) return { fired: false, next: null };
     if (schedule.nextRunAt > now) return { fired: false, next: schedule.nextRunAt };
     const tick = schedule.nextRunAt;
-    const jobId = scheduledJobId(schedule.id, tick);
+    const jobId = scheduledJobId(schedule.queue, schedule.id, tick);
     const nextRunAt = tickAfter(schedule.rule, tick, now);
     const { job } = schedule;
     const fired = await this.backend.fireSchedule(queue, schedule.id, schedule.version, {

@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto';
 import { z } from 'zod';
 import { parseConfig } from '../config.js';
 import { SkqError } from '../errors.js';
-import type { Invocable, Invocation } from '../job/invocation.js';
+import { invocationOf, parseJobName, type Invocable, type Invocation } from '../job/invocation.js';
 import { NameSchema } from '../job/names.js';
 import type { QueueType, ScheduleRule, StorageBackend } from '../storage/contract.js';
 import { AimdInterval, AimdOptionsSchema, RtoInterval, RtoOptionsSchema, SlowStartInterval, SlowStartOptionsSchema } from './adaptive-interval.js';
@@ -26,7 +26,7 @@ export interface ScheduleTarget {
  * ```
  */
 export async function saveSchedule(queue: ScheduleTarget, job: Invocable, rule: ScheduleRule, name?: string): Promise<string> {
-  const inv: Invocation = job.toInvocation();
+  const inv: Invocation = invocationOf(job, 'schedule()');
   const scheduled = { name: inv.name, type: queue.type, args: inv.args, routes: inv.defaults.routes, priority: inv.defaults.priority, options: inv.defaults.runOptions };
   const id = name ?? `s-${createHash('sha1').update(JSON.stringify({ rule, scheduled })).digest('hex').slice(0, 16)}`;
   // Connect first: the first tick counts from when the schedule is saved, not from before a slow connect.
@@ -53,7 +53,7 @@ export abstract class ConjoiningScheduler {
 
   /** Adds a job to the compound job of the next flush (the seed's `schedule << job`). */
   add(job: Invocable): this {
-    this.pending = this.pending ? this.pending.and(job) : job.toInvocation();
+    this.pending = this.pending ? this.pending.and(job) : invocationOf(job, 'add()');
     return this;
   }
 
@@ -116,9 +116,13 @@ export class TimeScheduler extends ConjoiningScheduler {
 
 function adaptiveScheduler<S extends z.ZodType>(policy: 'aimd' | 'rto' | 'slow-start', schema: S, check: (options: z.input<S>) => unknown) {
   return (queue: ScheduleTarget, options: z.input<S> & { name?: string }) => {
-    const { name, ...policyOptions } = options as { name?: string } & Record<string, number>;
+    if (typeof options !== 'object' || options === null) {
+      throw new SkqError('CONFIG_INVALID', `invalid ${policy} scheduler options: expected an object such as { minMs, maxMs, stepMs }`, { context: { field: 'options' } });
+    }
+    const { name, ...policyOptions } = options as { name?: unknown } & Record<string, number>;
     check(policyOptions as z.input<S>);
-    return { queue, rule: { kind: 'adaptive', policy, options: policyOptions } as ScheduleRule, name };
+    const id = name === undefined ? undefined : parseJobName(name, 'schedule name');
+    return { queue, rule: { kind: 'adaptive', policy, options: policyOptions } as ScheduleRule, name: id };
   };
 }
 

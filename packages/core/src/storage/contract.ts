@@ -1,4 +1,5 @@
 import type { SerializedError } from '../errors.js';
+import type { LeaseToken } from './lease-rules.js';
 
 /**
  * The storage contract: what a backend must do for skunq, in queue terms.
@@ -75,8 +76,11 @@ export interface Delivery {
   state: JobState;
   priority: number;
   runAt: number;
+  /** Claims so far. Each claim adds one, so the number also fences a lease (see {@link LeaseToken}). */
   attempts: number;
   maxAttempts: number;
+  /** How many of the claims a lease recovery took back; they do not count against `maxAttempts`. */
+  recoveries: number;
   workerId: string | null;
   leaseUntil: number | null;
   startedAt: number | null;
@@ -191,7 +195,6 @@ export interface ClaimResult {
 
 /** How a failed attempt ends. */
 export interface FailRequest {
-  workerId: string;
   error: SerializedError;
   /** Queue the delivery again at this instant. Omit for a final failure. */
   retryAt?: number | null;
@@ -274,8 +277,12 @@ export type JobEventListener = (event: JobEvent) => void;
  * Guarantees every backend gives:
  * - `enqueue` is atomic per job: all of a job's deliveries are stored, or none. It is idempotent per
  *   job id: a stored id is answered as it is, so an enqueue resent after a lost reply never duplicates.
+ *   A job id names one job per queue; a backend that keeps one id space for the whole store refuses
+ *   an id that another queue holds with `ID_CONFLICT`. It never answers an enqueue it did not store.
  * - `claim` is atomic: a delivery is leased to one claimer at a time.
- * - `complete`, `fail` and `extendLease` act only for the lease holder, else they throw `LEASE_LOST`.
+ * - `complete`, `fail` and `extendLease` act only under the current {@link LeaseToken}: the holder
+ *   and the attempt number of its claim. A stale token (another worker's, or an earlier attempt's
+ *   late call) is refused with `LEASE_LOST`.
  * - A lease that expires is taken back by `recoverExpired`; nothing acknowledged is lost.
  *
  * @example
@@ -297,18 +304,18 @@ export interface StorageBackend {
 
   /**
    * Leases up to `limit` due deliveries of one route to `workerId`: highest priority first, then
-   * earliest run time, then enqueue order. Increments each one's `attempts`.
+   * earliest run time, then enqueue order. Increments each one's `attempts`, the attempt's fencing token.
    */
   claim(request: ClaimRequest): Promise<ClaimResult>;
 
-  /** Ends a leased delivery with its result. Throws `LEASE_LOST` if `workerId` no longer holds it. */
-  complete(queue: string, deliveryId: string, workerId: string, result: unknown): Promise<void>;
+  /** Ends a leased attempt with its result. Throws `LEASE_LOST` unless `lease` is the current one. */
+  complete(queue: string, lease: LeaseToken, result: unknown): Promise<void>;
 
   /** Ends a leased attempt with an error, queueing a retry when `retryAt` is given. Throws `LEASE_LOST` likewise. */
-  fail(queue: string, deliveryId: string, request: FailRequest): Promise<'retrying' | 'failed' | 'cancelled'>;
+  fail(queue: string, lease: LeaseToken, request: FailRequest): Promise<'retrying' | 'failed' | 'cancelled'>;
 
-  /** Extends the leases `workerId` holds; returns the ids it still holds (a lost one is missing). */
-  extendLease(queue: string, deliveryIds: string[], workerId: string, leaseMs: number): Promise<string[]>;
+  /** Extends the leases that are still current; returns those (a lost one is missing). */
+  extendLease(queue: string, leases: LeaseToken[], leaseMs: number): Promise<LeaseToken[]>;
 
   /**
    * Takes back running deliveries whose lease ended before `now`: queued again while attempts
@@ -430,8 +437,9 @@ export function summarizeDeliveries(
 
 /**
  * How many times a delivery whose worker vanished (lease expired) goes back to the queue before
- * it fails with `LEASE_LOST`. Like BullMQ's stalled limit, it is separate from the retry budget, so
- * a job with one attempt survives a worker's SIGKILL but a job that kills every worker stops.
+ * it fails with `LEASE_LOST`. Like BullMQ's stalled limit, it is separate from the retry budget
+ * (see `chargedAttempts`), so a job with one attempt survives a worker's SIGKILL but a job that
+ * kills every worker stops.
  */
 export const MAX_LEASE_RECOVERIES = 3;
 

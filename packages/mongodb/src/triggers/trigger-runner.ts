@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import { MongoClient, type ChangeStream, type ChangeStreamDocument, type Collection, type Db, type Document, type ResumeToken } from 'mongodb';
 import { z } from 'zod';
-import { NameSchema, SkqError, parseConfig } from '@skq/core';
+import { NameSchema, SkqError, parseConfig, timerMs } from '@skq/core';
 import { mapMongoError } from '../mongo-errors.js';
 import { databaseOf, parseMongoUrl } from '../mongo-options.js';
 import type { DatabaseChange } from './event-predicates.js';
@@ -25,7 +25,7 @@ export const TriggerRunnerOptionsSchema = z
     name: z.string().regex(/^[A-Za-z0-9_.:-]{1,128}$/, 'letters, digits and _ . : - only').default('default'),
     /** skunq's own collections (and the stored positions) start with `<collectionPrefix>_`; writes to them never fire triggers. */
     collectionPrefix: NameSchema.default('skq'),
-    connectTimeoutMs: z.number().int().positive().default(10_000),
+    connectTimeoutMs: timerMs().default(10_000),
     /** Where the runner reports handler failures and restarts; `false` for silence. */
     log: z.union([z.literal(false), z.custom<(line: string) => void>((v) => typeof v === 'function')]).optional(),
   })

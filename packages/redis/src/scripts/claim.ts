@@ -40,7 +40,7 @@ for _, m in ipairs(picked) do
   local did = string.sub(m, 18)
   local dk, jobId = dkey(did)
   -- Delivery 0 lives in the job hash, so the job's fields come in the same read.
-  local d = redis.call('HMGET', dk, 'attempts', 'target', 'priority', 'runAt', 'max', 'name', 'args', 'opts')
+  local d = redis.call('HMGET', dk, 'attempts', 'target', 'priority', 'runAt', 'max', 'name', 'args', 'opts', 'rec')
   if not d[6] then
     local j = redis.call('HMGET', P .. ':job:' .. jobId, 'name', 'args', 'opts')
     d[6], d[7], d[8] = j[1], j[2], j[3]
@@ -51,7 +51,7 @@ for _, m in ipairs(picked) do
   count(route, 'queued', -1)
   count(route, 'running', 1)
   ev('started', jobId, did, route, worker)
-  out[#out + 1] = { did, d[2] or '', d[3], d[4], attempts, d[5], d[6], d[7], d[8] or '' }
+  out[#out + 1] = { did, d[2] or '', d[3], d[4], attempts, d[5], d[6], d[7], d[8] or '', d[9] or '0' }
 end
 
 local nextRunAt = false
@@ -70,7 +70,7 @@ end
  * Writes:  d:<id> (state running, worker, lease, attempts+1, started), 'active' (score = lease end),
  *          'counts', events 'started'.
  * Returns: { deliveries, nextRunAt, now, leaseEnd } where each delivery is
- *          { id, target, priority, runAt, attempts, maxAttempts, name, args, opts }
+ *          { id, target, priority, runAt, attempts, maxAttempts, name, args, opts, recoveries }
  *          and nextRunAt is the earliest future run time in 'delayed:<route>' (nil when full or none).
  */
 export const CLAIM_LUA = `${COMMON_LUA}${CLAIM_FN}

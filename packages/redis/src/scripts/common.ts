@@ -104,10 +104,22 @@ end
 -- A delivery's fields. For delivery 0 the job's 'nd' and 'dedupe' come along from the same hash.
 local function delivery(did)
   local key, jobId = dkey(did)
-  local f = redis.call('HMGET', key, 'state', 'worker', 'route', 'target', 'seq', 'cancel', 'rec', 'priority', 'runAt', 'nd', 'dedupe')
+  local f = redis.call('HMGET', key, 'state', 'worker', 'route', 'target', 'seq', 'cancel', 'rec', 'priority', 'runAt', 'nd', 'dedupe', 'attempts')
   if not f[1] then return nil end
   return { key = key, job = jobId, state = f[1], worker = f[2], route = f[3], target = f[4], seq = tonumber(f[5]), cancel = f[6],
-    rec = tonumber(f[7] or '0'), priority = tonumber(f[8]), runAt = tonumber(f[9]), nd = tonumber(f[10]), dedupe = f[11] }
+    rec = tonumber(f[7] or '0'), priority = tonumber(f[8]), runAt = tonumber(f[9]), nd = tonumber(f[10]), dedupe = f[11],
+    attempts = f[12] or '0' }
+end
+
+-- Whether attempt number 'attempt' (a string, as sent) of worker 'worker' still holds delivery d's lease.
+local function holds(d, worker, attempt)
+  return d.state == 'running' and d.worker == worker and d.attempts == attempt
+end
+
+-- The status of a call made under a lease that is no longer held: lost:<state>:<attempt>:<holder>
+-- (the holder last, since worker ids contain ':').
+local function lostStatus(d)
+  return 'lost:' .. d.state .. ':' .. d.attempts .. ':' .. (d.worker or '')
 end
 
 -- Deletes a job with all its deliveries and logs; skip names a delivery already accounted for.

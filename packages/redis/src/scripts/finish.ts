@@ -2,25 +2,26 @@ import { CLAIM_FN } from './claim.js';
 import { COMMON_LUA } from './common.js';
 
 /**
- * complete — ends leased deliveries with their results, many per call.
- * Reads:   ARGV[7] worker id, then pairs ARGV[8+2k] delivery id, ARGV[9+2k] result JSON; d:<id>.
+ * complete — ends leased attempts with their results, many per call.
+ * Reads:   ARGV[7] worker id, then triples ARGV[8+3k] delivery id, ARGV[9+3k] attempt number (the
+ *          lease's fencing token), ARGV[10+3k] result JSON; d:<id>.
  * Writes:  d:<id> (state succeeded, finished, result), 'active', 'counts', job:<id> (open count),
  *          'done:*' and retention removals, 'dedupe', events 'succeeded'.
- * Returns: per pair, 'ok', 'missing', or 'lost:<state>:<holder>' when the worker no longer holds the lease.
+ * Returns: per triple, 'ok', 'missing', or 'lost:<state>:<attempt>:<holder>' when that attempt no longer holds the lease.
  */
-/** Lua: completeDeliveries(worker, first), the complete step over the pairs from ARGV[first], without flush(). */
+/** Lua: completeDeliveries(worker, first), the complete step over the triples from ARGV[first], without flush(). */
 export const COMPLETE_FN = `
 local function completeDeliveries(worker, first)
   local out = {}
-  for i = first, #ARGV, 2 do
+  for i = first, #ARGV, 3 do
     local did = ARGV[i]
     local d = delivery(did)
     if not d then
       out[#out + 1] = 'missing'
-    elseif d.state ~= 'running' or d.worker ~= worker then
-      out[#out + 1] = 'lost:' .. d.state .. ':' .. (d.worker or '')
+    elseif not holds(d, worker, ARGV[i + 1]) then
+      out[#out + 1] = lostStatus(d)
     else
-      finish(did, d, 'running', 'succeeded', ARGV[i + 1], nil, worker)
+      finish(did, d, 'running', 'succeeded', ARGV[i + 2], nil, worker)
       out[#out + 1] = 'ok'
     end
   end
@@ -38,7 +39,7 @@ return out
  * complete-and-claim — one worker's completions and its next claim in one call, as a worker that
  * has just finished jobs wants more: one round trip and one script run instead of two.
  * Reads:   ARGV[7] worker id, ARGV[8] route, ARGV[9] lease length (ms), ARGV[10] claim limit,
- *          then pairs ARGV[11+2k] delivery id, ARGV[12+2k] result JSON.
+ *          then triples ARGV[11+3k] delivery id, ARGV[12+3k] attempt, ARGV[13+3k] result JSON.
  * Writes:  what complete and claim write.
  * Returns: { completion statuses (as complete returns them), claim result (as claim returns it) }.
  */
@@ -52,19 +53,19 @@ return { done, claimed }
 /**
  * fail — ends a leased attempt with an error: retried at a time, failed, or cancelled.
  * Reads:   ARGV[7] worker id, ARGV[8] delivery id, ARGV[9] error JSON, ARGV[10] retry time ('' for none),
- *          ARGV[11] '1' when the attempt ended by cancellation; d:<id>.
+ *          ARGV[11] '1' when the attempt ended by cancellation, ARGV[12] attempt number; d:<id>.
  * Writes:  d:<id>, 'active', 'delayed:<route>' on retry, 'counts', job:<id>, retention, events
  *          'retrying' | 'failed' | 'cancelled'.
- * Returns: 'retrying' | 'failed' | 'cancelled' | 'missing' | 'lost:<state>:<holder>'.
+ * Returns: 'retrying' | 'failed' | 'cancelled' | 'missing' | 'lost:<state>:<attempt>:<holder>'.
  */
 export const FAIL_LUA = `${COMMON_LUA}
-local worker, did, err, retryAt, cancelled = ARGV[7], ARGV[8], ARGV[9], ARGV[10], ARGV[11]
+local worker, did, err, retryAt, cancelled, attempt = ARGV[7], ARGV[8], ARGV[9], ARGV[10], ARGV[11], ARGV[12]
 local d = delivery(did)
 local status
 if not d then
   status = 'missing'
-elseif d.state ~= 'running' or d.worker ~= worker then
-  status = 'lost:' .. d.state .. ':' .. (d.worker or '')
+elseif not holds(d, worker, attempt) then
+  status = lostStatus(d)
 elseif cancelled == '1' or d.cancel == '1' then
   finish(did, d, 'running', 'cancelled', nil, err, worker)
   status = 'cancelled'

@@ -1,18 +1,19 @@
 import { COMMON_LUA } from './common.js';
 
 /**
- * extend-lease — renews the leases a worker still holds.
- * Reads:   ARGV[7] worker id, ARGV[8] lease length (ms), ARGV[9…] delivery ids; d:<id>.
+ * extend-lease — renews the leases a worker's attempts still hold.
+ * Reads:   ARGV[7] worker id, ARGV[8] lease length (ms), then pairs ARGV[9+2k] delivery id,
+ *          ARGV[10+2k] attempt number; d:<id>.
  * Writes:  d:<id> lease, 'active' scores.
- * Returns: the ids whose lease the worker still held and now extended.
+ * Returns: the ids whose lease that attempt still held and now extended.
  */
 export const EXTEND_LEASE_LUA = `${COMMON_LUA}
 local worker, lease = ARGV[7], fmt(NOW + tonumber(ARGV[8]))
 local held = {}
-for i = 9, #ARGV do
+for i = 9, #ARGV, 2 do
   local did = ARGV[i]
   local d = delivery(did)
-  if d and d.state == 'running' and d.worker == worker then
+  if d and holds(d, worker, ARGV[i + 1]) then
     redis.call('HSET', d.key, 'lease', lease)
     zaddLater(P .. ':active', lease, did)
     table.insert(held, did)
