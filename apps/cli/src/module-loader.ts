@@ -1,4 +1,4 @@
-import { existsSync } from 'node:fs';
+import { existsSync, writeSync } from 'node:fs';
 import { extname } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { SkqError, serializeError } from '@skq/core';
@@ -17,8 +17,10 @@ function explainUnsettledImports(): void {
   if (exitNoticeInstalled) return;
   exitNoticeInstalled = true;
   process.on('exit', (code) => {
-    if (code !== 13 || loading.size === 0) return;
-    process.stderr.write(`skunq: ${[...loading].join(', ')} never finished loading: its top-level await waits on something that can no longer happen\n`);
+    // Node 20 passes 0 to this listener and sets exitCode to 13 for an unsettled top-level await.
+    if ((code !== 13 && process.exitCode !== 13) || loading.size === 0) return;
+    // Synchronously: the process is exiting, and a write to a pipe would be lost.
+    writeSync(2, `skunq: ${[...loading].join(', ')} never finished loading: its top-level await waits on something that can no longer happen\n`);
   });
 }
 

@@ -128,15 +128,16 @@ export function runStorageContract(name: string, factory: BackendFactory, option
       const queue = uniqueQueue('fence');
       const job = newJob(queue, { options: { attempts: 3, backoff: { type: 'fixed', delayMs: 0, maxDelayMs: 1, jitter: 0 }, timeoutMs: null } });
       await backend.enqueue([job]);
-      // Attempt 1 fails and is retried; the same worker claims attempt 2.
-      const first = (await claimOne(queue, 'w1'))!;
+      // Attempt 1 fails and is retried; the same worker (ids hold ':') claims attempt 2.
+      const worker = 'host-1:4242:r:ab12cd';
+      const first = (await claimOne(queue, worker))!;
       expect(await backend.fail(queue, leaseOf(first), { error: { message: 'once' }, retryAt: Date.now() })).toBe('retrying');
-      const second = (await claimOne(queue, 'w1'))!;
+      const second = (await claimOne(queue, worker))!;
       expect(second.id).toBe(first.id);
       expect(second.attempts).toBe(first.attempts + 1);
       // Late calls of attempt 1, as after a lost reply or a slow renewal, are refused.
       expect(await backend.extendLease(queue, [leaseOf(first)], 10_000)).toEqual([]);
-      await expect(backend.complete(queue, leaseOf(first), 'stale')).rejects.toMatchObject({ code: 'LEASE_LOST' });
+      await expect(backend.complete(queue, leaseOf(first), 'stale')).rejects.toMatchObject({ code: 'LEASE_LOST', message: expect.stringContaining(`holder ${worker})`) });
       await expect(backend.fail(queue, leaseOf(first), { error: { message: 'stale' } })).rejects.toMatchObject({ code: 'LEASE_LOST' });
       expect(await backend.extendLease(queue, [leaseOf(second)], 10_000)).toEqual([leaseOf(second)]);
       await backend.complete(queue, leaseOf(second), 'fresh');

@@ -196,6 +196,20 @@ function describeType(value: unknown): string {
   }
 }
 
+/**
+ * A short description of any value for an error message: its JSON where it has one, else its
+ * string form. Never throws (BigInts, cycles, Proxies and throwing getters included).
+ *
+ * @example
+ * ```ts
+ * throw new SkqError('CONFIG_INVALID', `invalid name ${describeValue(name)}`);
+ * ```
+ */
+export function describeValue(value: unknown): string {
+  const text = safeStringify(value);
+  return text.length > 200 ? `${text.slice(0, 200)}…` : text;
+}
+
 function safeStringify(value: unknown): string {
   try {
     const json = JSON.stringify(value);

@@ -66,6 +66,17 @@ describe.skipIf(missing)(`redis reliability ${missing ?? ''}`, () => {
     await backend.close();
   });
 
+  it('serves a producer that started before its Redis, once Redis is up', async () => {
+    await server.stop();
+    const queue = new SkunkQueue(uniqueQueue('late'), { backend: `${server.url}?connectTimeoutMs=500` });
+    const job = queue.job({ name: 'x', routes: ['r'] }, async () => 1);
+    await expect(job.fire()).rejects.toMatchObject({ code: 'BACKEND_UNAVAILABLE' });
+    await server.restart();
+    const handle = await job.fire();
+    expect((await queue.getRecord(handle.id))?.state).toBe('queued');
+    await queue.close();
+  });
+
   it('fails to connect with BACKEND_UNAVAILABLE', async () => {
     await expect(RedisBackend.connect({ url: 'redis://127.0.0.1:1', connectTimeoutMs: 1_000 })).rejects.toMatchObject({ code: 'BACKEND_UNAVAILABLE' });
   });

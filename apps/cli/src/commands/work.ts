@@ -28,6 +28,10 @@ export const WORK_USAGE = usage(
 
 /** `skunq work`: loads job modules and runs a {@link WorkerPool} until a signal stops it. */
 export async function work(argv: string[], cwd: string): Promise<number> {
+  // Recorded from the start: a signal while modules load is obeyed once the pool exists (the pool
+  // installs its own handlers when it starts listening). It also names the signal that stopped it.
+  let signal: string | null = null;
+  for (const s of ['SIGINT', 'SIGTERM', 'SIGHUP', 'SIGQUIT', 'SIGABRT'] as const) process.once(s, () => (signal ??= s));
   const flags = parseFlags(argv, FLAGS);
   const config = await loadConfig(cwd);
   const queue = (flags.queue as string | undefined) ?? config.queue;
@@ -63,9 +67,6 @@ export async function work(argv: string[], cwd: string): Promise<number> {
     }
     triggerRunner = await startTriggers(url, `work-${queue}`);
   }
-  // The pool installs its own signal handlers as it starts listening; this records which signal stopped it.
-  let signal: string | null = null;
-  for (const s of ['SIGINT', 'SIGTERM', 'SIGHUP', 'SIGQUIT', 'SIGABRT'] as const) process.once(s, () => (signal ??= s));
   const listening = pool.listen({
     onStarted: () => {
       console.log(`skunq: listening on queue "${queue}", routes ${routes.join(', ')} (pid ${process.pid}, backend ${redactUrl(backend ?? backendUrlFromEnvironment())})`);

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { safeParseInput } from '../config.js';
 import { timerMs } from '../schedule/delay.js';
 import { SkqError, describeIssues } from '../errors.js';
 import { MAX_PRIORITY, MIN_PRIORITY } from '../storage/contract.js';
@@ -55,7 +56,7 @@ export class JobDefinition<Args extends unknown[] = unknown[], Result = unknown>
     handler: JobHandler<any[], unknown>,
     private readonly target: InvocationTarget,
   ) {
-    const parsed = JobOptionsSchema.safeParse(options);
+    const parsed = safeParseInput(JobOptionsSchema, options);
     if (!parsed.success) {
       throw new SkqError('CONFIG_INVALID', `invalid job options: ${describeIssues(parsed.error.issues, 'job')}`, {
         cause: parsed.error,

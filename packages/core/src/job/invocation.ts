@@ -1,5 +1,6 @@
 import { z } from 'zod';
-import { SkqError, describeIssues } from '../errors.js';
+import { safeParseInput } from '../config.js';
+import { SkqError, describeIssues, describeValue, serializeError } from '../errors.js';
 import { MAX_PRIORITY, MIN_PRIORITY } from '../storage/contract.js';
 import { WhenSchema } from '../schedule/delay.js';
 import type { JobRunOptions } from '../storage/contract.js';
@@ -87,7 +88,7 @@ export class Invocation implements Invocable {
 
   /** The same invocation delivered to other routes. */
   on(...routes: string[]): Invocation {
-    const parsed = RoutesSchema.safeParse(routes);
+    const parsed = safeParseInput(RoutesSchema, routes);
     if (!parsed.success) throw new SkqError('ARGS_INVALID', `invalid routes: ${describeIssues(parsed.error.issues, 'routes')}`, { context: { field: 'routes' } });
     return new Invocation(this.name, this.args, { ...this.defaults, routes: parsed.data }, this.target, this.parts);
   }
@@ -113,12 +114,19 @@ export class Invocation implements Invocable {
  * ```
  */
 export function invocationOf(job: unknown, where: string): Invocation {
-  if (typeof job !== 'object' || job === null || typeof (job as Invocable).toInvocation !== 'function') {
-    throw new SkqError('ARGS_INVALID', `${where} takes a job: fn.with(...args), a JobMixin instance or a conjunction, not ${job === null ? 'null' : typeof job}`, {
-      context: { field: 'job' },
-    });
+  const refuse = (why: string, cause?: unknown) =>
+    new SkqError('ARGS_INVALID', `${where} takes a job: fn.with(...args), a JobMixin instance or a conjunction, ${why}`, { cause, context: { field: 'job' } });
+  if (typeof job !== 'object' || job === null) throw refuse(`not ${job === null ? 'null' : typeof job}`);
+  let invocation: unknown;
+  try {
+    if (typeof (job as Invocable).toInvocation !== 'function') throw refuse('not an object without toInvocation()');
+    invocation = (job as Invocable).toInvocation();
+  } catch (err) {
+    if (err instanceof SkqError) throw err;
+    throw refuse(`but reading it failed: ${describeValue(serializeError(err).message)}`, err);
   }
-  return (job as Invocable).toInvocation();
+  if (!(invocation instanceof Invocation)) throw refuse('but its toInvocation() returned something else');
+  return invocation;
 }
 
 function callsOf(invocation: Invocation): JobCall[] {
@@ -127,12 +135,12 @@ function callsOf(invocation: Invocation): JobCall[] {
 
 /** Validates a job name, throwing `CONFIG_INVALID` naming the field. */
 export function parseJobName(name: unknown, field = 'name'): string {
-  const parsed = NameSchema.safeParse(name);
+  const parsed = safeParseInput(NameSchema, name);
   if (!parsed.success) {
-    throw new SkqError('CONFIG_INVALID', `invalid job ${field} ${JSON.stringify(name)}: ${describeIssues(parsed.error.issues)}`, {
+    throw new SkqError('CONFIG_INVALID', `invalid job ${field} ${describeValue(name)}: ${describeIssues(parsed.error.issues)}`, {
       context: { field },
     });
   }
-  if (parsed.data.startsWith('skq.')) throw new SkqError('CONFIG_INVALID', `job names starting with "skq." are reserved (${JSON.stringify(name)})`, { context: { field } });
+  if (parsed.data.startsWith('skq.')) throw new SkqError('CONFIG_INVALID', `job names starting with "skq." are reserved (${describeValue(name)})`, { context: { field } });
   return parsed.data;
 }

@@ -1,4 +1,5 @@
 import type { z } from 'zod';
+import { safeParseInput } from '../config.js';
 import { SkqError, describeIssues, serializeError } from '../errors.js';
 
 /**
@@ -29,7 +30,7 @@ export function validateArgs(jobName: string, args: unknown[], schema: z.ZodType
 }
 
 function parseArgs(jobName: string, args: unknown[], schema: z.ZodType, how: string): unknown {
-  const parsed = schema.safeParse(args);
+  const parsed = safeParseInput(schema, args);
   if (!parsed.success) {
     throw new SkqError('ARGS_INVALID', `invalid arguments for job "${jobName}"${how}: ${describeIssues(parsed.error.issues, 'args')}`, {
       cause: parsed.error,

@@ -1,4 +1,5 @@
 import type { z } from 'zod';
+import { safeParseInput } from '../config.js';
 import { SkqError } from '../errors.js';
 import { MAX_PRIORITY, MIN_PRIORITY } from '../storage/contract.js';
 import type { JobContext } from './context.js';
@@ -79,13 +80,13 @@ export abstract class JobMixin implements Invocable {
   private invocation(args: unknown[]): Invocation {
     const type = this.constructor as JobClass;
     const name = jobClassName(type);
-    const routes = RoutesSchema.safeParse(this.routes);
+    const routes = safeParseInput(RoutesSchema, this.routes);
     if (!routes.success) {
       throw new SkqError('CONFIG_INVALID', `job class ${type.name} has invalid routes: ${routes.error.issues[0]?.message}`, {
         context: { jobName: name, field: 'routes' },
       });
     }
-    const retry = this.retry === undefined ? undefined : RetryOptionsSchema.safeParse(this.retry);
+    const retry = this.retry === undefined ? undefined : safeParseInput(RetryOptionsSchema, this.retry);
     if (retry && !retry.success) {
       throw new SkqError('CONFIG_INVALID', `job class ${type.name} has invalid retry options`, { context: { jobName: name, field: 'retry' } });
     }
@@ -94,7 +95,7 @@ export abstract class JobMixin implements Invocable {
         context: { jobName: name, field: 'priority' },
       });
     }
-    const timeout = timerMs().optional().safeParse(this.timeout);
+    const timeout = safeParseInput(timerMs().optional(), this.timeout);
     if (!timeout.success) {
       throw new SkqError('CONFIG_INVALID', `job class ${type.name} has timeout ${String(this.timeout)}: ${timeout.error.issues[0]?.message}`, {
         context: { jobName: name, field: 'timeout' },

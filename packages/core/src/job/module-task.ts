@@ -4,7 +4,7 @@ import { pathToFileURL } from 'node:url';
 import { z } from 'zod';
 import { timerMs } from '../schedule/delay.js';
 import { parseConfig } from '../config.js';
-import { SkqError } from '../errors.js';
+import { SkqError, describeValue } from '../errors.js';
 import { MAX_PRIORITY, MIN_PRIORITY } from '../storage/contract.js';
 import { Invocation, type InvocationTarget } from './invocation.js';
 import { RoutesSchema } from './names.js';
@@ -40,7 +40,7 @@ const TARGET = /^(.+):([A-Za-z_$][A-Za-z0-9_$]*)$/;
 export function moduleInvocation(target: string, args: unknown[], options: CallOptions, queue: InvocationTarget): Invocation {
   const parsed = parseConfig(CallOptionsSchema, options, 'module task options');
   if (typeof target !== 'string' || !TARGET.test(target)) {
-    throw new SkqError('ARGS_INVALID', `a module task is "path/to/module.js:exportName", got ${JSON.stringify(target)}`, { context: { field: 'target' } });
+    throw new SkqError('ARGS_INVALID', `a module task is "path/to/module.js:exportName", got ${describeValue(target)}`, { context: { field: 'target' } });
   }
   if (!Array.isArray(args)) throw new SkqError('ARGS_INVALID', 'module task arguments must be an array', { context: { field: 'args' } });
   try {

@@ -1,6 +1,6 @@
 import { z } from 'zod';
-import { parseConfig } from '../config.js';
-import { SkqError, describeIssues } from '../errors.js';
+import { parseConfig, safeParseInput } from '../config.js';
+import { SkqError, describeIssues, describeValue } from '../errors.js';
 import { NameSchema } from '../job/names.js';
 import { isStorageBackend } from '../storage/open-backend.js';
 import type { StorageBackend } from '../storage/contract.js';
@@ -20,9 +20,9 @@ export type QueueOptions = z.input<typeof QueueOptionsSchema>;
 
 /** Parses a queue's name and options once, throwing `CONFIG_INVALID` naming the field. */
 export function parseQueueOptions(name: unknown, options: unknown): { name: string; options: z.output<typeof QueueOptionsSchema> } {
-  const parsedName = NameSchema.safeParse(name);
+  const parsedName = safeParseInput(NameSchema, name);
   if (!parsedName.success) {
-    throw new SkqError('CONFIG_INVALID', `invalid queue name ${JSON.stringify(name)}: ${describeIssues(parsedName.error.issues)}`, {
+    throw new SkqError('CONFIG_INVALID', `invalid queue name ${describeValue(name)}: ${describeIssues(parsedName.error.issues)}`, {
       context: { field: 'name' },
     });
   }

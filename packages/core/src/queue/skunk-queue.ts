@@ -1,4 +1,5 @@
 import { randomUUID } from 'node:crypto';
+import { safeParseInput } from '../config.js';
 import { SkqError, describeIssues } from '../errors.js';
 import { JobDefinition, type JobHandler, type JobOptions } from '../job/define-job.js';
 import { JobHandle, type JobReader } from '../job/job-handle.js';
@@ -137,7 +138,7 @@ export class SkunkQueue implements InvocationTarget, JobReader {
   /** Enqueues many jobs in one batch, with the same fire options. */
   async pushMany(jobs: Invocable[], options?: FireOptions): Promise<JobHandle[]> {
     if (!Array.isArray(jobs)) throw new SkqError('ARGS_INVALID', `pushMany() takes an array of jobs, not ${jobs === null ? 'null' : typeof jobs}`, { context: { queue: this.name, field: 'jobs' } });
-    const parsed = FireOptionsSchema.safeParse(options ?? {});
+    const parsed = safeParseInput(FireOptionsSchema, options ?? {});
     if (!parsed.success) {
       throw new SkqError('ARGS_INVALID', `invalid fire options: ${describeIssues(parsed.error.issues, 'options')}`, {
         cause: parsed.error,
@@ -233,7 +234,7 @@ export class SkunkQueue implements InvocationTarget, JobReader {
 
   /** Jobs of this queue, newest first. */
   async list(query: ListQuery = {}): Promise<JobRecord[]> {
-    const parsed = ListQuerySchema.safeParse(query);
+    const parsed = safeParseInput(ListQuerySchema, query);
     if (!parsed.success) {
       throw new SkqError('ARGS_INVALID', `invalid list query: ${describeIssues(parsed.error.issues, 'query')}`, { cause: parsed.error, context: { queue: this.name } });
     }

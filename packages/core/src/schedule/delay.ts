@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { safeParseInput } from '../config.js';
 import { SkqError, describeIssues } from '../errors.js';
 
 /**
@@ -64,7 +65,7 @@ const MS = { wait: 1_000, days: 86_400_000, hours: 3_600_000, minutes: 60_000, s
  * ```
  */
 export function durationToMs(duration: Duration): number {
-  const parsed = DurationSchema.safeParse(duration);
+  const parsed = safeParseInput(DurationSchema, duration);
   if (!parsed.success) {
     throw new SkqError('CONFIG_INVALID', `invalid duration: ${describeIssues(parsed.error.issues)}`, {
       cause: parsed.error,
@@ -96,7 +97,7 @@ export function resolveWhen(when: When, now: number = Date.now(), field = 'when'
     if (Number.isNaN(at)) throw new SkqError('ARGS_INVALID', `invalid ${field}: the Date is invalid`, { context: { field } });
     return at;
   }
-  const parsed = WhenSchema.safeParse(when);
+  const parsed = safeParseInput(WhenSchema, when);
   if (!parsed.success) {
     throw new SkqError('ARGS_INVALID', `invalid ${field}: expected a Date, a number of ms or { days, hours, minutes, seconds, millis }`, {
       cause: parsed.error,

@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import { z } from 'zod';
 import { parseConfig } from '../config.js';
-import { SkqError } from '../errors.js';
+import { SkqError, serializeError } from '../errors.js';
 import { invocationOf, parseJobName, type Invocable, type Invocation } from '../job/invocation.js';
 import { NameSchema } from '../job/names.js';
 import type { QueueType, ScheduleRule, StorageBackend } from '../storage/contract.js';
@@ -119,7 +119,13 @@ function adaptiveScheduler<S extends z.ZodType>(policy: 'aimd' | 'rto' | 'slow-s
     if (typeof options !== 'object' || options === null) {
       throw new SkqError('CONFIG_INVALID', `invalid ${policy} scheduler options: expected an object such as { minMs, maxMs, stepMs }`, { context: { field: 'options' } });
     }
-    const { name, ...policyOptions } = options as { name?: unknown } & Record<string, number>;
+    let name: unknown;
+    let policyOptions: Record<string, number>;
+    try {
+      ({ name, ...policyOptions } = options as { name?: unknown } & Record<string, number>);
+    } catch (cause) {
+      throw new SkqError('CONFIG_INVALID', `invalid ${policy} scheduler options: they could not be read (${serializeError(cause).message})`, { cause, context: { field: 'options' } });
+    }
     check(policyOptions as z.input<S>);
     const id = name === undefined ? undefined : parseJobName(name, 'schedule name');
     return { queue, rule: { kind: 'adaptive', policy, options: policyOptions } as ScheduleRule, name: id };

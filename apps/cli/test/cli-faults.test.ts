@@ -1,0 +1,108 @@
+// `skunq work` under faults: handlers that misbehave, modules that fail to load, signals during start-up.
+import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { SkunkQueue, isSkqError } from '@skq/core';
+import { eventually } from '@skq/testing';
+import { runCliProcess, startCli, type CliProcess } from './cli-process.js';
+
+const dir = mkdtempSync(join(tmpdir(), 'skq-cli-faults-'));
+const backend = `sqlite:${join(dir, 'faults.db')}`;
+const env = { SKQ_BACKEND: backend };
+const FIXTURES = 'apps/cli/test/fixtures/faults';
+const running: CliProcess[] = [];
+let jobs: typeof import('./fixtures/faults/misbehaving-jobs.js');
+
+const start = (args: string[], extraEnv: Record<string, string> = {}) => {
+  const proc = startCli(args, { ...env, ...extraEnv });
+  running.push(proc);
+  return proc;
+};
+
+/** The error a job ended with, as `handle.result()` rejects. */
+async function failureOf(handle: { result(o: { timeoutMs: number }): Promise<unknown> }): Promise<{ code: string; message: string }> {
+  try {
+    await handle.result({ timeoutMs: 20_000 });
+  } catch (err) {
+    if (isSkqError(err)) return { code: err.code, message: err.message };
+    throw err;
+  }
+  throw new Error('the job succeeded');
+}
+
+beforeAll(async () => {
+  process.env.SKQ_BACKEND = backend;
+  jobs = await import('./fixtures/faults/misbehaving-jobs.js');
+});
+afterEach(async () => {
+  for (const proc of running.splice(0)) {
+    if (proc.child.exitCode === null) proc.child.kill('SIGKILL');
+    await proc.exited;
+  }
+});
+afterAll(async () => {
+  await jobs.queue.close();
+  rmSync(dir, { recursive: true, force: true });
+});
+
+describe('skunq work under faults', () => {
+  it('fails the job an escaped error came from, names it, and keeps the worker and its other jobs alive', async () => {
+    const worker = start(['work', '-q', 'faults', '-r', 'r', '-c', '4', '-f', `${FIXTURES}/misbehaving-jobs.ts`]);
+    await worker.waitFor('listening');
+    const [stray, timer, hostile, ok] = await Promise.all([jobs.strayRejection.fire(), jobs.timerThrow.fire(), jobs.hostileError.fire(), jobs.double.fire(21)]);
+    expect(await ok!.result({ timeoutMs: 20_000 })).toBe(42);
+    expect(await failureOf(stray!)).toMatchObject({ code: 'JOB_FAILED', message: expect.stringContaining('a rejection nobody awaited') });
+    expect(await failureOf(timer!)).toMatchObject({ code: 'JOB_FAILED', message: expect.stringContaining('thrown inside a timer') });
+    expect(await failureOf(hostile!)).toMatchObject({ code: 'JOB_FAILED' });
+    expect(worker.child.exitCode).toBeNull();
+    // The same process goes on taking work.
+    expect(await (await jobs.double.fire(5)).result({ timeoutMs: 20_000 })).toBe(10);
+    const log = worker.stdout() + worker.stderr();
+    expect(log).toContain(`escaped job "stray-rejection" ${stray!.id}`);
+    expect(log).toContain(`escaped job "timer-throw" ${timer!.id}`);
+    worker.child.kill('SIGTERM');
+    expect(await worker.exited).toBe(0);
+  });
+
+  it('obeys a SIGTERM that arrives while the job modules are still loading, and claims nothing', async () => {
+    const barrier = mkdtempSync(join(dir, 'barrier-'));
+    const queue = new SkunkQueue('startup', { backend });
+    const touch = queue.job({ name: 'touch', routes: ['r'] }, async () => 'ran');
+    const handle = await touch.fire();
+    const worker = start(['work', '-q', 'startup', '-r', 'r', '-f', `${FIXTURES}/slow-to-load.ts`], { SKQ_TEST_BARRIER: barrier });
+    await eventually(() => existsSync(join(barrier, 'loading')), 'the module to start loading', 20_000);
+    worker.child.kill('SIGTERM');
+    writeFileSync(join(barrier, 'go'), '');
+    expect(await worker.exited).toBe(0);
+    expect(worker.stdout()).toContain('stopped on SIGTERM');
+    expect((await queue.getRecord(handle.id))?.state).toBe('queued');
+    await queue.close();
+  });
+
+  it('reports a module that throws null without a stack trace, and one that never finishes loading', async () => {
+    const thrown = await runCliProcess(['work', '-q', 'faults', '-r', 'r', '-f', `${FIXTURES}/throws-null.ts`], env);
+    expect(thrown.code).toBe(2);
+    expect(thrown.stderr).toContain('could not load');
+    expect(thrown.stderr).toContain('throws-null.ts: null');
+    expect(thrown.stderr).not.toMatch(/\n\s+at /);
+    const hung = await runCliProcess(['work', '-q', 'faults', '-r', 'r', '-f', `${FIXTURES}/never-settles.ts`], env);
+    expect(hung.code).toBe(13);
+    expect(hung.stderr).toContain('never-settles.ts never finished loading');
+  });
+
+  it('prints the usage with a pool option it refuses, and an empty SKQ_BACKEND is refused', async () => {
+    const lease = await runCliProcess(['work', '-q', 'faults', '-r', 'r', '--lease-ms', '1e10'], env);
+    expect(lease).toMatchObject({ code: 2, stderr: expect.stringContaining('leaseMs') });
+    expect(lease.stderr).toContain('Usage: skunq work');
+    const empty = await runCliProcess(['work', '-q', 'faults', '-r', 'r'], { SKQ_BACKEND: '' });
+    expect(empty).toMatchObject({ code: 2, stderr: expect.stringContaining('SKQ_BACKEND is set but empty') });
+  });
+
+  it('names a shell task working directory that does not exist', async () => {
+    const worker = start(['work', '-q', 'faults', '-r', 'r', '--allow-shell']);
+    await worker.waitFor('listening');
+    const handle = await jobs.queue.shell('printf x', {}, { routes: ['r'], cwd: join(dir, 'no-such-dir') });
+    expect(await failureOf(handle)).toMatchObject({ message: expect.stringContaining(`working directory ${join(dir, 'no-such-dir')} does not exist`) });
+  });
+});

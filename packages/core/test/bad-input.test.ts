@@ -1,0 +1,221 @@
+// Regression tests for defects found by feeding the public API what a careless or hostile caller would.
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import { z } from 'zod';
+import {
+  AIMDScheduler,
+  AttemptControl,
+  JobMixin,
+  JobRegistry,
+  RetryAfter,
+  SkqError,
+  SkunkQueue,
+  TimeScheduler,
+  runAttempt,
+  serializeError,
+  type ClaimedDelivery,
+} from '@skq/core';
+
+const dir = mkdtempSync(join(tmpdir(), 'skq-bad-input-'));
+const backend = `sqlite:${join(dir, 'bad.db')}`;
+const queue = new SkunkQueue('bad-input', { backend });
+afterAll(async () => {
+  await queue.close();
+  rmSync(dir, { recursive: true, force: true });
+});
+
+/** The code and field of the SkqError `fn` throws or rejects with, or what else happened. */
+async function failure(fn: () => unknown): Promise<unknown> {
+  try {
+    await fn();
+  } catch (err) {
+    return err instanceof SkqError ? { code: err.code, field: err.context.field } : { notSkqError: String(err) };
+  }
+  return 'did not throw';
+}
+
+function delivery(overrides: Partial<ClaimedDelivery> = {}): ClaimedDelivery {
+  return {
+    id: 'job-1.0',
+    jobId: 'job-1',
+    queue: 'q',
+    route: 'r',
+    targetWorker: null,
+    state: 'running',
+    priority: 0,
+    runAt: 0,
+    attempts: 1,
+    maxAttempts: 1,
+    recoveries: 0,
+    workerId: 'w1',
+    leaseUntil: null,
+    startedAt: 0,
+    finishedAt: null,
+    result: null,
+    error: null,
+    cancelRequested: false,
+    name: 'job',
+    args: [],
+    options: { attempts: 1, backoff: { type: 'fixed', delayMs: 10, maxDelayMs: 10, jitter: 0 }, timeoutMs: null },
+    ...overrides,
+  };
+}
+
+function registryWith(handler: (...args: unknown[]) => unknown): JobRegistry {
+  const registry = new JobRegistry();
+  registry.add('q', { name: 'job', kind: 'function', argsSchema: undefined, run: async (args) => handler(...args) });
+  return registry;
+}
+
+const attempt = (d: ClaimedDelivery, handler: (...args: unknown[]) => unknown, controller = new AttemptControl()) =>
+  runAttempt(d, { registry: registryWith(handler), workerId: 'w1', controller, sink: () => undefined });
+
+describe('errors a handler throws', () => {
+  const hostile: [string, () => unknown][] = [
+    ['an error whose message getter throws', () => Object.defineProperty(new Error('x'), 'message', { get: () => { throw new Error('no message'); } })],
+    ['an error whose code getter throws', () => Object.defineProperty(new Error('x'), 'code', { get: () => { throw new Error('no code'); } })],
+    ['a Proxy whose traps all throw', () => new Proxy({}, { get: () => { throw new Error('trap'); }, getPrototypeOf: () => { throw new Error('trap'); }, ownKeys: () => { throw new Error('trap'); } })],
+    ['a null-prototype object', () => Object.create(null)],
+    ['null', () => null],
+    ['a symbol', () => Symbol('s')],
+    ['a BigInt', () => 10n],
+    ['an object with a throwing toJSON', () => ({ toJSON: () => { throw new Error('no json'); } })],
+  ];
+  for (const [what, make] of hostile) {
+    it(`serializes ${what} without throwing, and the attempt fails with it recorded`, async () => {
+      expect(() => serializeError(make())).not.toThrow();
+      const outcome = await attempt(delivery(), () => {
+        throw make();
+      });
+      expect(outcome.kind).toBe('failed');
+      expect(typeof (outcome as { error: { message: string } }).error.message).toBe('string');
+      expect(() => JSON.stringify(outcome)).not.toThrow();
+    });
+  }
+});
+
+describe('RetryAfter', () => {
+  it('refuses NaN, Infinity, negative and absurd delays with ARGS_INVALID', async () => {
+    for (const bad of [NaN, Infinity, -1, RetryAfter.MAX_DELAY_MS + 1, '5' as unknown as number]) {
+      expect(await failure(() => new RetryAfter(bad))).toEqual({ code: 'ARGS_INVALID', field: 'delayMs' });
+    }
+    expect(new RetryAfter(1_500.4).delayMs).toBe(1_500);
+  });
+
+  it('fails the job, recorded, when a handler builds a bad one (a bad Retry-After header)', async () => {
+    const outcome = await attempt(delivery({ maxAttempts: 5, options: { ...delivery().options, attempts: 5 } }), () => {
+      throw new RetryAfter(Number.parseFloat('Wed, 21 Oct'));
+    });
+    expect(outcome).toMatchObject({ kind: 'failed', retryAt: null, error: { code: 'ARGS_INVALID' } });
+  });
+});
+
+describe('attempts', () => {
+  it('does not call a handler whose attempt was aborted before it started (a rough stop)', async () => {
+    let called = false;
+    const controller = new AttemptControl();
+    controller.abort(new SkqError('INTERRUPTED', 'stopping'));
+    const outcome = await attempt(delivery(), () => (called = true), controller);
+    expect(called).toBe(false);
+    expect(outcome).toMatchObject({ kind: 'failed', error: { code: 'INTERRUPTED' } });
+  });
+
+  it('does not charge lease recoveries to the retry budget', async () => {
+    // retry: 2; attempt 1 was SIGKILLed (recovered), attempt 2 throws: one try is left.
+    const d = delivery({ attempts: 2, recoveries: 1, maxAttempts: 2, options: { ...delivery().options, attempts: 2 } });
+    const outcome = await attempt(d, () => {
+      throw new Error('flaky');
+    });
+    expect(outcome).toMatchObject({ kind: 'failed' });
+    expect((outcome as { retryAt: number | null }).retryAt).not.toBeNull();
+    const spent = await attempt({ ...d, attempts: 3 }, () => {
+      throw new Error('flaky');
+    });
+    expect(spent).toMatchObject({ kind: 'failed', retryAt: null });
+  });
+});
+
+describe('timers that Node would overflow', () => {
+  it('refuses timeouts of 2^31 ms or more, and JobMixin timeouts that are not positive integers', async () => {
+    expect(await failure(() => queue.job({ name: 'slow', routes: ['r'], timeout: 30 * 86_400_000 }, async () => 1))).toEqual({ code: 'CONFIG_INVALID', field: 'timeout' });
+    class Bad extends JobMixin {
+      override routes = ['r'];
+      work() {}
+    }
+    for (const timeout of [-1, 'abc', 2 ** 31, 1.5]) {
+      const job = Object.assign(new Bad(), { timeout });
+      expect(await failure(() => job.with())).toEqual({ code: 'CONFIG_INVALID', field: 'timeout' });
+    }
+    expect(await failure(() => queue.shell('true', {}, { routes: ['r'], timeout: 2 ** 31 }))).toEqual({ code: 'CONFIG_INVALID', field: 'timeout' });
+  });
+
+  it('refuses schedule intervals and delays beyond 100 years', async () => {
+    const tick = queue.job({ name: 'tick', routes: ['r'] }, async () => 1);
+    expect(await failure(() => queue.schedule('far', tick.with(), { every: { days: 1e8 } }))).toMatchObject({ code: 'CONFIG_INVALID' });
+    expect(await failure(() => queue.schedule('never', tick.with(), { every: { days: 1e308 } }))).toMatchObject({ code: 'CONFIG_INVALID' });
+    expect(await failure(() => tick.fireAt({ days: 1e308 }))).toMatchObject({ code: 'ARGS_INVALID' });
+  });
+});
+
+describe('arguments that pass at fire must pass on the worker', () => {
+  it('refuses a schema the JSON form fails (z.date()), at fire', async () => {
+    const at = queue.job({ name: 'at-date', routes: ['r'], args: z.tuple([z.date()]) }, async (d) => d.toISOString());
+    expect(await failure(() => at.fire(new Date()))).toEqual({ code: 'ARGS_INVALID', field: 'args.0' });
+    const coerced = queue.job({ name: 'at-coerced', routes: ['r'], args: z.tuple([z.coerce.date()]) }, async (d) => d.toISOString());
+    const handle = await coerced.fire(new Date(0));
+    expect((await queue.getRecord(handle.id))?.args).toEqual(['1970-01-01T00:00:00.000Z']);
+  });
+
+  it('drops trailing undefined arguments, and refuses an undefined the schema cannot take as null', async () => {
+    const opt = queue.job({ name: 'optional', routes: ['r'], args: z.tuple([z.number(), z.number().optional()]) }, async (a, b) => a + (b ?? 0));
+    const handle = await opt.fire(1, undefined);
+    expect((await queue.getRecord(handle.id))?.args).toEqual([1]);
+    const mid = queue.job({ name: 'middle', routes: ['r'], args: z.tuple([z.number().optional(), z.number()]) }, async (a, b) => (a ?? 0) + b);
+    expect(await failure(() => mid.fire(undefined, 2))).toMatchObject({ code: 'ARGS_INVALID' });
+  });
+
+  it('refuses NUL in shell values, templates, cwd and env', async () => {
+    expect(await failure(() => queue.shell('echo {x}', { x: 'a\0b' }, { routes: ['r'] }))).toEqual({ code: 'ARGS_INVALID', field: 'x' });
+    expect(await failure(() => queue.shell('echo a\0b', {}, { routes: ['r'] }))).toEqual({ code: 'ARGS_INVALID', field: 'template' });
+    expect(await failure(() => queue.shell('echo', {}, { routes: ['r'], cwd: '/tmp\0x' }))).toEqual({ code: 'CONFIG_INVALID', field: 'cwd' });
+    expect(await failure(() => queue.shell('echo', {}, { routes: ['r'], env: { A: 'b\0' } }))).toEqual({ code: 'CONFIG_INVALID', field: 'env' });
+  });
+});
+
+describe('plain-JavaScript callers get SkqError, not TypeError', () => {
+  const add = queue.job({ name: 'add', routes: ['r'] }, async (a: number, b: number) => a + b);
+  const cases: [string, () => unknown, string][] = [
+    ['queue.shell(5, …)', () => queue.shell(5 as never, {}, { routes: ['r'] }), 'ARGS_INVALID'],
+    ['queue.shell(…, "x")', () => queue.shell('echo', 'x' as never, { routes: ['r'] }), 'ARGS_INVALID'],
+    ["pushMany('x')", () => queue.pushMany('x' as never), 'ARGS_INVALID'],
+    ['pushMany([null])', () => queue.pushMany([null as never]), 'ARGS_INVALID'],
+    ['schedule(name, null, …)', () => queue.schedule('s', null as never, { every: { seconds: 1 } }), 'ARGS_INVALID'],
+    ['scheduler.add(null)', () => new TimeScheduler(queue, { every: { seconds: 1 } }).add(null as never), 'ARGS_INVALID'],
+    ['.and(null)', () => add.with(1, 2).and(null as never), 'ARGS_INVALID'],
+    ['new AIMDScheduler(q)', () => new AIMDScheduler(queue, undefined as never), 'CONFIG_INVALID'],
+    ["AIMDScheduler name 123", () => new AIMDScheduler(queue, { name: 123 as never, minMs: 1, maxMs: 10, stepMs: 1 }), 'CONFIG_INVALID'],
+    ["AIMDScheduler name ''", () => new AIMDScheduler(queue, { name: '', minMs: 1, maxMs: 10, stepMs: 1 }), 'CONFIG_INVALID'],
+    ["list({ limit: 'abc' })", () => queue.list({ limit: 'abc' as never }), 'ARGS_INVALID'],
+    ["list({ state: 'done' })", () => queue.list({ state: 'done' as never }), 'ARGS_INVALID'],
+    ['logs({})', () => queue.logs({} as never), 'ARGS_INVALID'],
+    ['sqlite:100%.db', () => new SkunkQueue('x', { backend: 'sqlite:100%.db' }).counts(), 'CONFIG_INVALID'],
+  ];
+  for (const [what, call, code] of cases) {
+    it(what, async () => {
+      expect(await failure(call)).toMatchObject({ code });
+    });
+  }
+
+  it('refuses an empty SKQ_BACKEND with CONFIG_INVALID', async () => {
+    const saved = process.env.SKQ_BACKEND;
+    process.env.SKQ_BACKEND = '';
+    try {
+      expect(await failure(() => new SkunkQueue('env'))).toEqual({ code: 'CONFIG_INVALID', field: 'SKQ_BACKEND' });
+    } finally {
+      if (saved === undefined) delete process.env.SKQ_BACKEND;
+      else process.env.SKQ_BACKEND = saved;
+    }
+  });
+});
