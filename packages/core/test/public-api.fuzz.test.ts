@@ -71,7 +71,7 @@ describe('public entry points with arbitrary input', () => {
   property('fire: a stored job, or a refusal that stores nothing', fc.tuple(fc.array(anything, { maxLength: 3 })), async (args: unknown[]) => {
     for (const job of [add, free]) {
       const before = await jobCount();
-      const outcome = await settle(() => (job.fire as (...a: unknown[]) => Promise<{ id: string }>)(...args));
+      const outcome = await settle(() => (job.fire as unknown as (...a: unknown[]) => Promise<{ id: string }>)(...args));
       if (outcome.ok) expect(await queue.getRecord((outcome.value as { id: string }).id)).not.toBeNull();
       else expect(await jobCount()).toBe(before);
     }
