@@ -209,12 +209,22 @@ export class RouteWorker {
       try {
         return await write();
       } catch (err) {
-        if (isSkqError(err, 'LEASE_LOST')) return this.settings.warn(`lease lost on job ${delivery.jobId}; its result was dropped`, err);
+        if (isSkqError(err, 'LEASE_LOST')) {
+          // A retried report whose first try was applied (the reply was lost) finds its own outcome: nothing was lost.
+          if (attempt > 1 && reportedBefore(err, delivery, this.id)) return;
+          return this.settings.warn(`lease lost on job ${delivery.jobId}; its result was dropped`, err);
+        }
         if (attempt >= 5) return this.settings.warn(`could not report job ${delivery.jobId}; its lease will expire and it will run again`, err);
         await new Promise((resolve) => setTimeout(resolve, 200 * attempt));
       }
     }
   }
+}
+
+/** Whether a LEASE_LOST found this very attempt already ended by this worker. */
+function reportedBefore(err: SkqError, delivery: ClaimedDelivery, workerId: string): boolean {
+  const found = err.context.found as { state?: string; attempts?: number; workerId?: string | null } | undefined;
+  return found?.workerId === workerId && found.attempts === delivery.attempts && found.state !== 'running';
 }
 
 function interrupted(workerId: string): SkqError {

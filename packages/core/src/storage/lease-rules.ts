@@ -49,7 +49,7 @@ export function leaseLost(queue: string, lease: LeaseToken, found: { state: stri
     'LEASE_LOST',
     `attempt ${lease.attempt} of ${lease.deliveryId} by worker ${lease.workerId} no longer holds its lease ` +
       `(now ${found.state}, attempt ${found.attempts}, holder ${found.workerId ?? 'none'})`,
-    { context },
+    { context: { ...context, found: { state: found.state, attempts: found.attempts, workerId: found.workerId } } },
   );
 }
 
