@@ -210,8 +210,9 @@ export class RouteWorker {
         return await write();
       } catch (err) {
         if (isSkqError(err, 'LEASE_LOST')) {
-          // A retried report whose first try was applied (the reply was lost) finds its own outcome: nothing was lost.
-          if (attempt > 1 && reportedBefore(err, delivery, this.id)) return;
+          // A report that finds this attempt's own outcome already stored (a retry after a lost reply, or a
+          // server that applied the write but answered no) lost nothing.
+          if (reportedBefore(err, delivery, this.id)) return;
           return this.settings.warn(`lease lost on job ${delivery.jobId}; its result was dropped`, err);
         }
         if (attempt >= 5) return this.settings.warn(`could not report job ${delivery.jobId}; its lease will expire and it will run again`, err);
@@ -221,10 +222,13 @@ export class RouteWorker {
   }
 }
 
-/** Whether a LEASE_LOST found this very attempt already ended by this worker. */
+/**
+ * Whether a LEASE_LOST found this very attempt already succeeded under this worker: only its own
+ * completion can have done that. (A queued or failed state may be a lease recovery: that is reported.)
+ */
 function reportedBefore(err: SkqError, delivery: ClaimedDelivery, workerId: string): boolean {
   const found = err.context.found as { state?: string; attempts?: number; workerId?: string | null } | undefined;
-  return found?.workerId === workerId && found.attempts === delivery.attempts && found.state !== 'running';
+  return found?.state === 'succeeded' && found.workerId === workerId && found.attempts === delivery.attempts;
 }
 
 function interrupted(workerId: string): SkqError {

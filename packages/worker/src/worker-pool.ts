@@ -122,6 +122,11 @@ export class WorkerPool {
       await backend.registerWorker({ id: worker.id, queue: this.queue, routes: [worker.route], hostname: hostname(), pid: process.pid, startedAt: Date.now() }, registrationTtlMs);
     }
     await backend.recoverExpired(this.queue);
+    if (this.stopRequested) {
+      // A signal came while starting: start nothing more, shutdown() undoes the rest.
+      this.state = 'running';
+      return;
+    }
     if (this.options.scheduler) {
       this.runner = new ScheduleRunner(backend, [this.queue], {
         pollIntervalMs: this.options.pollIntervalMs,
@@ -134,7 +139,6 @@ export class WorkerPool {
     this.every(Math.max(100, Math.floor(leaseMs / 2)), () => backend.recoverExpired(this.queue));
     this.every(1_000, () => Promise.all(this.workers.map((w) => w.flushLogs())));
     this.state = 'running';
-    if (this.stopRequested) return; // a signal came while starting: shutdown() takes over
     for (const worker of this.workers) worker.start();
   }
 
@@ -222,6 +226,8 @@ export class WorkerPool {
         return;
       }
     }
+    // Another pool in this process may own it (each pool hears every escaped error).
+    if (context && context.queue !== this.queue) return;
     const running = this.workers.flatMap((w) => w.runningDeliveries()).map((d) => `"${d.name}" ${d.jobId}`);
     const from = context ? `job "${context.name}" ${context.jobId}, which is no longer running` : 'no job';
     this.warn(`an ${origin} from ${from}: ${message}${running.length ? ` (running now: ${running.join(', ')})` : ''}`);
