@@ -107,6 +107,8 @@ export class UnrecoverableError extends Error {
   override readonly name = 'UnrecoverableError';
 }
 
+const MAX_RETRY_AFTER_MS = 365 * 86_400_000;
+
 /**
  * Thrown by a handler to run the job again after `delayMs` (a rate limit, a busy
  * upstream). The attempt counts toward the job's attempts.
@@ -123,16 +125,15 @@ export class RetryAfter extends Error {
   /** The delay in ms: a finite number from 0 to {@link RetryAfter.MAX_DELAY_MS}. */
   readonly delayMs: number;
   /** The longest delay a RetryAfter takes: 365 days. */
-  static readonly MAX_DELAY_MS = 365 * 86_400_000;
+  static readonly MAX_DELAY_MS = MAX_RETRY_AFTER_MS;
 
   /** Throws `ARGS_INVALID` for a delay that is not a finite number from 0 to {@link RetryAfter.MAX_DELAY_MS} (NaN from a bad `Retry-After` header, say). */
   constructor(delayMs: number, message?: string) {
+    // Checked in the super() argument: a class with initialised fields may run nothing before super().
     super(message ?? `retry after ${checkRetryDelay(delayMs)} ms`);
-    this.delayMs = Math.round(checkRetryDelay(delayMs));
+    this.delayMs = Math.round(delayMs);
   }
 }
-
-const MAX_RETRY_AFTER_MS = 365 * 86_400_000;
 
 function checkRetryDelay(delayMs: unknown): number {
   if (typeof delayMs !== 'number' || !Number.isFinite(delayMs) || delayMs < 0 || delayMs > MAX_RETRY_AFTER_MS) {

@@ -49,14 +49,14 @@ export class JobWriter {
     const events: EventDoc[] = [];
     if (solos.length) {
       const resent = await insertIgnoringDuplicates(this.host.c.deliveries, solos);
-      if (resent.size) await refuseOtherQueues(this.host.c.deliveries.find({ _id: { $in: [...resent] } }, { projection: { queue: 1, jobId: 1 } }).toArray(), jobs);
+      if (resent.size) refuseOtherQueues(await this.host.c.deliveries.find({ _id: { $in: [...resent] } }, { projection: { queue: 1, jobId: 1 } }).toArray(), jobs);
       for (const d of solos) if (!resent.has(d._id)) events.push(this.host.event(d.queue, 'enqueued', d.jobId, d._id, d.route, d.targetWorker, now));
     }
     if (headers.length) {
       const resent = await insertIgnoringDuplicates(this.host.c.jobs, headers);
       // A resent id is answered as stored, finishing its deliveries if its first writer died midway.
       const stored = resent.size ? await this.host.c.jobs.find({ _id: { $in: [...resent] } }).toArray() : [];
-      await refuseOtherQueues(Promise.resolve(stored.map((h) => ({ queue: h.queue, jobId: h._id }))), jobs);
+      refuseOtherQueues(stored.map((h) => ({ queue: h.queue, jobId: h._id })), jobs);
       const fresh = headers.filter((h) => !resent.has(h._id));
       events.push(...(await this.storeDeliveries([...fresh, ...stored.filter((h) => h.pending)], now)));
       for (const header of stored) {
@@ -188,9 +188,9 @@ function deliveryOf(h: JobDoc, target: PendingDelivery, index: number, maxAttemp
  * Job ids share one space in the store's collections: an id that another queue holds is refused
  * with `ID_CONFLICT` rather than answered as if it were this queue's job.
  */
-async function refuseOtherQueues(stored: Promise<{ queue: string; jobId: string }[]>, jobs: NewJob[]): Promise<void> {
+function refuseOtherQueues(stored: { queue: string; jobId: string }[], jobs: NewJob[]): void {
   const wanted = new Map(jobs.map((j) => [j.id, j.queue]));
-  for (const doc of await stored) {
+  for (const doc of stored) {
     const queue = wanted.get(doc.jobId);
     if (queue !== undefined && queue !== doc.queue) {
       throw new SkqError('ID_CONFLICT', `job id "${doc.jobId}" is taken by queue "${doc.queue}": job ids are unique across the queues of one MongoDB database`, {

@@ -130,7 +130,7 @@ export class WorkerPool {
     if (this.options.scheduler) {
       this.runner = new ScheduleRunner(backend, [this.queue], {
         pollIntervalMs: this.options.pollIntervalMs,
-        onError: (err) => console.warn(`[skunq] schedules: ${(err as Error).message}`),
+        onError: (err) => this.warn('schedules', err),
       });
       this.runner.start();
     }
@@ -220,8 +220,7 @@ export class WorkerPool {
     const message = serializeError(err).message;
     const context = activeJobContext();
     if (context) {
-      const owner = this.workers.find((w) => w.abort(context.deliveryId, err, context.attempt));
-      if (owner) {
+      if (this.workers.some((w) => w.abort(context.deliveryId, err, context.attempt))) {
         this.warn(`an ${origin} escaped job "${context.name}" ${context.jobId} (attempt ${context.attempt}); the attempt fails with it: ${message}`);
         return;
       }
@@ -284,7 +283,7 @@ export class WorkerPool {
       if (busy) return;
       busy = true;
       task()
-        .catch((err) => console.warn(`[skunq] background task failed: ${(err as Error).message}`))
+        .catch((err: unknown) => this.warn('background task failed', err))
         .finally(() => (busy = false));
     }, ms);
     this.timers.push(timer);

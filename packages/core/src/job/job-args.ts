@@ -21,9 +21,11 @@ import { SkqError, describeIssues, serializeError } from '../errors.js';
 export function validateArgs(jobName: string, args: unknown[], schema: z.ZodType | undefined, atFire = true): unknown[] {
   if (!Array.isArray(args)) throw new SkqError('ARGS_INVALID', `arguments for job "${jobName}" must be an array`, { context: { jobName } });
   if (!atFire) return schema ? (parseArgs(jobName, args, schema, '') as unknown[]) : args;
-  if (schema) parseArgs(jobName, args, schema, '');
   const wire = toWire(jobName, args);
-  if (schema) {
+  // One parse when the arguments are good; only a refusal parses again, to say whether the
+  // arguments themselves are wrong or only the JSON form the worker receives.
+  if (schema && !safeParseInput(schema, wire).success) {
+    parseArgs(jobName, args, schema, '');
     parseArgs(jobName, wire, schema, ' as the worker receives them (JSON: a Date arrives as an ISO string, so use z.coerce.date(); undefined arrives as null)');
   }
   return wire;
