@@ -1,6 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { SkqError, chargedAttempts, leaseOf, type ClaimedDelivery, type ScheduleDefinition, type StorageBackend } from '@skq/core';
 import { eventually, newJob, recordEvents, sleep, uniqueQueue } from './contract-fixtures.js';
+import { operationsContract } from './operations-contract.js';
 
 /** Opens a connection to the store under test. Every call must reach the same store. */
 export type BackendFactory = () => Promise<StorageBackend>;
@@ -224,10 +225,11 @@ export function runStorageContract(name: string, factory: BackendFactory, option
       const queue = uniqueQueue('registry');
       await backend.registerWorker({ id: 'hb', queue, routes: ['r'], hostname: 'h', pid: 2, startedAt: Date.now() }, 150);
       expect((await backend.listWorkers(queue)).map((w) => w.id)).toEqual(['hb']);
-      expect(await backend.heartbeat(queue, 'hb', 150)).toBe(true);
+      const status = { state: 'running' as const, runningJobIds: [], obeyedCommandId: null };
+      expect(await backend.heartbeat(queue, 'hb', 150, status)).toMatchObject({ id: 'hb', state: 'running', command: null });
       await sleep(250);
       expect(await backend.listWorkers(queue)).toEqual([]);
-      expect(await backend.heartbeat(queue, 'hb', 150)).toBe(false);
+      expect(await backend.heartbeat(queue, 'hb', 150, status)).toBeNull();
       await backend.registerWorker({ id: 'gone', queue, routes: ['r'], hostname: 'h', pid: 3, startedAt: Date.now() }, 10_000);
       await backend.unregisterWorker(queue, 'gone');
       expect(await backend.listWorkers(queue)).toEqual([]);
@@ -352,12 +354,14 @@ export function runStorageContract(name: string, factory: BackendFactory, option
         { deliveryId: d.id, at: Date.now(), stream: 'ctx', line: 'world' },
       ]);
       expect((await backend.getLogs(queue, d.jobId)).map((l) => l.line)).toEqual(['hello', 'world']);
-      expect((await backend.listJobs({ queue })).map((j) => j.id)).toEqual([b!.id, a!.id]);
-      expect((await backend.listJobs({ queue, state: 'running' })).map((j) => j.id)).toEqual([d.jobId]);
-      expect((await backend.listJobs({ queue, state: 'queued' })).map((j) => j.id)).toEqual([d.jobId === a!.id ? b!.id : a!.id]);
+      expect((await backend.listJobs({ queue, limit: 10 })).map((j) => j.id)).toEqual([b!.id, a!.id]);
+      expect((await backend.listJobs({ queue, limit: 10, after: { createdAt: b!.createdAt, id: b!.id } })).map((j) => j.id)).toEqual([a!.id]);
+      expect((await backend.listJobs({ queue, limit: 1 })).map((j) => j.id)).toEqual([b!.id]);
       const counts = await backend.countByState(queue);
       expect(counts.r).toMatchObject({ running: 1, queued: 1, succeeded: 0 });
     });
+
+    describe('operating queues', () => operationsContract(() => backend, open));
 
     describe('schedules', () => {
       const definition = (id: string, everyMs = 1_000): ScheduleDefinition => ({
@@ -397,7 +401,7 @@ export function runStorageContract(name: string, factory: BackendFactory, option
         expect(results.filter(Boolean)).toHaveLength(1);
         const [after] = await backend.listSchedules(queue);
         expect(after).toMatchObject({ nextRunAt: 2_000, firedCount: 1, lastFiredAt: 1_000, lastJobId: `sched:${queue}:s:1000`, version: record!.version + 1 });
-        expect((await backend.listJobs({ queue })).map((j) => j.id)).toEqual([`sched:${queue}:s:1000`]);
+        expect((await backend.listJobs({ queue, limit: 10 })).map((j) => j.id)).toEqual([`sched:${queue}:s:1000`]);
         expect(await backend.fireSchedule(queue, 's', record!.version, firing(queue, 1_000, 2_000))).toBe(false);
       });
 

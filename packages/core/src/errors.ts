@@ -19,6 +19,10 @@ export const SKQ_ERROR_CODES = [
   /** A job id that another queue of the same store already holds. */
   'ID_CONFLICT',
   'INTERRUPTED',
+  /** No live worker has the id a command named. */
+  'WORKER_NOT_FOUND',
+  /** A worker did not obey a command before it expired (it may have died). */
+  'COMMAND_EXPIRED',
   'FORBIDDEN',
   'COMMAND_FAILED',
   /** The server lacks a feature the call needs (e.g. change streams for triggers). */

@@ -1,5 +1,7 @@
 import { summarizeDeliveries, type ClaimedDelivery, type Delivery, type JobEvent, type JobRecord, type JobState, type WorkerInfo } from '@skq/core';
 
+const json = (v: string | null | undefined): unknown => (v === null || v === undefined ? null : JSON.parse(v));
+
 /** A row of skq_deliveries. */
 export interface DeliveryRow {
   id: string;
@@ -20,6 +22,7 @@ export interface DeliveryRow {
   result: string | null;
   error: string | null;
   cancel_requested: number;
+  progress: string | null;
 }
 
 /** A row of skq_jobs. */
@@ -35,6 +38,8 @@ export interface JobRow {
   options: string;
   dedupe_key: string | null;
   empty_state: string | null;
+  ended_at: number | null;
+  ended_kind: string | null;
 }
 
 export interface WorkerRow {
@@ -46,6 +51,9 @@ export interface WorkerRow {
   started_at: number;
   last_seen_at: number;
   expires_at: number;
+  state: string;
+  running_job_ids: string;
+  command: string | null;
 }
 
 export interface EventRow {
@@ -57,6 +65,7 @@ export interface EventRow {
   route: string | null;
   worker_id: string | null;
   at: number;
+  data: string | null;
 }
 
 export function toDelivery(row: DeliveryRow, now: number): Delivery {
@@ -80,6 +89,7 @@ export function toDelivery(row: DeliveryRow, now: number): Delivery {
     result: row.result === null ? null : JSON.parse(row.result),
     error: row.error === null ? null : JSON.parse(row.error),
     cancelRequested: row.cancel_requested === 1,
+    progress: json(row.progress),
   };
 }
 
@@ -115,6 +125,9 @@ export function toWorker(row: WorkerRow): WorkerInfo {
     startedAt: row.started_at,
     lastSeenAt: row.last_seen_at,
     expiresAt: row.expires_at,
+    state: row.state as WorkerInfo['state'],
+    runningJobIds: JSON.parse(row.running_job_ids) as string[],
+    command: json(row.command) as WorkerInfo['command'],
   };
 }
 
@@ -123,10 +136,11 @@ export function toEvent(row: EventRow): JobEvent {
     seq: row.seq,
     type: row.type as JobEvent['type'],
     queue: row.queue,
-    jobId: row.job_id,
+    jobId: row.job_id || null,
     deliveryId: row.delivery_id,
     route: row.route,
     workerId: row.worker_id,
     at: row.at,
+    ...(row.data !== null && { data: JSON.parse(row.data) }),
   };
 }

@@ -2,7 +2,7 @@
  * The SQLite schema. Reads: nothing. Writes: the skq_* tables and indexes, idempotently.
  * Job states are stored per delivery; `scheduled` is a queued delivery whose run_at is in the future.
  */
-export const SCHEMA_VERSION = 1;
+export const SCHEMA_VERSION = 2;
 
 export const SCHEMA_SQL = `
 CREATE TABLE IF NOT EXISTS skq_meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -20,7 +20,6 @@ CREATE TABLE IF NOT EXISTS skq_jobs (
   dedupe_key  TEXT,
   empty_state TEXT
 );
-CREATE INDEX IF NOT EXISTS skq_jobs_by_queue ON skq_jobs (queue, created_at DESC);
 CREATE INDEX IF NOT EXISTS skq_jobs_by_dedupe ON skq_jobs (queue, dedupe_key) WHERE dedupe_key IS NOT NULL;
 
 CREATE TABLE IF NOT EXISTS skq_deliveries (
@@ -80,6 +79,53 @@ CREATE TABLE IF NOT EXISTS skq_events (
   at          INTEGER NOT NULL
 );
 CREATE INDEX IF NOT EXISTS skq_events_by_queue ON skq_events (queue, seq);
+`;
+
+/**
+ * Columns added after version 1, for files made by an older skunq: `ALTER TABLE … ADD COLUMN` for each
+ * one a table lacks. Reads: table_info. Writes: the columns.
+ */
+export const ADDED_COLUMNS: readonly { table: string; column: string; definition: string }[] = [
+  { table: 'skq_jobs', column: 'ended_at', definition: 'INTEGER' },
+  /** 'completed' or 'failed' (failed or cancelled) once every delivery has ended: what retention trims by. */
+  { table: 'skq_jobs', column: 'ended_kind', definition: 'TEXT' },
+  { table: 'skq_deliveries', column: 'progress', definition: 'TEXT' },
+  { table: 'skq_workers', column: 'state', definition: "TEXT NOT NULL DEFAULT 'running'" },
+  { table: 'skq_workers', column: 'running_job_ids', definition: "TEXT NOT NULL DEFAULT '[]'" },
+  { table: 'skq_workers', column: 'command', definition: 'TEXT' },
+  { table: 'skq_events', column: 'data', definition: 'TEXT' },
+];
+
+/** Indexes and tables of version 2. Reads: nothing. Writes: them, idempotently; drops the v1 listing index. */
+export const OPERATIONS_SQL = `
+DROP INDEX IF EXISTS skq_jobs_by_queue;
+CREATE INDEX IF NOT EXISTS skq_jobs_listing ON skq_jobs (queue, created_at DESC, id DESC);
+CREATE INDEX IF NOT EXISTS skq_jobs_ended ON skq_jobs (queue, ended_kind, ended_at) WHERE ended_kind IS NOT NULL;
+
+CREATE TABLE IF NOT EXISTS skq_paused (
+  queue TEXT NOT NULL,
+  route TEXT NOT NULL,
+  since INTEGER NOT NULL,
+  PRIMARY KEY (queue, route)
+) WITHOUT ROWID;
+
+CREATE TABLE IF NOT EXISTS skq_throughput (
+  queue     TEXT NOT NULL,
+  route     TEXT NOT NULL,
+  minute    INTEGER NOT NULL,
+  completed INTEGER NOT NULL DEFAULT 0,
+  failed    INTEGER NOT NULL DEFAULT 0,
+  PRIMARY KEY (queue, minute, route)
+) WITHOUT ROWID;
+
+CREATE TABLE IF NOT EXISTS skq_call_records (
+  seq    INTEGER PRIMARY KEY AUTOINCREMENT,
+  queue  TEXT NOT NULL,
+  name   TEXT NOT NULL,
+  at     INTEGER NOT NULL,
+  record TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS skq_call_records_by_name ON skq_call_records (queue, name, seq);
 `;
 
 /** Schedules. Reads: nothing. Writes: the skq_schedules table, idempotently. */

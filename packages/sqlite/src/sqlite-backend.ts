@@ -1,6 +1,7 @@
 import Database from 'better-sqlite3';
 import {
   SkqError,
+  WHOLE_QUEUE,
   cancelledError,
   deliveryId,
   expiredLeaseError,
@@ -10,6 +11,8 @@ import {
   leaseLost,
   planDeliveries,
   zeroStateCounts,
+  type CallRecord,
+  type CallRecordQuery,
   type ClaimRequest,
   type ClaimResult,
   type EnqueueResult,
@@ -28,10 +31,15 @@ import {
   type StateCounts,
   type StorageBackend,
   type StorageCapabilities,
+  type ThroughputBucket,
+  type WorkerCommand,
   type WorkerInfo,
+  type WorkerRegistration,
+  type WorkerStatus,
 } from '@skq/core';
 import { EventFeed } from './event-feed.js';
-import { SCHEDULES_SQL, SCHEMA_SQL, SCHEMA_VERSION } from './schema.js';
+import { ADDED_COLUMNS, OPERATIONS_SQL, SCHEDULES_SQL, SCHEMA_SQL, SCHEMA_VERSION } from './schema.js';
+import { SqliteJobEndings } from './sqlite-job-endings.js';
 import { SqliteSchedules } from './sqlite-schedules.js';
 import { mapSqliteError } from './sqlite-errors.js';
 import { resolveSqliteOptions, type SqliteOptions } from './sqlite-options.js';
@@ -58,6 +66,7 @@ export class SqliteBackend implements StorageBackend {
   private readonly feed: EventFeed;
   private readonly stmt: ReturnType<typeof prepareStatements>;
   private readonly schedules: SqliteSchedules;
+  private readonly endings: SqliteJobEndings;
   private closed = false;
 
   constructor(options: SqliteOptions | string) {
@@ -68,13 +77,16 @@ export class SqliteBackend implements StorageBackend {
       // NORMAL in WAL mode survives any process crash; only an OS crash can lose the last commits.
       this.db.pragma('synchronous = NORMAL');
       this.db.exec(SCHEMA_SQL);
+      this.db.transaction(() => addMissingColumns(this.db)).immediate();
+      this.db.exec(OPERATIONS_SQL);
       this.db.exec(SCHEDULES_SQL);
-      this.db.prepare('INSERT OR IGNORE INTO skq_meta (key, value) VALUES (?, ?)').run('schema_version', String(SCHEMA_VERSION));
+      this.db.prepare('INSERT INTO skq_meta (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = MAX(value, excluded.value)').run('schema_version', String(SCHEMA_VERSION));
     } catch (err) {
       throw mapSqliteError(err, `open ${opts.path}`);
     }
     this.stmt = prepareStatements(this.db);
     this.schedules = new SqliteSchedules(this.db);
+    this.endings = new SqliteJobEndings(this.db);
     this.capabilities = { crossProcess: opts.path !== ':memory:', pushEvents: false, batchClaim: true, durable: opts.path !== ':memory:' };
     this.feed = new EventFeed(
       {
@@ -133,7 +145,10 @@ export class SqliteBackend implements StorageBackend {
         });
         this.event(job.queue, 'enqueued', job.id, id, target.route, target.targetWorker, now);
       });
-      if (targets.length === 0) this.event(job.queue, 'cancelled', job.id, null, null, null, now);
+      if (targets.length === 0) {
+        this.endings.endedEmpty(job.id, now);
+        this.event(job.queue, 'cancelled', job.id, null, null, null, now);
+      }
       return { id: job.id, deduped: false, deliveries: targets.length };
     });
   }
@@ -141,6 +156,7 @@ export class SqliteBackend implements StorageBackend {
   async claim(request: ClaimRequest): Promise<ClaimResult> {
     return this.write('claim', () => {
       const now = request.now ?? Date.now();
+      if (this.stmt.isPaused.get(request.queue, request.route)) return { deliveries: [], nextRunAt: null, paused: true };
       const rows = this.stmt.claim.all({
         queue: request.queue,
         route: request.route,
@@ -172,6 +188,7 @@ export class SqliteBackend implements StorageBackend {
       const row = this.leased(queue, lease);
       this.stmt.finish.run({ id, state: 'succeeded', now, result: JSON.stringify(result ?? null), error: null });
       this.event(row.queue, 'succeeded', row.job_id, id, row.route, lease.workerId, now);
+      this.endings.ended(queue, row.job_id, row.route, 'succeeded', now);
     });
   }
 
@@ -184,6 +201,7 @@ export class SqliteBackend implements StorageBackend {
       if (request.cancelled || row.cancel_requested === 1) {
         this.stmt.finish.run({ id, state: 'cancelled', now, result: null, error });
         this.event(row.queue, 'cancelled', row.job_id, id, row.route, lease.workerId, now);
+        this.endings.ended(queue, row.job_id, row.route, 'cancelled', now);
         return 'cancelled';
       }
       if (request.retryAt !== undefined && request.retryAt !== null) {
@@ -193,6 +211,7 @@ export class SqliteBackend implements StorageBackend {
       }
       this.stmt.finish.run({ id, state: 'failed', now, result: null, error });
       this.event(row.queue, 'failed', row.job_id, id, row.route, lease.workerId, now);
+      this.endings.ended(queue, row.job_id, row.route, 'failed', now);
       return 'failed';
     });
   }
@@ -216,6 +235,7 @@ export class SqliteBackend implements StorageBackend {
           this.stmt.finish.run({ id: row.id, state: outcome, now, result: null, error });
         }
         this.event(queue, outcome, row.job_id, row.id, row.route, row.worker_id, now);
+        if (outcome !== 'recovered') this.endings.ended(queue, row.job_id, row.route, outcome, now);
       }
       return expired.length;
     });
@@ -230,6 +250,7 @@ export class SqliteBackend implements StorageBackend {
         if (row.state === 'queued') {
           this.stmt.finish.run({ id: row.id, state: 'cancelled', now, result: null, error });
           this.event(row.queue, 'cancelled', jobId, row.id, row.route, null, now);
+          this.endings.ended(queue, jobId, row.route, 'cancelled', now);
         } else {
           this.stmt.requestCancel.run(row.id);
           this.event(row.queue, 'cancel-requested', jobId, row.id, row.route, row.worker_id, now);
@@ -259,20 +280,75 @@ export class SqliteBackend implements StorageBackend {
 
   async listJobs(query: ListJobsQuery): Promise<JobRecord[]> {
     return this.read('listJobs', () => {
-      const limit = query.limit ?? 100;
       const now = Date.now();
-      const wanted = query.state;
-      if (!wanted) {
-        const rows = this.stmt.jobsPage.all(query.queue, limit, query.offset ?? 0) as JobRow[];
-        return rows.map((row) => toJobRecord(row, this.stmt.deliveriesOf.all(row.id) as DeliveryRow[], now));
+      const rows = (
+        query.after
+          ? this.stmt.jobsAfter.all({ queue: query.queue, created_at: query.after.createdAt, id: query.after.id, limit: query.limit })
+          : this.stmt.jobsNewest.all(query.queue, query.limit)
+      ) as JobRow[];
+      return rows.map((row) => toJobRecord(row, this.stmt.deliveriesOf.all(row.id) as DeliveryRow[], now));
+    });
+  }
+
+  async retryJob(queue: string, jobId: string, request: { runAt: number; attempts: number }): Promise<number> {
+    return this.write('retryJob', () => {
+      const rows = this.stmt.endedBadOf.all(jobId, queue) as DeliveryRow[];
+      const now = Date.now();
+      for (const row of rows) {
+        this.stmt.retry.run({ id: row.id, run_at: request.runAt, attempts: request.attempts });
+        this.event(queue, 'retrying', jobId, row.id, row.route, null, now);
       }
-      // The job state is an aggregate: pre-select jobs with a delivery in the state, then check exactly.
-      const stored = wanted === 'scheduled' ? 'queued' : wanted;
-      const rows = this.stmt.jobsWithState.all(query.queue, stored, limit * 4, query.offset ?? 0) as JobRow[];
-      return rows
-        .map((row) => toJobRecord(row, this.stmt.deliveriesOf.all(row.id) as DeliveryRow[], now))
-        .filter((record) => record.state === wanted)
-        .slice(0, limit);
+      if (rows.length) this.endings.reopened(jobId);
+      return rows.length;
+    });
+  }
+
+  async removeJobs(queue: string, jobIds: string[]): Promise<string[]> {
+    return this.write('removeJobs', () => {
+      const now = Date.now();
+      return jobIds.filter((jobId) => {
+        const found = this.stmt.removable.get(jobId, queue) as { running: number } | undefined;
+        if (!found || found.running > 0) return false;
+        this.endings.remove(jobId);
+        this.event(queue, 'removed', jobId, null, null, null, now);
+        return true;
+      });
+    });
+  }
+
+  async setProgress(queue: string, lease: LeaseToken, progress: unknown): Promise<void> {
+    this.write('setProgress', () => {
+      const row = this.leased(queue, lease);
+      this.stmt.setProgress.run(JSON.stringify(progress ?? null), lease.deliveryId);
+      this.event(queue, 'progress', row.job_id, row.id, row.route, lease.workerId, Date.now(), progress);
+    });
+  }
+
+  async setPaused(queue: string, route: string, paused: boolean): Promise<boolean> {
+    return this.write('setPaused', () => {
+      const now = Date.now();
+      const changed = (paused ? this.stmt.pause.run(queue, route, now) : this.stmt.unpause.run(queue, route)).changes === 1;
+      if (changed) this.event(queue, paused ? 'paused' : 'resumed', null, null, route, null, now);
+      return changed;
+    });
+  }
+
+  async pausedRoutes(queue: string): Promise<string[]> {
+    return this.read('pausedRoutes', () => (this.stmt.pausedOf.all(queue) as { route: string }[]).map((r) => r.route));
+  }
+
+  async throughput(queue: string, since: number): Promise<ThroughputBucket[]> {
+    return this.read('throughput', () => this.endings.throughput(queue, since));
+  }
+
+  async appendCallRecord(queue: string, record: CallRecord): Promise<void> {
+    this.write('appendCallRecord', () => this.stmt.insertCallRecord.run(queue, record.name, record.at, JSON.stringify(record)));
+  }
+
+  async listCallRecords(queue: string, query: CallRecordQuery): Promise<CallRecord[]> {
+    return this.read('listCallRecords', () => {
+      const rows = (query.name ? this.stmt.callRecordsNamed.all(queue, query.name, query.limit) : this.stmt.callRecords.all(queue, query.limit)) as { record: string }[];
+      return rows.map((r) => JSON.parse(r.record) as CallRecord);
     });
   }
 
@@ -308,17 +384,39 @@ export class SqliteBackend implements StorageBackend {
     );
   }
 
-  async registerWorker(info: Omit<WorkerInfo, 'lastSeenAt' | 'expiresAt'>, ttlMs: number): Promise<void> {
+  async registerWorker(info: WorkerRegistration, ttlMs: number): Promise<void> {
     this.write('registerWorker', () => {
       const now = Date.now();
       this.stmt.upsertWorker.run({ ...info, routes: JSON.stringify(info.routes), started_at: info.startedAt, now, expires_at: now + ttlMs });
     });
   }
 
-  async heartbeat(_queue: string, workerId: string, ttlMs: number): Promise<boolean> {
+  async heartbeat(queue: string, workerId: string, ttlMs: number, status: WorkerStatus): Promise<WorkerInfo | null> {
     return this.write('heartbeat', () => {
       const now = Date.now();
-      return this.stmt.heartbeat.run(now, now + ttlMs, workerId, now).changes === 1;
+      const row = this.stmt.liveWorker.get(workerId, queue, now) as WorkerRow | undefined;
+      if (!row) return null;
+      const worker = toWorker(row);
+      let command = worker.command;
+      if (command && command.id === status.obeyedCommandId && command.obeyedAt === null) command = { ...command, obeyedAt: now };
+      this.stmt.heartbeat.run({
+        id: workerId,
+        now,
+        expires_at: now + ttlMs,
+        state: status.state,
+        running: JSON.stringify(status.runningJobIds),
+        command: command ? JSON.stringify(command) : null,
+      });
+      return { ...worker, lastSeenAt: now, expiresAt: now + ttlMs, state: status.state, runningJobIds: status.runningJobIds, command };
+    });
+  }
+
+  async sendWorkerCommand(queue: string, workerId: string, command: WorkerCommand): Promise<boolean> {
+    return this.write('sendWorkerCommand', () => {
+      const now = Date.now();
+      if (this.stmt.setCommand.run(JSON.stringify(command), workerId, queue, now).changes !== 1) return false;
+      this.event(queue, 'worker-command', null, null, null, workerId, now, command.id);
+      return true;
     });
   }
 
@@ -378,8 +476,8 @@ export class SqliteBackend implements StorageBackend {
     return row!;
   }
 
-  private event(queue: string, type: EventType, jobId: string, delivery: string | null, route: string | null, workerId: string | null, at: number): void {
-    this.stmt.insertEvent.run(queue, type, jobId, delivery, route, workerId, at);
+  private event(queue: string, type: EventType, jobId: string | null, delivery: string | null, route: string | null, workerId: string | null, at: number, data?: unknown): void {
+    this.stmt.insertEvent.run(queue, type, jobId ?? '', delivery, route, workerId, at, data === undefined ? null : JSON.stringify(data));
   }
 
   private write<T>(operation: string, fn: () => T): T {
@@ -404,6 +502,14 @@ export class SqliteBackend implements StorageBackend {
 
   private assertOpen(operation: string): void {
     if (this.closed) throw new SkqError('BACKEND_UNAVAILABLE', `sqlite ${operation}: the backend is closed`);
+  }
+}
+
+/** Adds the columns of {@link ADDED_COLUMNS} that a file made by an older skunq lacks. */
+function addMissingColumns(db: Db): void {
+  for (const { table, column, definition } of ADDED_COLUMNS) {
+    const columns = db.prepare(`SELECT name FROM pragma_table_info('${table}')`).all() as { name: string }[];
+    if (!columns.some((c) => c.name === column)) db.exec(`ALTER TABLE ${table} ADD COLUMN ${column} ${definition}`);
   }
 }
 
@@ -447,20 +553,34 @@ function prepareStatements(db: Db) {
     setRunAt: p('UPDATE skq_deliveries SET run_at = ? WHERE id = ?'),
     job: p('SELECT * FROM skq_jobs WHERE id = ? AND queue = ?'),
     deliveriesOf: p('SELECT * FROM skq_deliveries WHERE job_id = ? ORDER BY rowid'),
-    jobsPage: p('SELECT * FROM skq_jobs WHERE queue = ? ORDER BY created_at DESC, rowid DESC LIMIT ? OFFSET ?'),
-    jobsWithState: p(`SELECT * FROM skq_jobs j WHERE j.queue = ? AND EXISTS (SELECT 1 FROM skq_deliveries d WHERE d.job_id = j.id AND d.state = ?)
-      ORDER BY j.created_at DESC, j.rowid DESC LIMIT ? OFFSET ?`),
+    jobsNewest: p('SELECT * FROM skq_jobs WHERE queue = ? ORDER BY created_at DESC, id DESC LIMIT ?'),
+    jobsAfter: p(`SELECT * FROM skq_jobs WHERE queue = @queue AND (created_at < @created_at OR (created_at = @created_at AND id < @id))
+      ORDER BY created_at DESC, id DESC LIMIT @limit`),
+    endedBadOf: p(`SELECT * FROM skq_deliveries WHERE job_id = ? AND queue = ? AND state IN ('failed', 'cancelled')`),
+    retry: p(`UPDATE skq_deliveries SET state = 'queued', run_at = @run_at, max_attempts = attempts - recoveries + @attempts, worker_id = NULL,
+      lease_until = NULL, finished_at = NULL, result = NULL, error = NULL, cancel_requested = 0 WHERE id = @id`),
+    removable: p(`SELECT (SELECT COUNT(*) FROM skq_deliveries d WHERE d.job_id = j.id AND d.state = 'running') AS running FROM skq_jobs j WHERE j.id = ? AND j.queue = ?`),
+    setProgress: p('UPDATE skq_deliveries SET progress = ? WHERE id = ?'),
+    isPaused: p(`SELECT 1 FROM skq_paused WHERE queue = ? AND route IN (?, '${WHOLE_QUEUE}')`),
+    pause: p('INSERT OR IGNORE INTO skq_paused (queue, route, since) VALUES (?, ?, ?)'),
+    unpause: p('DELETE FROM skq_paused WHERE queue = ? AND route = ?'),
+    pausedOf: p('SELECT route FROM skq_paused WHERE queue = ? ORDER BY route'),
+    insertCallRecord: p('INSERT INTO skq_call_records (queue, name, at, record) VALUES (?, ?, ?, ?)'),
+    callRecords: p('SELECT record FROM skq_call_records WHERE queue = ? ORDER BY seq DESC LIMIT ?'),
+    callRecordsNamed: p('SELECT record FROM skq_call_records WHERE queue = ? AND name = ? ORDER BY seq DESC LIMIT ?'),
     counts: p(`SELECT route, CASE WHEN state = 'queued' AND run_at > ? THEN 'scheduled' ELSE state END AS state, COUNT(*) AS n
       FROM skq_deliveries WHERE queue = ? GROUP BY 1, 2`),
     insertLog: p('INSERT INTO skq_logs (job_id, delivery_id, at, stream, line) VALUES (?, ?, ?, ?, ?)'),
     logsOf: p('SELECT delivery_id, at, stream, line FROM skq_logs WHERE job_id = ? ORDER BY id'),
     upsertWorker: p(`INSERT INTO skq_workers (id, queue, routes, hostname, pid, started_at, last_seen_at, expires_at)
       VALUES (@id, @queue, @routes, @hostname, @pid, @started_at, @now, @expires_at)
-      ON CONFLICT (id) DO UPDATE SET routes = excluded.routes, last_seen_at = excluded.last_seen_at, expires_at = excluded.expires_at`),
-    heartbeat: p('UPDATE skq_workers SET last_seen_at = ?, expires_at = ? WHERE id = ? AND expires_at >= ?'),
+      ON CONFLICT (id) DO UPDATE SET routes = excluded.routes, last_seen_at = excluded.last_seen_at, expires_at = excluded.expires_at, state = 'running'`),
+    liveWorker: p('SELECT * FROM skq_workers WHERE id = ? AND queue = ? AND expires_at >= ?'),
+    heartbeat: p(`UPDATE skq_workers SET last_seen_at = @now, expires_at = @expires_at, state = @state, running_job_ids = @running, command = @command WHERE id = @id`),
+    setCommand: p('UPDATE skq_workers SET command = ? WHERE id = ? AND queue = ? AND expires_at >= ?'),
     deleteWorker: p('DELETE FROM skq_workers WHERE id = ?'),
     liveWorkers: p('SELECT * FROM skq_workers WHERE queue = ? AND expires_at >= ? ORDER BY started_at, id'),
-    insertEvent: p('INSERT INTO skq_events (queue, type, job_id, delivery_id, route, worker_id, at) VALUES (?, ?, ?, ?, ?, ?, ?)'),
+    insertEvent: p('INSERT INTO skq_events (queue, type, job_id, delivery_id, route, worker_id, at, data) VALUES (?, ?, ?, ?, ?, ?, ?, ?)'),
     maxSeq: p('SELECT MAX(seq) AS seq FROM skq_events'),
     eventsAfter: p('SELECT * FROM skq_events WHERE queue = ? AND seq > ? ORDER BY seq LIMIT ?'),
     trimEvents: p('DELETE FROM skq_events WHERE at < ?'),

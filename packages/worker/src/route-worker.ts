@@ -30,7 +30,20 @@ interface Running {
   controller: AttemptControl;
   logs: LogLine[];
   done: Promise<void>;
+  progress: ProgressWrites;
 }
+
+/** A running job's progress reports: the latest, and the one write that may be in flight. */
+interface ProgressWrites {
+  latest: unknown;
+  dirty: boolean;
+  lastWriteAt: number;
+  timer: NodeJS.Timeout | null;
+  writing: Promise<void> | null;
+}
+
+/** At most one progress write per job in this many ms; reports in between replace each other. */
+const PROGRESS_INTERVAL_MS = 100;
 
 /** Claims in flight at once: one is answered while the next is on its way. */
 const CLAIMS_IN_FLIGHT = 2;
@@ -53,6 +66,8 @@ export class RouteWorker {
   private failures = 0;
   private timer: NodeJS.Timeout | null = null;
   private stopping: 'gentle' | 'rough' | null = null;
+  /** Held by a `pause` command: claims nothing until `resume`. */
+  private held = false;
   private readonly chunk: number;
   /** Jobs this worker finished since it started, by outcome. */
   readonly stats = { succeeded: 0, failed: 0, retried: 0, cancelled: 0 };
@@ -81,6 +96,27 @@ export class RouteWorker {
 
   start(): void {
     this.pump();
+  }
+
+  /** What the worker is doing, for its registration. */
+  get state(): 'running' | 'paused' | 'stopping' {
+    return this.stopping ? 'stopping' : this.held ? 'paused' : 'running';
+  }
+
+  /** The ids of the jobs running now. */
+  runningJobIds(): string[] {
+    return [...new Set([...this.running.values()].map((run) => run.delivery.jobId))];
+  }
+
+  /** Stops claiming (a `pause` command); running jobs go on. */
+  hold(): void {
+    this.held = true;
+  }
+
+  /** Claims again after {@link RouteWorker.hold}. */
+  release(): void {
+    this.held = false;
+    this.poke();
   }
 
   /** Something may be claimable (a wake-up event, a timer): claim again. */
@@ -121,7 +157,7 @@ export class RouteWorker {
 
   private pump(): void {
     const { concurrency } = this.settings;
-    while (!this.stopping && !this.drained && this.claims.size < CLAIMS_IN_FLIGHT) {
+    while (!this.stopping && !this.held && !this.drained && this.claims.size < CLAIMS_IN_FLIGHT) {
       // A slot frees when its handler returns; outcomes still being reported are bounded too.
       const free = Math.min(concurrency - this.busy, 2 * concurrency - this.running.size) - this.reserved;
       if (free <= 0) return;
@@ -134,10 +170,11 @@ export class RouteWorker {
     const claim = this.settings.backend
       .claim({ queue: this.settings.queue, route: this.settings.route, workerId: this.id, limit, leaseMs: this.settings.leaseMs })
       .then(
-        ({ deliveries, nextRunAt }) => {
+        ({ deliveries, nextRunAt, paused }) => {
           this.failures = 0;
           for (const delivery of deliveries) this.run(delivery);
-          if (deliveries.length < limit) this.sleep(nextRunAt === null ? Infinity : nextRunAt - Date.now());
+          // A paused route wakes on the backend's `resumed` event (the poll interval covers a missed one).
+          if (paused || deliveries.length < limit) this.sleep(nextRunAt === null || paused ? Infinity : nextRunAt - Date.now());
         },
         (err: unknown) => {
           this.failures += 1;
@@ -163,7 +200,7 @@ export class RouteWorker {
   private run(delivery: ClaimedDelivery): void {
     const controller = new AttemptControl();
     const logs: LogLine[] = [];
-    const run: Running = { delivery, controller, logs, done: Promise.resolve() };
+    const run: Running = { delivery, controller, logs, done: Promise.resolve(), progress: { latest: null, dirty: false, lastWriteAt: 0, timer: null, writing: null } };
     if (delivery.cancelRequested) controller.abort(cancellationError(delivery.jobId, delivery.queue));
     // Claimed while stopping roughly: straight back to the queue.
     if (this.stopping === 'rough') controller.abort(interrupted(this.id));
@@ -183,7 +220,9 @@ export class RouteWorker {
       workerId: this.id,
       controller,
       sink: (line) => logs.push({ ...line, deliveryId: delivery.id, at: Date.now() }),
+      progress: (value) => this.reportProgress(run, value),
     });
+    await this.flushProgress(run);
     // The handler has returned: its slot is free while the outcome is still on its way to the backend.
     this.busy -= 1;
     this.pump();
@@ -201,6 +240,46 @@ export class RouteWorker {
         this.stats[ended === 'retrying' ? 'retried' : ended] += 1;
       }
     });
+  }
+
+  /** Keeps the latest report and writes it soon: at most one write per job per {@link PROGRESS_INTERVAL_MS}. */
+  private reportProgress(run: Running, value: unknown): void {
+    const progress = run.progress;
+    progress.latest = value;
+    progress.dirty = true;
+    if (progress.timer || progress.writing) return;
+    progress.timer = setTimeout(() => this.writeProgress(run), Math.max(0, progress.lastWriteAt + PROGRESS_INTERVAL_MS - Date.now()));
+  }
+
+  private writeProgress(run: Running): Promise<void> {
+    const progress = run.progress;
+    progress.timer = null;
+    if (!progress.dirty) return Promise.resolve();
+    progress.dirty = false;
+    progress.lastWriteAt = Date.now();
+    progress.writing = this.settings.backend
+      .setProgress(run.delivery.queue, leaseOf(run.delivery), progress.latest)
+      .catch((err: unknown) => {
+        // A lost lease is reported with the outcome; progress is best effort.
+        if (!isSkqError(err, 'LEASE_LOST')) this.settings.warn(`could not store the progress of job ${run.delivery.jobId}`, err);
+      })
+      .finally(() => {
+        progress.writing = null;
+        if (progress.dirty && !progress.timer) this.reportProgress(run, progress.latest);
+      });
+    return progress.writing;
+  }
+
+  /** Before the outcome: the last progress report is written, so it is never lost to coalescing. */
+  private async flushProgress(run: Running): Promise<void> {
+    const progress = run.progress;
+    for (;;) {
+      if (progress.timer) clearTimeout(progress.timer);
+      progress.timer = null;
+      if (progress.writing) await progress.writing;
+      else if (progress.dirty) await this.writeProgress(run);
+      else return;
+    }
   }
 
   /** Reports an outcome, retrying while the backend is unreachable; a lost lease means another worker owns the job now. */

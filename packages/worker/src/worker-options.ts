@@ -9,6 +9,8 @@ import {
   timerMs,
   isJobClass,
   isStorageBackend,
+  consoleLogger,
+  LoggerSchema,
   type JobClass,
   type ModuleImporter,
   type StorageBackend,
@@ -58,6 +60,8 @@ export const WorkerPoolOptionsSchema = z
      * behaviour applies (the process exits).
      */
     catchEscapedErrors: z.boolean().default(true),
+    /** Where warnings go (a lost lease, an unreachable backend, an obeyed command). Default: the console. */
+    logger: LoggerSchema.default(consoleLogger),
   })
   .strict();
 

@@ -9,7 +9,9 @@ import {
   activeJobContext,
   backendUrlFromEnvironment,
   captureConsoleIntoJobs,
+  pendingCommand,
   serializeError,
+  WHOLE_QUEUE,
   moduleRunnable,
   shellRunnable,
   defaultJobRegistry,
@@ -17,7 +19,9 @@ import {
   runnableFromClass,
   type JobEvent,
   type LeaseToken,
+  type Logger,
   type StorageBackend,
+  type WorkerCommand,
 } from '@skq/core';
 import { RouteWorker, cancellationError } from './route-worker.js';
 import { parseWorkerPoolOptions, type ParsedWorkerPoolOptions, type WorkerPoolOptions } from './worker-options.js';
@@ -27,8 +31,8 @@ export const GENTLE_SIGNALS = ['SIGHUP', 'SIGABRT', 'SIGQUIT', 'SIGTERM'] as con
 /** Signals that abort running jobs (they return to the queue) before the pool exits. */
 export const ROUGH_SIGNALS = ['SIGINT'] as const;
 
-const WAKING_EVENTS = new Set<JobEvent['type']>(['enqueued', 'retrying', 'recovered', 'rescheduled']);
-const POOL_EVENTS: JobEvent['type'][] = [...WAKING_EVENTS, 'cancel-requested'];
+const WAKING_EVENTS = new Set<JobEvent['type']>(['enqueued', 'retrying', 'recovered', 'rescheduled', 'resumed']);
+const POOL_EVENTS: JobEvent['type'][] = [...WAKING_EVENTS, 'cancel-requested', 'worker-command'];
 
 /**
  * Runs one worker per route of a queue, each with its own concurrency, and keeps them
@@ -58,9 +62,15 @@ export class WorkerPool {
   private starting: Promise<void> | null = null;
   /** A stop asked for while the pool was starting: start() then starts no worker. */
   private stopRequested = false;
+  /** Heartbeats run one at a time: a command's acknowledgement must not race the timer's. */
+  private beats: Promise<void> = Promise.resolve();
+  /** Commands obeyed, so that one is not obeyed twice before its acknowledgement is stored. */
+  private readonly obeyed = new Set<string>();
+  private readonly logger: Logger;
 
   constructor(options: WorkerPoolOptions) {
     this.options = parseWorkerPoolOptions(options);
+    this.logger = this.options.logger;
     const { queue, backend } = this.options;
     this.queue = typeof queue === 'string' ? queue : queue.name;
     this.registry = new JobRegistry(defaultJobRegistry);
@@ -134,7 +144,7 @@ export class WorkerPool {
       });
       this.runner.start();
     }
-    this.every(Math.max(100, Math.floor(registrationTtlMs / 3)), () => this.heartbeat());
+    this.every(Math.max(100, Math.floor(registrationTtlMs / 3)), () => this.heartbeatAll());
     this.every(Math.max(100, Math.floor(leaseMs / 3)), () => this.renewLeases());
     this.every(Math.max(100, Math.floor(leaseMs / 2)), () => backend.recoverExpired(this.queue));
     this.every(1_000, () => Promise.all(this.workers.map((w) => w.flushLogs())));
@@ -183,7 +193,10 @@ export class WorkerPool {
     await this.starting?.catch(() => undefined);
     this.state = 'stopping';
     await this.runner?.stop();
-    await Promise.all(this.workers.map((w) => w.stop(mode)));
+    const stopping = Promise.all(this.workers.map((w) => w.stop(mode)));
+    // The registrations say `stopping` while the running jobs finish.
+    if (this.backend && this.workers.length) await this.heartbeatAll().catch(() => undefined);
+    await stopping;
     for (const timer of this.timers) clearInterval(timer);
     this.timers = [];
     const backend = this.backend;
@@ -233,7 +246,7 @@ export class WorkerPool {
   }
 
   private warn(message: string, err?: unknown): void {
-    console.warn(`[skunq] ${message}${err ? `: ${serializeError(err).message}` : ''}`);
+    this.logger.warn(`${message}${err ? `: ${serializeError(err).message}` : ''}`);
   }
 
   private installSignalHandlers(): void {
@@ -248,19 +261,55 @@ export class WorkerPool {
 
   private onEvent(event: JobEvent): void {
     if (WAKING_EVENTS.has(event.type)) {
-      for (const worker of this.workers) if (event.route === null || event.route === worker.route) worker.poke();
-    } else if (event.type === 'cancel-requested' && event.deliveryId) {
+      for (const worker of this.workers) if (event.route === null || event.route === WHOLE_QUEUE || event.route === worker.route) worker.poke();
+    } else if (event.type === 'cancel-requested' && event.deliveryId && event.jobId) {
       for (const worker of this.workers) worker.abort(event.deliveryId, cancellationError(event.jobId, event.queue));
+    } else if (event.type === 'worker-command' && this.state === 'running') {
+      const worker = this.workers.find((w) => w.id === event.workerId);
+      // The command is on the registration: the heartbeat reads it, obeys and acknowledges.
+      if (worker) void this.heartbeatOf(worker).catch((err: unknown) => this.warn('could not read a worker command', err));
     }
   }
 
-  private async heartbeat(): Promise<void> {
-    const backend = this.backend!;
-    for (const worker of this.workers) {
-      if (!(await backend.heartbeat(this.queue, worker.id, this.options.registrationTtlMs))) {
-        await backend.registerWorker({ id: worker.id, queue: this.queue, routes: [worker.route], hostname: hostname(), pid: process.pid, startedAt: Date.now() }, this.options.registrationTtlMs);
+  private heartbeatAll(): Promise<void> {
+    return Promise.all(this.workers.map((worker) => this.heartbeatOf(worker))).then(() => undefined);
+  }
+
+  /**
+   * Renews a worker's registration with its state and running jobs, then obeys a command found on
+   * it and acknowledges that in the next heartbeat. Heartbeats run one after another.
+   */
+  private heartbeatOf(worker: RouteWorker, ack: { commandId: string; stopping: boolean } | null = null): Promise<void> {
+    const beat = this.beats.then(async () => {
+      const backend = this.backend!;
+      const ttl = this.options.registrationTtlMs;
+      const stopping = this.state === 'stopping' || ack?.stopping === true;
+      const status = { state: stopping ? ('stopping' as const) : worker.state, runningJobIds: worker.runningJobIds(), obeyedCommandId: ack?.commandId ?? null };
+      const info = await backend.heartbeat(this.queue, worker.id, ttl, status);
+      if (!info) {
+        await backend.registerWorker({ id: worker.id, queue: this.queue, routes: [worker.route], hostname: hostname(), pid: process.pid, startedAt: Date.now() }, ttl);
+        return null;
       }
-    }
+      const command = pendingCommand(info, Date.now());
+      return command && !this.obeyed.has(command.id) ? command : null;
+    });
+    this.beats = beat.then(
+      () => undefined,
+      () => undefined,
+    );
+    return beat.then((command) => (command ? this.obey(worker, command) : undefined));
+  }
+
+  /** Obeys a command, then stores the acknowledgement before a stop unregisters the worker. */
+  private async obey(worker: RouteWorker, command: WorkerCommand): Promise<void> {
+    this.obeyed.add(command.id);
+    this.logger.info(`worker ${worker.id} obeys "${command.command}" (command ${command.id})`);
+    const stop = command.command === 'stop' || command.command === 'stop-rough';
+    if (command.command === 'pause') worker.hold();
+    else if (command.command === 'resume') worker.release();
+    await this.heartbeatOf(worker, { commandId: command.id, stopping: stop });
+    // As the signals do: `stop` finishes the running jobs, `stop-rough` puts them back on the queue.
+    if (stop) void this.close(command.command === 'stop' ? 'gentle' : 'rough');
   }
 
   private async renewLeases(): Promise<void> {

@@ -16,6 +16,12 @@ export interface JobContext {
   readonly signal: AbortSignal;
   /** Records a line in the job's log. */
   log(...parts: unknown[]): void;
+  /**
+   * Reports progress: a number (such as a percentage) or a JSON object. It is stored with the job
+   * and published as a `progress` event; writes are coalesced to at most one per 100 ms, so calling
+   * it in a tight loop costs nothing.
+   */
+  progress(value: number | object): void;
 }
 
 /** Receives every line a running handler logs, through `ctx.log` or the console. */

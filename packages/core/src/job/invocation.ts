@@ -3,6 +3,7 @@ import { safeParseInput } from '../config.js';
 import { SkqError, describeIssues, describeValue, serializeError } from '../errors.js';
 import { MAX_PRIORITY, MIN_PRIORITY } from '../storage/contract.js';
 import { WhenSchema } from '../schedule/delay.js';
+import { RetentionSchema } from '../storage/retention.js';
 import type { JobRunOptions } from '../storage/contract.js';
 import type { JobHandle } from './job-handle.js';
 import { CONJUNCTION_JOB, NameSchema, RoutesSchema } from './names.js';
@@ -23,10 +24,14 @@ export const FireOptionsSchema = z
      * and enqueues nothing, so a producer that retries (or replays an event) never duplicates work.
      */
     jobId: z.string().min(1).max(512).optional(),
+    /** What to keep of this job once it succeeded, instead of the queue's setting: `true`, `N` or `{ count, ageMs }`. */
+    removeOnComplete: RetentionSchema.optional(),
+    /** What to keep of this job once it failed or was cancelled, instead of the queue's setting. */
+    removeOnFail: RetentionSchema.optional(),
   })
   .strict();
 
-/** Options for one fire: `{ priority, dedupeKey, at, routes, jobId }`. */
+/** Options for one fire: `{ priority, dedupeKey, at, routes, jobId, removeOnComplete, removeOnFail }`. */
 export type FireOptions = z.input<typeof FireOptionsSchema>;
 
 /** Anything that can put an {@link Invocation} on a queue. */

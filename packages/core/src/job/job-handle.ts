@@ -72,6 +72,18 @@ export class JobHandle<Result = unknown> {
     });
   }
 
+  /**
+   * The progress the handler last reported with `ctx.progress()`, or null.
+   *
+   * @example
+   * ```ts
+   * console.log(await handle.progress()); // 40, or { done: 4, of: 10 }
+   * ```
+   */
+  async progress(): Promise<unknown> {
+    return (await this.info()).progress;
+  }
+
   /** Each delivery's route, worker, state and result. */
   async deliveries(): Promise<DeliveryInfo[]> {
     const record = await this.info();

@@ -22,6 +22,8 @@ export interface AttemptOptions {
   /** Aborting it ends the attempt: with a CANCELLED reason it is cancelled, with INTERRUPTED it is queued again. */
   controller: AttemptControl;
   sink: LogSink;
+  /** Receives each checked progress report; the worker coalesces and stores them. */
+  progress?: (value: unknown) => void;
 }
 
 /**
@@ -56,6 +58,7 @@ export async function runAttempt(delivery: ClaimedDelivery, options: AttemptOpti
       return controller.signal;
     },
     log: (...parts: unknown[]) => options.sink({ stream: 'ctx', line: formatLogParts(parts) }),
+    progress: (value: number | object) => options.progress?.(checkProgress(value, delivery)),
   };
   try {
     // An attempt aborted before it starts (a rough stop, a cancel) never calls the handler.
@@ -68,6 +71,27 @@ export async function runAttempt(delivery: ClaimedDelivery, options: AttemptOpti
   } finally {
     clearTimeout(timer);
   }
+}
+
+/** The largest progress report, as JSON. */
+const MAX_PROGRESS_BYTES = 16_384;
+
+/** A progress value as stored: a finite number or a JSON object of at most 16 KiB; else ARGS_INVALID. */
+function checkProgress(value: unknown, delivery: ClaimedDelivery): unknown {
+  const context = { ...contextOf(delivery), field: 'progress' };
+  if (typeof value === 'number') {
+    if (Number.isFinite(value)) return value;
+    throw new SkqError('ARGS_INVALID', `ctx.progress() takes a finite number or an object, not ${value}`, { context });
+  }
+  if (typeof value !== 'object' || value === null) throw new SkqError('ARGS_INVALID', `ctx.progress() takes a number or an object, not ${value === null ? 'null' : typeof value}`, { context });
+  let json: string | undefined;
+  try {
+    json = JSON.stringify(value);
+  } catch (cause) {
+    throw new SkqError('ARGS_INVALID', `ctx.progress() takes JSON: ${serializeError(cause).message}`, { cause, context });
+  }
+  if (json === undefined || json.length > MAX_PROGRESS_BYTES) throw new SkqError('ARGS_INVALID', `ctx.progress() takes at most ${MAX_PROGRESS_BYTES} bytes of JSON`, { context });
+  return JSON.parse(json) as unknown;
 }
 
 async function execute(delivery: ClaimedDelivery, registry: JobRegistry, context: JobContext, controller: AttemptControl): Promise<unknown> {

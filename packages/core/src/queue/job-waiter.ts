@@ -70,7 +70,7 @@ export class JobWaiter {
 
   private ensureSubscribed(backend: StorageBackend): Promise<unknown> {
     this.unsubscribe ??= backend.subscribe(this.queue, (event) => {
-      if (!ENDING_EVENTS.has(event.type)) return;
+      if (!ENDING_EVENTS.has(event.type) || event.jobId === null) return;
       for (const listener of this.waiting.get(event.jobId) ?? []) listener();
     }, [...ENDING_EVENTS]);
     return this.unsubscribe;

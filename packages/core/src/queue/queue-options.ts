@@ -4,6 +4,7 @@ import { SkqError, describeIssues, describeValue } from '../errors.js';
 import { NameSchema } from '../job/names.js';
 import { isStorageBackend } from '../storage/open-backend.js';
 import type { StorageBackend } from '../storage/contract.js';
+import { RetentionSchema } from '../storage/retention.js';
 
 /** Options of {@link SkunkQueue}. */
 export const QueueOptionsSchema = z
@@ -12,10 +13,14 @@ export const QueueOptionsSchema = z
     backend: z.union([z.string().min(1), z.custom<StorageBackend>(isStorageBackend, 'must be a URL or a storage backend')]).optional(),
     /** `direct` (default): one worker per route takes each job. `broadcast`: every listening worker gets it. */
     type: z.enum(['direct', 'broadcast']).default('direct'),
+    /** What to keep of succeeded jobs: `true` (none), `N` (the newest N) or `{ count?, ageMs? }`. Default: all. A fire option overrides it. */
+    removeOnComplete: RetentionSchema.optional(),
+    /** What to keep of failed and cancelled jobs, likewise. */
+    removeOnFail: RetentionSchema.optional(),
   })
   .strict();
 
-/** `{ backend?, type? }` for `new SkunkQueue(name, options)`. */
+/** `{ backend?, type?, removeOnComplete?, removeOnFail? }` for `new SkunkQueue(name, options)`. */
 export type QueueOptions = z.input<typeof QueueOptionsSchema>;
 
 /** Parses a queue's name and options once, throwing `CONFIG_INVALID` naming the field. */

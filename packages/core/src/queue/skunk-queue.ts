@@ -10,23 +10,21 @@ import { moduleInvocation, type CallOptions } from '../job/module-task.js';
 import { shellInvocation, type ShellOptions, type ShellResult } from '../job/shell-task.js';
 import { defaultJobRegistry, type JobRegistry } from '../job/registry.js';
 import { resolveWhen, type When } from '../schedule/delay.js';
-import { JOB_STATES, type JobRecord, type JobState, type LogLine, type NewJob, type QueueType, type ScheduleRecord, type StateCounts, type StorageBackend, type WorkerInfo } from '../storage/contract.js';
+import { WHOLE_QUEUE, type JobEvent, type JobEventType, type JobRecord, type LogLine, type NewJob, type QueueType, type ScheduleRecord, type StateCounts, type StorageBackend, type WorkerInfo } from '../storage/contract.js';
+import type { CallRecord } from '../storage/call-records.js';
+import { retentionRule, type RetentionRule } from '../storage/retention.js';
+import { THROUGHPUT_WINDOW_MS, minuteOf, type ThroughputBucket } from '../storage/throughput.js';
+import type { WorkerCommandName } from '../storage/worker-commands.js';
 import { acquireBackend, backendUrlFromEnvironment, releaseBackend } from '../storage/open-backend.js';
+import { recordCalls, type AsEventOptions } from './call-recorder.js';
+import { cleanJobs, promoteJob, removeJob, requireJob, rescheduleJob, retryAllJobs, retryJob, type CleanQuery, type RetryAllQuery } from './job-admin.js';
+import { listJobsPage, type JobPage, type ListQuery } from './job-listing.js';
 import { JobWaiter } from './job-waiter.js';
+import { QueueEvents, type EventStreamOptions } from './queue-events.js';
 import { parseQueueOptions, type QueueOptions } from './queue-options.js';
+import { commandWorker, type CommandOptions, type CommandOutcome } from './worker-control.js';
 import { z } from 'zod';
-
-/** What {@link SkunkQueue.list} filters on. */
-const ListQuerySchema = z
-  .object({
-    state: z.enum(JOB_STATES as [JobState, ...JobState[]]).optional(),
-    limit: z.number().int().min(1).max(10_000).optional(),
-    offset: z.number().int().min(0).optional(),
-  })
-  .strict();
-
-/** `{ state?, limit?, offset? }` for {@link SkunkQueue.list}. */
-export type ListQuery = z.input<typeof ListQuerySchema>;
+import { NameSchema } from '../job/names.js';
 
 /**
  * A named queue on a backend: define jobs on it, fire them, and look them up.
@@ -49,16 +47,20 @@ export class SkunkQueue implements InvocationTarget, JobReader {
   private readonly givenBackend: StorageBackend | undefined;
   private opened: Promise<StorageBackend> | null = null;
   private readonly waiter: JobWaiter;
+  private readonly eventHub: QueueEvents;
+  private readonly retention: { removeOnComplete: RetentionRule | null; removeOnFail: RetentionRule | null };
 
   constructor(name: string, options?: QueueOptions) {
     const parsed = parseQueueOptions(name, options);
     this.name = parsed.name;
     this.type = parsed.options.type;
+    this.retention = { removeOnComplete: retentionRule(parsed.options.removeOnComplete), removeOnFail: retentionRule(parsed.options.removeOnFail) };
     const backend = parsed.options.backend ?? backendUrlFromEnvironment();
     this.backendUrl = typeof backend === 'string' ? backend : undefined;
     this.givenBackend = typeof backend === 'string' ? undefined : backend;
     this.registry = defaultJobRegistry;
     this.waiter = new JobWaiter(this.name, () => this.backend());
+    this.eventHub = new QueueEvents(this.name, () => this.backend());
   }
 
   /** The queue's backend, opened on first use. */
@@ -150,6 +152,9 @@ export class SkunkQueue implements InvocationTarget, JobReader {
     }
     const now = Date.now();
     const runAt = parsed.data.at === undefined ? now : resolveWhen(parsed.data.at, now, 'options.at');
+    const removeOnComplete = parsed.data.removeOnComplete === undefined ? this.retention.removeOnComplete : retentionRule(parsed.data.removeOnComplete);
+    const removeOnFail = parsed.data.removeOnFail === undefined ? this.retention.removeOnFail : retentionRule(parsed.data.removeOnFail);
+    const kept = { ...(removeOnComplete && { removeOnComplete }), ...(removeOnFail && { removeOnFail }), ...(runAt > now && { delayMs: runAt - now }) };
     const records: NewJob[] = jobs.map((job) => {
       const inv = invocationOf(job, 'push()');
       return {
@@ -162,7 +167,7 @@ export class SkunkQueue implements InvocationTarget, JobReader {
         priority: parsed.data.priority ?? inv.defaults.priority,
         runAt,
         createdAt: now,
-        options: inv.defaults.runOptions,
+        options: { ...inv.defaults.runOptions, ...kept },
         dedupeKey: parsed.data.dedupeKey ?? null,
       };
     });
@@ -223,22 +228,229 @@ export class SkunkQueue implements InvocationTarget, JobReader {
     return (await this.backend()).cancel(this.name, jobId);
   }
 
-  /** Moves a job that has not started to run at `when`. Throws `INVALID_STATE` when it has started or ended. */
-  async reschedule(jobId: string, when: When): Promise<void> {
-    await this.requireJob(jobId);
-    const runAt = resolveWhen(when, Date.now(), 'when');
-    if (!(await (await this.backend()).reschedule(this.name, jobId, runAt))) {
-      throw new SkqError('INVALID_STATE', `job ${jobId} is no longer waiting and cannot be rescheduled`, { context: { jobId, queue: this.name } });
-    }
+  /**
+   * Moves a job that has not started to run at `when`; without `when`, to now plus the delay it was
+   * fired with (PyTaSched's `reschedule`). Throws `INVALID_STATE` when it has started or ended.
+   *
+   * @example
+   * ```ts
+   * await queue.reschedule(handle.id, { minutes: 5 });
+   * ```
+   */
+  async reschedule(jobId: string, when?: When): Promise<void> {
+    await rescheduleJob(await this.target(), jobId, when);
   }
 
-  /** Jobs of this queue, newest first. */
-  async list(query: ListQuery = {}): Promise<JobRecord[]> {
-    const parsed = safeParseInput(ListQuerySchema, query);
-    if (!parsed.success) {
-      throw new SkqError('ARGS_INVALID', `invalid list query: ${describeIssues(parsed.error.issues, 'query')}`, { cause: parsed.error, context: { queue: this.name } });
-    }
-    return (await this.backend()).listJobs({ queue: this.name, ...parsed.data });
+  /**
+   * A page of jobs, newest first, filtered by state, name, route or `search` (an id prefix or part of
+   * a name). Pass `nextCursor` back as `cursor` for the next page; jobs added meanwhile never shift a page.
+   *
+   * @example
+   * ```ts
+   * const { jobs, nextCursor } = await queue.list({ state: 'failed', limit: 20 });
+   * ```
+   */
+  async list(query: ListQuery = {}): Promise<JobPage> {
+    return listJobsPage(await this.backend(), this.name, query);
+  }
+
+  /**
+   * Runs a failed or cancelled job again, with a fresh retry budget. Two retries at once run it once:
+   * the second throws `INVALID_STATE`.
+   *
+   * @example
+   * ```ts
+   * await queue.retry(jobId);
+   * ```
+   */
+  async retry(jobId: string): Promise<void> {
+    await retryJob(await this.target(), jobId);
+  }
+
+  /**
+   * Retries every failed (or cancelled) job, optionally of one name or ended before an instant, a page
+   * at a time. Returns how many it retried.
+   *
+   * @example
+   * ```ts
+   * const n = await queue.retryAll({ state: 'failed', name: 'send-email' });
+   * ```
+   */
+  async retryAll(query: RetryAllQuery = {}): Promise<number> {
+    return retryAllJobs(await this.target(), query);
+  }
+
+  /**
+   * Runs a scheduled (delayed) job now. Throws `INVALID_STATE` unless it is scheduled.
+   *
+   * @example
+   * ```ts
+   * await queue.promote(jobId);
+   * ```
+   */
+  async promote(jobId: string): Promise<void> {
+    await promoteJob(await this.target(), jobId);
+  }
+
+  /**
+   * Deletes a job, its deliveries and its logs. Throws `INVALID_STATE` while it runs.
+   *
+   * @example
+   * ```ts
+   * await queue.remove(jobId);
+   * ```
+   */
+  async remove(jobId: string): Promise<void> {
+    await removeJob(await this.target(), jobId);
+  }
+
+  /**
+   * Deletes jobs in one state that ended (or, waiting, were created) at least `olderThan` ago, up to
+   * `limit`. Returns how many. `state: 'running'` throws `INVALID_STATE`.
+   *
+   * @example
+   * ```ts
+   * await queue.clean({ state: 'succeeded', olderThan: { days: 7 } });
+   * ```
+   */
+  async clean(query: CleanQuery): Promise<number> {
+    return cleanJobs(await this.target(), query);
+  }
+
+  /**
+   * Pauses the queue, or one route of it: no worker anywhere claims from it until {@link SkunkQueue.resume}.
+   * Running jobs finish; enqueueing goes on.
+   *
+   * @example
+   * ```ts
+   * await queue.pause('emails'); // one route
+   * await queue.pause(); // the whole queue
+   * ```
+   */
+  async pause(route?: string): Promise<void> {
+    await (await this.backend()).setPaused(this.name, this.routeArg(route), true);
+  }
+
+  /**
+   * Resumes a paused queue or route; idle workers wake at once.
+   *
+   * @example
+   * ```ts
+   * await queue.resume('emails');
+   * ```
+   */
+  async resume(route?: string): Promise<void> {
+    await (await this.backend()).setPaused(this.name, this.routeArg(route), false);
+  }
+
+  /**
+   * Whether the queue is paused, or (with `route`) whether that route is, by itself or with its queue.
+   *
+   * @example
+   * ```ts
+   * if (await queue.isPaused('emails')) console.log('emails are on hold');
+   * ```
+   */
+  async isPaused(route?: string): Promise<boolean> {
+    const paused = await (await this.backend()).pausedRoutes(this.name);
+    return paused.includes(WHOLE_QUEUE) || (route !== undefined && paused.includes(this.routeArg(route)));
+  }
+
+  /**
+   * The paused routes, `'*'` when the whole queue is paused.
+   *
+   * @example
+   * ```ts
+   * console.log(await queue.pausedRoutes()); // ['emails']
+   * ```
+   */
+  async pausedRoutes(): Promise<string[]> {
+    return (await this.backend()).pausedRoutes(this.name);
+  }
+
+  /**
+   * Commands a worker, wherever it runs, through the backend: `stop` finishes its running jobs and
+   * exits (as SIGTERM), `stop-rough` puts them back on the queue (as SIGINT); `stop` and `stop-rough` stop the worker's
+   * whole pool. `pause` and `resume` hold and restart that worker's claiming. Resolves once obeyed;
+   * throws `WORKER_NOT_FOUND` for an unknown or expired id and `COMMAND_EXPIRED` if not obeyed within `timeoutMs` (10 s).
+   *
+   * @example
+   * ```ts
+   * const [worker] = await queue.workers();
+   * await queue.commandWorker(worker!.id, 'stop');
+   * ```
+   */
+  async commandWorker(workerId: string, command: WorkerCommandName, options?: CommandOptions): Promise<CommandOutcome> {
+    return commandWorker(await this.backend(), this.name, workerId, command, options);
+  }
+
+  /**
+   * Calls `fn` with each event of `type` from any process: `completed` is `succeeded`. Best effort:
+   * events sent while this process was disconnected are missed, so read durable state
+   * (`queue.list`, `handle.info`) for anything that must not be missed. Resolves to an unsubscribe function.
+   *
+   * @example
+   * ```ts
+   * const off = await queue.on('failed', (e) => console.log('failed:', e.jobId));
+   * await off();
+   * ```
+   */
+  on(type: JobEventType | 'completed', fn: (event: JobEvent) => void): Promise<() => Promise<void>> {
+    return this.eventHub.on(type === 'completed' ? 'succeeded' : type, fn);
+  }
+
+  /**
+   * The queue's events as an async iterator, best effort like {@link SkunkQueue.on}.
+   *
+   * @example
+   * ```ts
+   * for await (const e of queue.events({ types: ['progress'], signal })) console.log(e.jobId, e.data);
+   * ```
+   */
+  events(options?: EventStreamOptions): AsyncGenerator<JobEvent> {
+    return this.eventHub.stream(options);
+  }
+
+  /**
+   * Jobs completed and failed per route and minute, for the last `minutes` (at most 24 hours).
+   *
+   * @example
+   * ```ts
+   * const lastHour = await queue.metrics({ minutes: 60 });
+   * ```
+   */
+  async metrics(options: { minutes?: number } = {}): Promise<ThroughputBucket[]> {
+    const minutes = safeParseInput(z.number().int().min(1).max(THROUGHPUT_WINDOW_MS / 60_000).default(60), options?.minutes);
+    if (!minutes.success) throw new SkqError('ARGS_INVALID', `invalid metrics options: ${describeIssues(minutes.error.issues, 'minutes')}`, { context: { queue: this.name } });
+    return (await this.backend()).throughput(this.name, minuteOf(Date.now()) - (minutes.data - 1) * 60_000);
+  }
+
+  /**
+   * msched's `as_event`: wraps `fn` so each call stores a record (name, time, pid, return value,
+   * captured stdout/stderr) in the backend and returns `[value, lines]`. Read them with {@link SkunkQueue.records}.
+   *
+   * @example
+   * ```ts
+   * const nightly = queue.asEvent(function nightly() { console.log('backing up'); return 0; }, { echo: process.stdout });
+   * const [value, lines] = await nightly(); // 0, ['backing up']
+   * ```
+   */
+  asEvent<A extends unknown[], R>(fn: (...args: A) => R, options?: AsEventOptions): (...args: A) => Promise<[Awaited<R>, string[]]> {
+    return recordCalls(() => this.backend(), this.name, fn, options);
+  }
+
+  /**
+   * Records of `asEvent` calls, newest first.
+   *
+   * @example
+   * ```ts
+   * const [last] = await queue.records({ name: 'nightly', limit: 1 });
+   * ```
+   */
+  async records(query: { name?: string; limit?: number } = {}): Promise<CallRecord[]> {
+    const parsed = safeParseInput(z.object({ name: z.string().min(1).optional(), limit: z.number().int().min(1).max(10_000).default(100) }).strict(), query);
+    if (!parsed.success) throw new SkqError('ARGS_INVALID', `invalid records query: ${describeIssues(parsed.error.issues, 'query')}`, { context: { queue: this.name } });
+    return (await this.backend()).listCallRecords(this.name, parsed.data);
   }
 
   /** Delivery counts per route and state. */
@@ -264,6 +476,7 @@ export class SkunkQueue implements InvocationTarget, JobReader {
   /** Releases the backend if this queue opened it. */
   async close(): Promise<void> {
     await this.waiter.close();
+    await this.eventHub.close();
     if (this.opened && this.backendUrl) {
       this.opened = null;
       await releaseBackend(this.backendUrl);
@@ -280,8 +493,17 @@ export class SkunkQueue implements InvocationTarget, JobReader {
   }
 
   private async requireJob(jobId: string): Promise<JobRecord> {
-    const record = await this.getRecord(jobId);
-    if (!record) throw new SkqError('JOB_NOT_FOUND', `job ${jobId} not found in queue "${this.name}"`, { context: { jobId, queue: this.name } });
-    return record;
+    return requireJob(await this.backend(), this.name, jobId);
+  }
+
+  private async target(): Promise<{ backend: StorageBackend; queue: string }> {
+    return { backend: await this.backend(), queue: this.name };
+  }
+
+  private routeArg(route: unknown): string {
+    if (route === undefined) return WHOLE_QUEUE;
+    const parsed = safeParseInput(NameSchema, route);
+    if (!parsed.success) throw new SkqError('ARGS_INVALID', `invalid route ${String(route)}: ${describeIssues(parsed.error.issues)}`, { context: { queue: this.name, field: 'route' } });
+    return parsed.data;
   }
 }

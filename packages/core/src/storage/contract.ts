@@ -1,5 +1,9 @@
 import type { SerializedError } from '../errors.js';
+import type { CallRecord, CallRecordQuery } from './call-records.js';
 import type { LeaseToken } from './lease-rules.js';
+import type { RetentionRule } from './retention.js';
+import type { ThroughputBucket } from './throughput.js';
+import type { WorkerCommand, WorkerState, WorkerStatus } from './worker-commands.js';
 
 /**
  * The storage contract: what a backend must do for skunq, in queue terms.
@@ -36,6 +40,12 @@ export interface JobRunOptions {
   backoff: BackoffPolicy;
   /** Per-attempt timeout in ms; `null` for none. */
   timeoutMs: number | null;
+  /** What to keep once the job has succeeded; absent or null keeps it. */
+  removeOnComplete?: RetentionRule | null;
+  /** What to keep once the job has failed or was cancelled; absent or null keeps it. */
+  removeOnFail?: RetentionRule | null;
+  /** The delay the job was fired with, in ms: `reschedule` without a time runs it that long from now. */
+  delayMs?: number;
 }
 
 /** A job to store, as {@link StorageBackend.enqueue} receives it. */
@@ -88,6 +98,8 @@ export interface Delivery {
   result: unknown;
   error: SerializedError | null;
   cancelRequested: boolean;
+  /** What the handler last reported with `ctx.progress()`, or null. */
+  progress: unknown;
 }
 
 /** A delivery handed to a worker by {@link StorageBackend.claim}, with what it needs to run it. */
@@ -114,6 +126,8 @@ export interface JobRecord {
   attempts: number;
   startedAt: number | null;
   finishedAt: number | null;
+  /** The latest progress any of its deliveries reported, or null. */
+  progress: unknown;
   deliveries: Delivery[];
 }
 
@@ -136,7 +150,16 @@ export interface WorkerInfo {
   lastSeenAt: number;
   /** The registration counts as gone after this instant unless a heartbeat renews it. */
   expiresAt: number;
+  /** What the worker is doing, as its last heartbeat said. */
+  state: WorkerState;
+  /** The jobs it was running at its last heartbeat. */
+  runningJobIds: string[];
+  /** The last command sent to it, obeyed or not. */
+  command: WorkerCommand | null;
 }
+
+/** What {@link StorageBackend.registerWorker} stores: a worker's identity. */
+export type WorkerRegistration = Omit<WorkerInfo, 'lastSeenAt' | 'expiresAt' | 'state' | 'runningJobIds' | 'command'>;
 
 /** Lifecycle events, in the order a job goes through them. */
 export type JobEventType =
@@ -148,19 +171,39 @@ export type JobEventType =
   | 'cancelled'
   | 'cancel-requested'
   | 'rescheduled'
-  | 'recovered';
+  | 'recovered'
+  | 'progress'
+  | 'removed'
+  | 'paused'
+  | 'resumed'
+  | 'worker-command';
 
-/** A lifecycle event. `seq` grows with each event a backend records. */
+/** Every event type. */
+export const JOB_EVENT_TYPES: readonly JobEventType[] = [
+  'enqueued', 'started', 'retrying', 'succeeded', 'failed', 'cancelled', 'cancel-requested', 'rescheduled', 'recovered',
+  'progress', 'removed', 'paused', 'resumed', 'worker-command',
+];
+
+/**
+ * A lifecycle event. `seq` grows with each event a backend records. Job events name their job;
+ * `paused` and `resumed` name a route ({@link WHOLE_QUEUE} for the queue) and `worker-command` a worker.
+ */
 export interface JobEvent {
   seq: number;
   type: JobEventType;
   queue: string;
-  jobId: string;
+  /** The job, or null for a queue or worker event. */
+  jobId: string | null;
   deliveryId: string | null;
   route: string | null;
   workerId: string | null;
   at: number;
+  /** `progress`: the value reported; `worker-command`: the command's id. Else absent. */
+  data?: unknown;
 }
+
+/** The route name that stands for a whole queue in pause state and in `paused`/`resumed` events. */
+export const WHOLE_QUEUE = '*';
 
 /** Optional features a backend declares. */
 export interface StorageCapabilities {
@@ -191,6 +234,8 @@ export interface ClaimResult {
   deliveries: ClaimedDelivery[];
   /** When fewer than `limit` were claimable: the earliest run time of a queued delivery still in the future. */
   nextRunAt: number | null;
+  /** The route (or its queue) is paused: nothing was claimed, and a `resumed` event will say when to try again. */
+  paused?: boolean;
 }
 
 /** How a failed attempt ends. */
@@ -202,12 +247,18 @@ export interface FailRequest {
   cancelled?: boolean;
 }
 
-/** Filters for {@link StorageBackend.listJobs}. */
+/** Where a listing of jobs stands: jobs are listed newest first, by creation time, then id descending. */
+export interface JobPosition {
+  createdAt: number;
+  id: string;
+}
+
+/** What {@link StorageBackend.listJobs} is asked for. */
 export interface ListJobsQuery {
   queue: string;
-  state?: JobState;
-  limit?: number;
-  offset?: number;
+  /** List jobs that come after this one in the order (older, or as old with a lower id); omit to start at the newest. */
+  after?: JobPosition | null;
+  limit: number;
 }
 
 /** Job counts per route and state. */
@@ -335,8 +386,44 @@ export interface StorageBackend {
   /** A job of the queue with its deliveries, or null (also when the id belongs to another queue). */
   getJob(queue: string, jobId: string): Promise<JobRecord | null>;
 
-  /** Jobs of a queue, newest first, optionally in one state. */
+  /**
+   * Up to `limit` jobs of a queue in listing order (newest first: creation time, then id, both
+   * descending), starting after `after`. Keyset paging: jobs added meanwhile never shift a page.
+   */
   listJobs(query: ListJobsQuery): Promise<JobRecord[]>;
+
+  /**
+   * Runs a job's failed and cancelled deliveries again at `runAt`, each with a fresh budget of
+   * `attempts`, atomically: of two calls at once, one moves them and the other finds none.
+   * Returns how many deliveries it queued.
+   */
+  retryJob(queue: string, jobId: string, request: { runAt: number; attempts: number }): Promise<number>;
+
+  /** Deletes jobs with their deliveries and logs, skipping any with a running delivery. Returns the ids deleted. */
+  removeJobs(queue: string, jobIds: string[]): Promise<string[]>;
+
+  /** Stores a running attempt's progress and publishes a `progress` event. Throws `LEASE_LOST` like `complete`. */
+  setProgress(queue: string, lease: LeaseToken, progress: unknown): Promise<void>;
+
+  /**
+   * Pauses or resumes one route, or the whole queue with {@link WHOLE_QUEUE}. A claim that begins after
+   * the pause is stored returns nothing, with `paused: true`; one already under way may still finish
+   * (its jobs run: nothing is stranded). Enqueue goes on. Publishes `paused` or `resumed`. Returns
+   * false when the state was already so.
+   */
+  setPaused(queue: string, route: string, paused: boolean): Promise<boolean>;
+
+  /** The paused routes of a queue, {@link WHOLE_QUEUE} when the queue itself is. */
+  pausedRoutes(queue: string): Promise<string[]>;
+
+  /** Completed and failed counts per route and minute since `since` (the backend keeps 24 hours). */
+  throughput(queue: string, since: number): Promise<ThroughputBucket[]>;
+
+  /** Stores a record of a wrapped call (`asEvent`). */
+  appendCallRecord(queue: string, record: CallRecord): Promise<void>;
+
+  /** Call records, newest first. */
+  listCallRecords(queue: string, query: CallRecordQuery): Promise<CallRecord[]>;
 
   /** Delivery counts per route and state. */
   countByState(queue: string): Promise<StateCounts>;
@@ -347,11 +434,20 @@ export interface StorageBackend {
   /** A job's log lines, in order. */
   getLogs(queue: string, jobId: string): Promise<LogLine[]>;
 
-  /** Registers (or re-registers) a worker, alive for `ttlMs` unless renewed. */
-  registerWorker(info: Omit<WorkerInfo, 'lastSeenAt' | 'expiresAt'>, ttlMs: number): Promise<void>;
+  /** Registers (or re-registers) a worker, alive for `ttlMs` unless renewed, in state `running`. */
+  registerWorker(info: WorkerRegistration, ttlMs: number): Promise<void>;
 
-  /** Renews a worker's registration. Returns false if it had expired and was removed. */
-  heartbeat(queue: string, workerId: string, ttlMs: number): Promise<boolean>;
+  /**
+   * Renews a worker's registration with its status; marks the command `status.obeyedCommandId` names
+   * obeyed. Returns the registration, whose `command` may be new, or null if it had expired.
+   */
+  heartbeat(queue: string, workerId: string, ttlMs: number, status: WorkerStatus): Promise<WorkerInfo | null>;
+
+  /**
+   * Leaves a command on a live worker's registration (replacing an earlier one) and publishes a
+   * `worker-command` event naming the worker. Returns false if no live worker has that id.
+   */
+  sendWorkerCommand(queue: string, workerId: string, command: WorkerCommand): Promise<boolean>;
 
   /** Removes a worker's registration. */
   unregisterWorker(queue: string, workerId: string): Promise<void>;
@@ -414,7 +510,7 @@ export function aggregateState(deliveries: ReadonlyArray<Pick<Delivery, 'state'>
 /**
  * The part of a {@link JobRecord} its deliveries decide: the aggregate state (`emptyState` for a
  * job without deliveries), the attempts summed, the first start and, once every delivery ended,
- * the last finish.
+ * the last finish, and the progress of the last delivery that reported one.
  *
  * @example
  * ```ts
@@ -424,7 +520,8 @@ export function aggregateState(deliveries: ReadonlyArray<Pick<Delivery, 'state'>
 export function summarizeDeliveries(
   deliveries: readonly Delivery[],
   emptyState: JobState,
-): Pick<JobRecord, 'state' | 'attempts' | 'startedAt' | 'finishedAt'> {
+): Pick<JobRecord, 'state' | 'attempts' | 'startedAt' | 'finishedAt' | 'progress'> {
+  const reported = deliveries.filter((d) => d.progress !== null && d.progress !== undefined);
   const started = deliveries.map((d) => d.startedAt).filter((v): v is number => v !== null);
   const finished = deliveries.map((d) => d.finishedAt);
   return {
@@ -432,6 +529,7 @@ export function summarizeDeliveries(
     attempts: deliveries.reduce((sum, d) => sum + d.attempts, 0),
     startedAt: started.length ? Math.min(...started) : null,
     finishedAt: finished.length && finished.every((f) => f !== null) ? Math.max(...(finished as number[])) : null,
+    progress: reported.length ? reported[reported.length - 1]!.progress : null,
   };
 }
 

@@ -1,0 +1,116 @@
+import { z } from 'zod';
+import { safeParseInput } from '../config.js';
+import { SkqError, describeIssues } from '../errors.js';
+import { JOB_STATES, type JobPosition, type JobRecord, type JobState, type StorageBackend } from '../storage/contract.js';
+
+/** What `queue.list()` filters on. */
+export const ListQuerySchema = z
+  .object({
+    /** Only jobs in this (aggregate) state. */
+    state: z.enum(JOB_STATES as [JobState, ...JobState[]]).optional(),
+    /** Only jobs with this name. */
+    name: z.string().min(1).optional(),
+    /** Only jobs delivered to this route. */
+    route: z.string().min(1).optional(),
+    /** Jobs whose id starts with it, or whose name contains it. */
+    search: z.string().min(1).max(512).optional(),
+    /** At most this many jobs per page. */
+    limit: z.number().int().min(1).max(1_000).default(50),
+    /** The `nextCursor` of the previous page. */
+    cursor: z.string().min(1).max(2_048).optional(),
+  })
+  .strict();
+
+/** `{ state?, name?, route?, search?, limit?, cursor? }` for `queue.list()`. */
+export type ListQuery = z.input<typeof ListQuerySchema>;
+
+/** A page of jobs, newest first. */
+export interface JobPage {
+  jobs: JobRecord[];
+  /** Pass it as `cursor` for the next page; null when there is none. */
+  nextCursor: string | null;
+}
+
+/** Jobs read from the backend per scan step. */
+const SCAN_BATCH = 200;
+/**
+ * A page stops after scanning this many jobs, even if it found fewer than `limit` (a filter that
+ * matches rarely in a long queue); its cursor then continues the scan.
+ */
+const SCAN_BUDGET = 5_000;
+
+/**
+ * One page of a queue's jobs. Backends list in one order (newest first, ties by id) from a
+ * position; filters apply here, once for every backend. The cursor is the position the page ended
+ * at, so jobs enqueued meanwhile never shift a page: paging visits each older job exactly once.
+ *
+ * @example
+ * ```ts
+ * let page = await listJobsPage(backend, 'demo', { state: 'failed' });
+ * while (page.nextCursor) page = await listJobsPage(backend, 'demo', { state: 'failed', cursor: page.nextCursor });
+ * ```
+ */
+export async function listJobsPage(backend: StorageBackend, queue: string, query: ListQuery): Promise<JobPage> {
+  const parsed = safeParseInput(ListQuerySchema, query ?? {});
+  if (!parsed.success) {
+    throw new SkqError('ARGS_INVALID', `invalid list query: ${describeIssues(parsed.error.issues, 'query')}`, { cause: parsed.error, context: { queue } });
+  }
+  const { limit, cursor, ...filter } = parsed.data;
+  let after = cursor === undefined ? null : decodeCursor(cursor, queue);
+  const jobs: JobRecord[] = [];
+  for (let scanned = 0; scanned < SCAN_BUDGET; ) {
+    const batch = await backend.listJobs({ queue, after, limit: Math.min(SCAN_BATCH, SCAN_BUDGET - scanned) });
+    for (const job of batch) {
+      after = positionOf(job);
+      if (!matches(job, filter)) continue;
+      jobs.push(job);
+      if (jobs.length === limit) return { jobs, nextCursor: encodeCursor(after) };
+    }
+    scanned += batch.length;
+    if (batch.length < SCAN_BATCH) return { jobs, nextCursor: null };
+  }
+  return { jobs, nextCursor: after ? encodeCursor(after) : null };
+}
+
+/**
+ * Every job that matches `filter`, in listing order, a batch at a time.
+ *
+ * @example
+ * ```ts
+ * for await (const batch of matchingJobs(backend, 'demo', { state: 'failed' })) console.log(batch.length);
+ * ```
+ */
+export async function* matchingJobs(backend: StorageBackend, queue: string, filter: Omit<ListQuery, 'limit' | 'cursor'>): AsyncGenerator<JobRecord[]> {
+  let cursor: string | undefined;
+  do {
+    const page = await listJobsPage(backend, queue, { ...filter, limit: 500, cursor });
+    if (page.jobs.length) yield page.jobs;
+    cursor = page.nextCursor ?? undefined;
+  } while (cursor);
+}
+
+function matches(job: JobRecord, filter: { state?: JobState; name?: string; route?: string; search?: string }): boolean {
+  if (filter.state && job.state !== filter.state) return false;
+  if (filter.name && job.name !== filter.name) return false;
+  if (filter.route && !job.routes.includes(filter.route)) return false;
+  if (filter.search && !job.id.startsWith(filter.search) && !job.name.includes(filter.search)) return false;
+  return true;
+}
+
+function positionOf(job: JobRecord): JobPosition {
+  return { createdAt: job.createdAt, id: job.id };
+}
+
+function encodeCursor(position: JobPosition): string {
+  return Buffer.from(JSON.stringify([position.createdAt, position.id])).toString('base64url');
+}
+
+function decodeCursor(cursor: string, queue: string): JobPosition {
+  try {
+    const [createdAt, id] = JSON.parse(Buffer.from(cursor, 'base64url').toString('utf8')) as unknown[];
+    if (typeof createdAt === 'number' && Number.isFinite(createdAt) && typeof id === 'string') return { createdAt, id };
+  } catch {
+    // Reported below.
+  }
+  throw new SkqError('ARGS_INVALID', 'invalid list query: query.cursor is not a cursor that list() returned', { context: { queue, field: 'cursor' } });
+}

@@ -1,0 +1,23 @@
+/** How long backends keep throughput counts: 24 hours. */
+export const THROUGHPUT_WINDOW_MS = 24 * 60 * 60 * 1000;
+
+/** Jobs that ended on one route in one minute. */
+export interface ThroughputBucket {
+  /** The minute's start, epoch ms. */
+  minute: number;
+  route: string;
+  completed: number;
+  failed: number;
+}
+
+/**
+ * The start of the minute that holds `at`.
+ *
+ * @example
+ * ```ts
+ * minuteOf(Date.parse('2026-01-01T10:00:42Z')) === Date.parse('2026-01-01T10:00:00Z');
+ * ```
+ */
+export function minuteOf(at: number): number {
+  return at - (at % 60_000);
+}
