@@ -56,17 +56,21 @@ export class EventChannel {
   }
 
   private deliver(set: Set<Listener>, type: JobEvent['type'], line: string): void {
-    const [seq, jobId, deliveryId, route, workerId, at] = line.split('|');
+    // seq|jobId|deliveryId|route|worker|at[|data]: data is JSON and may itself hold '|'.
+    const parts = line.split('|');
+    const [seq, jobId, deliveryId, route, workerId, at] = parts;
+    const data = parts.length > 6 ? (JSON.parse(parts.slice(6).join('|')) as unknown) : undefined;
     for (const listener of set) {
       const event: JobEvent = {
         seq: Number(seq),
         type,
         queue: listener.queue,
-        jobId: jobId!,
+        jobId: jobId || null,
         deliveryId: deliveryId || null,
         route: route || null,
         workerId: workerId || null,
         at: Number(at),
+        ...(data !== undefined && { data }),
       };
       try {
         listener.fn(event);

@@ -2,7 +2,7 @@ import type { StorageBackend } from '@skq/core';
 import { RedisBackend } from './redis-backend.js';
 
 export { RedisBackend } from './redis-backend.js';
-export { RedisOptionsSchema, RetentionSchema, parseRedisUrl, type RedisOptions } from './redis-options.js';
+export { RedisOptionsSchema, parseRedisUrl, type RedisOptions } from './redis-options.js';
 
 /**
  * Opens a `redis://` or `rediss://` URL; this is how `new SkunkQueue(name, { backend: 'redis://…' })` finds this package.

@@ -25,6 +25,12 @@ export interface QueueKeys {
   worker(workerId: string): string;
   logs(jobId: string): string;
   channel(type: string): string;
+  /** The set of paused routes ('*': the queue). */
+  paused: string;
+  /** Jobs completed and failed in the minute starting at `minute`. */
+  throughput(minute: number): string;
+  /** Call records of the queue, or of one name. */
+  records(name: string | null): string;
 }
 
 export function queueKeys(keyPrefix: string, queue: string): QueueKeys {
@@ -50,5 +56,8 @@ export function queueKeys(keyPrefix: string, queue: string): QueueKeys {
     worker: (workerId) => `${prefix}:worker:${workerId}`,
     logs: (jobId) => `${prefix}:logs:${jobId}`,
     channel: (type) => `${prefix}:ev:${type}`,
+    paused: `${prefix}:paused`,
+    throughput: (minute) => `${prefix}:tp:${minute}`,
+    records: (name) => (name === null ? `${prefix}:records` : `${prefix}:records:${name}`),
   };
 }

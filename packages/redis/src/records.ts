@@ -7,7 +7,9 @@ const DEFAULT_OPTIONS_JSON = JSON.stringify({ backoff: DEFAULT_RUN_OPTIONS.backo
 
 /** Run options other than attempts as stored: '' when they are the defaults, which most jobs use. */
 export function encodeRunOptions(options: JobRunOptions): string {
-  const json = JSON.stringify({ backoff: options.backoff, timeoutMs: options.timeoutMs });
+  const { removeOnComplete, removeOnFail, delayMs } = options;
+  const extras = { ...(removeOnComplete && { removeOnComplete }), ...(removeOnFail && { removeOnFail }), ...(delayMs !== undefined && { delayMs }) };
+  const json = JSON.stringify({ backoff: options.backoff, timeoutMs: options.timeoutMs, ...extras });
   return json === DEFAULT_OPTIONS_JSON ? '' : json;
 }
 
@@ -39,6 +41,7 @@ export function toDelivery(queue: string, id: string, h: Record<string, string>,
     result: json(h.result),
     error: json(h.error) as Delivery['error'],
     cancelRequested: h.cancel === '1',
+    progress: json(h.progress),
   };
 }
 
@@ -54,7 +57,8 @@ export function toJobRecord(queue: string, id: string, h: Record<string, string>
     priority: Number(h.priority),
     createdAt: Number(h.created),
     dedupeKey: h.dedupe || null,
-    options: decodeRunOptions(h.opts, Number(h.max)),
+    // att0: the budget fired with, kept when a retry gave the delivery a new one.
+    options: decodeRunOptions(h.opts, Number(h.att0 ?? h.max)),
     ...summarizeDeliveries(deliveries, (h.empty || 'cancelled') as JobState),
     deliveries,
   };
@@ -70,6 +74,9 @@ export function toWorker(queue: string, id: string, h: Record<string, string>): 
     startedAt: Number(h.started),
     lastSeenAt: Number(h.lastSeen),
     expiresAt: Number(h.expires),
+    state: (h.state ?? 'running') as WorkerInfo['state'],
+    runningJobIds: h.running ? (JSON.parse(h.running) as string[]) : [],
+    command: h.command ? (JSON.parse(h.command) as WorkerInfo['command']) : null,
   };
 }
 

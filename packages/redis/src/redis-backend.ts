@@ -1,10 +1,13 @@
 import { Cluster, Redis } from 'ioredis';
 import {
+  JOB_EVENT_TYPES,
   MAX_LEASE_RECOVERIES,
   SkqError,
   jobIdOfDelivery,
   leaseLost,
   zeroStateCounts,
+  type CallRecord,
+  type CallRecordQuery,
   type ClaimRequest,
   type ClaimResult,
   type ClaimedDelivery,
@@ -25,7 +28,12 @@ import {
   type StateCounts,
   type StorageBackend,
   type StorageCapabilities,
+  type RetentionRule,
+  type ThroughputBucket,
+  type WorkerCommand,
   type WorkerInfo,
+  type WorkerRegistration,
+  type WorkerStatus,
 } from '@skq/core';
 import { EventChannel } from './event-channel.js';
 import { queueKeys, type QueueKeys } from './keys.js';
@@ -38,7 +46,9 @@ import { ENQUEUE_LUA } from './scripts/enqueue.js';
 import { COMPLETE_AND_CLAIM_LUA, COMPLETE_LUA, FAIL_LUA } from './scripts/finish.js';
 import { CANCEL_LUA, RESCHEDULE_LUA } from './scripts/job-control.js';
 import { EXTEND_LEASE_LUA, RECOVER_LUA } from './scripts/lease.js';
-import { HEARTBEAT_LUA, LIVE_WORKERS_LUA, REGISTER_WORKER_LUA } from './scripts/workers.js';
+import { HEARTBEAT_LUA, LIVE_WORKERS_LUA, REGISTER_WORKER_LUA, SEND_COMMAND_LUA } from './scripts/workers.js';
+import { LIST_JOBS_LUA, REMOVE_JOBS_LUA, RETRY_JOB_LUA, SET_PAUSED_LUA, SET_PROGRESS_LUA } from './scripts/operations.js';
+import { appendCallRecord, listCallRecords, readThroughput } from './redis-operations.js';
 import { ADVANCE_SCHEDULE_LUA, FIRE_SCHEDULE_LUA, PAUSE_SCHEDULE_LUA, SAVE_SCHEDULE_LUA } from './scripts/schedules.js';
 
 const SCRIPTS = {
@@ -58,9 +68,13 @@ const SCRIPTS = {
   fireSchedule: new Script('fire-schedule', FIRE_SCHEDULE_LUA),
   advanceSchedule: new Script('advance-schedule', ADVANCE_SCHEDULE_LUA),
   pauseSchedule: new Script('pause-schedule', PAUSE_SCHEDULE_LUA),
+  sendCommand: new Script('send-command', SEND_COMMAND_LUA),
+  listJobs: new Script('list-jobs', LIST_JOBS_LUA),
+  removeJobs: new Script('remove-jobs', REMOVE_JOBS_LUA),
+  retryJob: new Script('retry-job', RETRY_JOB_LUA),
+  setPaused: new Script('set-paused', SET_PAUSED_LUA),
+  setProgress: new Script('set-progress', SET_PROGRESS_LUA),
 };
-
-const ALL_EVENTS: JobEvent['type'][] = ['enqueued', 'started', 'retrying', 'succeeded', 'failed', 'cancelled', 'cancel-requested', 'rescheduled', 'recovered'];
 
 interface PendingCompletion {
   lease: LeaseToken;
@@ -200,27 +214,44 @@ export class RedisBackend implements StorageBackend {
   }
 
   async listJobs(query: ListJobsQuery): Promise<JobRecord[]> {
-    const limit = query.limit ?? 100;
-    const offset = query.offset ?? 0;
-    const keys = this.keys(query.queue);
-    if (!query.state) {
-      const ids = await this.call('listJobs', query.queue, () => this.client.zrevrange(keys.jobs, offset, offset + limit - 1));
-      return (await Promise.all(ids.map((id) => this.getJob(query.queue, id)))).filter((r): r is JobRecord => r !== null);
-    }
-    // States are aggregates over deliveries: page through the newest jobs and keep the matches.
-    const found: JobRecord[] = [];
-    let skipped = 0;
-    const page = Math.max(limit * 2, 100);
-    for (let start = 0; found.length < limit && start < 10 * page + offset; start += page) {
-      const ids = await this.call('listJobs', query.queue, () => this.client.zrevrange(keys.jobs, start, start + page - 1));
-      if (ids.length === 0) break;
-      for (const record of await Promise.all(ids.map((id) => this.getJob(query.queue, id)))) {
-        if (!record || record.state !== query.state) continue;
-        if (skipped < offset) skipped += 1;
-        else if (found.length < limit) found.push(record);
-      }
-    }
-    return found;
+    const args = [query.limit, query.after ? Math.round(query.after.createdAt) : '', query.after?.id ?? ''];
+    const ids = (await this.run('listJobs', query.queue, SCRIPTS.listJobs, this.keys(query.queue).jobs, args)) as string[];
+    return (await Promise.all(ids.map((id) => this.getJob(query.queue, id)))).filter((r): r is JobRecord => r !== null);
+  }
+
+  async retryJob(queue: string, jobId: string, request: { runAt: number; attempts: number }): Promise<number> {
+    return Number(await this.run('retryJob', queue, SCRIPTS.retryJob, this.keys(queue).jobs, [jobId, Math.round(request.runAt), request.attempts]));
+  }
+
+  async removeJobs(queue: string, jobIds: string[]): Promise<string[]> {
+    if (jobIds.length === 0) return [];
+    return (await this.run('removeJobs', queue, SCRIPTS.removeJobs, this.keys(queue).jobs, jobIds)) as string[];
+  }
+
+  async setProgress(queue: string, lease: LeaseToken, progress: unknown): Promise<void> {
+    const args = [lease.workerId, lease.deliveryId, lease.attempt, JSON.stringify(progress ?? null)];
+    const status = String(await this.run('setProgress', queue, SCRIPTS.setProgress, this.keys(queue).active, args));
+    if (status !== 'ok') throw leaseError(status, queue, lease);
+  }
+
+  async setPaused(queue: string, route: string, paused: boolean): Promise<boolean> {
+    return Number(await this.run('setPaused', queue, SCRIPTS.setPaused, this.keys(queue).paused, [route, paused ? '1' : '0'])) === 1;
+  }
+
+  async pausedRoutes(queue: string): Promise<string[]> {
+    return (await this.call('pausedRoutes', queue, () => this.client.smembers(this.keys(queue).paused))).sort();
+  }
+
+  async throughput(queue: string, since: number): Promise<ThroughputBucket[]> {
+    return this.call('throughput', queue, () => readThroughput(this.client, this.keys(queue), since, Date.now()));
+  }
+
+  async appendCallRecord(queue: string, record: CallRecord): Promise<void> {
+    await this.call('appendCallRecord', queue, () => appendCallRecord(this.client, this.keys(queue), record));
+  }
+
+  async listCallRecords(queue: string, query: CallRecordQuery): Promise<CallRecord[]> {
+    return this.call('listCallRecords', queue, () => listCallRecords(this.client, this.keys(queue), query));
   }
 
   async countByState(queue: string): Promise<StateCounts> {
@@ -261,12 +292,19 @@ export class RedisBackend implements StorageBackend {
     return entries.map((entry) => JSON.parse(entry) as LogLine);
   }
 
-  async registerWorker(info: Omit<WorkerInfo, 'lastSeenAt' | 'expiresAt'>, ttlMs: number): Promise<void> {
+  async registerWorker(info: WorkerRegistration, ttlMs: number): Promise<void> {
     await this.run('registerWorker', info.queue, SCRIPTS.registerWorker, this.keys(info.queue).workers, [info.id, ttlMs, info.routes.join(','), info.hostname, info.pid, info.startedAt]);
   }
 
-  async heartbeat(queue: string, workerId: string, ttlMs: number): Promise<boolean> {
-    return Number(await this.run('heartbeat', queue, SCRIPTS.heartbeat, this.keys(queue).workers, [workerId, ttlMs])) === 1;
+  async heartbeat(queue: string, workerId: string, ttlMs: number, status: WorkerStatus): Promise<WorkerInfo | null> {
+    const args = [workerId, ttlMs, status.state, JSON.stringify(status.runningJobIds), status.obeyedCommandId ?? ''];
+    const reply = await this.run('heartbeat', queue, SCRIPTS.heartbeat, this.keys(queue).workers, args);
+    return Array.isArray(reply) ? toWorker(queue, workerId, flatHash(reply as string[])) : null;
+  }
+
+  async sendWorkerCommand(queue: string, workerId: string, command: WorkerCommand): Promise<boolean> {
+    const args = [workerId, JSON.stringify(command), command.id];
+    return Number(await this.run('sendWorkerCommand', queue, SCRIPTS.sendCommand, this.keys(queue).workers, args)) === 1;
   }
 
   async unregisterWorker(queue: string, workerId: string): Promise<void> {
@@ -278,10 +316,7 @@ export class RedisBackend implements StorageBackend {
     const flat = (await this.run('listWorkers', queue, SCRIPTS.liveWorkers, this.keys(queue).workers, [])) as (string | string[])[];
     const workers: WorkerInfo[] = [];
     for (let i = 0; i < flat.length; i += 2) {
-      const fields = flat[i + 1] as string[];
-      const hash: Record<string, string> = {};
-      for (let f = 0; f < fields.length; f += 2) hash[fields[f]!] = fields[f + 1]!;
-      workers.push(toWorker(queue, flat[i] as string, hash));
+      workers.push(toWorker(queue, flat[i] as string, flatHash(flat[i + 1] as string[])));
     }
     return workers.sort((a, b) => a.startedAt - b.startedAt || a.id.localeCompare(b.id));
   }
@@ -325,7 +360,7 @@ export class RedisBackend implements StorageBackend {
   async subscribe(queue: string, listener: JobEventListener, types?: readonly JobEvent['type'][]): Promise<() => Promise<void>> {
     const events = await this.eventChannel();
     try {
-      return await events.subscribe(queue, types ?? ALL_EVENTS, listener);
+      return await events.subscribe(queue, types ?? JOB_EVENT_TYPES, listener);
     } catch (err) {
       throw mapRedisError(err, 'subscribe', { queue });
     }
@@ -426,7 +461,19 @@ export class RedisBackend implements StorageBackend {
   }
 }
 
-/** A job in the enqueue script's 11-entry layout. */
+/** A field/value array as HGETALL returns it inside a script, as an object. */
+function flatHash(fields: string[]): Record<string, string> {
+  const hash: Record<string, string> = {};
+  for (let f = 0; f < fields.length; f += 2) hash[fields[f]!] = fields[f + 1]!;
+  return hash;
+}
+
+/** A job's own retention as the scripts take it: '<count>,<ageMs>' (-1: no limit), '' for the backend's. */
+function keepArg(rule: RetentionRule | null | undefined): string {
+  return rule ? `${rule.count ?? -1},${rule.ageMs ?? -1}` : '';
+}
+
+/** A job in the enqueue script's 13-entry layout. */
 function enqueueArgs(job: NewJob): (string | number)[] {
   return [
     job.id,
@@ -440,11 +487,13 @@ function enqueueArgs(job: NewJob): (string | number)[] {
     job.dedupeKey ?? '',
     Math.round(job.createdAt),
     encodeRunOptions(job.options),
+    keepArg(job.options.removeOnComplete),
+    keepArg(job.options.removeOnFail),
   ];
 }
 
 function decodeClaim(queue: string, route: string, workerId: string, raw: unknown): ClaimResult {
-  const [rows, next, now, lease] = raw as [string[][], string | null, string, string];
+  const [rows, next, now, lease, paused] = raw as [string[][], string | null, string, string, number];
   const startedAt = Number(now);
   const leaseUntil = Number(lease);
   const deliveries: ClaimedDelivery[] = rows.map((r) => {
@@ -468,12 +517,13 @@ function decodeClaim(queue: string, route: string, workerId: string, raw: unknow
       result: null,
       error: null,
       cancelRequested: false,
+      progress: null,
       name: r[6]!,
       args: JSON.parse(r[7]!),
       options: decodeRunOptions(r[8], maxAttempts),
     };
   });
-  return { deliveries, nextRunAt: next === null ? null : Number(next) };
+  return { deliveries, nextRunAt: next === null ? null : Number(next), ...(paused === 1 && { paused: true }) };
 }
 
 function createClient(options: ParsedRedisOptions): Redis | Cluster {

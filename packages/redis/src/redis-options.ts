@@ -1,12 +1,5 @@
 import { z } from 'zod';
-import { NameSchema, SkqError, parseConfig, redactUrl, timerMs } from '@skq/core';
-
-/** How many ended jobs to keep: `true` removes at once, a number keeps the newest N, or `{ count?, ageMs? }`. */
-export const RetentionSchema = z.union([
-  z.boolean(),
-  z.number().int().nonnegative(),
-  z.object({ count: z.number().int().nonnegative().optional(), ageMs: z.number().int().nonnegative().optional() }).strict(),
-]);
+import { NameSchema, RetentionSchema, SkqError, parseConfig, redactUrl, timerMs } from '@skq/core';
 
 /** Options of the Redis backend. */
 export const RedisOptionsSchema = z

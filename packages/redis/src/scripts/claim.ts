@@ -7,6 +7,10 @@ local lease = fmt(NOW + leaseMs)
 local ready = P .. ':ready:' .. route
 local mine = ready .. ':@' .. worker
 local delayed = P .. ':delayed:' .. route
+-- A paused route or queue hands out nothing (one cheap SCARD when nothing is paused).
+if redis.call('SCARD', P .. ':paused') > 0 and (redis.call('SISMEMBER', P .. ':paused', route) == 1 or redis.call('SISMEMBER', P .. ':paused', '*') == 1) then
+  return { {}, false, fmt(NOW), lease, 1 }
+end
 
 local due = redis.call('ZRANGEBYSCORE', delayed, '-inf', NOW, 'LIMIT', 0, 1000)
 if #due > 0 then
@@ -59,17 +63,17 @@ if #picked < limit then
   local n = redis.call('ZRANGE', delayed, 0, 0, 'WITHSCORES')
   if #n > 0 then nextRunAt = n[2] end
 end
-return { out, nextRunAt, fmt(NOW), lease }
+return { out, nextRunAt, fmt(NOW), lease, 0 }
 end
 `;
 
 /**
  * claim — leases up to `limit` due deliveries of one route to a worker.
- * Reads:   ARGV[7] route, ARGV[8] worker id, ARGV[9] lease length (ms), ARGV[10] limit;
+ * Reads:   ARGV[7] route, ARGV[8] worker id, ARGV[9] lease length (ms), ARGV[10] limit; 'paused';
  *          'delayed:<route>' (due entries are promoted first), 'ready:<route>' and 'ready:<route>:@<worker>'.
  * Writes:  d:<id> (state running, worker, lease, attempts+1, started), 'active' (score = lease end),
  *          'counts', events 'started'.
- * Returns: { deliveries, nextRunAt, now, leaseEnd } where each delivery is
+ * Returns: { deliveries, nextRunAt, now, leaseEnd, paused (1 when the route or queue is paused) } where each delivery is
  *          { id, target, priority, runAt, attempts, maxAttempts, name, args, opts, recoveries }
  *          and nextRunAt is the earliest future run time in 'delayed:<route>' (nil when full or none).
  */

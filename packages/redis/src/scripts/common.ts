@@ -14,7 +14,10 @@
  * delete); d:<jobId>.<n> hashes for n ≥ 1. Delivery fields: { route, [target], state, priority,
  * runAt, attempts, max, seq, [worker, lease, started, finished, result, error, cancel, rec] }; ready:<route>[:@<worker>] and delayed:<route>
  * zsets; 'active' zset (score = lease end); 'jobs' zset (score = created); 'counts' hash
- * '<route>|<state>'; 'done:succeeded' / 'done:failed' zsets; events on channels ev:<type>.
+ * '<route>|<state>'; 'done:succeeded' / 'done:failed' zsets; events on channels ev:<type>; 'paused' set
+ * of paused routes ('*' for the queue); tp:<minute> hashes '<route>|c' / '<route>|f' of jobs completed and
+ * failed in that minute (expiring after a day). A job's own retention, when it has one, is in its hash as
+ * keepS / keepF = '<count>,<ageMs>' (-1: no limit), overriding ARGV[3..6].
  *
  * Ready sets are sorted by (1000 - priority) · 2^41 + (runAt - 2020-01-01), exact in a double for
  * priorities in [-1000, 1000] until 2089; members are `<16-digit seq>:<deliveryId>`, so equal
@@ -53,6 +56,7 @@ local pendingZrem, zremOrder = {}, {}
 local pendingDel = {}
 local pendingEvents, eventOrder = {}, {}
 local eventTotal = 0
+local pendingTally, tallyOrder = {}, {}
 
 local function count(route, state, delta)
   local field = route .. '|' .. state
@@ -68,11 +72,20 @@ local function zremLater(key, m)
   local t = pendingZrem[key]; t[#t + 1] = m
 end
 local function delLater(key) pendingDel[#pendingDel + 1] = key end
-local function ev(kind, jobId, did, route, worker)
+-- An event line: seq|jobId|deliveryId|route|worker|at[|data JSON]; jobId is '' for queue and worker events.
+local function ev(kind, jobId, did, route, worker, data)
   if not pendingEvents[kind] then pendingEvents[kind] = {}; table.insert(eventOrder, kind) end
   eventTotal = eventTotal + 1
   local t = pendingEvents[kind]
-  t[#t + 1] = { eventTotal, jobId .. '|' .. (did or '') .. '|' .. (route or '') .. '|' .. (worker or '') .. '|' .. NOW }
+  local line = (jobId or '') .. '|' .. (did or '') .. '|' .. (route or '') .. '|' .. (worker or '') .. '|' .. NOW
+  if data then line = line .. '|' .. data end
+  t[#t + 1] = { eventTotal, line }
+end
+-- Counts a delivery that ended in this minute's throughput hash ('c' completed, 'f' failed).
+local function tally(route, what)
+  local field = route .. '|' .. what
+  if not pendingTally[field] then pendingTally[field] = 0; table.insert(tallyOrder, field) end
+  pendingTally[field] = pendingTally[field] + 1
 end
 
 local function chunked(command, key, items)
@@ -89,6 +102,11 @@ local function flush()
     if pendingCounts[field] ~= 0 then redis.call('HINCRBY', P .. ':counts', field, pendingCounts[field]) end
   end
   if #pendingDel > 0 then chunked('DEL', nil, pendingDel) end
+  if #tallyOrder > 0 then
+    local tp = P .. ':tp:' .. fmt(NOW - NOW % 60000)
+    for _, field in ipairs(tallyOrder) do redis.call('HINCRBY', tp, field, pendingTally[field]) end
+    redis.call('PEXPIRE', tp, 90000000)
+  end
   if eventTotal > 0 then
     -- One message per event type and script call: lines of seq|jobId|deliveryId|route|worker|at.
     local last = redis.call('INCRBY', P .. ':evseq', eventTotal)
@@ -104,11 +122,11 @@ end
 -- A delivery's fields. For delivery 0 the job's 'nd' and 'dedupe' come along from the same hash.
 local function delivery(did)
   local key, jobId = dkey(did)
-  local f = redis.call('HMGET', key, 'state', 'worker', 'route', 'target', 'seq', 'cancel', 'rec', 'priority', 'runAt', 'nd', 'dedupe', 'attempts')
+  local f = redis.call('HMGET', key, 'state', 'worker', 'route', 'target', 'seq', 'cancel', 'rec', 'priority', 'runAt', 'nd', 'dedupe', 'attempts', 'keepS', 'keepF')
   if not f[1] then return nil end
   return { key = key, job = jobId, state = f[1], worker = f[2], route = f[3], target = f[4], seq = tonumber(f[5]), cancel = f[6],
     rec = tonumber(f[7] or '0'), priority = tonumber(f[8]), runAt = tonumber(f[9]), nd = tonumber(f[10]), dedupe = f[11],
-    attempts = f[12] or '0' }
+    attempts = f[12] or '0', keepS = f[13], keepF = f[14] }
 end
 
 -- Whether attempt number 'attempt' (a string, as sent) of worker 'worker' still holds delivery d's lease.
@@ -140,6 +158,13 @@ local function removeJob(jobId, skip, nd)
   zremLater(P .. ':jobs', jobId)
 end
 
+-- A job's own retention ('<count>,<ageMs>'), else the backend's.
+local function keepOf(own, kind)
+  if not own then return KEEP[kind] end
+  local c, a = string.match(own, '^(-?%d+),(-?%d+)$')
+  return { tonumber(c), tonumber(a) }
+end
+
 -- Applies retention to one ended-jobs set, at most 100 removals per call.
 local function trim(set, keep)
   local keepCount, keepAge = keep[1], keep[2]
@@ -163,28 +188,29 @@ local function finish(did, d, from, state, result, err, worker)
   count(d.route, from, -1)
   if from == 'running' then zremLater(P .. ':active', did) end
   ev(state, d.job, did, d.route, worker)
-  local ended, bad, dedupe
+  if state == 'succeeded' then tally(d.route, 'c') elseif state == 'failed' then tally(d.route, 'f') end
+  local ended, bad, dedupe, keepS, keepF
   if d.nd == 1 then
-    ended, bad, dedupe = true, state ~= 'succeeded', d.dedupe
+    ended, bad, dedupe, keepS, keepF = true, state ~= 'succeeded', d.dedupe, d.keepS, d.keepF
   else
     if state ~= 'succeeded' then redis.call('HSET', jk, 'bad', 1) end
     ended = redis.call('HINCRBY', jk, 'open', -1) <= 0
     if ended then
-      local j = redis.call('HMGET', jk, 'bad', 'dedupe')
-      bad, dedupe = j[1] == '1', j[2]
+      local j = redis.call('HMGET', jk, 'bad', 'dedupe', 'keepS', 'keepF')
+      bad, dedupe, keepS, keepF = j[1] == '1', j[2], j[3], j[4]
     end
   end
   if ended then
     if dedupe and redis.call('HGET', P .. ':dedupe', dedupe) == d.job then redis.call('HDEL', P .. ':dedupe', dedupe) end
-    local kind = 'succeeded'
-    if bad then kind = 'failed' end
-    if KEEP[kind][1] == 0 then
+    local kind, keep = 'succeeded', keepOf(keepS, 'succeeded')
+    if bad then kind, keep = 'failed', keepOf(keepF, 'failed') end
+    if keep[1] == 0 then
       removeJob(d.job, did, d.nd)
       return
     end
     if bad and d.nd == 1 then redis.call('HSET', jk, 'bad', 1) end
     redis.call('ZADD', P .. ':done:' .. kind, NOW, d.job)
-    trim(P .. ':done:' .. kind, KEEP[kind])
+    trim(P .. ':done:' .. kind, keep)
   end
   redis.call('HSET', d.key, 'state', state, 'finished', NOW, 'lease', '', 'result', result or '', 'error', err or '')
   count(d.route, state, 1)

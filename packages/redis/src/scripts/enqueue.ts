@@ -1,13 +1,14 @@
 import { COMMON_LUA } from './common.js';
 
 /** How many ARGV entries each job takes in the enqueue script. */
-export const ENQUEUE_FIELDS = 11;
+export const ENQUEUE_FIELDS = 13;
 
 /**
  * enqueue — stores a batch of jobs with their deliveries.
- * Reads:   from ARGV[7], 11 entries per job: id, name, args (JSON), routes (comma-separated), type,
+ * Reads:   from ARGV[7], 13 entries per job: id, name, args (JSON), routes (comma-separated), type,
  *          priority, runAt, attempts, dedupe key ('' for none), createdAt, run options other than
- *          attempts (JSON, '' when they are the defaults); the dedupe hash; for broadcast jobs, the live workers.
+ *          attempts (JSON, '' when they are the defaults), the job's own retention of succeeded and of
+ *          failed jobs ('<count>,<ageMs>', '' for the backend's); the dedupe hash; for broadcast jobs, the live workers.
  * Writes:  job:<id>, d:<id>.<n>, 'jobs', 'dedupe', 'seq', ready/delayed sets, 'counts', events 'enqueued'.
  * A job id already stored is answered as it is, so a resent enqueue never duplicates a job.
  * Returns: a flat array: job id, 1 if deduped else 0, number of deliveries; per input job.
@@ -51,6 +52,8 @@ for i = first, last, ${ENQUEUE_FIELDS} do
     local fields = { 'args', args, 'routes', routes, 'created', created, 'nd', #targets, 'open', #targets }
     if kind ~= 'direct' then fields[#fields + 1] = 'type'; fields[#fields + 1] = kind end
     if opts ~= '' then fields[#fields + 1] = 'opts'; fields[#fields + 1] = opts end
+    if ARGV[i + 11] ~= '' then fields[#fields + 1] = 'keepS'; fields[#fields + 1] = ARGV[i + 11] end
+    if ARGV[i + 12] ~= '' then fields[#fields + 1] = 'keepF'; fields[#fields + 1] = ARGV[i + 12] end
     if #targets == 0 then
       fields[#fields + 1] = 'bad'; fields[#fields + 1] = 1; fields[#fields + 1] = 'empty'; fields[#fields + 1] = 'cancelled'
       fields[#fields + 1] = 'priority'; fields[#fields + 1] = priority; fields[#fields + 1] = 'max'; fields[#fields + 1] = attempts

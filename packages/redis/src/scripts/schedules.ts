@@ -24,7 +24,7 @@ return 'created'
 /**
  * fire-schedule — fires one tick if the schedule is still at the given version and not paused.
  * Reads:   ARGV[7] id, ARGV[8] version, ARGV[9] next tick ('' to wait for the job), ARGV[10] job id
- *          to wait for (''), ARGV[11] fired at, then the job in enqueue's 11-entry layout from ARGV[12].
+ *          to wait for (''), ARGV[11] fired at, then the job in enqueue's 13-entry layout from ARGV[12].
  * Writes:  sched:<id> (next, waiting, fired, lastFired, lastJob, version), and what enqueue writes.
  * Returns: 1 if this call fired the tick, else 0.
  */

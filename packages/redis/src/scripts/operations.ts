@@ -1,0 +1,138 @@
+import { COMMON_LUA } from './common.js';
+
+/**
+ * retry-job — runs a job's failed and cancelled deliveries again with a fresh budget.
+ * Reads:   ARGV[7] job id, ARGV[8] run time (epoch ms), ARGV[9] attempts in the new budget; job:<id>, d:<id>.<n>.
+ * Writes:  d:<id>.<n> (state queued, runAt, max = attempts − recoveries + budget, outcome fields cleared),
+ *          job:<id> (att0 keeps the original budget, open, bad), 'delayed:<route>', 'done:*', 'counts', events 'retrying'.
+ * Returns: how many deliveries it queued (0 for a job with none to retry: of two calls at once, one gets 0).
+ */
+export const RETRY_JOB_LUA = `${COMMON_LUA}
+local jobId, runAt, budget = ARGV[7], ARGV[8], tonumber(ARGV[9])
+local jk = P .. ':job:' .. jobId
+local j = redis.call('HMGET', jk, 'nd', 'att0', 'max')
+local nd = tonumber(j[1] or '0')
+local moved = 0
+for i = 0, nd - 1 do
+  local did = jobId .. '.' .. i
+  local d = delivery(did)
+  if d and (d.state == 'failed' or d.state == 'cancelled') then
+    redis.call('HSET', d.key, 'state', 'queued', 'runAt', runAt, 'max', tonumber(d.attempts) - d.rec + budget, 'worker', '', 'lease', '',
+      'finished', '', 'result', '', 'error', '', 'cancel', '')
+    requeue(did, d, runAt)
+    count(d.route, d.state, -1)
+    count(d.route, 'queued', 1)
+    ev('retrying', jobId, did, d.route, nil)
+    moved = moved + 1
+  end
+end
+if moved > 0 then
+  if not j[2] then redis.call('HSET', jk, 'att0', j[3]) end
+  redis.call('HSET', jk, 'bad', 0)
+  if nd > 1 then redis.call('HINCRBY', jk, 'open', moved) end
+  redis.call('ZREM', P .. ':done:failed', jobId)
+  redis.call('ZREM', P .. ':done:succeeded', jobId)
+end
+flush()
+return moved
+`;
+
+/**
+ * remove-jobs — deletes jobs with their deliveries and logs, skipping any with a running delivery.
+ * Reads:   ARGV[7…] job ids; job:<id>, d:<id>.<n>.
+ * Writes:  deletes job:<id>, d:<id>.<n>, logs:<id>; ready/delayed sets, 'jobs', 'done:*', 'dedupe', 'counts'; events 'removed'.
+ * Returns: the ids deleted.
+ */
+export const REMOVE_JOBS_LUA = `${COMMON_LUA}
+local removed = {}
+for i = 7, #ARGV do
+  local jobId = ARGV[i]
+  local jk = P .. ':job:' .. jobId
+  local j = redis.call('HMGET', jk, 'name', 'nd', 'dedupe')
+  if j[1] then
+    local nd = tonumber(j[2] or '0')
+    local running = false
+    local ds = {}
+    for n = 0, nd - 1 do
+      local did = jobId .. '.' .. n
+      ds[n] = delivery(did)
+      if ds[n] and ds[n].state == 'running' then running = true end
+    end
+    if not running then
+      for n = 0, nd - 1 do
+        if ds[n] and ds[n].state == 'queued' then unqueue(jobId .. '.' .. n, ds[n]) end
+      end
+      if j[3] and redis.call('HGET', P .. ':dedupe', j[3]) == jobId then redis.call('HDEL', P .. ':dedupe', j[3]) end
+      removeJob(jobId, nil, nd)
+      redis.call('ZREM', P .. ':done:failed', jobId)
+      redis.call('ZREM', P .. ':done:succeeded', jobId)
+      ev('removed', jobId, nil, nil, nil)
+      removed[#removed + 1] = jobId
+    end
+  end
+end
+flush()
+return removed
+`;
+
+/**
+ * set-progress — stores a running attempt's progress.
+ * Reads:   ARGV[7] worker id, ARGV[8] delivery id, ARGV[9] attempt, ARGV[10] progress JSON; d:<id>.
+ * Writes:  d:<id> progress, event 'progress' (with the JSON).
+ * Returns: 'ok', 'missing' or 'lost:<state>:<attempt>:<holder>'.
+ */
+export const SET_PROGRESS_LUA = `${COMMON_LUA}
+local worker, did, attempt, progress = ARGV[7], ARGV[8], ARGV[9], ARGV[10]
+local d = delivery(did)
+local status = 'ok'
+if not d then
+  status = 'missing'
+elseif not holds(d, worker, attempt) then
+  status = lostStatus(d)
+else
+  redis.call('HSET', d.key, 'progress', progress)
+  ev('progress', d.job, did, d.route, worker, progress)
+end
+flush()
+return status
+`;
+
+/**
+ * set-paused — pauses or resumes a route ('*': the queue).
+ * Reads:   ARGV[7] route, ARGV[8] '1' to pause, '0' to resume.
+ * Writes:  'paused', event 'paused' | 'resumed'.
+ * Returns: 1 if the state changed, else 0.
+ */
+export const SET_PAUSED_LUA = `${COMMON_LUA}
+local route = ARGV[7]
+local changed
+if ARGV[8] == '1' then
+  changed = redis.call('SADD', P .. ':paused', route)
+  if changed == 1 then ev('paused', nil, nil, route, nil) end
+else
+  changed = redis.call('SREM', P .. ':paused', route)
+  if changed == 1 then ev('resumed', nil, nil, route, nil) end
+end
+flush()
+return changed
+`;
+
+/**
+ * list-jobs — job ids in listing order (created descending, then id descending) after a position.
+ * Reads:   ARGV[7] limit, ARGV[8] created of the position ('' to start at the newest), ARGV[9] its id; 'jobs'.
+ * Writes:  nothing.
+ * Returns: up to limit job ids.
+ */
+export const LIST_JOBS_LUA = `${COMMON_LUA}
+local limit, created, after = tonumber(ARGV[7]), ARGV[8], ARGV[9]
+if created == '' then return redis.call('ZREVRANGE', P .. ':jobs', 0, limit - 1) end
+local out = {}
+-- Jobs created in the same ms as the position: those with a lower id come next.
+for _, id in ipairs(redis.call('ZREVRANGEBYSCORE', P .. ':jobs', created, created)) do
+  if id < after and #out < limit then out[#out + 1] = id end
+end
+if #out < limit then
+  for _, id in ipairs(redis.call('ZREVRANGEBYSCORE', P .. ':jobs', '(' .. created, '-inf', 'LIMIT', 0, limit - #out)) do out[#out + 1] = id end
+end
+return out
+`;
