@@ -31,13 +31,13 @@ export interface Library {
 const skunq: Library = {
   name: 'skunq',
   async producer(url) {
-    const backend = await MongoBackend.connect({ url, log: false });
+    const backend = await MongoBackend.connect({ url, logger: false });
     const queue = new SkunkQueue('bench', { backend });
     const job = queue.job({ name: 'noop', routes: ['bench'] }, async (_data: JobData) => undefined);
     return { addOne: (data) => job.fire(data), close: () => backend.close() };
   },
   async consumer(url, concurrency, onJob) {
-    const backend = await MongoBackend.connect({ url, log: false });
+    const backend = await MongoBackend.connect({ url, logger: false });
     const queue = new SkunkQueue('bench', { backend });
     const count = counter();
     queue.job({ name: 'noop', routes: ['bench'] }, async (data: JobData) => {

@@ -6,9 +6,12 @@ import { operationsContract } from './operations-contract.js';
 /** Opens a connection to the store under test. Every call must reach the same store. */
 export type BackendFactory = () => Promise<StorageBackend>;
 
+/** Cases that need atomic conditional updates under a race. */
+export type SkippableCase = 'racing-claims' | 'racing-schedule-fire' | 'racing-retry';
+
 /** Cases a store cannot honour, each with the reason, which the test title then shows. */
 export interface ContractOptions {
-  skip?: Partial<Record<'racing-claims' | 'racing-schedule-fire', string>>;
+  skip?: Partial<Record<SkippableCase, string>>;
 }
 
 /**
@@ -361,7 +364,7 @@ export function runStorageContract(name: string, factory: BackendFactory, option
       expect(counts.r).toMatchObject({ running: 1, queued: 1, succeeded: 0 });
     });
 
-    describe('operating queues', () => operationsContract(() => backend, open));
+    describe('operating queues', () => operationsContract(() => backend, open, skipped));
 
     describe('schedules', () => {
       const definition = (id: string, everyMs = 1_000): ScheduleDefinition => ({

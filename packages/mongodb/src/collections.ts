@@ -1,4 +1,5 @@
 import type { Collection, Db } from 'mongodb';
+import type { CallRecord } from '@skq/core';
 import type { DeliveryDoc, EventDoc, JobDoc, LogDoc, WorkerDoc } from './documents.js';
 import type { ScheduleDoc } from './mongo-schedules.js';
 
@@ -6,6 +7,32 @@ import type { ScheduleDoc } from './mongo-schedules.js';
 export interface DedupeDoc {
   _id: string;
   jobId: string;
+}
+
+/** A paused route ('*': the queue); `_id` is queue + NUL + route. */
+export interface PausedDoc {
+  _id: string;
+  queue: string;
+  route: string;
+  since: number;
+}
+
+/** Jobs of one route that ended in one minute; `_id` is queue + NUL + minute + NUL + route. */
+export interface ThroughputDoc {
+  _id: string;
+  queue: string;
+  route: string;
+  minute: number;
+  completed: number;
+  failed: number;
+}
+
+/** A call record of `asEvent`, in msched's `userdef` collection. */
+export interface UserdefDoc {
+  _id: string;
+  queue: string;
+  seq: number;
+  record: CallRecord;
 }
 
 /** The collections of one skunq store, named `<prefix>_<what>`. */
@@ -17,6 +44,9 @@ export interface Collections {
   events: Collection<EventDoc>;
   logs: Collection<LogDoc>;
   schedules: Collection<ScheduleDoc>;
+  paused: Collection<PausedDoc>;
+  throughput: Collection<ThroughputDoc>;
+  userdef: Collection<UserdefDoc>;
 }
 
 export function collectionsOf(db: Db, prefix: string): Collections {
@@ -28,6 +58,9 @@ export function collectionsOf(db: Db, prefix: string): Collections {
     events: db.collection<EventDoc>(`${prefix}_events`),
     logs: db.collection<LogDoc>(`${prefix}_logs`),
     schedules: db.collection<ScheduleDoc>(`${prefix}_schedules`),
+    paused: db.collection<PausedDoc>(`${prefix}_paused`),
+    throughput: db.collection<ThroughputDoc>(`${prefix}_throughput`),
+    userdef: db.collection<UserdefDoc>(`${prefix}_userdef`),
   };
 }
 
@@ -41,9 +74,13 @@ export async function ensureIndexes(c: Collections): Promise<void> {
     c.deliveries.createIndex({ queue: 1, route: 1, state: 1, priority: -1, runAt: 1, enq: 1 }, { name: 'claim' }),
     c.deliveries.createIndex({ queue: 1, state: 1, leaseUntil: 1 }, { name: 'leases' }),
     c.deliveries.createIndex({ jobId: 1 }, { name: 'job' }),
-    c.deliveries.createIndex({ queue: 1, state: 1, jobCreatedAt: -1, enq: -1 }, { name: 'list-by-state' }),
-    c.deliveries.createIndex({ queue: 1, solo: 1, jobCreatedAt: -1, enq: -1 }, { name: 'list-solo' }),
-    c.jobs.createIndex({ queue: 1, createdAt: -1, enq: -1 }, { name: 'list' }),
+    c.jobs.createIndex({ queue: 1, createdAt: -1, _id: -1 }, { name: 'listing' }),
+    c.jobs.createIndex({ queue: 1, endedKind: 1, endedAt: -1 }, { name: 'ended', sparse: true }),
+    c.deliveries.createIndex({ queue: 1, solo: 1, jobCreatedAt: -1, jobId: -1 }, { name: 'listing-solo' }),
+    c.deliveries.createIndex({ queue: 1, solo: 1, state: 1, finishedAt: -1 }, { name: 'ended-solo' }),
+    c.throughput.createIndex({ queue: 1, minute: 1 }, { name: 'minutes' }),
+    c.userdef.createIndex({ queue: 1, 'record.name': 1, seq: -1 }, { name: 'by-name' }),
+    c.userdef.createIndex({ queue: 1, seq: -1 }, { name: 'newest' }),
     c.jobs.createIndex({ pendingSince: 1 }, { name: 'pending', sparse: true }),
     c.workers.createIndex({ queue: 1, expiresAt: 1 }, { name: 'live' }),
     c.events.createIndex({ queue: 1, seq: 1 }, { name: 'feed' }),

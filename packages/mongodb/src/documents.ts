@@ -27,6 +27,9 @@ export interface JobDoc {
   /** The deliveries this header promises, until they are all stored. */
   pending?: PendingDelivery[];
   pendingSince?: number;
+  /** Once every delivery has ended: when, and whether all succeeded (`completed`) or not (`failed`). */
+  endedAt?: number;
+  endedKind?: 'completed' | 'failed';
 }
 
 export interface PendingDelivery {
@@ -57,6 +60,8 @@ export interface DeliveryDoc {
   result: string | null;
   error: string | null;
   cancelRequested: boolean;
+  /** The last `ctx.progress()` report, as JSON. */
+  progress?: string | null;
   name: string;
   args: string;
   options: string;
@@ -101,6 +106,7 @@ export function toDelivery(doc: DeliveryDoc, now: number): Delivery {
     result: doc.result === null ? null : JSON.parse(doc.result),
     error: doc.error === null ? null : JSON.parse(doc.error),
     cancelRequested: doc.cancelRequested,
+    progress: doc.progress ? JSON.parse(doc.progress) : null,
   };
 }
 
@@ -148,7 +154,7 @@ export function toJobRecord(job: JobDoc, deliveryDocs: DeliveryDoc[], now: numbe
 }
 
 export function toWorker({ _id, ...registration }: WorkerDoc): WorkerInfo {
-  return { id: _id, ...registration };
+  return { id: _id, ...registration, state: registration.state ?? 'running', runningJobIds: registration.runningJobIds ?? [], command: registration.command ?? null };
 }
 
 /** An event as read back: without the `_id` MongoDB gave it. */

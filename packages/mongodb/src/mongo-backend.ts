@@ -9,6 +9,8 @@ import {
   leaseLost,
   redactUrl,
   zeroStateCounts,
+  type CallRecord,
+  type CallRecordQuery,
   type ClaimRequest,
   type ClaimResult,
   type EnqueueResult,
@@ -27,7 +29,12 @@ import {
   type StateCounts,
   type StorageBackend,
   type StorageCapabilities,
+  type Logger,
+  type ThroughputBucket,
+  type WorkerCommand,
   type WorkerInfo,
+  type WorkerRegistration,
+  type WorkerStatus,
 } from '@skq/core';
 import { collectionsOf, ensureIndexes, type Collections } from './collections.js';
 import { SequenceClock, headerOfSolo, toClaimed, toJobRecord, toWorker, type DeliveryDoc, type EventDoc, type JobDoc } from './documents.js';
@@ -36,6 +43,7 @@ import { EventFeed, chooseWakeupSource, type WakeupSource } from './event-feed.j
 import { mapMongoError } from './mongo-errors.js';
 import { resolveMongoOptions, type MongoOptions, type ParsedMongoOptions } from './mongo-options.js';
 import { MongoSchedules } from './mongo-schedules.js';
+import { MongoOperations } from './mongo-operations.js';
 
 type EventType = JobEvent['type'];
 
@@ -66,6 +74,7 @@ export class MongoBackend implements StorageBackend {
   private readonly clock = new SequenceClock();
   private readonly schedules: MongoSchedules;
   private readonly writer: JobWriter;
+  private readonly operations: MongoOperations;
   private eventBuffer: EventDoc[] = [];
   private eventWrites: Promise<void> = Promise.resolve();
   private flushScheduled = false;
@@ -78,7 +87,7 @@ export class MongoBackend implements StorageBackend {
     readonly db: Db,
     private readonly c: Collections,
     private readonly feed: EventFeed,
-    private readonly log: ((line: string) => void) | false,
+    private readonly logger: Logger | false,
   ) {
     this.capabilities = { crossProcess: true, pushEvents: feed.source !== 'poll', batchClaim: true, durable: true };
     this.writer = new JobWriter({
@@ -89,6 +98,13 @@ export class MongoBackend implements StorageBackend {
       liveWorkers: (queue, now) => this.liveWorkers(queue, now),
     });
     this.schedules = new MongoSchedules(c.schedules, (job) => this.writer.insert([job]));
+    this.operations = new MongoOperations({
+      c,
+      nextSeq: () => this.clock.next(),
+      event: (...args) => this.event(...args),
+      record: (events) => this.record(events),
+      warn: (line) => this.warn(line),
+    });
   }
 
   /** Which wake-up mechanism this backend chose. */
@@ -120,11 +136,11 @@ export class MongoBackend implements StorageBackend {
       const { source, why } = await chooseWakeupSource(db, c.events, opts.wakeups, opts.eventsCappedBytes);
       await ensureIndexes(c);
       const where = `${redactUrl(opts.url)} ${opts.database}.${opts.collectionPrefix}_*`;
-      if (opts.log !== false && !logged.has(`${where} ${source}`)) {
+      if (opts.logger !== false && !logged.has(`${where} ${source}`)) {
         logged.add(`${where} ${source}`);
-        (opts.log ?? ((line: string) => console.info(line)))(`skunq mongodb ${where}: wake-ups by ${source}${why ? ` (${why.replace(/^; /, '')})` : ''}`);
+        opts.logger.info(`skunq mongodb ${where}: wake-ups by ${source}${why ? ` (${why.replace(/^; /, '')})` : ''}`);
       }
-      return new MongoBackend(client, db, c, new EventFeed(c.events, source, opts.pollIntervalMs, opts.eventRetentionMs), opts.log ?? ((line: string) => console.warn(line)));
+      return new MongoBackend(client, db, c, new EventFeed(c.events, source, opts.pollIntervalMs, opts.eventRetentionMs), opts.logger);
     } catch (err) {
       await client.close().catch(() => {});
       throw mapMongoError(err, `connect to ${redactUrl(opts.url)}`);
@@ -138,6 +154,8 @@ export class MongoBackend implements StorageBackend {
   async claim(request: ClaimRequest): Promise<ClaimResult> {
     return this.run('claim', async () => {
       const now = request.now ?? Date.now();
+      // Read before claiming: a claim that begins after a pause is stored takes nothing.
+      if (await this.operations.isPaused(request.queue, request.route)) return { deliveries: [], nextRunAt: null, paused: true };
       const filter: Filter<DeliveryDoc> = {
         queue: request.queue,
         route: request.route,
@@ -182,6 +200,7 @@ export class MongoBackend implements StorageBackend {
       );
       if (!done) throw await this.leaseLost(queue, lease);
       this.record([this.event(done.queue, 'succeeded', done.jobId, id, done.route, workerId, now)]);
+      await this.afterEnd(done, 'succeeded', now);
     });
   }
 
@@ -212,6 +231,7 @@ export class MongoBackend implements StorageBackend {
         );
         if (changed.modifiedCount === 1) {
           this.record([this.event(row.queue, outcome, row.jobId, id, row.route, workerId, now)]);
+          if (outcome !== 'retrying') await this.afterEnd(row, outcome, now);
           return outcome;
         }
       }
@@ -247,6 +267,7 @@ export class MongoBackend implements StorageBackend {
         if (changed.modifiedCount !== 1) continue; // renewed or taken back by another process meanwhile
         taken += 1;
         events.push(this.event(queue, type, row.jobId, row._id, row.route, row.workerId, now));
+        if (type !== 'recovered') await this.afterEnd(row, type, now);
       }
       this.record(events);
       return taken;
@@ -263,6 +284,7 @@ export class MongoBackend implements StorageBackend {
         const ended = await this.c.deliveries.updateOne({ _id: row._id, state: 'queued' }, { $set: { state: 'cancelled', finishedAt: now, error } });
         if (ended.modifiedCount === 1) {
           events.push(this.event(queue, 'cancelled', jobId, row._id, row.route, null, now));
+          await this.afterEnd(row, 'cancelled', now);
           continue;
         }
         const running = await this.c.deliveries.findOneAndUpdate({ _id: row._id, state: 'running' }, { $set: { cancelRequested: true } });
@@ -293,40 +315,68 @@ export class MongoBackend implements StorageBackend {
 
   async listJobs(query: ListJobsQuery): Promise<JobRecord[]> {
     return this.run('listJobs', async () => {
-      const limit = query.limit ?? 100;
-      const offset = query.offset ?? 0;
-      const now = Date.now();
-      const wanted = query.state;
-      // A solo job's delivery is its whole record; only jobs with a header need their deliveries read.
-      const soloDocs: DeliveryDoc[] = [];
-      let headers: JobDoc[];
-      if (!wanted) {
-        // Jobs are header documents or solo deliveries: page through both, newest first, and merge.
-        const [multi, solo] = await Promise.all([
-          this.c.jobs.find({ queue: query.queue }).sort({ createdAt: -1, enq: -1 }).limit(offset + limit).toArray(),
-          this.c.deliveries.find({ queue: query.queue, solo: true }).sort({ jobCreatedAt: -1, enq: -1 }).limit(offset + limit).toArray(),
-        ]);
-        soloDocs.push(...solo);
-        headers = [...multi, ...solo.map(headerOfSolo)].sort((a, b) => b.createdAt - a.createdAt || b.enq - a.enq).slice(offset, offset + limit);
-      } else {
-        // The job state is an aggregate: pre-select jobs with a delivery in the state, then check exactly.
-        const stored = wanted === 'scheduled' ? 'queued' : wanted;
-        const rows = await this.c.deliveries.find({ queue: query.queue, state: stored }).sort({ jobCreatedAt: -1, enq: -1 }).skip(offset).limit(limit * 4).toArray();
-        const ids = [...new Set(rows.map((r) => r.jobId))];
-        soloDocs.push(...rows.filter((r) => r.solo));
-        const solo = new Map(soloDocs.map((r) => [r.jobId, headerOfSolo(r)]));
-        const multiIds = ids.filter((id) => !solo.has(id));
-        const byId = new Map(multiIds.length ? (await this.c.jobs.find({ _id: { $in: multiIds } }).toArray()).map((j) => [j._id, j]) : []);
-        headers = ids.map((id) => solo.get(id) ?? byId.get(id)).filter((j): j is JobDoc => j !== undefined);
-      }
-      const byJob = new Map<string, DeliveryDoc[]>(soloDocs.map((d) => [d.jobId, [d]]));
+      const { queue, after, limit } = query;
+      const before = (created: string, id: string): Filter<DeliveryDoc> =>
+        after ? { $or: [{ [created]: { $lt: after.createdAt } }, { [created]: after.createdAt, [id]: { $lt: after.id } }] } : {};
+      // Jobs are header documents or solo deliveries: page through both in listing order and merge.
+      const [multi, solo] = await Promise.all([
+        this.c.jobs.find({ queue, ...(before('createdAt', '_id') as Filter<JobDoc>) }).sort({ createdAt: -1, _id: -1 }).limit(limit).toArray(),
+        this.c.deliveries.find({ queue, solo: true, ...before('jobCreatedAt', 'jobId') }).sort({ jobCreatedAt: -1, jobId: -1 }).limit(limit).toArray(),
+      ]);
+      const headers = [...multi, ...solo.map(headerOfSolo)]
+        .sort((a, b) => b.createdAt - a.createdAt || (a._id < b._id ? 1 : a._id > b._id ? -1 : 0))
+        .slice(0, limit);
+      const byJob = new Map<string, DeliveryDoc[]>(solo.map((d) => [d.jobId, [d]]));
       const unread = headers.filter((h) => !byJob.has(h._id)).map((h) => h._id);
       for (const d of unread.length ? await this.c.deliveries.find({ jobId: { $in: unread } }).toArray() : []) {
         byJob.set(d.jobId, [...(byJob.get(d.jobId) ?? []), d]);
       }
-      const records = headers.map((h) => toJobRecord(h, byJob.get(h._id) ?? [], now));
-      return wanted ? records.filter((r) => r.state === wanted).slice(0, limit) : records;
+      const now = Date.now();
+      return headers.map((h) => toJobRecord(h, byJob.get(h._id) ?? [], now));
     });
+  }
+
+  async retryJob(queue: string, jobId: string, request: { runAt: number; attempts: number }): Promise<number> {
+    return this.run('retryJob', () => this.operations.retry(queue, jobId, request.runAt, request.attempts));
+  }
+
+  async removeJobs(queue: string, jobIds: string[]): Promise<string[]> {
+    return this.run('removeJobs', async () => {
+      const removed: string[] = [];
+      for (const jobId of jobIds) if (await this.operations.remove(queue, jobId)) removed.push(jobId);
+      return removed;
+    });
+  }
+
+  async setProgress(queue: string, lease: LeaseToken, progress: unknown): Promise<void> {
+    await this.run('setProgress', async () => {
+      const row = await this.c.deliveries.findOneAndUpdate(
+        { _id: lease.deliveryId, queue, state: 'running', workerId: lease.workerId, attempts: lease.attempt },
+        { $set: { progress: JSON.stringify(progress ?? null) } },
+      );
+      if (!row) throw await this.leaseLost(queue, lease);
+      this.record([this.event(queue, 'progress', row.jobId, lease.deliveryId, row.route, lease.workerId, Date.now(), progress)]);
+    });
+  }
+
+  async setPaused(queue: string, route: string, paused: boolean): Promise<boolean> {
+    return this.run('setPaused', () => this.operations.setPaused(queue, route, paused));
+  }
+
+  async pausedRoutes(queue: string): Promise<string[]> {
+    return this.run('pausedRoutes', () => this.operations.pausedRoutes(queue));
+  }
+
+  async throughput(queue: string, since: number): Promise<ThroughputBucket[]> {
+    return this.run('throughput', () => this.operations.throughput(queue, since));
+  }
+
+  async appendCallRecord(queue: string, record: CallRecord): Promise<void> {
+    await this.run('appendCallRecord', () => this.operations.appendCallRecord(queue, record));
+  }
+
+  async listCallRecords(queue: string, query: CallRecordQuery): Promise<CallRecord[]> {
+    return this.run('listCallRecords', () => this.operations.listCallRecords(queue, query));
   }
 
   async countByState(queue: string): Promise<StateCounts> {
@@ -368,22 +418,45 @@ export class MongoBackend implements StorageBackend {
     );
   }
 
-  async registerWorker(info: Omit<WorkerInfo, 'lastSeenAt' | 'expiresAt'>, ttlMs: number): Promise<void> {
+  async registerWorker(info: WorkerRegistration, ttlMs: number): Promise<void> {
     await this.run('registerWorker', async () => {
       const now = Date.now();
       await this.c.workers.updateOne(
         { _id: info.id },
-        { $set: { routes: info.routes, lastSeenAt: now, expiresAt: now + ttlMs }, $setOnInsert: { queue: info.queue, hostname: info.hostname, pid: info.pid, startedAt: info.startedAt } },
+        {
+          $set: { routes: info.routes, lastSeenAt: now, expiresAt: now + ttlMs, state: 'running' },
+          $setOnInsert: { queue: info.queue, hostname: info.hostname, pid: info.pid, startedAt: info.startedAt, runningJobIds: [], command: null },
+        },
         { upsert: true },
       );
     });
   }
 
-  async heartbeat(_queue: string, workerId: string, ttlMs: number): Promise<boolean> {
+  async heartbeat(queue: string, workerId: string, ttlMs: number, status: WorkerStatus): Promise<WorkerInfo | null> {
     return this.run('heartbeat', async () => {
       const now = Date.now();
-      const renewed = await this.c.workers.updateOne({ _id: workerId, expiresAt: { $gte: now } }, { $set: { lastSeenAt: now, expiresAt: now + ttlMs } });
-      return renewed.matchedCount === 1;
+      const doc = await this.c.workers.findOneAndUpdate(
+        { _id: workerId, queue, expiresAt: { $gte: now } },
+        { $set: { lastSeenAt: now, expiresAt: now + ttlMs, state: status.state, runningJobIds: status.runningJobIds } },
+        { returnDocument: 'after' },
+      );
+      if (!doc) return null;
+      const command = doc.command ?? null;
+      if (command && command.id === status.obeyedCommandId && command.obeyedAt === null) {
+        await this.c.workers.updateOne({ _id: workerId, 'command.id': command.id }, { $set: { 'command.obeyedAt': now } });
+        command.obeyedAt = now;
+      }
+      return toWorker({ ...doc, command });
+    });
+  }
+
+  async sendWorkerCommand(queue: string, workerId: string, command: WorkerCommand): Promise<boolean> {
+    return this.run('sendWorkerCommand', async () => {
+      const now = Date.now();
+      const sent = await this.c.workers.updateOne({ _id: workerId, queue, expiresAt: { $gte: now } }, { $set: { command } });
+      if (sent.matchedCount !== 1) return false;
+      this.record([this.event(queue, 'worker-command', null, null, null, workerId, now, command.id)]);
+      return true;
     });
   }
 
@@ -428,6 +501,7 @@ export class MongoBackend implements StorageBackend {
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
+    await this.operations.flushTallies().catch((err: unknown) => this.warn(`skunq mongodb: throughput counts were not recorded: ${(err as Error).message}`));
     await this.flushEvents();
     this.feed.close();
     await this.client.close().catch(() => {});
@@ -435,9 +509,9 @@ export class MongoBackend implements StorageBackend {
 
   /** At most one warning a minute: a server that is away would otherwise flood the log. */
   private warn(line: string): void {
-    if (this.log === false || Date.now() - this.lastWarning < 60_000) return;
+    if (this.logger === false || Date.now() - this.lastWarning < 60_000) return;
     this.lastWarning = Date.now();
-    this.log(line);
+    this.logger.warn(line);
   }
 
   private async liveWorkers(queue: string, now: number): Promise<WorkerInfo[]> {
@@ -449,8 +523,13 @@ export class MongoBackend implements StorageBackend {
     return leaseLost(queue, lease, doc);
   }
 
-  private event(queue: string, type: EventType, jobId: string, delivery: string | null, route: string | null, workerId: string | null, at: number): EventDoc {
-    return { seq: this.clock.next(), type, queue, jobId, deliveryId: delivery, route, workerId, at };
+  private event(queue: string, type: EventType, jobId: string | null, delivery: string | null, route: string | null, workerId: string | null, at: number, data?: unknown): EventDoc {
+    return { seq: this.clock.next(), type, queue, jobId, deliveryId: delivery, route, workerId, at, ...(data !== undefined && { data }) };
+  }
+
+  /** Throughput and retention after a delivery ended; a failure there must not turn the ending into an error. */
+  private async afterEnd(row: DeliveryDoc, outcome: 'succeeded' | 'failed' | 'cancelled', now: number): Promise<void> {
+    await this.operations.ended(row, outcome, now).catch((err: unknown) => this.warn(`skunq mongodb: retention of job ${row.jobId} failed: ${(err as Error).message}`));
   }
 
   /**

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { NameSchema, SkqError, parseConfig, timerMs } from '@skq/core';
+import { NameSchema, SkqError, parseConfig, timerMs, LoggerSchema, consoleLogger } from '@skq/core';
 
 /**
  * How idle workers and waiters learn about new events. `auto` picks the best the server offers.
@@ -40,8 +40,8 @@ export const MongoOptionsSchema = z
     connectTimeoutMs: timerMs().default(10_000),
     /** A reply that takes longer than this fails the call (BACKEND_UNAVAILABLE) instead of hanging on a half-dead connection. */
     socketTimeoutMs: timerMs().default(30_000),
-    /** Where the backend says once which wake-up mechanism it chose; `false` for silence. */
-    log: z.union([z.literal(false), z.custom<(line: string) => void>((v) => typeof v === 'function')]).optional(),
+    /** Where the backend says which wake-up mechanism it chose (info) and what it could not record (warn); `false` for silence. Default: the console. */
+    logger: z.union([z.literal(false), LoggerSchema]).default(consoleLogger),
   })
   .strict();
 

@@ -22,7 +22,7 @@ for (const kind of ['mongo-java-server', 'ferretdb', 'mongodb'] as const) {
     it('chooses its wake-up source by what the server supports, and polling when asked', async () => {
       db += 1;
       const lines: string[] = [];
-      const chosen = await MongoBackend.connect({ url: url('wakeups'), log: (line) => lines.push(line) });
+      const chosen = await MongoBackend.connect({ url: url('wakeups'), logger: { info: (line) => lines.push(line), warn: (line) => lines.push(line) } });
       const polled = await MongoBackend.connect(url('wakeups', `${server.url.includes('?') ? '&' : '?'}skqWakeups=poll`));
       try {
         expect(chosen.wakeupSource).toBe(expectedWakeups(kind));
@@ -37,12 +37,12 @@ for (const kind of ['mongo-java-server', 'ferretdb', 'mongodb'] as const) {
     });
 
     const notAtomic = MONGO_SERVER_FEATURES[kind].atomicUpdates ? undefined : "this server's findAndModify and conditional updates are not atomic";
-    const skip = { 'racing-claims': notAtomic, 'racing-schedule-fire': notAtomic };
+    const skip = { 'racing-claims': notAtomic, 'racing-schedule-fire': notAtomic, 'racing-retry': notAtomic };
     describe('wake-ups chosen by the server', () => {
-      runStorageContract(`mongodb on ${mongoServerName(kind)}`, () => MongoBackend.connect({ url: url('contract'), log: false }), { skip });
+      runStorageContract(`mongodb on ${mongoServerName(kind)}`, () => MongoBackend.connect({ url: url('contract'), logger: false }), { skip });
     });
     describe('wake-ups by polling', () => {
-      runStorageContract(`mongodb (polling) on ${mongoServerName(kind)}`, () => MongoBackend.connect({ url: url('contract_poll'), wakeups: 'poll', log: false }), { skip });
+      runStorageContract(`mongodb (polling) on ${mongoServerName(kind)}`, () => MongoBackend.connect({ url: url('contract_poll'), wakeups: 'poll', logger: false }), { skip });
     });
   });
 }

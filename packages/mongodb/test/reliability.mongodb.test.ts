@@ -19,7 +19,7 @@ for (const kind of ['mongo-java-server', 'ferretdb'] as const) {
     const url = (name: string) => server.url.replace('/?', `/skq_${name}_${process.pid}?`);
 
     it('completes every acknowledged job when the server restarts under load', async () => {
-      const backend = await MongoBackend.connect({ url: url('restart'), log: false, connectTimeoutMs: 5_000, socketTimeoutMs: 5_000 });
+      const backend = await MongoBackend.connect({ url: url('restart'), logger: false, connectTimeoutMs: 5_000, socketTimeoutMs: 5_000 });
       const queue = new SkunkQueue(uniqueQueue('restart'), { backend });
       const job = queue.job({ name: 'record', routes: ['r'] }, async (n: number) => n);
       // FerretDB v1 serializes writes on SQLite and retries conflicting ones after a delay, so it
@@ -55,13 +55,13 @@ for (const kind of ['mongo-java-server', 'ferretdb'] as const) {
 
     it('fails to connect with BACKEND_UNAVAILABLE, and rejects calls on a closed backend', async () => {
       await expect(MongoBackend.connect({ url: 'mongodb://127.0.0.1:1/?directConnection=true', connectTimeoutMs: 500 })).rejects.toMatchObject({ code: 'BACKEND_UNAVAILABLE' });
-      const backend = await MongoBackend.connect({ url: url('closed'), log: false });
+      const backend = await MongoBackend.connect({ url: url('closed'), logger: false });
       await backend.close();
       await expect(backend.listWorkers('q')).rejects.toMatchObject({ code: 'BACKEND_UNAVAILABLE' });
     });
 
     it('finishes an enqueue whose writer stopped after the job header', async () => {
-      const backend = await MongoBackend.connect({ url: url('header'), log: false });
+      const backend = await MongoBackend.connect({ url: url('header'), logger: false });
       const queue = uniqueQueue('header');
       // What a writer that died midway leaves behind: the header with the deliveries it promised.
       await backend.db.collection('skq_jobs').insertOne({

@@ -55,7 +55,7 @@ for (const kind of ['mongo-java-server', 'ferretdb', 'mongodb'] as const) {
     const start = async (triggers: Trigger[], name = uniqueQueue('runner')) => {
       // The backend's URL, with a backend-only option, serves the runner too.
       const shared = `${url()}${url().includes('?') ? '&' : '?'}skqWakeups=poll`;
-      const runner = await TriggerRunner.start({ url: shared, name, log: false }, triggers);
+      const runner = await TriggerRunner.start({ url: shared, name, logger: false }, triggers);
       runners.push(runner);
       return runner;
     };
@@ -63,7 +63,7 @@ for (const kind of ['mongo-java-server', 'ferretdb', 'mongodb'] as const) {
     const { changeStreams, databaseChangeStreams } = MONGO_SERVER_FEATURES[kind];
     if (!changeStreams) {
       it('fails at start with UNSUPPORTED, saying a replica set is required', async () => {
-        const started = TriggerRunner.start({ url: url(), log: false }, [defineTrigger(insert({}, { collection: 'x' }), () => {})]);
+        const started = TriggerRunner.start({ url: url(), logger: false }, [defineTrigger(insert({}, { collection: 'x' }), () => {})]);
         await expect(started).rejects.toMatchObject({ code: 'UNSUPPORTED', message: expect.stringContaining('replica set') });
       });
       return;
@@ -111,7 +111,7 @@ for (const kind of ['mongo-java-server', 'ferretdb', 'mongodb'] as const) {
 
     it('fires a job to a route with an id derived from the change, and keeps going after a failing handler', async () => {
       const coll = uniqueQueue('job');
-      const backend = await MongoBackend.connect({ url: url(), log: false });
+      const backend = await MongoBackend.connect({ url: url(), logger: false });
       const queue = new SkunkQueue(uniqueQueue('triggered'), { backend });
       const ship = queue.job({ name: 'ship', routes: ['default'] }, async (order: { _id: string }) => order._id);
       let failures = 0;

@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import { MongoClient, type ChangeStream, type ChangeStreamDocument, type Collection, type Db, type Document, type ResumeToken } from 'mongodb';
 import { z } from 'zod';
-import { NameSchema, SkqError, parseConfig, timerMs } from '@skq/core';
+import { NameSchema, SkqError, parseConfig, timerMs, LoggerSchema, consoleLogger } from '@skq/core';
 import { mapMongoError } from '../mongo-errors.js';
 import { databaseOf, parseMongoUrl } from '../mongo-options.js';
 import type { DatabaseChange } from './event-predicates.js';
@@ -26,8 +26,8 @@ export const TriggerRunnerOptionsSchema = z
     /** skunq's own collections (and the stored positions) start with `<collectionPrefix>_`; writes to them never fire triggers. */
     collectionPrefix: NameSchema.default('skq'),
     connectTimeoutMs: timerMs().default(10_000),
-    /** Where the runner reports handler failures and restarts; `false` for silence. */
-    log: z.union([z.literal(false), z.custom<(line: string) => void>((v) => typeof v === 'function')]).optional(),
+    /** Where the runner reports handler failures and restarts (as warnings); `false` for silence. Default: the console. */
+    logger: z.union([z.literal(false), LoggerSchema]).default(consoleLogger),
   })
   .strict();
 
@@ -256,8 +256,7 @@ export class TriggerRunner {
   }
 
   private log(line: string): void {
-    if (this.options.log === false) return;
-    (this.options.log ?? ((l: string) => console.error(l)))(line);
+    if (this.options.logger !== false) this.options.logger.warn(line);
   }
 }
 
