@@ -1,22 +1,33 @@
 import { SkqError, serializeError } from '@skq/core';
 import { UsageError } from './argv.js';
+import { JOBS_USAGE, jobs } from './commands/jobs.js';
+import { PAUSE_USAGE, RESUME_USAGE, pauseCommand } from './commands/pause.js';
 import { SCHEDULE_USAGE, schedule } from './commands/schedule.js';
 import { STATUS_USAGE, status } from './commands/status.js';
 import { TRIGGERS_USAGE, triggers } from './commands/triggers.js';
 import { WORK_USAGE, work } from './commands/work.js';
+import { WORKERS_USAGE, workers } from './commands/workers.js';
 
 const COMMANDS: Record<string, { usage: string; run: (argv: string[], cwd: string) => Promise<number> }> = {
   work: { usage: WORK_USAGE, run: work },
   status: { usage: STATUS_USAGE, run: status },
   schedule: { usage: SCHEDULE_USAGE, run: schedule },
   triggers: { usage: TRIGGERS_USAGE, run: triggers },
+  pause: { usage: PAUSE_USAGE, run: pauseCommand(true) },
+  resume: { usage: RESUME_USAGE, run: pauseCommand(false) },
+  workers: { usage: WORKERS_USAGE, run: workers },
+  jobs: { usage: JOBS_USAGE, run: jobs },
 };
 
 export const MAIN_USAGE = `Usage: skunq <command> [options]
 
 Commands:
   work     Run a worker pool on a queue's routes
-  status   Show workers and job counts of a queue
+  status   Show workers, paused routes and job counts of a queue
+  jobs     List, show, retry, promote, remove or clean jobs
+  workers  List workers, or stop, pause or resume one wherever it runs
+  pause    Pause a queue or one of its routes
+  resume   Resume a paused queue or route
   schedule List, pause, resume or remove a queue's schedules
   triggers Run the MongoDB database-event triggers modules register
 

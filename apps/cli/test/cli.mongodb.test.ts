@@ -1,6 +1,6 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { MongoClient, type Db } from 'mongodb';
-import { SkunkQueue } from '@skq/core';
+import { SkunkQueue, type JobRecord } from '@skq/core';
 import { eventually, missingMongoServer, mongoServerName, startMongoServer, type MongoTestServer } from '@skq/testing';
 import { startCli, type CliProcess } from './cli-process.js';
 
@@ -55,9 +55,9 @@ describe.skipIf(missing)(`skunq on MongoDB: workers, triggers, SIGKILL, on ${mon
     await db.collection('orders').insertOne({ _id: 'order-7' as never, kind: 'order' });
     const queue = new SkunkQueue('cli-triggers', { backend: url });
     const [job] = (await eventually(async () => {
-      const jobs = await queue.list();
+      const { jobs } = await queue.list();
       return jobs.length === 1 && jobs[0]!.state === 'succeeded' && jobs;
-    }, 'the fired job to succeed', 20_000)) as Awaited<ReturnType<typeof queue.list>>;
+    }, 'the fired job to succeed', 20_000)) as JobRecord[];
     expect(job!.deliveries[0]?.result).toBe('shipped order-7');
     expect(job!.id).toMatch(/^trigger:work-cli-triggers:shipper:/);
     await queue.close();

@@ -56,6 +56,7 @@ function delivery(overrides: Partial<ClaimedDelivery> = {}): ClaimedDelivery {
     result: null,
     error: null,
     cancelRequested: false,
+    progress: null,
     name: 'job',
     args: [],
     options: { attempts: 1, backoff: { type: 'fixed', delayMs: 10, maxDelayMs: 10, jitter: 0 }, timeoutMs: null },

@@ -57,10 +57,10 @@ describe('SkunkQueue', () => {
     await expect(add.fire(1n as never, 2)).rejects.toMatchObject({ code: 'ARGS_INVALID' });
     const untyped = q.job({ name: 'untyped', routes: ['foo'] }, async (v: unknown) => v);
     await expect(untyped.fire(10n)).rejects.toMatchObject({ code: 'ARGS_INVALID', message: expect.stringContaining('serialized') });
-    expect(await q.list()).toEqual([]);
+    expect((await q.list()).jobs).toEqual([]);
     const ok = await add.fire(1, 2);
     expect(await ok.state()).toBe('queued');
-    expect((await q.list()).map((j) => j.id)).toEqual([ok.id]);
+    expect((await q.list()).jobs.map((j) => j.id)).toEqual([ok.id]);
   });
 
   it('fires later with a Date, ms or combined units', async () => {

@@ -125,8 +125,8 @@ for (const kind of ['mongo-java-server', 'ferretdb', 'mongodb'] as const) {
       ]);
       await db.collection(coll).insertOne({ _id: 'order-1' as never });
       await db.collection(coll).insertOne({ _id: 'order-2' as never });
-      await eventually(async () => (await queue.list()).length === 2, 'two fired jobs');
-      const jobs = await queue.list();
+      await eventually(async () => (await queue.list()).jobs.length === 2, 'two fired jobs');
+      const { jobs } = await queue.list();
       expect(jobs.map((j) => j.routes)).toEqual([['shipping'], ['shipping']]);
       expect(jobs.map((j) => (j.args[0] as { _id: string })._id).sort()).toEqual(['order-1', 'order-2']);
       for (const j of jobs) expect(j.id).toMatch(/^trigger:runner-[^:]+:ship:[0-9a-f]{24}$/);

@@ -92,8 +92,8 @@ describe.skipIf(missing)(`redis reliability ${missing ?? ''}`, () => {
     const pool = new WorkerPool({ queue, routes: ['r'], handleSignals: false });
     await pool.start();
     const handles = await queue.pushMany([1, 2, 3, 4, 5].map((n) => job.with(n)));
-    await eventually(async () => (await queue.list()).length === 2 && (await queue.counts()).r?.succeeded === 2, 'two kept jobs', 10_000);
-    expect((await queue.list()).map((r) => r.args[0]).sort()).toEqual([4, 5]);
+    await eventually(async () => (await queue.list()).jobs.length === 2 && (await queue.counts()).r?.succeeded === 2, 'two kept jobs', 10_000);
+    expect((await queue.list()).jobs.map((r) => r.args[0]).sort()).toEqual([4, 5]);
     await expect(queue.get(handles[0]!.id)).rejects.toMatchObject({ code: 'JOB_NOT_FOUND' });
     await pool.close();
     await backend.close();

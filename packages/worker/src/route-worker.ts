@@ -23,6 +23,20 @@ export interface RouteWorkerSettings {
   backend: StorageBackend;
   /** Reports what a worker cannot hand to a job: a lost lease, an unreachable backend. */
   warn(message: string, err?: unknown): void;
+  /** The jobs running here changed: the registration should say so soon. */
+  onRunningChanged?: () => void;
+  /** Told of every attempt once its outcome is stored (for metrics). */
+  onAttemptEnd?: (ended: AttemptEnd) => void;
+}
+
+/** An attempt whose outcome is stored: `retrying` failed and runs again later. */
+export interface AttemptEnd {
+  queue: string;
+  route: string;
+  name: string;
+  outcome: 'succeeded' | 'failed' | 'retrying' | 'cancelled';
+  /** How long the handler ran. */
+  durationMs: number;
 }
 
 interface Running {
@@ -206,8 +220,10 @@ export class RouteWorker {
     if (this.stopping === 'rough') controller.abort(interrupted(this.id));
     this.busy += 1;
     this.running.set(delivery.id, run);
+    this.settings.onRunningChanged?.();
     run.done = this.execute(run).finally(() => {
       this.running.delete(delivery.id);
+      this.settings.onRunningChanged?.();
       this.pump();
     });
   }
@@ -215,6 +231,7 @@ export class RouteWorker {
   private async execute(run: Running): Promise<void> {
     const { delivery, controller, logs } = run;
     const { backend } = this.settings;
+    const startedAt = performance.now();
     const outcome = await runAttempt(delivery, {
       registry: this.settings.registry,
       workerId: this.id,
@@ -222,6 +239,7 @@ export class RouteWorker {
       sink: (line) => logs.push({ ...line, deliveryId: delivery.id, at: Date.now() }),
       progress: (value) => this.reportProgress(run, value),
     });
+    const durationMs = performance.now() - startedAt;
     await this.flushProgress(run);
     // The handler has returned: its slot is free while the outcome is still on its way to the backend.
     this.busy -= 1;
@@ -231,6 +249,7 @@ export class RouteWorker {
       if (outcome.kind === 'succeeded') {
         await backend.complete(delivery.queue, leaseOf(delivery), outcome.result);
         this.stats.succeeded += 1;
+        this.ended(delivery, 'succeeded', durationMs);
       } else {
         const ended = await backend.fail(delivery.queue, leaseOf(delivery), {
           error: outcome.error,
@@ -238,8 +257,17 @@ export class RouteWorker {
           cancelled: outcome.kind === 'cancelled',
         });
         this.stats[ended === 'retrying' ? 'retried' : ended] += 1;
+        this.ended(delivery, ended, durationMs);
       }
     });
+  }
+
+  private ended(delivery: ClaimedDelivery, outcome: AttemptEnd['outcome'], durationMs: number): void {
+    try {
+      this.settings.onAttemptEnd?.({ queue: delivery.queue, route: delivery.route, name: delivery.name, outcome, durationMs });
+    } catch (err) {
+      this.settings.warn('an onAttemptEnd listener threw', err);
+    }
   }
 
   /** Keeps the latest report and writes it soon: at most one write per job per {@link PROGRESS_INTERVAL_MS}. */

@@ -16,6 +16,8 @@ import {
   type StorageBackend,
 } from '@skq/core';
 
+import type { AttemptEnd } from './route-worker.js';
+
 const Concurrency = z.number().int().min(1).max(10_000);
 
 /** Options of {@link WorkerPool}. */
@@ -62,6 +64,8 @@ export const WorkerPoolOptionsSchema = z
     catchEscapedErrors: z.boolean().default(true),
     /** Where warnings go (a lost lease, an unreachable backend, an obeyed command). Default: the console. */
     logger: LoggerSchema.default(consoleLogger),
+    /** Told of every attempt once its outcome is stored: queue, route, job name, outcome and handler time (for metrics). */
+    onAttemptEnd: z.custom<(ended: AttemptEnd) => void>((v) => typeof v === 'function', 'must be a function').optional(),
   })
   .strict();
 

@@ -33,6 +33,8 @@ export const ROUGH_SIGNALS = ['SIGINT'] as const;
 
 const WAKING_EVENTS = new Set<JobEvent['type']>(['enqueued', 'retrying', 'recovered', 'rescheduled', 'resumed']);
 const POOL_EVENTS: JobEvent['type'][] = [...WAKING_EVENTS, 'cancel-requested', 'worker-command'];
+/** The least time between two heartbeats that report a change in running jobs. */
+const STATUS_BEAT_MS = 1_000;
 
 /**
  * Runs one worker per route of a queue, each with its own concurrency, and keeps them
@@ -67,6 +69,9 @@ export class WorkerPool {
   /** Commands obeyed, so that one is not obeyed twice before its acknowledgement is stored. */
   private readonly obeyed = new Set<string>();
   private readonly logger: Logger;
+  /** A heartbeat that tells the registrations of a change in running jobs, at most one a second. */
+  private statusBeat: NodeJS.Timeout | null = null;
+  private lastStatusBeat = 0;
 
   constructor(options: WorkerPoolOptions) {
     this.options = parseWorkerPoolOptions(options);
@@ -88,6 +93,11 @@ export class WorkerPool {
   /** The worker ids, one per route. */
   get workerIds(): string[] {
     return this.workers.map((w) => w.id);
+  }
+
+  /** How many jobs run now, per route. */
+  running(): Record<string, number> {
+    return Object.fromEntries(this.workers.map((w) => [w.route, w.runningDeliveries().length]));
   }
 
   /** Jobs this pool has finished since it started, by outcome, over all routes. */
@@ -125,6 +135,8 @@ export class WorkerPool {
           registry: this.registry,
           backend,
           warn: (message, err) => this.warn(message, err),
+          onRunningChanged: () => this.statusChanged(),
+          ...(this.options.onAttemptEnd && { onAttemptEnd: this.options.onAttemptEnd }),
         }),
     );
     this.unsubscribe = await backend.subscribe(this.queue, (event) => this.onEvent(event), POOL_EVENTS);
@@ -199,6 +211,8 @@ export class WorkerPool {
     await stopping;
     for (const timer of this.timers) clearInterval(timer);
     this.timers = [];
+    if (this.statusBeat) clearTimeout(this.statusBeat);
+    this.statusBeat = null;
     const backend = this.backend;
     if (backend) {
       await this.unsubscribe?.().catch(() => undefined);
@@ -269,6 +283,17 @@ export class WorkerPool {
       // The command is on the registration: the heartbeat reads it, obeys and acknowledges.
       if (worker) void this.heartbeatOf(worker).catch((err: unknown) => this.warn('could not read a worker command', err));
     }
+  }
+
+  /** The running jobs changed: heartbeat soon, so registrations show them within about a second. */
+  private statusChanged(): void {
+    if (this.statusBeat || this.state !== 'running') return;
+    const delay = Math.max(0, this.lastStatusBeat + STATUS_BEAT_MS - Date.now());
+    this.statusBeat = setTimeout(() => {
+      this.statusBeat = null;
+      this.lastStatusBeat = Date.now();
+      this.heartbeatAll().catch((err: unknown) => this.warn('heartbeat failed', err));
+    }, delay);
   }
 
   private heartbeatAll(): Promise<void> {

@@ -59,7 +59,7 @@ async function threeSchedulers(url: () => string) {
     await Promise.all(runners.map(exited));
   }
   const [record] = await queue.schedules();
-  const ticks = (await queue.list({ limit: 10_000 })).map((j) => Number(j.id.slice(j.id.lastIndexOf(':') + 1))).sort((a, b) => a - b);
+  const ticks = (await queue.list({ limit: 1_000 })).jobs.map((j) => Number(j.id.slice(j.id.lastIndexOf(':') + 1))).sort((a, b) => a - b);
   await queue.close();
   return { record: record!, ticks };
 }

@@ -42,7 +42,7 @@ describe('TimeScheduler', () => {
       ['pair-2', 'Bar'],
     ]);
     await eventually(async () => (await queue.schedules()).every((s) => s.firedCount >= 3), 'three ticks each', 5_000);
-    const pairs = (await queue.list({ limit: 100 })).filter((j) => j.id.startsWith(`sched:${queue.name}:pair:`));
+    const pairs = (await queue.list({ limit: 100 })).jobs.filter((j) => j.id.startsWith(`sched:${queue.name}:pair:`));
     await eventually(async () => (await Promise.all(pairs.map((p) => queue.getRecord(p.id)))).every((r) => r?.state === 'succeeded'), 'the fired jobs to run');
     const first = await queue.getRecord(pairs[pairs.length - 1]!.id);
     expect(first?.deliveries[0]?.result).toEqual(['foo', 'bar']);
@@ -123,7 +123,7 @@ describe('ScheduleRunner', () => {
     await releaseBackend(backend);
     await releaseBackend(backend);
     const [record] = await queue.schedules();
-    const ticks = (await queue.list({ limit: 1_000 })).map((j) => tickOf(j.id)).sort((a, b) => a - b);
+    const ticks = (await queue.list({ limit: 1_000 })).jobs.map((j) => tickOf(j.id)).sort((a, b) => a - b);
     expect(ticks.length).toBe(record!.firedCount);
     expect(new Set(ticks).size).toBe(ticks.length);
     // A runner whose clock is ahead fires early and skips the ticks it thinks were missed, but every

@@ -4,6 +4,7 @@ import { WorkerPool } from '@skq/worker';
 import { parseFlags, usage, UsageError, type FlagSpec } from '../argv.js';
 import { loadConfig } from '../config-file.js';
 import { importModule } from '../module-loader.js';
+import { MetricsServer } from '../metrics-server.js';
 import { isMongoUrl, registeredTriggerCount, startTriggers, type TriggerRunnerHandle } from '../trigger-support.js';
 
 const FLAGS: FlagSpec[] = [
@@ -18,6 +19,8 @@ const FLAGS: FlagSpec[] = [
   { name: 'allow-modules', kind: 'list', placeholder: 'dir', description: 'Run module tasks (queue.call) from these directories' },
   { name: 'triggers-url', kind: 'value', placeholder: 'url', description: 'MongoDB to watch for the triggers the modules register (default: the backend, if it is MongoDB)' },
   { name: 'no-triggers', kind: 'boolean', description: 'Do not run the triggers the modules register' },
+  { name: 'metrics-port', kind: 'value', placeholder: 'port', description: 'Serve Prometheus metrics on GET /metrics at this port (0: any free one)' },
+  { name: 'metrics-host', kind: 'value', placeholder: 'host', description: 'Address the metrics listen on (default 127.0.0.1, loopback only)' },
 ];
 
 export const WORK_USAGE = usage(
@@ -48,7 +51,9 @@ export async function work(argv: string[], cwd: string): Promise<number> {
     for (const value of Object.values(mod)) if (isJobClass(value)) jobs.push(value);
   }
   const allowModules = flags['allow-modules'] as string[] | undefined;
-  const pool = new WorkerPool({
+  const metricsPort = flags['metrics-port'] === undefined ? undefined : port(flags['metrics-port'] as string);
+  let metrics: MetricsServer | null = null;
+  const pool: WorkerPool = new WorkerPool({
     queue,
     routes,
     concurrency,
@@ -58,7 +63,13 @@ export async function work(argv: string[], cwd: string): Promise<number> {
     ...(allowModules ? { modules: { allow: allowModules, baseDir: cwd, importer: importModule } } : {}),
     ...(backend ? { backend } : {}),
     ...(leaseMs ? { leaseMs } : {}),
+    ...(metricsPort !== undefined && { onAttemptEnd: (ended) => metrics?.observe(ended) }),
   });
+  if (metricsPort !== undefined) {
+    metrics = new MetricsServer({ queue, running: () => pool.running() });
+    const at = await metrics.listen(metricsPort, (flags['metrics-host'] as string | undefined) ?? '127.0.0.1');
+    console.log(`skunq: metrics on http://${at.host}:${at.port}/metrics`);
+  }
   let triggerRunner: TriggerRunnerHandle | null = null;
   if (flags['no-triggers'] !== true && registeredTriggerCount() > 0) {
     const url = (flags['triggers-url'] as string | undefined) ?? backend ?? process.env.SKQ_BACKEND;
@@ -77,11 +88,19 @@ export async function work(argv: string[], cwd: string): Promise<number> {
   if (signal) void pool.close(signal === 'SIGINT' ? 'rough' : 'gentle');
   await listening.catch(async (err: unknown) => {
     await triggerRunner?.stop();
+    await metrics?.close();
     throw err;
   });
   await triggerRunner?.stop();
+  await metrics?.close();
   console.log(`skunq: stopped${signal ? ` on ${signal}` : ''}`);
   return signal === 'SIGINT' ? 130 : 0;
+}
+
+function port(value: string): number {
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < 0 || n > 65_535) throw new UsageError(`--metrics-port must be a port number (0 to 65535), got "${value}"`);
+  return n;
 }
 
 function positiveInt(value: string, flag: string): number {

@@ -1,0 +1,132 @@
+import { JOB_STATES, type JobRecord, type JobState } from '@skq/core';
+import { parseFlags, usage, UsageError, type FlagSpec } from '../argv.js';
+import { QUEUE_FLAGS, queueFromFlags } from '../queue-flags.js';
+
+const FLAGS: FlagSpec[] = [
+  ...QUEUE_FLAGS,
+  { name: 'state', short: 's', kind: 'value', placeholder: 'state', description: `list, clean, retry --all: ${JOB_STATES.join(', ')}` },
+  { name: 'name', short: 'n', kind: 'value', placeholder: 'job', description: 'list, retry --all: only jobs of this name' },
+  { name: 'route', short: 'r', kind: 'value', placeholder: 'route', description: 'list: only jobs delivered to this route' },
+  { name: 'search', kind: 'value', placeholder: 'text', description: 'list: an id prefix or part of a name' },
+  { name: 'limit', kind: 'value', placeholder: 'n', description: 'list: jobs per page (default 50); clean: at most this many' },
+  { name: 'cursor', kind: 'value', placeholder: 'cursor', description: 'list: the page after the one that printed this cursor' },
+  { name: 'older-than', kind: 'value', placeholder: 'age', description: 'clean: only jobs at least this old: ms, or 30s, 15m, 12h, 7d (default 0)' },
+  { name: 'all', kind: 'boolean', description: 'retry: every failed (or --state cancelled) job' },
+  { name: 'json', kind: 'boolean', description: 'list, show: print JSON' },
+];
+
+export const JOBS_USAGE = usage(
+  'jobs <list|show|retry|promote|remove|clean> [id]',
+  'Lists and inspects a queue\'s jobs, and operates on them: retry a failed or cancelled job (or --all),\npromote a delayed one to run now, remove one, or clean old ones in bulk.',
+  FLAGS,
+);
+
+const ACTIONS = ['list', 'show', 'retry', 'promote', 'remove', 'clean'] as const;
+type Action = (typeof ACTIONS)[number];
+const WITH_ID: readonly Action[] = ['show', 'retry', 'promote', 'remove'];
+
+/** `skunq jobs list | show | retry | promote | remove | clean`. */
+export async function jobs(argv: string[], cwd: string): Promise<number> {
+  const [action, ...rest] = argv as [Action | undefined, ...string[]];
+  if (!action || !ACTIONS.includes(action)) throw new UsageError(`expected one of ${ACTIONS.join(', ')}, got ${action === undefined ? 'nothing' : `"${action}"`}`);
+  const id = WITH_ID.includes(action) && rest[0] !== undefined && !rest[0].startsWith('-') ? rest.shift() : undefined;
+  const flags = parseFlags(rest, FLAGS);
+  if (WITH_ID.includes(action) && !id && !(action === 'retry' && flags.all)) throw new UsageError(`jobs ${action} needs the job's id`);
+  const state = flags.state === undefined ? undefined : stateFlag(flags.state as string);
+  const limit = flags.limit === undefined ? undefined : positiveInt(flags.limit as string, '--limit');
+  const queue = await queueFromFlags(flags, cwd);
+  try {
+    switch (action) {
+      case 'list': {
+        const page = await queue.list({
+          ...(state && { state }),
+          ...(flags.name !== undefined && { name: flags.name as string }),
+          ...(flags.route !== undefined && { route: flags.route as string }),
+          ...(flags.search !== undefined && { search: flags.search as string }),
+          ...(limit !== undefined && { limit }),
+          ...(flags.cursor !== undefined && { cursor: flags.cursor as string }),
+        });
+        if (flags.json) console.log(JSON.stringify(page, null, 2));
+        else printJobs(page.jobs, page.nextCursor);
+        return 0;
+      }
+      case 'show': {
+        const record = await queue.getRecord(id!);
+        if (!record) {
+          console.error(`skunq jobs: [JOB_NOT_FOUND] job ${id} not found in queue "${queue.name}"`);
+          return 1;
+        }
+        if (flags.json) console.log(JSON.stringify({ ...record, logs: await queue.logs(id!) }, null, 2));
+        else printJob(record, (await queue.logs(id!)).map((l) => `[${l.stream}] ${l.line}`));
+        return 0;
+      }
+      case 'retry': {
+        if (flags.all) {
+          const n = await queue.retryAll({ state: (state ?? 'failed') as 'failed' | 'cancelled', ...(flags.name !== undefined && { name: flags.name as string }) });
+          console.log(`retried ${n} job${n === 1 ? '' : 's'}`);
+        } else {
+          await queue.retry(id!);
+          console.log(`retried job ${id}`);
+        }
+        return 0;
+      }
+      case 'promote':
+        await queue.promote(id!);
+        console.log(`promoted job ${id}: it runs now`);
+        return 0;
+      case 'remove':
+        await queue.remove(id!);
+        console.log(`removed job ${id}`);
+        return 0;
+      case 'clean': {
+        if (!state) throw new UsageError('jobs clean needs --state');
+        const olderThan = flags['older-than'] === undefined ? 0 : ageFlag(flags['older-than'] as string);
+        const n = await queue.clean({ state, olderThan, ...(limit !== undefined && { limit }) });
+        console.log(`removed ${n} ${state} job${n === 1 ? '' : 's'}`);
+        return 0;
+      }
+    }
+  } finally {
+    await queue.close();
+  }
+}
+
+function printJobs(list: JobRecord[], nextCursor: string | null): void {
+  console.log(`  ${'id'.padEnd(40)} ${'name'.padEnd(20)} ${'state'.padEnd(10)} ${'attempts'.padStart(8)}  created`);
+  for (const job of list) {
+    console.log(`  ${job.id.padEnd(40)} ${job.name.padEnd(20)} ${job.state.padEnd(10)} ${String(job.attempts).padStart(8)}  ${new Date(job.createdAt).toISOString()}`);
+  }
+  if (nextCursor) console.log(`\nmore: --cursor ${nextCursor}`);
+}
+
+function printJob(job: JobRecord, logs: string[]): void {
+  console.log(`job ${job.id} "${job.name}" in queue ${job.queue}: ${job.state}`);
+  console.log(`  args      ${JSON.stringify(job.args)}`);
+  console.log(`  created   ${new Date(job.createdAt).toISOString()}`);
+  if (job.progress !== null) console.log(`  progress  ${JSON.stringify(job.progress)}`);
+  for (const d of job.deliveries) {
+    const outcome = d.error ? `error: ${d.error.message}` : d.result !== null ? `result: ${JSON.stringify(d.result)}` : '';
+    console.log(`  delivery ${d.id} route ${d.route}: ${d.state}, attempt ${d.attempts}/${d.maxAttempts}${d.workerId ? `, worker ${d.workerId}` : ''} ${outcome}`);
+  }
+  if (logs.length) console.log(`  log\n    ${logs.join('\n    ')}`);
+}
+
+function stateFlag(value: string): JobState {
+  if (!(JOB_STATES as readonly string[]).includes(value)) throw new UsageError(`--state must be one of ${JOB_STATES.join(', ')}, got "${value}"`);
+  return value as JobState;
+}
+
+function positiveInt(value: string, flag: string): number {
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < 1) throw new UsageError(`${flag} must be a positive integer, got "${value}"`);
+  return n;
+}
+
+const UNIT_MS: Record<string, number> = { ms: 1, s: 1_000, m: 60_000, h: 3_600_000, d: 86_400_000 };
+
+/** `--older-than`: ms, or a number with a unit (30s, 15m, 12h, 7d). */
+function ageFlag(value: string): number {
+  const match = /^(\d+(?:\.\d+)?)(ms|s|m|h|d)?$/.exec(value);
+  if (!match) throw new UsageError(`--older-than takes ms or an age such as 30s, 15m, 12h or 7d, got "${value}"`);
+  return Math.round(Number(match[1]) * UNIT_MS[match[2] ?? 'ms']!);
+}

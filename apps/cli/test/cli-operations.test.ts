@@ -1,0 +1,159 @@
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import type { SkunkQueue, WorkerInfo } from '@skq/core';
+import { eventually } from '@skq/testing';
+import { runCliProcess, startCli, type CliProcess } from './cli-process.js';
+
+const dir = mkdtempSync(join(tmpdir(), 'skq-cli-ops-'));
+const backend = `sqlite:${join(dir, 'ops.db')}`;
+const env = { SKQ_BACKEND: backend };
+const JOBS = 'apps/cli/test/fixtures/operating.ts';
+const running: CliProcess[] = [];
+let jobs: typeof import('./fixtures/operating.js');
+let queue: SkunkQueue;
+let gates = 0;
+
+const worker = async (...routes: string[]) => {
+  const proc = startCli(['work', '-q', 'ops', '-r', ...routes, '-f', JOBS, '--lease-ms', '2000'], env);
+  running.push(proc);
+  await proc.waitFor('listening');
+  return proc;
+};
+/** The registration of a worker process on one route. */
+const registration = async (proc: CliProcess, route: string): Promise<WorkerInfo> =>
+  eventually(async () => (await queue.workers()).find((w) => w.pid === proc.child.pid && w.routes.includes(route)), `the worker of pid ${proc.child.pid}`);
+const opened: string[] = [];
+const newGate = () => {
+  const path = join(dir, `release-${(gates += 1)}`);
+  opened.push(path);
+  return path;
+};
+const skunq = (...args: string[]) => runCliProcess([...args, '-q', 'ops'], env);
+
+beforeAll(async () => {
+  process.env.SKQ_BACKEND = backend;
+  jobs = await import('./fixtures/operating.js');
+  queue = jobs.queue;
+});
+afterEach(async () => {
+  // A failed case must not leave gate jobs that block the next one's workers.
+  for (const path of opened.splice(0)) writeFileSync(path, '');
+  for (const proc of running.splice(0)) {
+    if (proc.child.exitCode === null) proc.child.kill('SIGKILL');
+    await proc.exited;
+  }
+});
+afterAll(async () => {
+  await queue.close();
+  rmSync(dir, { recursive: true, force: true });
+});
+
+describe('operating queues from the command line', () => {
+  it('skunq workers stop: the worker reports stopping, finishes its job and exits 0', async () => {
+    const proc = await worker('foo');
+    const release = newGate();
+    const handle = await jobs.gate.fire(release);
+    const info = await registration(proc, 'foo');
+    await eventually(async () => (await registration(proc, 'foo')).runningJobIds.includes(handle.id), 'the job on the registration');
+    const stop = await skunq('workers', 'stop', info.id);
+    expect(stop).toMatchObject({ code: 0, stdout: expect.stringContaining(`worker ${info.id} obeyed "stop"`) });
+    const listed = await runCliProcess(['workers', 'list', '-q', 'ops'], env);
+    expect(listed.stdout).toMatch(new RegExp(`${info.id.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}\\s+stopping`));
+    writeFileSync(release, '');
+    expect(await proc.exited).toBe(0);
+    expect(await handle.result({ timeoutMs: 10_000 })).toEqual({ attempt: 1, workerId: info.id });
+    expect(await queue.workers()).toEqual([]);
+  });
+
+  it('skunq workers stop --rough: the job goes back to the queue and a second worker finishes it', async () => {
+    const first = await worker('foo');
+    const release = newGate();
+    const handle = await jobs.gate.fire(release);
+    const info = await registration(first, 'foo');
+    await eventually(async () => (await registration(first, 'foo')).runningJobIds.includes(handle.id), 'the job on the registration');
+    expect((await skunq('workers', 'stop', info.id, '--rough')).code).toBe(0);
+    expect(await first.exited).toBe(0);
+    expect(await handle.state()).toBe('queued');
+    writeFileSync(release, '');
+    const second = await worker('foo');
+    const result = (await handle.result({ timeoutMs: 15_000 })) as { attempt: number; workerId: string };
+    expect(result.workerId).toBe((await registration(second, 'foo')).id);
+    expect(result.attempt).toBe(2);
+  });
+
+  it('skunq workers: an unknown id is an error, and pause/resume hold and restart one worker', async () => {
+    const unknown = await skunq('workers', 'stop', 'no-such-worker');
+    expect(unknown).toMatchObject({ code: 1, stderr: expect.stringContaining('[WORKER_NOT_FOUND]') });
+    const proc = await worker('bar');
+    const info = await registration(proc, 'bar');
+    expect(await skunq('workers', 'pause', info.id)).toMatchObject({ code: 0, stdout: expect.stringContaining('obeyed "pause"') });
+    expect((await registration(proc, 'bar')).state).toBe('paused');
+    const held = await jobs.sentinel.fire();
+    expect(await skunq('workers', 'resume', info.id)).toMatchObject({ code: 0 });
+    expect(await held.result({ timeoutMs: 10_000 })).toBe(info.id);
+  });
+
+  it('skunq pause: two workers stop claiming from the route until skunq resume', async () => {
+    const [a, b] = [await worker('foo', 'bar'), await worker('foo', 'bar')];
+    expect(await skunq('pause', '-r', 'foo')).toMatchObject({ code: 0, stdout: 'paused route foo of queue ops\n' });
+    const status = await skunq('status');
+    expect(status.stdout).toContain('PAUSED routes: foo');
+    const held = await Promise.all(Array.from({ length: 10 }, (_, i) => jobs.quick.fire(i)));
+    // Both workers are awake and claiming: the route that is not paused runs at once.
+    const sentinels = await Promise.all(Array.from({ length: 4 }, () => jobs.sentinel.fire()));
+    await Promise.all(sentinels.map((s) => s.result({ timeoutMs: 10_000 })));
+    expect(await Promise.all(held.map((h) => h.state()))).toEqual(Array(10).fill('queued'));
+    expect((await skunq('resume', '-r', 'foo')).code).toBe(0);
+    const results = (await Promise.all(held.map((h) => h.result({ timeoutMs: 15_000 })))) as { n: number; workerId: string }[];
+    expect(results.map((r) => r.n)).toEqual([...Array(10).keys()]);
+    const ids = new Set([(await registration(a, 'foo')).id, (await registration(b, 'foo')).id]);
+    expect(results.every((r) => ids.has(r.workerId))).toBe(true);
+    expect((await skunq('status')).stdout).toContain('not paused');
+  });
+
+  it('skunq jobs: list, show --json, retry, promote, remove and clean', async () => {
+    const proc = await worker('bar');
+    const failed = await jobs.broken.fire('kaput');
+    await expect(failed.result({ timeoutMs: 10_000 })).rejects.toMatchObject({ code: 'JOB_FAILED' });
+    const listed = await skunq('jobs', 'list', '--state', 'failed', '--name', 'broken');
+    expect(listed.stdout).toContain(failed.id);
+    const shown = await skunq('jobs', 'show', failed.id, '--json');
+    expect(JSON.parse(shown.stdout)).toMatchObject({ id: failed.id, state: 'failed', deliveries: [{ error: { message: 'kaput' } }] });
+    expect(await skunq('jobs', 'retry', failed.id)).toMatchObject({ code: 0, stdout: `retried job ${failed.id}\n` });
+    await eventually(async () => (await failed.info()).attempts === 2 && (await failed.state()) === 'failed', 'the retried attempt to fail');
+    const again = await skunq('jobs', 'retry', '--all', '--name', 'broken');
+    expect(again.stdout).toBe('retried 1 job\n');
+
+    const delayed = await queue.push(jobs.sentinel.with(), { at: { hours: 1 } });
+    expect(await delayed.state()).toBe('scheduled');
+    expect((await skunq('jobs', 'promote', delayed.id)).code).toBe(0);
+    expect(typeof (await delayed.result({ timeoutMs: 10_000 }))).toBe('string');
+
+    const waiting = await queue.push(jobs.sentinel.with(), { at: { hours: 2 } });
+    expect(await skunq('jobs', 'remove', waiting.id)).toMatchObject({ code: 0, stdout: `removed job ${waiting.id}\n` });
+    expect(await queue.getRecord(waiting.id)).toBeNull();
+    expect(await skunq('jobs', 'remove', waiting.id)).toMatchObject({ code: 1, stderr: expect.stringContaining('[JOB_NOT_FOUND]') });
+
+    const cleaned = await skunq('jobs', 'clean', '--state', 'succeeded');
+    expect(cleaned.stdout).toMatch(/^removed [1-9]\d* succeeded jobs?\n$/);
+    expect((await queue.list({ state: 'succeeded' })).jobs).toEqual([]);
+    expect((await skunq('jobs', 'clean', '--state', 'running')).stderr).toContain('[INVALID_STATE]');
+    proc.child.kill('SIGTERM');
+    expect(await proc.exited).toBe(0);
+  });
+
+  it('ctx.progress in a tight loop is coalesced, and the last report is kept', async () => {
+    await worker('bar');
+    const seen: unknown[] = [];
+    const off = await queue.on('progress', (event) => seen.push(event.data));
+    const handle = await jobs.counting.fire(100_000);
+    expect(await handle.result({ timeoutMs: 10_000 })).toBe(100_000);
+    expect(await handle.progress()).toEqual({ done: 100_000, of: 100_000 });
+    await eventually(() => seen.some((data) => (data as { done: number }).done === 100_000), 'the last progress event');
+    // 100,000 reports, a handful of writes: one per 100 ms at most, and the last.
+    expect(seen.length).toBeLessThan(100);
+    await off();
+  });
+});
