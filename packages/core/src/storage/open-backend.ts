@@ -1,3 +1,7 @@
+import { readFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { dirname, join } from 'node:path';
+import { pathToFileURL } from 'node:url';
 import { SkqError } from '../errors.js';
 import type { StorageBackend } from './contract.js';
 
@@ -139,8 +143,27 @@ function defaultLoader(scheme: string): () => Promise<BackendModule> {
       context: { field: 'backend' },
     });
   }
-  // A variable specifier keeps type checkers and bundlers from requiring every backend package.
-  return () => import(specifier) as Promise<BackendModule>;
+  return () => importBackendPackage(specifier);
+}
+
+/**
+ * Imports a backend package. Where the package manager lets core see it (npm's hoisting, a
+ * workspace root), a plain import does. A strict install (pnpm) lets core see only its own
+ * dependencies, and core depends on no backend: the package is then looked up from the
+ * application's directory, where it was installed, and imported by its ESM entry.
+ */
+async function importBackendPackage(specifier: string): Promise<BackendModule> {
+  try {
+    // A variable specifier keeps type checkers and bundlers from requiring every backend package.
+    return (await import(specifier)) as BackendModule;
+  } catch (err) {
+    if ((err as { code?: string }).code !== 'ERR_MODULE_NOT_FOUND') throw err;
+    const manifestPath = createRequire(join(process.cwd(), 'package.json')).resolve(`${specifier}/package.json`);
+    const manifest = JSON.parse(readFileSync(manifestPath, 'utf8')) as { exports?: { '.'?: { import?: string } }; module?: string };
+    const entry = manifest.exports?.['.']?.import ?? manifest.module;
+    if (!entry) throw err;
+    return (await import(pathToFileURL(join(dirname(manifestPath), entry)).href)) as BackendModule;
+  }
 }
 
 /** Whether `value` implements the storage contract's methods. */
