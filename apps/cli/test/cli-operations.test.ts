@@ -23,7 +23,7 @@ const worker = async (...routes: string[]) => {
 };
 /** The registration of a worker process on one route. */
 const registration = async (proc: CliProcess, route: string): Promise<WorkerInfo> =>
-  eventually(async () => (await queue.workers()).find((w) => w.pid === proc.child.pid && w.routes.includes(route)), `the worker of pid ${proc.child.pid}`);
+  (await eventually(async () => (await queue.workers()).find((w) => w.pid === proc.child.pid && w.routes.includes(route)), `the worker of pid ${proc.child.pid}`))!;
 const opened: string[] = [];
 const newGate = () => {
   const path = join(dir, `release-${(gates += 1)}`);

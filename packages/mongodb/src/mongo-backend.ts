@@ -138,7 +138,7 @@ export class MongoBackend implements StorageBackend {
       const where = `${redactUrl(opts.url)} ${opts.database}.${opts.collectionPrefix}_*`;
       if (opts.logger !== false && !logged.has(`${where} ${source}`)) {
         logged.add(`${where} ${source}`);
-        opts.logger.info(`skunq mongodb ${where}: wake-ups by ${source}${why ? ` (${why.replace(/^; /, '')})` : ''}`);
+        opts.logger.info(`mongodb ${where}: wake-ups by ${source}${why ? ` (${why.replace(/^; /, '')})` : ''}`);
       }
       return new MongoBackend(client, db, c, new EventFeed(c.events, source, opts.pollIntervalMs, opts.eventRetentionMs), opts.logger);
     } catch (err) {
@@ -501,7 +501,7 @@ export class MongoBackend implements StorageBackend {
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
-    await this.operations.flushTallies().catch((err: unknown) => this.warn(`skunq mongodb: throughput counts were not recorded: ${(err as Error).message}`));
+    await this.operations.flushTallies().catch((err: unknown) => this.warn(`mongodb: throughput counts were not recorded: ${(err as Error).message}`));
     await this.flushEvents();
     this.feed.close();
     await this.client.close().catch(() => {});
@@ -529,7 +529,7 @@ export class MongoBackend implements StorageBackend {
 
   /** Throughput and retention after a delivery ended; a failure there must not turn the ending into an error. */
   private async afterEnd(row: DeliveryDoc, outcome: 'succeeded' | 'failed' | 'cancelled', now: number): Promise<void> {
-    await this.operations.ended(row, outcome, now).catch((err: unknown) => this.warn(`skunq mongodb: retention of job ${row.jobId} failed: ${(err as Error).message}`));
+    await this.operations.ended(row, outcome, now).catch((err: unknown) => this.warn(`mongodb: retention of job ${row.jobId} failed: ${(err as Error).message}`));
   }
 
   /**
@@ -554,7 +554,7 @@ export class MongoBackend implements StorageBackend {
     this.eventWrites = this.eventWrites.then(() =>
       this.c.events.insertMany(batch, { ordered: true }).then(
         () => this.feed.poke(),
-        (err) => this.warn(`skunq mongodb: ${batch.length} lifecycle events were not recorded: ${(err as Error).message}`),
+        (err) => this.warn(`mongodb: ${batch.length} lifecycle events were not recorded: ${(err as Error).message}`),
       ),
     );
     return this.eventWrites;

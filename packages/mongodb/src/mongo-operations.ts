@@ -182,7 +182,7 @@ export class MongoOperations {
     if (outcome === 'succeeded') tally.completed += 1;
     else tally.failed += 1;
     this.tallyFlush ??= setImmediate(() => {
-      this.flushTallies().catch((err: unknown) => this.host.warn(`skunq mongodb: throughput counts were not recorded: ${(err as Error).message}`));
+      this.flushTallies().catch((err: unknown) => this.host.warn(`mongodb: throughput counts were not recorded: ${(err as Error).message}`));
     });
   }
 

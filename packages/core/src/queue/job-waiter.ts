@@ -2,7 +2,7 @@ import { SkqError } from '../errors.js';
 import type { JobEvent, JobRecord, StorageBackend } from '../storage/contract.js';
 import { TERMINAL_STATES } from '../storage/contract.js';
 
-const ENDING_EVENTS = new Set<JobEvent['type']>(['succeeded', 'failed', 'cancelled']);
+const ENDING_EVENTS = new Set<JobEvent['type']>(['succeeded', 'failed', 'cancelled', 'removed']);
 /** A safety net for events a backend may have trimmed before a waiter read them. */
 const RECHECK_MS = 1_000;
 
