@@ -523,7 +523,9 @@ function decodeClaim(queue: string, route: string, workerId: string, raw: unknow
       options: decodeRunOptions(r[8], maxAttempts),
     };
   });
-  return { deliveries, nextRunAt: next === null ? null : Number(next), ...(paused === 1 && { paused: true }) };
+  const result: ClaimResult = { deliveries, nextRunAt: next === null ? null : Number(next) };
+  if (paused === 1) result.paused = true;
+  return result;
 }
 
 function createClient(options: ParsedRedisOptions): Redis | Cluster {

@@ -8,6 +8,7 @@ import {
   type LeaseToken,
   type JobRegistry,
   type LogLine,
+  type ProgressSink,
   type StorageBackend,
 } from '@skq/core';
 
@@ -39,12 +40,21 @@ export interface AttemptEnd {
   durationMs: number;
 }
 
-interface Running {
-  delivery: ClaimedDelivery;
-  controller: AttemptControl;
-  logs: LogLine[];
-  done: Promise<void>;
-  progress: ProgressWrites;
+/** One attempt running here, with its log buffer and, once the handler reports progress, its progress writes. */
+class Running implements ProgressSink {
+  done: Promise<void> = Promise.resolve();
+  readonly logs: LogLine[] = [];
+  progress: ProgressWrites | null = null;
+
+  constructor(
+    private readonly worker: RouteWorker,
+    readonly delivery: ClaimedDelivery,
+    readonly controller: AttemptControl,
+  ) {}
+
+  report(value: unknown): void {
+    this.worker.reportProgress(this, value);
+  }
 }
 
 /** A running job's progress reports: the latest, and the one write that may be in flight. */
@@ -213,8 +223,7 @@ export class RouteWorker {
 
   private run(delivery: ClaimedDelivery): void {
     const controller = new AttemptControl();
-    const logs: LogLine[] = [];
-    const run: Running = { delivery, controller, logs, done: Promise.resolve(), progress: { latest: null, dirty: false, lastWriteAt: 0, timer: null, writing: null } };
+    const run = new Running(this, delivery, controller);
     if (delivery.cancelRequested) controller.abort(cancellationError(delivery.jobId, delivery.queue));
     // Claimed while stopping roughly: straight back to the queue.
     if (this.stopping === 'rough') controller.abort(interrupted(this.id));
@@ -237,10 +246,10 @@ export class RouteWorker {
       workerId: this.id,
       controller,
       sink: (line) => logs.push({ ...line, deliveryId: delivery.id, at: Date.now() }),
-      progress: (value) => this.reportProgress(run, value),
+      progress: run,
     });
     const durationMs = performance.now() - startedAt;
-    await this.flushProgress(run);
+    if (run.progress) await this.flushProgress(run.progress, run);
     // The handler has returned: its slot is free while the outcome is still on its way to the backend.
     this.busy -= 1;
     this.pump();
@@ -271,16 +280,15 @@ export class RouteWorker {
   }
 
   /** Keeps the latest report and writes it soon: at most one write per job per {@link PROGRESS_INTERVAL_MS}. */
-  private reportProgress(run: Running, value: unknown): void {
-    const progress = run.progress;
+  reportProgress(run: Running, value: unknown): void {
+    const progress = (run.progress ??= { latest: null, dirty: false, lastWriteAt: 0, timer: null, writing: null });
     progress.latest = value;
     progress.dirty = true;
     if (progress.timer || progress.writing) return;
-    progress.timer = setTimeout(() => this.writeProgress(run), Math.max(0, progress.lastWriteAt + PROGRESS_INTERVAL_MS - Date.now()));
+    progress.timer = setTimeout(() => this.writeProgress(progress, run), Math.max(0, progress.lastWriteAt + PROGRESS_INTERVAL_MS - Date.now()));
   }
 
-  private writeProgress(run: Running): Promise<void> {
-    const progress = run.progress;
+  private writeProgress(progress: ProgressWrites, run: Running): Promise<void> {
     progress.timer = null;
     if (!progress.dirty) return Promise.resolve();
     progress.dirty = false;
@@ -299,13 +307,12 @@ export class RouteWorker {
   }
 
   /** Before the outcome: the last progress report is written, so it is never lost to coalescing. */
-  private async flushProgress(run: Running): Promise<void> {
-    const progress = run.progress;
+  private async flushProgress(progress: ProgressWrites, run: Running): Promise<void> {
     for (;;) {
       if (progress.timer) clearTimeout(progress.timer);
       progress.timer = null;
       if (progress.writing) await progress.writing;
-      else if (progress.dirty) await this.writeProgress(run);
+      else if (progress.dirty) await this.writeProgress(progress, run);
       else return;
     }
   }

@@ -15,6 +15,11 @@ export type AttemptOutcome =
   | { kind: 'failed'; error: SerializedError; retryAt: number | null }
   | { kind: 'cancelled'; error: SerializedError };
 
+/** Where a running handler's progress reports go. */
+export interface ProgressSink {
+  report(value: unknown): void;
+}
+
 /** What {@link runAttempt} needs besides the delivery. */
 export interface AttemptOptions {
   registry: JobRegistry;
@@ -23,7 +28,7 @@ export interface AttemptOptions {
   controller: AttemptControl;
   sink: LogSink;
   /** Receives each checked progress report; the worker coalesces and stores them. */
-  progress?: (value: unknown) => void;
+  progress?: ProgressSink;
 }
 
 /**
@@ -46,20 +51,7 @@ export async function runAttempt(delivery: ClaimedDelivery, options: AttemptOpti
       : setTimeout(() => {
           controller.abort(new SkqError('TIMEOUT', `job "${delivery.name}" timed out after ${timeoutMs} ms`, { context: contextOf(delivery) }));
         }, timeoutMs);
-  const context: JobContext = {
-    jobId: delivery.jobId,
-    deliveryId: delivery.id,
-    queue: delivery.queue,
-    route: delivery.route,
-    workerId: options.workerId,
-    name: delivery.name,
-    attempt: delivery.attempts,
-    get signal() {
-      return controller.signal;
-    },
-    log: (...parts: unknown[]) => options.sink({ stream: 'ctx', line: formatLogParts(parts) }),
-    progress: (value: number | object) => options.progress?.(checkProgress(value, delivery)),
-  };
+  const context = new AttemptContext(delivery, options);
   try {
     // An attempt aborted before it starts (a rough stop, a cancel) never calls the handler.
     if (controller.aborted) throw controller.reason;
@@ -70,6 +62,44 @@ export async function runAttempt(delivery: ClaimedDelivery, options: AttemptOpti
     return decide(delivery, err);
   } finally {
     clearTimeout(timer);
+  }
+}
+
+/**
+ * The context of one attempt. A class, so that what few handlers use (the signal, the progress
+ * reporter) costs nothing per attempt until they use it; `log` stays an own function, so it can be
+ * taken off the context (`const { log } = currentJob()`).
+ */
+class AttemptContext implements JobContext {
+  readonly jobId: string;
+  readonly deliveryId: string;
+  readonly queue: string;
+  readonly route: string;
+  readonly workerId: string;
+  readonly name: string;
+  readonly attempt: number;
+  readonly log: (...parts: unknown[]) => void;
+
+  constructor(
+    private readonly delivery: ClaimedDelivery,
+    private readonly options: AttemptOptions,
+  ) {
+    this.jobId = delivery.jobId;
+    this.deliveryId = delivery.id;
+    this.queue = delivery.queue;
+    this.route = delivery.route;
+    this.workerId = options.workerId;
+    this.name = delivery.name;
+    this.attempt = delivery.attempts;
+    this.log = (...parts: unknown[]) => options.sink({ stream: 'ctx', line: formatLogParts(parts) });
+  }
+
+  get signal(): AbortSignal {
+    return this.options.controller.signal;
+  }
+
+  get progress(): (value: number | object) => void {
+    return (value: number | object) => this.options.progress?.report(checkProgress(value, this.delivery));
   }
 }
 

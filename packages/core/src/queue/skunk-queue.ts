@@ -420,9 +420,9 @@ export class SkunkQueue implements InvocationTarget, JobReader {
    * ```
    */
   async metrics(options: { minutes?: number } = {}): Promise<ThroughputBucket[]> {
-    const minutes = safeParseInput(z.number().int().min(1).max(THROUGHPUT_WINDOW_MS / 60_000).default(60), options?.minutes);
-    if (!minutes.success) throw new SkqError('ARGS_INVALID', `invalid metrics options: ${describeIssues(minutes.error.issues, 'minutes')}`, { context: { queue: this.name } });
-    return (await this.backend()).throughput(this.name, minuteOf(Date.now()) - (minutes.data - 1) * 60_000);
+    const parsed = safeParseInput(z.object({ minutes: z.number().int().min(1).max(THROUGHPUT_WINDOW_MS / 60_000).default(60) }).strict(), options);
+    if (!parsed.success) throw new SkqError('ARGS_INVALID', `invalid metrics options: ${describeIssues(parsed.error.issues, 'options')}`, { context: { queue: this.name } });
+    return (await this.backend()).throughput(this.name, minuteOf(Date.now()) - (parsed.data.minutes - 1) * 60_000);
   }
 
   /**

@@ -126,10 +126,19 @@ return changed
 export const LIST_JOBS_LUA = `${COMMON_LUA}
 local limit, created, after = tonumber(ARGV[7]), ARGV[8], ARGV[9]
 if created == '' then return redis.call('ZREVRANGE', P .. ':jobs', 0, limit - 1) end
+-- Byte order, as the sorted set orders equal scores (Lua's '<' follows the server's locale).
+local function bytesBefore(a, b)
+  local n = math.min(#a, #b)
+  for i = 1, n do
+    local x, y = string.byte(a, i), string.byte(b, i)
+    if x ~= y then return x < y end
+  end
+  return #a < #b
+end
 local out = {}
 -- Jobs created in the same ms as the position: those with a lower id come next.
 for _, id in ipairs(redis.call('ZREVRANGEBYSCORE', P .. ':jobs', created, created)) do
-  if id < after and #out < limit then out[#out + 1] = id end
+  if bytesBefore(id, after) and #out < limit then out[#out + 1] = id end
 end
 if #out < limit then
   for _, id in ipairs(redis.call('ZREVRANGEBYSCORE', P .. ':jobs', '(' .. created, '-inf', 'LIMIT', 0, limit - #out)) do out[#out + 1] = id end
