@@ -144,6 +144,23 @@ describe('operating queues from the command line', () => {
     expect(await proc.exited).toBe(0);
   });
 
+  it('skunq work --metrics-port serves Prometheus text on loopback', async () => {
+    const proc = startCli(['work', '-q', 'ops', '-r', 'bar', '-f', JOBS, '--metrics-port', '0'], env);
+    running.push(proc);
+    await proc.waitFor('listening');
+    const url = /metrics on (http:\/\/127\.0\.0\.1:\d+\/metrics)/.exec(proc.stdout())![1]!;
+    await jobs.sentinel.fire().then((h) => h.result({ timeoutMs: 10_000 }));
+    await expect(jobs.broken.fire('for the counter').then((h) => h.result({ timeoutMs: 10_000 }))).rejects.toMatchObject({ code: 'JOB_FAILED' });
+    const text = await eventually(async () => {
+      const body = await (await fetch(url)).text();
+      return body.includes('skunq_jobs_failed_total{queue="ops",route="bar",outcome="failed"} 1') && body;
+    }, 'the failure in the metrics');
+    expect(text).toContain('skunq_jobs_completed_total{queue="ops",route="bar"} 1');
+    expect(text).toContain('skunq_jobs_running{queue="ops",route="bar"} 0');
+    expect(text).toMatch(/skunq_job_duration_seconds_count\{queue="ops",route="bar",outcome="succeeded"\} 1/);
+    expect((await fetch(url.replace('/metrics', '/admin'))).status).toBe(404);
+  });
+
   it('ctx.progress in a tight loop is coalesced, and the last report is kept', async () => {
     await worker('bar');
     const seen: unknown[] = [];

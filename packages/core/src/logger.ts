@@ -19,7 +19,14 @@ export const consoleLogger: Logger = {
   info: (message) => console.info(`[skunq] ${message}`),
 };
 
-/** A `logger` option: any object with `warn` and `info` methods (pino, winston and the console all fit). */
+/**
+ * A `logger` option: any object with `warn` and `info` methods (pino, winston and the console all fit).
+ *
+ * @example
+ * ```ts
+ * const pool = new WorkerPool({ queue: 'demo', routes: ['foo'], logger: pino() });
+ * ```
+ */
 export const LoggerSchema = z.custom<Logger>(
   (v) => typeof (v as Logger | null)?.warn === 'function' && typeof (v as Logger | null)?.info === 'function',
   'must have warn() and info() methods',

@@ -58,6 +58,9 @@ export async function chooseWakeupSource(db: Db, events: Collection<EventDoc>, w
   return { source: 'poll', why };
 }
 
+/** Events kept at most, whatever their age: a busy queue's events stay a few MB. */
+const MAX_EVENTS_KEPT = 100_000;
+
 /**
  * Hands the backend's recorded events to subscribers. One source per backend serves every
  * subscription; whenever it restarts (a lost connection), a catch-up read by sequence number
@@ -111,10 +114,17 @@ export class EventFeed {
   private start(): void {
     this.running = true;
     if (this.source !== 'tailable') {
-      this.trimTimer = setInterval(() => void this.events.deleteMany({ at: { $lt: Date.now() - this.retentionMs } }).catch(() => {}), 60_000);
+      this.trimTimer = setInterval(() => void this.trim().catch(() => {}), 60_000);
       this.trimTimer.unref();
     }
     void this.loop();
+  }
+
+  /** Deletes events older than the retention, and all but the newest {@link MAX_EVENTS_KEPT}. */
+  private async trim(): Promise<void> {
+    await this.events.deleteMany({ at: { $lt: Date.now() - this.retentionMs } });
+    const [oldestKept] = await this.events.find({}, { projection: { seq: 1 } }).sort({ seq: -1 }).skip(MAX_EVENTS_KEPT).limit(1).toArray();
+    if (oldestKept) await this.events.deleteMany({ seq: { $lte: oldestKept.seq } });
   }
 
   private async loop(): Promise<void> {

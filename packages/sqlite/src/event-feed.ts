@@ -2,6 +2,9 @@ import { watch, type FSWatcher } from 'node:fs';
 import { basename, dirname } from 'node:path';
 import type { JobEvent, JobEventListener } from '@skq/core';
 
+/** How often old events are deleted (by age and by count). */
+const TRIM_EVERY_MS = 5_000;
+
 interface Subscription {
   queue: string;
   types: ReadonlySet<JobEvent['type']> | null;
@@ -82,7 +85,7 @@ export class EventFeed {
       }
     }
     const now = Date.now();
-    if (now - this.lastTrim > 30_000) {
+    if (now - this.lastTrim > TRIM_EVERY_MS) {
       this.lastTrim = now;
       this.source.trim(now - this.retentionMs);
     }

@@ -92,7 +92,7 @@ export class SqliteBackend implements StorageBackend {
       {
         maxSeq: () => (this.stmt.maxSeq.get() as { seq: number | null }).seq ?? 0,
         eventsAfter: (queue, seq, limit) => (this.stmt.eventsAfter.all(queue, seq, limit) as EventRow[]).map(toEvent),
-        trim: (before) => this.stmt.trimEvents.run(before),
+        trim: (before) => this.stmt.trimEvents.run(before, opts.eventRetentionCount),
       },
       opts.path,
       opts.pollIntervalMs,
@@ -583,6 +583,6 @@ function prepareStatements(db: Db) {
     insertEvent: p('INSERT INTO skq_events (queue, type, job_id, delivery_id, route, worker_id, at, data) VALUES (?, ?, ?, ?, ?, ?, ?, ?)'),
     maxSeq: p('SELECT MAX(seq) AS seq FROM skq_events'),
     eventsAfter: p('SELECT * FROM skq_events WHERE queue = ? AND seq > ? ORDER BY seq LIMIT ?'),
-    trimEvents: p('DELETE FROM skq_events WHERE at < ?'),
+    trimEvents: p('DELETE FROM skq_events WHERE at < ? OR seq <= (SELECT MAX(seq) FROM skq_events) - ?'),
   };
 }

@@ -14,10 +14,12 @@ export const SqliteOptionsSchema = z
     pollIntervalMs: timerMs().default(200),
     /** How long lifecycle events are kept for subscribers, in ms. */
     eventRetentionMs: z.number().int().positive().default(10 * 60_000),
+    /** At most this many lifecycle events are kept, whatever their age: a busy queue's events stay a few MB. */
+    eventRetentionCount: z.number().int().positive().default(100_000),
   })
   .strict();
 
-/** `{ path, busyTimeoutMs?, pollIntervalMs?, eventRetentionMs? }`, or a `sqlite:` URL. */
+/** `{ path, busyTimeoutMs?, pollIntervalMs?, eventRetentionMs?, eventRetentionCount? }`, or a `sqlite:` URL. */
 export type SqliteOptions = z.input<typeof SqliteOptionsSchema>;
 
 /**

@@ -178,7 +178,14 @@ export type JobEventType =
   | 'resumed'
   | 'worker-command';
 
-/** Every event type. */
+/**
+ * Every event type.
+ *
+ * @example
+ * ```ts
+ * for await (const e of queue.events({ types: JOB_EVENT_TYPES.filter((t) => t !== 'progress') })) console.log(e.type);
+ * ```
+ */
 export const JOB_EVENT_TYPES: readonly JobEventType[] = [
   'enqueued', 'started', 'retrying', 'succeeded', 'failed', 'cancelled', 'cancel-requested', 'rescheduled', 'recovered',
   'progress', 'removed', 'paused', 'resumed', 'worker-command',
@@ -202,7 +209,14 @@ export interface JobEvent {
   data?: unknown;
 }
 
-/** The route name that stands for a whole queue in pause state and in `paused`/`resumed` events. */
+/**
+ * The route name that stands for a whole queue in pause state and in `paused`/`resumed` events.
+ *
+ * @example
+ * ```ts
+ * await backend.setPaused('demo', WHOLE_QUEUE, true); // what queue.pause() does
+ * ```
+ */
 export const WHOLE_QUEUE = '*';
 
 /** Optional features a backend declares. */

@@ -3,6 +3,11 @@ import { z } from 'zod';
 /**
  * What to keep of ended jobs, as users write it: `true` removes each job as it ends, `N` keeps the
  * newest N, `{ count?, ageMs? }` keeps at most `count` and none older than `ageMs`; `false` keeps all.
+ *
+ * @example
+ * ```ts
+ * const queue = new SkunkQueue('mail', { removeOnComplete: 1000, removeOnFail: { ageMs: 7 * 86_400_000 } });
+ * ```
  */
 export const RetentionSchema = z.union([
   z.boolean(),

@@ -1,4 +1,11 @@
-/** How long backends keep throughput counts: 24 hours. */
+/**
+ * How long backends keep throughput counts: 24 hours.
+ *
+ * @example
+ * ```ts
+ * const all = await backend.throughput('demo', Date.now() - THROUGHPUT_WINDOW_MS);
+ * ```
+ */
 export const THROUGHPUT_WINDOW_MS = 24 * 60 * 60 * 1000;
 
 /** Jobs that ended on one route in one minute. */

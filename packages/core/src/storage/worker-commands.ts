@@ -4,7 +4,14 @@ export type WorkerState = 'running' | 'paused' | 'stopping';
 /** Orders a worker obeys: stop as on SIGTERM, stop as on SIGINT, hold off claiming, claim again. */
 export type WorkerCommandName = 'stop' | 'stop-rough' | 'pause' | 'resume';
 
-/** The commands, in a stable order. */
+/**
+ * The commands, in a stable order.
+ *
+ * @example
+ * ```ts
+ * if (!WORKER_COMMANDS.includes(word as WorkerCommandName)) throw new Error(`unknown command ${word}`);
+ * ```
+ */
 export const WORKER_COMMANDS: readonly WorkerCommandName[] = ['stop', 'stop-rough', 'pause', 'resume'];
 
 /** A command left on a worker's registration. */
