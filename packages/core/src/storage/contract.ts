@@ -349,6 +349,10 @@ export type JobEventListener = (event: JobEvent) => void;
  *   and the attempt number of its claim. A stale token (another worker's, or an earlier attempt's
  *   late call) is refused with `LEASE_LOST`.
  * - A lease that expires is taken back by `recoverExpired`; nothing acknowledged is lost.
+ * - A delivery that ends succeeded or failed is counted in its minute's `throughput`. When a job's
+ *   last delivery ends, the retention rule in its options (`removeOnComplete` or `removeOnFail`)
+ *   applies: `{ count: 0 }` deletes it at once, else the queue's ended jobs of that kind are trimmed
+ *   to the newest `count` and to `ageMs`, at least every `trimEvery(rule)` endings.
  *
  * @example
  * ```ts
