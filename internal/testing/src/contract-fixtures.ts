@@ -36,6 +36,7 @@ export async function eventually<T>(check: () => T | Promise<T>, what: string, t
     try {
       const value = await check();
       if (value) return value;
+      last = undefined; // an error from an earlier poll is not why this one failed
     } catch (err) {
       last = err;
     }

@@ -37,7 +37,18 @@ for (const kind of ['mongo-java-server', 'ferretdb'] as const) {
       });
       for (const err of refused) expect(isSkqError(err, 'BACKEND_UNAVAILABLE')).toBe(true);
       const producedAt = Date.now();
-      await eventually(async () => ((await queue.counts()).r?.succeeded ?? 0) >= acknowledged.length, 'every acknowledged job to succeed', 90_000);
+      let counts: unknown = null;
+      await eventually(
+        async () => {
+          const now = (await queue.counts()).r;
+          counts = now;
+          return (now?.succeeded ?? 0) >= acknowledged.length;
+        },
+        `every acknowledged job to succeed (${acknowledged.length}; the last counts are in the next line)`,
+        90_000,
+      ).catch((err: Error) => {
+        throw new Error(`${err.message}\nlast counts: ${JSON.stringify(counts)}`);
+      });
       const drainedAt = Date.now();
       for (const handle of acknowledged) expect(await handle.state()).toBe('succeeded');
       expect(new Set(acknowledged.map((h) => h.id)).size).toBe(acknowledged.length);
