@@ -28,6 +28,7 @@ export async function workers(argv: string[], cwd: string): Promise<number> {
   const flags = parseFlags(rest, FLAGS);
   if (flags.rough && action !== 'stop') throw new UsageError('--rough goes with stop');
   const timeoutMs = flags['timeout-ms'] === undefined ? undefined : Number(flags['timeout-ms']);
+  if (timeoutMs !== undefined && !(Number.isInteger(timeoutMs) && timeoutMs >= 100)) throw new UsageError(`--timeout-ms must be a whole number of ms, at least 100, got "${String(flags['timeout-ms'])}"`);
   const queue = await queueFromFlags(flags, cwd);
   try {
     if (action === 'list') {
