@@ -48,6 +48,8 @@ import { MongoOperations } from './mongo-operations.js';
 type EventType = JobEvent['type'];
 
 const logged = new Set<string>();
+/** How often `complete` tries its compare-and-set while the lease is still held. */
+const COMPLETE_TRIES = 3;
 
 /**
  * The MongoDB backend, on the official driver. Each step is a single-document atomic operation
@@ -194,13 +196,19 @@ export class MongoBackend implements StorageBackend {
     await this.run('complete', async () => {
       const now = Date.now();
       const { deliveryId: id, workerId } = lease;
-      const done = await this.c.deliveries.findOneAndUpdate(
-        { _id: id, queue, state: 'running', workerId, attempts: lease.attempt },
-        { $set: { state: 'succeeded', finishedAt: now, leaseUntil: null, result: JSON.stringify(result ?? null), error: null } },
-      );
-      if (!done) throw await this.leaseLost(queue, lease);
-      this.record([this.event(done.queue, 'succeeded', done.jobId, id, done.route, workerId, now)]);
-      await this.afterEnd(done, 'succeeded', now);
+      const update = { $set: { state: 'succeeded' as const, finishedAt: now, leaseUntil: null, result: JSON.stringify(result ?? null), error: null } };
+      for (let tries = 1; ; tries += 1) {
+        const done = await this.c.deliveries.findOneAndUpdate({ _id: id, queue, state: 'running', workerId, attempts: lease.attempt }, update);
+        if (done) {
+          this.record([this.event(done.queue, 'succeeded', done.jobId, id, done.route, workerId, now)]);
+          await this.afterEnd(done, 'succeeded', now);
+          return;
+        }
+        // A server whose findAndModify is not atomic (FerretDB v1) can miss a document that matches
+        // while another write to it is under way: if the lease is still held, the compare-and-set is tried again.
+        const row = await this.c.deliveries.findOne({ _id: id, queue }, { projection: { state: 1, workerId: 1, attempts: 1 } });
+        if (!row || !holdsLease(row, lease) || tries >= COMPLETE_TRIES) throw leaseLost(queue, lease, row);
+      }
     });
   }
 
