@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import type { SkunkQueue, WorkerInfo } from '@skq/core';
 import { eventually } from '@skq/testing';
-import { runCliProcess, startCli, type CliProcess } from './cli-process.js';
+import { runCliProcess, startCli, stopAll, type CliProcess } from './cli-process.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'skq-cli-ops-'));
 const backend = `sqlite:${join(dir, 'ops.db')}`;
@@ -31,6 +31,14 @@ const newGate = () => {
   return path;
 };
 const skunq = (...args: string[]) => runCliProcess([...args, '-q', 'ops'], env);
+/** A gate job running on the worker of `proc` on route foo, once its registration lists it. */
+const runningGate = async (proc: CliProcess) => {
+  const release = newGate();
+  const handle = await jobs.gate.fire(release);
+  const info = await registration(proc, 'foo');
+  await eventually(async () => (await registration(proc, 'foo')).runningJobIds.includes(handle.id), 'the job on the registration');
+  return { release, handle, info };
+};
 
 beforeAll(async () => {
   process.env.SKQ_BACKEND = backend;
@@ -40,10 +48,7 @@ beforeAll(async () => {
 afterEach(async () => {
   // A failed case must not leave gate jobs that block the next one's workers.
   for (const path of opened.splice(0)) writeFileSync(path, '');
-  for (const proc of running.splice(0)) {
-    if (proc.child.exitCode === null) proc.child.kill('SIGKILL');
-    await proc.exited;
-  }
+  await stopAll(running);
 });
 afterAll(async () => {
   await queue.close();
@@ -53,10 +58,7 @@ afterAll(async () => {
 describe('operating queues from the command line', () => {
   it('skunq workers stop: the worker reports stopping, finishes its job and exits 0', async () => {
     const proc = await worker('foo');
-    const release = newGate();
-    const handle = await jobs.gate.fire(release);
-    const info = await registration(proc, 'foo');
-    await eventually(async () => (await registration(proc, 'foo')).runningJobIds.includes(handle.id), 'the job on the registration');
+    const { release, handle, info } = await runningGate(proc);
     const stop = await skunq('workers', 'stop', info.id);
     expect(stop).toMatchObject({ code: 0, stdout: expect.stringContaining(`worker ${info.id} obeyed "stop"`) });
     const listed = await runCliProcess(['workers', 'list', '-q', 'ops'], env);
@@ -69,10 +71,7 @@ describe('operating queues from the command line', () => {
 
   it('skunq workers stop --rough: the job goes back to the queue and a second worker finishes it', async () => {
     const first = await worker('foo');
-    const release = newGate();
-    const handle = await jobs.gate.fire(release);
-    const info = await registration(first, 'foo');
-    await eventually(async () => (await registration(first, 'foo')).runningJobIds.includes(handle.id), 'the job on the registration');
+    const { release, handle, info } = await runningGate(first);
     expect((await skunq('workers', 'stop', info.id, '--rough')).code).toBe(0);
     expect(await first.exited).toBe(0);
     expect(await handle.state()).toBe('queued');

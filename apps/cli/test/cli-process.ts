@@ -47,3 +47,11 @@ export async function runCliProcess(args: string[], env: Record<string, string> 
   const code = await proc.exited;
   return { code, stdout: proc.stdout(), stderr: proc.stderr() };
 }
+
+/** Kills what is still running of `procs` (emptying the list) and waits until each has exited. */
+export async function stopAll(procs: CliProcess[]): Promise<void> {
+  for (const proc of procs.splice(0)) {
+    if (proc.child.exitCode === null) proc.child.kill('SIGKILL');
+    await proc.exited;
+  }
+}

@@ -2,7 +2,7 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { MongoClient, type Db } from 'mongodb';
 import { SkunkQueue, type JobRecord } from '@skq/core';
 import { eventually, missingMongoServer, mongoServerName, startMongoServer, type MongoTestServer } from '@skq/testing';
-import { startCli, type CliProcess } from './cli-process.js';
+import { startCli, stopAll, type CliProcess } from './cli-process.js';
 
 const FIXTURE = 'apps/cli/test/fixtures/triggers.ts';
 const missing = missingMongoServer('mongo-java-server');
@@ -19,12 +19,7 @@ describe.skipIf(missing)(`skunq on MongoDB: workers, triggers, SIGKILL, on ${mon
     client = await MongoClient.connect(url);
     db = client.db();
   }, 60_000);
-  afterEach(async () => {
-    for (const proc of running.splice(0)) {
-      if (proc.child.exitCode === null) proc.child.kill('SIGKILL');
-      await proc.exited;
-    }
-  });
+  afterEach(() => stopAll(running));
   afterAll(async () => {
     await client?.close();
     await server?.stop();

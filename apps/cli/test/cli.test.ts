@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { SkunkQueue, isSkqError } from '@skq/core';
 import { eventually } from '@skq/testing';
-import { runCliProcess, startCli, type CliProcess } from './cli-process.js';
+import { runCliProcess, startCli, stopAll, type CliProcess } from './cli-process.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'skq-cli-'));
 const backend = `sqlite:${join(dir, 'cli.db')}`;
@@ -27,10 +27,7 @@ beforeAll(async () => {
   queue = jobs.queue;
 });
 afterEach(async () => {
-  for (const proc of running.splice(0)) {
-    if (proc.child.exitCode === null) proc.child.kill('SIGKILL');
-    await proc.exited;
-  }
+  await stopAll(running);
 });
 afterAll(async () => {
   await queue.close();

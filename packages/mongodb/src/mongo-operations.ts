@@ -1,12 +1,12 @@
 import {
+  RetentionSchedule,
   THROUGHPUT_WINDOW_MS,
   WHOLE_QUEUE,
   minuteOf,
-  trimEvery,
   type CallRecord,
   type CallRecordQuery,
+  type EndedKind,
   type JobEventType,
-  type JobRunOptions,
   type RetentionRule,
   type ThroughputBucket,
 } from '@skq/core';
@@ -32,9 +32,10 @@ const TRIM_BATCH = 1_000;
  * process dying in between leaves a state the next call repairs or reports.
  */
 export class MongoOperations {
-  private readonly sinceTrim = new Map<string, number>();
+  private readonly retention = new RetentionSchedule();
   private tallies = new Map<string, { queue: string; route: string; minute: number; completed: number; failed: number }>();
   private tallyFlush: NodeJS.Immediate | null = null;
+  private tallyWrites: Promise<void> = Promise.resolve();
   private throughputWrites = 0;
 
   constructor(private readonly host: OperationsHost) {}
@@ -45,25 +46,17 @@ export class MongoOperations {
    */
   async ended(doc: DeliveryDoc, outcome: 'succeeded' | 'failed' | 'cancelled', now: number): Promise<void> {
     if (outcome !== 'cancelled') this.tally(doc.queue, doc.route, outcome, now);
-    if (!doc.options.includes('"removeOn') && doc.solo) return;
     const { c } = this.host;
-    let kind: 'completed' | 'failed' = outcome === 'succeeded' ? 'completed' : 'failed';
+    let kind: EndedKind = outcome === 'succeeded' ? 'completed' : 'failed';
     if (!doc.solo) {
-      const open = await c.deliveries.countDocuments({ jobId: doc.jobId, state: { $in: ['queued', 'running'] } });
-      if (open > 0) return;
-      if (kind === 'completed' && (await c.deliveries.countDocuments({ jobId: doc.jobId, state: { $in: ['failed', 'cancelled'] } })) > 0) kind = 'failed';
+      const states = (await c.deliveries.find({ jobId: doc.jobId }, { projection: { state: 1 } }).toArray()).map((d) => d.state);
+      if (states.some((s) => s === 'queued' || s === 'running')) return;
+      if (states.some((s) => s === 'failed' || s === 'cancelled')) kind = 'failed';
       await c.jobs.updateOne({ _id: doc.jobId }, { $set: { endedAt: now, endedKind: kind } });
     }
-    if (!doc.options.includes('"removeOn')) return;
-    const options = JSON.parse(doc.options) as JobRunOptions;
-    const rule = kind === 'completed' ? options.removeOnComplete : options.removeOnFail;
-    if (!rule) return;
-    if (rule.count === 0) return void (await this.removeEnded(doc.jobId));
-    const key = `${doc.queue}\u0000${kind}`;
-    const since = (this.sinceTrim.get(key) ?? 0) + 1;
-    if (since < trimEvery(rule)) return void this.sinceTrim.set(key, since);
-    this.sinceTrim.set(key, 0);
-    await this.trim(doc.queue, kind, rule, now);
+    const step = this.retention.afterEnd(doc.queue, kind, doc.options);
+    if (step.action === 'remove') await this.removeEnded(doc.jobId);
+    else if (step.action === 'trim') await this.trim(doc.queue, kind, step.rule, now);
   }
 
   /** Runs the failed and cancelled deliveries of a job again; a compare-and-set per delivery makes a concurrent retry find none. */
@@ -150,10 +143,19 @@ export class MongoOperations {
     return (await this.host.c.userdef.find(filter).sort({ seq: -1 }).limit(query.limit).toArray()).map((d) => d.record);
   }
 
-  /** Writes the throughput counts gathered so far. */
-  async flushTallies(): Promise<void> {
+  /**
+   * Writes the throughput counts gathered so far, after any write already under way: a reader that
+   * flushes first sees every count, and two upserts of one minute never race.
+   */
+  flushTallies(): Promise<void> {
     if (this.tallyFlush) clearImmediate(this.tallyFlush);
     this.tallyFlush = null;
+    const write = this.tallyWrites.then(() => this.writeTallies());
+    this.tallyWrites = write.catch(() => undefined);
+    return write;
+  }
+
+  private async writeTallies(): Promise<void> {
     const tallies = [...this.tallies.values()];
     this.tallies = new Map();
     if (tallies.length === 0) return;
@@ -190,7 +192,7 @@ export class MongoOperations {
    * Trims the queue's ended jobs of one kind. Solo jobs (one delivery) and jobs with a header are
    * kept apart, so each group keeps up to `count`.
    */
-  private async trim(queue: string, kind: 'completed' | 'failed', rule: RetentionRule, now: number): Promise<void> {
+  private async trim(queue: string, kind: EndedKind, rule: RetentionRule, now: number): Promise<void> {
     const { c } = this.host;
     const states: DeliveryDoc['state'][] = kind === 'completed' ? ['succeeded'] : ['failed', 'cancelled'];
     const solo = { queue, solo: true as const, state: { $in: states } };

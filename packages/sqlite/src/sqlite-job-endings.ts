@@ -1,10 +1,7 @@
 import type Database from 'better-sqlite3';
-import { THROUGHPUT_WINDOW_MS, minuteOf, trimEvery, type JobRunOptions, type RetentionRule, type ThroughputBucket } from '@skq/core';
+import { RetentionSchedule, THROUGHPUT_WINDOW_MS, minuteOf, type EndedKind, type RetentionRule, type ThroughputBucket } from '@skq/core';
 
 type Db = InstanceType<typeof Database>;
-
-/** How a job ended, as retention groups them: `failed` covers failed and cancelled. */
-type EndedKind = 'completed' | 'failed';
 
 /** Jobs deleted per trim, so one trim never holds the write lock for long. */
 const TRIM_BATCH = 1_000;
@@ -16,8 +13,7 @@ const TRIM_BATCH = 1_000;
  */
 export class SqliteJobEndings {
   private readonly stmt: ReturnType<typeof prepare>;
-  /** Endings per queue and kind since the last trim: trims are spread out (see `trimEvery`). */
-  private readonly sinceTrim = new Map<string, number>();
+  private readonly retention = new RetentionSchedule();
   private throughputWrites = 0;
 
   constructor(db: Db) {
@@ -27,21 +23,13 @@ export class SqliteJobEndings {
   /** A delivery of `jobId` on `route` ended as `outcome`. */
   ended(queue: string, jobId: string, route: string, outcome: 'succeeded' | 'failed' | 'cancelled', now: number): void {
     if (outcome !== 'cancelled') this.count(queue, route, outcome, now);
-    const open = this.stmt.openOf.get(jobId) as { open: number; bad: number };
-    if (open.open > 0) return;
-    const kind: EndedKind = open.bad > 0 ? 'failed' : 'completed';
+    const job = this.stmt.endingOf.get(jobId) as { open: number; bad: number; options: string } | undefined;
+    if (!job || job.open > 0) return;
+    const kind: EndedKind = job.bad > 0 ? 'failed' : 'completed';
     this.stmt.markEnded.run(now, kind, jobId);
-    const { options } = this.stmt.optionsOf.get(jobId) as { options: string };
-    if (!options.includes('"removeOn')) return;
-    const parsed = JSON.parse(options) as JobRunOptions;
-    const rule = kind === 'completed' ? parsed.removeOnComplete : parsed.removeOnFail;
-    if (!rule) return;
-    if (rule.count === 0) return void this.remove(jobId);
-    const key = `${queue}\u0000${kind}`;
-    const since = (this.sinceTrim.get(key) ?? 0) + 1;
-    if (since < trimEvery(rule)) return void this.sinceTrim.set(key, since);
-    this.sinceTrim.set(key, 0);
-    this.trim(queue, kind, rule, now);
+    const step = this.retention.afterEnd(queue, kind, job.options);
+    if (step.action === 'remove') this.remove(jobId);
+    else if (step.action === 'trim') this.trim(queue, kind, step.rule, now);
   }
 
   /** Marks a job ended at enqueue (a broadcast with no listener). */
@@ -81,10 +69,11 @@ export class SqliteJobEndings {
 function prepare(db: Db) {
   const p = (sql: string) => db.prepare(sql);
   return {
-    openOf: p(`SELECT COALESCE(SUM(state IN ('queued', 'running')), 0) AS open, COALESCE(SUM(state IN ('failed', 'cancelled')), 0) AS bad
-      FROM skq_deliveries WHERE job_id = ?`),
+    endingOf: p(`SELECT j.options,
+        (SELECT COUNT(*) FROM skq_deliveries d WHERE d.job_id = j.id AND d.state IN ('queued', 'running')) AS open,
+        (SELECT COUNT(*) FROM skq_deliveries d WHERE d.job_id = j.id AND d.state IN ('failed', 'cancelled')) AS bad
+      FROM skq_jobs j WHERE j.id = ?`),
     markEnded: p('UPDATE skq_jobs SET ended_at = ?, ended_kind = ? WHERE id = ?'),
-    optionsOf: p('SELECT options FROM skq_jobs WHERE id = ?'),
     endedBefore: p('SELECT id FROM skq_jobs WHERE queue = ? AND ended_kind = ? AND ended_at < ? LIMIT ?'),
     endedBeyond: p('SELECT id FROM skq_jobs WHERE queue = ? AND ended_kind = ? ORDER BY ended_at DESC LIMIT ? OFFSET ?'),
     deleteDeliveries: p('DELETE FROM skq_deliveries WHERE job_id = ?'),

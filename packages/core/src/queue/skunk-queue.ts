@@ -213,7 +213,7 @@ export class SkunkQueue implements InvocationTarget, JobReader {
 
   /** A handle on a stored job. Throws `JOB_NOT_FOUND`. */
   async get(jobId: string): Promise<JobHandle> {
-    if (!(await this.getRecord(jobId))) throw new SkqError('JOB_NOT_FOUND', `job ${jobId} not found in queue "${this.name}"`, { context: { jobId, queue: this.name } });
+    await this.requireJob(jobId);
     return new JobHandle(jobId, this);
   }
 

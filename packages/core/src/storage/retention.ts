@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import type { JobRunOptions } from './contract.js';
 
 /**
  * What to keep of ended jobs, as users write it: `true` removes each job as it ends, `N` keeps the
@@ -52,4 +53,43 @@ export function retentionRule(retention: z.output<typeof RetentionSchema> | unde
  */
 export function trimEvery(rule: RetentionRule): number {
   return rule.count === null ? 100 : 1 + Math.floor(rule.count / 10);
+}
+
+/** How an ended job counts for retention: `failed` covers failed and cancelled jobs. */
+export type EndedKind = 'completed' | 'failed';
+
+/** What a backend does with a job that has just ended. */
+export type RetentionStep = { action: 'keep' } | { action: 'remove' } | { action: 'trim'; rule: RetentionRule };
+
+/**
+ * The retention rule of ended jobs, written once for the backends that apply it outside a script:
+ * reads a job's stored options, and spreads trims out (see {@link trimEvery}) per queue and kind.
+ *
+ * @example
+ * ```ts
+ * const step = retention.afterEnd(queue, 'completed', row.options);
+ * if (step.action === 'remove') removeJob(id);
+ * else if (step.action === 'trim') trimQueue(queue, 'completed', step.rule);
+ * ```
+ */
+export class RetentionSchedule {
+  private readonly sinceTrim = new Map<string, number>();
+
+  /** What to do now that a job of `queue` ended as `kind`; `options` is its stored run options, as JSON or parsed. */
+  afterEnd(queue: string, kind: EndedKind, options: string | JobRunOptions): RetentionStep {
+    // Most jobs carry no rule: their options JSON is not parsed.
+    if (typeof options === 'string' && !options.includes('"removeOn')) return { action: 'keep' };
+    const parsed = typeof options === 'string' ? (JSON.parse(options) as JobRunOptions) : options;
+    const rule = kind === 'completed' ? parsed.removeOnComplete : parsed.removeOnFail;
+    if (!rule) return { action: 'keep' };
+    if (rule.count === 0) return { action: 'remove' };
+    const key = `${queue}\u0000${kind}`;
+    const since = (this.sinceTrim.get(key) ?? 0) + 1;
+    if (since < trimEvery(rule)) {
+      this.sinceTrim.set(key, since);
+      return { action: 'keep' };
+    }
+    this.sinceTrim.set(key, 0);
+    return { action: 'trim', rule };
+  }
 }
