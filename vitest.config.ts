@@ -14,6 +14,7 @@ export default defineConfig({
       '@skq/mongodb': src('./packages/mongodb/src/index.ts'),
       '@skq/testing': src('./internal/testing/src/index.ts'),
       '@skq/cli': src('./apps/cli/src/index.ts'),
+      '@skq/web': src('./packages/web/src/index.ts'),
     },
   },
   test: {

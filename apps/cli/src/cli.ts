@@ -6,6 +6,7 @@ import { SCHEDULE_USAGE, schedule } from './commands/schedule.js';
 import { STATUS_USAGE, status } from './commands/status.js';
 import { TRIGGERS_USAGE, triggers } from './commands/triggers.js';
 import { WORK_USAGE, work } from './commands/work.js';
+import { WEB_USAGE, web } from './commands/web.js';
 import { WORKERS_USAGE, workers } from './commands/workers.js';
 
 const COMMANDS: Record<string, { usage: string; run: (argv: string[], cwd: string) => Promise<number> }> = {
@@ -17,6 +18,7 @@ const COMMANDS: Record<string, { usage: string; run: (argv: string[], cwd: strin
   resume: { usage: RESUME_USAGE, run: pauseCommand(false) },
   workers: { usage: WORKERS_USAGE, run: workers },
   jobs: { usage: JOBS_USAGE, run: jobs },
+  web: { usage: WEB_USAGE, run: web },
 };
 
 export const MAIN_USAGE = `Usage: skunq <command> [options]
@@ -30,6 +32,7 @@ Commands:
   resume   Resume a paused queue or route
   schedule List, pause, resume or remove a queue's schedules
   triggers Run the MongoDB database-event triggers modules register
+  web      Serve the monitor: live queues, jobs, workers and schedules, with actions
 
 Run "skunq <command> --help" for a command's options.
 `;

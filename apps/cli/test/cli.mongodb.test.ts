@@ -1,8 +1,7 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { MongoClient, type Db } from 'mongodb';
 import { SkunkQueue, type JobRecord } from '@skq/core';
-import { eventually, missingMongoServer, mongoServerName, startMongoServer, type MongoTestServer } from '@skq/testing';
-import { startCli, stopAll, type CliProcess } from './cli-process.js';
+import { type CliProcess, eventually, missingMongoServer, mongoServerName, type MongoTestServer, startCli, startMongoServer, stopAll } from '@skq/testing';
 
 const FIXTURE = 'apps/cli/test/fixtures/triggers.ts';
 const missing = missingMongoServer('mongo-java-server');

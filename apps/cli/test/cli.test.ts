@@ -3,8 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { SkunkQueue, isSkqError } from '@skq/core';
-import { eventually } from '@skq/testing';
-import { runCliProcess, startCli, stopAll, type CliProcess } from './cli-process.js';
+import { type CliProcess, eventually, runCliProcess, startCli, stopAll } from '@skq/testing';
 
 const dir = mkdtempSync(join(tmpdir(), 'skq-cli-'));
 const backend = `sqlite:${join(dir, 'cli.db')}`;

@@ -156,6 +156,20 @@ export function operationsContract(current: () => StorageBackend, open: () => Pr
     await stop();
   });
 
+  it('lists the queues that hold jobs, workers or schedules', async () => {
+    const backend = current();
+    const [withJob, withWorker, withSchedule] = [uniqueQueue('dir-job'), uniqueQueue('dir-worker'), uniqueQueue('dir-schedule')];
+    await backend.enqueue([newJob(withJob)]);
+    await backend.registerWorker({ id: 'w:dir', queue: withWorker, routes: ['r'], hostname: 'h', pid: 1, startedAt: Date.now() }, 10_000);
+    const job = newJob(withSchedule);
+    const scheduled = { name: job.name, type: job.type, args: job.args, routes: job.routes, priority: job.priority, options: job.options };
+    await backend.saveSchedule(withSchedule, { id: 's1', rule: { kind: 'every', everyMs: 60_000 }, job: scheduled, nextRunAt: Date.now() + 60_000, state: null });
+    const names = await backend.listQueues();
+    expect(names).toEqual(expect.arrayContaining([withJob, withWorker, withSchedule]));
+    expect(names).toEqual([...names].sort());
+    expect(new Set(names).size).toBe(names.length);
+  });
+
   it('leaves a command on a live worker, hands it over in the heartbeat and records it obeyed', async () => {
     const backend = current();
     const queue = uniqueQueue('command');

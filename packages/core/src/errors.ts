@@ -10,6 +10,8 @@ export const SKQ_ERROR_CODES = [
   'UNKNOWN_JOB',
   'JOB_FAILED',
   'JOB_NOT_FOUND',
+  /** The store holds no queue of that name (or the monitor does not show it). */
+  'QUEUE_NOT_FOUND',
   'TIMEOUT',
   'CANCELLED',
   'LEASE_LOST',

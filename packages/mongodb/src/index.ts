@@ -7,7 +7,7 @@ export type { WakeupSource } from './event-feed.js';
 export { CappedQueue, CappedQueueOptionsSchema, type CappedJob, type CappedQueueOptions } from './capped-queue.js';
 export { EventPredicate, any, anyOf, exists, insert, remove, remove as delete, update, type ChangeKind, type DatabaseChange, type FieldExists, type PredicateOptions, type TriggerFilter } from './triggers/event-predicates.js';
 export { defineTrigger, onEvent, registeredTriggers, type OnEventOptions, type Trigger, type TriggerHandler, type TriggerJob } from './triggers/trigger-registry.js';
-export { TriggerRunner, TriggerRunnerOptionsSchema, type TriggerRunnerOptions, type TriggerStats } from './triggers/trigger-runner.js';
+export { TriggerRunner, TriggerRunnerOptionsSchema, type TriggerPosition, type TriggerRunnerOptions, type TriggerStats } from './triggers/trigger-runner.js';
 
 /**
  * Opens a `mongodb://` or `mongodb+srv://` URL; this is how `new SkunkQueue(name, { backend: 'mongodb://…' })` finds this package.

@@ -472,6 +472,14 @@ export class MongoBackend implements StorageBackend {
     await this.run('unregisterWorker', () => this.c.workers.deleteOne({ _id: workerId }));
   }
 
+  async listQueues(): Promise<string[]> {
+    return this.run('listQueues', async () => {
+      const { jobs, workers, schedules } = this.c;
+      const names = await Promise.all([jobs.distinct('queue'), workers.distinct('queue'), schedules.distinct('queue')]);
+      return [...new Set(names.flat() as string[])].sort();
+    });
+  }
+
   async listWorkers(queue: string): Promise<WorkerInfo[]> {
     return this.run('listWorkers', () => this.liveWorkers(queue, Date.now()));
   }

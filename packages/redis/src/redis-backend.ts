@@ -117,6 +117,8 @@ export class RedisBackend implements StorageBackend {
   private events: EventChannel | null = null;
   private subscriber: Redis | Cluster | null = null;
   private readonly batches = new Map<string, WorkerBatch>();
+  /** Queues this process has added to the directory set, so each costs one SADD per process. */
+  private readonly listedQueues = new Set<string>();
   private flushScheduled = false;
   private closed = false;
 
@@ -146,6 +148,7 @@ export class RedisBackend implements StorageBackend {
     for (const job of jobs) byQueue.set(job.queue, [...(byQueue.get(job.queue) ?? []), job]);
     const results = new Map<string, EnqueueResult>();
     for (const [queue, batch] of byQueue) {
+      await this.addToDirectory(queue);
       const args = batch.flatMap(enqueueArgs);
       const out = (await this.run('enqueue', queue, SCRIPTS.enqueue, this.keys(queue).seq, args)) as (string | number)[];
       batch.forEach((job, i) => results.set(job.id, { id: String(out[i * 3]), deduped: Number(out[i * 3 + 1]) === 1, deliveries: Number(out[i * 3 + 2]) }));
@@ -293,6 +296,7 @@ export class RedisBackend implements StorageBackend {
   }
 
   async registerWorker(info: WorkerRegistration, ttlMs: number): Promise<void> {
+    await this.addToDirectory(info.queue);
     await this.run('registerWorker', info.queue, SCRIPTS.registerWorker, this.keys(info.queue).workers, [info.id, ttlMs, info.routes.join(','), info.hostname, info.pid, info.startedAt]);
   }
 
@@ -322,6 +326,7 @@ export class RedisBackend implements StorageBackend {
   }
 
   async saveSchedule(queue: string, definition: ScheduleDefinition): Promise<'created' | 'updated' | 'unchanged'> {
+    await this.addToDirectory(queue);
     const def = JSON.stringify({ rule: definition.rule, job: definition.job });
     const args = [definition.id, def, definition.state ? JSON.stringify(definition.state) : '', Math.round(definition.nextRunAt)];
     return String(await this.run('saveSchedule', queue, SCRIPTS.saveSchedule, this.keys(queue).schedules, args)) as 'created' | 'updated' | 'unchanged';
@@ -439,6 +444,24 @@ export class RedisBackend implements StorageBackend {
         }
       }),
     );
+  }
+
+  async listQueues(): Promise<string[]> {
+    return this.call('listQueues', '', async () => (await this.client.smembers(this.directoryKey())).sort());
+  }
+
+  /**
+   * The directory of queues is one set outside every queue's hash tag (so in a slot of its own on a
+   * cluster); it is written once per queue and process, before the queue's first write.
+   */
+  private async addToDirectory(queue: string): Promise<void> {
+    if (this.listedQueues.has(queue)) return;
+    await this.call('addToDirectory', queue, () => this.client.sadd(this.directoryKey(), queue));
+    this.listedQueues.add(queue);
+  }
+
+  private directoryKey(): string {
+    return `${this.options.keyPrefix}:queues`;
   }
 
   private keys(queue: string): QueueKeys {

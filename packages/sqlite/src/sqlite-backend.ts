@@ -364,6 +364,10 @@ export class SqliteBackend implements StorageBackend {
     });
   }
 
+  async listQueues(): Promise<string[]> {
+    return this.read('listQueues', () => (this.stmt.queueNames.all() as { queue: string }[]).map((r) => r.queue));
+  }
+
   async appendLogs(_queue: string, lines: LogLine[]): Promise<void> {
     if (lines.length === 0) return;
     this.write('appendLogs', () => {
@@ -570,6 +574,12 @@ function prepareStatements(db: Db) {
     callRecordsNamed: p('SELECT record FROM skq_call_records WHERE queue = ? AND name = ? ORDER BY seq DESC LIMIT ?'),
     counts: p(`SELECT route, CASE WHEN state = 'queued' AND run_at > ? THEN 'scheduled' ELSE state END AS state, COUNT(*) AS n
       FROM skq_deliveries WHERE queue = ? GROUP BY 1, 2`),
+    // Jobs are walked by the listing index one queue at a time (a skip scan), not row by row.
+    queueNames: p(`WITH RECURSIVE q(name) AS (
+        SELECT MIN(queue) FROM skq_jobs
+        UNION ALL SELECT (SELECT MIN(queue) FROM skq_jobs WHERE queue > q.name) FROM q WHERE q.name IS NOT NULL)
+      SELECT name AS queue FROM q WHERE name IS NOT NULL
+      UNION SELECT queue FROM skq_workers UNION SELECT queue FROM skq_schedules ORDER BY 1`),
     insertLog: p('INSERT INTO skq_logs (job_id, delivery_id, at, stream, line) VALUES (?, ?, ?, ?, ?)'),
     logsOf: p('SELECT delivery_id, at, stream, line FROM skq_logs WHERE job_id = ? ORDER BY id'),
     upsertWorker: p(`INSERT INTO skq_workers (id, queue, routes, hostname, pid, started_at, last_seen_at, expires_at)

@@ -253,6 +253,12 @@ export class RouteWorker {
     // The handler has returned: its slot is free while the outcome is still on its way to the backend.
     this.busy -= 1;
     this.pump();
+    if (outcome.kind !== 'succeeded') {
+      // Attempts that did not succeed are recorded with the logs (the last one is on the delivery too), for the monitor's timeline.
+      const retry = outcome.kind === 'failed' && outcome.retryAt !== null ? `, retry at ${new Date(outcome.retryAt).toISOString()}` : '';
+      const line = `attempt ${delivery.attempts} ${outcome.kind} after ${Math.round(durationMs)} ms on ${this.id}: ${outcome.error.message}${retry}`;
+      logs.push({ deliveryId: delivery.id, at: Date.now(), stream: 'attempt', line });
+    }
     await this.report(delivery, async () => {
       if (logs.length) await backend.appendLogs(delivery.queue, logs.splice(0));
       if (outcome.kind === 'succeeded') {

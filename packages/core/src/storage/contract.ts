@@ -131,11 +131,14 @@ export interface JobRecord {
   deliveries: Delivery[];
 }
 
-/** A line of output captured from a handler. */
+/**
+ * A line of output captured from a handler. Stream `attempt` is the worker's own record of an attempt
+ * that did not succeed (when it started, how it ended), so every attempt can be shown on a timeline.
+ */
 export interface LogLine {
   deliveryId: string;
   at: number;
-  stream: 'log' | 'info' | 'warn' | 'error' | 'debug' | 'ctx';
+  stream: 'log' | 'info' | 'warn' | 'error' | 'debug' | 'ctx' | 'attempt';
   line: string;
 }
 
@@ -445,6 +448,9 @@ export interface StorageBackend {
 
   /** Delivery counts per route and state. */
   countByState(queue: string): Promise<StateCounts>;
+
+  /** The names of the queues that hold jobs, workers or schedules in this store, sorted (a monitor's directory). */
+  listQueues(): Promise<string[]>;
 
   /** Appends captured output to a delivery's log. */
   appendLogs(queue: string, lines: LogLine[]): Promise<void>;

@@ -34,6 +34,16 @@ export const TriggerRunnerOptionsSchema = z
 /** `{ url, database?, name?, … }` or a `mongodb://` URL. */
 export type TriggerRunnerOptions = z.input<typeof TriggerRunnerOptionsSchema>;
 
+/** A runner's stored position in one change stream. */
+export interface TriggerPosition {
+  /** The runner's name (`--name`). */
+  runner: string;
+  /** The collection it follows, `*` for the whole database. */
+  collection: string;
+  /** When the position was stored, epoch ms. */
+  at: number;
+}
+
 /** Counts since the runner started. */
 export interface TriggerStats {
   /** Changes read from the streams. */
@@ -117,6 +127,34 @@ export class TriggerRunner {
       throw err;
     }
     return runner;
+  }
+
+  /**
+   * Where every runner of a database has got to: one stored position per runner name and watched
+   * collection (`*` for a runner that watches the whole database), with when it was stored.
+   *
+   * @example
+   * ```ts
+   * for (const p of await TriggerRunner.positions(process.env.MONGO_URL!)) console.log(p.runner, p.collection, new Date(p.at));
+   * ```
+   */
+  static async positions(options: Pick<TriggerRunnerOptions, 'url' | 'database' | 'collectionPrefix'> | string): Promise<TriggerPosition[]> {
+    const input = typeof options === 'string' ? { url: options } : options;
+    const { url, collectionPrefix, connectTimeoutMs } = parseMongoUrl(input.url ?? '');
+    const prefix = input.collectionPrefix ?? collectionPrefix ?? 'skq';
+    const client = new MongoClient(url, { serverSelectionTimeoutMS: connectTimeoutMs ?? 10_000 });
+    try {
+      const db = client.db(input.database ?? databaseOf(url));
+      const docs = await db.collection<{ _id: string; at: Date }>(`${prefix}_trigger_positions`).find({}, { projection: { token: 0 } }).sort({ _id: 1 }).toArray();
+      return docs.map((d) => {
+        const slash = d._id.lastIndexOf('/');
+        return { runner: d._id.slice(0, slash), collection: d._id.slice(slash + 1), at: d.at.getTime() };
+      });
+    } catch (err) {
+      throw mapMongoError(err, 'read trigger positions');
+    } finally {
+      await client.close().catch(() => {});
+    }
   }
 
   /** Counts of changes read and handlers run. */

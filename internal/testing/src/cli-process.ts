@@ -2,9 +2,9 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 
 export const REPO = fileURLToPath(new URL('../../../', import.meta.url));
-const MAIN = fileURLToPath(new URL('../src/main.ts', import.meta.url));
+const MAIN = fileURLToPath(new URL('../../../apps/cli/src/main.ts', import.meta.url));
 
-/** A `skunq` process running from source, with its output collected. */
+/** A `skunq` process running from source (`apps/cli/src/main.ts`), with its output collected. */
 export interface CliProcess {
   child: ChildProcess;
   stdout: () => string;

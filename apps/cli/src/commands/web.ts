@@ -1,0 +1,47 @@
+import { redactUrl } from '@skq/core';
+import { startMonitorServer } from '@skq/web';
+import { parseFlags, usage, UsageError, type FlagSpec } from '../argv.js';
+import { loadConfig } from '../config-file.js';
+
+const FLAGS: FlagSpec[] = [
+  { name: 'backend', short: 'b', kind: 'value', placeholder: 'url', description: 'Backend URL (default: $SKQ_BACKEND, the config, else sqlite:.skunq/skunq.db)' },
+  { name: 'queue', short: 'q', kind: 'list', placeholder: 'name', description: 'Queues to show (default: every queue the store holds)' },
+  { name: 'port', short: 'p', kind: 'value', placeholder: 'port', description: 'Port to listen on (default 5010; 0 picks a free one)' },
+  { name: 'host', kind: 'value', placeholder: 'address', description: 'Address to listen on (default 127.0.0.1; any other needs --token)' },
+  { name: 'token', kind: 'value', placeholder: 'token', description: 'The sign-in token, 16+ characters (default: $SKQ_WEB_TOKEN, else one is generated and printed)' },
+  { name: 'read-only', kind: 'boolean', description: 'Show everything, refuse every action' },
+];
+
+export const WEB_USAGE = usage(
+  'web',
+  'Serves the monitor: queues, jobs, workers and schedules, live, with actions to retry, cancel, pause\nand stop, and Prometheus metrics on /metrics. Runs until SIGTERM or SIGINT.',
+  FLAGS,
+);
+
+/** `skunq web`: the monitor on its own port. */
+export async function web(argv: string[], cwd: string): Promise<number> {
+  const flags = parseFlags(argv, FLAGS);
+  const config = await loadConfig(cwd);
+  const port = flags.port === undefined ? undefined : Number(flags.port);
+  if (port !== undefined && (!Number.isInteger(port) || port < 0 || port > 65_535)) throw new UsageError(`--port must be a port number, got "${flags.port as string}"`);
+  const queues = (flags.queue as string[] | undefined) ?? (config.queue ? [config.queue] : undefined);
+  const backend = (flags.backend as string | undefined) ?? config.backend;
+  const server = await startMonitorServer({
+    ...(backend && { backend }),
+    ...(queues && { queues }),
+    ...(port !== undefined && { port }),
+    ...(flags.host !== undefined && { host: flags.host as string }),
+    ...(flags.token !== undefined && { token: flags.token as string }),
+    readOnly: flags['read-only'] === true,
+  });
+  const shown = server.monitor.backendUrl;
+  console.log(`skunq web: monitor of ${shown ? redactUrl(shown) : 'the store'} on ${server.url}/${server.monitor.readOnly ? ' (read-only)' : ''} (pid ${process.pid})`);
+  if (server.generatedToken) console.log(`skunq web: sign in with this link (its token was generated for this run): ${server.url}/?token=${server.token}`);
+  else console.log('skunq web: sign in with the token you gave (--token or SKQ_WEB_TOKEN)');
+  const signal = await new Promise<string>((done) => {
+    for (const s of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) process.once(s, () => done(s));
+  });
+  await server.close();
+  console.log(`skunq web: stopped on ${signal}`);
+  return signal === 'SIGINT' ? 130 : 0;
+}

@@ -1,0 +1,207 @@
+import type { ServerResponse } from 'node:http';
+import { JOB_STATES, type JobEvent, type JobRecord, type StateCounts, type StorageBackend } from '@skq/core';
+
+/** How often a stream sends what gathered since its last send: thousands of events a second become 4 messages. */
+const FLUSH_MS = 250;
+/** Counts are read again at most this often per queue, and only while its events flow. */
+const COUNTS_MS = 1_000;
+/** A comment line keeps proxies from closing an idle stream. */
+const KEEPALIVE_MS = 15_000;
+/** Job ids a stream may follow (a page of a listing). */
+export const MAX_WATCHED_JOBS = 200;
+
+/** What a stream sends about a job it follows. */
+export interface JobUpdate {
+  id: string;
+  state: JobRecord['state'] | 'removed';
+  attempts: number;
+  progress: unknown;
+  finishedAt: number | null;
+}
+
+/** One browser tab's stream. */
+interface Client {
+  res: ServerResponse;
+  queues: string[];
+  watched: Set<string>;
+  changed: Set<string>;
+  added: number;
+  /** The queue or a worker changed (pause, command): the page may want to read itself again. */
+  refresh: boolean;
+  timer: NodeJS.Timeout | null;
+}
+
+/** One queue's backend subscription, shared by every stream that shows the queue. */
+interface QueueTap {
+  clients: Set<Client>;
+  unsubscribe: Promise<() => Promise<void>>;
+  countsDirty: boolean;
+  countsTimer: NodeJS.Timeout | null;
+  lastCountsAt: number;
+}
+
+/**
+ * Server-sent events for the monitor's pages. Each queue is subscribed to once, whatever the
+ * number of tabs; each tab's stream coalesces what happened into one message per
+ * {@link FLUSH_MS}: the jobs it follows (re-read, so a job's state is its aggregate, never guessed
+ * from one event), how many jobs were added, and the queue's counts at most once a second.
+ */
+export class LiveFeed {
+  private readonly taps = new Map<string, QueueTap>();
+  private readonly clients = new Set<Client>();
+  private readonly keepalive: NodeJS.Timeout;
+
+  constructor(private readonly backend: () => Promise<StorageBackend>) {
+    this.keepalive = setInterval(() => {
+      for (const client of this.clients) client.res.write(': keepalive\n\n');
+    }, KEEPALIVE_MS);
+    this.keepalive.unref();
+  }
+
+  /** Starts a stream on `res` for `queues`, following `jobIds`; it ends when the browser goes away. */
+  async open(res: ServerResponse, queues: string[], jobIds: string[]): Promise<void> {
+    res.writeHead(200, {
+      'content-type': 'text/event-stream; charset=utf-8',
+      'cache-control': 'no-store',
+      'x-accel-buffering': 'no',
+    });
+    // A dropped stream is reopened by the browser after this many ms.
+    res.write('retry: 2000\n\n');
+    const client: Client = { res, queues, watched: new Set(jobIds.slice(0, MAX_WATCHED_JOBS)), changed: new Set(), added: 0, refresh: false, timer: null };
+    this.clients.add(client);
+    res.on('close', () => this.drop(client));
+    for (const queue of queues) {
+      const tap = this.tap(queue);
+      tap.clients.add(client);
+      // The first counts come at once, so a reconnected tab catches up with what it missed.
+      void this.countsFor(queue).then((counts) => counts && send(client, 'counts', { queue, counts }));
+    }
+    // Jobs followed may have moved while the page was on its way.
+    for (const id of client.watched) client.changed.add(id);
+    this.schedule(client);
+  }
+
+  async close(): Promise<void> {
+    clearInterval(this.keepalive);
+    for (const client of [...this.clients]) client.res.end();
+    await Promise.all([...this.taps.keys()].map((queue) => this.untap(queue)));
+  }
+
+  private tap(queue: string): QueueTap {
+    let tap = this.taps.get(queue);
+    if (tap) return tap;
+    const created: QueueTap = { clients: new Set(), unsubscribe: Promise.resolve(async () => {}), countsDirty: false, countsTimer: null, lastCountsAt: 0 };
+    created.unsubscribe = this.backend().then((b) => b.subscribe(queue, (event) => this.onEvent(created, event)));
+    created.unsubscribe.catch(() => {}); // The stream still serves counts; events resume on the next open.
+    this.taps.set(queue, created);
+    return created;
+  }
+
+  private onEvent(tap: QueueTap, event: JobEvent): void {
+    for (const client of tap.clients) {
+      if (event.jobId !== null && client.watched.has(event.jobId)) client.changed.add(event.jobId);
+      if (event.type === 'enqueued') client.added += 1;
+      if (event.type === 'paused' || event.type === 'resumed' || event.type === 'worker-command') client.refresh = true;
+      this.schedule(client);
+    }
+    if (event.type !== 'progress') {
+      tap.countsDirty = true;
+      this.scheduleCounts(event.queue, tap);
+    }
+  }
+
+  private schedule(client: Client): void {
+    if (client.timer) return;
+    client.timer = setTimeout(() => void this.flush(client), FLUSH_MS);
+  }
+
+  private async flush(client: Client): Promise<void> {
+    client.timer = null;
+    if (!this.clients.has(client)) return;
+    const ids = [...client.changed];
+    client.changed.clear();
+    if (ids.length) {
+      const updates = await this.read(client.queues, ids);
+      if (updates.length) send(client, 'jobs', updates);
+    }
+    if (client.added) {
+      send(client, 'added', { count: client.added });
+      client.added = 0;
+    }
+    if (client.refresh) {
+      send(client, 'refresh', {});
+      client.refresh = false;
+    }
+  }
+
+  /** The followed jobs' current state; a job that is gone is reported `removed`. */
+  private async read(queues: string[], ids: string[]): Promise<JobUpdate[]> {
+    const backend = await this.backend();
+    const updates: JobUpdate[] = [];
+    await Promise.all(
+      ids.map(async (id) => {
+        for (const queue of queues) {
+          const job = await backend.getJob(queue, id).catch(() => undefined);
+          if (job === undefined) return; // Unreadable now; the next event or reconnect catches up.
+          if (job) {
+            updates.push({ id, state: job.state, attempts: job.attempts, progress: job.progress, finishedAt: job.finishedAt });
+            return;
+          }
+        }
+        updates.push({ id, state: 'removed', attempts: 0, progress: null, finishedAt: null });
+      }),
+    );
+    return updates;
+  }
+
+  private scheduleCounts(queue: string, tap: QueueTap): void {
+    if (tap.countsTimer) return;
+    const wait = Math.max(0, tap.lastCountsAt + COUNTS_MS - Date.now());
+    tap.countsTimer = setTimeout(async () => {
+      tap.countsTimer = null;
+      if (!tap.countsDirty || tap.clients.size === 0) return;
+      tap.countsDirty = false;
+      const counts = await this.countsFor(queue);
+      if (counts) for (const client of tap.clients) send(client, 'counts', { queue, counts });
+    }, wait);
+  }
+
+  private async countsFor(queue: string): Promise<StateCounts | null> {
+    const tap = this.taps.get(queue);
+    if (tap) tap.lastCountsAt = Date.now();
+    try {
+      return await (await this.backend()).countByState(queue);
+    } catch {
+      return null; // The next event tries again.
+    }
+  }
+
+  private drop(client: Client): void {
+    if (!this.clients.delete(client)) return;
+    if (client.timer) clearTimeout(client.timer);
+    for (const queue of client.queues) {
+      const tap = this.taps.get(queue);
+      tap?.clients.delete(client);
+      if (tap && tap.clients.size === 0) void this.untap(queue);
+    }
+  }
+
+  private async untap(queue: string): Promise<void> {
+    const tap = this.taps.get(queue);
+    if (!tap) return;
+    this.taps.delete(queue);
+    if (tap.countsTimer) clearTimeout(tap.countsTimer);
+    await (await tap.unsubscribe.catch(() => async () => {}))().catch(() => {});
+  }
+}
+
+function send(client: Client, event: string, data: unknown): void {
+  client.res.write(`event: ${event}\ndata: ${JSON.stringify(data)}\n\n`);
+}
+
+/** Counts summed over routes, per state (what a tab shows). */
+export function totalsByState(counts: StateCounts): Record<string, number> {
+  const totals: Record<string, number> = Object.fromEntries(JOB_STATES.map((s) => [s, 0]));
+  for (const byState of Object.values(counts)) for (const s of JOB_STATES) totals[s]! += byState[s];
+  return totals;
+}

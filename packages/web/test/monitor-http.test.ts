@@ -1,0 +1,199 @@
+import { request } from 'node:http';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { SkunkQueue, SkqError } from '@skq/core';
+import { WorkerPool } from '@skq/worker';
+import { tempSqlite } from '@skq/testing';
+import { createMonitor, startMonitorServer, type MonitorServer } from '@skq/web';
+
+const TOKEN = 'http-test-token-0123456789abcdef';
+
+/** A raw HTTP request on loopback, so headers such as Host and Origin are exactly what a test says. */
+function call(url: string, options: { method?: string; headers?: Record<string, string>; body?: string } = {}): Promise<{ status: number; headers: Record<string, string | string[] | undefined>; body: string }> {
+  return new Promise((resolve, reject) => {
+    const req = request(url, { method: options.method ?? 'GET', headers: options.headers ?? {} }, (res) => {
+      let body = '';
+      res.setEncoding('utf8');
+      res.on('data', (c) => (body += c));
+      res.on('end', () => resolve({ status: res.statusCode!, headers: res.headers, body }));
+    });
+    req.on('error', reject);
+    req.end(options.body);
+  });
+}
+
+describe('the monitor over HTTP', () => {
+  const db = tempSqlite('monitor-http');
+  let server: MonitorServer;
+  let queue: SkunkQueue;
+  let cookie: string;
+  let csrf: string;
+  let bigId: string;
+  let xssId: string;
+
+  const form = (fields: Record<string, string>) => new URLSearchParams(fields).toString();
+  const post = (path: string, fields: Record<string, string>, headers: Record<string, string> = {}) =>
+    call(`${server.url}/${path}`, { method: 'POST', body: form(fields), headers: { cookie, 'content-type': 'application/x-www-form-urlencoded', ...headers } });
+  const get = (path: string, headers: Record<string, string> = {}) => call(`${server.url}/${path}`, { headers: { cookie, ...headers } });
+
+  beforeAll(async () => {
+    queue = new SkunkQueue('httpq', { backend: db.url });
+    const big = queue.job({ name: 'big', routes: ['r'] }, async () => 'x'.repeat(5_000_000));
+    const echo = queue.job({ name: 'echo', routes: ['r'] }, async (...args: unknown[]) => args);
+    const pool = new WorkerPool({ queue, routes: ['r'] });
+    await pool.start();
+    bigId = (await (await big.fire()).result({ timeoutMs: 20_000 }), (await queue.list({ name: 'big' })).jobs[0]!.id);
+    const xss = await echo.fire('<script>alert(1)</script>', '"><img src=x onerror=alert(2)>');
+    await xss.result({ timeoutMs: 10_000 });
+    xssId = xss.id;
+    await pool.close();
+    server = await startMonitorServer({ backend: db.url, port: 0, token: TOKEN });
+    const signIn = await call(`${server.url}/login`, { method: 'POST', body: form({ token: TOKEN }), headers: { 'content-type': 'application/x-www-form-urlencoded' } });
+    expect(signIn.status).toBe(303);
+    cookie = String(signIn.headers['set-cookie']).split(';')[0]!;
+    csrf = /name="_csrf" value="([^"]+)"/.exec((await get('')).body)![1]!;
+  }, 60_000);
+  afterAll(async () => {
+    await server?.close();
+    await queue.close();
+    db.remove();
+  });
+
+  it('sends every page to sign-in without the cookie, and refuses a wrong token', async () => {
+    expect((await call(`${server.url}/queues/httpq`)).headers.location).toBe('../login');
+    const wrong = await call(`${server.url}/login`, { method: 'POST', body: form({ token: 'not-the-token-at-all' }), headers: { 'content-type': 'application/x-www-form-urlencoded' } });
+    expect(wrong.status).toBe(401);
+    expect(wrong.headers['set-cookie']).toBeUndefined();
+    expect((await call(`${server.url}/?token=wrong-token-wrong-token`)).status).toBe(401);
+    expect((await call(`${server.url}/events?queues=httpq`)).status).toBe(401);
+  });
+
+  it('refuses actions without the cookie, without the CSRF token, or from another site', async () => {
+    const fields = { _csrf: csrf, back: 'queues/httpq' };
+    expect((await call(`${server.url}/queues/httpq/actions/pause`, { method: 'POST', body: form(fields), headers: { 'content-type': 'application/x-www-form-urlencoded' } })).status).toBe(401);
+    expect((await post('queues/httpq/actions/pause', { back: '' })).status).toBe(403);
+    expect((await post('queues/httpq/actions/pause', { ...fields, _csrf: 'stale' })).status).toBe(403);
+    expect((await post('queues/httpq/actions/pause', fields, { 'sec-fetch-site': 'cross-site' })).status).toBe(403);
+    expect((await post('queues/httpq/actions/pause', fields, { origin: 'http://evil.example' })).status).toBe(403);
+    expect(await queue.isPaused()).toBe(false);
+    const done = await post('queues/httpq/actions/pause', fields, { origin: server.url, 'sec-fetch-site': 'same-origin' });
+    expect(done.status).toBe(303);
+    expect(done.headers.location).toBe('../../../queues/httpq');
+    expect(await queue.isPaused()).toBe(true);
+    // The notice comes once, from a cookie: no URL can make a page say something.
+    const notice = String(done.headers['set-cookie']).split(';')[0]!;
+    const page = await get('queues/httpq', { cookie: `${cookie}; ${notice}` });
+    expect(page.body).toContain('Paused queue httpq.');
+    expect((await post('queues/httpq/actions/resume', fields)).status).toBe(303);
+    expect(await queue.isPaused()).toBe(false);
+  });
+
+  it('never redirects an action outside the monitor', async () => {
+    for (const back of ['https://evil.example/', '//evil.example', '../../../etc', 'queues/../../x', '/\\evil']) {
+      const res = await post('queues/httpq/actions/resume', { _csrf: csrf, back });
+      expect(res.headers.location).toBe('../../../');
+    }
+  });
+
+  it('escapes what a job carries in every page that shows it', async () => {
+    for (const path of [`queues/httpq/jobs/${xssId}`, 'queues/httpq', `queues/httpq?search=${encodeURIComponent('<script>')}`]) {
+      const { body, status } = await get(path);
+      expect(status).toBe(200);
+      expect(body).not.toContain('<script>alert');
+      expect(body).not.toContain('<img src=x');
+    }
+    expect((await get(`queues/httpq/jobs/${xssId}`)).body).toContain('&lt;script&gt;alert(1)&lt;/script&gt;');
+  });
+
+  it('cuts a 5 MB result to a few KB, with the full JSON a link away', async () => {
+    const page = await get(`queues/httpq/jobs/${bigId}`);
+    expect(page.body.length).toBeLessThan(30_000);
+    const link = /href="([^"]*json\?part=result[^"]*)"/.exec(page.body)![1]!.replace(/&amp;/g, '&');
+    const full = await get(`queues/httpq/jobs/${bigId}/${link.split('/').pop()}`);
+    expect(full.headers['content-type']).toContain('application/json');
+    expect((JSON.parse(full.body) as string).length).toBe(5_000_000);
+  });
+
+  it('serves only its own assets, and nothing through path traversal', async () => {
+    expect((await call(`${server.url}/assets/monitor.js`)).status).toBe(200);
+    for (const path of ['assets/../package.json', 'assets/..%2Fpackage.json', 'assets/%2e%2e/src/monitor.ts', 'assets/monitor.js%00.png', '..%2F..%2Fpackage.json']) {
+      const res = await get(path);
+      expect(res.status, path).toBeGreaterThanOrEqual(400);
+      expect(res.body).not.toContain('"name": "@skq/web"');
+    }
+  });
+
+  it('sets a strict CSP and answers only loopback host names (DNS rebinding)', async () => {
+    const page = await get('');
+    expect(page.headers['content-security-policy']).toContain("script-src 'self'");
+    expect(page.body).not.toMatch(/<script>|<script [^>]*>[^<]/);
+    expect(page.body).not.toMatch(/ style="/);
+    expect((await get('', { host: 'evil.example:5010' })).status).toBe(421);
+  });
+
+  it('serves Prometheus metrics to a bearer token', async () => {
+    expect((await call(`${server.url}/metrics`)).status).toBe(401);
+    const res = await call(`${server.url}/metrics`, { headers: { authorization: `Bearer ${TOKEN}` } });
+    expect(res.status).toBe(200);
+    expect(res.body).toMatch(/skunq_jobs\{queue="httpq",route="r",state="succeeded"\} 2/);
+    expect(res.body).toContain('skunq_workers{');
+    expect(res.body).toMatch(/skunq_jobs_completed_total\{queue="httpq",route="r"\} 2/);
+  });
+
+  it('refuses every action when read-only, and hides the buttons', async () => {
+    const ro = await startMonitorServer({ backend: db.url, port: 0, token: TOKEN, readOnly: true });
+    try {
+      const signIn = await call(`${ro.url}/?token=${TOKEN}`);
+      const roCookie = String(signIn.headers['set-cookie']).split(';')[0]!;
+      const page = await call(`${ro.url}/queues/httpq/jobs/${xssId}`, { headers: { cookie: roCookie } });
+      expect(page.body).not.toContain('Remove</button>');
+      const res = await call(`${ro.url}/queues/httpq/jobs/${xssId}/remove`, {
+        method: 'POST',
+        body: form({ _csrf: csrf }),
+        headers: { cookie: roCookie, 'content-type': 'application/x-www-form-urlencoded' },
+      });
+      expect(res.status).toBe(403);
+      expect(await queue.getRecord(xssId)).not.toBeNull();
+    } finally {
+      await ro.close();
+    }
+  });
+
+  it('refuses to listen beyond loopback without a token, and takes none shorter than 16 characters', async () => {
+    const saved = process.env.SKQ_WEB_TOKEN;
+    delete process.env.SKQ_WEB_TOKEN;
+    try {
+      await expect(startMonitorServer({ backend: db.url, host: '0.0.0.0', port: 0 })).rejects.toMatchObject({ code: 'CONFIG_INVALID' });
+      expect(() => createMonitor({ backend: db.url, token: 'short' })).toThrow(SkqError);
+      expect(() => createMonitor({ backend: db.url } as never)).toThrow(/token/);
+    } finally {
+      if (saved !== undefined) process.env.SKQ_WEB_TOKEN = saved;
+    }
+  });
+
+  it('streams job updates and counts as server-sent events', async () => {
+    const echo = queue.job({ name: 'echo', routes: ['r'] }, async (...args: unknown[]) => args);
+    const handle = await echo.fire('streamed');
+    const received: string[] = [];
+    const done = new Promise<void>((resolve, reject) => {
+      const req = request(`${server.url}/events?queues=httpq&jobs=${handle.id}`, { headers: { cookie } }, (res) => {
+        expect(res.headers['content-type']).toContain('text/event-stream');
+        res.setEncoding('utf8');
+        res.on('data', (chunk: string) => {
+          received.push(chunk);
+          const text = received.join('');
+          if (text.includes('event: counts') && text.includes('"state":"succeeded"')) {
+            req.destroy();
+            resolve();
+          }
+        });
+      });
+      req.on('error', (err) => (received.join('').includes('succeeded') ? resolve() : reject(err)));
+      req.end();
+    });
+    const pool = new WorkerPool({ queue, routes: ['r'] });
+    await pool.start();
+    await done;
+    await pool.close();
+    expect(received.join('')).toContain(`"id":"${handle.id}"`);
+  });
+});
