@@ -1,17 +1,22 @@
 #!/usr/bin/env bash
-# Installs the servers the test suite starts on loopback: Debian's redis-server, and builds the two
-# MongoDB wire-protocol test servers: mongo-java-server (Maven Central) and FerretDB v1 embedded in a
-# small Go program (Go module proxy).
+# Installs what the test suite starts on loopback: Debian's redis-server and Debian's chromium (the
+# monitor's browser tests drive it with playwright-core; Playwright's own downloads cannot be had),
+# and builds the two MongoDB wire-protocol test servers: mongo-java-server (Maven Central) and
+# FerretDB v1 embedded in a small Go program (Go module proxy).
 # Fails (rather than letting tests skip) when one cannot be installed.
 set -euo pipefail
 
 as_root() { if [ "$(id -u)" = 0 ]; then "$@"; else sudo "$@"; fi; }
 
-if ! command -v redis-server >/dev/null 2>&1 || ! command -v redis-cli >/dev/null 2>&1; then
-  echo "setup-test-servers: installing redis-server"
+missing=()
+if ! command -v redis-server >/dev/null 2>&1 || ! command -v redis-cli >/dev/null 2>&1; then missing+=(redis-server); fi
+if [ ! -x "${SKQ_CHROMIUM:-/usr/bin/chromium}" ]; then missing+=(chromium); fi
+if [ ${#missing[@]} -gt 0 ]; then
+  echo "setup-test-servers: installing ${missing[*]}"
   as_root apt-get update -qq
-  as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq redis-server >/dev/null
+  as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null
 fi
+"${SKQ_CHROMIUM:-/usr/bin/chromium}" --version
 # Debian's package starts a system-wide server on 6379; the tests start their own on free ports.
 redis-server --version
 

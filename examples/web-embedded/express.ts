@@ -1,8 +1,8 @@
 // The monitor inside an Express app, at /admin/queues. Express strips the mount path itself.
-import express from 'express';
-import { createMonitor } from '@skq/web';
+import express, { type Express } from 'express';
+import { createMonitor, type Monitor } from '@skq/web';
 
-export function expressApp(options: { backend: string; token: string }) {
+export function expressApp(options: { backend: string; token: string }): { app: Express; monitor: Monitor } {
   const monitor = createMonitor({ backend: options.backend, token: options.token });
   const app = express();
   app.get('/', (_req, res) => {

@@ -38,4 +38,30 @@ describe.skipIf(missing)(`the built skunq binary ${missing ?? ''}`, () => {
       await new Promise((resolve) => worker.on('exit', resolve));
     }
   });
+
+  it('serves the monitor from the built packages, assets included (what npx skunq web runs)', async () => {
+    const env = { ...process.env, SKQ_BACKEND: `sqlite:${join(dir, 'built.db')}` };
+    const token = 'built-cli-token-0123456789';
+    const web = spawn(process.execPath, [BUILT, 'web', '--port', '0', '--token', token], { cwd: QUICKSTART, env, stdio: ['ignore', 'pipe', 'pipe'] });
+    let out = '';
+    web.stdout.on('data', (chunk) => (out += chunk));
+    web.stderr.on('data', (chunk) => (out += chunk));
+    try {
+      const deadline = Date.now() + 20_000;
+      while (!/on (http:\/\/\S+\/)/.test(out) && Date.now() < deadline && web.exitCode === null) await new Promise((r) => setTimeout(r, 50));
+      const url = /on (http:\/\/\S+\/)/.exec(out)?.[1];
+      expect(url, out).toBeDefined();
+      const signIn = await fetch(`${url}?token=${token}`, { redirect: 'manual' });
+      const cookie = signIn.headers.get('set-cookie')!.split(';')[0]!;
+      const overview = await fetch(url!, { headers: { cookie } });
+      expect(overview.status).toBe(200);
+      expect(await overview.text()).toContain('href="./queues/demo"');
+      const script = await fetch(`${url}assets/monitor.js`);
+      expect(script.status).toBe(200);
+      expect(await script.text()).toContain('EventSource');
+    } finally {
+      web.kill('SIGTERM');
+      await new Promise((resolve) => web.on('exit', resolve));
+    }
+  });
 });

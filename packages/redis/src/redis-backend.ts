@@ -219,7 +219,27 @@ export class RedisBackend implements StorageBackend {
   async listJobs(query: ListJobsQuery): Promise<JobRecord[]> {
     const args = [query.limit, query.after ? Math.round(query.after.createdAt) : '', query.after?.id ?? ''];
     const ids = (await this.run('listJobs', query.queue, SCRIPTS.listJobs, this.keys(query.queue).jobs, args)) as string[];
-    return (await Promise.all(ids.map((id) => this.getJob(query.queue, id)))).filter((r): r is JobRecord => r !== null);
+    return this.call('listJobs', query.queue, () => this.readJobs(query.queue, ids));
+  }
+
+  /** Jobs with their deliveries in two pipelined round trips (the keys share the queue's slot), skipping any gone. */
+  private async readJobs(queue: string, jobIds: string[]): Promise<JobRecord[]> {
+    if (jobIds.length === 0) return [];
+    const keys = this.keys(queue);
+    const jobs = (await pipelined(this.client, jobIds.map((id) => ['hgetall', keys.job(id)]))) as Record<string, string>[];
+    // Delivery 0 lives in the job's own hash; a job's further deliveries are read together.
+    const extra = jobIds.flatMap((id, j) => Array.from({ length: Math.max(0, Number(jobs[j]!.nd ?? 0) - 1) }, (_, i) => `${id}.${i + 1}`));
+    const hashes = (await pipelined(this.client, extra.map((id) => ['hgetall', keys.delivery(id)]))) as Record<string, string>[];
+    const byId = new Map(extra.map((id, i) => [id, hashes[i]!]));
+    const now = Date.now();
+    const records: JobRecord[] = [];
+    jobIds.forEach((id, j) => {
+      const job = jobs[j]!;
+      if (!job.name) return;
+      const deliveries = Array.from({ length: Number(job.nd ?? 0) }, (_, i) => toDelivery(queue, `${id}.${i}`, i === 0 ? job : (byId.get(`${id}.${i}`) ?? {}), now));
+      records.push(toJobRecord(queue, id, job, deliveries));
+    });
+    return records;
   }
 
   async retryJob(queue: string, jobId: string, request: { runAt: number; attempts: number }): Promise<number> {
@@ -482,6 +502,16 @@ export class RedisBackend implements StorageBackend {
       throw mapRedisError(err, operation, { queue });
     }
   }
+}
+
+/** Runs commands in one pipeline; the first failure is thrown. */
+async function pipelined(client: Redis | Cluster, commands: [string, ...string[]][]): Promise<unknown[]> {
+  if (commands.length === 0) return [];
+  const replies = (await client.pipeline(commands).exec()) ?? [];
+  return replies.map(([err, value]) => {
+    if (err) throw err;
+    return value;
+  });
 }
 
 /** A field/value array as HGETALL returns it inside a script, as an object. */

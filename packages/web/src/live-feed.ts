@@ -51,7 +51,10 @@ export class LiveFeed {
   private readonly clients = new Set<Client>();
   private readonly keepalive: NodeJS.Timeout;
 
-  constructor(private readonly backend: () => Promise<StorageBackend>) {
+  constructor(
+    private readonly backend: () => Promise<StorageBackend>,
+    private readonly readCounts: (queue: string, fresh: boolean) => Promise<StateCounts>,
+  ) {
     this.keepalive = setInterval(() => {
       for (const client of this.clients) client.res.write(': keepalive\n\n');
     }, KEEPALIVE_MS);
@@ -74,7 +77,7 @@ export class LiveFeed {
       const tap = this.tap(queue);
       tap.clients.add(client);
       // The first counts come at once, so a reconnected tab catches up with what it missed.
-      void this.countsFor(queue).then((counts) => counts && send(client, 'counts', { queue, counts }));
+      void this.countsFor(queue, false).then((counts) => counts && send(client, 'counts', { queue, counts }));
     }
     // Jobs followed may have moved while the page was on its way.
     for (const id of client.watched) client.changed.add(id);
@@ -161,16 +164,16 @@ export class LiveFeed {
       tap.countsTimer = null;
       if (!tap.countsDirty || tap.clients.size === 0) return;
       tap.countsDirty = false;
-      const counts = await this.countsFor(queue);
+      const counts = await this.countsFor(queue, true);
       if (counts) for (const client of tap.clients) send(client, 'counts', { queue, counts });
     }, wait);
   }
 
-  private async countsFor(queue: string): Promise<StateCounts | null> {
+  private async countsFor(queue: string, fresh: boolean): Promise<StateCounts | null> {
     const tap = this.taps.get(queue);
     if (tap) tap.lastCountsAt = Date.now();
     try {
-      return await (await this.backend()).countByState(queue);
+      return await this.readCounts(queue, fresh);
     } catch {
       return null; // The next event tries again.
     }

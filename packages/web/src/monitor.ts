@@ -48,7 +48,7 @@ export class Monitor {
     this.options = parseConfig(MonitorOptionsSchema, options, 'monitor options');
     this.auth = new MonitorAuth(this.options.token);
     this.directory = new QueueDirectory(this.options.backend, this.options.queues);
-    this.feed = new LiveFeed(() => this.directory.backend());
+    this.feed = new LiveFeed(() => this.directory.backend(), (queue, fresh) => this.directory.counts(queue, fresh));
     this.metrics = new MonitorMetrics(() => this.directory.backend(), () => this.directory.names());
     const noop = () => {};
     for (const [path, run] of Object.entries(PAGES)) this.router.on('GET', path, noop, { kind: 'page', run } satisfies Route);

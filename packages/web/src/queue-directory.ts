@@ -1,7 +1,12 @@
-import { SkqError, SkunkQueue, acquireBackend, backendUrlFromEnvironment, releaseBackend, type StorageBackend } from '@skq/core';
+import { SkqError, SkunkQueue, acquireBackend, backendUrlFromEnvironment, releaseBackend, type StateCounts, type StorageBackend } from '@skq/core';
 
 /** How long a discovered list of queues is trusted before the store is asked again. */
 const DISCOVERY_TTL_MS = 60_000;
+/**
+ * How long a queue's counts are reused. Counting is the costliest read of a page (a scan of the
+ * queue's deliveries on SQLite); live streams refresh counts no more often either.
+ */
+export const COUNTS_TTL_MS = 1_000;
 
 /**
  * The queues a monitor shows, each a {@link SkunkQueue} on one shared backend. Given names are
@@ -11,6 +16,7 @@ export class QueueDirectory {
   private readonly queues = new Map<string, SkunkQueue>();
   private discovered: { names: string[]; at: number } | null = null;
   private opened: Promise<StorageBackend> | null = null;
+  private readonly countsCache = new Map<string, { at: number; counts: Promise<StateCounts> }>();
 
   constructor(
     private readonly source: string | StorageBackend | undefined,
@@ -56,6 +62,17 @@ export class QueueDirectory {
     let queue = this.queues.get(name);
     if (!queue) this.queues.set(name, (queue = new SkunkQueue(name, { backend: await this.backend() })));
     return queue;
+  }
+
+  /** A queue's delivery counts per route and state, at most {@link COUNTS_TTL_MS} old; `fresh` reads them now. */
+  counts(name: string, fresh = false): Promise<StateCounts> {
+    const cached = this.countsCache.get(name);
+    const now = Date.now();
+    if (cached && !fresh && now - cached.at < COUNTS_TTL_MS) return cached.counts;
+    const counts = this.backend().then((b) => b.countByState(name));
+    this.countsCache.set(name, { at: now, counts });
+    counts.catch(() => this.countsCache.delete(name));
+    return counts;
   }
 
   async close(): Promise<void> {

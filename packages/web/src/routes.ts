@@ -47,7 +47,7 @@ export const PAGES: Record<string, PageRoute> = {
       names.map(async (name) => {
         const queue = await directory.queue(name);
         const [counts, paused, workers, schedules, throughput] = await Promise.all([
-          queue.counts(),
+          directory.counts(name),
           queue.pausedRoutes(),
           queue.workers(),
           queue.schedules(),
@@ -62,20 +62,23 @@ export const PAGES: Record<string, PageRoute> = {
   '/queues/:queue': async ({ res, page, params, query, directory }) => {
     const queue = await directory.queue(params.queue!);
     const filter = filterOf(query);
-    const [counts, paused, listed, exact] = await Promise.all([
-      queue.counts(),
+    // A search for a whole id shows that job at once, however deep in the queue it is, with no scan.
+    const exact = filter.search && !filter.cursor ? await queue.getRecord(filter.search) : null;
+    const counts = await directory.counts(queue.name);
+    // A tab whose state no delivery is in has nothing to list: no scan through the queue.
+    const empty = filter.state !== null && !Object.entries(counts).some(([route, byState]) => (!filter.route || route === filter.route) && byState[filter.state!] > 0);
+    const [paused, listed] = await Promise.all([
       queue.pausedRoutes(),
-      queue.list({
-        ...(filter.state && { state: filter.state }),
-        ...(filter.route && { route: filter.route }),
-        ...(filter.search && { search: filter.search }),
-        ...(filter.cursor && { cursor: filter.cursor }),
-      }),
-      // A search for a whole id finds its job at once, however deep in the queue it is.
-      filter.search && !filter.cursor ? queue.getRecord(filter.search) : Promise.resolve(null),
+      exact || empty
+        ? { jobs: exact ? [exact] : [], nextCursor: null }
+        : queue.list({
+            ...(filter.state && { state: filter.state }),
+            ...(filter.route && { route: filter.route }),
+            ...(filter.search && { search: filter.search }),
+            ...(filter.cursor && { cursor: filter.cursor }),
+          }),
     ]);
-    const page1 = exact && !listed.jobs.some((j) => j.id === exact.id) ? { ...listed, jobs: [exact, ...listed.jobs] } : listed;
-    sendHtml(res, 200, queuePage(page, { name: queue.name, counts, paused, page: page1, filter }));
+    sendHtml(res, 200, queuePage(page, { name: queue.name, counts, paused, page: listed, filter }));
   },
 
   '/queues/:queue/jobs/:id': async ({ res, page, params, directory }) => {

@@ -43,7 +43,7 @@ export function throughputChart(title: string, slots: Slot[], label: (start: num
     return html`<g><title>${label(s.start)}: ${s.completed} completed, ${s.failed} failed</title><rect class="bar-completed" x="${x}" y="${(height - hc).toFixed(1)}" width="${w}" height="${hc.toFixed(1)}"></rect><rect class="bar-failed" x="${x}" y="${(height - hc - hf).toFixed(1)}" width="${w}" height="${hf.toFixed(1)}"></rect></g>`;
   });
   return html`<figure class="chart">
-  <figcaption>${title}: <span class="ok">${total.completed} completed</span>, <span class="bad">${total.failed} failed</span> (peak ${max === 1 && total.completed + total.failed === 0 ? 0 : max})</figcaption>
+  <figcaption>${title}: <span class="ok">${total.completed} completed</span>, <span class="bad">${total.failed} failed</span>${total.completed + total.failed > 0 ? ` (at most ${max} in one bar)` : ''}</figcaption>
   <svg viewBox="0 0 ${width} ${height}" width="100%" height="${height}" preserveAspectRatio="none" role="img" aria-label="${title}">${bars}</svg>
   <div class="chart-axis"><span>${label(slots[0]!.start)}</span><span>${label(slots[slots.length - 1]!.start)}</span></div>
 </figure>`;

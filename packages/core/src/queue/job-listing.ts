@@ -31,8 +31,8 @@ export interface JobPage {
   nextCursor: string | null;
 }
 
-/** Jobs read from the backend per scan step. */
-const SCAN_BATCH = 200;
+/** The most jobs read from the backend per scan step; steps start at the page size and double up to it. */
+const SCAN_BATCH = 1_000;
 /**
  * A page stops after scanning this many jobs, even if it found fewer than `limit` (a filter that
  * matches rarely in a long queue); its cursor then continues the scan.
@@ -58,8 +58,11 @@ export async function listJobsPage(backend: StorageBackend, queue: string, query
   const { limit, cursor, ...filter } = parsed.data;
   let after = cursor === undefined ? null : decodeCursor(cursor, queue);
   const jobs: JobRecord[] = [];
-  for (let scanned = 0; scanned < SCAN_BUDGET; ) {
-    const batch = await backend.listJobs({ queue, after, limit: Math.min(SCAN_BATCH, SCAN_BUDGET - scanned) });
+  // Unfiltered, the first step is the page itself; a filter that skips jobs makes each step larger.
+  let step = limit;
+  for (let scanned = 0; scanned < SCAN_BUDGET; step = Math.min(SCAN_BATCH, step * 2)) {
+    const asked = Math.min(step, SCAN_BUDGET - scanned);
+    const batch = await backend.listJobs({ queue, after, limit: asked });
     for (const job of batch) {
       after = positionOf(job);
       if (!matches(job, filter)) continue;
@@ -67,7 +70,7 @@ export async function listJobsPage(backend: StorageBackend, queue: string, query
       if (jobs.length === limit) return { jobs, nextCursor: encodeCursor(after) };
     }
     scanned += batch.length;
-    if (batch.length < SCAN_BATCH) return { jobs, nextCursor: null };
+    if (batch.length < asked) return { jobs, nextCursor: null };
   }
   return { jobs, nextCursor: after ? encodeCursor(after) : null };
 }
