@@ -72,19 +72,20 @@ async function measure(kind: string, url: string): Promise<{ kind: string; rows:
     const signIn = await fetch(`${server.url}/?token=${TOKEN}`, { redirect: 'manual' });
     const cookie = signIn.headers.get('set-cookie')!.split(';')[0]!;
     const base = `${server.url}/queues/${QUEUE}`;
-    // Page 50 of the failed tab: follow the cursors there once, then time that page.
-    let page50 = `${base}?state=failed`;
-    for (let p = 1; p < 50; p += 1) {
-      const html = await (await fetch(page50, { headers: { cookie } })).text();
+    // Page 50 of the failed tab (or its last page, on a small run): follow the cursors there once, then time that page.
+    let deep = `${base}?state=failed`;
+    let pageNumber = 1;
+    for (; pageNumber < 50; pageNumber += 1) {
+      const html = await (await fetch(deep, { headers: { cookie } })).text();
       const next = /rel="next" href="([^"]+)"/.exec(html);
-      if (!next) throw new Error(`the failed tab has fewer than 50 pages (stopped at ${p})`);
-      page50 = new URL(next[1]!.replace(/&amp;/g, '&'), page50).href;
+      if (!next) break;
+      deep = new URL(next[1]!.replace(/&amp;/g, '&'), deep).href;
     }
     const pages: [string, string][] = [
       ['overview', `${server.url}/`],
       ['queue, all jobs, page 1', base],
       ['failed tab, page 1', `${base}?state=failed`],
-      ['failed tab, page 50', page50],
+      [`failed tab, page ${pageNumber}`, deep],
       ['search by name', `${base}?search=report`],
       ['search by id', `${base}?search=${someId}`],
       ['job page', `${base}/jobs/${someId}`],

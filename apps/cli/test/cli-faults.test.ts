@@ -95,6 +95,15 @@ describe('skunq work under faults', () => {
     expect(empty).toMatchObject({ code: 2, stderr: expect.stringContaining('SKQ_BACKEND is set but empty') });
   });
 
+  it('refuses skunq web options that would open the monitor wider than asked', async () => {
+    const open = await runCliProcess(['web', '--host', '0.0.0.0', '--port', '0'], { ...env, SKQ_WEB_TOKEN: '' });
+    expect(open).toMatchObject({ code: 2, stderr: expect.stringContaining('refusing to listen on 0.0.0.0 without a token') });
+    const short = await runCliProcess(['web', '--token', 'short', '--port', '0'], env);
+    expect(short).toMatchObject({ code: 2, stderr: expect.stringContaining('token: must be at least 16 characters') });
+    const port = await runCliProcess(['web', '--port', '99999'], env);
+    expect(port).toMatchObject({ code: 2, stderr: expect.stringContaining('--port must be a port number') });
+  });
+
   it('names a shell task working directory that does not exist', async () => {
     const worker = start(['work', '-q', 'faults', '-r', 'r', '--allow-shell']);
     await worker.waitFor('listening');

@@ -474,8 +474,9 @@ export class MongoBackend implements StorageBackend {
 
   async listQueues(): Promise<string[]> {
     return this.run('listQueues', async () => {
-      const { jobs, workers, schedules } = this.c;
-      const names = await Promise.all([jobs.distinct('queue'), workers.distinct('queue'), schedules.distinct('queue')]);
+      // A one-delivery job is only its delivery document; a job header exists for the others.
+      const { deliveries, jobs, workers, schedules } = this.c;
+      const names = await Promise.all([deliveries.distinct('queue'), jobs.distinct('queue'), workers.distinct('queue'), schedules.distinct('queue')]);
       return [...new Set(names.flat() as string[])].sort();
     });
   }

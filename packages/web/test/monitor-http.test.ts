@@ -196,4 +196,40 @@ describe('the monitor over HTTP', () => {
     await pool.close();
     expect(received.join('')).toContain(`"id":"${handle.id}"`);
   });
+
+  it('coalesces thousands of events a second into a few messages', async () => {
+    const echo = queue.job({ name: 'echo', routes: ['r'] }, async (...args: unknown[]) => args);
+    const messages: number[] = [];
+    let buffer = '';
+    let opened!: () => void;
+    const open = new Promise<void>((resolve) => (opened = resolve));
+    let finished!: () => void;
+    const all = new Promise<void>((resolve) => (finished = resolve));
+    const req = request(`${server.url}/events?queues=httpq`, { headers: { cookie } }, (res) => {
+      res.setEncoding('utf8');
+      res.on('data', (chunk: string) => {
+        buffer += chunk;
+        if (buffer.includes('event: counts')) opened();
+        for (let end = buffer.indexOf('\n\n'); end >= 0; end = buffer.indexOf('\n\n')) {
+          const message = buffer.slice(0, end);
+          buffer = buffer.slice(end + 2);
+          const added = /^event: added\ndata: (.*)$/m.exec(message);
+          if (added) messages.push((JSON.parse(added[1]!) as { count: number }).count);
+          if (messages.reduce((a, b) => a + b, 0) >= 3_000) finished();
+        }
+      });
+    });
+    req.on('error', () => {});
+    req.end();
+    await open;
+    const started = Date.now();
+    for (let i = 0; i < 6; i += 1) await queue.pushMany(Array.from({ length: 500 }, (_, k) => echo.with(i, k)));
+    await all;
+    const elapsedMs = Date.now() - started;
+    req.destroy();
+    expect(messages.reduce((a, b) => a + b, 0)).toBe(3_000);
+    // One message per 250 ms at most (plus the one in flight at each end), whatever the event rate.
+    expect(messages.length).toBeLessThanOrEqual(Math.ceil(elapsedMs / 250) + 2);
+    expect(messages.length).toBeLessThan(100);
+  });
 });
