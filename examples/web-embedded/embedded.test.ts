@@ -26,7 +26,7 @@ async function exercise(origin: string): Promise<void> {
   expect(await (await fetch(`${origin}/`)).text()).toBe('my app');
   const bare = await fetch(`${origin}/admin/queues`, { redirect: 'manual' });
   expect(bare.status).toBe(303);
-  expect(bare.headers.get('location')).toBe('queues/');
+  expect(bare.headers.get('location')).toBe('./queues/');
   const signIn = await fetch(`${origin}/admin/queues/?token=${TOKEN}`, { redirect: 'manual' });
   expect(signIn.headers.get('location')).toBe('./');
   const cookie = signIn.headers.get('set-cookie')!.split(';')[0]!;

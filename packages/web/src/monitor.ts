@@ -90,11 +90,11 @@ export class Monitor {
     const base = this.options.basePath;
     if (base && (path === base || path.startsWith(`${base}/`))) path = path.slice(base.length);
     if (path === '' || path === '/') {
-      // Relative links need the root to end with a slash: `/admin/queues` → `queues/`.
+      // Relative links need the root to end with a slash: `/admin/queues` → `./queues/`.
       const full = (((req as { originalUrl?: string }).originalUrl ?? url).split('?')[0] ?? '').replace(/\/+$/, '/');
       if (!full.endsWith('/')) {
         const last = full.slice(full.lastIndexOf('/') + 1);
-        return redirect(res, `${encodeURI(decodeURIComponent(last))}/${queryAt < 0 ? '' : url.slice(queryAt)}`);
+        return redirect(res, `./${last}/${queryAt < 0 ? '' : url.slice(queryAt)}`);
       }
       path = '/';
     }
@@ -116,7 +116,7 @@ export class Monitor {
         query.delete('token');
         const rest = query.toString();
         const last = path === '/' ? '' : path.slice(path.lastIndexOf('/') + 1);
-        return redirect(res, `./${encodeURI(decodeURIComponent(last))}${rest ? `?${rest}` : ''}`, { 'set-cookie': this.auth.sessionCookie(req) });
+        return redirect(res, `./${last}${rest ? `?${rest}` : ''}`, { 'set-cookie': this.auth.sessionCookie(req) });
       }
       if (req.method === 'GET' && !path.startsWith('/events') && path !== '/metrics' && !path.endsWith('/json')) return redirect(res, `${root}login`);
       return sendText(res, 401, 'sign in first: the monitor needs its token\n', { 'www-authenticate': 'Bearer realm="skunq"' });
