@@ -98,7 +98,14 @@ export class MonitorAuth {
   }
 }
 
-/** A random token for a monitor started without one. */
+/**
+ * A random token (192 bits, base64url) for a monitor started without one.
+ *
+ * @example
+ * ```ts
+ * const monitor = createMonitor({ token: process.env.SKQ_WEB_TOKEN ?? generateToken() });
+ * ```
+ */
 export function generateToken(): string {
   return randomBytes(24).toString('base64url');
 }

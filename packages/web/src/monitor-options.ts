@@ -1,7 +1,14 @@
 import { z } from 'zod';
 import { NameSchema, isStorageBackend, type StorageBackend } from '@skq/core';
 
-/** Options of {@link createMonitor}. */
+/**
+ * Options of {@link createMonitor}.
+ *
+ * @example
+ * ```ts
+ * const options = MonitorOptionsSchema.parse({ token: process.env.SKQ_WEB_TOKEN, backend: 'redis://127.0.0.1:6379', readOnly: true });
+ * ```
+ */
 export const MonitorOptionsSchema = z
   .object({
     /** A backend URL (`sqlite:…`, `redis://…`, `mongodb://…`) or an open backend. Default: `$SKQ_BACKEND`, else `sqlite:.skunq/skunq.db`. */

@@ -7,7 +7,14 @@ import { Monitor } from './monitor.js';
 import { MonitorOptionsSchema } from './monitor-options.js';
 import { sendText } from './request-io.js';
 
-/** Options of {@link startMonitorServer}: the monitor's, plus where to listen. The token is optional here. */
+/**
+ * Options of {@link startMonitorServer}: the monitor's, plus where to listen. The token is optional here.
+ *
+ * @example
+ * ```ts
+ * const { port } = MonitorServerOptionsSchema.parse({ port: 0 }); // 0: any free port
+ * ```
+ */
 export const MonitorServerOptionsSchema = MonitorOptionsSchema.omit({ token: true, basePath: true })
   .extend({
     /** Default 127.0.0.1. Any other address needs a token. */
