@@ -15,6 +15,8 @@ export default defineConfig({
       '@skq/testing': src('./internal/testing/src/index.ts'),
       '@skq/cli': src('./apps/cli/src/index.ts'),
       '@skq/web': src('./packages/web/src/index.ts'),
+      '@skq/foundationdb/simulator': src('./packages/foundationdb/src/simulator/index.ts'),
+      '@skq/foundationdb': src('./packages/foundationdb/src/index.ts'),
     },
   },
   test: {

@@ -1,0 +1,420 @@
+import { randomUUID } from 'node:crypto';
+import {
+  RetentionSchedule,
+  minuteOf,
+  type CallRecord,
+  type CallRecordQuery,
+  type ClaimRequest,
+  type ClaimResult,
+  type EnqueueResult,
+  type FailRequest,
+  type JobEventListener,
+  type JobEventType,
+  type JobRecord,
+  type LeaseToken,
+  type ListJobsQuery,
+  type LogLine,
+  type NewJob,
+  type ScheduleDefinition,
+  type ScheduleFiring,
+  type ScheduleRecord,
+  type StateCounts,
+  type StorageBackend,
+  type StorageCapabilities,
+  type ThroughputBucket,
+  type WorkerCommand,
+  type WorkerInfo,
+  type WorkerRegistration,
+  type WorkerStatus,
+} from '@skq/core';
+import { mapFdbError } from './fdb-errors.js';
+import { resolveFdbOptions, type FdbOptions } from './fdb-options.js';
+import { openFoundationDb } from './kv/foundationdb-binding.js';
+import type { KvDatabase, KvTransaction } from './kv/port.js';
+import { unpack } from './kv/tuple.js';
+import { EventTail } from './queue/event-tail.js';
+import * as jobs from './queue/job-transactions.js';
+import { QueueKeys, directoryKey, directoryRange } from './queue/keys.js';
+import * as state from './queue/queue-state-transactions.js';
+import { QueueTransaction, VERSIONS_PER_MS } from './queue/queue-transaction.js';
+import { decode, encode, toClaimed, toJobRecord, type StoredDelivery } from './queue/records.js';
+
+/** Jobs per enqueue transaction: FDB limits a transaction to 10 MB and 5 seconds. */
+const ENQUEUE_BATCH = 200;
+/** How long a claimer counts as active for spreading claims (in cluster versions: 2 s). */
+const ACTIVE_CLAIMER_VERSIONS = 2_000 * VERSIONS_PER_MS;
+
+/**
+ * The FoundationDB backend, written against a narrow port of FDB's client API (see `kv/port.ts`).
+ * Every operation is one transaction on one queue's key range; see `queue/keys.ts` for the layout.
+ * Transactions are idempotent under `commit_unknown_result`: enqueue by job id, complete and fail by
+ * the lease's attempt, and the rest by a marker written with their result.
+ *
+ * @example
+ * ```ts
+ * const backend = await FdbBackend.connect('fdb:/etc/foundationdb/fdb.cluster?prefix=jobs');
+ * const queue = new SkunkQueue('emails', { backend });
+ * ```
+ */
+export class FdbBackend implements StorageBackend {
+  readonly kind = 'foundationdb';
+  readonly capabilities: StorageCapabilities;
+  private readonly keysByQueue = new Map<string, QueueKeys>();
+  private readonly listed = new Set<string>();
+  private readonly tails = new Map<string, EventTail>();
+  private readonly retention = new RetentionSchedule();
+  private readonly presence = new Map<string, number>();
+  private seq = 0;
+  private closed = false;
+
+  private constructor(
+    private readonly db: KvDatabase,
+    private readonly prefix: string,
+  ) {
+    this.capabilities = { crossProcess: db.crossProcess, pushEvents: true, batchClaim: true, durable: db.kind === 'foundationdb' };
+  }
+
+  /**
+   * Opens a real cluster through the `foundationdb` binding: `fdb:` (the default cluster file) or
+   * `fdb:/path/to/fdb.cluster?prefix=…`. Fails with `CONFIG_INVALID` naming what to install when the
+   * binding or FoundationDB's client library is missing.
+   */
+  static async connect(input: FdbOptions | string): Promise<FdbBackend> {
+    const options = resolveFdbOptions(input);
+    const db = await openFoundationDb({ clusterFile: options.clusterFile ?? process.env.FDB_CLUSTER_FILE, apiVersion: options.apiVersion });
+    return new FdbBackend(db, options.prefix);
+  }
+
+  /**
+   * A backend on any implementation of the port, such as the simulator (`@skq/foundationdb/simulator`).
+   *
+   * @example
+   * ```ts
+   * const backend = FdbBackend.onDatabase(new SimulatedCluster().open());
+   * ```
+   */
+  static onDatabase(db: KvDatabase, options: { prefix?: string } = {}): FdbBackend {
+    return new FdbBackend(db, resolveFdbOptions({ ...(options.prefix && { prefix: options.prefix }) }).prefix);
+  }
+
+  async enqueue(input: NewJob[]): Promise<EnqueueResult[]> {
+    const results: EnqueueResult[] = [];
+    for (let i = 0; i < input.length; i += ENQUEUE_BATCH) {
+      const batch = input.slice(i, i + ENQUEUE_BATCH);
+      const byQueue = [...new Set(batch.map((j) => j.queue))];
+      results.push(
+        ...(await this.transact('enqueue', byQueue[0]!, async (tr) => {
+          const out: EnqueueResult[] = [];
+          for (const queue of byQueue) this.addToDirectory(tr, queue);
+          const workers = new Map<string, Promise<WorkerInfo[]>>();
+          for (const job of batch) {
+            const qt = this.qt(tr, job.queue);
+            const live = () => workers.get(job.queue) ?? (workers.set(job.queue, state.liveWorkers(qt)), workers.get(job.queue)!);
+            out.push(await jobs.enqueueJob(qt, job, live));
+            qt.flushEvents();
+          }
+          return out;
+        })),
+      );
+    }
+    this.listedAfterCommit(input.map((j) => j.queue));
+    return results;
+  }
+
+  async claim(request: ClaimRequest): Promise<ClaimResult> {
+    const { queue, route, workerId } = request;
+    const nonce = randomUUID();
+    const minute = minuteOf(Date.now());
+    return this.transact('claim', queue, async (tr) => {
+      const qt = this.qt(tr, queue, request.now);
+      const marker = qt.keys.key('tx', minute, nonce);
+      const replay = await tr.get(marker);
+      if (replay) return this.replayClaim(qt, decode<string[]>(replay));
+      const spread = await this.activeClaimers(qt, route, workerId);
+      const result = await jobs.claimDeliveries(qt, request, spread);
+      qt.flushEvents();
+      if (result.deliveries.length) tr.set(marker, encode(result.deliveries.map((d) => d.id)));
+      return result;
+    });
+  }
+
+  async complete(queue: string, lease: LeaseToken, result: unknown): Promise<void> {
+    const nonce = randomUUID();
+    await this.transact('complete', queue, async (tr) => {
+      const qt = this.qt(tr, queue);
+      await jobs.completeDelivery(qt, lease, result, this.retention, nonce);
+      qt.flushEvents();
+    });
+  }
+
+  async fail(queue: string, lease: LeaseToken, request: FailRequest): Promise<'retrying' | 'failed' | 'cancelled'> {
+    const nonce = randomUUID();
+    return this.transact('fail', queue, async (tr) => {
+      const qt = this.qt(tr, queue);
+      const outcome = await jobs.failDelivery(qt, lease, request, this.retention, nonce);
+      qt.flushEvents();
+      return outcome;
+    });
+  }
+
+  async extendLease(queue: string, leases: LeaseToken[], leaseMs: number): Promise<LeaseToken[]> {
+    if (leases.length === 0) return [];
+    return this.transact('extendLease', queue, (tr) => jobs.extendLeases(this.qt(tr, queue), leases, leaseMs));
+  }
+
+  async recoverExpired(queue: string, now?: number): Promise<number> {
+    const aheadMs = now === undefined ? 0 : now - Date.now();
+    return this.marked('recoverExpired', queue, async (qt) => {
+      state.sweep(qt);
+      return jobs.recoverDeliveries(qt, aheadMs, this.retention);
+    });
+  }
+
+  async cancel(queue: string, jobId: string): Promise<boolean> {
+    return this.marked('cancel', queue, (qt) => jobs.cancelJob(qt, jobId, this.retention));
+  }
+
+  async reschedule(queue: string, jobId: string, runAt: number): Promise<boolean> {
+    return this.marked('reschedule', queue, (qt) => jobs.rescheduleJob(qt, jobId, runAt));
+  }
+
+  async getJob(queue: string, jobId: string): Promise<JobRecord | null> {
+    return this.transact('getJob', queue, async (tr) => {
+      const qt = this.qt(tr, queue);
+      const found = await jobs.readJob(qt, jobId);
+      return found ? toJobRecord(queue, found.job, found.deliveries, qt.now) : null;
+    });
+  }
+
+  async listJobs(query: ListJobsQuery): Promise<JobRecord[]> {
+    return this.transact('listJobs', query.queue, async (tr) => {
+      const qt = this.qt(tr, query.queue);
+      const [begin, end] = qt.keys.range('list');
+      const upTo = query.after ? qt.keys.key('list', query.after.createdAt, query.after.id) : end;
+      const rows = await tr.snapshot.getRange(begin, upTo, { limit: query.limit, reverse: true });
+      const found = await Promise.all(rows.map(([key]) => jobs.readJob(qt, unpack(key).slice(-1)[0] as string)));
+      return found.filter((f) => f !== null).map((f) => toJobRecord(query.queue, f.job, f.deliveries, qt.now));
+    });
+  }
+
+  async retryJob(queue: string, jobId: string, request: { runAt: number; attempts: number }): Promise<number> {
+    return this.marked('retryJob', queue, (qt) => jobs.retryJob(qt, jobId, request));
+  }
+
+  async removeJobs(queue: string, jobIds: string[]): Promise<string[]> {
+    if (jobIds.length === 0) return [];
+    return this.marked('removeJobs', queue, (qt) => jobs.removeJobs(qt, jobIds));
+  }
+
+  async setProgress(queue: string, lease: LeaseToken, progress: unknown): Promise<void> {
+    await this.marked('setProgress', queue, (qt) => jobs.storeProgress(qt, lease, progress));
+  }
+
+  async setPaused(queue: string, route: string, paused: boolean): Promise<boolean> {
+    return this.marked('setPaused', queue, (qt) => state.setPaused(qt, route, paused));
+  }
+
+  async pausedRoutes(queue: string): Promise<string[]> {
+    return this.transact('pausedRoutes', queue, (tr) => state.pausedRoutes(this.qt(tr, queue)));
+  }
+
+  async throughput(queue: string, since: number): Promise<ThroughputBucket[]> {
+    return this.transact('throughput', queue, (tr) => state.throughput(this.qt(tr, queue), since));
+  }
+
+  async appendCallRecord(queue: string, record: CallRecord): Promise<void> {
+    await this.marked('appendCallRecord', queue, (qt) => state.appendCallRecord(qt, record));
+  }
+
+  async listCallRecords(queue: string, query: CallRecordQuery): Promise<CallRecord[]> {
+    return this.transact('listCallRecords', queue, (tr) => state.listCallRecords(this.qt(tr, queue), query));
+  }
+
+  async countByState(queue: string): Promise<StateCounts> {
+    return this.transact('countByState', queue, (tr) => state.countByState(this.qt(tr, queue)));
+  }
+
+  async listQueues(): Promise<string[]> {
+    return this.transact('listQueues', '', async (tr) => {
+      const rows = await tr.snapshot.getRange(...directoryRange(this.prefix));
+      return rows.map(([key]) => unpack(key).slice(-1)[0] as string).sort();
+    });
+  }
+
+  async appendLogs(queue: string, lines: LogLine[]): Promise<void> {
+    if (lines.length === 0) return;
+    await this.marked('appendLogs', queue, async (qt) => state.appendLogs(qt, lines));
+  }
+
+  async getLogs(queue: string, jobId: string): Promise<LogLine[]> {
+    return this.transact('getLogs', queue, (tr) => state.getLogs(this.qt(tr, queue), jobId));
+  }
+
+  async registerWorker(info: WorkerRegistration, ttlMs: number): Promise<void> {
+    await this.transact('registerWorker', info.queue, async (tr) => {
+      this.addToDirectory(tr, info.queue);
+      await state.registerWorker(this.qt(tr, info.queue), info, ttlMs);
+    });
+    this.listedAfterCommit([info.queue]);
+  }
+
+  async heartbeat(queue: string, workerId: string, ttlMs: number, status: WorkerStatus): Promise<WorkerInfo | null> {
+    return this.transact('heartbeat', queue, (tr) => state.heartbeat(this.qt(tr, queue), workerId, ttlMs, status));
+  }
+
+  async sendWorkerCommand(queue: string, workerId: string, command: WorkerCommand): Promise<boolean> {
+    return this.marked('sendWorkerCommand', queue, (qt) => state.sendWorkerCommand(qt, workerId, command));
+  }
+
+  async unregisterWorker(queue: string, workerId: string): Promise<void> {
+    await this.transact('unregisterWorker', queue, async (tr) => {
+      const qt = this.qt(tr, queue);
+      const raw = await tr.get(qt.keys.key('w', workerId));
+      tr.clear(qt.keys.key('w', workerId));
+      for (const route of raw ? decode<WorkerInfo>(raw).routes : []) tr.clear(qt.keys.key('cl', route, workerId));
+    });
+  }
+
+  async listWorkers(queue: string): Promise<WorkerInfo[]> {
+    return this.transact('listWorkers', queue, (tr) => state.liveWorkers(this.qt(tr, queue)));
+  }
+
+  async subscribe(queue: string, listener: JobEventListener, types?: readonly JobEventType[]): Promise<() => Promise<void>> {
+    if (this.closed) throw mapFdbError(new Error('the backend is closed'), 'subscribe', { queue });
+    let tail = this.tails.get(queue);
+    if (!tail) {
+      tail = new EventTail(this.db, this.keys(queue), () => (this.seq += 1), () => {});
+      this.tails.set(queue, tail);
+    }
+    const remove = await tail.add(listener, types);
+    return async () => {
+      remove();
+      if (tail.size === 0 && this.tails.get(queue) === tail) {
+        this.tails.delete(queue);
+        await tail.stop();
+      }
+    };
+  }
+
+  async saveSchedule(queue: string, definition: ScheduleDefinition): Promise<'created' | 'updated' | 'unchanged'> {
+    const saved = await this.marked('saveSchedule', queue, (qt) => {
+      this.addToDirectory(qt.tr, queue);
+      return state.saveSchedule(qt, definition);
+    });
+    this.listedAfterCommit([queue]);
+    return saved;
+  }
+
+  async listSchedules(queue: string): Promise<ScheduleRecord[]> {
+    return this.transact('listSchedules', queue, (tr) => state.listSchedules(this.qt(tr, queue)));
+  }
+
+  async setSchedulePaused(queue: string, id: string, paused: boolean): Promise<boolean> {
+    return this.marked('setSchedulePaused', queue, (qt) => state.setSchedulePaused(qt, id, paused));
+  }
+
+  async removeSchedule(queue: string, id: string): Promise<boolean> {
+    return this.marked('removeSchedule', queue, (qt) => state.removeSchedule(qt, id));
+  }
+
+  async fireSchedule(queue: string, id: string, version: number, firing: ScheduleFiring): Promise<boolean> {
+    return this.marked('fireSchedule', queue, (qt) =>
+      state.fireSchedule(qt, id, version, firing, (job) => jobs.enqueueJob(qt, job, () => state.liveWorkers(qt))),
+    );
+  }
+
+  async advanceSchedule(queue: string, id: string, version: number, next: { nextRunAt: number; state: Record<string, number> | null }): Promise<boolean> {
+    return this.marked('advanceSchedule', queue, (qt) => state.advanceSchedule(qt, id, version, next));
+  }
+
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    await Promise.all([...this.tails.values()].map((t) => t.stop()));
+    this.tails.clear();
+    await this.db.close();
+  }
+
+  /** Runs one transaction through the port's retry loop, mapping what it throws. */
+  private async transact<T>(operation: string, queue: string, body: (tr: KvTransaction) => Promise<T>): Promise<T> {
+    if (this.closed) throw mapFdbError(new Error('the backend is closed'), operation, { queue });
+    try {
+      return await this.db.transact(body);
+    } catch (err) {
+      throw mapFdbError(err, operation, { queue });
+    }
+  }
+
+  /**
+   * A transaction made idempotent by a marker: its result is stored under a nonce in the same
+   * commit, so a retry after commit_unknown_result finds the marker and returns that result
+   * instead of running again. Markers are swept after ten minutes.
+   */
+  private async marked<T>(operation: string, queue: string, body: (qt: QueueTransaction) => Promise<T>): Promise<T> {
+    const nonce = randomUUID();
+    const minute = minuteOf(Date.now());
+    return this.transact(operation, queue, async (tr) => {
+      const qt = this.qt(tr, queue);
+      const marker = qt.keys.key('tx', minute, nonce);
+      const done = await tr.get(marker);
+      if (done) return decode<{ result: T }>(done).result;
+      const result = await body(qt);
+      qt.flushEvents();
+      tr.set(marker, encode({ result: result ?? null }));
+      return result;
+    });
+  }
+
+  private qt(tr: KvTransaction, queue: string, now?: number): QueueTransaction {
+    return new QueueTransaction(tr, this.keys(queue), now ?? Date.now());
+  }
+
+  private keys(queue: string): QueueKeys {
+    let keys = this.keysByQueue.get(queue);
+    if (!keys) this.keysByQueue.set(queue, (keys = new QueueKeys(this.prefix, queue)));
+    return keys;
+  }
+
+  /** Names a queue in the directory, once per process (a blind write: it conflicts with nothing). */
+  private addToDirectory(tr: KvTransaction, queue: string): void {
+    if (!this.listed.has(queue)) tr.set(directoryKey(this.prefix, queue), Buffer.alloc(0));
+  }
+
+  private listedAfterCommit(queues: string[]): void {
+    for (const queue of queues) this.listed.add(queue);
+  }
+
+  /**
+   * How many claimers were active on the route lately (this one included): a claim chooses at
+   * random among that many times its limit of head keys, so concurrent claimers rarely pick the same
+   * delivery, while a lone claimer takes them in strict order. Presence is a blind write per
+   * claimer at most every second; it is read as a snapshot.
+   */
+  private async activeClaimers(qt: QueueTransaction, route: string, workerId: string): Promise<number> {
+    const version = await qt.version();
+    const rows = await qt.tr.snapshot.getRange(...qt.keys.range('cl', route));
+    let active = 0;
+    for (const [key, value] of rows) {
+      const seen = Number(value.readBigInt64BE(0));
+      if (version - seen < ACTIVE_CLAIMER_VERSIONS && (unpack(key).slice(-1)[0] as string) !== workerId) active += 1;
+    }
+    const presenceKey = `${qt.queue}\0${route}\0${workerId}`;
+    if (version - (this.presence.get(presenceKey) ?? -Infinity) > ACTIVE_CLAIMER_VERSIONS / 2) {
+      const stamp = Buffer.alloc(8);
+      stamp.writeBigInt64BE(BigInt(version));
+      qt.tr.set(qt.keys.key('cl', route, workerId), stamp);
+      this.presence.set(presenceKey, version);
+    }
+    return active + 1;
+  }
+
+  private async replayClaim(qt: QueueTransaction, ids: string[]): Promise<ClaimResult> {
+    const deliveries = [];
+    for (const id of ids) {
+      const d = await qt.delivery(id, true);
+      const job = d ? await qt.job(d.jobId, true) : null;
+      if (d && job) deliveries.push(toClaimed(qt.queue, d as StoredDelivery, job, qt.now));
+    }
+    return { deliveries, nextRunAt: null };
+  }
+}

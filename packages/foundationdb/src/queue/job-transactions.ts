@@ -1,0 +1,458 @@
+// The transactions of a job's life: enqueue, claim, complete, fail, lease renewal and recovery.
+// Each function is the body of one transaction on one queue (a QueueTransaction); the backend runs
+// it in the port's retry loop, so a body may run more than once and must be idempotent.
+import {
+  TERMINAL_STATES,
+  cancelledError,
+  deliveryId,
+  expiredLeaseError,
+  expiredLeaseOutcome,
+  holdsLease,
+  leaseLost,
+  planDeliveries,
+  type ClaimRequest,
+  type ClaimedDelivery,
+  type EnqueueResult,
+  type FailRequest,
+  type LeaseToken,
+  type NewJob,
+  type RetentionSchedule,
+  type WorkerInfo,
+} from '@skq/core';
+import { unpack } from '../kv/tuple.js';
+import { VERSIONS_PER_MS, type QueueTransaction } from './queue-transaction.js';
+import { toClaimed, type StoredDelivery, type StoredJob } from './records.js';
+
+/** Due deliveries moved from the timer index to the ready index per claim. */
+const PROMOTE_LIMIT = 256;
+
+/** A per-process enqueue order: time-based, so processes roughly agree, and strictly growing here. */
+let lastSeq = 0;
+function nextSeq(): number {
+  lastSeq = Math.max(lastSeq + 1, Date.now() * 1_000);
+  return lastSeq;
+}
+
+/**
+ * Enqueue. Reads: the job's key (a stored id is answered as stored), the dedupe key and its
+ * holder's deliveries, the live workers of a broadcast. Writes: the job, its deliveries, their
+ * pending keys and counters, the listing key, the dedupe key, `enqueued` events. Returns the
+ * contract's result. Idempotent: a rerun finds the job stored.
+ */
+export async function enqueueJob(qt: QueueTransaction, job: NewJob, liveWorkers: () => Promise<WorkerInfo[]>): Promise<EnqueueResult> {
+  const stored = await qt.job(job.id);
+  if (stored) return { id: job.id, deduped: false, deliveries: stored.deliveryIds.length };
+  if (job.dedupeKey) {
+    const dedupeKey = qt.keys.key('dedupe', job.dedupeKey);
+    const holderId = await qt.tr.get(dedupeKey);
+    if (holderId) {
+      const holder = await qt.job(holderId.toString('utf8'));
+      if (holder && !holder.endedKind && (await qt.deliveriesOf(holder)).some((d) => !TERMINAL_STATES.has(d.state))) {
+        return { id: holder.id, deduped: true, deliveries: 0 };
+      }
+    }
+    qt.tr.set(dedupeKey, Buffer.from(job.id, 'utf8'));
+  }
+  const targets = planDeliveries(job.routes, job.type, job.type === 'broadcast' ? await liveWorkers() : []);
+  const record: StoredJob = {
+    id: job.id,
+    name: job.name,
+    args: job.args,
+    routes: job.routes,
+    type: job.type,
+    priority: job.priority,
+    createdAt: job.createdAt,
+    options: job.options,
+    dedupeKey: job.dedupeKey ?? null,
+    deliveryIds: targets.map((_, i) => deliveryId(job.id, i)),
+    endedKind: null,
+    endedAt: null,
+  };
+  targets.forEach((target, i) => {
+    const d: StoredDelivery = {
+      id: record.deliveryIds[i]!,
+      jobId: job.id,
+      route: target.route,
+      targetWorker: target.targetWorker,
+      state: 'queued',
+      priority: job.priority,
+      runAt: job.runAt,
+      seq: nextSeq(),
+      attempts: 0,
+      maxAttempts: job.options.attempts,
+      recoveries: 0,
+      workerId: null,
+      leaseUntil: null,
+      leaseVersion: null,
+      startedAt: null,
+      finishedAt: null,
+      result: null,
+      error: null,
+      cancelRequested: false,
+      progress: null,
+      lastEnd: null,
+    };
+    qt.putDelivery(d);
+    qt.addPending(d);
+    qt.count(d.route, null, 'queued');
+    qt.event('enqueued', job.id, d.id, d.route, d.targetWorker);
+  });
+  qt.tr.set(qt.keys.key('list', job.createdAt, job.id), Buffer.alloc(0));
+  if (targets.length === 0) {
+    qt.markEnded(record, 'failed');
+    qt.event('cancelled', job.id, null, null, null);
+  } else {
+    qt.putJob(record);
+  }
+  return { id: job.id, deduped: false, deliveries: targets.length };
+}
+
+/**
+ * Claim. Reads: the pause keys (so a pause committed meanwhile conflicts), a snapshot of the timer
+ * and ready indexes, and each chosen delivery (the only read conflict on pending work: two
+ * claimers collide only when they choose the same delivery). Writes: due timer entries moved to
+ * the ready index, the chosen deliveries running under a lease that ends at a cluster version,
+ * their lease keys and counters, `started` events. `spread` is how many head keys to choose among
+ * at random: 1 (strict order) unless other claimers are active.
+ */
+export async function claimDeliveries(qt: QueueTransaction, request: ClaimRequest, spread: number): Promise<{ deliveries: ClaimedDelivery[]; nextRunAt: number | null; paused?: boolean }> {
+  const { route, workerId, limit } = request;
+  const [routePaused, queuePaused] = await Promise.all([qt.tr.get(qt.keys.key('paused', route)), qt.tr.get(qt.keys.key('paused', '*'))]);
+  if (routePaused || queuePaused) return { deliveries: [], nextRunAt: null, paused: true };
+  const version = await qt.version();
+  let nextRunAt: number | null = null;
+  for (const target of ['', workerId]) {
+    const next = await promoteDue(qt, route, target);
+    if (next !== null && (nextRunAt === null || next < nextRunAt)) nextRunAt = next;
+  }
+  const window = Math.max(limit, limit * spread);
+  const [shared, own] = await Promise.all(['', workerId].map((target) => qt.tr.snapshot.getRange(...qt.keys.range('r', route, target), { limit: window })));
+  const candidates = [...shared!, ...own!]
+    .map(([key]) => ({ key, parts: unpack(key).slice(5) as [number, number, number, string] }))
+    .sort((a, b) => a.parts[0] - b.parts[0] || a.parts[1] - b.parts[1] || a.parts[2] - b.parts[2])
+    .slice(0, window);
+  const chosen = choose(candidates, limit, spread);
+  const claimed: ClaimedDelivery[] = [];
+  for (const { key, parts } of chosen) {
+    const d = await qt.delivery(parts[3]);
+    if (!d || d.state !== 'queued') {
+      qt.tr.clear(key); // A stale index entry; the delivery moved on.
+      continue;
+    }
+    const job = await qt.job(d.jobId, true);
+    if (!job) continue;
+    qt.tr.clear(key);
+    d.state = 'running';
+    d.workerId = workerId;
+    d.attempts += 1;
+    d.startedAt = qt.now;
+    d.cancelRequested = false;
+    d.leaseUntil = qt.now + request.leaseMs;
+    d.leaseVersion = version + request.leaseMs * VERSIONS_PER_MS;
+    qt.putDelivery(d);
+    qt.tr.set(qt.leaseKey(d), Buffer.alloc(0));
+    qt.count(d.route, 'queued', 'running');
+    qt.event('started', d.jobId, d.id, d.route, workerId);
+    claimed.push(toClaimed(qt.queue, d, job, qt.now));
+  }
+  return { deliveries: claimed, nextRunAt: claimed.length < limit ? nextRunAt : null };
+}
+
+/** Moves due timer entries of one target to the ready index; returns the earliest run time still ahead. */
+async function promoteDue(qt: QueueTransaction, route: string, target: string): Promise<number | null> {
+  const [begin, end] = qt.keys.range('t', route, target);
+  const entries = await qt.tr.snapshot.getRange(begin, end, { limit: PROMOTE_LIMIT + 1 });
+  for (const [key] of entries) {
+    const [runAt, negPriority, seq, id] = unpack(key).slice(5) as [number, number, number, string];
+    if (runAt > qt.now) return runAt;
+    // Blind writes: two claimers promoting the same entry write the same keys and do not conflict.
+    qt.tr.clear(key);
+    qt.tr.set(qt.keys.key('r', route, target, negPriority, runAt, seq, id), Buffer.alloc(0));
+  }
+  return null;
+}
+
+/** The first `limit` candidates in order when `spread` is 1; else `limit` at random among the head. */
+function choose<T>(candidates: T[], limit: number, spread: number): T[] {
+  if (spread <= 1 || candidates.length <= limit) return candidates.slice(0, limit);
+  const pool = [...candidates];
+  const picked: T[] = [];
+  while (picked.length < limit && pool.length) picked.push(pool.splice(Math.floor(Math.random() * pool.length), 1)[0]!);
+  return picked;
+}
+
+/**
+ * Reads a delivery under its lease. The call's own retry after commit_unknown_result (same
+ * `nonce`) finds the attempt already ended by it, and gets `replayed`; any other call is fenced.
+ */
+async function leased(qt: QueueTransaction, lease: LeaseToken, nonce: string): Promise<{ d: StoredDelivery; replayed: StoredDelivery['lastEnd'] }> {
+  const d = await qt.delivery(lease.deliveryId);
+  if (!d) throw leaseLost(qt.queue, lease, null);
+  if (d.lastEnd?.nonce === nonce) return { d, replayed: d.lastEnd };
+  if (!holdsLease(d, lease)) throw leaseLost(qt.queue, lease, d);
+  return { d, replayed: null };
+}
+
+/**
+ * Complete. Reads: the delivery (fenced by the lease token), its job and the job's other
+ * deliveries. Writes: the delivery succeeded with its result, counters, throughput, the lease key
+ * cleared, a `succeeded` event, the job's end and retention. A rerun after commit_unknown_result
+ * finds the attempt already ended by this call and writes nothing.
+ */
+export async function completeDelivery(qt: QueueTransaction, lease: LeaseToken, result: unknown, retention: RetentionSchedule, nonce: string): Promise<void> {
+  const { d, replayed } = await leased(qt, lease, nonce);
+  if (replayed) return;
+  qt.tr.clear(qt.leaseKey(d));
+  finish(d, 'succeeded', qt.now);
+  d.result = result ?? null;
+  d.lastEnd = { nonce, outcome: 'succeeded' };
+  qt.putDelivery(d);
+  qt.count(d.route, 'running', 'succeeded');
+  qt.throughput(d.route, 'succeeded');
+  qt.event('succeeded', d.jobId, d.id, d.route, lease.workerId);
+  await deliveryEnded(qt, d, retention);
+}
+
+/**
+ * Fail. Like complete; the delivery is queued again at `retryAt`, or ends failed or cancelled.
+ * Returns how it ended (a rerun returns the first run's answer).
+ */
+export async function failDelivery(qt: QueueTransaction, lease: LeaseToken, request: FailRequest, retention: RetentionSchedule, nonce: string): Promise<'retrying' | 'failed' | 'cancelled'> {
+  const { d, replayed } = await leased(qt, lease, nonce);
+  if (replayed) return replayed.outcome as 'retrying' | 'failed' | 'cancelled';
+  qt.tr.clear(qt.leaseKey(d));
+  d.error = request.error;
+  d.leaseUntil = null;
+  d.leaseVersion = null;
+  let outcome: 'retrying' | 'failed' | 'cancelled';
+  if (request.cancelled || d.cancelRequested) outcome = 'cancelled';
+  else if (request.retryAt !== undefined && request.retryAt !== null) outcome = 'retrying';
+  else outcome = 'failed';
+  d.lastEnd = { nonce, outcome };
+  if (outcome === 'retrying') {
+    d.state = 'queued';
+    d.runAt = request.retryAt!;
+    qt.addPending(d);
+    qt.count(d.route, 'running', 'queued');
+    qt.putDelivery(d);
+    qt.event('retrying', d.jobId, d.id, d.route, lease.workerId);
+    return outcome;
+  }
+  finish(d, outcome, qt.now);
+  qt.putDelivery(d);
+  qt.count(d.route, 'running', outcome);
+  if (outcome === 'failed') qt.throughput(d.route, 'failed');
+  qt.event(outcome, d.jobId, d.id, d.route, lease.workerId);
+  await deliveryEnded(qt, d, retention);
+  return outcome;
+}
+
+/** Renews the leases still held; returns those. Idempotent: a rerun sets the same deadline. */
+export async function extendLeases(qt: QueueTransaction, leases: LeaseToken[], leaseMs: number): Promise<LeaseToken[]> {
+  const version = await qt.version();
+  const kept: LeaseToken[] = [];
+  for (const lease of leases) {
+    const d = await qt.delivery(lease.deliveryId);
+    if (!d || !holdsLease(d, lease)) continue;
+    qt.tr.clear(qt.leaseKey(d));
+    d.leaseVersion = version + leaseMs * VERSIONS_PER_MS;
+    d.leaseUntil = qt.now + leaseMs;
+    qt.tr.set(qt.leaseKey(d), Buffer.alloc(0));
+    qt.putDelivery(d);
+    kept.push(lease);
+  }
+  return kept;
+}
+
+/**
+ * Recovery. Reads: the lease index up to the cluster's current version (shifted by `aheadMs` when
+ * the caller asks about a later instant), and each expired delivery. Writes: each one queued again
+ * (or ended failed or cancelled once it has been taken back too often), with its events. Returns
+ * how many it took back. Expiry compares cluster versions only, never two machines' clocks.
+ */
+export async function recoverDeliveries(qt: QueueTransaction, aheadMs: number, retention: RetentionSchedule): Promise<number> {
+  const version = (await qt.version()) + aheadMs * VERSIONS_PER_MS;
+  const [begin] = qt.keys.range('l');
+  const entries = await qt.tr.snapshot.getRange(begin, qt.keys.key('l', Math.max(0, Math.floor(version))), { limit: 500 });
+  let recovered = 0;
+  for (const [key] of entries) {
+    const id = unpack(key).slice(-1)[0] as string;
+    const d = await qt.delivery(id);
+    qt.tr.clear(key);
+    if (!d || d.state !== 'running' || qt.leaseKey(d).compare(key) !== 0) continue;
+    const outcome = expiredLeaseOutcome(d);
+    recovered += 1;
+    if (outcome === 'recovered') {
+      d.state = 'queued';
+      d.runAt = qt.now;
+      d.recoveries += 1;
+      d.leaseUntil = null;
+      d.leaseVersion = null;
+      qt.addPending(d);
+      qt.count(d.route, 'running', 'queued');
+      qt.putDelivery(d);
+      qt.event('recovered', d.jobId, d.id, d.route, d.workerId);
+      continue;
+    }
+    d.error = expiredLeaseError(d, outcome);
+    finish(d, outcome, qt.now);
+    qt.putDelivery(d);
+    qt.count(d.route, 'running', outcome);
+    if (outcome === 'failed') qt.throughput(d.route, 'failed');
+    qt.event(outcome, d.jobId, d.id, d.route, d.workerId);
+    await deliveryEnded(qt, d, retention);
+  }
+  return recovered;
+}
+
+/** Cancels a job: queued deliveries end cancelled, running ones get a request. Returns whether any was open. */
+export async function cancelJob(qt: QueueTransaction, jobId: string, retention: RetentionSchedule): Promise<boolean> {
+  const job = await qt.job(jobId);
+  if (!job) return false;
+  let open = false;
+  for (const d of await qt.deliveriesOf(job)) {
+    if (d.state === 'queued') {
+      open = true;
+      qt.removePending(d);
+      d.error = cancelledError(jobId);
+      finish(d, 'cancelled', qt.now);
+      qt.putDelivery(d);
+      qt.count(d.route, 'queued', 'cancelled');
+      qt.event('cancelled', jobId, d.id, d.route, null);
+      await deliveryEnded(qt, d, retention);
+    } else if (d.state === 'running') {
+      open = true;
+      d.cancelRequested = true;
+      qt.putDelivery(d);
+      qt.event('cancel-requested', jobId, d.id, d.route, d.workerId);
+    }
+  }
+  return open;
+}
+
+/** Moves a job's queued deliveries to `runAt`. Returns false if none was queued. */
+export async function rescheduleJob(qt: QueueTransaction, jobId: string, runAt: number): Promise<boolean> {
+  const job = await qt.job(jobId);
+  if (!job) return false;
+  let moved = false;
+  for (const d of await qt.deliveriesOf(job)) {
+    if (d.state !== 'queued') continue;
+    moved = true;
+    qt.removePending(d);
+    d.runAt = runAt;
+    qt.addPending(d);
+    qt.putDelivery(d);
+    qt.event('rescheduled', jobId, d.id, d.route, null);
+  }
+  return moved;
+}
+
+/** Queues a job's failed and cancelled deliveries again with a fresh budget. Returns how many. */
+export async function retryJob(qt: QueueTransaction, jobId: string, request: { runAt: number; attempts: number }): Promise<number> {
+  const job = await qt.job(jobId);
+  if (!job) return 0;
+  let n = 0;
+  for (const d of await qt.deliveriesOf(job)) {
+    if (d.state !== 'failed' && d.state !== 'cancelled') continue;
+    n += 1;
+    qt.count(d.route, d.state, 'queued');
+    Object.assign(d, { state: 'queued', runAt: request.runAt, maxAttempts: d.attempts - d.recoveries + request.attempts, workerId: null });
+    Object.assign(d, { leaseUntil: null, leaseVersion: null, finishedAt: null, result: null, error: null, cancelRequested: false, lastEnd: null });
+    qt.addPending(d);
+    qt.putDelivery(d);
+    qt.event('retrying', jobId, d.id, d.route, null);
+  }
+  if (n) {
+    qt.unmarkEnded(job);
+    qt.putJob(job);
+  }
+  return n;
+}
+
+/** Deletes jobs with their deliveries, indexes and logs, skipping any that runs. Returns the ids deleted. */
+export async function removeJobs(qt: QueueTransaction, jobIds: string[]): Promise<string[]> {
+  const removed: string[] = [];
+  for (const jobId of jobIds) {
+    const job = await qt.job(jobId);
+    if (!job) continue;
+    const deliveries = await qt.deliveriesOf(job);
+    if (deliveries.some((d) => d.state === 'running')) continue;
+    deleteJob(qt, job, deliveries);
+    qt.event('removed', jobId, null, null, null);
+    removed.push(jobId);
+  }
+  return removed;
+}
+
+/** Stores a running attempt's progress under its lease, and publishes it. */
+export async function storeProgress(qt: QueueTransaction, lease: LeaseToken, progress: unknown): Promise<void> {
+  const d = await qt.delivery(lease.deliveryId);
+  if (!d || !holdsLease(d, lease)) throw leaseLost(qt.queue, lease, d);
+  d.progress = progress ?? null;
+  qt.putDelivery(d);
+  qt.event('progress', d.jobId, d.id, d.route, lease.workerId, progress ?? null);
+}
+
+/** Reads a job with its deliveries (snapshot: a read-only transaction conflicts with nothing). */
+export async function readJob(qt: QueueTransaction, jobId: string): Promise<{ job: StoredJob; deliveries: StoredDelivery[] } | null> {
+  const job = await qt.job(jobId, true);
+  return job ? { job, deliveries: await qt.deliveriesOf(job, true) } : null;
+}
+
+function finish(d: StoredDelivery, state: 'succeeded' | 'failed' | 'cancelled', now: number): void {
+  d.state = state;
+  d.finishedAt = now;
+  d.leaseUntil = null;
+  d.leaseVersion = null;
+}
+
+/**
+ * A delivery ended: once its job has no open delivery, the job ends (kind `failed` if any
+ * delivery failed or was cancelled) and its retention rule applies: removed at once, or the
+ * queue's ended jobs of that kind trimmed to the rule.
+ */
+async function deliveryEnded(qt: QueueTransaction, ended: StoredDelivery, retention: RetentionSchedule): Promise<void> {
+  const job = await qt.job(ended.jobId);
+  if (!job) return;
+  const others = await Promise.all(job.deliveryIds.filter((id) => id !== ended.id).map((id) => qt.delivery(id)));
+  const all = [ended, ...others.filter((d): d is StoredDelivery => d !== null)];
+  if (all.some((d) => !TERMINAL_STATES.has(d.state))) return;
+  const kind = all.some((d) => d.state !== 'succeeded') ? 'failed' : 'completed';
+  const step = retention.afterEnd(qt.queue, kind, job.options);
+  if (step.action === 'remove') return deleteJob(qt, job, all);
+  qt.markEnded(job, kind);
+  if (step.action !== 'trim') return;
+  const { count, ageMs } = step.rule;
+  const victims: string[] = [];
+  if (ageMs !== null) {
+    const old = await qt.tr.snapshot.getRange(qt.keys.range('ended', kind)[0], qt.keys.key('ended', kind, qt.now - ageMs), { limit: 1_000 });
+    victims.push(...old.map(([key]) => unpack(key).slice(-1)[0] as string));
+  }
+  if (count !== null && victims.length === 0) {
+    const total = Number((await qt.tr.snapshot.get(qt.keys.key('endedN', kind)))?.readBigInt64LE(0) ?? 0n);
+    if (total > count) {
+      const oldest = await qt.tr.snapshot.getRange(...qt.keys.range('ended', kind), { limit: Math.min(1_000, total - count) });
+      victims.push(...oldest.map(([key]) => unpack(key).slice(-1)[0] as string));
+    }
+  }
+  for (const id of victims) {
+    if (id === job.id) continue;
+    const victim = await qt.job(id);
+    if (victim) deleteJob(qt, victim, await qt.deliveriesOf(victim));
+  }
+}
+
+/** Clears every key of a job; counters follow its deliveries' states. */
+function deleteJob(qt: QueueTransaction, job: StoredJob, deliveries: StoredDelivery[]): void {
+  for (const d of deliveries) {
+    qt.tr.clear(qt.keys.delivery(d.id));
+    if (d.state === 'queued') qt.removePending(d);
+    if (d.state === 'running') qt.tr.clear(qt.leaseKey(d));
+    qt.count(d.route, d.state, null);
+  }
+  qt.unmarkEnded(job);
+  qt.tr.clear(qt.keys.job(job.id));
+  qt.tr.clear(qt.keys.key('list', job.createdAt, job.id));
+  qt.tr.clearRange(...qt.keys.range('log', job.id));
+}
+

@@ -1,0 +1,123 @@
+import { minuteOf, type EndedKind, type JobEvent, type JobEventType } from '@skq/core';
+import type { KvTransaction } from '../kv/port.js';
+import type { QueueKeys } from './keys.js';
+import { decode, encode, type StoredDelivery, type StoredJob } from './records.js';
+
+/** Cluster versions per ms: FDB advances about a million versions a second. */
+export const VERSIONS_PER_MS = 1_000;
+
+/** States a delivery is counted in (`scheduled` is a queued delivery whose run time is ahead). */
+export type CountedState = StoredDelivery['state'];
+
+/**
+ * One transaction on one queue, with the operations every queue transaction shares: reading and
+ * writing jobs and deliveries, keeping the pending and lease indexes and the counters in step, and
+ * recording events. Events are written with versionstamped keys at the end, in commit order, and
+ * bump the key subscribers watch.
+ */
+export class QueueTransaction {
+  private readonly events: Omit<JobEvent, 'seq'>[] = [];
+
+  constructor(
+    readonly tr: KvTransaction,
+    readonly keys: QueueKeys,
+    readonly now: number,
+  ) {}
+
+  get queue(): string {
+    return this.keys.queue;
+  }
+
+  /** The cluster's clock: this transaction's read version, as a number. */
+  async version(): Promise<number> {
+    return Number(await this.tr.getReadVersion());
+  }
+
+  async job(jobId: string, snapshot = false): Promise<StoredJob | null> {
+    const raw = await (snapshot ? this.tr.snapshot : this.tr).get(this.keys.job(jobId));
+    return raw ? decode<StoredJob>(raw) : null;
+  }
+
+  async delivery(deliveryId: string, snapshot = false): Promise<StoredDelivery | null> {
+    const raw = await (snapshot ? this.tr.snapshot : this.tr).get(this.keys.delivery(deliveryId));
+    return raw ? decode<StoredDelivery>(raw) : null;
+  }
+
+  async deliveriesOf(job: StoredJob, snapshot = false): Promise<StoredDelivery[]> {
+    const found = await Promise.all(job.deliveryIds.map((id) => this.delivery(id, snapshot)));
+    return found.filter((d): d is StoredDelivery => d !== null);
+  }
+
+  putJob(job: StoredJob): void {
+    this.tr.set(this.keys.job(job.id), encode(job));
+  }
+
+  putDelivery(d: StoredDelivery): void {
+    this.tr.set(this.keys.delivery(d.id), encode(d));
+  }
+
+  /** The key of a queued delivery: `r` when due, else `t` (which a claim moves to `r` once due). */
+  pendingKey(d: StoredDelivery, due: boolean): Buffer {
+    const target = d.targetWorker ?? '';
+    return due ? this.keys.key('r', d.route, target, -d.priority, d.runAt, d.seq, d.id) : this.keys.key('t', d.route, target, d.runAt, -d.priority, d.seq, d.id);
+  }
+
+  addPending(d: StoredDelivery): void {
+    this.tr.set(this.pendingKey(d, d.runAt <= this.now), Buffer.alloc(0));
+  }
+
+  /** Clears both possible pending keys: whichever side of its run time the delivery is on. */
+  removePending(d: StoredDelivery): void {
+    this.tr.clear(this.pendingKey(d, true));
+    this.tr.clear(this.pendingKey(d, false));
+  }
+
+  leaseKey(d: StoredDelivery): Buffer {
+    return this.keys.key('l', d.leaseVersion ?? 0, d.id);
+  }
+
+  /** Moves a delivery between counted states (atomic adds: counters never conflict). */
+  count(route: string, from: CountedState | null, to: CountedState | null): void {
+    if (from === to) return;
+    if (from) this.tr.add(this.keys.counter(route, from), -1);
+    if (to) this.tr.add(this.keys.counter(route, to), 1);
+  }
+
+  /** Counts an ending in its minute's throughput. */
+  throughput(route: string, outcome: 'succeeded' | 'failed'): void {
+    this.tr.add(this.keys.key('tp', minuteOf(this.now), route, outcome === 'succeeded' ? 'c' : 'f'), 1);
+  }
+
+  event(type: JobEventType, jobId: string | null, deliveryId: string | null, route: string | null, workerId: string | null, data?: unknown): void {
+    this.events.push({ type, queue: this.queue, jobId, deliveryId, route, workerId, at: this.now, ...(data !== undefined && { data }) });
+  }
+
+  /** Marks a job ended (for retention) and indexes it by kind and time. */
+  markEnded(job: StoredJob, kind: EndedKind): void {
+    job.endedKind = kind;
+    job.endedAt = this.now;
+    this.putJob(job);
+    this.tr.set(this.keys.key('ended', kind, this.now, job.id), Buffer.alloc(0));
+    this.tr.add(this.keys.key('endedN', kind), 1);
+  }
+
+  /** Undoes {@link markEnded} for a job retried. */
+  unmarkEnded(job: StoredJob): void {
+    if (!job.endedKind) return;
+    this.tr.clear(this.keys.key('ended', job.endedKind, job.endedAt ?? 0, job.id));
+    this.tr.add(this.keys.key('endedN', job.endedKind), -1);
+    job.endedKind = null;
+    job.endedAt = null;
+  }
+
+  /** Writes the events recorded so far; called once, at the end of the transaction body. */
+  flushEvents(): void {
+    if (this.events.length === 0) return;
+    this.events.forEach((event, i) => {
+      const { key, offset } = this.keys.versionstamped(['ev'], i);
+      this.tr.setVersionstampedKey(key, offset, encode(event));
+    });
+    this.tr.add(this.keys.wakeup(), 1);
+    this.events.length = 0;
+  }
+}
