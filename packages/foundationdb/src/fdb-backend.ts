@@ -63,7 +63,6 @@ export class FdbBackend implements StorageBackend {
   private readonly listed = new Set<string>();
   private readonly tails = new Map<string, EventTail>();
   private readonly retention = new RetentionSchedule();
-  private readonly presence = new Map<string, number>();
   private seq = 0;
   private closed = false;
 
@@ -130,8 +129,8 @@ export class FdbBackend implements StorageBackend {
       const marker = qt.keys.key('tx', minute, nonce);
       const replay = await tr.get(marker);
       if (replay) return this.replayClaim(qt, decode<string[]>(replay));
-      const spread = await this.activeClaimers(qt, route, workerId);
-      const result = await jobs.claimDeliveries(qt, request, spread);
+      const share = await this.claimShare(qt, route, workerId);
+      const result = await jobs.claimDeliveries(qt, request, share);
       qt.flushEvents();
       if (result.deliveries.length) tr.set(marker, encode(result.deliveries.map((d) => d.id)));
       return result;
@@ -385,27 +384,34 @@ export class FdbBackend implements StorageBackend {
   }
 
   /**
-   * How many claimers were active on the route lately (this one included): a claim chooses at
-   * random among that many times its limit of head keys, so concurrent claimers rarely pick the same
-   * delivery, while a lone claimer takes them in strict order. Presence is a blind write per
-   * claimer at most every second; it is read as a snapshot.
+   * Which of the route's claimers this one is, by worker id: the live workers registered on the
+   * route (liveness is the registration's expiry version, never a clock), and claimers that are not
+   * registered but claimed in the last 2 s of cluster versions. An unregistered claimer leaves its
+   * presence with a blind write (no conflict) at most once a second. Both are snapshot reads.
    */
-  private async activeClaimers(qt: QueueTransaction, route: string, workerId: string): Promise<number> {
+  private async claimShare(qt: QueueTransaction, route: string, workerId: string): Promise<jobs.ClaimShare> {
     const version = await qt.version();
-    const rows = await qt.tr.snapshot.getRange(...qt.keys.range('cl', route));
-    let active = 0;
-    for (const [key, value] of rows) {
-      const seen = Number(value.readBigInt64BE(0));
-      if (version - seen < ACTIVE_CLAIMER_VERSIONS && (unpack(key).slice(-1)[0] as string) !== workerId) active += 1;
+    const active = new Set<string>([workerId]);
+    let registered = false;
+    for (const w of await state.liveWorkers(qt)) {
+      if (!w.routes.includes(route)) continue;
+      active.add(w.id);
+      if (w.id === workerId) registered = true;
     }
-    const presenceKey = `${qt.queue}\0${route}\0${workerId}`;
-    if (version - (this.presence.get(presenceKey) ?? -Infinity) > ACTIVE_CLAIMER_VERSIONS / 2) {
+    let seen = -Infinity;
+    for (const [key, value] of await qt.tr.snapshot.getRange(...qt.keys.range('cl', route))) {
+      const at = Number(value.readBigInt64BE(0));
+      const id = unpack(key).slice(-1)[0] as string;
+      if (id === workerId) seen = at;
+      else if (version - at < ACTIVE_CLAIMER_VERSIONS) active.add(id);
+    }
+    if (!registered && version - seen > ACTIVE_CLAIMER_VERSIONS / 2) {
       const stamp = Buffer.alloc(8);
       stamp.writeBigInt64BE(BigInt(version));
       qt.tr.set(qt.keys.key('cl', route, workerId), stamp);
-      this.presence.set(presenceKey, version);
     }
-    return active + 1;
+    const sorted = [...active].sort();
+    return { index: sorted.indexOf(workerId), of: sorted.length };
   }
 
   private async replayClaim(qt: QueueTransaction, ids: string[]): Promise<ClaimResult> {

@@ -112,10 +112,10 @@ export async function enqueueJob(qt: QueueTransaction, job: NewJob, liveWorkers:
  * and ready indexes, and each chosen delivery (the only read conflict on pending work: two
  * claimers collide only when they choose the same delivery). Writes: due timer entries moved to
  * the ready index, the chosen deliveries running under a lease that ends at a cluster version,
- * their lease keys and counters, `started` events. `spread` is how many head keys to choose among
- * at random: 1 (strict order) unless other claimers are active.
+ * their lease keys and counters, `started` events. `share` says which of the active claimers this
+ * one is: a lone claimer takes the head in strict order; several split the head between them.
  */
-export async function claimDeliveries(qt: QueueTransaction, request: ClaimRequest, spread: number): Promise<{ deliveries: ClaimedDelivery[]; nextRunAt: number | null; paused?: boolean }> {
+export async function claimDeliveries(qt: QueueTransaction, request: ClaimRequest, share: ClaimShare): Promise<{ deliveries: ClaimedDelivery[]; nextRunAt: number | null; paused?: boolean }> {
   const { route, workerId, limit } = request;
   const [routePaused, queuePaused] = await Promise.all([qt.tr.get(qt.keys.key('paused', route)), qt.tr.get(qt.keys.key('paused', '*'))]);
   if (routePaused || queuePaused) return { deliveries: [], nextRunAt: null, paused: true };
@@ -125,13 +125,13 @@ export async function claimDeliveries(qt: QueueTransaction, request: ClaimReques
     const next = await promoteDue(qt, route, target);
     if (next !== null && (nextRunAt === null || next < nextRunAt)) nextRunAt = next;
   }
-  const window = Math.max(limit, limit * spread);
-  const [shared, own] = await Promise.all(['', workerId].map((target) => qt.tr.snapshot.getRange(...qt.keys.range('r', route, target), { limit: window })));
-  const candidates = [...shared!, ...own!]
+  // Deliveries targeted at this worker (broadcast) are its alone; the shared ones are split by share.
+  const own = await qt.tr.snapshot.getRange(...qt.keys.range('r', route, workerId), { limit });
+  const shared = await sharedHead(qt, route, limit, share);
+  const candidates = [...own, ...shared]
     .map(([key]) => ({ key, parts: unpack(key).slice(5) as [number, number, number, string] }))
-    .sort((a, b) => a.parts[0] - b.parts[0] || a.parts[1] - b.parts[1] || a.parts[2] - b.parts[2])
-    .slice(0, window);
-  const chosen = choose(candidates, limit, spread);
+    .sort((a, b) => a.parts[0] - b.parts[0] || a.parts[1] - b.parts[1] || a.parts[2] - b.parts[2]);
+  const chosen = choose(candidates, limit, share);
   const claimed: ClaimedDelivery[] = [];
   for (const { key, parts } of chosen) {
     const d = await qt.delivery(parts[3]);
@@ -158,6 +158,27 @@ export async function claimDeliveries(qt: QueueTransaction, request: ClaimReques
   return { deliveries: claimed, nextRunAt: claimed.length < limit ? nextRunAt : null };
 }
 
+/**
+ * The head of the shared ready index, as far as this claimer needs: a lone claimer reads `limit`
+ * keys; one of several reads pages of eight times the shares until one holds a key of its share
+ * (at most {@link MAX_PAGES}), so a claimer whose share the others left behind in the head looks
+ * further instead of taking theirs.
+ */
+async function sharedHead(qt: QueueTransaction, route: string, limit: number, share: ClaimShare): Promise<[Buffer, Buffer][]> {
+  let [begin] = qt.keys.range('r', route, '');
+  const end = qt.keys.range('r', route, '')[1];
+  if (share.of <= 1) return qt.tr.snapshot.getRange(begin, end, { limit });
+  const page = Math.min(WINDOW_LIMIT, limit * share.of * 8);
+  const rows: [Buffer, Buffer][] = [];
+  for (let n = 0; n < MAX_PAGES; n += 1) {
+    const found = await qt.tr.snapshot.getRange(begin, end, { limit: page });
+    rows.push(...found);
+    if (found.length < page || found.some(([key]) => shareOf(unpack(key).slice(-1)[0] as string, share.of, 0) === share.index)) break;
+    begin = Buffer.concat([found[found.length - 1]![0], Buffer.from([0x00])]);
+  }
+  return rows;
+}
+
 /** Moves due timer entries of one target to the ready index; returns the earliest run time still ahead. */
 async function promoteDue(qt: QueueTransaction, route: string, target: string): Promise<number | null> {
   const [begin, end] = qt.keys.range('t', route, target);
@@ -172,13 +193,49 @@ async function promoteDue(qt: QueueTransaction, route: string, target: string): 
   return null;
 }
 
-/** The first `limit` candidates in order when `spread` is 1; else `limit` at random among the head. */
-function choose<T>(candidates: T[], limit: number, spread: number): T[] {
-  if (spread <= 1 || candidates.length <= limit) return candidates.slice(0, limit);
-  const pool = [...candidates];
-  const picked: T[] = [];
-  while (picked.length < limit && pool.length) picked.push(pool.splice(Math.floor(Math.random() * pool.length), 1)[0]!);
-  return picked;
+/** Which of `of` active claimers of a route this one is (0-based, by worker id). */
+export interface ClaimShare {
+  index: number;
+  of: number;
+}
+
+/** The most head keys a claim reads per page, and the most pages. */
+const WINDOW_LIMIT = 1_000;
+const MAX_PAGES = 4;
+
+/**
+ * The deliveries to claim. Alone, the first `limit` in order. Among several claimers, the first of
+ * the head that fall to this claimer's share (a hash of the delivery id, so a delivery's owner does
+ * not change as others are taken): claimers that agree on who is active never pick the same
+ * delivery, which is what keeps conflicts rare. With none of its share in what it read, a claimer
+ * helps with the deliveries a second hash gives it, so no delivery waits on a claimer that fell
+ * behind (one that went away stops counting when its registration expires).
+ */
+function choose<T extends { parts: [number, number, number, string] }>(candidates: T[], limit: number, share: ClaimShare): T[] {
+  if (share.of <= 1 || candidates.length <= 1) return candidates.slice(0, limit);
+  const picked = candidates.filter((c) => shareOf(c.parts[3], share.of, 0) === share.index).slice(0, limit);
+  // Short of its share: it helps with the deliveries a second, independent hash gives it, from the
+  // far end, where their owners come last. Each delivery then has one owner and one helper, so at
+  // most two claimers contend for it.
+  if (picked.length < limit) {
+    const helped = candidates.filter((c) => !picked.includes(c) && shareOf(c.parts[3], share.of, 1) === share.index);
+    picked.push(...helped.slice(-(limit - picked.length)));
+  }
+  if (picked.length < limit) {
+    // Neither its share nor its help is here (a nearly empty queue): the rest, in order to finish a
+    // batch, or at random to start one, so that idle claimers do not all take the first.
+    const rest = candidates.filter((c) => !picked.includes(c));
+    if (picked.length > 0) picked.push(...rest.slice(0, limit - picked.length));
+    else while (picked.length < limit && rest.length) picked.push(rest.splice(Math.floor(Math.random() * rest.length), 1)[0]!);
+  }
+  return picked.sort((a, b) => a.parts[0] - b.parts[0] || a.parts[1] - b.parts[1] || a.parts[2] - b.parts[2]);
+}
+
+/** FNV-1a of the delivery id (with a different start for each `seed`), modulo the number of shares. */
+function shareOf(id: string, of: number, seed: 0 | 1): number {
+  let h = seed === 0 ? 0x811c9dc5 : 0x01000193;
+  for (let i = 0; i < id.length; i += 1) h = Math.imul(h ^ id.charCodeAt(i), 0x01000193);
+  return (h >>> 0) % of;
 }
 
 /**
