@@ -95,7 +95,7 @@ for (const c of [1, 10, 100]) {
   const steady = rounds[0]!.steadyClaims > 0 ? median(rounds.map((x) => (x.steadyConflicts / x.steadyClaims) * 1_000)) : Number.NaN;
   const whole = median(rounds.map((x) => (x.conflicts / x.claims) * 1_000));
   if (c === 100) at100.push(steady, whole);
-  console.log(`| ${c} | ${fmt(steady, 1)} | ${fmt(whole, 1)} | ${fmt(median(rounds.map((x) => x.conflicts)))} |`);
+  console.log(`| ${c} | ${Number.isNaN(steady) ? "n/a" : fmt(steady, 1)} | ${fmt(whole, 1)} | ${fmt(median(rounds.map((x) => x.conflicts)))} |`);
 }
 const committed = median(happy.map((h) => h.committedPerJob));
 console.log(

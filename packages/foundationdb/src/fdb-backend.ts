@@ -164,7 +164,7 @@ export class FdbBackend implements StorageBackend {
   async recoverExpired(queue: string, now?: number): Promise<number> {
     const aheadMs = now === undefined ? 0 : now - Date.now();
     return this.marked('recoverExpired', queue, async (qt) => {
-      state.sweep(qt);
+      await state.sweep(qt);
       return jobs.recoverDeliveries(qt, aheadMs, this.retention);
     });
   }

@@ -475,6 +475,12 @@ async function deliveryEnded(qt: QueueTransaction, ended: StoredDelivery, retent
   const all = [ended, ...others.filter((d): d is StoredDelivery => d !== null)];
   if (all.some((d) => !TERMINAL_STATES.has(d.state))) return;
   const kind = all.some((d) => d.state !== 'succeeded') ? 'failed' : 'completed';
+  if (job.dedupeKey) {
+    // The key is free again: clear it if it still names this job. A read with a conflict, so an
+    // enqueue that takes the key meanwhile makes this commit retry rather than lose its pointer.
+    const dedupeKey = qt.keys.key('dedupe', job.dedupeKey);
+    if ((await qt.tr.get(dedupeKey))?.toString('utf8') === job.id) qt.tr.clear(dedupeKey);
+  }
   const step = retention.afterEnd(qt.queue, kind, job.options);
   if (step.action === 'remove') return deleteJob(qt, job, all);
   qt.markEnded(job, kind);

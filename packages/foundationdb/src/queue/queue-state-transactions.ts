@@ -252,8 +252,24 @@ export async function advanceSchedule(qt: QueueTransaction, id: string, version:
   return true;
 }
 
-/** Clears what is past keeping: throughput older than 24 hours, transaction markers older than 10 minutes. */
-export function sweep(qt: QueueTransaction): void {
+/** How long events are kept for subscribers that fell behind. */
+const EVENT_RETENTION_MS = 3_600_000;
+
+/**
+ * Clears what is past keeping: throughput older than 24 hours, events older than an hour,
+ * transaction markers older than ten minutes, and registrations expired an hour ago. Runs with
+ * lease recovery, which every worker calls on a timer.
+ */
+export async function sweep(qt: QueueTransaction): Promise<void> {
   qt.tr.clearRange(qt.keys.range('tp')[0], qt.keys.key('tp', minuteOf(qt.now - THROUGHPUT_WINDOW_MS)));
   qt.tr.clearRange(qt.keys.range('tx')[0], qt.keys.key('tx', minuteOf(qt.now - 600_000)));
+  const version = await qt.version();
+  const oldest = Math.max(0, version - EVENT_RETENTION_MS * VERSIONS_PER_MS);
+  // Event keys end in a versionstamp, whose first 8 bytes are the commit version.
+  const stamp = Buffer.alloc(12);
+  stamp.writeBigUInt64BE(BigInt(oldest));
+  qt.tr.clearRange(qt.keys.range('ev')[0], Buffer.concat([qt.keys.key('ev'), Buffer.from([0x33]), stamp]));
+  for (const [key, value] of await qt.tr.snapshot.getRange(...qt.keys.range('w'))) {
+    if (decode<StoredWorker>(value).expiresVersion < oldest) qt.tr.clear(key);
+  }
 }

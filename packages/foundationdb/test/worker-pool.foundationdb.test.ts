@@ -1,0 +1,39 @@
+import { describe, expect, it } from 'vitest';
+import { SkunkQueue, currentJob } from '@skq/core';
+import { FdbBackend } from '@skq/foundationdb';
+import { SimulatedCluster } from '@skq/foundationdb/simulator';
+import { uniqueQueue } from '@skq/testing';
+import { WorkerPool } from '@skq/worker';
+
+describe('a worker pool on the FoundationDB backend (simulator)', () => {
+  it('runs jobs woken by watches, with progress, retries, cancel and a schedule', async () => {
+    const cluster = new SimulatedCluster({ seed: 5, conflictRate: 0.02, unknownResultRate: 0.01 });
+    const queue = new SkunkQueue(uniqueQueue('fdb-pool'), { backend: FdbBackend.onDatabase(cluster.open()) });
+    let flaky = 0;
+    const double = queue.job({ name: 'double', routes: ['r'] }, async (n: number) => {
+      currentJob().progress({ n });
+      return n * 2;
+    });
+    const shaky = queue.job({ name: 'shaky', routes: ['r'], retry: { attempts: 3, backoff: { type: 'fixed', delayMs: 10, maxDelayMs: 10, jitter: 0 } } }, async () => {
+      flaky += 1;
+      if (flaky < 2) throw new Error('first try fails');
+      return 'ok';
+    });
+    const pool = new WorkerPool({ queue, routes: ['r'], concurrency: 4, logger: { warn() {}, info() {} } });
+    await pool.start();
+    try {
+      const handles = await Promise.all(Array.from({ length: 40 }, (_, i) => double.fire(i)));
+      expect(await Promise.all(handles.map((h) => h.result({ timeoutMs: 20_000 })))).toEqual(Array.from({ length: 40 }, (_, i) => i * 2));
+      expect(await handles[7]!.progress()).toEqual({ n: 7 });
+      expect(await (await shaky.fire()).result({ timeoutMs: 20_000 })).toBe('ok');
+      const later = await double.fireAt({ hours: 1 }, 1);
+      expect(await queue.cancel(later.id)).toBe(true);
+      expect(await later.state()).toBe('cancelled');
+      await queue.schedule('tick', double.with(100), { every: { millis: 200 } });
+      await expect.poll(async () => (await queue.schedules())[0]?.firedCount ?? 0, { timeout: 20_000 }).toBeGreaterThanOrEqual(2);
+    } finally {
+      await pool.close();
+      await queue.close();
+    }
+  }, 60_000);
+});
