@@ -23,6 +23,9 @@ import { unpack } from '../kv/tuple.js';
 import { VERSIONS_PER_MS, type QueueTransaction } from './queue-transaction.js';
 import { toClaimed, type StoredDelivery, type StoredJob } from './records.js';
 
+/** The largest result stored with a delivery: FDB's values are at most 100,000 bytes, and the delivery carries more than its result. */
+export const MAX_RESULT_BYTES = 90_000;
+
 /** Due deliveries moved from the timer index to the ready index per claim. */
 const PROMOTE_LIMIT = 256;
 
@@ -259,6 +262,13 @@ async function leased(qt: QueueTransaction, lease: LeaseToken, nonce: string): P
 export async function completeDelivery(qt: QueueTransaction, lease: LeaseToken, result: unknown, retention: RetentionSchedule, nonce: string): Promise<void> {
   const { d, replayed } = await leased(qt, lease, nonce);
   if (replayed) return;
+  const size = Buffer.byteLength(JSON.stringify(result ?? null));
+  if (size > MAX_RESULT_BYTES) {
+    // FDB keeps a value under 100 KB: the job fails with why, rather than its worker retrying forever.
+    const error = { name: 'SkqError', code: 'ARGS_INVALID', message: `the result is ${size} bytes of JSON; the FoundationDB backend stores at most ${MAX_RESULT_BYTES}` };
+    await failDelivery(qt, lease, { error }, retention, nonce);
+    return;
+  }
   qt.tr.clear(qt.leaseKey(d));
   finish(d, 'succeeded', qt.now);
   d.result = result ?? null;
