@@ -36,6 +36,8 @@ export interface MongoTestServer {
   stop(): Promise<void>;
   /** Stops it, stays down for `downMs`, and starts it again on the same port and data. */
   restart(downMs?: number): Promise<void>;
+  /** The server's last lines of output (stdout and stderr), for a failure message. */
+  recentOutput(): string;
 }
 
 const root = fileURLToPath(new URL('../mongo-servers/', import.meta.url));
@@ -79,6 +81,7 @@ export async function startMongoServer(kind: MongoServerKind, options: { durable
       async restart() {
         throw new Error('a MongoDB at SKQ_MONGODB_URL is not restarted by the tests');
       },
+      recentOutput: () => '',
     };
   }
   const port = await freePort();
@@ -88,7 +91,8 @@ export async function startMongoServer(kind: MongoServerKind, options: { durable
     kind === 'ferretdb'
       ? [ferretBinary, [String(port), join(dir, 'data')]]
       : ['java', ['-Xss4m', '-cp', javaClasspath, 'skunq.testing.MongoTestServer', String(port), ...(durable ? [join(dir, 'store.mv')] : [])]];
-  let child = await launch(command, port);
+  const recent: string[] = [];
+  let child = await launch(command, port, recent);
   const halt = async () => {
     if (child.exitCode !== null || child.signalCode !== null) return;
     const exited = new Promise((resolve) => child.once('exit', resolve));
@@ -106,17 +110,19 @@ export async function startMongoServer(kind: MongoServerKind, options: { durable
     async restart(downMs = 0) {
       await halt();
       await new Promise((resolve) => setTimeout(resolve, downMs));
-      child = await launch(command, port);
+      recent.push(`--- restarted after ${downMs} ms ---`);
+      child = await launch(command, port, recent);
     },
+    recentOutput: () => recent.join(''),
   };
   return server;
 }
 
 /**
- * Starts the server and waits for its "listening PORT" line. Its output is kept only until then,
- * for the error message; set SKQ_DEBUG_SERVERS=1 to see its warnings afterwards.
+ * Starts the server and waits for its "listening PORT" line. Its last 40 chunks of output are kept
+ * in `recent`, for failure messages; set SKQ_DEBUG_SERVERS=1 to see all of it as it comes.
  */
-async function launch([program, args]: [string, string[]], port: number): Promise<ChildProcess> {
+async function launch([program, args]: [string, string[]], port: number, recent: string[]): Promise<ChildProcess> {
   const child = spawn(program, args, { stdio: ['ignore', 'pipe', 'pipe'] });
   let output = '';
   let listening = false;
@@ -127,6 +133,8 @@ async function launch([program, args]: [string, string[]], port: number): Promis
     }, 30_000);
     const onOutput = (chunk: Buffer) => {
       if (process.env.SKQ_DEBUG_SERVERS) process.stderr.write(`[${program.split('/').pop()}] ${chunk}`);
+      recent.push(String(chunk));
+      if (recent.length > 40) recent.splice(0, recent.length - 40);
       if (listening) return;
       output += chunk;
       if (output.includes(`listening ${port}`)) {

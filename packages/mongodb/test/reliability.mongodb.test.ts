@@ -47,7 +47,7 @@ for (const kind of ['mongo-java-server', 'ferretdb'] as const) {
         `every acknowledged job to succeed (${acknowledged.length}; the last counts are in the next line)`,
         90_000,
       ).catch((err: Error) => {
-        throw new Error(`${err.message}\nlast counts: ${JSON.stringify(counts)}`);
+        throw new Error(`${err.message}\nlast counts: ${JSON.stringify(counts)}\nthe server's last output:\n${server.recentOutput()}`);
       });
       const drainedAt = Date.now();
       for (const handle of acknowledged) expect(await handle.state()).toBe('succeeded');
