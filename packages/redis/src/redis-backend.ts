@@ -148,7 +148,7 @@ export class RedisBackend implements StorageBackend {
     for (const job of jobs) byQueue.set(job.queue, [...(byQueue.get(job.queue) ?? []), job]);
     const results = new Map<string, EnqueueResult>();
     for (const [queue, batch] of byQueue) {
-      await this.addToDirectory(queue);
+      if (!this.listedQueues.has(queue)) await this.addToDirectory(queue);
       const args = batch.flatMap(enqueueArgs);
       const out = (await this.run('enqueue', queue, SCRIPTS.enqueue, this.keys(queue).seq, args)) as (string | number)[];
       batch.forEach((job, i) => results.set(job.id, { id: String(out[i * 3]), deduped: Number(out[i * 3 + 1]) === 1, deliveries: Number(out[i * 3 + 2]) }));
