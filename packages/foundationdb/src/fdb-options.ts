@@ -1,7 +1,14 @@
 import { z } from 'zod';
 import { NameSchema, SkqError, parseConfig } from '@skq/core';
 
-/** Options of {@link FdbBackend.connect}. */
+/**
+ * Options of {@link FdbBackend.connect}.
+ *
+ * @example
+ * ```ts
+ * const backend = await FdbBackend.connect({ clusterFile: '/etc/foundationdb/fdb.cluster', prefix: 'jobs' });
+ * ```
+ */
 export const FdbOptionsSchema = z
   .object({
     /** The cluster file; default: `$FDB_CLUSTER_FILE`, else FDB's default location (`/etc/foundationdb/fdb.cluster`). */

@@ -11,7 +11,14 @@ export interface KeySelector {
   offset: number;
 }
 
-/** `firstGreaterOrEqual(k)`, `firstGreaterThan(k)`, `lastLessOrEqual(k)`, `lastLessThan(k)`. */
+/**
+ * `firstGreaterOrEqual(k)`, `firstGreaterThan(k)`, `lastLessOrEqual(k)`, `lastLessThan(k)`.
+ *
+ * @example
+ * ```ts
+ * const next = await tr.getKey(KeySelectors.firstGreaterThan(Buffer.from('a')));
+ * ```
+ */
 export const KeySelectors = {
   firstGreaterOrEqual: (key: Buffer): KeySelector => ({ key, orEqual: false, offset: 1 }),
   firstGreaterThan: (key: Buffer): KeySelector => ({ key, orEqual: true, offset: 1 }),
@@ -88,7 +95,14 @@ export interface KvDatabase {
   close(): Promise<void>;
 }
 
-/** FDB's error codes the backend handles. */
+/**
+ * FDB's error codes the backend handles.
+ *
+ * @example
+ * ```ts
+ * FDB_ERRORS.commit_unknown_result; // 1021
+ * ```
+ */
 export const FDB_ERRORS = {
   transaction_too_old: 1007,
   future_version: 1009,
@@ -103,7 +117,14 @@ export const FDB_ERRORS = {
   value_too_large: 2103,
 } as const;
 
-/** An error from FDB (or the simulator), with its numeric code. */
+/**
+ * An error from FDB (or the simulator), with its numeric code.
+ *
+ * @example
+ * ```ts
+ * if (err instanceof FdbError && err.code === FDB_ERRORS.not_committed) console.log('conflict');
+ * ```
+ */
 export class FdbError extends Error {
   constructor(
     readonly code: number,
@@ -114,7 +135,14 @@ export class FdbError extends Error {
   }
 }
 
-/** Codes FDB's `onError` retries (`fdb_error_predicate(RETRYABLE)`): the retry loop runs the transaction again. */
+/**
+ * Codes FDB's `onError` retries (`fdb_error_predicate(RETRYABLE)`): the retry loop runs the transaction again.
+ *
+ * @example
+ * ```ts
+ * isRetryable(1020); // true: not_committed
+ * ```
+ */
 export function isRetryable(code: number): boolean {
   return code === 1007 || code === 1009 || code === 1020 || code === 1021 || code === 1037 || code === 1038 || code === 1213;
 }

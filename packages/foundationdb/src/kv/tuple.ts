@@ -11,7 +11,14 @@ const STRING = 0x02;
 const INT_ZERO = 0x14;
 const VERSIONSTAMP = 0x33;
 
-/** The key of a tuple. */
+/**
+ * The key of a tuple.
+ *
+ * @example
+ * ```ts
+ * pack(['skq', 'emails', 'j', 'job-1']);
+ * ```
+ */
 export function pack(parts: readonly TuplePart[]): Buffer {
   const chunks: Buffer[] = [];
   for (const part of parts) {
@@ -23,7 +30,14 @@ export function pack(parts: readonly TuplePart[]): Buffer {
   return Buffer.concat(chunks);
 }
 
-/** The parts of a key made by {@link pack}. */
+/**
+ * The parts of a key made by {@link pack}.
+ *
+ * @example
+ * ```ts
+ * unpack(pack(['q', 7])); // ['q', 7]
+ * ```
+ */
 export function unpack(key: Buffer): TuplePart[] {
   const parts: TuplePart[] = [];
   let i = 0;
@@ -79,13 +93,27 @@ export function packVersionstamped(parts: readonly TuplePart[], userVersion: num
   return { key, offset: prefix.length + 1 };
 }
 
-/** The range holding every key that starts with the tuple `parts` (and not the tuple itself). */
+/**
+ * The range holding every key that starts with the tuple `parts` (and not the tuple itself).
+ *
+ * @example
+ * ```ts
+ * const rows = await tr.getRange(...prefixRange(['skq', 'emails', 'j']));
+ * ```
+ */
 export function prefixRange(parts: readonly TuplePart[]): [Buffer, Buffer] {
   const prefix = pack(parts);
   return [Buffer.concat([prefix, Buffer.from([0x00])]), Buffer.concat([prefix, Buffer.from([0xff])])];
 }
 
-/** The first key after every key that starts with `key` (FDB's `strinc`). */
+/**
+ * The first key after every key that starts with `key` (FDB's `strinc`).
+ *
+ * @example
+ * ```ts
+ * strinc(Buffer.from('ab')); // 'ac'
+ * ```
+ */
 export function strinc(key: Buffer): Buffer {
   let end = key.length;
   while (end > 0 && key[end - 1] === 0xff) end -= 1;

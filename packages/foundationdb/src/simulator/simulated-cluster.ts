@@ -4,7 +4,14 @@ import { SeededRandom } from './seeded-random.js';
 import { SimulatedTransaction, type CommitRequest } from './simulated-transaction.js';
 import { VersionedStore } from './versioned-store.js';
 
-/** FDB's documented limits, which the simulator enforces. */
+/**
+ * FDB's documented limits, which the simulator enforces.
+ *
+ * @example
+ * ```ts
+ * tr.set(key, Buffer.alloc(FDB_LIMITS.valueBytes)); // the largest value FDB stores
+ * ```
+ */
 export const FDB_LIMITS = {
   keyBytes: 10_000,
   valueBytes: 100_000,
@@ -243,6 +250,12 @@ export class SimulatedCluster {
 /**
  * One client of a {@link SimulatedCluster}. `kill()` is a process dying: its transactions in
  * flight never commit, and nothing of them applies.
+ *
+ * @example
+ * ```ts
+ * const db = new SimulatedCluster().open();
+ * const backend = FdbBackend.onDatabase(db);
+ * ```
  */
 export class SimulatedDatabase implements KvDatabase {
   readonly kind = 'simulator' as const;

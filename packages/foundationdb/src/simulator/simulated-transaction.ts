@@ -33,9 +33,18 @@ const after = (key: string) => `${key}\0`;
 type Overlay = { kind: 'value'; value: Buffer } | { kind: 'cleared' } | { kind: 'atomic'; ops: { kind: 'add' | 'max'; value: Buffer }[]; base: 'store' | 'cleared' };
 
 /**
- * A simulated FDB transaction: reads at its read version and sees its own writes; non-snapshot
+ * A simulated FDB transaction (from `db.createTransaction()`, or the one `transact` passes): reads at
+ * its read version and sees its own writes; non-snapshot
  * reads record read conflict ranges; writes are buffered and applied at commit, if no commit since
  * the read version wrote a range it read.
+ *
+ * @example
+ * ```ts
+ * const tr = db.createTransaction();
+ * await tr.get(Buffer.from('a'));
+ * tr.set(Buffer.from('b'), Buffer.from('1'));
+ * await tr.commit(); // 1020 if another commit wrote 'a' since
+ * ```
  */
 export class SimulatedTransaction implements KvTransaction {
   readonly snapshot: KvReads;
