@@ -65,8 +65,13 @@ export const PAGES: Record<string, PageRoute> = {
     // A search for a whole id shows that job at once, however deep in the queue it is, with no scan.
     const exact = filter.search && !filter.cursor ? await queue.getRecord(filter.search) : null;
     const counts = await directory.counts(queue.name);
-    // A tab whose state no delivery is in has nothing to list: no scan through the queue.
-    const empty = filter.state !== null && !Object.entries(counts).some(([route, byState]) => (!filter.route || route === filter.route) && byState[filter.state!] > 0);
+    // A job's state is one of its deliveries' states, so a tab whose state no delivery is in (as of the
+    // counts, at most a second old) has nothing to list: no scan. Not for `cancelled`, which also
+    // holds broadcast jobs that found no listener and have no delivery at all.
+    const empty =
+      filter.state !== null &&
+      filter.state !== 'cancelled' &&
+      !Object.entries(counts).some(([route, byState]) => (!filter.route || route === filter.route) && byState[filter.state!] > 0);
     const [paused, listed] = await Promise.all([
       queue.pausedRoutes(),
       exact || empty

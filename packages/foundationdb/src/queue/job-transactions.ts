@@ -138,8 +138,9 @@ export async function claimDeliveries(qt: QueueTransaction, request: ClaimReques
   const claimed: ClaimedDelivery[] = [];
   for (const { key, parts } of chosen) {
     const d = await qt.delivery(parts[3]);
-    if (!d || d.state !== 'queued') {
-      qt.tr.clear(key); // A stale index entry; the delivery moved on.
+    if (!d || d.state !== 'queued' || d.runAt > qt.now || !qt.pendingKey(d, true).equals(key)) {
+      qt.tr.clear(key); // A stale index entry: the delivery moved on, or waits under another key.
+      if (d?.state === 'queued') qt.addPending(d);
       continue;
     }
     const job = await qt.job(d.jobId, true);
