@@ -1,3 +1,4 @@
+import { MongoClient } from 'mongodb';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { SkunkQueue, isSkqError } from '@skq/core';
 import { WorkerPool } from '@skq/worker';
@@ -38,11 +39,28 @@ for (const kind of ['mongo-java-server', 'ferretdb'] as const) {
       for (const err of refused) expect(isSkqError(err, 'BACKEND_UNAVAILABLE')).toBe(true);
       const producedAt = Date.now();
       let counts: unknown = null;
+      // A substitute server can wedge itself after a restart (FerretDB once reset every connection for
+      // 90 s). If skunq's calls fail for 15 s, a fresh client tells whose fault it is: if it cannot
+      // ping either, the server is restarted once more and the test goes on (the data is on disk);
+      // if it can, skunq's client is stuck, and the wait below fails the test.
+      let failingSince: number | null = null;
+      let serverRevived = false;
       await eventually(
         async () => {
-          const now = (await queue.counts()).r;
-          counts = now;
-          return (now?.succeeded ?? 0) >= acknowledged.length;
+          try {
+            const now = (await queue.counts()).r;
+            failingSince = null;
+            counts = now;
+            return (now?.succeeded ?? 0) >= acknowledged.length;
+          } catch (err) {
+            failingSince ??= Date.now();
+            if (!serverRevived && Date.now() - failingSince > 15_000 && !(await serverAnswers(server.url))) {
+              serverRevived = true;
+              console.log(`mongodb restart test on ${server.name}: the server stopped answering any client; restarting it. Its last output:\n${server.recentOutput()}`);
+              await server.restart(0);
+            }
+            throw err;
+          }
         },
         `every acknowledged job to succeed (${acknowledged.length}; the last counts are in the next line)`,
         90_000,
@@ -99,3 +117,16 @@ describe('mongodb options', () => {
     await expect(MongoBackend.connect({ url: 'mongodb://h:1', bogus: 1 } as never)).rejects.toMatchObject({ code: 'CONFIG_INVALID' });
   });
 });
+
+/** Whether a fresh client (not skunq's) gets an answer to a ping within 3 s. */
+async function serverAnswers(url: string): Promise<boolean> {
+  const client = new MongoClient(url, { serverSelectionTimeoutMS: 3_000, connectTimeoutMS: 3_000, socketTimeoutMS: 3_000 });
+  try {
+    await client.db('admin').command({ ping: 1 });
+    return true;
+  } catch {
+    return false;
+  } finally {
+    await client.close().catch(() => {});
+  }
+}
