@@ -315,7 +315,7 @@ export async function failDelivery(qt: QueueTransaction, lease: LeaseToken, requ
   return outcome;
 }
 
-/** Renews the leases still held; returns those. Idempotent: a rerun sets the same deadline. */
+/** Extend leases. Reads: each delivery (fenced). Writes: a later lease version and its lease key. Returns the leases still held. Idempotent: a rerun sets the same deadline. */
 export async function extendLeases(qt: QueueTransaction, leases: LeaseToken[], leaseMs: number): Promise<LeaseToken[]> {
   const version = await qt.version();
   const kept: LeaseToken[] = [];
@@ -373,7 +373,11 @@ export async function recoverDeliveries(qt: QueueTransaction, aheadMs: number, r
   return recovered;
 }
 
-/** Cancels a job: queued deliveries end cancelled, running ones get a request. Returns whether any was open. */
+/**
+ * Cancel. Reads: the job and its deliveries. Writes: queued deliveries cancelled (pending keys
+ * cleared, counters, events, the job's end), a cancel request on running ones. Returns whether any
+ * delivery was open. Run with a marker (a retry returns the first answer).
+ */
 export async function cancelJob(qt: QueueTransaction, jobId: string, retention: RetentionSchedule): Promise<boolean> {
   const job = await qt.job(jobId);
   if (!job) return false;
@@ -398,7 +402,7 @@ export async function cancelJob(qt: QueueTransaction, jobId: string, retention: 
   return open;
 }
 
-/** Moves a job's queued deliveries to `runAt`. Returns false if none was queued. */
+/** Reschedule. Reads: the job and its deliveries. Writes: each queued one's pending key moved to `runAt`, events. Returns false if none was queued. */
 export async function rescheduleJob(qt: QueueTransaction, jobId: string, runAt: number): Promise<boolean> {
   const job = await qt.job(jobId);
   if (!job) return false;
@@ -415,7 +419,10 @@ export async function rescheduleJob(qt: QueueTransaction, jobId: string, runAt: 
   return moved;
 }
 
-/** Queues a job's failed and cancelled deliveries again with a fresh budget. Returns how many. */
+/**
+ * Retry. Reads: the job and its deliveries. Writes: failed and cancelled deliveries queued again
+ * with a fresh budget (pending keys, counters, events), the job's end undone. Returns how many.
+ */
 export async function retryJob(qt: QueueTransaction, jobId: string, request: { runAt: number; attempts: number }): Promise<number> {
   const job = await qt.job(jobId);
   if (!job) return 0;
@@ -437,7 +444,7 @@ export async function retryJob(qt: QueueTransaction, jobId: string, request: { r
   return n;
 }
 
-/** Deletes jobs with their deliveries, indexes and logs, skipping any that runs. Returns the ids deleted. */
+/** Remove. Reads: each job and its deliveries. Writes: every key of each job that has no running delivery cleared, `removed` events. Returns the ids deleted. */
 export async function removeJobs(qt: QueueTransaction, jobIds: string[]): Promise<string[]> {
   const removed: string[] = [];
   for (const jobId of jobIds) {
@@ -452,7 +459,7 @@ export async function removeJobs(qt: QueueTransaction, jobIds: string[]): Promis
   return removed;
 }
 
-/** Stores a running attempt's progress under its lease, and publishes it. */
+/** Progress. Reads: the delivery (fenced by the lease). Writes: its progress, a `progress` event. Returns nothing. */
 export async function storeProgress(qt: QueueTransaction, lease: LeaseToken, progress: unknown): Promise<void> {
   const d = await qt.delivery(lease.deliveryId);
   if (!d || !holdsLease(d, lease)) throw leaseLost(qt.queue, lease, d);
@@ -461,7 +468,7 @@ export async function storeProgress(qt: QueueTransaction, lease: LeaseToken, pro
   qt.event('progress', d.jobId, d.id, d.route, lease.workerId, progress ?? null);
 }
 
-/** Reads a job with its deliveries (snapshot: a read-only transaction conflicts with nothing). */
+/** Read a job. Reads: the job and its deliveries, as snapshots (a read-only transaction conflicts with nothing). Writes nothing. */
 export async function readJob(qt: QueueTransaction, jobId: string): Promise<{ job: StoredJob; deliveries: StoredDelivery[] } | null> {
   const job = await qt.job(jobId, true);
   return job ? { job, deliveries: await qt.deliveriesOf(job, true) } : null;

@@ -26,7 +26,7 @@ import { counterValue, decode, encode, type StoredWorker } from './records.js';
 /** Call records kept per queue; older ones are cleared as new ones come. */
 const CALL_RECORDS_KEPT = 10_000;
 
-/** Pauses or resumes a route (`*`: the queue). Returns false when it already was so. */
+/** Pause or resume. Reads: the route's pause key (claims read it too, so they conflict). Writes: the key, a `paused` or `resumed` event. Returns false when it already was so. */
 export async function setPaused(qt: QueueTransaction, route: string, paused: boolean): Promise<boolean> {
   const key = qt.keys.key('paused', route);
   const was = (await qt.tr.get(key)) !== undefined;
@@ -123,6 +123,7 @@ export async function liveWorkers(qt: QueueTransaction): Promise<WorkerInfo[]> {
   return out;
 }
 
+/** Register. Reads the read version only. Writes: the registration, expiring at a version `ttlMs` ahead. */
 export async function registerWorker(qt: QueueTransaction, info: WorkerRegistration, ttlMs: number): Promise<void> {
   const version = await qt.version();
   const stored: StoredWorker = {
@@ -138,6 +139,7 @@ export async function registerWorker(qt: QueueTransaction, info: WorkerRegistrat
   qt.tr.set(qt.keys.key('w', info.id), encode(stored));
 }
 
+/** Heartbeat. Reads: the registration. Writes: it renewed to a later version, with the status and any command marked obeyed. Returns it, or null if it had expired. */
 export async function heartbeat(qt: QueueTransaction, workerId: string, ttlMs: number, status: WorkerStatus): Promise<WorkerInfo | null> {
   const version = await qt.version();
   const raw = await qt.tr.get(qt.keys.key('w', workerId));
@@ -150,6 +152,7 @@ export async function heartbeat(qt: QueueTransaction, workerId: string, ttlMs: n
   return toWorker(qt, w, version);
 }
 
+/** Command a worker. Reads: its registration. Writes: the command on it, a `worker-command` event. Returns false if no live worker has the id. */
 export async function sendWorkerCommand(qt: QueueTransaction, workerId: string, command: WorkerCommand): Promise<boolean> {
   const version = await qt.version();
   const raw = await qt.tr.get(qt.keys.key('w', workerId));
@@ -177,6 +180,7 @@ function definitionOf(def: Pick<ScheduleDefinition, 'rule' | 'job'>): string {
   return JSON.stringify({ rule: def.rule, job: def.job });
 }
 
+/** Save a schedule. Reads: the stored one. Writes: a new or changed definition. Returns created, updated or unchanged. */
 export async function saveSchedule(qt: QueueTransaction, def: ScheduleDefinition): Promise<'created' | 'updated' | 'unchanged'> {
   const key = qt.keys.key('s', def.id);
   const raw = await qt.tr.get(key);
@@ -227,7 +231,11 @@ export async function removeSchedule(qt: QueueTransaction, id: string): Promise<
   return true;
 }
 
-/** Fires one tick if the schedule is still at `version` and not paused, enqueueing its job in the same transaction. */
+/**
+ * Fire a tick. Reads: the schedule (so two firers of one tick conflict, and one of them finds the
+ * version moved on). Writes: the tick's job (as enqueue does) and the schedule moved on. Returns
+ * whether this call fired it.
+ */
 export async function fireSchedule(qt: QueueTransaction, id: string, version: number, firing: ScheduleFiring, enqueue: (job: NewJob) => Promise<unknown>): Promise<boolean> {
   const key = qt.keys.key('s', id);
   const raw = await qt.tr.get(key);
@@ -242,6 +250,7 @@ export async function fireSchedule(qt: QueueTransaction, id: string, version: nu
   return true;
 }
 
+/** Advance a schedule that waited for its job. Reads: the schedule. Writes: its next tick if still at `version`. Returns whether it did. */
 export async function advanceSchedule(qt: QueueTransaction, id: string, version: number, next: { nextRunAt: number; state: Record<string, number> | null }): Promise<boolean> {
   const key = qt.keys.key('s', id);
   const raw = await qt.tr.get(key);
