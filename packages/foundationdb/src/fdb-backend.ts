@@ -37,7 +37,7 @@ import * as jobs from './queue/job-transactions.js';
 import { QueueKeys, directoryKey, directoryRange } from './queue/keys.js';
 import * as state from './queue/queue-state-transactions.js';
 import { QueueTransaction, VERSIONS_PER_MS } from './queue/queue-transaction.js';
-import { decode, encode, toClaimed, toJobRecord, type StoredDelivery } from './queue/records.js';
+import { decode, encode, toClaimed, toJobRecord } from './queue/records.js';
 
 /** Jobs per enqueue transaction: FDB limits a transaction to 10 MB and 5 seconds. */
 const ENQUEUE_BATCH = 200;
@@ -419,7 +419,7 @@ export class FdbBackend implements StorageBackend {
     for (const id of ids) {
       const d = await qt.delivery(id, true);
       const job = d ? await qt.job(d.jobId, true) : null;
-      if (d && job) deliveries.push(toClaimed(qt.queue, d as StoredDelivery, job, qt.now));
+      if (d && job) deliveries.push(toClaimed(qt.queue, d, job, qt.now));
     }
     return { deliveries, nextRunAt: null };
   }

@@ -11,7 +11,6 @@ import {
   type ClaimRequest,
   type ClaimResult,
   type ClaimedDelivery,
-  type Delivery,
   type EnqueueResult,
   type FailRequest,
   type JobEvent,
@@ -203,17 +202,7 @@ export class RedisBackend implements StorageBackend {
   }
 
   async getJob(queue: string, jobId: string): Promise<JobRecord | null> {
-    return this.call('getJob', queue, async () => {
-      const keys = this.keys(queue);
-      const job = await this.client.hgetall(keys.job(jobId));
-      if (!job.name) return null;
-      const ids = Array.from({ length: Number(job.nd ?? 0) }, (_, i) => `${jobId}.${i}`);
-      // Delivery 0 lives in the job's own hash.
-      const hashes = await Promise.all(ids.map((id, i) => (i === 0 ? job : this.client.hgetall(keys.delivery(id)))));
-      const now = Date.now();
-      const deliveries: Delivery[] = hashes.map((h, i) => toDelivery(queue, ids[i]!, h, now));
-      return toJobRecord(queue, jobId, job, deliveries);
-    });
+    return this.call('getJob', queue, async () => (await this.readJobs(queue, [jobId]))[0] ?? null);
   }
 
   async listJobs(query: ListJobsQuery): Promise<JobRecord[]> {

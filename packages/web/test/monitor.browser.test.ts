@@ -2,7 +2,7 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Browser, BrowserContext, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { REPO, eventually, launchChromium, missingChromium, missingMongoServer, missingServer } from '@skq/testing';
+import { REPO, launchChromium, missingChromium, missingMongoServer, missingServer } from '@skq/testing';
 import { TOKEN, startMonitorStack, type MonitorStack, type StackBackend } from './monitor-stack.js';
 
 const SCREENSHOTS = join(REPO, '.vitest/screenshots');
@@ -13,7 +13,7 @@ const BACKENDS: [StackBackend, string | null][] = [
   ['mongodb', missingMongoServer('mongo-java-server')],
 ];
 
-describe.skipIf(browserMissing !== null).each(BACKENDS)('skunq web in Chromium on %s', (kind, missing) => {
+describe.skipIf(browserMissing !== null).each(BACKENDS)(`skunq web in Chromium on %s${browserMissing ? ` (skipped: ${browserMissing})` : ''}`, (kind, missing) => {
   let stack: MonitorStack;
   let browser: Browser;
   let context: BrowserContext;
@@ -163,7 +163,3 @@ describe.skipIf(browserMissing !== null).each(BACKENDS)('skunq web in Chromium o
     expect(await page.locator('h1 [data-field="state"]').textContent()).toBe('succeeded');
   });
 });
-
-// Keeps vitest from reporting an empty file when Chromium is missing outside CI.
-it.skipIf(browserMissing === null)(`browser tests skipped: ${browserMissing}`, () => {});
-void eventually;

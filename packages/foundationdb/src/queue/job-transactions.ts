@@ -21,7 +21,7 @@ import {
 } from '@skq/core';
 import { unpack } from '../kv/tuple.js';
 import { VERSIONS_PER_MS, type QueueTransaction } from './queue-transaction.js';
-import { toClaimed, type StoredDelivery, type StoredJob } from './records.js';
+import { counterValue, toClaimed, type StoredDelivery, type StoredJob } from './records.js';
 
 /** The largest result stored with a delivery: FDB's values are at most 100,000 bytes, and the delivery carries more than its result. */
 export const MAX_RESULT_BYTES = 90_000;
@@ -271,14 +271,9 @@ export async function completeDelivery(qt: QueueTransaction, lease: LeaseToken, 
     return;
   }
   qt.tr.clear(qt.leaseKey(d));
-  finish(d, 'succeeded', qt.now);
   d.result = result ?? null;
   d.lastEnd = { nonce, outcome: 'succeeded' };
-  qt.putDelivery(d);
-  qt.count(d.route, 'running', 'succeeded');
-  qt.throughput(d.route, 'succeeded');
-  qt.event('succeeded', d.jobId, d.id, d.route, lease.workerId);
-  await deliveryEnded(qt, d, retention);
+  await endDelivery(qt, d, 'succeeded', lease.workerId, retention);
 }
 
 /**
@@ -306,12 +301,7 @@ export async function failDelivery(qt: QueueTransaction, lease: LeaseToken, requ
     qt.event('retrying', d.jobId, d.id, d.route, lease.workerId);
     return outcome;
   }
-  finish(d, outcome, qt.now);
-  qt.putDelivery(d);
-  qt.count(d.route, 'running', outcome);
-  if (outcome === 'failed') qt.throughput(d.route, 'failed');
-  qt.event(outcome, d.jobId, d.id, d.route, lease.workerId);
-  await deliveryEnded(qt, d, retention);
+  await endDelivery(qt, d, outcome, lease.workerId, retention);
   return outcome;
 }
 
@@ -363,12 +353,7 @@ export async function recoverDeliveries(qt: QueueTransaction, aheadMs: number, r
       continue;
     }
     d.error = expiredLeaseError(d, outcome);
-    finish(d, outcome, qt.now);
-    qt.putDelivery(d);
-    qt.count(d.route, 'running', outcome);
-    if (outcome === 'failed') qt.throughput(d.route, 'failed');
-    qt.event(outcome, d.jobId, d.id, d.route, d.workerId);
-    await deliveryEnded(qt, d, retention);
+    await endDelivery(qt, d, outcome, d.workerId, retention);
   }
   return recovered;
 }
@@ -387,11 +372,7 @@ export async function cancelJob(qt: QueueTransaction, jobId: string, retention: 
       open = true;
       qt.removePending(d);
       d.error = cancelledError(jobId);
-      finish(d, 'cancelled', qt.now);
-      qt.putDelivery(d);
-      qt.count(d.route, 'queued', 'cancelled');
-      qt.event('cancelled', jobId, d.id, d.route, null);
-      await deliveryEnded(qt, d, retention);
+      await endDelivery(qt, d, 'cancelled', null, retention);
     } else if (d.state === 'running') {
       open = true;
       d.cancelRequested = true;
@@ -474,11 +455,22 @@ export async function readJob(qt: QueueTransaction, jobId: string): Promise<{ jo
   return job ? { job, deliveries: await qt.deliveriesOf(job, true) } : null;
 }
 
-function finish(d: StoredDelivery, state: 'succeeded' | 'failed' | 'cancelled', now: number): void {
+/**
+ * Ends a queued or running delivery as `state`: stored with its end time, moved between counters,
+ * counted in throughput (succeeded and failed, not cancelled), announced, and its job's end checked.
+ * The caller has cleared its pending or lease key and set its result or error.
+ */
+async function endDelivery(qt: QueueTransaction, d: StoredDelivery, state: 'succeeded' | 'failed' | 'cancelled', workerId: string | null, retention: RetentionSchedule): Promise<void> {
+  const from = d.state;
   d.state = state;
-  d.finishedAt = now;
+  d.finishedAt = qt.now;
   d.leaseUntil = null;
   d.leaseVersion = null;
+  qt.putDelivery(d);
+  qt.count(d.route, from, state);
+  if (state !== 'cancelled') qt.throughput(d.route, state);
+  qt.event(state, d.jobId, d.id, d.route, workerId);
+  await deliveryEnded(qt, d, retention);
 }
 
 /**
@@ -510,7 +502,7 @@ async function deliveryEnded(qt: QueueTransaction, ended: StoredDelivery, retent
     victims.push(...old.map(([key]) => unpack(key).slice(-1)[0] as string));
   }
   if (count !== null && victims.length === 0) {
-    const total = Number((await qt.tr.snapshot.get(qt.keys.key('endedN', kind)))?.readBigInt64LE(0) ?? 0n);
+    const total = counterValue(await qt.tr.snapshot.get(qt.keys.key('endedN', kind)));
     if (total > count) {
       const oldest = await qt.tr.snapshot.getRange(...qt.keys.range('ended', kind), { limit: Math.min(1_000, total - count) });
       victims.push(...oldest.map(([key]) => unpack(key).slice(-1)[0] as string));

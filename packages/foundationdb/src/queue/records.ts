@@ -1,57 +1,23 @@
-import {
-  summarizeDeliveries,
-  type ClaimedDelivery,
-  type Delivery,
-  type EndedKind,
-  type JobRecord,
-  type JobRunOptions,
-  type JobState,
-  type NewJob,
-  type SerializedError,
-  type WorkerInfo,
-} from '@skq/core';
+import { summarizeDeliveries, type ClaimedDelivery, type Delivery, type EndedKind, type JobRecord, type JobState, type WorkerInfo } from '@skq/core';
 
-/** A job as stored under `j, jobId`. */
-export interface StoredJob {
-  id: string;
-  name: string;
-  args: unknown[];
-  routes: string[];
-  type: NewJob['type'];
-  priority: number;
-  createdAt: number;
-  options: JobRunOptions;
-  dedupeKey: string | null;
+/** A job as stored under `j, jobId`: the contract's fields, its delivery ids and its end. */
+export interface StoredJob extends Pick<JobRecord, 'id' | 'name' | 'args' | 'routes' | 'type' | 'priority' | 'createdAt' | 'options' | 'dedupeKey'> {
   deliveryIds: string[];
   endedKind: EndedKind | null;
   endedAt: number | null;
 }
 
-/** A delivery as stored under `d, deliveryId`: the contract's fields, and what fences and replays need. */
-export interface StoredDelivery {
-  id: string;
-  jobId: string;
-  route: string;
-  targetWorker: string | null;
+/**
+ * A delivery as stored under `d, deliveryId`: the contract's fields (its state without
+ * `scheduled`, which is a queued delivery whose run time is ahead), and what ordering, fencing and
+ * replays need. `leaseUntil` is a local estimate for people; the lease itself ends at `leaseVersion`.
+ */
+export interface StoredDelivery extends Omit<Delivery, 'queue' | 'state'> {
   state: 'queued' | 'running' | 'succeeded' | 'failed' | 'cancelled';
-  priority: number;
-  runAt: number;
   /** Enqueue order, for ties on priority and run time. */
   seq: number;
-  attempts: number;
-  maxAttempts: number;
-  recoveries: number;
-  workerId: string | null;
-  /** Local estimate for people; the lease itself ends at `leaseVersion`. */
-  leaseUntil: number | null;
   /** The cluster version the lease ends at: leases never compare clocks of different machines. */
   leaseVersion: number | null;
-  startedAt: number | null;
-  finishedAt: number | null;
-  result: unknown;
-  error: SerializedError | null;
-  cancelRequested: boolean;
-  progress: unknown;
   /** How the last attempt ended, and the nonce of the call that ended it: that call's retry gets the same answer. */
   lastEnd: { nonce: string; outcome: 'succeeded' | 'retrying' | 'failed' | 'cancelled' } | null;
 }
@@ -63,27 +29,8 @@ export interface StoredWorker extends Omit<WorkerInfo, 'queue'> {
 }
 
 export function toDelivery(queue: string, d: StoredDelivery, now: number): Delivery {
-  return {
-    id: d.id,
-    jobId: d.jobId,
-    queue,
-    route: d.route,
-    targetWorker: d.targetWorker,
-    state: (d.state === 'queued' && d.runAt > now ? 'scheduled' : d.state) as JobState,
-    priority: d.priority,
-    runAt: d.runAt,
-    attempts: d.attempts,
-    maxAttempts: d.maxAttempts,
-    recoveries: d.recoveries,
-    workerId: d.workerId,
-    leaseUntil: d.leaseUntil,
-    startedAt: d.startedAt,
-    finishedAt: d.finishedAt,
-    result: d.result ?? null,
-    error: d.error,
-    cancelRequested: d.cancelRequested,
-    progress: d.progress ?? null,
-  };
+  const { seq: _seq, leaseVersion: _leaseVersion, lastEnd: _lastEnd, state, ...fields } = d;
+  return { ...fields, queue, state: (state === 'queued' && d.runAt > now ? 'scheduled' : state) as JobState, result: d.result ?? null, progress: d.progress ?? null };
 }
 
 export function toClaimed(queue: string, d: StoredDelivery, job: StoredJob, now: number): ClaimedDelivery {
@@ -91,21 +38,9 @@ export function toClaimed(queue: string, d: StoredDelivery, job: StoredJob, now:
 }
 
 export function toJobRecord(queue: string, job: StoredJob, deliveries: StoredDelivery[], now: number): JobRecord {
+  const { deliveryIds: _deliveryIds, endedKind: _endedKind, endedAt: _endedAt, ...fields } = job;
   const mapped = deliveries.map((d) => toDelivery(queue, d, now));
-  return {
-    id: job.id,
-    queue,
-    name: job.name,
-    args: job.args,
-    routes: job.routes,
-    type: job.type,
-    priority: job.priority,
-    createdAt: job.createdAt,
-    dedupeKey: job.dedupeKey,
-    options: job.options,
-    ...summarizeDeliveries(mapped, 'cancelled'),
-    deliveries: mapped,
-  };
+  return { ...fields, queue, ...summarizeDeliveries(mapped, 'cancelled'), deliveries: mapped };
 }
 
 export function encode(value: unknown): Buffer {

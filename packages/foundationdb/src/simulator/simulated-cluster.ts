@@ -151,7 +151,7 @@ export class SimulatedCluster {
     };
   }
 
-  /** Whether a transaction that read at `readVersion`, started `at` (ms), is past FDB's 5 s window. */
+  /** Whether a transaction whose read version was taken at `startedAt` (ms) is past FDB's 5 s window. */
   tooOld(startedAt: number): boolean {
     return Date.now() - startedAt > FDB_LIMITS.transactionLifetimeMs;
   }
