@@ -7,7 +7,7 @@ const TRIM_EVERY_MS = 5_000;
 
 interface Subscription {
   queue: string;
-  types: ReadonlySet<JobEvent['type']> | null;
+  types: readonly JobEvent['type'][] | null;
   listener: JobEventListener;
   lastSeq: number;
 }
@@ -15,7 +15,8 @@ interface Subscription {
 /** How the feed reads the events table. */
 export interface EventSource {
   maxSeq(): number;
-  eventsAfter(queue: string, seq: number, limit: number): JobEvent[];
+  /** A queue's events with `after < seq <= upTo`, oldest first; only those of `types` when given. */
+  eventsBetween(queue: string, after: number, upTo: number, limit: number, types: readonly JobEvent['type'][] | null): JobEvent[];
   trim(before: number): void;
 }
 
@@ -40,7 +41,7 @@ export class EventFeed {
   ) {}
 
   subscribe(queue: string, listener: JobEventListener, types?: readonly JobEvent['type'][]): () => void {
-    const subscription: Subscription = { queue, listener, types: types ? new Set(types) : null, lastSeq: this.source.maxSeq() };
+    const subscription: Subscription = { queue, listener, types: types ? [...new Set(types)] : null, lastSeq: this.source.maxSeq() };
     this.subscriptions.add(subscription);
     this.start();
     return () => {
@@ -68,20 +69,25 @@ export class EventFeed {
   }
 
   private pump(): void {
+    // Read up to the newest event now: a subscriber then moves past other queues' events unread.
+    const upTo = this.source.maxSeq();
     for (const subscription of this.subscriptions) {
       for (;;) {
-        const events = this.source.eventsAfter(subscription.queue, subscription.lastSeq, 500);
+        // The type filter runs in SQL: a busy worker's wake-up subscription then reads almost nothing.
+        const events = this.source.eventsBetween(subscription.queue, subscription.lastSeq, upTo, 500, subscription.types);
         for (const event of events) {
           subscription.lastSeq = event.seq;
           if (!this.subscriptions.has(subscription)) break;
-          if (subscription.types && !subscription.types.has(event.type)) continue;
           try {
             subscription.listener(event);
           } catch {
             // A listener's failure must not starve the other subscribers.
           }
         }
-        if (events.length < 500) break;
+        if (events.length < 500) {
+          subscription.lastSeq = Math.max(subscription.lastSeq, upTo);
+          break;
+        }
       }
     }
     const now = Date.now();

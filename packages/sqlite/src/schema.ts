@@ -2,7 +2,7 @@
  * The SQLite schema. Reads: nothing. Writes: the skq_* tables and indexes, idempotently.
  * Job states are stored per delivery; `scheduled` is a queued delivery whose run_at is in the future.
  */
-export const SCHEMA_VERSION = 2;
+export const SCHEMA_VERSION = 3;
 
 export const SCHEMA_SQL = `
 CREATE TABLE IF NOT EXISTS skq_meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -42,9 +42,6 @@ CREATE TABLE IF NOT EXISTS skq_deliveries (
   error            TEXT,
   cancel_requested INTEGER NOT NULL DEFAULT 0
 );
-CREATE INDEX IF NOT EXISTS skq_deliveries_claim ON skq_deliveries (queue, route, state, priority DESC, run_at);
-CREATE INDEX IF NOT EXISTS skq_deliveries_by_job ON skq_deliveries (job_id);
-CREATE INDEX IF NOT EXISTS skq_deliveries_leases ON skq_deliveries (queue, state, lease_until);
 
 CREATE TABLE IF NOT EXISTS skq_logs (
   id          INTEGER PRIMARY KEY,
@@ -68,8 +65,10 @@ CREATE TABLE IF NOT EXISTS skq_workers (
 );
 CREATE INDEX IF NOT EXISTS skq_workers_by_queue ON skq_workers (queue, expires_at);
 
+-- seq is the rowid, without AUTOINCREMENT (whose counter row is one more page per commit): the trim
+-- never deletes the newest event, so a new seq is always above every seq handed out before.
 CREATE TABLE IF NOT EXISTS skq_events (
-  seq         INTEGER PRIMARY KEY AUTOINCREMENT,
+  seq         INTEGER PRIMARY KEY,
   queue       TEXT NOT NULL,
   type        TEXT NOT NULL,
   job_id      TEXT NOT NULL,
@@ -78,7 +77,6 @@ CREATE TABLE IF NOT EXISTS skq_events (
   worker_id   TEXT,
   at          INTEGER NOT NULL
 );
-CREATE INDEX IF NOT EXISTS skq_events_by_queue ON skq_events (queue, seq);
 `;
 
 /**
@@ -147,3 +145,61 @@ CREATE TABLE IF NOT EXISTS skq_schedules (
   PRIMARY KEY (queue, id)
 );
 `;
+
+/**
+ * The lean layout of version 3. Reads: nothing. Writes: the indexes the hot path keeps, idempotently,
+ * and drops the version-2 indexes it replaces. Each commit writes every page it touched to the WAL,
+ * so fewer and smaller indexes are what makes a claim or a completion cheap:
+ * - claims read a partial index of queued deliveries, lease recovery one of running deliveries;
+ *   ended deliveries are in neither;
+ * - a job's deliveries are found through the delivery primary key (`<jobId>.<n>`), so there is no
+ *   job index on deliveries;
+ * - events are read by sequence number (the rowid), so they have no index.
+ */
+export const LEAN_LAYOUT_SQL = `
+DROP INDEX IF EXISTS skq_deliveries_claim;
+DROP INDEX IF EXISTS skq_deliveries_by_job;
+DROP INDEX IF EXISTS skq_deliveries_leases;
+DROP INDEX IF EXISTS skq_events_by_queue;
+CREATE INDEX IF NOT EXISTS skq_deliveries_queued ON skq_deliveries (queue, route, priority DESC, run_at) WHERE state = 'queued';
+CREATE INDEX IF NOT EXISTS skq_deliveries_running ON skq_deliveries (queue, lease_until) WHERE state = 'running';
+`;
+
+/**
+ * Delivery counts by queue, route and state, kept by triggers, since no index covers ended deliveries
+ * any more. Reads: skq_deliveries (once, to fill the table). Writes: the table and its triggers.
+ * Run in one write transaction, so that no delivery changes between the fill and the triggers.
+ */
+export const STATE_COUNTS_SQL = `
+CREATE TABLE IF NOT EXISTS skq_state_counts (
+  queue TEXT NOT NULL,
+  route TEXT NOT NULL,
+  state TEXT NOT NULL,
+  n     INTEGER NOT NULL,
+  PRIMARY KEY (queue, route, state)
+) WITHOUT ROWID;
+DELETE FROM skq_state_counts;
+INSERT INTO skq_state_counts (queue, route, state, n) SELECT queue, route, state, COUNT(*) FROM skq_deliveries GROUP BY 1, 2, 3;
+CREATE TRIGGER skq_count_added AFTER INSERT ON skq_deliveries BEGIN
+  INSERT INTO skq_state_counts (queue, route, state, n) VALUES (NEW.queue, NEW.route, NEW.state, 1)
+    ON CONFLICT (queue, route, state) DO UPDATE SET n = n + 1;
+END;
+CREATE TRIGGER skq_count_moved AFTER UPDATE OF state ON skq_deliveries WHEN OLD.state <> NEW.state BEGIN
+  UPDATE skq_state_counts SET n = n - 1 WHERE queue = OLD.queue AND route = OLD.route AND state = OLD.state;
+  INSERT INTO skq_state_counts (queue, route, state, n) VALUES (NEW.queue, NEW.route, NEW.state, 1)
+    ON CONFLICT (queue, route, state) DO UPDATE SET n = n + 1;
+END;
+CREATE TRIGGER skq_count_removed AFTER DELETE ON skq_deliveries BEGIN
+  UPDATE skq_state_counts SET n = n - 1 WHERE queue = OLD.queue AND route = OLD.route AND state = OLD.state;
+END;
+`;
+
+/**
+ * The SQL condition "delivery of job `job`", for a delivery table aliased `d` or unaliased: a range
+ * of the delivery primary key (`<jobId>.<n>`), checked against job_id because a custom job id may
+ * itself contain a dot.
+ */
+export function deliveryOfJob(job: string, alias = ''): string {
+  const a = alias ? `${alias}.` : '';
+  return `${a}id >= ${job} || '.' AND ${a}id < ${job} || '/' AND ${a}job_id = ${job}`;
+}

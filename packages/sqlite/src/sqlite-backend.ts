@@ -38,7 +38,8 @@ import {
   type WorkerStatus,
 } from '@skq/core';
 import { EventFeed } from './event-feed.js';
-import { ADDED_COLUMNS, OPERATIONS_SQL, SCHEDULES_SQL, SCHEMA_SQL, SCHEMA_VERSION } from './schema.js';
+import { GroupCommit } from './group-commit.js';
+import { ADDED_COLUMNS, LEAN_LAYOUT_SQL, OPERATIONS_SQL, SCHEDULES_SQL, SCHEMA_SQL, SCHEMA_VERSION, STATE_COUNTS_SQL, deliveryOfJob } from './schema.js';
 import { SqliteJobEndings } from './sqlite-job-endings.js';
 import { SqliteSchedules } from './sqlite-schedules.js';
 import { mapSqliteError } from './sqlite-errors.js';
@@ -67,6 +68,7 @@ export class SqliteBackend implements StorageBackend {
   private readonly stmt: ReturnType<typeof prepareStatements>;
   private readonly schedules: SqliteSchedules;
   private readonly endings: SqliteJobEndings;
+  private readonly commits: GroupCommit;
   private closed = false;
 
   constructor(options: SqliteOptions | string) {
@@ -80,6 +82,7 @@ export class SqliteBackend implements StorageBackend {
       this.db.transaction(() => addMissingColumns(this.db)).immediate();
       this.db.exec(OPERATIONS_SQL);
       this.db.exec(SCHEDULES_SQL);
+      this.db.transaction(() => adoptLeanLayout(this.db)).immediate();
       this.db.prepare('INSERT INTO skq_meta (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = MAX(value, excluded.value)').run('schema_version', String(SCHEMA_VERSION));
     } catch (err) {
       throw mapSqliteError(err, `open ${opts.path}`);
@@ -87,12 +90,14 @@ export class SqliteBackend implements StorageBackend {
     this.stmt = prepareStatements(this.db);
     this.schedules = new SqliteSchedules(this.db);
     this.endings = new SqliteJobEndings(this.db);
+    this.commits = new GroupCommit(this.db, mapSqliteError, () => this.feed.poke());
     this.capabilities = { crossProcess: opts.path !== ':memory:', pushEvents: false, batchClaim: true, durable: opts.path !== ':memory:' };
     this.feed = new EventFeed(
       {
         maxSeq: () => (this.stmt.maxSeq.get() as { seq: number | null }).seq ?? 0,
-        eventsAfter: (queue, seq, limit) => (this.stmt.eventsAfter.all(queue, seq, limit) as EventRow[]).map(toEvent),
-        trim: (before) => this.stmt.trimEvents.run(before, opts.eventRetentionCount),
+        eventsBetween: (queue, after, upTo, limit, types) =>
+          ((types ? this.stmt.eventsOfTypesBetween.all(after, upTo, queue, JSON.stringify(types), limit) : this.stmt.eventsBetween.all(after, upTo, queue, limit)) as EventRow[]).map(toEvent),
+        trim: (before) => this.stmt.trimEvents.run({ before, keep: opts.eventRetentionCount }),
       },
       opts.path,
       opts.pollIntervalMs,
@@ -108,17 +113,22 @@ export class SqliteBackend implements StorageBackend {
   private insertJobs(jobs: NewJob[]): EnqueueResult[] {
     const now = Date.now();
     let workers: WorkerInfo[] | null = null;
-    return jobs.map((job) => {
+    const storedResult = (job: NewJob): EnqueueResult | null => {
       const stored = this.stmt.deliveryCount.get(job.id) as { queue: string; n: number } | undefined;
       if (stored && stored.queue !== job.queue) throw idConflict(job, stored.queue);
-      if (stored) return { id: job.id, deduped: false, deliveries: stored.n };
+      return stored ? { id: job.id, deduped: false, deliveries: stored.n } : null;
+    };
+    return jobs.map((job) => {
       if (job.dedupeKey) {
+        const stored = storedResult(job);
+        if (stored) return stored;
         const existing = this.stmt.findPendingByDedupe.get(job.queue, job.dedupeKey) as { id: string } | undefined;
         if (existing) return { id: existing.id, deduped: true, deliveries: 0 };
       }
       if (job.type === 'broadcast') workers ??= this.liveWorkers(job.queue, now);
       const targets = planDeliveries(job.routes, job.type, workers ?? []);
-      this.stmt.insertJob.run({
+      // A job id seen before is the rare case: insert first and look only when the insert did nothing.
+      const inserted = this.stmt.insertJob.run({
         id: job.id,
         queue: job.queue,
         name: job.name,
@@ -131,6 +141,7 @@ export class SqliteBackend implements StorageBackend {
         dedupe_key: job.dedupeKey ?? null,
         empty_state: targets.length === 0 ? 'cancelled' : null,
       });
+      if (inserted.changes === 0) return storedResult(job)!;
       targets.forEach((target, index) => {
         const id = deliveryId(job.id, index);
         this.stmt.insertDelivery.run({
@@ -182,7 +193,7 @@ export class SqliteBackend implements StorageBackend {
   }
 
   async complete(queue: string, lease: LeaseToken, result: unknown): Promise<void> {
-    this.write('complete', () => {
+    await this.write('complete', () => {
       const now = Date.now();
       const id = lease.deliveryId;
       const row = this.leased(queue, lease);
@@ -244,7 +255,7 @@ export class SqliteBackend implements StorageBackend {
   async cancel(queue: string, jobId: string): Promise<boolean> {
     return this.write('cancel', () => {
       const now = Date.now();
-      const rows = this.stmt.openDeliveries.all(jobId, queue) as DeliveryRow[];
+      const rows = this.stmt.openDeliveries.all({ job: jobId, queue }) as DeliveryRow[];
       const error = JSON.stringify(cancelledError(jobId));
       for (const row of rows) {
         if (row.state === 'queued') {
@@ -262,7 +273,7 @@ export class SqliteBackend implements StorageBackend {
 
   async reschedule(queue: string, jobId: string, runAt: number): Promise<boolean> {
     return this.write('reschedule', () => {
-      const rows = this.stmt.queuedOf.all(jobId, queue) as DeliveryRow[];
+      const rows = this.stmt.queuedOf.all({ job: jobId, queue }) as DeliveryRow[];
       for (const row of rows) {
         this.stmt.setRunAt.run(runAt, row.id);
         this.event(row.queue, 'rescheduled', jobId, row.id, row.route, null, Date.now());
@@ -274,7 +285,7 @@ export class SqliteBackend implements StorageBackend {
   async getJob(queue: string, jobId: string): Promise<JobRecord | null> {
     return this.read('getJob', () => {
       const row = this.stmt.job.get(jobId, queue) as JobRow | undefined;
-      return row ? toJobRecord(row, this.stmt.deliveriesOf.all(jobId) as DeliveryRow[], Date.now()) : null;
+      return row ? toJobRecord(row, this.stmt.deliveriesOf.all({ job: jobId }) as DeliveryRow[], Date.now()) : null;
     });
   }
 
@@ -286,13 +297,13 @@ export class SqliteBackend implements StorageBackend {
           ? this.stmt.jobsAfter.all({ queue: query.queue, created_at: query.after.createdAt, id: query.after.id, limit: query.limit })
           : this.stmt.jobsNewest.all(query.queue, query.limit)
       ) as JobRow[];
-      return rows.map((row) => toJobRecord(row, this.stmt.deliveriesOf.all(row.id) as DeliveryRow[], now));
+      return rows.map((row) => toJobRecord(row, this.stmt.deliveriesOf.all({ job: row.id }) as DeliveryRow[], now));
     });
   }
 
   async retryJob(queue: string, jobId: string, request: { runAt: number; attempts: number }): Promise<number> {
     return this.write('retryJob', () => {
-      const rows = this.stmt.endedBadOf.all(jobId, queue) as DeliveryRow[];
+      const rows = this.stmt.endedBadOf.all({ job: jobId, queue }) as DeliveryRow[];
       const now = Date.now();
       for (const row of rows) {
         this.stmt.retry.run({ id: row.id, run_at: request.runAt, attempts: request.attempts });
@@ -317,7 +328,7 @@ export class SqliteBackend implements StorageBackend {
   }
 
   async setProgress(queue: string, lease: LeaseToken, progress: unknown): Promise<void> {
-    this.write('setProgress', () => {
+    await this.write('setProgress', () => {
       const row = this.leased(queue, lease);
       this.stmt.setProgress.run(JSON.stringify(progress ?? null), lease.deliveryId);
       this.event(queue, 'progress', row.job_id, row.id, row.route, lease.workerId, Date.now(), progress);
@@ -342,7 +353,7 @@ export class SqliteBackend implements StorageBackend {
   }
 
   async appendCallRecord(queue: string, record: CallRecord): Promise<void> {
-    this.write('appendCallRecord', () => this.stmt.insertCallRecord.run(queue, record.name, record.at, JSON.stringify(record)));
+    await this.write('appendCallRecord', () => this.stmt.insertCallRecord.run(queue, record.name, record.at, JSON.stringify(record)));
   }
 
   async listCallRecords(queue: string, query: CallRecordQuery): Promise<CallRecord[]> {
@@ -355,10 +366,14 @@ export class SqliteBackend implements StorageBackend {
   async countByState(queue: string): Promise<StateCounts> {
     return this.read('countByState', () => {
       const counts: StateCounts = {};
-      const rows = this.stmt.counts.all(Date.now(), queue) as { route: string; state: JobState; n: number }[];
-      for (const row of rows) {
+      for (const row of this.stmt.counts.all(queue) as { route: string; state: JobState; n: number }[]) {
         counts[row.route] ??= zeroStateCounts();
         counts[row.route]![row.state] += row.n;
+      }
+      // A queued delivery whose time has not come is shown as scheduled.
+      for (const row of this.stmt.scheduledCounts.all(queue, Date.now()) as { route: string; n: number }[]) {
+        counts[row.route]!.queued -= row.n;
+        counts[row.route]!.scheduled += row.n;
       }
       return counts;
     });
@@ -370,7 +385,7 @@ export class SqliteBackend implements StorageBackend {
 
   async appendLogs(_queue: string, lines: LogLine[]): Promise<void> {
     if (lines.length === 0) return;
-    this.write('appendLogs', () => {
+    await this.write('appendLogs', () => {
       for (const line of lines) {
         this.stmt.insertLog.run(jobIdOfDelivery(line.deliveryId), line.deliveryId, line.at, line.stream, line.line);
       }
@@ -389,7 +404,7 @@ export class SqliteBackend implements StorageBackend {
   }
 
   async registerWorker(info: WorkerRegistration, ttlMs: number): Promise<void> {
-    this.write('registerWorker', () => {
+    await this.write('registerWorker', () => {
       const now = Date.now();
       this.stmt.upsertWorker.run({ ...info, routes: JSON.stringify(info.routes), started_at: info.startedAt, now, expires_at: now + ttlMs });
     });
@@ -425,7 +440,7 @@ export class SqliteBackend implements StorageBackend {
   }
 
   async unregisterWorker(_queue: string, workerId: string): Promise<void> {
-    this.write('unregisterWorker', () => this.stmt.deleteWorker.run(workerId));
+    await this.write('unregisterWorker', () => this.stmt.deleteWorker.run(workerId));
   }
 
   async listWorkers(queue: string): Promise<WorkerInfo[]> {
@@ -465,6 +480,7 @@ export class SqliteBackend implements StorageBackend {
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
+    this.commits.flush();
     this.feed.close();
     this.db.close();
   }
@@ -484,15 +500,10 @@ export class SqliteBackend implements StorageBackend {
     this.stmt.insertEvent.run(queue, type, jobId ?? '', delivery, route, workerId, at, data === undefined ? null : JSON.stringify(data));
   }
 
-  private write<T>(operation: string, fn: () => T): T {
+  /** Runs `fn` in a write transaction shared with the other writes of this event-loop turn ({@link GroupCommit}). */
+  private write<T>(operation: string, fn: () => T): Promise<T> {
     this.assertOpen(operation);
-    try {
-      const result = this.db.transaction(fn).immediate();
-      this.feed.poke();
-      return result;
-    } catch (err) {
-      throw mapSqliteError(err, operation);
-    }
+    return this.commits.write(operation, fn);
   }
 
   private read<T>(operation: string, fn: () => T): T {
@@ -507,6 +518,13 @@ export class SqliteBackend implements StorageBackend {
   private assertOpen(operation: string): void {
     if (this.closed) throw new SkqError('BACKEND_UNAVAILABLE', `sqlite ${operation}: the backend is closed`);
   }
+}
+
+/** Moves a file to the version-3 layout once: its indexes, and state counts kept by triggers. */
+function adoptLeanLayout(db: Db): void {
+  db.exec(LEAN_LAYOUT_SQL);
+  const triggers = db.prepare(`SELECT COUNT(*) AS n FROM sqlite_master WHERE type = 'trigger' AND name LIKE 'skq_count_%'`).get() as { n: number };
+  if (triggers.n === 0) db.exec(STATE_COUNTS_SQL);
 }
 
 /** Adds the columns of {@link ADDED_COLUMNS} that a file made by an older skunq lacks. */
@@ -527,11 +545,12 @@ function prepareStatements(db: Db) {
   const p = (sql: string) => db.prepare(sql);
   return {
     insertJob: p(`INSERT INTO skq_jobs (id, queue, name, args, routes, type, priority, created_at, options, dedupe_key, empty_state)
-      VALUES (@id, @queue, @name, @args, @routes, @type, @priority, @created_at, @options, @dedupe_key, @empty_state)`),
+      VALUES (@id, @queue, @name, @args, @routes, @type, @priority, @created_at, @options, @dedupe_key, @empty_state)
+      ON CONFLICT (id) DO NOTHING`),
     insertDelivery: p(`INSERT INTO skq_deliveries (id, job_id, queue, route, target_worker, state, priority, run_at, max_attempts)
       VALUES (@id, @job_id, @queue, @route, @target_worker, 'queued', @priority, @run_at, @max_attempts)`),
     findPendingByDedupe: p(`SELECT j.id FROM skq_jobs j WHERE j.queue = ? AND j.dedupe_key = ?
-      AND EXISTS (SELECT 1 FROM skq_deliveries d WHERE d.job_id = j.id AND d.state IN ('queued', 'running')) LIMIT 1`),
+      AND EXISTS (SELECT 1 FROM skq_deliveries d WHERE ${deliveryOfJob('j.id', 'd')} AND d.state IN ('queued', 'running')) LIMIT 1`),
     claim: p(`UPDATE skq_deliveries
       SET state = 'running', worker_id = @worker, lease_until = @lease_until, attempts = attempts + 1, started_at = @now, cancel_requested = 0
       WHERE rowid IN (
@@ -541,7 +560,7 @@ function prepareStatements(db: Db) {
         ORDER BY priority DESC, run_at ASC, rowid ASC
         LIMIT @limit)
       RETURNING *, rowid AS seq`),
-    deliveryCount: p('SELECT j.queue, (SELECT COUNT(*) FROM skq_deliveries d WHERE d.job_id = j.id) AS n FROM skq_jobs j WHERE j.id = ?'),
+    deliveryCount: p(`SELECT j.queue, (SELECT COUNT(*) FROM skq_deliveries d WHERE ${deliveryOfJob('j.id', 'd')}) AS n FROM skq_jobs j WHERE j.id = ?`),
     jobForRun: p('SELECT name, args, options FROM skq_jobs WHERE id = ?'),
     nextRunAt: p(`SELECT MIN(run_at) AS run_at FROM skq_deliveries
       WHERE queue = ? AND route = ? AND state = 'queued' AND run_at > ? AND (target_worker IS NULL OR target_worker = ?)`),
@@ -551,19 +570,19 @@ function prepareStatements(db: Db) {
     extend: p(`UPDATE skq_deliveries SET lease_until = ? WHERE id = ? AND worker_id = ? AND attempts = ? AND state = 'running'`),
     expired: p(`SELECT * FROM skq_deliveries WHERE queue = ? AND state = 'running' AND lease_until < ?`),
     recover: p(`UPDATE skq_deliveries SET state = 'queued', run_at = ?, lease_until = NULL, recoveries = recoveries + 1 WHERE id = ?`),
-    openDeliveries: p(`SELECT * FROM skq_deliveries WHERE job_id = ? AND queue = ? AND state IN ('queued', 'running')`),
+    openDeliveries: p(`SELECT * FROM skq_deliveries WHERE ${deliveryOfJob('@job')} AND queue = @queue AND state IN ('queued', 'running')`),
     requestCancel: p('UPDATE skq_deliveries SET cancel_requested = 1 WHERE id = ?'),
-    queuedOf: p(`SELECT * FROM skq_deliveries WHERE job_id = ? AND queue = ? AND state = 'queued'`),
+    queuedOf: p(`SELECT * FROM skq_deliveries WHERE ${deliveryOfJob('@job')} AND queue = @queue AND state = 'queued'`),
     setRunAt: p('UPDATE skq_deliveries SET run_at = ? WHERE id = ?'),
     job: p('SELECT * FROM skq_jobs WHERE id = ? AND queue = ?'),
-    deliveriesOf: p('SELECT * FROM skq_deliveries WHERE job_id = ? ORDER BY rowid'),
+    deliveriesOf: p(`SELECT * FROM skq_deliveries WHERE ${deliveryOfJob('@job')} ORDER BY rowid`),
     jobsNewest: p('SELECT * FROM skq_jobs WHERE queue = ? ORDER BY created_at DESC, id DESC LIMIT ?'),
     jobsAfter: p(`SELECT * FROM skq_jobs WHERE queue = @queue AND (created_at < @created_at OR (created_at = @created_at AND id < @id))
       ORDER BY created_at DESC, id DESC LIMIT @limit`),
-    endedBadOf: p(`SELECT * FROM skq_deliveries WHERE job_id = ? AND queue = ? AND state IN ('failed', 'cancelled')`),
+    endedBadOf: p(`SELECT * FROM skq_deliveries WHERE ${deliveryOfJob('@job')} AND queue = @queue AND state IN ('failed', 'cancelled')`),
     retry: p(`UPDATE skq_deliveries SET state = 'queued', run_at = @run_at, max_attempts = attempts - recoveries + @attempts, worker_id = NULL,
       lease_until = NULL, finished_at = NULL, result = NULL, error = NULL, cancel_requested = 0 WHERE id = @id`),
-    removable: p(`SELECT (SELECT COUNT(*) FROM skq_deliveries d WHERE d.job_id = j.id AND d.state = 'running') AS running FROM skq_jobs j WHERE j.id = ? AND j.queue = ?`),
+    removable: p(`SELECT (SELECT COUNT(*) FROM skq_deliveries d WHERE ${deliveryOfJob('j.id', 'd')} AND d.state = 'running') AS running FROM skq_jobs j WHERE j.id = ? AND j.queue = ?`),
     setProgress: p('UPDATE skq_deliveries SET progress = ? WHERE id = ?'),
     isPaused: p(`SELECT 1 FROM skq_paused WHERE queue = ? AND route IN (?, '${WHOLE_QUEUE}')`),
     pause: p('INSERT OR IGNORE INTO skq_paused (queue, route, since) VALUES (?, ?, ?)'),
@@ -572,8 +591,8 @@ function prepareStatements(db: Db) {
     insertCallRecord: p('INSERT INTO skq_call_records (queue, name, at, record) VALUES (?, ?, ?, ?)'),
     callRecords: p('SELECT record FROM skq_call_records WHERE queue = ? ORDER BY seq DESC LIMIT ?'),
     callRecordsNamed: p('SELECT record FROM skq_call_records WHERE queue = ? AND name = ? ORDER BY seq DESC LIMIT ?'),
-    counts: p(`SELECT route, CASE WHEN state = 'queued' AND run_at > ? THEN 'scheduled' ELSE state END AS state, COUNT(*) AS n
-      FROM skq_deliveries WHERE queue = ? GROUP BY 1, 2`),
+    counts: p('SELECT route, state, n FROM skq_state_counts WHERE queue = ? AND n > 0'),
+    scheduledCounts: p(`SELECT route, COUNT(*) AS n FROM skq_deliveries WHERE queue = ? AND state = 'queued' AND run_at > ? GROUP BY route`),
     // Jobs are walked by the listing index one queue at a time (a skip scan), not row by row.
     queueNames: p(`WITH RECURSIVE q(name) AS (
         SELECT MIN(queue) FROM skq_jobs
@@ -592,7 +611,11 @@ function prepareStatements(db: Db) {
     liveWorkers: p('SELECT * FROM skq_workers WHERE queue = ? AND expires_at >= ? ORDER BY started_at, id'),
     insertEvent: p('INSERT INTO skq_events (queue, type, job_id, delivery_id, route, worker_id, at, data) VALUES (?, ?, ?, ?, ?, ?, ?, ?)'),
     maxSeq: p('SELECT MAX(seq) AS seq FROM skq_events'),
-    eventsAfter: p('SELECT * FROM skq_events WHERE queue = ? AND seq > ? ORDER BY seq LIMIT ?'),
-    trimEvents: p('DELETE FROM skq_events WHERE at < ? OR seq <= (SELECT MAX(seq) FROM skq_events) - ?'),
+    eventsBetween: p('SELECT * FROM skq_events WHERE seq > ? AND seq <= ? AND queue = ? ORDER BY seq LIMIT ?'),
+    eventsOfTypesBetween: p('SELECT * FROM skq_events WHERE seq > ? AND seq <= ? AND queue = ? AND type IN (SELECT value FROM json_each(?)) ORDER BY seq LIMIT ?'),
+    // Events are in seq order and nearly in time order: cut at the first one young enough to keep.
+    trimEvents: p(`DELETE FROM skq_events WHERE seq < (SELECT MAX(seq) FROM skq_events) AND seq < MAX(
+        COALESCE((SELECT seq FROM skq_events WHERE at >= @before ORDER BY seq LIMIT 1), (SELECT IFNULL(MAX(seq), 0) + 1 FROM skq_events)),
+        (SELECT IFNULL(MAX(seq), 0) FROM skq_events) - @keep + 1)`),
   };
 }

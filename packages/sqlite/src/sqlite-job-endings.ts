@@ -1,5 +1,6 @@
 import type Database from 'better-sqlite3';
 import { RetentionSchedule, THROUGHPUT_WINDOW_MS, minuteOf, type EndedKind, type RetentionRule, type ThroughputBucket } from '@skq/core';
+import { deliveryOfJob } from './schema.js';
 
 type Db = InstanceType<typeof Database>;
 
@@ -44,7 +45,7 @@ export class SqliteJobEndings {
 
   /** Deletes a job, its deliveries and its logs. */
   remove(jobId: string): void {
-    this.stmt.deleteDeliveries.run(jobId);
+    this.stmt.deleteDeliveries.run({ job: jobId });
     this.stmt.deleteLogs.run(jobId);
     this.stmt.deleteJob.run(jobId);
   }
@@ -70,13 +71,13 @@ function prepare(db: Db) {
   const p = (sql: string) => db.prepare(sql);
   return {
     endingOf: p(`SELECT j.options,
-        (SELECT COUNT(*) FROM skq_deliveries d WHERE d.job_id = j.id AND d.state IN ('queued', 'running')) AS open,
-        (SELECT COUNT(*) FROM skq_deliveries d WHERE d.job_id = j.id AND d.state IN ('failed', 'cancelled')) AS bad
+        (SELECT COUNT(*) FROM skq_deliveries d WHERE ${deliveryOfJob('j.id', 'd')} AND d.state IN ('queued', 'running')) AS open,
+        (SELECT COUNT(*) FROM skq_deliveries d WHERE ${deliveryOfJob('j.id', 'd')} AND d.state IN ('failed', 'cancelled')) AS bad
       FROM skq_jobs j WHERE j.id = ?`),
     markEnded: p('UPDATE skq_jobs SET ended_at = ?, ended_kind = ? WHERE id = ?'),
     endedBefore: p('SELECT id FROM skq_jobs WHERE queue = ? AND ended_kind = ? AND ended_at < ? LIMIT ?'),
     endedBeyond: p('SELECT id FROM skq_jobs WHERE queue = ? AND ended_kind = ? ORDER BY ended_at DESC LIMIT ? OFFSET ?'),
-    deleteDeliveries: p('DELETE FROM skq_deliveries WHERE job_id = ?'),
+    deleteDeliveries: p(`DELETE FROM skq_deliveries WHERE ${deliveryOfJob('@job')}`),
     deleteLogs: p('DELETE FROM skq_logs WHERE job_id = ?'),
     deleteJob: p('DELETE FROM skq_jobs WHERE id = ?'),
     countEnding: p(`INSERT INTO skq_throughput (queue, route, minute, completed, failed) VALUES (?, ?, ?, ?, ?)

@@ -1,0 +1,210 @@
+// The SQLite job queues behind one interface, each used the way its documentation suggests for speed,
+// each on its own database file. Every step runs in a fresh process (see step.ts).
+import { readFileSync } from 'node:fs';
+import PlainDatabase from 'better-sqlite3-12';
+import { better, defineQueue, defineWorker } from 'plainjob';
+import { buildDBClient, Runner, SqliteQueue } from 'liteque';
+import { Sidequest } from 'sidequest';
+import { SkunkQueue } from '@skq/core';
+import { SqliteBackend } from '@skq/sqlite';
+import { WorkerPool } from '@skq/worker';
+import { counter } from '../completion-counter.js';
+import { BenchJob, sidequestHandler } from './sidequest-job.js';
+
+export type JobData = { n: number; t?: number };
+export type OnJob = (data: JobData) => void;
+
+export interface Producer {
+  addOne(data: JobData): Promise<unknown>;
+  addBulk(items: JobData[]): Promise<unknown>;
+  close(): Promise<void>;
+}
+
+export interface Consumer {
+  /** Resolves once `count` handlers have returned and their jobs are marked done. */
+  done(count: number): Promise<void>;
+  close(): Promise<void>;
+}
+
+export interface Library {
+  name: 'skunq' | 'plainjob' | 'liteque' | 'sidequest';
+  /** The journal mode and `synchronous` level the library sets (or leaves at SQLite's default). */
+  durability: string;
+  producer(file: string): Promise<Producer>;
+  consumer(file: string, concurrency: number, onJob?: OnJob): Promise<Consumer>;
+}
+
+const skunq: Library = {
+  name: 'skunq',
+  durability: 'WAL, synchronous=NORMAL',
+  async producer(file) {
+    const backend = new SqliteBackend({ path: file });
+    const queue = new SkunkQueue('bench', { backend });
+    const job = queue.job({ name: 'noop', routes: ['bench'] }, async (_data: JobData) => undefined);
+    return {
+      addOne: (data) => job.fire(data),
+      addBulk: (items) => queue.pushMany(items.map((data) => job.with(data))),
+      close: () => backend.close(),
+    };
+  },
+  async consumer(file, concurrency, onJob) {
+    const backend = new SqliteBackend({ path: file });
+    const queue = new SkunkQueue('bench', { backend });
+    const job = queue.job({ name: 'noop', routes: ['bench'] }, async (data: JobData) => {
+      onJob?.(data);
+    });
+    const pool = new WorkerPool({ queue, routes: ['bench'], concurrency, handleSignals: false, scheduler: false, jobs: [job] });
+    await pool.start();
+    return {
+      async done(count) {
+        while (pool.stats().succeeded < count) await new Promise((r) => setTimeout(r, 1));
+      },
+      async close() {
+        await pool.close();
+        await backend.close();
+      },
+    };
+  },
+};
+
+// plainjob: one `defineWorker` loop per unit of concurrency, as its README's multi-worker setup does.
+const plainjob: Library = {
+  name: 'plainjob',
+  durability: 'WAL, synchronous=NORMAL',
+  async producer(file) {
+    const queue = defineQueue({ connection: better(new PlainDatabase(file)), logger: quiet });
+    return {
+      addOne: async (data) => queue.add('noop', data),
+      addBulk: async (items) => queue.addMany('noop', items),
+      close: async () => queue.close(),
+    };
+  },
+  async consumer(file, concurrency, onJob) {
+    const queue = defineQueue({ connection: better(new PlainDatabase(file)), logger: quiet });
+    const count = counter();
+    const workers = Array.from({ length: concurrency }, () =>
+      defineWorker(
+        'noop',
+        async (job) => {
+          onJob?.(JSON.parse(job.data) as JobData);
+        },
+        { queue, logger: quiet, pollIntervall: 1000, onCompleted: () => count.bump() },
+      ),
+    );
+    for (const worker of workers) void worker.start();
+    return {
+      done: (n) => count.done(n),
+      async close() {
+        await Promise.all(workers.map((w) => w.stop()));
+        queue.close();
+      },
+    };
+  },
+};
+
+const liteque: Library = {
+  name: 'liteque',
+  durability: 'WAL, synchronous=NORMAL',
+  async producer(file) {
+    const db = buildDBClient(file, { runMigrations: true });
+    const queue = new SqliteQueue<JobData>('bench', db, { defaultJobArgs: { numRetries: 0 }, keepFailedJobs: false });
+    return {
+      addOne: (data) => queue.enqueue(data),
+      // liteque has no bulk call: its docs enqueue one job at a time.
+      addBulk: async (items) => {
+        for (const data of items) await queue.enqueue(data);
+      },
+      close: async () => closeLiteque(db),
+    };
+  },
+  async consumer(file, concurrency, onJob) {
+    const db = buildDBClient(file, { runMigrations: true });
+    const queue = new SqliteQueue<JobData>('bench', db, { defaultJobArgs: { numRetries: 0 }, keepFailedJobs: false });
+    const count = counter();
+    const runner = new Runner<JobData>(
+      queue,
+      {
+        run: async (job) => {
+          onJob?.(job.data);
+        },
+        onComplete: async () => count.bump(),
+      },
+      { concurrency, pollIntervalMs: 100, timeoutSecs: 60 },
+    );
+    const running = runner.run();
+    return {
+      done: (n) => count.done(n),
+      async close() {
+        runner.stop();
+        await running;
+        closeLiteque(db);
+      },
+    };
+  },
+};
+
+// Sidequest in one process (`fork: false`, `runner: 'inline'`), which its docs suggest for SQLite; the
+// dashboard is off. Its SQLite backend leaves SQLite's defaults: rollback journal, synchronous=FULL.
+const sidequest: Library = {
+  name: 'sidequest',
+  durability: 'rollback journal (DELETE), synchronous=FULL (defaults)',
+  async producer(file) {
+    await Sidequest.configure({ ...sidequestConfig(file, 1) });
+    return {
+      addOne: (data) => Sidequest.build(BenchJob).queue('bench').enqueue(data),
+      addBulk: async (items) => {
+        for (const data of items) await Sidequest.build(BenchJob).queue('bench').enqueue(data);
+      },
+      close: async () => {
+        await Sidequest.stop();
+      },
+    };
+  },
+  async consumer(file, concurrency, onJob) {
+    const count = counter();
+    sidequestHandler.onJob = (data) => {
+      onJob?.(data);
+      count.bump();
+    };
+    await Sidequest.start({ ...sidequestConfig(file, concurrency) });
+    return {
+      done: (n) => count.done(n),
+      async close() {
+        await Sidequest.stop();
+      },
+    };
+  },
+};
+
+function sidequestConfig(file: string, concurrency: number) {
+  return {
+    backend: { driver: '@sidequest/sqlite-backend', config: file },
+    queues: [{ name: 'bench', concurrency }],
+    maxConcurrentJobs: concurrency,
+    dashboard: { enabled: false },
+    fork: false,
+    runner: 'inline' as const,
+    logger: { level: 'error' as const },
+    gracefulShutdown: false,
+  };
+}
+
+const quiet = { error: () => undefined, warn: () => undefined, info: () => undefined, debug: () => undefined };
+
+export const LIBRARIES: Library[] = [skunq, plainjob, liteque, sidequest];
+
+/** The installed versions, printed with the figures. */
+export function versions(): Record<string, string> {
+  const version = (name: string) => (JSON.parse(readFileSync(new URL(`./node_modules/${name}/package.json`, import.meta.url), 'utf8')) as { version: string }).version;
+  return {
+    plainjob: version('plainjob'),
+    liteque: `${version('liteque')} on better-sqlite3 ${version('better-sqlite3')}`,
+    sidequest: `${version('sidequest')} with @sidequest/sqlite-backend ${version('@sidequest/sqlite-backend')}`,
+    'better-sqlite3 (skunq, plainjob)': version('better-sqlite3-12'),
+  };
+}
+
+/** liteque's drizzle 0.33 client keeps its better-sqlite3 handle on `session.client`. */
+function closeLiteque(db: ReturnType<typeof buildDBClient>): void {
+  (db as unknown as { session: { client: { close(): void } } }).session.client.close();
+}
