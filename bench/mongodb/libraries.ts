@@ -1,12 +1,15 @@
-// skunq and Agenda 6 behind one interface, each used the way its documentation suggests for speed:
-// Agenda with its MongoDB backend and its change-stream notification channel (no waiting for a poll).
+// skunq, Agenda 6 and Sidequest behind one interface, each used the way its documentation suggests for
+// speed: Agenda with its MongoDB backend and its change-stream notification channel (no waiting for a
+// poll); Sidequest in one process (`fork: false`, `runner: 'inline'`) with its MongoDB backend.
 import { Agenda } from 'agenda';
 import { MongoBackend as AgendaMongoBackend, MongoChangeStreamNotificationChannel } from '@agendajs/mongo-backend';
 import { MongoClient } from 'mongodb';
+import { Sidequest } from 'sidequest';
 import { SkunkQueue } from '@skq/core';
 import { MongoBackend } from '@skq/mongodb';
 import { WorkerPool } from '@skq/worker';
 import { counter } from '../completion-counter.js';
+import { BenchJob, sidequestHandler } from './sidequest-job.js';
 
 export type JobData = { n: number; t?: number };
 export type OnJob = (data: JobData) => void;
@@ -23,7 +26,9 @@ export interface Consumer {
 }
 
 export interface Library {
-  name: 'skunq' | 'agenda';
+  name: 'skunq' | 'agenda' | 'sidequest';
+  /** Why it cannot run on a substitute server, if it cannot. */
+  needsRealMongo?: string;
   producer(url: string): Promise<Producer>;
   consumer(url: string, concurrency: number, onJob?: OnJob): Promise<Consumer>;
 }
@@ -101,4 +106,42 @@ const agenda: Library = {
   },
 };
 
-export const LIBRARIES: Library[] = [skunq, agenda];
+/** Sidequest is one engine per process: the producer configures it, the consumer starts it. */
+let sidequestUsers = 0;
+const sidequestOptions = (url: string, concurrency: number) => ({
+  backend: { driver: '@sidequest/mongo-backend', config: url },
+  queues: [{ name: 'bench', concurrency }],
+  maxConcurrentJobs: concurrency,
+  dashboard: { enabled: false },
+  fork: false,
+  runner: 'inline' as const,
+  logger: { level: 'error' as const },
+  gracefulShutdown: false,
+});
+async function releaseSidequest(): Promise<void> {
+  sidequestUsers -= 1;
+  if (sidequestUsers === 0) await Sidequest.stop();
+}
+
+const sidequest: Library = {
+  name: 'sidequest',
+  needsRealMongo:
+    'its migration creates a unique index with a partialFilterExpression: mongo-java-server ignores the filter (duplicate key on the first two jobs) and FerretDB v1 refuses it (NotImplemented)',
+  async producer(url) {
+    if (sidequestUsers === 0) await Sidequest.configure(sidequestOptions(url, 1));
+    sidequestUsers += 1;
+    return { addOne: (data) => Sidequest.build(BenchJob).queue('bench').enqueue(data), close: releaseSidequest };
+  },
+  async consumer(url, concurrency, onJob) {
+    const count = counter();
+    sidequestHandler.onJob = (data) => {
+      onJob?.(data);
+      count.bump();
+    };
+    await Sidequest.start(sidequestOptions(url, concurrency));
+    sidequestUsers += 1;
+    return { done: (n) => count.done(n), close: releaseSidequest };
+  },
+};
+
+export const LIBRARIES: Library[] = [skunq, agenda, sidequest];

@@ -1,9 +1,10 @@
-// pnpm bench:mongodb — skunq and Agenda 6 on one MongoDB wire-protocol server, same workload, same run.
+// pnpm bench:mongodb — skunq, Agenda 6 and Sidequest on one MongoDB wire-protocol server, same workload, same run.
 // The server is mongo-java-server in memory (what these machines can run), or SKQ_MONGODB_URL when set.
 // Libraries alternate within each repetition; the table shows medians, min/max and skunq's ratio.
-// Options (env): BENCH_REPS (default 3), BENCH_JOBS (2000), BENCH_CASES (enqueue,c1,c10,c50,latency).
+// Options (env): BENCH_REPS (default 3), BENCH_JOBS (2000), BENCH_CASES (enqueue,c1,c10,c50,latency),
+// BENCH_LIBRARIES (comma list), BENCH_STEP_BUDGET_MS (60000: a slower step reports the rate of what it did by then).
 import { MongoClient } from 'mongodb';
-import { missingMongoServer, startMongoServer, type MongoTestServer } from '@skq/testing/mongo-servers';
+import { missingMongoServer, startMongoServer, type MongoServerKind, type MongoTestServer } from '@skq/testing/mongo-servers';
 import { LIBRARIES, type Library } from './libraries.js';
 import { fmt, median, percentile } from '../stats.js';
 
@@ -11,8 +12,13 @@ const REPS = Number(process.env.BENCH_REPS ?? 3);
 const JOBS = Number(process.env.BENCH_JOBS ?? 2_000);
 const LATENCY_JOBS = Math.min(JOBS, 500);
 const CASES = (process.env.BENCH_CASES ?? 'enqueue,c1,c10,c50,latency').split(',');
+// BENCH_MONGO_SERVER=ferretdb runs on FerretDB v1 instead of mongo-java-server (when SKQ_MONGODB_URL is not set).
+const kind: MongoServerKind = process.env.SKQ_MONGODB_URL ? 'mongodb' : process.env.BENCH_MONGO_SERVER === 'ferretdb' ? 'ferretdb' : 'mongo-java-server';
+const NAMES = (process.env.BENCH_LIBRARIES ?? LIBRARIES.map((l) => l.name).join(',')).split(',');
+const libraries = LIBRARIES.filter((l) => NAMES.includes(l.name) && (kind === 'mongodb' || !l.needsRealMongo));
+const BUDGET_MS = Number(process.env.BENCH_STEP_BUDGET_MS ?? 60_000);
+const partial = new Set<string>();
 
-const kind = process.env.SKQ_MONGODB_URL ? 'mongodb' : 'mongo-java-server';
 const missing = missingMongoServer(kind);
 if (missing) {
   console.error(`bench:mongodb needs ${missing}`);
@@ -20,6 +26,9 @@ if (missing) {
 }
 let server: MongoTestServer = await startMongoServer(kind);
 console.log(`${server.name}; node ${process.version}; ${JOBS} jobs; ${REPS} repetitions\n`);
+for (const lib of LIBRARIES) {
+  if (NAMES.includes(lib.name) && !libraries.includes(lib)) console.log(`${lib.name} is left out: it needs a real MongoDB (SKQ_MONGODB_URL): ${lib.needsRealMongo}.\n`);
+}
 
 type Sample = Record<string, Record<string, number[]>>; // case -> library -> values
 const samples: Sample = {};
@@ -31,7 +40,7 @@ let seq = 0;
  * before every measurement, so that no library pays for the one measured before it.
  */
 async function fresh(): Promise<string> {
-  if (kind === 'mongo-java-server') {
+  if (kind !== 'mongodb') {
     await server.stop();
     server = await startMongoServer(kind);
   }
@@ -50,33 +59,40 @@ async function timeIt(fn: () => Promise<unknown>): Promise<number> {
   return performance.now() - start;
 }
 
-async function fill(lib: Library, url: string, count: number): Promise<number> {
+/** Enqueues up to `count` jobs one at a time, within the step budget. */
+async function fill(lib: Library, url: string, count: number): Promise<{ jobs: number; rate: number }> {
   const producer = await lib.producer(url);
+  let n = 0;
   const ms = await timeIt(async () => {
-    for (let n = 0; n < count; n += 1) await producer.addOne({ n });
+    const start = performance.now();
+    for (; n < count && performance.now() - start < BUDGET_MS; n += 1) await producer.addOne({ n });
   });
   await producer.close();
-  return (count / ms) * 1000;
+  return { jobs: n, rate: (n / ms) * 1000 };
 }
 
 async function enqueueOne(lib: Library): Promise<number> {
   const url = await fresh();
-  const rate = await fill(lib, url, JOBS);
+  const { jobs, rate } = await fill(lib, url, JOBS);
+  if (jobs < JOBS) partial.add(`enqueue 1 by 1 (jobs/s)|${lib.name}`);
   await drop(url);
   return rate;
 }
 
 async function processing(lib: Library, concurrency: number): Promise<number> {
   const url = await fresh();
-  await fill(lib, url, JOBS);
+  const { jobs } = await fill(lib, url, JOBS);
   let consumer: Awaited<ReturnType<Library['consumer']>> | undefined;
+  let handled = 0;
+  let finished = false;
   const ms = await timeIt(async () => {
-    consumer = await lib.consumer(url, concurrency);
-    await consumer.done(JOBS);
+    consumer = await lib.consumer(url, concurrency, () => void (handled += 1));
+    finished = await Promise.race([consumer.done(jobs).then(() => true), new Promise<boolean>((r) => setTimeout(() => r(false), BUDGET_MS).unref())]);
   });
   await consumer!.close();
   await drop(url);
-  return (JOBS / ms) * 1000;
+  if (!finished || jobs < JOBS) partial.add(`process, concurrency ${concurrency} (jobs/s)|${lib.name}`);
+  return ((finished ? jobs : handled) / ms) * 1000;
 }
 
 /** Enqueue-to-start delay of jobs fired one every 5 ms at an idle consumer. */
@@ -94,7 +110,9 @@ async function latency(lib: Library): Promise<number[]> {
     await producer.addOne({ n, t: performance.timeOrigin + performance.now() });
     await new Promise((resolve) => setTimeout(resolve, 5));
   }
-  await consumer.done(LATENCY_JOBS);
+  if (!(await Promise.race([consumer.done(LATENCY_JOBS).then(() => true), new Promise<boolean>((r) => setTimeout(() => r(false), BUDGET_MS).unref())]))) {
+    partial.add(`latency p50 (ms)|${lib.name}`);
+  }
   await producer.close();
   await consumer.close();
   await drop(url);
@@ -102,7 +120,7 @@ async function latency(lib: Library): Promise<number[]> {
 }
 
 for (let rep = 0; rep < REPS; rep += 1) {
-  const order = LIBRARIES.map((_, i) => LIBRARIES[(i + rep) % LIBRARIES.length]!);
+  const order = libraries.map((_, i) => libraries[(i + rep) % libraries.length]!);
   for (const lib of order) {
     if (CASES.includes('enqueue')) record('enqueue 1 by 1 (jobs/s)', lib.name, await enqueueOne(lib));
     for (const c of [1, 10, 50]) if (CASES.includes(`c${c}`)) record(`process, concurrency ${c} (jobs/s)`, lib.name, await processing(lib, c));
@@ -115,19 +133,22 @@ for (let rep = 0; rep < REPS; rep += 1) {
   }
 }
 
-const names = LIBRARIES.map((l) => l.name);
-console.log(`| case | ${names.map((n) => `${n} median (min–max)`).join(' | ')} | skunq vs agenda |`);
-console.log(`|---|${names.map(() => '---:').join('|')}|---:|`);
+const names = libraries.map((l) => l.name);
+const peers = names.filter((n) => n !== 'skunq');
+console.log(`| case | ${names.map((n) => `${n} median (min–max)`).join(' | ')} | ${peers.map((p) => `skunq vs ${p}`).join(' | ')} |`);
+console.log(`|---|${names.map(() => '---:').join('|')}|${peers.map(() => '---:').join('|')}|`);
 for (const [name, byLib] of Object.entries(samples)) {
   const digits = name.startsWith('latency') ? 1 : 0;
   const med = (lib: string) => median(byLib[lib] ?? [NaN]);
   const cells = names.map((lib) => {
     const values = byLib[lib] ?? [];
-    return `${fmt(med(lib), digits)} (${fmt(Math.min(...values), digits)}–${fmt(Math.max(...values), digits)})`;
+    const mark = partial.has(`${name}|${lib}`) ? ' †' : '';
+    return `${fmt(med(lib), digits)} (${fmt(Math.min(...values), digits)}–${fmt(Math.max(...values), digits)})${mark}`;
   });
-  const ratio = name.startsWith('latency') ? med('agenda') / med('skunq') : med('skunq') / med('agenda');
-  console.log(`| ${name} | ${cells.join(' | ')} | ${ratio.toFixed(2)}x |`);
+  const ratios = peers.map((other) => `${(name.startsWith('latency') ? med(other) / med('skunq') : med('skunq') / med(other)).toFixed(2)}x`);
+  console.log(`| ${name} | ${cells.join(' | ')} | ${ratios.join(' | ')} |`);
 }
-console.log('\nRatios are "times better" for skunq: throughput skunq/agenda; latency agenda/skunq.');
+console.log('\nRatios are "times better" for skunq: throughput skunq/other; latency other/skunq.');
+if (partial.size) console.log('† the step hit its time budget (BENCH_STEP_BUDGET_MS) before all jobs were done; the figure is the rate of what it did.');
 await server.stop();
 process.exit(0);

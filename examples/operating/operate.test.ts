@@ -27,5 +27,5 @@ it('runs the operating example', async () => {
   expect(stdout).toMatch(/completed this minute: 3 failed: 1/);
   expect(stdout).toContain("backup returned 0 and printed [ 'copying files' ]");
   expect(stdout).toMatch(/records: \[ 'backup pid \d+ -> 0' \]/);
-  expect(stdout).toMatch(/a worker: running running 0 jobs/);
+  expect(stdout).toMatch(/a worker: running on routes \[ '(images|billing)' \]/);
 });

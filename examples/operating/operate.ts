@@ -66,7 +66,8 @@ console.log('records:', (await queue.records({ name: 'backup' })).map((r) => `${
 
 // Workers can be listed and commanded from anywhere: `queue.commandWorker(id, 'stop' | 'stop-rough' | 'pause' | 'resume')`.
 const [worker] = await queue.workers();
-console.log('a worker:', worker?.state, 'running', worker?.runningJobIds.length, 'jobs');
+// Its running jobs are those of its last heartbeat: a change shows within about a second.
+console.log('a worker:', worker?.state, 'on routes', worker?.routes);
 
 await pool.close();
 await queue.close();
