@@ -42,7 +42,7 @@ const skunq: Library = {
   async consumer(port, name, concurrency, onJob, keep) {
     const backend = await RedisBackend.connect(`redis://127.0.0.1:${port}?removeOnComplete=${!keep}`);
     const queue = new SkunkQueue(name, { backend });
-    const job: JobDefinition<[{ n: number; t?: number }], void> = queue.job({ name: 'noop', routes: ['bench'] }, async (data: { n: number; t?: number }) => {
+    const job: JobDefinition<[{ n: number; t?: number }], { ok: boolean; n: number } | undefined> = queue.job({ name: 'noop', routes: ['bench'] }, async (data: { n: number; t?: number }) => {
       onJob?.(data);
       return keep ? { ok: true, n: data.n } : undefined;
     });
