@@ -1,7 +1,6 @@
 import Database from 'better-sqlite3';
 import {
   SkqError,
-  WHOLE_QUEUE,
   cancelledError,
   deliveryId,
   expiredLeaseError,
@@ -39,7 +38,8 @@ import {
 } from '@skq/core';
 import { EventFeed } from './event-feed.js';
 import { GroupCommit } from './group-commit.js';
-import { ADDED_COLUMNS, LEAN_LAYOUT_SQL, OPERATIONS_SQL, SCHEDULES_SQL, SCHEMA_SQL, SCHEMA_VERSION, STATE_COUNTS_SQL, deliveryOfJob } from './schema.js';
+import { ADDED_COLUMNS, LEAN_LAYOUT_SQL, OPERATIONS_SQL, SCHEDULES_SQL, SCHEMA_SQL, SCHEMA_VERSION, STATE_COUNTS_SQL } from './schema.js';
+import { prepareStatements, type SqliteStatements } from './sqlite-statements.js';
 import { SqliteJobEndings } from './sqlite-job-endings.js';
 import { SqliteSchedules } from './sqlite-schedules.js';
 import { mapSqliteError } from './sqlite-errors.js';
@@ -65,7 +65,7 @@ export class SqliteBackend implements StorageBackend {
   readonly capabilities: StorageCapabilities;
   private readonly db: Db;
   private readonly feed: EventFeed;
-  private readonly stmt: ReturnType<typeof prepareStatements>;
+  private readonly stmt: SqliteStatements;
   private readonly schedules: SqliteSchedules;
   private readonly endings: SqliteJobEndings;
   private readonly commits: GroupCommit;
@@ -372,8 +372,9 @@ export class SqliteBackend implements StorageBackend {
       }
       // A queued delivery whose time has not come is shown as scheduled.
       for (const row of this.stmt.scheduledCounts.all(queue, Date.now()) as { route: string; n: number }[]) {
-        counts[row.route]!.queued -= row.n;
-        counts[row.route]!.scheduled += row.n;
+        const route = (counts[row.route] ??= zeroStateCounts());
+        route.queued = Math.max(0, route.queued - row.n);
+        route.scheduled += row.n;
       }
       return counts;
     });
@@ -539,83 +540,4 @@ function idConflict(job: NewJob, holder: string): SkqError {
   return new SkqError('ID_CONFLICT', `job id "${job.id}" is taken by queue "${holder}": job ids are unique across the queues of one SQLite file`, {
     context: { jobId: job.id, queue: job.queue, field: 'jobId' },
   });
-}
-
-function prepareStatements(db: Db) {
-  const p = (sql: string) => db.prepare(sql);
-  return {
-    insertJob: p(`INSERT INTO skq_jobs (id, queue, name, args, routes, type, priority, created_at, options, dedupe_key, empty_state)
-      VALUES (@id, @queue, @name, @args, @routes, @type, @priority, @created_at, @options, @dedupe_key, @empty_state)
-      ON CONFLICT (id) DO NOTHING`),
-    insertDelivery: p(`INSERT INTO skq_deliveries (id, job_id, queue, route, target_worker, state, priority, run_at, max_attempts)
-      VALUES (@id, @job_id, @queue, @route, @target_worker, 'queued', @priority, @run_at, @max_attempts)`),
-    findPendingByDedupe: p(`SELECT j.id FROM skq_jobs j WHERE j.queue = ? AND j.dedupe_key = ?
-      AND EXISTS (SELECT 1 FROM skq_deliveries d WHERE ${deliveryOfJob('j.id', 'd')} AND d.state IN ('queued', 'running')) LIMIT 1`),
-    claim: p(`UPDATE skq_deliveries
-      SET state = 'running', worker_id = @worker, lease_until = @lease_until, attempts = attempts + 1, started_at = @now, cancel_requested = 0
-      WHERE rowid IN (
-        SELECT rowid FROM skq_deliveries
-        WHERE queue = @queue AND route = @route AND state = 'queued' AND run_at <= @now
-          AND (target_worker IS NULL OR target_worker = @worker)
-        ORDER BY priority DESC, run_at ASC, rowid ASC
-        LIMIT @limit)
-      RETURNING *, rowid AS seq`),
-    deliveryCount: p(`SELECT j.queue, (SELECT COUNT(*) FROM skq_deliveries d WHERE ${deliveryOfJob('j.id', 'd')}) AS n FROM skq_jobs j WHERE j.id = ?`),
-    jobForRun: p('SELECT name, args, options FROM skq_jobs WHERE id = ?'),
-    nextRunAt: p(`SELECT MIN(run_at) AS run_at FROM skq_deliveries
-      WHERE queue = ? AND route = ? AND state = 'queued' AND run_at > ? AND (target_worker IS NULL OR target_worker = ?)`),
-    delivery: p('SELECT * FROM skq_deliveries WHERE id = ?'),
-    finish: p(`UPDATE skq_deliveries SET state = @state, finished_at = @now, lease_until = NULL, result = @result, error = @error WHERE id = @id`),
-    requeue: p(`UPDATE skq_deliveries SET state = 'queued', run_at = @run_at, lease_until = NULL, error = @error WHERE id = @id`),
-    extend: p(`UPDATE skq_deliveries SET lease_until = ? WHERE id = ? AND worker_id = ? AND attempts = ? AND state = 'running'`),
-    expired: p(`SELECT * FROM skq_deliveries WHERE queue = ? AND state = 'running' AND lease_until < ?`),
-    recover: p(`UPDATE skq_deliveries SET state = 'queued', run_at = ?, lease_until = NULL, recoveries = recoveries + 1 WHERE id = ?`),
-    openDeliveries: p(`SELECT * FROM skq_deliveries WHERE ${deliveryOfJob('@job')} AND queue = @queue AND state IN ('queued', 'running')`),
-    requestCancel: p('UPDATE skq_deliveries SET cancel_requested = 1 WHERE id = ?'),
-    queuedOf: p(`SELECT * FROM skq_deliveries WHERE ${deliveryOfJob('@job')} AND queue = @queue AND state = 'queued'`),
-    setRunAt: p('UPDATE skq_deliveries SET run_at = ? WHERE id = ?'),
-    job: p('SELECT * FROM skq_jobs WHERE id = ? AND queue = ?'),
-    deliveriesOf: p(`SELECT * FROM skq_deliveries WHERE ${deliveryOfJob('@job')} ORDER BY rowid`),
-    jobsNewest: p('SELECT * FROM skq_jobs WHERE queue = ? ORDER BY created_at DESC, id DESC LIMIT ?'),
-    jobsAfter: p(`SELECT * FROM skq_jobs WHERE queue = @queue AND (created_at < @created_at OR (created_at = @created_at AND id < @id))
-      ORDER BY created_at DESC, id DESC LIMIT @limit`),
-    endedBadOf: p(`SELECT * FROM skq_deliveries WHERE ${deliveryOfJob('@job')} AND queue = @queue AND state IN ('failed', 'cancelled')`),
-    retry: p(`UPDATE skq_deliveries SET state = 'queued', run_at = @run_at, max_attempts = attempts - recoveries + @attempts, worker_id = NULL,
-      lease_until = NULL, finished_at = NULL, result = NULL, error = NULL, cancel_requested = 0 WHERE id = @id`),
-    removable: p(`SELECT (SELECT COUNT(*) FROM skq_deliveries d WHERE ${deliveryOfJob('j.id', 'd')} AND d.state = 'running') AS running FROM skq_jobs j WHERE j.id = ? AND j.queue = ?`),
-    setProgress: p('UPDATE skq_deliveries SET progress = ? WHERE id = ?'),
-    isPaused: p(`SELECT 1 FROM skq_paused WHERE queue = ? AND route IN (?, '${WHOLE_QUEUE}')`),
-    pause: p('INSERT OR IGNORE INTO skq_paused (queue, route, since) VALUES (?, ?, ?)'),
-    unpause: p('DELETE FROM skq_paused WHERE queue = ? AND route = ?'),
-    pausedOf: p('SELECT route FROM skq_paused WHERE queue = ? ORDER BY route'),
-    insertCallRecord: p('INSERT INTO skq_call_records (queue, name, at, record) VALUES (?, ?, ?, ?)'),
-    callRecords: p('SELECT record FROM skq_call_records WHERE queue = ? ORDER BY seq DESC LIMIT ?'),
-    callRecordsNamed: p('SELECT record FROM skq_call_records WHERE queue = ? AND name = ? ORDER BY seq DESC LIMIT ?'),
-    counts: p('SELECT route, state, n FROM skq_state_counts WHERE queue = ? AND n > 0'),
-    scheduledCounts: p(`SELECT route, COUNT(*) AS n FROM skq_deliveries WHERE queue = ? AND state = 'queued' AND run_at > ? GROUP BY route`),
-    // Jobs are walked by the listing index one queue at a time (a skip scan), not row by row.
-    queueNames: p(`WITH RECURSIVE q(name) AS (
-        SELECT MIN(queue) FROM skq_jobs
-        UNION ALL SELECT (SELECT MIN(queue) FROM skq_jobs WHERE queue > q.name) FROM q WHERE q.name IS NOT NULL)
-      SELECT name AS queue FROM q WHERE name IS NOT NULL
-      UNION SELECT queue FROM skq_workers UNION SELECT queue FROM skq_schedules ORDER BY 1`),
-    insertLog: p('INSERT INTO skq_logs (job_id, delivery_id, at, stream, line) VALUES (?, ?, ?, ?, ?)'),
-    logsOf: p('SELECT delivery_id, at, stream, line FROM skq_logs WHERE job_id = ? ORDER BY id'),
-    upsertWorker: p(`INSERT INTO skq_workers (id, queue, routes, hostname, pid, started_at, last_seen_at, expires_at)
-      VALUES (@id, @queue, @routes, @hostname, @pid, @started_at, @now, @expires_at)
-      ON CONFLICT (id) DO UPDATE SET routes = excluded.routes, last_seen_at = excluded.last_seen_at, expires_at = excluded.expires_at, state = 'running'`),
-    liveWorker: p('SELECT * FROM skq_workers WHERE id = ? AND queue = ? AND expires_at >= ?'),
-    heartbeat: p(`UPDATE skq_workers SET last_seen_at = @now, expires_at = @expires_at, state = @state, running_job_ids = @running, command = @command WHERE id = @id`),
-    setCommand: p('UPDATE skq_workers SET command = ? WHERE id = ? AND queue = ? AND expires_at >= ?'),
-    deleteWorker: p('DELETE FROM skq_workers WHERE id = ?'),
-    liveWorkers: p('SELECT * FROM skq_workers WHERE queue = ? AND expires_at >= ? ORDER BY started_at, id'),
-    insertEvent: p('INSERT INTO skq_events (queue, type, job_id, delivery_id, route, worker_id, at, data) VALUES (?, ?, ?, ?, ?, ?, ?, ?)'),
-    maxSeq: p('SELECT MAX(seq) AS seq FROM skq_events'),
-    eventsBetween: p('SELECT * FROM skq_events WHERE seq > ? AND seq <= ? AND queue = ? ORDER BY seq LIMIT ?'),
-    eventsOfTypesBetween: p('SELECT * FROM skq_events WHERE seq > ? AND seq <= ? AND queue = ? AND type IN (SELECT value FROM json_each(?)) ORDER BY seq LIMIT ?'),
-    // Events are in seq order and nearly in time order: cut at the first one young enough to keep.
-    trimEvents: p(`DELETE FROM skq_events WHERE seq < (SELECT MAX(seq) FROM skq_events) AND seq < MAX(
-        COALESCE((SELECT seq FROM skq_events WHERE at >= @before ORDER BY seq LIMIT 1), (SELECT IFNULL(MAX(seq), 0) + 1 FROM skq_events)),
-        (SELECT IFNULL(MAX(seq), 0) FROM skq_events) - @keep + 1)`),
-  };
 }
