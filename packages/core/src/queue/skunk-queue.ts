@@ -1,5 +1,5 @@
-import { randomUUID } from 'node:crypto';
 import { safeParseInput } from '../config.js';
+import { newJobId } from '../job/job-id.js';
 import { SkqError, describeIssues } from '../errors.js';
 import { JobDefinition, type JobHandler, type JobOptions } from '../job/define-job.js';
 import { JobHandle, type JobReader } from '../job/job-handle.js';
@@ -158,7 +158,7 @@ export class SkunkQueue implements InvocationTarget, JobReader {
     const records: NewJob[] = jobs.map((job) => {
       const inv = invocationOf(job, 'push()');
       return {
-        id: parsed.data.jobId ?? randomUUID(),
+        id: parsed.data.jobId ?? newJobId(now),
         queue: this.name,
         name: inv.name,
         args: inv.args,
