@@ -168,16 +168,14 @@ export class SqliteBackend implements StorageBackend {
     return this.write('claim', () => {
       const now = request.now ?? Date.now();
       if (this.stmt.isPaused.get(request.queue, request.route)) return { deliveries: [], nextRunAt: null, paused: true };
-      const rows = this.stmt.claim.all({
-        queue: request.queue,
-        route: request.route,
-        worker: request.workerId,
-        now,
-        lease_until: now + request.leaseMs,
-        limit: request.limit,
-      }) as (DeliveryRow & { seq: number })[];
-      // RETURNING gives no order: restore the claim order.
-      rows.sort((a, b) => b.priority - a.priority || a.run_at - b.run_at || a.seq - b.seq);
+      const rows: (DeliveryRow & { seq: number })[] = [];
+      const params = { queue: request.queue, route: request.route, worker: request.workerId, now, lease_until: now + request.leaseMs };
+      for (const { priority } of this.stmt.queuedPriorities.all(params) as { priority: number }[]) {
+        const claimed = this.stmt.claimAtPriority.all({ ...params, priority, limit: request.limit - rows.length }) as (DeliveryRow & { seq: number })[];
+        // RETURNING gives no order: restore the claim order.
+        rows.push(...claimed.sort((a, b) => a.run_at - b.run_at || a.seq - b.seq));
+        if (rows.length >= request.limit) break;
+      }
       const deliveries = rows.map((row) => {
         const job = this.stmt.jobForRun.get(row.job_id) as Pick<JobRow, 'name' | 'args' | 'options'>;
         this.event(row.queue, 'started', row.job_id, row.id, row.route, request.workerId, now);
@@ -185,7 +183,7 @@ export class SqliteBackend implements StorageBackend {
       });
       let nextRunAt: number | null = null;
       if (rows.length < request.limit) {
-        const next = this.stmt.nextRunAt.get(request.queue, request.route, now, request.workerId) as { run_at: number | null };
+        const next = this.stmt.nextRunAt.get({ queue: request.queue, route: request.route, now, worker: request.workerId }) as { run_at: number | null };
         nextRunAt = next.run_at;
       }
       return { deliveries, nextRunAt };

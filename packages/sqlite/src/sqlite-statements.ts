@@ -13,19 +13,38 @@ const SQL = {
     VALUES (@id, @job_id, @queue, @route, @target_worker, 'queued', @priority, @run_at, @max_attempts)`,
   findPendingByDedupe: `SELECT j.id FROM skq_jobs j WHERE j.queue = ? AND j.dedupe_key = ?
     AND EXISTS (SELECT 1 FROM skq_deliveries d WHERE ${deliveryOfJob('j.id', 'd')} AND d.state IN ('queued', 'running')) LIMIT 1`,
-  claim: `UPDATE skq_deliveries
+  // Claims walk the queued index one priority at a time (queuedPriorities, a skip scan): within one
+  // priority the due deliveries come first in run_at order, so a claim stops at its limit or at the
+  // first future run_at instead of reading every delayed delivery behind the due ones.
+  queuedPriorities: `WITH RECURSIVE p(priority) AS (
+      SELECT MAX(priority) FROM skq_deliveries WHERE queue = @queue AND route = @route AND state = 'queued'
+      UNION ALL
+      SELECT (SELECT MAX(priority) FROM skq_deliveries WHERE queue = @queue AND route = @route AND state = 'queued' AND priority < p.priority)
+      FROM p WHERE p.priority IS NOT NULL)
+    SELECT priority FROM p WHERE priority IS NOT NULL`,
+  claimAtPriority: `UPDATE skq_deliveries
     SET state = 'running', worker_id = @worker, lease_until = @lease_until, attempts = attempts + 1, started_at = @now, cancel_requested = 0
     WHERE rowid IN (
       SELECT rowid FROM skq_deliveries
-      WHERE queue = @queue AND route = @route AND state = 'queued' AND run_at <= @now
+      WHERE queue = @queue AND route = @route AND state = 'queued' AND priority = @priority AND run_at <= @now
         AND (target_worker IS NULL OR target_worker = @worker)
-      ORDER BY priority DESC, run_at ASC, rowid ASC
+      ORDER BY run_at ASC, rowid ASC
       LIMIT @limit)
     RETURNING *, rowid AS seq`,
   deliveryCount: `SELECT j.queue, (SELECT COUNT(*) FROM skq_deliveries d WHERE ${deliveryOfJob('j.id', 'd')}) AS n FROM skq_jobs j WHERE j.id = ?`,
   jobForRun: 'SELECT name, args, options FROM skq_jobs WHERE id = ?',
-  nextRunAt: `SELECT MIN(run_at) AS run_at FROM skq_deliveries
-    WHERE queue = ? AND route = ? AND state = 'queued' AND run_at > ? AND (target_worker IS NULL OR target_worker = ?)`,
+  // The queued index orders by priority, then run_at: walk its distinct priorities (a skip scan, few
+  // in practice) and take the first future run_at of each, instead of scanning every delayed delivery.
+  nextRunAt: `WITH RECURSIVE p(priority) AS (
+      SELECT MAX(priority) FROM skq_deliveries WHERE queue = @queue AND route = @route AND state = 'queued'
+      UNION ALL
+      SELECT (SELECT MAX(priority) FROM skq_deliveries WHERE queue = @queue AND route = @route AND state = 'queued' AND priority < p.priority)
+      FROM p WHERE p.priority IS NOT NULL)
+    SELECT MIN((SELECT run_at FROM skq_deliveries
+        WHERE queue = @queue AND route = @route AND state = 'queued' AND priority = p.priority AND run_at > @now
+          AND (target_worker IS NULL OR target_worker = @worker)
+        ORDER BY run_at LIMIT 1)) AS run_at
+    FROM p WHERE p.priority IS NOT NULL`,
   delivery: 'SELECT * FROM skq_deliveries WHERE id = ?',
   finish: `UPDATE skq_deliveries SET state = @state, finished_at = @now, lease_until = NULL, result = @result, error = @error WHERE id = @id`,
   requeue: `UPDATE skq_deliveries SET state = 'queued', run_at = @run_at, lease_until = NULL, error = @error WHERE id = @id`,

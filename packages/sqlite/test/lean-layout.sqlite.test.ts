@@ -81,6 +81,25 @@ describe('SQLite layout version 3', () => {
     check.close();
   });
 
+  it('claims priority by priority, due deliveries first, and names the next run time behind them', async () => {
+    const { backend } = fresh();
+    const now = Date.now();
+    await backend.enqueue([
+      newJob('q', { id: 'late-high', priority: 5, runAt: now + 60_000 }),
+      newJob('q', { id: 'low', priority: -1, runAt: now - 10 }),
+      newJob('q', { id: 'high-2', priority: 5, runAt: now - 5 }),
+      newJob('q', { id: 'high-1', priority: 5, runAt: now - 20 }),
+      newJob('q', { id: 'mid', priority: 0, runAt: now - 30 }),
+      newJob('q', { id: 'late-low', priority: -1, runAt: now + 30_000 }),
+    ]);
+    const first = await backend.claim({ queue: 'q', route: 'r', workerId: 'w', limit: 3, leaseMs: 60_000, now });
+    expect(first.deliveries.map((d) => d.jobId)).toEqual(['high-1', 'high-2', 'mid']);
+    const rest = await backend.claim({ queue: 'q', route: 'r', workerId: 'w', limit: 3, leaseMs: 60_000, now });
+    expect(rest.deliveries.map((d) => d.jobId)).toEqual(['low']);
+    expect(rest.nextRunAt).toBe(now + 30_000);
+    await backend.close();
+  });
+
   it('finds the deliveries of a job whose id is a prefix of another job id with a dot', async () => {
     const { backend } = fresh();
     await backend.enqueue([newJob('q', { id: 'a' }), newJob('q', { id: 'a.0' }), newJob('q', { id: 'a.0.1' })]);
