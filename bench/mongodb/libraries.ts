@@ -9,6 +9,7 @@ import { SkunkQueue } from '@skq/core';
 import { MongoBackend } from '@skq/mongodb';
 import { WorkerPool } from '@skq/worker';
 import { counter } from '../completion-counter.js';
+import { sidequestOptions } from '../sidequest-options.js';
 import { BenchJob, sidequestHandler } from './sidequest-job.js';
 
 export type JobData = { n: number; t?: number };
@@ -108,16 +109,6 @@ const agenda: Library = {
 
 /** Sidequest is one engine per process: the producer configures it, the consumer starts it. */
 let sidequestUsers = 0;
-const sidequestOptions = (url: string, concurrency: number) => ({
-  backend: { driver: '@sidequest/mongo-backend', config: url },
-  queues: [{ name: 'bench', concurrency }],
-  maxConcurrentJobs: concurrency,
-  dashboard: { enabled: false },
-  fork: false,
-  runner: 'inline' as const,
-  logger: { level: 'error' as const },
-  gracefulShutdown: false,
-});
 async function releaseSidequest(): Promise<void> {
   sidequestUsers -= 1;
   if (sidequestUsers === 0) await Sidequest.stop();
@@ -128,7 +119,7 @@ const sidequest: Library = {
   needsRealMongo:
     'its migration creates a unique index with a partialFilterExpression: mongo-java-server ignores the filter (duplicate key on the first two jobs) and FerretDB v1 refuses it (NotImplemented)',
   async producer(url) {
-    if (sidequestUsers === 0) await Sidequest.configure(sidequestOptions(url, 1));
+    if (sidequestUsers === 0) await Sidequest.configure(sidequestOptions('@sidequest/mongo-backend', url, 1));
     sidequestUsers += 1;
     return { addOne: (data) => Sidequest.build(BenchJob).queue('bench').enqueue(data), close: releaseSidequest };
   },
@@ -138,7 +129,7 @@ const sidequest: Library = {
       onJob?.(data);
       count.bump();
     };
-    await Sidequest.start(sidequestOptions(url, concurrency));
+    await Sidequest.start(sidequestOptions('@sidequest/mongo-backend', url, concurrency));
     sidequestUsers += 1;
     return { done: (n) => count.done(n), close: releaseSidequest };
   },

@@ -9,6 +9,7 @@ import { SkunkQueue } from '@skq/core';
 import { SqliteBackend } from '@skq/sqlite';
 import { WorkerPool } from '@skq/worker';
 import { counter } from '../completion-counter.js';
+import { sidequestOptions } from '../sidequest-options.js';
 import { BenchJob, sidequestHandler } from './sidequest-job.js';
 
 export type JobData = { n: number; t?: number };
@@ -149,7 +150,7 @@ const sidequest: Library = {
   name: 'sidequest',
   durability: 'rollback journal (DELETE), synchronous=FULL (defaults)',
   async producer(file) {
-    await Sidequest.configure({ ...sidequestConfig(file, 1) });
+    await Sidequest.configure(sidequestOptions('@sidequest/sqlite-backend', file, 1));
     return {
       addOne: (data) => Sidequest.build(BenchJob).queue('bench').enqueue(data),
       addBulk: async (items) => {
@@ -166,7 +167,7 @@ const sidequest: Library = {
       onJob?.(data);
       count.bump();
     };
-    await Sidequest.start({ ...sidequestConfig(file, concurrency) });
+    await Sidequest.start(sidequestOptions('@sidequest/sqlite-backend', file, concurrency));
     return {
       done: (n) => count.done(n),
       async close() {
@@ -175,19 +176,6 @@ const sidequest: Library = {
     };
   },
 };
-
-function sidequestConfig(file: string, concurrency: number) {
-  return {
-    backend: { driver: '@sidequest/sqlite-backend', config: file },
-    queues: [{ name: 'bench', concurrency }],
-    maxConcurrentJobs: concurrency,
-    dashboard: { enabled: false },
-    fork: false,
-    runner: 'inline' as const,
-    logger: { level: 'error' as const },
-    gracefulShutdown: false,
-  };
-}
 
 const quiet = { error: () => undefined, warn: () => undefined, info: () => undefined, debug: () => undefined };
 
