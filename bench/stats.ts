@@ -13,3 +13,33 @@ export function percentile(values: number[], p: number): number {
 export function fmt(value: number, digits = 0): string {
   return value.toLocaleString('en-US', { minimumFractionDigits: digits, maximumFractionDigits: digits });
 }
+
+/** Samples by case, then by library. */
+export type Samples = Record<string, Record<string, number[]>>;
+
+/**
+ * Prints the comparison table: each library's median (min–max) per case, and skunq's ratio to each peer as
+ * "times better" (throughput skunq/other; for cases where lower is better, other/skunq). `partial` holds
+ * `case|library` pairs whose step hit its time budget; they are marked †.
+ */
+export function printComparison(
+  samples: Samples,
+  names: string[],
+  options: { lowerIsBetter(name: string): boolean; digits(name: string): number; partial?: ReadonlySet<string> },
+): void {
+  const peers = names.filter((n) => n !== 'skunq');
+  console.log(`| case | ${names.map((n) => `${n} median (min–max)`).join(' | ')} | ${peers.map((p) => `skunq vs ${p}`).join(' | ')} |`);
+  console.log(`|---|${names.map(() => '---:').join('|')}|${peers.map(() => '---:').join('|')}|`);
+  for (const [name, byLib] of Object.entries(samples)) {
+    const digits = options.digits(name);
+    const med = (lib: string) => median(byLib[lib] ?? [NaN]);
+    const cells = names.map((lib) => {
+      const values = byLib[lib] ?? [];
+      const mark = options.partial?.has(`${name}|${lib}`) ? ' †' : '';
+      return `${fmt(med(lib), digits)} (${fmt(Math.min(...values), digits)}–${fmt(Math.max(...values), digits)})${mark}`;
+    });
+    const ratios = peers.map((other) => `${(options.lowerIsBetter(name) ? med(other) / med('skunq') : med('skunq') / med(other)).toFixed(2)}x`);
+    console.log(`| ${name} | ${cells.join(' | ')} | ${ratios.join(' | ')} |`);
+  }
+  if (options.partial?.size) console.log('\n† the step hit its time budget (BENCH_STEP_BUDGET_MS) before all jobs were done; the figure is the rate of what it did.');
+}

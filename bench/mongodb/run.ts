@@ -6,7 +6,7 @@
 import { MongoClient } from 'mongodb';
 import { missingMongoServer, startMongoServer, type MongoServerKind, type MongoTestServer } from '@skq/testing/mongo-servers';
 import { LIBRARIES, type Library } from './libraries.js';
-import { fmt, median, percentile } from '../stats.js';
+import { percentile, printComparison, type Samples } from '../stats.js';
 
 const REPS = Number(process.env.BENCH_REPS ?? 3);
 const JOBS = Number(process.env.BENCH_JOBS ?? 2_000);
@@ -30,8 +30,7 @@ for (const lib of LIBRARIES) {
   if (NAMES.includes(lib.name) && !libraries.includes(lib)) console.log(`${lib.name} is left out: it needs a real MongoDB (SKQ_MONGODB_URL): ${lib.needsRealMongo}.\n`);
 }
 
-type Sample = Record<string, Record<string, number[]>>; // case -> library -> values
-const samples: Sample = {};
+const samples: Samples = {};
 const record = (name: string, lib: string, value: number) => (((samples[name] ??= {})[lib] ??= []).push(value));
 let seq = 0;
 /**
@@ -133,22 +132,11 @@ for (let rep = 0; rep < REPS; rep += 1) {
   }
 }
 
-const names = libraries.map((l) => l.name);
-const peers = names.filter((n) => n !== 'skunq');
-console.log(`| case | ${names.map((n) => `${n} median (min–max)`).join(' | ')} | ${peers.map((p) => `skunq vs ${p}`).join(' | ')} |`);
-console.log(`|---|${names.map(() => '---:').join('|')}|${peers.map(() => '---:').join('|')}|`);
-for (const [name, byLib] of Object.entries(samples)) {
-  const digits = name.startsWith('latency') ? 1 : 0;
-  const med = (lib: string) => median(byLib[lib] ?? [NaN]);
-  const cells = names.map((lib) => {
-    const values = byLib[lib] ?? [];
-    const mark = partial.has(`${name}|${lib}`) ? ' †' : '';
-    return `${fmt(med(lib), digits)} (${fmt(Math.min(...values), digits)}–${fmt(Math.max(...values), digits)})${mark}`;
-  });
-  const ratios = peers.map((other) => `${(name.startsWith('latency') ? med(other) / med('skunq') : med('skunq') / med(other)).toFixed(2)}x`);
-  console.log(`| ${name} | ${cells.join(' | ')} | ${ratios.join(' | ')} |`);
-}
+printComparison(samples, libraries.map((l) => l.name), {
+  lowerIsBetter: (c) => c.startsWith('latency'),
+  digits: (c) => (c.startsWith('latency') ? 1 : 0),
+  partial,
+});
 console.log('\nRatios are "times better" for skunq: throughput skunq/other; latency other/skunq.');
-if (partial.size) console.log('† the step hit its time budget (BENCH_STEP_BUDGET_MS) before all jobs were done; the figure is the rate of what it did.');
 await server.stop();
 process.exit(0);

@@ -8,7 +8,7 @@ import { promisify } from 'node:util';
 import { Redis } from 'ioredis';
 import { missingServer, startRedis } from '@skq/testing/servers';
 import { LIBRARIES, type Library } from './libraries.js';
-import { fmt, median, percentile } from '../stats.js';
+import { percentile, printComparison, type Samples } from '../stats.js';
 
 const REPS = Number(process.env.BENCH_REPS ?? 3);
 const JOBS = Number(process.env.BENCH_JOBS ?? 20_000);
@@ -26,8 +26,7 @@ const admin = new Redis(server.port, '127.0.0.1');
 const version = (await admin.info('server')).match(/redis_version:(\S+)/)?.[1];
 console.log(`Redis ${version} on 127.0.0.1:${server.port}; node ${process.version}; ${JOBS} jobs; ${REPS} repetitions\n`);
 
-type Sample = Record<string, Record<string, number[]>>; // case -> library -> values
-const samples: Sample = {};
+const samples: Samples = {};
 const record = (name: string, lib: string, value: number) => (((samples[name] ??= {})[lib] ??= []).push(value));
 let seq = 0;
 const fresh = async () => {
@@ -132,23 +131,10 @@ for (let rep = 0; rep < REPS; rep += 1) {
   }
 }
 
-const names = LIBRARIES.map((l) => l.name);
-const lowerIsBetter = (c: string) => c.startsWith('latency') || c.startsWith('memory');
-console.log(`| case | ${names.map((n) => `${n} median (min–max)`).join(' | ')} | skunq vs bullmq | skunq vs bee-queue |`);
-console.log(`|---|${names.map(() => '---:').join('|')}|---:|---:|`);
-for (const [name, byLib] of Object.entries(samples)) {
-  const digits = name.startsWith('latency') ? 2 : 0;
-  const med = (lib: string) => median(byLib[lib] ?? [NaN]);
-  const cells = names.map((lib) => {
-    const values = byLib[lib] ?? [];
-    return `${fmt(med(lib), digits)} (${fmt(Math.min(...values), digits)}–${fmt(Math.max(...values), digits)})`;
-  });
-  const ratio = (other: string) => {
-    const r = lowerIsBetter(name) ? med(other) / med('skunq') : med('skunq') / med(other);
-    return `${r.toFixed(2)}x`;
-  };
-  console.log(`| ${name} | ${cells.join(' | ')} | ${ratio('bullmq')} | ${ratio('bee-queue')} |`);
-}
+printComparison(samples, LIBRARIES.map((l) => l.name), {
+  lowerIsBetter: (c) => c.startsWith('latency') || c.startsWith('memory'),
+  digits: (c) => (c.startsWith('latency') ? 2 : 0),
+});
 console.log('\nRatios are "times better" for skunq: throughput skunq/other; latency and memory other/skunq.');
 
 admin.disconnect();

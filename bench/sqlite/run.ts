@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { LIBRARIES, versions } from './libraries.js';
-import { fmt, median, percentile } from '../stats.js';
+import { percentile, printComparison, type Samples } from '../stats.js';
 
 const REPS = Number(process.env.BENCH_REPS ?? 3);
 const JOBS = Number(process.env.BENCH_JOBS ?? 10_000);
@@ -43,7 +43,7 @@ function fileBytes(file: string): number {
   return [file, `${file}-wal`].reduce((sum, f) => sum + (existsSync(f) ? statSync(f).size : 0), 0);
 }
 
-const samples: Record<string, Record<string, number[]>> = {};
+const samples: Samples = {};
 const partial = new Set<string>();
 const record = (name: string, lib: string, value: number) => (((samples[name] ??= {})[lib] ??= []).push(value));
 const rate = (name: string, lib: string, figures: Figures, wanted: number) => {
@@ -95,25 +95,13 @@ for (let rep = 0; rep < REPS; rep += 1) {
   }
 }
 
-const names = libraries.map((l) => l.name);
-const peers = names.filter((n) => n !== 'skunq');
-const lowerIsBetter = (c: string) => c.startsWith('latency') || c.startsWith('file');
 console.log('| library | journal, synchronous |\n|---|---|');
 for (const l of libraries) console.log(`| ${l.name} | ${l.durability} |`);
 console.log('');
-console.log(`| case | ${names.map((n) => `${n} median (min–max)`).join(' | ')} | ${peers.map((p) => `skunq vs ${p}`).join(' | ')} |`);
-console.log(`|---|${names.map(() => '---:').join('|')}|${peers.map(() => '---:').join('|')}|`);
-for (const [name, byLib] of Object.entries(samples)) {
-  const digits = name.startsWith('latency') ? 2 : 0;
-  const med = (lib: string) => median(byLib[lib] ?? [NaN]);
-  const cells = names.map((lib) => {
-    const values = byLib[lib] ?? [];
-    const mark = partial.has(`${name}|${lib}`) ? ' †' : '';
-    return `${fmt(med(lib), digits)} (${fmt(Math.min(...values), digits)}–${fmt(Math.max(...values), digits)})${mark}`;
-  });
-  const ratios = peers.map((other) => `${(lowerIsBetter(name) ? med(other) / med('skunq') : med('skunq') / med(other)).toFixed(2)}x`);
-  console.log(`| ${name} | ${cells.join(' | ')} | ${ratios.join(' | ')} |`);
-}
+printComparison(samples, libraries.map((l) => l.name), {
+  lowerIsBetter: (c) => c.startsWith('latency') || c.startsWith('file'),
+  digits: (c) => (c.startsWith('latency') ? 2 : 0),
+  partial,
+});
 console.log('\nRatios are "times better" for skunq: throughput skunq/other; latency and file size other/skunq.');
-if (partial.size) console.log(`† the step hit its time budget before all jobs were done; the figure is the rate of what it did.`);
 rmSync(dir, { recursive: true, force: true });
