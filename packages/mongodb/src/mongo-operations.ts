@@ -31,13 +31,10 @@ const TRIM_BATCH = 1_000;
  * atomic, as everywhere in this backend; where a step spans documents, the order is chosen so that a
  * process dying in between leaves a state the next call repairs or reports.
  */
-/** How long throughput counts gather before they are written. */
-const TALLY_FLUSH_MS = 1_000;
-
 export class MongoOperations {
   private readonly retention = new RetentionSchedule();
   private tallies = new Map<string, { queue: string; route: string; minute: number; completed: number; failed: number }>();
-  private tallyFlush: NodeJS.Timeout | null = null;
+  private tallyFlush: NodeJS.Immediate | null = null;
   private tallyWrites: Promise<void> = Promise.resolve();
   private throughputWrites = 0;
 
@@ -45,8 +42,7 @@ export class MongoOperations {
 
   /**
    * A delivery ended as `outcome`: counts it, and once its job has no open delivery, applies the job's retention.
-   * The throughput counts are gathered and written in one bulk write a second, best effort like the events:
-   * a process that dies loses at most its last second of counts (never a job).
+   * The throughput counts are written in one bulk write per tick, best effort like the events.
    */
   async ended(doc: DeliveryDoc, outcome: 'succeeded' | 'failed' | 'cancelled', now: number): Promise<void> {
     if (outcome !== 'cancelled') this.tally(doc.queue, doc.route, outcome, now);
@@ -152,7 +148,7 @@ export class MongoOperations {
    * flushes first sees every count, and two upserts of one minute never race.
    */
   flushTallies(): Promise<void> {
-    if (this.tallyFlush) clearTimeout(this.tallyFlush);
+    if (this.tallyFlush) clearImmediate(this.tallyFlush);
     this.tallyFlush = null;
     const write = this.tallyWrites.then(() => this.writeTallies());
     this.tallyWrites = write.catch(() => undefined);
@@ -187,10 +183,9 @@ export class MongoOperations {
     if (!tally) this.tallies.set(key, (tally = { queue, route, minute, completed: 0, failed: 0 }));
     if (outcome === 'succeeded') tally.completed += 1;
     else tally.failed += 1;
-    // Once a second, not per job: a reader here flushes first, and close() flushes what is left.
-    this.tallyFlush ??= setTimeout(() => {
+    this.tallyFlush ??= setImmediate(() => {
       this.flushTallies().catch((err: unknown) => this.host.warn(`mongodb: throughput counts were not recorded: ${(err as Error).message}`));
-    }, TALLY_FLUSH_MS).unref();
+    });
   }
 
   /**
