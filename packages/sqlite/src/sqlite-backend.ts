@@ -9,10 +9,12 @@ import {
   jobIdOfDelivery,
   leaseLost,
   planDeliveries,
+  unreadableJobError,
   zeroStateCounts,
   type CallRecord,
   type CallRecordQuery,
   type ClaimRequest,
+  type ClaimedDelivery,
   type ClaimResult,
   type EnqueueResult,
   type FailRequest,
@@ -176,11 +178,22 @@ export class SqliteBackend implements StorageBackend {
         rows.push(...claimed.sort((a, b) => a.run_at - b.run_at || a.seq - b.seq));
         if (rows.length >= request.limit) break;
       }
-      const deliveries = rows.map((row) => {
+      const deliveries: ClaimedDelivery[] = [];
+      for (const row of rows) {
         const job = this.stmt.jobForRun.get(row.job_id) as Pick<JobRow, 'name' | 'args' | 'options'>;
+        let claimed: ClaimedDelivery;
+        try {
+          claimed = toClaimed(row, job, now);
+        } catch (cause) {
+          // A stored job that cannot be read fails now, with why; the deliveries behind it still run.
+          this.stmt.finish.run({ id: row.id, state: 'failed', now, result: null, error: JSON.stringify(unreadableJobError(row.job_id, cause)) });
+          this.event(row.queue, 'failed', row.job_id, row.id, row.route, request.workerId, now);
+          this.endings.ended(request.queue, row.job_id, row.route, 'failed', now);
+          continue;
+        }
         this.event(row.queue, 'started', row.job_id, row.id, row.route, request.workerId, now);
-        return toClaimed(row, job, now);
-      });
+        deliveries.push(claimed);
+      }
       let nextRunAt: number | null = null;
       if (rows.length < request.limit) {
         const next = this.stmt.nextRunAt.get({ queue: request.queue, route: request.route, now, worker: request.workerId }) as { run_at: number | null };

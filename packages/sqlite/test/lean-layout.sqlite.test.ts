@@ -48,6 +48,26 @@ describe('SQLite group commit', () => {
   });
 });
 
+describe('SQLite stored records that cannot be read', () => {
+  it('fail the delivery at claim with the reason recorded, and the deliveries behind it still run', async () => {
+    const { path, backend } = fresh();
+    await backend.enqueue([newJob('q', { id: 'broken' }), newJob('q', { id: 'fine', args: [2] })]);
+    const db = new Database(path);
+    db.prepare(`UPDATE skq_jobs SET args = '{not json' WHERE id = 'broken'`).run();
+    db.close();
+    const { deliveries } = await backend.claim({ queue: 'q', route: 'r', workerId: 'w', limit: 2, leaseMs: 60_000 });
+    expect(deliveries.map((d) => [d.jobId, d.args])).toEqual([['fine', [2]]]);
+    const counts = (await backend.countByState('q')).r;
+    expect(counts).toMatchObject({ failed: 1, running: 1, queued: 0 });
+    const stored = new Database(path, { readonly: true });
+    const row = stored.prepare(`SELECT state, error FROM skq_deliveries WHERE job_id = 'broken'`).get() as { state: string; error: string };
+    stored.close();
+    expect(row.state).toBe('failed');
+    expect(JSON.parse(row.error)).toMatchObject({ code: 'ARGS_INVALID', message: expect.stringContaining('job broken cannot be read from the store') });
+    await backend.close();
+  });
+});
+
 describe('SQLite layout version 3', () => {
   it('moves a version-2 file: old indexes dropped, state counts filled from its deliveries and kept from then on', async () => {
     const { path, backend } = fresh();

@@ -97,6 +97,21 @@ export function cancelledError(jobId: string): SerializedError {
 }
 
 /**
+ * The error stored with a delivery whose job cannot be read back from the store (its stored arguments
+ * or options are not valid JSON). Such a delivery fails when it is claimed, with this error, so that it
+ * never blocks the deliveries behind it.
+ *
+ * @example
+ * ```ts
+ * const error = JSON.stringify(unreadableJobError('job-1', new SyntaxError('Unexpected token')));
+ * ```
+ */
+export function unreadableJobError(jobId: string, cause: unknown): SerializedError {
+  const why = cause instanceof Error ? cause.message : String(cause);
+  return { name: 'SkqError', code: 'ARGS_INVALID', message: `job ${jobId} cannot be read from the store: ${why}` };
+}
+
+/**
  * The attempts that count against a delivery's retry budget: every claim, less those a lease
  * recovery took back (a crashed worker is not the job's failure).
  *
