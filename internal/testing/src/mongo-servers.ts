@@ -33,6 +33,8 @@ export interface MongoTestServer {
   /** Printed in test names, so output says which server a result came from. */
   name: string;
   url: string;
+  /** The server's process id, for SIGSTOP and SIGCONT; null for a server the tests did not start. */
+  readonly pid: number | null;
   stop(): Promise<void>;
   /** Stops it, stays down for `downMs`, and starts it again on the same port and data. */
   restart(downMs?: number): Promise<void>;
@@ -77,6 +79,7 @@ export async function startMongoServer(kind: MongoServerKind, options: { durable
       kind,
       name: NAMES[kind],
       url: process.env.SKQ_MONGODB_URL!,
+      pid: null,
       async stop() {},
       async restart() {
         throw new Error('a MongoDB at SKQ_MONGODB_URL is not restarted by the tests');
@@ -103,6 +106,9 @@ export async function startMongoServer(kind: MongoServerKind, options: { durable
     kind,
     name: NAMES[kind],
     url: `mongodb://127.0.0.1:${port}/?directConnection=true`,
+    get pid() {
+      return child.pid!;
+    },
     async stop() {
       await halt();
       rmSync(dir, { recursive: true, force: true });

@@ -129,9 +129,10 @@ export interface RedisCluster {
   stop(): Promise<void>;
 }
 
-export async function startRedisCluster(masters = 3): Promise<RedisCluster> {
+/** Starts a cluster of `masters` nodes; `persistent` gives each node an fsynced append-only file, so a node can restart. */
+export async function startRedisCluster(masters = 3, options: { persistent?: boolean } = {}): Promise<RedisCluster> {
   const nodes: RedisServer[] = [];
-  for (let i = 0; i < masters; i += 1) nodes.push(await startRedis({ clusterNode: true }));
+  for (let i = 0; i < masters; i += 1) nodes.push(await startRedis({ clusterNode: true, persistent: options.persistent === true }));
   const addresses = nodes.map((n) => `127.0.0.1:${n.port}`);
   const created = spawnSync('redis-cli', ['--cluster', 'create', ...addresses, '--cluster-replicas', '0', '--cluster-yes'], { encoding: 'utf8' });
   if (created.status !== 0) throw new Error(`redis-cli --cluster create failed:\n${created.stdout}\n${created.stderr}`);

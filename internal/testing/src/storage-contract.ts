@@ -224,6 +224,35 @@ export function runStorageContract(name: string, factory: BackendFactory, option
       ]);
     });
 
+    it('fails a broadcast delivery whose worker went away with WORKER_GONE, instead of leaving it queued', async () => {
+      const queue = uniqueQueue('fanout-gone');
+      const info = (id: string) => ({ id, queue, routes: ['r'], hostname: 'h', pid: 1, startedAt: Date.now() });
+      await backend.registerWorker(info('stays'), 10_000);
+      await backend.registerWorker(info('stops'), 10_000);
+      await backend.registerWorker(info('dies'), 200);
+      const now = newJob(queue, { type: 'broadcast' });
+      const later = newJob(queue, { type: 'broadcast', runAt: Date.now() + 150 });
+      expect((await backend.enqueue([now, later])).map((r) => r.deliveries)).toEqual([3, 3]);
+      await backend.complete(queue, leaseOf((await claimOne(queue, 'stays'))!), 'now');
+      await backend.unregisterWorker(queue, 'stops'); // a gentle stop
+      await sleep(300); // 'dies' stops heartbeating: its registration expires, and 'later' is due
+      const due = await claimOne(queue, 'stays');
+      expect(due?.jobId).toBe(later.id);
+      await backend.complete(queue, leaseOf(due!), 'later');
+      expect(await backend.recoverExpired(queue)).toBe(4);
+      for (const job of [now, later]) {
+        const record = await backend.getJob(queue, job.id);
+        const deliveries = record!.deliveries.map((d) => [d.targetWorker, d.state, d.error?.code ?? null]).sort((a, b) => String(a[0]).localeCompare(String(b[0])));
+        expect(deliveries).toEqual([
+          ['dies', 'failed', 'WORKER_GONE'],
+          ['stays', 'succeeded', null],
+          ['stops', 'failed', 'WORKER_GONE'],
+        ]);
+        expect(record?.state).toBe('failed');
+      }
+      expect(await backend.recoverExpired(queue)).toBe(0);
+    });
+
     it('keeps a worker registry alive by heartbeat and forgets expired workers', async () => {
       const queue = uniqueQueue('registry');
       await backend.registerWorker({ id: 'hb', queue, routes: ['r'], hostname: 'h', pid: 2, startedAt: Date.now() }, 150);

@@ -15,6 +15,8 @@ export const SKQ_ERROR_CODES = [
   'TIMEOUT',
   'CANCELLED',
   'LEASE_LOST',
+  /** A broadcast delivery's worker went away (its registration expired or was removed) before running it. */
+  'WORKER_GONE',
   'BACKEND_UNAVAILABLE',
   'BACKEND_ERROR',
   'INVALID_STATE',

@@ -165,7 +165,9 @@ export class FdbBackend implements StorageBackend {
     const aheadMs = now === undefined ? 0 : now - Date.now();
     return this.marked('recoverExpired', queue, async (qt) => {
       await state.sweep(qt);
-      return jobs.recoverDeliveries(qt, aheadMs, this.retention);
+      const recovered = await jobs.recoverDeliveries(qt, aheadMs, this.retention);
+      const live = new Set((await state.liveWorkers(qt)).map((w) => w.id));
+      return recovered + (await jobs.failOrphaned(qt, live, this.retention));
     });
   }
 

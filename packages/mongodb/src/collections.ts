@@ -73,6 +73,7 @@ export async function ensureIndexes(c: Collections): Promise<void> {
     // The claim: one route's queued deliveries, by priority, run time, enqueue order.
     c.deliveries.createIndex({ queue: 1, route: 1, state: 1, priority: -1, runAt: 1, enq: 1 }, { name: 'claim' }),
     c.deliveries.createIndex({ queue: 1, state: 1, leaseUntil: 1 }, { name: 'leases' }),
+    c.deliveries.createIndex({ queue: 1, state: 1, targetWorker: 1 }, { name: 'addressed' }),
     c.deliveries.createIndex({ jobId: 1 }, { name: 'job' }),
     c.jobs.createIndex({ queue: 1, createdAt: -1, _id: -1 }, { name: 'listing' }),
     c.jobs.createIndex({ queue: 1, endedKind: 1, endedAt: -1 }, { name: 'ended', sparse: true }),

@@ -19,6 +19,8 @@ export interface QueueKeys {
   ready(route: string): string;
   readyFor(route: string, workerId: string): string;
   delayed(route: string): string;
+  /** The set of `<route>|<worker>` pairs that queued broadcast deliveries are addressed to. */
+  addressed: string;
   job(jobId: string): string;
   /** The hash of delivery n ≥ 1; delivery 0 lives in the job's hash. */
   delivery(deliveryId: string): string;
@@ -51,6 +53,7 @@ export function queueKeys(keyPrefix: string, queue: string): QueueKeys {
     ready: (route) => `${prefix}:ready:${route}`,
     readyFor: (route, workerId) => `${prefix}:ready:${route}:@${workerId}`,
     delayed: (route) => `${prefix}:delayed:${route}`,
+    addressed: `${prefix}:addressed`,
     job: (jobId) => `${prefix}:job:${jobId}`,
     delivery: (deliveryId) => `${prefix}:d:${deliveryId}`,
     worker: (workerId) => `${prefix}:worker:${workerId}`,

@@ -5,6 +5,7 @@ import {
   SkqError,
   jobIdOfDelivery,
   leaseLost,
+  workerGoneError,
   zeroStateCounts,
   type CallRecord,
   type CallRecordQuery,
@@ -49,6 +50,9 @@ import { HEARTBEAT_LUA, LIVE_WORKERS_LUA, REGISTER_WORKER_LUA, SEND_COMMAND_LUA 
 import { LIST_JOBS_LUA, REMOVE_JOBS_LUA, RETRY_JOB_LUA, SET_PAUSED_LUA, SET_PROGRESS_LUA } from './scripts/operations.js';
 import { appendCallRecord, listCallRecords, readThroughput } from './redis-operations.js';
 import { ADVANCE_SCHEDULE_LUA, FIRE_SCHEDULE_LUA, PAUSE_SCHEDULE_LUA, SAVE_SCHEDULE_LUA } from './scripts/schedules.js';
+
+/** Core's WORKER_GONE error with placeholders, which recover-expired fills in for each delivery it fails. */
+const WORKER_GONE_TEMPLATE = JSON.stringify(workerGoneError({ id: '@@ID@@', targetWorker: '@@WORKER@@' }));
 
 const SCRIPTS = {
   enqueue: new Script('enqueue', ENQUEUE_LUA),
@@ -190,7 +194,7 @@ export class RedisBackend implements StorageBackend {
   }
 
   async recoverExpired(queue: string, now?: number): Promise<number> {
-    return Number(await this.run('recoverExpired', queue, SCRIPTS.recover, this.keys(queue).active, [MAX_LEASE_RECOVERIES], now));
+    return Number(await this.run('recoverExpired', queue, SCRIPTS.recover, this.keys(queue).active, [MAX_LEASE_RECOVERIES, WORKER_GONE_TEMPLATE], now));
   }
 
   async cancel(queue: string, jobId: string): Promise<boolean> {

@@ -163,6 +163,7 @@ DROP INDEX IF EXISTS skq_deliveries_leases;
 DROP INDEX IF EXISTS skq_events_by_queue;
 CREATE INDEX IF NOT EXISTS skq_deliveries_queued ON skq_deliveries (queue, route, priority DESC, run_at) WHERE state = 'queued';
 CREATE INDEX IF NOT EXISTS skq_deliveries_running ON skq_deliveries (queue, lease_until) WHERE state = 'running';
+CREATE INDEX IF NOT EXISTS skq_deliveries_addressed ON skq_deliveries (queue, target_worker) WHERE target_worker IS NOT NULL AND state = 'queued';
 `;
 
 /**

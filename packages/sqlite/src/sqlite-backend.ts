@@ -4,6 +4,7 @@ import {
   cancelledError,
   deliveryId,
   expiredLeaseError,
+  workerGoneError,
   expiredLeaseOutcome,
   holdsLease,
   jobIdOfDelivery,
@@ -259,7 +260,14 @@ export class SqliteBackend implements StorageBackend {
         this.event(queue, outcome, row.job_id, row.id, row.route, row.worker_id, now);
         if (outcome !== 'recovered') this.endings.ended(queue, row.job_id, row.route, outcome, now);
       }
-      return expired.length;
+      const orphaned = this.stmt.orphaned.all({ queue, now }) as DeliveryRow[];
+      for (const row of orphaned) {
+        const error = JSON.stringify(workerGoneError({ id: row.id, targetWorker: row.target_worker }));
+        this.stmt.finish.run({ id: row.id, state: 'failed', now, result: null, error });
+        this.event(queue, 'failed', row.job_id, row.id, row.route, row.target_worker, now);
+        this.endings.ended(queue, row.job_id, row.route, 'failed', now);
+      }
+      return expired.length + orphaned.length;
     });
   }
 

@@ -50,6 +50,9 @@ const SQL = {
   requeue: `UPDATE skq_deliveries SET state = 'queued', run_at = @run_at, lease_until = NULL, error = @error WHERE id = @id`,
   extend: `UPDATE skq_deliveries SET lease_until = ? WHERE id = ? AND worker_id = ? AND attempts = ? AND state = 'running'`,
   expired: `SELECT * FROM skq_deliveries WHERE queue = ? AND state = 'running' AND lease_until < ?`,
+  /** Queued broadcast deliveries whose worker has no live registration (the addressed index). */
+  orphaned: `SELECT * FROM skq_deliveries d WHERE d.queue = @queue AND d.target_worker IS NOT NULL AND d.state = 'queued'
+    AND NOT EXISTS (SELECT 1 FROM skq_workers w WHERE w.id = d.target_worker AND w.queue = @queue AND w.expires_at >= @now) LIMIT 500`,
   recover: `UPDATE skq_deliveries SET state = 'queued', run_at = ?, lease_until = NULL, recoveries = recoveries + 1 WHERE id = ?`,
   openDeliveries: `SELECT * FROM skq_deliveries WHERE ${deliveryOfJob('@job')} AND queue = @queue AND state IN ('queued', 'running')`,
   requestCancel: 'UPDATE skq_deliveries SET cancel_requested = 1 WHERE id = ?',

@@ -14,6 +14,7 @@ const FLAGS: FlagSpec[] = [
   { name: 'concurrency', short: 'c', kind: 'value', placeholder: 'n', description: 'Jobs run at once per route (default 1)' },
   { name: 'file', short: 'f', kind: 'list', placeholder: 'module', description: 'Job modules to load (.ts, .mjs, .js)' },
   { name: 'lease-ms', kind: 'value', placeholder: 'ms', description: 'Lease length; a killed worker’s jobs return after it (default 30000)' },
+  { name: 'registration-ttl-ms', kind: 'value', placeholder: 'ms', description: 'How long the registration of a worker that stopped heartbeating stays listed (default 30000)' },
   { name: 'no-scheduler', kind: 'boolean', description: "Do not fire the queue's schedules from this pool" },
   { name: 'allow-shell', kind: 'boolean', description: 'Run shell tasks (queue.shell); off by default' },
   { name: 'allow-modules', kind: 'list', placeholder: 'dir', description: 'Run module tasks (queue.call) from these directories' },
@@ -43,6 +44,7 @@ export async function work(argv: string[], cwd: string): Promise<number> {
   if (!routes?.length) throw new UsageError('-r/--routes needs at least one route');
   const concurrency = flags.concurrency === undefined ? (config.concurrency ?? 1) : positiveInt(flags.concurrency as string, '--concurrency');
   const leaseMs = flags['lease-ms'] === undefined ? undefined : positiveInt(flags['lease-ms'] as string, '--lease-ms');
+  const registrationTtlMs = flags['registration-ttl-ms'] === undefined ? undefined : positiveInt(flags['registration-ttl-ms'] as string, '--registration-ttl-ms');
   const backend = (flags.backend as string | undefined) ?? config.backend;
   const files = [...config.jobs, ...((flags.file as string[] | undefined) ?? []).map((f) => resolve(cwd, f))];
   const jobs: JobClass[] = [];
@@ -63,6 +65,7 @@ export async function work(argv: string[], cwd: string): Promise<number> {
     ...(allowModules ? { modules: { allow: allowModules, baseDir: cwd, importer: importModule } } : {}),
     ...(backend ? { backend } : {}),
     ...(leaseMs ? { leaseMs } : {}),
+    ...(registrationTtlMs ? { registrationTtlMs } : {}),
     ...(metricsPort !== undefined && { onAttemptEnd: (ended) => metrics?.observe(ended) }),
   });
   if (metricsPort !== undefined) {

@@ -351,7 +351,8 @@ export type JobEventListener = (event: JobEvent) => void;
  * - `complete`, `fail` and `extendLease` act only under the current {@link LeaseToken}: the holder
  *   and the attempt number of its claim. A stale token (another worker's, or an earlier attempt's
  *   late call) is refused with `LEASE_LOST`.
- * - A lease that expires is taken back by `recoverExpired`; nothing acknowledged is lost.
+ * - A lease that expires is taken back by `recoverExpired`; nothing acknowledged is lost. A broadcast
+ *   delivery whose worker is gone ends failed with `WORKER_GONE`, so it is not left queued for ever.
  * - A delivery that ends succeeded or failed is counted in its minute's `throughput`. When a job's
  *   last delivery ends, the retention rule in its options (`removeOnComplete` or `removeOnFail`)
  *   applies: `{ count: 0 }` deletes it at once, else the queue's ended jobs of that kind are trimmed
@@ -391,7 +392,9 @@ export interface StorageBackend {
 
   /**
    * Takes back running deliveries whose lease ended before `now`: queued again while attempts
-   * remain, else failed with `LEASE_LOST`. Returns how many were taken back.
+   * remain, else failed with `LEASE_LOST`. It also fails, with {@link workerGoneError}, every queued
+   * delivery addressed to a worker (broadcast) whose registration expired or was removed: nobody
+   * else may run it. Returns how many deliveries were taken back.
    */
   recoverExpired(queue: string, now?: number): Promise<number>;
 

@@ -85,6 +85,20 @@ export function expiredLeaseError(delivery: { id: string; workerId: string | nul
 }
 
 /**
+ * The error stored with a broadcast delivery whose worker went away before running it: its
+ * registration expired or was removed. No other worker may run it, so `recoverExpired` fails it
+ * rather than leave it queued for ever.
+ *
+ * @example
+ * ```ts
+ * const error = JSON.stringify(workerGoneError({ id: 'job-1.2', targetWorker: 'w3' }));
+ * ```
+ */
+export function workerGoneError(delivery: { id: string; targetWorker: string | null }): SerializedError {
+  return { name: 'SkqError', code: 'WORKER_GONE', message: `worker ${delivery.targetWorker ?? '?'} went away before running ${delivery.id}, which was addressed to it alone` };
+}
+
+/**
  * The error stored with a delivery that `cancel` ended before it ran.
  *
  * @example

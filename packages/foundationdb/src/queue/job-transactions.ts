@@ -10,6 +10,7 @@ import {
   holdsLease,
   leaseLost,
   planDeliveries,
+  workerGoneError,
   type ClaimRequest,
   type ClaimedDelivery,
   type EnqueueResult,
@@ -356,6 +357,35 @@ export async function recoverDeliveries(qt: QueueTransaction, aheadMs: number, r
     await endDelivery(qt, d, outcome, d.workerId, retention);
   }
   return recovered;
+}
+
+/**
+ * Broadcast deliveries whose worker is gone. Reads: the addressed pairs, the live registrations, and the
+ * pending keys of each pair whose worker is gone (500 per pair). Writes: those deliveries failed with
+ * WORKER_GONE (counters, events, the job's end); a pair with nothing left pending is cleared.
+ * Returns how many failed.
+ */
+export async function failOrphaned(qt: QueueTransaction, live: ReadonlySet<string>, retention: RetentionSchedule): Promise<number> {
+  let failed = 0;
+  for (const [pair] of await qt.tr.snapshot.getRange(...qt.keys.range('a'))) {
+    const [route, target] = unpack(pair).slice(-2) as [string, string];
+    if (live.has(target)) continue;
+    let left = false;
+    for (const kind of ['r', 't']) {
+      const pending = await qt.tr.getRange(...qt.keys.range(kind, route, target), { limit: 500 });
+      left ||= pending.length === 500;
+      for (const [key] of pending) {
+        const d = await qt.delivery(unpack(key).slice(-1)[0] as string);
+        qt.tr.clear(key);
+        if (!d || d.state !== 'queued') continue;
+        d.error = workerGoneError(d);
+        await endDelivery(qt, d, 'failed', target, retention);
+        failed += 1;
+      }
+    }
+    if (!left) qt.tr.clear(pair);
+  }
+  return failed;
 }
 
 /**

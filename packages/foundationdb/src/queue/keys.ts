@@ -10,6 +10,7 @@ import { pack, packVersionstamped, prefixRange, type TuplePart } from '../kv/tup
  * | `d, deliveryId` | the delivery: state, attempts, lease, result or error, progress |
  * | `r, route, target, -priority, runAt, seq, deliveryId` | empty: a due delivery waiting to be claimed |
  * | `t, route, target, runAt, -priority, seq, deliveryId` | empty: a delivery waiting for its run time |
+ * | `a, route, worker` | empty: broadcast deliveries were queued for this worker (failed once it is gone) |
  * | `l, leaseDeadline, deliveryId` | empty: a running delivery, by the version its lease ends at |
  * | `c, route, state` | a counter of deliveries in a state (atomic add) |
  * | `list, createdAt, jobId` | empty: the listing order |

@@ -64,6 +64,8 @@ export class QueueTransaction {
 
   addPending(d: StoredDelivery): void {
     this.tr.set(this.pendingKey(d, d.runAt <= this.now), Buffer.alloc(0));
+    // A blind write: it never conflicts, and recovery finds the delivery here once its worker is gone.
+    if (d.targetWorker) this.tr.set(this.keys.key('a', d.route, d.targetWorker), Buffer.alloc(0));
   }
 
   /** Clears both possible pending keys: whichever side of its run time the delivery is on. */

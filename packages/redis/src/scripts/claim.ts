@@ -16,7 +16,10 @@ local due = redis.call('ZRANGEBYSCORE', delayed, '-inf', NOW, 'LIMIT', 0, 1000)
 if #due > 0 then
   for _, m in ipairs(due) do
     local d = redis.call('HMGET', (dkey(string.sub(m, 18))), 'priority', 'runAt', 'target')
-    if d[1] then redis.call('ZADD', readyKey(route, d[3]), fmt(score(tonumber(d[1]), tonumber(d[2]))), m) end
+    if d[1] then
+      redis.call('ZADD', readyKey(route, d[3]), fmt(score(tonumber(d[1]), tonumber(d[2]))), m)
+      addressed(route, d[3])
+    end
   end
   chunked('ZREM', delayed, due)
 end
@@ -72,7 +75,7 @@ end
  * Reads:   ARGV[7] route, ARGV[8] worker id, ARGV[9] lease length (ms), ARGV[10] limit; 'paused';
  *          'delayed:<route>' (due entries are promoted first), 'ready:<route>' and 'ready:<route>:@<worker>'.
  * Writes:  d:<id> (state running, worker, lease, attempts+1, started), 'active' (score = lease end),
- *          'counts', events 'started'.
+ *          'addressed' (for promoted broadcast deliveries), 'counts', events 'started'.
  * Returns: { deliveries, nextRunAt, now, leaseEnd, paused (1 when the route or queue is paused) } where each delivery is
  *          { id, target, priority, runAt, attempts, maxAttempts, name, args, opts, recoveries }
  *          and nextRunAt is the earliest future run time in 'delayed:<route>' (nil when full or none).

@@ -13,7 +13,7 @@
  * also holds delivery <id>.0's fields (most jobs have one delivery: one key to write, read and
  * delete); d:<jobId>.<n> hashes for n ≥ 1. Delivery fields: { route, [target], state, priority,
  * runAt, attempts, max, seq, [worker, lease, started, finished, result, error, cancel, rec] }; ready:<route>[:@<worker>] and delayed:<route>
- * zsets; 'active' zset (score = lease end); 'jobs' zset (score = created); 'counts' hash
+ * zsets; 'addressed' set of '<route>|<worker>' pairs that broadcast deliveries were queued for; 'active' zset (score = lease end); 'jobs' zset (score = created); 'counts' hash
  * '<route>|<state>'; 'done:succeeded' / 'done:failed' zsets; events on channels ev:<type>; 'paused' set
  * of paused routes ('*' for the queue); tp:<minute> hashes '<route>|c' / '<route>|f' of jobs completed and
  * failed in that minute (expiring after a day). A job's own retention, when it has one, is in its hash as
@@ -223,8 +223,14 @@ local function unqueue(did, d)
   redis.call('ZREM', P .. ':delayed:' .. d.route, m)
 end
 
+-- Notes that a queued delivery is addressed to one worker, so that recover-expired can fail it once that worker is gone.
+local function addressed(route, target)
+  if target and target ~= '' then redis.call('SADD', P .. ':addressed', route .. '|' .. target) end
+end
+
 -- Queues a delivery to run at runAt: the claim script promotes it from 'delayed' once due.
 local function requeue(did, d, runAt)
   redis.call('ZADD', P .. ':delayed:' .. d.route, runAt, member(d.seq, did))
+  addressed(d.route, d.target)
 end
 `;

@@ -9,7 +9,7 @@ export const ENQUEUE_FIELDS = 13;
  *          priority, runAt, attempts, dedupe key ('' for none), createdAt, run options other than
  *          attempts (JSON, '' when they are the defaults), the job's own retention of succeeded and of
  *          failed jobs ('<count>,<ageMs>', '' for the backend's); the dedupe hash; for broadcast jobs, the live workers.
- * Writes:  job:<id>, d:<id>.<n>, 'jobs', 'dedupe', 'seq', ready/delayed sets, 'counts', events 'enqueued'.
+ * Writes:  job:<id>, d:<id>.<n>, 'jobs', 'dedupe', 'seq', ready/delayed sets, 'addressed', 'counts', events 'enqueued'.
  * A job id already stored is answered as it is, so a resent enqueue never duplicates a job.
  * Returns: a flat array: job id, 1 if deduped else 0, number of deliveries; per input job.
  */
@@ -78,6 +78,7 @@ for i = first, last, ${ENQUEUE_FIELDS} do
       else
         zaddLater(readyKey(t[1], t[2]), fmt(score(priority, runAt)), member(seq, did))
       end
+      addressed(t[1], t[2])
       count(t[1], 'queued', 1)
       ev('enqueued', id, did, t[1], t[2])
     end

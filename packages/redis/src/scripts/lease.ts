@@ -24,11 +24,15 @@ return held
 `;
 
 /**
- * recover-expired — takes back running deliveries whose lease ended before now (500 per call).
- * Reads:   ARGV[7] how many recoveries a delivery may have; 'active' (score = lease end), d:<id>.
+ * recover-expired — takes back running deliveries whose lease ended before now (500 per call), and fails
+ * the queued broadcast deliveries addressed to a worker that is gone (500 per worker and route per call).
+ * Reads:   ARGV[7] how many recoveries a delivery may have; ARGV[8] the WORKER_GONE error, as core's
+ *          workerGoneError makes it, with @@ID@@ and @@WORKER@@ in its message; 'active' (score = lease end),
+ *          d:<id>; 'addressed', 'workers' (score = expiry), ready:<route>:@<worker>.
  * Writes:  d:<id> back to queued (recoveries+1) via 'delayed:<route>', or failed with LEASE_LOST, or
- *          cancelled when a cancel was requested; 'active', 'counts', events 'recovered' | 'failed' | 'cancelled'.
- * Returns: how many deliveries were taken back.
+ *          cancelled when a cancel was requested; queued deliveries of gone workers failed with WORKER_GONE;
+ *          'addressed' (pairs left with nothing queued), 'active', 'counts', events 'recovered' | 'failed' | 'cancelled'.
+ * Returns: how many deliveries were taken back or failed.
  */
 export const RECOVER_LUA = `${COMMON_LUA}
 local maxRecoveries = tonumber(ARGV[7])
@@ -53,6 +57,29 @@ for _, did in ipairs(expired) do
     else
       finish(did, d, 'running', 'failed', nil, lost, d.worker)
     end
+  end
+end
+local gone = cjson.decode(ARGV[8])
+for _, pair in ipairs(redis.call('SMEMBERS', P .. ':addressed')) do
+  local route, worker = string.match(pair, '^(.*)|([^|]*)$')
+  local expires = redis.call('ZSCORE', P .. ':workers', worker)
+  if not expires or tonumber(expires) < NOW then
+    local key = readyKey(route, worker)
+    local members = redis.call('ZRANGE', key, 0, 499)
+    for _, m in ipairs(members) do
+      local did = string.sub(m, 18)
+      local d = delivery(did)
+      if d and d.state == 'queued' then
+        local message = string.gsub(gone.message, '@@ID@@', function() return did end)
+        message = string.gsub(message, '@@WORKER@@', function() return worker end)
+        unqueue(did, d)
+        finish(did, d, 'queued', 'failed', nil, cjson.encode({ name = gone.name, code = gone.code, message = message }), worker)
+        n = n + 1
+      else
+        redis.call('ZREM', key, m)
+      end
+    end
+    if #members < 500 then redis.call('SREM', P .. ':addressed', pair) end
   end
 end
 flush()

@@ -1,0 +1,63 @@
+import { parseArgs } from 'node:util';
+import { z } from 'zod';
+import { parseConfig } from '@skq/core';
+import { CHAOS_BACKENDS } from './backend-under-test.js';
+
+const count = (min: number) => z.coerce.number().int().min(min);
+
+/** The options of `pnpm chaos`, flags and defaults in one place. */
+export const ChaosOptionsSchema = z
+  .object({
+    backend: z.enum(CHAOS_BACKENDS),
+    /** Worker kills (SIGKILL, SIGTERM or SIGINT) before the run ends. */
+    kills: count(1).default(100),
+    killEveryMs: count(100).default(2_000),
+    /** `skunq work` processes on the direct queue, and on the broadcast queue. */
+    workers: count(1).default(4),
+    fanoutWorkers: count(1).default(2),
+    concurrency: count(1).default(4),
+    leaseMs: count(200).default(2_000),
+    registrationTtlMs: count(200).default(3_000),
+    /** Jobs fired per second. */
+    rate: count(1).default(30),
+    seed: count(0).default(1),
+    /** A server restart (SQLite: a writer killed mid-transaction) after every this many kills; 0: none. */
+    restartEvery: count(0).default(25),
+    serverPauseEvery: count(0).default(25),
+    workerPauseEvery: count(0).default(10),
+    /** How long a pause lasts; default 1.5 leases. */
+    pauseMs: count(1).optional(),
+    /** Where the ledger and the report go; default .chaos/<backend>-<time>. */
+    out: z.string().min(1).optional(),
+  })
+  .strict();
+
+export type ChaosOptions = z.output<typeof ChaosOptionsSchema>;
+
+const FLAGS = {
+  backend: 'backend',
+  kills: 'kills',
+  'kill-every-ms': 'killEveryMs',
+  workers: 'workers',
+  'fanout-workers': 'fanoutWorkers',
+  concurrency: 'concurrency',
+  'lease-ms': 'leaseMs',
+  'registration-ttl-ms': 'registrationTtlMs',
+  rate: 'rate',
+  seed: 'seed',
+  'restart-every': 'restartEvery',
+  'server-pause-every': 'serverPauseEvery',
+  'worker-pause-every': 'workerPauseEvery',
+  'pause-ms': 'pauseMs',
+  out: 'out',
+} as const;
+
+export const CHAOS_USAGE = `pnpm chaos --backend ${CHAOS_BACKENDS.join('|')} [--${Object.keys(FLAGS).filter((f) => f !== 'backend').join(' n] [--')} n]`;
+
+/** Flags to options; fails with `CONFIG_INVALID` naming the flag. */
+export function parseChaosArgs(argv: string[]): ChaosOptions {
+  const { values } = parseArgs({ args: argv, options: Object.fromEntries(Object.keys(FLAGS).map((f) => [f, { type: 'string' as const }])), strict: true });
+  const input: Record<string, unknown> = {};
+  for (const [flag, key] of Object.entries(FLAGS)) if (values[flag] !== undefined) input[key] = values[flag];
+  return parseConfig(ChaosOptionsSchema, input, 'pnpm chaos');
+}
