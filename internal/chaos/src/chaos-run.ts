@@ -1,8 +1,8 @@
 // One chaos run: start the backend's server, the workers and the producer; let the fault plan abuse them;
 // drain, stop, read the backend and check it against the ledger.
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import { acquireBackend, releaseBackend, scheduledJobId, type JobRecord, type StorageBackend } from '@skq/core';
+import { SkqError, acquireBackend, releaseBackend, scheduledJobId, type JobRecord, type StorageBackend } from '@skq/core';
 import { startBackend, type BackendUnderTest } from './backend-under-test.js';
 import type { ChaosOptions } from './chaos-options.js';
 import { checkRun, formatReport, type CheckReport } from './checker.js';
@@ -27,6 +27,8 @@ export async function runChaos(options: ChaosOptions, log: (line: string) => voi
   const started = Date.now();
   const out = resolve(options.out ?? join('.chaos', `${options.backend}-${new Date(started).toISOString().replace(/[:.]/g, '-')}`));
   const ledgerDir = join(out, 'ledger');
+  // A ledger is one run's: mixing two would report the other run's jobs as lost.
+  if (existsSync(ledgerDir) && readdirSync(ledgerDir).length > 0) throw new SkqError('CONFIG_INVALID', `${ledgerDir} holds another run's ledger: give a new --out`, { context: { field: 'out' } });
   mkdirSync(ledgerDir, { recursive: true });
   const ledger = new LedgerWriter(ledgerDir, 'harness');
   const random = new SeededChoice(options.seed);
@@ -54,7 +56,7 @@ export async function runChaos(options: ChaosOptions, log: (line: string) => voi
     producer.start();
     const faults = await runFaultPlan(
       { kills: options.kills, killEveryMs: options.killEveryMs, pauseMs, restartEvery: options.restartEvery, serverPauseEvery: options.serverPauseEvery, workerPauseEvery: options.workerPauseEvery },
-      { backend, fleet, ledger, random, log, replace: (gone) => fleet.start(gone.queue, gone.queue === 'chaos' ? 'main' : 'all') },
+      { backend, fleet, ledger, random, log, replace: (gone) => startReplacing(fleet, gone.queue, log) },
     );
     await producer.stop();
     log(`faults done: ${JSON.stringify(faults)}; ${producer.counts.acked} jobs acknowledged, ${producer.counts.refused} refused`);
@@ -100,6 +102,23 @@ export async function runChaos(options: ChaosOptions, log: (line: string) => voi
   }
 }
 
+/**
+ * Starts a worker like one that went, as a supervisor would: again and again until it listens, since
+ * `skunq work` exits when it cannot connect (the server may be down or paused right now).
+ */
+async function startReplacing(fleet: WorkerFleet, queue: string, log: (line: string) => void): Promise<void> {
+  const deadline = Date.now() + 120_000;
+  for (;;) {
+    try {
+      await fleet.start(queue, queue === 'chaos' ? 'main' : 'all');
+      return;
+    } catch (err) {
+      if (Date.now() > deadline) throw err;
+      log(`a replacement worker did not start; starting another (${String(err).split('\n').slice(0, 2).join(' ')})`);
+    }
+  }
+}
+
 async function stopBackend(backend: BackendUnderTest, log: (line: string) => void): Promise<void> {
   for (const pid of backend.serverPids()) {
     try {
@@ -118,8 +137,10 @@ function sampleRegistrations(store: StorageBackend, ledger: LedgerWriter): NodeJ
     busy = true;
     void Promise.all(
       QUEUES.map(async (queue) => {
+        // Stamped when asked: the listing is true as of some instant after this one.
+        const at = Date.now();
         const workers = await store.listWorkers(queue);
-        ledger.write({ t: 'registrations', at: Date.now(), queue, workers: workers.map((w) => ({ id: w.id, pid: w.pid, expiresAt: w.expiresAt })) });
+        ledger.write({ t: 'registrations', at, queue, workers: workers.map((w) => ({ id: w.id, pid: w.pid, expiresAt: w.expiresAt })) });
       }),
     )
       .catch(() => undefined)

@@ -44,7 +44,10 @@ function serveClient(cluster: SimulatedCluster, socket: Socket): void {
     for (const tr of transactions.values()) tr.abandon(new FdbError(1025, 'client gone'));
     for (const w of watches.values()) w.cancel();
   });
-  createInterface({ input: socket }).on('line', (line) => {
+  const lines = createInterface({ input: socket });
+  // A client killed mid-request resets its connection: that ends this client, never the server.
+  lines.on('error', () => socket.destroy());
+  lines.on('line', (line) => {
     const req = JSON.parse(line) as Request;
     const answer = (work: () => Promise<unknown>) =>
       work().then(
@@ -134,7 +137,9 @@ export class RemoteSimulatedDatabase implements KvDatabase {
   private closed = false;
 
   private constructor(private readonly socket: Socket) {
-    createInterface({ input: socket }).on('line', (line) => {
+    const lines = createInterface({ input: socket });
+    lines.on('error', () => socket.destroy());
+    lines.on('line', (line) => {
       const reply = JSON.parse(line) as Reply;
       const waiter = this.pending.get(reply.id);
       if (!waiter) return;

@@ -49,7 +49,7 @@ export class WorkerFleet {
     for (const stream of [child.stdout!, child.stderr!]) {
       stream.on('data', (chunk) => {
         out = (out + chunk).slice(-20_000);
-        log.write(chunk);
+        log.write(`${Date.now()} ${String(chunk).trimEnd().replace(/\n/g, `\n${Date.now()} `)}\n`);
       });
     }
     child.once('exit', () => log.end());

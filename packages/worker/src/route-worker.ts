@@ -194,9 +194,9 @@ export class RouteWorker {
     const claim = this.settings.backend
       .claim({ queue: this.settings.queue, route: this.settings.route, workerId: this.id, limit, leaseMs: this.settings.leaseMs })
       .then(
-        ({ deliveries, nextRunAt, paused }) => {
+        async ({ deliveries, nextRunAt, paused }) => {
           this.failures = 0;
-          for (const delivery of deliveries) this.run(delivery);
+          for (const delivery of await this.stillLeased(deliveries)) this.run(delivery);
           // A paused route wakes on the backend's `resumed` event (the poll interval covers a missed one).
           if (paused || deliveries.length < limit) this.sleep(nextRunAt === null || paused ? Infinity : nextRunAt - Date.now());
         },
@@ -212,6 +212,29 @@ export class RouteWorker {
         this.pump();
       });
     this.claims.add(claim);
+  }
+
+  /**
+   * The claimed deliveries whose lease leaves time to run. A claim answered late (a server paused or
+   * stalled after it set the lease, a slow network) may carry a lease that is nearly or wholly spent,
+   * which another worker may take back before the first renewal: such leases are renewed before their
+   * handlers start, and a delivery whose lease could not be renewed is left to whoever holds it now.
+   */
+  private async stillLeased(deliveries: ClaimedDelivery[]): Promise<ClaimedDelivery[]> {
+    const { leaseMs, backend, queue } = this.settings;
+    const now = Date.now();
+    const spent = deliveries.filter((d) => d.leaseUntil !== null && d.leaseUntil - now < leaseMs / 2);
+    if (spent.length === 0) return deliveries;
+    const renewed = await backend.extendLease(queue, spent.map(leaseOf), leaseMs).then(
+      (held) => new Set(held.map((lease) => lease.deliveryId)),
+      (err: unknown) => {
+        this.settings.warn(`could not renew ${spent.length} leases that came back nearly spent; leaving those jobs to be taken back`, err);
+        return new Set<string>();
+      },
+    );
+    const lost = spent.filter((d) => !renewed.has(d.id));
+    if (lost.length) this.settings.warn(`${lost.length} claimed jobs had lost their lease before they could start (${lost.map((d) => d.jobId).join(', ')}); not running them`);
+    return deliveries.filter((d) => !lost.includes(d));
   }
 
   /** Waits until a poke, `ms`, or the poll interval, whichever comes first. */

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { z } from 'zod';
-import { JobMixin, RetryAfter, SkqError, UnrecoverableError, currentJob } from '@skq/core';
+import { JobMixin, RetryAfter, SkqError, UnrecoverableError, currentJob, type ClaimRequest } from '@skq/core';
 import { WorkerPool, type WorkerPoolOptions } from '@skq/worker';
 import { eventually, sleep } from '@skq/testing';
 import { sqliteQueues } from './fixtures/sqlite-queues.js';
@@ -24,6 +24,40 @@ describe('WorkerPool', () => {
     expect(info).toMatchObject({ state: 'succeeded', attempts: 1 });
     expect(info.deliveries[0]!.workerId).toMatch(/:foo:/);
     expect(info.startedAt).toBeLessThanOrEqual(info.finishedAt!);
+  });
+
+  it('does not start a job whose lease ran out before its claim came back, and runs it once when it is taken back', async () => {
+    const { queue, start } = setup();
+    const real = await queue.backend();
+    let stalled = false;
+    // A backend whose first non-empty claim answers after the lease ran out, once another worker's
+    // recovery has taken the job back: a server paused between setting the lease and answering.
+    const stalling = new Proxy(real, {
+      get(target, prop) {
+        if (prop === 'claim') {
+          return async (request: ClaimRequest) => {
+            const result = await target.claim(request);
+            if (result.deliveries.length > 0 && !stalled) {
+              stalled = true;
+              await sleep(request.leaseMs + 50);
+              expect(await target.recoverExpired(request.queue)).toBe(1);
+            }
+            return result;
+          };
+        }
+        const value = Reflect.get(target, prop) as unknown;
+        return typeof value === 'function' ? value.bind(target) : value;
+      },
+    });
+    const attempts: number[] = [];
+    const once = queue.job({ name: 'once', routes: ['foo'] }, async () => {
+      attempts.push(currentJob().attempt);
+      return 'ran';
+    });
+    await start({ backend: stalling, leaseMs: 300 });
+    const handle = await once.fire();
+    expect(await handle.result({ timeoutMs: 10_000 })).toBe('ran');
+    expect(attempts).toEqual([2]);
   });
 
   it('records a failure with the remote message, stack and code', async () => {
