@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { SkqError, chargedAttempts, leaseOf, type ClaimedDelivery, type ScheduleDefinition, type StorageBackend } from '@skq/core';
+import { SkqError, chargedAttempts, leaseOf, type ClaimedDelivery, type JobRecord, type ScheduleDefinition, type StorageBackend } from '@skq/core';
 import { eventually, newJob, recordEvents, sleep, uniqueQueue } from './contract-fixtures.js';
 import { operationsContract } from './operations-contract.js';
 
@@ -12,6 +12,11 @@ export type SkippableCase = 'racing-claims' | 'racing-schedule-fire' | 'racing-r
 /** Cases a store cannot honour, each with the reason, which the test title then shows. */
 export interface ContractOptions {
   skip?: Partial<Record<SkippableCase, string>>;
+  /**
+   * Damages a stored job from outside skunq, through the store's own client: its stored arguments
+   * (or, where the job is one stored value, the whole value) become text that is not JSON.
+   */
+  damage?: (queue: string, jobId: string) => Promise<void>;
 }
 
 /**
@@ -252,6 +257,30 @@ export function runStorageContract(name: string, factory: BackendFactory, option
       }
       expect(await backend.recoverExpired(queue)).toBe(0);
     });
+
+    (options.damage ? it : it.skip)(
+      `fails a job whose stored record cannot be read with ARGS_INVALID, and runs the jobs behind it${options.damage ? '' : ' (skipped: no way to damage a record given)'}`,
+      async () => {
+        const queue = uniqueQueue('damaged');
+        const bad = newJob(queue, { args: [1] });
+        const good = newJob(queue, { args: [2], createdAt: bad.createdAt + 1 });
+        await backend.enqueue([bad]);
+        await backend.enqueue([good]);
+        await options.damage!(queue, bad.id);
+        let claimed: ClaimedDelivery | undefined;
+        for (let tries = 0; !claimed && tries < 3; tries += 1) claimed = await claimOne(queue);
+        expect(claimed).toMatchObject({ jobId: good.id, args: [2] });
+        // The damaged job is failed with why, or, where its one stored value is what cannot be read, it is refused with a typed error.
+        const record = await backend.getJob(queue, bad.id).catch((err: unknown) => err);
+        if (record instanceof SkqError) expect(record.code).toBe('BACKEND_ERROR');
+        else {
+          expect(record).toMatchObject({ state: 'failed', args: [{ unreadable: expect.any(String) }] });
+          expect((record as JobRecord).deliveries[0]!.error).toMatchObject({ code: 'ARGS_INVALID', message: expect.stringContaining(bad.id) });
+          expect((await backend.listJobs({ queue, limit: 10 })).map((j) => j.id).sort()).toEqual([bad.id, good.id].sort());
+        }
+        expect(await claimOne(queue)).toBeUndefined();
+      },
+    );
 
     it('keeps a worker registry alive by heartbeat and forgets expired workers', async () => {
       const queue = uniqueQueue('registry');

@@ -12,6 +12,7 @@ export * from './storage/retention.js';
 export * from './storage/throughput.js';
 export * from './storage/call-records.js';
 export * from './storage/worker-commands.js';
+export * from './storage/stored-json.js';
 export * from './storage/open-backend.js';
 export * from './routing/delivery-plan.js';
 export * from './job/names.js';

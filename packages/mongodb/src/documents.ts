@@ -1,4 +1,4 @@
-import { summarizeDeliveries, type ClaimedDelivery, type Delivery, type JobEvent, type JobRecord, type JobState, type LogLine, type NewJob, type WorkerInfo } from '@skq/core';
+import { claimableArgs, storedArgs, storedRunOptions, summarizeDeliveries, type ClaimedDelivery, type Delivery, type JobEvent, type JobRecord, type JobState, type LogLine, type NewJob, type WorkerInfo } from '@skq/core';
 
 /*
  * The documents the backend stores. Arguments, results and errors are kept as JSON text, so that
@@ -111,7 +111,7 @@ export function toDelivery(doc: DeliveryDoc, now: number): Delivery {
 }
 
 export function toClaimed(doc: DeliveryDoc, now: number): ClaimedDelivery {
-  return { ...toDelivery(doc, now), name: doc.name, args: JSON.parse(doc.args), options: JSON.parse(doc.options) };
+  return { ...toDelivery(doc, now), name: doc.name, args: claimableArgs(doc.args), options: JSON.parse(doc.options) };
 }
 
 /** The header of a job stored as one solo delivery. */
@@ -141,13 +141,13 @@ export function toJobRecord(job: JobDoc, deliveryDocs: DeliveryDoc[], now: numbe
     id: job._id,
     queue: job.queue,
     name: job.name,
-    args: JSON.parse(job.args),
+    args: storedArgs(job.args),
     routes: job.routes,
     type: job.type,
     priority: job.priority,
     createdAt: job.createdAt,
     dedupeKey: job.dedupeKey,
-    options: JSON.parse(job.options),
+    options: storedRunOptions(job.options),
     ...summarizeDeliveries(deliveries, fallback),
     deliveries,
   };

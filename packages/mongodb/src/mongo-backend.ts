@@ -3,6 +3,7 @@ import {
   SkqError,
   cancelledError,
   expiredLeaseError,
+  unreadableJobError,
   workerGoneError,
   expiredLeaseOutcome,
   holdsLease,
@@ -13,6 +14,7 @@ import {
   type CallRecord,
   type CallRecordQuery,
   type ClaimRequest,
+  type ClaimedDelivery,
   type ClaimResult,
   type EnqueueResult,
   type FailRequest,
@@ -189,7 +191,17 @@ export class MongoBackend implements StorageBackend {
         );
         nextRunAt = next?.runAt ?? null;
       }
-      return { deliveries: claimed.map((d) => toClaimed(d, now)), nextRunAt };
+      const deliveries: ClaimedDelivery[] = [];
+      for (const d of claimed) {
+        try {
+          deliveries.push(toClaimed(d, now));
+        } catch (cause) {
+          // A stored job that cannot be read fails now, with why; the deliveries behind it still run.
+          const error = unreadableJobError(d.jobId, cause);
+          await this.fail(request.queue, { deliveryId: d._id, workerId: request.workerId, attempt: d.attempts }, { error, retryAt: null, cancelled: false });
+        }
+      }
+      return { deliveries, nextRunAt };
     });
   }
 

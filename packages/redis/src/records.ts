@@ -1,4 +1,4 @@
-import { DEFAULT_RUN_OPTIONS, jobIdOfDelivery, summarizeDeliveries, type Delivery, type JobRecord, type JobRunOptions, type JobState, type ScheduleRecord, type WorkerInfo } from '@skq/core';
+import { DEFAULT_RUN_OPTIONS, jobIdOfDelivery, storedArgs, summarizeDeliveries, type Delivery, type JobRecord, type JobRunOptions, type JobState, type ScheduleRecord, type WorkerInfo } from '@skq/core';
 
 const num = (v: string | undefined): number | null => (v === undefined || v === '' ? null : Number(v));
 const json = (v: string | undefined): unknown => (v === undefined || v === '' ? null : JSON.parse(v));
@@ -51,7 +51,7 @@ export function toJobRecord(queue: string, id: string, h: Record<string, string>
     id,
     queue,
     name: h.name!,
-    args: JSON.parse(h.args!),
+    args: storedArgs(h.args ?? ''),
     routes: h.routes!.split(','),
     type: (h.type ?? 'direct') as JobRecord['type'],
     priority: Number(h.priority),

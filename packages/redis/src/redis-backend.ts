@@ -4,7 +4,9 @@ import {
   MAX_LEASE_RECOVERIES,
   SkqError,
   jobIdOfDelivery,
+  claimableArgs,
   leaseLost,
+  unreadableJobError,
   workerGoneError,
   zeroStateCounts,
   type CallRecord,
@@ -17,6 +19,7 @@ import {
   type JobEvent,
   type JobEventListener,
   type JobRecord,
+  type JobRunOptions,
   type JobState,
   type LeaseToken,
   type ListJobsQuery,
@@ -29,6 +32,7 @@ import {
   type StorageBackend,
   type StorageCapabilities,
   type RetentionRule,
+  type SerializedError,
   type ThroughputBucket,
   type WorkerCommand,
   type WorkerInfo,
@@ -163,7 +167,7 @@ export class RedisBackend implements StorageBackend {
     const { queue, route, workerId } = request;
     if (request.now !== undefined) {
       const args = [route, workerId, request.leaseMs, request.limit];
-      return this.run('claim', queue, SCRIPTS.claim, this.keys(queue).ready(route), args, request.now).then((raw) => decodeClaim(queue, route, workerId, raw));
+      return this.run('claim', queue, SCRIPTS.claim, this.keys(queue).ready(route), args, request.now).then((raw) => this.settleClaim(queue, route, workerId, raw));
     }
     // Batched with the same worker's completions: one round trip when a worker finishes jobs and wants more.
     return new Promise((resolve, reject) => this.batchFor(queue, workerId).claims.push({ route, limit: request.limit, leaseMs: request.leaseMs, resolve, reject }));
@@ -179,6 +183,13 @@ export class RedisBackend implements StorageBackend {
     const status = String(await this.run('fail', queue, SCRIPTS.fail, this.keys(queue).active, args));
     if (status === 'retrying' || status === 'failed' || status === 'cancelled') return status;
     throw leaseError(status, queue, lease);
+  }
+
+  /** A claim's deliveries; one whose stored job cannot be read fails now, so it never blocks the route. */
+  private async settleClaim(queue: string, route: string, workerId: string, raw: unknown): Promise<ClaimResult> {
+    const { result, unreadable } = decodeClaim(queue, route, workerId, raw);
+    for (const { lease, error } of unreadable) await this.fail(queue, lease, { error, retryAt: null, cancelled: false });
+    return result;
   }
 
   async extendLease(queue: string, leases: LeaseToken[], leaseMs: number): Promise<LeaseToken[]> {
@@ -436,7 +447,7 @@ export class RedisBackend implements StorageBackend {
       try {
         const [statuses, raw] = (await this.run('completeAndClaim', queue, SCRIPTS.completeAndClaim, keys.ready(first!.route), [workerId, first!.route, first!.leaseMs, first!.limit, ...pairs])) as [string[], unknown];
         settleCompletions(statuses);
-        first!.resolve(decodeClaim(queue, first!.route, workerId, raw));
+        first!.resolve(await this.settleClaim(queue, first!.route, workerId, raw));
       } catch (err) {
         failAll([...completions, first!], err);
       }
@@ -451,7 +462,7 @@ export class RedisBackend implements StorageBackend {
       rest.map(async (claim) => {
         try {
           const raw = await this.run('claim', queue, SCRIPTS.claim, keys.ready(claim.route), [claim.route, workerId, claim.leaseMs, claim.limit]);
-          claim.resolve(decodeClaim(queue, claim.route, workerId, raw));
+          claim.resolve(await this.settleClaim(queue, claim.route, workerId, raw));
         } catch (err) {
           claim.reject(err);
         }
@@ -538,13 +549,30 @@ function enqueueArgs(job: NewJob): (string | number)[] {
   ];
 }
 
-function decodeClaim(queue: string, route: string, workerId: string, raw: unknown): ClaimResult {
+/** A claimed delivery whose stored job cannot be read: the claim fails it with why. */
+interface UnreadableClaim {
+  lease: LeaseToken;
+  error: SerializedError;
+}
+
+function decodeClaim(queue: string, route: string, workerId: string, raw: unknown): { result: ClaimResult; unreadable: UnreadableClaim[] } {
   const [rows, next, now, lease, paused] = raw as [string[][], string | null, string, string, number];
   const startedAt = Number(now);
   const leaseUntil = Number(lease);
-  const deliveries: ClaimedDelivery[] = rows.map((r) => {
+  const unreadable: UnreadableClaim[] = [];
+  const deliveries: ClaimedDelivery[] = [];
+  for (const r of rows) {
     const maxAttempts = Number(r[5]);
-    return {
+    let args: unknown[];
+    let options: JobRunOptions;
+    try {
+      args = claimableArgs(r[7]!);
+      options = decodeRunOptions(r[8], maxAttempts);
+    } catch (cause) {
+      unreadable.push({ lease: { deliveryId: r[0]!, workerId, attempt: Number(r[4]) }, error: unreadableJobError(jobIdOfDelivery(r[0]!), cause) });
+      continue;
+    }
+    deliveries.push({
       id: r[0]!,
       jobId: jobIdOfDelivery(r[0]!),
       queue,
@@ -565,13 +593,13 @@ function decodeClaim(queue: string, route: string, workerId: string, raw: unknow
       cancelRequested: false,
       progress: null,
       name: r[6]!,
-      args: JSON.parse(r[7]!),
-      options: decodeRunOptions(r[8], maxAttempts),
-    };
-  });
+      args,
+      options,
+    });
+  }
   const result: ClaimResult = { deliveries, nextRunAt: next === null ? null : Number(next) };
   if (paused === 1) result.paused = true;
-  return result;
+  return { result, unreadable };
 }
 
 function createClient(options: ParsedRedisOptions): Redis | Cluster {

@@ -1,7 +1,15 @@
 import { rmSync } from 'node:fs';
 import { afterAll, beforeAll, describe } from 'vitest';
 import { missingServer, runStorageContract, startRedis, startRedisCluster, type RedisCluster, type RedisServer } from '@skq/testing';
+import { Cluster, Redis } from 'ioredis';
 import { RedisBackend } from '@skq/redis';
+
+/** Overwrites a job's stored arguments with text that is not JSON, through a plain client. */
+async function damageArgs(url: string, queue: string, jobId: string): Promise<void> {
+  const client = new Redis(url);
+  await client.hset(`skq:{${queue}}:job:${jobId}`, 'args', '{"not json');
+  client.disconnect();
+}
 
 const missing = missingServer('redis-server', 'apt-get install redis-server');
 
@@ -14,7 +22,7 @@ describe.skipIf(missing)(`redis ${missing ?? ''}`, () => {
     await server?.stop();
     if (server) rmSync(server.dir, { recursive: true, force: true });
   });
-  runStorageContract('redis (single server)', () => RedisBackend.connect(server.url));
+  runStorageContract('redis (single server)', () => RedisBackend.connect(server.url), { damage: (queue, jobId) => damageArgs(server.url, queue, jobId) });
 });
 
 describe.skipIf(missing)(`redis cluster ${missing ?? ''}`, () => {
@@ -25,5 +33,11 @@ describe.skipIf(missing)(`redis cluster ${missing ?? ''}`, () => {
   afterAll(async () => {
     await cluster?.stop();
   });
-  runStorageContract('redis (3-master cluster)', () => RedisBackend.connect(cluster.url));
+  runStorageContract('redis (3-master cluster)', () => RedisBackend.connect(cluster.url), {
+    damage: async (queue, jobId) => {
+      const client = new Cluster(cluster.nodes.map((n) => ({ host: '127.0.0.1', port: n.port })));
+      await client.hset(`skq:{${queue}}:job:${jobId}`, 'args', '{"not json');
+      client.disconnect();
+    },
+  });
 });

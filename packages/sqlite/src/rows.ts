@@ -1,4 +1,4 @@
-import { summarizeDeliveries, type ClaimedDelivery, type Delivery, type JobEvent, type JobRecord, type JobState, type WorkerInfo } from '@skq/core';
+import { claimableArgs, storedArgs, storedRunOptions, summarizeDeliveries, type ClaimedDelivery, type Delivery, type JobEvent, type JobRecord, type JobState, type WorkerInfo } from '@skq/core';
 
 const json = (v: string | null | undefined): unknown => (v === null || v === undefined ? null : JSON.parse(v));
 
@@ -94,7 +94,7 @@ export function toDelivery(row: DeliveryRow, now: number): Delivery {
 }
 
 export function toClaimed(row: DeliveryRow, job: Pick<JobRow, 'name' | 'args' | 'options'>, now: number): ClaimedDelivery {
-  return { ...toDelivery(row, now), name: job.name, args: JSON.parse(job.args), options: JSON.parse(job.options) };
+  return { ...toDelivery(row, now), name: job.name, args: claimableArgs(job.args), options: JSON.parse(job.options) };
 }
 
 export function toJobRecord(row: JobRow, deliveryRows: DeliveryRow[], now: number): JobRecord {
@@ -103,13 +103,13 @@ export function toJobRecord(row: JobRow, deliveryRows: DeliveryRow[], now: numbe
     id: row.id,
     queue: row.queue,
     name: row.name,
-    args: JSON.parse(row.args),
+    args: storedArgs(row.args),
     routes: JSON.parse(row.routes),
     type: row.type as JobRecord['type'],
     priority: row.priority,
     createdAt: row.created_at,
     dedupeKey: row.dedupe_key,
-    options: JSON.parse(row.options),
+    options: storedRunOptions(row.options),
     ...summarizeDeliveries(deliveries, (row.empty_state ?? 'cancelled') as JobState),
     deliveries,
   };

@@ -10,6 +10,7 @@ import {
   holdsLease,
   leaseLost,
   planDeliveries,
+  unreadableJobError,
   workerGoneError,
   type ClaimRequest,
   type ClaimedDelivery,
@@ -144,7 +145,15 @@ export async function claimDeliveries(qt: QueueTransaction, request: ClaimReques
       if (d?.state === 'queued') qt.addPending(d);
       continue;
     }
-    const job = await qt.job(d.jobId, true);
+    let job: StoredJob | null;
+    try {
+      job = await qt.job(d.jobId, true);
+    } catch (cause) {
+      // A stored job that cannot be read fails now, with why; the deliveries behind it still run.
+      qt.tr.clear(key);
+      failUnreadable(qt, d, workerId, cause);
+      continue;
+    }
     if (!job) continue;
     qt.tr.clear(key);
     d.state = 'running';
@@ -357,6 +366,23 @@ export async function recoverDeliveries(qt: QueueTransaction, aheadMs: number, r
     await endDelivery(qt, d, outcome, d.workerId, retention);
   }
   return recovered;
+}
+
+/**
+ * A queued delivery whose job cannot be decoded ends failed with ARGS_INVALID, as claimed by `workerId`.
+ * The job's own end is not recorded: its record is what cannot be read.
+ */
+function failUnreadable(qt: QueueTransaction, d: StoredDelivery, workerId: string, cause: unknown): void {
+  d.state = 'failed';
+  d.workerId = workerId;
+  d.attempts += 1;
+  d.startedAt = qt.now;
+  d.finishedAt = qt.now;
+  d.error = unreadableJobError(d.jobId, cause);
+  qt.putDelivery(d);
+  qt.count(d.route, 'queued', 'failed');
+  qt.throughput(d.route, 'failed');
+  qt.event('failed', d.jobId, d.id, d.route, workerId);
 }
 
 /**
