@@ -79,6 +79,10 @@ const CLAIMS_IN_FLIGHT = 2;
  * process runs the last one, instead of the two taking turns.
  */
 export class RouteWorker {
+  /**
+   * By `<deliveryId>#<attempt>`: this worker may already run the next attempt of a delivery (taken back
+   * while a server was away) while the outcome of the last one is still being reported.
+   */
   private readonly running = new Map<string, Running>();
   /** Handlers running now: what `concurrency` bounds. */
   private busy = 0;
@@ -154,10 +158,13 @@ export class RouteWorker {
    * With `attempt`, only that attempt: a late answer about an earlier one must not end the next.
    */
   abort(deliveryId: string, reason: unknown, attempt?: number): boolean {
-    const run = this.running.get(deliveryId);
-    if (!run || (attempt !== undefined && run.delivery.attempts !== attempt)) return false;
-    run.controller.abort(reason);
-    return true;
+    let aborted = false;
+    for (const run of this.running.values()) {
+      if (run.delivery.id !== deliveryId || (attempt !== undefined && run.delivery.attempts !== attempt)) continue;
+      run.controller.abort(reason);
+      aborted = true;
+    }
+    return aborted;
   }
 
   /**
@@ -251,10 +258,11 @@ export class RouteWorker {
     // Claimed while stopping roughly: straight back to the queue.
     if (this.stopping === 'rough') controller.abort(interrupted(this.id));
     this.busy += 1;
-    this.running.set(delivery.id, run);
+    const key = `${delivery.id}#${delivery.attempts}`;
+    this.running.set(key, run);
     this.settings.onRunningChanged?.();
     run.done = this.execute(run).finally(() => {
-      this.running.delete(delivery.id);
+      this.running.delete(key);
       this.settings.onRunningChanged?.();
       this.pump();
     });
