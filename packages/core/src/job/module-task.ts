@@ -87,13 +87,21 @@ export function moduleRunnable(policy: ModuleTaskPolicy): RunnableJob {
       if (!allowed.some((dir) => isInside(file, dir))) {
         throw new SkqError('FORBIDDEN', `module ${modulePath} (${file}) is outside the directories this worker allows: ${allowed.join(', ')}`, { context: { jobId: context.jobId } });
       }
-      const mod = await importer(file);
+      const mod = await importer(file).catch((cause: unknown) => {
+        // No module there (or a directory): the job names nothing this worker can run.
+        const code = (cause as { code?: unknown }).code;
+        if (typeof code === 'string' && NOT_A_MODULE.has(code)) throw new SkqError('UNKNOWN_JOB', `module ${modulePath} cannot be loaded: ${code}`, { cause, context: { jobId: context.jobId, jobName: target } });
+        throw cause;
+      });
       const fn = mod[exportName!];
       if (typeof fn !== 'function') throw new SkqError('UNKNOWN_JOB', `module ${modulePath} has no function export "${exportName}"`, { context: { jobId: context.jobId, jobName: target } });
       return (fn as (...a: unknown[]) => unknown).apply(context, callArgs);
     },
   };
 }
+
+/** Import failures that mean "no module at this path", as opposed to a module that fails as it loads. */
+const NOT_A_MODULE = new Set(['ERR_MODULE_NOT_FOUND', 'ERR_UNSUPPORTED_DIR_IMPORT', 'ERR_UNKNOWN_FILE_EXTENSION', 'ENOENT', 'EISDIR']);
 
 function realpathOrSelf(path: string): string {
   try {
