@@ -237,6 +237,8 @@ export function checkRun(input: CheckInput): CheckReport {
   };
 }
 
+const SEVERITY: FaultAction[] = ['SIGKILL', 'SIGSTOP', 'SIGINT', 'SIGTERM'];
+
 const REASONS: Record<FaultAction, string> = {
   SIGKILL: 'worker SIGKILLed',
   SIGTERM: 'worker stopped by SIGTERM',
@@ -268,7 +270,10 @@ function pauseWindows(faults: Fault[]): PauseWindow[] {
 /** Why a run was repeated: a fault to its worker or its server while it ran, or nothing. */
 function explain(prev: Start, cur: Start, faults: Fault[], pauses: PauseWindow[], exits: Map<number, number>, sharedWriteLock: boolean): string {
   const overlaps = (from: number, to: number) => from <= cur.at && to >= prev.at;
-  const own = faults.find((f) => f.pid === prev.pid && f.role === 'worker' && f.action !== 'SIGCONT' && f.at >= prev.at && f.at <= cur.at);
+  // The gravest thing done to its worker while it ran: a gentle stop that ends in a kill was the kill.
+  const own = faults
+    .filter((f) => f.pid === prev.pid && f.role === 'worker' && f.action !== 'SIGCONT' && f.at >= prev.at && f.at <= cur.at)
+    .sort((a, b) => SEVERITY.indexOf(a.action) - SEVERITY.indexOf(b.action))[0];
   if (own) return REASONS[own.action];
   if (pauses.some((p) => p.pid === prev.pid && overlaps(p.from, p.to))) return REASONS.SIGSTOP;
   if (pauses.some((p) => p.role === 'server' && overlaps(p.from, p.to))) return 'server paused past the lease';

@@ -37,7 +37,12 @@ export function parseFdbUrl(url: string): FdbOptions {
   const match = /^fdb:([^?]*)(?:\?(.*))?$/i.exec(url);
   if (!match) throw new SkqError('CONFIG_INVALID', `invalid FoundationDB URL "${url}": expected fdb: or fdb:/path/to/fdb.cluster`, { context: { field: 'url' } });
   const options: Record<string, unknown> = {};
-  const path = decodeURIComponent(match[1]!.replace(/^\/\/(?=\/)/, ''));
+  let path: string;
+  try {
+    path = decodeURIComponent(match[1]!.replace(/^\/\/(?=\/)/, ''));
+  } catch (cause) {
+    throw new SkqError('CONFIG_INVALID', `invalid FoundationDB URL "${url}": the path has a malformed %-escape (write % as %25)`, { cause, context: { field: 'url' } });
+  }
   if (path) options.clusterFile = path;
   for (const [key, value] of new URLSearchParams(match[2] ?? '')) {
     if (key === 'prefix') options.prefix = value;

@@ -84,7 +84,12 @@ export function resolveMongoOptions(input: MongoOptions | string): ParsedMongoOp
 /** The database named in a MongoDB URL's path, or `skunq`. */
 export function databaseOf(url: string): string {
   const match = /^mongodb(?:\+srv)?:\/\/[^/?]*\/([^?]*)/.exec(url);
-  const name = decodeURIComponent(match?.[1] ?? '');
+  let name: string;
+  try {
+    name = decodeURIComponent(match?.[1] ?? '');
+  } catch (cause) {
+    throw new SkqError('CONFIG_INVALID', `invalid mongodb options: the database in the URL has a malformed %-escape`, { cause, context: { field: 'url' } });
+  }
   if (name === '') return 'skunq';
   if (!/^[^/\\. "$*<>:|?]+$/.test(name)) {
     throw new SkqError('CONFIG_INVALID', `invalid mongodb options: database "${name}" in the URL is not a valid database name`, { context: { field: 'url' } });

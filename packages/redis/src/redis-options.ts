@@ -5,7 +5,7 @@ import { NameSchema, RetentionSchema, SkqError, parseConfig, redactUrl, timerMs 
 export const RedisOptionsSchema = z
   .object({
     /** `redis://[user:pass@]host:port[/db]` or `rediss://…`; for a cluster, any node. */
-    url: z.string().min(1),
+    url: z.string().regex(/^rediss?:\/\/./, 'expected a redis:// or rediss:// URL'),
     /** Connect as a Redis Cluster client (`?cluster=true` in the URL). */
     cluster: z.boolean().default(false),
     /** More cluster nodes to start from, `host:port`. */

@@ -94,5 +94,8 @@ describe('module-task guard, fuzzed', () => {
       }),
       { seed: SEED, numRuns: 60 },
     );
+    // Found by this property: a path naming a directory failed with node's ERR_MODULE_NOT_FOUND.
+    const err = await (await queue.call('./workers/elsewhere:double', [1], { routes: ['ops'] })).result({ timeoutMs: 10_000 }).catch((e: SkqError) => e);
+    expect(err).toMatchObject({ context: { remoteCode: 'UNKNOWN_JOB' } });
   });
 });
