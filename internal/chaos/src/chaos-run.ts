@@ -77,6 +77,7 @@ export async function runChaos(options: ChaosOptions, log: (line: string) => voi
       tickEveryMs: TICK_EVERY_MS,
       tickJobPrefix: scheduledJobId(CHAOS_QUEUE, TICK_SCHEDULE, 0).replace(/0$/, ''),
       registrationTtlMs: options.registrationTtlMs,
+      leaseMs: options.leaseMs,
       sharedWriteLock: options.backend === 'sqlite',
       checkedAt,
     });

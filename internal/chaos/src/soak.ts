@@ -1,0 +1,123 @@
+// `pnpm soak --backend sqlite|redis [--jobs 1000000]`: pushes jobs through one `skunq work` process with
+// retention on, and samples the RSS of the worker and of this producer, the server's memory (Redis) or
+// the file's size (SQLite, WAL included) at the start (20 % of the jobs), at 60 % and at the end. They
+// must level off: the end may not exceed the middle by more than a margin. Exits 1 if something grows.
+import { spawn } from 'node:child_process';
+import { existsSync, mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { parseArgs } from 'node:util';
+import { Redis } from 'ioredis';
+import { startRedis } from '@skq/testing/servers';
+
+const { values } = parseArgs({ options: { backend: { type: 'string' }, jobs: { type: 'string' }, concurrency: { type: 'string' }, events: { type: 'string' } } });
+const backend = values.backend;
+if (backend !== 'sqlite' && backend !== 'redis') {
+  console.error('usage: pnpm soak --backend sqlite|redis [--jobs 1000000] [--concurrency 50] [--events N (SQLite: lifecycle events kept)]');
+  process.exit(2);
+}
+const JOBS = Number(values.jobs ?? 1_000_000);
+const CONCURRENCY = Number(values.concurrency ?? 50);
+const BATCH = 1_000;
+/** At most this many jobs wait: the soak measures steady state, not a backlog. */
+const AHEAD = 20 * BATCH;
+const MB = 1024 * 1024;
+
+const dir = mkdtempSync(join(tmpdir(), 'skq-soak-'));
+const redis = backend === 'redis' ? await startRedis() : null;
+// SQLite keeps up to 100,000 lifecycle events by default, a plateau reached after about 33,000 jobs: a
+// short soak lowers it (--events) so that its start sample is past the plateau too.
+const url = redis ? redis.url : `sqlite:${join(dir, 'soak.db')}${values.events ? `?eventRetentionCount=${Number(values.events)}` : ''}`;
+process.env.SKQ_BACKEND = url;
+const { queue, noop, SOAK_KEEP } = await import('./soak-jobs.js');
+const client = redis ? new Redis(redis.url) : null;
+
+const worker = spawn(
+  process.execPath,
+  ['--conditions=skq-source', '--import', 'tsx', fileURLToPath(new URL('../../../apps/cli/src/main.ts', import.meta.url)), 'work', '-q', 'soak', '-r', 'main', '-c', String(CONCURRENCY), '-f', fileURLToPath(new URL('./soak-jobs.ts', import.meta.url)), '-b', url],
+  { stdio: ['ignore', 'pipe', 'inherit'] },
+);
+await new Promise<void>((resolve, reject) => {
+  let out = '';
+  worker.stdout!.on('data', (chunk) => {
+    out += chunk;
+    if (out.includes('listening')) resolve();
+  });
+  worker.once('exit', (code) => reject(new Error(`skunq work exited (${code}) before listening:\n${out}`)));
+});
+
+interface Sample {
+  label: string;
+  done: number;
+  workerRssMb: number;
+  producerRssMb: number;
+  storeMb: number;
+  jobsKept: number;
+}
+
+function rssMb(pid: number): number {
+  const status = readFileSync(`/proc/${pid}/status`, 'utf8');
+  return Number(/VmRSS:\s+(\d+) kB/.exec(status)![1]) / 1024;
+}
+
+async function storeMb(): Promise<number> {
+  if (client) return Number(/used_memory:(\d+)/.exec(await client.info('memory'))![1]) / MB;
+  const file = join(dir, 'soak.db');
+  return [file, `${file}-wal`].filter(existsSync).reduce((sum, f) => sum + statSync(f).size, 0) / MB;
+}
+
+async function finished(): Promise<number> {
+  const counts = await queue.counts();
+  return Object.values(counts).reduce((sum, c) => sum + c.succeeded + c.failed, 0);
+}
+
+const samples: Sample[] = [];
+let fired = 0;
+let done = 0;
+const started = Date.now();
+// Removed jobs no longer count as finished: done is what was fired, less what is still open.
+const open = async () => Object.values(await queue.counts()).reduce((sum, c) => sum + c.scheduled + c.queued + c.running, 0);
+const points: [number, string][] = [
+  [Math.round(JOBS * 0.2), 'start (20 %)'],
+  [Math.round(JOBS * 0.6), 'middle (60 %)'],
+  [JOBS, 'end'],
+];
+for (const [target, label] of points) {
+  while (done < target) {
+    const waiting = await open();
+    done = fired - waiting;
+    if (fired < target && waiting < AHEAD) {
+      const size = Math.min(BATCH, target - fired);
+      await queue.pushMany(Array.from({ length: size }, (_, i) => noop.with(fired + i)));
+      fired += size;
+    } else if (done < target) {
+      await new Promise((resolve) => setTimeout(resolve, 50));
+    }
+  }
+  global.gc?.();
+  samples.push({ label, done, workerRssMb: rssMb(worker.pid!), producerRssMb: process.memoryUsage().rss / MB, storeMb: await storeMb(), jobsKept: await finished() });
+  const rate = Math.round(done / ((Date.now() - started) / 1000));
+  console.log(`[soak] ${label}: ${done.toLocaleString('en')} jobs done, ${rate.toLocaleString('en')} jobs/s`);
+}
+
+worker.kill('SIGTERM');
+await new Promise((resolve) => worker.once('exit', resolve));
+await queue.close();
+client?.disconnect();
+await redis?.stop();
+rmSync(dir, { recursive: true, force: true });
+
+// Flat: the end within 25 % (plus a little absolute slack for allocator noise) of the 60 % sample.
+const SLACK: Record<'workerRssMb' | 'producerRssMb' | 'storeMb', number> = { workerRssMb: 16, producerRssMb: 16, storeMb: 2 };
+const [first, middle, last] = samples as [Sample, Sample, Sample];
+const rows = (['workerRssMb', 'producerRssMb', 'storeMb'] as const).map((key) => {
+  const flat = last[key] <= middle[key] * 1.25 + SLACK[key];
+  return { key, values: [first[key], middle[key], last[key]], flat };
+});
+const what = { workerRssMb: 'worker RSS (MB)', producerRssMb: 'producer RSS (MB)', storeMb: backend === 'redis' ? 'Redis used_memory (MB)' : 'SQLite file + WAL (MB)' };
+console.log(`\nsoak on ${backend}: ${JOBS.toLocaleString('en')} jobs, retention ${SOAK_KEEP} finished jobs${values.events ? `, ${values.events} events` : ''}, concurrency ${CONCURRENCY}, ${Math.round((Date.now() - started) / 1000)} s`);
+console.log(`  ${'measure'.padEnd(24)} ${'start'.padStart(8)} ${'middle'.padStart(8)} ${'end'.padStart(8)}  verdict`);
+for (const row of rows) console.log(`  ${what[row.key].padEnd(24)} ${row.values.map((v) => v.toFixed(1).padStart(8)).join(' ')}  ${row.flat ? 'flat' : 'GROWING'}`);
+console.log(`  ${'finished jobs kept'.padEnd(24)} ${[first, middle, last].map((s) => String(s.jobsKept).padStart(8)).join(' ')}`);
+process.exit(rows.every((r) => r.flat) && last.jobsKept <= SOAK_KEEP * 2 ? 0 : 1);

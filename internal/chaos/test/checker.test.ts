@@ -1,0 +1,96 @@
+// The checker's rules on made-up histories: each violation it exists to find, found; each explained
+// repeat, explained.
+import { describe, expect, it } from 'vitest';
+import type { Delivery, JobRecord, ScheduleRecord } from '@skq/core';
+import { checkRun, type CheckInput } from '../src/checker.js';
+import type { LedgerEntry } from '../src/ledger.js';
+
+const PREFIX = 'sched:chaos:tick:';
+
+function delivery(jobId: string, overrides: Partial<Delivery> = {}): Delivery {
+  return {
+    id: `${jobId}.0`, jobId, queue: 'chaos', route: 'main', targetWorker: null, state: 'succeeded', priority: 0, runAt: 0, attempts: 1, maxAttempts: 1, recoveries: 0,
+    workerId: 'w1', leaseUntil: null, startedAt: 1, finishedAt: 2, result: null, error: null, cancelRequested: false, progress: null, ...overrides,
+  };
+}
+
+function job(id: string, deliveries: Delivery[] = [delivery(id)], state: JobRecord['state'] = deliveries.every((d) => d.state === 'succeeded') ? 'succeeded' : deliveries[0]!.state): JobRecord {
+  return { id, queue: 'chaos', name: 'chaos.quick', args: [], routes: ['main'], type: 'direct', priority: 0, createdAt: 0, dedupeKey: null, options: { attempts: 1, backoff: { type: 'fixed', delayMs: 0, maxDelayMs: 0, jitter: 0 }, timeoutMs: null }, state, attempts: 1, startedAt: 1, finishedAt: 2, progress: null, deliveries };
+}
+
+const acked = (id: string, at = 0, kind: 'quick' | 'broadcast' | 'conjunction' = 'quick', extra: object = {}): LedgerEntry => ({ t: 'acked', at, job: id, queue: 'chaos', kind, ...extra });
+const start = (id: string, at: number, attempt: number, pid: number, step = 0, index = 0): LedgerEntry => ({ t: 'start', at, job: id, delivery: `${id}.${index}`, step, attempt, pid, worker: `w${pid}`, name: 'chaos.quick' });
+const end = (id: string, at: number, attempt: number, pid: number, ok: boolean, step = 0): LedgerEntry => ({ t: 'end', at, job: id, delivery: `${id}.0`, step, attempt, pid, ok });
+
+function check(ledger: LedgerEntry[], jobs: JobRecord[], extra: Partial<CheckInput> = {}) {
+  return checkRun({ ledger, jobs, schedule: null, tickEveryMs: 100, tickJobPrefix: PREFIX, registrationTtlMs: 3_000, leaseMs: 2_000, sharedWriteLock: false, checkedAt: 100_000, ...extra });
+}
+
+describe('the chaos checker', () => {
+  it('passes a clean history', () => {
+    const report = check([acked('a'), start('a', 1, 1, 10), end('a', 2, 1, 10, true)], [job('a')]);
+    expect(report.violations).toEqual([]);
+    expect(report.rows.every((r) => r.ok)).toBe(true);
+  });
+
+  it('finds a lost job, a stuck one and one running past its lease', () => {
+    const report = check(
+      [acked('lost'), acked('stuck'), acked('late'), start('late', 1, 1, 10)],
+      [job('stuck', [delivery('stuck', { state: 'queued' })]), job('late', [delivery('late', { state: 'running', leaseUntil: 50_000 })])],
+    );
+    expect(report.figures).toMatchObject({ lost: 1, stuck: 2, runningPastLease: 1 });
+    expect(report.violations.join('\n')).toMatch(/lost: job lost[\s\S]*stuck: job stuck[\s\S]*running past its lease/);
+  });
+
+  it('counts a retry after a failure as planned, and explains a repeat by the kill of its worker', () => {
+    const report = check(
+      [acked('r'), start('r', 1, 1, 10), end('r', 2, 1, 10, false), start('r', 3, 2, 11), end('r', 4, 2, 11, true), acked('k'), start('k', 1, 1, 12), { t: 'fault', at: 5, action: 'SIGKILL', pid: 12, role: 'worker' }, start('k', 9, 2, 13), end('k', 10, 2, 13, true)],
+      [job('r'), job('k')],
+    );
+    expect(report.violations).toEqual([]);
+    expect(report.figures).toMatchObject({ retries: 1, duplicates: 1, duplicatesByReason: { 'worker SIGKILLed': 1 }, recoveryMs: [4] });
+  });
+
+  it('flags a repeat nothing explains, and an attempt that ran twice', () => {
+    const report = check([acked('u'), start('u', 1, 1, 10), end('u', 2, 1, 10, true), start('u', 3, 1, 11), end('u', 4, 1, 11, true)], [job('u')]);
+    expect(report.violations.join('\n')).toMatch(/attempt 1 of delivery u\.0 ran twice[\s\S]*unexplained/);
+    // Still running when the next attempt began, on a live worker: its renewals should have kept it.
+    const overlapping = check([acked('o'), start('o', 1, 1, 10), start('o', 2_500, 2, 11), end('o', 3_000, 1, 10, true), end('o', 3_100, 2, 11, true)], [job('o')]);
+    expect(overlapping.violations.join('\n')).toMatch(/unexplained: delivery o\.0/);
+    // Ended before, with the next attempt a lease later: its outcome landed too late, which is explained.
+    const late = check([acked('l'), start('l', 1, 1, 10), end('l', 500, 1, 10, true), start('l', 2_500, 2, 11), end('l', 2_600, 2, 11, true)], [job('l')]);
+    expect(late.violations).toEqual([]);
+    expect(late.figures.duplicatesByReason).toEqual({ 'outcome stored after its lease ended (slow server)': 1 });
+  });
+
+  it('flags a success whose handler never started, and an unexpected failure', () => {
+    const report = check([acked('s'), acked('f')], [job('s'), job('f', [delivery('f', { state: 'failed', error: { message: 'x', code: 'ARGS_INVALID' } })])]);
+    const found = report.violations.join('\n');
+    expect(found).toMatch(/success without a run: delivery s\.0/);
+    expect(found).toMatch(/unexpected failure: quick job f failed with ARGS_INVALID/);
+  });
+
+  it('checks each schedule tick fired once, on its grid', () => {
+    const ticks = [1_000, 1_100, 1_300, 1_350].map((t) => job(`${PREFIX}${t}`));
+    const schedule = { firedCount: 5 } as ScheduleRecord;
+    const report = check([], ticks, { schedule });
+    expect(report.violations.join('\n')).toMatch(/tick 1350 is off the 100 ms grid[\s\S]*counts 5 firings but 4 tick jobs/);
+  });
+
+  it('checks broadcast deliveries against the workers listening, and registrations against their TTL', () => {
+    const fanout = job('b', [delivery('b', { targetWorker: 'w1' }), { ...delivery('b', { targetWorker: 'w9' }), id: 'b.1' }]);
+    const report = check(
+      [
+        acked('b', 0, 'broadcast', { workersBefore: ['w1', 'w2'], workersAfter: ['w1', 'w2'] }),
+        start('b', 1, 1, 1),
+        start('b', 1, 1, 9, 0, 1),
+        { t: 'exited', at: 10_000, pid: 7, code: null, signal: 'SIGKILL' },
+        { t: 'registrations', at: 14_000, queue: 'chaos', workers: [{ id: 'w7', pid: 7, expiresAt: 14_500 }] },
+      ],
+      [fanout],
+    );
+    const found = report.violations.join('\n');
+    expect(found).toMatch(/broadcast b: no delivery for listening w2 a delivery for w9/);
+    expect(found).toMatch(/registration of worker w7 .* listed 4000 ms after its process ended/);
+  });
+});
