@@ -96,6 +96,8 @@ export class RouteWorker {
   private stopping: 'gentle' | 'rough' | null = null;
   /** Held by a `pause` command: claims nothing until `resume`. */
   private held = false;
+  /** Set by {@link RouteWorker.start}, once the pool has registered it and renews its leases. */
+  private started = false;
   private readonly chunk: number;
   /** Jobs this worker finished since it started, by outcome. */
   readonly stats = { succeeded: 0, failed: 0, retried: 0, cancelled: 0 };
@@ -122,7 +124,9 @@ export class RouteWorker {
     return [...this.running.values()].map((run) => run.delivery);
   }
 
+  /** Claims from now on; until then wake-ups (events that arrive while the pool registers) claim nothing. */
   start(): void {
+    this.started = true;
     this.pump();
   }
 
@@ -188,7 +192,7 @@ export class RouteWorker {
 
   private pump(): void {
     const { concurrency } = this.settings;
-    while (!this.stopping && !this.held && !this.drained && this.claims.size < CLAIMS_IN_FLIGHT) {
+    while (this.started && !this.stopping && !this.held && !this.drained && this.claims.size < CLAIMS_IN_FLIGHT) {
       // A slot frees when its handler returns; outcomes still being reported are bounded too.
       const free = Math.min(concurrency - this.busy, 2 * concurrency - this.running.size) - this.reserved;
       if (free <= 0) return;

@@ -111,7 +111,16 @@ export class WorkerPool {
   start(): Promise<void> {
     if (this.state !== 'idle') return Promise.reject(new SkqError('INVALID_STATE', `the pool is ${this.state}`, { context: { queue: this.queue } }));
     this.state = 'starting';
-    this.starting = this.startWorkers();
+    this.starting = this.startWorkers().catch(async (err: unknown) => {
+      // Nothing was claimed (workers claim only once started): undo the subscription and the backend.
+      await this.unsubscribe?.().catch(() => undefined);
+      this.unsubscribe = null;
+      if (this.backendUrl !== undefined && this.backend) {
+        this.backend = null;
+        await releaseBackend(this.backendUrl).catch(() => undefined);
+      }
+      throw err;
+    });
     return this.starting;
   }
 

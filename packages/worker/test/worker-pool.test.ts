@@ -104,6 +104,35 @@ describe('WorkerPool', () => {
     expect(attempts).toEqual([1, 2]);
   });
 
+  it('claims nothing until it has registered: a pool whose start fails ran no job', async () => {
+    const { queue, start } = setup();
+    const real = await queue.backend();
+    const ran: string[] = [];
+    const job = queue.job({ name: 'early', routes: ['foo'] }, async () => ran.push(currentJob().jobId));
+    let registering!: () => void;
+    const registrationStarted = new Promise<void>((resolve) => (registering = resolve));
+    // Registration hangs, then fails (a cluster redirecting for seconds), while jobs arrive and wake the pool.
+    const failing = new Proxy(real, {
+      get(target, prop) {
+        if (prop === 'registerWorker') {
+          return async () => {
+            registering();
+            await sleep(500);
+            throw new SkqError('BACKEND_ERROR', 'too many cluster redirections');
+          };
+        }
+        const value = Reflect.get(target, prop) as unknown;
+        return typeof value === 'function' ? value.bind(target) : value;
+      },
+    });
+    const starting = start({ backend: failing });
+    await registrationStarted;
+    const handle = await job.fire();
+    await expect(starting).rejects.toMatchObject({ code: 'BACKEND_ERROR' });
+    expect(ran).toEqual([]);
+    expect(await handle.state()).toBe('queued');
+  });
+
   it('records a failure with the remote message, stack and code', async () => {
     const { queue, start } = setup();
     const explode = queue.job({ name: 'explode', routes: ['foo'] }, async () => {
