@@ -4,7 +4,6 @@ import {
   cancelledError,
   expiredLeaseError,
   unreadableJobError,
-  workerGoneError,
   expiredLeaseOutcome,
   holdsLease,
   jobIdOfDelivery,
@@ -290,29 +289,10 @@ export class MongoBackend implements StorageBackend {
         events.push(this.event(queue, type, row.jobId, row._id, row.route, row.workerId, now));
         if (type !== 'recovered') await this.afterEnd(row, type, now);
       }
-      taken += await this.failOrphaned(queue, now, events);
+      taken += await this.operations.failOrphaned(queue, now, events);
       this.record(events);
       return taken;
     });
-  }
-
-  /** Fails the queued broadcast deliveries addressed to a worker with no live registration (the 'addressed' index). */
-  private async failOrphaned(queue: string, now: number, events: EventDoc[]): Promise<number> {
-    const targets = (await this.c.deliveries.distinct('targetWorker', { queue, state: 'queued', targetWorker: { $gt: '' } })) as string[];
-    if (targets.length === 0) return 0;
-    const live = new Set((await this.liveWorkers(queue, now)).map((w) => w.id));
-    const gone = targets.filter((t) => !live.has(t));
-    if (gone.length === 0) return 0;
-    let failed = 0;
-    for (const row of await this.c.deliveries.find({ queue, state: 'queued', targetWorker: { $in: gone } }).limit(500).toArray()) {
-      const error = JSON.stringify(workerGoneError({ id: row._id, targetWorker: row.targetWorker }));
-      const ended = await this.c.deliveries.updateOne({ _id: row._id, state: 'queued' }, { $set: { state: 'failed', finishedAt: now, error } });
-      if (ended.modifiedCount !== 1) continue; // claimed or ended meanwhile
-      failed += 1;
-      events.push(this.event(queue, 'failed', row.jobId, row._id, row.route, row.targetWorker, now));
-      await this.afterEnd(row, 'failed', now);
-    }
-    return failed;
   }
 
   async cancel(queue: string, jobId: string): Promise<boolean> {

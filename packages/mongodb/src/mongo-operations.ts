@@ -3,6 +3,7 @@ import {
   THROUGHPUT_WINDOW_MS,
   WHOLE_QUEUE,
   minuteOf,
+  workerGoneError,
   type CallRecord,
   type CallRecordQuery,
   type EndedKind,
@@ -60,6 +61,29 @@ export class MongoOperations {
   }
 
   /** Runs the failed and cancelled deliveries of a job again; a compare-and-set per delivery makes a concurrent retry find none. */
+  /**
+   * Fails the queued broadcast deliveries addressed to a worker with no live registration (through the
+   * 'addressed' index), 500 per call; their events go into `events`. Returns how many failed.
+   */
+  async failOrphaned(queue: string, now: number, events: EventDoc[]): Promise<number> {
+    const { c } = this.host;
+    const targets = (await c.deliveries.distinct('targetWorker', { queue, state: 'queued', targetWorker: { $gt: '' } })) as string[];
+    if (targets.length === 0) return 0;
+    const live = new Set((await c.workers.distinct('_id', { queue, expiresAt: { $gte: now } })) as string[]);
+    const gone = targets.filter((t) => !live.has(t));
+    if (gone.length === 0) return 0;
+    let failed = 0;
+    for (const row of await c.deliveries.find({ queue, state: 'queued', targetWorker: { $in: gone } }).limit(500).toArray()) {
+      const error = JSON.stringify(workerGoneError({ id: row._id, targetWorker: row.targetWorker }));
+      const ended = await c.deliveries.updateOne({ _id: row._id, state: 'queued' }, { $set: { state: 'failed', finishedAt: now, error } });
+      if (ended.modifiedCount !== 1) continue; // claimed or ended meanwhile
+      failed += 1;
+      events.push(this.host.event(queue, 'failed', row.jobId, row._id, row.route, row.targetWorker, now));
+      await this.ended(row, 'failed', now).catch((err: unknown) => this.host.warn(`mongodb: retention of job ${row.jobId} failed: ${(err as Error).message}`));
+    }
+    return failed;
+  }
+
   async retry(queue: string, jobId: string, runAt: number, attempts: number): Promise<number> {
     const { c } = this.host;
     const rows = await c.deliveries.find({ jobId, queue, state: { $in: ['failed', 'cancelled'] } }).toArray();

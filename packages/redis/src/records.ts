@@ -1,4 +1,21 @@
-import { DEFAULT_RUN_OPTIONS, jobIdOfDelivery, storedArgs, summarizeDeliveries, type Delivery, type JobRecord, type JobRunOptions, type JobState, type ScheduleRecord, type WorkerInfo } from '@skq/core';
+import {
+  DEFAULT_RUN_OPTIONS,
+  claimableArgs,
+  jobIdOfDelivery,
+  storedArgs,
+  summarizeDeliveries,
+  unreadableJobError,
+  type ClaimResult,
+  type ClaimedDelivery,
+  type Delivery,
+  type JobRecord,
+  type JobRunOptions,
+  type JobState,
+  type LeaseToken,
+  type ScheduleRecord,
+  type SerializedError,
+  type WorkerInfo,
+} from '@skq/core';
 
 const num = (v: string | undefined): number | null => (v === undefined || v === '' ? null : Number(v));
 const json = (v: string | undefined): unknown => (v === undefined || v === '' ? null : JSON.parse(v));
@@ -99,4 +116,58 @@ export function toScheduleRecord(queue: string, id: string, h: Record<string, st
     createdAt: Number(h.created),
     updatedAt: Number(h.updated),
   };
+}
+
+/** A claimed delivery whose stored job cannot be read: the claim fails it with why. */
+export interface UnreadableClaim {
+  lease: LeaseToken;
+  error: SerializedError;
+}
+
+/** A claim script's answer: the deliveries to run, and those whose stored job cannot be read. */
+export function decodeClaim(queue: string, route: string, workerId: string, raw: unknown): { result: ClaimResult; unreadable: UnreadableClaim[] } {
+  const [rows, next, now, lease, paused] = raw as [string[][], string | null, string, string, number];
+  const startedAt = Number(now);
+  const leaseUntil = Number(lease);
+  const unreadable: UnreadableClaim[] = [];
+  const deliveries: ClaimedDelivery[] = [];
+  for (const r of rows) {
+    const maxAttempts = Number(r[5]);
+    let args: unknown[];
+    let options: JobRunOptions;
+    try {
+      args = claimableArgs(r[7]!);
+      options = decodeRunOptions(r[8], maxAttempts);
+    } catch (cause) {
+      unreadable.push({ lease: { deliveryId: r[0]!, workerId, attempt: Number(r[4]) }, error: unreadableJobError(jobIdOfDelivery(r[0]!), cause) });
+      continue;
+    }
+    deliveries.push({
+      id: r[0]!,
+      jobId: jobIdOfDelivery(r[0]!),
+      queue,
+      route,
+      targetWorker: r[1] || null,
+      state: 'running',
+      priority: Number(r[2]),
+      runAt: Number(r[3]),
+      attempts: Number(r[4]),
+      maxAttempts,
+      recoveries: Number(r[9] ?? 0),
+      workerId,
+      leaseUntil,
+      startedAt,
+      finishedAt: null,
+      result: null,
+      error: null,
+      cancelRequested: false,
+      progress: null,
+      name: r[6]!,
+      args,
+      options,
+    });
+  }
+  const result: ClaimResult = { deliveries, nextRunAt: next === null ? null : Number(next) };
+  if (paused === 1) result.paused = true;
+  return { result, unreadable };
 }

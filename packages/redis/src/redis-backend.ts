@@ -4,22 +4,18 @@ import {
   MAX_LEASE_RECOVERIES,
   SkqError,
   jobIdOfDelivery,
-  claimableArgs,
   leaseLost,
-  unreadableJobError,
   workerGoneError,
   zeroStateCounts,
   type CallRecord,
   type CallRecordQuery,
   type ClaimRequest,
   type ClaimResult,
-  type ClaimedDelivery,
   type EnqueueResult,
   type FailRequest,
   type JobEvent,
   type JobEventListener,
   type JobRecord,
-  type JobRunOptions,
   type JobState,
   type LeaseToken,
   type ListJobsQuery,
@@ -32,7 +28,6 @@ import {
   type StorageBackend,
   type StorageCapabilities,
   type RetentionRule,
-  type SerializedError,
   type ThroughputBucket,
   type WorkerCommand,
   type WorkerInfo,
@@ -41,7 +36,7 @@ import {
 } from '@skq/core';
 import { EventChannel } from './event-channel.js';
 import { queueKeys, type QueueKeys } from './keys.js';
-import { decodeRunOptions, encodeRunOptions, toDelivery, toJobRecord, toScheduleRecord, toWorker } from './records.js';
+import { decodeClaim, encodeRunOptions, toDelivery, toJobRecord, toScheduleRecord, toWorker } from './records.js';
 import { mapRedisError } from './redis-errors.js';
 import { resolveRedisOptions, retentionArgs, type ParsedRedisOptions, type RedisOptions } from './redis-options.js';
 import { Script } from './script-runner.js';
@@ -547,59 +542,6 @@ function enqueueArgs(job: NewJob): (string | number)[] {
     keepArg(job.options.removeOnComplete),
     keepArg(job.options.removeOnFail),
   ];
-}
-
-/** A claimed delivery whose stored job cannot be read: the claim fails it with why. */
-interface UnreadableClaim {
-  lease: LeaseToken;
-  error: SerializedError;
-}
-
-function decodeClaim(queue: string, route: string, workerId: string, raw: unknown): { result: ClaimResult; unreadable: UnreadableClaim[] } {
-  const [rows, next, now, lease, paused] = raw as [string[][], string | null, string, string, number];
-  const startedAt = Number(now);
-  const leaseUntil = Number(lease);
-  const unreadable: UnreadableClaim[] = [];
-  const deliveries: ClaimedDelivery[] = [];
-  for (const r of rows) {
-    const maxAttempts = Number(r[5]);
-    let args: unknown[];
-    let options: JobRunOptions;
-    try {
-      args = claimableArgs(r[7]!);
-      options = decodeRunOptions(r[8], maxAttempts);
-    } catch (cause) {
-      unreadable.push({ lease: { deliveryId: r[0]!, workerId, attempt: Number(r[4]) }, error: unreadableJobError(jobIdOfDelivery(r[0]!), cause) });
-      continue;
-    }
-    deliveries.push({
-      id: r[0]!,
-      jobId: jobIdOfDelivery(r[0]!),
-      queue,
-      route,
-      targetWorker: r[1] || null,
-      state: 'running',
-      priority: Number(r[2]),
-      runAt: Number(r[3]),
-      attempts: Number(r[4]),
-      maxAttempts,
-      recoveries: Number(r[9] ?? 0),
-      workerId,
-      leaseUntil,
-      startedAt,
-      finishedAt: null,
-      result: null,
-      error: null,
-      cancelRequested: false,
-      progress: null,
-      name: r[6]!,
-      args,
-      options,
-    });
-  }
-  const result: ClaimResult = { deliveries, nextRunAt: next === null ? null : Number(next) };
-  if (paused === 1) result.paused = true;
-  return { result, unreadable };
 }
 
 function createClient(options: ParsedRedisOptions): Redis | Cluster {
