@@ -1,6 +1,6 @@
 import { parseArgs } from 'node:util';
 import { z } from 'zod';
-import { parseConfig } from '@skq/core';
+import { SkqError, parseConfig } from '@skq/core';
 import { CHAOS_BACKENDS } from './backend-under-test.js';
 
 const count = (min: number) => z.coerce.number().int().min(min);
@@ -56,7 +56,12 @@ export const CHAOS_USAGE = `pnpm chaos --backend ${CHAOS_BACKENDS.join('|')} [--
 
 /** Flags to options; fails with `CONFIG_INVALID` naming the flag. */
 export function parseChaosArgs(argv: string[]): ChaosOptions {
-  const { values } = parseArgs({ args: argv, options: Object.fromEntries(Object.keys(FLAGS).map((f) => [f, { type: 'string' as const }])), strict: true });
+  let values: Record<string, string | undefined>;
+  try {
+    ({ values } = parseArgs({ args: argv, options: Object.fromEntries(Object.keys(FLAGS).map((f) => [f, { type: 'string' as const }])), strict: true }));
+  } catch (cause) {
+    throw new SkqError('CONFIG_INVALID', `invalid pnpm chaos flags: ${(cause as Error).message}`, { cause });
+  }
   const input: Record<string, unknown> = {};
   for (const [flag, key] of Object.entries(FLAGS)) if (values[flag] !== undefined) input[key] = values[flag];
   return parseConfig(ChaosOptionsSchema, input, 'pnpm chaos');

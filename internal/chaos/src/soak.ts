@@ -9,16 +9,29 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { Redis } from 'ioredis';
+import { z } from 'zod';
+import { parseConfig } from '@skq/core';
 import { startRedis } from '@skq/testing/servers';
 
-const { values } = parseArgs({ options: { backend: { type: 'string' }, jobs: { type: 'string' }, concurrency: { type: 'string' }, events: { type: 'string' } } });
-const backend = values.backend;
-if (backend !== 'sqlite' && backend !== 'redis') {
-  console.error('usage: pnpm soak --backend sqlite|redis [--jobs 1000000] [--concurrency 50] [--events N (SQLite: lifecycle events kept)]');
+const SoakOptionsSchema = z
+  .object({
+    backend: z.enum(['sqlite', 'redis']),
+    jobs: z.coerce.number().int().min(1_000).default(1_000_000),
+    concurrency: z.coerce.number().int().min(1).default(50),
+    /** SQLite only: lifecycle events kept (its eventRetentionCount). */
+    events: z.coerce.number().int().min(1).optional(),
+  })
+  .strict();
+const USAGE = 'usage: pnpm soak --backend sqlite|redis [--jobs 1000000] [--concurrency 50] [--events N (SQLite: lifecycle events kept)]';
+let options: z.output<typeof SoakOptionsSchema>;
+try {
+  const { values } = parseArgs({ options: { backend: { type: 'string' }, jobs: { type: 'string' }, concurrency: { type: 'string' }, events: { type: 'string' } } });
+  options = parseConfig(SoakOptionsSchema, Object.fromEntries(Object.entries(values).filter(([, v]) => v !== undefined)), 'pnpm soak');
+} catch (err) {
+  console.error(`${err instanceof Error ? err.message : String(err)}\n${USAGE}`);
   process.exit(2);
 }
-const JOBS = Number(values.jobs ?? 1_000_000);
-const CONCURRENCY = Number(values.concurrency ?? 50);
+const { backend, jobs: JOBS, concurrency: CONCURRENCY, events } = options;
 const BATCH = 1_000;
 /** At most this many jobs wait: the soak measures steady state, not a backlog. */
 const AHEAD = 20 * BATCH;
@@ -28,7 +41,7 @@ const dir = mkdtempSync(join(tmpdir(), 'skq-soak-'));
 const redis = backend === 'redis' ? await startRedis() : null;
 // SQLite keeps up to 100,000 lifecycle events by default, a plateau reached after about 33,000 jobs: a
 // short soak lowers it (--events) so that its start sample is past the plateau too.
-const url = redis ? redis.url : `sqlite:${join(dir, 'soak.db')}${values.events ? `?eventRetentionCount=${Number(values.events)}` : ''}`;
+const url = redis ? redis.url : `sqlite:${join(dir, 'soak.db')}${events ? `?eventRetentionCount=${events}` : ''}`;
 process.env.SKQ_BACKEND = url;
 const { queue, noop, SOAK_KEEP } = await import('./soak-jobs.js');
 const client = redis ? new Redis(redis.url) : null;
@@ -116,7 +129,7 @@ const rows = (['workerRssMb', 'producerRssMb', 'storeMb'] as const).map((key) =>
   return { key, values: [first[key], middle[key], last[key]], flat };
 });
 const what = { workerRssMb: 'worker RSS (MB)', producerRssMb: 'producer RSS (MB)', storeMb: backend === 'redis' ? 'Redis used_memory (MB)' : 'SQLite file + WAL (MB)' };
-console.log(`\nsoak on ${backend}: ${JOBS.toLocaleString('en')} jobs, retention ${SOAK_KEEP} finished jobs${values.events ? `, ${values.events} events` : ''}, concurrency ${CONCURRENCY}, ${Math.round((Date.now() - started) / 1000)} s`);
+console.log(`\nsoak on ${backend}: ${JOBS.toLocaleString('en')} jobs, retention ${SOAK_KEEP} finished jobs${events ? `, ${events} events` : ''}, concurrency ${CONCURRENCY}, ${Math.round((Date.now() - started) / 1000)} s`);
 console.log(`  ${'measure'.padEnd(24)} ${'start'.padStart(8)} ${'middle'.padStart(8)} ${'end'.padStart(8)}  verdict`);
 for (const row of rows) console.log(`  ${what[row.key].padEnd(24)} ${row.values.map((v) => v.toFixed(1).padStart(8)).join(' ')}  ${row.flat ? 'flat' : 'GROWING'}`);
 console.log(`  ${'finished jobs kept'.padEnd(24)} ${[first, middle, last].map((s) => String(s.jobsKept).padStart(8)).join(' ')}`);

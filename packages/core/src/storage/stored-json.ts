@@ -6,6 +6,12 @@ import type { JobRunOptions } from './contract.js';
  * skunq): the start of the raw text and the parser's complaint. Listings and `getJob` show the
  * damage instead of failing on it; a worker that claims such a job fails it with `ARGS_INVALID`
  * ({@link unreadableJobError}).
+ *
+ * @example
+ * ```ts
+ * const [first] = (await queue.getRecord(id))!.args;
+ * if (first && typeof first === 'object' && 'unreadable' in first) console.warn('damaged job', id, first);
+ * ```
  */
 export interface UnreadableValue {
   unreadable: string;
