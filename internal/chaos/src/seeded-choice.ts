@@ -1,26 +1,26 @@
-/** A seeded pseudo-random source (mulberry32), so that a run's choices repeat with its seed. */
+import { uniformFloat64 } from 'pure-rand/distribution/uniformFloat64';
+import { uniformInt } from 'pure-rand/distribution/uniformInt';
+import { xoroshiro128plus } from 'pure-rand/generator/xoroshiro128plus';
+
+/** The run's choices, from pure-rand's seeded generator, so that a run's fault plan repeats with its seed. */
 export class SeededChoice {
-  private state: number;
+  private readonly rng;
 
   constructor(seed: number) {
-    this.state = seed >>> 0;
+    this.rng = xoroshiro128plus(seed);
   }
 
   /** A float in [0, 1). */
   next(): number {
-    this.state = (this.state + 0x6d2b79f5) >>> 0;
-    let t = this.state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4_294_967_296;
+    return uniformFloat64(this.rng);
   }
 
   /** An integer in [min, max]. */
   int(min: number, max: number): number {
-    return min + Math.floor(this.next() * (max - min + 1));
+    return uniformInt(this.rng, min, max);
   }
 
   pick<T>(items: readonly T[]): T | undefined {
-    return items.length ? items[Math.floor(this.next() * items.length)] : undefined;
+    return items.length ? items[uniformInt(this.rng, 0, items.length - 1)] : undefined;
   }
 }

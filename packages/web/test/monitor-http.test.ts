@@ -4,22 +4,9 @@ import { SkunkQueue, SkqError } from '@skq/core';
 import { WorkerPool } from '@skq/worker';
 import { tempSqlite } from '@skq/testing';
 import { createMonitor, startMonitorServer, type MonitorServer } from '@skq/web';
+import { call } from './fixtures/http-call.js';
 
 const TOKEN = 'http-test-token-0123456789abcdef';
-
-/** A raw HTTP request on loopback, so headers such as Host and Origin are exactly what a test says. */
-function call(url: string, options: { method?: string; headers?: Record<string, string>; body?: string } = {}): Promise<{ status: number; headers: Record<string, string | string[] | undefined>; body: string }> {
-  return new Promise((resolve, reject) => {
-    const req = request(url, { method: options.method ?? 'GET', headers: options.headers ?? {} }, (res) => {
-      let body = '';
-      res.setEncoding('utf8');
-      res.on('data', (c) => (body += c));
-      res.on('end', () => resolve({ status: res.statusCode!, headers: res.headers, body }));
-    });
-    req.on('error', reject);
-    req.end(options.body);
-  });
-}
 
 describe('the monitor over HTTP', () => {
   const db = tempSqlite('monitor-http');

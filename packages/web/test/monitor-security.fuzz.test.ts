@@ -1,28 +1,15 @@
 // Property tests of the monitor's defences on a fixed seed: fuzzed paths never reach a file outside its
 // assets or an error page with a stack, and fuzzed actions change nothing unless they carry the session,
 // the CSRF token and a same-origin request, all three.
-import { request } from 'node:http';
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { SkunkQueue } from '@skq/core';
 import { tempSqlite } from '@skq/testing';
 import { startMonitorServer, type MonitorServer } from '@skq/web';
+import { call } from './fixtures/http-call.js';
 
 const SEED = 20_261_124;
 const TOKEN = 'fuzz-test-token-0123456789abcdef';
-
-function call(url: string, options: { method?: string; headers?: Record<string, string>; body?: string } = {}): Promise<{ status: number; headers: Record<string, unknown>; body: string }> {
-  return new Promise((resolve, reject) => {
-    const req = request(url, { method: options.method ?? 'GET', headers: options.headers ?? {} }, (res) => {
-      let body = '';
-      res.setEncoding('utf8');
-      res.on('data', (c) => (body += c));
-      res.on('end', () => resolve({ status: res.statusCode!, headers: res.headers, body }));
-    });
-    req.on('error', reject);
-    req.end(options.body);
-  });
-}
 
 /** Pieces of hostile paths: traversal in every encoding, NULs, backslashes, the monitor's own segments. */
 const segment = fc.constantFrom(
