@@ -136,12 +136,13 @@ export function checkRun(input: CheckInput): CheckReport {
   const duplicatesByReason: Record<string, number> = {};
   for (const runs of runsByKey.values()) {
     for (let i = 1; i < runs.length; i += 1) {
-      const prev = runs[i - 1]!;
-      const cur = runs[i]!;
+      // By start time; the older attempt is the one that lost its lease (it may have started a later
+      // part of a conjunction after the newer attempt began, if its worker was paused in between).
+      const [prev, cur] = runs[i]!.attempt < runs[i - 1]!.attempt ? [runs[i]!, runs[i - 1]!] : [runs[i - 1]!, runs[i]!];
       if (cur.attempt === prev.attempt) violate(`attempt ${cur.attempt} of delivery ${cur.delivery} ran twice (pids ${prev.pid} and ${cur.pid}): the lease fence failed`);
       const prevEnd = endOf(prev);
       // A planned retry: the previous attempt failed (in any step) before this one began.
-      if (failedBefore(prev.delivery, prev.attempt, cur.at)) {
+      if (failedBefore(prev.delivery, prev.attempt, Math.max(prev.at, cur.at))) {
         retries += 1;
         continue;
       }
@@ -291,10 +292,11 @@ function pauseWindows(faults: Fault[]): PauseWindow[] {
 
 /** Why a run was repeated: a fault to its worker or its server while it ran, or nothing. */
 function explain(prev: Start, cur: Start, faults: Fault[], pauses: PauseWindow[], exits: Map<number, number>, sharedWriteLock: boolean): string | null {
-  const overlaps = (from: number, to: number) => from <= cur.at && to >= prev.at;
+  const [first, last] = [Math.min(prev.at, cur.at), Math.max(prev.at, cur.at)];
+  const overlaps = (from: number, to: number) => from <= last && to >= first;
   // The gravest thing done to its worker while it ran: a gentle stop that ends in a kill was the kill.
   const own = faults
-    .filter((f) => f.pid === prev.pid && f.role === 'worker' && f.action !== 'SIGCONT' && f.at >= prev.at && f.at <= cur.at)
+    .filter((f) => f.pid === prev.pid && f.role === 'worker' && f.action !== 'SIGCONT' && f.at >= prev.at && f.at <= last)
     .sort((a, b) => SEVERITY.indexOf(a.action) - SEVERITY.indexOf(b.action))[0];
   if (own) return REASONS[own.action];
   if (pauses.some((p) => p.pid === prev.pid && overlaps(p.from, p.to))) return REASONS.SIGSTOP;
@@ -303,7 +305,7 @@ function explain(prev: Start, cur: Start, faults: Fault[], pauses: PauseWindow[]
   if (server) return REASONS[server.action];
   if (sharedWriteLock && pauses.some((p) => p.role === 'worker' && overlaps(p.from, p.to))) return "lease renewal blocked by a paused worker holding SQLite's write lock";
   const exited = exits.get(prev.pid);
-  if (exited !== undefined && exited >= prev.at && exited <= cur.at) return 'unexplained: its worker exited on its own';
+  if (exited !== undefined && exited >= prev.at && exited <= last) return 'unexplained: its worker exited on its own';
   return null;
 }
 

@@ -51,6 +51,29 @@ describe('the chaos checker', () => {
     expect(report.figures).toMatchObject({ retries: 1, duplicates: 1, duplicatesByReason: { 'worker SIGKILLed': 1 }, recoveryMs: [4] });
   });
 
+  it('blames the older attempt when, paused past its lease, it starts a part after the newer one', () => {
+    const report = check(
+      [
+        acked('z', 0, 'conjunction'),
+        start('z', 1, 1, 10, 1),
+        end('z', 2, 1, 10, true, 1),
+        start('z', 3, 1, 10, 2),
+        { t: 'fault', at: 50, action: 'SIGSTOP', pid: 10, role: 'worker', until: 3_050 },
+        start('z', 2_500, 2, 11, 1),
+        end('z', 2_510, 2, 11, true, 1),
+        start('z', 2_520, 2, 11, 2),
+        end('z', 2_530, 2, 11, true, 2),
+        start('z', 2_540, 2, 11, 3),
+        end('z', 2_550, 2, 11, true, 3),
+        { t: 'fault', at: 3_060, action: 'SIGCONT', pid: 10, role: 'worker' },
+        end('z', 3_070, 1, 10, true, 2),
+      ],
+      [job('z')],
+    );
+    expect(report.violations).toEqual([]);
+    expect(report.figures.duplicatesByReason).toEqual({ 'worker paused past its lease': 2 });
+  });
+
   it('flags a repeat nothing explains, and an attempt that ran twice', () => {
     const report = check([acked('u'), start('u', 1, 1, 10), end('u', 2, 1, 10, true), start('u', 3, 1, 11), end('u', 4, 1, 11, true)], [job('u')]);
     expect(report.violations.join('\n')).toMatch(/attempt 1 of delivery u\.0 ran twice[\s\S]*unexplained/);

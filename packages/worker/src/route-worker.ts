@@ -50,6 +50,8 @@ class Running implements ProgressSink {
     private readonly worker: RouteWorker,
     readonly delivery: ClaimedDelivery,
     readonly controller: AttemptControl,
+    /** The lease ends no earlier than this, by this process's clock: when the claim or last renewal was sent, plus the lease. */
+    public leaseEndsBy: number,
   ) {}
 
   report(value: unknown): void {
@@ -202,12 +204,13 @@ export class RouteWorker {
 
   private claimChunk(limit: number): void {
     this.reserved += limit;
+    const sentAt = Date.now();
     const claim = this.settings.backend
       .claim({ queue: this.settings.queue, route: this.settings.route, workerId: this.id, limit, leaseMs: this.settings.leaseMs })
       .then(
         async ({ deliveries, nextRunAt, paused }) => {
           this.failures = 0;
-          for (const delivery of await this.stillLeased(deliveries)) this.run(delivery);
+          for (const [delivery, leaseEndsBy] of await this.stillLeased(deliveries, sentAt)) this.run(delivery, leaseEndsBy);
           // A paused route wakes on the backend's `resumed` event (the poll interval covers a missed one).
           if (paused || deliveries.length < limit) this.sleep(nextRunAt === null || paused ? Infinity : nextRunAt - Date.now());
         },
@@ -226,26 +229,38 @@ export class RouteWorker {
   }
 
   /**
-   * The claimed deliveries whose lease leaves time to run. A claim answered late (a server paused or
-   * stalled after it set the lease, a slow network) may carry a lease that is nearly or wholly spent,
-   * which another worker may take back before the first renewal: such leases are renewed before their
-   * handlers start, and a delivery whose lease could not be renewed is left to whoever holds it now.
+   * The claimed deliveries whose lease leaves time to run, with when each lease ends at the earliest.
+   * A claim answered late (a server paused or stalled after it set the lease, a slow network) may carry
+   * leases nearly or wholly spent, which another worker may take back before the first renewal: those
+   * are renewed before their handlers start, and a delivery whose lease could not be renewed is left to
+   * whoever holds it now. Judged by this process's clock from when the claim was sent, never the server's.
    */
-  private async stillLeased(deliveries: ClaimedDelivery[]): Promise<ClaimedDelivery[]> {
+  private async stillLeased(deliveries: ClaimedDelivery[], sentAt: number): Promise<[ClaimedDelivery, number][]> {
+    const { leaseMs } = this.settings;
+    if (deliveries.length === 0 || Date.now() - sentAt < leaseMs / 2) return deliveries.map((d) => [d, sentAt + leaseMs]);
+    const renewAt = Date.now();
+    const renewed = await this.renew(deliveries.map(leaseOf));
+    const lost = deliveries.filter((d) => !renewed.has(d.id));
+    if (lost.length) this.settings.warn(`${lost.length} claimed jobs had lost their lease before they could start (${lost.map((d) => d.jobId).join(', ')}); not running them`);
+    return deliveries.filter((d) => renewed.has(d.id)).map((d) => [d, renewAt + leaseMs]);
+  }
+
+  /** Renews leases now; the ids of the deliveries whose lease was renewed (none if the backend failed). */
+  private async renew(leases: LeaseToken[]): Promise<Set<string>> {
     const { leaseMs, backend, queue } = this.settings;
-    const now = Date.now();
-    const spent = deliveries.filter((d) => d.leaseUntil !== null && d.leaseUntil - now < leaseMs / 2);
-    if (spent.length === 0) return deliveries;
-    const renewed = await backend.extendLease(queue, spent.map(leaseOf), leaseMs).then(
+    return backend.extendLease(queue, leases, leaseMs).then(
       (held) => new Set(held.map((lease) => lease.deliveryId)),
       (err: unknown) => {
-        this.settings.warn(`could not renew ${spent.length} leases that came back nearly spent; leaving those jobs to be taken back`, err);
+        this.settings.warn(`could not renew ${leases.length} leases that may have run out; leaving those jobs to be taken back`, err);
         return new Set<string>();
       },
     );
-    const lost = spent.filter((d) => !renewed.has(d.id));
-    if (lost.length) this.settings.warn(`${lost.length} claimed jobs had lost their lease before they could start (${lost.map((d) => d.jobId).join(', ')}); not running them`);
-    return deliveries.filter((d) => !lost.includes(d));
+  }
+
+  /** A renewal sent at `sentAt` kept this attempt's lease: it ends no earlier than `sentAt` plus the lease. */
+  leaseRenewed(lease: LeaseToken, sentAt: number): void {
+    const run = this.running.get(`${lease.deliveryId}#${lease.attempt}`);
+    if (run) run.leaseEndsBy = Math.max(run.leaseEndsBy, sentAt + this.settings.leaseMs);
   }
 
   /** Waits until a poke, `ms`, or the poll interval, whichever comes first. */
@@ -255,9 +270,18 @@ export class RouteWorker {
     this.timer = setTimeout(() => this.poke(), Math.max(0, Math.min(ms, this.settings.pollIntervalMs)));
   }
 
-  private run(delivery: ClaimedDelivery): void {
+  private run(delivery: ClaimedDelivery, leaseEndsBy: number): void {
     const controller = new AttemptControl();
-    const run = new Running(this, delivery, controller);
+    const run = new Running(this, delivery, controller, leaseEndsBy);
+    // Before each further part of a conjunction: a lease that may have run out (the process was stalled) is renewed first, or the part is not started.
+    controller.leaseCheck = async () => {
+      const { leaseMs } = this.settings;
+      if (Date.now() < run.leaseEndsBy - leaseMs / 2) return true;
+      const sentAt = Date.now();
+      if (!(await this.renew([leaseOf(delivery)])).has(delivery.id)) return false;
+      run.leaseEndsBy = sentAt + leaseMs;
+      return true;
+    };
     if (delivery.cancelRequested) controller.abort(cancellationError(delivery.jobId, delivery.queue));
     // Claimed while stopping roughly: straight back to the queue.
     if (this.stopping === 'rough') controller.abort(interrupted(this.id));

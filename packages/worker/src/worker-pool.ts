@@ -350,9 +350,13 @@ export class WorkerPool {
     for (const worker of this.workers) {
       const leases = worker.leases();
       if (leases.length === 0) continue;
+      const sentAt = Date.now();
       const held = new Set((await this.backend!.extendLease(this.queue, leases, this.options.leaseMs)).map(leaseKey));
       for (const lease of leases) {
-        if (held.has(leaseKey(lease))) continue;
+        if (held.has(leaseKey(lease))) {
+          worker.leaseRenewed(lease, sentAt);
+          continue;
+        }
         // Only the attempt this renewal was for: the same delivery may be running again under a newer claim.
         const reason = new SkqError('LEASE_LOST', `attempt ${lease.attempt} of ${lease.deliveryId} lost its lease`, { context: { deliveryId: lease.deliveryId, workerId: worker.id } });
         worker.abort(lease.deliveryId, reason, lease.attempt);

@@ -133,6 +133,45 @@ describe('WorkerPool', () => {
     expect(await handle.state()).toBe('queued');
   });
 
+  it('starts no further part of a conjunction once the job was taken back while its worker stalled', async () => {
+    const { queue, start } = setup();
+    const real = await queue.backend();
+    let stalled = false;
+    // The first renewal after the stall finds the job taken back, as another worker's recovery would have.
+    const takenBack = new Proxy(real, {
+      get(target, prop) {
+        if (prop === 'extendLease') {
+          return async (q: string, leases: LeaseToken[], ms: number) => {
+            if (stalled) {
+              stalled = false;
+              expect(await target.recoverExpired(q)).toBe(1); // the lease ran out during the stall
+            }
+            return target.extendLease(q, leases, ms);
+          };
+        }
+        const value = Reflect.get(target, prop) as unknown;
+        return typeof value === 'function' ? value.bind(target) : value;
+      },
+    });
+    const ranB: number[] = [];
+    const a = queue.job({ name: 'part-a', routes: ['foo'] }, async () => {
+      if (currentJob().attempt === 1) {
+        stalled = true;
+        const until = Date.now() + 450; // longer than the lease, with the event loop blocked: no renewal runs
+        while (Date.now() < until);
+      }
+      return 'a';
+    });
+    const b = queue.job({ name: 'part-b', routes: ['foo'] }, async () => {
+      ranB.push(currentJob().attempt);
+      return 'b';
+    });
+    await start({ backend: takenBack, leaseMs: 300 });
+    const handle = await queue.push(a.with().and(b.with()));
+    expect(await handle.result({ timeoutMs: 10_000 })).toEqual(['a', 'b']);
+    expect(ranB).toEqual([2]);
+  });
+
   it('records a failure with the remote message, stack and code', async () => {
     const { queue, start } = setup();
     const explode = queue.job({ name: 'explode', routes: ['foo'] }, async () => {

@@ -14,6 +14,12 @@ export class AttemptControl {
   private controller: AbortController | null = null;
   private listeners: ((reason: unknown) => void)[] = [];
   private abortedWith: { reason: unknown } | null = null;
+  /**
+   * Set by the worker: resolves whether the attempt still holds its lease, renewing it first if it may
+   * have run out. A conjunction asks before each part, so a worker that was stalled (paused, starved of
+   * CPU) past its lease starts no further part of a job another worker may have taken back.
+   */
+  leaseCheck: (() => Promise<boolean>) | null = null;
 
   /** The signal handed to the handler, created on first use. */
   get signal(): AbortSignal {

@@ -137,6 +137,9 @@ async function execute(delivery: ClaimedDelivery, registry: JobRegistry, context
   });
   const results: unknown[] = [];
   for (const [index, { job, args }] of runnables.entries()) {
+    if (index > 0 && controller.leaseCheck && !controller.aborted && !(await controller.leaseCheck())) {
+      controller.abort(new SkqError('LEASE_LOST', `the lease of ${delivery.id} ran out before part ${index + 1} of ${parts.length}; the part was not started`, { context: contextOf(delivery) }));
+    }
     if (controller.aborted) throw controller.reason;
     try {
       results.push(await job.run(args, { ...context, name: job.name }));
