@@ -28,6 +28,8 @@ export interface WorkerProcess {
 
 export class WorkerFleet {
   readonly workers = new Set<WorkerProcess>();
+  /** Set by {@link WorkerFleet.stopAll}: a replacement still being started then is killed, never left behind. */
+  private closed = false;
 
   constructor(
     private readonly options: FleetOptions,
@@ -38,6 +40,7 @@ export class WorkerFleet {
   async start(queue: string, route: string): Promise<WorkerProcess> {
     const { url, leaseMs, registrationTtlMs, concurrency, ledgerDir } = this.options;
     const args = ['work', '-q', queue, '-r', route, '-f', JOBS, '-b', url, '-c', String(concurrency), '--lease-ms', String(leaseMs), '--registration-ttl-ms', String(registrationTtlMs)];
+    if (this.closed) throw new Error('the fleet is stopped');
     const child = spawn(process.execPath, ['--conditions=skq-source', '--import', 'tsx', CLI, ...args], {
       cwd: REPO,
       env: { ...process.env, SKQ_CHAOS_LEDGER: ledgerDir },
@@ -84,6 +87,7 @@ export class WorkerFleet {
 
   /** SIGTERM to every worker, then SIGKILL to what is left after `graceMs`. */
   async stopAll(graceMs = 30_000): Promise<void> {
+    this.closed = true;
     const all = [...this.workers];
     for (const w of all) {
       w.child.kill('SIGCONT');
