@@ -1,11 +1,23 @@
 import { describe, expect, it } from 'vitest';
 import { z } from 'zod';
-import { JobMixin, RetryAfter, SkqError, UnrecoverableError, currentJob, type ClaimRequest, type LeaseToken } from '@skq/core';
+import { JobMixin, RetryAfter, SkqError, UnrecoverableError, currentJob, type ClaimRequest, type LeaseToken, type StorageBackend } from '@skq/core';
 import { WorkerPool, type WorkerPoolOptions } from '@skq/worker';
 import { eventually, sleep } from '@skq/testing';
 import { sqliteQueues } from './fixtures/sqlite-queues.js';
 
 const fixture = sqliteQueues('worker', 'rough');
+
+/** The backend with some calls replaced by `calls(real)`, to stage a server misbehaving around the real one. */
+function withCalls(real: StorageBackend, calls: (target: StorageBackend) => Partial<StorageBackend>): StorageBackend {
+  const replaced = calls(real) as Record<PropertyKey, unknown>;
+  return new Proxy(real, {
+    get(target, prop) {
+      if (prop in replaced) return replaced[prop];
+      const value = Reflect.get(target, prop) as unknown;
+      return typeof value === 'function' ? value.bind(target) : value;
+    },
+  });
+}
 
 function setup(type: 'direct' | 'broadcast' = 'direct') {
   const queue = fixture.queue({ type });
@@ -32,23 +44,17 @@ describe('WorkerPool', () => {
     let stalled = false;
     // A backend whose first non-empty claim answers after the lease ran out, once another worker's
     // recovery has taken the job back: a server paused between setting the lease and answering.
-    const stalling = new Proxy(real, {
-      get(target, prop) {
-        if (prop === 'claim') {
-          return async (request: ClaimRequest) => {
-            const result = await target.claim(request);
-            if (result.deliveries.length > 0 && !stalled) {
-              stalled = true;
-              await sleep(request.leaseMs + 50);
-              await target.recoverExpired(request.queue); // unless the pool's own recovery was first
-            }
-            return result;
-          };
+    const stalling = withCalls(real, (target) => ({
+      claim: async (request: ClaimRequest) => {
+        const result = await target.claim(request);
+        if (result.deliveries.length > 0 && !stalled) {
+          stalled = true;
+          await sleep(request.leaseMs + 50);
+          await target.recoverExpired(request.queue); // unless the pool's own recovery was first
         }
-        const value = Reflect.get(target, prop) as unknown;
-        return typeof value === 'function' ? value.bind(target) : value;
+        return result;
       },
-    });
+    }));
     const attempts: number[] = [];
     const once = queue.job({ name: 'once', routes: ['foo'] }, async () => {
       attempts.push(currentJob().attempt);
@@ -69,24 +75,16 @@ describe('WorkerPool', () => {
     const second = new Promise<void>((resolve) => (secondStarted = resolve));
     // While the server is away, the first attempt's completion waits and its renewals fail; the lease
     // runs out and the pool's own recovery hands the job back to the same pool as attempt 2.
-    const flaky = new Proxy(real, {
-      get(target, prop) {
-        if (prop === 'complete') {
-          return async (q: string, lease: LeaseToken, result: unknown) => {
-            if (lease.attempt === 1) await second;
-            return target.complete(q, lease, result);
-          };
-        }
-        if (prop === 'extendLease') {
-          return async (q: string, leases: LeaseToken[], ms: number) => {
-            if (away) throw new SkqError('BACKEND_UNAVAILABLE', 'the server is away');
-            return target.extendLease(q, leases, ms);
-          };
-        }
-        const value = Reflect.get(target, prop) as unknown;
-        return typeof value === 'function' ? value.bind(target) : value;
+    const flaky = withCalls(real, (target) => ({
+      complete: async (q: string, lease: LeaseToken, result: unknown) => {
+        if (lease.attempt === 1) await second;
+        return target.complete(q, lease, result);
       },
-    });
+      extendLease: async (q: string, leases: LeaseToken[], ms: number) => {
+        if (away) throw new SkqError('BACKEND_UNAVAILABLE', 'the server is away');
+        return target.extendLease(q, leases, ms);
+      },
+    }));
     const twice = queue.job({ name: 'twice', routes: ['foo'] }, async () => {
       const { attempt } = currentJob();
       attempts.push(attempt);
@@ -112,19 +110,13 @@ describe('WorkerPool', () => {
     let registering!: () => void;
     const registrationStarted = new Promise<void>((resolve) => (registering = resolve));
     // Registration hangs, then fails (a cluster redirecting for seconds), while jobs arrive and wake the pool.
-    const failing = new Proxy(real, {
-      get(target, prop) {
-        if (prop === 'registerWorker') {
-          return async () => {
-            registering();
-            await sleep(500);
-            throw new SkqError('BACKEND_ERROR', 'too many cluster redirections');
-          };
-        }
-        const value = Reflect.get(target, prop) as unknown;
-        return typeof value === 'function' ? value.bind(target) : value;
+    const failing = withCalls(real, (target) => ({
+      registerWorker: async () => {
+        registering();
+        await sleep(500);
+        throw new SkqError('BACKEND_ERROR', 'too many cluster redirections');
       },
-    });
+    }));
     const starting = start({ backend: failing });
     await registrationStarted;
     const handle = await job.fire();
@@ -138,21 +130,15 @@ describe('WorkerPool', () => {
     const real = await queue.backend();
     let stalled = false;
     // The first renewal after the stall finds the job taken back, as another worker's recovery would have.
-    const takenBack = new Proxy(real, {
-      get(target, prop) {
-        if (prop === 'extendLease') {
-          return async (q: string, leases: LeaseToken[], ms: number) => {
-            if (stalled) {
-              stalled = false;
-              expect(await target.recoverExpired(q)).toBe(1); // the lease ran out during the stall
-            }
-            return target.extendLease(q, leases, ms);
-          };
+    const takenBack = withCalls(real, (target) => ({
+      extendLease: async (q: string, leases: LeaseToken[], ms: number) => {
+        if (stalled) {
+          stalled = false;
+          expect(await target.recoverExpired(q)).toBe(1); // the lease ran out during the stall
         }
-        const value = Reflect.get(target, prop) as unknown;
-        return typeof value === 'function' ? value.bind(target) : value;
+        return target.extendLease(q, leases, ms);
       },
-    });
+    }));
     const ranB: number[] = [];
     const a = queue.job({ name: 'part-a', routes: ['foo'] }, async () => {
       if (currentJob().attempt === 1) {
