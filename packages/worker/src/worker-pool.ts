@@ -213,8 +213,9 @@ export class WorkerPool {
     // A stop during start-up waits for the start to settle, then undoes what it did.
     await this.starting?.catch(() => undefined);
     this.state = 'stopping';
-    await this.runner?.stop();
+    // Workers first: they stop claiming at once, even while the scheduler waits on a server that is away.
     const stopping = Promise.all(this.workers.map((w) => w.stop(mode)));
+    await this.runner?.stop();
     // The registrations say `stopping` while the running jobs finish.
     if (this.backend && this.workers.length) await this.heartbeatAll().catch(() => undefined);
     await stopping;

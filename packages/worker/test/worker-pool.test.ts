@@ -158,6 +158,33 @@ describe('WorkerPool', () => {
     expect(ranB).toEqual([2]);
   });
 
+  it('stops claiming at once on a stop, even while its scheduler waits on a server that is away', async () => {
+    const { queue, start } = setup();
+    const real = await queue.backend();
+    let release!: () => void;
+    const away = new Promise<void>((resolve) => (release = resolve));
+    let asked!: () => void;
+    const schedulerWaiting = new Promise<void>((resolve) => (asked = resolve));
+    const stuck = withCalls(real, (target) => ({
+      listSchedules: async (q: string) => {
+        asked();
+        await away;
+        return target.listSchedules(q);
+      },
+    }));
+    const ran: string[] = [];
+    const job = queue.job({ name: 'after-stop', routes: ['foo'] }, async () => ran.push(currentJob().jobId));
+    const pool = await start({ backend: stuck, scheduler: true });
+    await schedulerWaiting;
+    const closing = pool.close('rough');
+    const handle = await job.fire();
+    await sleep(300); // a window for a claim that should not happen
+    release();
+    await closing;
+    expect(ran).toEqual([]);
+    expect(await handle.state()).toBe('queued');
+  });
+
   it('records a failure with the remote message, stack and code', async () => {
     const { queue, start } = setup();
     const explode = queue.job({ name: 'explode', routes: ['foo'] }, async () => {
