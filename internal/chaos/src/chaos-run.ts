@@ -2,12 +2,13 @@
 // drain, stop, read the backend and check it against the ledger.
 import { existsSync, mkdirSync, readdirSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import { SkqError, acquireBackend, releaseBackend, scheduledJobId, type JobRecord, type StorageBackend } from '@skq/core';
+import { SkqError, scheduledJobId, type JobRecord, type StorageBackend } from '@skq/core';
 import { startBackend, type BackendUnderTest } from './backend-under-test.js';
 import type { ChaosOptions } from './chaos-options.js';
 import { checkRun, formatReport, type CheckReport } from './checker.js';
 import { runFaultPlan, type FaultCounts } from './fault-plan.js';
 import { LedgerWriter, readLedger } from './ledger.js';
+import { openObserverStore } from './observer-store.js';
 import { SeededChoice } from './seeded-choice.js';
 import { WorkerFleet } from './worker-fleet.js';
 
@@ -44,7 +45,7 @@ export async function runChaos(options: ChaosOptions, log: (line: string) => voi
   let store: StorageBackend | null = null;
   let sampler: NodeJS.Timeout | null = null;
   try {
-    store = await acquireBackend(backend.url);
+    store = await openObserverStore(backend.url);
     await queue.schedule(TICK_SCHEDULE, tick.with(), { every: { millis: TICK_EVERY_MS } });
     await Promise.all([
       ...Array.from({ length: options.workers }, () => fleet.start('chaos', 'main')),
@@ -60,7 +61,8 @@ export async function runChaos(options: ChaosOptions, log: (line: string) => voi
     );
     await producer.stop();
     log(`faults done: ${JSON.stringify(faults)}; ${producer.counts.acked} jobs acknowledged, ${producer.counts.refused} refused`);
-    await retrying(() => queue.pauseSchedule(TICK_SCHEDULE));
+    // Through the observer's connection: the producer's may be what failed.
+    await retrying(() => store!.setSchedulePaused(CHAOS_QUEUE, TICK_SCHEDULE, true));
     await drain(store, options.leaseMs, log);
     await fleet.stopAll();
     // Registrations of the last workers, and of any that died, must go within their TTL.
@@ -98,7 +100,7 @@ export async function runChaos(options: ChaosOptions, log: (line: string) => voi
     if (sampler) clearInterval(sampler);
     await fleet.stopAll(5_000).catch(() => undefined);
     await queue.close().catch(() => undefined);
-    if (store) await releaseBackend(backend.url).catch(() => undefined);
+    await store?.close().catch(() => undefined);
     await stopBackend(backend, log);
   }
 }

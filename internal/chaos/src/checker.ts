@@ -77,7 +77,10 @@ export function checkRun(input: CheckInput): CheckReport {
     else if (e.t === 'exited') exits.set(e.pid, e.at);
   }
   const byId = new Map(jobs.map((j) => [j.id, j]));
-  const kindOf = (job: JobRecord): JobKind | 'tick' => (job.id.startsWith(input.tickJobPrefix) ? 'tick' : (acked.get(job.id)?.kind ?? 'quick'));
+  // A job stored though its enqueue was not acknowledged (the server failed before answering) has no
+  // ledger entry: its name says what it is.
+  const KIND_OF_NAME: Record<string, JobKind> = { 'chaos.hello': 'broadcast', 'chaos.flaky': 'flaky', 'skq.conjunction': 'conjunction', 'chaos.slow': 'slow' };
+  const kindOf = (job: JobRecord): JobKind | 'tick' => (job.id.startsWith(input.tickJobPrefix) ? 'tick' : (acked.get(job.id)?.kind ?? KIND_OF_NAME[job.name] ?? 'quick'));
 
   // Every acknowledged job is stored and ended.
   let lost = 0;

@@ -93,6 +93,11 @@ describe('the chaos checker', () => {
     expect(found).toMatch(/unexpected failure: quick job f failed with ARGS_INVALID/);
   });
 
+  it('knows a job stored without an acknowledgement by its name', () => {
+    const unacked = { ...job('g', [delivery('g', { state: 'failed', error: { message: 'gone', code: 'WORKER_GONE' }, targetWorker: 'w3' })]), name: 'chaos.hello' };
+    expect(check([], [unacked]).violations).toEqual([]);
+  });
+
   it('checks each schedule tick fired once, on its grid', () => {
     const ticks = [1_000, 1_100, 1_300, 1_350].map((t) => job(`${PREFIX}${t}`));
     const schedule = { firedCount: 5 } as ScheduleRecord;
