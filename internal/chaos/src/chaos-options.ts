@@ -34,23 +34,8 @@ export const ChaosOptionsSchema = z
 
 export type ChaosOptions = z.output<typeof ChaosOptionsSchema>;
 
-const FLAGS = {
-  backend: 'backend',
-  kills: 'kills',
-  'kill-every-ms': 'killEveryMs',
-  workers: 'workers',
-  'fanout-workers': 'fanoutWorkers',
-  concurrency: 'concurrency',
-  'lease-ms': 'leaseMs',
-  'registration-ttl-ms': 'registrationTtlMs',
-  rate: 'rate',
-  seed: 'seed',
-  'restart-every': 'restartEvery',
-  'server-pause-every': 'serverPauseEvery',
-  'worker-pause-every': 'workerPauseEvery',
-  'pause-ms': 'pauseMs',
-  out: 'out',
-} as const;
+/** Each option's flag: its name in kebab case (`killEveryMs` → `--kill-every-ms`). */
+const FLAGS = Object.fromEntries(Object.keys(ChaosOptionsSchema.shape).map((key) => [key.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`), key]));
 
 export const CHAOS_USAGE = `pnpm chaos --backend ${CHAOS_BACKENDS.join('|')} [--${Object.keys(FLAGS).filter((f) => f !== 'backend').join(' n] [--')} n]`;
 

@@ -2,13 +2,12 @@
 // drain, stop, read the backend and check it against the ledger.
 import { existsSync, mkdirSync, readdirSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import { SkqError, scheduledJobId, type JobRecord, type StorageBackend } from '@skq/core';
+import { SkqError, openBackend, scheduledJobId, type JobRecord, type StorageBackend } from '@skq/core';
 import { startBackend, type BackendUnderTest } from './backend-under-test.js';
 import type { ChaosOptions } from './chaos-options.js';
 import { checkRun, formatReport, type CheckReport } from './checker.js';
 import { runFaultPlan, type FaultCounts } from './fault-plan.js';
 import { LedgerWriter, readLedger } from './ledger.js';
-import { openObserverStore } from './observer-store.js';
 import { SeededChoice } from './seeded-choice.js';
 import { WorkerFleet } from './worker-fleet.js';
 
@@ -45,7 +44,9 @@ export async function runChaos(options: ChaosOptions, log: (line: string) => voi
   let store: StorageBackend | null = null;
   let sampler: NodeJS.Timeout | null = null;
   try {
-    store = await openObserverStore(backend.url);
+    // The sampler and the checker read through a connection of their own, apart from the producer's
+    // (the queues'), so that a producer client that fails does not blind the check.
+    store = await openBackend(backend.url);
     await queue.schedule(TICK_SCHEDULE, tick.with(), { every: { millis: TICK_EVERY_MS } });
     await Promise.all([
       ...Array.from({ length: options.workers }, () => fleet.start('chaos', 'main')),
@@ -143,7 +144,7 @@ function sampleRegistrations(store: StorageBackend, ledger: LedgerWriter): NodeJ
         // Stamped when asked: the listing is true as of some instant after this one.
         const at = Date.now();
         const workers = await store.listWorkers(queue);
-        ledger.write({ t: 'registrations', at, queue, workers: workers.map((w) => ({ id: w.id, pid: w.pid, expiresAt: w.expiresAt })) });
+        ledger.write({ t: 'registrations', at, queue, workers: workers.map((w) => ({ id: w.id, pid: w.pid })) });
       }),
     )
       .catch(() => undefined)

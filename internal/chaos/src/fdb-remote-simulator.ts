@@ -58,7 +58,6 @@ function serveClient(cluster: SimulatedCluster, socket: Socket): void {
       transactions.set(req.id, db.createTransaction());
       return send({ id: req.id, value: req.id });
     }
-    if (req.op === 'stats') return send({ id: req.id, value: cluster.stats });
     if (req.op === 'cancelWatch') return watches.get(req.args[0] as number)?.cancel();
     const tr = transactions.get(req.tx!);
     if (!tr) return send({ id: req.id, error: { code: 1025, message: `transaction ${req.tx} is gone` } });
@@ -249,14 +248,4 @@ export function registerChaosBackends(): void {
       return FdbBackend.onDatabase(await RemoteSimulatedDatabase.open(port), { prefix: 'chaos' });
     },
   }));
-}
-
-/** Opens `cluster` stats of a served simulator, for the report. */
-export async function simulatorStats(port: number): Promise<SimulatedCluster['stats']> {
-  const db = await RemoteSimulatedDatabase.open(port);
-  try {
-    return (await db.call('stats', [])) as SimulatedCluster['stats'];
-  } finally {
-    await db.close();
-  }
 }

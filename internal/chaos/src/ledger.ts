@@ -20,7 +20,7 @@ export type LedgerEntry =
   /** A worker process exited. */
   | { t: 'exited'; at: number; pid: number; code: number | null; signal: string | null }
   /** A sample of the registrations the backend lists. */
-  | { t: 'registrations'; at: number; queue: string; workers: { id: string; pid: number; expiresAt: number }[] };
+  | { t: 'registrations'; at: number; queue: string; workers: { id: string; pid: number }[] };
 
 export type JobKind = 'quick' | 'slow' | 'long' | 'flaky' | 'delayed' | 'conjunction' | 'broadcast';
 export type FaultAction = 'SIGKILL' | 'SIGTERM' | 'SIGINT' | 'SIGSTOP' | 'SIGCONT' | 'restart' | 'killed-in-transaction';

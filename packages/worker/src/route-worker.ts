@@ -1,5 +1,6 @@
 import {
   AttemptControl,
+  CONJUNCTION_JOB,
   SkqError,
   isSkqError,
   leaseOf,
@@ -274,14 +275,16 @@ export class RouteWorker {
     const controller = new AttemptControl();
     const run = new Running(this, delivery, controller, leaseEndsBy);
     // Before each further part of a conjunction: a lease that may have run out (the process was stalled) is renewed first, or the part is not started.
-    controller.leaseCheck = async () => {
-      const { leaseMs } = this.settings;
-      if (Date.now() < run.leaseEndsBy - leaseMs / 2) return true;
-      const sentAt = Date.now();
-      if (!(await this.renew([leaseOf(delivery)])).has(delivery.id)) return false;
-      run.leaseEndsBy = sentAt + leaseMs;
-      return true;
-    };
+    if (delivery.name === CONJUNCTION_JOB) {
+      controller.leaseCheck = async () => {
+        const { leaseMs } = this.settings;
+        if (Date.now() < run.leaseEndsBy - leaseMs / 2) return true;
+        const sentAt = Date.now();
+        if (!(await this.renew([leaseOf(delivery)])).has(delivery.id)) return false;
+        run.leaseEndsBy = sentAt + leaseMs;
+        return true;
+      };
+    }
     if (delivery.cancelRequested) controller.abort(cancellationError(delivery.jobId, delivery.queue));
     // Claimed while stopping roughly: straight back to the queue.
     if (this.stopping === 'rough') controller.abort(interrupted(this.id));

@@ -103,7 +103,7 @@ const shared = new Map<string, Shared>();
 export async function acquireBackend(url: string): Promise<StorageBackend> {
   let entry = shared.get(url);
   if (!entry) {
-    entry = { backend: openFresh(url), users: 0 };
+    entry = { backend: openBackend(url), users: 0 };
     shared.set(url, entry);
     entry.backend.catch(() => shared.delete(url));
   }
@@ -121,7 +121,19 @@ export async function releaseBackend(url: string): Promise<void> {
   await (await entry.backend).close();
 }
 
-async function openFresh(url: string): Promise<StorageBackend> {
+/**
+ * Opens a backend of its own for `url`, not shared with the queues and pools of this process (see
+ * {@link acquireBackend}); the caller closes it. A tool that observes a store beside an application, such
+ * as a checker, reads through its own connection so that one failing client does not blind it.
+ *
+ * @example
+ * ```ts
+ * const backend = await openBackend('redis://127.0.0.1:6379');
+ * console.log(await backend.countByState('mail'));
+ * await backend.close();
+ * ```
+ */
+export async function openBackend(url: string): Promise<StorageBackend> {
   const scheme = backendScheme(url);
   const load = loaders.get(scheme) ?? defaultLoader(scheme);
   let mod: BackendModule;
