@@ -4,7 +4,7 @@ import { SkunkQueue, SkqError } from '@skq/core';
 import { WorkerPool } from '@skq/worker';
 import { tempSqlite } from '@skq/testing';
 import { createMonitor, startMonitorServer, type MonitorServer } from '@skq/web';
-import { call } from './fixtures/http-call.js';
+import { call, signIn } from './fixtures/http-call.js';
 
 const TOKEN = 'http-test-token-0123456789abcdef';
 
@@ -34,10 +34,7 @@ describe('the monitor over HTTP', () => {
     xssId = xss.id;
     await pool.close();
     server = await startMonitorServer({ backend: db.url, port: 0, token: TOKEN });
-    const signIn = await call(`${server.url}/login`, { method: 'POST', body: form({ token: TOKEN }), headers: { 'content-type': 'application/x-www-form-urlencoded' } });
-    expect(signIn.status).toBe(303);
-    cookie = String(signIn.headers['set-cookie']).split(';')[0]!;
-    csrf = /name="_csrf" value="([^"]+)"/.exec((await get('')).body)![1]!;
+    ({ cookie, csrf } = await signIn(server.url, TOKEN));
   }, 60_000);
   afterAll(async () => {
     await server?.close();

@@ -6,7 +6,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { SkunkQueue } from '@skq/core';
 import { tempSqlite } from '@skq/testing';
 import { startMonitorServer, type MonitorServer } from '@skq/web';
-import { call } from './fixtures/http-call.js';
+import { call, signIn } from './fixtures/http-call.js';
 
 const SEED = 20_261_124;
 const TOKEN = 'fuzz-test-token-0123456789abcdef';
@@ -30,9 +30,7 @@ describe('the monitor under fuzzed requests', () => {
     queue = new SkunkQueue('fuzzq', { backend: db.url });
     await queue.job({ name: 'fuzz-echo', routes: ['r'] }, async () => 1).fire();
     server = await startMonitorServer({ backend: db.url, port: 0, token: TOKEN });
-    const signIn = await call(`${server.url}/login`, { method: 'POST', body: `token=${TOKEN}`, headers: { 'content-type': 'application/x-www-form-urlencoded' } });
-    cookie = String(signIn.headers['set-cookie']).split(';')[0]!;
-    csrf = /name="_csrf" value="([^"]+)"/.exec((await call(`${server.url}/`, { headers: { cookie } })).body)![1]!;
+    ({ cookie, csrf } = await signIn(server.url, TOKEN));
   }, 60_000);
   afterAll(async () => {
     await server?.close();
