@@ -1,10 +1,11 @@
 // Property tests of the shell-task and module-task guards on a fixed seed: a fuzzed value is always one
 // plain argument, never shell syntax, and a fuzzed module path runs code only from an allowed directory.
-import { existsSync, mkdirSync, symlinkSync, writeFileSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { SkqError, commandArgv } from '@skq/core';
+import { writeModuleTree } from './fixtures/module-tree.js';
 import { sqliteQueues } from './fixtures/sqlite-queues.js';
 
 const SEED = 20_261_125;
@@ -60,14 +61,7 @@ describe('shell-task guard, fuzzed', () => {
 });
 
 describe('module-task guard, fuzzed', () => {
-  const allowed = join(dir, 'workers');
-  const outside = join(dir, 'elsewhere');
-  mkdirSync(allowed, { recursive: true });
-  mkdirSync(outside, { recursive: true });
-  writeFileSync(join(allowed, 'tasks.mjs'), 'export function double(n) { return n * 2; }\n');
-  writeFileSync(join(outside, 'evil.mjs'), 'export function double() { return "escaped"; }\nexport function run() { return "escaped"; }\n');
-  symlinkSync(join(outside, 'evil.mjs'), join(allowed, 'link.mjs'));
-  symlinkSync(outside, join(allowed, 'door'));
+  const { allowed } = writeModuleTree(dir);
 
   const segment = fc.constantFrom('.', '..', 'workers', 'elsewhere', 'door', 'tasks.mjs', 'evil.mjs', 'link.mjs', '%2e%2e', '', dir.slice(1), 'node_modules');
   const target = fc

@@ -1,8 +1,9 @@
-import { existsSync, mkdirSync, symlinkSync, writeFileSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { SkqError, commandArgv } from '@skq/core';
 import type { WorkerPoolOptions } from '@skq/worker';
+import { writeModuleTree } from './fixtures/module-tree.js';
 import { sqliteQueues } from './fixtures/sqlite-queues.js';
 
 const fixture = sqliteQueues('tasks');
@@ -54,13 +55,7 @@ describe('shell tasks', () => {
 });
 
 describe('module tasks', () => {
-  const allowed = join(dir, 'workers');
-  const outside = join(dir, 'elsewhere');
-  mkdirSync(allowed, { recursive: true });
-  mkdirSync(outside, { recursive: true });
-  writeFileSync(join(allowed, 'tasks.mjs'), 'export function double(n) { return n * 2; }\nexport const notAFunction = 1;\n');
-  writeFileSync(join(outside, 'evil.mjs'), 'export function run() { return "escaped"; }\n');
-  symlinkSync(join(outside, 'evil.mjs'), join(allowed, 'link.mjs'));
+  const { allowed } = writeModuleTree(dir);
 
   it('calls an export of a module in an allowed directory', async () => {
     const queue = await setup({ modules: { allow: [allowed], baseDir: dir } });
