@@ -16,6 +16,8 @@ export type JobData = { n: number; t?: number };
 export type OnJob = (data: JobData) => void;
 
 export interface Producer {
+  /** The journal mode and `synchronous` level in force, read back through the library's own connection. */
+  durability(): Promise<Durability>;
   addOne(data: JobData): Promise<unknown>;
   addBulk(items: JobData[]): Promise<unknown>;
   close(): Promise<void>;
@@ -27,22 +29,28 @@ export interface Consumer {
   close(): Promise<void>;
 }
 
+export interface Durability {
+  journalMode: string;
+  synchronous: string;
+}
+
 export interface Library {
   name: 'skunq' | 'plainjob' | 'liteque' | 'sidequest';
-  /** The journal mode and `synchronous` level the library sets (or leaves at SQLite's default). */
-  durability: string;
   producer(file: string): Promise<Producer>;
   consumer(file: string, concurrency: number, onJob?: OnJob): Promise<Consumer>;
 }
 
 const skunq: Library = {
   name: 'skunq',
-  durability: 'WAL, synchronous=NORMAL',
   async producer(file) {
     const backend = new SqliteBackend({ path: file });
     const queue = new SkunkQueue('bench', { backend });
     const job = queue.job({ name: 'noop', routes: ['bench'] }, async (_data: JobData) => undefined);
     return {
+      durability: async () => {
+        const { journalMode, synchronous } = backend.durability();
+        return { journalMode: journalMode.toUpperCase(), synchronous };
+      },
       addOne: (data) => job.fire(data),
       addBulk: (items) => queue.pushMany(items.map((data) => job.with(data))),
       close: () => backend.close(),
@@ -71,10 +79,11 @@ const skunq: Library = {
 // plainjob: one `defineWorker` loop per unit of concurrency, as its README's multi-worker setup does.
 const plainjob: Library = {
   name: 'plainjob',
-  durability: 'WAL, synchronous=NORMAL',
   async producer(file) {
-    const queue = defineQueue({ connection: better(new PlainDatabase(file)), logger: quiet });
+    const db = new PlainDatabase(file);
+    const queue = defineQueue({ connection: better(db), logger: quiet });
     return {
+      durability: async () => pragmas((name) => db.pragma(name, { simple: true })),
       addOne: async (data) => queue.add('noop', data),
       addBulk: async (items) => queue.addMany('noop', items),
       close: async () => queue.close(),
@@ -105,11 +114,11 @@ const plainjob: Library = {
 
 const liteque: Library = {
   name: 'liteque',
-  durability: 'WAL, synchronous=NORMAL',
   async producer(file) {
     const db = buildDBClient(file, { runMigrations: true });
     const queue = new SqliteQueue<JobData>('bench', db, { defaultJobArgs: { numRetries: 0 }, keepFailedJobs: false });
     return {
+      durability: async () => pragmas((name) => litequeClient(db).pragma(name, { simple: true })),
       addOne: (data) => queue.enqueue(data),
       // liteque has no bulk call: its docs enqueue one job at a time.
       addBulk: async (items) => {
@@ -148,10 +157,15 @@ const liteque: Library = {
 // dashboard is off. Its SQLite backend leaves SQLite's defaults: rollback journal, synchronous=FULL.
 const sidequest: Library = {
   name: 'sidequest',
-  durability: 'rollback journal (DELETE), synchronous=FULL (defaults)',
   async producer(file) {
     await Sidequest.configure(sidequestOptions('@sidequest/sqlite-backend', file, 1));
     return {
+      durability: async () => {
+        // Sidequest's SQLite backend runs knex over one better-sqlite3 connection; ask through it.
+        const { knex } = await sidequestBackend();
+        const read = async (name: string) => Object.values((await knex.raw(`PRAGMA ${name}`))[0] ?? {})[0];
+        return pragmasOf(await read('journal_mode'), await read('synchronous'));
+      },
       addOne: (data) => Sidequest.build(BenchJob).queue('bench').enqueue(data),
       addBulk: async (items) => {
         for (const data of items) await Sidequest.build(BenchJob).queue('bench').enqueue(data);
@@ -193,6 +207,26 @@ export function versions(): Record<string, string> {
 }
 
 /** liteque's drizzle 0.33 client keeps its better-sqlite3 handle on `session.client`. */
+function litequeClient(db: ReturnType<typeof buildDBClient>): InstanceType<typeof PlainDatabase> {
+  return (db as unknown as { session: { client: InstanceType<typeof PlainDatabase> } }).session.client;
+}
+
 function closeLiteque(db: ReturnType<typeof buildDBClient>): void {
-  (db as unknown as { session: { client: { close(): void } } }).session.client.close();
+  litequeClient(db).close();
+}
+
+type Knex = { raw(sql: string): Promise<Record<string, unknown>[]> };
+/** Sidequest keeps its engine out of the public typings, and wraps its backend in one made on first use. */
+async function sidequestBackend(): Promise<{ knex: Knex }> {
+  const lazy = (Sidequest as unknown as { engine: { getBackend(): { init(): Promise<void>; backend: { knex: Knex } } } }).engine.getBackend();
+  await lazy.init();
+  return lazy.backend;
+}
+
+const SYNCHRONOUS = ['OFF', 'NORMAL', 'FULL', 'EXTRA'];
+function pragmasOf(journalMode: unknown, synchronous: unknown): Durability {
+  return { journalMode: String(journalMode).toUpperCase(), synchronous: SYNCHRONOUS[Number(synchronous)] ?? String(synchronous) };
+}
+function pragmas(read: (name: string) => unknown): Durability {
+  return pragmasOf(read('journal_mode'), read('synchronous'));
 }

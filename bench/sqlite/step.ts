@@ -5,7 +5,7 @@ import { LIBRARIES, type JobData } from './libraries.js';
 
 const [step, libName, file, jobsArg, arg] = process.argv.slice(2);
 const library = LIBRARIES.find((l) => l.name === libName);
-if (!library || !file || !jobsArg) throw new Error(`usage: step.ts <init|enqueue|bulk|process|latency|steady> <library> <file> <jobs> [arg]`);
+if (!library || !file || !jobsArg) throw new Error(`usage: step.ts <durability|init|enqueue|bulk|process|latency|steady> <library> <file> <jobs> [arg]`);
 const jobs = Number(jobsArg);
 const budgetMs = Number(process.env.BENCH_STEP_BUDGET_MS ?? 60_000);
 const print = (figures: Record<string, unknown>) => process.stdout.write(`${JSON.stringify(figures)}\n`);
@@ -65,7 +65,12 @@ async function steady(intervalMs: number): Promise<void> {
   print({ jobs });
 }
 
-if (step === 'init') {
+if (step === 'durability') {
+  const producer = await library.producer(file);
+  print({ durability: await producer.durability() });
+  await producer.close();
+}
+else if (step === 'init') {
   await (await library.producer(file)).close();
   print({});
 }

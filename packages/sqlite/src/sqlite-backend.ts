@@ -497,6 +497,22 @@ export class SqliteBackend implements StorageBackend {
     return async () => unsubscribe();
   }
 
+  /**
+   * The durability in force on this connection, read back from SQLite rather than restated: the
+   * journal mode (`wal`, or `memory` for `:memory:`) and the `synchronous` level.
+   *
+   * @example
+   * ```ts
+   * new SqliteBackend('sqlite:jobs.db').durability(); // { journalMode: 'wal', synchronous: 'NORMAL' }
+   * ```
+   */
+  durability(): { journalMode: string; synchronous: 'OFF' | 'NORMAL' | 'FULL' | 'EXTRA' } {
+    return this.read('durability', () => ({
+      journalMode: String(this.db.pragma('journal_mode', { simple: true })),
+      synchronous: SYNCHRONOUS_LEVELS[Number(this.db.pragma('synchronous', { simple: true }))] ?? 'EXTRA',
+    }));
+  }
+
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
@@ -539,6 +555,9 @@ export class SqliteBackend implements StorageBackend {
     if (this.closed) throw new SkqError('BACKEND_UNAVAILABLE', `sqlite ${operation}: the backend is closed`);
   }
 }
+
+/** `PRAGMA synchronous` answers a number: 0 OFF, 1 NORMAL, 2 FULL, 3 EXTRA. */
+const SYNCHRONOUS_LEVELS = ['OFF', 'NORMAL', 'FULL', 'EXTRA'] as const;
 
 /** Moves a file to the version-3 layout once: its indexes, and state counts kept by triggers. */
 function adoptLeanLayout(db: Db): void {

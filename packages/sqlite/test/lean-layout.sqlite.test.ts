@@ -147,3 +147,14 @@ describe('SQLite layout version 3', () => {
     await backend.close();
   });
 });
+
+describe('SQLite durability', () => {
+  it('reads back WAL and synchronous=NORMAL from its own connection, and a memory journal for :memory:', async () => {
+    const { backend } = fresh();
+    expect(backend.durability()).toEqual({ journalMode: 'wal', synchronous: 'NORMAL' });
+    await backend.close();
+    const memory = new SqliteBackend({ path: ':memory:' });
+    expect(memory.durability()).toEqual({ journalMode: 'memory', synchronous: 'NORMAL' });
+    await memory.close();
+  });
+});
