@@ -1,5 +1,6 @@
 import { SkqError, serializeError } from '@skq/core';
 import { UsageError } from './argv.js';
+import { cell, complain } from './terminal-output.js';
 import { JOBS_USAGE, jobs } from './commands/jobs.js';
 import { PAUSE_USAGE, RESUME_USAGE, pauseCommand } from './commands/pause.js';
 import { SCHEDULE_USAGE, schedule } from './commands/schedule.js';
@@ -54,7 +55,7 @@ export async function runCli(argv: string[], cwd: string = process.cwd()): Promi
   }
   const command = COMMANDS[name];
   if (!command) {
-    process.stderr.write(`skunq: unknown command "${name}"\n\n${MAIN_USAGE}`);
+    complain(`skunq: unknown command "${cell(name)}"\n\n${MAIN_USAGE}`);
     return 2;
   }
   if (rest.includes('--help') || rest.includes('-h')) {
@@ -65,17 +66,17 @@ export async function runCli(argv: string[], cwd: string = process.cwd()): Promi
     return await command.run(rest, cwd);
   } catch (err) {
     if (err instanceof UsageError) {
-      process.stderr.write(`skunq ${name}: ${err.message}\n\n${command.usage}`);
+      complain(`skunq ${name}: ${err.message}\n\n${command.usage}`);
       return 2;
     }
     if (err instanceof SkqError) {
       // A configuration error is a usage error: show the usage too.
       const help = err.code === 'CONFIG_INVALID' ? `\n${command.usage}` : '';
-      process.stderr.write(`skunq ${name}: [${err.code}] ${err.message}\n${help}`);
+      complain(`skunq ${name}: [${err.code}] ${err.message}\n${help}`);
       return err.code === 'CONFIG_INVALID' ? 2 : 1;
     }
     const { message, stack } = serializeError(err);
-    process.stderr.write(`skunq ${name}: ${stack ?? message}\n`);
+    complain(`skunq ${name}: ${stack ?? message}\n`);
     return 1;
   }
 }

@@ -2,6 +2,7 @@ import { existsSync, writeSync } from 'node:fs';
 import { extname } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { SkqError, serializeError } from '@skq/core';
+import { multiline } from './terminal-output.js';
 
 let typescriptReady: Promise<void> | null = null;
 
@@ -20,7 +21,7 @@ function explainUnsettledImports(): void {
     // Node 20 passes 0 to this listener and sets exitCode to 13 for an unsettled top-level await.
     if ((code !== 13 && process.exitCode !== 13) || loading.size === 0) return;
     // Synchronously: the process is exiting, and a write to a pipe would be lost.
-    writeSync(2, `skunq: ${[...loading].join(', ')} never finished loading: its top-level await waits on something that can no longer happen\n`);
+    writeSync(2, multiline(`skunq: ${[...loading].join(', ')} never finished loading: its top-level await waits on something that can no longer happen\n`));
   });
 }
 

@@ -142,6 +142,38 @@ describe('operating queues from the command line', () => {
     expect(await proc.exited).toBe(0);
   });
 
+  it('escapes control characters in human output: ids, errors and log lines cannot drive the terminal', async () => {
+    await worker('bar');
+    const hostile = 'click \u001b]8;;https://evil.example\u0007here\u001b]8;;\u0007 \u001b[2J\u009b31m red\u007f\r\nsecond line';
+    const id = 'evil\u001b[31m\nfake-row\u009b';
+    const handle = await jobs.noisy.fireWith({ jobId: id }, hostile);
+    await expect(handle.result({ timeoutMs: 10_000 })).rejects.toMatchObject({ code: 'JOB_FAILED' });
+    // Any control character but the newline of a multi-line value.
+    const raw = /[\u0000-\u0009\u000b-\u001f\u007f-\u009f]/;
+    const shown = await skunq('jobs', 'show', id);
+    expect(shown.code).toBe(0);
+    expect(shown.stdout).not.toMatch(raw);
+    expect(shown.stdout).toContain('job evil\\x1b[31m\\nfake-row\\x9b "noisy"');
+    expect(shown.stdout).toContain('error: click \\x1b]8;;https://evil.example\\x07here\\x1b]8;;\\x07 \\x1b[2J\\x9b31m red\\x7f\\r\n');
+    expect(shown.stdout).toContain('[log] click \\x1b]8;;https://evil.example');
+    // Multi-line values keep their second line, indented: the error, the log line, and the attempt's log line.
+    expect(shown.stdout.split('\n').filter((line) => /^\s+second line$/.test(line))).toHaveLength(3);
+    const listed = await skunq('jobs', 'list', '--name', 'noisy');
+    expect(listed.stdout).not.toMatch(raw);
+    expect(listed.stdout).toContain('evil\\x1b[31m\\nfake-row\\x9b');
+    expect(listed.stdout.split('\n').some((line) => line.startsWith('fake-row'))).toBe(false);
+    const json = await skunq('jobs', 'show', id, '--json');
+    expect(json.stdout).not.toMatch(raw);
+    expect(JSON.parse(json.stdout)).toMatchObject({ id, deliveries: [{ error: { message: hostile } }] });
+    const missing = await skunq('jobs', 'remove', 'gone\u001b[2J\u009b');
+    expect(missing).toMatchObject({ code: 1, stderr: expect.stringContaining('gone\\x1b[2J\\x9b') });
+    expect(missing.stderr).not.toMatch(raw);
+    // Refusals quote what they refuse, escaped too.
+    const refused = await skunq('pause', '-r', 'r\u001b]0;title\u0007');
+    expect(refused).toMatchObject({ code: 1, stderr: expect.stringContaining('[ARGS_INVALID] invalid route r\\x1b]0;title\\x07') });
+    expect(refused.stderr).not.toMatch(raw);
+  });
+
   it('skunq work --metrics-port serves Prometheus text on loopback', async () => {
     const proc = startCli(['work', '-q', 'ops', '-r', 'bar', '-f', JOBS, '--metrics-port', '0'], env);
     running.push(proc);

@@ -1,6 +1,7 @@
-import { JOB_STATES, type JobRecord, type JobState } from '@skq/core';
+import { JOB_STATES, type JobRecord, type JobState, type LogLine } from '@skq/core';
 import { parseFlags, usage, UsageError, type FlagSpec } from '../argv.js';
 import { QUEUE_FLAGS, queueFromFlags } from '../queue-flags.js';
+import { cell, complain, multiline, say, sayJson } from '../terminal-output.js';
 
 const FLAGS: FlagSpec[] = [
   ...QUEUE_FLAGS,
@@ -46,43 +47,43 @@ export async function jobs(argv: string[], cwd: string): Promise<number> {
           ...(limit !== undefined && { limit }),
           ...(flags.cursor !== undefined && { cursor: flags.cursor as string }),
         });
-        if (flags.json) console.log(JSON.stringify(page, null, 2));
+        if (flags.json) sayJson(page);
         else printJobs(page.jobs, page.nextCursor);
         return 0;
       }
       case 'show': {
         const record = await queue.getRecord(id!);
         if (!record) {
-          console.error(`skunq jobs: [JOB_NOT_FOUND] job ${id} not found in queue "${queue.name}"`);
+          complain(`skunq jobs: [JOB_NOT_FOUND] job ${cell(id)} not found in queue "${cell(queue.name)}"\n`);
           return 1;
         }
-        if (flags.json) console.log(JSON.stringify({ ...record, logs: await queue.logs(id!) }, null, 2));
-        else printJob(record, (await queue.logs(id!)).map((l) => `[${l.stream}] ${l.line}`));
+        if (flags.json) sayJson({ ...record, logs: await queue.logs(id!) });
+        else printJob(record, await queue.logs(id!));
         return 0;
       }
       case 'retry': {
         if (flags.all) {
           const n = await queue.retryAll({ state: (state ?? 'failed') as 'failed' | 'cancelled', ...(flags.name !== undefined && { name: flags.name as string }) });
-          console.log(`retried ${n} job${n === 1 ? '' : 's'}`);
+          say(`retried ${n} job${n === 1 ? '' : 's'}`);
         } else {
           await queue.retry(id!);
-          console.log(`retried job ${id}`);
+          say(`retried job ${cell(id)}`);
         }
         return 0;
       }
       case 'promote':
         await queue.promote(id!);
-        console.log(`promoted job ${id}: it runs now`);
+        say(`promoted job ${cell(id)}: it runs now`);
         return 0;
       case 'remove':
         await queue.remove(id!);
-        console.log(`removed job ${id}`);
+        say(`removed job ${cell(id)}`);
         return 0;
       case 'clean': {
         if (!state) throw new UsageError('jobs clean needs --state');
         const olderThan = flags['older-than'] === undefined ? 0 : ageFlag(flags['older-than'] as string);
         const n = await queue.clean({ state, olderThan, ...(limit !== undefined && { limit }) });
-        console.log(`removed ${n} ${state} job${n === 1 ? '' : 's'}`);
+        say(`removed ${n} ${state} job${n === 1 ? '' : 's'}`);
         return 0;
       }
     }
@@ -92,23 +93,24 @@ export async function jobs(argv: string[], cwd: string): Promise<number> {
 }
 
 function printJobs(list: JobRecord[], nextCursor: string | null): void {
-  console.log(`  ${'id'.padEnd(40)} ${'name'.padEnd(20)} ${'state'.padEnd(10)} ${'attempts'.padStart(8)}  created`);
+  say(`  ${'id'.padEnd(40)} ${'name'.padEnd(20)} ${'state'.padEnd(10)} ${'attempts'.padStart(8)}  created`);
   for (const job of list) {
-    console.log(`  ${job.id.padEnd(40)} ${job.name.padEnd(20)} ${job.state.padEnd(10)} ${String(job.attempts).padStart(8)}  ${new Date(job.createdAt).toISOString()}`);
+    say(`  ${cell(job.id).padEnd(40)} ${cell(job.name).padEnd(20)} ${job.state.padEnd(10)} ${String(job.attempts).padStart(8)}  ${new Date(job.createdAt).toISOString()}`);
   }
-  if (nextCursor) console.log(`\nmore: --cursor ${nextCursor}`);
+  if (nextCursor) say(`\nmore: --cursor ${cell(nextCursor)}`);
 }
 
-function printJob(job: JobRecord, logs: string[]): void {
-  console.log(`job ${job.id} "${job.name}" in queue ${job.queue}: ${job.state}`);
-  console.log(`  args      ${JSON.stringify(job.args)}`);
-  console.log(`  created   ${new Date(job.createdAt).toISOString()}`);
-  if (job.progress !== null) console.log(`  progress  ${JSON.stringify(job.progress)}`);
+/** A job's record and log: ids, names and JSON on one line each; errors and log lines may span lines. */
+function printJob(job: JobRecord, logs: LogLine[]): void {
+  say(`job ${cell(job.id)} "${cell(job.name)}" in queue ${cell(job.queue)}: ${job.state}`);
+  say(`  args      ${cell(JSON.stringify(job.args))}`);
+  say(`  created   ${new Date(job.createdAt).toISOString()}`);
+  if (job.progress !== null) say(`  progress  ${cell(JSON.stringify(job.progress))}`);
   for (const d of job.deliveries) {
-    const outcome = d.error ? `error: ${d.error.message}` : d.result !== null ? `result: ${JSON.stringify(d.result)}` : '';
-    console.log(`  delivery ${d.id} route ${d.route}: ${d.state}, attempt ${d.attempts}/${d.maxAttempts}${d.workerId ? `, worker ${d.workerId}` : ''} ${outcome}`);
+    const outcome = d.error ? `error: ${multiline(d.error.message, '    ')}` : d.result !== null ? `result: ${cell(JSON.stringify(d.result))}` : '';
+    say(`  delivery ${cell(d.id)} route ${cell(d.route)}: ${d.state}, attempt ${d.attempts}/${d.maxAttempts}${d.workerId ? `, worker ${cell(d.workerId)}` : ''} ${outcome}`);
   }
-  if (logs.length) console.log(`  log\n    ${logs.join('\n    ')}`);
+  if (logs.length) say(`  log\n${logs.map((l) => `    [${l.stream}] ${multiline(l.line, '      ')}`).join('\n')}`);
 }
 
 function stateFlag(value: string): JobState {

@@ -1,5 +1,6 @@
 import { parseFlags, usage, type FlagSpec } from '../argv.js';
 import { QUEUE_FLAGS, queueFromFlags } from '../queue-flags.js';
+import { cell, say } from '../terminal-output.js';
 
 const FLAGS: FlagSpec[] = [...QUEUE_FLAGS, { name: 'route', short: 'r', kind: 'value', placeholder: 'route', description: 'Only this route (default: the whole queue)' }];
 
@@ -14,7 +15,7 @@ export function pauseCommand(paused: boolean) {
     const route = flags.route as string | undefined;
     try {
       await (paused ? queue.pause(route) : queue.resume(route));
-      console.log(`${paused ? 'paused' : 'resumed'} ${route ? `route ${route} of queue ${queue.name}` : `queue ${queue.name}`}`);
+      say(`${paused ? 'paused' : 'resumed'} ${route ? `route ${cell(route)} of queue ${cell(queue.name)}` : `queue ${cell(queue.name)}`}`);
       return 0;
     } finally {
       await queue.close();

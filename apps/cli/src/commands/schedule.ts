@@ -1,6 +1,7 @@
 import type { ScheduleRecord } from '@skq/core';
 import { parseFlags, usage, UsageError, type FlagSpec } from '../argv.js';
 import { QUEUE_FLAGS, queueFromFlags } from '../queue-flags.js';
+import { cell, say, sayJson } from '../terminal-output.js';
 
 const FLAGS: FlagSpec[] = [
   ...QUEUE_FLAGS,
@@ -27,14 +28,14 @@ export async function schedule(argv: string[], cwd: string): Promise<number> {
   try {
     if (action === 'list') {
       const schedules = await queue.schedules();
-      if (flags.json) console.log(JSON.stringify(schedules, null, 2));
+      if (flags.json) sayJson(schedules);
       else printTable(name, schedules);
     } else if (action === 'remove') {
       await queue.removeSchedule(id!);
-      console.log(`removed schedule ${id}`);
+      say(`removed schedule ${cell(id)}`);
     } else {
       await queue.pauseSchedule(id!, action === 'pause');
-      console.log(`${action === 'pause' ? 'paused' : 'resumed'} schedule ${id}`);
+      say(`${action === 'pause' ? 'paused' : 'resumed'} schedule ${cell(id)}`);
     }
     return 0;
   } finally {
@@ -45,15 +46,15 @@ export async function schedule(argv: string[], cwd: string): Promise<number> {
 function describeRule(s: ScheduleRecord): string {
   const r = s.rule;
   if (r.kind === 'every') return `every ${r.everyMs} ms`;
-  if (r.kind === 'cron') return `cron "${r.expression}"${r.timezone ? ` ${r.timezone}` : ''}`;
+  if (r.kind === 'cron') return `cron "${cell(r.expression)}"${r.timezone ? ` ${cell(r.timezone)}` : ''}`;
   if (r.kind === 'after') return `${r.delayMs} ms after each run`;
   return `${r.policy} (${Math.round(Number(s.state?.intervalMs ?? 0))} ms now)`;
 }
 
 function printTable(queue: string, schedules: ScheduleRecord[]): void {
-  console.log(`schedules of queue ${queue} (${schedules.length})`);
+  say(`schedules of queue ${cell(queue)} (${schedules.length})`);
   for (const s of schedules) {
-    const next = s.paused ? 'paused' : s.nextRunAt !== null ? new Date(s.nextRunAt).toISOString() : `after ${s.waitingJobId}`;
-    console.log(`  ${s.id.padEnd(24)} ${s.job.name.padEnd(18)} ${describeRule(s).padEnd(34)} next ${next.padEnd(26)} fired ${s.firedCount}`);
+    const next = s.paused ? 'paused' : s.nextRunAt !== null ? new Date(s.nextRunAt).toISOString() : `after ${cell(s.waitingJobId)}`;
+    say(`  ${cell(s.id).padEnd(24)} ${cell(s.job.name).padEnd(18)} ${describeRule(s).padEnd(34)} next ${next.padEnd(26)} fired ${cell(s.firedCount)}`);
   }
 }

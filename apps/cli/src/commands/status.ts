@@ -1,6 +1,7 @@
 import { JOB_STATES, WHOLE_QUEUE } from '@skq/core';
 import { parseFlags, usage, type FlagSpec } from '../argv.js';
 import { QUEUE_FLAGS, queueFromFlags } from '../queue-flags.js';
+import { cell, say, sayJson } from '../terminal-output.js';
 
 const FLAGS: FlagSpec[] = [
   ...QUEUE_FLAGS,
@@ -17,17 +18,17 @@ export async function status(argv: string[], cwd: string): Promise<number> {
   try {
     const [workers, counts, paused] = await Promise.all([queue.workers(), queue.counts(), queue.pausedRoutes()]);
     if (flags.json) {
-      console.log(JSON.stringify({ queue: name, paused, workers, counts }, null, 2));
+      sayJson({ queue: name, paused, workers, counts });
       return 0;
     }
-    const pausedLine = paused.includes(WHOLE_QUEUE) ? 'the whole queue is PAUSED' : paused.length ? `PAUSED routes: ${paused.join(', ')}` : 'not paused';
-    console.log(`queue ${name}: ${pausedLine}\n\nworkers (${workers.length})`);
+    const pausedLine = paused.includes(WHOLE_QUEUE) ? 'the whole queue is PAUSED' : paused.length ? `PAUSED routes: ${paused.map(cell).join(', ')}` : 'not paused';
+    say(`queue ${cell(name)}: ${pausedLine}\n\nworkers (${workers.length})`);
     for (const w of workers) {
-      console.log(`  ${w.id.padEnd(48)} ${w.state.padEnd(9)} routes ${w.routes.join(',').padEnd(12)} pid ${String(w.pid).padEnd(8)} running ${w.runningJobIds.length} seen ${Math.max(0, Date.now() - w.lastSeenAt)} ms ago`);
+      say(`  ${cell(w.id).padEnd(48)} ${cell(w.state).padEnd(9)} routes ${w.routes.map(cell).join(',').padEnd(12)} pid ${cell(w.pid).padEnd(8)} running ${w.runningJobIds.length} seen ${Math.max(0, Date.now() - w.lastSeenAt)} ms ago`);
     }
-    console.log(`\njobs per route\n  ${'route'.padEnd(16)}${JOB_STATES.map((s) => s.padStart(11)).join('')}`);
+    say(`\njobs per route\n  ${'route'.padEnd(16)}${JOB_STATES.map((s) => s.padStart(11)).join('')}`);
     for (const [route, byState] of Object.entries(counts)) {
-      console.log(`  ${route.padEnd(16)}${JOB_STATES.map((s) => String(byState[s]).padStart(11)).join('')}`);
+      say(`  ${cell(route).padEnd(16)}${JOB_STATES.map((s) => String(byState[s]).padStart(11)).join('')}`);
     }
     return 0;
   } finally {

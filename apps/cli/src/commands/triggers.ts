@@ -3,6 +3,7 @@ import { redactUrl } from '@skq/core';
 import { parseFlags, usage, UsageError, type FlagSpec } from '../argv.js';
 import { loadConfig } from '../config-file.js';
 import { importModule } from '../module-loader.js';
+import { say } from '../terminal-output.js';
 import { registeredTriggerCount, startTriggers } from '../trigger-support.js';
 
 const FLAGS: FlagSpec[] = [
@@ -29,7 +30,7 @@ export async function triggers(argv: string[], cwd: string): Promise<number> {
   const count = registeredTriggerCount();
   if (count === 0) throw new UsageError(`the modules register no triggers (use onEvent() from @skq/mongodb)`);
   const runner = await startTriggers(url, flags.name as string | undefined);
-  console.log(`skunq: ${count} trigger${count === 1 ? '' : 's'} watching ${redactUrl(url)} (pid ${process.pid})`);
+  say(`skunq: ${count} trigger${count === 1 ? '' : 's'} watching ${redactUrl(url)} (pid ${process.pid})`);
   let signal: string | null = null;
   const stopped = new Promise<void>((done) => {
     for (const s of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) {
@@ -43,7 +44,7 @@ export async function triggers(argv: string[], cwd: string): Promise<number> {
   await Promise.race([stopped, runner.done.catch((err) => (failure = err))]);
   await runner.stop().catch(() => {});
   const { changes, fired, failed } = runner.stats();
-  console.log(`skunq: triggers stopped${signal ? ` on ${signal}` : ''} (${changes} changes, ${fired} fired, ${failed} failed)`);
+  say(`skunq: triggers stopped${signal ? ` on ${signal}` : ''} (${changes} changes, ${fired} fired, ${failed} failed)`);
   if (failure) throw failure;
   return signal === 'SIGINT' ? 130 : 0;
 }

@@ -2,6 +2,7 @@ import { redactUrl } from '@skq/core';
 import { startMonitorServer } from '@skq/web';
 import { parseFlags, usage, UsageError, type FlagSpec } from '../argv.js';
 import { loadConfig } from '../config-file.js';
+import { say } from '../terminal-output.js';
 
 const FLAGS: FlagSpec[] = [
   { name: 'backend', short: 'b', kind: 'value', placeholder: 'url', description: 'Backend URL (default: $SKQ_BACKEND, the config, else sqlite:.skunq/skunq.db)' },
@@ -35,13 +36,13 @@ export async function web(argv: string[], cwd: string): Promise<number> {
     readOnly: flags['read-only'] === true,
   });
   const shown = server.monitor.backendUrl;
-  console.log(`skunq web: monitor of ${shown ? redactUrl(shown) : 'the store'} on ${server.url}/${server.monitor.readOnly ? ' (read-only)' : ''} (pid ${process.pid})`);
-  if (server.generatedToken) console.log(`skunq web: sign in with this link (its token was generated for this run): ${server.url}/?token=${server.token}`);
-  else console.log('skunq web: sign in with the token you gave (--token or SKQ_WEB_TOKEN)');
+  say(`skunq web: monitor of ${shown ? redactUrl(shown) : 'the store'} on ${server.url}/${server.monitor.readOnly ? ' (read-only)' : ''} (pid ${process.pid})`);
+  if (server.generatedToken) say(`skunq web: sign in with this link (its token was generated for this run): ${server.url}/?token=${server.token}`);
+  else say('skunq web: sign in with the token you gave (--token or SKQ_WEB_TOKEN)');
   const signal = await new Promise<string>((done) => {
     for (const s of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) process.once(s, () => done(s));
   });
   await server.close();
-  console.log(`skunq web: stopped on ${signal}`);
+  say(`skunq web: stopped on ${signal}`);
   return signal === 'SIGINT' ? 130 : 0;
 }

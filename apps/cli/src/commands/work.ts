@@ -1,10 +1,11 @@
 import { resolve } from 'node:path';
-import { backendUrlFromEnvironment, isJobClass, redactUrl, type JobClass } from '@skq/core';
+import { backendUrlFromEnvironment, consoleLogger, isJobClass, redactUrl, type JobClass, type Logger } from '@skq/core';
 import { WorkerPool } from '@skq/worker';
 import { parseFlags, usage, UsageError, type FlagSpec } from '../argv.js';
 import { loadConfig } from '../config-file.js';
 import { importModule } from '../module-loader.js';
 import { MetricsServer } from '../metrics-server.js';
+import { cell, multiline, say } from '../terminal-output.js';
 import { isMongoUrl, registeredTriggerCount, startTriggers, type TriggerRunnerHandle } from '../trigger-support.js';
 
 const FLAGS: FlagSpec[] = [
@@ -67,11 +68,12 @@ export async function work(argv: string[], cwd: string): Promise<number> {
     ...(leaseMs ? { leaseMs } : {}),
     ...(registrationTtlMs ? { registrationTtlMs } : {}),
     ...(metricsPort !== undefined && { onAttemptEnd: (ended) => metrics?.observe(ended) }),
+    logger: ESCAPING_LOGGER,
   });
   if (metricsPort !== undefined) {
     metrics = new MetricsServer({ queue, running: () => pool.running() });
     const at = await metrics.listen(metricsPort, (flags['metrics-host'] as string | undefined) ?? '127.0.0.1');
-    console.log(`skunq: metrics on http://${at.host}:${at.port}/metrics`);
+    say(`skunq: metrics on http://${at.host}:${at.port}/metrics`);
   }
   let triggerRunner: TriggerRunnerHandle | null = null;
   if (flags['no-triggers'] !== true && registeredTriggerCount() > 0) {
@@ -83,8 +85,8 @@ export async function work(argv: string[], cwd: string): Promise<number> {
   }
   const listening = pool.listen({
     onStarted: () => {
-      console.log(`skunq: listening on queue "${queue}", routes ${routes.join(', ')} (pid ${process.pid}, backend ${redactUrl(backend ?? backendUrlFromEnvironment())})`);
-      if (triggerRunner) console.log(`skunq: ${registeredTriggerCount()} database-event triggers running`);
+      say(`skunq: listening on queue "${cell(queue)}", routes ${routes.map(cell).join(', ')} (pid ${process.pid}, backend ${redactUrl(backend ?? backendUrlFromEnvironment())})`);
+      if (triggerRunner) say(`skunq: ${registeredTriggerCount()} database-event triggers running`);
     },
   });
   // A signal that came while the modules or the triggers were loading is obeyed now.
@@ -96,9 +98,15 @@ export async function work(argv: string[], cwd: string): Promise<number> {
   });
   await triggerRunner?.stop();
   await metrics?.close();
-  console.log(`skunq: stopped${signal ? ` on ${signal}` : ''}`);
+  say(`skunq: stopped${signal ? ` on ${signal}` : ''}`);
   return signal === 'SIGINT' ? 130 : 0;
 }
+
+/** The pool's warnings quote job errors and ids: the console as usual, with control characters escaped. */
+const ESCAPING_LOGGER: Logger = {
+  warn: (message) => consoleLogger.warn(multiline(message)),
+  info: (message) => consoleLogger.info(multiline(message)),
+};
 
 function port(value: string): number {
   const n = Number(value);

@@ -1,6 +1,7 @@
 import type { WorkerCommandName, WorkerInfo } from '@skq/core';
 import { parseFlags, usage, UsageError, type FlagSpec } from '../argv.js';
 import { QUEUE_FLAGS, queueFromFlags } from '../queue-flags.js';
+import { cell, say, sayJson } from '../terminal-output.js';
 
 const FLAGS: FlagSpec[] = [
   ...QUEUE_FLAGS,
@@ -33,14 +34,14 @@ export async function workers(argv: string[], cwd: string): Promise<number> {
   try {
     if (action === 'list') {
       const live = await queue.workers();
-      if (flags.json) console.log(JSON.stringify(live, null, 2));
+      if (flags.json) sayJson(live);
       else printWorkers(queue.name, live);
       return 0;
     }
     const command: WorkerCommandName = action === 'stop' ? (flags.rough ? 'stop-rough' : 'stop') : (action as 'pause' | 'resume');
     const { outcome, command: done } = await queue.commandWorker(id!, command, timeoutMs === undefined ? {} : { timeoutMs });
     const when = done.obeyedAt ? ` after ${done.obeyedAt - done.sentAt} ms` : '';
-    console.log(outcome === 'obeyed' ? `worker ${id} obeyed "${command}"${when}` : `worker ${id} stopped and left the queue`);
+    say(outcome === 'obeyed' ? `worker ${cell(id)} obeyed "${command}"${when}` : `worker ${cell(id)} stopped and left the queue`);
     return 0;
   } finally {
     await queue.close();
@@ -48,9 +49,9 @@ export async function workers(argv: string[], cwd: string): Promise<number> {
 }
 
 function printWorkers(queue: string, live: WorkerInfo[]): void {
-  console.log(`workers of queue ${queue} (${live.length})`);
+  say(`workers of queue ${cell(queue)} (${live.length})`);
   for (const w of live) {
-    const running = w.runningJobIds.length ? w.runningJobIds.join(', ') : '-';
-    console.log(`  ${w.id.padEnd(48)} ${w.state.padEnd(9)} routes ${w.routes.join(',').padEnd(12)} pid ${String(w.pid).padEnd(8)} running ${running}`);
+    const running = w.runningJobIds.length ? w.runningJobIds.map(cell).join(', ') : '-';
+    say(`  ${cell(w.id).padEnd(48)} ${cell(w.state).padEnd(9)} routes ${w.routes.map(cell).join(',').padEnd(12)} pid ${cell(w.pid).padEnd(8)} running ${running}`);
   }
 }
