@@ -21,9 +21,10 @@ export class UsageError extends SkqError {
 
 /**
  * Parses `-r foo bar -f a.ts --concurrency 4` style arguments: list flags take every
- * following word up to the next flag, as in `skunq work -q demo -r foo bar`.
+ * following word up to the next flag, as in `skunq work -q demo -r foo bar`. `idCommand` (`jobs show`)
+ * marks an action that takes an id, for the hint on an unknown option.
  */
-export function parseFlags(argv: string[], specs: FlagSpec[]): ParsedFlags {
+export function parseFlags(argv: string[], specs: FlagSpec[], idCommand?: string): ParsedFlags {
   const byName = new Map<string, FlagSpec>();
   for (const spec of specs) {
     byName.set(`--${spec.name}`, spec);
@@ -39,7 +40,9 @@ export function parseFlags(argv: string[], specs: FlagSpec[]): ParsedFlags {
       word = word.slice(0, eq);
     }
     const spec = byName.get(word);
-    if (!spec) throw new UsageError(word.startsWith('-') ? `unknown option ${word}` : `unexpected argument "${word}"`);
+    if (!spec && !word.startsWith('-')) throw new UsageError(`unexpected argument "${word}"`);
+    // The word may be an id the user meant: say how to give one that starts with "-".
+    if (!spec) throw new UsageError(`unknown option ${word}${idCommand ? ` (an id that starts with "-" goes after --: skunq ${idCommand} -- ${word})` : ''}`);
     if (spec.kind === 'boolean') {
       if (inline !== undefined) throw new UsageError(`--${spec.name} takes no value`);
       flags[spec.name] = true;
@@ -56,6 +59,23 @@ export function parseFlags(argv: string[], specs: FlagSpec[]): ParsedFlags {
     }
   }
   return flags;
+}
+
+/**
+ * The id an action names and the flags after it: `show abc -q demo`, or, for an id that starts with
+ * `-` and would read as an option, after `--` (`show -q demo -- -abc`). `command` names the action
+ * in the hint printed when such an id was taken for an option.
+ */
+export function parseIdAndFlags(argv: string[], specs: FlagSpec[], command: string): { id: string | undefined; flags: ParsedFlags } {
+  const leading = argv[0] !== undefined && !argv[0].startsWith('-') ? argv[0] : undefined;
+  const words = leading === undefined ? argv : argv.slice(1);
+  const end = words.indexOf('--');
+  const after = end < 0 ? [] : words.slice(end + 1);
+  if (end >= 0 && (after.length !== 1 || leading !== undefined)) {
+    throw new UsageError(`give one id, either first or alone after --, got ${[leading, ...after].filter((w) => w !== undefined).map((w) => `"${w}"`).join(', ') || 'none'}`);
+  }
+  const flagWords = end < 0 ? words : words.slice(0, end);
+  return { id: leading ?? after[0], flags: parseFlags(flagWords, specs, command) };
 }
 
 function isFlag(word: string): boolean {

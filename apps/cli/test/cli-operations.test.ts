@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import type { SkunkQueue, WorkerInfo } from '@skq/core';
-import { type CliProcess, eventually, runCliProcess, startCli, stopAll } from '@skq/testing';
+import { type CliProcess, eventually, newJob, runCliProcess, startCli, stopAll } from '@skq/testing';
 
 const dir = mkdtempSync(join(tmpdir(), 'skq-cli-ops-'));
 const backend = `sqlite:${join(dir, 'ops.db')}`;
@@ -172,6 +172,25 @@ describe('operating queues from the command line', () => {
     const refused = await skunq('pause', '-r', 'r\u001b]0;title\u0007');
     expect(refused).toMatchObject({ code: 1, stderr: expect.stringContaining('[ARGS_INVALID] invalid route r\\x1b]0;title\\x07') });
     expect(refused.stderr).not.toMatch(raw);
+  });
+
+  it('addresses ids that start with "-" after --, and says so when one is taken for an option', async () => {
+    // Core refuses such ids at fire now; a job stored before that (or by another client) must stay reachable.
+    const backend = await queue.backend();
+    await backend.enqueue([newJob('ops', { id: '-abc', name: 'sentinel', routes: ['bar'], runAt: Date.now() + 3_600_000 })]);
+    const ops = (...args: string[]) => runCliProcess(args, env);
+    const mistaken = await ops('jobs', 'show', '-abc', '-q', 'ops');
+    expect(mistaken).toMatchObject({ code: 2, stderr: expect.stringContaining('unknown option -abc (an id that starts with "-" goes after --: skunq jobs show -- -abc)') });
+    const shown = await ops('jobs', 'show', '-q', 'ops', '--', '-abc');
+    expect(shown).toMatchObject({ code: 0, stdout: expect.stringContaining('job -abc "sentinel" in queue ops: ') });
+    expect(JSON.parse((await ops('jobs', 'show', '--json', '-q', 'ops', '--', '-abc')).stdout)).toMatchObject({ id: '-abc' });
+    expect(await ops('jobs', 'remove', '-q', 'ops', '--', '-abc')).toMatchObject({ code: 0, stdout: 'removed job -abc\n' });
+    expect(await backend.getJob('ops', '-abc')).toBeNull();
+    expect(await ops('workers', 'pause', '-q', 'ops', '--', '-w')).toMatchObject({ code: 1, stderr: expect.stringContaining('[WORKER_NOT_FOUND] no live worker "-w"') });
+    expect(await ops('schedule', 'remove', '-q', 'ops', '--', '-s')).toMatchObject({ code: 1, stderr: expect.stringContaining('schedule "-s" not found') });
+    // One id, once: an id both before and after --, or two after it, is a usage error.
+    expect(await ops('jobs', 'show', 'a', '-q', 'ops', '--', '-abc')).toMatchObject({ code: 2, stderr: expect.stringContaining('one id') });
+    expect(await ops('jobs', 'show', '-q', 'ops', '--', '-a', '-b')).toMatchObject({ code: 2, stderr: expect.stringContaining('one id') });
   });
 
   it('skunq work --metrics-port serves Prometheus text on loopback', async () => {

@@ -1,5 +1,5 @@
 import { JOB_STATES, type JobRecord, type JobState, type LogLine } from '@skq/core';
-import { parseFlags, usage, UsageError, type FlagSpec } from '../argv.js';
+import { parseFlags, parseIdAndFlags, usage, UsageError, type FlagSpec } from '../argv.js';
 import { QUEUE_FLAGS, queueFromFlags } from '../queue-flags.js';
 import { cell, complain, multiline, say, sayJson } from '../terminal-output.js';
 
@@ -18,7 +18,7 @@ const FLAGS: FlagSpec[] = [
 
 export const JOBS_USAGE = usage(
   'jobs <list|show|retry|promote|remove|clean> [id]',
-  'Lists and inspects a queue\'s jobs, and operates on them: retry a failed or cancelled job (or --all),\npromote a delayed one to run now, remove one, or clean old ones in bulk.',
+  'Lists and inspects a queue\'s jobs, and operates on them: retry a failed or cancelled job (or --all),\npromote a delayed one to run now, remove one, or clean old ones in bulk. An id that starts with "-"\ngoes last, after --: skunq jobs show -q demo -- -abc',
   FLAGS,
 );
 
@@ -30,8 +30,7 @@ const WITH_ID: readonly Action[] = ['show', 'retry', 'promote', 'remove'];
 export async function jobs(argv: string[], cwd: string): Promise<number> {
   const [action, ...rest] = argv as [Action | undefined, ...string[]];
   if (!action || !ACTIONS.includes(action)) throw new UsageError(`expected one of ${ACTIONS.join(', ')}, got ${action === undefined ? 'nothing' : `"${action}"`}`);
-  const id = WITH_ID.includes(action) && rest[0] !== undefined && !rest[0].startsWith('-') ? rest.shift() : undefined;
-  const flags = parseFlags(rest, FLAGS);
+  const { id, flags } = WITH_ID.includes(action) ? parseIdAndFlags(rest, FLAGS, `jobs ${action}`) : { id: undefined, flags: parseFlags(rest, FLAGS) };
   if (WITH_ID.includes(action) && !id && !(action === 'retry' && flags.all)) throw new UsageError(`jobs ${action} needs the job's id`);
   const state = flags.state === undefined ? undefined : stateFlag(flags.state as string);
   const limit = flags.limit === undefined ? undefined : positiveInt(flags.limit as string, '--limit');

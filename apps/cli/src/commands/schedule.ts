@@ -1,5 +1,5 @@
 import type { ScheduleRecord } from '@skq/core';
-import { parseFlags, usage, UsageError, type FlagSpec } from '../argv.js';
+import { parseFlags, parseIdAndFlags, usage, UsageError, type FlagSpec } from '../argv.js';
 import { QUEUE_FLAGS, queueFromFlags } from '../queue-flags.js';
 import { cell, say, sayJson } from '../terminal-output.js';
 
@@ -10,7 +10,7 @@ const FLAGS: FlagSpec[] = [
 
 export const SCHEDULE_USAGE = usage(
   'schedule <list|pause|resume|remove> [id]',
-  'Lists a queue\'s stored schedules, or pauses, resumes or removes one by id.',
+  'Lists a queue\'s stored schedules, or pauses, resumes or removes one by id. An id that starts with "-"\ngoes last, after --: skunq schedule pause -q demo -- -nightly',
   FLAGS,
 );
 
@@ -20,9 +20,8 @@ const ACTIONS = ['list', 'pause', 'resume', 'remove'] as const;
 export async function schedule(argv: string[], cwd: string): Promise<number> {
   const [action, ...rest] = argv;
   if (!ACTIONS.includes(action as (typeof ACTIONS)[number])) throw new UsageError(`expected one of ${ACTIONS.join(', ')}, got ${action === undefined ? 'nothing' : `"${action}"`}`);
-  const id = action !== 'list' && rest[0] !== undefined && !rest[0].startsWith('-') ? rest.shift() : undefined;
+  const { id, flags } = action !== 'list' ? parseIdAndFlags(rest, FLAGS, `schedule ${action}`) : { id: undefined, flags: parseFlags(rest, FLAGS) };
   if (action !== 'list' && !id) throw new UsageError(`schedule ${action} needs the schedule's id`);
-  const flags = parseFlags(rest, FLAGS);
   const queue = await queueFromFlags(flags, cwd);
   const name = queue.name;
   try {

@@ -1,5 +1,5 @@
 import type { WorkerCommandName, WorkerInfo } from '@skq/core';
-import { parseFlags, usage, UsageError, type FlagSpec } from '../argv.js';
+import { parseFlags, parseIdAndFlags, usage, UsageError, type FlagSpec } from '../argv.js';
 import { QUEUE_FLAGS, queueFromFlags } from '../queue-flags.js';
 import { cell, say, sayJson } from '../terminal-output.js';
 
@@ -14,7 +14,7 @@ export const WORKERS_USAGE = usage(
   'workers <list|stop|pause|resume> [id]',
   'Lists the live workers of a queue with their state and running jobs, or commands one, wherever it runs:\n' +
     'stop finishes its running jobs and exits (--rough puts them back on the queue), pause and resume hold\n' +
-    "and restart its claiming. A command waits until the worker obeys; an unknown id or a worker that\ndoes not obey in time is an error.",
+    "and restart its claiming. A command waits until the worker obeys; an unknown id or a worker that\ndoes not obey in time is an error. An id that starts with \"-\" goes last, after --.",
   FLAGS,
 );
 
@@ -24,9 +24,8 @@ const ACTIONS = ['list', 'stop', 'pause', 'resume'] as const;
 export async function workers(argv: string[], cwd: string): Promise<number> {
   const [action, ...rest] = argv;
   if (!ACTIONS.includes(action as (typeof ACTIONS)[number])) throw new UsageError(`expected one of ${ACTIONS.join(', ')}, got ${action === undefined ? 'nothing' : `"${action}"`}`);
-  const id = action !== 'list' && rest[0] !== undefined && !rest[0].startsWith('-') ? rest.shift() : undefined;
+  const { id, flags } = action !== 'list' ? parseIdAndFlags(rest, FLAGS, `workers ${action}`) : { id: undefined, flags: parseFlags(rest, FLAGS) };
   if (action !== 'list' && !id) throw new UsageError(`workers ${action} needs the worker's id (see skunq workers list)`);
-  const flags = parseFlags(rest, FLAGS);
   if (flags.rough && action !== 'stop') throw new UsageError('--rough goes with stop');
   const timeoutMs = flags['timeout-ms'] === undefined ? undefined : Number(flags['timeout-ms']);
   if (timeoutMs !== undefined && !(Number.isInteger(timeoutMs) && timeoutMs >= 100)) throw new UsageError(`--timeout-ms must be a whole number of ms, at least 100, got "${String(flags['timeout-ms'])}"`);
