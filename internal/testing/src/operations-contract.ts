@@ -1,7 +1,8 @@
 import { expect, it } from 'vitest';
-import { SkqError, WHOLE_QUEUE, leaseOf, listJobsPage, minuteOf, type CallRecord, type ClaimedDelivery, type StorageBackend } from '@skq/core';
+import { SkqError, SkunkQueue, WHOLE_QUEUE, leaseOf, listJobsPage, minuteOf, type CallRecord, type ClaimedDelivery, type StorageBackend } from '@skq/core';
 import { eventually, newJob, recordEvents, uniqueQueue } from './contract-fixtures.js';
 import type { SkippableCase } from './storage-contract.js';
+import { workerCommandContract } from './worker-command-contract.js';
 
 /** Picks `it` or `it.skip` for a case a store may not honour, with the reason in the title. */
 type Skipped = (key: SkippableCase, title: string) => readonly [typeof it | typeof it.skip, string];
@@ -267,5 +268,57 @@ export function operationsContract(current: () => StorageBackend, open: () => Pr
     expect(seenOriginal.length).toBe(1_000);
     expect(added).toBeGreaterThan(20);
     await expect(listJobsPage(backend, queue, { cursor: 'not-a-cursor' })).rejects.toBeInstanceOf(SkqError);
+    // A cursor forged with a position no store keeps (a fractional time) is the caller's error, not the driver's.
+    const forged = Buffer.from(JSON.stringify([1.5, original[0]!.id])).toString('base64url');
+    await expect(listJobsPage(backend, queue, { cursor: forged })).rejects.toMatchObject({ code: 'ARGS_INVALID', context: { field: 'cursor' } });
   });
+
+  it('reports JOB_NOT_FOUND when a retry, promote or reschedule loses to a removal', async () => {
+    const backend = current();
+    const name = uniqueQueue('lost-to-remove');
+    // The removal lands between the operation's read of the job and its write, every time: the
+    // race a second operator (or retention) makes, without depending on the scheduler to make it.
+    const removedFirst = new Proxy(backend, {
+      get(target, key) {
+        const value = Reflect.get(target, key, target) as unknown;
+        if (typeof value !== 'function') return value;
+        if (key !== 'retryJob' && key !== 'reschedule') return value.bind(target);
+        return async (queue: string, jobId: string, ...rest: unknown[]) => {
+          await target.removeJobs(queue, [jobId]);
+          return (value as (...a: unknown[]) => unknown).call(target, queue, jobId, ...rest);
+        };
+      },
+    });
+    const queue = new SkunkQueue(name, { backend: removedFirst });
+    try {
+      const failed = await failedJob(name);
+      await expect(queue.retry(failed.id)).rejects.toMatchObject({ code: 'JOB_NOT_FOUND', context: { jobId: failed.id } });
+      const delayed = newJob(name, { runAt: Date.now() + 3_600_000 });
+      await backend.enqueue([delayed]);
+      await expect(queue.promote(delayed.id)).rejects.toMatchObject({ code: 'JOB_NOT_FOUND', context: { jobId: delayed.id } });
+      const later = newJob(name, { runAt: Date.now() + 3_600_000 });
+      await backend.enqueue([later]);
+      await expect(queue.reschedule(later.id, { hours: 2 })).rejects.toMatchObject({ code: 'JOB_NOT_FOUND', context: { jobId: later.id } });
+    } finally {
+      await queue.close();
+    }
+  });
+
+  it('cleans by an instant: clean({ olderThan: Date }) deletes only jobs that ended before it', async () => {
+    const backend = current();
+    const name = uniqueQueue('clean-date');
+    const queue = new SkunkQueue(name, { backend });
+    try {
+      await backend.enqueue([newJob(name), newJob(name)]);
+      for (const d of await claimAll(backend, name)) await backend.complete(name, leaseOf(d), null);
+      expect(await queue.clean({ state: 'succeeded', olderThan: new Date(Date.now() - 7 * 86_400_000) })).toBe(0);
+      expect((await queue.list({ state: 'succeeded' })).jobs).toHaveLength(2);
+      expect(await queue.clean({ state: 'succeeded', olderThan: new Date(Date.now() + 1_000) })).toBe(2);
+      await expect(queue.clean({ state: 'succeeded', olderThan: new Map() as never })).rejects.toMatchObject({ code: 'ARGS_INVALID' });
+    } finally {
+      await queue.close();
+    }
+  });
+
+  workerCommandContract(current);
 }

@@ -16,6 +16,7 @@ export * from './storage/stored-json.js';
 export * from './storage/open-backend.js';
 export * from './routing/delivery-plan.js';
 export * from './job/names.js';
+export { JobIdSchema } from './job/job-id.js';
 export * from './job/retry-policy.js';
 export * from './job/context.js';
 export * from './job/registry.js';

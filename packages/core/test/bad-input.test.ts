@@ -220,3 +220,97 @@ describe('plain-JavaScript callers get SkqError, not TypeError', () => {
     }
   });
 });
+
+describe('times: a Date is an instant, a number or { days, … } a duration, anything else is refused', () => {
+  const tick = queue.job({ name: 'time-tick', routes: ['r'] }, async () => 1);
+  // Objects zod would read as an empty duration ("now", "0 ms ago") if only their shape were checked.
+  const notTimes: [string, unknown][] = [
+    ['a Map', new Map([['days', 1]])],
+    ['a RegExp', /days/],
+    ['an invalid Date', new Date(Number.NaN)],
+    ['a class instance', new (class Later { days = 1; })()],
+    ['a string', 'tomorrow'],
+  ];
+
+  it('clean({ olderThan: Date }) deletes only what is older than that instant', async () => {
+    const own = new SkunkQueue('bad-input-clean', { backend });
+    try {
+      const job = own.job({ name: 'clean-me', routes: ['r'] }, async () => 1);
+      await job.fire();
+      await job.fire();
+      expect(await own.clean({ state: 'queued', olderThan: new Date(Date.now() - 7 * 86_400_000) })).toBe(0);
+      expect((await own.list({ state: 'queued' })).jobs).toHaveLength(2);
+      expect(await own.clean({ state: 'queued', olderThan: new Date(Date.now() + 1_000) })).toBe(2);
+    } finally {
+      await own.close();
+    }
+  });
+
+  it('refuses what is neither a duration nor a Date, at every entry point that takes a time', async () => {
+    const waiting = await tick.fireAt({ hours: 1 });
+    const runAt = (await waiting.info()).deliveries[0]!.runAt;
+    const before = (await queue.list({ limit: 1_000 })).jobs.length;
+    for (const [what, value] of notTimes) {
+      const at = value as never;
+      expect({ what, got: await failure(() => tick.fireAt(at)) }).toEqual({ what, got: { code: 'ARGS_INVALID', field: expect.stringMatching(/at/) } });
+      expect({ what, got: await failure(() => tick.fireWith({ at })) }).toMatchObject({ what, got: { code: 'ARGS_INVALID' } });
+      expect({ what, got: await failure(() => queue.reschedule(waiting.id, at)) }).toEqual({ what, got: { code: 'ARGS_INVALID', field: 'when' } });
+      expect({ what, got: await failure(() => queue.clean({ state: 'queued', olderThan: at })) }).toMatchObject({ what, got: { code: 'ARGS_INVALID' } });
+      expect({ what, got: await failure(() => queue.schedule('bad-time', tick.with(), { every: at })) }).toMatchObject({ what, got: { code: 'CONFIG_INVALID' } });
+      expect({ what, got: await failure(() => queue.schedule('bad-time', tick.with(), { after: at })) }).toMatchObject({ what, got: { code: 'CONFIG_INVALID' } });
+      expect({ what, got: await failure(() => new TimeScheduler(queue, { every: at })) }).toMatchObject({ what, got: { code: 'CONFIG_INVALID' } });
+    }
+    expect((await queue.list({ limit: 1_000 })).jobs.length).toBe(before);
+    expect((await waiting.info()).deliveries[0]!.runAt).toBe(runAt);
+    expect((await queue.schedules()).map((s) => s.id)).not.toContain('bad-time');
+  });
+
+  it('holds Dates to the 100-year bound durations have', async () => {
+    const waiting = await tick.fireAt({ hours: 1 });
+    const farAhead = new Date(8.64e15); // year 275760, the largest Date
+    const longAgo = new Date(-8.64e15);
+    expect(await failure(() => tick.fireAt(farAhead))).toEqual({ code: 'ARGS_INVALID', field: 'options.at' });
+    expect(await failure(() => tick.fireWith({ at: longAgo }))).toEqual({ code: 'ARGS_INVALID', field: 'options.at' });
+    expect(await failure(() => queue.reschedule(waiting.id, farAhead))).toEqual({ code: 'ARGS_INVALID', field: 'when' });
+    const inTenYears = new Date(Date.now() + 10 * 365 * 86_400_000);
+    await queue.reschedule(waiting.id, inTenYears);
+    expect((await waiting.info()).deliveries[0]!.runAt).toBe(inTenYears.getTime());
+  });
+
+  it('refuses result and wait timeouts that are not a number of ms, rather than waiting for ever', { timeout: 10_000 }, async () => {
+    const waiting = await tick.fireAt({ hours: 1 });
+    for (const timeoutMs of [new Date(), 'soon', -1, Number.NaN, {}]) {
+      expect({ timeoutMs, got: await failure(() => waiting.result({ timeoutMs: timeoutMs as never })) }).toEqual({ timeoutMs, got: { code: 'ARGS_INVALID', field: 'timeoutMs' } });
+      expect({ timeoutMs, got: await failure(() => queue.waitForEnd(waiting.id, timeoutMs as never)) }).toEqual({ timeoutMs, got: { code: 'ARGS_INVALID', field: 'timeoutMs' } });
+    }
+    expect(await failure(() => waiting.result(null as never))).toEqual({ code: 'ARGS_INVALID', field: 'options' });
+    expect(await failure(() => waiting.result({ timeoutMs: 0 }))).toMatchObject({ code: 'TIMEOUT' });
+  });
+});
+
+describe('arguments JSON cannot carry', () => {
+  const free = queue.job({ name: 'free-args', routes: ['r'] }, async (...args: unknown[]) => args.length);
+
+  it('refuses NaN and ±Infinity, naming where they are, instead of delivering null', async () => {
+    const before = (await queue.list({ limit: 1_000 })).jobs.length;
+    expect(await failure(() => free.fire(Number.NaN))).toEqual({ code: 'ARGS_INVALID', field: 'args.0' });
+    expect(await failure(() => free.fire(1, { rate: { max: Infinity } }))).toEqual({ code: 'ARGS_INVALID', field: 'args.1.rate.max' });
+    expect(await failure(() => free.fire([1, -Infinity]))).toEqual({ code: 'ARGS_INVALID', field: 'args.0.1' });
+    expect(await failure(() => queue.call('./tasks.js:run', [{ ratio: Number.NaN }], { routes: ['r'] }))).toEqual({ code: 'ARGS_INVALID', field: 'args.0.ratio' });
+    await expect(free.fire(Number.NaN)).rejects.toThrow(/args\.0.*NaN/);
+    expect((await queue.list({ limit: 1_000 })).jobs.length).toBe(before);
+  });
+
+  it('names the argument whose getter throws, whatever it throws (null included)', async () => {
+    const throwing = (thrown: unknown) => Object.defineProperty({}, 'size', { enumerable: true, get: () => { throw thrown; } });
+    for (const thrown of [null, undefined, 'text', new Error('getter')]) {
+      expect(await failure(() => queue.call('./tasks.js:run', [throwing(thrown)], { routes: ['r'] }))).toEqual({ code: 'ARGS_INVALID', field: 'args.0.size' });
+      expect(await failure(() => free.fire(throwing(thrown)))).toEqual({ code: 'ARGS_INVALID', field: 'args.0.size' });
+    }
+  });
+
+  it('still carries what JSON carries: null, nested values, Dates as ISO strings', async () => {
+    const handle = await queue.call('./tasks.js:run', [null, { at: new Date(0), list: [1, 'two', true] }], { routes: ['r'] });
+    expect((await queue.getRecord(handle.id))?.args).toEqual(['./tasks.js:run', [null, { at: '1970-01-01T00:00:00.000Z', list: [1, 'two', true] }]]);
+  });
+});

@@ -49,6 +49,38 @@ describe('operating a queue: bad input and wrong states are typed errors that sa
     expect(() => new SkunkQueue('ops-input', { removeOnFail: 'yes' as never })).toThrow(expect.objectContaining({ code: 'CONFIG_INVALID' }));
   });
 
+  it('refuses schedule ids and forged cursors a store cannot take with ARGS_INVALID, not a driver error', async () => {
+    const forged = (position: unknown[]) => Buffer.from(JSON.stringify(position)).toString('base64url');
+    const cases: [string, () => Promise<unknown>, string][] = [
+      ['pauseSchedule(42)', () => queue.pauseSchedule(42 as never), 'id'],
+      ['pauseSchedule({})', () => queue.pauseSchedule({} as never), 'id'],
+      ['pauseSchedule(id, "yes")', () => queue.pauseSchedule('s', 'yes' as never), 'paused'],
+      ['removeSchedule(null)', () => queue.removeSchedule(null as never), 'id'],
+      ['removeSchedule("")', () => queue.removeSchedule(''), 'id'],
+      ['cursor at 1.5 ms', () => queue.list({ cursor: forged([1.5, 'x']) }), 'cursor'],
+      ['cursor past the safe integers', () => queue.list({ cursor: forged([2 ** 60, 'x']) }), 'cursor'],
+      ['cursor with an empty id', () => queue.list({ cursor: forged([Date.now(), '']) }), 'cursor'],
+    ];
+    for (const [what, call, field] of cases) {
+      const got = await refusal(call);
+      expect({ what, code: got.code }).toEqual({ what, code: 'ARGS_INVALID' });
+      expect(got.message, what).toContain(field);
+    }
+    expect(await refusal(() => queue.pauseSchedule('no-such-schedule'))).toMatchObject({ code: 'JOB_NOT_FOUND' });
+  });
+
+  it('refuses job ids that links, the CLI or live updates could not address, naming the id', async () => {
+    for (const jobId of ['.', '..', '-rf', '--help', 'a,b', ',']) {
+      const got = await refusal(() => job.fireWith({ jobId }));
+      expect({ jobId, code: got.code }).toEqual({ jobId, code: 'ARGS_INVALID' });
+      expect(got.message, jobId).toContain(JSON.stringify(jobId));
+      expect(await queue.getRecord(jobId)).toBeNull();
+    }
+    for (const jobId of ['order-1', 'a.b', '...', 'x-', 'order:42/part']) {
+      expect((await job.fireWith({ jobId })).id).toBe(jobId);
+    }
+  });
+
   it('names unknown jobs and workers, and the state a job was in', async () => {
     expect(await refusal(() => queue.retry('nope'))).toMatchObject({ code: 'JOB_NOT_FOUND' });
     expect(await refusal(() => queue.remove('nope'))).toMatchObject({ code: 'JOB_NOT_FOUND' });

@@ -6,6 +6,7 @@ import { WhenSchema } from '../schedule/delay.js';
 import { RetentionSchema } from '../storage/retention.js';
 import type { JobRunOptions } from '../storage/contract.js';
 import type { JobHandle } from './job-handle.js';
+import { JobIdSchema } from './job-id.js';
 import { CONJUNCTION_JOB, NameSchema, RoutesSchema } from './names.js';
 
 /** Per-fire options: they override the job's defaults for this one job. */
@@ -23,7 +24,7 @@ export const FireOptionsSchema = z
      * The job's id instead of a random one. Firing an id that is stored already returns that job
      * and enqueues nothing, so a producer that retries (or replays an event) never duplicates work.
      */
-    jobId: z.string().min(1).max(512).optional(),
+    jobId: JobIdSchema.optional(),
     /** What to keep of this job once it succeeded, instead of the queue's setting: `true`, `N` or `{ count, ageMs }`. */
     removeOnComplete: RetentionSchema.optional(),
     /** What to keep of this job once it failed or was cancelled, instead of the queue's setting. */

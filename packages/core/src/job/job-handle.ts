@@ -58,6 +58,9 @@ export class JobHandle<Result = unknown> {
    * `JOB_FAILED` carrying the remote message and stack, `CANCELLED`, or `TIMEOUT` after `timeoutMs`.
    */
   async result(options: { timeoutMs?: number } = {}): Promise<Result> {
+    if (typeof options !== 'object' || options === null) {
+      throw new SkqError('ARGS_INVALID', `result() takes { timeoutMs? }, not ${options === null ? 'null' : typeof options}`, { context: { jobId: this.id, queue: this.reader.name, field: 'options' } });
+    }
     const record = await this.reader.waitForEnd(this.id, options.timeoutMs);
     const context = { jobId: this.id, queue: this.reader.name, jobName: record.name };
     if (record.state === 'succeeded') return record.deliveries[0]?.result as Result;

@@ -1,4 +1,5 @@
 import { randomUUID } from 'node:crypto';
+import { z } from 'zod';
 
 /**
  * A new job id: a UUID version 7 (RFC 9562), whose first 48 bits are the time in ms. Ids made close
@@ -17,3 +18,25 @@ export function newJobId(now: number = Date.now()): string {
   const random = randomUUID();
   return `${time.slice(0, 8)}-${time.slice(8, 12)}-7${random.slice(15, 18)}-${random.slice(19)}`;
 }
+
+/**
+ * A job id given at fire (`fireWith({ jobId })`): 1 to 512 characters, not `.` or `..` (a link to
+ * the job would resolve them away), not starting with `-` (the CLI would read it as an option) and
+ * without `,` (live updates take ids as a comma-separated list). Refusals name the id.
+ *
+ * @example
+ * ```ts
+ * JobIdSchema.parse('order-42'); // 'order-42'
+ * JobIdSchema.safeParse('..').success; // false
+ * ```
+ */
+export const JobIdSchema = z
+  .string()
+  .min(1)
+  .max(512)
+  .superRefine((id, ctx) => {
+    const refuse = (why: string) => ctx.addIssue({ code: 'custom', message: `job id ${JSON.stringify(id)} ${why}` });
+    if (id === '.' || id === '..') refuse('is a path segment a link to the job would resolve away');
+    if (id.startsWith('-')) refuse('starts with "-", which the CLI would read as an option');
+    if (id.includes(',')) refuse('contains ",", which separates the ids live updates follow');
+  });

@@ -7,6 +7,7 @@ import { parseConfig } from '../config.js';
 import { SkqError, describeValue } from '../errors.js';
 import { MAX_PRIORITY, MIN_PRIORITY } from '../storage/contract.js';
 import { Invocation, type InvocationTarget } from './invocation.js';
+import { jsonArgs } from './job-args.js';
 import { RoutesSchema } from './names.js';
 import type { RunnableJob } from './registry.js';
 import { RetryOptionsSchema, toRunOptions } from './retry-policy.js';
@@ -43,12 +44,8 @@ export function moduleInvocation(target: string, args: unknown[], options: CallO
     throw new SkqError('ARGS_INVALID', `a module task is "path/to/module.js:exportName", got ${describeValue(target)}`, { context: { field: 'target' } });
   }
   if (!Array.isArray(args)) throw new SkqError('ARGS_INVALID', 'module task arguments must be an array', { context: { field: 'args' } });
-  try {
-    JSON.stringify(args);
-  } catch (cause) {
-    throw new SkqError('ARGS_INVALID', `module task arguments cannot be serialized: ${(cause as Error).message}`, { cause, context: { field: 'args' } });
-  }
-  return new Invocation(CALL_JOB, [target, args], { routes: parsed.routes, priority: parsed.priority ?? 0, runOptions: toRunOptions(parsed.retry, parsed.timeout) }, queue);
+  const wire = jsonArgs(args, 'module task arguments');
+  return new Invocation(CALL_JOB, [target, wire], { routes: parsed.routes, priority: parsed.priority ?? 0, runOptions: toRunOptions(parsed.retry, parsed.timeout) }, queue);
 }
 
 /** How a worker loads a module; the CLI passes one that also loads TypeScript. */

@@ -24,8 +24,11 @@ const AgeSchema = z.union([z.number().finite().nonnegative().max(MAX_DELAY_MS), 
 export const CleanSchema = z
   .object({
     state: z.enum(['scheduled', 'queued', 'running', 'succeeded', 'failed', 'cancelled']),
-    /** Only jobs that ended (or, waiting, were created) at least this long ago: ms or a duration. Default 0. */
-    olderThan: AgeSchema.default(0),
+    /**
+     * Only jobs that ended (or, waiting, were created) at least this long ago (ms or a duration), or
+     * before this instant (a Date). Default 0.
+     */
+    olderThan: z.union([z.date(), AgeSchema]).default(0),
     /** At most this many. Default: no limit. */
     limit: z.number().int().positive().optional(),
   })
@@ -41,16 +44,16 @@ interface Target {
 }
 
 /**
- * Runs a failed or cancelled job again with a fresh retry budget. Throws `JOB_NOT_FOUND`, or
- * `INVALID_STATE` naming the state it found (also when a concurrent retry got there first).
+ * Runs a failed or cancelled job again with a fresh retry budget. Throws `JOB_NOT_FOUND` (also when
+ * a concurrent removal got there first), or `INVALID_STATE` naming the state it found (also when a
+ * concurrent retry got there first).
  */
 export async function retryJob({ backend, queue }: Target, jobId: string): Promise<void> {
   const record = await requireJob(backend, queue, jobId);
   if (record.state === 'failed' || record.state === 'cancelled') {
     if ((await backend.retryJob(queue, jobId, { runAt: Date.now(), attempts: record.options.attempts })) > 0) return;
   }
-  const now = (await backend.getJob(queue, jobId)) ?? record;
-  throw invalidState(queue, jobId, now.state, 'retried: only failed or cancelled jobs can');
+  throw await refusal(backend, queue, jobId, 'retried: only failed or cancelled jobs can');
 }
 
 /** Retries every job that matches, a page at a time. Returns how many it retried. */
@@ -66,12 +69,11 @@ export async function retryAllJobs({ backend, queue }: Target, query: RetryAllQu
   return retried;
 }
 
-/** Runs a scheduled job now. Throws `INVALID_STATE` unless it is scheduled. */
+/** Runs a scheduled job now. Throws `INVALID_STATE` unless it is scheduled, `JOB_NOT_FOUND` once removed. */
 export async function promoteJob({ backend, queue }: Target, jobId: string): Promise<void> {
   const record = await requireJob(backend, queue, jobId);
-  if (record.state !== 'scheduled' || !(await backend.reschedule(queue, jobId, Date.now()))) {
-    throw invalidState(queue, jobId, record.state, 'promoted: only scheduled jobs can');
-  }
+  if (record.state === 'scheduled' && (await backend.reschedule(queue, jobId, Date.now()))) return;
+  throw await refusal(backend, queue, jobId, 'promoted: only scheduled jobs can');
 }
 
 /** Deletes a job with its deliveries and logs. Throws `INVALID_STATE` while it runs. */
@@ -90,7 +92,8 @@ export async function cleanJobs({ backend, queue }: Target, query: CleanQuery): 
     throw new SkqError('INVALID_STATE', 'clean() cannot delete running jobs; cancel them first', { context: { queue, field: 'state' } });
   }
   const now = Date.now();
-  const cutoff = now - (resolveWhen(parsed.olderThan as When, now, 'olderThan') - now);
+  // A Date is the instant itself ("finished before it"); an age counts back from now.
+  const cutoff = parsed.olderThan instanceof Date ? parsed.olderThan.getTime() - 1 : now - (resolveWhen(parsed.olderThan as When, now, 'olderThan') - now);
   const limit = parsed.limit ?? Infinity;
   let removed = 0;
   for await (const batch of matchingJobs(backend, queue, { state: parsed.state })) {
@@ -110,17 +113,29 @@ export async function rescheduleJob({ backend, queue }: Target, jobId: string, w
   const record = await requireJob(backend, queue, jobId);
   const now = Date.now();
   const runAt = when === undefined ? now + (record.options.delayMs ?? 0) : resolveWhen(when, now, 'when');
-  if (!(await backend.reschedule(queue, jobId, runAt))) {
-    throw invalidState(queue, jobId, record.state, 'rescheduled: it is no longer waiting');
-  }
+  if (!(await backend.reschedule(queue, jobId, runAt))) throw await refusal(backend, queue, jobId, 'rescheduled: it is no longer waiting');
 }
 
 /** A job's record, or `JOB_NOT_FOUND`. */
 export async function requireJob(backend: StorageBackend, queue: string, jobId: unknown): Promise<JobRecord> {
   if (typeof jobId !== 'string' || jobId.length === 0) throw new SkqError('ARGS_INVALID', 'jobId must be a non-empty string', { context: { queue, field: 'jobId' } });
   const record = await backend.getJob(queue, jobId);
-  if (!record) throw new SkqError('JOB_NOT_FOUND', `job ${jobId} not found in queue "${queue}"`, { context: { jobId, queue } });
+  if (!record) throw notFound(queue, jobId);
   return record;
+}
+
+/**
+ * Why a write that found the job earlier changed nothing, from the job as it is now: the record read
+ * before the write is stale by then, and a job removed meanwhile is `JOB_NOT_FOUND`, not its old state.
+ */
+async function refusal(backend: StorageBackend, queue: string, jobId: string, why: string): Promise<SkqError> {
+  const now = await backend.getJob(queue, jobId);
+  if (!now) return notFound(queue, jobId);
+  return invalidState(queue, jobId, now.state, why);
+}
+
+function notFound(queue: string, jobId: string): SkqError {
+  return new SkqError('JOB_NOT_FOUND', `job ${jobId} not found in queue "${queue}"`, { context: { jobId, queue } });
 }
 
 function invalidState(queue: string, jobId: string, state: JobState, why: string): SkqError {

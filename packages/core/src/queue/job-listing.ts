@@ -111,7 +111,8 @@ function encodeCursor(position: JobPosition): string {
 function decodeCursor(cursor: string, queue: string): JobPosition {
   try {
     const [createdAt, id] = JSON.parse(Buffer.from(cursor, 'base64url').toString('utf8')) as unknown[];
-    if (typeof createdAt === 'number' && Number.isFinite(createdAt) && typeof id === 'string') return { createdAt, id };
+    // Every store keys its listing by these two: a time that is not a whole, safe ms (a forged 1.5) is not a position in any.
+    if (Number.isSafeInteger(createdAt) && (createdAt as number) >= 0 && typeof id === 'string' && id.length > 0) return { createdAt: createdAt as number, id };
   } catch {
     // Reported below.
   }

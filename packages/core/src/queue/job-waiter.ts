@@ -1,10 +1,15 @@
-import { SkqError } from '../errors.js';
+import { z } from 'zod';
+import { safeParseInput } from '../config.js';
+import { SkqError, describeIssues } from '../errors.js';
+import { MAX_DELAY_MS } from '../schedule/delay.js';
 import type { JobEvent, JobRecord, StorageBackend } from '../storage/contract.js';
 import { TERMINAL_STATES } from '../storage/contract.js';
 
 const ENDING_EVENTS = new Set<JobEvent['type']>(['succeeded', 'failed', 'cancelled', 'removed']);
 /** A safety net for events a backend may have trimmed before a waiter read them. */
 const RECHECK_MS = 1_000;
+/** How long to wait, in ms: a Date or a string here would make the deadline NaN, and the wait endless. */
+const TimeoutMsSchema = z.number().finite().nonnegative().max(MAX_DELAY_MS).optional();
 
 /**
  * Waits for jobs to end over one shared event subscription per queue, so a thousand pending
@@ -21,6 +26,11 @@ export class JobWaiter {
 
   /** Resolves with the job's record once its state is terminal. */
   async waitForEnd(jobId: string, timeoutMs?: number): Promise<JobRecord> {
+    if (typeof jobId !== 'string' || jobId.length === 0) throw new SkqError('ARGS_INVALID', 'jobId must be a non-empty string', { context: { queue: this.queue, field: 'jobId' } });
+    const timeout = safeParseInput(TimeoutMsSchema, timeoutMs);
+    if (!timeout.success) {
+      throw new SkqError('ARGS_INVALID', `invalid timeoutMs: ${describeIssues(timeout.error.issues, 'timeoutMs')} (a number of ms, 0 to 100 years)`, { cause: timeout.error, context: { jobId, queue: this.queue, field: 'timeoutMs' } });
+    }
     const backend = await this.backend();
     let wake!: () => void;
     let woken = new Promise<void>((resolve) => (wake = resolve));

@@ -1,6 +1,6 @@
 import { safeParseInput } from '../config.js';
 import { newJobId } from '../job/job-id.js';
-import { SkqError, describeIssues } from '../errors.js';
+import { SkqError, describeIssues, describeValue } from '../errors.js';
 import { JobDefinition, type JobHandler, type JobOptions } from '../job/define-job.js';
 import { JobHandle, type JobReader } from '../job/job-handle.js';
 import { FireOptionsSchema, invocationOf, parseJobName, type FireOptions, type Invocable, type InvocationTarget } from '../job/invocation.js';
@@ -142,9 +142,10 @@ export class SkunkQueue implements InvocationTarget, JobReader {
     if (!Array.isArray(jobs)) throw new SkqError('ARGS_INVALID', `pushMany() takes an array of jobs, not ${jobs === null ? 'null' : typeof jobs}`, { context: { queue: this.name, field: 'jobs' } });
     const parsed = safeParseInput(FireOptionsSchema, options ?? {});
     if (!parsed.success) {
+      const path = parsed.error.issues[0]?.path ?? [];
       throw new SkqError('ARGS_INVALID', `invalid fire options: ${describeIssues(parsed.error.issues, 'options')}`, {
         cause: parsed.error,
-        context: { queue: this.name },
+        context: { queue: this.name, field: ['options', ...path.map(String)].join('.') },
       });
     }
     if (parsed.data.jobId !== undefined && jobs.length > 1) {
@@ -199,6 +200,8 @@ export class SkunkQueue implements InvocationTarget, JobReader {
 
   /** Pauses (or, with `paused` false, resumes) a schedule. Throws `JOB_NOT_FOUND` if there is none. */
   async pauseSchedule(id: string, paused = true): Promise<void> {
+    this.scheduleIdArg(id);
+    if (typeof paused !== 'boolean') throw new SkqError('ARGS_INVALID', `paused must be true or false, not ${describeValue(paused)}`, { context: { queue: this.name, field: 'paused' } });
     if (!(await (await this.backend()).setSchedulePaused(this.name, id, paused))) {
       throw new SkqError('JOB_NOT_FOUND', `schedule "${id}" not found in queue "${this.name}"`, { context: { queue: this.name, field: 'id' } });
     }
@@ -206,7 +209,7 @@ export class SkunkQueue implements InvocationTarget, JobReader {
 
   /** Removes a schedule. Throws `JOB_NOT_FOUND` if there is none. */
   async removeSchedule(id: string): Promise<void> {
-    if (!(await (await this.backend()).removeSchedule(this.name, id))) {
+    if (!(await (await this.backend()).removeSchedule(this.name, this.scheduleIdArg(id)))) {
       throw new SkqError('JOB_NOT_FOUND', `schedule "${id}" not found in queue "${this.name}"`, { context: { queue: this.name, field: 'id' } });
     }
   }
@@ -490,6 +493,13 @@ export class SkunkQueue implements InvocationTarget, JobReader {
   private jobIdArg(jobId: unknown): string {
     if (typeof jobId !== 'string' || jobId.length === 0) throw new SkqError('ARGS_INVALID', 'jobId must be a non-empty string', { context: { queue: this.name, field: 'jobId' } });
     return jobId;
+  }
+
+  private scheduleIdArg(id: unknown): string {
+    if (typeof id !== 'string' || id.length === 0 || id.length > 512) {
+      throw new SkqError('ARGS_INVALID', `schedule id must be a string of 1 to 512 characters, not ${describeValue(id)}`, { context: { queue: this.name, field: 'id' } });
+    }
+    return id;
   }
 
   private async requireJob(jobId: string): Promise<JobRecord> {

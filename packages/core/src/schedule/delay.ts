@@ -30,8 +30,14 @@ export function timerMs(min = 1) {
     .max(MAX_TIMER_MS, { message: `must be at most ${MAX_TIMER_MS} ms (about 24.8 days, the longest Node timer)` });
 }
 
-/** A span of time in combinable, possibly fractional units. */
-export const DurationSchema = z
+/** Whether `value` is an object literal (or has no prototype), not a Date, Map or other class instance. */
+function isPlainObject(value: unknown): value is Record<string, unknown> {
+  if (typeof value !== 'object' || value === null) return false;
+  const proto: unknown = Object.getPrototypeOf(value);
+  return proto === Object.prototype || proto === null;
+}
+
+const DurationFields = z
   .object({
     /** Seconds, as PyTaSched's `wait`; adds to the other units. */
     wait: z.number().finite().nonnegative().optional(),
@@ -42,6 +48,14 @@ export const DurationSchema = z
     millis: z.number().finite().nonnegative().optional(),
   })
   .strict();
+
+/**
+ * A span of time in combinable, possibly fractional units. Only an object literal is one: zod alone
+ * would read a `Date`, a `Map` or any class instance as an empty duration, "0 ms".
+ */
+export const DurationSchema = z
+  .custom<z.input<typeof DurationFields>>(isPlainObject, { message: 'expected { wait, days, hours, minutes, seconds, millis }, not a Date or another class instance' })
+  .pipe(DurationFields);
 
 /** `{ wait, days, hours, minutes, seconds, millis }` (`wait` is seconds): units combine and accept floats. */
 export type Duration = z.input<typeof DurationSchema>;
@@ -82,7 +96,9 @@ export function durationToMs(duration: Duration): number {
 }
 
 /**
- * Resolves a {@link When} to an absolute epoch-millisecond timestamp.
+ * Resolves a {@link When} to an absolute epoch-millisecond timestamp. A Date must lie within 100
+ * years of now ({@link MAX_DELAY_MS}); anything that is neither a Date, a number of ms nor a
+ * {@link Duration} is `ARGS_INVALID` naming `field`.
  *
  * @example
  * ```ts
@@ -91,10 +107,13 @@ export function durationToMs(duration: Duration): number {
  * ```
  */
 export function resolveWhen(when: When, now: number = Date.now(), field = 'when'): number {
-  // Checked first: an invalid Date would otherwise parse as an empty duration.
   if (when instanceof Date) {
     const at = when.getTime();
     if (Number.isNaN(at)) throw new SkqError('ARGS_INVALID', `invalid ${field}: the Date is invalid`, { context: { field } });
+    // The bound durations have, both ways: a year-275760 run time is no more a date a person meant than 1e308 days.
+    if (Math.abs(at - now) > MAX_DELAY_MS) {
+      throw new SkqError('ARGS_INVALID', `invalid ${field}: ${when.toISOString()} is more than 100 years from now`, { context: { field } });
+    }
     return at;
   }
   const parsed = safeParseInput(WhenSchema, when);
