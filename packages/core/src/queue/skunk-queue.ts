@@ -322,7 +322,9 @@ export class SkunkQueue implements InvocationTarget, JobReader {
 
   /**
    * Pauses the queue, or one route of it: no worker anywhere claims from it until {@link SkunkQueue.resume}.
-   * Running jobs finish; enqueueing goes on.
+   * Running jobs finish; enqueueing goes on. The route need not exist yet: a pause of a route no worker
+   * or job has is stored and holds it from the moment one appears (pause before deploying its workers),
+   * so a misspelt route is not refused; {@link SkunkQueue.pausedRoutes} shows what is paused.
    *
    * @example
    * ```ts
