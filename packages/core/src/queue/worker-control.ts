@@ -18,7 +18,7 @@ export interface CommandOptions {
   timeoutMs?: number;
 }
 
-/** How a command ended: obeyed (with when), or, for a stop, the worker's registration is gone because it exited. */
+/** How a command ended: obeyed (with when), or, for a stop, the worker removed its registration as it exited. */
 export interface CommandOutcome {
   command: WorkerCommand;
   outcome: 'obeyed' | 'exited';
@@ -29,7 +29,8 @@ const CHECK_EVERY_MS = 100;
 
 /**
  * Leaves a command on a worker's registration and waits until the worker says it obeyed.
- * `WORKER_NOT_FOUND` when no live worker has the id; `COMMAND_EXPIRED` when it does not obey in time.
+ * `WORKER_NOT_FOUND` when no live worker has the id; `COMMAND_EXPIRED` when it does not obey in time,
+ * or its registration lapses first (it died), or it leaves without obeying a pause or resume.
  */
 export async function commandWorker(backend: StorageBackend, queue: string, workerId: string, command: WorkerCommandName, options: CommandOptions = {}): Promise<CommandOutcome> {
   const parsed = safeParseInput(CommandSchema, { workerId, command, ...options });
@@ -39,13 +40,22 @@ export async function commandWorker(backend: StorageBackend, queue: string, work
   const now = Date.now();
   const sent: WorkerCommand = { id: randomUUID(), command: parsed.data.command, sentAt: now, expiresAt: now + parsed.data.timeoutMs, obeyedAt: null };
   if (!(await backend.sendWorkerCommand(queue, workerId, sent))) throw workerNotFound(queue, workerId);
+  // When the registration last seen would lapse unless renewed; unseen, it was live when the command landed.
+  let seenUntil = Number.POSITIVE_INFINITY;
   for (;;) {
     const worker = (await backend.listWorkers(queue)).find((w) => w.id === workerId);
     if (!worker) {
-      // Stopping workers unregister as they exit; a worker that dies keeps its registration until it expires.
+      // A worker that exits removes its registration at once; one that dies (SIGKILL, a lost host)
+      // stops renewing it and it lapses. Only the first is a stop carried out.
+      if (Date.now() >= seenUntil) {
+        throw new SkqError('COMMAND_EXPIRED', `worker ${workerId} stopped renewing its registration, which expired before it obeyed "${sent.command}": it has died`, {
+          context: { queue, workerId, commandId: sent.id },
+        });
+      }
       if (sent.command === 'stop' || sent.command === 'stop-rough') return { command: sent, outcome: 'exited' };
       throw new SkqError('COMMAND_EXPIRED', `worker ${workerId} went away before it obeyed "${sent.command}"`, { context: { queue, workerId, commandId: sent.id } });
     }
+    seenUntil = worker.expiresAt;
     if (worker.command?.id === sent.id && worker.command.obeyedAt !== null) return { command: worker.command, outcome: 'obeyed' };
     if (worker.command?.id !== sent.id) {
       throw new SkqError('COMMAND_EXPIRED', `command "${sent.command}" to worker ${workerId} was replaced by a later one before it was obeyed`, { context: { queue, workerId, commandId: sent.id } });
