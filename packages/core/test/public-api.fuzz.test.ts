@@ -84,6 +84,16 @@ describe('public entry points with arbitrary input', () => {
     expect(await jobCount()).toBe(before + [a, b].filter((o) => o.ok).length);
   });
 
+  property('times: only a Date, a number of ms or a duration object is taken as one', fc.tuple(anything), async (when: unknown) => {
+    // zod alone reads a Date, a Map or any class instance as an empty duration: "now", or "0 ms ago".
+    const proto = typeof when === 'object' && when !== null ? Object.getPrototypeOf(when) : undefined;
+    const isTime = when === undefined || when instanceof Date || typeof when === 'number' || proto === Object.prototype || proto === null;
+    const fired = await settle(() => add.fireAt(when as never, 1, 2));
+    if (fired.ok) expect({ when, isTime }).toEqual({ when, isTime: true });
+    const cleaned = await settle(() => queue.clean({ state: 'cancelled', olderThan: when as never }));
+    if (cleaned.ok) expect({ when, isTime }).toEqual({ when, isTime: true });
+  });
+
   property('queue.job and JobMixin: options of any shape', fc.tuple(anything, anything, anything), async (options: unknown, routes: unknown, timeout: unknown) => {
     await settle(() => queue.job(options as never, async () => 1));
     await settle(() => Object.assign(new Greet(), { routes, timeout }).with('x'));
@@ -118,6 +128,9 @@ describe('public entry points with arbitrary input', () => {
       () => queue.reschedule(id as never, other as never),
       () => queue.list(id as never),
       () => queue.pauseSchedule(id as never, other as never),
+      () => queue.removeSchedule(id as never),
+      () => queue.retry(id as never),
+      () => queue.promote(id as never),
     ]) {
       await settle(call);
     }
