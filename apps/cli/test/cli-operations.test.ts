@@ -93,6 +93,29 @@ describe('operating queues from the command line', () => {
     expect(await held.result({ timeoutMs: 10_000 })).toBe(info.id);
   });
 
+  it('skunq workers: a command to a killed worker expires with COMMAND_EXPIRED, and so does one nobody obeys in time', async () => {
+    const proc = startCli(['work', '-q', 'ops', '-r', 'bar', '-f', JOBS, '--registration-ttl-ms', '4000'], env);
+    running.push(proc);
+    await proc.waitFor('listening');
+    const info = await registration(proc, 'bar');
+    proc.child.kill('SIGKILL');
+    await proc.exited;
+    // Its registration outlives it until it lapses: the stop is left there, never obeyed.
+    const stop = await skunq('workers', 'stop', info.id);
+    expect(stop).toMatchObject({
+      code: 1,
+      stderr: `skunq workers: [COMMAND_EXPIRED] worker ${info.id} stopped renewing its registration, which expired before it obeyed "stop": it has died\n`,
+    });
+    const backend = await queue.backend();
+    await backend.registerWorker({ id: 'ops:ghost', queue: 'ops', routes: ['bar'], hostname: 'h', pid: 1, startedAt: Date.now() }, 60_000);
+    try {
+      const paused = await skunq('workers', 'pause', 'ops:ghost', '--timeout-ms', '300');
+      expect(paused).toMatchObject({ code: 1, stderr: expect.stringMatching(/^skunq workers: \[COMMAND_EXPIRED\] worker ops:ghost did not obey "pause" within 300 ms; it may have died, and its registration expires at \d{4}-/) });
+    } finally {
+      await backend.unregisterWorker('ops', 'ops:ghost');
+    }
+  });
+
   it('skunq pause: two workers stop claiming from the route until skunq resume', async () => {
     const [a, b] = [await worker('foo', 'bar'), await worker('foo', 'bar')];
     expect(await skunq('pause', '-r', 'foo')).toMatchObject({ code: 0, stdout: 'paused route foo of queue ops\n' });
