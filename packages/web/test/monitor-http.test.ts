@@ -216,4 +216,15 @@ describe('the monitor over HTTP', () => {
     expect(messages.length).toBeLessThanOrEqual(Math.ceil(elapsedMs / 250) + 2);
     expect(messages.length).toBeLessThan(100);
   });
+
+  it('shows a command as expired when the worker it went to died before obeying', async () => {
+    // A registration with no process behind it, as a SIGKILLed worker leaves one: it lapses within a second.
+    const backend = await queue.backend();
+    await backend.registerWorker({ id: 'killed-worker', queue: 'httpq', routes: ['r'], hostname: 'h', pid: 1, startedAt: Date.now() }, 1_000);
+    const res = await post('queues/httpq/workers/killed-worker/stop', { _csrf: csrf, back: 'queues/httpq' });
+    expect(res.status).toBe(504);
+    expect(res.body).toContain(
+      '<span class="badge">COMMAND_EXPIRED</span> worker killed-worker stopped renewing its registration, which expired before it obeyed &quot;stop&quot;: it has died',
+    );
+  });
 });
