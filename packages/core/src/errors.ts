@@ -31,6 +31,8 @@ export const SKQ_ERROR_CODES = [
   'COMMAND_FAILED',
   /** The server lacks a feature the call needs (e.g. change streams for triggers). */
   'UNSUPPORTED',
+  /** A job's result is larger than its store keeps for one result: the attempt fails once, not retried. */
+  'RESULT_TOO_LARGE',
 ] as const;
 
 /** A string-literal union of every {@link SkqError} code. */

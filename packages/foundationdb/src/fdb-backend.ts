@@ -1,7 +1,8 @@
 import { randomUUID } from 'node:crypto';
 import {
   RetentionSchedule,
-  SkqError,
+  checkJobSizes,
+  fitLogLine,
   minuteOf,
   type CallRecord,
   type CallRecordQuery,
@@ -42,6 +43,10 @@ import { decode, encode, toClaimed, toJobRecord } from './queue/records.js';
 
 /** Jobs per enqueue transaction: FDB limits a transaction to 10 MB and 5 seconds. */
 const ENQUEUE_BATCH = 200;
+/** Bytes of JSON per enqueue or log transaction, well under FDB's 10 MB: a batch is cut at whichever bound comes first. */
+const BATCH_BYTES = 2_000_000;
+/** Log lines per transaction: each takes a versionstamp's 16-bit user version. */
+const LOG_BATCH = 5_000;
 /** How long a claimer counts as active for spreading claims (in cluster versions: 2 s). */
 const ACTIVE_CLAIMER_VERSIONS = 2_000 * VERSIONS_PER_MS;
 
@@ -71,7 +76,7 @@ export class FdbBackend implements StorageBackend {
     private readonly db: KvDatabase,
     private readonly prefix: string,
   ) {
-    this.capabilities = { crossProcess: db.crossProcess, pushEvents: true, batchClaim: true, durable: db.kind === 'foundationdb' };
+    this.capabilities = { crossProcess: db.crossProcess, pushEvents: true, batchClaim: true, durable: db.kind === 'foundationdb', maxValueBytes: jobs.MAX_VALUE_BYTES };
   }
 
   /**
@@ -97,10 +102,15 @@ export class FdbBackend implements StorageBackend {
     return new FdbBackend(db, resolveFdbOptions({ ...(options.prefix && { prefix: options.prefix }) }).prefix);
   }
 
+  /**
+   * All or nothing for what FDB would refuse: every job's size is checked before the first write,
+   * and batches are cut by bytes as well as count, so no later transaction is refused as too large
+   * after earlier ones committed.
+   */
   async enqueue(input: NewJob[]): Promise<EnqueueResult[]> {
+    checkJobSizes(input, this.capabilities.maxValueBytes);
     const results: EnqueueResult[] = [];
-    for (let i = 0; i < input.length; i += ENQUEUE_BATCH) {
-      const batch = input.slice(i, i + ENQUEUE_BATCH);
+    for (const batch of batches(input, ENQUEUE_BATCH, (job) => JSON.stringify(job).length)) {
       const byQueue = [...new Set(batch.map((j) => j.queue))];
       results.push(
         ...(await this.transact('enqueue', byQueue[0]!, async (tr) => {
@@ -189,11 +199,6 @@ export class FdbBackend implements StorageBackend {
   }
 
   async listJobs(query: ListJobsQuery): Promise<JobRecord[]> {
-    // The position becomes part of a key: one the tuple encoder cannot pack (a forged cursor's 1.5) is the caller's error.
-    const after = query.after;
-    if (after != null && !(typeof after === 'object' && Number.isSafeInteger(after.createdAt) && typeof after.id === 'string')) {
-      throw new SkqError('ARGS_INVALID', 'listJobs: after is not a position a listing returned: { createdAt: whole ms, id: string }', { context: { queue: query.queue, field: 'after' } });
-    }
     return this.transact('listJobs', query.queue, async (tr) => {
       const qt = this.qt(tr, query.queue);
       const [begin, end] = qt.keys.range('list');
@@ -205,7 +210,9 @@ export class FdbBackend implements StorageBackend {
   }
 
   async retryJob(queue: string, jobId: string, request: { runAt: number; attempts: number }): Promise<number> {
-    return this.marked('retryJob', queue, (qt) => jobs.retryJob(qt, jobId, request));
+    // What the first run of the transaction found ended: a rerun after a conflict retries only those endings.
+    const seen = new Map<string, number>();
+    return this.marked('retryJob', queue, (qt) => jobs.retryJob(qt, jobId, request, seen));
   }
 
   async removeJobs(queue: string, jobIds: string[]): Promise<string[]> {
@@ -248,9 +255,12 @@ export class FdbBackend implements StorageBackend {
     });
   }
 
+  /** Lines cut to fit a value (core's rule), written in order in transactions of bounded size. */
   async appendLogs(queue: string, lines: LogLine[]): Promise<void> {
-    if (lines.length === 0) return;
-    await this.marked('appendLogs', queue, async (qt) => state.appendLogs(qt, lines));
+    const fitted = lines.map((line) => fitLogLine(line, jobs.MAX_VALUE_BYTES));
+    for (const batch of batches(fitted, LOG_BATCH, (line) => line.line.length)) {
+      await this.marked('appendLogs', queue, async (qt) => state.appendLogs(qt, batch));
+    }
   }
 
   async getLogs(queue: string, jobId: string): Promise<LogLine[]> {
@@ -431,4 +441,23 @@ export class FdbBackend implements StorageBackend {
     }
     return { deliveries, nextRunAt: null };
   }
+}
+
+/** `items` in order, in batches of at most `count` items and about {@link BATCH_BYTES} (an item larger than that goes alone). */
+function batches<T>(items: T[], count: number, size: (item: T) => number): T[][] {
+  const out: T[][] = [];
+  let current: T[] = [];
+  let bytes = 0;
+  for (const item of items) {
+    const n = size(item);
+    if (current.length && (current.length >= count || bytes + n > BATCH_BYTES)) {
+      out.push(current);
+      current = [];
+      bytes = 0;
+    }
+    current.push(item);
+    bytes += n;
+  }
+  if (current.length) out.push(current);
+  return out;
 }

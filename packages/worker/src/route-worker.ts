@@ -5,13 +5,15 @@ import {
   isSkqError,
   leaseOf,
   runAttempt,
+  valueLimit,
+  type AttemptOutcome,
   type ClaimedDelivery,
   type LeaseToken,
   type JobRegistry,
-  type LogLine,
   type ProgressSink,
   type StorageBackend,
 } from '@skq/core';
+import { LogBuffer } from './log-buffer.js';
 
 /** What a route worker shares with its pool. */
 export interface RouteWorkerSettings {
@@ -44,8 +46,10 @@ export interface AttemptEnd {
 /** One attempt running here, with its log buffer and, once the handler reports progress, its progress writes. */
 class Running implements ProgressSink {
   done: Promise<void> = Promise.resolve();
-  readonly logs: LogLine[] = [];
+  readonly logs: LogBuffer;
   progress: ProgressWrites | null = null;
+  /** A log write failed and was reported: the next failure in a row is not reported again. */
+  logsFailing = false;
 
   constructor(
     private readonly worker: RouteWorker,
@@ -53,7 +57,10 @@ class Running implements ProgressSink {
     readonly controller: AttemptControl,
     /** The lease ends no earlier than this, by this process's clock: when the claim or last renewal was sent, plus the lease. */
     public leaseEndsBy: number,
-  ) {}
+    maxValueBytes: number,
+  ) {
+    this.logs = new LogBuffer(delivery.id, maxValueBytes);
+  }
 
   report(value: unknown): void {
     this.worker.reportProgress(this, value);
@@ -187,10 +194,22 @@ export class RouteWorker {
     }
   }
 
-  /** Writes buffered log lines of running jobs, so long jobs show progress. */
+  /** Writes buffered log lines of running jobs, so long jobs show progress; lines a write failed to store stay for the next flush. */
   async flushLogs(): Promise<void> {
-    const lines = [...this.running.values()].flatMap((run) => run.logs.splice(0));
-    if (lines.length) await this.settings.backend.appendLogs(this.settings.queue, lines);
+    await Promise.all([...this.running.values()].map((run) => this.writeLogs(run)));
+  }
+
+  /** Writes an attempt's buffered lines; a failure is reported once per run of failures, and the lines are kept. */
+  private async writeLogs(run: Running): Promise<boolean> {
+    try {
+      await run.logs.write(this.settings.backend, run.delivery.queue);
+      run.logsFailing = false;
+      return true;
+    } catch (err) {
+      if (!run.logsFailing) this.settings.warn(`could not write ${run.logs.size} log lines of job ${run.delivery.jobId}; keeping them for the next try`, err);
+      run.logsFailing = true;
+      return false;
+    }
   }
 
   private pump(): void {
@@ -273,7 +292,7 @@ export class RouteWorker {
 
   private run(delivery: ClaimedDelivery, leaseEndsBy: number): void {
     const controller = new AttemptControl();
-    const run = new Running(this, delivery, controller, leaseEndsBy);
+    const run = new Running(this, delivery, controller, leaseEndsBy, valueLimit(this.settings.backend.capabilities));
     // Before each further part of a conjunction: a lease that may have run out (the process was stalled) is renewed first, or the part is not started.
     if (delivery.name === CONJUNCTION_JOB) {
       controller.leaseCheck = async () => {
@@ -301,14 +320,15 @@ export class RouteWorker {
 
   private async execute(run: Running): Promise<void> {
     const { delivery, controller, logs } = run;
-    const { backend } = this.settings;
     const startedAt = performance.now();
+    const maxOutcomeBytes = valueLimit(this.settings.backend.capabilities);
     const outcome = await runAttempt(delivery, {
       registry: this.settings.registry,
       workerId: this.id,
       controller,
-      sink: (line) => logs.push({ ...line, deliveryId: delivery.id, at: Date.now() }),
+      sink: (line) => logs.push(line),
       progress: run,
+      maxOutcomeBytes,
     });
     const durationMs = performance.now() - startedAt;
     if (run.progress) await this.flushProgress(run.progress, run);
@@ -319,24 +339,48 @@ export class RouteWorker {
       // Attempts that did not succeed are recorded with the logs (the last one is on the delivery too), for the monitor's timeline.
       const retry = outcome.kind === 'failed' && outcome.retryAt !== null ? `, retry at ${new Date(outcome.retryAt).toISOString()}` : '';
       const line = `attempt ${delivery.attempts} ${outcome.kind} after ${Math.round(durationMs)} ms on ${this.id}: ${outcome.error.message}${retry}`;
-      logs.push({ deliveryId: delivery.id, at: Date.now(), stream: 'attempt', line });
+      logs.push({ stream: 'attempt', line });
     }
+    // The lines go first, so a job seen ended shows its log; a log the store does not take never holds the outcome back.
+    await this.writeLogs(run);
+    let stored = outcome;
     await this.report(delivery, async () => {
-      if (logs.length) await backend.appendLogs(delivery.queue, logs.splice(0));
-      if (outcome.kind === 'succeeded') {
-        await backend.complete(delivery.queue, leaseOf(delivery), outcome.result);
-        this.stats.succeeded += 1;
-        this.ended(delivery, 'succeeded', durationMs);
-      } else {
-        const ended = await backend.fail(delivery.queue, leaseOf(delivery), {
-          error: outcome.error,
-          retryAt: outcome.kind === 'failed' ? outcome.retryAt : null,
-          cancelled: outcome.kind === 'cancelled',
-        });
-        this.stats[ended === 'retrying' ? 'retried' : ended] += 1;
-        this.ended(delivery, ended, durationMs);
+      try {
+        await this.store(delivery, stored, durationMs);
+      } catch (err) {
+        // A store that refuses the outcome's values refuses them again on every try: the job fails once, saying why, instead of running again after its lease.
+        if (stored !== outcome || !isSkqError(err, 'ARGS_INVALID')) throw err;
+        stored = { kind: 'failed', retryAt: null, error: new SkqError('RESULT_TOO_LARGE', `the store refused this attempt's outcome (${outcome.kind}): ${err.message}`, { cause: err, context: { jobId: delivery.jobId, deliveryId: delivery.id, queue: delivery.queue } }).toJSON() };
+        await this.store(delivery, stored, durationMs);
       }
     });
+    // Lines the store did not take before the outcome: a few more tries, then they are reported lost, never silently.
+    for (let attempt = 1; logs.size > 0; attempt += 1) {
+      if (attempt > 1 && (await this.writeLogs(run))) break;
+      if (attempt >= 5) {
+        this.settings.warn(`${logs.size} log lines of job ${delivery.jobId} could not be stored and are dropped`);
+        break;
+      }
+      await new Promise((resolve) => setTimeout(resolve, 200 * attempt));
+    }
+  }
+
+  /** Stores an attempt's outcome: complete or fail under its lease. */
+  private async store(delivery: ClaimedDelivery, outcome: AttemptOutcome, durationMs: number): Promise<void> {
+    const { backend } = this.settings;
+    if (outcome.kind === 'succeeded') {
+      await backend.complete(delivery.queue, leaseOf(delivery), outcome.result);
+      this.stats.succeeded += 1;
+      this.ended(delivery, 'succeeded', durationMs);
+      return;
+    }
+    const ended = await backend.fail(delivery.queue, leaseOf(delivery), {
+      error: outcome.error,
+      retryAt: outcome.kind === 'failed' ? outcome.retryAt : null,
+      cancelled: outcome.kind === 'cancelled',
+    });
+    this.stats[ended === 'retrying' ? 'retried' : ended] += 1;
+    this.ended(delivery, ended, durationMs);
   }
 
   private ended(delivery: ClaimedDelivery, outcome: AttemptEnd['outcome'], durationMs: number): void {

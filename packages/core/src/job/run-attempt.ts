@@ -1,6 +1,7 @@
 import { RetryAfter, SkqError, UnrecoverableError, serializeError, type SerializedError } from '../errors.js';
 import type { ClaimedDelivery } from '../storage/contract.js';
 import { chargedAttempts } from '../storage/lease-rules.js';
+import { fitError, resultTooLarge } from '../storage/value-limits.js';
 import { formatLogParts, runInJobContext, type JobContext, type LogSink } from './context.js';
 import { AttemptControl } from './attempt-control.js';
 import { validateArgs } from './job-args.js';
@@ -29,6 +30,12 @@ export interface AttemptOptions {
   sink: LogSink;
   /** Receives each checked progress report; the worker coalesces and stores them. */
   progress?: ProgressSink;
+  /**
+   * The most bytes of JSON the store keeps for the outcome (see `valueLimit`): a larger result
+   * fails the attempt once with `RESULT_TOO_LARGE`, and an error is cut to fit. Default: no limit
+   * beyond skunq's own caps on error texts.
+   */
+  maxOutcomeBytes?: number;
 }
 
 /**
@@ -56,10 +63,13 @@ export async function runAttempt(delivery: ClaimedDelivery, options: AttemptOpti
     // An attempt aborted before it starts (a rough stop, a cancel) never calls the handler.
     if (controller.aborted) throw controller.reason;
     const work = runInJobContext(context, options.sink, () => execute(delivery, options.registry, context, controller));
-    const result = await abortable(work, controller);
-    return { kind: 'succeeded', result: jsonSafe(result) };
+    const json = jsonOf(await abortable(work, controller));
+    // Refused here, once, rather than by the store after the handler ran: a refused write was retried, then the lease expired and the job ran again.
+    const refused = resultTooLarge(json, options.maxOutcomeBytes ?? Infinity, contextOf(delivery));
+    if (refused) return { kind: 'failed', error: fitError(refused.toJSON(), options.maxOutcomeBytes), retryAt: null };
+    return { kind: 'succeeded', result: JSON.parse(json) as unknown };
   } catch (err) {
-    return decide(delivery, err);
+    return fitOutcome(decide(delivery, err), options.maxOutcomeBytes);
   } finally {
     clearTimeout(timer);
   }
@@ -206,13 +216,22 @@ function classify(err: unknown): 'cancelled' | 'interrupted' | 'final' | 'retry-
   }
 }
 
-function jsonSafe(value: unknown): unknown {
-  if (value === undefined) return null;
+/** The result as JSON (`undefined` is `null`); INVALID_STATE if it has none. */
+function jsonOf(value: unknown): string {
+  if (value === undefined) return 'null';
+  let json: string | undefined;
   try {
-    return JSON.parse(JSON.stringify(value));
+    json = JSON.stringify(value);
   } catch (cause) {
     throw new SkqError('INVALID_STATE', `the job's result cannot be serialized: ${serializeError(cause).message}`, { cause });
   }
+  if (json === undefined) throw new SkqError('INVALID_STATE', `the job's result cannot be serialized: JSON has no value for a ${typeof value}`);
+  return json;
+}
+
+/** A failed or cancelled outcome whose error is cut to what the store keeps. */
+function fitOutcome(outcome: AttemptOutcome, maxBytes: number | undefined): AttemptOutcome {
+  return outcome.kind === 'succeeded' ? outcome : { ...outcome, error: fitError(outcome.error, maxBytes) };
 }
 
 function contextOf(delivery: ClaimedDelivery) {

@@ -232,6 +232,13 @@ export interface StorageCapabilities {
   batchClaim: boolean;
   /** Durable across restarts of the process that opened it. */
   durable: boolean;
+  /**
+   * The most bytes of JSON the store keeps for one result, error, log line or job, when it has such
+   * a limit (FoundationDB: 90,000, under its 100 KB values). Workers then cut errors and log lines and
+   * refuse results to fit, and enqueue refuses larger jobs (`storage/value-limits.ts`); unset, only
+   * skunq's own caps apply.
+   */
+  maxValueBytes?: number;
 }
 
 /** What {@link StorageBackend.claim} is asked for. */

@@ -7,9 +7,11 @@ import {
   deliveryId,
   expiredLeaseError,
   expiredLeaseOutcome,
+  fitError,
   holdsLease,
   leaseLost,
   planDeliveries,
+  resultTooLarge,
   unreadableJobError,
   workerGoneError,
   type ClaimRequest,
@@ -25,8 +27,8 @@ import { unpack } from '../kv/tuple.js';
 import { VERSIONS_PER_MS, type QueueTransaction } from './queue-transaction.js';
 import { counterValue, toClaimed, type StoredDelivery, type StoredJob } from './records.js';
 
-/** The largest result stored with a delivery: FDB's values are at most 100,000 bytes, and the delivery carries more than its result. */
-export const MAX_RESULT_BYTES = 90_000;
+/** The most bytes of JSON one result, error, log line or job takes: FDB's values are at most 100,000 bytes, and each is one value with a little around it. */
+export const MAX_VALUE_BYTES = 90_000;
 
 /** Due deliveries moved from the timer index to the ready index per claim. */
 const PROMOTE_LIMIT = 256;
@@ -273,11 +275,10 @@ async function leased(qt: QueueTransaction, lease: LeaseToken, nonce: string): P
 export async function completeDelivery(qt: QueueTransaction, lease: LeaseToken, result: unknown, retention: RetentionSchedule, nonce: string): Promise<void> {
   const { d, replayed } = await leased(qt, lease, nonce);
   if (replayed) return;
-  const size = Buffer.byteLength(JSON.stringify(result ?? null));
-  if (size > MAX_RESULT_BYTES) {
-    // FDB keeps a value under 100 KB: the job fails with why, rather than its worker retrying forever.
-    const error = { name: 'SkqError', code: 'ARGS_INVALID', message: `the result is ${size} bytes of JSON; the FoundationDB backend stores at most ${MAX_RESULT_BYTES}` };
-    await failDelivery(qt, lease, { error }, retention, nonce);
+  // Workers refuse such a result before they call (core's rule); a caller that did not is refused the same way, once.
+  const refused = resultTooLarge(JSON.stringify(result ?? null), MAX_VALUE_BYTES, { queue: qt.queue, jobId: d.jobId, deliveryId: d.id });
+  if (refused) {
+    await failDelivery(qt, lease, { error: fitError(refused.toJSON(), MAX_VALUE_BYTES) }, retention, nonce);
     return;
   }
   qt.tr.clear(qt.leaseKey(d));
@@ -294,7 +295,7 @@ export async function failDelivery(qt: QueueTransaction, lease: LeaseToken, requ
   const { d, replayed } = await leased(qt, lease, nonce);
   if (replayed) return replayed.outcome as 'retrying' | 'failed' | 'cancelled';
   qt.tr.clear(qt.leaseKey(d));
-  d.error = request.error;
+  d.error = fitError(request.error, MAX_VALUE_BYTES);
   d.leaseUntil = null;
   d.leaseVersion = null;
   let outcome: 'retrying' | 'failed' | 'cancelled';
@@ -459,13 +460,19 @@ export async function rescheduleJob(qt: QueueTransaction, jobId: string, runAt: 
 /**
  * Retry. Reads: the job and its deliveries. Writes: failed and cancelled deliveries queued again
  * with a fresh budget (pending keys, counters, events), the job's end undone. Returns how many.
+ * `seen` holds, across reruns of the transaction, the attempt count each delivery had when first
+ * read: a rerun (after a conflict with another retry) retries only an ending it first saw, not a
+ * later one (the retried job ran and failed again meanwhile), so of two retries racing, exactly
+ * one wins, as on stores that run the retry as one atomic step.
  */
-export async function retryJob(qt: QueueTransaction, jobId: string, request: { runAt: number; attempts: number }): Promise<number> {
+export async function retryJob(qt: QueueTransaction, jobId: string, request: { runAt: number; attempts: number }, seen = new Map<string, number>()): Promise<number> {
   const job = await qt.job(jobId);
   if (!job) return 0;
   let n = 0;
   for (const d of await qt.deliveriesOf(job)) {
+    if (!seen.has(d.id)) seen.set(d.id, d.attempts);
     if (d.state !== 'failed' && d.state !== 'cancelled') continue;
+    if (seen.get(d.id) !== d.attempts) continue;
     n += 1;
     qt.count(d.route, d.state, 'queued');
     Object.assign(d, { state: 'queued', runAt: request.runAt, maxAttempts: d.attempts - d.recoveries + request.attempts, workerId: null });
@@ -575,6 +582,7 @@ async function deliveryEnded(qt: QueueTransaction, ended: StoredDelivery, retent
 function deleteJob(qt: QueueTransaction, job: StoredJob, deliveries: StoredDelivery[]): void {
   for (const d of deliveries) {
     qt.tr.clear(qt.keys.delivery(d.id));
+    qt.tr.clearRange(...qt.keys.range('do', d.id));
     if (d.state === 'queued') qt.removePending(d);
     if (d.state === 'running') qt.tr.clear(qt.leaseKey(d));
     qt.count(d.route, d.state, null);

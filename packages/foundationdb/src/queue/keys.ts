@@ -7,7 +7,8 @@ import { pack, packVersionstamped, prefixRange, type TuplePart } from '../kv/tup
  * | key | value |
  * |---|---|
  * | `j, jobId` | the job: name, arguments, routes, options, delivery ids, its end |
- * | `d, deliveryId` | the delivery: state, attempts, lease, result or error, progress |
+ * | `d, deliveryId` | the delivery: state, attempts, lease, and its result, error and progress while small |
+ * | `do, deliveryId, field` | a delivery's `result`, `error` or `progress` once over 1 KB of JSON: each its own value, so together they fit |
  * | `r, route, target, -priority, runAt, seq, deliveryId` | empty: a due delivery waiting to be claimed |
  * | `t, route, target, runAt, -priority, seq, deliveryId` | empty: a delivery waiting for its run time |
  * | `a, route, worker` | empty: broadcast deliveries were queued for this worker (failed once it is gone) |
@@ -57,6 +58,10 @@ export class QueueKeys {
 
   delivery(deliveryId: string): Buffer {
     return this.key('d', deliveryId);
+  }
+
+  deliveryField(deliveryId: string, field: string): Buffer {
+    return this.key('do', deliveryId, field);
   }
 
   counter(route: string, state: string): Buffer {

@@ -6,6 +6,15 @@ import { decode, encode, type StoredDelivery, type StoredJob } from './records.j
 /** Cluster versions per ms: FDB advances about a million versions a second. */
 export const VERSIONS_PER_MS = 1_000;
 
+/** A delivery's fields that may be large, each stored under a key of its own once its JSON passes {@link INLINE_FIELD_BYTES}. */
+const OUTSIDE_FIELDS = ['result', 'error', 'progress'] as const;
+type OutsideField = (typeof OUTSIDE_FIELDS)[number];
+/** Smaller fields stay in the delivery's value, so most deliveries are one key. */
+const INLINE_FIELD_BYTES = 1_024;
+
+/** A delivery's value: the fields kept apart are null here, and named in `outside`. */
+type StoredDeliveryValue = StoredDelivery & { outside?: OutsideField[] };
+
 /** States a delivery is counted in (`scheduled` is a queued delivery whose run time is ahead). */
 export type CountedState = StoredDelivery['state'];
 
@@ -17,6 +26,8 @@ export type CountedState = StoredDelivery['state'];
  */
 export class QueueTransaction {
   private readonly events: Omit<JobEvent, 'seq'>[] = [];
+  /** The fields each delivery read here kept apart, so a write that brings one back inline clears its key. */
+  private readonly outsideOf = new WeakMap<StoredDelivery, OutsideField[]>();
 
   constructor(
     readonly tr: KvTransaction,
@@ -38,9 +49,22 @@ export class QueueTransaction {
     return raw ? decode<StoredJob>(raw) : null;
   }
 
+  /**
+   * A delivery with its result, error and progress. Each of those is kept apart once large, so that
+   * together they never make one value over FDB's 100 KB: a large progress report, an earlier
+   * attempt's error and a result each fit a value of their own.
+   */
   async delivery(deliveryId: string, snapshot = false): Promise<StoredDelivery | null> {
-    const raw = await (snapshot ? this.tr.snapshot : this.tr).get(this.keys.delivery(deliveryId));
-    return raw ? decode<StoredDelivery>(raw) : null;
+    const reader = snapshot ? this.tr.snapshot : this.tr;
+    const raw = await reader.get(this.keys.delivery(deliveryId));
+    if (!raw) return null;
+    const { outside = [], ...d } = decode<StoredDeliveryValue>(raw);
+    const values = await Promise.all(outside.map((field) => reader.get(this.keys.deliveryField(deliveryId, field))));
+    outside.forEach((field, i) => {
+      (d as Record<OutsideField, unknown>)[field] = values[i] ? decode(values[i]) : null;
+    });
+    this.outsideOf.set(d, outside);
+    return d;
   }
 
   async deliveriesOf(job: StoredJob, snapshot = false): Promise<StoredDelivery[]> {
@@ -53,7 +77,23 @@ export class QueueTransaction {
   }
 
   putDelivery(d: StoredDelivery): void {
-    this.tr.set(this.keys.delivery(d.id), encode(d));
+    const value: StoredDeliveryValue = { ...d };
+    const outside: OutsideField[] = [];
+    const before = this.outsideOf.get(d) ?? [];
+    for (const field of OUTSIDE_FIELDS) {
+      const json = d[field] === null || d[field] === undefined ? null : encode(d[field]);
+      const key = this.keys.deliveryField(d.id, field);
+      if (json !== null && json.length > INLINE_FIELD_BYTES) {
+        this.tr.set(key, json);
+        value[field] = null;
+        outside.push(field);
+      } else if (before.includes(field)) {
+        this.tr.clear(key);
+      }
+    }
+    if (outside.length) value.outside = outside;
+    this.outsideOf.set(d, outside);
+    this.tr.set(this.keys.delivery(d.id), encode(value));
   }
 
   /** The key of a queued delivery: `r` when due, else `t` (which a claim moves to `r` once due). */
