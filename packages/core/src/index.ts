@@ -17,6 +17,7 @@ export * from './storage/value-limits.js';
 export * from './storage/open-backend.js';
 export * from './routing/delivery-plan.js';
 export * from './job/names.js';
+export { JobIdSchema } from './job/job-id.js';
 export * from './job/retry-policy.js';
 export * from './job/context.js';
 export * from './job/registry.js';
