@@ -52,20 +52,29 @@
         const attempts = holder.querySelector('[data-field="attempts"]');
         if (attempts) attempts.textContent = String(job.attempts);
         const progress = holder.querySelector('[data-field="progress"]');
-        if (progress && holder.tagName === 'TR') progress.textContent = job.progress === null ? '' : JSON.stringify(job.progress).slice(0, 40);
+        if (progress && holder.tagName === 'TR') progress.textContent = job.progress === null ? '' : job.progress.slice(0, 40);
       }
       if (body.dataset.reloadOnChange) {
         const progress = document.querySelector('main > [data-field="progress"]');
         if (progress && job.progress !== null) {
           const pre = document.createElement('pre');
           pre.className = 'json';
-          pre.textContent = JSON.stringify(job.progress, null, 2).slice(0, 4096);
+          pre.textContent = indented(job.progress);
           progress.replaceChildren(pre);
         }
       }
     }
     if (stateChanged && body.dataset.reloadOnChange) reloadMain();
   });
+
+  /** Progress arrives as JSON text, cut at 4 KB when longer: shown indented when it is whole. */
+  function indented(text) {
+    try {
+      return JSON.stringify(JSON.parse(text), null, 2);
+    } catch {
+      return text;
+    }
+  }
 
   stream.addEventListener('counts', (event) => {
     const { queue, counts } = JSON.parse(event.data);

@@ -3,17 +3,24 @@ import type { IncomingMessage } from 'node:http';
 
 /** How long a browser stays signed in. */
 const SESSION_SECONDS = 7 * 24 * 3_600;
+/**
+ * Sessions kept at once. Past it, signing in drops the sessions closest to expiring, so a flood of
+ * sign-ins (each needs the token) cannot grow the monitor's memory.
+ */
+export const MAX_SESSIONS = 1_000;
 
 /**
  * Sign-in and CSRF checks. The token is given once (form or `?token=`); the browser then keeps a
- * session cookie derived from it (never the token itself), HttpOnly and SameSite=Strict. Every
- * action is a POST that must carry the CSRF token of the page it came from and, when the browser
- * says so, come from the same origin.
+ * session cookie, HttpOnly and SameSite=Strict, holding a random id the monitor keeps in memory
+ * (never the token, nor anything derived from it): signing out deletes the id, so the cookie opens
+ * nothing afterwards, and a restart signs every browser out. Every action is a POST that must carry
+ * the CSRF token of the page it came from and, when the browser says so, come from the same origin.
  */
 export class MonitorAuth {
   private readonly secret: Buffer;
   readonly cookieName: string;
-  private readonly session: string;
+  /** Session id → when it expires (ms). A Map keeps insertion order: the first entries expire first. */
+  private readonly sessions = new Map<string, number>();
   /** The value every action form carries. */
   readonly csrfToken: string;
 
@@ -22,7 +29,6 @@ export class MonitorAuth {
     this.secret = token === false ? randomBytes(32) : createHash('sha256').update(`skunq-monitor\0${token}`).digest();
     // The name depends on the secret, so two monitors on one host keep their cookies apart.
     this.cookieName = `skq_monitor_${this.derive('cookie-name').slice(0, 10)}`;
-    this.session = this.derive('session');
     this.csrfToken = this.derive('csrf');
   }
 
@@ -35,7 +41,12 @@ export class MonitorAuth {
   signedIn(req: IncomingMessage): boolean {
     if (this.token === false) return true;
     const value = readCookie(req.headers.cookie, this.cookieName);
-    return value !== null && sameText(value, this.session);
+    if (value === null) return false;
+    const expires = this.sessions.get(value);
+    if (expires === undefined) return false;
+    if (expires > Date.now()) return true;
+    this.sessions.delete(value);
+    return false;
   }
 
   /** Whether `given` is the token, compared in constant time. */
@@ -43,13 +54,22 @@ export class MonitorAuth {
     return this.token !== false && typeof given === 'string' && sameText(digest(given), digest(this.token));
   }
 
-  /** The Set-Cookie header that signs a browser in; `Secure` when the request came over HTTPS. */
+  /** Starts a session: the Set-Cookie header that signs a browser in; `Secure` when the request came over HTTPS. */
   sessionCookie(req: IncomingMessage): string {
-    return `${this.cookieName}=${this.session}; HttpOnly; SameSite=Strict; Path=/; Max-Age=${SESSION_SECONDS}${isHttps(req) ? '; Secure' : ''}`;
+    const now = Date.now();
+    for (const [id, expires] of this.sessions) {
+      if (expires > now && this.sessions.size < MAX_SESSIONS) break;
+      this.sessions.delete(id);
+    }
+    const id = randomBytes(32).toString('base64url');
+    this.sessions.set(id, now + SESSION_SECONDS * 1_000);
+    return `${this.cookieName}=${id}; HttpOnly; SameSite=Strict; Path=/; Max-Age=${SESSION_SECONDS}${isHttps(req) ? '; Secure' : ''}`;
   }
 
-  /** The Set-Cookie header that signs a browser out. */
-  clearedCookie(): string {
+  /** Ends the request's session, if any: the Set-Cookie header that signs a browser out. */
+  signOut(req: IncomingMessage): string {
+    const value = readCookie(req.headers.cookie, this.cookieName);
+    if (value !== null) this.sessions.delete(value);
     return `${this.cookieName}=; HttpOnly; SameSite=Strict; Path=/; Max-Age=0`;
   }
 

@@ -31,3 +31,8 @@ export function formatSize(chars: number): string {
   if (chars < 1_000_000) return `${(chars / 1_000).toFixed(1)} KB`;
   return `${(chars / 1_000_000).toFixed(1)} MB`;
 }
+
+/** What a page shows of a text (an error message, a stack, a log line): its start, cut at `limit` characters. */
+export function previewText(text: string, limit: number): JsonPreview {
+  return text.length > limit ? { text: `${text.slice(0, limit)}…`, length: text.length, cut: true } : { text, length: text.length, cut: false };
+}

@@ -1,5 +1,6 @@
 import type { ServerResponse } from 'node:http';
 import { JOB_STATES, type JobEvent, type JobRecord, type StateCounts, type StorageBackend } from '@skq/core';
+import { JOB_PAGE_JSON_LIMIT, previewJson } from './json-preview.js';
 
 /** How often a stream sends what gathered since its last send: thousands of events a second become 4 messages. */
 const FLUSH_MS = 250;
@@ -15,11 +16,16 @@ export interface JobUpdate {
   id: string;
   state: JobRecord['state'] | 'removed';
   attempts: number;
-  progress: unknown;
+  /** The progress as JSON text, cut at what a job page shows (so a message stays a few KB a job), or null. */
+  progress: string | null;
   finishedAt: number | null;
 }
 
-/** One browser tab's stream. */
+/**
+ * One browser tab's stream. What happened since its last message is kept here, merged (a set of
+ * job ids, a count, a flag, the latest counts per queue), so it stays this size however long the
+ * tab takes to read: a tab that stops reading is sent nothing more until it has taken what it was sent.
+ */
 interface Client {
   res: ServerResponse;
   queues: string[];
@@ -28,6 +34,8 @@ interface Client {
   added: number;
   /** The queue or a worker changed (pause, command): the page may want to read itself again. */
   refresh: boolean;
+  /** The latest counts of each queue not yet sent. */
+  counts: Map<string, StateCounts>;
   timer: NodeJS.Timeout | null;
 }
 
@@ -56,7 +64,7 @@ export class LiveFeed {
     private readonly readCounts: (queue: string, fresh: boolean) => Promise<StateCounts>,
   ) {
     this.keepalive = setInterval(() => {
-      for (const client of this.clients) client.res.write(': keepalive\n\n');
+      for (const client of this.clients) if (!stalled(client)) client.res.write(': keepalive\n\n');
     }, KEEPALIVE_MS);
     this.keepalive.unref();
   }
@@ -70,18 +78,20 @@ export class LiveFeed {
     });
     // A dropped stream is reopened by the browser after this many ms.
     res.write('retry: 2000\n\n');
-    const client: Client = { res, queues, watched: new Set(jobIds.slice(0, MAX_WATCHED_JOBS)), changed: new Set(), added: 0, refresh: false, timer: null };
+    const client: Client = { res, queues, watched: new Set(jobIds.slice(0, MAX_WATCHED_JOBS)), changed: new Set(), added: 0, refresh: false, counts: new Map(), timer: null };
     this.clients.add(client);
     res.on('close', () => this.drop(client));
-    for (const queue of queues) {
-      const tap = this.tap(queue);
-      tap.clients.add(client);
-      // The first counts come at once, so a reconnected tab catches up with what it missed.
-      void this.countsFor(queue, false).then((counts) => counts && send(client, 'counts', { queue, counts }));
-    }
-    // Jobs followed may have moved while the page was on its way.
+    for (const queue of queues) this.tap(queue).clients.add(client);
+    // The first counts come at once, so a reconnected tab catches up with what it missed; then the
+    // jobs followed, which may have moved while the page was on its way.
+    await Promise.all(
+      queues.map(async (queue) => {
+        const counts = await this.countsFor(queue, false);
+        if (counts) client.counts.set(queue, counts);
+      }),
+    );
     for (const id of client.watched) client.changed.add(id);
-    this.schedule(client);
+    await this.flush(client);
   }
 
   async close(): Promise<void> {
@@ -119,8 +129,16 @@ export class LiveFeed {
   }
 
   private async flush(client: Client): Promise<void> {
+    if (client.timer) clearTimeout(client.timer);
     client.timer = null;
     if (!this.clients.has(client)) return;
+    if (stalled(client)) {
+      // Look again later; what happens meanwhile merges into what is pending.
+      this.schedule(client);
+      return;
+    }
+    for (const [queue, counts] of client.counts) send(client, 'counts', { queue, counts });
+    client.counts.clear();
     const ids = [...client.changed];
     client.changed.clear();
     if (ids.length) {
@@ -147,7 +165,8 @@ export class LiveFeed {
           const job = await backend.getJob(queue, id).catch(() => undefined);
           if (job === undefined) return; // Unreadable now; the next event or reconnect catches up.
           if (job) {
-            updates.push({ id, state: job.state, attempts: job.attempts, progress: job.progress, finishedAt: job.finishedAt });
+            const progress = job.progress === null ? null : previewJson(job.progress, JOB_PAGE_JSON_LIMIT, 0).text;
+            updates.push({ id, state: job.state, attempts: job.attempts, progress, finishedAt: job.finishedAt });
             return;
           }
         }
@@ -165,7 +184,11 @@ export class LiveFeed {
       if (!tap.countsDirty || tap.clients.size === 0) return;
       tap.countsDirty = false;
       const counts = await this.countsFor(queue, true);
-      if (counts) for (const client of tap.clients) send(client, 'counts', { queue, counts });
+      if (!counts) return;
+      for (const client of tap.clients) {
+        client.counts.set(queue, counts);
+        this.schedule(client);
+      }
     }, wait);
   }
 
@@ -196,6 +219,14 @@ export class LiveFeed {
     if (tap.countsTimer) clearTimeout(tap.countsTimer);
     await (await tap.unsubscribe.catch(() => async () => {}))().catch(() => {});
   }
+}
+
+/**
+ * Whether the tab has not taken what it was last sent: the socket's buffer passed its high-water
+ * mark. Until it drains, nothing more is written, so the bytes held for it stay about one message.
+ */
+function stalled(client: Client): boolean {
+  return client.res.writableNeedDrain;
 }
 
 function send(client: Client, event: string, data: unknown): void {

@@ -7,6 +7,11 @@ import { Monitor } from './monitor.js';
 import { MonitorOptionsSchema } from './monitor-options.js';
 import { sendText } from './request-io.js';
 
+/** A request's headers must arrive within this many ms of the connection's first byte. */
+const HEADERS_TIMEOUT_MS = 20_000;
+/** A whole request (headers and body) must arrive within this many ms; the handler's own form deadline is shorter. */
+const REQUEST_TIMEOUT_MS = 30_000;
+
 /**
  * Options of {@link startMonitorServer}: the monitor's, plus where to listen. The token is optional here.
  *
@@ -65,14 +70,14 @@ export async function startMonitorServer(options: MonitorServerOptions = {}): Pr
   const token = given ?? generateToken();
   const { host, port, token: _unused, ...monitorOptions } = parsed;
   const monitor = new Monitor({ ...monitorOptions, token });
-  const server: Server = createServer((req, res) => {
+  // Node waits 300 s for a request's body by default: a client dripping one would hold a connection that long.
+  const server: Server = createServer({ requestTimeout: REQUEST_TIMEOUT_MS, headersTimeout: HEADERS_TIMEOUT_MS, connectionsCheckingInterval: 2_000 }, (req, res) => {
     if (loopback && !isLoopbackHostHeader(req.headers.host)) {
       sendText(res, 421, 'this monitor answers only requests addressed to localhost or a loopback address\n');
       return;
     }
     monitor.handle(req, res);
   });
-  server.headersTimeout = 30_000;
   await new Promise<void>((resolve, reject) => {
     server.once('error', (err) => reject(new SkqError('CONFIG_INVALID', `cannot listen on ${host}:${port}: ${err.message}`, { cause: err, context: { field: 'port' } })));
     server.listen(port, host, () => resolve());

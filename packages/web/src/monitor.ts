@@ -9,15 +9,18 @@ import { errorPage, loginPage } from './pages/simple-pages.js';
 import type { PageContext } from './pages/layout.js';
 import { MonitorMetrics } from './prometheus.js';
 import { QueueDirectory } from './queue-directory.js';
-import { SECURITY_HEADERS, readForm, redirect, sendHtml, sendText, statusOf } from './request-io.js';
+import { SECURITY_HEADERS, isFormTimeout, readForm, redirect, sendFormTimeout, sendHtml, sendText, statusOf } from './request-io.js';
 import { ACTIONS, PAGES, type ActionRoute, type PageRoute, type RouteRequest } from './routes.js';
 
-/** The files under `assets/` the monitor serves, with their types. Nothing else is read from disk. */
-const ASSETS: Record<string, string> = {
-  'monitor.css': 'text/css; charset=utf-8',
-  'monitor.js': 'text/javascript; charset=utf-8',
-  'favicon.svg': 'image/svg+xml',
-};
+/**
+ * The files under `assets/` the monitor serves, with their types. Nothing else is read from disk. A Map,
+ * so a name such as `constructor` finds nothing where an object would answer with its prototype's.
+ */
+const ASSETS = new Map<string, string>([
+  ['monitor.css', 'text/css; charset=utf-8'],
+  ['monitor.js', 'text/javascript; charset=utf-8'],
+  ['favicon.svg', 'image/svg+xml'],
+]);
 
 /** A wrong token waits this long, so guessing is slow. */
 const WRONG_TOKEN_DELAY_MS = 400;
@@ -140,6 +143,7 @@ export class Monitor {
       if (route.kind === 'page') return await route.run(request);
       return await this.act(request, route.run);
     } catch (err) {
+      if (isFormTimeout(err) && !res.headersSent) return sendFormTimeout(req, res);
       const error = err instanceof SkqError ? err : new SkqError('BACKEND_ERROR', serializeError(err).message, { cause: err });
       const status = error.code === 'UNSUPPORTED' ? 404 : statusOf(error);
       if (res.headersSent) return void res.end();
@@ -163,7 +167,8 @@ export class Monitor {
     // The login page sits at the root's level: `login`, so `root` is './'.
     if (req.method === 'GET') return sendHtml(res, 200, loginPage(root, null));
     if (req.method !== 'POST') return sendText(res, 405, 'GET or POST\n', { allow: 'GET, POST' });
-    const form = await readForm(req).catch(() => ({}) as Record<string, string>);
+    const form = await this.formOrNothing(req);
+    if (form === null) return sendFormTimeout(req, res);
     const site = req.headers['sec-fetch-site'];
     if (site !== undefined && site !== 'same-origin' && site !== 'none') return sendHtml(res, 403, loginPage(root, 'Sign in from the monitor\'s own page.'));
     if (!this.auth.required) return redirect(res, root);
@@ -175,20 +180,30 @@ export class Monitor {
   }
 
   private async logout(req: IncomingMessage, res: ServerResponse, root: string): Promise<void> {
-    const form = await readForm(req).catch(() => ({}) as Record<string, string>);
+    const form = await this.formOrNothing(req);
+    if (form === null) return sendFormTimeout(req, res);
     const refusal = this.auth.actionRefusal(req, form._csrf);
     if (refusal) return sendText(res, 403, `${refusal}\n`);
-    redirect(res, `${root}login`, { 'set-cookie': this.auth.clearedCookie() });
+    redirect(res, `${root}login`, { 'set-cookie': this.auth.signOut(req) });
   }
 
-  /** `Authorization: Bearer <token>`, for scrapers and scripts that keep no cookie. */
+  /** A sign-in or sign-out form; a form that cannot be read is empty (and refused), one that never came whole is null. */
+  private async formOrNothing(req: IncomingMessage): Promise<Record<string, string> | null> {
+    try {
+      return await readForm(req);
+    } catch (err) {
+      return isFormTimeout(err) ? null : {};
+    }
+  }
+
+  /** `Authorization: Bearer <token>`, for scrapers and scripts that keep no cookie. The scheme is case-insensitive (RFC 7235). */
   private bearer(req: IncomingMessage): boolean {
-    const header = req.headers.authorization;
-    return typeof header === 'string' && header.startsWith('Bearer ') && this.auth.tokenMatches(header.slice(7).trim());
+    const found = /^bearer +(\S+) *$/i.exec(req.headers.authorization ?? '');
+    return found !== null && this.auth.tokenMatches(found[1]);
   }
 
   private async asset(res: ServerResponse, name: string): Promise<void> {
-    const type = ASSETS[name];
+    const type = ASSETS.get(name);
     if (!type) return sendText(res, 404, 'no such asset\n');
     let body = this.assets.get(name);
     if (!body) this.assets.set(name, (body = readFile(new URL(`../assets/${name}`, import.meta.url))));
@@ -212,10 +227,23 @@ export function createMonitor(options: MonitorOptions): Monitor {
   return new Monitor(options);
 }
 
-/** A form's `back`: a page of the monitor, relative to its root; anything else goes to the overview. */
+/**
+ * A form's `back`: a page of the monitor, relative to its root; anything else goes to the overview.
+ * Browsers read `%2e` as a dot in a path, so the path is checked decoded: no dot segment, no empty
+ * segment, no backslash, in what the browser will resolve.
+ */
 function safeBack(value: string | undefined): string {
-  if (!value || value.includes('..') || value.includes('//') || value.includes('\\')) return '';
-  return /^queues\/[A-Za-z0-9._~%!$'()*+,;=:@\-/]*(\?[A-Za-z0-9._~%!$'()*+,;=:@\-/&?]*)?$/.test(value) ? value : '';
+  if (!value || !/^queues\/[A-Za-z0-9._~%!$'()*+,;=:@\-/]*(\?[A-Za-z0-9._~%!$'()*+,;=:@\-/&?]*)?$/.test(value)) return '';
+  let path: string;
+  try {
+    path = decodeURIComponent(value.split('?')[0]!);
+  } catch {
+    return ''; // A malformed escape: nothing a page of the monitor links to.
+  }
+  const segments = path.split('/');
+  // A trailing slash leaves one empty segment at the end, which is harmless.
+  if (segments.slice(0, -1).some((s) => s === '' || s === '.' || s === '..') || segments.at(-1) === '.' || segments.at(-1) === '..') return '';
+  return path.includes('\\') ? '' : value;
 }
 
 function delay(ms: number): Promise<void> {

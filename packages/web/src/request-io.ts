@@ -35,8 +35,15 @@ export function redirect(res: ServerResponse, location: string, headers: Record<
 }
 
 /**
+ * How long a form may take to arrive once its headers have. A browser sends a few hundred bytes at
+ * once; a client dripping them would otherwise hold a connection (and this handler) for minutes.
+ */
+export const FORM_DEADLINE_MS = 10_000;
+
+/**
  * A POST's url-encoded form. A body a framework has already parsed (Express's `urlencoded()`) is
- * taken as it is; otherwise the stream is read, up to {@link MAX_FORM_BYTES}.
+ * taken as it is; otherwise the stream is read, up to {@link MAX_FORM_BYTES} and for at most
+ * {@link FORM_DEADLINE_MS} (then `TIMEOUT` with `context.field` `'body'`: see {@link sendFormTimeout}).
  */
 export async function readForm(req: IncomingMessage): Promise<Record<string, string>> {
   const parsed = (req as { body?: unknown }).body;
@@ -47,14 +54,48 @@ export async function readForm(req: IncomingMessage): Promise<Record<string, str
   if (type !== 'application/x-www-form-urlencoded') {
     throw new SkqError('ARGS_INVALID', `actions take an application/x-www-form-urlencoded form, not "${type || 'no content type'}"`);
   }
-  const chunks: Buffer[] = [];
-  let size = 0;
-  for await (const chunk of req as AsyncIterable<Buffer>) {
-    size += chunk.length;
-    if (size > MAX_FORM_BYTES) throw new SkqError('ARGS_INVALID', `the form is larger than ${MAX_FORM_BYTES} bytes`);
-    chunks.push(chunk);
-  }
-  return Object.fromEntries(new URLSearchParams(Buffer.concat(chunks).toString('utf8')));
+  if (req.readableEnded) return {};
+  const body = await new Promise<Buffer>((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    let size = 0;
+    const settle = (outcome: Buffer | SkqError) => {
+      clearTimeout(timer);
+      req.off('data', onData).off('end', onEnd).off('error', onGone).off('close', onGone);
+      if (outcome instanceof SkqError) reject(outcome);
+      else resolve(outcome);
+    };
+    const onData = (chunk: Buffer) => {
+      size += chunk.length;
+      if (size > MAX_FORM_BYTES) settle(new SkqError('ARGS_INVALID', `the form is larger than ${MAX_FORM_BYTES} bytes`, { context: { field: 'body' } }));
+      else chunks.push(chunk);
+    };
+    const onEnd = () => settle(Buffer.concat(chunks));
+    const onGone = () => settle(new SkqError('ARGS_INVALID', 'the form was cut off: the client went away', { context: { field: 'body' } }));
+    const timer = setTimeout(
+      () => settle(new SkqError('TIMEOUT', `the form did not arrive within ${FORM_DEADLINE_MS / 1_000} s`, { context: { field: 'body' } })),
+      FORM_DEADLINE_MS,
+    );
+    req.on('data', onData).once('end', onEnd).once('error', onGone).once('close', onGone);
+  });
+  return Object.fromEntries(new URLSearchParams(body.toString('utf8')));
+}
+
+/** Whether `err` is {@link readForm}'s deadline passing. */
+export function isFormTimeout(err: unknown): boolean {
+  return err instanceof SkqError && err.code === 'TIMEOUT' && err.context.field === 'body';
+}
+
+/**
+ * Answers a form that did not arrive in time with 408 and closes the connection: the rest of a
+ * dripped body is not waited for.
+ */
+export function sendFormTimeout(req: IncomingMessage, res: ServerResponse): void {
+  res.once('finish', () => {
+    req.socket.end();
+    // The client may keep dripping into a half-closed socket: a second later it is closed whatever it does.
+    setTimeout(() => req.socket.destroy(), 1_000).unref();
+  });
+  sendText(res, 408, `the form did not arrive within ${FORM_DEADLINE_MS / 1_000} s\n`, { connection: 'close' });
 }
 
 /** The HTTP status of an error a page or action ran into. */

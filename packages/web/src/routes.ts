@@ -6,7 +6,7 @@ import type { MonitorMetrics } from './prometheus.js';
 import type { QueueDirectory } from './queue-directory.js';
 import { jobPage } from './pages/job-page.js';
 import type { PageContext } from './pages/layout.js';
-import { overviewPage } from './pages/overview-page.js';
+import { OVERVIEW_PAGE_SIZE, overviewPage, overviewPageQueues } from './pages/overview-page.js';
 import { queuePage, type QueueFilter } from './pages/queue-page.js';
 import { schedulesPage } from './pages/schedules-page.js';
 import { triggersPage } from './pages/simple-pages.js';
@@ -40,9 +40,12 @@ const plural = (n: number, word: string) => `${n} ${word}${n === 1 ? '' : 's'}`;
 
 /** The pages, each a GET. */
 export const PAGES: Record<string, PageRoute> = {
-  '/': async ({ res, page, directory }) => {
+  '/': async ({ res, page, query, directory }) => {
     const now = Date.now();
-    const names = await directory.names();
+    const all = await directory.names();
+    const pageCount = Math.max(1, Math.ceil(all.length / OVERVIEW_PAGE_SIZE));
+    const number = Math.min(pageCount, boundedInt(query.get('page') ?? '1', 'page', 1, Number.MAX_SAFE_INTEGER));
+    const names = overviewPageQueues(all, number);
     const summaries = await Promise.all(
       names.map(async (name) => {
         const queue = await directory.queue(name);
@@ -56,7 +59,7 @@ export const PAGES: Record<string, PageRoute> = {
         return { name, counts, paused, workers, schedules, throughput };
       }),
     );
-    sendHtml(res, 200, overviewPage(page, summaries, now, (await directory.backend()).kind === 'mongodb'));
+    sendHtml(res, 200, overviewPage(page, summaries, now, (await directory.backend()).kind === 'mongodb', { number, count: pageCount, queues: all.length }));
   },
 
   '/queues/:queue': async ({ res, page, params, query, directory }) => {
@@ -100,8 +103,20 @@ export const PAGES: Record<string, PageRoute> = {
     const part = query.get('part') ?? 'job';
     const delivery = job.deliveries.find((d) => d.id === query.get('delivery'));
     const value =
-      part === 'args' ? job.args : part === 'progress' ? job.progress : part === 'result' ? delivery?.result : part === 'error' ? delivery?.error : part === 'job' ? job : undefined;
-    if (value === undefined) throw new SkqError('ARGS_INVALID', 'part must be job, args, progress, or result or error with a delivery id');
+      part === 'args'
+        ? job.args
+        : part === 'progress'
+          ? job.progress
+          : part === 'result'
+            ? delivery?.result
+            : part === 'error'
+              ? delivery?.error
+              : part === 'logs'
+                ? await queue.logs(job.id)
+                : part === 'job'
+                  ? job
+                  : undefined;
+    if (value === undefined) throw new SkqError('ARGS_INVALID', 'part must be job, args, progress, logs, or result or error with a delivery id');
     res.writeHead(200, {
       ...SECURITY_HEADERS,
       'content-type': 'application/json; charset=utf-8',
@@ -129,12 +144,21 @@ export const PAGES: Record<string, PageRoute> = {
     sendHtml(res, 200, triggersPage(page, await readTriggerPositions(url)));
   },
 
+  // `?queues=a,b&jobs=x,y` (a queue or job page), or `?overview=N`: the queues of the overview's page N, so
+  // that page's URL stays short however many queues the store holds.
   '/events': async ({ res, query, directory, feed }) => {
     const shown = await directory.names();
-    const queues = (query.get('queues') ?? '').split(',').filter(Boolean);
-    const unknown = queues.find((q) => !shown.includes(q));
-    if (unknown !== undefined || queues.length === 0) throw new SkqError('QUEUE_NOT_FOUND', `events need queues this monitor shows${unknown ? `, not "${unknown}"` : ''}`);
-    const jobs = (query.get('jobs') ?? '').split(',').filter(Boolean).slice(0, MAX_WATCHED_JOBS);
+    const overview = query.get('overview');
+    const queues =
+      overview !== null
+        ? overviewPageQueues(shown, boundedInt(overview, 'overview', 1, Math.max(1, Math.ceil(shown.length / OVERVIEW_PAGE_SIZE))))
+        : listParam(query, 'queues', MAX_STREAM_QUEUES);
+    const known = new Set(shown);
+    const unknown = queues.find((q) => !known.has(q));
+    if (unknown !== undefined || queues.length === 0) throw new SkqError('QUEUE_NOT_FOUND', `events need queues this monitor shows${unknown ? `, not "${unknown.slice(0, 200)}"` : ''}`);
+    const jobs = listParam(query, 'jobs', MAX_WATCHED_JOBS);
+    // A followed job is looked up in each queue of the stream: one queue keeps that one read per job.
+    if (jobs.length > 0 && queues.length > 1) throw new SkqError('ARGS_INVALID', `jobs are followed in one queue, not ${queues.length}`, { context: { field: 'jobs' } });
     await feed.open(res, queues, jobs);
   },
 
@@ -219,6 +243,19 @@ export const ACTIONS: Record<string, ActionRoute> = {
     }
   },
 };
+
+/** Queues a stream follows by name: a page of the overview's worth. */
+export const MAX_STREAM_QUEUES = OVERVIEW_PAGE_SIZE;
+
+/**
+ * A comma-separated list of a query, each name once. More than `max` names (counting repeats) is
+ * refused: a stream's work grows with its list, and no page of the monitor asks for more.
+ */
+function listParam(query: URLSearchParams, field: string, max: number): string[] {
+  const given = (query.get(field) ?? '').split(',').filter(Boolean);
+  if (given.length > max) throw new SkqError('ARGS_INVALID', `${field} takes at most ${max} names, got ${given.length}`, { context: { field } });
+  return [...new Set(given)];
+}
 
 function filterOf(query: URLSearchParams): QueueFilter {
   const state = query.get('state') || null;

@@ -1,4 +1,5 @@
 import { request } from 'node:http';
+import { connect } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { SkunkQueue, SkqError } from '@skq/core';
 import { WorkerPool } from '@skq/worker';
@@ -96,6 +97,61 @@ describe('the monitor over HTTP', () => {
     expect(full.headers['content-type']).toContain('application/json');
     expect((JSON.parse(full.body) as string).length).toBe(5_000_000);
   });
+
+  it('signs out for good: the session cookie no longer opens a page afterwards', async () => {
+    const session = await signIn(server.url, TOKEN);
+    expect((await get('', { cookie: session.cookie })).status).toBe(200);
+    const out = await post('logout', { _csrf: session.csrf }, { cookie: session.cookie });
+    expect(out.status).toBe(303);
+    const after = await get('', { cookie: session.cookie });
+    expect(after.status).toBe(303);
+    expect(after.headers.location).toBe('./login');
+    expect((await get('events?queues=httpq', { cookie: session.cookie })).status).toBe(401);
+    // Other sessions stay signed in.
+    expect((await get('')).status).toBe(200);
+  });
+
+  it('answers 404 for names every object has, under /assets/', async () => {
+    for (const name of ['constructor', '__proto__', 'toString', 'valueOf', 'hasOwnProperty', 'isPrototypeOf', 'propertyIsEnumerable', 'toLocaleString']) {
+      const res = await call(`${server.url}/assets/${name}`);
+      expect(res.status, name).toBe(404);
+      expect(String(res.headers['content-type'])).not.toContain('function');
+    }
+  });
+
+  it('never redirects an action outside the monitor through encoded dot segments', async () => {
+    for (const back of ['queues/%2e%2e/%2e%2e/%2e%2e/x', 'queues/%2E%2E/%2e%2E/evil', 'queues/.%2e/.%2e/x', 'queues/httpq/%2e%2e/%2e%2e/%2e%2e/%2e%2e', 'queues/%2f%2fevil.example', 'queues/%5c%5cevil']) {
+      const res = await post('queues/httpq/actions/resume', { _csrf: csrf, back });
+      expect(res.headers.location, back).toBe('../../../');
+    }
+    // An ordinary page of the monitor is still where an action returns.
+    expect((await post('queues/httpq/actions/resume', { _csrf: csrf, back: 'queues/httpq?state=failed' })).headers.location).toBe('../../../queues/httpq?state=failed');
+  });
+
+  it('takes the bearer scheme in any case (RFC 7235)', async () => {
+    for (const scheme of ['bearer', 'BEARER', 'Bearer']) {
+      expect((await call(`${server.url}/metrics`, { headers: { authorization: `${scheme} ${TOKEN}` } })).status, scheme).toBe(200);
+    }
+    expect((await call(`${server.url}/metrics`, { headers: { authorization: `bearer not-the-token-at-all` } })).status).toBe(401);
+  });
+
+  it('answers and closes a form dripped slowly, at its deadline', async () => {
+    const started = Date.now();
+    const socket = connect(Number(new URL(server.url).port), '127.0.0.1');
+    let answer = '';
+    socket.setEncoding('utf8');
+    socket.on('data', (chunk: string) => (answer += chunk));
+    socket.write(`POST /login HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/x-www-form-urlencoded\r\nContent-Length: 1000\r\n\r\ntoken=`);
+    const drip = setInterval(() => socket.write('x'), 500);
+    const closed = new Promise<void>((resolve) => socket.on('close', () => resolve()));
+    socket.on('error', () => {});
+    const outcome = await Promise.race([closed.then(() => 'closed'), new Promise((resolve) => setTimeout(resolve, 25_000, 'still open')).then(String)]);
+    clearInterval(drip);
+    socket.destroy();
+    expect(outcome).toBe('closed');
+    expect(answer).toMatch(/^HTTP\/1\.1 408 /);
+    expect(Date.now() - started).toBeLessThan(20_000);
+  }, 40_000);
 
   it('serves only its own assets, and nothing through path traversal', async () => {
     expect((await call(`${server.url}/assets/monitor.js`)).status).toBe(200);

@@ -1,10 +1,14 @@
 import { CONJUNCTION_JOB, TERMINAL_STATES, type Delivery, type JobCall, type JobRecord, type LogLine } from '@skq/core';
 import { html, type SafeHtml } from '../html.js';
-import { JOB_PAGE_JSON_LIMIT, formatSize, previewJson } from '../json-preview.js';
+import { JOB_PAGE_JSON_LIMIT, formatSize, previewJson, previewText } from '../json-preview.js';
 import { actionForm, layout, seg, stateBadge, time, type PageContext } from './layout.js';
 
 /** Log lines a job page shows; the rest are counted. */
 const MAX_LOG_LINES = 500;
+/** Characters of log lines a job page shows, newest lines first: 500 lines of 4 KB would make a 2 MB page. */
+const LOG_CHARS = 128 * 1_024;
+/** Characters of each step of the timeline: the whole error is in its delivery, a link away. */
+const TIMELINE_TEXT_LIMIT = 500;
 
 /** Delays offered by the reschedule form, in ms ('' runs it its original delay from now). */
 const RESCHEDULE_DELAYS: [string, string][] = [
@@ -55,7 +59,7 @@ ${job.deliveries.map((d) => delivery(ctx, base, d, now))}
 <h2>Timeline</h2>
 ${timeline(job, logs)}
 <h2>Logs</h2>
-${logTable(logs)}`;
+${logTable(ctx, `${base}/json?part=logs`, logs)}`;
   return layout(ctx, `job ${job.id}`, body, { queues: [queue], jobs: [job.id], reloadOnChange: true });
 }
 
@@ -72,11 +76,18 @@ function delivery(ctx: PageContext, base: string, d: Delivery, now: number): Saf
   ${d.cancelRequested ? html`<dt>cancel</dt><dd>requested</dd>` : null}
 </dl>
 ${d.state === 'succeeded' ? html`<h4>Result</h4>${jsonBlock(ctx, `${base}/json?part=result&delivery=${encodeURIComponent(d.id)}`, d.result)}` : null}
-${d.error
-  ? html`<h4>Error</h4><p class="error-message">${d.error.name ? `${d.error.name}: ` : ''}${d.error.message}${d.error.code ? html` <span class="badge">${d.error.code}</span>` : null}</p>
-${d.error.stack ? html`<details open><summary>remote stack</summary><pre class="stack">${d.error.stack}</pre></details>` : null}`
-  : null}
+${d.error ? errorBlock(ctx, `${base}/json?part=error&delivery=${encodeURIComponent(d.id)}`, d.error) : null}
 </section>`;
+}
+
+/** An error's message and stack, each cut at a few KB, with a link to all of it. */
+function errorBlock(ctx: PageContext, link: string, error: NonNullable<Delivery['error']>): SafeHtml {
+  const message = previewText(error.message, JOB_PAGE_JSON_LIMIT);
+  const stack = error.stack ? previewText(error.stack, JOB_PAGE_JSON_LIMIT) : null;
+  const cut = [message, stack].filter((p) => p?.cut);
+  return html`<h4>Error</h4><p class="error-message">${error.name ? `${error.name}: ` : ''}${message.text}${error.code ? html` <span class="badge">${error.code}</span>` : null}</p>
+${stack ? html`<details open><summary>remote stack</summary><pre class="stack">${stack.text}</pre></details>` : null}
+${cut.length ? html`<p class="cut">Cut at ${formatSize(JOB_PAGE_JSON_LIMIT)} of ${cut.map((p) => formatSize(p!.length)).join(' and ')}: <a href="${ctx.root}${link}">the whole error</a></p>` : null}`;
 }
 
 function conjunctionParts(job: JobRecord): SafeHtml {
@@ -117,14 +128,29 @@ function timeline(job: JobRecord, logs: LogLine[]): SafeHtml {
   for (const line of logs) if (line.stream === 'attempt') moments.push({ at: line.at, what: line.line, delivery: line.deliveryId, kind: 'attempt' });
   moments.sort((a, b) => a.at - b.at);
   return html`<ol class="timeline">${moments.map(
-    (m) => html`<li class="moment moment-${m.kind}">${time(m.at, true)} <span>${m.what}</span>${m.delivery && job.deliveries.length > 1 ? html` <span class="muted mono">(${m.delivery})</span>` : null}</li>`,
+    (m) => html`<li class="moment moment-${m.kind}">${time(m.at, true)} <span>${previewText(m.what, TIMELINE_TEXT_LIMIT).text}</span>${m.delivery && job.deliveries.length > 1 ? html` <span class="muted mono">(${m.delivery})</span>` : null}</li>`,
   )}</ol>`;
 }
 
-function logTable(logs: LogLine[]): SafeHtml {
+/**
+ * The newest log lines that fit {@link LOG_CHARS}, at most {@link MAX_LOG_LINES}, each cut at a few KB;
+ * when anything is left out, a link to every line whole.
+ */
+function logTable(ctx: PageContext, link: string, logs: LogLine[]): SafeHtml {
   const lines = logs.filter((l) => l.stream !== 'attempt');
   if (lines.length === 0) return html`<p class="muted">no log lines</p>`;
-  const shown = lines.slice(-MAX_LOG_LINES);
-  return html`${lines.length > shown.length ? html`<p class="cut">The last ${shown.length} of ${lines.length} lines.</p>` : null}
-<table class="logs"><tbody>${shown.map((l) => html`<tr class="log-${l.stream}"><td>${time(l.at, true)}</td><td>${l.stream}</td><td class="mono">${l.line}</td></tr>`)}</tbody></table>`;
+  const shown: { line: LogLine; text: string }[] = [];
+  let chars = 0;
+  let cut = false;
+  for (let i = lines.length - 1; i >= 0 && shown.length < MAX_LOG_LINES; i -= 1) {
+    const preview = previewText(lines[i]!.line, JOB_PAGE_JSON_LIMIT);
+    if (shown.length > 0 && chars + preview.text.length > LOG_CHARS) break;
+    chars += preview.text.length;
+    cut ||= preview.cut;
+    shown.unshift({ line: lines[i]!, text: preview.text });
+  }
+  const whole = html`<a href="${ctx.root}${link}">every line, whole, as JSON</a>`;
+  return html`${lines.length > shown.length ? html`<p class="cut">The last ${shown.length} of ${lines.length} lines: ${whole}.</p>` : null}
+${cut ? html`<p class="cut">Lines over ${formatSize(JOB_PAGE_JSON_LIMIT)} are cut: ${whole}.</p>` : null}
+<table class="logs"><tbody>${shown.map(({ line: l, text }) => html`<tr class="log-${l.stream}"><td>${time(l.at, true)}</td><td>${l.stream}</td><td class="mono">${text}</td></tr>`)}</tbody></table>`;
 }

@@ -13,9 +13,14 @@ export interface PageContext {
   notice: string | null;
 }
 
+/** Queues the header links to; past them, a link to the overview says how many more there are. */
+const NAV_QUEUES = 20;
+
 /** What a page's live stream follows. */
 export interface LiveOptions {
   queues: string[];
+  /** The overview's page whose queues the stream follows (instead of `queues`, which long names would make too long a URL). */
+  overviewPage?: number;
   jobs?: string[];
   /** Read the page again on a `refresh` message or every `refreshMs` (workers page). */
   refreshMs?: number;
@@ -28,7 +33,12 @@ export interface LiveOptions {
  * and behind a proxy; the one script is a file (no inline script, for a strict CSP).
  */
 export function layout(ctx: PageContext, title: string, body: SafeHtml, live?: LiveOptions): SafeHtml {
-  const stream = live ? `${ctx.root}events?${new URLSearchParams({ queues: live.queues.join(','), jobs: (live.jobs ?? []).join(',') })}` : null;
+  const stream = !live
+    ? null
+    : live.overviewPage !== undefined
+      ? `${ctx.root}events?overview=${live.overviewPage}`
+      : `${ctx.root}events?${new URLSearchParams({ queues: live.queues.join(','), jobs: (live.jobs ?? []).join(',') })}`;
+  const more = ctx.queues.length - NAV_QUEUES;
   return html`<!doctype html>
 <html lang="en">
 <head>
@@ -42,7 +52,7 @@ export function layout(ctx: PageContext, title: string, body: SafeHtml, live?: L
 <body${stream ? html` data-events="${stream}"` : null}${live?.refreshMs ? html` data-refresh-ms="${live.refreshMs}"` : null}${live?.reloadOnChange ? html` data-reload-on-change="true"` : null}>
 <header class="top">
   <a class="brand" href="${ctx.root}">skunq</a>
-  <nav>${ctx.queues.map((q) => html`<a href="${ctx.root}queues/${encodeURIComponent(q)}">${q}</a>`)}</nav>
+  <nav>${ctx.queues.slice(0, NAV_QUEUES).map((q) => html`<a href="${ctx.root}queues/${encodeURIComponent(q)}">${q}</a>`)}${more > 0 ? html`<a href="${ctx.root}">${more} more…</a>` : null}</nav>
   <span class="live-status" id="live-status" hidden>reconnecting…</span>
   ${ctx.readOnly ? html`<span class="badge read-only">read-only</span>` : null}
   ${ctx.signedIn ? html`<form method="post" action="${ctx.root}logout" class="inline"><input type="hidden" name="_csrf" value="${ctx.csrf}"><button class="link">sign out</button></form>` : null}

@@ -15,13 +15,39 @@ export interface QueueSummary {
   throughput: ThroughputBucket[];
 }
 
-/** The overview: every queue with its routes, counts, paused state, workers and throughput. */
-export function overviewPage(ctx: PageContext, summaries: QueueSummary[], now: number, triggers: boolean): SafeHtml {
+/** Queues per page of the overview: each card is about 20 KB of counts and charts, and costs five reads. */
+export const OVERVIEW_PAGE_SIZE = 25;
+
+/** Which page of the overview this is, of how many, over how many queues. */
+export interface OverviewPaging {
+  number: number;
+  count: number;
+  queues: number;
+}
+
+/** The queues on page `number` (from 1) of the overview, of the sorted `names`. */
+export function overviewPageQueues(names: string[], number: number): string[] {
+  return names.slice((number - 1) * OVERVIEW_PAGE_SIZE, number * OVERVIEW_PAGE_SIZE);
+}
+
+/**
+ * The overview: a page of queues, each with its routes, counts, paused state, workers and throughput.
+ * Its live stream names the page, not its queues, so the URL stays short with long names.
+ */
+export function overviewPage(ctx: PageContext, summaries: QueueSummary[], now: number, triggers: boolean, paging: OverviewPaging): SafeHtml {
+  const { number, count } = paging;
   const body = html`<h1>Overview</h1>
 ${summaries.length === 0 ? html`<p class="empty">No queues yet: fire a job, start a worker or save a schedule, and it shows up here.</p>` : null}
+${count > 1 ? html`<p class="muted">Page ${number} of ${count}: ${paging.queues} queues, ${OVERVIEW_PAGE_SIZE} a page, by name.</p>` : null}
 ${summaries.map((s) => queueCard(ctx, s, now))}
+${count > 1
+  ? html`<nav class="pager">
+  ${number > 1 ? html`<a rel="prev" href="${ctx.root}?page=${number - 1}">« previous</a>` : null}
+  ${number < count ? html`<a rel="next" href="${ctx.root}?page=${number + 1}">next »</a>` : null}
+</nav>`
+  : null}
 ${triggers ? html`<p><a href="${ctx.root}triggers">Database-event trigger runners</a></p>` : null}`;
-  return layout(ctx, 'Overview', body, { queues: summaries.map((s) => s.name) });
+  return layout(ctx, 'Overview', body, summaries.length ? { queues: [], overviewPage: number } : undefined);
 }
 
 function queueCard(ctx: PageContext, s: QueueSummary, now: number): SafeHtml {
