@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import {
   RetentionSchedule,
+  SkqError,
   checkJobSizes,
   fitLogLine,
   minuteOf,
@@ -199,6 +200,11 @@ export class FdbBackend implements StorageBackend {
   }
 
   async listJobs(query: ListJobsQuery): Promise<JobRecord[]> {
+    // The position becomes part of a key: one the tuple encoder cannot pack (a forged cursor's 1.5) is the caller's error.
+    const after = query.after;
+    if (after != null && !(typeof after === 'object' && Number.isSafeInteger(after.createdAt) && typeof after.id === 'string')) {
+      throw new SkqError('ARGS_INVALID', 'listJobs: after is not a position a listing returned: { createdAt: whole ms, id: string }', { context: { queue: query.queue, field: 'after' } });
+    }
     return this.transact('listJobs', query.queue, async (tr) => {
       const qt = this.qt(tr, query.queue);
       const [begin, end] = qt.keys.range('list');
