@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { SkqError, chargedAttempts, leaseOf, type ClaimedDelivery, type JobRecord, type ScheduleDefinition, type StorageBackend } from '@skq/core';
+import { SkqError, chargedAttempts, leaseOf, type ClaimedDelivery, type JobRecord, type NewJob, type ScheduleDefinition, type StorageBackend } from '@skq/core';
 import { eventually, newJob, recordEvents, sleep, uniqueQueue } from './contract-fixtures.js';
 import { operationsContract } from './operations-contract.js';
 
@@ -187,6 +187,37 @@ export function runStorageContract(name: string, factory: BackendFactory, option
       }
       expect(await backend.getJob(a, id)).toMatchObject({ id, queue: a, name: 'in-a', state: 'queued' });
     });
+
+    it('stores a batch all or nothing: a batch it refuses leaves none of its jobs', async () => {
+      const queue = uniqueQueue('batch-refused');
+      const limit = backend.capabilities.maxValueBytes;
+      // Heavy enough that a store writing in several transactions needs more than one.
+      const pad = limit === undefined ? 100 : Math.floor(limit / 2);
+      const batch = Array.from({ length: 250 }, () => newJob(queue, { args: ['x'.repeat(pad)] }));
+      // What each store refuses: a job over its declared value limit, or else an id another queue holds.
+      let refused: NewJob;
+      if (limit !== undefined) refused = newJob(queue, { args: ['z'.repeat(limit + 20_000)] });
+      else {
+        const id = `taken-${Math.random().toString(36).slice(2)}`;
+        await backend.enqueue([newJob(uniqueQueue('batch-holder'), { id })]);
+        refused = newJob(queue, { id });
+      }
+      const outcome = await backend.enqueue([...batch, refused]).then(
+        (results) => ({ results }),
+        (err: unknown) => ({ err }),
+      );
+      // A store that declares a limit refuses a job over it.
+      expect(limit === undefined || 'err' in outcome).toBe(true);
+      if ('err' in outcome) {
+        expect(outcome.err).toMatchObject({ name: 'SkqError', code: expect.stringMatching(/^(ARGS_INVALID|ID_CONFLICT)$/) });
+        expect(await backend.listJobs({ queue, limit: 300 })).toEqual([]);
+        expect((await backend.countByState(queue)).r?.queued ?? 0).toBe(0);
+      } else {
+        // A store with neither limit stores the whole batch.
+        expect(outcome.results).toHaveLength(251);
+        expect((await backend.countByState(queue)).r?.queued).toBe(251);
+      }
+    }, 60_000);
 
     it('never hands out a delayed job before its time', async () => {
       const queue = uniqueQueue('delay');

@@ -47,17 +47,29 @@ export class JobWriter {
       results[i] = { id: job.id, deduped: false, deliveries: targets.length };
     }
     const events: EventDoc[] = [];
-    if (solos.length) {
-      const resent = await insertIgnoringDuplicates(this.host.c.deliveries, solos);
-      if (resent.size) refuseOtherQueues(await this.host.c.deliveries.find({ _id: { $in: [...resent] } }, { projection: { queue: 1, jobId: 1 } }).toArray(), jobs);
-      for (const d of solos) if (!resent.has(d._id)) events.push(this.host.event(d.queue, 'enqueued', d.jobId, d._id, d.route, d.targetWorker, now));
+    // What this call inserted: an enqueue refused for an id another queue holds takes them out again, so it stores none of the batch.
+    const inserted = { solos: new Set<string>(), headers: new Set<string>() };
+    let stored: JobDoc[] = [];
+    try {
+      if (solos.length) {
+        const resent = await insertIgnoringDuplicates(this.host.c.deliveries, solos);
+        for (const d of solos) if (!resent.has(d._id)) inserted.solos.add(d._id);
+        if (resent.size) refuseOtherQueues(await this.host.c.deliveries.find({ _id: { $in: [...resent] } }, { projection: { queue: 1, jobId: 1 } }).toArray(), jobs);
+      }
+      if (headers.length) {
+        const resent = await insertIgnoringDuplicates(this.host.c.jobs, headers);
+        for (const h of headers) if (!resent.has(h._id)) inserted.headers.add(h._id);
+        stored = resent.size ? await this.host.c.jobs.find({ _id: { $in: [...resent] } }).toArray() : [];
+        refuseOtherQueues(stored.map((h) => ({ queue: h.queue, jobId: h._id })), jobs);
+      }
+    } catch (err) {
+      if (err instanceof SkqError && err.code === 'ID_CONFLICT') await this.undo(inserted);
+      throw err;
     }
+    for (const d of solos) if (inserted.solos.has(d._id)) events.push(this.host.event(d.queue, 'enqueued', d.jobId, d._id, d.route, d.targetWorker, now));
     if (headers.length) {
-      const resent = await insertIgnoringDuplicates(this.host.c.jobs, headers);
       // A resent id is answered as stored, finishing its deliveries if its first writer died midway.
-      const stored = resent.size ? await this.host.c.jobs.find({ _id: { $in: [...resent] } }).toArray() : [];
-      refuseOtherQueues(stored.map((h) => ({ queue: h.queue, jobId: h._id })), jobs);
-      const fresh = headers.filter((h) => !resent.has(h._id));
+      const fresh = headers.filter((h) => inserted.headers.has(h._id));
       events.push(...(await this.storeDeliveries([...fresh, ...stored.filter((h) => h.pending)], now)));
       for (const header of stored) {
         const i = jobs.findIndex((j) => j.id === header._id);
@@ -66,6 +78,12 @@ export class JobWriter {
     }
     this.host.record(events);
     return results;
+  }
+
+  /** Takes out what a refused enqueue inserted; nothing announced them, and a delivery already claimed is left to run. */
+  private async undo(inserted: { solos: Set<string>; headers: Set<string> }): Promise<void> {
+    if (inserted.solos.size) await this.host.c.deliveries.deleteMany({ _id: { $in: [...inserted.solos] }, state: 'queued' });
+    if (inserted.headers.size) await this.host.c.jobs.deleteMany({ _id: { $in: [...inserted.headers] } });
   }
 
   /**
