@@ -47,7 +47,7 @@ export function multiline(value: string, indent = ''): string {
 
 /** Prints human output on stdout, one line (or block) per call, with control characters escaped. */
 export function say(text: string): void {
-  process.stdout.write(`${multiline(text)}\n`);
+  console.log(multiline(text));
 }
 
 /** Prints an error or a notice on stderr, with control characters escaped. */
@@ -58,5 +58,5 @@ export function complain(text: string): void {
 /** Prints a value as indented JSON on stdout; DEL and C1, which JSON leaves raw, become `\u00NN`. */
 export function sayJson(value: unknown): void {
   const json = JSON.stringify(value, null, 2).replace(CONTROL_IN_JSON, (char) => `\\u${char.charCodeAt(0).toString(16).padStart(4, '0')}`);
-  process.stdout.write(`${json}\n`);
+  console.log(json);
 }

@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { SkunkQueue, isSkqError } from '@skq/core';
-import { type CliProcess, eventually, runCliProcess, startCli, stopAll } from '@skq/testing';
+import { type CliProcess, type RedisServer, eventually, freePort, missingServer, runCliProcess, startCli, startRedis, stopAll } from '@skq/testing';
 
 const dir = mkdtempSync(join(tmpdir(), 'skq-cli-faults-'));
 const backend = `sqlite:${join(dir, 'faults.db')}`;
@@ -109,5 +109,86 @@ describe('skunq work under faults', () => {
     await worker.waitFor('listening');
     const handle = await jobs.queue.shell('printf x', {}, { routes: ['r'], cwd: join(dir, 'no-such-dir') });
     expect(await failureOf(handle)).toMatchObject({ message: expect.stringContaining(`working directory ${join(dir, 'no-such-dir')} does not exist`) });
+  });
+});
+
+const noRedis = missingServer('redis-server', 'apt-get install redis-server');
+
+describe.skipIf(noRedis)(`skunq work and skunq web started before their server ${noRedis ?? ''}`, () => {
+  const servers: RedisServer[] = [];
+  afterEach(async () => {
+    await stopAll(running);
+    for (const server of servers.splice(0)) {
+      await server.stop();
+      rmSync(server.dir, { recursive: true, force: true });
+    }
+  });
+  /** A loopback URL on a port nothing listens on yet. */
+  const notYetUp = async () => {
+    const port = await freePort();
+    return { port, url: `redis://127.0.0.1:${port}` };
+  };
+  const waits = (proc: CliProcess) => proc.stdout().split('\n').filter((line) => line.includes('is not answering'));
+
+  it('skunq work waits for a Redis that starts later, one line per wait, then serves', async () => {
+    const { port, url } = await notYetUp();
+    const worker = start(['work', '-q', 'waits', '-r', 'r'], { SKQ_BACKEND: url });
+    await worker.waitFor('is not answering');
+    servers.push(await startRedis({ port }));
+    await worker.waitFor('listening on queue "waits"');
+    const lines = waits(worker);
+    expect(lines.length).toBeGreaterThanOrEqual(1);
+    for (const line of lines) expect(line).toMatch(new RegExp(`^skunq: backend ${url} is not answering \\(.+\\); trying again in \\d+\\.\\d s$`));
+    const queue = new SkunkQueue('waits', { backend: url });
+    await eventually(async () => (await queue.workers()).some((w) => w.pid === worker.child.pid), 'the worker to register');
+    await queue.close();
+    worker.child.kill('SIGTERM');
+    expect(await worker.exited).toBe(0);
+  });
+
+  it('skunq work gives up after --connect-timeout with BACKEND_UNAVAILABLE, and a bad value or URL still exits 2 at once', async () => {
+    const { url } = await notYetUp();
+    const started = Date.now();
+    const gaveUp = await runCliProcess(['work', '-q', 'waits', '-r', 'r', '--connect-timeout', '1500ms'], { SKQ_BACKEND: url });
+    expect(gaveUp).toMatchObject({ code: 1, stderr: expect.stringContaining(`[BACKEND_UNAVAILABLE] backend ${url} did not answer within --connect-timeout 1500 ms: `) });
+    expect(gaveUp.stdout).toContain('is not answering');
+    expect(Date.now() - started).toBeLessThan(15_000);
+    const badValue = await runCliProcess(['work', '-q', 'waits', '-r', 'r', '--connect-timeout', 'soon'], { SKQ_BACKEND: url });
+    expect(badValue).toMatchObject({ code: 2, stderr: expect.stringContaining('--connect-timeout takes ms or a duration such as 30s, 15m, 12h or 7d, got "soon"') });
+    const badUrl = await runCliProcess(['work', '-q', 'waits', '-r', 'r'], { SKQ_BACKEND: 'nosuch://x' });
+    expect(badUrl).toMatchObject({ code: 2, stderr: expect.stringContaining('unknown backend scheme "nosuch:"') });
+    expect(badUrl.stdout).not.toContain('is not answering');
+  });
+
+  it('skunq work exits at once on SIGTERM (0) or SIGINT (130) while it waits', async () => {
+    const { url } = await notYetUp();
+    for (const [signal, code] of [['SIGTERM', 0], ['SIGINT', 130]] as const) {
+      const worker = start(['work', '-q', 'waits', '-r', 'r'], { SKQ_BACKEND: url });
+      await worker.waitFor('is not answering');
+      const sent = Date.now();
+      worker.child.kill(signal);
+      expect(await worker.exited).toBe(code);
+      expect(Date.now() - sent).toBeLessThan(2_000);
+      expect(worker.stdout()).toContain(`stopped on ${signal}`);
+    }
+  });
+
+  it('skunq web waits for its server the same way, and gives up after --connect-timeout', async () => {
+    const { port, url } = await notYetUp();
+    const web = start(['web', '--port', '0', '-b', url]);
+    await web.waitFor('skunq web: backend');
+    servers.push(await startRedis({ port }));
+    await web.waitFor('monitor of');
+    expect(waits(web)[0]).toMatch(new RegExp(`^skunq web: backend ${url} is not answering \\(.+\\); trying again in \\d+\\.\\d s$`));
+    web.child.kill('SIGINT');
+    expect(await web.exited).toBe(130);
+    const other = await notYetUp();
+    const gaveUp = await runCliProcess(['web', '--port', '0', '-b', other.url, '--connect-timeout', '1s']);
+    expect(gaveUp).toMatchObject({ code: 1, stderr: expect.stringContaining(`[BACKEND_UNAVAILABLE] backend ${other.url} did not answer within --connect-timeout 1000 ms`) });
+    const waiting = start(['web', '--port', '0', '-b', other.url]);
+    await waiting.waitFor('is not answering');
+    waiting.child.kill('SIGTERM');
+    expect(await waiting.exited).toBe(0);
+    expect(waiting.stdout()).toContain('skunq web: stopped on SIGTERM');
   });
 });

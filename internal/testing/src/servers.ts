@@ -56,11 +56,12 @@ export interface RedisServer {
 }
 
 /**
- * Starts `redis-server` on a free loopback port. `persistent` turns on the append-only file with
- * fsync on every write, so that a restart loses nothing acknowledged.
+ * Starts `redis-server` on a free loopback port, or on `port` (chosen in advance with
+ * {@link freePort}, for a client started before its server). `persistent` turns on the append-only
+ * file with fsync on every write, so that a restart loses nothing acknowledged.
  */
-export async function startRedis(options: { persistent?: boolean; clusterNode?: boolean } = {}): Promise<RedisServer> {
-  const port = await freePort(options.clusterNode ? 10_000 : undefined);
+export async function startRedis(options: { persistent?: boolean; clusterNode?: boolean; port?: number } = {}): Promise<RedisServer> {
+  const port = options.port ?? (await freePort(options.clusterNode ? 10_000 : undefined));
   const dir = mkdtempSync(join(tmpdir(), `skq-redis-${port}-`));
   const args = ['--port', String(port), '--bind', '127.0.0.1', '--dir', dir, '--save', '', '--protected-mode', 'no'];
   if (options.persistent) args.push('--appendonly', 'yes', '--appendfsync', 'always');

@@ -1,5 +1,6 @@
 import { JOB_STATES, type JobRecord, type JobState, type LogLine } from '@skq/core';
 import { parseFlags, parseIdAndFlags, usage, UsageError, type FlagSpec } from '../argv.js';
+import { durationFlag } from '../duration-flag.js';
 import { QUEUE_FLAGS, queueFromFlags } from '../queue-flags.js';
 import { cell, complain, multiline, say, sayJson } from '../terminal-output.js';
 
@@ -80,7 +81,7 @@ export async function jobs(argv: string[], cwd: string): Promise<number> {
         return 0;
       case 'clean': {
         if (!state) throw new UsageError('jobs clean needs --state');
-        const olderThan = flags['older-than'] === undefined ? 0 : ageFlag(flags['older-than'] as string);
+        const olderThan = flags['older-than'] === undefined ? 0 : durationFlag(flags['older-than'] as string, '--older-than');
         const n = await queue.clean({ state, olderThan, ...(limit !== undefined && { limit }) });
         say(`removed ${n} ${state} job${n === 1 ? '' : 's'}`);
         return 0;
@@ -121,13 +122,4 @@ function positiveInt(value: string, flag: string): number {
   const n = Number(value);
   if (!Number.isInteger(n) || n < 1) throw new UsageError(`${flag} must be a positive integer, got "${value}"`);
   return n;
-}
-
-const UNIT_MS: Record<string, number> = { ms: 1, s: 1_000, m: 60_000, h: 3_600_000, d: 86_400_000 };
-
-/** `--older-than`: ms, or a number with a unit (30s, 15m, 12h, 7d). */
-function ageFlag(value: string): number {
-  const match = /^(\d+(?:\.\d+)?)(ms|s|m|h|d)?$/.exec(value);
-  if (!match) throw new UsageError(`--older-than takes ms or an age such as 30s, 15m, 12h or 7d, got "${value}"`);
-  return Math.round(Number(match[1]) * UNIT_MS[match[2] ?? 'ms']!);
 }

@@ -1,9 +1,11 @@
 import { resolve } from 'node:path';
-import { backendUrlFromEnvironment, consoleLogger, isJobClass, redactUrl, type JobClass, type Logger } from '@skq/core';
+import { backendUrlFromEnvironment, consoleLogger, isJobClass, redactUrl, releaseBackend, type JobClass, type Logger } from '@skq/core';
 import { WorkerPool } from '@skq/worker';
 import { parseFlags, usage, UsageError, type FlagSpec } from '../argv.js';
 import { loadConfig } from '../config-file.js';
 import { importModule } from '../module-loader.js';
+import { acquireWhenReachable } from '../backend-wait.js';
+import { durationFlag } from '../duration-flag.js';
 import { MetricsServer } from '../metrics-server.js';
 import { cell, multiline, say } from '../terminal-output.js';
 import { isMongoUrl, registeredTriggerCount, startTriggers, type TriggerRunnerHandle } from '../trigger-support.js';
@@ -23,6 +25,7 @@ const FLAGS: FlagSpec[] = [
   { name: 'no-triggers', kind: 'boolean', description: 'Do not run the triggers the modules register' },
   { name: 'metrics-port', kind: 'value', placeholder: 'port', description: 'Serve Prometheus metrics on GET /metrics at this port (0: any free one)' },
   { name: 'metrics-host', kind: 'value', placeholder: 'host', description: 'Address the metrics listen on (default 127.0.0.1, loopback only)' },
+  { name: 'connect-timeout', kind: 'value', placeholder: 'duration', description: 'Wait at most this long for the backend to answer at start: ms, or 30s, 5m (default: for ever)' },
 ];
 
 export const WORK_USAGE = usage(
@@ -36,7 +39,13 @@ export async function work(argv: string[], cwd: string): Promise<number> {
   // Recorded from the start: a signal while modules load is obeyed once the pool exists (the pool
   // installs its own handlers when it starts listening). It also names the signal that stopped it.
   let signal: string | null = null;
-  for (const s of ['SIGINT', 'SIGTERM', 'SIGHUP', 'SIGQUIT', 'SIGABRT'] as const) process.once(s, () => (signal ??= s));
+  const stopping = new AbortController();
+  for (const s of ['SIGINT', 'SIGTERM', 'SIGHUP', 'SIGQUIT', 'SIGABRT'] as const) {
+    process.once(s, () => {
+      signal ??= s;
+      stopping.abort();
+    });
+  }
   const flags = parseFlags(argv, FLAGS);
   const config = await loadConfig(cwd);
   const queue = (flags.queue as string | undefined) ?? config.queue;
@@ -47,6 +56,7 @@ export async function work(argv: string[], cwd: string): Promise<number> {
   const leaseMs = flags['lease-ms'] === undefined ? undefined : positiveInt(flags['lease-ms'] as string, '--lease-ms');
   const registrationTtlMs = flags['registration-ttl-ms'] === undefined ? undefined : positiveInt(flags['registration-ttl-ms'] as string, '--registration-ttl-ms');
   const backend = (flags.backend as string | undefined) ?? config.backend;
+  const connectTimeoutMs = flags['connect-timeout'] === undefined ? null : durationFlag(flags['connect-timeout'] as string, '--connect-timeout');
   const files = [...config.jobs, ...((flags.file as string[] | undefined) ?? []).map((f) => resolve(cwd, f))];
   const jobs: JobClass[] = [];
   for (const file of files) {
@@ -75,29 +85,43 @@ export async function work(argv: string[], cwd: string): Promise<number> {
     const at = await metrics.listen(metricsPort, (flags['metrics-host'] as string | undefined) ?? '127.0.0.1');
     say(`skunq: metrics on http://${at.host}:${at.port}/metrics`);
   }
-  let triggerRunner: TriggerRunnerHandle | null = null;
+  let triggersUrl: string | null = null;
   if (flags['no-triggers'] !== true && registeredTriggerCount() > 0) {
     const url = (flags['triggers-url'] as string | undefined) ?? backend ?? process.env.SKQ_BACKEND;
     if (!url || !isMongoUrl(url)) {
       throw new UsageError('the loaded modules register database-event triggers: give --triggers-url mongodb://… (or --no-triggers)');
     }
-    triggerRunner = await startTriggers(url, `work-${queue}`);
+    triggersUrl = url;
   }
-  const listening = pool.listen({
-    onStarted: () => {
-      say(`skunq: listening on queue "${cell(queue)}", routes ${routes.map(cell).join(', ')} (pid ${process.pid}, backend ${redactUrl(backend ?? backendUrlFromEnvironment())})`);
-      if (triggerRunner) say(`skunq: ${registeredTriggerCount()} database-event triggers running`);
-    },
-  });
-  // A signal that came while the modules or the triggers were loading is obeyed now.
-  if (signal) void pool.close(signal === 'SIGINT' ? 'rough' : 'gentle');
-  await listening.catch(async (err: unknown) => {
+  const url = backend ?? backendUrlFromEnvironment();
+  let reached = false;
+  let triggerRunner: TriggerRunnerHandle | null = null;
+  const stopHelpers = async () => {
     await triggerRunner?.stop();
     await metrics?.close();
+  };
+  try {
+    // Held until the pool is done, so that the pool shares this connection instead of opening another.
+    reached = (await acquireWhenReachable(url, { timeoutMs: connectTimeoutMs, signal: stopping.signal, log: say, prefix: 'skunq' })) !== null;
+    if (reached && triggersUrl) triggerRunner = await startTriggers(triggersUrl, `work-${queue}`);
+    if (reached) {
+      const listening = pool.listen({
+        onStarted: () => {
+          say(`skunq: listening on queue "${cell(queue)}", routes ${routes.map(cell).join(', ')} (pid ${process.pid}, backend ${redactUrl(url)})`);
+          if (triggerRunner) say(`skunq: ${registeredTriggerCount()} database-event triggers running`);
+        },
+      });
+      // A signal that came while the modules or the triggers were loading is obeyed now.
+      if (signal) void pool.close(signal === 'SIGINT' ? 'rough' : 'gentle');
+      await listening;
+    }
+    await stopHelpers();
+  } catch (err) {
+    await stopHelpers();
     throw err;
-  });
-  await triggerRunner?.stop();
-  await metrics?.close();
+  } finally {
+    if (reached) await releaseBackend(url);
+  }
   say(`skunq: stopped${signal ? ` on ${signal}` : ''}`);
   return signal === 'SIGINT' ? 130 : 0;
 }
