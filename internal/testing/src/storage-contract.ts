@@ -219,6 +219,49 @@ export function runStorageContract(name: string, factory: BackendFactory, option
       }
     }, 60_000);
 
+    const [retryRaceIt, retryRaceTitle] = skipped('racing-retry', 'lets exactly one of two retries sent at once win while a worker runs the job and fails it again');
+    retryRaceIt(retryRaceTitle, async () => {
+      const queue = uniqueQueue('retry-race-worker');
+      const rounds = 30;
+      const jobs = Array.from({ length: rounds }, () => newJob(queue, { options: { ...newJob(queue).options, attempts: 1 } }));
+      await backend.enqueue(jobs);
+      // A worker on its own connection that runs every job it can claim and fails it at once.
+      const worker = await open();
+      const runs = new Map<string, number>();
+      let stop = false;
+      const working = (async () => {
+        while (!stop) {
+          const { deliveries } = await worker.claim({ queue, route: 'r', workerId: 'w', limit: 10, leaseMs: 30_000 });
+          for (const d of deliveries) {
+            runs.set(d.jobId, (runs.get(d.jobId) ?? 0) + 1);
+            await worker.fail(queue, leaseOf(d), { error: { message: 'fails again' } });
+          }
+          if (deliveries.length === 0) await new Promise((resolve) => setImmediate(resolve));
+        }
+      })();
+      const failedAfter = (id: string, attempts: number) => eventually(async () => {
+        const record = await backend.getJob(queue, id);
+        return record?.state === 'failed' && record.deliveries[0]!.attempts >= attempts;
+      }, `job ${id} failed after ${attempts} attempts`, 10_000);
+      const other = await open();
+      // A connection's first call may wait on its setup (a cluster's slot map): both racers start warm, so they reach the store together.
+      await Promise.all([backend, other].map((b) => b.getJob(queue, jobs[0]!.id)));
+      const wins: number[] = [];
+      try {
+        for (const job of jobs) {
+          await failedAfter(job.id, 1);
+          const counts = await Promise.all([backend, other].map((b) => b.retryJob(queue, job.id, { runAt: Date.now(), attempts: 1 })));
+          wins.push(counts[0]! + counts[1]!);
+          await failedAfter(job.id, 2);
+        }
+      } finally {
+        stop = true;
+        await working;
+      }
+      expect(wins).toEqual(jobs.map(() => 1));
+      expect(jobs.map((j) => runs.get(j.id))).toEqual(jobs.map(() => 2));
+    }, 120_000);
+
     it('never hands out a delayed job before its time', async () => {
       const queue = uniqueQueue('delay');
       const runAt = Date.now() + 400;
