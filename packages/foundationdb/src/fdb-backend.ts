@@ -87,7 +87,7 @@ export class FdbBackend implements StorageBackend {
    */
   static async connect(input: FdbOptions | string): Promise<FdbBackend> {
     const options = resolveFdbOptions(input);
-    const db = await openFoundationDb({ clusterFile: options.clusterFile ?? process.env.FDB_CLUSTER_FILE, apiVersion: options.apiVersion });
+    const db = await openFoundationDb({ clusterFile: options.clusterFile, apiVersion: options.apiVersion });
     return new FdbBackend(db, options.prefix);
   }
 

@@ -4,8 +4,9 @@
 // To run it: docker compose up -d foundationdb, then follow the README's FoundationDB steps.
 import { describe, it } from 'vitest';
 import { FdbBackend } from '@skq/foundationdb';
-import { runStorageContract } from '@skq/testing';
-import { loadBinding } from '../src/kv/foundationdb-binding.js';
+import { pack } from '@skq/foundationdb/simulator';
+import { runStorageContract, type ContractOptions } from '@skq/testing';
+import { loadBinding, openFoundationDb } from '../src/kv/foundationdb-binding.js';
 
 const clusterFile = process.env.FDB_CLUSTER_FILE;
 const reason = !clusterFile
@@ -17,7 +18,18 @@ const reason = !clusterFile
 const prefix = `skq_test_${process.pid}`;
 
 if (reason === null) {
-  runStorageContract(`foundationdb (real cluster at ${clusterFile})`, () => FdbBackend.connect({ clusterFile, prefix }));
+  // The same options as the simulator suites: a job is one stored value (`prefix, queue, j, jobId`), which damage makes unreadable.
+  const options: ContractOptions = {
+    damage: async (queue, jobId) => {
+      const db = await openFoundationDb({ clusterFile, apiVersion: 720 });
+      try {
+        await db.transact(async (tr) => tr.set(pack([prefix, queue, 'j', jobId]), Buffer.from('{"not json')));
+      } finally {
+        await db.close();
+      }
+    },
+  };
+  runStorageContract(`foundationdb (real cluster at ${clusterFile})`, () => FdbBackend.connect({ clusterFile, prefix }), options);
 } else {
   console.log(`foundationdb real-cluster suite skipped: ${reason}`);
   describe.skip(`foundationdb (real cluster): skipped, ${reason}`, () => {

@@ -1,5 +1,6 @@
 import { SkqError } from '@skq/core';
 import { toFdbError } from '../fdb-errors.js';
+import { probeCluster, resolveClusterFile } from './cluster-checks.js';
 import type { KeySelector, KvDatabase, KvReads, KvTransaction, KvWatch, RangeOptions, TransactionOptions } from './port.js';
 
 /**
@@ -15,7 +16,7 @@ interface Binding {
   keySelector(key: Buffer, orEqual: boolean, offset: number): unknown;
 }
 interface BindingDatabase {
-  doTransaction<T>(body: (tn: BindingTransaction) => Promise<T>, opts?: { retry_limit?: number }): Promise<T>;
+  doTransaction<T>(body: (tn: BindingTransaction) => Promise<T>, opts?: { retry_limit?: number; timeout?: number }): Promise<T>;
   close(): void;
 }
 interface BindingTransaction {
@@ -36,11 +37,14 @@ interface BindingTransaction {
   getVersionstamp(): { promise: Promise<Buffer> };
 }
 
-/** The client library FDB's binding needs, named in the error a missing one gives. */
-const CLIENT_HELP =
-  'FoundationDB\'s client library (libfdb_c, 7.2 or newer) must be installed: the foundationdb-clients package from https://github.com/apple/foundationdb/releases';
+/** Where FoundationDB's client library comes from, named when it is missing or too old. */
+const CLIENT_SOURCE = 'install the foundationdb-clients package, 7.2 or newer, from https://github.com/apple/foundationdb/releases';
 
-/** Loads the binding, telling which of the package or the client library is missing. */
+/**
+ * Loads the binding. Each way it fails has its own message and `context.reason`: the npm package is
+ * not installed (`package-missing`), or it is but FoundationDB's client library, libfdb_c, is missing
+ * or cannot be loaded (`client-library`).
+ */
 export async function loadBinding(importer: () => Promise<unknown> = () => import('foundationdb' as string)): Promise<Binding> {
   let mod: unknown;
   try {
@@ -49,25 +53,43 @@ export async function loadBinding(importer: () => Promise<unknown> = () => impor
     const code = (cause as { code?: string }).code;
     const message = (cause as Error).message ?? String(cause);
     if ((code === 'ERR_MODULE_NOT_FOUND' || code === 'MODULE_NOT_FOUND') && /foundationdb/.test(message) && !/libfdb_c/.test(message)) {
-      throw new SkqError('CONFIG_INVALID', `fdb: URLs need the foundationdb package: npm install foundationdb (and ${CLIENT_HELP})`, { cause, context: { field: 'backend' } });
+      throw new SkqError('CONFIG_INVALID', 'fdb: URLs need the foundationdb npm package, which is not installed here: npm install foundationdb', { cause, context: { field: 'backend', reason: 'package-missing' } });
     }
-    throw new SkqError('CONFIG_INVALID', `the foundationdb package could not load its native part: ${CLIENT_HELP} (${message.split('\n')[0]})`, { cause, context: { field: 'backend' } });
+    throw new SkqError('CONFIG_INVALID', `the foundationdb package is installed, but FoundationDB's client library (libfdb_c) could not be loaded: ${CLIENT_SOURCE} (${message.split('\n')[0]})`, {
+      cause,
+      context: { field: 'backend', reason: 'client-library' },
+    });
   }
   return ((mod as { default?: Binding }).default ?? mod) as Binding;
 }
 
-/** Opens a cluster through the binding. */
-export async function openFoundationDb(options: { clusterFile?: string | undefined; apiVersion: number }, importer?: () => Promise<unknown>): Promise<KvDatabase> {
+/**
+ * Opens a cluster through the binding: the cluster file first (`cluster-file-missing`), then the
+ * binding and its client library (which must support `apiVersion`: else `client-library`, too old),
+ * then one read that the cluster answers in time (`cluster-unreachable`).
+ */
+export async function openFoundationDb(options: { clusterFile?: string | undefined; apiVersion: number; connectTimeoutMs?: number }, importer?: () => Promise<unknown>): Promise<KvDatabase> {
+  const clusterFile = resolveClusterFile(options.clusterFile);
   const fdb = await loadBinding(importer);
   try {
     fdb.setAPIVersion(options.apiVersion);
   } catch (cause) {
     // Selecting the API version twice (another opener in this process) is harmless when it matches.
     if (!/already|set/i.test((cause as Error).message ?? '')) {
-      throw new SkqError('CONFIG_INVALID', `FoundationDB API version ${options.apiVersion} could not be selected: ${(cause as Error).message}. ${CLIENT_HELP}`, { cause, context: { field: 'apiVersion' } });
+      throw new SkqError('CONFIG_INVALID', `FoundationDB's client library (libfdb_c) is too old for API version ${options.apiVersion}: ${CLIENT_SOURCE} (${(cause as Error).message})`, {
+        cause,
+        context: { field: 'apiVersion', reason: 'client-library' },
+      });
     }
   }
-  return new BindingKvDatabase(fdb, fdb.open(options.clusterFile));
+  const db = new BindingKvDatabase(fdb, fdb.open(clusterFile));
+  try {
+    await probeCluster(db, clusterFile, options.connectTimeoutMs);
+  } catch (err) {
+    await db.close();
+    throw err;
+  }
+  return db;
 }
 
 class BindingKvDatabase implements KvDatabase {
@@ -82,7 +104,7 @@ class BindingKvDatabase implements KvDatabase {
   async transact<T>(fn: (tr: KvTransaction) => Promise<T>, options: TransactionOptions = {}): Promise<T> {
     try {
       // The binding's doTransaction is FDB's retry loop: on_error decides what is retried.
-      return await this.db.doTransaction((tn) => fn(new BindingKvTransaction(this.fdb, tn)), { retry_limit: options.retryLimit ?? 100 });
+      return await this.db.doTransaction((tn) => fn(new BindingKvTransaction(this.fdb, tn)), { retry_limit: options.retryLimit ?? 100, ...(options.timeoutMs !== undefined && { timeout: options.timeoutMs }) });
     } catch (err) {
       throw toFdbError(err);
     }

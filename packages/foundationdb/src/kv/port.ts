@@ -78,6 +78,8 @@ export interface KvWatch {
 export interface TransactionOptions {
   /** Give up after this many retries (FDB's `retry_limit`); default 100. */
   retryLimit?: number;
+  /** Give up with 1031 transaction_timed_out after this long, waiting for the cluster included (FDB's `timeout`); default: never. */
+  timeoutMs?: number;
 }
 
 /** A database: transactions run through FDB's retry loop. */

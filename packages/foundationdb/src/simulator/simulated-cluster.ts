@@ -82,10 +82,41 @@ export class SimulatedCluster {
   private readonly watchers = new Map<string, Set<Watcher>>();
   private readonly random: SeededRandom | null;
   private commitsSincePrune = 0;
+  /** While set, the cluster does not answer: transactions wait for it (until their timeout), as FDB's clients do. */
+  private unreachable: { until: Promise<void>; end: () => void } | null = null;
 
   constructor(readonly faults: FaultOptions | null = null) {
     this.random = faults ? new SeededRandom(faults.seed) : null;
     this.version = 1n;
+  }
+
+  /**
+   * Cuts the cluster off from its clients (`false`: its coordinators do not answer) or brings it
+   * back. Transactions started meanwhile wait, and fail with 1031 transaction_timed_out if they have
+   * a timeout that passes first.
+   */
+  setReachable(reachable: boolean): void {
+    if (!reachable && !this.unreachable) {
+      let end!: () => void;
+      const until = new Promise<void>((resolve) => (end = resolve));
+      this.unreachable = { until, end };
+    } else if (reachable && this.unreachable) {
+      this.unreachable.end();
+      this.unreachable = null;
+    }
+  }
+
+  /** Resolves once the cluster answers; false if `deadline` (ms since the epoch) passes first. */
+  async reachableBy(deadline: number): Promise<boolean> {
+    if (!this.unreachable) return true;
+    if (!Number.isFinite(deadline)) return this.unreachable.until.then(() => true);
+    let timer: NodeJS.Timeout | undefined;
+    const late = new Promise<boolean>((resolve) => (timer = setTimeout(() => resolve(false), Math.max(0, deadline - Date.now()))));
+    try {
+      return await Promise.race([this.unreachable.until.then(() => true), late]);
+    } finally {
+      clearTimeout(timer);
+    }
   }
 
   /** A client of this cluster, with its own retry loop. */
@@ -273,7 +304,9 @@ export class SimulatedDatabase implements KvDatabase {
 
   async transact<T>(fn: (tr: KvTransaction) => Promise<T>, options: TransactionOptions = {}): Promise<T> {
     const limit = options.retryLimit ?? 100;
+    const deadline = options.timeoutMs === undefined ? Infinity : Date.now() + options.timeoutMs;
     for (let attempt = 0; ; attempt += 1) {
+      if (!(await this.cluster.reachableBy(deadline))) throw new FdbError(1031, 'transaction_timed_out: the cluster did not answer before the transaction\'s timeout');
       const tr = this.createTransaction();
       this.counts.transactions += 1;
       try {
