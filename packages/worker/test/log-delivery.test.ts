@@ -21,6 +21,24 @@ function logsAway(real: StorageBackend, away: () => boolean): StorageBackend {
   });
 }
 
+describe('an attempt\'s error on a store without a value limit (SQLite)', () => {
+  it('is stored once, its message and stack cut with a marker, and the handler runs once', async () => {
+    const queue = fixture.queue();
+    let runs = 0;
+    const loud = queue.job({ name: 'loud', routes: ['r'] }, async () => {
+      runs += 1;
+      throw new Error('e'.repeat(2_000_000));
+    });
+    await fixture.startPool({ queue, routes: ['r'], pollIntervalMs: 100, logger: { info() {}, warn() {} } });
+    const handle = await loud.fire();
+    const record = await queue.waitForEnd(handle.id, 10_000);
+    expect(record.state).toBe('failed');
+    expect(record.deliveries[0]!.error!.message).toMatch(/^e+… \[cut: \d+ more bytes\]$/);
+    expect(record.deliveries[0]!.error!.message.length).toBeLessThanOrEqual(32_768);
+    expect(runs).toBe(1);
+  });
+});
+
 describe('a worker\'s log lines', () => {
   it('are kept when a write fails, and stored by a later one, with the failure reported', async () => {
     const queue = fixture.queue();
