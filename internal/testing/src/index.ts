@@ -4,4 +4,5 @@ export { fireThroughRestart, type RestartLoad, type RestartLoadOptions } from '.
 export { freePort, hasProgram, missingServer, startRedis, startRedisCluster, type RedisCluster, type RedisServer } from './servers.js';
 export { MONGO_SERVER_FEATURES, missingMongoServer, mongoServerName, startMongoServer, type MongoServerFeatures, type MongoServerKind, type MongoTestServer } from './mongo-servers.js';
 export { REPO, runCliProcess, startCli, stopAll, type CliProcess } from './cli-process.js';
+export { startStallingProxy, type StallingProxy } from './stalling-proxy.js';
 export { CHROMIUM_PATH, launchChromium, missingChromium } from './browser.js';

@@ -2,6 +2,7 @@ import type { ChangeStream, Collection, Db, FindCursor, ObjectId } from 'mongodb
 import { SkqError, type JobEvent, type JobEventListener } from '@skq/core';
 import { SequenceClock, toEvent, type EventDoc } from './documents.js';
 import type { WakeupMode } from './mongo-options.js';
+import type { MongoConnection } from './mongo-connection.js';
 
 /** The wake-up mechanism in use, best first. */
 export type WakeupSource = 'change-stream' | 'tailable' | 'poll';
@@ -80,7 +81,8 @@ export class EventFeed {
   private trimTimer: NodeJS.Timeout | null = null;
 
   constructor(
-    private readonly events: Collection<EventDoc>,
+    /** The backend's connection: its `c.events` is the current client's, and it hears how reads went. */
+    private readonly connection: Pick<MongoConnection, 'c' | 'generation' | 'succeeded' | 'failed'>,
     readonly source: WakeupSource,
     private readonly pollIntervalMs: number,
     private readonly retentionMs: number,
@@ -127,16 +129,23 @@ export class EventFeed {
     if (oldestKept) await this.events.deleteMany({ seq: { $lte: oldestKept.seq } });
   }
 
+  private get events(): Collection<EventDoc> {
+    return this.connection.c.events;
+  }
+
   private async loop(): Promise<void> {
     let failures = 0;
     while (!this.closed) {
+      const generation = this.connection.generation;
       try {
         if (this.source === 'change-stream') await this.followChangeStream();
         else if (this.source === 'tailable') await this.followTailable();
         else await this.poll();
         failures = 0;
-      } catch {
+      } catch (err) {
         if (this.closed) return;
+        // A feed that fails on a replaced client reopens on the new one; its failures count like calls'.
+        if (this.connection.failed(generation, err)) continue;
         failures += 1;
         await this.sleep(Math.min(2_000, 50 * 2 ** failures));
       }
@@ -182,11 +191,13 @@ export class EventFeed {
   private async poll(): Promise<void> {
     const queues = [...new Set([...this.subscriptions].map((s) => s.queue))];
     if (queues.length > 0) {
+      const generation = this.connection.generation;
       const docs = (await this.events
         .find({ queue: { $in: queues }, seq: { $gt: this.watermark - LOOKBACK } })
         .sort({ seq: 1 })
         .limit(1_000)
         .toArray()) as StoredEvent[];
+      this.connection.succeeded(generation);
       let fresh = 0;
       for (const doc of docs) if (this.dispatch(doc)) fresh += 1;
       this.pollDelay = fresh > 0 ? MIN_POLL_MS : Math.min(this.pollIntervalMs, this.pollDelay * 2);

@@ -1,4 +1,4 @@
-import { MongoClient, type Db, type Filter } from 'mongodb';
+import { MongoClient, type Db, type Filter, type MongoClientOptions } from 'mongodb';
 import {
   SkqError,
   cancelledError,
@@ -38,7 +38,8 @@ import {
   type WorkerRegistration,
   type WorkerStatus,
 } from '@skq/core';
-import { collectionsOf, ensureIndexes, type Collections } from './collections.js';
+import { ensureIndexes, type Collections } from './collections.js';
+import { MongoConnection } from './mongo-connection.js';
 import { SequenceClock, headerOfSolo, toClaimed, toJobRecord, toWorker, type DeliveryDoc, type EventDoc, type JobDoc } from './documents.js';
 import { JobWriter } from './job-writer.js';
 import { EventFeed, chooseWakeupSource, type WakeupSource } from './event-feed.js';
@@ -66,6 +67,11 @@ const COMPLETE_TRIES = 3;
  * Wake-ups come from a change stream, a tailable cursor on a capped events collection, or polling,
  * whichever is the best the server offers (see `wakeups`).
  *
+ * A client that keeps failing server selection is replaced by a new one (see {@link MongoConnection}):
+ * after 3 failures in a row spanning at least `connectTimeoutMs`, so calls are served again at most
+ * about 3 × `connectTimeoutMs` (30 s by default) after the server answers. A call that failed on the
+ * old client without reaching a server runs again on the new one.
+ *
  * @example
  * ```ts
  * const backend = await MongoBackend.connect('mongodb://127.0.0.1:27017/jobs?replicaSet=rs0');
@@ -85,14 +91,14 @@ export class MongoBackend implements StorageBackend {
   private lastWarning = 0;
   private closed = false;
 
+  private readonly c: Collections;
+
   private constructor(
-    private readonly client: MongoClient,
-    /** The database of this store; triggers and CappedQueue can share it. */
-    readonly db: Db,
-    private readonly c: Collections,
+    private readonly connection: MongoConnection,
     private readonly feed: EventFeed,
     private readonly logger: Logger | false,
   ) {
+    const c = (this.c = connection.c);
     this.capabilities = { crossProcess: true, pushEvents: feed.source !== 'poll', batchClaim: true, durable: true };
     this.writer = new JobWriter({
       c,
@@ -111,6 +117,11 @@ export class MongoBackend implements StorageBackend {
     });
   }
 
+  /** The database of this store (of the current client); triggers and CappedQueue can share it. */
+  get db(): Db {
+    return this.connection.db;
+  }
+
   /** Which wake-up mechanism this backend chose. */
   get wakeupSource(): WakeupSource {
     return this.feed.source;
@@ -127,24 +138,25 @@ export class MongoBackend implements StorageBackend {
   static async connect(options: MongoOptions | string): Promise<MongoBackend> {
     const opts: ParsedMongoOptions = resolveMongoOptions(options);
     let client: MongoClient;
+    const clientOptions: MongoClientOptions = { serverSelectionTimeoutMS: opts.connectTimeoutMs, connectTimeoutMS: opts.connectTimeoutMs, socketTimeoutMS: opts.socketTimeoutMs };
     try {
       // The driver checks the URL's options here: a bad one is a configuration error, named as such.
-      client = new MongoClient(opts.url, { serverSelectionTimeoutMS: opts.connectTimeoutMs, connectTimeoutMS: opts.connectTimeoutMs, socketTimeoutMS: opts.socketTimeoutMs });
+      client = new MongoClient(opts.url, clientOptions);
     } catch (err) {
       throw mapMongoError(err, `open ${redactUrl(opts.url)}`);
     }
     try {
       await client.connect();
-      const db = client.db(opts.database);
-      const c = collectionsOf(db, opts.collectionPrefix);
-      const { source, why } = await chooseWakeupSource(db, c.events, opts.wakeups, opts.eventsCappedBytes);
+      const connection = new MongoConnection(client, opts.url, clientOptions, opts.database, opts.collectionPrefix, opts.connectTimeoutMs, opts.logger);
+      const { c } = connection;
+      const { source, why } = await chooseWakeupSource(connection.db, c.events, opts.wakeups, opts.eventsCappedBytes);
       await ensureIndexes(c);
       const where = `${redactUrl(opts.url)} ${opts.database}.${opts.collectionPrefix}_*`;
       if (opts.logger !== false && !logged.has(`${where} ${source}`)) {
         logged.add(`${where} ${source}`);
         opts.logger.info(`mongodb ${where}: wake-ups by ${source}${why ? ` (${why.replace(/^; /, '')})` : ''}`);
       }
-      return new MongoBackend(client, db, c, new EventFeed(c.events, source, opts.pollIntervalMs, opts.eventRetentionMs), opts.logger);
+      return new MongoBackend(connection, new EventFeed(connection, source, opts.pollIntervalMs, opts.eventRetentionMs), opts.logger);
     } catch (err) {
       await client.close().catch(() => {});
       throw mapMongoError(err, `connect to ${redactUrl(opts.url)}`);
@@ -534,7 +546,7 @@ export class MongoBackend implements StorageBackend {
     await this.operations.flushTallies().catch((err: unknown) => this.warn(`mongodb: throughput counts were not recorded: ${(err as Error).message}`));
     await this.flushEvents();
     this.feed.close();
-    await this.client.close().catch(() => {});
+    await this.connection.close();
   }
 
   /** At most one warning a minute: a server that is away would otherwise flood the log. */
@@ -592,10 +604,17 @@ export class MongoBackend implements StorageBackend {
 
   private async run<T>(operation: string, fn: () => Promise<T>): Promise<T> {
     this.assertOpen(operation);
-    try {
-      return await fn();
-    } catch (err) {
-      throw mapMongoError(err, operation);
+    for (let again = true; ; again = false) {
+      const generation = this.connection.generation;
+      try {
+        const result = await fn();
+        this.connection.succeeded(generation);
+        return result;
+      } catch (err) {
+        // A call the old client never sent runs once more on the client that replaced it.
+        if (this.connection.failed(generation, err) && again && !this.closed) continue;
+        throw mapMongoError(err, operation);
+      }
     }
   }
 
