@@ -2,6 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { SkqError, chargedAttempts, leaseOf, type ClaimedDelivery, type JobRecord, type NewJob, type ScheduleDefinition, type StorageBackend } from '@skq/core';
 import { eventually, newJob, recordEvents, sleep, uniqueQueue } from './contract-fixtures.js';
 import { operationsContract } from './operations-contract.js';
+import { closeWhilePumpingCase } from './close-contract.js';
 
 /** Opens a connection to the store under test. Every call must reach the same store. */
 export type BackendFactory = () => Promise<StorageBackend>;
@@ -497,6 +498,7 @@ export function runStorageContract(name: string, factory: BackendFactory, option
     });
 
     describe('operating queues', () => operationsContract(() => backend, open, skipped));
+    describe('closing', () => closeWhilePumpingCase(open, () => backend));
 
     describe('schedules', () => {
       const definition = (id: string, everyMs = 1_000): ScheduleDefinition => ({

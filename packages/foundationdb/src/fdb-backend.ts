@@ -303,7 +303,7 @@ export class FdbBackend implements StorageBackend {
   }
 
   async subscribe(queue: string, listener: JobEventListener, types?: readonly JobEventType[]): Promise<() => Promise<void>> {
-    if (this.closed) throw mapFdbError(new Error('the backend is closed'), 'subscribe', { queue });
+    if (this.closed) throw closedError('subscribe', queue);
     let tail = this.tails.get(queue);
     if (!tail) {
       tail = new EventTail(this.db, this.keys(queue), () => (this.seq += 1), () => {});
@@ -360,7 +360,7 @@ export class FdbBackend implements StorageBackend {
 
   /** Runs one transaction through the port's retry loop, mapping what it throws. */
   private async transact<T>(operation: string, queue: string, body: (tr: KvTransaction) => Promise<T>): Promise<T> {
-    if (this.closed) throw mapFdbError(new Error('the backend is closed'), operation, { queue });
+    if (this.closed) throw closedError(operation, queue);
     try {
       return await this.db.transact(body);
     } catch (err) {
@@ -466,4 +466,9 @@ function batches<T>(items: T[], count: number, size: (item: T) => number): T[][]
   }
   if (current.length) out.push(current);
   return out;
+}
+
+/** A call on a closed backend: BACKEND_UNAVAILABLE, as on the other backends. */
+function closedError(operation: string, queue: string): SkqError {
+  return new SkqError('BACKEND_UNAVAILABLE', `foundationdb ${operation}: the backend is closed`, { context: { queue, operation } });
 }

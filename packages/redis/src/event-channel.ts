@@ -47,6 +47,11 @@ export class EventChannel {
     };
   }
 
+  /** No listener hears anything more: messages the connection had already read are dropped. */
+  close(): void {
+    this.listeners.clear();
+  }
+
   private dispatch(channel: string, message: string): void {
     const set = this.listeners.get(channel);
     if (!set) return;

@@ -394,6 +394,7 @@ export class RedisBackend implements StorageBackend {
     if (this.closed) return;
     if (this.flushScheduled) await this.flushBatches();
     this.closed = true;
+    this.events?.close();
     this.subscriber?.disconnect();
     await this.client.quit().catch(() => this.client.disconnect());
   }

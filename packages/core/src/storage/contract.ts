@@ -524,7 +524,10 @@ export interface StorageBackend {
   /** Sets the next tick of a schedule that waited for its job, if it is still at `version`. */
   advanceSchedule(queue: string, id: string, version: number, next: { nextRunAt: number; state: Record<string, number> | null }): Promise<boolean>;
 
-  /** Releases connections and timers. */
+  /**
+   * Releases connections and timers. Once it has resolved no listener is called any more (events
+   * already read are dropped) and every call fails with `BACKEND_UNAVAILABLE`.
+   */
   close(): Promise<void>;
 }
 
