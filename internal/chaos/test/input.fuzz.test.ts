@@ -39,6 +39,15 @@ const urlish = (schemes: string[]) =>
   );
 
 describe('backend URLs and options, fuzzed', () => {
+  // A fuzzed SQLite path that is valid opens a file relative to the working directory: keep it in a temp dir.
+  const cwd = process.cwd();
+  const scratch = mkdtempSync(join(tmpdir(), 'skq-url-fuzz-'));
+  beforeAll(() => process.chdir(scratch));
+  afterAll(() => {
+    process.chdir(cwd);
+    rmSync(scratch, { recursive: true, force: true });
+  });
+
   it('parses or refuses any URL of each backend with CONFIG_INVALID', async () => {
     await fc.assert(
       fc.asyncProperty(urlish(['redis://', 'rediss://', 'mongodb://', 'mongodb+srv://', 'sqlite:', 'fdb:', 'http://', '']), async (url) => {
