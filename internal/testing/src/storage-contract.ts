@@ -3,6 +3,7 @@ import { SkqError, chargedAttempts, leaseOf, type ClaimedDelivery, type JobRecor
 import { eventually, newJob, recordEvents, sleep, uniqueQueue } from './contract-fixtures.js';
 import { operationsContract } from './operations-contract.js';
 import { closeWhilePumpingCase } from './close-contract.js';
+import { expiredLeaseTextCases } from './expired-lease-contract.js';
 
 /** Opens a connection to the store under test. Every call must reach the same store. */
 export type BackendFactory = () => Promise<StorageBackend>;
@@ -510,6 +511,7 @@ export function runStorageContract(name: string, factory: BackendFactory, option
 
     describe('operating queues', () => operationsContract(() => backend, open, skipped));
     describe('closing', () => closeWhilePumpingCase(open, () => backend));
+    describe('expired leases', () => expiredLeaseTextCases(() => backend));
 
     describe('schedules', () => {
       const definition = (id: string, everyMs = 1_000): ScheduleDefinition => ({

@@ -27,8 +27,11 @@ return held
  * recover-expired — takes back running deliveries whose lease ended before now (500 per call), and fails
  * the queued broadcast deliveries addressed to a worker that is gone (500 per worker and route per call).
  * Reads:   ARGV[7] how many recoveries a delivery may have; ARGV[8] the WORKER_GONE error, as core's
- *          workerGoneError makes it, with @@ID@@ and @@WORKER@@ in its message; 'active' (score = lease end),
- *          d:<id>; 'addressed', 'workers' (score = expiry), ready:<route>:@<worker>.
+ *          workerGoneError makes it, with @@ID@@ and @@WORKER@@ in its message; ARGV[9] and ARGV[10] the
+ *          LEASE_LOST errors of an expired lease ending cancelled and failed, as core's expiredLeaseError
+ *          makes them, with @@ID@@, @@WORKER@@ and @@TIMES@@ (how many times the lease expired) in their
+ *          messages; 'active' (score = lease end), d:<id>; 'addressed', 'workers' (score = expiry),
+ *          ready:<route>:@<worker>.
  * Writes:  d:<id> back to queued (recoveries+1) via 'delayed:<route>', or failed with LEASE_LOST, or
  *          cancelled when a cancel was requested; queued deliveries of gone workers failed with WORKER_GONE;
  *          'addressed' (pairs left with nothing queued), 'active', 'counts', events 'recovered' | 'failed' | 'cancelled'.
@@ -36,6 +39,12 @@ return held
  */
 export const RECOVER_LUA = `${COMMON_LUA}
 local maxRecoveries = tonumber(ARGV[7])
+-- One of core's errors, given as JSON, with its message's @@NAME@@ placeholders filled in from 'values'.
+local function coreError(template, values)
+  local e = cjson.decode(template)
+  e.message = string.gsub(e.message, '@@(%u+)@@', function(name) return values[name] end)
+  return cjson.encode(e)
+end
 local expired = redis.call('ZRANGEBYSCORE', P .. ':active', '-inf', '(' .. fmt(NOW), 'LIMIT', 0, 500)
 local n = 0
 for _, did in ipairs(expired) do
@@ -44,9 +53,9 @@ for _, did in ipairs(expired) do
     zremLater(P .. ':active', did)
   else
     n = n + 1
-    local lost = cjson.encode({ name = 'SkqError', code = 'LEASE_LOST', message = 'worker ' .. (d.worker or '?') .. ' stopped renewing the lease of ' .. did })
+    local lost = { ID = did, WORKER = d.worker or '?', TIMES = tostring(d.rec + 1) }
     if d.cancel == '1' then
-      finish(did, d, 'running', 'cancelled', nil, lost, d.worker)
+      finish(did, d, 'running', 'cancelled', nil, coreError(ARGV[9], lost), d.worker)
     elseif d.rec < maxRecoveries then
       redis.call('HSET', d.key, 'state', 'queued', 'runAt', fmt(NOW), 'lease', '', 'rec', d.rec + 1)
       zremLater(P .. ':active', did)
@@ -55,11 +64,10 @@ for _, did in ipairs(expired) do
       count(d.route, 'queued', 1)
       ev('recovered', d.job, did, d.route, d.worker)
     else
-      finish(did, d, 'running', 'failed', nil, lost, d.worker)
+      finish(did, d, 'running', 'failed', nil, coreError(ARGV[10], lost), d.worker)
     end
   end
 end
-local gone = cjson.decode(ARGV[8])
 for _, pair in ipairs(redis.call('SMEMBERS', P .. ':addressed')) do
   local route, worker = string.match(pair, '^(.*)|([^|]*)$')
   local expires = redis.call('ZSCORE', P .. ':workers', worker)
@@ -70,10 +78,8 @@ for _, pair in ipairs(redis.call('SMEMBERS', P .. ':addressed')) do
       local did = string.sub(m, 18)
       local d = delivery(did)
       if d and d.state == 'queued' then
-        local message = string.gsub(gone.message, '@@ID@@', function() return did end)
-        message = string.gsub(message, '@@WORKER@@', function() return worker end)
         unqueue(did, d)
-        finish(did, d, 'queued', 'failed', nil, cjson.encode({ name = gone.name, code = gone.code, message = message }), worker)
+        finish(did, d, 'queued', 'failed', nil, coreError(ARGV[8], { ID = did, WORKER = worker }), worker)
         n = n + 1
       else
         redis.call('ZREM', key, m)
