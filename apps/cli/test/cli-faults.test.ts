@@ -57,6 +57,11 @@ describe('skunq work under faults', () => {
     const log = worker.stdout() + worker.stderr();
     expect(log).toContain(`escaped job "stray-rejection" ${stray!.id}`);
     expect(log).toContain(`escaped job "timer-throw" ${timer!.id}`);
+    // One line per warning, with the job's ids and the error as meta, control characters escaped.
+    const line = log.split('\n').find((l) => l.includes(`escaped job "stray-rejection" ${stray!.id}`));
+    expect(line).toContain(`(attempt 1); the attempt fails with it queue=faults jobId=${stray!.id} deliveryId=`);
+    expect(line).toMatch(/ jobName=stray-rejection attempt=1 origin="unhandled rejection" err="a rejection nobody awaited \\u001b\[2J\\x9b31m"$/);
+    expect(log).not.toMatch(/[\u001b\u009b]/);
     worker.child.kill('SIGTERM');
     expect(await worker.exited).toBe(0);
   });

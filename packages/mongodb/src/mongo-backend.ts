@@ -5,6 +5,7 @@ import {
   expiredLeaseError,
   unreadableJobError,
   expiredLeaseOutcome,
+  failureOutcome,
   holdsLease,
   jobIdOfDelivery,
   leaseLost,
@@ -31,6 +32,7 @@ import {
   type StateCounts,
   type StorageBackend,
   type StorageCapabilities,
+  type LogMeta,
   type Logger,
   type ThroughputBucket,
   type WorkerCommand,
@@ -113,7 +115,7 @@ export class MongoBackend implements StorageBackend {
       nextSeq: () => this.clock.next(),
       event: (...args) => this.event(...args),
       record: (events) => this.record(events),
-      warn: (line) => this.warn(line),
+      warn: (message, meta) => this.warn(message, meta),
     });
   }
 
@@ -154,7 +156,7 @@ export class MongoBackend implements StorageBackend {
       const where = `${redactUrl(opts.url)} ${opts.database}.${opts.collectionPrefix}_*`;
       if (opts.logger !== false && !logged.has(`${where} ${source}`)) {
         logged.add(`${where} ${source}`);
-        opts.logger.info(`mongodb ${where}: wake-ups by ${source}${why ? ` (${why.replace(/^; /, '')})` : ''}`);
+        opts.logger.info({ database: opts.database, collectionPrefix: opts.collectionPrefix, wakeups: source }, `mongodb ${where}: wake-ups by ${source}${why ? ` (${why.replace(/^; /, '')})` : ''}`);
       }
       return new MongoBackend(connection, new EventFeed(connection, source, opts.pollIntervalMs, opts.eventRetentionMs), opts.logger);
     } catch (err) {
@@ -244,18 +246,9 @@ export class MongoBackend implements StorageBackend {
       for (;;) {
         const row = await this.c.deliveries.findOne({ _id: id, queue });
         if (!row || !holdsLease(row, lease)) throw await this.leaseLost(queue, lease, row);
-        let outcome: 'retrying' | 'failed' | 'cancelled';
-        let set: Partial<DeliveryDoc>;
-        if (request.cancelled || row.cancelRequested) {
-          outcome = 'cancelled';
-          set = { state: 'cancelled', finishedAt: now, leaseUntil: null, error };
-        } else if (request.retryAt !== undefined && request.retryAt !== null) {
-          outcome = 'retrying';
-          set = { state: 'queued', runAt: request.retryAt, leaseUntil: null, error };
-        } else {
-          outcome = 'failed';
-          set = { state: 'failed', finishedAt: now, leaseUntil: null, error };
-        }
+        const outcome = failureOutcome(request, row);
+        const set: Partial<DeliveryDoc> =
+          outcome === 'retrying' ? { state: 'queued', runAt: request.retryAt!, leaseUntil: null, error } : { state: outcome, finishedAt: now, leaseUntil: null, error };
         // Compare-and-set on the lease as read, including a cancel request that may arrive meanwhile.
         const changed = await this.c.deliveries.updateOne(
           { _id: id, state: 'running', workerId, attempts: lease.attempt, cancelRequested: row.cancelRequested },
@@ -543,17 +536,17 @@ export class MongoBackend implements StorageBackend {
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
-    await this.operations.flushTallies().catch((err: unknown) => this.warn(`mongodb: throughput counts were not recorded: ${(err as Error).message}`));
+    await this.operations.flushTallies().catch((err: unknown) => this.warn('mongodb: throughput counts were not recorded', { err }));
     await this.flushEvents();
     this.feed.close();
     await this.connection.close();
   }
 
   /** At most one warning a minute: a server that is away would otherwise flood the log. */
-  private warn(line: string): void {
+  private warn(message: string, meta: LogMeta): void {
     if (this.logger === false || Date.now() - this.lastWarning < 60_000) return;
     this.lastWarning = Date.now();
-    this.logger.warn(line);
+    this.logger.warn(meta, message);
   }
 
   private async liveWorkers(queue: string, now: number): Promise<WorkerInfo[]> {
@@ -571,7 +564,7 @@ export class MongoBackend implements StorageBackend {
 
   /** Throughput and retention after a delivery ended; a failure there must not turn the ending into an error. */
   private async afterEnd(row: DeliveryDoc, outcome: 'succeeded' | 'failed' | 'cancelled', now: number): Promise<void> {
-    await this.operations.ended(row, outcome, now).catch((err: unknown) => this.warn(`mongodb: retention of job ${row.jobId} failed: ${(err as Error).message}`));
+    await this.operations.ended(row, outcome, now).catch((err: unknown) => this.warn(`mongodb: retention of job ${row.jobId} failed`, { queue: row.queue, jobId: row.jobId, err }));
   }
 
   /**
@@ -596,7 +589,7 @@ export class MongoBackend implements StorageBackend {
     this.eventWrites = this.eventWrites.then(() =>
       this.c.events.insertMany(batch, { ordered: true }).then(
         () => this.feed.poke(),
-        (err) => this.warn(`mongodb: ${batch.length} lifecycle events were not recorded: ${(err as Error).message}`),
+        (err: unknown) => this.warn(`mongodb: ${batch.length} lifecycle events were not recorded`, { queues: [...new Set(batch.map((e) => e.queue))], err }),
       ),
     );
     return this.eventWrites;

@@ -1,5 +1,5 @@
 import { MongoClient, type Db, type MongoClientOptions } from 'mongodb';
-import type { Logger } from '@skq/core';
+import type { LogMeta, Logger } from '@skq/core';
 import { collectionsOf, type Collections } from './collections.js';
 
 /**
@@ -104,7 +104,7 @@ export class MongoConnection {
   }
 
   private async replace(why: Error): Promise<void> {
-    this.warn(`mongodb: ${this.failures} server selections in a row failed (${why.message}); connecting a new client`);
+    this.warn(`mongodb: ${this.failures} server selections in a row failed; connecting a new client`, { failures: this.failures, err: why });
     // Until the old client serves again: a client whose first connect failed stays closed, so each try is a fresh one.
     while (!this.closed && this.failures > 0) {
       const startedAt = Date.now();
@@ -129,14 +129,14 @@ export class MongoConnection {
       Object.assign(this.c, collectionsOf(this.database, this.prefix));
       this.gen += 1;
       this.failures = 0;
-      this.warn('mongodb: replaced the client that kept failing server selection');
+      this.warn('mongodb: replaced the client that kept failing server selection', {});
       // Calls still waiting on the old client fail now, as never sent, and run again on the new one.
       void old.close().catch(() => {});
       return;
     }
   }
 
-  private warn(line: string): void {
-    if (this.logger !== false) this.logger.warn(line);
+  private warn(message: string, meta: LogMeta): void {
+    if (this.logger !== false) this.logger.warn({ database: this.databaseName, ...meta }, message);
   }
 }

@@ -8,6 +8,7 @@ import {
   type CallRecordQuery,
   type EndedKind,
   type JobEventType,
+  type LogMeta,
   type RetentionRule,
   type ThroughputBucket,
 } from '@skq/core';
@@ -20,7 +21,7 @@ export interface OperationsHost {
   nextSeq(): number;
   event(queue: string, type: JobEventType, jobId: string | null, delivery: string | null, route: string | null, workerId: string | null, at: number, data?: unknown): EventDoc;
   record(events: EventDoc[]): void;
-  warn(line: string): void;
+  warn(message: string, meta: LogMeta): void;
 }
 
 /** Jobs deleted per trim, so one trim stays short. */
@@ -79,7 +80,7 @@ export class MongoOperations {
       if (ended.modifiedCount !== 1) continue; // claimed or ended meanwhile
       failed += 1;
       events.push(this.host.event(queue, 'failed', row.jobId, row._id, row.route, row.targetWorker, now));
-      await this.ended(row, 'failed', now).catch((err: unknown) => this.host.warn(`mongodb: retention of job ${row.jobId} failed: ${(err as Error).message}`));
+      await this.ended(row, 'failed', now).catch((err: unknown) => this.host.warn(`mongodb: retention of job ${row.jobId} failed`, { queue, jobId: row.jobId, err }));
     }
     return failed;
   }
@@ -208,7 +209,7 @@ export class MongoOperations {
     if (outcome === 'succeeded') tally.completed += 1;
     else tally.failed += 1;
     this.tallyFlush ??= setImmediate(() => {
-      this.flushTallies().catch((err: unknown) => this.host.warn(`mongodb: throughput counts were not recorded: ${(err as Error).message}`));
+      this.flushTallies().catch((err: unknown) => this.host.warn('mongodb: throughput counts were not recorded', { err }));
     });
   }
 

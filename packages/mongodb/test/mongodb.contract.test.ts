@@ -23,7 +23,7 @@ for (const kind of ['mongo-java-server', 'ferretdb', 'mongodb'] as const) {
     it('chooses its wake-up source by what the server supports, and polling when asked', async () => {
       db += 1;
       const lines: string[] = [];
-      const chosen = await MongoBackend.connect({ url: url('wakeups'), logger: { info: (line) => lines.push(line), warn: (line) => lines.push(line) } });
+      const chosen = await MongoBackend.connect({ url: url('wakeups'), logger: { info: (_meta, line) => lines.push(line), warn: (_meta, line) => lines.push(line) } });
       const polled = await MongoBackend.connect(url('wakeups', `${server.url.includes('?') ? '&' : '?'}skqWakeups=poll`));
       try {
         expect(chosen.wakeupSource).toBe(expectedWakeups(kind));

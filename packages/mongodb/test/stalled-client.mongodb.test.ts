@@ -35,7 +35,7 @@ describe.skipIf(missing)(`a MongoDB client that stops recovering, on ${mongoServ
   it(`is replaced, so the queue serves calls again within ${SERVED_AGAIN_WITHIN_MS} ms of the server being reachable, and its feed follows`, async () => {
     const warnings: string[] = [];
     const url = proxy.urlFor(server.url).replace('/?', `/skq_stalled_${process.pid}?`);
-    const backend = await MongoBackend.connect({ url, connectTimeoutMs: CONNECT_MS, socketTimeoutMs: 5_000, logger: { info: () => {}, warn: (line) => warnings.push(line) } });
+    const backend = await MongoBackend.connect({ url, connectTimeoutMs: CONNECT_MS, socketTimeoutMs: 5_000, logger: { info: () => {}, warn: (_meta, line) => warnings.push(line) } });
     const queue = uniqueQueue('stalled');
     const events: JobEvent[] = [];
     let stopped = false;

@@ -10,6 +10,7 @@ import {
   type ClaimedDelivery,
   type LeaseToken,
   type JobRegistry,
+  type LogMeta,
   type ProgressSink,
   type StorageBackend,
 } from '@skq/core';
@@ -25,8 +26,8 @@ export interface RouteWorkerSettings {
   pollIntervalMs: number;
   registry: JobRegistry;
   backend: StorageBackend;
-  /** Reports what a worker cannot hand to a job: a lost lease, an unreachable backend. */
-  warn(message: string, err?: unknown): void;
+  /** Reports what a worker cannot hand to a job: a lost lease, an unreachable backend; `meta` says which job and error. */
+  warn(message: string, meta?: LogMeta): void;
   /** The jobs running here changed: the registration should say so soon. */
   onRunningChanged?: () => void;
   /** Told of every attempt once its outcome is stored (for metrics). */
@@ -124,6 +125,11 @@ export class RouteWorker {
     return this.settings.route;
   }
 
+  /** A warning with this worker's route and id, and whatever job and error `meta` names. */
+  private warn(message: string, meta: LogMeta = {}): void {
+    this.settings.warn(message, { route: this.settings.route, workerId: this.id, ...meta });
+  }
+
   /** The leases of the attempts running now. */
   leases(): LeaseToken[] {
     return [...this.running.values()].map((run) => leaseOf(run.delivery));
@@ -206,7 +212,7 @@ export class RouteWorker {
       run.logsFailing = false;
       return true;
     } catch (err) {
-      if (!run.logsFailing) this.settings.warn(`could not write ${run.logs.size} log lines of job ${run.delivery.jobId}; keeping them for the next try`, err);
+      if (!run.logsFailing) this.warn(`could not write ${run.logs.size} log lines of job ${run.delivery.jobId}; keeping them for the next try`, { ...about(run.delivery), err });
       run.logsFailing = true;
       return false;
     }
@@ -236,7 +242,7 @@ export class RouteWorker {
         },
         (err: unknown) => {
           this.failures += 1;
-          this.settings.warn(`claim failed on route ${this.settings.route}; retrying`, err);
+          this.warn(`claim failed on route ${this.settings.route}; retrying`, { failures: this.failures, err });
           this.sleep(Math.min(5_000, 100 * 2 ** Math.min(this.failures, 6)));
         },
       )
@@ -261,7 +267,7 @@ export class RouteWorker {
     const renewAt = Date.now();
     const renewed = await this.renew(deliveries.map(leaseOf));
     const lost = deliveries.filter((d) => !renewed.has(d.id));
-    if (lost.length) this.settings.warn(`${lost.length} claimed jobs had lost their lease before they could start (${lost.map((d) => d.jobId).join(', ')}); not running them`);
+    if (lost.length) this.warn(`${lost.length} claimed jobs had lost their lease before they could start (${lost.map((d) => d.jobId).join(', ')}); not running them`, { jobIds: lost.map((d) => d.jobId) });
     return deliveries.filter((d) => renewed.has(d.id)).map((d) => [d, renewAt + leaseMs]);
   }
 
@@ -271,7 +277,7 @@ export class RouteWorker {
     return backend.extendLease(queue, leases, leaseMs).then(
       (held) => new Set(held.map((lease) => lease.deliveryId)),
       (err: unknown) => {
-        this.settings.warn(`could not renew ${leases.length} leases that may have run out; leaving those jobs to be taken back`, err);
+        this.warn(`could not renew ${leases.length} leases that may have run out; leaving those jobs to be taken back`, { deliveryIds: leases.map((l) => l.deliveryId), err });
         return new Set<string>();
       },
     );
@@ -358,7 +364,7 @@ export class RouteWorker {
     for (let attempt = 1; logs.size > 0; attempt += 1) {
       if (attempt > 1 && (await this.writeLogs(run))) break;
       if (attempt >= 5) {
-        this.settings.warn(`${logs.size} log lines of job ${delivery.jobId} could not be stored and are dropped`);
+        this.warn(`${logs.size} log lines of job ${delivery.jobId} could not be stored and are dropped`, about(delivery));
         break;
       }
       await new Promise((resolve) => setTimeout(resolve, 200 * attempt));
@@ -387,7 +393,7 @@ export class RouteWorker {
     try {
       this.settings.onAttemptEnd?.({ queue: delivery.queue, route: delivery.route, name: delivery.name, outcome, durationMs });
     } catch (err) {
-      this.settings.warn('an onAttemptEnd listener threw', err);
+      this.warn('an onAttemptEnd listener threw', { ...about(delivery), err });
     }
   }
 
@@ -409,7 +415,7 @@ export class RouteWorker {
       .setProgress(run.delivery.queue, leaseOf(run.delivery), progress.latest)
       .catch((err: unknown) => {
         // A lost lease is reported with the outcome; progress is best effort.
-        if (!isSkqError(err, 'LEASE_LOST')) this.settings.warn(`could not store the progress of job ${run.delivery.jobId}`, err);
+        if (!isSkqError(err, 'LEASE_LOST')) this.warn(`could not store the progress of job ${run.delivery.jobId}`, { ...about(run.delivery), err });
       })
       .finally(() => {
         progress.writing = null;
@@ -439,9 +445,9 @@ export class RouteWorker {
           // A report that finds this attempt's own outcome already stored (a retry after a lost reply, or a
           // server that applied the write but answered no) lost nothing.
           if (reportedBefore(err, delivery, this.id)) return;
-          return this.settings.warn(`lease lost on job ${delivery.jobId}; its result was dropped`, err);
+          return this.warn(`lease lost on job ${delivery.jobId}; its result was dropped`, { ...about(delivery), err });
         }
-        if (attempt >= 5) return this.settings.warn(`could not report job ${delivery.jobId}; its lease will expire and it will run again`, err);
+        if (attempt >= 5) return this.warn(`could not report job ${delivery.jobId}; its lease will expire and it will run again`, { ...about(delivery), attempts: attempt, err });
         await new Promise((resolve) => setTimeout(resolve, 200 * attempt));
       }
     }
@@ -459,6 +465,11 @@ function reportedBefore(err: SkqError, delivery: ClaimedDelivery, workerId: stri
 
 function interrupted(workerId: string): SkqError {
   return new SkqError('INTERRUPTED', 'the worker was stopped roughly (SIGINT)', { context: { workerId } });
+}
+
+/** The ids a warning about one delivery carries. */
+function about(delivery: ClaimedDelivery): LogMeta {
+  return { jobId: delivery.jobId, deliveryId: delivery.id };
 }
 
 /** The abort reason of a cancelled job. */

@@ -62,8 +62,12 @@ export const WorkerPoolOptionsSchema = z
      * behaviour applies (the process exits).
      */
     catchEscapedErrors: z.boolean().default(true),
-    /** Where warnings go (a lost lease, an unreachable backend, an obeyed command). Default: the console. */
-    logger: LoggerSchema.default(consoleLogger),
+    /**
+     * Where warnings go (a lost lease, an unreachable backend, an obeyed command), each with the queue,
+     * route, worker, job and error it concerns: pino as it is, a `{ warn(meta, message), info(meta, message) }`
+     * of one's own, or `false` for silence. Default: the console, one line per event.
+     */
+    logger: z.union([z.literal(false), LoggerSchema]).default(consoleLogger),
     /** Told of every attempt once its outcome is stored: queue, route, job name, outcome and handler time (for metrics). */
     onAttemptEnd: z.custom<(ended: AttemptEnd) => void>((v) => typeof v === 'function', 'must be a function').optional(),
   })

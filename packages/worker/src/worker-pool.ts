@@ -10,7 +10,6 @@ import {
   backendUrlFromEnvironment,
   captureConsoleIntoJobs,
   pendingCommand,
-  serializeError,
   WHOLE_QUEUE,
   moduleRunnable,
   shellRunnable,
@@ -19,6 +18,7 @@ import {
   runnableFromClass,
   type JobEvent,
   type LeaseToken,
+  type LogMeta,
   type Logger,
   type StorageBackend,
   type WorkerCommand,
@@ -35,6 +35,8 @@ const WAKING_EVENTS = new Set<JobEvent['type']>(['enqueued', 'retrying', 'recove
 const POOL_EVENTS: JobEvent['type'][] = [...WAKING_EVENTS, 'cancel-requested', 'worker-command'];
 /** The least time between two heartbeats that report a change in running jobs. */
 const STATUS_BEAT_MS = 1_000;
+/** The pool's logger for `logger: false`. */
+const SILENT: Logger = { warn: () => {}, info: () => {} };
 
 /**
  * Runs one worker per route of a queue, each with its own concurrency, and keeps them
@@ -75,7 +77,7 @@ export class WorkerPool {
 
   constructor(options: WorkerPoolOptions) {
     this.options = parseWorkerPoolOptions(options);
-    this.logger = this.options.logger;
+    this.logger = this.options.logger === false ? SILENT : this.options.logger;
     const { queue, backend } = this.options;
     this.queue = typeof queue === 'string' ? queue : queue.name;
     this.registry = new JobRegistry(defaultJobRegistry);
@@ -143,7 +145,7 @@ export class WorkerPool {
           pollIntervalMs: this.options.pollIntervalMs,
           registry: this.registry,
           backend,
-          warn: (message, err) => this.warn(message, err),
+          warn: (message, meta) => this.warn(message, meta),
           onRunningChanged: () => this.statusChanged(),
           ...(this.options.onAttemptEnd && { onAttemptEnd: this.options.onAttemptEnd }),
         }),
@@ -161,14 +163,14 @@ export class WorkerPool {
     if (this.options.scheduler) {
       this.runner = new ScheduleRunner(backend, [this.queue], {
         pollIntervalMs: this.options.pollIntervalMs,
-        onError: (err) => this.warn('schedules', err),
+        onError: (err, where) => this.warn('could not fire or advance the schedules; the schedule runner tries again', { ...where, err }),
       });
       this.runner.start();
     }
-    this.every(Math.max(100, Math.floor(registrationTtlMs / 3)), () => this.heartbeatAll());
-    this.every(Math.max(100, Math.floor(leaseMs / 3)), () => this.renewLeases());
-    this.every(Math.max(100, Math.floor(leaseMs / 2)), () => backend.recoverExpired(this.queue));
-    this.every(1_000, () => Promise.all(this.workers.map((w) => w.flushLogs())));
+    this.every('heartbeat', Math.max(100, Math.floor(registrationTtlMs / 3)), () => this.heartbeatAll());
+    this.every('lease renewal', Math.max(100, Math.floor(leaseMs / 3)), () => this.renewLeases());
+    this.every('expired lease recovery', Math.max(100, Math.floor(leaseMs / 2)), () => backend.recoverExpired(this.queue));
+    this.every('log flush', 1_000, () => Promise.all(this.workers.map((w) => w.flushLogs())));
     this.state = 'running';
     for (const worker of this.workers) worker.start();
   }
@@ -254,11 +256,11 @@ export class WorkerPool {
   }
 
   private onEscapedError(err: unknown, origin: string): void {
-    const message = serializeError(err).message;
     const context = activeJobContext();
+    const job = context && { jobId: context.jobId, deliveryId: context.deliveryId, jobName: context.name, attempt: context.attempt };
     if (context) {
       if (this.workers.some((w) => w.abort(context.deliveryId, err, context.attempt))) {
-        this.warn(`an ${origin} escaped job "${context.name}" ${context.jobId} (attempt ${context.attempt}); the attempt fails with it: ${message}`);
+        this.warn(`an ${origin} escaped job "${context.name}" ${context.jobId} (attempt ${context.attempt}); the attempt fails with it`, { ...job, origin, err });
         return;
       }
     }
@@ -266,11 +268,11 @@ export class WorkerPool {
     if (context && context.queue !== this.queue) return;
     const running = this.workers.flatMap((w) => w.runningDeliveries()).map((d) => `"${d.name}" ${d.jobId}`);
     const from = context ? `job "${context.name}" ${context.jobId}, which is no longer running` : 'no job';
-    this.warn(`an ${origin} from ${from}: ${message}${running.length ? ` (running now: ${running.join(', ')})` : ''}`);
+    this.warn(`an ${origin} from ${from}${running.length ? ` (running now: ${running.join(', ')})` : ''}`, { ...job, origin, err });
   }
 
-  private warn(message: string, err?: unknown): void {
-    this.logger.warn(`${message}${err ? `: ${serializeError(err).message}` : ''}`);
+  private warn(message: string, meta: LogMeta = {}): void {
+    this.logger.warn({ queue: this.queue, ...meta }, message);
   }
 
   private installSignalHandlers(): void {
@@ -291,7 +293,7 @@ export class WorkerPool {
     } else if (event.type === 'worker-command' && this.state === 'running') {
       const worker = this.workers.find((w) => w.id === event.workerId);
       // The command is on the registration: the heartbeat reads it, obeys and acknowledges.
-      if (worker) void this.heartbeatOf(worker).catch((err: unknown) => this.warn('could not read a worker command', err));
+      if (worker) void this.heartbeatOf(worker).catch((err: unknown) => this.warn('could not read a worker command', { workerId: worker.id, err }));
     }
   }
 
@@ -302,7 +304,7 @@ export class WorkerPool {
     this.statusBeat = setTimeout(() => {
       this.statusBeat = null;
       this.lastStatusBeat = Date.now();
-      this.heartbeatAll().catch((err: unknown) => this.warn('heartbeat failed', err));
+      this.heartbeatAll().catch((err: unknown) => this.warn('heartbeat failed', { err }));
     }, delay);
   }
 
@@ -338,7 +340,7 @@ export class WorkerPool {
   /** Obeys a command, then stores the acknowledgement before a stop unregisters the worker. */
   private async obey(worker: RouteWorker, command: WorkerCommand): Promise<void> {
     this.obeyed.add(command.id);
-    this.logger.info(`worker ${worker.id} obeys "${command.command}" (command ${command.id})`);
+    this.logger.info({ queue: this.queue, route: worker.route, workerId: worker.id, command: command.command, commandId: command.id }, `worker ${worker.id} obeys "${command.command}" (command ${command.id})`);
     const stop = command.command === 'stop' || command.command === 'stop-rough';
     if (command.command === 'pause') worker.hold();
     else if (command.command === 'resume') worker.release();
@@ -365,13 +367,13 @@ export class WorkerPool {
     }
   }
 
-  private every(ms: number, task: () => Promise<unknown>): void {
+  private every(name: string, ms: number, task: () => Promise<unknown>): void {
     let busy = false;
     const timer = setInterval(() => {
       if (busy) return;
       busy = true;
       task()
-        .catch((err: unknown) => this.warn('background task failed', err))
+        .catch((err: unknown) => this.warn(`background task "${name}" failed`, { err }))
         .finally(() => (busy = false));
     }, ms);
     this.timers.push(timer);

@@ -51,7 +51,7 @@ describe('a worker\'s log lines', () => {
       currentJob().log('second line');
       return 'done';
     });
-    await fixture.startPool({ queue, routes: ['r'], backend, pollIntervalMs: 100, logger: { info() {}, warn: (m: string) => warnings.push(m) } });
+    await fixture.startPool({ queue, routes: ['r'], backend, pollIntervalMs: 100, logger: { info() {}, warn: (_meta, m: string) => warnings.push(m) } });
     const handle = await chatty.fire();
     expect(await handle.result({ timeoutMs: 10_000 })).toBe('done');
     await eventually(async () => (await handle.logs()).length === 2, 'both lines stored', 10_000);

@@ -1,5 +1,5 @@
 import { resolve } from 'node:path';
-import { backendUrlFromEnvironment, consoleLogger, isJobClass, redactUrl, releaseBackend, type JobClass, type Logger } from '@skq/core';
+import { backendUrlFromEnvironment, formatLogLine, isJobClass, redactUrl, releaseBackend, type JobClass, type Logger } from '@skq/core';
 import { WorkerPool } from '@skq/worker';
 import { parseFlags, usage, UsageError, type FlagSpec } from '../argv.js';
 import { loadConfig } from '../config-file.js';
@@ -126,10 +126,13 @@ export async function work(argv: string[], cwd: string): Promise<number> {
   return signal === 'SIGINT' ? 130 : 0;
 }
 
-/** The pool's warnings quote job errors and ids: the console as usual, with control characters escaped. */
+/**
+ * The pool's warnings quote job errors, ids and contexts: the default logger's line, with control
+ * characters escaped after formatting, so that the message and every meta value are.
+ */
 const ESCAPING_LOGGER: Logger = {
-  warn: (message) => consoleLogger.warn(multiline(message)),
-  info: (message) => consoleLogger.info(multiline(message)),
+  warn: (meta, message) => console.warn(multiline(formatLogLine('warn', meta, message))),
+  info: (meta, message) => console.info(multiline(formatLogLine('info', meta, message))),
 };
 
 function port(value: string): number {

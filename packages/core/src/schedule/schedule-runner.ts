@@ -3,7 +3,7 @@ import { parseConfig } from '../config.js';
 import { TERMINAL_STATES, type ScheduleRecord, type StorageBackend } from '../storage/contract.js';
 import type { IntervalState } from './adaptive-interval.js';
 import { tickAfter, tickAfterRun } from './schedule-rule.js';
-import { timerMs } from './delay.js';
+import { timerMs } from '../delay.js';
 
 /** Options of {@link ScheduleRunner}. */
 export const ScheduleRunnerOptionsSchema = z
@@ -12,8 +12,8 @@ export const ScheduleRunnerOptionsSchema = z
     pollIntervalMs: timerMs().default(1_000),
     /** The clock, for tests. */
     clock: z.custom<() => number>((v) => typeof v === 'function', 'must be a function').optional(),
-    /** Called with what goes wrong in the background (the runner carries on). */
-    onError: z.custom<(err: unknown) => void>((v) => typeof v === 'function', 'must be a function').optional(),
+    /** Called with what goes wrong in the background, and the queue and schedule it was at (the runner carries on). */
+    onError: z.custom<(err: unknown, where: { queue?: string; scheduleId?: string }) => void>((v) => typeof v === 'function', 'must be a function').optional(),
   })
   .strict();
 
@@ -51,6 +51,8 @@ export class ScheduleRunner {
   private timer: NodeJS.Timeout | null = null;
   private running: Promise<unknown> | null = null;
   private stopped = false;
+  /** The queue and schedule the pass in flight is at, for `onError`. */
+  private at: { queue?: string; scheduleId?: string } = {};
 
   constructor(
     private readonly backend: StorageBackend,
@@ -65,9 +67,12 @@ export class ScheduleRunner {
     const now = this.now();
     let wakeAt = now + this.options.pollIntervalMs;
     let fired = 0;
+    this.at = {};
     for (const queue of this.queues) {
+      this.at = { queue };
       for (const schedule of await this.backend.listSchedules(queue)) {
         if (schedule.paused) continue;
+        this.at = { queue, scheduleId: schedule.id };
         const result = await this.handle(queue, schedule, now);
         fired += result.fired ? 1 : 0;
         if (result.next !== null) wakeAt = Math.min(wakeAt, result.next);
@@ -94,7 +99,7 @@ export class ScheduleRunner {
     this.running = this.runOnce().then(
       ({ wakeAt }) => this.sleep(wakeAt - this.now()),
       (err: unknown) => {
-        this.options.onError?.(err);
+        this.options.onError?.(err, this.at);
         this.sleep(this.options.pollIntervalMs);
       },
     );

@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import { MongoClient, type ChangeStream, type ChangeStreamDocument, type Collection, type Db, type Document, type ResumeToken } from 'mongodb';
 import { z } from 'zod';
-import { NameSchema, SkqError, parseConfig, timerMs, LoggerSchema, consoleLogger } from '@skq/core';
+import { NameSchema, SkqError, parseConfig, timerMs, LoggerSchema, consoleLogger, type LogMeta } from '@skq/core';
 import { mapMongoError } from '../mongo-errors.js';
 import { databaseOf, parseMongoUrl } from '../mongo-options.js';
 import type { DatabaseChange } from './event-predicates.js';
@@ -234,12 +234,12 @@ export class TriggerRunner {
         if (this.stopping) return;
         const code = (err as { code?: number }).code ?? 0;
         if (FATAL_CODES.has(code) || failures > 20) {
-          this.log(`trigger runner ${this.options.name}: the change stream${collection ? ` on ${collection}` : ''} failed for good: ${(err as Error).message}`);
+          this.warn(`trigger runner ${this.options.name}: the change stream${collection ? ` on ${collection}` : ''} failed for good`, { collection, err });
           await this.shutdown(mapMongoError(err, 'follow the change stream'));
           return;
         }
         failures += 1;
-        this.log(`trigger runner ${this.options.name}: the change stream${collection ? ` on ${collection}` : ''} broke (${(err as Error).message}); resuming from the stored position`);
+        this.warn(`trigger runner ${this.options.name}: the change stream${collection ? ` on ${collection}` : ''} broke; resuming from the stored position`, { collection, failures, err });
         await new Promise((resolve) => setTimeout(resolve, Math.min(5_000, 100 * 2 ** failures)));
         try {
           ({ stream: current, first: pending } = await this.openStream(collection));
@@ -268,7 +268,7 @@ export class TriggerRunner {
           this.counts.fired += 1;
         } catch (err) {
           this.counts.failed += 1;
-          this.log(`trigger ${trigger.name} failed on a ${change.kind} in ${change.collection}: ${(err as Error).stack ?? String(err)}`);
+          this.warn(`trigger ${trigger.name} failed on a ${change.kind} in ${change.collection}`, { trigger: trigger.name, collection: change.collection, change: change.kind, err });
         }
       }
     }
@@ -284,7 +284,7 @@ export class TriggerRunner {
         await this.db.createCollection(collection).catch(() => {});
         await this.db.command({ collMod: collection, changeStreamPreAndPostImages: { enabled: true } });
       } catch (err) {
-        this.log(`trigger runner ${this.options.name}: ${collection} keeps no deleted documents (${(err as Error).message}); delete filters on fields other than _id will not match there`);
+        this.warn(`trigger runner ${this.options.name}: ${collection} keeps no deleted documents; delete filters on fields other than _id will not match there`, { collection, err });
       }
     }
   }
@@ -293,8 +293,8 @@ export class TriggerRunner {
     return `${this.options.name}/${collection ?? '*'}`;
   }
 
-  private log(line: string): void {
-    if (this.options.logger !== false) this.options.logger.warn(line);
+  private warn(message: string, meta: LogMeta): void {
+    if (this.options.logger !== false) this.options.logger.warn({ runner: this.options.name, ...meta }, message);
   }
 }
 
