@@ -30,7 +30,7 @@ import {
   type WorkerRegistration,
   type WorkerStatus,
 } from '@skq/core';
-import { mapFdbError } from './fdb-errors.js';
+import { closedError, mapFdbError } from './fdb-errors.js';
 import { resolveFdbOptions, type FdbOptions } from './fdb-options.js';
 import { openFoundationDb } from './kv/foundationdb-binding.js';
 import type { KvDatabase, KvTransaction } from './kv/port.js';
@@ -466,9 +466,4 @@ function batches<T>(items: T[], count: number, size: (item: T) => number): T[][]
   }
   if (current.length) out.push(current);
   return out;
-}
-
-/** A call on a closed backend: BACKEND_UNAVAILABLE, as on the other backends. */
-function closedError(operation: string, queue: string): SkqError {
-  return new SkqError('BACKEND_UNAVAILABLE', `foundationdb ${operation}: the backend is closed`, { context: { queue, operation } });
 }

@@ -25,3 +25,21 @@ export function toFdbError(err: unknown): unknown {
   const code = (err as { code?: unknown })?.code;
   return typeof code === 'number' && !(err instanceof FdbError) ? new FdbError(code, (err as Error).message) : err;
 }
+
+/** A call on a closed backend: BACKEND_UNAVAILABLE, as on the other backends. */
+export function closedError(operation: string, queue: string): SkqError {
+  return new SkqError('BACKEND_UNAVAILABLE', `foundationdb ${operation}: the backend is closed`, { context: { queue, operation } });
+}
+
+/**
+ * The first transaction of a new connection failed: BACKEND_UNAVAILABLE naming the cluster file and
+ * its coordinators, saying whether the cluster did not answer in time (1031) or could not be reached.
+ */
+export function clusterUnreachableError(cause: unknown, clusterFile: string, coordinators: string, timeoutMs: number): SkqError {
+  const code = cause instanceof FdbError ? cause.code : (cause as { code?: unknown })?.code;
+  const why = code === 1031 ? `did not answer within ${timeoutMs} ms` : `could not be reached (${(cause as Error)?.message ?? String(cause)})`;
+  return new SkqError('BACKEND_UNAVAILABLE', `the FoundationDB cluster in ${clusterFile} ${why}: is fdbserver running, and can this machine reach its coordinators (${coordinators})?`, {
+    cause,
+    context: { field: 'clusterFile', reason: 'cluster-unreachable', clusterFile, timeoutMs },
+  });
+}

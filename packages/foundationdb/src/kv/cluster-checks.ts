@@ -1,7 +1,8 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { SkqError } from '@skq/core';
-import { FdbError, type KvDatabase } from './port.js';
+import { clusterUnreachableError } from '../fdb-errors.js';
+import type { KvDatabase } from './port.js';
 
 /** How long the first transaction of a new connection may wait for the cluster. */
 export const CONNECT_TIMEOUT_MS = 5_000;
@@ -41,13 +42,7 @@ export async function probeCluster(db: KvDatabase, clusterFile: string, timeoutM
   try {
     await db.transact((tr) => tr.getReadVersion(), { timeoutMs, retryLimit: 0 });
   } catch (cause) {
-    const coordinators = describeCoordinators(clusterFile);
-    const code = cause instanceof FdbError ? cause.code : (cause as { code?: unknown })?.code;
-    const why = code === 1031 ? `did not answer within ${timeoutMs} ms` : `could not be reached (${(cause as Error)?.message ?? String(cause)})`;
-    throw new SkqError('BACKEND_UNAVAILABLE', `the FoundationDB cluster in ${clusterFile} ${why}: is fdbserver running, and can this machine reach its coordinators (${coordinators})?`, {
-      cause,
-      context: { field: 'clusterFile', reason: 'cluster-unreachable', clusterFile, timeoutMs },
-    });
+    throw clusterUnreachableError(cause, clusterFile, describeCoordinators(clusterFile), timeoutMs);
   }
 }
 
