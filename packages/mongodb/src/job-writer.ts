@@ -1,4 +1,4 @@
-import { SkqError, deliveryId, planDeliveries, type EnqueueResult, type NewJob, type WorkerInfo } from '@skq/core';
+import { SkqError, deliveryId, newDelivery, planDeliveries, type EnqueueResult, type NewJob, type WorkerInfo } from '@skq/core';
 import type { Collections } from './collections.js';
 import type { DeliveryDoc, EventDoc, JobDoc, PendingDelivery } from './documents.js';
 import { isDuplicateKey } from './mongo-errors.js';
@@ -174,32 +174,9 @@ export class JobWriter {
 }
 
 function deliveryOf(h: JobDoc, target: PendingDelivery, index: number, maxAttempts: number): DeliveryDoc {
-  return {
-    _id: deliveryId(h._id, index),
-    jobId: h._id,
-    index,
-    queue: h.queue,
-    route: target.route,
-    targetWorker: target.targetWorker,
-    state: 'queued',
-    priority: h.priority,
-    runAt: h.runAt,
-    enq: h.enq,
-    jobCreatedAt: h.createdAt,
-    attempts: 0,
-    maxAttempts,
-    recoveries: 0,
-    workerId: null,
-    leaseUntil: null,
-    startedAt: null,
-    finishedAt: null,
-    result: null,
-    error: null,
-    cancelRequested: false,
-    name: h.name,
-    args: h.args,
-    options: h.options,
-  };
+  // A delivery document has no progress field until its handler reports progress.
+  const { id, progress: _, ...fresh } = newDelivery({ id: h._id, priority: h.priority, runAt: h.runAt, options: { attempts: maxAttempts } }, target, index);
+  return { _id: id, ...fresh, index, queue: h.queue, enq: h.enq, jobCreatedAt: h.createdAt, name: h.name, args: h.args, options: h.options };
 }
 
 /**

@@ -1,5 +1,5 @@
 import type { Collection } from 'mongodb';
-import type { NewJob, ScheduleDefinition, ScheduleFiring, ScheduleRecord } from '@skq/core';
+import { scheduleFingerprint, scheduleSaveOutcome, type NewJob, type ScheduleDefinition, type ScheduleFiring, type ScheduleRecord, type ScheduleSaveOutcome } from '@skq/core';
 
 /** A stored schedule; `_id` is queue + NUL + id. */
 export interface ScheduleDoc extends Omit<ScheduleRecord, 'rule' | 'job'> {
@@ -19,15 +19,25 @@ const key = (queue: string, id: string) => `${queue}\u0000${id}`;
  * idempotent per job id, so a tick is enqueued once even when two processes finish it.
  */
 export class MongoSchedules {
+  /**
+   * @param collection the schedules collection of the backend's current client, read at each call:
+   *   a client replaced after repeated selection failures is closed, and so is its collection object.
+   */
   constructor(
-    private readonly schedules: Collection<ScheduleDoc>,
+    private readonly collection: () => Collection<ScheduleDoc>,
     private readonly enqueue: (job: NewJob) => Promise<unknown>,
   ) {}
 
-  async save(queue: string, def: ScheduleDefinition, now: number): Promise<'created' | 'updated' | 'unchanged'> {
-    const definition = JSON.stringify({ rule: def.rule, job: def.job });
+  private get schedules(): Collection<ScheduleDoc> {
+    return this.collection();
+  }
+
+  async save(queue: string, def: ScheduleDefinition, now: number): Promise<ScheduleSaveOutcome> {
+    const definition = scheduleFingerprint(def);
     for (;;) {
       const existing = await this.schedules.findOne({ _id: key(queue, def.id) });
+      const outcome = scheduleSaveOutcome(existing?.definition, definition);
+      if (outcome === 'unchanged') return outcome;
       if (!existing) {
         try {
           await this.schedules.insertOne({
@@ -46,18 +56,17 @@ export class MongoSchedules {
             createdAt: now,
             updatedAt: now,
           });
-          return 'created';
+          return outcome;
         } catch (err) {
           if ((err as { code?: number }).code === 11000) continue;
           throw err;
         }
       }
-      if (existing.definition === definition) return 'unchanged';
       const changed = await this.schedules.updateOne(
         { _id: existing._id, version: existing.version },
         { $set: { definition, state: def.state, nextRunAt: def.nextRunAt, waitingJobId: null, updatedAt: now }, $inc: { version: 1 } },
       );
-      if (changed.modifiedCount === 1) return 'updated';
+      if (changed.modifiedCount === 1) return outcome;
     }
   }
 

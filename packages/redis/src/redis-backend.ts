@@ -6,6 +6,8 @@ import {
   expiredLeaseError,
   jobIdOfDelivery,
   leaseLost,
+  requestedFailureOutcome,
+  scheduleFingerprint,
   workerGoneError,
   zeroStateCounts,
   type CallRecord,
@@ -25,6 +27,7 @@ import {
   type ScheduleDefinition,
   type ScheduleFiring,
   type ScheduleRecord,
+  type ScheduleSaveOutcome,
   type StateCounts,
   type StorageBackend,
   type StorageCapabilities,
@@ -187,7 +190,7 @@ export class RedisBackend implements StorageBackend {
 
   async fail(queue: string, lease: LeaseToken, request: FailRequest): Promise<'retrying' | 'failed' | 'cancelled'> {
     const retryAt = request.retryAt == null ? '' : Math.round(request.retryAt);
-    const args = [lease.workerId, lease.deliveryId, JSON.stringify(request.error), retryAt, request.cancelled ? '1' : '0', lease.attempt];
+    const args = [lease.workerId, lease.deliveryId, JSON.stringify(request.error), retryAt, requestedFailureOutcome(request), lease.attempt];
     const status = String(await this.run('fail', queue, SCRIPTS.fail, this.keys(queue).active, args));
     if (status === 'retrying' || status === 'failed' || status === 'cancelled') return status;
     throw leaseError(status, queue, lease);
@@ -357,11 +360,10 @@ export class RedisBackend implements StorageBackend {
     return workers.sort((a, b) => a.startedAt - b.startedAt || a.id.localeCompare(b.id));
   }
 
-  async saveSchedule(queue: string, definition: ScheduleDefinition): Promise<'created' | 'updated' | 'unchanged'> {
+  async saveSchedule(queue: string, definition: ScheduleDefinition): Promise<ScheduleSaveOutcome> {
     await this.addToDirectory(queue);
-    const def = JSON.stringify({ rule: definition.rule, job: definition.job });
-    const args = [definition.id, def, definition.state ? JSON.stringify(definition.state) : '', Math.round(definition.nextRunAt)];
-    return String(await this.run('saveSchedule', queue, SCRIPTS.saveSchedule, this.keys(queue).schedules, args)) as 'created' | 'updated' | 'unchanged';
+    const args = [definition.id, scheduleFingerprint(definition), definition.state ? JSON.stringify(definition.state) : '', Math.round(definition.nextRunAt)];
+    return String(await this.run('saveSchedule', queue, SCRIPTS.saveSchedule, this.keys(queue).schedules, args)) as ScheduleSaveOutcome;
   }
 
   async listSchedules(queue: string): Promise<ScheduleRecord[]> {

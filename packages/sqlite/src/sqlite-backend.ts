@@ -2,13 +2,14 @@ import Database from 'better-sqlite3';
 import {
   SkqError,
   cancelledError,
-  deliveryId,
   expiredLeaseError,
   workerGoneError,
   expiredLeaseOutcome,
+  failureOutcome,
   holdsLease,
   jobIdOfDelivery,
   leaseLost,
+  newDelivery,
   planDeliveries,
   unreadableJobError,
   zeroStateCounts,
@@ -146,18 +147,22 @@ export class SqliteBackend implements StorageBackend {
       });
       if (inserted.changes === 0) return storedResult(job)!;
       targets.forEach((target, index) => {
-        const id = deliveryId(job.id, index);
+        const d = newDelivery(job, target, index);
         this.stmt.insertDelivery.run({
-          id,
-          job_id: job.id,
+          id: d.id,
+          job_id: d.jobId,
           queue: job.queue,
-          route: target.route,
-          target_worker: target.targetWorker,
-          priority: job.priority,
-          run_at: job.runAt,
-          max_attempts: job.options.attempts,
+          route: d.route,
+          target_worker: d.targetWorker,
+          state: d.state,
+          priority: d.priority,
+          run_at: d.runAt,
+          attempts: d.attempts,
+          max_attempts: d.maxAttempts,
+          recoveries: d.recoveries,
+          cancel_requested: d.cancelRequested ? 1 : 0,
         });
-        this.event(job.queue, 'enqueued', job.id, id, target.route, target.targetWorker, now);
+        this.event(job.queue, 'enqueued', job.id, d.id, d.route, d.targetWorker, now);
       });
       if (targets.length === 0) {
         this.endings.endedEmpty(job.id, now);
@@ -221,21 +226,12 @@ export class SqliteBackend implements StorageBackend {
       const id = lease.deliveryId;
       const row = this.leased(queue, lease);
       const error = JSON.stringify(request.error);
-      if (request.cancelled || row.cancel_requested === 1) {
-        this.stmt.finish.run({ id, state: 'cancelled', now, result: null, error });
-        this.event(row.queue, 'cancelled', row.job_id, id, row.route, lease.workerId, now);
-        this.endings.ended(queue, row.job_id, row.route, 'cancelled', now);
-        return 'cancelled';
-      }
-      if (request.retryAt !== undefined && request.retryAt !== null) {
-        this.stmt.requeue.run({ id, run_at: request.retryAt, error });
-        this.event(row.queue, 'retrying', row.job_id, id, row.route, lease.workerId, now);
-        return 'retrying';
-      }
-      this.stmt.finish.run({ id, state: 'failed', now, result: null, error });
-      this.event(row.queue, 'failed', row.job_id, id, row.route, lease.workerId, now);
-      this.endings.ended(queue, row.job_id, row.route, 'failed', now);
-      return 'failed';
+      const outcome = failureOutcome(request, { cancelRequested: row.cancel_requested === 1 });
+      if (outcome === 'retrying') this.stmt.requeue.run({ id, run_at: request.retryAt, error });
+      else this.stmt.finish.run({ id, state: outcome, now, result: null, error });
+      this.event(row.queue, outcome, row.job_id, id, row.route, lease.workerId, now);
+      if (outcome !== 'retrying') this.endings.ended(queue, row.job_id, row.route, outcome, now);
+      return outcome;
     });
   }
 

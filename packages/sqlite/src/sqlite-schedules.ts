@@ -1,5 +1,5 @@
 import type Database from 'better-sqlite3';
-import type { NewJob, ScheduleDefinition, ScheduleFiring, ScheduleRecord } from '@skq/core';
+import { scheduleFingerprint, scheduleSaveOutcome, type NewJob, type ScheduleDefinition, type ScheduleFiring, type ScheduleRecord, type ScheduleSaveOutcome } from '@skq/core';
 
 type Db = InstanceType<typeof Database>;
 
@@ -27,16 +27,13 @@ export class SqliteSchedules {
     this.stmt = prepare(db);
   }
 
-  save(queue: string, def: ScheduleDefinition, now: number): 'created' | 'updated' | 'unchanged' {
-    const definition = JSON.stringify({ rule: def.rule, job: def.job });
+  save(queue: string, def: ScheduleDefinition, now: number): ScheduleSaveOutcome {
+    const definition = scheduleFingerprint(def);
     const existing = this.stmt.get.get(queue, def.id) as ScheduleRow | undefined;
-    if (!existing) {
-      this.stmt.insert.run({ queue, id: def.id, definition, state: json(def.state), next_run_at: def.nextRunAt, now });
-      return 'created';
-    }
-    if (existing.definition === definition) return 'unchanged';
-    this.stmt.redefine.run({ queue, id: def.id, definition, state: json(def.state), next_run_at: def.nextRunAt, now });
-    return 'updated';
+    const outcome = scheduleSaveOutcome(existing?.definition, definition);
+    if (outcome === 'unchanged') return outcome;
+    (outcome === 'created' ? this.stmt.insert : this.stmt.redefine).run({ queue, id: def.id, definition, state: json(def.state), next_run_at: def.nextRunAt, now });
+    return outcome;
   }
 
   list(queue: string): ScheduleRecord[] {

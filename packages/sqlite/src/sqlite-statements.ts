@@ -9,8 +9,8 @@ const SQL = {
   insertJob: `INSERT INTO skq_jobs (id, queue, name, args, routes, type, priority, created_at, options, dedupe_key, empty_state)
     VALUES (@id, @queue, @name, @args, @routes, @type, @priority, @created_at, @options, @dedupe_key, @empty_state)
     ON CONFLICT (id) DO NOTHING`,
-  insertDelivery: `INSERT INTO skq_deliveries (id, job_id, queue, route, target_worker, state, priority, run_at, max_attempts)
-    VALUES (@id, @job_id, @queue, @route, @target_worker, 'queued', @priority, @run_at, @max_attempts)`,
+  insertDelivery: `INSERT INTO skq_deliveries (id, job_id, queue, route, target_worker, state, priority, run_at, attempts, max_attempts, recoveries, cancel_requested)
+    VALUES (@id, @job_id, @queue, @route, @target_worker, @state, @priority, @run_at, @attempts, @max_attempts, @recoveries, @cancel_requested)`,
   findPendingByDedupe: `SELECT j.id FROM skq_jobs j WHERE j.queue = ? AND j.dedupe_key = ?
     AND EXISTS (SELECT 1 FROM skq_deliveries d WHERE ${deliveryOfJob('j.id', 'd')} AND d.state IN ('queued', 'running')) LIMIT 1`,
   // Claims walk the queued index one priority at a time (queuedPriorities, a skip scan): within one

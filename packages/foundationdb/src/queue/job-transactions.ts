@@ -7,9 +7,11 @@ import {
   deliveryId,
   expiredLeaseError,
   expiredLeaseOutcome,
+  failureOutcome,
   fitError,
   holdsLease,
   leaseLost,
+  newDelivery,
   planDeliveries,
   resultTooLarge,
   unreadableJobError,
@@ -18,6 +20,7 @@ import {
   type ClaimedDelivery,
   type EnqueueResult,
   type FailRequest,
+  type FailureOutcome,
   type LeaseToken,
   type NewJob,
   type RetentionSchedule,
@@ -76,29 +79,7 @@ export async function enqueueJob(qt: QueueTransaction, job: NewJob, liveWorkers:
     endedAt: null,
   };
   targets.forEach((target, i) => {
-    const d: StoredDelivery = {
-      id: record.deliveryIds[i]!,
-      jobId: job.id,
-      route: target.route,
-      targetWorker: target.targetWorker,
-      state: 'queued',
-      priority: job.priority,
-      runAt: job.runAt,
-      seq: nextSeq(),
-      attempts: 0,
-      maxAttempts: job.options.attempts,
-      recoveries: 0,
-      workerId: null,
-      leaseUntil: null,
-      leaseVersion: null,
-      startedAt: null,
-      finishedAt: null,
-      result: null,
-      error: null,
-      cancelRequested: false,
-      progress: null,
-      lastEnd: null,
-    };
+    const d: StoredDelivery = { ...newDelivery(job, target, i), seq: nextSeq(), leaseVersion: null, lastEnd: null };
     qt.putDelivery(d);
     qt.addPending(d);
     qt.count(d.route, null, 'queued');
@@ -291,17 +272,14 @@ export async function completeDelivery(qt: QueueTransaction, lease: LeaseToken, 
  * Fail. Like complete; the delivery is queued again at `retryAt`, or ends failed or cancelled.
  * Returns how it ended (a rerun returns the first run's answer).
  */
-export async function failDelivery(qt: QueueTransaction, lease: LeaseToken, request: FailRequest, retention: RetentionSchedule, nonce: string): Promise<'retrying' | 'failed' | 'cancelled'> {
+export async function failDelivery(qt: QueueTransaction, lease: LeaseToken, request: FailRequest, retention: RetentionSchedule, nonce: string): Promise<FailureOutcome> {
   const { d, replayed } = await leased(qt, lease, nonce);
-  if (replayed) return replayed.outcome as 'retrying' | 'failed' | 'cancelled';
+  if (replayed) return replayed.outcome as FailureOutcome;
   qt.tr.clear(qt.leaseKey(d));
   d.error = fitError(request.error, MAX_VALUE_BYTES);
   d.leaseUntil = null;
   d.leaseVersion = null;
-  let outcome: 'retrying' | 'failed' | 'cancelled';
-  if (request.cancelled || d.cancelRequested) outcome = 'cancelled';
-  else if (request.retryAt !== undefined && request.retryAt !== null) outcome = 'retrying';
-  else outcome = 'failed';
+  const outcome = failureOutcome(request, d);
   d.lastEnd = { nonce, outcome };
   if (outcome === 'retrying') {
     d.state = 'queued';

@@ -4,6 +4,8 @@ import {
   JOB_STATES,
   THROUGHPUT_WINDOW_MS,
   minuteOf,
+  scheduleFingerprint,
+  scheduleSaveOutcome,
   zeroStateCounts,
   type CallRecord,
   type CallRecordQuery,
@@ -12,6 +14,7 @@ import {
   type ScheduleDefinition,
   type ScheduleFiring,
   type ScheduleRecord,
+  type ScheduleSaveOutcome,
   type StateCounts,
   type ThroughputBucket,
   type WorkerCommand,
@@ -176,17 +179,14 @@ interface StoredSchedule extends ScheduleRecord {
   definition: string;
 }
 
-function definitionOf(def: Pick<ScheduleDefinition, 'rule' | 'job'>): string {
-  return JSON.stringify({ rule: def.rule, job: def.job });
-}
-
 /** Save a schedule. Reads: the stored one. Writes: a new or changed definition. Returns created, updated or unchanged. */
-export async function saveSchedule(qt: QueueTransaction, def: ScheduleDefinition): Promise<'created' | 'updated' | 'unchanged'> {
+export async function saveSchedule(qt: QueueTransaction, def: ScheduleDefinition): Promise<ScheduleSaveOutcome> {
   const key = qt.keys.key('s', def.id);
   const raw = await qt.tr.get(key);
-  const definition = definitionOf(def);
+  const definition = scheduleFingerprint(def);
   const existing = raw ? decode<StoredSchedule>(raw) : null;
-  if (existing && existing.definition === definition) return 'unchanged';
+  const outcome = scheduleSaveOutcome(existing?.definition, definition);
+  if (outcome === 'unchanged') return outcome;
   const record: StoredSchedule = {
     id: def.id,
     queue: qt.queue,
@@ -205,7 +205,7 @@ export async function saveSchedule(qt: QueueTransaction, def: ScheduleDefinition
     definition,
   };
   qt.tr.set(key, encode(record));
-  return existing ? 'updated' : 'created';
+  return outcome;
 }
 
 export async function listSchedules(qt: QueueTransaction): Promise<ScheduleRecord[]> {

@@ -53,23 +53,25 @@ return { done, claimed }
 /**
  * fail — ends a leased attempt with an error: retried at a time, failed, or cancelled.
  * Reads:   ARGV[7] worker id, ARGV[8] delivery id, ARGV[9] error JSON, ARGV[10] retry time ('' for none),
- *          ARGV[11] '1' when the attempt ended by cancellation, ARGV[12] attempt number; d:<id>.
+ *          ARGV[11] the outcome the worker's request asks for, as core's requestedFailureOutcome decides it
+ *          ('cancelled' | 'retrying' | 'failed'; a cancel requested on d:<id> makes it 'cancelled', as core's
+ *          failureOutcome does), ARGV[12] attempt number; d:<id>.
  * Writes:  d:<id>, 'active', 'delayed:<route>' on retry, 'counts', job:<id>, retention, events
  *          'retrying' | 'failed' | 'cancelled'.
  * Returns: 'retrying' | 'failed' | 'cancelled' | 'missing' | 'lost:<state>:<attempt>:<holder>'.
  */
 export const FAIL_LUA = `${COMMON_LUA}
-local worker, did, err, retryAt, cancelled, attempt = ARGV[7], ARGV[8], ARGV[9], ARGV[10], ARGV[11], ARGV[12]
+local worker, did, err, retryAt, requested, attempt = ARGV[7], ARGV[8], ARGV[9], ARGV[10], ARGV[11], ARGV[12]
 local d = delivery(did)
 local status
 if not d then
   status = 'missing'
 elseif not holds(d, worker, attempt) then
   status = lostStatus(d)
-elseif cancelled == '1' or d.cancel == '1' then
+elseif requested == 'cancelled' or d.cancel == '1' then
   finish(did, d, 'running', 'cancelled', nil, err, worker)
   status = 'cancelled'
-elseif retryAt ~= '' then
+elseif requested == 'retrying' then
   redis.call('HSET', d.key, 'state', 'queued', 'runAt', retryAt, 'lease', '', 'error', err)
   zremLater(P .. ':active', did)
   requeue(did, d, retryAt)

@@ -2,8 +2,9 @@ import { COMMON_LUA } from './common.js';
 import { ENQUEUE_FN } from './enqueue.js';
 
 /**
- * save-schedule — saves a schedule's definition; an unchanged one keeps its runtime state.
- * Reads:   ARGV[7] id, ARGV[8] definition JSON ({ rule, job }), ARGV[9] state JSON ('' for none),
+ * save-schedule — saves a schedule's definition; an unchanged one keeps its runtime state. The
+ * decision is core's scheduleSaveOutcome, made here so that the read and the write are one step.
+ * Reads:   ARGV[7] id, ARGV[8] definition as core's scheduleFingerprint makes it, ARGV[9] state JSON ('' for none),
  *          ARGV[10] first tick (epoch ms); sched:<id>.
  * Writes:  sched:<id> (def, state, next, version, created, updated), 'schedules' (set of ids).
  * Returns: 'created' | 'updated' | 'unchanged'.

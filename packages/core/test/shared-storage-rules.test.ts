@@ -1,0 +1,64 @@
+import { describe, expect, it } from 'vitest';
+import { failureOutcome, newDelivery, requestedFailureOutcome, scheduleFingerprint, scheduleSaveOutcome } from '../src/index.js';
+
+describe('failure outcome', () => {
+  it('is cancelled when the attempt ended by cancellation or a cancel was requested, else retrying with a retry time, else failed', () => {
+    const cases: [Parameters<typeof failureOutcome>[0], boolean, string][] = [
+      [{ cancelled: true, retryAt: 5 }, false, 'cancelled'],
+      [{ retryAt: 5 }, true, 'cancelled'],
+      [{ cancelled: false, retryAt: 0 }, false, 'retrying'],
+      [{ retryAt: null }, false, 'failed'],
+      [{}, false, 'failed'],
+    ];
+    for (const [request, cancelRequested, outcome] of cases) expect(failureOutcome(request, { cancelRequested })).toBe(outcome);
+  });
+
+  it('splits into what the worker asked and what the store adds: a requested cancel wins', () => {
+    expect(requestedFailureOutcome({ retryAt: 5 })).toBe('retrying');
+    expect(requestedFailureOutcome({ cancelled: true })).toBe('cancelled');
+    expect(requestedFailureOutcome({})).toBe('failed');
+  });
+});
+
+describe('schedule fingerprint', () => {
+  const def = { rule: { kind: 'every', everyMs: 1_000 }, job: { name: 'tick', args: [1] } } as unknown as Parameters<typeof scheduleFingerprint>[0];
+
+  it('is the rule and job as JSON, so a stored one compares equal as text', () => {
+    expect(scheduleFingerprint(def)).toBe(JSON.stringify({ rule: def.rule, job: def.job }));
+    expect(scheduleFingerprint({ ...def, id: 'other', nextRunAt: 9 } as typeof def)).toBe(scheduleFingerprint(def));
+  });
+
+  it('decides created, unchanged or updated from the stored fingerprint', () => {
+    const text = scheduleFingerprint(def);
+    expect(scheduleSaveOutcome(null, text)).toBe('created');
+    expect(scheduleSaveOutcome(undefined, text)).toBe('created');
+    expect(scheduleSaveOutcome(text, text)).toBe('unchanged');
+    expect(scheduleSaveOutcome('{"rule":{},"job":{}}', text)).toBe('updated');
+  });
+});
+
+describe('new delivery', () => {
+  it('is queued at the job run time and priority, with its attempt budget and nothing claimed', () => {
+    const job = { id: 'job-1', priority: 3, runAt: 42, options: { attempts: 5 } } as Parameters<typeof newDelivery>[0];
+    expect(newDelivery(job, { route: 'r', targetWorker: 'w1' }, 2)).toEqual({
+      id: 'job-1.2',
+      jobId: 'job-1',
+      route: 'r',
+      targetWorker: 'w1',
+      state: 'queued',
+      priority: 3,
+      runAt: 42,
+      attempts: 0,
+      maxAttempts: 5,
+      recoveries: 0,
+      workerId: null,
+      leaseUntil: null,
+      startedAt: null,
+      finishedAt: null,
+      result: null,
+      error: null,
+      cancelRequested: false,
+      progress: null,
+    });
+  });
+});
