@@ -104,32 +104,62 @@ export class FdbBackend implements StorageBackend {
   }
 
   /**
-   * All or nothing for what FDB would refuse: every job's size is checked before the first write,
-   * and batches are cut by bytes as well as count, so no later transaction is refused as too large
-   * after earlier ones committed.
+   * All or nothing. What FDB would refuse is refused before the first write: every job's size is
+   * checked, and batches are cut by bytes as well as count. A later transaction that fails for
+   * another reason (a timeout, the retry limit, a closed backend) takes out the jobs the earlier
+   * ones created, by id (never one that was there before the call, nor one a dedupe key matched),
+   * before its error is thrown.
    */
   async enqueue(input: NewJob[]): Promise<EnqueueResult[]> {
     checkJobSizes(input, this.capabilities.maxValueBytes);
     const results: EnqueueResult[] = [];
+    const created: NewJob[] = [];
     for (const batch of batches(input, ENQUEUE_BATCH, (job) => JSON.stringify(job).length)) {
       const byQueue = [...new Set(batch.map((j) => j.queue))];
-      results.push(
-        ...(await this.transact('enqueue', byQueue[0]!, async (tr) => {
-          const out: EnqueueResult[] = [];
+      try {
+        const stored = await this.transact('enqueue', byQueue[0]!, async (tr) => {
+          const out: { result: EnqueueResult; created: boolean }[] = [];
           for (const queue of byQueue) this.addToDirectory(tr, queue);
           const workers = new Map<string, Promise<WorkerInfo[]>>();
-          for (const job of batch) {
+          const existed = await Promise.all(batch.map(async (job) => (await this.qt(tr, job.queue).job(job.id, true)) !== null));
+          for (const [i, job] of batch.entries()) {
             const qt = this.qt(tr, job.queue);
             const live = () => workers.get(job.queue) ?? (workers.set(job.queue, state.liveWorkers(qt)), workers.get(job.queue)!);
-            out.push(await jobs.enqueueJob(qt, job, live));
+            const result = await jobs.enqueueJob(qt, job, live);
+            out.push({ result, created: !existed[i] && !result.deduped });
             qt.flushEvents();
           }
           return out;
-        })),
-      );
+        });
+        results.push(...stored.map((s) => s.result));
+        created.push(...batch.filter((_, i) => stored[i]!.created));
+      } catch (err) {
+        if (created.length) await this.undoEnqueue(created, err);
+        throw err;
+      }
     }
     this.listedAfterCommit(input.map((j) => j.queue));
     return results;
+  }
+
+  /** Takes out the jobs an enqueue created before one of its transactions failed; what could not be taken out is named on `failure`. */
+  private async undoEnqueue(created: NewJob[], failure: unknown): Promise<void> {
+    const left: string[] = [];
+    const byQueue = new Map<string, string[]>();
+    for (const job of created) byQueue.set(job.queue, [...(byQueue.get(job.queue) ?? []), job.id]);
+    for (const [queue, ids] of byQueue) {
+      for (let i = 0; i < ids.length; i += ENQUEUE_BATCH) {
+        const chunk = ids.slice(i, i + ENQUEUE_BATCH);
+        try {
+          const removed = new Set(await this.marked('enqueue (undo)', queue, (qt) => jobs.removeJobs(qt, chunk)));
+          left.push(...chunk.filter((id) => !removed.has(id)));
+        } catch {
+          left.push(...chunk);
+        }
+      }
+    }
+    // A job a worker claimed meanwhile stays, and so does a batch the store refused to take out: the caller is told which.
+    if (left.length && failure instanceof SkqError) Object.assign(failure.context, { storedJobIds: left });
   }
 
   async claim(request: ClaimRequest): Promise<ClaimResult> {

@@ -84,6 +84,8 @@ export class SimulatedCluster {
   private commitsSincePrune = 0;
   /** While set, the cluster does not answer: transactions wait for it (until their timeout), as FDB's clients do. */
   private unreachable: { until: Promise<void>; end: () => void } | null = null;
+  /** A fault armed by {@link SimulatedCluster.failCommit}: commits with writes still to pass, and the error of the next one. */
+  private armed: { pass: number; code: number } | null = null;
 
   constructor(readonly faults: FaultOptions | null = null) {
     this.random = faults ? new SeededRandom(faults.seed) : null;
@@ -104,6 +106,20 @@ export class SimulatedCluster {
       this.unreachable.end();
       this.unreachable = null;
     }
+  }
+
+  /**
+   * Fails one commit on cue, for tests of what a caller does when a later transaction of several
+   * fails: after `pass` more commits with writes succeed, the next one fails with `code` and applies
+   * nothing (default 1031 transaction_timed_out, which the retry loop does not retry).
+   *
+   * @example
+   * ```ts
+   * cluster.failCommit(1); // the first commit goes through, the second fails
+   * ```
+   */
+  failCommit(pass: number, code: number = 1031): void {
+    this.armed = { pass, code };
   }
 
   /** Resolves once the cluster answers; false if `deadline` (ms since the epoch) passes first. */
@@ -148,6 +164,13 @@ export class SimulatedCluster {
     if (conflicts) {
       this.stats.conflicts += 1;
       throw new FdbError(1020, 'not_committed: a key this transaction read was written by another commit');
+    }
+    if (this.armed && request.writes.length > 0) {
+      const armed = this.armed;
+      if (armed.pass-- <= 0) {
+        this.armed = null;
+        throw new FdbError(armed.code, `injected fault (${armed.code})`);
+      }
     }
     if (this.random && request.writes.length > 0) {
       if (this.random.chance(this.faults!.conflictRate ?? 0)) {
