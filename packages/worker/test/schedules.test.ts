@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { AIMDScheduler, JobMixin, ScheduleRunner, TimeScheduler, acquireBackend, releaseBackend } from '@skq/core';
+import { AIMDScheduler, JobMixin, ScheduleRunner, SkqError, TimeScheduler, acquireBackend, releaseBackend, type LogMeta, type StorageBackend } from '@skq/core';
 import { eventually, sleep } from '@skq/testing';
 import { sqliteQueues } from './fixtures/sqlite-queues.js';
 
@@ -130,5 +130,24 @@ describe('ScheduleRunner', () => {
     // fired tick lies on the schedule's grid and fires once.
     for (let i = 1; i < ticks.length; i += 1) expect((ticks[i]! - ticks[i - 1]!) % 100).toBe(0);
     expect(ticks.length).toBeGreaterThan(2);
+  });
+
+  it("tells the pool's logger which queue and schedule a failed pass was at, with the error", async () => {
+    const queue = fixture.queue();
+    const job = queue.job({ name: 'unlucky', routes: ['foo'] }, async () => 1);
+    await queue.schedule('flaky', job.with(), { every: { millis: 100 } });
+    const real = await queue.backend();
+    const refusing = new Proxy(real, {
+      get(target, prop) {
+        if (prop === 'fireSchedule') return async () => Promise.reject(new SkqError('BACKEND_UNAVAILABLE', 'the server is away', { context: { queue: queue.name } }));
+        const value = Reflect.get(target, prop) as unknown;
+        return typeof value === 'function' ? value.bind(target) : value;
+      },
+    }) as StorageBackend;
+    const warnings: { meta: LogMeta; message: string }[] = [];
+    await fixture.startPool({ queue, routes: ['foo'], backend: refusing, pollIntervalMs: 20, logger: { info() {}, warn: (meta, message) => warnings.push({ meta, message }) } });
+    await eventually(() => warnings.length > 0, 'a warning about the schedules', 10_000);
+    expect(warnings[0]!.message).toBe('could not fire or advance the schedules; the schedule runner tries again');
+    expect(warnings[0]!.meta).toMatchObject({ queue: queue.name, scheduleId: 'flaky', err: { code: 'BACKEND_UNAVAILABLE', message: 'the server is away' } });
   });
 });
