@@ -1,4 +1,5 @@
-export { runStorageContract, type BackendFactory, type ContractOptions } from './storage-contract.js';
+export { runStorageContract } from './storage-contract.js';
+export type { BackendFactory, ContractOptions } from './contract-options.js';
 export { eventually, newJob, recordEvents, sleep, tempSqlite, uniqueQueue } from './contract-fixtures.js';
 export { fireThroughRestart, type RestartLoad, type RestartLoadOptions } from './restart-under-load.js';
 export { freePort, hasProgram, missingServer, startRedis, startRedisCluster, type RedisCluster, type RedisServer } from './servers.js';

@@ -1,17 +1,14 @@
 import { expect, it } from 'vitest';
 import { SkqError, SkunkQueue, WHOLE_QUEUE, leaseOf, listJobsPage, minuteOf, type CallRecord, type ClaimedDelivery, type StorageBackend } from '@skq/core';
 import { eventually, newJob, recordEvents, uniqueQueue } from './contract-fixtures.js';
-import type { SkippableCase } from './storage-contract.js';
+import type { CasePicker } from './contract-options.js';
 import { workerCommandContract } from './worker-command-contract.js';
-
-/** Picks `it` or `it.skip` for a case a store may not honour, with the reason in the title. */
-type Skipped = (key: SkippableCase, title: string) => readonly [typeof it | typeof it.skip, string];
 
 /**
  * The contract cases for operating queues: pause, retry, remove, progress, worker commands,
  * retention, throughput, call records and paging. Registered inside `runStorageContract`.
  */
-export function operationsContract(current: () => StorageBackend, open: () => Promise<StorageBackend>, skipped: Skipped): void {
+export function operationsContract(current: () => StorageBackend, open: () => Promise<StorageBackend>, skipped: CasePicker): void {
   const claimAll = async (b: StorageBackend, queue: string, route = 'r', workerId = 'w1') =>
     (await b.claim({ queue, route, workerId, limit: 100, leaseMs: 30_000 })).deliveries;
 

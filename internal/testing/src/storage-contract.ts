@@ -1,25 +1,10 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { SkqError, chargedAttempts, leaseOf, type ClaimedDelivery, type JobRecord, type NewJob, type ScheduleDefinition, type StorageBackend } from '@skq/core';
 import { eventually, newJob, recordEvents, sleep, uniqueQueue } from './contract-fixtures.js';
+import type { BackendFactory, ContractOptions } from './contract-options.js';
 import { operationsContract } from './operations-contract.js';
 import { closeWhilePumpingCase } from './close-contract.js';
 import { expiredLeaseTextCases } from './expired-lease-contract.js';
-
-/** Opens a connection to the store under test. Every call must reach the same store. */
-export type BackendFactory = () => Promise<StorageBackend>;
-
-/** Cases that need atomic conditional updates under a race. */
-export type SkippableCase = 'racing-claims' | 'racing-schedule-fire' | 'racing-retry';
-
-/** Cases a store cannot honour, each with the reason, which the test title then shows. */
-export interface ContractOptions {
-  skip?: Partial<Record<SkippableCase, string>>;
-  /**
-   * Damages a stored job from outside skunq, through the store's own client: its stored arguments
-   * (or, where the job is one stored value, the whole value) become text that is not JSON.
-   */
-  damage?: (queue: string, jobId: string) => Promise<void>;
-}
 
 /**
  * The storage contract suite. Every backend runs it: `runStorageContract('sqlite', () => open())`.

@@ -1,6 +1,6 @@
 import { z } from 'zod';
-import { safeParseInput } from '../config.js';
-import { SkqError, describeIssues } from '../errors.js';
+import { safeParseInput } from './config.js';
+import { SkqError, describeIssues } from './errors.js';
 
 /**
  * The longest delay a Node timer keeps: `setTimeout` turns 2³¹ ms (about 24.8 days) or more into

@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { NameSchema, isStorageBackend, type StorageBackend } from '@skq/core';
+import type { TriggerPositionsProvider } from './trigger-positions.js';
 
 /**
  * Options of {@link createMonitor}.
@@ -32,9 +33,15 @@ export const MonitorOptionsSchema = z
       .regex(/^\/[A-Za-z0-9._~\-/]*$/, 'must be a path starting with /')
       .transform((p) => p.replace(/\/+$/, ''))
       .optional(),
+    /**
+     * Reads the trigger runners' stored positions for the Trigger runners page, given the backend URL
+     * (MongoDB: `(url) => TriggerRunner.positions(url)` from `@skq/mongodb`). Without it, or with an open
+     * backend instead of a URL, the page is not offered.
+     */
+    triggerPositions: z.custom<TriggerPositionsProvider>((value) => typeof value === 'function', 'must be a function (url) => Promise<positions>').optional(),
   })
   .strict();
 
-/** `{ token, backend?, queues?, readOnly?, basePath? }` for {@link createMonitor}. */
+/** `{ token, backend?, queues?, readOnly?, basePath?, triggerPositions? }` for {@link createMonitor}. */
 export type MonitorOptions = z.input<typeof MonitorOptionsSchema>;
 export type ParsedMonitorOptions = z.output<typeof MonitorOptionsSchema>;

@@ -31,7 +31,7 @@ export const MonitorServerOptionsSchema = MonitorOptionsSchema.omit({ token: tru
   })
   .strict();
 
-/** `{ backend?, queues?, host?, port?, token?, readOnly? }` for {@link startMonitorServer}. */
+/** `{ backend?, queues?, host?, port?, token?, readOnly?, triggerPositions? }` for {@link startMonitorServer}. */
 export type MonitorServerOptions = z.input<typeof MonitorServerOptionsSchema>;
 
 /** A running monitor server. */

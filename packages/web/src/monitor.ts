@@ -137,7 +137,17 @@ export class Monitor {
       page.notice = this.auth.readNotice(req);
       if (page.notice !== null) res.setHeader('set-cookie', this.auth.clearedNotice());
     }
-    const request: RouteRequest = { req, res, params: found.params, query, page, directory: this.directory, feed: this.feed, metrics: this.metrics };
+    const request: RouteRequest = {
+      req,
+      res,
+      params: found.params,
+      query,
+      page,
+      directory: this.directory,
+      feed: this.feed,
+      metrics: this.metrics,
+      triggerPositions: this.options.triggerPositions ?? null,
+    };
     try {
       page.queues = await this.directory.names();
       if (route.kind === 'page') return await route.run(request);

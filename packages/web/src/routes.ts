@@ -12,7 +12,7 @@ import { schedulesPage } from './pages/schedules-page.js';
 import { triggersPage } from './pages/simple-pages.js';
 import { workersPage } from './pages/workers-page.js';
 import { SECURITY_HEADERS, sendHtml, sendText } from './request-io.js';
-import { readTriggerPositions } from './trigger-positions.js';
+import type { TriggerPositionsProvider } from './trigger-positions.js';
 
 /** What a route handler gets. */
 export interface RouteRequest {
@@ -24,6 +24,8 @@ export interface RouteRequest {
   directory: QueueDirectory;
   feed: LiveFeed;
   metrics: MonitorMetrics;
+  /** Reads the trigger runners' positions for the store at the monitor's URL; null: no Trigger runners page. */
+  triggerPositions: TriggerPositionsProvider | null;
 }
 
 /** What an action did, for the notice on the page it returns to. */
@@ -40,7 +42,7 @@ const plural = (n: number, word: string) => `${n} ${word}${n === 1 ? '' : 's'}`;
 
 /** The pages, each a GET. */
 export const PAGES: Record<string, PageRoute> = {
-  '/': async ({ res, page, query, directory }) => {
+  '/': async ({ res, page, query, directory, triggerPositions }) => {
     const now = Date.now();
     const all = await directory.names();
     const pageCount = Math.max(1, Math.ceil(all.length / OVERVIEW_PAGE_SIZE));
@@ -59,7 +61,7 @@ export const PAGES: Record<string, PageRoute> = {
         return { name, counts, paused, workers, schedules, throughput };
       }),
     );
-    sendHtml(res, 200, overviewPage(page, summaries, now, (await directory.backend()).kind === 'mongodb', { number, count: pageCount, queues: all.length }));
+    sendHtml(res, 200, overviewPage(page, summaries, now, triggerPositions !== null && directory.url() !== null, { number, count: pageCount, queues: all.length }));
   },
 
   '/queues/:queue': async ({ res, page, params, query, directory }) => {
@@ -136,12 +138,15 @@ export const PAGES: Record<string, PageRoute> = {
     sendHtml(res, 200, schedulesPage(page, queue.name, await queue.schedules()));
   },
 
-  '/triggers': async ({ res, page, directory }) => {
+  '/triggers': async ({ res, page, directory, triggerPositions }) => {
     const url = directory.url();
-    if ((await directory.backend()).kind !== 'mongodb' || url === null) {
-      throw new SkqError('UNSUPPORTED', 'trigger runners follow MongoDB: this monitor shows another store (or was given an open backend)');
+    if (triggerPositions === null || url === null) {
+      throw new SkqError(
+        'UNSUPPORTED',
+        'this monitor shows no trigger runners: it was given no triggerPositions reader (skunq web gives MongoDB\'s for a mongodb:// URL), or an open backend instead of a URL',
+      );
     }
-    sendHtml(res, 200, triggersPage(page, await readTriggerPositions(url)));
+    sendHtml(res, 200, triggersPage(page, await triggerPositions(url)));
   },
 
   // `?queues=a,b&jobs=x,y` (a queue or job page), or `?overview=N`: the queues of the overview's page N, so

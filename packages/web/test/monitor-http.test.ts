@@ -198,6 +198,30 @@ describe('the monitor over HTTP', () => {
     }
   });
 
+  it('serves the trigger runners page from the triggerPositions reader it is given, asked with its backend URL', async () => {
+    // This server was given no reader: no link, no page.
+    expect((await get('')).body).not.toContain('href="./triggers"');
+    expect((await get('triggers')).status).toBe(404);
+    const asked: string[] = [];
+    const triggerPositions = async (url: string) => {
+      asked.push(url);
+      return [{ runner: 'billing', collection: 'orders', at: Date.parse('2026-11-01T10:00:00Z') }];
+    };
+    const withReader = await startMonitorServer({ backend: db.url, port: 0, token: TOKEN, triggerPositions });
+    try {
+      const signedIn = await signIn(withReader.url, TOKEN);
+      const overview = await call(`${withReader.url}/`, { headers: { cookie: signedIn.cookie } });
+      expect(overview.body).toContain('href="./triggers"');
+      const page = await call(`${withReader.url}/triggers`, { headers: { cookie: signedIn.cookie } });
+      expect(page.status).toBe(200);
+      expect(page.body).toMatch(/<td class="mono">billing<\/td><td class="mono">orders<\/td><td><time datetime="2026-11-01T10:00:00.000Z">/);
+      expect(asked).toEqual([db.url]);
+    } finally {
+      await withReader.close();
+    }
+    expect(() => createMonitor({ backend: db.url, token: TOKEN, triggerPositions: 'mongodb' as never })).toThrow(/triggerPositions/);
+  });
+
   it('refuses to listen beyond loopback without a token, and takes none shorter than 16 characters', async () => {
     const saved = process.env.SKQ_WEB_TOKEN;
     delete process.env.SKQ_WEB_TOKEN;

@@ -1,6 +1,7 @@
 import { MongoClient } from 'mongodb';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { SkunkQueue } from '@skq/core';
+import { TriggerRunner } from '@skq/mongodb';
 import { missingMongoServer, startMongoServer, type MongoTestServer } from '@skq/testing';
 import { startMonitorServer, type MonitorServer } from '@skq/web';
 
@@ -21,7 +22,8 @@ describe.skipIf(missing !== null)(`the monitor on MongoDB (mongo-java-server) ${
     const client = new MongoClient(mongo.url);
     await client.db('skunq').collection<{ _id: string; token: unknown; at: Date }>('skq_trigger_positions').insertOne({ _id: 'billing/orders', token: { _data: '8263' }, at: new Date('2026-11-01T10:00:00Z') });
     await client.close();
-    server = await startMonitorServer({ backend: mongo.url, port: 0, token: TOKEN });
+    // The reader `skunq web` passes for a mongodb:// URL: the monitor itself knows no backend package.
+    server = await startMonitorServer({ backend: mongo.url, port: 0, token: TOKEN, triggerPositions: (url) => TriggerRunner.positions(url) });
     cookie = (await fetch(`${server.url}/?token=${TOKEN}`, { redirect: 'manual' })).headers.get('set-cookie')!.split(';')[0]!;
   }, 60_000);
   afterAll(async () => {

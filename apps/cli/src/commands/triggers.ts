@@ -27,7 +27,7 @@ export async function triggers(argv: string[], cwd: string): Promise<number> {
   const url = (flags.backend as string | undefined) ?? config.backend ?? process.env.SKQ_BACKEND;
   if (!url) throw new UsageError('-b/--backend is required: the mongodb:// URL to watch');
   for (const file of files) await importModule(file);
-  const count = registeredTriggerCount();
+  const count = await registeredTriggerCount();
   if (count === 0) throw new UsageError(`the modules register no triggers (use onEvent() from @skq/mongodb)`);
   const runner = await startTriggers(url, flags.name as string | undefined);
   say(`skunq: ${count} trigger${count === 1 ? '' : 's'} watching ${redactUrl(url)} (pid ${process.pid})`);

@@ -5,6 +5,7 @@ import { loadConfig } from '../config-file.js';
 import { acquireWhenReachable } from '../backend-wait.js';
 import { durationFlag } from '../duration-flag.js';
 import { say } from '../terminal-output.js';
+import { isMongoUrl, mongoTriggerPositions } from '../trigger-support.js';
 
 const FLAGS: FlagSpec[] = [
   { name: 'backend', short: 'b', kind: 'value', placeholder: 'url', description: 'Backend URL (default: $SKQ_BACKEND, the config, else sqlite:.skunq/skunq.db)' },
@@ -41,6 +42,8 @@ export async function web(argv: string[], cwd: string): Promise<number> {
   const connectTimeoutMs = flags['connect-timeout'] === undefined ? null : durationFlag(flags['connect-timeout'] as string, '--connect-timeout');
   const queues = (flags.queue as string[] | undefined) ?? (config.queue ? [config.queue] : undefined);
   const backend = (flags.backend as string | undefined) ?? config.backend;
+  // The monitor knows no backend package: the trigger runners page reads MongoDB's through this CLI's loader.
+  const triggerPositions = isMongoUrl(backend ?? process.env.SKQ_BACKEND ?? '') ? mongoTriggerPositions() : undefined;
   // Listening first: a refused option (token, host, a port in use) is reported at once, not after the wait.
   const server = await startMonitorServer({
     ...(backend && { backend }),
@@ -49,6 +52,7 @@ export async function web(argv: string[], cwd: string): Promise<number> {
     ...(flags.host !== undefined && { host: flags.host as string }),
     ...(flags.token !== undefined && { token: flags.token as string }),
     readOnly: flags['read-only'] === true,
+    ...(triggerPositions && { triggerPositions }),
   });
   const url = backend ?? backendUrlFromEnvironment();
   let reached = false;

@@ -86,7 +86,8 @@ export async function work(argv: string[], cwd: string): Promise<number> {
     say(`skunq: metrics on http://${at.host}:${at.port}/metrics`);
   }
   let triggersUrl: string | null = null;
-  if (flags['no-triggers'] !== true && registeredTriggerCount() > 0) {
+  const triggerCount = flags['no-triggers'] === true ? 0 : await registeredTriggerCount();
+  if (triggerCount > 0) {
     const url = (flags['triggers-url'] as string | undefined) ?? backend ?? process.env.SKQ_BACKEND;
     if (!url || !isMongoUrl(url)) {
       throw new UsageError('the loaded modules register database-event triggers: give --triggers-url mongodb://… (or --no-triggers)');
@@ -108,7 +109,7 @@ export async function work(argv: string[], cwd: string): Promise<number> {
       const listening = pool.listen({
         onStarted: () => {
           say(`skunq: listening on queue "${cell(queue)}", routes ${routes.map(cell).join(', ')} (pid ${process.pid}, backend ${redactUrl(url)})`);
-          if (triggerRunner) say(`skunq: ${registeredTriggerCount()} database-event triggers running`);
+          if (triggerRunner) say(`skunq: ${triggerCount} database-event triggers running`);
         },
       });
       // A signal that came while the modules or the triggers were loading is obeyed now.

@@ -1,9 +1,9 @@
 import { z } from 'zod';
 import { safeParseInput } from '../config.js';
-import { timerMs } from '../schedule/delay.js';
+import { timerMs } from '../delay.js';
 import { SkqError, describeIssues } from '../errors.js';
 import { MAX_PRIORITY, MIN_PRIORITY } from '../storage/contract.js';
-import type { When } from '../schedule/delay.js';
+import type { When } from '../delay.js';
 import { currentJob } from './context.js';
 import type { JobHandle } from './job-handle.js';
 import { Invocation, parseJobName, type FireOptions, type InvocationTarget } from './invocation.js';

@@ -2,7 +2,7 @@ import { z } from 'zod';
 import { safeParseInput } from '../config.js';
 import { SkqError, describeIssues, describeValue, serializeError } from '../errors.js';
 import { MAX_PRIORITY, MIN_PRIORITY } from '../storage/contract.js';
-import { WhenSchema } from '../schedule/delay.js';
+import { WhenSchema } from '../delay.js';
 import { RetentionSchema } from '../storage/retention.js';
 import type { JobRunOptions } from '../storage/contract.js';
 import type { JobHandle } from './job-handle.js';

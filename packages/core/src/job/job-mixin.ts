@@ -6,7 +6,7 @@ import type { JobContext } from './context.js';
 import { Invocation, parseJobName, type Invocable } from './invocation.js';
 import { validateArgs } from './job-args.js';
 import { RoutesSchema } from './names.js';
-import { timerMs } from '../schedule/delay.js';
+import { timerMs } from '../delay.js';
 import { RetryOptionsSchema, toRunOptions, type RetryOptions } from './retry-policy.js';
 import type { RunnableJob } from './registry.js';
 

@@ -2,7 +2,7 @@ import { realpathSync } from 'node:fs';
 import { isAbsolute, relative, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { z } from 'zod';
-import { timerMs } from '../schedule/delay.js';
+import { timerMs } from '../delay.js';
 import { parseConfig } from '../config.js';
 import { SkqError, describeValue } from '../errors.js';
 import { MAX_PRIORITY, MIN_PRIORITY } from '../storage/contract.js';

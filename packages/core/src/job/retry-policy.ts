@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import type { BackoffPolicy, JobRunOptions } from '../storage/contract.js';
+import { DEFAULT_BACKOFF, DEFAULT_RUN_OPTIONS } from '../storage/default-run-options.js';
 
 const BackoffSchema = z
   .object({
@@ -26,11 +27,6 @@ export const RetryOptionsSchema = z.union([
 
 /** How a job retries: `3`, or `{ attempts: 3, backoff: { type: 'fixed', delayMs: 2000 } }`. */
 export type RetryOptions = z.input<typeof RetryOptionsSchema>;
-
-const DEFAULT_BACKOFF: BackoffPolicy = { type: 'exponential', delayMs: 1_000, maxDelayMs: 3_600_000, jitter: 0.2 };
-
-/** The run options stored with a job when nothing is configured: one attempt, no timeout. */
-export const DEFAULT_RUN_OPTIONS: JobRunOptions = { attempts: 1, backoff: DEFAULT_BACKOFF, timeoutMs: null };
 
 /**
  * Normalises parsed retry and timeout options into what is stored with a job.

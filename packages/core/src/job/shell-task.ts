@@ -1,7 +1,7 @@
 import { execFile } from 'node:child_process';
 import { stat } from 'node:fs/promises';
 import { z } from 'zod';
-import { timerMs } from '../schedule/delay.js';
+import { timerMs } from '../delay.js';
 import { parseConfig } from '../config.js';
 import { SkqError } from '../errors.js';
 import { MAX_PRIORITY, MIN_PRIORITY } from '../storage/contract.js';

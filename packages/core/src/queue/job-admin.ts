@@ -1,7 +1,7 @@
 import { z } from 'zod';
 import { safeParseInput } from '../config.js';
 import { SkqError, describeIssues } from '../errors.js';
-import { DurationSchema, MAX_DELAY_MS, resolveWhen, type When } from '../schedule/delay.js';
+import { DurationSchema, MAX_DELAY_MS, resolveWhen, type When } from '../delay.js';
 import { TERMINAL_STATES, type JobRecord, type JobState, type StorageBackend } from '../storage/contract.js';
 import { matchingJobs } from './job-listing.js';
 

@@ -1,7 +1,7 @@
 import { z } from 'zod';
 import { safeParseInput } from '../config.js';
 import { SkqError, describeIssues } from '../errors.js';
-import { MAX_DELAY_MS } from '../schedule/delay.js';
+import { MAX_DELAY_MS } from '../delay.js';
 import type { JobEvent, JobRecord, StorageBackend } from '../storage/contract.js';
 import { TERMINAL_STATES } from '../storage/contract.js';
 

@@ -2,7 +2,7 @@ import { z } from 'zod';
 import { parseConfig, safeParseInput } from '../config.js';
 import { SkqError, describeIssues, describeValue } from '../errors.js';
 import { NameSchema } from '../job/names.js';
-import { isStorageBackend } from '../storage/open-backend.js';
+import { isStorageBackend } from '../storage/is-storage-backend.js';
 import type { StorageBackend } from '../storage/contract.js';
 import { RetentionSchema } from '../storage/retention.js';
 

@@ -9,13 +9,14 @@ import { isJobClass, runnableFromClass, type JobClass } from '../job/job-mixin.j
 import { moduleInvocation, type CallOptions } from '../job/module-task.js';
 import { shellInvocation, type ShellOptions, type ShellResult } from '../job/shell-task.js';
 import { defaultJobRegistry, type JobRegistry } from '../job/registry.js';
-import { resolveWhen, type When } from '../schedule/delay.js';
-import { WHOLE_QUEUE, type JobEvent, type JobEventType, type JobRecord, type LogLine, type NewJob, type QueueType, type ScheduleRecord, type StateCounts, type StorageBackend, type WorkerInfo } from '../storage/contract.js';
+import { resolveWhen, type When } from '../delay.js';
+import { WHOLE_QUEUE, type JobEvent, type JobEventType, type JobRecord, type LogLine, type NewJob, type QueueType, type RetentionRule, type ScheduleRecord, type StateCounts, type StorageBackend, type WorkerInfo } from '../storage/contract.js';
 import type { CallRecord } from '../storage/call-records.js';
-import { retentionRule, type RetentionRule } from '../storage/retention.js';
+import { retentionRule } from '../storage/retention.js';
 import { THROUGHPUT_WINDOW_MS, minuteOf, type ThroughputBucket } from '../storage/throughput.js';
 import type { WorkerCommandName } from '../storage/worker-commands.js';
-import { acquireBackend, backendUrlFromEnvironment, releaseBackend } from '../storage/open-backend.js';
+import { backendUrlFromEnvironment } from '../storage/default-backend-url.js';
+import { acquireBackend, releaseBackend } from '../storage/shared-backends.js';
 import { recordCalls, type AsEventOptions } from './call-recorder.js';
 import { cleanJobs, promoteJob, removeJob, requireJob, rescheduleJob, retryAllJobs, retryJob, type CleanQuery, type RetryAllQuery } from './job-admin.js';
 import { listJobsPage, type JobPage, type ListQuery } from './job-listing.js';

@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { z } from 'zod';
 import { safeParseInput } from '../config.js';
 import { SkqError, describeIssues } from '../errors.js';
-import { timerMs } from '../schedule/delay.js';
+import { timerMs } from '../delay.js';
 import type { StorageBackend } from '../storage/contract.js';
 import { WORKER_COMMANDS, type WorkerCommand, type WorkerCommandName } from '../storage/worker-commands.js';
 

@@ -6,7 +6,7 @@ import { invocationOf, parseJobName, type Invocable, type Invocation } from '../
 import { NameSchema } from '../job/names.js';
 import type { QueueType, ScheduleRule, StorageBackend } from '../storage/contract.js';
 import { AimdInterval, AimdOptionsSchema, RtoInterval, RtoOptionsSchema, SlowStartInterval, SlowStartOptionsSchema } from './adaptive-interval.js';
-import { DurationSchema, durationToMs } from './delay.js';
+import { DurationSchema, durationToMs } from '../delay.js';
 import { firstTick, nextCron } from './schedule-rule.js';
 
 /** What schedules are saved on: a queue. */

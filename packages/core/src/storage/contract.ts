@@ -1,7 +1,5 @@
 import type { SerializedError } from '../errors.js';
 import type { CallRecord, CallRecordQuery } from './call-records.js';
-import type { LeaseToken } from './lease-rules.js';
-import type { RetentionRule } from './retention.js';
 import type { ThroughputBucket } from './throughput.js';
 import type { WorkerCommand, WorkerState, WorkerStatus } from './worker-commands.js';
 
@@ -31,6 +29,12 @@ export interface BackoffPolicy {
   delayMs: number;
   maxDelayMs: number;
   jitter: number;
+}
+
+/** A retention rule as stored with each job: null fields do not limit. `{ count: 0 }` removes at once. */
+export interface RetentionRule {
+  count: number | null;
+  ageMs: number | null;
 }
 
 /** The per-job run options a worker needs; stored with the job. */
@@ -107,6 +111,19 @@ export interface ClaimedDelivery extends Delivery {
   name: string;
   args: unknown[];
   options: JobRunOptions;
+}
+
+/**
+ * Names one attempt of a delivery: the holder and the attempt number its claim was given. Every
+ * call that acts under a lease carries one, and a backend refuses a token that is not the current
+ * one (a late reply from an earlier attempt, or another worker's), so an attempt can only end or
+ * renew itself. The attempt number grows with every claim, which makes it a fencing token.
+ */
+export interface LeaseToken {
+  deliveryId: string;
+  workerId: string;
+  /** The delivery's `attempts` as its claim returned it. */
+  attempt: number;
 }
 
 /** A stored job with its deliveries and its state, aggregated over them. */

@@ -1,18 +1,5 @@
 import { SkqError, type SerializedError } from '../errors.js';
-import { JOB_STATES, MAX_LEASE_RECOVERIES, type Delivery, type JobState } from './contract.js';
-
-/**
- * Names one attempt of a delivery: the holder and the attempt number its claim was given. Every
- * call that acts under a lease carries one, and a backend refuses a token that is not the current
- * one (a late reply from an earlier attempt, or another worker's), so an attempt can only end or
- * renew itself. The attempt number grows with every claim, which makes it a fencing token.
- */
-export interface LeaseToken {
-  deliveryId: string;
-  workerId: string;
-  /** The delivery's `attempts` as its claim returned it. */
-  attempt: number;
-}
+import { JOB_STATES, MAX_LEASE_RECOVERIES, type Delivery, type JobState, type LeaseToken } from './contract.js';
 
 /**
  * The lease token of a claimed delivery.

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import type { JobRunOptions } from './contract.js';
+import type { JobRunOptions, RetentionRule } from './contract.js';
 
 /**
  * What to keep of ended jobs, as users write it: `true` removes each job as it ends, `N` keeps the
@@ -18,12 +18,6 @@ export const RetentionSchema = z.union([
 
 /** `true | N | { count?, ageMs? } | false` for `removeOnComplete` and `removeOnFail`. */
 export type Retention = z.input<typeof RetentionSchema>;
-
-/** A retention rule as stored with each job: null fields do not limit. `{ count: 0 }` removes at once. */
-export interface RetentionRule {
-  count: number | null;
-  ageMs: number | null;
-}
 
 /**
  * The stored rule of a retention setting; null when it keeps everything.

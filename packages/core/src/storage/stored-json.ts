@@ -1,5 +1,5 @@
-import { DEFAULT_RUN_OPTIONS } from '../job/retry-policy.js';
 import type { JobRunOptions } from './contract.js';
+import { DEFAULT_RUN_OPTIONS } from './default-run-options.js';
 
 /**
  * What a job record shows in place of stored JSON that cannot be parsed (a record damaged outside

@@ -1,24 +1,10 @@
 import { FdbError, isRetryable, type KvDatabase, type KvTransaction, type TransactionOptions } from '../kv/port.js';
 import { applyAtomic } from './atomic-ops.js';
 import { SeededRandom } from './seeded-random.js';
-import { SimulatedTransaction, type CommitRequest } from './simulated-transaction.js';
+import type { ClusterPort, CommitRequest } from './cluster-port.js';
+import { FDB_LIMITS } from './fdb-limits.js';
+import { SimulatedTransaction } from './simulated-transaction.js';
 import { VersionedStore } from './versioned-store.js';
-
-/**
- * FDB's documented limits, which the simulator enforces.
- *
- * @example
- * ```ts
- * tr.set(key, Buffer.alloc(FDB_LIMITS.valueBytes)); // the largest value FDB stores
- * ```
- */
-export const FDB_LIMITS = {
-  keyBytes: 10_000,
-  valueBytes: 100_000,
-  transactionBytes: 10_000_000,
-  /** Reads and commits fail with 1007 transaction_too_old this long after the read version. */
-  transactionLifetimeMs: 5_000,
-} as const;
 
 /** Faults a simulated cluster injects into commits, on a seed. */
 export interface FaultOptions {
@@ -71,7 +57,7 @@ const VERSIONS_PER_MS = 1_000n;
  * await db.transact(async (tr) => tr.set(Buffer.from('hello'), Buffer.from('world')));
  * ```
  */
-export class SimulatedCluster {
+export class SimulatedCluster implements ClusterPort {
   readonly store = new VersionedStore();
   readonly stats: ClusterStats = { committed: 0, conflicts: 0, injectedConflicts: 0, unknownResults: 0, unknownResultsApplied: 0, keysWritten: 0, bytesWritten: 0 };
   private version: bigint;

@@ -1,24 +1,7 @@
 import { FdbError, type KeySelector, type KvReads, type KvTransaction, type KvWatch, type RangeOptions } from '../kv/port.js';
 import { applyAtomic } from './atomic-ops.js';
-import { FDB_LIMITS, type SimulatedCluster } from './simulated-cluster.js';
-
-/** A buffered write, keys as latin1 strings. */
-export type WriteOp =
-  | { kind: 'set'; key: string; value: Buffer }
-  | { kind: 'clear'; key: string }
-  | { kind: 'clearRange'; key: string; end: string }
-  | { kind: 'add' | 'max'; key: string; value: Buffer }
-  | { kind: 'versionstampedKey'; key: string; offset: number; value: Buffer }
-  | { kind: 'versionstampedValue'; key: string; offset: number; value: Buffer };
-
-/** What a transaction hands the cluster at commit. */
-export interface CommitRequest {
-  readVersion: bigint;
-  reads: [string, string][];
-  writes: WriteOp[];
-  conflictWrites: [string, string][];
-  committed(version: bigint, stamp: Buffer): void;
-}
+import type { ClusterPort, WriteOp } from './cluster-port.js';
+import { FDB_LIMITS } from './fdb-limits.js';
 
 /**
  * Every read and commit yields to the event loop first, as a network round trip would: without it,
@@ -61,7 +44,7 @@ export class SimulatedTransaction implements KvTransaction {
   private done = false;
 
   constructor(
-    private readonly cluster: SimulatedCluster,
+    private readonly cluster: ClusterPort,
     private readonly killed: () => boolean,
   ) {
     const self = this;

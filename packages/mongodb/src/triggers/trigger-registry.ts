@@ -35,11 +35,11 @@ export interface Trigger {
   fields: string[] | null;
 }
 
-// On globalThis, so that job modules and the CLI share one list even if they load two copies of this package.
-const REGISTRY = Symbol.for('skq.triggers');
+// One list per copy of this package: the CLI loads the package as URLs load their backends, from the
+// application's install, so it reads the copy that the application's modules register with.
+const triggers: Trigger[] = [];
 function registry(): Trigger[] {
-  const holder = globalThis as { [REGISTRY]?: Trigger[] };
-  return (holder[REGISTRY] ??= []);
+  return triggers;
 }
 
 /**

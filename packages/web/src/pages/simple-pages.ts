@@ -1,14 +1,8 @@
 import { html, type SafeHtml } from '../html.js';
+import type { TriggerPositionView } from '../trigger-positions.js';
 import { layout, time, type PageContext } from './layout.js';
 
-/** A stored position of a trigger runner. */
-export interface TriggerPositionView {
-  runner: string;
-  collection: string;
-  at: number;
-}
-
-/** MongoDB only: the trigger runners and where each has got to. */
+/** The trigger runners and where each has got to, as the monitor's trigger-positions reader tells. */
 export function triggersPage(ctx: PageContext, positions: TriggerPositionView[]): SafeHtml {
   const body = html`<h1>Trigger runners</h1>
 <p>Each runner (<code>skunq triggers --name …</code>) stores the position of every change stream it follows; a restarted runner resumes there.</p>
