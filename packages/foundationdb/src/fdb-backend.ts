@@ -291,11 +291,22 @@ export class FdbBackend implements StorageBackend {
     });
   }
 
-  /** Lines cut to fit a value (core's rule), written in order in transactions of bounded size. */
+  /**
+   * Lines cut to fit a value (core's rule), written in order in transactions of bounded size. A
+   * transaction that fails after earlier ones committed throws with `context.linesStored`: how many
+   * lines, from the first, are stored, so the caller writes only the rest again.
+   */
   async appendLogs(queue: string, lines: LogLine[]): Promise<void> {
     const fitted = lines.map((line) => fitLogLine(line, jobs.MAX_VALUE_BYTES));
-    for (const batch of batches(fitted, LOG_BATCH, (line) => line.line.length)) {
-      await this.marked('appendLogs', queue, async (qt) => state.appendLogs(qt, batch));
+    let stored = 0;
+    for (const batch of batches(fitted, LOG_BATCH, (line) => Buffer.byteLength(line.line))) {
+      try {
+        await this.marked('appendLogs', queue, async (qt) => state.appendLogs(qt, batch));
+      } catch (err) {
+        if (stored > 0 && err instanceof SkqError) Object.assign(err.context, { linesStored: stored });
+        throw err;
+      }
+      stored += batch.length;
     }
   }
 

@@ -479,7 +479,11 @@ export interface StorageBackend {
   /** The names of the queues that hold jobs, workers or schedules in this store, sorted (a monitor's directory). */
   listQueues(): Promise<string[]>;
 
-  /** Appends captured output to a delivery's log. */
+  /**
+   * Appends captured output to the logs of the deliveries the lines name (any of the queue's, in one
+   * call). A store that writes in several transactions and fails after some committed says how many
+   * lines, from the first, it stored in the error's `context.linesStored`, so none is written twice.
+   */
   appendLogs(queue: string, lines: LogLine[]): Promise<void>;
 
   /** A job's log lines, in order. */
