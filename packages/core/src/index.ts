@@ -24,7 +24,7 @@ export { isStorageBackend } from './storage/is-storage-backend.js';
 export { DEFAULT_RUN_OPTIONS } from './storage/default-run-options.js';
 export * from './storage/failure-outcome.js';
 export * from './storage/schedule-fingerprint.js';
-export * from './storage/delivery-defaults.js';
+export * from './routing/delivery-defaults.js';
 export * from './routing/delivery-plan.js';
 export * from './job/names.js';
 export { JobIdSchema } from './job/job-id.js';

@@ -1,5 +1,5 @@
-import { deliveryId, type DeliveryTarget } from '../routing/delivery-plan.js';
-import type { Delivery, JobRunOptions, NewJob } from './contract.js';
+import { deliveryId, type DeliveryTarget } from './delivery-plan.js';
+import type { Delivery, JobRunOptions, NewJob } from '../storage/contract.js';
 
 /** A delivery as it is first stored, before any claim: see {@link newDelivery}. */
 export interface NewDelivery extends Omit<Delivery, 'queue' | 'state' | 'result' | 'error' | 'progress'> {
