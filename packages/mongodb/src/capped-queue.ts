@@ -2,6 +2,7 @@ import type { Collection, Db, ObjectId } from 'mongodb';
 import { z } from 'zod';
 import { SkqError, parseConfig, timerMs } from '@skq/core';
 import { mapMongoError } from './mongo-errors.js';
+import type { MongoBackend } from './mongo-backend.js';
 
 /** A job of a {@link CappedQueue}: pymjq's document shape, so Python consumers can share the collection. */
 export interface CappedJob<Data = unknown> {
@@ -48,6 +49,9 @@ export type CappedQueueOptions = z.input<typeof CappedQueueOptionsSchema>;
  * A job whose loop body throws or breaks stays `working` (pymjq's behaviour); nothing retries it.
  * Needs a server with capped collections: a MongoDB server, or FerretDB 1.18+.
  *
+ * Give it a `Db`, or a holder of one read at each call: a {@link MongoBackend}, whose client is
+ * replaced (and the old one closed) when it keeps failing server selection, so the queue follows.
+ *
  * @example
  * ```ts
  * const jobs = new CappedQueue(client.db('job_queue'), { name: 'jobqueue', sizeBytes: 1 << 20 });
@@ -57,16 +61,26 @@ export type CappedQueueOptions = z.input<typeof CappedQueueOptionsSchema>;
  */
 export class CappedQueue<Data = unknown> implements AsyncIterable<CappedJob<Data>> {
   private readonly options: z.output<typeof CappedQueueOptionsSchema>;
-  private readonly collection: Collection<CappedJob<Data>>;
   private ready: Promise<void> | null = null;
 
   constructor(
-    private readonly db: Db,
+    private readonly source: Db | { readonly db: Db },
     options: CappedQueueOptions = {},
   ) {
-    if (!db || typeof (db as Db).collection !== 'function') throw new SkqError('CONFIG_INVALID', 'CappedQueue needs a Db from the mongodb driver (client.db(name))', { context: { field: 'db' } });
+    const isDb = (value: unknown): value is Db => typeof (value as Db | undefined)?.collection === 'function';
+    if (!isDb(source) && !isDb((source as { db?: unknown } | undefined)?.db)) {
+      throw new SkqError('CONFIG_INVALID', 'CappedQueue needs a Db from the mongodb driver (client.db(name)) or a MongoBackend', { context: { field: 'db' } });
+    }
     this.options = parseConfig(CappedQueueOptionsSchema, options, 'CappedQueue options', 'options');
-    this.collection = db.collection<CappedJob<Data>>(this.options.name);
+  }
+
+  /** The database now: a backend's changes when it replaces its client. */
+  private get db(): Db {
+    return 'collection' in this.source && typeof this.source.collection === 'function' ? this.source : (this.source as { readonly db: Db }).db;
+  }
+
+  private get collection(): Collection<CappedJob<Data>> {
+    return this.db.collection<CappedJob<Data>>(this.options.name);
   }
 
   /** Whether the collection exists and is capped (creating it first if it does not exist). */

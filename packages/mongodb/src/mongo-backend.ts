@@ -2,6 +2,7 @@ import { MongoClient, type Db, type Filter, type MongoClientOptions } from 'mong
 import {
   SkqError,
   cancelledError,
+  checkJobSizes,
   expiredLeaseError,
   unreadableJobError,
   expiredLeaseOutcome,
@@ -55,6 +56,13 @@ type EventType = JobEvent['type'];
 const logged = new Set<string>();
 /** How often `complete` tries its compare-and-set while the lease is still held. */
 const COMPLETE_TRIES = 3;
+/**
+ * The most bytes of JSON one result, error, log line or job may take (see `maxValueBytes`). A
+ * document stops at 16 MiB of BSON (16,777,216 bytes), and a delivery holds its job's arguments and
+ * options next to its result or error and up to 16 KB of progress: two values of this size, the
+ * progress and the other fields fit with over 700 KB to spare.
+ */
+const MAX_VALUE_BYTES = 8_000_000;
 
 /**
  * The MongoDB backend, on the official driver. Each step is a single-document atomic operation
@@ -101,7 +109,7 @@ export class MongoBackend implements StorageBackend {
     private readonly logger: Logger | false,
   ) {
     const c = (this.c = connection.c);
-    this.capabilities = { crossProcess: true, pushEvents: feed.source !== 'poll', batchClaim: true, durable: true };
+    this.capabilities = { crossProcess: true, pushEvents: feed.source !== 'poll', batchClaim: true, durable: true, maxValueBytes: MAX_VALUE_BYTES };
     this.writer = new JobWriter({
       c,
       nextSeq: () => this.clock.next(),
@@ -109,7 +117,8 @@ export class MongoBackend implements StorageBackend {
       record: (events) => this.record(events),
       liveWorkers: (queue, now) => this.liveWorkers(queue, now),
     });
-    this.schedules = new MongoSchedules(c.schedules, (job) => this.writer.insert([job]));
+    // A getter: the collection object of a replaced client is closed with it.
+    this.schedules = new MongoSchedules(() => connection.c.schedules, (job) => this.writer.insert([job]));
     this.operations = new MongoOperations({
       c,
       nextSeq: () => this.clock.next(),
@@ -119,7 +128,11 @@ export class MongoBackend implements StorageBackend {
     });
   }
 
-  /** The database of this store (of the current client); triggers and CappedQueue can share it. */
+  /**
+   * The database of this store, of the current client. A client that keeps failing server selection
+   * is replaced and closed, and its `Db` with it: read this at each use, or give `CappedQueue` the
+   * backend itself, which does.
+   */
   get db(): Db {
     return this.connection.db;
   }
@@ -166,6 +179,8 @@ export class MongoBackend implements StorageBackend {
   }
 
   async enqueue(jobs: NewJob[]): Promise<EnqueueResult[]> {
+    // All or nothing: a job over the document limit is refused before any of the batch is written.
+    checkJobSizes(jobs, this.capabilities.maxValueBytes);
     return this.run('enqueue', () => this.writer.insert(jobs));
   }
 

@@ -1,29 +1,13 @@
 import { MongoClient, type Db, type MongoClientOptions } from 'mongodb';
 import type { LogMeta, Logger } from '@skq/core';
 import { collectionsOf, type Collections } from './collections.js';
+import { isSelectionFailure, neverSent } from './mongo-errors.js';
 
 /**
  * Server-selection failures in a row, with no call succeeding in between, after which the client is
  * replaced (see {@link MongoConnection}).
  */
 export const REPLACE_AFTER_FAILURES = 3;
-
-/**
- * Driver errors raised before a command was sent: a call that failed so did nothing, and can run
- * again on another client.
- */
-const NOT_SENT = new Set(['MongoServerSelectionError', 'MongoTopologyClosedError', 'MongoClientClosedError', 'MongoNotConnectedError']);
-
-/** Whether a driver error says the command never reached a server. */
-export function neverSent(err: unknown): boolean {
-  return NOT_SENT.has(driverErrorOf(err)?.name ?? '');
-}
-
-/** The driver's own error: a bulk write (`insertMany`) wraps the error that stopped it. */
-function driverErrorOf(err: unknown): { name?: string } | undefined {
-  const wrapped = (err as { name?: string; errorResponse?: unknown })?.errorResponse;
-  return (err as { name?: string })?.name === 'MongoBulkWriteError' && wrapped instanceof Error ? wrapped : (err as { name?: string } | undefined);
-}
 
 /**
  * The backend's `MongoClient`, replaced when it stops recovering on its own.
@@ -35,9 +19,11 @@ function driverErrorOf(err: unknown): { name?: string } | undefined {
  * before the last (with the default `connectTimeoutMs` of 10 s: about 30 s of calls that all failed),
  * a fresh client is connected, one attempt per `selectionTimeoutMs` until one connects or the old
  * client serves a call again. The fresh client then takes over and the old one is closed. The
- * collections object is updated in place, so whatever holds it (the writer, operations, schedules,
- * the event feed) uses the new client from its next call on; a change stream or cursor of the old
- * client fails when it closes and is reopened on the new one.
+ * collections object is updated in place and {@link MongoConnection.db} follows the current client:
+ * whatever reads a collection through them at each call (the writer, operations, schedules, the
+ * event feed, a `CappedQueue` given the backend) uses the new client from its next call on, while
+ * a collection or `Db` kept from before belongs to the closed client. A change stream or cursor of
+ * the old client fails when it closes and is reopened on the new one.
  */
 export class MongoConnection {
   /** The collections of the current client; updated in place when the client is replaced. */
@@ -51,6 +37,8 @@ export class MongoConnection {
   private replacing: Promise<void> | null = null;
   /** The fresh client being connected, closed with the connection. */
   private candidate: MongoClient | null = null;
+  /** Ends the pause between two connection attempts early: close() calls it. */
+  private endPause: (() => void) | null = null;
   private closed = false;
 
   constructor(
@@ -87,7 +75,7 @@ export class MongoConnection {
    */
   failed(generation: number, err: unknown): boolean {
     if (this.closed) return false;
-    if (generation === this.gen && driverErrorOf(err)?.name === 'MongoServerSelectionError') {
+    if (generation === this.gen && isSelectionFailure(err)) {
       const now = Date.now();
       if (this.failures === 0) this.firstFailureAt = now;
       this.failures += 1;
@@ -100,6 +88,8 @@ export class MongoConnection {
 
   async close(): Promise<void> {
     this.closed = true;
+    // A replacement under way stops now: no pause holds the process open, no further client is tried.
+    this.endPause?.();
     await Promise.all([this.current.close().catch(() => {}), this.candidate?.close().catch(() => {})]);
   }
 
@@ -114,7 +104,7 @@ export class MongoConnection {
       } catch {
         await fresh.close().catch(() => {});
         // connect() waits out the selection timeout against a silent server; one refused at once waits here.
-        await new Promise((resolve) => setTimeout(resolve, Math.max(0, this.selectionTimeoutMs - (Date.now() - startedAt))));
+        if (!this.closed) await this.pause(Math.max(0, this.selectionTimeoutMs - (Date.now() - startedAt)));
         continue;
       } finally {
         this.candidate = null;
@@ -134,6 +124,19 @@ export class MongoConnection {
       void old.close().catch(() => {});
       return;
     }
+  }
+
+  /** Waits `ms`, or until close(); the timer alone never keeps the process alive. */
+  private pause(ms: number): Promise<void> {
+    return new Promise<void>((resolve) => {
+      const timer = setTimeout(() => this.endPause?.(), ms);
+      timer.unref();
+      this.endPause = () => {
+        clearTimeout(timer);
+        this.endPause = null;
+        resolve();
+      };
+    });
   }
 
   private warn(message: string, meta: LogMeta): void {
