@@ -79,6 +79,21 @@ describe.skipIf(missing)(`skunq on MongoDB: workers, triggers, SIGKILL, on ${mon
     await queue.close();
   });
 
+  it('skunq web on a mongodb:// URL shows the trigger runners, read through @skq/mongodb as the CLI loads it', async () => {
+    // What a runner named "web-check" stores after handling a change of the orders collection.
+    await db.collection<{ _id: string; token: unknown; at: Date }>('skq_trigger_positions').insertOne({ _id: 'web-check/orders', token: { _data: '8263' }, at: new Date('2026-11-02T09:00:00Z') });
+    const token = 'cli-web-mongo-token-0123456789';
+    const web = startCli(['web', '--port', '0', '--token', token, '-b', url]);
+    running.push(web);
+    await web.waitFor('skunq web: monitor of');
+    const base = /on (http:\/\/127\.0\.0\.1:\d+)\//.exec(web.stdout())![1]!;
+    const headers = { authorization: `Bearer ${token}` };
+    expect(await (await fetch(`${base}/`, { headers })).text()).toContain('href="./triggers"');
+    const page = await fetch(`${base}/triggers`, { headers });
+    expect(page.status).toBe(200);
+    expect(await page.text()).toMatch(/<td class="mono">web-check<\/td><td class="mono">orders<\/td><td><time datetime="2026-11-02T09:00:00.000Z">/);
+  });
+
   it('refuses to start triggers without a MongoDB URL to watch', async () => {
     const proc = startCli(['work', '-q', 'cli-triggers', '-r', 'orders', '-f', FIXTURE, '-b', 'sqlite::memory:'], { SKQ_BACKEND: url });
     running.push(proc);
