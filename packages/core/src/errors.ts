@@ -33,6 +33,8 @@ export const SKQ_ERROR_CODES = [
   'UNSUPPORTED',
   /** A job's result is larger than its store keeps for one result: the attempt fails once, not retried. */
   'RESULT_TOO_LARGE',
+  /** An attempt's error that its store refused even after it was cut to fit: the attempt fails once, not retried. */
+  'ERROR_TOO_LARGE',
 ] as const;
 
 /** A string-literal union of every {@link SkqError} code. */

@@ -14,7 +14,7 @@ import {
   type ProgressSink,
   type StorageBackend,
 } from '@skq/core';
-import { LogBuffer } from './log-buffer.js';
+import { LogBuffer, writeLogBuffers } from './log-buffer.js';
 
 /** What a route worker shares with its pool. */
 export interface RouteWorkerSettings {
@@ -109,12 +109,20 @@ export class RouteWorker {
   private held = false;
   /** Set by {@link RouteWorker.start}, once the pool has registered it and renews its leases. */
   private started = false;
+  /** A flush of every running job's lines failed and was reported: the next failure in a row is not reported again. */
+  private flushFailing = false;
+  /** Resolves when the worker is asked to stop: log retries after an outcome end then instead of holding the stop back. */
+  private readonly stopAsked: Promise<void>;
+  private askStop!: () => void;
+  /** Lines attempts still held when the stop ended their retries, by job: reported in one warning. */
+  private readonly unwrittenAtStop = new Map<string, number>();
   private readonly chunk: number;
   /** Jobs this worker finished since it started, by outcome. */
   readonly stats = { succeeded: 0, failed: 0, retried: 0, cancelled: 0 };
 
   constructor(private readonly settings: RouteWorkerSettings) {
     this.chunk = Math.max(1, Math.ceil(settings.concurrency / 4));
+    this.stopAsked = new Promise<void>((resolve) => (this.askStop = resolve));
   }
 
   get id(): string {
@@ -193,16 +201,34 @@ export class RouteWorker {
    */
   async stop(mode: 'gentle' | 'rough'): Promise<void> {
     if (this.stopping !== 'rough') this.stopping = mode;
+    this.askStop();
     if (this.timer) clearTimeout(this.timer);
     if (mode === 'rough') for (const run of this.running.values()) run.controller.abort(interrupted(this.id));
     while (this.claims.size > 0 || this.running.size > 0) {
       await Promise.all([...this.claims, ...[...this.running.values()].map((run) => run.done)]);
     }
+    if (this.unwrittenAtStop.size) {
+      const lines = [...this.unwrittenAtStop.values()].reduce((a, b) => a + b, 0);
+      const jobIds = [...this.unwrittenAtStop.keys()];
+      this.unwrittenAtStop.clear();
+      this.warn(`${lines} log lines of job ${jobIds.join(', ')} could not be stored before the worker stopped and are dropped`, { jobIds });
+    }
   }
 
-  /** Writes buffered log lines of running jobs, so long jobs show progress; lines a write failed to store stay for the next flush. */
+  /**
+   * Writes buffered log lines of running jobs, so long jobs show progress: one write for all of them
+   * (a job whose own write is in flight waits for the next flush); lines a write failed to store stay.
+   */
   async flushLogs(): Promise<void> {
-    await Promise.all([...this.running.values()].map((run) => this.writeLogs(run)));
+    const buffers = [...this.running.values()].map((run) => run.logs);
+    const waiting = buffers.reduce((n, logs) => n + logs.size, 0);
+    try {
+      await writeLogBuffers(this.settings.backend, this.settings.queue, buffers);
+      this.flushFailing = false;
+    } catch (err) {
+      if (!this.flushFailing) this.warn(`could not write ${waiting} log lines of ${buffers.length} running jobs; keeping them for the next try`, { err });
+      this.flushFailing = true;
+    }
   }
 
   /** Writes an attempt's buffered lines; a failure is reported once per run of failures, and the lines are kept. */
@@ -356,19 +382,35 @@ export class RouteWorker {
       } catch (err) {
         // A store that refuses the outcome's values refuses them again on every try: the job fails once, saying why, instead of running again after its lease.
         if (stored !== outcome || !isSkqError(err, 'ARGS_INVALID')) throw err;
-        stored = { kind: 'failed', retryAt: null, error: new SkqError('RESULT_TOO_LARGE', `the store refused this attempt's outcome (${outcome.kind}): ${err.message}`, { cause: err, context: { jobId: delivery.jobId, deliveryId: delivery.id, queue: delivery.queue } }).toJSON() };
+        // A result is refused whole; an error was already cut to fit, and the store refused it still.
+        const [code, what] = outcome.kind === 'succeeded' ? (['RESULT_TOO_LARGE', 'result'] as const) : (['ERROR_TOO_LARGE', `error (${outcome.kind}), even cut to fit,`] as const);
+        stored = { kind: 'failed', retryAt: null, error: new SkqError(code, `the store refused this attempt's ${what}: ${err.message}`, { cause: err, context: { jobId: delivery.jobId, deliveryId: delivery.id, queue: delivery.queue } }).toJSON() };
         await this.store(delivery, stored, durationMs);
       }
     });
     // Lines the store did not take before the outcome: a few more tries, then they are reported lost, never silently.
+    // A stop ends the tries at once (the stop reports what is left, in one warning) instead of waiting them out.
     for (let attempt = 1; logs.size > 0; attempt += 1) {
       if (attempt > 1 && (await this.writeLogs(run))) break;
+      if (this.stopping) {
+        this.unwrittenAtStop.set(delivery.jobId, (this.unwrittenAtStop.get(delivery.jobId) ?? 0) + logs.size);
+        break;
+      }
       if (attempt >= 5) {
         this.warn(`${logs.size} log lines of job ${delivery.jobId} could not be stored and are dropped`, about(delivery));
         break;
       }
-      await new Promise((resolve) => setTimeout(resolve, 200 * attempt));
+      await this.pauseUnlessStopped(200 * attempt);
     }
+    logs.discard();
+  }
+
+  /** Waits `ms` on a timer that keeps no process alive, or less if the worker is asked to stop. */
+  private async pauseUnlessStopped(ms: number): Promise<void> {
+    let timer: NodeJS.Timeout | undefined;
+    const elapsed = new Promise<void>((resolve) => (timer = setTimeout(resolve, ms)).unref());
+    await Promise.race([elapsed, this.stopAsked]);
+    clearTimeout(timer);
   }
 
   /** Stores an attempt's outcome: complete or fail under its lease. */
