@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { failureOutcome, newDelivery, requestedFailureOutcome, scheduleFingerprint, scheduleSaveOutcome } from '../src/index.js';
+import { deliveryState, failureOutcome, newDelivery, requestedFailureOutcome, scheduleFingerprint, scheduleSaveOutcome } from '../src/index.js';
 
 describe('failure outcome', () => {
   it('is cancelled when the attempt ended by cancellation or a cancel was requested, else retrying with a retry time, else failed', () => {
@@ -60,5 +60,14 @@ describe('new delivery', () => {
       cancelRequested: false,
       progress: null,
     });
+  });
+});
+
+describe('delivery state', () => {
+  it('shows a queued delivery whose run time is ahead as scheduled, and every other state as stored', () => {
+    expect(deliveryState('queued', 101, 100)).toBe('scheduled');
+    expect(deliveryState('queued', 100, 100)).toBe('queued');
+    expect(deliveryState('running', 101, 100)).toBe('running');
+    expect(deliveryState('failed', 101, 100)).toBe('failed');
   });
 });

@@ -1,4 +1,4 @@
-import { claimableArgs, storedArgs, storedRunOptions, summarizeDeliveries, type ClaimedDelivery, type Delivery, type JobEvent, type JobRecord, type JobState, type LogLine, type NewJob, type WorkerInfo } from '@skq/core';
+import { claimableArgs, deliveryState, storedArgs, storedRunOptions, summarizeDeliveries, type ClaimedDelivery, type Delivery, type JobEvent, type JobRecord, type JobState, type LogLine, type NewJob, type WorkerInfo } from '@skq/core';
 
 /*
  * The documents the backend stores. Arguments, results and errors are kept as JSON text, so that
@@ -93,7 +93,7 @@ export function toDelivery(doc: DeliveryDoc, now: number): Delivery {
     queue: doc.queue,
     route: doc.route,
     targetWorker: doc.targetWorker,
-    state: doc.state === 'queued' && doc.runAt > now ? 'scheduled' : doc.state,
+    state: deliveryState(doc.state, doc.runAt, now),
     priority: doc.priority,
     runAt: doc.runAt,
     attempts: doc.attempts,

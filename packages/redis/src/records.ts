@@ -1,6 +1,7 @@
 import {
   DEFAULT_RUN_OPTIONS,
   claimableArgs,
+  deliveryState,
   jobIdOfDelivery,
   storedArgs,
   summarizeDeliveries,
@@ -38,14 +39,13 @@ export function decodeRunOptions(opts: string | undefined, attempts: number): Jo
 /** A delivery hash as stored by the scripts. */
 export function toDelivery(queue: string, id: string, h: Record<string, string>, now: number): Delivery {
   const runAt = Number(h.runAt);
-  const state = (h.state === 'queued' && runAt > now ? 'scheduled' : h.state) as JobState;
   return {
     id,
     jobId: jobIdOfDelivery(id),
     queue,
     route: h.route!,
     targetWorker: h.target || null,
-    state,
+    state: deliveryState(h.state!, runAt, now),
     priority: Number(h.priority),
     runAt,
     attempts: Number(h.attempts ?? 0),

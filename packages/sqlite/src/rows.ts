@@ -1,4 +1,4 @@
-import { claimableArgs, storedArgs, storedRunOptions, summarizeDeliveries, type ClaimedDelivery, type Delivery, type JobEvent, type JobRecord, type JobState, type WorkerInfo } from '@skq/core';
+import { claimableArgs, deliveryState, storedArgs, storedRunOptions, summarizeDeliveries, type ClaimedDelivery, type Delivery, type JobEvent, type JobRecord, type JobState, type WorkerInfo } from '@skq/core';
 
 const json = (v: string | null | undefined): unknown => (v === null || v === undefined ? null : JSON.parse(v));
 
@@ -69,14 +69,13 @@ export interface EventRow {
 }
 
 export function toDelivery(row: DeliveryRow, now: number): Delivery {
-  const state = (row.state === 'queued' && row.run_at > now ? 'scheduled' : row.state) as JobState;
   return {
     id: row.id,
     jobId: row.job_id,
     queue: row.queue,
     route: row.route,
     targetWorker: row.target_worker,
-    state,
+    state: deliveryState(row.state, row.run_at, now),
     priority: row.priority,
     runAt: row.run_at,
     attempts: row.attempts,

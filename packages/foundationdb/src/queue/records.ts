@@ -1,4 +1,4 @@
-import { summarizeDeliveries, type ClaimedDelivery, type Delivery, type EndedKind, type JobRecord, type JobState, type WorkerInfo } from '@skq/core';
+import { deliveryState, summarizeDeliveries, type ClaimedDelivery, type Delivery, type EndedKind, type JobRecord, type WorkerInfo } from '@skq/core';
 
 /** A job as stored under `j, jobId`: the contract's fields, its delivery ids and its end. */
 export interface StoredJob extends Pick<JobRecord, 'id' | 'name' | 'args' | 'routes' | 'type' | 'priority' | 'createdAt' | 'options' | 'dedupeKey'> {
@@ -30,7 +30,7 @@ export interface StoredWorker extends Omit<WorkerInfo, 'queue'> {
 
 export function toDelivery(queue: string, d: StoredDelivery, now: number): Delivery {
   const { seq: _seq, leaseVersion: _leaseVersion, lastEnd: _lastEnd, state, ...fields } = d;
-  return { ...fields, queue, state: (state === 'queued' && d.runAt > now ? 'scheduled' : state) as JobState, result: d.result ?? null, progress: d.progress ?? null };
+  return { ...fields, queue, state: deliveryState(state, d.runAt, now), result: d.result ?? null, progress: d.progress ?? null };
 }
 
 export function toClaimed(queue: string, d: StoredDelivery, job: StoredJob, now: number): ClaimedDelivery {
