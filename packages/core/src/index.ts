@@ -25,6 +25,7 @@ export { DEFAULT_RUN_OPTIONS } from './storage/default-run-options.js';
 export * from './storage/failure-outcome.js';
 export * from './storage/schedule-fingerprint.js';
 export * from './routing/delivery-defaults.js';
+export * from './storage/delivery-state.js';
 export * from './routing/delivery-plan.js';
 export * from './job/names.js';
 export { JobIdSchema } from './job/job-id.js';
