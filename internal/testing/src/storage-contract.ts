@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { SkqError, chargedAttempts, leaseOf, type ClaimedDelivery, type JobRecord, type NewJob, type ScheduleDefinition, type StorageBackend } from '@skq/core';
+import { SkqError, chargedAttempts, leaseOf, workerGoneError, type ClaimedDelivery, type JobRecord, type NewJob, type ScheduleDefinition, type StorageBackend } from '@skq/core';
 import { eventually, newJob, recordEvents, sleep, uniqueQueue } from './contract-fixtures.js';
 import type { BackendFactory, ContractOptions } from './contract-options.js';
 import { operationsContract } from './operations-contract.js';
@@ -325,6 +325,7 @@ export function runStorageContract(name: string, factory: BackendFactory, option
           ['stays', 'succeeded', null],
           ['stops', 'failed', 'WORKER_GONE'],
         ]);
+        for (const d of record!.deliveries.filter((d) => d.targetWorker !== 'stays')) expect(d.error).toEqual(workerGoneError(d));
         expect(record?.state).toBe('failed');
       }
       expect(await backend.recoverExpired(queue)).toBe(0);
