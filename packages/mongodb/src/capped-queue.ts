@@ -1,7 +1,7 @@
 import type { Collection, Db, ObjectId } from 'mongodb';
 import { z } from 'zod';
 import { SkqError, parseConfig, timerMs } from '@skq/core';
-import { mapMongoError } from './mongo-errors.js';
+import { mapMongoError, namespaceExists } from './mongo-errors.js';
 import type { MongoBackend } from './mongo-backend.js';
 
 /** A job of a {@link CappedQueue}: pymjq's document shape, so Python consumers can share the collection. */
@@ -165,7 +165,7 @@ export class CappedQueue<Data = unknown> implements AsyncIterable<CappedJob<Data
         try {
           await this.db.createCollection(this.options.name, { capped: true, size: this.options.sizeBytes });
         } catch (err) {
-          if ((err as { code?: number }).code !== 48) {
+          if (!namespaceExists(err)) {
             throw new SkqError('UNSUPPORTED', `CappedQueue ${this.options.name}: this server cannot create capped collections (${(err as Error).message})`, { cause: err });
           }
         }

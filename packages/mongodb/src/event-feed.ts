@@ -3,6 +3,7 @@ import { SkqError, type JobEvent, type JobEventListener } from '@skq/core';
 import { SequenceClock, toEvent, type EventDoc } from './documents.js';
 import type { WakeupMode } from './mongo-options.js';
 import type { MongoConnection } from './mongo-connection.js';
+import { namespaceExists } from './mongo-errors.js';
 
 /** The wake-up mechanism in use, best first. */
 export type WakeupSource = 'change-stream' | 'tailable' | 'poll';
@@ -51,7 +52,7 @@ export async function chooseWakeupSource(db: Db, events: Collection<EventDoc>, w
       if ((info as { options?: { capped?: boolean } }).options?.capped) return { source: 'tailable', why: `${why}; the events collection is capped` };
       why += '; the events collection exists and is not capped';
     } catch (err) {
-      if ((err as { code?: number }).code === 48) return chooseWakeupSource(db, events, wanted, cappedBytes); // another process created it first
+      if (namespaceExists(err)) return chooseWakeupSource(db, events, wanted, cappedBytes); // another process created it first
       why += `; no capped collections (${(err as Error).message})`;
     }
     if (wanted === 'tailable') throw new SkqError('CONFIG_INVALID', `mongodb wakeups=tailable: ${why}`, { context: { field: 'wakeups' } });

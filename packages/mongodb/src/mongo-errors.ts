@@ -77,6 +77,11 @@ function driverErrorOf(err: unknown): { name?: string; code?: unknown; message?:
   return (err as { name?: string })?.name === 'MongoBulkWriteError' && wrapped instanceof Error ? wrapped : (err as { name?: string } | undefined);
 }
 
+/** Whether a server error says the collection being created exists already (NamespaceExists, 48): another process made it first. */
+export function namespaceExists(err: unknown): boolean {
+  return (err as { code?: unknown } | undefined)?.code === 48;
+}
+
 /** Whether a driver error is a duplicate-key error (code 11000) — also inside a bulk write. */
 export function isDuplicateKey(err: unknown): boolean {
   const e = err as { code?: number; writeErrors?: { code?: number }[] | { code?: number } };
