@@ -1,3 +1,5 @@
+import { formatLogLine, type Logger } from '@skq/core';
+
 /**
  * Everything the CLI prints goes through here. Job ids, names, errors, log lines and results are
  * written by whoever fires or runs a job; printed raw, an escape sequence among them can recolour,
@@ -60,3 +62,17 @@ export function sayJson(value: unknown): void {
   const json = JSON.stringify(value, null, 2).replace(CONTROL_IN_JSON, (char) => `\\u${char.charCodeAt(0).toString(16).padStart(4, '0')}`);
   console.log(json);
 }
+
+/**
+ * The logger the CLI hands the worker pool and the trigger runner: their warnings quote job errors, ids
+ * and contexts, so the default line is escaped after formatting, the message and every meta value with it.
+ *
+ * @example
+ * ```ts
+ * new WorkerPool({ queue, routes, logger: escapingLogger });
+ * ```
+ */
+export const escapingLogger: Logger = {
+  warn: (meta, message) => console.warn(multiline(formatLogLine('warn', meta, message))),
+  info: (meta, message) => console.info(multiline(formatLogLine('info', meta, message))),
+};

@@ -1,5 +1,6 @@
 import { SkqError, importBackendPackage } from '@skq/core';
 import type { TriggerPositionsProvider } from '@skq/web';
+import { escapingLogger } from './terminal-output.js';
 
 /** What the CLI needs of `@skq/mongodb`, loaded only when triggers are in play. */
 export interface TriggerRunnerHandle {
@@ -46,7 +47,7 @@ export async function startTriggers(url: string, name: string | undefined): Prom
   } catch (cause) {
     throw new SkqError('CONFIG_INVALID', 'triggers need the @skq/mongodb package and the mongodb driver: npm install @skq/mongodb mongodb', { cause, context: { field: 'triggers-url' } });
   }
-  return mongodb.TriggerRunner.start(name ? { url, name } : { url });
+  return mongodb.TriggerRunner.start({ url, logger: escapingLogger, ...(name ? { name } : {}) });
 }
 
 /**

@@ -1,5 +1,5 @@
 import { resolve } from 'node:path';
-import { backendUrlFromEnvironment, formatLogLine, isJobClass, redactUrl, releaseBackend, type JobClass, type Logger } from '@skq/core';
+import { backendUrlFromEnvironment, isJobClass, redactUrl, releaseBackend, type JobClass } from '@skq/core';
 import { WorkerPool } from '@skq/worker';
 import { parseFlags, usage, UsageError, type FlagSpec } from '../argv.js';
 import { loadConfig } from '../config-file.js';
@@ -7,7 +7,7 @@ import { importModule } from '../module-loader.js';
 import { acquireWhenReachable } from '../backend-wait.js';
 import { durationFlag } from '../duration-flag.js';
 import { MetricsServer } from '../metrics-server.js';
-import { cell, multiline, say } from '../terminal-output.js';
+import { cell, escapingLogger, say } from '../terminal-output.js';
 import { isMongoUrl, registeredTriggerCount, startTriggers, type TriggerRunnerHandle } from '../trigger-support.js';
 
 const FLAGS: FlagSpec[] = [
@@ -78,7 +78,7 @@ export async function work(argv: string[], cwd: string): Promise<number> {
     ...(leaseMs ? { leaseMs } : {}),
     ...(registrationTtlMs ? { registrationTtlMs } : {}),
     ...(metricsPort !== undefined && { onAttemptEnd: (ended) => metrics?.observe(ended) }),
-    logger: ESCAPING_LOGGER,
+    logger: escapingLogger,
   });
   if (metricsPort !== undefined) {
     metrics = new MetricsServer({ queue, running: () => pool.running() });
@@ -126,15 +126,6 @@ export async function work(argv: string[], cwd: string): Promise<number> {
   say(`skunq: stopped${signal ? ` on ${signal}` : ''}`);
   return signal === 'SIGINT' ? 130 : 0;
 }
-
-/**
- * The pool's warnings quote job errors, ids and contexts: the default logger's line, with control
- * characters escaped after formatting, so that the message and every meta value are.
- */
-const ESCAPING_LOGGER: Logger = {
-  warn: (meta, message) => console.warn(multiline(formatLogLine('warn', meta, message))),
-  info: (meta, message) => console.info(multiline(formatLogLine('info', meta, message))),
-};
 
 function port(value: string): number {
   const n = Number(value);
