@@ -181,18 +181,20 @@ export class FdbBackend implements StorageBackend {
 
   async complete(queue: string, lease: LeaseToken, result: unknown): Promise<void> {
     const nonce = randomUUID();
+    const minute = minuteOf(Date.now());
     await this.transact('complete', queue, async (tr) => {
       const qt = this.qt(tr, queue);
-      await jobs.completeDelivery(qt, lease, result, this.retention, nonce);
+      await jobs.completeDelivery(qt, lease, result, this.retention, nonce, qt.keys.key('tx', minute, nonce));
       qt.flushEvents();
     });
   }
 
   async fail(queue: string, lease: LeaseToken, request: FailRequest): Promise<'retrying' | 'failed' | 'cancelled'> {
     const nonce = randomUUID();
+    const minute = minuteOf(Date.now());
     return this.transact('fail', queue, async (tr) => {
       const qt = this.qt(tr, queue);
-      const outcome = await jobs.failDelivery(qt, lease, request, this.retention, nonce);
+      const outcome = await jobs.failDelivery(qt, lease, request, this.retention, nonce, qt.keys.key('tx', minute, nonce));
       qt.flushEvents();
       return outcome;
     });

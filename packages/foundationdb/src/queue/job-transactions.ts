@@ -28,7 +28,7 @@ import {
 } from '@skq/core';
 import { unpack } from '../kv/tuple.js';
 import { VERSIONS_PER_MS, type QueueTransaction } from './queue-transaction.js';
-import { counterValue, toClaimed, type StoredDelivery, type StoredJob } from './records.js';
+import { counterValue, decode, encode, toClaimed, type StoredDelivery, type StoredJob } from './records.js';
 
 /** The most bytes of JSON one result, error, log line or job takes: FDB's values are at most 100,000 bytes, and each is one value with a little around it. */
 export const MAX_VALUE_BYTES = 90_000;
@@ -237,14 +237,24 @@ function shareOf(id: string, of: number, seed: 0 | 1): number {
 
 /**
  * Reads a delivery under its lease. The call's own retry after commit_unknown_result (same
- * `nonce`) finds the attempt already ended by it, and gets `replayed`; any other call is fenced.
+ * `nonce`) finds the attempt already ended by it, and gets `replayed`: from the delivery, or, when
+ * that ending removed the job (retention `true`), from the call's end marker; any other call is fenced.
  */
-async function leased(qt: QueueTransaction, lease: LeaseToken, nonce: string): Promise<{ d: StoredDelivery; replayed: StoredDelivery['lastEnd'] }> {
+async function leased(qt: QueueTransaction, lease: LeaseToken, nonce: string, endMarker: Buffer): Promise<{ d: StoredDelivery; replayed: null } | { d: null; replayed: NonNullable<StoredDelivery['lastEnd']> }> {
   const d = await qt.delivery(lease.deliveryId);
-  if (!d) throw leaseLost(qt.queue, lease, null);
-  if (d.lastEnd?.nonce === nonce) return { d, replayed: d.lastEnd };
+  if (!d) {
+    const marker = await qt.tr.get(endMarker);
+    if (marker) return { d: null, replayed: decode<NonNullable<StoredDelivery['lastEnd']>>(marker) };
+    throw leaseLost(qt.queue, lease, null);
+  }
+  if (d.lastEnd?.nonce === nonce) return { d: null, replayed: d.lastEnd };
   if (!holdsLease(d, lease)) throw leaseLost(qt.queue, lease, d);
   return { d, replayed: null };
+}
+
+/** An ending that removed its job leaves the call's end marker, which a rerun reads instead of the delivery. */
+function markRemovedEnd(qt: QueueTransaction, removed: boolean, endMarker: Buffer, lastEnd: NonNullable<StoredDelivery['lastEnd']>): void {
+  if (removed) qt.tr.set(endMarker, encode(lastEnd));
 }
 
 /**
@@ -253,27 +263,27 @@ async function leased(qt: QueueTransaction, lease: LeaseToken, nonce: string): P
  * cleared, a `succeeded` event, the job's end and retention. A rerun after commit_unknown_result
  * finds the attempt already ended by this call and writes nothing.
  */
-export async function completeDelivery(qt: QueueTransaction, lease: LeaseToken, result: unknown, retention: RetentionSchedule, nonce: string): Promise<void> {
-  const { d, replayed } = await leased(qt, lease, nonce);
+export async function completeDelivery(qt: QueueTransaction, lease: LeaseToken, result: unknown, retention: RetentionSchedule, nonce: string, endMarker: Buffer): Promise<void> {
+  const { d, replayed } = await leased(qt, lease, nonce, endMarker);
   if (replayed) return;
   // Workers refuse such a result before they call (core's rule); a caller that did not is refused the same way, once.
   const refused = resultTooLarge(JSON.stringify(result ?? null), MAX_VALUE_BYTES, { queue: qt.queue, jobId: d.jobId, deliveryId: d.id });
   if (refused) {
-    await failDelivery(qt, lease, { error: fitError(refused.toJSON(), MAX_VALUE_BYTES) }, retention, nonce);
+    await failDelivery(qt, lease, { error: fitError(refused.toJSON(), MAX_VALUE_BYTES) }, retention, nonce, endMarker);
     return;
   }
   qt.tr.clear(qt.leaseKey(d));
   d.result = result ?? null;
   d.lastEnd = { nonce, outcome: 'succeeded' };
-  await endDelivery(qt, d, 'succeeded', lease.workerId, retention);
+  markRemovedEnd(qt, await endDelivery(qt, d, 'succeeded', lease.workerId, retention), endMarker, d.lastEnd);
 }
 
 /**
  * Fail. Like complete; the delivery is queued again at `retryAt`, or ends failed or cancelled.
  * Returns how it ended (a rerun returns the first run's answer).
  */
-export async function failDelivery(qt: QueueTransaction, lease: LeaseToken, request: FailRequest, retention: RetentionSchedule, nonce: string): Promise<FailureOutcome> {
-  const { d, replayed } = await leased(qt, lease, nonce);
+export async function failDelivery(qt: QueueTransaction, lease: LeaseToken, request: FailRequest, retention: RetentionSchedule, nonce: string, endMarker: Buffer): Promise<FailureOutcome> {
+  const { d, replayed } = await leased(qt, lease, nonce, endMarker);
   if (replayed) return replayed.outcome as FailureOutcome;
   qt.tr.clear(qt.leaseKey(d));
   d.error = fitError(request.error, MAX_VALUE_BYTES);
@@ -290,7 +300,7 @@ export async function failDelivery(qt: QueueTransaction, lease: LeaseToken, requ
     qt.event('retrying', d.jobId, d.id, d.route, lease.workerId);
     return outcome;
   }
-  await endDelivery(qt, d, outcome, lease.workerId, retention);
+  markRemovedEnd(qt, await endDelivery(qt, d, outcome, lease.workerId, retention), endMarker, d.lastEnd);
   return outcome;
 }
 
@@ -499,9 +509,10 @@ export async function readJob(qt: QueueTransaction, jobId: string): Promise<{ jo
 /**
  * Ends a queued or running delivery as `state`: stored with its end time, moved between counters,
  * counted in throughput (succeeded and failed, not cancelled), announced, and its job's end checked.
- * The caller has cleared its pending or lease key and set its result or error.
+ * The caller has cleared its pending or lease key and set its result or error. Returns whether the
+ * job was removed with it.
  */
-async function endDelivery(qt: QueueTransaction, d: StoredDelivery, state: 'succeeded' | 'failed' | 'cancelled', workerId: string | null, retention: RetentionSchedule): Promise<void> {
+async function endDelivery(qt: QueueTransaction, d: StoredDelivery, state: 'succeeded' | 'failed' | 'cancelled', workerId: string | null, retention: RetentionSchedule): Promise<boolean> {
   const from = d.state;
   d.state = state;
   d.finishedAt = qt.now;
@@ -511,20 +522,20 @@ async function endDelivery(qt: QueueTransaction, d: StoredDelivery, state: 'succ
   qt.count(d.route, from, state);
   if (state !== 'cancelled') qt.throughput(d.route, state);
   qt.event(state, d.jobId, d.id, d.route, workerId);
-  await deliveryEnded(qt, d, retention);
+  return deliveryEnded(qt, d, retention);
 }
 
 /**
  * A delivery ended: once its job has no open delivery, the job ends (kind `failed` if any
  * delivery failed or was cancelled) and its retention rule applies: removed at once, or the
- * queue's ended jobs of that kind trimmed to the rule.
+ * queue's ended jobs of that kind trimmed to the rule. Returns whether the job was removed.
  */
-async function deliveryEnded(qt: QueueTransaction, ended: StoredDelivery, retention: RetentionSchedule): Promise<void> {
+async function deliveryEnded(qt: QueueTransaction, ended: StoredDelivery, retention: RetentionSchedule): Promise<boolean> {
   const job = await qt.job(ended.jobId);
-  if (!job) return;
+  if (!job) return false;
   const others = await Promise.all(job.deliveryIds.filter((id) => id !== ended.id).map((id) => qt.delivery(id)));
   const all = [ended, ...others.filter((d): d is StoredDelivery => d !== null)];
-  if (all.some((d) => !TERMINAL_STATES.has(d.state))) return;
+  if (all.some((d) => !TERMINAL_STATES.has(d.state))) return false;
   const kind = all.some((d) => d.state !== 'succeeded') ? 'failed' : 'completed';
   if (job.dedupeKey) {
     // The key is free again: clear it if it still names this job. A read with a conflict, so an
@@ -533,9 +544,12 @@ async function deliveryEnded(qt: QueueTransaction, ended: StoredDelivery, retent
     if ((await qt.tr.get(dedupeKey))?.toString('utf8') === job.id) qt.tr.clear(dedupeKey);
   }
   const step = retention.afterEnd(qt.queue, kind, job.options);
-  if (step.action === 'remove') return deleteJob(qt, job, all);
+  if (step.action === 'remove') {
+    deleteJob(qt, job, all);
+    return true;
+  }
   qt.markEnded(job, kind);
-  if (step.action !== 'trim') return;
+  if (step.action !== 'trim') return false;
   const { count, ageMs } = step.rule;
   const victims: string[] = [];
   if (ageMs !== null) {
@@ -554,6 +568,7 @@ async function deliveryEnded(qt: QueueTransaction, ended: StoredDelivery, retent
     const victim = await qt.job(id);
     if (victim) deleteJob(qt, victim, await qt.deliveriesOf(victim));
   }
+  return false;
 }
 
 /** Clears every key of a job; counters follow its deliveries' states. */

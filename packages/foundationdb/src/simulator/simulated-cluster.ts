@@ -71,7 +71,7 @@ export class SimulatedCluster implements ClusterPort {
   /** While set, the cluster does not answer: transactions wait for it (until their timeout), as FDB's clients do. */
   private unreachable: { until: Promise<void>; end: () => void } | null = null;
   /** A fault armed by {@link SimulatedCluster.failCommit}: commits with writes still to pass, and the error of the next one. */
-  private armed: { pass: number; code: number } | null = null;
+  private armed: { pass: number; code: number; applied: boolean } | null = null;
 
   constructor(readonly faults: FaultOptions | null = null) {
     this.random = faults ? new SeededRandom(faults.seed) : null;
@@ -97,15 +97,18 @@ export class SimulatedCluster implements ClusterPort {
   /**
    * Fails one commit on cue, for tests of what a caller does when a later transaction of several
    * fails: after `pass` more commits with writes succeed, the next one fails with `code` and applies
-   * nothing (default 1031 transaction_timed_out, which the retry loop does not retry).
+   * nothing (default 1031 transaction_timed_out, which the retry loop does not retry). With
+   * `applied`, the failing commit applies its writes all the same, as a 1021 commit_unknown_result
+   * that did commit.
    *
    * @example
    * ```ts
    * cluster.failCommit(1); // the first commit goes through, the second fails
+   * cluster.failCommit(0, 1021, { applied: true }); // the next commit applies, and its client hears 1021
    * ```
    */
-  failCommit(pass: number, code: number = 1031): void {
-    this.armed = { pass, code };
+  failCommit(pass: number, code: number = 1031, { applied = false }: { applied?: boolean } = {}): void {
+    this.armed = { pass, code, applied };
   }
 
   /** Resolves once the cluster answers; false if `deadline` (ms since the epoch) passes first. */
@@ -155,6 +158,7 @@ export class SimulatedCluster implements ClusterPort {
       const armed = this.armed;
       if (armed.pass-- <= 0) {
         this.armed = null;
+        if (armed.applied) this.apply(request);
         throw new FdbError(armed.code, `injected fault (${armed.code})`);
       }
     }
