@@ -313,4 +313,31 @@ describe('arguments JSON cannot carry', () => {
     const handle = await queue.call('./tasks.js:run', [null, { at: new Date(0), list: [1, 'two', true] }], { routes: ['r'] });
     expect((await queue.getRecord(handle.id))?.args).toEqual(['./tasks.js:run', [null, { at: '1970-01-01T00:00:00.000Z', list: [1, 'two', true] }]]);
   });
+
+  it('reads each getter and toJSON once per call, even when the JSON holds a null', async () => {
+    let reads = 0;
+    let conversions = 0;
+    const counted = () => ({
+      note: null,
+      get size() {
+        reads += 1;
+        return 3;
+      },
+      when: { toJSON: () => ((conversions += 1), 'then') },
+    });
+    await free.fire(counted());
+    await queue.call('./tasks.js:run', [counted()], { routes: ['r'] });
+    expect({ reads, conversions }).toEqual({ reads: 2, conversions: 2 });
+  });
+
+  it('names the path of a BigInt, a cycle and a throwing toJSON at any depth', async () => {
+    const cyclic: Record<string, unknown> = { name: 'c' };
+    cyclic.self = { back: cyclic };
+    const badJson = { toJSON: () => { throw new Error('no json'); } };
+    expect(await failure(() => free.fire(1, { deep: [null, 2n] }))).toEqual({ code: 'ARGS_INVALID', field: 'args.1.deep.1' });
+    expect(await failure(() => free.fire(cyclic))).toEqual({ code: 'ARGS_INVALID', field: 'args.0.self.back' });
+    expect(await failure(() => free.fire({ a: 1, b: [0, badJson] }))).toEqual({ code: 'ARGS_INVALID', field: 'args.0.b.1' });
+    expect(await failure(() => free.fire({ a: { x: 1 }, b: { y: badJson } }))).toEqual({ code: 'ARGS_INVALID', field: 'args.0.b.y' });
+    await expect(free.fire({ list: [1, { big: 1n }] })).rejects.toThrow(/args\.0\.list\.1\.big is a BigInt/);
+  });
 });

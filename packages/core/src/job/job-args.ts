@@ -61,30 +61,20 @@ function toWire(jobName: string, args: unknown[]): unknown[] {
  * ```
  */
 export function jsonArgs(args: unknown[], what: string, context: { jobName?: string } = {}): unknown[] {
-  let text = '';
-  let threw = false;
-  let failure: unknown;
+  const walk = new JsonWalk();
+  let text: string | undefined;
   try {
-    text = JSON.stringify(args);
-  } catch (cause) {
-    [threw, failure] = [true, cause];
-  }
-  // "null" in the text may be a NaN or ±Infinity JSON turned into null (or a null given): only
-  // then, or when JSON refused, is the walk that finds the path worth its cost.
-  if (threw || text.includes('null')) {
-    let found: Unjsonable | null = null;
-    try {
-      found = unjsonable(args, 'args', '', new Set());
-    } catch {
-      // A Proxy whose traps throw, or nesting deeper than the stack: JSON's own complaint says it below.
-    }
+    // One pass: the replacer sees every value JSON writes, so getters and toJSON run once.
+    text = JSON.stringify(args, walk.replacer);
+  } catch (failure) {
+    const found = failure instanceof Refused ? failure.found : walk.whereThrown(failure);
     if (found) {
-      throw new SkqError('ARGS_INVALID', `${what} cannot be serialized as JSON: ${found.path} ${found.why}`, { cause: found.cause ?? failure, context: { ...context, field: found.path } });
+      throw new SkqError('ARGS_INVALID', `${what} cannot be serialized as JSON: ${found.path} ${found.why}`, { cause: found.cause, context: { ...context, field: found.path } });
     }
-  }
-  if (threw) {
     throw new SkqError('ARGS_INVALID', `${what} cannot be serialized as JSON: ${serializeError(failure).message}`, { cause: failure, context: { ...context, field: 'args' } });
   }
+  // An array whose own toJSON returns a function or undefined leaves JSON nothing to write.
+  if (text === undefined) throw new SkqError('ARGS_INVALID', `${what} cannot be serialized as JSON: args has no JSON form`, { context: { ...context, field: 'args' } });
   return JSON.parse(text) as unknown[];
 }
 
@@ -94,42 +84,99 @@ interface Unjsonable {
   cause?: unknown;
 }
 
-/** The first value under `value` that JSON.stringify would refuse or turn into null, walking as it does. */
-function unjsonable(value: unknown, path: string, key: string, ancestors: Set<object>): Unjsonable | null {
-  let current = value;
-  try {
-    if ((typeof current === 'object' && current !== null) || typeof current === 'bigint') {
-      const toJSON = (current as { toJSON?: unknown }).toJSON;
-      if (typeof toJSON === 'function') current = toJSON.call(current, key);
-    }
-  } catch (cause) {
-    return { path, why: `could not be read: its toJSON() threw ${describeThrown(cause)}`, cause };
+function refusal(parent: Frame | undefined, key: string, why: string): Refused {
+  return new Refused({ path: pathOf(parent, key), why });
+}
+
+/** Thrown from the replacer to stop JSON.stringify at a value it would refuse or turn into null. */
+class Refused {
+  constructor(readonly found: Unjsonable) {}
+}
+
+/** One object JSON.stringify is inside: where it is (its path is built only if needed) and the last key of it the replacer saw. */
+interface Frame {
+  holder: object;
+  parent: Frame | undefined;
+  key: string;
+  lastKey: string | undefined;
+}
+
+function pathOf(parent: Frame | undefined, key: string): string {
+  return parent ? `${pathOf(parent.parent, parent.key)}.${key}` : 'args';
+}
+
+/**
+ * Follows JSON.stringify's walk through its replacer: the frames are the objects it is inside
+ * (JSON refuses cycles, so each is there once), which gives each value's path, tells a cycle
+ * before JSON does, and tells where a getter or toJSON threw (the key after the last one seen).
+ */
+class JsonWalk {
+  private readonly frames: Frame[] = [];
+
+  /** JSON.stringify's replacer; JSON passes the object holding `key` as `this`. */
+  readonly replacer: (this: object, key: string, value: unknown) => unknown;
+
+  constructor() {
+    const frames = this.frames;
+    this.replacer = function (this: object, key: string, value: unknown) {
+      return visit(frames, this, key, value);
+    };
   }
-  if (typeof current === 'number' && !Number.isFinite(current)) return { path, why: `is ${current}, which JSON would turn into null` };
-  if (typeof current === 'bigint') return { path, why: 'is a BigInt' };
-  if (typeof current !== 'object' || current === null || current instanceof Number || current instanceof String || current instanceof Boolean) {
-    return current instanceof Number && !Number.isFinite(current.valueOf()) ? { path, why: `is ${current.valueOf()}, which JSON would turn into null` } : null;
-  }
-  if (ancestors.has(current)) return { path, why: 'refers back to an object that contains it (a cycle)' };
-  ancestors.add(current);
-  try {
-    const keys = Array.isArray(current) ? Array.from({ length: current.length }, (_, i) => String(i)) : Object.keys(current);
-    for (const k of keys) {
-      let child: unknown;
+
+  /**
+   * Where JSON.stringify was when `thrown` (not the replacer's) came out of it: reading the key
+   * after the last one seen in the innermost unfinished object, or listing an object's keys.
+   * Null when the walk cannot say (the stack ran out).
+   */
+  whereThrown(thrown: unknown): Unjsonable | null {
+    if (thrown instanceof RangeError && /call stack/i.test(thrown.message)) return null;
+    for (let depth = this.frames.length - 1; depth >= 0; depth -= 1) {
+      const frame = this.frames[depth]!;
+      let keys: string[];
       try {
-        child = (current as Record<string, unknown>)[k];
+        keys = Array.isArray(frame.holder) ? Array.from({ length: frame.holder.length }, (_, i) => String(i)) : Object.keys(frame.holder);
       } catch (cause) {
-        return { path: `${path}.${k}`, why: `could not be read: its getter threw ${describeThrown(cause)}`, cause };
+        return { path: pathOf(frame.parent, frame.key), why: `could not be read: ${describeThrown(cause)}`, cause };
       }
-      const found = unjsonable(child, `${path}.${k}`, k, ancestors);
-      if (found) return found;
+      const next = frame.lastKey === undefined ? 0 : keys.indexOf(frame.lastKey) + 1;
+      if (next < keys.length) {
+        const key = keys[next]!;
+        let getter = false;
+        try {
+          getter = typeof Object.getOwnPropertyDescriptor(frame.holder, key)?.get === 'function';
+        } catch {
+          // A Proxy's descriptor trap: say only that reading it threw.
+        }
+        const what = getter ? 'its getter (or the toJSON() of what it returned) threw' : 'its toJSON() threw';
+        return { path: pathOf(frame, key), why: `could not be read: ${what} ${describeThrown(thrown)}`, cause: thrown };
+      }
     }
     return null;
-  } catch (cause) {
-    return { path, why: `could not be read: ${describeThrown(cause)}`, cause };
-  } finally {
-    ancestors.delete(current);
   }
+}
+
+/** One replacer call: the value's path, a refusal of what JSON cannot carry, and the frames kept. */
+function visit(frames: Frame[], holder: object, key: string, value: unknown): unknown {
+  // JSON calls the replacer with the object holding `key`: leaving an object's properties
+  // (or a sibling's) means returning to that holder's frame.
+  let top = frames.length - 1;
+  while (top >= 0 && frames[top]!.holder !== holder) top -= 1;
+  frames.length = top + 1;
+  const parent = top >= 0 ? frames[top] : undefined;
+  if (parent) parent.lastKey = key;
+  if (typeof value === 'object' && value !== null) {
+    if (value instanceof Number) {
+      if (!Number.isFinite(value.valueOf())) throw refusal(parent, key, `is ${value.valueOf()}, which JSON would turn into null`);
+    } else if (!(value instanceof String) && !(value instanceof Boolean)) {
+      for (let i = 0; i <= top; i += 1) if (frames[i]!.holder === value) throw refusal(parent, key, 'refers back to an object that contains it (a cycle)');
+      frames.push({ holder: value, parent, key, lastKey: undefined });
+    }
+  } else if (typeof value === 'number') {
+    if (!Number.isFinite(value)) throw refusal(parent, key, `is ${value}, which JSON would turn into null`);
+  } else if (typeof value === 'bigint') {
+    throw refusal(parent, key, 'is a BigInt');
+  }
+  return value;
 }
 
 function describeThrown(thrown: unknown): string {
