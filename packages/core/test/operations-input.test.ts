@@ -1,5 +1,6 @@
 import { afterAll, describe, expect, it } from 'vitest';
-import { SkunkQueue } from '@skq/core';
+import { z } from 'zod';
+import { SkqError, SkunkQueue } from '@skq/core';
 import { tempSqlite } from '@skq/testing';
 
 const store = tempSqlite('operations-input');
@@ -67,6 +68,23 @@ describe('operating a queue: bad input and wrong states are typed errors that sa
       expect(got.message, what).toContain(field);
     }
     expect(await refusal(() => queue.pauseSchedule('no-such-schedule'))).toMatchObject({ code: 'JOB_NOT_FOUND' });
+  });
+
+  it('checks schedule ids, paused, job ids and result() options with zod schemas: the refusal names the field and carries zod\'s issues', async () => {
+    const waiting = await job.fireWith({ at: { hours: 1 } });
+    const cases: [string, () => Promise<unknown>, string, RegExp][] = [
+      ['pauseSchedule(id, "yes")', () => queue.pauseSchedule('s', 'yes' as never), 'paused', /^invalid paused: /],
+      ['removeSchedule(513 chars)', () => queue.removeSchedule('x'.repeat(513)), 'id', /^invalid schedule id: id: /],
+      ['pauseSchedule(42)', () => queue.pauseSchedule(42 as never), 'id', /^invalid schedule id: id: /],
+      ['logs(42)', () => queue.logs(42 as never), 'jobId', /^invalid job id: jobId: /],
+      ['result() with an unknown option', () => waiting.result({ timeoutMs: 0, timeout: 5 } as never), 'options', /^invalid result\(\) options: .*timeout/],
+      ['result([])', () => waiting.result([] as never), 'options', /^invalid result\(\) options: /],
+    ];
+    for (const [what, call, field, message] of cases) {
+      const err = await call().then(() => 'did not throw', (e: unknown) => e);
+      expect(err instanceof SkqError ? { what, code: err.code, field: err.context.field, zod: err.cause instanceof z.ZodError } : { what, err: String(err) }).toEqual({ what, code: 'ARGS_INVALID', field, zod: true });
+      expect((err as Error).message, what).toMatch(message);
+    }
   });
 
   it('refuses job ids that links, the CLI or live updates could not address, naming the id', async () => {

@@ -1,5 +1,10 @@
-import { SkqError } from '../errors.js';
+import { z } from 'zod';
+import { safeParseInput } from '../config.js';
+import { SkqError, describeIssues } from '../errors.js';
 import type { JobRecord, JobState, LogLine } from '../storage/contract.js';
+
+// timeoutMs is the waiter's to check (its refusal names timeoutMs); an unknown key is a typo.
+const ResultOptionsSchema = z.object({ timeoutMs: z.unknown().optional() }).strict();
 
 /** What a {@link JobHandle} reads through: a queue. */
 export interface JobReader {
@@ -58,8 +63,12 @@ export class JobHandle<Result = unknown> {
    * `JOB_FAILED` carrying the remote message and stack, `CANCELLED`, or `TIMEOUT` after `timeoutMs`.
    */
   async result(options: { timeoutMs?: number } = {}): Promise<Result> {
-    if (typeof options !== 'object' || options === null) {
-      throw new SkqError('ARGS_INVALID', `result() takes { timeoutMs? }, not ${options === null ? 'null' : typeof options}`, { context: { jobId: this.id, queue: this.reader.name, field: 'options' } });
+    const parsed = safeParseInput(ResultOptionsSchema, options);
+    if (!parsed.success) {
+      throw new SkqError('ARGS_INVALID', `invalid result() options: ${describeIssues(parsed.error.issues, 'options')} (result() takes { timeoutMs? })`, {
+        cause: parsed.error,
+        context: { jobId: this.id, queue: this.reader.name, field: 'options' },
+      });
     }
     const record = await this.reader.waitForEnd(this.id, options.timeoutMs);
     const context = { jobId: this.id, queue: this.reader.name, jobName: record.name };

@@ -1,6 +1,6 @@
 import { safeParseInput } from '../config.js';
 import { newJobId } from '../job/job-id.js';
-import { SkqError, describeIssues, describeValue } from '../errors.js';
+import { SkqError, describeIssues } from '../errors.js';
 import { JobDefinition, type JobHandler, type JobOptions } from '../job/define-job.js';
 import { JobHandle, type JobReader } from '../job/job-handle.js';
 import { FireOptionsSchema, invocationOf, parseJobName, type FireOptions, type Invocable, type InvocationTarget } from '../job/invocation.js';
@@ -26,6 +26,11 @@ import { parseQueueOptions, type QueueOptions } from './queue-options.js';
 import { commandWorker, type CommandOptions, type CommandOutcome } from './worker-control.js';
 import { z } from 'zod';
 import { NameSchema } from '../job/names.js';
+
+// Lookups take any id a store may hold (ids stored before JobIdSchema's rules included).
+const StoredJobIdSchema = z.string().min(1);
+const ScheduleIdSchema = z.string().min(1).max(512);
+const PausedSchema = z.boolean();
 
 /**
  * A named queue on a backend: define jobs on it, fire them, and look them up.
@@ -202,7 +207,7 @@ export class SkunkQueue implements InvocationTarget, JobReader {
   /** Pauses (or, with `paused` false, resumes) a schedule. Throws `JOB_NOT_FOUND` if there is none. */
   async pauseSchedule(id: string, paused = true): Promise<void> {
     this.scheduleIdArg(id);
-    if (typeof paused !== 'boolean') throw new SkqError('ARGS_INVALID', `paused must be true or false, not ${describeValue(paused)}`, { context: { queue: this.name, field: 'paused' } });
+    this.parsedArg(PausedSchema, paused, 'paused', 'paused');
     if (!(await (await this.backend()).setSchedulePaused(this.name, id, paused))) {
       throw new SkqError('JOB_NOT_FOUND', `schedule "${id}" not found in queue "${this.name}"`, { context: { queue: this.name, field: 'id' } });
     }
@@ -494,15 +499,18 @@ export class SkunkQueue implements InvocationTarget, JobReader {
   }
 
   private jobIdArg(jobId: unknown): string {
-    if (typeof jobId !== 'string' || jobId.length === 0) throw new SkqError('ARGS_INVALID', 'jobId must be a non-empty string', { context: { queue: this.name, field: 'jobId' } });
-    return jobId;
+    return this.parsedArg(StoredJobIdSchema, jobId, 'jobId', 'job id');
   }
 
   private scheduleIdArg(id: unknown): string {
-    if (typeof id !== 'string' || id.length === 0 || id.length > 512) {
-      throw new SkqError('ARGS_INVALID', `schedule id must be a string of 1 to 512 characters, not ${describeValue(id)}`, { context: { queue: this.name, field: 'id' } });
-    }
-    return id;
+    return this.parsedArg(ScheduleIdSchema, id, 'id', 'schedule id');
+  }
+
+  /** `input` as `schema` reads it, or ARGS_INVALID naming `field` with zod's issues as its cause. */
+  private parsedArg<S extends z.ZodType>(schema: S, input: unknown, field: string, label: string): z.output<S> {
+    const parsed = safeParseInput(schema, input);
+    if (!parsed.success) throw new SkqError('ARGS_INVALID', `invalid ${label}: ${describeIssues(parsed.error.issues, field)}`, { cause: parsed.error, context: { queue: this.name, field } });
+    return parsed.data;
   }
 
   private async requireJob(jobId: string): Promise<JobRecord> {
