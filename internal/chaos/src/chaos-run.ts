@@ -108,7 +108,7 @@ export async function runChaos(options: ChaosOptions, log: (line: string) => voi
 
 /**
  * Starts a worker like one that went, as a supervisor would: again and again until it listens, since
- * `skunq work` exits when it cannot connect (the server may be down or paused right now).
+ * the fault loop may kill it while it still waits for a server that is down or paused right now.
  */
 async function startReplacing(fleet: WorkerFleet, queue: string, log: (line: string) => void): Promise<void> {
   const deadline = Date.now() + 120_000;
