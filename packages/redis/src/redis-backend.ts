@@ -3,7 +3,7 @@ import {
   JOB_EVENT_TYPES,
   MAX_LEASE_RECOVERIES,
   SkqError,
-  expiredLeaseError,
+  expiredLeaseErrorOf,
   jobIdOfDelivery,
   leaseLost,
   requestedFailureOutcome,
@@ -57,15 +57,9 @@ import { ADVANCE_SCHEDULE_LUA, FIRE_SCHEDULE_LUA, PAUSE_SCHEDULE_LUA, SAVE_SCHED
 /** Core's WORKER_GONE error with placeholders, which recover-expired fills in for each delivery it fails. */
 const WORKER_GONE_TEMPLATE = JSON.stringify(workerGoneError({ id: '@@ID@@', targetWorker: '@@WORKER@@' }));
 
-/**
- * Core's LEASE_LOST error of an expired lease with placeholders, which recover-expired fills in for
- * each delivery it ends. Core's text counts the expiries as a number: it is asked with a count no
- * id or worker text holds, and that count is made the @@TIMES@@ placeholder.
- */
+/** Core's LEASE_LOST error of an expired lease with placeholders, which recover-expired fills in for each delivery it ends. */
 function expiredLeaseTemplate(outcome: 'cancelled' | 'failed'): string {
-  const times = 987_654_321;
-  const error = expiredLeaseError({ id: '@@ID@@', workerId: '@@WORKER@@', recoveries: times - 1 }, outcome);
-  return JSON.stringify({ ...error, message: error.message.replace(String(times), '@@TIMES@@') });
+  return JSON.stringify(expiredLeaseErrorOf('@@ID@@', '@@WORKER@@', '@@TIMES@@', outcome));
 }
 const EXPIRED_LEASE_TEMPLATES = [expiredLeaseTemplate('cancelled'), expiredLeaseTemplate('failed')];
 

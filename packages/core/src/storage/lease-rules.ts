@@ -67,8 +67,21 @@ export function expiredLeaseOutcome(delivery: { cancelRequested: boolean; recove
  * ```
  */
 export function expiredLeaseError(delivery: { id: string; workerId: string | null; recoveries: number }, outcome: 'cancelled' | 'failed'): SerializedError {
-  const why = outcome === 'cancelled' ? 'cancelled while its worker was gone' : `its lease expired ${delivery.recoveries + 1} times`;
-  return { name: 'SkqError', code: 'LEASE_LOST', message: `worker ${delivery.workerId ?? '?'} stopped renewing the lease of ${delivery.id}: ${why}` };
+  return expiredLeaseErrorOf(delivery.id, delivery.workerId ?? '?', String(delivery.recoveries + 1), outcome);
+}
+
+/**
+ * {@link expiredLeaseError} with its parts given as text: a backend whose script ends the delivery
+ * passes placeholders and fills them in there, so the text stays core's.
+ *
+ * @example
+ * ```ts
+ * expiredLeaseErrorOf('@@ID@@', '@@WORKER@@', '@@TIMES@@', 'failed').message;
+ * ```
+ */
+export function expiredLeaseErrorOf(deliveryId: string, workerId: string, times: string, outcome: 'cancelled' | 'failed'): SerializedError {
+  const why = outcome === 'cancelled' ? 'cancelled while its worker was gone' : `its lease expired ${times} times`;
+  return { name: 'SkqError', code: 'LEASE_LOST', message: `worker ${workerId} stopped renewing the lease of ${deliveryId}: ${why}` };
 }
 
 /**
