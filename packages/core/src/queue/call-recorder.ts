@@ -5,7 +5,7 @@ import { z } from 'zod';
 import { safeParseInput } from '../config.js';
 import { SkqError, describeIssues, serializeError } from '../errors.js';
 import type { CallRecord } from '../storage/call-records.js';
-import type { StorageBackend } from '../storage/contract.js';
+import type { EventStorage } from '../storage/roles/event-storage.js';
 
 /** Options of `queue.asEvent()`. */
 export const AsEventOptionsSchema = z
@@ -62,7 +62,7 @@ function patchStreams(): void {
  * Meant for low rates: every call is one write to the backend.
  */
 export function recordCalls<A extends unknown[], R>(
-  backend: () => Promise<StorageBackend>,
+  backend: () => Promise<EventStorage>,
   queue: string,
   fn: (...args: A) => R,
   options: AsEventOptions = {},

@@ -2,7 +2,9 @@ import { z } from 'zod';
 import { safeParseInput } from '../config.js';
 import { SkqError, describeIssues } from '../errors.js';
 import { DurationSchema, MAX_DELAY_MS, resolveWhen, type When } from '../delay.js';
-import { TERMINAL_STATES, type JobRecord, type JobState, type StorageBackend } from '../storage/contract.js';
+import { TERMINAL_STATES, type JobRecord, type JobState } from '../storage/contract.js';
+import type { JobStorage } from '../storage/roles/job-storage.js';
+import type { AdminStorage } from '../storage/roles/admin-storage.js';
 import { matchingJobs } from './job-listing.js';
 
 /** What `queue.retryAll()` retries. */
@@ -39,7 +41,7 @@ export type CleanQuery = z.input<typeof CleanSchema>;
 
 /** The queue, job and backend an admin operation acts on. */
 interface Target {
-  backend: StorageBackend;
+  backend: JobStorage & AdminStorage;
   queue: string;
 }
 
@@ -117,7 +119,7 @@ export async function rescheduleJob({ backend, queue }: Target, jobId: string, w
 }
 
 /** A job's record, or `JOB_NOT_FOUND`. */
-export async function requireJob(backend: StorageBackend, queue: string, jobId: unknown): Promise<JobRecord> {
+export async function requireJob(backend: JobStorage & AdminStorage, queue: string, jobId: unknown): Promise<JobRecord> {
   if (typeof jobId !== 'string' || jobId.length === 0) throw new SkqError('ARGS_INVALID', 'jobId must be a non-empty string', { context: { queue, field: 'jobId' } });
   const record = await backend.getJob(queue, jobId);
   if (!record) throw notFound(queue, jobId);
@@ -128,7 +130,7 @@ export async function requireJob(backend: StorageBackend, queue: string, jobId: 
  * Why a write that found the job earlier changed nothing, from the job as it is now: the record read
  * before the write is stale by then, and a job removed meanwhile is `JOB_NOT_FOUND`, not its old state.
  */
-async function refusal(backend: StorageBackend, queue: string, jobId: string, why: string): Promise<SkqError> {
+async function refusal(backend: JobStorage & AdminStorage, queue: string, jobId: string, why: string): Promise<SkqError> {
   const now = await backend.getJob(queue, jobId);
   if (!now) return notFound(queue, jobId);
   return invalidState(queue, jobId, now.state, why);

@@ -1,7 +1,8 @@
 import { z } from 'zod';
 import { safeParseInput } from '../config.js';
 import { SkqError, describeIssues } from '../errors.js';
-import { JOB_STATES, type JobPosition, type JobRecord, type JobState, type StorageBackend } from '../storage/contract.js';
+import { JOB_STATES, type JobPosition, type JobRecord, type JobState } from '../storage/contract.js';
+import type { JobStorage } from '../storage/roles/job-storage.js';
 
 /** What `queue.list()` filters on. */
 export const ListQuerySchema = z
@@ -50,7 +51,7 @@ const SCAN_BUDGET = 5_000;
  * while (page.nextCursor) page = await listJobsPage(backend, 'demo', { state: 'failed', cursor: page.nextCursor });
  * ```
  */
-export async function listJobsPage(backend: StorageBackend, queue: string, query: ListQuery): Promise<JobPage> {
+export async function listJobsPage(backend: JobStorage, queue: string, query: ListQuery): Promise<JobPage> {
   const parsed = safeParseInput(ListQuerySchema, query ?? {});
   if (!parsed.success) {
     throw new SkqError('ARGS_INVALID', `invalid list query: ${describeIssues(parsed.error.issues, 'query')}`, { cause: parsed.error, context: { queue } });
@@ -83,7 +84,7 @@ export async function listJobsPage(backend: StorageBackend, queue: string, query
  * for await (const batch of matchingJobs(backend, 'demo', { state: 'failed' })) console.log(batch.length);
  * ```
  */
-export async function* matchingJobs(backend: StorageBackend, queue: string, filter: Omit<ListQuery, 'limit' | 'cursor'>): AsyncGenerator<JobRecord[]> {
+export async function* matchingJobs(backend: JobStorage, queue: string, filter: Omit<ListQuery, 'limit' | 'cursor'>): AsyncGenerator<JobRecord[]> {
   let cursor: string | undefined;
   do {
     const page = await listJobsPage(backend, queue, { ...filter, limit: 500, cursor });

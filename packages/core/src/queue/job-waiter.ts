@@ -2,7 +2,9 @@ import { z } from 'zod';
 import { safeParseInput } from '../config.js';
 import { SkqError, describeIssues } from '../errors.js';
 import { MAX_DELAY_MS } from '../delay.js';
-import type { JobEvent, JobRecord, StorageBackend } from '../storage/contract.js';
+import type { JobEvent, JobRecord } from '../storage/contract.js';
+import type { JobStorage } from '../storage/roles/job-storage.js';
+import type { EventStorage } from '../storage/roles/event-storage.js';
 import { TERMINAL_STATES } from '../storage/contract.js';
 
 const ENDING_EVENTS = new Set<JobEvent['type']>(['succeeded', 'failed', 'cancelled', 'removed']);
@@ -21,7 +23,7 @@ export class JobWaiter {
 
   constructor(
     private readonly queue: string,
-    private readonly backend: () => Promise<StorageBackend>,
+    private readonly backend: () => Promise<JobStorage & EventStorage>,
   ) {}
 
   /** Resolves with the job's record once its state is terminal. */
@@ -78,7 +80,7 @@ export class JobWaiter {
     if (set && set.size === 0) this.waiting.delete(jobId);
   }
 
-  private ensureSubscribed(backend: StorageBackend): Promise<unknown> {
+  private ensureSubscribed(backend: JobStorage & EventStorage): Promise<unknown> {
     this.unsubscribe ??= backend.subscribe(this.queue, (event) => {
       if (!ENDING_EVENTS.has(event.type) || event.jobId === null) return;
       for (const listener of this.waiting.get(event.jobId) ?? []) listener();

@@ -1,7 +1,8 @@
 import { z } from 'zod';
 import { safeParseInput } from '../config.js';
 import { SkqError, describeIssues } from '../errors.js';
-import { JOB_EVENT_TYPES, type JobEvent, type JobEventType, type StorageBackend } from '../storage/contract.js';
+import { JOB_EVENT_TYPES, type JobEvent, type JobEventType } from '../storage/contract.js';
+import type { EventStorage } from '../storage/roles/event-storage.js';
 
 const EventTypesSchema = z.array(z.enum(JOB_EVENT_TYPES as [JobEventType, ...JobEventType[]])).min(1);
 
@@ -30,7 +31,7 @@ export class QueueEvents {
 
   constructor(
     private readonly queue: string,
-    private readonly backend: () => Promise<StorageBackend>,
+    private readonly backend: () => Promise<EventStorage>,
   ) {}
 
   /** Calls `fn` with each event of `type`; resolves to a function that removes the listener once subscribed. */

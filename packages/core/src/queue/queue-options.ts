@@ -3,7 +3,7 @@ import { parseConfig, safeParseInput } from '../config.js';
 import { SkqError, describeIssues, describeValue } from '../errors.js';
 import { NameSchema } from '../job/names.js';
 import { isStorageBackend } from '../storage/is-storage-backend.js';
-import type { StorageBackend } from '../storage/contract.js';
+import type { StorageBackend } from '../storage/storage-backend.js';
 import { RetentionSchema } from '../storage/retention.js';
 
 /** Options of {@link SkunkQueue}. */

@@ -3,7 +3,7 @@ import { z } from 'zod';
 import { safeParseInput } from '../config.js';
 import { SkqError, describeIssues } from '../errors.js';
 import { timerMs } from '../delay.js';
-import type { StorageBackend } from '../storage/contract.js';
+import type { WorkerStorage } from '../storage/roles/worker-storage.js';
 import { WORKER_COMMANDS, type WorkerCommand, type WorkerCommandName } from '../storage/worker-commands.js';
 
 const CommandSchema = z.object({
@@ -32,7 +32,7 @@ const CHECK_EVERY_MS = 100;
  * `WORKER_NOT_FOUND` when no live worker has the id; `COMMAND_EXPIRED` when it does not obey in time,
  * or its registration lapses first (it died), or it leaves without obeying a pause or resume.
  */
-export async function commandWorker(backend: StorageBackend, queue: string, workerId: string, command: WorkerCommandName, options: CommandOptions = {}): Promise<CommandOutcome> {
+export async function commandWorker(backend: WorkerStorage, queue: string, workerId: string, command: WorkerCommandName, options: CommandOptions = {}): Promise<CommandOutcome> {
   const parsed = safeParseInput(CommandSchema, { workerId, command, ...options });
   if (!parsed.success) {
     throw new SkqError('ARGS_INVALID', `invalid worker command: ${describeIssues(parsed.error.issues)}`, { cause: parsed.error, context: { queue, workerId: String(workerId) } });

@@ -1,6 +1,8 @@
 import { z } from 'zod';
 import { parseConfig } from '../config.js';
-import { TERMINAL_STATES, type ScheduleRecord, type StorageBackend } from '../storage/contract.js';
+import { TERMINAL_STATES, type ScheduleRecord } from '../storage/contract.js';
+import type { JobStorage } from '../storage/roles/job-storage.js';
+import type { ScheduleStorage } from '../storage/roles/schedule-storage.js';
 import type { IntervalState } from './adaptive-interval.js';
 import { tickAfter, tickAfterRun } from './schedule-rule.js';
 import { timerMs } from '../delay.js';
@@ -55,7 +57,7 @@ export class ScheduleRunner {
   private at: { queue?: string; scheduleId?: string } = {};
 
   constructor(
-    private readonly backend: StorageBackend,
+    private readonly backend: JobStorage & ScheduleStorage,
     private readonly queues: string[],
     options: ScheduleRunnerOptions = {},
   ) {

@@ -4,7 +4,8 @@ import { parseConfig } from '../config.js';
 import { SkqError, serializeError } from '../errors.js';
 import { invocationOf, parseJobName, type Invocable, type Invocation } from '../job/invocation.js';
 import { NameSchema } from '../job/names.js';
-import type { QueueType, ScheduleRule, StorageBackend } from '../storage/contract.js';
+import type { QueueType, ScheduleRule } from '../storage/contract.js';
+import type { ScheduleStorage } from '../storage/roles/schedule-storage.js';
 import { AimdInterval, AimdOptionsSchema, RtoInterval, RtoOptionsSchema, SlowStartInterval, SlowStartOptionsSchema } from './adaptive-interval.js';
 import { DurationSchema, durationToMs } from '../delay.js';
 import { firstTick, nextCron } from './schedule-rule.js';
@@ -13,7 +14,7 @@ import { firstTick, nextCron } from './schedule-rule.js';
 export interface ScheduleTarget {
   readonly name: string;
   readonly type: QueueType;
-  backend(): Promise<StorageBackend>;
+  backend(): Promise<ScheduleStorage>;
 }
 
 /**

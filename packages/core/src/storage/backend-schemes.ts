@@ -1,6 +1,6 @@
 import { SkqError } from '../errors.js';
 import { importBackendPackage } from './backend-package.js';
-import type { StorageBackend } from './contract.js';
+import type { StorageBackend } from './storage-backend.js';
 
 /** What a backend package exports so that URLs can open it. */
 export interface BackendModule {

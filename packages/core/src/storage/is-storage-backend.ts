@@ -1,4 +1,4 @@
-import type { StorageBackend } from './contract.js';
+import type { StorageBackend } from './storage-backend.js';
 
 /**
  * Whether `value` implements the storage contract's methods: how options that take a URL or an open

@@ -1,6 +1,6 @@
 import { SkqError } from '../errors.js';
 import { backendScheme, schemeLoader, schemePackage, type BackendModule } from './backend-schemes.js';
-import type { StorageBackend } from './contract.js';
+import type { StorageBackend } from './storage-backend.js';
 
 /**
  * Opens a backend of its own for `url`, not shared with the queues and pools of this process (see

@@ -1,4 +1,4 @@
-import type { StorageBackend } from './contract.js';
+import type { StorageBackend } from './storage-backend.js';
 import { openBackend } from './open-backend.js';
 
 interface Shared {
