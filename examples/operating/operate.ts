@@ -1,5 +1,5 @@
 // Operating a queue on the embedded default: retention, pause and resume, progress and events,
-// retry of failed jobs, promote and remove, throughput, and msched's asEvent records.
+// retry of failed jobs, promote and remove, throughput, and asEvent call records.
 // Run it with `pnpm --filter @skq/example-operating start`. It ends by itself.
 import { SkunkQueue, currentJob } from '@skq/core';
 import { WorkerPool } from '@skq/worker';
@@ -55,7 +55,7 @@ console.log('newest succeeded:', jobs.map((j) => j.name), nextCursor ? '(more)' 
 const minutes = await queue.metrics({ minutes: 5 });
 console.log('completed this minute:', minutes.reduce((n, m) => n + m.completed, 0), 'failed:', minutes.reduce((n, m) => n + m.failed, 0));
 
-// msched's as_event: each call is stored with its output, and returns [value, lines].
+// asEvent: each call is stored with its output, and returns [value, lines].
 const backup = queue.asEvent(function backup() {
   console.log('copying files');
   return 0;

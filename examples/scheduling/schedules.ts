@@ -24,13 +24,13 @@ queue.register(Bar);
 const gather = queue.job({ name: 'gather', routes: ['foo'] }, async () => new Date().toISOString());
 const probe = queue.job({ name: 'probe', routes: ['foo'] }, async () => 'ok');
 
-// Every half second, Foo then Bar as one compound job (the seed's `schedule << job; flush()`).
+// Every half second, Foo then Bar as one compound job: jobs added up to a flush are conjoined.
 const schedule = new TimeScheduler(queue, { every: { millis: 500 }, name: 'foo-bar' });
 schedule.add(new Foo()).add(new Bar());
 await schedule.flush();
 // Or on a cron expression in a time zone: `new TimeScheduler(queue, { cron: '0 3 * * *', timezone: 'Europe/Paris' })`.
 
-// PyTaSched's recurring task: the next run starts 0.4 s after the last one finished.
+// Recurring after each run: the next run starts 0.4 s after the last one finished.
 await queue.schedule('gather', gather.with(), { after: { wait: 0.4 } });
 
 // Adaptive: runs more often while probes succeed, backs off when they fail.

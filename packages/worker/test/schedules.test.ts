@@ -59,7 +59,7 @@ describe('TimeScheduler', () => {
 });
 
 describe('queue.schedule', () => {
-  it('runs a recurring task again its delay after each completion (PyTaSched semantics)', async () => {
+  it('runs a recurring task again its delay after each completion', async () => {
     const queue = await setup();
     const runs: { start: number; end: number }[] = [];
     const slow = queue.job({ name: 'slow', routes: ['foo'] }, async () => {

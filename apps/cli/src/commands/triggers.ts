@@ -14,7 +14,7 @@ const FLAGS: FlagSpec[] = [
 
 export const TRIGGERS_USAGE = usage(
   'triggers',
-  'Runs the database-event triggers the modules register (msched): each matching insert, update or delete in MongoDB runs its handler or fires its job. Resumes where the last runner of the same name stopped. Runs until SIGTERM or SIGINT.',
+  'Runs the database-event triggers the modules register: each matching insert, update or delete in MongoDB runs its handler or fires its job. Resumes where the last runner of the same name stopped. Runs until SIGTERM or SIGINT.',
   FLAGS,
 );
 
