@@ -2,7 +2,17 @@ import { AsyncLocalStorage } from 'node:async_hooks';
 import { SkqError } from '../errors.js';
 import type { LogLine } from '../storage/contract.js';
 
-/** What a running handler can see and use about its job. */
+/**
+ * What a running handler can see and use about its job.
+ *
+ * @example
+ * ```ts
+ * function report(ctx: JobContext, done: number, of: number): void {
+ *   if (ctx.signal.aborted) ctx.log('stopping at', done, 'of', of, 'in attempt', ctx.attempt);
+ *   else ctx.progress({ done, of });
+ * }
+ * ```
+ */
 export interface JobContext {
   readonly jobId: string;
   readonly deliveryId: string;
@@ -24,7 +34,15 @@ export interface JobContext {
   progress(value: number | object): void;
 }
 
-/** Receives every line a running handler logs, through `ctx.log` or the console. */
+/**
+ * Receives every line a running handler logs, through `ctx.log` or the console.
+ *
+ * @example
+ * ```ts
+ * const lines: string[] = [];
+ * const sink: LogSink = ({ stream, line }) => lines.push(`${stream}: ${line}`);
+ * ```
+ */
 export type LogSink = (line: Omit<LogLine, 'deliveryId' | 'at'>) => void;
 
 interface ActiveJob {
@@ -52,7 +70,14 @@ export function currentJob(): JobContext {
   return active.context;
 }
 
-/** Runs `fn` as the job `context`, sending its log lines to `sink`. Used by workers. */
+/**
+ * Runs `fn` as the job `context`, sending its log lines to `sink`. Used by workers.
+ *
+ * @example
+ * ```ts
+ * const result = await runInJobContext(context, (line) => lines.push(line.line), () => job.run(args, context));
+ * ```
+ */
 export function runInJobContext<T>(context: JobContext, sink: LogSink, fn: () => T): T {
   return storage.run({ context, sink }, fn);
 }
@@ -70,12 +95,26 @@ export function activeJobContext(): JobContext | undefined {
   return storage.getStore()?.context;
 }
 
-/** The log sink of the job running in this async context, if any. */
+/**
+ * The log sink of the job running in this async context, if any.
+ *
+ * @example
+ * ```ts
+ * activeLogSink()?.({ stream: 'info', line: "written to the running job's log" });
+ * ```
+ */
 export function activeLogSink(): LogSink | undefined {
   return storage.getStore()?.sink;
 }
 
-/** Joins console-style arguments into one line. */
+/**
+ * Joins console-style arguments into one line.
+ *
+ * @example
+ * ```ts
+ * formatLogParts(['took', 42, 'ms', { ok: true }]); // 'took 42 ms {"ok":true}'
+ * ```
+ */
 export function formatLogParts(parts: unknown[]): string {
   return parts
     .map((part) => {
@@ -94,8 +133,14 @@ const CONSOLE_METHODS = ['log', 'info', 'warn', 'error', 'debug'] as const;
 let consoleCaptured = false;
 
 /**
- * Makes the console record into the running job's log while still printing as usual,
- * the way msched captured a handler's output as an event. Idempotent.
+ * Makes the console record into the running job's log while still printing as usual, so what a
+ * handler prints is kept with its job. Idempotent.
+ *
+ * @example
+ * ```ts
+ * captureConsoleIntoJobs(); // once per worker process, as WorkerPool does when it starts
+ * // in a handler, console.log('fetched', url) now also lands in that job's log
+ * ```
  */
 export function captureConsoleIntoJobs(): void {
   if (consoleCaptured) return;

@@ -12,7 +12,15 @@ import { RoutesSchema } from './names.js';
 import { RetryOptionsSchema, toRunOptions } from './retry-policy.js';
 import type { RunnableJob } from './registry.js';
 
-/** Options of a function-style job. */
+/**
+ * Options of a function-style job.
+ *
+ * @example
+ * ```ts
+ * JobOptionsSchema.parse({ name: 'add', routes: ['foo'], retry: 3 });
+ * JobOptionsSchema.safeParse({ name: 'add', routes: [] }).success; // false: needs at least one route
+ * ```
+ */
 export const JobOptionsSchema = z
   .object({
     name: z.string(),
@@ -27,10 +35,28 @@ export const JobOptionsSchema = z
   })
   .strict();
 
-/** `{ name, routes, args?, retry?, timeout?, priority? }` for `queue.job`. */
+/**
+ * `{ name, routes, args?, retry?, timeout?, priority? }` for `queue.job`.
+ *
+ * @example
+ * ```ts
+ * const options: JobOptions = { name: 'charge', routes: ['payments'], retry: 5, timeout: 30_000, priority: 10 };
+ * const charge = queue.job(options, async (orderId: string) => orderId);
+ * ```
+ */
 export type JobOptions = z.input<typeof JobOptionsSchema>;
 
-/** A handler: its `this` is the job's context too. */
+/**
+ * A handler: its `this` is the job's context too.
+ *
+ * @example
+ * ```ts
+ * const add: JobHandler<[number, number], number> = function (a, b) {
+ *   this.log('adding', a, b);
+ *   return a + b;
+ * };
+ * ```
+ */
 export type JobHandler<Args extends unknown[], Result> = (this: ReturnType<typeof currentJob>, ...args: Args) => Result;
 
 /**

@@ -9,7 +9,15 @@ import type { JobHandle } from './job-handle.js';
 import { JobIdSchema } from './job-id.js';
 import { CONJUNCTION_JOB, NameSchema, RoutesSchema } from './names.js';
 
-/** Per-fire options: they override the job's defaults for this one job. */
+/**
+ * Per-fire options: they override the job's defaults for this one job.
+ *
+ * @example
+ * ```ts
+ * FireOptionsSchema.parse({ priority: 5, at: { minutes: 10 } });
+ * FireOptionsSchema.safeParse({ priorty: 5 }).success; // false: unknown key
+ * ```
+ */
 export const FireOptionsSchema = z
   .object({
     /** Higher runs first. Default: the job's priority, else 0. */
@@ -32,26 +40,66 @@ export const FireOptionsSchema = z
   })
   .strict();
 
-/** Options for one fire: `{ priority, dedupeKey, at, routes, jobId, removeOnComplete, removeOnFail }`. */
+/**
+ * Options for one fire: `{ priority, dedupeKey, at, routes, jobId, removeOnComplete, removeOnFail }`.
+ *
+ * @example
+ * ```ts
+ * const options: FireOptions = { jobId: `invoice-${orderId}`, at: { minutes: 10 }, removeOnComplete: true };
+ * await queue.push(sendInvoice.with(orderId), options);
+ * ```
+ */
 export type FireOptions = z.input<typeof FireOptionsSchema>;
 
-/** Anything that can put an {@link Invocation} on a queue. */
+/**
+ * Anything that can put an {@link Invocation} on a queue.
+ *
+ * @example
+ * ```ts
+ * // A queue is one; this one raises the priority of everything fired through it.
+ * const urgent: InvocationTarget = { push: (job, options) => queue.push(job, { ...options, priority: 100 }) };
+ * ```
+ */
 export interface InvocationTarget {
   push(job: Invocable, options?: FireOptions): Promise<JobHandle>;
 }
 
-/** Anything that can become an {@link Invocation}: a bound function job, a JobMixin instance, a conjunction. */
+/**
+ * Anything that can become an {@link Invocation}: a bound function job, a JobMixin instance, a conjunction.
+ *
+ * @example
+ * ```ts
+ * const jobs: Invocable[] = [add.with(1, 2), new SayHello(), add.with(3, 4).and(new SayHello())];
+ * await queue.pushMany(jobs);
+ * ```
+ */
 export interface Invocable {
   toInvocation(): Invocation;
 }
 
-/** One part of a conjunction as stored: a job name and its arguments. */
+/**
+ * One part of a conjunction as stored: a job name and its arguments.
+ *
+ * @example
+ * ```ts
+ * const calls: readonly JobCall[] = add.with(4, 5).and(add.with(1, 2)).parts!;
+ * // [{ name: 'add', args: [4, 5] }, { name: 'add', args: [1, 2] }]
+ * ```
+ */
 export interface JobCall {
   name: string;
   args: unknown[];
 }
 
-/** The defaults a job definition carries into each invocation. */
+/**
+ * The defaults a job definition carries into each invocation.
+ *
+ * @example
+ * ```ts
+ * const defaults: InvocationDefaults = { routes: ['foo'], priority: 0, runOptions: { ...DEFAULT_RUN_OPTIONS, timeoutMs: 5_000 } };
+ * await new Invocation('add', [4, 5], defaults, queue).fire();
+ * ```
+ */
 export interface InvocationDefaults {
   routes: string[];
   priority: number;
@@ -139,7 +187,16 @@ function callsOf(invocation: Invocation): JobCall[] {
   return invocation.parts ? [...invocation.parts] : [{ name: invocation.name, args: invocation.args }];
 }
 
-/** Validates a job name, throwing `CONFIG_INVALID` naming the field. */
+/**
+ * Validates a job name, throwing `CONFIG_INVALID` naming the field.
+ *
+ * @example
+ * ```ts
+ * parseJobName('send-email'); // 'send-email'
+ * parseJobName('skq.shell'); // throws CONFIG_INVALID: names starting with "skq." are reserved
+ * parseJobName('a b', 'schedule name'); // throws CONFIG_INVALID, context.field 'schedule name'
+ * ```
+ */
 export function parseJobName(name: unknown, field = 'name'): string {
   const parsed = safeParseInput(NameSchema, name);
   if (!parsed.success) {

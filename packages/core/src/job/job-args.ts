@@ -183,7 +183,15 @@ function describeThrown(thrown: unknown): string {
   return thrown instanceof Error ? serializeError(thrown).message : describeValue(thrown);
 }
 
-/** Whether `value` looks like a zod schema. */
+/**
+ * Whether `value` looks like a zod schema.
+ *
+ * @example
+ * ```ts
+ * isZodSchema(z.tuple([z.number(), z.number()])); // true
+ * isZodSchema({ type: 'tuple' }); // false
+ * ```
+ */
 export function isZodSchema(value: unknown): value is z.ZodType {
   return typeof value === 'object' && value !== null && typeof (value as { safeParse?: unknown }).safeParse === 'function';
 }

@@ -6,7 +6,15 @@ import type { JobRecord, JobState, LogLine } from '../storage/contract.js';
 // timeoutMs is the waiter's to check (its refusal names timeoutMs); an unknown key is a typo.
 const ResultOptionsSchema = z.object({ timeoutMs: z.unknown().optional() }).strict();
 
-/** What a {@link JobHandle} reads through: a queue. */
+/**
+ * What a {@link JobHandle} reads through: a queue.
+ *
+ * @example
+ * ```ts
+ * const reader: JobReader = queue;
+ * const handle = new JobHandle<number>(jobId, reader);
+ * ```
+ */
 export interface JobReader {
   readonly name: string;
   getRecord(jobId: string): Promise<JobRecord | null>;
@@ -16,7 +24,14 @@ export interface JobReader {
   logs(jobId: string): Promise<LogLine[]>;
 }
 
-/** One delivery of a job as {@link JobHandle.deliveries} reports it. */
+/**
+ * One delivery of a job as {@link JobHandle.deliveries} reports it.
+ *
+ * @example
+ * ```ts
+ * for (const d of await handle.deliveries()) console.log(d.route, d.workerId, d.state, d.error?.message);
+ * ```
+ */
 export interface DeliveryInfo {
   id: string;
   route: string;

@@ -10,7 +10,15 @@ import { timerMs } from '../delay.js';
 import { RetryOptionsSchema, toRunOptions, type RetryOptions } from './retry-policy.js';
 import type { RunnableJob } from './registry.js';
 
-/** The static side of a {@link JobMixin} subclass. */
+/**
+ * The static side of a {@link JobMixin} subclass.
+ *
+ * @example
+ * ```ts
+ * const jobClasses: JobClass[] = [SayHelloToSomeone, SendInvoice];
+ * for (const type of jobClasses) queue.register(type);
+ * ```
+ */
 export interface JobClass<T extends JobMixin = JobMixin> {
   new (): T;
   /** The name workers know the class by. Default: the class name. */
@@ -110,12 +118,29 @@ export abstract class JobMixin implements Invocable {
   }
 }
 
-/** The name a job class is registered and fired under. */
+/**
+ * The name a job class is registered and fired under.
+ *
+ * @example
+ * ```ts
+ * class Resize extends JobMixin { static override jobName = 'images.resize'; work() {} }
+ * jobClassName(Resize); // 'images.resize'
+ * jobClassName(SayHelloToSomeone); // 'SayHelloToSomeone'
+ * ```
+ */
 export function jobClassName(type: JobClass): string {
   return parseJobName(type.jobName ?? type.name, 'class name');
 }
 
-/** Makes a {@link JobMixin} subclass runnable by a worker. */
+/**
+ * Makes a {@link JobMixin} subclass runnable by a worker.
+ *
+ * @example
+ * ```ts
+ * const registry = new JobRegistry(defaultJobRegistry);
+ * registry.add('*', runnableFromClass(SayHelloToSomeone));
+ * ```
+ */
 export function runnableFromClass(type: JobClass): RunnableJob {
   return {
     name: jobClassName(type),
@@ -129,7 +154,15 @@ export function runnableFromClass(type: JobClass): RunnableJob {
   };
 }
 
-/** Whether `value` is a {@link JobMixin} subclass. */
+/**
+ * Whether `value` is a {@link JobMixin} subclass.
+ *
+ * @example
+ * ```ts
+ * const mod: Record<string, unknown> = await import('./jobs.js');
+ * for (const value of Object.values(mod)) if (isJobClass(value)) queue.register(value);
+ * ```
+ */
 export function isJobClass(value: unknown): value is JobClass {
   return typeof value === 'function' && value.prototype instanceof JobMixin;
 }

@@ -12,10 +12,26 @@ import { RoutesSchema } from './names.js';
 import type { RunnableJob } from './registry.js';
 import { RetryOptionsSchema, toRunOptions } from './retry-policy.js';
 
-/** The reserved job name of module tasks. */
+/**
+ * The reserved job name of module tasks.
+ *
+ * @example
+ * ```ts
+ * const { jobs } = await queue.list({ name: CALL_JOB, state: 'failed' });
+ * for (const job of jobs) console.log(job.args[0]); // './workers/tasks.js:resize'
+ * ```
+ */
 export const CALL_JOB = 'skq.call';
 
-/** Options of `queue.call`. */
+/**
+ * Options of `queue.call`.
+ *
+ * @example
+ * ```ts
+ * CallOptionsSchema.parse({ routes: ['images'], timeout: 60_000 });
+ * CallOptionsSchema.safeParse({ routes: ['images'], cwd: '/tmp' }).success; // false: cwd is a shell task option
+ * ```
+ */
 export const CallOptionsSchema = z
   .object({
     routes: RoutesSchema,
@@ -25,7 +41,15 @@ export const CallOptionsSchema = z
   })
   .strict();
 
-/** `{ routes, timeout?, retry?, priority? }` for `queue.call`. */
+/**
+ * `{ routes, timeout?, retry?, priority? }` for `queue.call`.
+ *
+ * @example
+ * ```ts
+ * const options: CallOptions = { routes: ['images'], timeout: 60_000, retry: 3 };
+ * await queue.call('./workers/tasks.js:resize', [{ width: 200 }], options);
+ * ```
+ */
 export type CallOptions = z.input<typeof CallOptionsSchema>;
 
 const TARGET = /^(.+):([A-Za-z_$][A-Za-z0-9_$]*)$/;
@@ -48,10 +72,26 @@ export function moduleInvocation(target: string, args: unknown[], options: CallO
   return new Invocation(CALL_JOB, [target, wire], { routes: parsed.routes, priority: parsed.priority ?? 0, runOptions: toRunOptions(parsed.retry, parsed.timeout) }, queue);
 }
 
-/** How a worker loads a module; the CLI passes one that also loads TypeScript. */
+/**
+ * How a worker loads a module; the CLI passes one that also loads TypeScript.
+ *
+ * @example
+ * ```ts
+ * const importer: ModuleImporter = (path) => import(pathToFileURL(path).href);
+ * const modules: ModuleTaskPolicy = { allow: ['./workers'], importer };
+ * ```
+ */
 export type ModuleImporter = (path: string) => Promise<Record<string, unknown>>;
 
-/** What a worker allows module tasks to load. */
+/**
+ * What a worker allows module tasks to load.
+ *
+ * @example
+ * ```ts
+ * const modules: ModuleTaskPolicy = { allow: ['./workers'], baseDir: '/srv/app' };
+ * const pool = new WorkerPool({ queue: 'demo', routes: ['images'], modules });
+ * ```
+ */
 export interface ModuleTaskPolicy {
   /** Directories modules may come from; none means module tasks are refused. */
   allow: string[];
@@ -65,6 +105,12 @@ const CallArgsSchema = z.tuple([z.string().regex(TARGET), z.array(z.unknown())])
 /**
  * Runs module tasks on a worker: imports the module, only from an allowed directory (checked
  * after resolving symbolic links), and calls the named export with the arguments.
+ *
+ * @example
+ * ```ts
+ * const registry = new JobRegistry(defaultJobRegistry);
+ * registry.add('*', moduleRunnable({ allow: ['./workers'] }));
+ * ```
  */
 export function moduleRunnable(policy: ModuleTaskPolicy): RunnableJob {
   const baseDir = policy.baseDir ?? process.cwd();

@@ -1,7 +1,15 @@
 import type { z } from 'zod';
 import type { JobContext } from './context.js';
 
-/** A job a worker can run: how to check its arguments and how to run it. */
+/**
+ * A job a worker can run: how to check its arguments and how to run it.
+ *
+ * @example
+ * ```ts
+ * const ping: RunnableJob = { name: 'ping', kind: 'function', argsSchema: undefined, run: async () => 'pong' };
+ * registry.add('*', ping);
+ * ```
+ */
 export interface RunnableJob {
   readonly name: string;
   readonly kind: 'function' | 'class';
@@ -45,5 +53,13 @@ export class JobRegistry {
   }
 }
 
-/** The process-wide registry that `queue.job` and `queue.register` write to. */
+/**
+ * The process-wide registry that `queue.job` and `queue.register` write to.
+ *
+ * @example
+ * ```ts
+ * const registry = new JobRegistry(defaultJobRegistry); // a worker's own jobs, then every defined one
+ * defaultJobRegistry.names('demo'); // ['SayHelloToSomeone', 'add'] once the module defining them is loaded
+ * ```
+ */
 export const defaultJobRegistry = new JobRegistry();

@@ -14,6 +14,12 @@ const BackoffSchema = z
 /**
  * Retries: a number of total attempts, or attempts with a backoff.
  * `{ attempts: 5, backoff: { type: 'exponential', delayMs: 500, jitter: 0.2 } }`.
+ *
+ * @example
+ * ```ts
+ * RetryOptionsSchema.parse(3); // 3
+ * RetryOptionsSchema.parse({ attempts: 5 }); // { attempts: 5, backoff: { type: 'exponential', delayMs: 1000, maxDelayMs: 3600000, jitter: 0.2 } }
+ * ```
  */
 export const RetryOptionsSchema = z.union([
   z.number().int().min(1).max(1_000_000),
@@ -25,7 +31,15 @@ export const RetryOptionsSchema = z.union([
     .strict(),
 ]);
 
-/** How a job retries: `3`, or `{ attempts: 3, backoff: { type: 'fixed', delayMs: 2000 } }`. */
+/**
+ * How a job retries: `3`, or `{ attempts: 3, backoff: { type: 'fixed', delayMs: 2000 } }`.
+ *
+ * @example
+ * ```ts
+ * const retry: RetryOptions = { attempts: 5, backoff: { type: 'exponential', delayMs: 500, maxDelayMs: 60_000 } };
+ * const charge = queue.job({ name: 'charge', routes: ['payments'], retry }, async (orderId: string) => orderId);
+ * ```
+ */
 export type RetryOptions = z.input<typeof RetryOptionsSchema>;
 
 /**

@@ -11,13 +11,28 @@ import { RoutesSchema } from './names.js';
 import type { RunnableJob } from './registry.js';
 import { RetryOptionsSchema, toRunOptions } from './retry-policy.js';
 
-/** The reserved job name of shell tasks. */
+/**
+ * The reserved job name of shell tasks.
+ *
+ * @example
+ * ```ts
+ * const { jobs } = await queue.list({ name: SHELL_JOB, state: 'failed' });
+ * ```
+ */
 export const SHELL_JOB = 'skq.shell';
 
 /** Command arguments, paths and environment entries cannot hold NUL. */
 const NoNul = z.string().regex(/^[^\0]*$/, 'must not contain a NUL character');
 
-/** Options of `queue.shell`. */
+/**
+ * Options of `queue.shell`.
+ *
+ * @example
+ * ```ts
+ * ShellOptionsSchema.parse({ routes: ['ops'], cwd: '/srv/app', timeout: 10_000 });
+ * ShellOptionsSchema.safeParse({ routes: ['ops'], shell: '/bin/sh' }).success; // false: unknown key
+ * ```
+ */
 export const ShellOptionsSchema = z
   .object({
     routes: RoutesSchema,
@@ -32,10 +47,26 @@ export const ShellOptionsSchema = z
   })
   .strict();
 
-/** `{ routes, cwd?, env?, timeout?, retry?, priority? }` for `queue.shell`. */
+/**
+ * `{ routes, cwd?, env?, timeout?, retry?, priority? }` for `queue.shell`.
+ *
+ * @example
+ * ```ts
+ * const options: ShellOptions = { routes: ['ops'], cwd: '/srv/app', env: { NODE_ENV: 'production' }, timeout: 60_000 };
+ * await queue.shell('npm run {script}', { script: 'migrate' }, options);
+ * ```
+ */
 export type ShellOptions = z.input<typeof ShellOptionsSchema>;
 
-/** What a shell task's job returns. */
+/**
+ * What a shell task's job returns.
+ *
+ * @example
+ * ```ts
+ * const handle = await queue.shell('uname -a', {}, { routes: ['ops'] });
+ * const { exitCode, stdout }: ShellResult = await handle.result(); // a non-zero exit fails the job instead
+ * ```
+ */
 export interface ShellResult {
   exitCode: number;
   stdout: string;
@@ -91,7 +122,15 @@ export function commandArgv(template: string, values: Record<string, string | nu
   );
 }
 
-/** Builds the invocation `queue.shell` enqueues: the argument vector is fixed at fire time. */
+/**
+ * Builds the invocation `queue.shell` enqueues: the argument vector is fixed at fire time.
+ *
+ * @example
+ * ```ts
+ * const backup = shellInvocation('pg_dump -f {file} app', { file: '/backups/app.sql' }, { routes: ['ops'] }, queue);
+ * await queue.schedule('backup', backup, { cron: '0 2 * * *' });
+ * ```
+ */
 export function shellInvocation(template: string, values: Record<string, string | number | boolean>, options: ShellOptions, target: InvocationTarget): Invocation {
   const parsed = parseConfig(ShellOptionsSchema, options, 'shell task options');
   const argv = commandArgv(template, values ?? {});
@@ -110,6 +149,11 @@ const ShellArgsSchema = z.tuple([
 /**
  * Runs shell tasks on a worker, with `execFile` and no shell. Refused (FORBIDDEN) unless the worker
  * allows them: any producer that can enqueue could otherwise run commands on it.
+ *
+ * @example
+ * ```ts
+ * registry.add('*', shellRunnable(true)); // this worker runs shell tasks; false refuses them with FORBIDDEN
+ * ```
  */
 export function shellRunnable(enabled: boolean): RunnableJob {
   return {

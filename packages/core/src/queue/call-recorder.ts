@@ -19,7 +19,15 @@ export const AsEventOptionsSchema = z
   })
   .strict();
 
-/** `{ capture?, echo?, name? }` for `queue.asEvent()`. */
+/**
+ * `{ capture?, echo?, name? }` for `queue.asEvent()`.
+ *
+ * @example
+ * ```ts
+ * const options: AsEventOptions = { echo: process.stdout, name: 'nightly-backup' };
+ * const backup = queue.asEvent(runBackup, options);
+ * ```
+ */
 export type AsEventOptions = z.input<typeof AsEventOptionsSchema>;
 
 /** A captured line, as {@link CallRecord} stores it. */
@@ -57,8 +65,8 @@ function patchStreams(): void {
 }
 
 /**
- * msched's `as_event`: wraps `fn` so that each call stores a record (name, time, pid, host, return
- * value or error, captured output) and returns `[value, lines]`. A throw is recorded, then rethrown.
+ * Wraps `fn` so that each call stores a record (name, time, pid, host, return value or error,
+ * captured output) and returns `[value, lines]`. A throw is recorded, then rethrown.
  * Meant for low rates: every call is one write to the backend.
  */
 export function recordCalls<A extends unknown[], R>(

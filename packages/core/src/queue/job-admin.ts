@@ -17,7 +17,15 @@ export const RetryAllSchema = z
   })
   .strict();
 
-/** `{ state?, name?, finishedBefore? }` for `queue.retryAll()`. */
+/**
+ * `{ state?, name?, finishedBefore? }` for `queue.retryAll()`.
+ *
+ * @example
+ * ```ts
+ * const query: RetryAllQuery = { state: 'failed', name: 'charge', finishedBefore: Date.now() - 3_600_000 };
+ * const retried = await queue.retryAll(query);
+ * ```
+ */
 export type RetryAllQuery = z.input<typeof RetryAllSchema>;
 
 const AgeSchema = z.union([z.number().finite().nonnegative().max(MAX_DELAY_MS), DurationSchema]);
@@ -36,7 +44,15 @@ export const CleanSchema = z
   })
   .strict();
 
-/** `{ state, olderThan?, limit? }` for `queue.clean()`. */
+/**
+ * `{ state, olderThan?, limit? }` for `queue.clean()`.
+ *
+ * @example
+ * ```ts
+ * const query: CleanQuery = { state: 'failed', olderThan: { days: 30 }, limit: 10_000 };
+ * const removed = await queue.clean(query);
+ * ```
+ */
 export type CleanQuery = z.input<typeof CleanSchema>;
 
 /** The queue, job and backend an admin operation acts on. */
@@ -108,8 +124,8 @@ export async function cleanJobs({ backend, queue }: Target, query: CleanQuery): 
 }
 
 /**
- * Moves a job that has not started. Without `when`, to now plus the delay it was fired with, as
- * PyTaSched's `reschedule` does.
+ * Moves a job that has not started. Without `when`, to now plus the delay it was fired with, so a
+ * delayed job waits its whole delay again from now.
  */
 export async function rescheduleJob({ backend, queue }: Target, jobId: string, when?: When): Promise<void> {
   const record = await requireJob(backend, queue, jobId);

@@ -4,7 +4,15 @@ import { SkqError, describeIssues } from '../errors.js';
 import { JOB_STATES, type JobPosition, type JobRecord, type JobState } from '../storage/contract.js';
 import type { JobStorage } from '../storage/roles/job-storage.js';
 
-/** What `queue.list()` filters on. */
+/**
+ * What `queue.list()` filters on.
+ *
+ * @example
+ * ```ts
+ * ListQuerySchema.parse({ state: 'failed' }); // { state: 'failed', limit: 50 }
+ * ListQuerySchema.safeParse({ limit: 5_000 }).success; // false: at most 1,000 per page
+ * ```
+ */
 export const ListQuerySchema = z
   .object({
     /** Only jobs in this (aggregate) state. */
@@ -22,10 +30,27 @@ export const ListQuerySchema = z
   })
   .strict();
 
-/** `{ state?, name?, route?, search?, limit?, cursor? }` for `queue.list()`. */
+/**
+ * `{ state?, name?, route?, search?, limit?, cursor? }` for `queue.list()`.
+ *
+ * @example
+ * ```ts
+ * const query: ListQuery = { state: 'failed', name: 'charge', limit: 20 };
+ * const { jobs } = await queue.list(query);
+ * ```
+ */
 export type ListQuery = z.input<typeof ListQuerySchema>;
 
-/** A page of jobs, newest first. */
+/**
+ * A page of jobs, newest first.
+ *
+ * @example
+ * ```ts
+ * let page: JobPage = await queue.list({ state: 'failed' });
+ * for (const job of page.jobs) console.log(job.id, job.name);
+ * if (page.nextCursor) page = await queue.list({ state: 'failed', cursor: page.nextCursor });
+ * ```
+ */
 export interface JobPage {
   jobs: JobRecord[];
   /** Pass it as `cursor` for the next page; null when there is none. */

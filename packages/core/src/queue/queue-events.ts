@@ -18,7 +18,15 @@ export const EventStreamOptionsSchema = z
   })
   .strict();
 
-/** `{ types?, signal?, bufferSize? }` for `queue.events()`. */
+/**
+ * `{ types?, signal?, bufferSize? }` for `queue.events()`.
+ *
+ * @example
+ * ```ts
+ * const options: EventStreamOptions = { types: ['failed'], signal: AbortSignal.timeout(60_000), bufferSize: 1_000 };
+ * for await (const e of queue.events(options)) console.log('failed:', e.jobId);
+ * ```
+ */
 export type EventStreamOptions = z.input<typeof EventStreamOptionsSchema>;
 
 /**

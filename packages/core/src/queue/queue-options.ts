@@ -6,7 +6,15 @@ import { isStorageBackend } from '../storage/is-storage-backend.js';
 import type { StorageBackend } from '../storage/storage-backend.js';
 import { RetentionSchema } from '../storage/retention.js';
 
-/** Options of {@link SkunkQueue}. */
+/**
+ * Options of {@link SkunkQueue}.
+ *
+ * @example
+ * ```ts
+ * QueueOptionsSchema.parse({ backend: 'sqlite:jobs.db' }); // { backend: 'sqlite:jobs.db', type: 'direct' }
+ * QueueOptionsSchema.safeParse({ type: 'fanout' }).success; // false: 'direct' or 'broadcast'
+ * ```
+ */
 export const QueueOptionsSchema = z
   .object({
     /** A backend URL (`sqlite:path`, `redis://…`, `mongodb://…`) or a backend object. Default: `$SKQ_BACKEND`, else `sqlite:.skunq/skunq.db`. */
@@ -20,10 +28,26 @@ export const QueueOptionsSchema = z
   })
   .strict();
 
-/** `{ backend?, type?, removeOnComplete?, removeOnFail? }` for `new SkunkQueue(name, options)`. */
+/**
+ * `{ backend?, type?, removeOnComplete?, removeOnFail? }` for `new SkunkQueue(name, options)`.
+ *
+ * @example
+ * ```ts
+ * const options: QueueOptions = { backend: 'redis://localhost:6379', type: 'broadcast', removeOnComplete: 1_000 };
+ * const alerts = new SkunkQueue('alerts', options);
+ * ```
+ */
 export type QueueOptions = z.input<typeof QueueOptionsSchema>;
 
-/** Parses a queue's name and options once, throwing `CONFIG_INVALID` naming the field. */
+/**
+ * Parses a queue's name and options once, throwing `CONFIG_INVALID` naming the field.
+ *
+ * @example
+ * ```ts
+ * parseQueueOptions('demo', { removeOnFail: 100 }); // { name: 'demo', options: { type: 'direct', removeOnFail: 100 } }
+ * parseQueueOptions('my queue', {}); // throws CONFIG_INVALID, context.field 'name'
+ * ```
+ */
 export function parseQueueOptions(name: unknown, options: unknown): { name: string; options: z.output<typeof QueueOptionsSchema> } {
   const parsedName = safeParseInput(NameSchema, name);
   if (!parsedName.success) {

@@ -138,7 +138,7 @@ export class SkunkQueue implements InvocationTarget, JobReader {
     return this.push(moduleInvocation(target, args, options, this));
   }
 
-  /** Enqueues a job: a bound function job, a JobMixin instance or a conjunction (the seed's `queue += job`). */
+  /** Enqueues a job: a bound function job, a JobMixin instance or a conjunction. */
   async push(job: Invocable, options?: FireOptions): Promise<JobHandle> {
     const [handle] = await this.pushMany([job], options);
     return handle!;
@@ -186,7 +186,7 @@ export class SkunkQueue implements InvocationTarget, JobReader {
 
   /**
    * Saves a recurring schedule for `job` under `name`: `{ every }` (fixed rate), `{ cron, timezone? }`,
-   * or `{ after }` (PyTaSched's recurring: the next run is the last one's completion plus the delay).
+   * or `{ after }` (recurring after each run: the next run is the last one's completion plus the delay).
    * Saving the same name again with the same rule and job changes nothing.
    *
    * @example
@@ -240,7 +240,7 @@ export class SkunkQueue implements InvocationTarget, JobReader {
 
   /**
    * Moves a job that has not started to run at `when`; without `when`, to now plus the delay it was
-   * fired with (PyTaSched's `reschedule`). Throws `INVALID_STATE` when it has started or ended.
+   * fired with. Throws `INVALID_STATE` when it has started or ended.
    *
    * @example
    * ```ts
@@ -438,8 +438,8 @@ export class SkunkQueue implements InvocationTarget, JobReader {
   }
 
   /**
-   * msched's `as_event`: wraps `fn` so each call stores a record (name, time, pid, return value,
-   * captured stdout/stderr) in the backend and returns `[value, lines]`. Read them with {@link SkunkQueue.records}.
+   * Wraps `fn` so each call stores a record (name, time, pid, return value, captured stdout/stderr)
+   * in the backend and returns `[value, lines]`. Read them with {@link SkunkQueue.records}.
    *
    * @example
    * ```ts

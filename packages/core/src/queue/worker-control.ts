@@ -13,12 +13,28 @@ const CommandSchema = z.object({
   timeoutMs: timerMs(100).default(10_000),
 });
 
-/** `{ timeoutMs? }` for `queue.commandWorker()`. */
+/**
+ * `{ timeoutMs? }` for `queue.commandWorker()`.
+ *
+ * @example
+ * ```ts
+ * const options: CommandOptions = { timeoutMs: 30_000 };
+ * await queue.commandWorker(workerId, 'stop', options);
+ * ```
+ */
 export interface CommandOptions {
   timeoutMs?: number;
 }
 
-/** How a command ended: obeyed (with when), or, for a stop, the worker removed its registration as it exited. */
+/**
+ * How a command ended: obeyed (with when), or, for a stop, the worker removed its registration as it exited.
+ *
+ * @example
+ * ```ts
+ * const done: CommandOutcome = await queue.commandWorker(workerId, 'pause');
+ * if (done.outcome === 'obeyed') console.log('paused at', new Date(done.command.obeyedAt!));
+ * ```
+ */
 export interface CommandOutcome {
   command: WorkerCommand;
   outcome: 'obeyed' | 'exited';

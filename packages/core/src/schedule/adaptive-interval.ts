@@ -1,7 +1,15 @@
 import { z } from 'zod';
 import { parseConfig } from '../config.js';
 
-/** How a run went, as adaptive schedules learn from it. */
+/**
+ * How a run went, as adaptive schedules learn from it.
+ *
+ * @example
+ * ```ts
+ * const outcome: RunOutcome = { durationMs: 850, ok: true };
+ * state = policy.next(state, outcome);
+ * ```
+ */
 export interface RunOutcome {
   /** How long the run took, in ms. */
   durationMs: number;
@@ -9,13 +17,29 @@ export interface RunOutcome {
   ok: boolean;
 }
 
-/** The state an adaptive policy keeps between runs; plain JSON so schedules can persist it. */
+/**
+ * The state an adaptive policy keeps between runs; plain JSON so schedules can persist it.
+ *
+ * @example
+ * ```ts
+ * const state: IntervalState = { intervalMs: 2_400, srtt: 800, rttvar: 400 }; // an RTO policy's state after one 800 ms run
+ * ```
+ */
 export interface IntervalState {
   intervalMs: number;
   [key: string]: number;
 }
 
-/** Sets the next interval from the outcome of the last run. */
+/**
+ * Sets the next interval from the outcome of the last run.
+ *
+ * @example
+ * ```ts
+ * const policy: IntervalPolicy = new RtoInterval({ minMs: 500, maxMs: 300_000 });
+ * let state = policy.initial();
+ * state = policy.next(state, { durationMs: 1_200, ok: true }); // wait state.intervalMs before the next run
+ * ```
+ */
 export interface IntervalPolicy {
   readonly kind: 'aimd' | 'rto' | 'slow-start';
   initial(): IntervalState;
@@ -29,6 +53,16 @@ const Bounds = {
 
 const clamp = (value: number, min: number, max: number) => Math.min(max, Math.max(min, value));
 
+/**
+ * Options of {@link AimdInterval} and {@link AIMDScheduler}: the bounds of the interval, the step it
+ * shrinks by after a good run and the factor it grows by after a bad one.
+ *
+ * @example
+ * ```ts
+ * AimdOptionsSchema.parse({ minMs: 1_000, maxMs: 60_000, stepMs: 1_000 }); // factor: 2 by default
+ * AimdOptionsSchema.safeParse({ minMs: 5_000, maxMs: 1_000, stepMs: 100 }).success; // false: minMs must not exceed maxMs
+ * ```
+ */
 export const AimdOptionsSchema = z
   .object({
     ...Bounds,
@@ -71,6 +105,15 @@ export class AimdInterval implements IntervalPolicy {
   }
 }
 
+/**
+ * Options of {@link RtoInterval} and {@link RTOScheduler}: the bounds of the interval and RFC 6298's
+ * weights (α, β) and slack (K).
+ *
+ * @example
+ * ```ts
+ * RtoOptionsSchema.parse({ minMs: 500, maxMs: 300_000 }); // alpha 0.125, beta 0.25, k 4 by default
+ * ```
+ */
 export const RtoOptionsSchema = z
   .object({
     ...Bounds,
@@ -123,6 +166,15 @@ export class RtoInterval implements IntervalPolicy {
   }
 }
 
+/**
+ * Options of {@link SlowStartInterval} and {@link SlowStartScheduler}: the bounds of the interval, the
+ * threshold where halving gives way to linear steps, and the step.
+ *
+ * @example
+ * ```ts
+ * SlowStartOptionsSchema.parse({ minMs: 1_000, maxMs: 64_000, stepMs: 1_000 }); // no thresholdMs: 8 s, the geometric mean
+ * ```
+ */
 export const SlowStartOptionsSchema = z
   .object({
     ...Bounds,

@@ -22,7 +22,15 @@ export function nextCron(expression: string, timezone: string | null, after: num
   }
 }
 
-/** The policy object of an adaptive rule. */
+/**
+ * The policy object of an adaptive rule.
+ *
+ * @example
+ * ```ts
+ * const policy = policyOf({ kind: 'adaptive', policy: 'aimd', options: { minMs: 1_000, maxMs: 60_000, stepMs: 1_000 } });
+ * policy.initial(); // { intervalMs: 60_000 }
+ * ```
+ */
 export function policyOf(rule: Extract<ScheduleRule, { kind: 'adaptive' }>): IntervalPolicy {
   const options = rule.options as never;
   if (rule.policy === 'aimd') return new AimdInterval(options);
@@ -30,7 +38,15 @@ export function policyOf(rule: Extract<ScheduleRule, { kind: 'adaptive' }>): Int
   return new SlowStartInterval(options);
 }
 
-/** The first tick of a new schedule, and an adaptive rule's starting state. */
+/**
+ * The first tick of a new schedule, and an adaptive rule's starting state.
+ *
+ * @example
+ * ```ts
+ * firstTick({ kind: 'every', everyMs: 60_000 }, now); // { nextRunAt: now + 60_000, state: null }
+ * firstTick({ kind: 'after', delayMs: 30_000 }, now); // { nextRunAt: now, state: null }: the first run is at once
+ * ```
+ */
 export function firstTick(rule: ScheduleRule, now: number): { nextRunAt: number; state: IntervalState | null } {
   switch (rule.kind) {
     case 'every':
@@ -48,6 +64,12 @@ export function firstTick(rule: ScheduleRule, now: number): { nextRunAt: number;
  * The tick after `tick` for fixed-rate rules (`every`, `cron`), or null for rules that wait for the
  * run to end. Ticks missed while no scheduler ran are skipped, not fired in a burst: the next tick
  * is the first one after `now`, on the original grid.
+ *
+ * @example
+ * ```ts
+ * tickAfter({ kind: 'every', everyMs: 60_000 }, tick, tick + 150_000); // tick + 180_000: +60 s and +120 s are skipped
+ * tickAfter({ kind: 'after', delayMs: 30_000 }, tick, now); // null: it waits for the run to end
+ * ```
  */
 export function tickAfter(rule: ScheduleRule, tick: number, now: number): number | null {
   if (rule.kind === 'every') {
@@ -58,7 +80,15 @@ export function tickAfter(rule: ScheduleRule, tick: number, now: number): number
   return null;
 }
 
-/** For rules that wait for the run: the next tick from when and how the last run ended. */
+/**
+ * For rules that wait for the run: the next tick from when and how the last run ended.
+ *
+ * @example
+ * ```ts
+ * tickAfterRun({ kind: 'after', delayMs: 30_000 }, null, { finishedAt, durationMs: 1_200, ok: true });
+ * // { nextRunAt: finishedAt + 30_000, state: null }
+ * ```
+ */
 export function tickAfterRun(rule: ScheduleRule, state: IntervalState | null, run: RunOutcome & { finishedAt: number }): { nextRunAt: number; state: IntervalState | null } {
   if (rule.kind === 'after') return { nextRunAt: run.finishedAt + rule.delayMs, state: null };
   if (rule.kind === 'adaptive') {

@@ -7,7 +7,15 @@ import type { IntervalState } from './adaptive-interval.js';
 import { tickAfter, tickAfterRun } from './schedule-rule.js';
 import { timerMs } from '../delay.js';
 
-/** Options of {@link ScheduleRunner}. */
+/**
+ * Options of {@link ScheduleRunner}.
+ *
+ * @example
+ * ```ts
+ * ScheduleRunnerOptionsSchema.parse({}); // { pollIntervalMs: 1000 }
+ * ScheduleRunnerOptionsSchema.safeParse({ pollIntervalMs: 0 }).success; // false: at least 1 ms
+ * ```
+ */
 export const ScheduleRunnerOptionsSchema = z
   .object({
     /** The longest the runner sleeps between looks at the schedules, in ms. */
@@ -19,6 +27,15 @@ export const ScheduleRunnerOptionsSchema = z
   })
   .strict();
 
+/**
+ * `{ pollIntervalMs?, clock?, onError? }` for `new ScheduleRunner(backend, queues, options)`.
+ *
+ * @example
+ * ```ts
+ * const options: ScheduleRunnerOptions = { pollIntervalMs: 5_000, onError: (err, where) => console.error(where, err) };
+ * new ScheduleRunner(await queue.backend(), [queue.name], options).start();
+ * ```
+ */
 export type ScheduleRunnerOptions = z.input<typeof ScheduleRunnerOptionsSchema>;
 
 /**

@@ -10,7 +10,15 @@ import { AimdInterval, AimdOptionsSchema, RtoInterval, RtoOptionsSchema, SlowSta
 import { DurationSchema, durationToMs } from '../delay.js';
 import { firstTick, nextCron } from './schedule-rule.js';
 
-/** What schedules are saved on: a queue. */
+/**
+ * What schedules are saved on: a queue.
+ *
+ * @example
+ * ```ts
+ * const target: ScheduleTarget = queue; // a SkunkQueue is one
+ * await new TimeScheduler(target, { every: { minutes: 5 } }).add(cleanup.with()).flush();
+ * ```
+ */
 export interface ScheduleTarget {
   readonly name: string;
   readonly type: QueueType;
@@ -40,7 +48,13 @@ export async function saveSchedule(queue: ScheduleTarget, job: Invocable, rule: 
 /**
  * Collects jobs with {@link ConjoiningScheduler.add}; each {@link ConjoiningScheduler.flush} conjoins
  * them into one compound job and saves it as one schedule; {@link ConjoiningScheduler.close} flushes
- * once more, as the seed's `with TimeScheduler(...)` block did on exit.
+ * once more, and so does leaving the block of an `await using` declaration.
+ *
+ * @example
+ * ```ts
+ * await using schedule = new TimeScheduler(queue, { every: { hours: 3 }, name: 'housekeeping' });
+ * schedule.add(new Foo()).add(new Bar()); // saved as one compound job when the block ends
+ * ```
  */
 export abstract class ConjoiningScheduler {
   private pending: Invocation | null = null;
@@ -52,7 +66,7 @@ export abstract class ConjoiningScheduler {
     private readonly name: string | undefined,
   ) {}
 
-  /** Adds a job to the compound job of the next flush (the seed's `schedule << job`). */
+  /** Adds a job to the compound job of the next flush; returns the scheduler, so calls chain. */
   add(job: Invocable): this {
     this.pending = this.pending ? this.pending.and(job) : invocationOf(job, 'add()');
     return this;
@@ -80,13 +94,30 @@ export abstract class ConjoiningScheduler {
 
 const Named = { name: NameSchema.optional() };
 
-/** Options of {@link TimeScheduler}: `every` (a duration, `{ wait }` in seconds or units) or `cron` (with an optional IANA `timezone`). */
+/**
+ * Options of {@link TimeScheduler}: `every` (a duration, `{ wait }` in seconds or units) or `cron` (with an optional IANA `timezone`).
+ *
+ * @example
+ * ```ts
+ * TimeSchedulerOptionsSchema.parse({ every: { hours: 3 }, name: 'housekeeping' });
+ * TimeSchedulerOptionsSchema.safeParse({ every: { hours: 1 }, timezone: 'UTC' }).success; // false: timezone goes with cron
+ * ```
+ */
 export const TimeSchedulerOptionsSchema = z
   .object({ ...Named, every: DurationSchema.optional(), cron: z.string().min(1).optional(), timezone: z.string().min(1).optional() })
   .strict()
   .refine((o) => (o.every === undefined) !== (o.cron === undefined), 'give exactly one of every and cron')
   .refine((o) => o.timezone === undefined || o.cron !== undefined, 'timezone goes with cron');
 
+/**
+ * `{ every }` or `{ cron, timezone? }`, with an optional `name`, for `new TimeScheduler(queue, options)`.
+ *
+ * @example
+ * ```ts
+ * const nightly: TimeSchedulerOptions = { cron: '0 3 * * *', timezone: 'Europe/Paris', name: 'nightly' };
+ * await new TimeScheduler(queue, nightly).add(report.with()).flush();
+ * ```
+ */
 export type TimeSchedulerOptions = z.input<typeof TimeSchedulerOptionsSchema>;
 
 /**
@@ -184,16 +215,42 @@ export class SlowStartScheduler extends ConjoiningScheduler {
   }
 }
 
-/** Options of `queue.schedule`: fixed rate (`every`), cron, or PyTaSched's recurring (`after`: the run's completion plus a delay). */
+/**
+ * Options of `queue.schedule`: fixed rate (`every`), cron, or recurring after each run (`after`: the
+ * run's completion plus a delay).
+ *
+ * @example
+ * ```ts
+ * RecurrenceSchema.parse({ after: { wait: 30 } });
+ * RecurrenceSchema.safeParse({ every: { minutes: 5 }, cron: '0 7 * * 1-5' }).success; // false: one kind at a time
+ * ```
+ */
 export const RecurrenceSchema = z.union([
   z.object({ every: DurationSchema }).strict(),
   z.object({ cron: z.string().min(1), timezone: z.string().min(1).optional() }).strict(),
   z.object({ after: DurationSchema }).strict(),
 ]);
 
+/**
+ * `{ every }`, `{ cron, timezone? }` or `{ after }` for `queue.schedule`.
+ *
+ * @example
+ * ```ts
+ * const weekdays: Recurrence = { cron: '0 7 * * 1-5', timezone: 'America/New_York' };
+ * await queue.schedule('report', report.with('daily'), weekdays);
+ * ```
+ */
 export type Recurrence = z.input<typeof RecurrenceSchema>;
 
-/** The stored rule of a recurrence. */
+/**
+ * The stored rule of a recurrence.
+ *
+ * @example
+ * ```ts
+ * ruleOf({ every: { minutes: 5 } }); // { kind: 'every', everyMs: 300_000 }
+ * ruleOf({ after: { wait: 30 } }); // { kind: 'after', delayMs: 30_000 }
+ * ```
+ */
 export function ruleOf(recurrence: Recurrence): ScheduleRule {
   const r = parseConfig(RecurrenceSchema, recurrence, 'recurrence');
   if ('cron' in r) {
