@@ -39,8 +39,6 @@ export * from './job/define-job.js';
 export * from './job/shell-task.js';
 export * from './job/module-task.js';
 export * from './job/job-handle.js';
-export * from './job/attempt-control.js';
-export * from './job/run-attempt.js';
 export * from './queue/queue-options.js';
 export * from './queue/skunk-queue.js';
 export * from './queue/job-listing.js';

@@ -16,7 +16,7 @@ import {
   type StorageBackend,
 } from '@skq/core';
 
-import type { AttemptEnd } from './route-worker.js';
+import type { AttemptEnd } from './outcome-writer.js';
 
 const Concurrency = z.number().int().min(1).max(10_000);
 
@@ -77,6 +77,16 @@ export const WorkerPoolOptionsSchema = z
 export type WorkerPoolOptions = z.input<typeof WorkerPoolOptionsSchema>;
 export type ParsedWorkerPoolOptions = z.output<typeof WorkerPoolOptionsSchema>;
 
+/**
+ * Checks {@link WorkerPool} options and fills in the defaults; CONFIG_INVALID names a bad field, or
+ * a `concurrency` entry for a route the pool does not serve.
+ *
+ * @example
+ * ```ts
+ * const options = parseWorkerPoolOptions({ queue: 'demo', routes: ['foo', 'bar'], concurrency: { foo: 4 } });
+ * options.leaseMs; // 30_000
+ * ```
+ */
 export function parseWorkerPoolOptions(options: unknown): ParsedWorkerPoolOptions {
   const data = parseConfig(WorkerPoolOptionsSchema, options, 'worker pool options', 'options');
   const concurrency = data.concurrency;

@@ -17,7 +17,6 @@ import {
   releaseBackend,
   runnableFromClass,
   type JobEvent,
-  type LeaseToken,
   type LogMeta,
   type Logger,
   type StorageBackend,
@@ -152,7 +151,7 @@ export class WorkerPool {
     );
     this.unsubscribe = await backend.subscribe(this.queue, (event) => this.onEvent(event), POOL_EVENTS);
     for (const worker of this.workers) {
-      await backend.registerWorker({ id: worker.id, queue: this.queue, routes: [worker.route], hostname: hostname(), pid: process.pid, startedAt: Date.now() }, registrationTtlMs);
+      await backend.registerWorker(worker.registration(), registrationTtlMs);
     }
     await backend.recoverExpired(this.queue);
     if (this.stopRequested) {
@@ -324,7 +323,7 @@ export class WorkerPool {
       const status = { state: stopping ? ('stopping' as const) : worker.state, runningJobIds: worker.runningJobIds(), obeyedCommandId: ack?.commandId ?? null };
       const info = await backend.heartbeat(this.queue, worker.id, ttl, status);
       if (!info) {
-        await backend.registerWorker({ id: worker.id, queue: this.queue, routes: [worker.route], hostname: hostname(), pid: process.pid, startedAt: Date.now() }, ttl);
+        await backend.registerWorker(worker.registration(), ttl);
         return null;
       }
       const command = pendingCommand(info, Date.now());
@@ -349,22 +348,9 @@ export class WorkerPool {
     if (stop) void this.close(command.command === 'stop' ? 'gentle' : 'rough');
   }
 
+  /** The renewal timer's turn: each worker's lease keeper renews its attempts' leases, one worker after another. */
   private async renewLeases(): Promise<void> {
-    for (const worker of this.workers) {
-      const leases = worker.leases();
-      if (leases.length === 0) continue;
-      const sentAt = Date.now();
-      const held = new Set((await this.backend!.extendLease(this.queue, leases, this.options.leaseMs)).map(leaseKey));
-      for (const lease of leases) {
-        if (held.has(leaseKey(lease))) {
-          worker.leaseRenewed(lease, sentAt);
-          continue;
-        }
-        // Only the attempt this renewal was for: the same delivery may be running again under a newer claim.
-        const reason = new SkqError('LEASE_LOST', `attempt ${lease.attempt} of ${lease.deliveryId} lost its lease`, { context: { deliveryId: lease.deliveryId, workerId: worker.id } });
-        worker.abort(lease.deliveryId, reason, lease.attempt);
-      }
-    }
+    for (const worker of this.workers) await worker.leases.renewAll();
   }
 
   private every(name: string, ms: number, task: () => Promise<unknown>): void {
@@ -383,8 +369,4 @@ export class WorkerPool {
     const { concurrency } = this.options;
     return typeof concurrency === 'number' ? concurrency : (concurrency[route] ?? 1);
   }
-}
-
-function leaseKey(lease: LeaseToken): string {
-  return `${lease.deliveryId}#${lease.attempt}`;
 }

@@ -5,6 +5,8 @@
  *
  * @example
  * ```ts
+ * import { SkqError } from '@skq/core';
+ *
  * const control = new AttemptControl();
  * control.onAbort((reason) => console.log('aborted:', reason));
  * control.abort(new SkqError('CANCELLED', 'job was cancelled'));
@@ -15,11 +17,12 @@ export class AttemptControl {
   private listeners: ((reason: unknown) => void)[] = [];
   private abortedWith: { reason: unknown } | null = null;
   /**
-   * Set by the worker: resolves whether the attempt still holds its lease, renewing it first if it may
-   * have run out. A conjunction asks before each part, so a worker that was stalled (paused, starved of
-   * CPU) past its lease starts no further part of a job another worker may have taken back.
+   * Set by the worker's lease keeper: resolves whether the attempt still holds its lease, renewing
+   * it first if it may have run out, and aborts the attempt if it does not. A conjunction asks before
+   * each further part (`part` names it, e.g. "part 2 of 3"), so a worker that was stalled (paused,
+   * starved of CPU) past its lease starts no further part of a job another worker may have taken back.
    */
-  leaseCheck: (() => Promise<boolean>) | null = null;
+  leaseCheck: ((part: string) => Promise<boolean>) | null = null;
 
   /** The signal handed to the handler, created on first use. */
   get signal(): AbortSignal {

@@ -1,14 +1,26 @@
-import { RetryAfter, SkqError, UnrecoverableError, serializeError, type SerializedError } from '../errors.js';
-import type { ClaimedDelivery } from '../storage/contract.js';
-import { chargedAttempts } from '../storage/lease-rules.js';
-import { fitError, resultTooLarge } from '../storage/value-limits.js';
-import { formatLogParts, runInJobContext, type JobContext, type LogSink } from './context.js';
-import { AttemptControl } from './attempt-control.js';
-import { validateArgs } from './job-args.js';
-import { CONJUNCTION_JOB } from './names.js';
-import type { JobCall } from './invocation.js';
-import type { JobRegistry, RunnableJob } from './registry.js';
-import { retryDelay } from './retry-policy.js';
+import {
+  CONJUNCTION_JOB,
+  RetryAfter,
+  SkqError,
+  UnrecoverableError,
+  chargedAttempts,
+  fitError,
+  formatLogParts,
+  resultTooLarge,
+  retryDelay,
+  runInJobContext,
+  serializeError,
+  validateArgs,
+  type ClaimedDelivery,
+  type JobCall,
+  type JobContext,
+  type JobRegistry,
+  type LogMeta,
+  type LogSink,
+  type RunnableJob,
+  type SerializedError,
+} from '@skq/core';
+import type { AttemptControl } from './attempt-control.js';
 
 /** How one attempt ended, and what the worker should tell the backend. */
 export type AttemptOutcome =
@@ -45,8 +57,9 @@ export interface AttemptOptions {
  *
  * @example
  * ```ts
- * const outcome = await runAttempt(delivery, { registry, workerId, controller: new AttemptControl(), sink });
- * if (outcome.kind === 'succeeded') await backend.complete(delivery.queue, delivery.id, workerId, outcome.result);
+ * const outcome = await runAttempt(delivery, { registry, workerId, controller: new AttemptControl(), sink: (line) => logs.push(line) });
+ * if (outcome.kind === 'succeeded') await backend.complete(delivery.queue, leaseOf(delivery), outcome.result);
+ * else await backend.fail(delivery.queue, leaseOf(delivery), { error: outcome.error, retryAt: outcome.kind === 'failed' ? outcome.retryAt : null, cancelled: outcome.kind === 'cancelled' });
  * ```
  */
 export async function runAttempt(delivery: ClaimedDelivery, options: AttemptOptions): Promise<AttemptOutcome> {
@@ -147,9 +160,8 @@ async function execute(delivery: ClaimedDelivery, registry: JobRegistry, context
   });
   const results: unknown[] = [];
   for (const [index, { job, args }] of runnables.entries()) {
-    if (index > 0 && controller.leaseCheck && !controller.aborted && !(await controller.leaseCheck())) {
-      controller.abort(new SkqError('LEASE_LOST', `the lease of ${delivery.id} ran out before part ${index + 1} of ${parts.length}; the part was not started`, { context: contextOf(delivery) }));
-    }
+    // A lease found lost here aborts the attempt (the check does that), so the part is not started.
+    if (index > 0 && controller.leaseCheck && !controller.aborted) await controller.leaseCheck(`part ${index + 1} of ${parts.length}`);
     if (controller.aborted) throw controller.reason;
     try {
       results.push(await job.run(args, { ...context, name: job.name }));
@@ -234,6 +246,26 @@ function fitOutcome(outcome: AttemptOutcome, maxBytes: number | undefined): Atte
   return outcome.kind === 'succeeded' ? outcome : { ...outcome, error: fitError(outcome.error, maxBytes) };
 }
 
-function contextOf(delivery: ClaimedDelivery) {
+/**
+ * The ids an error about this delivery carries in its context.
+ *
+ * @example
+ * ```ts
+ * throw new SkqError('LEASE_LOST', `the lease of ${delivery.id} ran out`, { context: contextOf(delivery) });
+ * ```
+ */
+export function contextOf(delivery: ClaimedDelivery): { jobId: string; deliveryId: string; queue: string; route: string; jobName: string } {
   return { jobId: delivery.jobId, deliveryId: delivery.id, queue: delivery.queue, route: delivery.route, jobName: delivery.name };
+}
+
+/**
+ * The ids a warning about this delivery carries in its meta.
+ *
+ * @example
+ * ```ts
+ * warn(`could not store the progress of job ${delivery.jobId}`, { ...about(delivery), err });
+ * ```
+ */
+export function about(delivery: ClaimedDelivery): LogMeta {
+  return { jobId: delivery.jobId, deliveryId: delivery.id };
 }

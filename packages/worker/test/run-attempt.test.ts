@@ -1,0 +1,100 @@
+// Attempts of handlers that throw what a careless or hostile handler would: the outcome is always recorded.
+import { describe, expect, it } from 'vitest';
+import { JobRegistry, RetryAfter, SkqError, serializeError, type ClaimedDelivery } from '@skq/core';
+import { AttemptControl } from '../src/attempt-control.js';
+import { runAttempt } from '../src/run-attempt.js';
+
+function delivery(overrides: Partial<ClaimedDelivery> = {}): ClaimedDelivery {
+  return {
+    id: 'job-1.0',
+    jobId: 'job-1',
+    queue: 'q',
+    route: 'r',
+    targetWorker: null,
+    state: 'running',
+    priority: 0,
+    runAt: 0,
+    attempts: 1,
+    maxAttempts: 1,
+    recoveries: 0,
+    workerId: 'w1',
+    leaseUntil: null,
+    startedAt: 0,
+    finishedAt: null,
+    result: null,
+    error: null,
+    cancelRequested: false,
+    progress: null,
+    name: 'job',
+    args: [],
+    options: { attempts: 1, backoff: { type: 'fixed', delayMs: 10, maxDelayMs: 10, jitter: 0 }, timeoutMs: null },
+    ...overrides,
+  };
+}
+
+function registryWith(handler: (...args: unknown[]) => unknown): JobRegistry {
+  const registry = new JobRegistry();
+  registry.add('q', { name: 'job', kind: 'function', argsSchema: undefined, run: async (args) => handler(...args) });
+  return registry;
+}
+
+const attempt = (d: ClaimedDelivery, handler: (...args: unknown[]) => unknown, controller = new AttemptControl()) =>
+  runAttempt(d, { registry: registryWith(handler), workerId: 'w1', controller, sink: () => undefined });
+
+describe('errors a handler throws', () => {
+  const hostile: [string, () => unknown][] = [
+    ['an error whose message getter throws', () => Object.defineProperty(new Error('x'), 'message', { get: () => { throw new Error('no message'); } })],
+    ['an error whose code getter throws', () => Object.defineProperty(new Error('x'), 'code', { get: () => { throw new Error('no code'); } })],
+    ['a Proxy whose traps all throw', () => new Proxy({}, { get: () => { throw new Error('trap'); }, getPrototypeOf: () => { throw new Error('trap'); }, ownKeys: () => { throw new Error('trap'); } })],
+    ['a null-prototype object', () => Object.create(null)],
+    ['null', () => null],
+    ['a symbol', () => Symbol('s')],
+    ['a BigInt', () => 10n],
+    ['an object with a throwing toJSON', () => ({ toJSON: () => { throw new Error('no json'); } })],
+  ];
+  for (const [what, make] of hostile) {
+    it(`serializes ${what} without throwing, and the attempt fails with it recorded`, async () => {
+      expect(() => serializeError(make())).not.toThrow();
+      const outcome = await attempt(delivery(), () => {
+        throw make();
+      });
+      expect(outcome.kind).toBe('failed');
+      expect(typeof (outcome as { error: { message: string } }).error.message).toBe('string');
+      expect(() => JSON.stringify(outcome)).not.toThrow();
+    });
+  }
+});
+
+describe('RetryAfter', () => {
+  it('fails the job, recorded, when a handler builds a bad one (a bad Retry-After header)', async () => {
+    const outcome = await attempt(delivery({ maxAttempts: 5, options: { ...delivery().options, attempts: 5 } }), () => {
+      throw new RetryAfter(Number.parseFloat('Wed, 21 Oct'));
+    });
+    expect(outcome).toMatchObject({ kind: 'failed', retryAt: null, error: { code: 'ARGS_INVALID' } });
+  });
+});
+
+describe('attempts', () => {
+  it('does not call a handler whose attempt was aborted before it started (a rough stop)', async () => {
+    let called = false;
+    const controller = new AttemptControl();
+    controller.abort(new SkqError('INTERRUPTED', 'stopping'));
+    const outcome = await attempt(delivery(), () => (called = true), controller);
+    expect(called).toBe(false);
+    expect(outcome).toMatchObject({ kind: 'failed', error: { code: 'INTERRUPTED' } });
+  });
+
+  it('does not charge lease recoveries to the retry budget', async () => {
+    // retry: 2; attempt 1 was SIGKILLed (recovered), attempt 2 throws: one try is left.
+    const d = delivery({ attempts: 2, recoveries: 1, maxAttempts: 2, options: { ...delivery().options, attempts: 2 } });
+    const outcome = await attempt(d, () => {
+      throw new Error('flaky');
+    });
+    expect(outcome).toMatchObject({ kind: 'failed' });
+    expect((outcome as { retryAt: number | null }).retryAt).not.toBeNull();
+    const spent = await attempt({ ...d, attempts: 3 }, () => {
+      throw new Error('flaky');
+    });
+    expect(spent).toMatchObject({ kind: 'failed', retryAt: null });
+  });
+});
