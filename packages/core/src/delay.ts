@@ -5,12 +5,22 @@ import { SkqError, describeIssues } from './errors.js';
 /**
  * The longest delay a Node timer keeps: `setTimeout` turns 2³¹ ms (about 24.8 days) or more into
  * 1 ms. Every option that sets a timer (timeouts, leases, poll intervals, TTLs) is bounded by it.
+ *
+ * @example
+ * ```ts
+ * const timer = setTimeout(wake, Math.min(untilNextRun, MAX_TIMER_MS)); // a longer delay would fire after 1 ms
+ * ```
  */
 export const MAX_TIMER_MS = 2 ** 31 - 1;
 
 /**
  * The longest delay from now that a job's run time, a retry or a schedule interval may take:
  * 100 years. Beyond it a date is no longer a date a store can hold or a person meant.
+ *
+ * @example
+ * ```ts
+ * await reminder.fireAt(Math.min(delayMs, MAX_DELAY_MS), userId); // a longer delay is refused
+ * ```
  */
 export const MAX_DELAY_MS = 100 * 365 * 86_400_000;
 
@@ -39,7 +49,7 @@ function isPlainObject(value: unknown): value is Record<string, unknown> {
 
 const DurationFields = z
   .object({
-    /** Seconds, as PyTaSched's `wait`; adds to the other units. */
+    /** Seconds; adds to the other units. */
     wait: z.number().finite().nonnegative().optional(),
     days: z.number().finite().nonnegative().optional(),
     hours: z.number().finite().nonnegative().optional(),
@@ -52,20 +62,48 @@ const DurationFields = z
 /**
  * A span of time in combinable, possibly fractional units. Only an object literal is one: zod alone
  * would read a `Date`, a `Map` or any class instance as an empty duration, "0 ms".
+ *
+ * @example
+ * ```ts
+ * const Options = z.object({ keepFor: DurationSchema.default({ days: 7 }) });
+ * Options.parse({ keepFor: { hours: 12 } }).keepFor; // { hours: 12 }
+ * ```
  */
 export const DurationSchema = z
   .custom<z.input<typeof DurationFields>>(isPlainObject, { message: 'expected { wait, days, hours, minutes, seconds, millis }, not a Date or another class instance' })
   .pipe(DurationFields);
 
-/** `{ wait, days, hours, minutes, seconds, millis }` (`wait` is seconds): units combine and accept floats. */
+/**
+ * `{ wait, days, hours, minutes, seconds, millis }` (`wait` is seconds): units combine and accept floats.
+ *
+ * @example
+ * ```ts
+ * const retention: Duration = { days: 1, hours: 12 };
+ * durationToMs(retention); // 129_600_000
+ * ```
+ */
 export type Duration = z.input<typeof DurationSchema>;
 
 /**
  * When a job should run: a `Date`, a delay in milliseconds from now, or a {@link Duration} from now.
+ *
+ * @example
+ * ```ts
+ * const Reminder = z.object({ text: z.string(), at: WhenSchema });
+ * const runAt = resolveWhen(Reminder.parse(body).at); // epoch ms
+ * ```
  */
 export const WhenSchema = z.union([z.date(), z.number().finite().nonnegative().max(MAX_DELAY_MS), DurationSchema]);
 
-/** A `Date`, a number of ms from now, or `{ days, hours, minutes, seconds, millis }` from now. */
+/**
+ * A `Date`, a number of ms from now, or `{ days, hours, minutes, seconds, millis }` from now.
+ *
+ * @example
+ * ```ts
+ * const at: When = { minutes: 10 }; // or 600_000, or new Date('2030-01-01T09:00:00Z')
+ * await reminder.fireAt(at, userId);
+ * ```
+ */
 export type When = z.input<typeof WhenSchema>;
 
 const MS = { wait: 1_000, days: 86_400_000, hours: 3_600_000, minutes: 60_000, seconds: 1_000, millis: 1 } as const;

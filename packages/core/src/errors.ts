@@ -3,7 +3,14 @@
  * so callers can branch on `err.code` instead of parsing messages.
  */
 
-/** The codes a {@link SkqError} can carry. */
+/**
+ * The codes a {@link SkqError} can carry.
+ *
+ * @example
+ * ```ts
+ * const isSkqErrorCode = (code: string): code is SkqErrorCode => (SKQ_ERROR_CODES as readonly string[]).includes(code);
+ * ```
+ */
 export const SKQ_ERROR_CODES = [
   'CONFIG_INVALID',
   'ARGS_INVALID',
@@ -37,10 +44,25 @@ export const SKQ_ERROR_CODES = [
   'ERROR_TOO_LARGE',
 ] as const;
 
-/** A string-literal union of every {@link SkqError} code. */
+/**
+ * A string-literal union of every {@link SkqError} code.
+ *
+ * @example
+ * ```ts
+ * const transient: SkqErrorCode[] = ['TIMEOUT', 'BACKEND_UNAVAILABLE'];
+ * if (err instanceof SkqError && transient.includes(err.code)) setTimeout(retry, 1_000);
+ * ```
+ */
 export type SkqErrorCode = (typeof SKQ_ERROR_CODES)[number];
 
-/** Where an error happened: the job, queue, route, worker or option field involved. */
+/**
+ * Where an error happened: the job, queue, route, worker or option field involved.
+ *
+ * @example
+ * ```ts
+ * if (isSkqError(err)) console.error(err.code, err.context.queue ?? '-', err.context.jobId ?? '-', err.message);
+ * ```
+ */
 export interface SkqErrorContext {
   jobId?: string;
   deliveryId?: string;
@@ -52,7 +74,15 @@ export interface SkqErrorContext {
   [key: string]: unknown;
 }
 
-/** Options for {@link SkqError}. */
+/**
+ * Options for {@link SkqError}.
+ *
+ * @example
+ * ```ts
+ * const options: SkqErrorOptions = { cause: err, context: { field: 'SMTP_URL' } };
+ * throw new SkqError('CONFIG_INVALID', 'SMTP_URL is not a URL', options);
+ * ```
+ */
 export interface SkqErrorOptions {
   cause?: unknown;
   context?: SkqErrorContext;
@@ -92,7 +122,15 @@ export class SkqError extends Error {
   }
 }
 
-/** How an error is stored with a job: message, stack and code. */
+/**
+ * How an error is stored with a job: message, stack and code.
+ *
+ * @example
+ * ```ts
+ * const error: SerializedError | null = (await queue.getRecord(jobId))?.deliveries[0]?.error ?? null;
+ * if (error?.code === 'TIMEOUT') console.log(`timed out: ${error.message}`);
+ * ```
+ */
 export interface SerializedError {
   name?: string;
   message: string;
@@ -100,7 +138,17 @@ export interface SerializedError {
   code?: string | undefined;
 }
 
-/** Whether `value` is a {@link SkqError}, optionally with the given code. */
+/**
+ * Whether `value` is a {@link SkqError}, optionally with the given code.
+ *
+ * @example
+ * ```ts
+ * const total = await handle.result({ timeoutMs: 5_000 }).catch((err: unknown) => {
+ *   if (isSkqError(err, 'TIMEOUT')) return null; // still running: ask again later
+ *   throw err;
+ * });
+ * ```
+ */
 export function isSkqError(value: unknown, code?: SkqErrorCode): value is SkqError {
   return value instanceof SkqError && (code === undefined || value.code === code);
 }
@@ -237,7 +285,16 @@ function safeStringify(value: unknown): string {
   }
 }
 
-/** Formats zod issues as `path: message` lines for an error message. */
+/**
+ * Formats zod issues as `path: message` lines for an error message.
+ *
+ * @example
+ * ```ts
+ * const parsed = Settings.safeParse(input);
+ * if (!parsed.success) throw new SkqError('CONFIG_INVALID', describeIssues(parsed.error.issues, 'settings'));
+ * // e.g. 'settings.port: Invalid input: expected number, received string'
+ * ```
+ */
 export function describeIssues(issues: ReadonlyArray<{ path: PropertyKey[]; message: string }>, prefix = ''): string {
   return issues
     .map((issue) => {

@@ -1,6 +1,14 @@
 import { z } from 'zod';
 
-/** The levels skunq logs at: `info` for choices it made (a wake-up mechanism, a command obeyed), `warn` for what it could not do. */
+/**
+ * The levels skunq logs at: `info` for choices it made (a wake-up mechanism, a command obeyed), `warn` for what it could not do.
+ *
+ * @example
+ * ```ts
+ * const toFile = (level: LogLevel) => (meta: LogMeta, message: string) => appendFileSync('skunq.log', `${formatLogLine(level, meta, message)}\n`);
+ * const logger: Logger = { info: toFile('info'), warn: toFile('warn') };
+ * ```
+ */
 export type LogLevel = 'info' | 'warn';
 
 /**
@@ -46,7 +54,15 @@ export interface Logger {
   warn(meta: LogMeta, message: string): void;
 }
 
-/** Options of {@link createConsoleLogger} and {@link formatLogLine}. */
+/**
+ * Options of {@link createConsoleLogger} and {@link formatLogLine}.
+ *
+ * @example
+ * ```ts
+ * const options: ConsoleLoggerOptions = { stacks: process.env.NODE_ENV !== 'production' };
+ * const pool = new WorkerPool({ queue: 'demo', routes: ['foo'], logger: createConsoleLogger(options) });
+ * ```
+ */
 export interface ConsoleLoggerOptions {
   /**
    * Print the stacks of the error and its causes, indented, under the event's line. Off by default,

@@ -1,7 +1,15 @@
 import { deliveryId, type DeliveryTarget } from './delivery-plan.js';
 import type { Delivery, JobRunOptions, NewJob } from '../storage/contract.js';
 
-/** A delivery as it is first stored, before any claim: see {@link newDelivery}. */
+/**
+ * A delivery as it is first stored, before any claim: see {@link newDelivery}.
+ *
+ * @example
+ * ```ts
+ * const d: NewDelivery = newDelivery(job, target, index);
+ * await deliveries.insertOne({ _id: d.id, ...d, queue: job.queue }); // a store that keeps one record per delivery
+ * ```
+ */
 export interface NewDelivery extends Omit<Delivery, 'queue' | 'state' | 'result' | 'error' | 'progress'> {
   state: 'queued';
   result: null;

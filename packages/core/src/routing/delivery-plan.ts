@@ -1,6 +1,14 @@
 import type { QueueType, WorkerInfo } from '../storage/contract.js';
 
-/** Where one delivery of a job goes: a route and, on broadcast queues, one worker. */
+/**
+ * Where one delivery of a job goes: a route and, on broadcast queues, one worker.
+ *
+ * @example
+ * ```ts
+ * const direct: DeliveryTarget = { route: 'foo', targetWorker: null }; // the first free worker of foo takes it
+ * const broadcast: DeliveryTarget = { route: 'foo', targetWorker: 'w1' }; // only worker w1 may take it
+ * ```
+ */
 export interface DeliveryTarget {
   route: string;
   targetWorker: string | null;
@@ -27,7 +35,14 @@ export function planDeliveries(routes: readonly string[], type: QueueType, liveW
   return targets;
 }
 
-/** Delivery ids are the job id and the delivery's position, so they sort with their job. */
+/**
+ * Delivery ids are the job id and the delivery's position, so they sort with their job.
+ *
+ * @example
+ * ```ts
+ * deliveryId('order-42', 1); // 'order-42.1', the job's second delivery
+ * ```
+ */
 export function deliveryId(jobId: string, index: number): string {
   return `${jobId}.${index}`;
 }

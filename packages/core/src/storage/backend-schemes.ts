@@ -2,7 +2,16 @@ import { SkqError } from '../errors.js';
 import { importBackendPackage } from './backend-package.js';
 import type { StorageBackend } from './storage-backend.js';
 
-/** What a backend package exports so that URLs can open it. */
+/**
+ * What a backend package exports so that URLs can open it.
+ *
+ * @example
+ * ```ts
+ * // The entry module of a backend package, say @acme/skq-memory, has this shape:
+ * export async function openStorage(url: string): Promise<StorageBackend> { return new MemoryBackend(url); }
+ * // and an application serves memory: URLs with registerBackend('memory', () => import('@acme/skq-memory'));
+ * ```
+ */
 export interface BackendModule {
   openStorage(url: string): Promise<StorageBackend>;
 }

@@ -1,6 +1,15 @@
 import type { SerializedError } from '../errors.js';
 
-/** One call of a function wrapped by `asEvent`: what msched stored for each event. */
+/**
+ * One call of a function wrapped by `asEvent`, as stored for each call.
+ *
+ * @example
+ * ```ts
+ * const record: CallRecord = { id: randomUUID(), name: 'syncInventory', at: Date.now(), durationMs: 42, pid: process.pid,
+ *   hostname: hostname(), value: { synced: 3 }, error: null, lines: [{ stream: 'stdout', line: 'synced 3' }] };
+ * await backend.appendCallRecord('demo', record);
+ * ```
+ */
 export interface CallRecord {
   id: string;
   /** The wrapped function's name. */
@@ -17,7 +26,15 @@ export interface CallRecord {
   lines: { stream: 'stdout' | 'stderr'; line: string }[];
 }
 
-/** What {@link StorageBackend.listCallRecords} filters on. */
+/**
+ * What {@link StorageBackend.listCallRecords} filters on.
+ *
+ * @example
+ * ```ts
+ * const query: CallRecordQuery = { name: 'syncInventory', limit: 20 }; // without name: every function's calls
+ * const latest = await backend.listCallRecords('demo', query); // newest first
+ * ```
+ */
 export interface CallRecordQuery {
   name?: string;
   limit: number;

@@ -11,19 +11,55 @@ import type { WorkerCommand, WorkerState, WorkerStatus } from './worker-commands
  * *delivery*, the unit that is claimed, leased, retried and completed.
  */
 
-/** The lifecycle of a job and of each delivery. `scheduled` means queued with a run time in the future. */
+/**
+ * The lifecycle of a job and of each delivery. `scheduled` means queued with a run time in the future.
+ *
+ * @example
+ * ```ts
+ * const state: JobState = aggregateState(deliveries, 'cancelled'); // 'running' while any delivery runs
+ * ```
+ */
 export type JobState = 'scheduled' | 'queued' | 'running' | 'succeeded' | 'failed' | 'cancelled';
 
-/** The states a job or delivery never leaves. */
+/**
+ * The states a job or delivery never leaves.
+ *
+ * @example
+ * ```ts
+ * if (TERMINAL_STATES.has(record.state)) return record; // succeeded, failed or cancelled: done waiting
+ * ```
+ */
 export const TERMINAL_STATES: ReadonlySet<JobState> = new Set(['succeeded', 'failed', 'cancelled']);
 
-/** Every job state, in lifecycle order. */
+/**
+ * Every job state, in lifecycle order.
+ *
+ * @example
+ * ```ts
+ * for (const state of JOB_STATES) gauge.set({ queue: 'demo', route: 'foo', state }, counts.foo?.[state] ?? 0);
+ * ```
+ */
 export const JOB_STATES: readonly JobState[] = ['scheduled', 'queued', 'running', 'succeeded', 'failed', 'cancelled'];
 
-/** How a queue delivers: to one worker per route, or to every worker listening on the route. */
+/**
+ * How a queue delivers: to one worker per route, or to every worker listening on the route.
+ *
+ * @example
+ * ```ts
+ * const type: QueueType = 'broadcast'; // every worker listening on the route gets its own delivery
+ * const targets = planDeliveries(['reload-config'], type, await backend.listWorkers('demo'));
+ * ```
+ */
 export type QueueType = 'direct' | 'broadcast';
 
-/** Backoff between retries. Delays are in ms; `jitter` is a fraction (0.2 = ±20 %). */
+/**
+ * Backoff between retries. Delays are in ms; `jitter` is a fraction (0.2 = ±20 %).
+ *
+ * @example
+ * ```ts
+ * const backoff: BackoffPolicy = { type: 'exponential', delayMs: 1_000, maxDelayMs: 60_000, jitter: 0.2 }; // 1 s, 2 s, 4 s… up to 1 min, ±20 %
+ * ```
+ */
 export interface BackoffPolicy {
   type: 'fixed' | 'exponential';
   delayMs: number;
@@ -31,13 +67,31 @@ export interface BackoffPolicy {
   jitter: number;
 }
 
-/** A retention rule as stored with each job: null fields do not limit. `{ count: 0 }` removes at once. */
+/**
+ * A retention rule as stored with each job: null fields do not limit. `{ count: 0 }` removes at once.
+ *
+ * @example
+ * ```ts
+ * const keepNewest: RetentionRule = { count: 1000, ageMs: null }; // retentionRule(1000)
+ * const removeAtOnce: RetentionRule = { count: 0, ageMs: null }; // retentionRule(true)
+ * ```
+ */
 export interface RetentionRule {
   count: number | null;
   ageMs: number | null;
 }
 
-/** The per-job run options a worker needs; stored with the job. */
+/**
+ * The per-job run options a worker needs; stored with the job.
+ *
+ * @example
+ * ```ts
+ * const options: JobRunOptions = {
+ *   attempts: 3, backoff: { type: 'fixed', delayMs: 2_000, maxDelayMs: 2_000, jitter: 0 }, timeoutMs: 60_000,
+ *   removeOnComplete: { count: 1000, ageMs: null }, // keep the newest 1,000 succeeded jobs
+ * };
+ * ```
+ */
 export interface JobRunOptions {
   /** Total attempts, the first included. */
   attempts: number;
@@ -52,7 +106,16 @@ export interface JobRunOptions {
   delayMs?: number;
 }
 
-/** A job to store, as {@link StorageBackend.enqueue} receives it. */
+/**
+ * A job to store, as {@link StorageBackend.enqueue} receives it.
+ *
+ * @example
+ * ```ts
+ * const job: NewJob = { id: 'order-42', queue: 'demo', name: 'ship', args: [42], routes: ['foo'], type: 'direct',
+ *   priority: 0, runAt: Date.now(), createdAt: Date.now(), options: DEFAULT_RUN_OPTIONS };
+ * const [result] = await backend.enqueue([job]);
+ * ```
+ */
 export interface NewJob {
   id: string;
   queue: string;
@@ -70,7 +133,14 @@ export interface NewJob {
   dedupeKey?: string | null;
 }
 
-/** What {@link StorageBackend.enqueue} returns for each job, in input order. */
+/**
+ * What {@link StorageBackend.enqueue} returns for each job, in input order.
+ *
+ * @example
+ * ```ts
+ * const answer: EnqueueResult = { id: pending.id, deduped: true, deliveries: 0 }; // a pending job held the dedupe key
+ * ```
+ */
 export interface EnqueueResult {
   /** The stored job's id: the existing job's id when `deduped`. */
   id: string;
@@ -79,7 +149,15 @@ export interface EnqueueResult {
   deliveries: number;
 }
 
-/** One delivery of a job to a route (and, on broadcast queues, to one worker). */
+/**
+ * One delivery of a job to a route (and, on broadcast queues, to one worker).
+ *
+ * @example
+ * ```ts
+ * const delivery: Delivery = { ...newDelivery(job, { route: 'foo', targetWorker: null }, 0), queue: job.queue };
+ * delivery.state; // 'queued', until a claim makes it 'running'
+ * ```
+ */
 export interface Delivery {
   id: string;
   jobId: string;
@@ -106,7 +184,14 @@ export interface Delivery {
   progress: unknown;
 }
 
-/** A delivery handed to a worker by {@link StorageBackend.claim}, with what it needs to run it. */
+/**
+ * A delivery handed to a worker by {@link StorageBackend.claim}, with what it needs to run it.
+ *
+ * @example
+ * ```ts
+ * const claimed: ClaimedDelivery = { ...delivery, name: job.name, args: job.args, options: job.options };
+ * ```
+ */
 export interface ClaimedDelivery extends Delivery {
   name: string;
   args: unknown[];
@@ -118,6 +203,12 @@ export interface ClaimedDelivery extends Delivery {
  * call that acts under a lease carries one, and a backend refuses a token that is not the current
  * one (a late reply from an earlier attempt, or another worker's), so an attempt can only end or
  * renew itself. The attempt number grows with every claim, which makes it a fencing token.
+ *
+ * @example
+ * ```ts
+ * const lease: LeaseToken = { deliveryId: d.id, workerId: 'w1', attempt: d.attempts }; // what leaseOf(d) returns
+ * await backend.complete('demo', lease, { sent: true });
+ * ```
  */
 export interface LeaseToken {
   deliveryId: string;
@@ -126,7 +217,15 @@ export interface LeaseToken {
   attempt: number;
 }
 
-/** A stored job with its deliveries and its state, aggregated over them. */
+/**
+ * A stored job with its deliveries and its state, aggregated over them.
+ *
+ * @example
+ * ```ts
+ * const record: JobRecord | null = await backend.getJob('demo', 'order-42');
+ * if (record && TERMINAL_STATES.has(record.state)) console.log(record.state, record.deliveries.map((d) => d.error?.message));
+ * ```
+ */
 export interface JobRecord {
   id: string;
   queue: string;
@@ -151,6 +250,12 @@ export interface JobRecord {
 /**
  * A line of output captured from a handler. Stream `attempt` is the worker's own record of an attempt
  * that did not succeed (when it started, how it ended), so every attempt can be shown on a timeline.
+ *
+ * @example
+ * ```ts
+ * const line: LogLine = { deliveryId: 'j1.0', at: Date.now(), stream: 'info', line: 'sent 3 mails' };
+ * await backend.appendLogs('demo', [line]);
+ * ```
  */
 export interface LogLine {
   deliveryId: string;
@@ -159,7 +264,14 @@ export interface LogLine {
   line: string;
 }
 
-/** A worker's registration. */
+/**
+ * A worker's registration.
+ *
+ * @example
+ * ```ts
+ * const busy = (await backend.listWorkers('demo')).filter((w: WorkerInfo) => w.state === 'running' && w.runningJobIds.length > 0);
+ * ```
+ */
 export interface WorkerInfo {
   id: string;
   queue: string;
@@ -178,10 +290,26 @@ export interface WorkerInfo {
   command: WorkerCommand | null;
 }
 
-/** What {@link StorageBackend.registerWorker} stores: a worker's identity. */
+/**
+ * What {@link StorageBackend.registerWorker} stores: a worker's identity.
+ *
+ * @example
+ * ```ts
+ * const me: WorkerRegistration = { id: 'w1', queue: 'demo', routes: ['foo'], hostname: hostname(), pid: process.pid, startedAt: Date.now() };
+ * await backend.registerWorker(me, 30_000); // gone after 30 s unless a heartbeat renews it
+ * ```
+ */
 export type WorkerRegistration = Omit<WorkerInfo, 'lastSeenAt' | 'expiresAt' | 'state' | 'runningJobIds' | 'command'>;
 
-/** Lifecycle events, in the order a job goes through them. */
+/**
+ * Lifecycle events, in the order a job goes through them.
+ *
+ * @example
+ * ```ts
+ * const endings: JobEventType[] = ['succeeded', 'failed', 'cancelled'];
+ * const unsubscribe = await backend.subscribe('demo', (event) => console.log(event.type, event.jobId), endings);
+ * ```
+ */
 export type JobEventType =
   | 'enqueued'
   | 'started'
@@ -214,6 +342,12 @@ export const JOB_EVENT_TYPES: readonly JobEventType[] = [
 /**
  * A lifecycle event. `seq` grows with each event a backend records. Job events name their job;
  * `paused` and `resumed` name a route ({@link WHOLE_QUEUE} for the queue) and `worker-command` a worker.
+ *
+ * @example
+ * ```ts
+ * const event: JobEvent = { seq: 7, type: 'started', queue: 'demo', jobId: 'j1', deliveryId: 'j1.0', route: 'foo', workerId: 'w1', at: Date.now() };
+ * const resumed: JobEvent = { seq: 8, type: 'resumed', queue: 'demo', jobId: null, deliveryId: null, route: WHOLE_QUEUE, workerId: null, at: Date.now() };
+ * ```
  */
 export interface JobEvent {
   seq: number;
@@ -239,7 +373,14 @@ export interface JobEvent {
  */
 export const WHOLE_QUEUE = '*';
 
-/** Optional features a backend declares. */
+/**
+ * Optional features a backend declares.
+ *
+ * @example
+ * ```ts
+ * const capabilities: StorageCapabilities = { crossProcess: true, pushEvents: false, batchClaim: true, durable: true }; // events found by polling
+ * ```
+ */
 export interface StorageCapabilities {
   /** Several processes can share the store. */
   crossProcess: boolean;
@@ -258,7 +399,15 @@ export interface StorageCapabilities {
   maxValueBytes?: number;
 }
 
-/** What {@link StorageBackend.claim} is asked for. */
+/**
+ * What {@link StorageBackend.claim} is asked for.
+ *
+ * @example
+ * ```ts
+ * const request: ClaimRequest = { queue: 'demo', route: 'foo', workerId: 'w1', limit: 10, leaseMs: 30_000 };
+ * const { deliveries, nextRunAt } = await backend.claim(request);
+ * ```
+ */
 export interface ClaimRequest {
   queue: string;
   route: string;
@@ -270,7 +419,15 @@ export interface ClaimRequest {
   now?: number;
 }
 
-/** What {@link StorageBackend.claim} returns. */
+/**
+ * What {@link StorageBackend.claim} returns.
+ *
+ * @example
+ * ```ts
+ * const paused: ClaimResult = { deliveries: [], nextRunAt: null, paused: true }; // the route or its queue is paused
+ * const idle: ClaimResult = { deliveries: [], nextRunAt: earliest.runAt }; // nothing due before the earliest run time
+ * ```
+ */
 export interface ClaimResult {
   deliveries: ClaimedDelivery[];
   /** When fewer than `limit` were claimable: the earliest run time of a queued delivery still in the future. */
@@ -279,7 +436,15 @@ export interface ClaimResult {
   paused?: boolean;
 }
 
-/** How a failed attempt ends. */
+/**
+ * How a failed attempt ends.
+ *
+ * @example
+ * ```ts
+ * const request: FailRequest = { error: serializeError(err), retryAt: Date.now() + 5_000 };
+ * await backend.fail('demo', lease, request); // 'retrying', unless a cancel was requested
+ * ```
+ */
 export interface FailRequest {
   error: SerializedError;
   /** Queue the delivery again at this instant. Omit for a final failure. */
@@ -288,13 +453,29 @@ export interface FailRequest {
   cancelled?: boolean;
 }
 
-/** Where a listing of jobs stands: jobs are listed newest first, by creation time, then id descending. */
+/**
+ * Where a listing of jobs stands: jobs are listed newest first, by creation time, then id descending.
+ *
+ * @example
+ * ```ts
+ * const after: JobPosition = { createdAt: last.createdAt, id: last.id }; // the previous page's last job
+ * const page = await backend.listJobs({ queue: 'demo', after, limit: 50 });
+ * ```
+ */
 export interface JobPosition {
   createdAt: number;
   id: string;
 }
 
-/** What {@link StorageBackend.listJobs} is asked for. */
+/**
+ * What {@link StorageBackend.listJobs} is asked for.
+ *
+ * @example
+ * ```ts
+ * const query: ListJobsQuery = { queue: 'demo', after: null, limit: 50 }; // the newest 50
+ * const newest = await backend.listJobs(query);
+ * ```
+ */
 export interface ListJobsQuery {
   queue: string;
   /** List jobs that come after this one in the order (older, or as old with a lower id); omit to start at the newest. */
@@ -302,19 +483,41 @@ export interface ListJobsQuery {
   limit: number;
 }
 
-/** Job counts per route and state. */
+/**
+ * Job counts per route and state.
+ *
+ * @example
+ * ```ts
+ * const counts: StateCounts = { foo: { ...zeroStateCounts(), queued: 12, running: 2 } };
+ * ```
+ */
 export type StateCounts = Record<string, Record<JobState, number>>;
 
-/** How a schedule computes its ticks; stored as JSON and interpreted by `@skq/core`. */
+/**
+ * How a schedule computes its ticks; stored as JSON and interpreted by `@skq/core`.
+ *
+ * @example
+ * ```ts
+ * const nightly: ScheduleRule = { kind: 'cron', expression: '0 3 * * *', timezone: 'Europe/Paris' };
+ * const poll: ScheduleRule = { kind: 'after', delayMs: 30_000 }; // 30 s after the last run ended
+ * ```
+ */
 export type ScheduleRule =
   | { kind: 'every'; everyMs: number }
   | { kind: 'cron'; expression: string; timezone: string | null }
-  /** PyTaSched's recurring tasks: the next run is the last run's completion plus the delay. */
+  /** Recurring after each run: the next run is the last run's completion plus the delay. */
   | { kind: 'after'; delayMs: number }
   /** The next run is the last run's completion plus an interval an adaptive policy sets. */
   | { kind: 'adaptive'; policy: 'aimd' | 'rto' | 'slow-start'; options: Record<string, number> };
 
-/** The job a schedule fires at each tick. */
+/**
+ * The job a schedule fires at each tick.
+ *
+ * @example
+ * ```ts
+ * const job: ScheduledJob = { name: 'cleanup', type: 'direct', args: [], routes: ['ops'], priority: 0, options: DEFAULT_RUN_OPTIONS };
+ * ```
+ */
 export interface ScheduledJob {
   name: string;
   type: QueueType;
@@ -324,7 +527,15 @@ export interface ScheduledJob {
   options: JobRunOptions;
 }
 
-/** A schedule's definition, as saved by whoever defines it. */
+/**
+ * A schedule's definition, as saved by whoever defines it.
+ *
+ * @example
+ * ```ts
+ * const definition: ScheduleDefinition = { id: 'cleanup', rule: { kind: 'every', everyMs: 60_000 }, job, nextRunAt: Date.now() + 60_000, state: null };
+ * await backend.saveSchedule('demo', definition); // 'created', then 'unchanged' when saved again
+ * ```
+ */
 export interface ScheduleDefinition {
   id: string;
   rule: ScheduleRule;
@@ -335,7 +546,14 @@ export interface ScheduleDefinition {
   state: Record<string, number> | null;
 }
 
-/** A stored schedule with its runtime state. `version` grows with every change: it is the compare-and-set token. */
+/**
+ * A stored schedule with its runtime state. `version` grows with every change: it is the compare-and-set token.
+ *
+ * @example
+ * ```ts
+ * const due = (await backend.listSchedules('demo')).filter((s: ScheduleRecord) => !s.paused && s.nextRunAt !== null && s.nextRunAt <= Date.now());
+ * ```
+ */
 export interface ScheduleRecord extends Omit<ScheduleDefinition, 'nextRunAt'> {
   queue: string;
   /** Null while the schedule waits for its last job to end (`after` and `adaptive` rules). */
@@ -350,7 +568,15 @@ export interface ScheduleRecord extends Omit<ScheduleDefinition, 'nextRunAt'> {
   updatedAt: number;
 }
 
-/** What {@link StorageBackend.fireSchedule} stores besides the job it enqueues. */
+/**
+ * What {@link StorageBackend.fireSchedule} stores besides the job it enqueues.
+ *
+ * @example
+ * ```ts
+ * const firing: ScheduleFiring = { job: newJob, firedAt: Date.now(), nextRunAt: s.nextRunAt! + 60_000, waitingJobId: null };
+ * const fired = await backend.fireSchedule('demo', s.id, s.version, firing); // false when another process fired this tick first
+ * ```
+ */
 export interface ScheduleFiring {
   job: NewJob;
   firedAt: number;
@@ -359,7 +585,15 @@ export interface ScheduleFiring {
   waitingJobId: string | null;
 }
 
-/** A listener for {@link StorageBackend.subscribe}. */
+/**
+ * A listener for {@link StorageBackend.subscribe}.
+ *
+ * @example
+ * ```ts
+ * const listeners = new Set<JobEventListener>(); // subscribe adds one; its unsubscribe function deletes it
+ * for (const listener of listeners) listener(event);
+ * ```
+ */
 export type JobEventListener = (event: JobEvent) => void;
 
 
@@ -368,10 +602,31 @@ export type JobEventListener = (event: JobEvent) => void;
  * it fails with `LEASE_LOST`. Like BullMQ's stalled limit, it is separate from the retry budget
  * (see `chargedAttempts`), so a job with one attempt survives a worker's SIGKILL but a job that
  * kills every worker stops.
+ *
+ * @example
+ * ```ts
+ * // A store that decides inside a script passes the bound to it (the others call expiredLeaseOutcome):
+ * await redis.evalsha(recoverSha, 1, activeKey, MAX_LEASE_RECOVERIES, Date.now());
+ * ```
  */
 export const MAX_LEASE_RECOVERIES = 3;
 
-/** The lowest job priority. The range is bounded so that backends can fold priority and run time into one sort key. */
+/**
+ * The lowest job priority. The range is bounded so that backends can fold priority and run time into one sort key.
+ *
+ * @example
+ * ```ts
+ * await cleanup.fireWith({ priority: MIN_PRIORITY }); // claimed once no due job of higher priority waits on its route
+ * ```
+ */
 export const MIN_PRIORITY = -1000;
-/** The highest job priority. */
+/**
+ * The highest job priority.
+ *
+ * @example
+ * ```ts
+ * // A sorted-set score, lowest first: higher priority, then earlier run time (exact in a double)
+ * const score = (MAX_PRIORITY - d.priority) * 2 ** 41 + (d.runAt - Date.UTC(2020, 0, 1));
+ * ```
+ */
 export const MAX_PRIORITY = 1000;

@@ -1,7 +1,14 @@
 import { SkqError } from '../errors.js';
 import { backendScheme } from './backend-schemes.js';
 
-/** The URL a queue uses when none is given and `SKQ_BACKEND` is unset. */
+/**
+ * The URL a queue uses when none is given and `SKQ_BACKEND` is unset.
+ *
+ * @example
+ * ```ts
+ * const queue = new SkunkQueue('demo', { backend: process.env.JOBS_URL ?? DEFAULT_BACKEND_URL });
+ * ```
+ */
 export const DEFAULT_BACKEND_URL = 'sqlite:.skunq/skunq.db';
 
 /**

@@ -3,6 +3,12 @@ import type { Delivery, JobRecord, JobState } from './contract.js';
 /**
  * Aggregates deliveries into one job state: running wins, then queued work, then
  * failed, cancelled and succeeded.
+ *
+ * @example
+ * ```ts
+ * aggregateState([{ state: 'succeeded' }, { state: 'failed' }], 'cancelled'); // 'failed'
+ * aggregateState([], 'cancelled'); // 'cancelled', the fallback of a job without deliveries
+ * ```
  */
 export function aggregateState(deliveries: ReadonlyArray<Pick<Delivery, 'state'>>, fallback: JobState): JobState {
   if (deliveries.length === 0) return fallback;

@@ -1,6 +1,14 @@
 import type { FailRequest } from './contract.js';
 
-/** How a failed attempt ends: see {@link failureOutcome}. */
+/**
+ * How a failed attempt ends: see {@link failureOutcome}.
+ *
+ * @example
+ * ```ts
+ * const outcome: FailureOutcome = failureOutcome(request, { cancelRequested: row.cancelRequested });
+ * const event: JobEventType = outcome; // each outcome is also the type of the event to publish
+ * ```
+ */
 export type FailureOutcome = 'cancelled' | 'retrying' | 'failed';
 
 /**

@@ -15,7 +15,15 @@ export function leaseOf(delivery: Pick<Delivery, 'id' | 'workerId' | 'attempts'>
   return { deliveryId: delivery.id, workerId: delivery.workerId, attempt: delivery.attempts };
 }
 
-/** Whether a stored delivery is still leased under `lease`. */
+/**
+ * Whether a stored delivery is still leased under `lease`.
+ *
+ * @example
+ * ```ts
+ * if (!row || !holdsLease(row, lease)) throw leaseLost('demo', lease, row);
+ * holdsLease({ state: 'running', workerId: 'w1', attempts: 3 }, { deliveryId: 'j1.0', workerId: 'w1', attempt: 2 }); // false: attempt 3 holds it
+ * ```
+ */
 export function holdsLease(stored: { state: JobState; workerId: string | null; attempts: number }, lease: LeaseToken): boolean {
   return stored.state === 'running' && stored.workerId === lease.workerId && stored.attempts === lease.attempt;
 }
@@ -40,7 +48,16 @@ export function leaseLost(queue: string, lease: LeaseToken, found: { state: stri
   );
 }
 
-/** What happens to a running delivery whose lease expired. */
+/**
+ * What happens to a running delivery whose lease expired.
+ *
+ * @example
+ * ```ts
+ * const outcome: ExpiredLeaseOutcome = expiredLeaseOutcome(row);
+ * if (outcome === 'recovered') requeue(row);
+ * else finish(row, outcome, expiredLeaseError(row, outcome));
+ * ```
+ */
 export type ExpiredLeaseOutcome = 'cancelled' | 'recovered' | 'failed';
 
 /**

@@ -16,7 +16,15 @@ export const RetentionSchema = z.union([
   z.object({ count: z.number().int().nonnegative().optional(), ageMs: z.number().int().nonnegative().optional() }).strict(),
 ]);
 
-/** `true | N | { count?, ageMs? } | false` for `removeOnComplete` and `removeOnFail`. */
+/**
+ * `true | N | { count?, ageMs? } | false` for `removeOnComplete` and `removeOnFail`.
+ *
+ * @example
+ * ```ts
+ * const keep: Retention = { count: 1000, ageMs: 7 * 86_400_000 }; // the newest 1,000, none older than a week
+ * const queue = new SkunkQueue('mail', { removeOnComplete: keep, removeOnFail: false });
+ * ```
+ */
 export type Retention = z.input<typeof RetentionSchema>;
 
 /**
@@ -49,10 +57,26 @@ export function trimEvery(rule: RetentionRule): number {
   return rule.count === null ? 100 : 1 + Math.floor(rule.count / 10);
 }
 
-/** How an ended job counts for retention: `failed` covers failed and cancelled jobs. */
+/**
+ * How an ended job counts for retention: `failed` covers failed and cancelled jobs.
+ *
+ * @example
+ * ```ts
+ * const kind: EndedKind = state === 'succeeded' ? 'completed' : 'failed'; // cancelled counts as failed
+ * const step = retention.afterEnd('demo', kind, row.options);
+ * ```
+ */
 export type EndedKind = 'completed' | 'failed';
 
-/** What a backend does with a job that has just ended. */
+/**
+ * What a backend does with a job that has just ended.
+ *
+ * @example
+ * ```ts
+ * const step: RetentionStep = retention.afterEnd('demo', 'failed', row.options);
+ * if (step.action === 'trim') trimEnded('demo', 'failed', step.rule); // step.rule is the job's removeOnFail
+ * ```
+ */
 export type RetentionStep = { action: 'keep' } | { action: 'remove' } | { action: 'trim'; rule: RetentionRule };
 
 /**

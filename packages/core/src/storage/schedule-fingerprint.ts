@@ -1,6 +1,14 @@
 import type { ScheduleDefinition } from './contract.js';
 
-/** What saving a schedule did: see {@link scheduleSaveOutcome}. */
+/**
+ * What saving a schedule did: see {@link scheduleSaveOutcome}.
+ *
+ * @example
+ * ```ts
+ * const outcome: ScheduleSaveOutcome = await backend.saveSchedule('demo', definition);
+ * if (outcome === 'updated') console.log(`schedule ${definition.id} changed: its ticks start again`);
+ * ```
+ */
 export type ScheduleSaveOutcome = 'created' | 'updated' | 'unchanged';
 
 /**

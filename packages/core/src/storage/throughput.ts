@@ -8,7 +8,15 @@
  */
 export const THROUGHPUT_WINDOW_MS = 24 * 60 * 60 * 1000;
 
-/** Jobs that ended on one route in one minute. */
+/**
+ * Jobs that ended on one route in one minute.
+ *
+ * @example
+ * ```ts
+ * const bucket: ThroughputBucket = { minute: minuteOf(Date.now()), route: 'foo', completed: 118, failed: 2 };
+ * const failedLastHour = (await backend.throughput('demo', Date.now() - 3_600_000)).reduce((n, b) => n + b.failed, 0);
+ * ```
+ */
 export interface ThroughputBucket {
   /** The minute's start, epoch ms. */
   minute: number;

@@ -9,9 +9,23 @@ import type { LogLine, NewJob, StorageCapabilities } from './contract.js';
  * worker give up, the lease expire and the handler run again).
  */
 
-/** Each text of a stored error (its message, its stack) keeps at most this many bytes. */
+/**
+ * Each text of a stored error (its message, its stack) keeps at most this many bytes.
+ *
+ * @example
+ * ```ts
+ * const message = cutText(err.message, MAX_ERROR_TEXT_BYTES); // as much of it as a stored error keeps
+ * ```
+ */
 export const MAX_ERROR_TEXT_BYTES = 32_768;
-/** A log line keeps at most this many bytes. */
+/**
+ * A log line keeps at most this many bytes.
+ *
+ * @example
+ * ```ts
+ * const line = cutText(output, MAX_LOG_LINE_BYTES); // as much of it as a stored log line keeps
+ * ```
+ */
 export const MAX_LOG_LINE_BYTES = 65_536;
 /**
  * The most bytes of JSON `capabilities` lets one result, error, log line or job take; `Infinity`
@@ -19,7 +33,7 @@ export const MAX_LOG_LINE_BYTES = 65_536;
  *
  * @example
  * ```ts
- * valueLimit({ crossProcess: true, pushEvents: true, batchClaim: true, durable: true, maxValueBytes: 90_000 }); // 90_000
+ * valueLimit(backend.capabilities); // 90_000 on FoundationDB, Infinity on a store that declares no limit
  * ```
  */
 export function valueLimit(capabilities: Pick<StorageCapabilities, 'maxValueBytes'> | undefined): number {
@@ -32,7 +46,7 @@ export function valueLimit(capabilities: Pick<StorageCapabilities, 'maxValueByte
  *
  * @example
  * ```ts
- * cutText('x'.repeat(100), 40); // 'xxxxxxxxxxxxxxxxx… [cut: 83 more bytes]'
+ * cutText('x'.repeat(100), 40); // 'xxxxxxxx… [cut: 92 more bytes]'
  * ```
  */
 export function cutText(text: string, maxBytes: number): string {

@@ -8,7 +8,7 @@ import type { ThroughputBucket } from '../throughput.js';
  *
  * @example
  * ```ts
- * const unsubscribe = await backend.subscribe('demo', (event) => console.log(event.type), ['completed', 'failed']);
+ * const unsubscribe = await backend.subscribe('demo', (event) => console.log(event.type), ['succeeded', 'failed']);
  * ```
  */
 export interface EventStorage {
