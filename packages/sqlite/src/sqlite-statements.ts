@@ -4,7 +4,7 @@ import { deliveryOfJob } from './schema.js';
 
 type Db = InstanceType<typeof Database>;
 
-/** The SQL of every statement the backend runs. */
+/** The SQL of the job, worker, event, pause, log and call-record operations (`operations/`), by statement name. */
 const SQL = {
   insertJob: `INSERT INTO skq_jobs (id, queue, name, args, routes, type, priority, created_at, options, dedupe_key, empty_state)
     VALUES (@id, @queue, @name, @args, @routes, @type, @priority, @created_at, @options, @dedupe_key, @empty_state)
@@ -103,10 +103,61 @@ const SQL = {
       (SELECT IFNULL(MAX(seq), 0) FROM skq_events) - @keep + 1)`,
 };
 
-/** The backend's prepared statements, by name. */
+/** These statements, prepared, by name. */
 export type SqliteStatements = Record<keyof typeof SQL, Database.Statement>;
 
-/** Prepares every statement the backend runs, once per connection (the schema is in place by then). */
+/** Prepares these statements, once per connection (the schema is in place by then). */
 export function prepareStatements(db: Db): SqliteStatements {
   return Object.fromEntries(Object.entries(SQL).map(([name, sql]) => [name, db.prepare(sql)])) as SqliteStatements;
+}
+
+/** The SQL of a delivery's end (`operations/job-endings.ts`), by statement name. */
+const ENDING_SQL = {
+  endingOf: `SELECT j.options,
+        (SELECT COUNT(*) FROM skq_deliveries d WHERE ${deliveryOfJob('j.id', 'd')} AND d.state IN ('queued', 'running')) AS open,
+        (SELECT COUNT(*) FROM skq_deliveries d WHERE ${deliveryOfJob('j.id', 'd')} AND d.state IN ('failed', 'cancelled')) AS bad
+      FROM skq_jobs j WHERE j.id = ?`,
+  markEnded: 'UPDATE skq_jobs SET ended_at = ?, ended_kind = ? WHERE id = ?',
+  endedBefore: 'SELECT id FROM skq_jobs WHERE queue = ? AND ended_kind = ? AND ended_at < ? LIMIT ?',
+  endedBeyond: 'SELECT id FROM skq_jobs WHERE queue = ? AND ended_kind = ? ORDER BY ended_at DESC LIMIT ? OFFSET ?',
+  deleteDeliveries: `DELETE FROM skq_deliveries WHERE ${deliveryOfJob('@job')}`,
+  deleteLogs: 'DELETE FROM skq_logs WHERE job_id = ?',
+  deleteJob: 'DELETE FROM skq_jobs WHERE id = ?',
+  countEnding: `INSERT INTO skq_throughput (queue, route, minute, completed, failed) VALUES (?, ?, ?, ?, ?)
+      ON CONFLICT (queue, minute, route) DO UPDATE SET completed = completed + excluded.completed, failed = failed + excluded.failed`,
+  trimThroughput: 'DELETE FROM skq_throughput WHERE minute < ?',
+  throughputSince: 'SELECT minute, route, completed, failed FROM skq_throughput WHERE queue = ? AND minute >= ? ORDER BY minute, route',
+};
+
+/** The statements of a delivery's end, by name. */
+export type EndingStatements = Record<keyof typeof ENDING_SQL, Database.Statement>;
+
+/** Prepares the statements of a delivery's end, once per connection. */
+export function prepareEndingStatements(db: Db): EndingStatements {
+  return Object.fromEntries(Object.entries(ENDING_SQL).map(([name, sql]) => [name, db.prepare(sql)])) as EndingStatements;
+}
+
+/** The SQL of the schedule operations (`operations/schedules.ts`), by statement name. */
+const SCHEDULE_SQL = {
+  get: 'SELECT * FROM skq_schedules WHERE queue = ? AND id = ?',
+  list: 'SELECT * FROM skq_schedules WHERE queue = ? ORDER BY id',
+  insert: `INSERT INTO skq_schedules (queue, id, definition, state, next_run_at, created_at, updated_at)
+      VALUES (@queue, @id, @definition, @state, @next_run_at, @now, @now)`,
+  redefine: `UPDATE skq_schedules SET definition = @definition, state = @state, next_run_at = @next_run_at, waiting_job_id = NULL,
+      version = version + 1, updated_at = @now WHERE queue = @queue AND id = @id`,
+  pause: 'UPDATE skq_schedules SET paused = ?, version = version + 1, updated_at = ? WHERE queue = ? AND id = ?',
+  remove: 'DELETE FROM skq_schedules WHERE queue = ? AND id = ?',
+  fire: `UPDATE skq_schedules SET next_run_at = @next_run_at, waiting_job_id = @waiting_job_id, fired_count = fired_count + 1,
+      last_fired_at = @fired_at, last_job_id = @job_id, version = version + 1, updated_at = @fired_at
+      WHERE queue = @queue AND id = @id AND version = @version AND paused = 0`,
+  advance: `UPDATE skq_schedules SET next_run_at = @next_run_at, state = @state, waiting_job_id = NULL, version = version + 1, updated_at = @now
+      WHERE queue = @queue AND id = @id AND version = @version`,
+};
+
+/** The schedule statements, by name. */
+export type ScheduleStatements = Record<keyof typeof SCHEDULE_SQL, Database.Statement>;
+
+/** Prepares the schedule statements, once per connection. */
+export function prepareScheduleStatements(db: Db): ScheduleStatements {
+  return Object.fromEntries(Object.entries(SCHEDULE_SQL).map(([name, sql]) => [name, db.prepare(sql)])) as ScheduleStatements;
 }

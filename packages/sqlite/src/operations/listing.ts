@@ -1,0 +1,51 @@
+import { zeroStateCounts, type JobRecord, type JobState, type ListJobsQuery, type StateCounts } from '@skq/core';
+import { toJobRecord, type DeliveryRow, type JobRow } from '../rows.js';
+import type { SqliteStore } from './store.js';
+
+// What the dashboard and the admin calls read: jobs, counts and queue names. Plain reads, outside
+// any write transaction.
+
+/** One job. Reads: the job in `queue` and its deliveries. Returns its record, or null when it is not there. */
+export function getJob(s: SqliteStore, queue: string, jobId: string): JobRecord | null {
+  const row = s.stmt.job.get(jobId, queue) as JobRow | undefined;
+  return row ? toJobRecord(row, s.stmt.deliveriesOf.all({ job: jobId }) as DeliveryRow[], Date.now()) : null;
+}
+
+/**
+ * A page of jobs, newest first. Reads: up to `limit` jobs of the queue (the listing index), after
+ * the `after` cursor when given, and each one's deliveries. Returns their records.
+ */
+export function listJobs(s: SqliteStore, query: ListJobsQuery): JobRecord[] {
+  const now = Date.now();
+  const rows = (
+    query.after
+      ? s.stmt.jobsAfter.all({ queue: query.queue, created_at: query.after.createdAt, id: query.after.id, limit: query.limit })
+      : s.stmt.jobsNewest.all(query.queue, query.limit)
+  ) as JobRow[];
+  return rows.map((row) => toJobRecord(row, s.stmt.deliveriesOf.all({ job: row.id }) as DeliveryRow[], now));
+}
+
+/**
+ * Delivery counts by route and state. Reads: the counts kept by triggers, and the number of queued
+ * deliveries whose run_at is still ahead. Returns the counts, those deliveries moved from queued to
+ * scheduled.
+ */
+export function countByState(s: SqliteStore, queue: string): StateCounts {
+  const counts: StateCounts = {};
+  for (const row of s.stmt.counts.all(queue) as { route: string; state: JobState; n: number }[]) {
+    counts[row.route] ??= zeroStateCounts();
+    counts[row.route]![row.state] += row.n;
+  }
+  // A queued delivery whose time has not come is shown as scheduled.
+  for (const row of s.stmt.scheduledCounts.all(queue, Date.now()) as { route: string; n: number }[]) {
+    const route = (counts[row.route] ??= zeroStateCounts());
+    route.queued = Math.max(0, route.queued - row.n);
+    route.scheduled += row.n;
+  }
+  return counts;
+}
+
+/** Queue names. Reads: the distinct queues of jobs (a skip scan), workers and schedules. Returns them sorted. */
+export function listQueues(s: SqliteStore): string[] {
+  return (s.stmt.queueNames.all() as { queue: string }[]).map((r) => r.queue);
+}
