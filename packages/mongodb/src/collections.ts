@@ -1,7 +1,6 @@
 import type { Collection, Db } from 'mongodb';
 import type { CallRecord } from '@skq/core';
-import type { DeliveryDoc, EventDoc, JobDoc, LogDoc, WorkerDoc } from './documents.js';
-import type { ScheduleDoc } from './mongo-schedules.js';
+import type { DeliveryDoc, EventDoc, JobDoc, LogDoc, ScheduleDoc, WorkerDoc } from './documents.js';
 
 /** The dedupe lock of a pending job: `_id` is queue + NUL + key. */
 export interface DedupeDoc {

@@ -1,4 +1,4 @@
-import { claimableArgs, deliveryState, storedArgs, storedRunOptions, summarizeDeliveries, type ClaimedDelivery, type Delivery, type JobEvent, type JobRecord, type JobState, type LogLine, type NewJob, type WorkerInfo } from '@skq/core';
+import { claimableArgs, deliveryState, storedArgs, storedRunOptions, summarizeDeliveries, type ClaimedDelivery, type Delivery, type JobEvent, type JobRecord, type JobState, type LogLine, type NewJob, type ScheduleRecord, type WorkerInfo } from '@skq/core';
 
 /*
  * The documents the backend stores. Arguments, results and errors are kept as JSON text, so that
@@ -84,6 +84,15 @@ export type EventDoc = JobEvent;
 export interface LogDoc extends LogLine {
   jobId: string;
   seq: number;
+}
+
+/** A stored schedule; `_id` is queue + NUL + id. */
+export interface ScheduleDoc extends Omit<ScheduleRecord, 'rule' | 'job'> {
+  _id: string;
+  /** The rule and job as JSON: an unchanged definition compares equal as text. */
+  definition: string;
+  /** The job of a tick that won its compare-and-set but may not be enqueued yet (JSON). */
+  firingJob?: string;
 }
 
 export function toDelivery(doc: DeliveryDoc, now: number): Delivery {

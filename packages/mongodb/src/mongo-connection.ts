@@ -20,8 +20,8 @@ export const REPLACE_AFTER_FAILURES = 3;
  * a fresh client is connected, one attempt per `selectionTimeoutMs` until one connects or the old
  * client serves a call again. The fresh client then takes over and the old one is closed. The
  * collections object is updated in place and {@link MongoConnection.db} follows the current client:
- * whatever reads a collection through them at each call (the writer, operations, schedules, the
- * event feed, a `CappedQueue` given the backend) uses the new client from its next call on, while
+ * whatever reads a collection through them at each call (the operations, the event feed, a
+ * `CappedQueue` given the backend) uses the new client from its next call on, while
  * a collection or `Db` kept from before belongs to the closed client. A change stream or cursor of
  * the old client fails when it closes and is reopened on the new one.
  */
