@@ -168,6 +168,13 @@ export async function sendWorkerCommand(qt: QueueTransaction, workerId: string, 
   return true;
 }
 
+/** Unregister. Reads: the registration, for its routes. Writes: it and its claimer presence on each route cleared. */
+export async function unregisterWorker(qt: QueueTransaction, workerId: string): Promise<void> {
+  const raw = await qt.tr.get(qt.keys.key('w', workerId));
+  qt.tr.clear(qt.keys.key('w', workerId));
+  for (const route of raw ? decode<WorkerInfo>(raw).routes : []) qt.tr.clear(qt.keys.key('cl', route, workerId));
+}
+
 function toWorker(qt: QueueTransaction, w: StoredWorker, version: number): WorkerInfo {
   const { expiresVersion, ...info } = w;
   // The expiry is a cluster version; people get it as this machine's estimate of the instant.

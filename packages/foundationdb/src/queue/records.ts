@@ -1,5 +1,8 @@
 import { deliveryState, summarizeDeliveries, type ClaimedDelivery, type Delivery, type EndedKind, type JobRecord, type WorkerInfo } from '@skq/core';
 
+/** The most bytes of JSON one result, error, log line or job takes: FDB's values are at most 100,000 bytes, and each is one value with a little around it. */
+export const MAX_VALUE_BYTES = 90_000;
+
 /** A job as stored under `j, jobId`: the contract's fields, its delivery ids and its end. */
 export interface StoredJob extends Pick<JobRecord, 'id' | 'name' | 'args' | 'routes' | 'type' | 'priority' | 'createdAt' | 'options' | 'dedupeKey'> {
   deliveryIds: string[];
