@@ -3,16 +3,6 @@ import { COMMON_LUA } from './common.js';
 /** How many ARGV entries each job takes in the enqueue script. */
 export const ENQUEUE_FIELDS = 13;
 
-/**
- * enqueue — stores a batch of jobs with their deliveries.
- * Reads:   from ARGV[7], 13 entries per job: id, name, args (JSON), routes (comma-separated), type,
- *          priority, runAt, attempts, dedupe key ('' for none), createdAt, run options other than
- *          attempts (JSON, '' when they are the defaults), the job's own retention of succeeded and of
- *          failed jobs ('<count>,<ageMs>', '' for the backend's); the dedupe hash; for broadcast jobs, the live workers.
- * Writes:  job:<id>, d:<id>.<n>, 'jobs', 'dedupe', 'seq', ready/delayed sets, 'addressed', 'counts', events 'enqueued'.
- * A job id already stored is answered as it is, so a resent enqueue never duplicates a job.
- * Returns: a flat array: job id, 1 if deduped else 0, number of deliveries; per input job.
- */
 /** Lua: enqueueJobs(first, last), the enqueue step over ARGV[first..last], without flush(). */
 export const ENQUEUE_FN = `
 local function enqueueJobs(first, last)
@@ -91,6 +81,16 @@ return out
 end
 `;
 
+/**
+ * enqueue — stores a batch of jobs with their deliveries.
+ * Reads:   from ARGV[7], 13 entries per job: id, name, args (JSON), routes (comma-separated), type,
+ *          priority, runAt, attempts, dedupe key ('' for none), createdAt, run options other than
+ *          attempts (JSON, '' when they are the defaults), the job's own retention of succeeded and of
+ *          failed jobs ('<count>,<ageMs>', '' for the backend's); the dedupe hash; for broadcast jobs, the live workers.
+ * Writes:  job:<id>, d:<id>.<n>, 'jobs', 'dedupe', 'seq', ready/delayed sets, 'addressed', 'counts', events 'enqueued'.
+ * A job id already stored is answered as it is, so a resent enqueue never duplicates a job.
+ * Returns: a flat array: job id, 1 if deduped else 0, number of deliveries; per input job.
+ */
 export const ENQUEUE_LUA = `${COMMON_LUA}${ENQUEUE_FN}
 local out = enqueueJobs(7, #ARGV)
 flush()

@@ -1,14 +1,6 @@
 import { CLAIM_FN } from './claim.js';
 import { COMMON_LUA } from './common.js';
 
-/**
- * complete — ends leased attempts with their results, many per call.
- * Reads:   ARGV[7] worker id, then triples ARGV[8+3k] delivery id, ARGV[9+3k] attempt number (the
- *          lease's fencing token), ARGV[10+3k] result JSON; d:<id>.
- * Writes:  d:<id> (state succeeded, finished, result), 'active', 'counts', job:<id> (open count),
- *          'done:*' and retention removals, 'dedupe', events 'succeeded'.
- * Returns: per triple, 'ok', 'missing', or 'lost:<state>:<attempt>:<holder>' when that attempt no longer holds the lease.
- */
 /** Lua: completeDeliveries(worker, first), the complete step over the triples from ARGV[first], without flush(). */
 export const COMPLETE_FN = `
 local function completeDeliveries(worker, first)
@@ -29,6 +21,14 @@ local function completeDeliveries(worker, first)
 end
 `;
 
+/**
+ * complete — ends leased attempts with their results, many per call.
+ * Reads:   ARGV[7] worker id, then triples ARGV[8+3k] delivery id, ARGV[9+3k] attempt number (the
+ *          lease's fencing token), ARGV[10+3k] result JSON; d:<id>.
+ * Writes:  d:<id> (state succeeded, finished, result), 'active', 'counts', job:<id> (open count),
+ *          'done:*' and retention removals, 'dedupe', events 'succeeded'.
+ * Returns: per triple, 'ok', 'missing', or 'lost:<state>:<attempt>:<holder>' when that attempt no longer holds the lease.
+ */
 export const COMPLETE_LUA = `${COMMON_LUA}${COMPLETE_FN}
 local out = completeDeliveries(ARGV[7], 8)
 flush()
