@@ -7,6 +7,7 @@ const src = (path: string) => fileURLToPath(new URL(path, import.meta.url));
 export default defineConfig({
   resolve: {
     alias: {
+      '@skq/core/backend': src('./packages/core/src/backend.ts'),
       '@skq/core': src('./packages/core/src/index.ts'),
       '@skq/sqlite': src('./packages/sqlite/src/index.ts'),
       '@skq/worker': src('./packages/worker/src/index.ts'),

@@ -5,7 +5,7 @@
 // and fewer than 5 conflicts per 1,000 claims at concurrency 100.
 //
 //   pnpm bench:foundationdb            # FDB_BENCH_JOBS=10000, FDB_BENCH_ROUNDS=3 by default
-import { leaseOf, type NewJob } from '@skq/core';
+import { leaseOf, type NewJob } from '@skq/core/backend';
 import { FdbBackend } from '@skq/foundationdb';
 import { SimulatedCluster } from '@skq/foundationdb/simulator';
 import { fmt, median } from '../stats.js';

@@ -7,7 +7,7 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { acquireBackend, leaseOf, type NewJob, type StorageBackend } from '@skq/core';
+import { acquireBackend, leaseOf, type NewJob, type StorageBackend } from '@skq/core/backend';
 import { startRedis } from '@skq/testing/servers';
 import { startMonitorServer } from '@skq/web';
 import { fmt, median, percentile } from '../stats.js';

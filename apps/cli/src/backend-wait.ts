@@ -1,4 +1,5 @@
-import { SkqError, acquireBackend, isSkqError, redactUrl, releaseBackend, serializeError, type StorageBackend } from '@skq/core';
+import { SkqError, isSkqError } from '@skq/core';
+import { acquireBackend, redactUrl, releaseBackend, serializeError, type StorageBackend } from '@skq/core/backend';
 
 /** The first wait after a failed connection; each next one doubles, up to {@link MAX_WAIT_MS}. */
 const FIRST_WAIT_MS = 250;

@@ -1,4 +1,5 @@
-import { SkqError, serializeError } from '@skq/core';
+import { SkqError } from '@skq/core';
+import { serializeError } from '@skq/core/backend';
 import { UsageError } from './argv.js';
 import { cell, complain } from './terminal-output.js';
 import { JOBS_USAGE, jobs } from './commands/jobs.js';

@@ -1,7 +1,8 @@
 import { existsSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { z } from 'zod';
-import { SkqError, describeIssues } from '@skq/core';
+import { SkqError } from '@skq/core';
+import { describeIssues } from '@skq/core/backend';
 import { importModule } from './module-loader.js';
 
 /** The shape of `skunq.config.{ts,mjs,js}`. */

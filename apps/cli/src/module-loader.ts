@@ -1,7 +1,8 @@
 import { existsSync, writeSync } from 'node:fs';
 import { extname } from 'node:path';
 import { pathToFileURL } from 'node:url';
-import { SkqError, serializeError } from '@skq/core';
+import { SkqError } from '@skq/core';
+import { serializeError } from '@skq/core/backend';
 import { multiline } from './terminal-output.js';
 
 let typescriptReady: Promise<void> | null = null;

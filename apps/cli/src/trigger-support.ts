@@ -1,4 +1,5 @@
-import { SkqError, importBackendPackage } from '@skq/core';
+import { SkqError } from '@skq/core';
+import { importBackendPackage } from '@skq/core/backend';
 import type { TriggerPositionsProvider } from '@skq/web';
 import { escapingLogger } from './terminal-output.js';
 

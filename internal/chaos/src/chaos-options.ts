@@ -1,6 +1,7 @@
 import { parseArgs } from 'node:util';
 import { z } from 'zod';
-import { SkqError, parseConfig } from '@skq/core';
+import { SkqError } from '@skq/core';
+import { parseConfig } from '@skq/core/backend';
 import { CHAOS_BACKENDS } from './backend-under-test.js';
 
 const count = (min: number) => z.coerce.number().int().min(min);

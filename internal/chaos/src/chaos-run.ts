@@ -2,7 +2,8 @@
 // drain, stop, read the backend and check it against the ledger.
 import { existsSync, mkdirSync, readdirSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import { SkqError, openBackend, scheduledJobId, type JobRecord, type StorageBackend } from '@skq/core';
+import { SkqError, type JobRecord } from '@skq/core';
+import { openBackend, scheduledJobId, type StorageBackend } from '@skq/core/backend';
 import { startBackend, type BackendUnderTest } from './backend-under-test.js';
 import type { ChaosOptions } from './chaos-options.js';
 import { checkRun, formatReport, type CheckReport } from './checker.js';

@@ -1,6 +1,7 @@
 // The checker of a chaos run: what the ledger says was acknowledged and run, against what the backend
 // holds after the run. A pure function of both, so that its rules are tested on made-up histories.
-import { TERMINAL_STATES, type JobRecord, type ScheduleRecord } from '@skq/core';
+import { type JobRecord, type ScheduleRecord } from '@skq/core';
+import { TERMINAL_STATES } from '@skq/core/backend';
 import type { FaultAction, JobKind, LedgerEntry } from './ledger.js';
 
 export interface CheckInput {

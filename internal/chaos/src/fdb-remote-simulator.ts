@@ -5,7 +5,7 @@
 // A client that dies leaves its open transactions uncommitted, as a real FDB client's would be.
 import { connect, createServer, type Server, type Socket } from 'node:net';
 import { createInterface } from 'node:readline';
-import { registerBackend } from '@skq/core';
+import { registerBackend } from '@skq/core/backend';
 import { FdbBackend, type KeySelector, type KvDatabase, type KvReads, type KvTransaction, type KvWatch, type RangeOptions } from '@skq/foundationdb';
 import { FdbError, SimulatedCluster, isRetryable, type FaultOptions, type SimulatedTransaction } from '@skq/foundationdb/simulator';
 

@@ -10,7 +10,7 @@ import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { Redis } from 'ioredis';
 import { z } from 'zod';
-import { parseConfig } from '@skq/core';
+import { parseConfig } from '@skq/core/backend';
 import { startRedis } from '@skq/testing/servers';
 
 const SoakOptionsSchema = z

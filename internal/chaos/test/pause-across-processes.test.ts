@@ -2,7 +2,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { afterAll, describe, expect, it } from 'vitest';
-import { openBackend, type StorageBackend } from '@skq/core';
+import { openBackend, type StorageBackend } from '@skq/core/backend';
 import { SimulatedCluster } from '@skq/foundationdb/simulator';
 import { eventually, missingMongoServer, missingServer, newJob, startMongoServer, startRedis, tempSqlite, uniqueQueue } from '@skq/testing';
 import { registerChaosBackends, serveSimulator } from '../src/fdb-remote-simulator.js';

@@ -1,5 +1,6 @@
 import { expect, it } from 'vitest';
-import { isSkqError, leaseOf, type JobEvent, type StorageBackend } from '@skq/core';
+import { isSkqError, type JobEvent } from '@skq/core';
+import { leaseOf, type StorageBackend } from '@skq/core/backend';
 import { eventually, newJob, uniqueQueue } from './contract-fixtures.js';
 
 /**

@@ -2,7 +2,8 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { randomUUID } from 'node:crypto';
-import { DEFAULT_RUN_OPTIONS, type JobEvent, type NewJob, type StorageBackend } from '@skq/core';
+import { type JobEvent } from '@skq/core';
+import { DEFAULT_RUN_OPTIONS, type NewJob, type StorageBackend } from '@skq/core/backend';
 
 /** A unique queue name, so tests sharing a store never see each other's jobs. */
 export function uniqueQueue(prefix = 'q'): string {

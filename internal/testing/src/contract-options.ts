@@ -1,5 +1,5 @@
 import type { it } from 'vitest';
-import type { StorageBackend } from '@skq/core';
+import type { StorageBackend } from '@skq/core/backend';
 
 /** Opens a connection to the store under test. Every call must reach the same store. */
 export type BackendFactory = () => Promise<StorageBackend>;

@@ -1,5 +1,5 @@
 import { expect, it } from 'vitest';
-import { MAX_LEASE_RECOVERIES, expiredLeaseError, type StorageBackend } from '@skq/core';
+import { MAX_LEASE_RECOVERIES, expiredLeaseError, type StorageBackend } from '@skq/core/backend';
 import { eventually, newJob, uniqueQueue } from './contract-fixtures.js';
 
 /**

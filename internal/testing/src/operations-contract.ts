@@ -1,5 +1,6 @@
 import { expect, it } from 'vitest';
-import { SkqError, SkunkQueue, WHOLE_QUEUE, leaseOf, listJobsPage, minuteOf, type CallRecord, type ClaimedDelivery, type StorageBackend } from '@skq/core';
+import { SkqError, SkunkQueue } from '@skq/core';
+import { WHOLE_QUEUE, leaseOf, listJobsPage, minuteOf, type CallRecord, type ClaimedDelivery, type StorageBackend } from '@skq/core/backend';
 import { eventually, newJob, recordEvents, uniqueQueue } from './contract-fixtures.js';
 import type { CasePicker } from './contract-options.js';
 import { workerCommandContract } from './worker-command-contract.js';

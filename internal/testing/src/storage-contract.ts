@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { SkqError, chargedAttempts, leaseOf, workerGoneError, type ClaimedDelivery, type JobRecord, type NewJob, type ScheduleDefinition, type StorageBackend } from '@skq/core';
+import { SkqError, type JobRecord } from '@skq/core';
+import { chargedAttempts, leaseOf, workerGoneError, type ClaimedDelivery, type NewJob, type ScheduleDefinition, type StorageBackend } from '@skq/core/backend';
 import { eventually, newJob, recordEvents, sleep, uniqueQueue } from './contract-fixtures.js';
 import type { BackendFactory, ContractOptions } from './contract-options.js';
 import { operationsContract } from './operations-contract.js';

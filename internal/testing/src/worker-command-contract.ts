@@ -1,5 +1,6 @@
 import { expect, it } from 'vitest';
-import { SkunkQueue, isSkqError, type StorageBackend } from '@skq/core';
+import { SkunkQueue, isSkqError } from '@skq/core';
+import { type StorageBackend } from '@skq/core/backend';
 import { uniqueQueue } from './contract-fixtures.js';
 
 /** A registration with no process behind it: nothing heartbeats it, nothing obeys its commands. */

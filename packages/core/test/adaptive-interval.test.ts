@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { AimdInterval, RtoInterval, SlowStartInterval, type IntervalPolicy, type RunOutcome } from '@skq/core';
+import { AimdInterval, RtoInterval, SlowStartInterval } from '@skq/core';
+import { type IntervalPolicy, type RunOutcome } from '@skq/core/backend';
 
 function run(policy: IntervalPolicy, outcomes: RunOutcome[]): number[] {
   let state = policy.initial();

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { backendScheme, redactUrl } from '@skq/core';
+import { backendScheme, redactUrl } from '@skq/core/backend';
 
 describe('backend URLs', () => {
   it('hides passwords, including a Redis password with no user name', () => {

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { durationToMs, resolveWhen, SkqError } from '@skq/core';
+import { SkqError } from '@skq/core';
+import { durationToMs, resolveWhen } from '@skq/core/backend';
 
 describe('delays', () => {
   it('combines units and accepts floats', () => {

@@ -1,5 +1,6 @@
 import { afterEach, describe, expect, it, vi } from 'vitest';
-import { LoggerSchema, SkqError, consoleLogger, createConsoleLogger, formatLogLine } from '@skq/core';
+import { SkqError, consoleLogger, createConsoleLogger, formatLogLine } from '@skq/core';
+import { LoggerSchema } from '@skq/core/backend';
 
 function reportFailure(): SkqError {
   const refused = Object.assign(new Error('connect ECONNREFUSED 127.0.0.1:6379'), { code: 'ECONNREFUSED' });

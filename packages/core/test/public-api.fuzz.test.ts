@@ -7,7 +7,8 @@ import { join } from 'node:path';
 import fc from 'fast-check';
 import { afterAll, describe, expect, it } from 'vitest';
 import { z } from 'zod';
-import { AIMDScheduler, JobMixin, RetryAfter, SkqError, SkunkQueue, TimeScheduler, resolveWhen, serializeError } from '@skq/core';
+import { AIMDScheduler, JobMixin, RetryAfter, SkqError, SkunkQueue, TimeScheduler } from '@skq/core';
+import { resolveWhen, serializeError } from '@skq/core/backend';
 import { WorkerPool } from '@skq/worker';
 
 const SEED = 20_261_123;

@@ -3,7 +3,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { z } from 'zod';
-import { CONJUNCTION_JOB, JobMixin, SkqError, SkunkQueue } from '@skq/core';
+import { JobMixin, SkqError, SkunkQueue } from '@skq/core';
+import { CONJUNCTION_JOB } from '@skq/core/backend';
 
 const dir = mkdtempSync(join(tmpdir(), 'skq-queue-'));
 const backend = `sqlite:${join(dir, 'queue.db')}`;

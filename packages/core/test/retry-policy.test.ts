@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { retryDelay, toRunOptions, RetryOptionsSchema } from '@skq/core';
+import { retryDelay, toRunOptions, RetryOptionsSchema } from '@skq/core/backend';
 
 const noJitter = { maxDelayMs: 10_000, jitter: 0 };
 

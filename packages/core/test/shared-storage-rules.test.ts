@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { deliveryState, failureOutcome, newDelivery, requestedFailureOutcome, scheduleFingerprint, scheduleSaveOutcome } from '../src/index.js';
+import { deliveryState, failureOutcome, newDelivery, requestedFailureOutcome, scheduleFingerprint, scheduleSaveOutcome } from '../src/backend.js';
 
 describe('failure outcome', () => {
   it('is cancelled when the attempt ended by cancellation or a cancel was requested, else retrying with a retry time, else failed', () => {

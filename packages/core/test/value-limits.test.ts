@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { SkqError, checkJobSizes, cutText, fitError, fitLogLine, resultTooLarge, valueLimit, MAX_ERROR_TEXT_BYTES, MAX_LOG_LINE_BYTES, type NewJob } from '@skq/core';
+import { SkqError } from '@skq/core';
+import { checkJobSizes, cutText, fitError, fitLogLine, resultTooLarge, valueLimit, MAX_ERROR_TEXT_BYTES, MAX_LOG_LINE_BYTES, type NewJob } from '@skq/core/backend';
 
 describe('value limits: what a store is given fits it', () => {
   it('cuts text to a byte budget with a marker saying how much, never splitting a character', () => {

@@ -1,4 +1,5 @@
-import { SkqError, checkJobSizes, fitLogLine, type EnqueueResult, type LogLine, type NewJob, type WorkerInfo } from '@skq/core';
+import { SkqError, type LogLine, type WorkerInfo } from '@skq/core';
+import { checkJobSizes, fitLogLine, type EnqueueResult, type NewJob } from '@skq/core/backend';
 import { enqueueJob } from './queue/enqueue-transactions.js';
 import { removeJobs } from './queue/job-control-transactions.js';
 import { appendLogs, liveWorkers } from './queue/queue-state-transactions.js';

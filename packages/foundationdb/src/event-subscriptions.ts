@@ -1,4 +1,5 @@
-import type { JobEventListener, JobEventType } from '@skq/core';
+import type { JobEventType } from '@skq/core';
+import type { JobEventListener } from '@skq/core/backend';
 import { closedError } from './fdb-errors.js';
 import { EventTail } from './queue/event-tail.js';
 import type { TransactionRunner } from './transaction-runner.js';

@@ -1,5 +1,13 @@
 import { randomUUID } from 'node:crypto';
 import {
+  type JobEventType,
+  type JobRecord,
+  type LogLine,
+  type ScheduleRecord,
+  type StateCounts,
+  type WorkerInfo,
+} from '@skq/core';
+import {
   RetentionSchedule,
   minuteOf,
   type CallRecord,
@@ -9,24 +17,18 @@ import {
   type EnqueueResult,
   type FailRequest,
   type JobEventListener,
-  type JobEventType,
-  type JobRecord,
   type LeaseToken,
   type ListJobsQuery,
-  type LogLine,
   type NewJob,
   type ScheduleDefinition,
   type ScheduleFiring,
-  type ScheduleRecord,
-  type StateCounts,
   type StorageBackend,
   type StorageCapabilities,
   type ThroughputBucket,
   type WorkerCommand,
-  type WorkerInfo,
   type WorkerRegistration,
   type WorkerStatus,
-} from '@skq/core';
+} from '@skq/core/backend';
 import { appendLogsInBatches, enqueueInBatches } from './batched-writes.js';
 import { EventSubscriptions } from './event-subscriptions.js';
 import { resolveFdbOptions, type FdbOptions } from './fdb-options.js';

@@ -1,5 +1,6 @@
 import { z } from 'zod';
-import { NameSchema, SkqError, parseConfig } from '@skq/core';
+import { SkqError } from '@skq/core';
+import { NameSchema, parseConfig } from '@skq/core/backend';
 
 /**
  * Options of {@link FdbBackend.connect}.

@@ -1,4 +1,4 @@
-import type { StorageBackend } from '@skq/core';
+import type { StorageBackend } from '@skq/core/backend';
 import { FdbBackend } from './fdb-backend.js';
 
 export { FdbBackend } from './fdb-backend.js';

@@ -1,4 +1,5 @@
-import type { ScheduleDefinition, ScheduleFiring, ScheduleRecord, ScheduleSaveOutcome } from '@skq/core';
+import type { ScheduleRecord } from '@skq/core';
+import type { ScheduleDefinition, ScheduleFiring, ScheduleSaveOutcome } from '@skq/core/backend';
 import { enqueueJob } from './queue/enqueue-transactions.js';
 import * as state from './queue/queue-state-transactions.js';
 import type { TransactionRunner } from './transaction-runner.js';

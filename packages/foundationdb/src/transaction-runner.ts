@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { minuteOf } from '@skq/core';
+import { minuteOf } from '@skq/core/backend';
 import { closedError, mapFdbError } from './fdb-errors.js';
 import type { KvDatabase, KvTransaction } from './kv/port.js';
 import { unpack } from './kv/tuple.js';

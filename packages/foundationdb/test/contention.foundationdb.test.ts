@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { leaseOf } from '@skq/core';
+import { leaseOf } from '@skq/core/backend';
 import { FdbBackend } from '@skq/foundationdb';
 import { SimulatedCluster } from '@skq/foundationdb/simulator';
 import { newJob, uniqueQueue } from '@skq/testing';

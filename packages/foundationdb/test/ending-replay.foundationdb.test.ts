@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { FdbBackend } from '@skq/foundationdb';
 import { SimulatedCluster } from '@skq/foundationdb/simulator';
-import { DEFAULT_RUN_OPTIONS } from '@skq/core';
+import { DEFAULT_RUN_OPTIONS } from '@skq/core/backend';
 import { newJob, uniqueQueue } from '@skq/testing';
 
 // A complete or fail whose commit applied but answered commit_unknown_result runs again; when that

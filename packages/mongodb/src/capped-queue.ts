@@ -1,6 +1,7 @@
 import type { Collection, Db, ObjectId } from 'mongodb';
 import { z } from 'zod';
-import { SkqError, parseConfig, timerMs } from '@skq/core';
+import { SkqError } from '@skq/core';
+import { parseConfig, timerMs } from '@skq/core/backend';
 import { mapMongoError, namespaceExists } from './mongo-errors.js';
 import type { MongoBackend } from './mongo-backend.js';
 

@@ -1,5 +1,5 @@
 import type { Collection, Db } from 'mongodb';
-import type { CallRecord } from '@skq/core';
+import type { CallRecord } from '@skq/core/backend';
 import type { DeliveryDoc, EventDoc, JobDoc, LogDoc, ScheduleDoc, WorkerDoc } from './documents.js';
 
 /** The dedupe lock of a pending job: `_id` is queue + NUL + key. */

@@ -1,4 +1,5 @@
-import { claimableArgs, deliveryState, storedArgs, storedRunOptions, summarizeDeliveries, type ClaimedDelivery, type Delivery, type JobEvent, type JobRecord, type JobState, type LogLine, type NewJob, type ScheduleRecord, type WorkerInfo } from '@skq/core';
+import { type Delivery, type JobEvent, type JobRecord, type JobState, type LogLine, type ScheduleRecord, type WorkerInfo } from '@skq/core';
+import { claimableArgs, deliveryState, storedArgs, storedRunOptions, summarizeDeliveries, type ClaimedDelivery, type NewJob } from '@skq/core/backend';
 
 /*
  * The documents the backend stores. Arguments, results and errors are kept as JSON text, so that

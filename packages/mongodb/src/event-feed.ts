@@ -1,5 +1,6 @@
 import type { ChangeStream, Collection, Db, FindCursor, ObjectId } from 'mongodb';
-import { SkqError, type JobEvent, type JobEventListener } from '@skq/core';
+import { SkqError, type JobEvent } from '@skq/core';
+import { type JobEventListener } from '@skq/core/backend';
 import { SequenceClock, toEvent, type EventDoc } from './documents.js';
 import type { WakeupMode } from './mongo-options.js';
 import type { MongoConnection } from './mongo-connection.js';

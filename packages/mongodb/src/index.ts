@@ -1,4 +1,4 @@
-import type { StorageBackend } from '@skq/core';
+import type { StorageBackend } from '@skq/core/backend';
 import { MongoBackend } from './mongo-backend.js';
 
 export { MongoBackend } from './mongo-backend.js';

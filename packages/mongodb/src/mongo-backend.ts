@@ -1,6 +1,15 @@
 import { MongoClient, type Db, type MongoClientOptions } from 'mongodb';
 import {
   SkqError,
+  type JobEvent,
+  type JobRecord,
+  type LogLine,
+  type Logger,
+  type ScheduleRecord,
+  type StateCounts,
+  type WorkerInfo,
+} from '@skq/core';
+import {
   checkJobSizes,
   redactUrl,
   type CallRecord,
@@ -9,26 +18,19 @@ import {
   type ClaimResult,
   type EnqueueResult,
   type FailRequest,
-  type JobEvent,
   type JobEventListener,
-  type JobRecord,
   type LeaseToken,
   type ListJobsQuery,
-  type LogLine,
-  type Logger,
   type NewJob,
   type ScheduleDefinition,
   type ScheduleFiring,
-  type ScheduleRecord,
-  type StateCounts,
   type StorageBackend,
   type StorageCapabilities,
   type ThroughputBucket,
   type WorkerCommand,
-  type WorkerInfo,
   type WorkerRegistration,
   type WorkerStatus,
-} from '@skq/core';
+} from '@skq/core/backend';
 import { ensureIndexes } from './collections.js';
 import { EventFeed, chooseWakeupSource, type WakeupSource } from './event-feed.js';
 import { MongoConnection } from './mongo-connection.js';

@@ -1,5 +1,6 @@
 import { z } from 'zod';
-import { NameSchema, SkqError, parseConfig, timerMs, LoggerSchema, consoleLogger } from '@skq/core';
+import { SkqError, consoleLogger } from '@skq/core';
+import { NameSchema, parseConfig, timerMs, LoggerSchema } from '@skq/core/backend';
 
 /**
  * How idle workers and waiters learn about new events. `auto` picks the best the server offers.

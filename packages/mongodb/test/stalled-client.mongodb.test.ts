@@ -2,7 +2,8 @@ import { execFile } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { deliveryId, isSkqError, type JobEvent, type ScheduleDefinition } from '@skq/core';
+import { isSkqError, type JobEvent } from '@skq/core';
+import { deliveryId, type ScheduleDefinition } from '@skq/core/backend';
 import { CappedQueue, MongoBackend } from '@skq/mongodb';
 import { eventually, missingMongoServer, mongoServerName, newJob, startMongoServer, startStallingProxy, uniqueQueue, type MongoTestServer, type StallingProxy } from '@skq/testing';
 

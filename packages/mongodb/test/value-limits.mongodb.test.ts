@@ -1,6 +1,7 @@
 import { MongoInvalidArgumentError, MongoServerError } from 'mongodb';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { SkunkQueue, deliveryId } from '@skq/core';
+import { SkunkQueue } from '@skq/core';
+import { deliveryId } from '@skq/core/backend';
 import { MongoBackend } from '@skq/mongodb';
 import { WorkerPool } from '@skq/worker';
 import { mapMongoError } from '../src/mongo-errors.js';

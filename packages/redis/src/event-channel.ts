@@ -1,5 +1,6 @@
 import type { Cluster, Redis } from 'ioredis';
-import type { JobEvent, JobEventListener } from '@skq/core';
+import type { JobEvent } from '@skq/core';
+import type { JobEventListener } from '@skq/core/backend';
 
 interface Listener {
   queue: string;

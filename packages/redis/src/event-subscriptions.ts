@@ -1,5 +1,6 @@
 import type { Cluster, Redis } from 'ioredis';
-import { JOB_EVENT_TYPES, type JobEvent, type JobEventListener } from '@skq/core';
+import { type JobEvent } from '@skq/core';
+import { JOB_EVENT_TYPES, type JobEventListener } from '@skq/core/backend';
 import type { CommandRunner } from './command-runner.js';
 import { EventChannel } from './event-channel.js';
 import { mapRedisError } from './redis-errors.js';

@@ -1,4 +1,4 @@
-import type { StorageBackend } from '@skq/core';
+import type { StorageBackend } from '@skq/core/backend';
 import { RedisBackend } from './redis-backend.js';
 
 export { RedisBackend } from './redis-backend.js';

@@ -1,6 +1,7 @@
 // The Redis backend's writes to jobs: enqueue, then cancel, reschedule, retry and remove by id, each
 // one script call; and log lines, appended to their job's list.
-import { jobIdOfDelivery, type EnqueueResult, type LogLine, type NewJob, type RetentionRule } from '@skq/core';
+import { type LogLine } from '@skq/core';
+import { jobIdOfDelivery, type EnqueueResult, type NewJob, type RetentionRule } from '@skq/core/backend';
 import type { CommandRunner } from './command-runner.js';
 import { encodeRunOptions } from './records.js';
 import { Script } from './script-runner.js';

@@ -1,6 +1,7 @@
 // The Redis backend's reads of jobs: one by id, a page of the listing, and a job's log lines.
 import type { Cluster, Redis } from 'ioredis';
-import type { JobRecord, ListJobsQuery, LogLine } from '@skq/core';
+import type { JobRecord, LogLine } from '@skq/core';
+import type { ListJobsQuery } from '@skq/core/backend';
 import type { CommandRunner } from './command-runner.js';
 import { toDelivery, toJobRecord } from './records.js';
 import { Script } from './script-runner.js';

@@ -1,7 +1,8 @@
 // The Redis backend's calls made under a delivery's lease (fail, extend, progress), a claim's
 // settlement, and the recovery of leases that expired. A script's `missing` or `lost:…` status
 // becomes core's LEASE_LOST here.
-import { MAX_LEASE_RECOVERIES, expiredLeaseErrorOf, leaseLost, requestedFailureOutcome, workerGoneError, type ClaimResult, type FailRequest, type LeaseToken, type SkqError } from '@skq/core';
+import { type SkqError } from '@skq/core';
+import { MAX_LEASE_RECOVERIES, expiredLeaseErrorOf, leaseLost, requestedFailureOutcome, workerGoneError, type ClaimResult, type FailRequest, type LeaseToken } from '@skq/core/backend';
 import type { CommandRunner } from './command-runner.js';
 import { decodeClaim } from './records.js';
 import { Script } from './script-runner.js';

@@ -1,5 +1,6 @@
 // The Redis backend's reads and writes of a queue as a whole: paused routes, and counts by route and state.
-import { zeroStateCounts, type JobState, type StateCounts } from '@skq/core';
+import { type JobState, type StateCounts } from '@skq/core';
+import { zeroStateCounts } from '@skq/core/backend';
 import type { CommandRunner } from './command-runner.js';
 import { Script } from './script-runner.js';
 import { SET_PAUSED_LUA } from './scripts/operations.js';

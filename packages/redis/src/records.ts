@@ -1,4 +1,12 @@
 import {
+  type Delivery,
+  type JobRecord,
+  type JobState,
+  type ScheduleRecord,
+  type SerializedError,
+  type WorkerInfo,
+} from '@skq/core';
+import {
   DEFAULT_RUN_OPTIONS,
   claimableArgs,
   deliveryState,
@@ -8,15 +16,9 @@ import {
   unreadableJobError,
   type ClaimResult,
   type ClaimedDelivery,
-  type Delivery,
-  type JobRecord,
   type JobRunOptions,
-  type JobState,
   type LeaseToken,
-  type ScheduleRecord,
-  type SerializedError,
-  type WorkerInfo,
-} from '@skq/core';
+} from '@skq/core/backend';
 
 const num = (v: string | undefined): number | null => (v === undefined || v === '' ? null : Number(v));
 const json = (v: string | undefined): unknown => (v === undefined || v === '' ? null : JSON.parse(v));

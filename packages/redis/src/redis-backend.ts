@@ -1,31 +1,33 @@
 import type { Cluster, Redis } from 'ioredis';
 import type {
+  JobEvent,
+  JobRecord,
+  LogLine,
+  ScheduleRecord,
+  StateCounts,
+  WorkerInfo,
+} from '@skq/core';
+import type {
   CallRecord,
   CallRecordQuery,
   ClaimRequest,
   ClaimResult,
   EnqueueResult,
   FailRequest,
-  JobEvent,
   JobEventListener,
-  JobRecord,
   LeaseToken,
   ListJobsQuery,
-  LogLine,
   NewJob,
   ScheduleDefinition,
   ScheduleFiring,
-  ScheduleRecord,
   ScheduleSaveOutcome,
-  StateCounts,
   StorageBackend,
   StorageCapabilities,
   ThroughputBucket,
   WorkerCommand,
-  WorkerInfo,
   WorkerRegistration,
   WorkerStatus,
-} from '@skq/core';
+} from '@skq/core/backend';
 import { CommandRunner } from './command-runner.js';
 import { EventSubscriptions } from './event-subscriptions.js';
 import * as jobs from './job-operations.js';

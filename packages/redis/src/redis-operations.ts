@@ -1,5 +1,5 @@
 import type { Cluster, Redis } from 'ioredis';
-import { minuteOf, type CallRecord, type CallRecordQuery, type ThroughputBucket } from '@skq/core';
+import { minuteOf, type CallRecord, type CallRecordQuery, type ThroughputBucket } from '@skq/core/backend';
 import type { QueueKeys } from './keys.js';
 
 /** Call records kept per queue (and per name): the oldest beyond this are trimmed. */

@@ -1,5 +1,6 @@
 import { z } from 'zod';
-import { NameSchema, RetentionSchema, SkqError, parseConfig, redactUrl, timerMs } from '@skq/core';
+import { SkqError } from '@skq/core';
+import { NameSchema, RetentionSchema, parseConfig, redactUrl, timerMs } from '@skq/core/backend';
 
 /** Options of the Redis backend. */
 export const RedisOptionsSchema = z

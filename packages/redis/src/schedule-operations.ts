@@ -1,7 +1,8 @@
 // The Redis backend's schedules: a hash per schedule and a set of their ids. Saving, firing,
 // advancing and pausing are scripts that compare and bump the schedule's version in one step;
 // firing enqueues the tick's job in the same script.
-import { scheduleFingerprint, type ScheduleDefinition, type ScheduleFiring, type ScheduleRecord, type ScheduleSaveOutcome } from '@skq/core';
+import { type ScheduleRecord } from '@skq/core';
+import { scheduleFingerprint, type ScheduleDefinition, type ScheduleFiring, type ScheduleSaveOutcome } from '@skq/core/backend';
 import type { CommandRunner } from './command-runner.js';
 import { enqueueArgs } from './job-operations.js';
 import { toScheduleRecord } from './records.js';

@@ -1,4 +1,4 @@
-import type { ClaimRequest, ClaimResult, LeaseToken } from '@skq/core';
+import type { ClaimRequest, ClaimResult, LeaseToken } from '@skq/core/backend';
 import { closedError, type CommandRunner } from './command-runner.js';
 import { leaseError, settleClaim } from './lease-operations.js';
 import { Script } from './script-runner.js';

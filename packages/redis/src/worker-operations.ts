@@ -1,5 +1,6 @@
 // The Redis backend's worker registrations and the commands left on them.
-import type { WorkerCommand, WorkerInfo, WorkerRegistration, WorkerStatus } from '@skq/core';
+import type { WorkerInfo } from '@skq/core';
+import type { WorkerCommand, WorkerRegistration, WorkerStatus } from '@skq/core/backend';
 import type { CommandRunner } from './command-runner.js';
 import { toWorker } from './records.js';
 import { Script } from './script-runner.js';

@@ -1,6 +1,7 @@
 import { watch, type FSWatcher } from 'node:fs';
 import { basename, dirname } from 'node:path';
-import type { JobEvent, JobEventListener } from '@skq/core';
+import type { JobEvent } from '@skq/core';
+import type { JobEventListener } from '@skq/core/backend';
 
 /** How often old events are deleted (by age and by count). */
 const TRIM_EVERY_MS = 5_000;

@@ -1,4 +1,4 @@
-import type { StorageBackend } from '@skq/core';
+import type { StorageBackend } from '@skq/core/backend';
 import { SqliteBackend } from './sqlite-backend.js';
 
 export { SqliteBackend } from './sqlite-backend.js';

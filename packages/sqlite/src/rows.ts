@@ -1,4 +1,5 @@
-import { claimableArgs, deliveryState, storedArgs, storedRunOptions, summarizeDeliveries, type ClaimedDelivery, type Delivery, type JobEvent, type JobRecord, type JobState, type WorkerInfo } from '@skq/core';
+import { type Delivery, type JobEvent, type JobRecord, type JobState, type WorkerInfo } from '@skq/core';
+import { claimableArgs, deliveryState, storedArgs, storedRunOptions, summarizeDeliveries, type ClaimedDelivery } from '@skq/core/backend';
 
 const json = (v: string | null | undefined): unknown => (v === null || v === undefined ? null : JSON.parse(v));
 

@@ -1,31 +1,33 @@
 import Database from 'better-sqlite3';
 import {
   SkqError,
+  type JobEvent,
+  type JobRecord,
+  type LogLine,
+  type ScheduleRecord,
+  type StateCounts,
+  type WorkerInfo,
+} from '@skq/core';
+import {
   type CallRecord,
   type CallRecordQuery,
   type ClaimRequest,
   type ClaimResult,
   type EnqueueResult,
   type FailRequest,
-  type JobEvent,
   type JobEventListener,
-  type JobRecord,
   type LeaseToken,
   type ListJobsQuery,
-  type LogLine,
   type NewJob,
   type ScheduleDefinition,
   type ScheduleFiring,
-  type ScheduleRecord,
-  type StateCounts,
   type StorageBackend,
   type StorageCapabilities,
   type ThroughputBucket,
   type WorkerCommand,
-  type WorkerInfo,
   type WorkerRegistration,
   type WorkerStatus,
-} from '@skq/core';
+} from '@skq/core/backend';
 import { EventFeed } from './event-feed.js';
 import { GroupCommit } from './group-commit.js';
 import { claim } from './operations/claim.js';

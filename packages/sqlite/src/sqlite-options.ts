@@ -1,7 +1,8 @@
 import { mkdirSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import { z } from 'zod';
-import { SkqError, parseConfig, timerMs } from '@skq/core';
+import { SkqError } from '@skq/core';
+import { parseConfig, timerMs } from '@skq/core/backend';
 
 /** Options of the SQLite backend. */
 export const SqliteOptionsSchema = z

@@ -1,5 +1,5 @@
 import type Database from 'better-sqlite3';
-import { WHOLE_QUEUE } from '@skq/core';
+import { WHOLE_QUEUE } from '@skq/core/backend';
 import { deliveryOfJob } from './schema.js';
 
 type Db = InstanceType<typeof Database>;

@@ -1,5 +1,6 @@
 import type { ServerResponse } from 'node:http';
-import { JOB_STATES, type JobEvent, type JobRecord, type StateCounts, type StorageBackend } from '@skq/core';
+import { type JobEvent, type JobRecord, type StateCounts } from '@skq/core';
+import { JOB_STATES, type StorageBackend } from '@skq/core/backend';
 import { JOB_PAGE_JSON_LIMIT, previewJson } from './json-preview.js';
 
 /** How often a stream sends what gathered since its last send: thousands of events a second become 4 messages. */

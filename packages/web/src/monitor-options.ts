@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { NameSchema, isStorageBackend, type StorageBackend } from '@skq/core';
+import { NameSchema, isStorageBackend, type StorageBackend } from '@skq/core/backend';
 import type { TriggerPositionsProvider } from './trigger-positions.js';
 
 /**

@@ -1,7 +1,8 @@
 import { createServer, type Server } from 'node:http';
 import { isIP } from 'node:net';
 import { z } from 'zod';
-import { SkqError, parseConfig } from '@skq/core';
+import { SkqError } from '@skq/core';
+import { parseConfig } from '@skq/core/backend';
 import { generateToken } from './auth.js';
 import { Monitor } from './monitor.js';
 import { MonitorOptionsSchema } from './monitor-options.js';

@@ -1,7 +1,8 @@
 import { readFile } from 'node:fs/promises';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import createRouter from 'find-my-way';
-import { SkqError, parseConfig, serializeError } from '@skq/core';
+import { SkqError } from '@skq/core';
+import { parseConfig, serializeError } from '@skq/core/backend';
 import { MonitorAuth } from './auth.js';
 import { LiveFeed } from './live-feed.js';
 import { MonitorOptionsSchema, type MonitorOptions, type ParsedMonitorOptions } from './monitor-options.js';

@@ -1,5 +1,5 @@
 import { Counter, Gauge, Registry } from 'prom-client';
-import { JOB_STATES, minuteOf, type StorageBackend } from '@skq/core';
+import { JOB_STATES, minuteOf, type StorageBackend } from '@skq/core/backend';
 
 /** Minutes whose throughput counts may still grow (late writes from slow workers): read again at each scrape. */
 const OPEN_MINUTES = 3;

@@ -1,4 +1,5 @@
-import { SkqError, SkunkQueue, acquireBackend, backendUrlFromEnvironment, releaseBackend, type StateCounts, type StorageBackend } from '@skq/core';
+import { SkqError, SkunkQueue, type StateCounts } from '@skq/core';
+import { acquireBackend, backendUrlFromEnvironment, releaseBackend, type StorageBackend } from '@skq/core/backend';
 
 /** How long a discovered list of queues is trusted before the store is asked again. */
 const DISCOVERY_TTL_MS = 60_000;

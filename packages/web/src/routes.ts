@@ -1,5 +1,6 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { JOB_STATES, SkqError, WORKER_COMMANDS, type JobState, type WorkerCommandName } from '@skq/core';
+import { SkqError, type JobState, type WorkerCommandName } from '@skq/core';
+import { JOB_STATES, WORKER_COMMANDS } from '@skq/core/backend';
 import type { LiveFeed } from './live-feed.js';
 import { MAX_WATCHED_JOBS } from './live-feed.js';
 import type { MonitorMetrics } from './prometheus.js';

@@ -1,4 +1,4 @@
-import type { ThroughputBucket } from '@skq/core';
+import type { ThroughputBucket } from '@skq/core/backend';
 import { html, type SafeHtml } from './html.js';
 
 /** One bar of a chart: the jobs that ended in one slot of time. */

@@ -3,7 +3,8 @@
 // FoundationDB's simulator (which lives in one process) is covered like the servers.
 import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { SkunkQueue, type StorageBackend } from '@skq/core';
+import { SkunkQueue } from '@skq/core';
+import { type StorageBackend } from '@skq/core/backend';
 import { FdbBackend } from '@skq/foundationdb';
 import { SimulatedCluster } from '@skq/foundationdb/simulator';
 import { launchChromium, missingChromium, missingMongoServer, missingServer, startMongoServer, startRedis, tempSqlite } from '@skq/testing';

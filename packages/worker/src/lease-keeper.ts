@@ -1,10 +1,11 @@
-import { CONJUNCTION_JOB, SkqError, leaseOf, type ClaimedDelivery, type LeaseToken, type LogMeta, type StorageBackend } from '@skq/core';
+import { SkqError, type LogMeta } from '@skq/core';
+import { CONJUNCTION_JOB, leaseOf, type ClaimedDelivery, type LeaseToken, type LeaseStorage } from '@skq/core/backend';
 import type { AttemptControl } from './attempt-control.js';
 import { contextOf } from './run-attempt.js';
 
 /** What a {@link LeaseKeeper} needs from its route worker. */
 export interface LeaseKeeperSettings {
-  backend: StorageBackend;
+  backend: LeaseStorage;
   queue: string;
   /** The worker that holds the leases. */
   workerId: string;

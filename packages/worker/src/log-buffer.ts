@@ -1,4 +1,5 @@
-import { fitLogLine, isSkqError, type LogLine, type StorageBackend } from '@skq/core';
+import { isSkqError, type LogLine } from '@skq/core';
+import { fitLogLine, type StorageBackend } from '@skq/core/backend';
 
 /** Lines a worker process keeps, all its attempts together, while the store does not take them; past either bound the oldest go, and a line says how many. */
 export const MAX_PENDING_LOG_LINES = 100_000;

@@ -1,4 +1,5 @@
-import { SkqError, isSkqError, leaseOf, type ClaimedDelivery, type LogMeta, type StorageBackend } from '@skq/core';
+import { SkqError, isSkqError, type LogMeta } from '@skq/core';
+import { leaseOf, type ClaimedDelivery, type StorageBackend } from '@skq/core/backend';
 import { about, type AttemptOutcome } from './run-attempt.js';
 
 /** An attempt whose outcome is stored: `retrying` failed and runs again later. */

@@ -1,5 +1,6 @@
 import { hostname } from 'node:os';
-import { SkqError, valueLimit, type ClaimedDelivery, type JobRegistry, type LogMeta, type StorageBackend, type WorkerRegistration } from '@skq/core';
+import { SkqError, type LogMeta } from '@skq/core';
+import { valueLimit, type ClaimedDelivery, type JobRegistry, type StorageBackend, type WorkerRegistration } from '@skq/core/backend';
 import { AttemptControl } from './attempt-control.js';
 import { LeaseKeeper } from './lease-keeper.js';
 import { writeLogBuffers } from './log-buffer.js';

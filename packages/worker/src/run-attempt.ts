@@ -1,8 +1,13 @@
 import {
-  CONJUNCTION_JOB,
   RetryAfter,
   SkqError,
   UnrecoverableError,
+  type JobContext,
+  type LogMeta,
+  type SerializedError,
+} from '@skq/core';
+import {
+  CONJUNCTION_JOB,
   chargedAttempts,
   fitError,
   formatLogParts,
@@ -13,13 +18,10 @@ import {
   validateArgs,
   type ClaimedDelivery,
   type JobCall,
-  type JobContext,
   type JobRegistry,
-  type LogMeta,
   type LogSink,
   type RunnableJob,
-  type SerializedError,
-} from '@skq/core';
+} from '@skq/core/backend';
 import type { AttemptControl } from './attempt-control.js';
 
 /** How one attempt ended, and what the worker should tell the backend. */

@@ -1,4 +1,5 @@
-import { isSkqError, leaseOf, type ClaimedDelivery, type LogMeta, type StorageBackend } from '@skq/core';
+import { isSkqError, type LogMeta } from '@skq/core';
+import { leaseOf, type ClaimedDelivery, type StorageBackend } from '@skq/core/backend';
 import type { AttemptControl } from './attempt-control.js';
 import { LogBuffer } from './log-buffer.js';
 import { about, type ProgressSink } from './run-attempt.js';

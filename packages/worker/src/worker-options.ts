@@ -1,20 +1,22 @@
 import { z } from 'zod';
 import {
   JobDefinition,
-  NameSchema,
-  RoutesSchema,
   SkqError,
   SkunkQueue,
+  consoleLogger,
+} from '@skq/core';
+import {
+  NameSchema,
+  RoutesSchema,
   parseConfig,
   timerMs,
   isJobClass,
   isStorageBackend,
-  consoleLogger,
   LoggerSchema,
   type JobClass,
   type ModuleImporter,
   type StorageBackend,
-} from '@skq/core';
+} from '@skq/core/backend';
 
 import type { AttemptEnd } from './outcome-writer.js';
 

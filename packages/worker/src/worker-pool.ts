@@ -2,9 +2,14 @@ import { hostname } from 'node:os';
 import { randomBytes } from 'node:crypto';
 import {
   JobDefinition,
+  SkqError,
+  type JobEvent,
+  type LogMeta,
+  type Logger,
+} from '@skq/core';
+import {
   JobRegistry,
   ScheduleRunner,
-  SkqError,
   acquireBackend,
   activeJobContext,
   backendUrlFromEnvironment,
@@ -16,12 +21,9 @@ import {
   defaultJobRegistry,
   releaseBackend,
   runnableFromClass,
-  type JobEvent,
-  type LogMeta,
-  type Logger,
   type StorageBackend,
   type WorkerCommand,
-} from '@skq/core';
+} from '@skq/core/backend';
 import { RouteWorker, cancellationError } from './route-worker.js';
 import { parseWorkerPoolOptions, type ParsedWorkerPoolOptions, type WorkerPoolOptions } from './worker-options.js';
 

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { SkqError, currentJob, type LogLine, type StorageBackend } from '@skq/core';
+import { SkqError, currentJob, type LogLine } from '@skq/core';
+import { type StorageBackend } from '@skq/core/backend';
 import { eventually } from '@skq/testing';
 import { sqliteQueues } from './fixtures/sqlite-queues.js';
 

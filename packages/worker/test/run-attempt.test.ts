@@ -1,6 +1,7 @@
 // Attempts of handlers that throw what a careless or hostile handler would: the outcome is always recorded.
 import { describe, expect, it } from 'vitest';
-import { JobRegistry, RetryAfter, SkqError, serializeError, type ClaimedDelivery } from '@skq/core';
+import { RetryAfter, SkqError } from '@skq/core';
+import { JobRegistry, serializeError, type ClaimedDelivery } from '@skq/core/backend';
 import { AttemptControl } from '../src/attempt-control.js';
 import { runAttempt } from '../src/run-attempt.js';
 

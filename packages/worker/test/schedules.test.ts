@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { AIMDScheduler, JobMixin, ScheduleRunner, SkqError, TimeScheduler, acquireBackend, releaseBackend, type LogMeta, type StorageBackend } from '@skq/core';
+import { AIMDScheduler, JobMixin, SkqError, TimeScheduler, type LogMeta } from '@skq/core';
+import { ScheduleRunner, acquireBackend, releaseBackend, type StorageBackend } from '@skq/core/backend';
 import { eventually, sleep } from '@skq/testing';
 import { sqliteQueues } from './fixtures/sqlite-queues.js';
 

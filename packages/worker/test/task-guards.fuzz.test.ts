@@ -4,7 +4,8 @@ import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { SkqError, commandArgv } from '@skq/core';
+import { SkqError } from '@skq/core';
+import { commandArgv } from '@skq/core/backend';
 import { writeModuleTree } from './fixtures/module-tree.js';
 import { sqliteQueues } from './fixtures/sqlite-queues.js';
 

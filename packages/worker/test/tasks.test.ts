@@ -1,7 +1,8 @@
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { SkqError, commandArgv } from '@skq/core';
+import { SkqError } from '@skq/core';
+import { commandArgv } from '@skq/core/backend';
 import type { WorkerPoolOptions } from '@skq/worker';
 import { writeModuleTree } from './fixtures/module-tree.js';
 import { sqliteQueues } from './fixtures/sqlite-queues.js';

@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { z } from 'zod';
-import { JobMixin, RetryAfter, SkqError, UnrecoverableError, currentJob, type ClaimRequest, type LeaseToken, type StorageBackend } from '@skq/core';
+import { JobMixin, RetryAfter, SkqError, UnrecoverableError, currentJob } from '@skq/core';
+import { type ClaimRequest, type LeaseToken, type StorageBackend } from '@skq/core/backend';
 import { WorkerPool, type WorkerPoolOptions } from '@skq/worker';
 import { eventually, sleep } from '@skq/testing';
 import { sqliteQueues } from './fixtures/sqlite-queues.js';

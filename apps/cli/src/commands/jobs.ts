@@ -1,4 +1,5 @@
-import { JOB_STATES, type JobRecord, type JobState, type LogLine } from '@skq/core';
+import { type JobRecord, type JobState, type LogLine } from '@skq/core';
+import { JOB_STATES } from '@skq/core/backend';
 import { parseFlags, parseIdAndFlags, usage, UsageError, type FlagSpec } from '../argv.js';
 import { durationFlag } from '../duration-flag.js';
 import { QUEUE_FLAGS, queueFromFlags } from '../queue-flags.js';

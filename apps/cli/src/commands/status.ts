@@ -1,4 +1,4 @@
-import { JOB_STATES, WHOLE_QUEUE } from '@skq/core';
+import { JOB_STATES, WHOLE_QUEUE } from '@skq/core/backend';
 import { parseFlags, usage, type FlagSpec } from '../argv.js';
 import { QUEUE_FLAGS, queueFromFlags } from '../queue-flags.js';
 import { cell, say, sayJson } from '../terminal-output.js';

@@ -1,5 +1,5 @@
 import { resolve } from 'node:path';
-import { redactUrl } from '@skq/core';
+import { redactUrl } from '@skq/core/backend';
 import { parseFlags, usage, UsageError, type FlagSpec } from '../argv.js';
 import { loadConfig } from '../config-file.js';
 import { importModule } from '../module-loader.js';

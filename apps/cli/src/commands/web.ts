@@ -1,4 +1,4 @@
-import { backendUrlFromEnvironment, redactUrl, releaseBackend } from '@skq/core';
+import { backendUrlFromEnvironment, redactUrl, releaseBackend } from '@skq/core/backend';
 import { startMonitorServer } from '@skq/web';
 import { parseFlags, usage, UsageError, type FlagSpec } from '../argv.js';
 import { loadConfig } from '../config-file.js';

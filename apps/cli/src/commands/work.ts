@@ -1,5 +1,5 @@
 import { resolve } from 'node:path';
-import { backendUrlFromEnvironment, isJobClass, redactUrl, releaseBackend, type JobClass } from '@skq/core';
+import { backendUrlFromEnvironment, isJobClass, redactUrl, releaseBackend, type JobClass } from '@skq/core/backend';
 import { WorkerPool } from '@skq/worker';
 import { parseFlags, usage, UsageError, type FlagSpec } from '../argv.js';
 import { loadConfig } from '../config-file.js';

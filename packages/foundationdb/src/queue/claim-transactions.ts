@@ -1,7 +1,7 @@
 // The claim transaction and its parts: which of a route's claimers this one is, due deliveries
 // promoted, the head of the ready index split between claimers, and a claim's replay. Each runs
 // inside the claim's transaction, which the port's retry loop may run more than once.
-import { unreadableJobError, type ClaimRequest, type ClaimResult, type ClaimedDelivery } from '@skq/core';
+import { unreadableJobError, type ClaimRequest, type ClaimResult, type ClaimedDelivery } from '@skq/core/backend';
 import { unpack } from '../kv/tuple.js';
 import { VERSIONS_PER_MS, type QueueTransaction } from './queue-transaction.js';
 import { liveWorkers } from './queue-state-transactions.js';

@@ -12,7 +12,7 @@ import {
   type FailureOutcome,
   type LeaseToken,
   type RetentionSchedule,
-} from '@skq/core';
+} from '@skq/core/backend';
 import { unpack } from '../kv/tuple.js';
 import type { QueueTransaction } from './queue-transaction.js';
 import { MAX_VALUE_BYTES, counterValue, decode, encode, type StoredDelivery, type StoredJob } from './records.js';

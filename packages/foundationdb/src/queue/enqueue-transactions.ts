@@ -1,6 +1,7 @@
 // The enqueue transaction. Its body runs in the port's retry loop, so it may run more than once
 // and must be idempotent: a rerun finds the job stored by id.
-import { TERMINAL_STATES, deliveryId, newDelivery, planDeliveries, type EnqueueResult, type NewJob, type WorkerInfo } from '@skq/core';
+import { type WorkerInfo } from '@skq/core';
+import { TERMINAL_STATES, deliveryId, newDelivery, planDeliveries, type EnqueueResult, type NewJob } from '@skq/core/backend';
 import type { QueueTransaction } from './queue-transaction.js';
 import type { StoredDelivery, StoredJob } from './records.js';
 

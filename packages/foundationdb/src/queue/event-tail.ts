@@ -1,4 +1,5 @@
-import type { JobEvent, JobEventListener, JobEventType } from '@skq/core';
+import type { JobEvent, JobEventType } from '@skq/core';
+import type { JobEventListener } from '@skq/core/backend';
 import type { KvDatabase } from '../kv/port.js';
 import type { QueueKeys } from './keys.js';
 import { decode } from './records.js';

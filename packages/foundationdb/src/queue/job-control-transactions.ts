@@ -1,6 +1,6 @@
 // The transactions that act on a job by id: cancel, reschedule, retry and remove. Each body runs in
 // the port's retry loop (the backend runs them with a marker, so a retry returns the first answer).
-import { cancelledError, type RetentionSchedule } from '@skq/core';
+import { cancelledError, type RetentionSchedule } from '@skq/core/backend';
 import { deleteJob, endDelivery } from './ending-transactions.js';
 import type { QueueTransaction } from './queue-transaction.js';
 

@@ -1,6 +1,7 @@
 // The transactions that read jobs: one by id, and a page of the listing. Reads are snapshots, so
 // they conflict with nothing.
-import { SkqError, type JobRecord, type ListJobsQuery } from '@skq/core';
+import { SkqError, type JobRecord } from '@skq/core';
+import { type ListJobsQuery } from '@skq/core/backend';
 import { unpack } from '../kv/tuple.js';
 import type { QueueTransaction } from './queue-transaction.js';
 import { toJobRecord, type StoredDelivery, type StoredJob } from './records.js';

@@ -1,7 +1,7 @@
 // The transactions of a running attempt's lease: renewal, progress stored under it, and recovery of
 // leases that expired or of broadcast deliveries whose worker is gone. Each body runs in the port's
 // retry loop, so it may run more than once and must be idempotent.
-import { expiredLeaseError, expiredLeaseOutcome, holdsLease, leaseLost, workerGoneError, type LeaseToken, type RetentionSchedule } from '@skq/core';
+import { expiredLeaseError, expiredLeaseOutcome, holdsLease, leaseLost, workerGoneError, type LeaseToken, type RetentionSchedule } from '@skq/core/backend';
 import { unpack } from '../kv/tuple.js';
 import { endDelivery } from './ending-transactions.js';
 import { VERSIONS_PER_MS, type QueueTransaction } from './queue-transaction.js';

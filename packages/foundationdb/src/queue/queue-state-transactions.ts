@@ -1,6 +1,12 @@
 // The transactions of a queue's state around its jobs: pause, counts, throughput, logs, call
 // records, workers and their commands, and schedules. Each is the body of one transaction.
 import {
+  type LogLine,
+  type ScheduleRecord,
+  type StateCounts,
+  type WorkerInfo,
+} from '@skq/core';
+import {
   JOB_STATES,
   THROUGHPUT_WINDOW_MS,
   minuteOf,
@@ -9,19 +15,15 @@ import {
   zeroStateCounts,
   type CallRecord,
   type CallRecordQuery,
-  type LogLine,
   type NewJob,
   type ScheduleDefinition,
   type ScheduleFiring,
-  type ScheduleRecord,
   type ScheduleSaveOutcome,
-  type StateCounts,
   type ThroughputBucket,
   type WorkerCommand,
-  type WorkerInfo,
   type WorkerRegistration,
   type WorkerStatus,
-} from '@skq/core';
+} from '@skq/core/backend';
 import { unpack } from '../kv/tuple.js';
 import { VERSIONS_PER_MS, type QueueTransaction } from './queue-transaction.js';
 import { counterValue, decode, encode, type StoredWorker } from './records.js';

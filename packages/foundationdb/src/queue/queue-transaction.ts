@@ -1,4 +1,5 @@
-import { minuteOf, type EndedKind, type JobEvent, type JobEventType } from '@skq/core';
+import { type JobEvent, type JobEventType } from '@skq/core';
+import { minuteOf, type EndedKind } from '@skq/core/backend';
 import type { KvTransaction } from '../kv/port.js';
 import type { QueueKeys } from './keys.js';
 import { decode, encode, type StoredDelivery, type StoredJob } from './records.js';

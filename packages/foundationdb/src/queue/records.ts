@@ -1,4 +1,5 @@
-import { deliveryState, summarizeDeliveries, type ClaimedDelivery, type Delivery, type EndedKind, type JobRecord, type WorkerInfo } from '@skq/core';
+import { type Delivery, type JobRecord, type WorkerInfo } from '@skq/core';
+import { deliveryState, summarizeDeliveries, type ClaimedDelivery, type EndedKind } from '@skq/core/backend';
 
 /** The most bytes of JSON one result, error, log line or job takes: FDB's values are at most 100,000 bytes, and each is one value with a little around it. */
 export const MAX_VALUE_BYTES = 90_000;

@@ -1,4 +1,4 @@
-import type { CallRecord, CallRecordQuery } from '@skq/core';
+import type { CallRecord, CallRecordQuery } from '@skq/core/backend';
 import type { MongoStore } from './store.js';
 
 /**

@@ -1,5 +1,5 @@
 import type { Filter } from 'mongodb';
-import { unreadableJobError, type ClaimRequest, type ClaimResult, type ClaimedDelivery, type StorageBackend } from '@skq/core';
+import { unreadableJobError, type ClaimRequest, type ClaimResult, type ClaimedDelivery, type StorageBackend } from '@skq/core/backend';
 import { toClaimed, type DeliveryDoc } from '../documents.js';
 import { isPaused } from './pause.js';
 import type { MongoStore } from './store.js';

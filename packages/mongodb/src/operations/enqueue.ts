@@ -3,7 +3,8 @@
 // several deliveries gets a header first, holding the deliveries it promises, then the deliveries
 // (deterministic ids, so writing them twice is harmless). That header is the commit record: a
 // resent enqueue, or the sweep in `recoverExpired`, finishes one whose writer died.
-import { SkqError, deliveryId, newDelivery, planDeliveries, type EnqueueResult, type NewJob, type WorkerInfo } from '@skq/core';
+import { SkqError, type WorkerInfo } from '@skq/core';
+import { deliveryId, newDelivery, planDeliveries, type EnqueueResult, type NewJob } from '@skq/core/backend';
 import type { DeliveryDoc, EventDoc, JobDoc, PendingDelivery } from '../documents.js';
 import { isDuplicateKey } from '../mongo-errors.js';
 import type { MongoStore } from './store.js';

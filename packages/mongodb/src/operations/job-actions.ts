@@ -1,7 +1,7 @@
 // What is done to a stored job from outside its worker: cancel, reschedule, retry, remove. Each
 // step is single-document atomic; where one spans documents, the order is chosen so that a process
 // dying in between leaves a state the next call repairs or reports.
-import { cancelledError } from '@skq/core';
+import { cancelledError } from '@skq/core/backend';
 import type { EventDoc } from '../documents.js';
 import { afterEnd, removeEndedJobs } from './retention.js';
 import type { MongoStore } from './store.js';

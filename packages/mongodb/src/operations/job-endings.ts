@@ -1,7 +1,8 @@
 // How a worker ends a delivery it holds: complete or fail. Each is a compare-and-set on the lease
 // (delivery id, worker, attempt, state 'running'), so an ending from a worker that lost its lease
 // changes nothing and is refused: LEASE_LOST, or JOB_NOT_FOUND when the delivery is gone.
-import { failureOutcome, holdsLease, leaseLost, type FailRequest, type LeaseToken, type SkqError } from '@skq/core';
+import { type SkqError } from '@skq/core';
+import { failureOutcome, holdsLease, leaseLost, type FailRequest, type LeaseToken } from '@skq/core/backend';
 import type { DeliveryDoc } from '../documents.js';
 import { afterEnd } from './retention.js';
 import type { MongoStore } from './store.js';

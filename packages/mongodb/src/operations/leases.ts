@@ -1,6 +1,6 @@
 // Lease renewal and recovery: workers extend the leases they hold; a sweep takes back the
 // deliveries whose lease expired and fails those addressed to a worker that is gone.
-import { expiredLeaseError, expiredLeaseOutcome, workerGoneError, type LeaseToken } from '@skq/core';
+import { expiredLeaseError, expiredLeaseOutcome, workerGoneError, type LeaseToken } from '@skq/core/backend';
 import type { EventDoc } from '../documents.js';
 import { finishPendingHeaders } from './enqueue.js';
 import { afterEnd } from './retention.js';

@@ -2,7 +2,8 @@
 // A job is a header document plus its deliveries, or, with one delivery, that delivery alone
 // (`solo`): each read looks in both places.
 import type { Filter } from 'mongodb';
-import { zeroStateCounts, type JobRecord, type JobState, type ListJobsQuery, type StateCounts, type ThroughputBucket } from '@skq/core';
+import { type JobRecord, type JobState, type StateCounts } from '@skq/core';
+import { zeroStateCounts, type ListJobsQuery, type ThroughputBucket } from '@skq/core/backend';
 import { headerOfSolo, toJobRecord, type DeliveryDoc, type JobDoc } from '../documents.js';
 import type { MongoStore } from './store.js';
 

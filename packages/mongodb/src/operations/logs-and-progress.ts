@@ -1,4 +1,5 @@
-import { jobIdOfDelivery, type LeaseToken, type LogLine } from '@skq/core';
+import { type LogLine } from '@skq/core';
+import { jobIdOfDelivery, type LeaseToken } from '@skq/core/backend';
 import { leaseLostError } from './job-endings.js';
 import type { MongoStore } from './store.js';
 

@@ -1,4 +1,4 @@
-import { WHOLE_QUEUE } from '@skq/core';
+import { WHOLE_QUEUE } from '@skq/core/backend';
 import type { MongoStore } from './store.js';
 
 /** The `_id` of a pause document: queue + NUL + route ('*' pauses the queue). */

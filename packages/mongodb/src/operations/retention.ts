@@ -1,4 +1,4 @@
-import type { EndedKind, RetentionRule } from '@skq/core';
+import type { EndedKind, RetentionRule } from '@skq/core/backend';
 import type { Collections } from '../collections.js';
 import type { DeliveryDoc } from '../documents.js';
 import type { MongoStore } from './store.js';

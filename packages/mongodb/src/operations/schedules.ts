@@ -3,7 +3,8 @@
 // job in the schedule document (`firingJob`); the job is enqueued next. A process that dies in
 // between leaves `firingJob` behind, and the next reader enqueues it: enqueue is idempotent per
 // job id, so a tick is enqueued once even when two processes finish it.
-import { scheduleFingerprint, scheduleSaveOutcome, type NewJob, type ScheduleDefinition, type ScheduleFiring, type ScheduleRecord, type ScheduleSaveOutcome } from '@skq/core';
+import { type ScheduleRecord } from '@skq/core';
+import { scheduleFingerprint, scheduleSaveOutcome, type NewJob, type ScheduleDefinition, type ScheduleFiring, type ScheduleSaveOutcome } from '@skq/core/backend';
 import type { ScheduleDoc } from '../documents.js';
 import { enqueueJobs } from './enqueue.js';
 import type { MongoStore } from './store.js';

@@ -1,4 +1,5 @@
-import { RetentionSchedule, type JobEventType, type LogMeta, type Logger } from '@skq/core';
+import { type JobEventType, type LogMeta, type Logger } from '@skq/core';
+import { RetentionSchedule } from '@skq/core/backend';
 import type { Collections } from '../collections.js';
 import { SequenceClock, type EventDoc } from '../documents.js';
 import { EventRecorder } from './event-recorder.js';

@@ -1,4 +1,5 @@
-import { THROUGHPUT_WINDOW_MS, minuteOf, type LogMeta } from '@skq/core';
+import { type LogMeta } from '@skq/core';
+import { THROUGHPUT_WINDOW_MS, minuteOf } from '@skq/core/backend';
 import type { Collections } from '../collections.js';
 
 interface Tally {

@@ -1,4 +1,5 @@
-import type { WorkerCommand, WorkerInfo, WorkerRegistration, WorkerStatus } from '@skq/core';
+import type { WorkerInfo } from '@skq/core';
+import type { WorkerCommand, WorkerRegistration, WorkerStatus } from '@skq/core/backend';
 import { toWorker } from '../documents.js';
 import type { MongoStore } from './store.js';
 

@@ -1,6 +1,7 @@
 import { isDeepStrictEqual } from 'node:util';
 import { z } from 'zod';
-import { SkqError, describeIssues, parseConfig } from '@skq/core';
+import { SkqError } from '@skq/core';
+import { describeIssues, parseConfig } from '@skq/core/backend';
 
 /** The kinds of write a trigger can react to. Replacements count as updates. */
 export type ChangeKind = 'insert' | 'update' | 'delete';

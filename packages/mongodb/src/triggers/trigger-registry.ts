@@ -1,5 +1,6 @@
 import { z } from 'zod';
-import { SkqError, parseConfig, type JobDefinition } from '@skq/core';
+import { SkqError, type JobDefinition } from '@skq/core';
+import { parseConfig } from '@skq/core/backend';
 import { EventPredicate, type DatabaseChange } from './event-predicates.js';
 
 /** An inline handler: gets the document and the change, or the `fields` you named, in order. */

@@ -1,7 +1,8 @@
 import { createHash } from 'node:crypto';
 import { MongoClient, type ChangeStream, type ChangeStreamDocument, type Collection, type Db, type Document, type ResumeToken } from 'mongodb';
 import { z } from 'zod';
-import { NameSchema, SkqError, parseConfig, timerMs, LoggerSchema, consoleLogger, type LogMeta } from '@skq/core';
+import { SkqError, consoleLogger, type LogMeta } from '@skq/core';
+import { NameSchema, parseConfig, timerMs, LoggerSchema } from '@skq/core/backend';
 import { mapMongoError } from '../mongo-errors.js';
 import { databaseOf, parseMongoUrl } from '../mongo-options.js';
 import type { DatabaseChange } from './event-predicates.js';

@@ -1,4 +1,4 @@
-import { unreadableJobError, type ClaimRequest, type ClaimResult, type ClaimedDelivery } from '@skq/core';
+import { unreadableJobError, type ClaimRequest, type ClaimResult, type ClaimedDelivery } from '@skq/core/backend';
 import { toClaimed, type DeliveryRow, type JobRow } from '../rows.js';
 import { recordEvent } from './events.js';
 import { deliveryEnded } from './job-endings.js';

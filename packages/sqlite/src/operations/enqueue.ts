@@ -1,4 +1,5 @@
-import { SkqError, newDelivery, planDeliveries, type EnqueueResult, type NewJob, type WorkerInfo } from '@skq/core';
+import { SkqError, type WorkerInfo } from '@skq/core';
+import { newDelivery, planDeliveries, type EnqueueResult, type NewJob } from '@skq/core/backend';
 import { recordEvent } from './events.js';
 import { jobEndedEmpty } from './job-endings.js';
 import type { SqliteStore } from './store.js';

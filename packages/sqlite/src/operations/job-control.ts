@@ -1,4 +1,4 @@
-import { cancelledError } from '@skq/core';
+import { cancelledError } from '@skq/core/backend';
 import type { DeliveryRow } from '../rows.js';
 import { recordEvent } from './events.js';
 import { deliveryEnded, jobReopened, removeJob } from './job-endings.js';

@@ -1,4 +1,4 @@
-import { THROUGHPUT_WINDOW_MS, minuteOf, type EndedKind, type RetentionRule, type ThroughputBucket } from '@skq/core';
+import { THROUGHPUT_WINDOW_MS, minuteOf, type EndedKind, type RetentionRule, type ThroughputBucket } from '@skq/core/backend';
 import type { SqliteStore } from './store.js';
 
 // What happens when a delivery ends: the throughput count of its minute, and, once its job has no

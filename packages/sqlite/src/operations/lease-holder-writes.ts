@@ -1,4 +1,5 @@
-import { failureOutcome, holdsLease, leaseLost, type FailRequest, type JobState, type LeaseToken } from '@skq/core';
+import { type JobState } from '@skq/core';
+import { failureOutcome, holdsLease, leaseLost, type FailRequest, type LeaseToken } from '@skq/core/backend';
 import type { DeliveryRow } from '../rows.js';
 import { recordEvent } from './events.js';
 import { deliveryEnded } from './job-endings.js';

@@ -1,4 +1,5 @@
-import { zeroStateCounts, type JobRecord, type JobState, type ListJobsQuery, type StateCounts } from '@skq/core';
+import { type JobRecord, type JobState, type StateCounts } from '@skq/core';
+import { zeroStateCounts, type ListJobsQuery } from '@skq/core/backend';
 import { toJobRecord, type DeliveryRow, type JobRow } from '../rows.js';
 import type { SqliteStore } from './store.js';
 

@@ -1,4 +1,5 @@
-import { jobIdOfDelivery, type CallRecord, type CallRecordQuery, type LogLine } from '@skq/core';
+import { type LogLine } from '@skq/core';
+import { jobIdOfDelivery, type CallRecord, type CallRecordQuery } from '@skq/core/backend';
 import type { SqliteStore } from './store.js';
 
 // Two append-only histories: the output lines of a job's deliveries, and the record of each call

@@ -1,4 +1,4 @@
-import { expiredLeaseError, expiredLeaseOutcome, workerGoneError } from '@skq/core';
+import { expiredLeaseError, expiredLeaseOutcome, workerGoneError } from '@skq/core/backend';
 import type { DeliveryRow } from '../rows.js';
 import { recordEvent } from './events.js';
 import { deliveryEnded } from './job-endings.js';

@@ -1,4 +1,5 @@
-import { scheduleFingerprint, scheduleSaveOutcome, type ScheduleDefinition, type ScheduleFiring, type ScheduleRecord, type ScheduleSaveOutcome } from '@skq/core';
+import { type ScheduleRecord } from '@skq/core';
+import { scheduleFingerprint, scheduleSaveOutcome, type ScheduleDefinition, type ScheduleFiring, type ScheduleSaveOutcome } from '@skq/core/backend';
 import { enqueue } from './enqueue.js';
 import type { SqliteStore } from './store.js';
 

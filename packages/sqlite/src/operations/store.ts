@@ -1,5 +1,5 @@
 import type Database from 'better-sqlite3';
-import { RetentionSchedule } from '@skq/core';
+import { RetentionSchedule } from '@skq/core/backend';
 import {
   prepareEndingStatements,
   prepareScheduleStatements,

@@ -1,4 +1,5 @@
-import { CONJUNCTION_JOB, TERMINAL_STATES, type Delivery, type JobCall, type JobRecord, type LogLine } from '@skq/core';
+import { type Delivery, type JobRecord, type LogLine } from '@skq/core';
+import { CONJUNCTION_JOB, TERMINAL_STATES, type JobCall } from '@skq/core/backend';
 import { html, type SafeHtml } from '../html.js';
 import { JOB_PAGE_JSON_LIMIT, formatSize, previewJson, previewText } from '../json-preview.js';
 import { actionForm, layout, seg, stateBadge, time, type PageContext } from './layout.js';

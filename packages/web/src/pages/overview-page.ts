@@ -1,4 +1,5 @@
-import { JOB_STATES, WHOLE_QUEUE, type ScheduleRecord, type StateCounts, type ThroughputBucket, type WorkerInfo } from '@skq/core';
+import { type ScheduleRecord, type StateCounts, type WorkerInfo } from '@skq/core';
+import { JOB_STATES, WHOLE_QUEUE, type ThroughputBucket } from '@skq/core/backend';
 import { html, type SafeHtml } from '../html.js';
 import { totalsByState } from '../live-feed.js';
 import { slotsOf, throughputChart } from '../throughput-chart.js';

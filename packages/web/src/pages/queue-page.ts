@@ -1,4 +1,5 @@
-import { JOB_STATES, WHOLE_QUEUE, type JobPage, type JobState, type StateCounts } from '@skq/core';
+import { type JobPage, type JobState, type StateCounts } from '@skq/core';
+import { JOB_STATES, WHOLE_QUEUE } from '@skq/core/backend';
 import { html, type SafeHtml } from '../html.js';
 import { ROW_JSON_LIMIT, previewJson } from '../json-preview.js';
 import { totalsByState } from '../live-feed.js';
