@@ -11,6 +11,7 @@ import { WorkerPool } from '@skq/worker';
 import { counter } from '../completion-counter.js';
 import { sidequestOptions } from '../sidequest-options.js';
 import { BenchJob, sidequestHandler } from './sidequest-job.js';
+import { floor } from './floor.js';
 
 export type JobData = { n: number; t?: number };
 export type OnJob = (data: JobData) => void;
@@ -35,9 +36,10 @@ export interface Durability {
 }
 
 export interface Library {
-  name: 'skunq' | 'plainjob' | 'liteque' | 'sidequest';
+  name: 'skunq' | 'plainjob' | 'liteque' | 'sidequest' | 'floor';
   producer(file: string): Promise<Producer>;
-  consumer(file: string, concurrency: number, onJob?: OnJob): Promise<Consumer>;
+  /** `batch`, the jobs taken per claim, is the floor's (floor.ts); the queue libraries size their own claims. */
+  consumer(file: string, concurrency: number, onJob?: OnJob, batch?: number): Promise<Consumer>;
 }
 
 const skunq: Library = {
@@ -193,7 +195,8 @@ const sidequest: Library = {
 
 const quiet = { error: () => undefined, warn: () => undefined, info: () => undefined, debug: () => undefined };
 
-export const LIBRARIES: Library[] = [skunq, plainjob, liteque, sidequest];
+/** The queue libraries, then the floor: the same work in bare better-sqlite3, no queue library (floor.ts). */
+export const LIBRARIES: Library[] = [skunq, plainjob, liteque, sidequest, floor];
 
 /** The installed versions, printed with the figures. */
 export function versions(): Record<string, string> {
@@ -202,7 +205,7 @@ export function versions(): Record<string, string> {
     plainjob: version('plainjob'),
     liteque: `${version('liteque')} on better-sqlite3 ${version('better-sqlite3')}`,
     sidequest: `${version('sidequest')} with @sidequest/sqlite-backend ${version('@sidequest/sqlite-backend')}`,
-    'better-sqlite3 (skunq, plainjob)': version('better-sqlite3-12'),
+    'better-sqlite3 (skunq, plainjob, floor)': version('better-sqlite3-12'),
   };
 }
 

@@ -1,15 +1,18 @@
-// pnpm bench:sqlite — skunq, plainjob, liteque and Sidequest on SQLite files, same workload, same run.
+// pnpm bench:sqlite — skunq, plainjob, liteque and Sidequest on SQLite files, same workload, same run,
+// and the physical floor (floor.ts: the same durable work in bare better-sqlite3, no queue library),
+// processed at claim sizes 1 and 16; it has no latency case (with no queue it has no wake-up, only a poll).
 // Every step (fill, enqueue, process, latency producer and consumer) runs in a fresh process.
 // Options (env): BENCH_REPS (default 3), BENCH_JOBS (10000), BENCH_CASES (comma list of case ids),
-// BENCH_LIBRARIES (comma list), BENCH_STEP_BUDGET_MS (60000: a slower step reports what it did by then).
+// BENCH_LIBRARIES (comma list; `floor` is the floor), BENCH_STEP_BUDGET_MS (60000: a slower step reports what it did by then).
 import { execFile, spawn } from 'node:child_process';
 import { existsSync, mkdtempSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
+import { FLOOR_BATCHES } from './floor.js';
 import { LIBRARIES, versions } from './libraries.js';
-import { percentile, printComparison, type Samples } from '../stats.js';
+import { fmt, median, percentile, printComparison, type Samples } from '../stats.js';
 
 const REPS = Number(process.env.BENCH_REPS ?? 3);
 const JOBS = Number(process.env.BENCH_JOBS ?? 10_000);
@@ -18,6 +21,8 @@ const LATENCY_INTERVAL_MS = 5; // 200 jobs/s
 const CASES = (process.env.BENCH_CASES ?? 'enqueue,bulk,c1,c10,latency,file').split(',');
 const NAMES = (process.env.BENCH_LIBRARIES ?? LIBRARIES.map((l) => l.name).join(',')).split(',');
 const libraries = LIBRARIES.filter((l) => NAMES.includes(l.name));
+const FLOOR = 'floor';
+const floorAt = (batch: number) => `${FLOOR} b=${batch}`;
 const here = fileURLToPath(new URL('.', import.meta.url));
 const dir = mkdtempSync(join(tmpdir(), 'skq-bench-sqlite-'));
 const exec = promisify(execFile);
@@ -77,15 +82,19 @@ for (let rep = 0; rep < REPS; rep += 1) {
     if (CASES.includes('bulk')) rate('bulk enqueue x1000 (jobs/s)', lib, await step(['bulk', lib, freshFile(lib), JOBS]), JOBS);
     for (const c of [1, 10]) {
       if (!CASES.includes(`c${c}`)) continue;
-      const file = freshFile(lib);
-      await step(['init', lib, file, 0]);
-      const empty = fileBytes(file);
-      await step(['bulk', lib, file, JOBS]);
-      const processed = await step(['process', lib, file, JOBS, c]);
-      rate(`process, concurrency ${c} (jobs/s)`, lib, processed, JOBS);
-      if (c === 1 && CASES.includes('file')) record('file per 1,000 finished jobs (KiB)', lib, (fileBytes(file) - empty) / 1024 / (JOBS / 1_000));
+      // The floor is processed at each of its claim sizes, a figure each; a queue library sizes its own claims.
+      for (const batch of lib === FLOOR ? FLOOR_BATCHES : [undefined]) {
+        const label = batch === undefined ? lib : floorAt(batch);
+        const file = freshFile(lib);
+        await step(['init', lib, file, 0]);
+        const empty = fileBytes(file);
+        await step(['bulk', lib, file, JOBS]);
+        const processed = await step(['process', lib, file, JOBS, c, ...(batch === undefined ? [] : [batch])]);
+        rate(`process, concurrency ${c} (jobs/s)`, label, processed, JOBS);
+        if (c === 1 && CASES.includes('file')) record('file per 1,000 finished jobs (KiB)', label, (fileBytes(file) - empty) / 1024 / (JOBS / 1_000));
+      }
     }
-    if (CASES.includes('latency')) {
+    if (CASES.includes('latency') && lib !== FLOOR) {
       const delays = await latency(lib);
       record('latency p50 at 200 jobs/s (ms)', lib, percentile(delays, 50));
       record('latency p99 at 200 jobs/s (ms)', lib, percentile(delays, 99));
@@ -101,11 +110,38 @@ for (const l of libraries) {
   const { durability } = await step(['durability', l.name, freshFile(l.name), 0]);
   console.log(`| ${l.name} | ${durability!.journalMode}, ${durability!.synchronous} |`);
 }
-console.log('');
-printComparison(samples, libraries.map((l) => l.name), {
-  lowerIsBetter: (c) => c.startsWith('latency') || c.startsWith('file'),
-  digits: (c) => (c.startsWith('latency') ? 2 : 0),
-  partial,
-});
-console.log('\nRatios are "times better" for skunq: throughput skunq/other; latency and file size other/skunq.');
+const lowerIsBetter = (c: string) => c.startsWith('latency') || c.startsWith('file');
+const digits = (c: string) => (c.startsWith('latency') ? 2 : 0);
+const queues = libraries.map((l) => l.name).filter((name) => name !== FLOOR);
+if (queues.length) {
+  console.log('');
+  printComparison(samples, queues, { lowerIsBetter, digits, partial });
+  console.log('\nRatios are "times better" for skunq: throughput skunq/other; latency and file size other/skunq.');
+}
+if (libraries.some((l) => l.name === FLOOR)) printFloor();
 rmSync(dir, { recursive: true, force: true });
+
+/** The floor's rows (per claim size where it has one) and skunq's figure as a share of the floor's. */
+function printFloor(): void {
+  const cell = (name: string, lib: string) => {
+    const values = samples[name]?.[lib];
+    if (!values?.length) return '—';
+    const d = digits(name);
+    return `${fmt(median(values), d)} (${fmt(Math.min(...values), d)}–${fmt(Math.max(...values), d)})${partial.has(`${name}|${lib}`) ? ' †' : ''}`;
+  };
+  console.log('\nThe floor (floor.ts): the same durable work in bare better-sqlite3 (the version above), no queue library; b = jobs per claim.');
+  console.log('| case | floor | floor median (min–max) | skunq median (min–max) | skunq / floor |\n|---|---|---:|---:|---:|');
+  let marked = false;
+  for (const [name, byLib] of Object.entries(samples)) {
+    for (const lib of [FLOOR, ...FLOOR_BATCHES.map(floorAt)]) {
+      if (!byLib[lib]?.length) continue;
+      const floorMedian = median(byLib[lib]);
+      const skunq = byLib.skunq?.length ? median(byLib.skunq) : undefined;
+      const share = skunq === undefined ? '—' : `${(lowerIsBetter(name) ? floorMedian / skunq : skunq / floorMedian).toFixed(2)}x`;
+      marked ||= partial.has(`${name}|${lib}`) || partial.has(`${name}|skunq`);
+      console.log(`| ${name} | ${lib} | ${cell(name, lib)} | ${cell(name, 'skunq')} | ${share} |`);
+    }
+  }
+  console.log('\nskunq / floor is the share of the floor skunq reaches (1.00x = at the floor): throughput skunq/floor, file size floor/skunq.');
+  if (marked && !queues.length) console.log('† the step hit its time budget (BENCH_STEP_BUDGET_MS) before all jobs were done; the figure is the rate of what it did.');
+}

@@ -1,9 +1,10 @@
-// One step of the SQLite bench, in a fresh process: node step.ts <step> <library> <file> <jobs> [arg].
+// One step of the SQLite bench, in a fresh process: node step.ts <step> <library> <file> <jobs> [arg] [batch].
+// `batch` (process only) is the floor's claim size; the queue libraries size their own claims.
 // Prints one JSON line with its figures. A step that outlives BENCH_STEP_BUDGET_MS (default 60 s)
 // stops and reports the rate of what it got done, so a slow library costs bounded time.
 import { LIBRARIES, type JobData } from './libraries.js';
 
-const [step, libName, file, jobsArg, arg] = process.argv.slice(2);
+const [step, libName, file, jobsArg, arg, batchArg] = process.argv.slice(2);
 const library = LIBRARIES.find((l) => l.name === libName);
 if (!library || !file || !jobsArg) throw new Error(`usage: step.ts <durability|init|enqueue|bulk|process|latency|steady> <library> <file> <jobs> [arg]`);
 const jobs = Number(jobsArg);
@@ -29,10 +30,10 @@ async function enqueue(bulk: boolean): Promise<void> {
   print({ jobs: n, rate: (n / ms) * 1000 });
 }
 
-async function processing(concurrency: number): Promise<void> {
+async function processing(concurrency: number, batch: number | undefined): Promise<void> {
   let handled = 0;
   const start = performance.now();
-  const consumer = await library!.consumer(file!, concurrency, () => void (handled += 1));
+  const consumer = await library!.consumer(file!, concurrency, () => void (handled += 1), batch);
   const finished = await Promise.race([consumer.done(jobs).then(() => true), new Promise<false>((r) => setTimeout(() => r(false), budgetMs).unref())]);
   const ms = performance.now() - start;
   const done = finished ? jobs : handled;
@@ -75,7 +76,7 @@ else if (step === 'init') {
   print({});
 }
 else if (step === 'enqueue' || step === 'bulk') await enqueue(step === 'bulk');
-else if (step === 'process') await processing(Number(arg ?? 1));
+else if (step === 'process') await processing(Number(arg ?? 1), batchArg === undefined ? undefined : Number(batchArg));
 else if (step === 'latency') await latency();
 else if (step === 'steady') await steady(Number(arg ?? 5));
 else throw new Error(`unknown step ${step}`);
