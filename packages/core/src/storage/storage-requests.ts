@@ -1,0 +1,124 @@
+import type { SerializedError } from '../errors.js';
+import type { ClaimedDelivery, JobState } from './job-records.js';
+
+// What backends declare and what the contract asks of them: capabilities, claims, failures, listings, counts.
+
+/**
+ * Optional features a backend declares.
+ *
+ * @example
+ * ```ts
+ * const capabilities: StorageCapabilities = { crossProcess: true, pushEvents: false, batchClaim: true, durable: true }; // events found by polling
+ * ```
+ */
+export interface StorageCapabilities {
+  /** Several processes can share the store. */
+  crossProcess: boolean;
+  /** `subscribe` is pushed by the store rather than found by polling. */
+  pushEvents: boolean;
+  /** `claim` hands out more than one delivery per call. */
+  batchClaim: boolean;
+  /** Durable across restarts of the process that opened it. */
+  durable: boolean;
+  /**
+   * The most bytes of JSON the store keeps for one result, error, log line or job, when it has such
+   * a limit (FoundationDB: 90,000, under its 100 KB values). Workers then cut errors and log lines and
+   * refuse results to fit, and enqueue refuses larger jobs (`storage/value-limits.ts`); unset, only
+   * skunq's own caps apply.
+   */
+  maxValueBytes?: number;
+}
+
+/**
+ * What {@link StorageBackend.claim} is asked for.
+ *
+ * @example
+ * ```ts
+ * const request: ClaimRequest = { queue: 'demo', route: 'foo', workerId: 'w1', limit: 10, leaseMs: 30_000 };
+ * const { deliveries, nextRunAt } = await backend.claim(request);
+ * ```
+ */
+export interface ClaimRequest {
+  queue: string;
+  route: string;
+  workerId: string;
+  /** At most this many deliveries. */
+  limit: number;
+  /** The lease length in ms. */
+  leaseMs: number;
+  now?: number;
+}
+
+/**
+ * What {@link StorageBackend.claim} returns.
+ *
+ * @example
+ * ```ts
+ * const paused: ClaimResult = { deliveries: [], nextRunAt: null, paused: true }; // the route or its queue is paused
+ * const idle: ClaimResult = { deliveries: [], nextRunAt: earliest.runAt }; // nothing due before the earliest run time
+ * ```
+ */
+export interface ClaimResult {
+  deliveries: ClaimedDelivery[];
+  /** When fewer than `limit` were claimable: the earliest run time of a queued delivery still in the future. */
+  nextRunAt: number | null;
+  /** The route (or its queue) is paused: nothing was claimed, and a `resumed` event will say when to try again. */
+  paused?: boolean;
+}
+
+/**
+ * How a failed attempt ends.
+ *
+ * @example
+ * ```ts
+ * const request: FailRequest = { error: serializeError(err), retryAt: Date.now() + 5_000 };
+ * await backend.fail('demo', lease, request); // 'retrying', unless a cancel was requested
+ * ```
+ */
+export interface FailRequest {
+  error: SerializedError;
+  /** Queue the delivery again at this instant. Omit for a final failure. */
+  retryAt?: number | null;
+  /** The attempt ended because the job was cancelled: the delivery ends `cancelled`. */
+  cancelled?: boolean;
+}
+
+/**
+ * Where a listing of jobs stands: jobs are listed newest first, by creation time, then id descending.
+ *
+ * @example
+ * ```ts
+ * const after: JobPosition = { createdAt: last.createdAt, id: last.id }; // the previous page's last job
+ * const page = await backend.listJobs({ queue: 'demo', after, limit: 50 });
+ * ```
+ */
+export interface JobPosition {
+  createdAt: number;
+  id: string;
+}
+
+/**
+ * What {@link StorageBackend.listJobs} is asked for.
+ *
+ * @example
+ * ```ts
+ * const query: ListJobsQuery = { queue: 'demo', after: null, limit: 50 }; // the newest 50
+ * const newest = await backend.listJobs(query);
+ * ```
+ */
+export interface ListJobsQuery {
+  queue: string;
+  /** List jobs that come after this one in the order (older, or as old with a lower id); omit to start at the newest. */
+  after?: JobPosition | null;
+  limit: number;
+}
+
+/**
+ * Job counts per route and state.
+ *
+ * @example
+ * ```ts
+ * const counts: StateCounts = { foo: { ...zeroStateCounts(), queued: 12, running: 2 } };
+ * ```
+ */
+export type StateCounts = Record<string, Record<JobState, number>>;
