@@ -26,7 +26,7 @@ export interface ThroughputDoc {
   failed: number;
 }
 
-/** A call record of `asEvent`, in msched's `userdef` collection. */
+/** A call record of `asEvent`, in the `userdef` collection. */
 export interface UserdefDoc {
   _id: string;
   queue: string;

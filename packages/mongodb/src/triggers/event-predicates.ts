@@ -28,7 +28,7 @@ export interface FieldExists {
 }
 
 /**
- * Matches a field that is present, whatever its value (msched's `Any()` in value position).
+ * Matches a field that is present, whatever its value: `Any()` in value position.
  *
  * @example
  * ```ts
@@ -69,7 +69,7 @@ export class EventPredicate {
   /** @internal */
   constructor(readonly alternatives: readonly Alternative[]) {}
 
-  /** Fires when this predicate or `other` does (msched's `|`). */
+  /** Fires when this predicate or `other` does. */
   or(other: EventPredicate): EventPredicate {
     if (!(other instanceof EventPredicate)) throw new SkqError('CONFIG_INVALID', 'or() takes a predicate: insert(), update(), remove() or any()', { context: { field: 'predicate' } });
     return new EventPredicate([...this.alternatives, ...other.alternatives]);
@@ -111,7 +111,7 @@ function predicate(kinds: ChangeKind[], filter: unknown, options: unknown, label
 }
 
 /**
- * Fires on inserts of documents matching `filter` (msched's `Insert`).
+ * Fires on inserts of documents matching `filter`.
  *
  * @example
  * ```ts
@@ -136,7 +136,7 @@ export function update(filter: TriggerFilter = {}, options: PredicateOptions = {
 }
 
 /**
- * Fires on deletes of documents matching `filter` (msched's `Delete`). Filters on fields other
+ * Fires on deletes of documents matching `filter`. Filters on fields other
  * than `_id` need the deleted document, which MongoDB 6+ keeps only for collections with
  * `changeStreamPreAndPostImages` enabled (the trigger runner enables it where it can).
  * Exported as `remove` and as `delete`.
@@ -151,7 +151,7 @@ export function remove(filter: TriggerFilter = {}, options: PredicateOptions = {
 }
 
 /**
- * Fires on every write, or every write matching `filter` (msched's `Any()`).
+ * Fires on every write, or every write matching `filter`.
  *
  * @example
  * ```ts

@@ -72,7 +72,7 @@ export function defineTrigger(predicate: EventPredicate, action: TriggerHandler 
 }
 
 /**
- * Registers a trigger (msched's `@on_event`): `skunq work` and `skunq triggers` run the triggers
+ * Registers a trigger: `skunq work` and `skunq triggers` run the triggers
  * the modules they load register.
  *
  * @example
