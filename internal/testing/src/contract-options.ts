@@ -15,6 +15,12 @@ export interface ContractOptions {
    * (or, where the job is one stored value, the whole value) become text that is not JSON.
    */
   damage?: (queue: string, jobId: string) => Promise<void>;
+  /**
+   * The store reruns a transaction whose reads were overtaken (FoundationDB). The retry race then also lets
+   * the worker fail the job again while the two retries may still be in flight, so that a rerun which
+   * retries a newer ending than the one it first read is caught; elsewhere the worker waits for both retries.
+   */
+  rerunsTransactions?: boolean;
 }
 
 /** Picks `it` or `it.skip` for a case a store may not honour, with the reason in the title. */
