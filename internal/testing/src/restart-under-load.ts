@@ -26,6 +26,11 @@ export interface RestartLoadOptions<T> {
   paceMs: number;
   /** Producers go on firing this long after the server is back. */
   fireAfterBackMs: number;
+  /**
+   * Producers stop earlier once this many fires were acknowledged after the server is back: a slow
+   * server gets a load it can drain, a fast one its full `fireAfterBackMs`. Default: no limit.
+   */
+  acknowledgedAfterBack?: number;
   /** How long reaching `restartAfter` may take. Default 30 s. */
   timeoutMs?: number;
 }
@@ -51,7 +56,8 @@ export async function fireThroughRestart<T>(options: RestartLoadOptions<T>): Pro
     load.ackedWhenBack = load.acknowledged.length;
   })();
   const producer = async () => {
-    while (Date.now() < load.backAt + options.fireAfterBackMs) {
+    const enough = () => load.backAt !== Infinity && load.acknowledged.length - load.ackedWhenBack >= (options.acknowledgedAfterBack ?? Infinity);
+    while (Date.now() < load.backAt + options.fireAfterBackMs && !enough()) {
       const n = load.fired++;
       try {
         load.acknowledged.push(await options.fire(n));
