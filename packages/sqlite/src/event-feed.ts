@@ -60,6 +60,37 @@ export class EventFeed {
     });
   }
 
+  /**
+   * This process committed `events` (in seq order, one transaction's, so their seqs follow each
+   * other). A subscriber that has seen everything before them gets them now, without reading them
+   * back; any other reads them with the next pump, as do all subscribers the writes of other processes.
+   */
+  committed(events: readonly JobEvent[]): void {
+    const first = events[0];
+    let behind = first === undefined;
+    if (first) {
+      const last = events[events.length - 1]!;
+      for (const subscription of this.subscriptions) {
+        if (subscription.lastSeq !== first.seq - 1) {
+          behind = true;
+          continue;
+        }
+        subscription.lastSeq = last.seq;
+        for (const event of events) {
+          if (event.queue !== subscription.queue || (subscription.types && !subscription.types.includes(event.type))) continue;
+          if (!this.subscriptions.has(subscription)) break;
+          try {
+            subscription.listener(event);
+          } catch {
+            // A listener's failure must not starve the other subscribers.
+          }
+        }
+      }
+    }
+    // Writes of other processes wake the watch (or the poll) on their own.
+    if (behind) this.poke();
+  }
+
   /** Stops delivering: cancels the pending read, the poll and the watch, before the database closes. */
   close(): void {
     this.closed = true;
@@ -73,6 +104,8 @@ export class EventFeed {
     // Read up to the newest event now: a subscriber then moves past other queues' events unread.
     const upTo = this.source.maxSeq();
     for (const subscription of this.subscriptions) {
+      // The watch fires several times per commit, this process's own included: most pumps find nothing new.
+      if (subscription.lastSeq >= upTo) continue;
       for (;;) {
         // The type filter runs in SQL: a busy worker's wake-up subscription then reads almost nothing.
         const events = this.source.eventsBetween(subscription.queue, subscription.lastSeq, upTo, 500, subscription.types);

@@ -2,6 +2,14 @@ import type Database from 'better-sqlite3';
 
 type Db = InstanceType<typeof Database>;
 
+/** What the steps of a transaction leave besides their writes, cut back with a step that rolls back. */
+export interface StepJournal {
+  /** Where the journal stands now. */
+  mark(): number;
+  /** Forgets what was added after `mark`. */
+  undo(mark: number): void;
+}
+
 interface PendingWrite {
   operation: string;
   body: () => unknown;
@@ -27,6 +35,7 @@ export class GroupCommit {
     private readonly db: Db,
     private readonly mapError: (err: unknown, operation: string) => Error,
     private readonly committed: () => void,
+    private readonly journal: StepJournal,
   ) {}
 
   /** Runs `body` in the next group's transaction; resolves with its value once that has committed. */
@@ -45,6 +54,7 @@ export class GroupCommit {
     if (group.length === 0) return;
     this.pending = [];
     const outcomes: ({ ok: true; value: unknown } | { ok: false; error: unknown })[] = [];
+    const start = this.journal.mark();
     try {
       if (group.length === 1) {
         outcomes.push({ ok: true, value: this.db.transaction(group[0]!.body).immediate() });
@@ -52,9 +62,11 @@ export class GroupCommit {
         this.db
           .transaction(() => {
             for (const step of group) {
+              const mark = this.journal.mark();
               try {
                 outcomes.push({ ok: true, value: this.db.transaction(step.body)() });
               } catch (error) {
+                this.journal.undo(mark);
                 outcomes.push({ ok: false, error });
               }
             }
@@ -62,6 +74,7 @@ export class GroupCommit {
           .immediate();
       }
     } catch (err) {
+      this.journal.undo(start);
       for (const step of group) step.reject(this.mapError(err, step.operation));
       return;
     }

@@ -90,7 +90,11 @@ export class SqliteBackend implements StorageBackend {
       throw mapSqliteError(err, `open ${opts.path}`);
     }
     this.store = openStore(this.db);
-    this.commits = new GroupCommit(this.db, mapSqliteError, () => this.feed.poke());
+    const { recorded } = this.store;
+    this.commits = new GroupCommit(this.db, mapSqliteError, () => this.feed.committed(recorded.splice(0)), {
+      mark: () => recorded.length,
+      undo: (mark) => void recorded.splice(mark),
+    });
     this.capabilities = { crossProcess: opts.path !== ':memory:', pushEvents: false, batchClaim: true, durable: opts.path !== ':memory:' };
     this.feed = new EventFeed(eventSource(this.store, opts.eventRetentionCount), opts.path, opts.pollIntervalMs, opts.eventRetentionMs);
   }

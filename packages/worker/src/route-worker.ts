@@ -62,6 +62,8 @@ export class RouteWorker {
   /** The last claim came back short: wait for a wake-up before claiming again. */
   private drained = false;
   private failures = 0;
+  /** Wake-ups so far: a claim that comes back short after one arrived claims again instead of sleeping. */
+  private pokes = 0;
   private timer: NodeJS.Timeout | null = null;
   private stopping: 'gentle' | 'rough' | null = null;
   /** Held by a `pause` command: claims nothing until `resume`. */
@@ -147,6 +149,7 @@ export class RouteWorker {
 
   /** Something may be claimable (a wake-up event, a timer): claim again. */
   poke(): void {
+    this.pokes += 1;
     this.drained = false;
     this.pump();
   }
@@ -227,6 +230,7 @@ export class RouteWorker {
   private claimChunk(limit: number): void {
     this.reserved += limit;
     const sentAt = Date.now();
+    const pokesAtSend = this.pokes;
     const claim = this.settings.backend
       .claim({ queue: this.settings.queue, route: this.settings.route, workerId: this.id, limit, leaseMs: this.settings.leaseMs })
       .then(
@@ -234,7 +238,8 @@ export class RouteWorker {
           this.failures = 0;
           for (const { delivery, leaseEndsBy } of await this.leases.admit(deliveries, sentAt)) this.run(delivery, leaseEndsBy);
           // A paused route wakes on the backend's `resumed` event (the poll interval covers a missed one).
-          if (paused || deliveries.length < limit) this.sleep(nextRunAt === null || paused ? Infinity : nextRunAt - Date.now());
+          // A wake-up that came while this claim was on its way may be for jobs it could not see: claim again.
+          if (paused || (deliveries.length < limit && this.pokes === pokesAtSend)) this.sleep(nextRunAt === null || paused ? Infinity : nextRunAt - Date.now());
         },
         (err: unknown) => {
           this.failures += 1;

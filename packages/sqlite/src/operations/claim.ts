@@ -20,12 +20,15 @@ import type { SqliteStore } from './store.js';
 export function claim(s: SqliteStore, request: ClaimRequest): ClaimResult {
   const now = request.now ?? Date.now();
   if (s.stmt.isPaused.get(request.queue, request.route)) return { deliveries: [], nextRunAt: null, paused: true };
-  const rows: (DeliveryRow & { seq: number })[] = [];
+  const rows: DeliveryRow[] = [];
   const params = { queue: request.queue, route: request.route, worker: request.workerId, now, lease_until: now + request.leaseMs };
   for (const { priority } of s.stmt.queuedPriorities.all(params) as { priority: number }[]) {
-    const claimed = s.stmt.claimAtPriority.all({ ...params, priority, limit: request.limit - rows.length }) as (DeliveryRow & { seq: number })[];
-    // RETURNING gives no order: restore the claim order.
-    rows.push(...claimed.sort((a, b) => a.run_at - b.run_at || a.seq - b.seq));
+    // Each statement takes the next due delivery of this priority, so the rows come in claim order.
+    while (rows.length < request.limit) {
+      const row = s.stmt.claimAtPriority.get({ ...params, priority }) as DeliveryRow | undefined;
+      if (!row) break;
+      rows.push(row);
+    }
     if (rows.length >= request.limit) break;
   }
   const deliveries: ClaimedDelivery[] = [];

@@ -5,7 +5,8 @@ import type { SqliteStore } from './store.js';
 
 /**
  * Appends one lifecycle event. Reads: nothing. Writes: a skq_events row, its seq the next rowid.
- * Runs in the write of the step it records, so the event commits or rolls back with that step.
+ * Runs in the write of the step it records, so the event commits or rolls back with that step; it is
+ * also kept in `s.recorded` until the transaction ends.
  */
 export function recordEvent(
   s: SqliteStore,
@@ -18,7 +19,10 @@ export function recordEvent(
   at: number,
   data?: unknown,
 ): void {
-  s.stmt.insertEvent.run(queue, type, jobId ?? '', delivery, route, workerId, at, data === undefined ? null : JSON.stringify(data));
+  const json = data === undefined ? null : JSON.stringify(data);
+  const { lastInsertRowid } = s.stmt.insertEvent.run(queue, type, jobId ?? '', delivery, route, workerId, at, json);
+  // As the feed would read it back (toEvent), so this process's subscribers get it without the read.
+  s.recorded.push({ seq: Number(lastInsertRowid), type, queue, jobId: jobId || null, deliveryId: delivery, route, workerId, at, ...(json !== null && { data: JSON.parse(json) }) });
 }
 
 /**

@@ -1,4 +1,5 @@
 import type Database from 'better-sqlite3';
+import type { JobEvent } from '@skq/core';
 import { RetentionSchedule } from '@skq/core/backend';
 import {
   prepareEndingStatements,
@@ -28,6 +29,11 @@ export interface SqliteStore {
   readonly retention: RetentionSchedule;
   /** Throughput counts written on this connection: every thousandth also deletes counts past the window. */
   throughputWrites: number;
+  /**
+   * The events written by the open transaction, in seq order: handed to this process's subscribers
+   * when it commits (see `EventFeed.committed`), cut back with a step that rolls back.
+   */
+  readonly recorded: JobEvent[];
 }
 
 /** Prepares every statement on `db` (the schema is in place by then). */
@@ -35,5 +41,5 @@ export function openStore(db: Db): SqliteStore {
   const stmt = prepareStatements(db);
   const scheduleStmt = prepareScheduleStatements(db);
   const endingStmt = prepareEndingStatements(db);
-  return { stmt, endingStmt, scheduleStmt, retention: new RetentionSchedule(), throughputWrites: 0 };
+  return { stmt, endingStmt, scheduleStmt, retention: new RetentionSchedule(), throughputWrites: 0, recorded: [] };
 }
