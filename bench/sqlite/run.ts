@@ -2,8 +2,10 @@
 // and the physical floor (floor.ts: the same durable work in bare better-sqlite3, no queue library),
 // processed at claim sizes 1 and 16; it has no latency case (with no queue it has no wake-up, only a poll).
 // Every step (fill, enqueue, process, latency producer and consumer) runs in a fresh process.
+// The idle case is a consumer at concurrency 10 on an empty queue: the share of a core it uses while waiting.
 // Options (env): BENCH_REPS (default 3), BENCH_JOBS (10000), BENCH_CASES (comma list of case ids),
-// BENCH_LIBRARIES (comma list; `floor` is the floor), BENCH_STEP_BUDGET_MS (60000: a slower step reports what it did by then).
+// BENCH_LIBRARIES (comma list; `floor` is the floor), BENCH_STEP_BUDGET_MS (60000: a slower step reports what it did by then),
+// BENCH_IDLE_MS (10000: how long the idle case measures).
 import { execFile, spawn } from 'node:child_process';
 import { existsSync, mkdtempSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -18,7 +20,8 @@ const REPS = Number(process.env.BENCH_REPS ?? 3);
 const JOBS = Number(process.env.BENCH_JOBS ?? 10_000);
 const LATENCY_JOBS = Number(process.env.BENCH_LATENCY_JOBS ?? 1_000);
 const LATENCY_INTERVAL_MS = 5; // 200 jobs/s
-const CASES = (process.env.BENCH_CASES ?? 'enqueue,bulk,c1,c10,latency,file').split(',');
+const CASES = (process.env.BENCH_CASES ?? 'enqueue,bulk,c1,c10,latency,file,idle').split(',');
+const IDLE_MS = Number(process.env.BENCH_IDLE_MS ?? 10_000);
 const NAMES = (process.env.BENCH_LIBRARIES ?? LIBRARIES.map((l) => l.name).join(',')).split(',');
 const libraries = LIBRARIES.filter((l) => NAMES.includes(l.name));
 const FLOOR = 'floor';
@@ -32,7 +35,7 @@ console.log(`node ${process.version}; ${JOBS} jobs; ${REPS} repetitions; files i
 for (const [name, version] of Object.entries(versions())) console.log(`- ${name} ${version}`);
 console.log('');
 
-type Figures = { jobs?: number; rate?: number; delays?: number[]; durability?: { journalMode: string; synchronous: string } };
+type Figures = { jobs?: number; rate?: number; delays?: number[]; cpuPercent?: number; durability?: { journalMode: string; synchronous: string } };
 async function step(args: (string | number)[]): Promise<Figures> {
   const { stdout } = await exec(process.execPath, [...nodeArgs, ...args.map(String)], { cwd: here, maxBuffer: 64 * 1024 * 1024 });
   return JSON.parse(stdout.trim().split('\n').pop()!) as Figures;
@@ -89,6 +92,7 @@ for (let rep = 0; rep < REPS; rep += 1) {
         await step(['init', lib, file, 0]);
         const empty = fileBytes(file);
         await step(['bulk', lib, file, JOBS]);
+        if (c === 1 && CASES.includes('file')) record('file per 1,000 queued jobs (KiB)', label, (fileBytes(file) - empty) / 1024 / (JOBS / 1_000));
         const processed = await step(['process', lib, file, JOBS, c, ...(batch === undefined ? [] : [batch])]);
         rate(`process, concurrency ${c} (jobs/s)`, label, processed, JOBS);
         if (c === 1 && CASES.includes('file')) record('file per 1,000 finished jobs (KiB)', label, (fileBytes(file) - empty) / 1024 / (JOBS / 1_000));
@@ -100,6 +104,11 @@ for (let rep = 0; rep < REPS; rep += 1) {
       record('latency p99 at 200 jobs/s (ms)', lib, percentile(delays, 99));
       if (delays.length < LATENCY_JOBS) partial.add(`latency p50 at 200 jobs/s (ms)|${lib}`);
     }
+    if (CASES.includes('idle') && lib !== FLOOR) {
+      const file = freshFile(lib);
+      await step(['init', lib, file, 0]);
+      record('idle worker, empty queue (% of a core)', lib, (await step(['idle', lib, file, IDLE_MS])).cpuPercent!);
+    }
     process.stderr.write(`rep ${rep + 1}/${REPS} ${lib} done\n`);
   }
 }
@@ -110,8 +119,8 @@ for (const l of libraries) {
   const { durability } = await step(['durability', l.name, freshFile(l.name), 0]);
   console.log(`| ${l.name} | ${durability!.journalMode}, ${durability!.synchronous} |`);
 }
-const lowerIsBetter = (c: string) => c.startsWith('latency') || c.startsWith('file');
-const digits = (c: string) => (c.startsWith('latency') ? 2 : 0);
+const lowerIsBetter = (c: string) => c.startsWith('latency') || c.startsWith('file') || c.startsWith('idle');
+const digits = (c: string) => (c.startsWith('latency') || c.startsWith('idle') ? 2 : 0);
 const queues = libraries.map((l) => l.name).filter((name) => name !== FLOOR);
 if (queues.length) {
   console.log('');

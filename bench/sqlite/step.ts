@@ -6,7 +6,7 @@ import { LIBRARIES, type JobData } from './libraries.js';
 
 const [step, libName, file, jobsArg, arg, batchArg] = process.argv.slice(2);
 const library = LIBRARIES.find((l) => l.name === libName);
-if (!library || !file || !jobsArg) throw new Error(`usage: step.ts <durability|init|enqueue|bulk|process|latency|steady> <library> <file> <jobs> [arg]`);
+if (!library || !file || !jobsArg) throw new Error(`usage: step.ts <durability|init|enqueue|bulk|process|latency|steady|idle> <library> <file> <jobs (idle: ms)> [arg]`);
 const jobs = Number(jobsArg);
 const budgetMs = Number(process.env.BENCH_STEP_BUDGET_MS ?? 60_000);
 const print = (figures: Record<string, unknown>) => process.stdout.write(`${JSON.stringify(figures)}\n`);
@@ -39,6 +39,20 @@ async function processing(concurrency: number, batch: number | undefined): Promi
   const done = finished ? jobs : handled;
   await consumer.close();
   print({ jobs: done, rate: (done / ms) * 1000 });
+}
+
+/** A consumer at concurrency 10 on an empty queue: the share of a core its process uses while it waits. */
+async function idle(ms: number): Promise<void> {
+  const consumer = await library!.consumer(file!, 10);
+  // Settle first: starting up is not idling.
+  await new Promise((r) => setTimeout(r, 2_000));
+  const before = process.cpuUsage();
+  const start = performance.now();
+  await new Promise((r) => setTimeout(r, ms));
+  const used = process.cpuUsage(before);
+  const elapsed = performance.now() - start;
+  await consumer.close();
+  print({ cpuPercent: ((used.user + used.system) / 1000 / elapsed) * 100 });
 }
 
 /** An idle consumer at concurrency 10 that records each job's delay from its fire time to its start. */
@@ -78,6 +92,7 @@ else if (step === 'init') {
 else if (step === 'enqueue' || step === 'bulk') await enqueue(step === 'bulk');
 else if (step === 'process') await processing(Number(arg ?? 1), batchArg === undefined ? undefined : Number(batchArg));
 else if (step === 'latency') await latency();
+else if (step === 'idle') await idle(jobs);
 else if (step === 'steady') await steady(Number(arg ?? 5));
 else throw new Error(`unknown step ${step}`);
 process.exit(0);

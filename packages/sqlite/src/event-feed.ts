@@ -15,6 +15,8 @@ interface Subscription {
 
 /** How the feed reads the events table. */
 export interface EventSource {
+  /** Whether another connection has committed since the last call (SQLite's `data_version`). */
+  changedElsewhere(): boolean;
   maxSeq(): number;
   /** A queue's events with `after < seq <= upTo`, oldest first; only those of `types` when given. */
   eventsBetween(queue: string, after: number, upTo: number, limit: number, types: readonly JobEvent['type'][] | null): JobEvent[];
@@ -33,6 +35,8 @@ export class EventFeed {
   private pumpScheduled: NodeJS.Immediate | null = null;
   private lastTrim = 0;
   private closed = false;
+  /** A subscriber may have events to read that no other connection wrote: a new one, or one behind at a commit. */
+  private unread = true;
 
   constructor(
     private readonly source: EventSource,
@@ -44,6 +48,7 @@ export class EventFeed {
   subscribe(queue: string, listener: JobEventListener, types?: readonly JobEvent['type'][]): () => void {
     const subscription: Subscription = { queue, listener, types: types ? [...new Set(types)] : null, lastSeq: this.source.maxSeq() };
     this.subscriptions.add(subscription);
+    this.unread = true;
     this.start();
     return () => {
       this.subscriptions.delete(subscription);
@@ -72,7 +77,7 @@ export class EventFeed {
       const last = events[events.length - 1]!;
       for (const subscription of this.subscriptions) {
         if (subscription.lastSeq !== first.seq - 1) {
-          behind = true;
+          behind = this.unread = true;
           continue;
         }
         subscription.lastSeq = last.seq;
@@ -101,6 +106,18 @@ export class EventFeed {
   }
 
   private pump(): void {
+    // The watch and the poll fire for this process's own commits too, whose events went out at commit.
+    const elsewhere = this.source.changedElsewhere();
+    if (elsewhere || this.unread) this.read();
+    const now = Date.now();
+    if (now - this.lastTrim > TRIM_EVERY_MS) {
+      this.lastTrim = now;
+      this.source.trim(now - this.retentionMs);
+    }
+  }
+
+  private read(): void {
+    this.unread = false;
     // Read up to the newest event now: a subscriber then moves past other queues' events unread.
     const upTo = this.source.maxSeq();
     for (const subscription of this.subscriptions) {
@@ -123,11 +140,6 @@ export class EventFeed {
           break;
         }
       }
-    }
-    const now = Date.now();
-    if (now - this.lastTrim > TRIM_EVERY_MS) {
-      this.lastTrim = now;
-      this.source.trim(now - this.retentionMs);
     }
   }
 

@@ -97,6 +97,7 @@ const SQL = {
   liveWorkers: 'SELECT * FROM skq_workers WHERE queue = ? AND expires_at >= ? ORDER BY started_at, id',
   insertEvent: 'INSERT INTO skq_events (queue, type, job_id, delivery_id, route, worker_id, at, data) VALUES (?, ?, ?, ?, ?, ?, ?, ?)',
   maxSeq: 'SELECT MAX(seq) AS seq FROM skq_events',
+  dataVersion: 'PRAGMA data_version',
   eventsBetween: 'SELECT * FROM skq_events WHERE seq > ? AND seq <= ? AND queue = ? ORDER BY seq LIMIT ?',
   eventsOfTypesBetween: 'SELECT * FROM skq_events WHERE seq > ? AND seq <= ? AND queue = ? AND type IN (SELECT value FROM json_each(?)) ORDER BY seq LIMIT ?',
   // Events are in seq order and nearly in time order: cut at the first one young enough to keep.

@@ -27,6 +27,7 @@ export function recordEvent(
 
 /**
  * The events table as the {@link EventFeed} reads it, outside the write transactions:
+ * - `changedElsewhere` reads `PRAGMA data_version`, which moves only when another connection commits;
  * - `maxSeq` reads the newest seq (0 when there is none);
  * - `eventsBetween` reads a queue's events with `after < seq <= upTo`, oldest first, at most
  *   `limit`; with `types`, the filter runs in SQL so unwanted events are never parsed;
@@ -34,7 +35,14 @@ export function recordEvent(
  *   the newest event, so a new seq is always above every seq handed out before.
  */
 export function eventSource(s: SqliteStore, keepCount: number): EventSource {
+  let dataVersion = -1;
   return {
+    changedElsewhere: () => {
+      const now = (s.stmt.dataVersion.get() as { data_version: number }).data_version;
+      const changed = now !== dataVersion;
+      dataVersion = now;
+      return changed;
+    },
     maxSeq: () => (s.stmt.maxSeq.get() as { seq: number | null }).seq ?? 0,
     eventsBetween: (queue, after, upTo, limit, types) =>
       ((types ? s.stmt.eventsOfTypesBetween.all(after, upTo, queue, JSON.stringify(types), limit) : s.stmt.eventsBetween.all(after, upTo, queue, limit)) as EventRow[]).map(toEvent),
