@@ -64,7 +64,9 @@ const skunq: Library = {
     const job = queue.job({ name: 'noop', routes: ['bench'] }, async (data: JobData) => {
       onJob?.(data);
     });
-    const pool = new WorkerPool({ queue, routes: ['bench'], concurrency, handleSignals: false, scheduler: false, jobs: [job] });
+    // The defaults, unless the prefetch case asks for `prefetch: 'auto'`.
+    const prefetch = process.env.SKQ_BENCH_PREFETCH === 'auto' ? ({ prefetch: 'auto' } as const) : {};
+    const pool = new WorkerPool({ queue, routes: ['bench'], concurrency, handleSignals: false, scheduler: false, jobs: [job], ...prefetch });
     await pool.start();
     return {
       async done(count) {

@@ -20,7 +20,7 @@ const REPS = Number(process.env.BENCH_REPS ?? 3);
 const JOBS = Number(process.env.BENCH_JOBS ?? 10_000);
 const LATENCY_JOBS = Number(process.env.BENCH_LATENCY_JOBS ?? 1_000);
 const LATENCY_INTERVAL_MS = 5; // 200 jobs/s
-const CASES = (process.env.BENCH_CASES ?? 'enqueue,bulk,c1,c10,latency,file,idle').split(',');
+const CASES = (process.env.BENCH_CASES ?? 'enqueue,bulk,c1,c10,c1-prefetch,latency,file,idle').split(',');
 const IDLE_MS = Number(process.env.BENCH_IDLE_MS ?? 10_000);
 const NAMES = (process.env.BENCH_LIBRARIES ?? LIBRARIES.map((l) => l.name).join(',')).split(',');
 const libraries = LIBRARIES.filter((l) => NAMES.includes(l.name));
@@ -36,8 +36,8 @@ for (const [name, version] of Object.entries(versions())) console.log(`- ${name}
 console.log('');
 
 type Figures = { jobs?: number; rate?: number; delays?: number[]; cpuPercent?: number; durability?: { journalMode: string; synchronous: string } };
-async function step(args: (string | number)[]): Promise<Figures> {
-  const { stdout } = await exec(process.execPath, [...nodeArgs, ...args.map(String)], { cwd: here, maxBuffer: 64 * 1024 * 1024 });
+async function step(args: (string | number)[], env: Record<string, string> = {}): Promise<Figures> {
+  const { stdout } = await exec(process.execPath, [...nodeArgs, ...args.map(String)], { cwd: here, maxBuffer: 64 * 1024 * 1024, env: { ...process.env, ...env } });
   return JSON.parse(stdout.trim().split('\n').pop()!) as Figures;
 }
 
@@ -97,6 +97,13 @@ for (let rep = 0; rep < REPS; rep += 1) {
         rate(`process, concurrency ${c} (jobs/s)`, label, processed, JOBS);
         if (c === 1 && CASES.includes('file')) record('file per 1,000 finished jobs (KiB)', label, (fileBytes(file) - empty) / 1024 / (JOBS / 1_000));
       }
+    }
+    // skunq's optional prefetch (WorkerPool `prefetch: 'auto'`), at concurrency 1, where it matters most.
+    if (CASES.includes('c1-prefetch') && lib === 'skunq') {
+      const file = freshFile(lib);
+      await step(['init', lib, file, 0]);
+      await step(['bulk', lib, file, JOBS]);
+      rate("process, concurrency 1, skunq prefetch 'auto' (jobs/s)", lib, await step(['process', lib, file, JOBS, 1], { SKQ_BENCH_PREFETCH: 'auto' }), JOBS);
     }
     if (CASES.includes('latency') && lib !== FLOOR) {
       const delays = await latency(lib);

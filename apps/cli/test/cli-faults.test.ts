@@ -96,6 +96,8 @@ describe('skunq work under faults', () => {
     const lease = await runCliProcess(['work', '-q', 'faults', '-r', 'r', '--lease-ms', '1e10'], env);
     expect(lease).toMatchObject({ code: 2, stderr: expect.stringContaining('leaseMs') });
     expect(lease.stderr).toContain('Usage: skunq work');
+    const prefetch = await runCliProcess(['work', '-q', 'faults', '-r', 'r', '--prefetch', 'lots'], env);
+    expect(prefetch).toMatchObject({ code: 2, stderr: expect.stringContaining('--prefetch must be auto or a whole number from 0 to 1000, got "lots"') });
     const empty = await runCliProcess(['work', '-q', 'faults', '-r', 'r'], { SKQ_BACKEND: '' });
     expect(empty).toMatchObject({ code: 2, stderr: expect.stringContaining('SKQ_BACKEND is set but empty') });
   });

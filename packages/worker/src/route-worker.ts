@@ -14,6 +14,8 @@ export interface RouteWorkerSettings {
   route: string;
   workerId: string;
   concurrency: number;
+  /** Deliveries claimed beyond `concurrency`, held leased until a slot frees; `'auto'` by recent pace (see `prefetchNow`). Default 0. */
+  prefetch?: number | 'auto';
   leaseMs: number;
   pollIntervalMs: number;
   registry: JobRegistry;
@@ -28,6 +30,10 @@ export interface RouteWorkerSettings {
 
 /** Claims in flight at once: one is answered while the next is on its way. */
 const CLAIMS_IN_FLIGHT = 2;
+/** `prefetch: 'auto'` holds what the worker finishes in this long at its recent pace… */
+const AUTO_PREFETCH_MS = 50;
+/** …and at most this many. */
+const AUTO_PREFETCH_MAX = 16;
 
 /**
  * Consumes one route: claims jobs in chunks while it has free slots, runs them, reports each
@@ -56,6 +62,10 @@ export class RouteWorker {
   private readonly progressTarget: ProgressTarget;
   /** Handlers running now: what `concurrency` bounds. */
   private busy = 0;
+  /** Recent handler time in ms (a moving average), for `prefetch: 'auto'`; null before the first. */
+  private recentMs: number | null = null;
+  /** Claimed and leased, waiting for a slot (prefetch), oldest first. */
+  private readonly waiting: { delivery: ClaimedDelivery; controller: AttemptControl }[] = [];
   /** Slots promised to claims in flight. */
   private reserved = 0;
   private claims = new Set<Promise<void>>();
@@ -160,7 +170,7 @@ export class RouteWorker {
    */
   abort(deliveryId: string, reason: unknown, attempt?: number): boolean {
     let aborted = false;
-    for (const run of this.running) {
+    for (const run of [...this.running, ...this.waiting]) {
       if (run.delivery.id !== deliveryId || (attempt !== undefined && run.delivery.attempts !== attempt)) continue;
       run.controller.abort(reason);
       aborted = true;
@@ -169,15 +179,15 @@ export class RouteWorker {
   }
 
   /**
-   * Stops claiming. Gentle: waits for running jobs. Rough: aborts them with INTERRUPTED first,
-   * which puts them back on the queue with the attempt counted.
+   * Stops claiming. Gentle: waits for running jobs, and runs the prefetched ones. Rough: aborts them
+   * all with INTERRUPTED first, which puts them back on the queue with the attempt counted.
    */
   async stop(mode: 'gentle' | 'rough'): Promise<void> {
     if (this.stopping !== 'rough') this.stopping = mode;
     this.askStop();
     if (this.timer) clearTimeout(this.timer);
-    if (mode === 'rough') for (const run of this.running) run.controller.abort(interrupted(this.id));
-    while (this.claims.size > 0 || this.running.size > 0) {
+    if (mode === 'rough') for (const run of [...this.running, ...this.waiting]) run.controller.abort(interrupted(this.id));
+    while (this.claims.size > 0 || this.running.size > 0 || this.waiting.length > 0) {
       await Promise.all([...this.claims, ...[...this.running].map((run) => run.done)]);
     }
     if (this.unwrittenAtStop.size) {
@@ -219,12 +229,24 @@ export class RouteWorker {
 
   private pump(): void {
     const { concurrency } = this.settings;
+    const prefetch = this.prefetchNow();
+    // Prefetched deliveries first: they are leased already. A paused or stopping worker runs them too.
+    while (this.waiting.length > 0 && this.busy < concurrency) this.begin(this.waiting.shift()!);
     while (this.started && !this.stopping && !this.held && !this.drained && this.claims.size < CLAIMS_IN_FLIGHT) {
       // A slot frees when its handler returns; outcomes still being reported are bounded too.
-      const free = Math.min(concurrency - this.busy, 2 * concurrency - this.running.size) - this.reserved;
+      const held = this.waiting.length + this.reserved;
+      const free = Math.min(concurrency + prefetch - this.busy, 2 * concurrency + prefetch - this.running.size) - held;
       if (free <= 0) return;
-      this.claimChunk(Math.min(free, this.chunk));
+      this.claimChunk(Math.min(free, this.chunk + prefetch));
     }
+  }
+
+  /** How many deliveries to hold beyond `concurrency` now. */
+  private prefetchNow(): number {
+    const { prefetch = 0, concurrency } = this.settings;
+    if (prefetch !== 'auto') return prefetch;
+    if (this.recentMs === null) return 0;
+    return Math.min(AUTO_PREFETCH_MAX, Math.floor((concurrency * AUTO_PREFETCH_MS) / Math.max(this.recentMs, 0.01)));
   }
 
   private claimChunk(limit: number): void {
@@ -236,7 +258,7 @@ export class RouteWorker {
       .then(
         async ({ deliveries, nextRunAt, paused }) => {
           this.failures = 0;
-          for (const { delivery, leaseEndsBy } of await this.leases.admit(deliveries, sentAt)) this.run(delivery, leaseEndsBy);
+          for (const { delivery, leaseEndsBy } of await this.leases.admit(deliveries, sentAt)) this.take(delivery, leaseEndsBy);
           // A paused route wakes on the backend's `resumed` event (the poll interval covers a missed one).
           // A wake-up that came while this claim was on its way may be for jobs it could not see: claim again.
           if (paused || (deliveries.length < limit && this.pokes === pokesAtSend)) this.sleep(nextRunAt === null || paused ? Infinity : nextRunAt - Date.now());
@@ -262,13 +284,19 @@ export class RouteWorker {
     this.timer = setTimeout(() => this.poke(), Math.max(0, Math.min(ms, this.settings.pollIntervalMs)));
   }
 
-  private run(delivery: ClaimedDelivery, leaseEndsBy: number): void {
+  /** Takes a claimed delivery under the lease keeper, and runs it, or keeps it waiting for a slot (prefetch). */
+  private take(delivery: ClaimedDelivery, leaseEndsBy: number): void {
     const controller = new AttemptControl();
-    const run = new RunningAttempt(delivery, controller, valueLimit(this.settings.backend.capabilities), this.progressTarget);
     this.leases.hold(delivery, controller, leaseEndsBy);
     if (delivery.cancelRequested) controller.abort(cancellationError(delivery.jobId, delivery.queue));
     // Claimed while stopping roughly: straight back to the queue.
     if (this.stopping === 'rough') controller.abort(interrupted(this.id));
+    if (this.busy < this.settings.concurrency && this.waiting.length === 0) this.begin({ delivery, controller });
+    else this.waiting.push({ delivery, controller });
+  }
+
+  private begin({ delivery, controller }: { delivery: ClaimedDelivery; controller: AttemptControl }): void {
+    const run = new RunningAttempt(delivery, controller, valueLimit(this.settings.backend.capabilities), this.progressTarget);
     this.busy += 1;
     this.running.add(run);
     this.settings.onRunningChanged?.();
@@ -293,6 +321,7 @@ export class RouteWorker {
       maxOutcomeBytes,
     });
     const durationMs = performance.now() - startedAt;
+    this.recentMs = this.recentMs === null ? durationMs : 0.8 * this.recentMs + 0.2 * durationMs;
     if (run.progress) await run.progress.flush();
     // The handler has returned: its slot is free while the outcome is still on its way to the backend.
     this.busy -= 1;

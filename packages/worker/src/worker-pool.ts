@@ -142,6 +142,7 @@ export class WorkerPool {
           route,
           workerId: `${hostname()}:${process.pid}:${route}:${suffix}`,
           concurrency: this.concurrencyOf(route),
+          prefetch: this.options.prefetch,
           leaseMs,
           pollIntervalMs: this.options.pollIntervalMs,
           registry: this.registry,

@@ -15,6 +15,7 @@ const FLAGS: FlagSpec[] = [
   { name: 'routes', short: 'r', kind: 'list', placeholder: 'route', description: 'Routes to serve, one worker each' },
   { name: 'backend', short: 'b', kind: 'value', placeholder: 'url', description: 'Backend URL (default: $SKQ_BACKEND, else sqlite:.skunq/skunq.db)' },
   { name: 'concurrency', short: 'c', kind: 'value', placeholder: 'n', description: 'Jobs run at once per route (default 1)' },
+  { name: 'prefetch', kind: 'value', placeholder: 'n|auto', description: 'Jobs held leased beyond the concurrency, per route (default 0; auto: what ~50 ms of work takes, at most 16)' },
   { name: 'file', short: 'f', kind: 'list', placeholder: 'module', description: 'Job modules to load (.ts, .mjs, .js)' },
   { name: 'lease-ms', kind: 'value', placeholder: 'ms', description: 'Lease length; a killed worker’s jobs return after it (default 30000)' },
   { name: 'registration-ttl-ms', kind: 'value', placeholder: 'ms', description: 'How long the registration of a worker that stopped heartbeating stays listed (default 30000)' },
@@ -54,6 +55,7 @@ export async function work(argv: string[], cwd: string): Promise<number> {
   if (!routes?.length) throw new UsageError('-r/--routes needs at least one route');
   const concurrency = flags.concurrency === undefined ? (config.concurrency ?? 1) : positiveInt(flags.concurrency as string, '--concurrency');
   const leaseMs = flags['lease-ms'] === undefined ? undefined : positiveInt(flags['lease-ms'] as string, '--lease-ms');
+  const prefetch = flags.prefetch === undefined ? undefined : prefetchOf(flags.prefetch as string);
   const registrationTtlMs = flags['registration-ttl-ms'] === undefined ? undefined : positiveInt(flags['registration-ttl-ms'] as string, '--registration-ttl-ms');
   const backend = (flags.backend as string | undefined) ?? config.backend;
   const connectTimeoutMs = flags['connect-timeout'] === undefined ? null : durationFlag(flags['connect-timeout'] as string, '--connect-timeout');
@@ -76,6 +78,7 @@ export async function work(argv: string[], cwd: string): Promise<number> {
     ...(allowModules ? { modules: { allow: allowModules, baseDir: cwd, importer: importModule } } : {}),
     ...(backend ? { backend } : {}),
     ...(leaseMs ? { leaseMs } : {}),
+    ...(prefetch !== undefined ? { prefetch } : {}),
     ...(registrationTtlMs ? { registrationTtlMs } : {}),
     ...(metricsPort !== undefined && { onAttemptEnd: (ended) => metrics?.observe(ended) }),
     logger: escapingLogger,
@@ -130,6 +133,13 @@ export async function work(argv: string[], cwd: string): Promise<number> {
 function port(value: string): number {
   const n = Number(value);
   if (!Number.isInteger(n) || n < 0 || n > 65_535) throw new UsageError(`--metrics-port must be a port number (0 to 65535), got "${value}"`);
+  return n;
+}
+
+function prefetchOf(value: string): number | 'auto' {
+  if (value === 'auto') return 'auto';
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < 0 || n > 1_000) throw new UsageError(`--prefetch must be auto or a whole number from 0 to 1000, got "${value}"`);
   return n;
 }
 
