@@ -33,12 +33,17 @@ export function printComparison(
   for (const [name, byLib] of Object.entries(samples)) {
     const digits = options.digits(name);
     const med = (lib: string) => median(byLib[lib] ?? [NaN]);
+    // A case only some libraries have (skunq's prefetch) shows — for the others.
+    const has = (lib: string) => (byLib[lib]?.length ?? 0) > 0;
     const cells = names.map((lib) => {
-      const values = byLib[lib] ?? [];
+      if (!has(lib)) return '—';
+      const values = byLib[lib]!;
       const mark = options.partial?.has(`${name}|${lib}`) ? ' †' : '';
       return `${fmt(med(lib), digits)} (${fmt(Math.min(...values), digits)}–${fmt(Math.max(...values), digits)})${mark}`;
     });
-    const ratios = peers.map((other) => `${(options.lowerIsBetter(name) ? med(other) / med('skunq') : med('skunq') / med(other)).toFixed(2)}x`);
+    const ratios = peers.map((other) =>
+      has('skunq') && has(other) ? `${(options.lowerIsBetter(name) ? med(other) / med('skunq') : med('skunq') / med(other)).toFixed(2)}x` : '—',
+    );
     console.log(`| ${name} | ${cells.join(' | ')} | ${ratios.join(' | ')} |`);
   }
   if (options.partial?.size) console.log('\n† the step hit its time budget (BENCH_STEP_BUDGET_MS) before all jobs were done; the figure is the rate of what it did.');
