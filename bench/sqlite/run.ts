@@ -3,6 +3,7 @@
 // processed at claim sizes 1 and 16; it has no latency case (with no queue it has no wake-up, only a poll).
 // Every step (fill, enqueue, process, latency producer and consumer) runs in a fresh process.
 // The idle case is a consumer at concurrency 10 on an empty queue: the share of a core it uses while waiting.
+// The c1-prefetch case is skunq alone at concurrency 1 with WorkerPool `prefetch: 'auto'` (the other cases use its defaults).
 // Options (env): BENCH_REPS (default 3), BENCH_JOBS (10000), BENCH_CASES (comma list of case ids),
 // BENCH_LIBRARIES (comma list; `floor` is the floor), BENCH_STEP_BUDGET_MS (60000: a slower step reports what it did by then),
 // BENCH_IDLE_MS (10000: how long the idle case measures).
