@@ -71,26 +71,21 @@ describe('WorkerPool prefetch', () => {
 
   it("with 'auto', prefetches nothing for jobs slower than 50 ms, and holds more of quicker ones", async () => {
     const queue = fixture.queue();
-    const job = queue.job({ name: 'slow', routes: ['foo'] }, async () => new Promise((resolve) => setTimeout(resolve, 120)));
-    const handles = await queue.pushMany(Array.from({ length: 4 }, () => job.with()));
-    await fixture.startPool({ queue, routes: ['foo'], concurrency: 1, prefetch: 'auto' });
-    let most = 0;
-    await eventually(async () => {
-      const counts = (await queue.counts()).foo;
-      most = Math.max(most, counts?.running ?? 0);
-      return counts?.succeeded === handles.length;
-    }, 'every job done', 10_000);
-    expect(most).toBe(1);
+    /** Runs `count` jobs of `ms` each on `route` with prefetch 'auto'; returns the most held at once. */
+    const mostHeld = async (route: string, ms: number, count: number) => {
+      const job = queue.job({ name: `sleep-${route}`, routes: [route] }, async () => new Promise((resolve) => setTimeout(resolve, ms)));
+      await queue.pushMany(Array.from({ length: count }, () => job.with()));
+      await fixture.startPool({ queue, routes: [route], concurrency: 1, prefetch: 'auto' });
+      let most = 0;
+      await eventually(async () => {
+        const counts = (await queue.counts())[route];
+        most = Math.max(most, counts?.running ?? 0);
+        return counts?.succeeded === count;
+      }, `every job on ${route} done`, 10_000);
+      return most;
+    };
+    expect(await mostHeld('slow', 120, 4)).toBe(1);
     // Jobs of about 5 ms: after the first, up to 10 are held (50 ms of work), so a claim takes several.
-    const quick = queue.job({ name: 'quick', routes: ['bar'] }, async () => new Promise((resolve) => setTimeout(resolve, 5)));
-    const many = await queue.pushMany(Array.from({ length: 30 }, () => quick.with()));
-    await fixture.startPool({ queue, routes: ['bar'], concurrency: 1, prefetch: 'auto' });
-    let held = 0;
-    await eventually(async () => {
-      const counts = (await queue.counts()).bar;
-      held = Math.max(held, counts?.running ?? 0);
-      return counts?.succeeded === many.length;
-    }, 'every quick job done', 10_000);
-    expect(held).toBeGreaterThan(2);
+    expect(await mostHeld('quick', 5, 30)).toBeGreaterThan(2);
   });
 });
