@@ -207,9 +207,15 @@ export function checkRun(input: CheckInput): CheckReport {
   const pidOf = new Map<string, number>();
   for (const e of ledger) if (e.t === 'registrations') for (const w of e.workers) pidOf.set(w.id, w.pid);
   for (const s of starts) pidOf.set(s.worker, s.pid);
-  const near = (at: number, pid: number | undefined) =>
-    faults.some((f) => (f.role !== 'worker' || f.pid === pid) && f.at <= at + input.registrationTtlMs && (f.until ?? f.at) >= at - 2 * input.registrationTtlMs) ||
-    (pid !== undefined && Math.abs((exits.get(pid) ?? -Infinity) - at) <= 2 * input.registrationTtlMs);
+  // The bounds span from the listing before (its query's clock is read when it is sent, and a server
+  // that is down holds it until it is back) to the acknowledgement.
+  const near = (from: number, at: number, pid: number | undefined) => {
+    const exit = pid === undefined ? undefined : exits.get(pid);
+    return (
+      faults.some((f) => (f.role !== 'worker' || f.pid === pid) && f.at <= at + input.registrationTtlMs && (f.until ?? f.at) >= from - 2 * input.registrationTtlMs) ||
+      (exit !== undefined && exit >= from - 2 * input.registrationTtlMs && exit <= at + 2 * input.registrationTtlMs)
+    );
+  };
   let broadcastDeliveries = 0;
   let broadcastLapses = 0;
   for (const a of acked.values()) {
@@ -223,7 +229,7 @@ export function checkRun(input: CheckInput): CheckReport {
       const before = new Set(a.workersBefore);
       const after = new Set(a.workersAfter);
       const differing = [...[...before].filter((w) => after.has(w) && !targets.includes(w)), ...targets.filter((w) => !before.has(w) && !after.has(w))];
-      const lapsed = differing.filter((w) => near(a.at, pidOf.get(w)));
+      const lapsed = differing.filter((w) => near(a.listedAt ?? a.at, a.at, pidOf.get(w)));
       broadcastLapses += lapsed.length;
       const missing = differing.filter((w) => !lapsed.includes(w) && !targets.includes(w));
       const extra = differing.filter((w) => !lapsed.includes(w) && targets.includes(w));

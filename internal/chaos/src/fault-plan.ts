@@ -50,8 +50,10 @@ export async function runFaultPlan(
       if (signal === 'SIGKILL') counts.kills += 1;
       else if (signal === 'SIGTERM') counts.terms += 1;
       else counts.ints += 1;
-      // A gentle stop may take as long as its longest job: the replacement starts at once.
-      replacements.push(replace(victim).catch((err: unknown) => log(`replacement failed: ${String(err)}`)));
+      // A gentle stop may take as long as its longest job: the replacement starts at once. A victim that
+      // had not listened yet is some replacement's current try, and that loop starts the next one: a
+      // second replacement here would grow the fleet by one worker each time.
+      if (victim.listening) replacements.push(replace(victim).catch((err: unknown) => log(`replacement failed: ${String(err)}`)));
     }
     if (plan.restartEvery && n % plan.restartEvery === 0 && restarts(backend)) {
       const started = Date.now();

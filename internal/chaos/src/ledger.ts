@@ -8,7 +8,7 @@ import { join } from 'node:path';
  */
 export type LedgerEntry =
   /** The producer's enqueue was acknowledged: the job must reach a terminal state. */
-  | { t: 'acked'; at: number; job: string; queue: string; kind: JobKind; workersBefore?: string[]; workersAfter?: string[] }
+  | { t: 'acked'; at: number; job: string; queue: string; kind: JobKind; workersBefore?: string[]; workersAfter?: string[]; listedAt?: number }
   /** A handler began: one run of one attempt of one delivery. */
   | { t: 'start'; at: number; job: string; delivery: string; step: number; attempt: number; pid: number; worker: string; name: string }
   /** A handler returned (`ok`) or threw. */

@@ -87,6 +87,7 @@ export class Producer {
     let queue = 'chaos';
     let workersBefore: string[] | undefined;
     let workersAfter: string[] | undefined;
+    let listedAt: number | undefined;
     let id: string;
     switch (kind) {
       case 'quick':
@@ -110,6 +111,7 @@ export class Producer {
         break;
       case 'broadcast':
         queue = 'chaos-fanout';
+        listedAt = Date.now();
         workersBefore = (await fanout.workers()).map((w) => w.id);
         id = (await hello.fire(n)).id;
         // The job is acknowledged now: a listing that fails leaves the check of its deliveries half-bounded.
@@ -121,6 +123,6 @@ export class Producer {
     }
     this.counts.acked += 1;
     this.counts.byKind[kind] += 1;
-    this.ledger.write({ t: 'acked', at: Date.now(), job: id, queue, kind, ...(workersBefore && { workersBefore }), ...(workersAfter && { workersAfter }) });
+    this.ledger.write({ t: 'acked', at: Date.now(), job: id, queue, kind, ...(workersBefore && { workersBefore, listedAt }), ...(workersAfter && { workersAfter }) });
   }
 }

@@ -22,6 +22,8 @@ export interface WorkerProcess {
   queue: string;
   child: ChildProcess;
   exited: Promise<void>;
+  /** True once it printed that it listens; until then the loop that started it owns its retries. */
+  listening: boolean;
   /** The last of its output, for a failure message (all of it is in `worker-<pid>.log` beside the ledger). */
   output(): string;
 }
@@ -61,6 +63,7 @@ export class WorkerFleet {
       queue,
       child,
       output: () => out,
+      listening: false,
       exited: new Promise((resolve) =>
         child.once('exit', (code, signal) => {
           this.ledger.write({ t: 'exited', at: Date.now(), pid: child.pid!, code, signal });
@@ -77,6 +80,7 @@ export class WorkerFleet {
       if (Date.now() > deadline) throw new Error(`skunq work did not listen within 60 s:\n${out}`);
       await new Promise((resolve) => setTimeout(resolve, 50));
     }
+    worker.listening = true;
     return worker;
   }
 
