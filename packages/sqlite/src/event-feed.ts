@@ -13,18 +13,21 @@ interface Subscription {
   lastSeq: number;
 }
 
-/** How the feed reads the events table. */
+/** How the feed reads the changes: rows stamped with a change sequence, and notices. */
 export interface EventSource {
   /** Whether another connection has committed since the last call (SQLite's `data_version`). */
   changedElsewhere(): boolean;
   maxSeq(): number;
-  /** A queue's events with `after < seq <= upTo`, oldest first; only those of `types` when given. */
-  eventsBetween(queue: string, after: number, upTo: number, limit: number, types: readonly JobEvent['type'][] | null): JobEvent[];
+  /**
+   * A queue's events with `after < seq <= upTo`, oldest first; only those of `types` when given. At
+   * most about `limit` of each source: `reached` is the seq read up to (`upTo` when all were read).
+   */
+  eventsBetween(queue: string, after: number, upTo: number, limit: number, types: readonly JobEvent['type'][] | null): { events: JobEvent[]; reached: number };
   trim(before: number): void;
 }
 
 /**
- * Delivers the events table to subscribers, across processes. A write by any process to the
+ * Delivers the changes to subscribers, across processes. A write by any process to the
  * database file is noticed through a directory watch (inotify) on the WAL file, so idle
  * workers wake in about a millisecond; a slow poll covers file systems without notices.
  */
@@ -66,29 +69,28 @@ export class EventFeed {
   }
 
   /**
-   * This process committed `events` (in seq order, one transaction's, so their seqs follow each
-   * other). A subscriber that has seen everything before them gets them now, without reading them
-   * back; any other reads them with the next pump, as do all subscribers the writes of other processes.
+   * This process committed `events`: every change of one transaction, in seq order, which began
+   * after change `from` (the newest stored when it took the write lock). A subscriber that has seen
+   * everything up to `from` gets them now, exact, without reading them back; any other reads them
+   * (as the rows show them then) with the next pump, as do all subscribers the writes of other processes.
    */
-  committed(events: readonly JobEvent[]): void {
-    const first = events[0];
-    let behind = first === undefined;
-    if (first) {
-      const last = events[events.length - 1]!;
-      for (const subscription of this.subscriptions) {
-        if (subscription.lastSeq !== first.seq - 1) {
-          behind = this.unread = true;
-          continue;
-        }
-        subscription.lastSeq = last.seq;
-        for (const event of events) {
-          if (event.queue !== subscription.queue || (subscription.types && !subscription.types.includes(event.type))) continue;
-          if (!this.subscriptions.has(subscription)) break;
-          try {
-            subscription.listener(event);
-          } catch {
-            // A listener's failure must not starve the other subscribers.
-          }
+  committed(events: readonly JobEvent[], from: number | null): void {
+    const last = events[events.length - 1];
+    if (last === undefined || from === null) return;
+    let behind = false;
+    for (const subscription of this.subscriptions) {
+      if (subscription.lastSeq !== from) {
+        behind = this.unread = true;
+        continue;
+      }
+      subscription.lastSeq = last.seq;
+      for (const event of events) {
+        if (event.queue !== subscription.queue || (subscription.types && !subscription.types.includes(event.type))) continue;
+        if (!this.subscriptions.has(subscription)) break;
+        try {
+          subscription.listener(event);
+        } catch {
+          // A listener's failure must not starve the other subscribers.
         }
       }
     }
@@ -123,9 +125,9 @@ export class EventFeed {
     for (const subscription of this.subscriptions) {
       // The watch fires several times per commit, this process's own included: most pumps find nothing new.
       if (subscription.lastSeq >= upTo) continue;
-      for (;;) {
+      while (subscription.lastSeq < upTo) {
         // The type filter runs in SQL: a busy worker's wake-up subscription then reads almost nothing.
-        const events = this.source.eventsBetween(subscription.queue, subscription.lastSeq, upTo, 500, subscription.types);
+        const { events, reached } = this.source.eventsBetween(subscription.queue, subscription.lastSeq, upTo, 500, subscription.types);
         for (const event of events) {
           subscription.lastSeq = event.seq;
           if (!this.subscriptions.has(subscription)) break;
@@ -135,10 +137,7 @@ export class EventFeed {
             // A listener's failure must not starve the other subscribers.
           }
         }
-        if (events.length < 500) {
-          subscription.lastSeq = Math.max(subscription.lastSeq, upTo);
-          break;
-        }
+        subscription.lastSeq = Math.max(subscription.lastSeq, reached);
       }
     }
   }

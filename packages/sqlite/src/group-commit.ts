@@ -8,7 +8,11 @@ export interface StepJournal {
   mark(): number;
   /** Forgets what was added after `mark`. */
   undo(mark: number): void;
+  /** The transaction ended, committed or not (after `committed`, when it committed). */
+  ended(): void;
 }
+
+type Outcome = { ok: true; value: unknown } | { ok: false; error: unknown };
 
 interface PendingWrite {
   operation: string;
@@ -53,36 +57,68 @@ export class GroupCommit {
     const group = this.pending;
     if (group.length === 0) return;
     this.pending = [];
-    const outcomes: ({ ok: true; value: unknown } | { ok: false; error: unknown })[] = [];
     const start = this.journal.mark();
+    let outcomes: Outcome[];
     try {
-      if (group.length === 1) {
-        outcomes.push({ ok: true, value: this.db.transaction(group[0]!.body).immediate() });
-      } else {
-        this.db
-          .transaction(() => {
-            for (const step of group) {
-              const mark = this.journal.mark();
-              try {
-                outcomes.push({ ok: true, value: this.db.transaction(step.body)() });
-              } catch (error) {
-                this.journal.undo(mark);
-                outcomes.push({ ok: false, error });
-              }
-            }
-          })
-          .immediate();
-      }
+      outcomes = this.runAll(group);
     } catch (err) {
       this.journal.undo(start);
+      this.journal.ended();
       for (const step of group) step.reject(this.mapError(err, step.operation));
       return;
     }
     this.committed();
+    this.journal.ended();
     group.forEach((step, i) => {
       const outcome = outcomes[i]!;
       if (outcome.ok) step.resolve(outcome.value);
       else step.reject(this.mapError(outcome.error, step.operation));
     });
+  }
+
+  /**
+   * Runs the group in one transaction. First without savepoints, which cost about as much as a
+   * page written each: if no step throws, that is the whole of it. If one does, that attempt is
+   * rolled back and the group runs again with a savepoint per step, so that only the steps that
+   * throw are undone. Throws only what failed the transaction itself (the lock not had in time, a
+   * full disk), after which nothing was written.
+   */
+  private runAll(group: PendingWrite[]): Outcome[] {
+    let failedStep = false;
+    const start = this.journal.mark();
+    try {
+      return this.db
+        .transaction(() =>
+          group.map((step) => {
+            try {
+              return { ok: true as const, value: step.body() };
+            } catch (error) {
+              failedStep = true;
+              throw error;
+            }
+          }),
+        )
+        .immediate();
+    } catch (error) {
+      if (!failedStep) throw error;
+      this.journal.undo(start);
+      this.journal.ended();
+      if (group.length === 1) return [{ ok: false, error }];
+    }
+    const outcomes: Outcome[] = [];
+    this.db
+      .transaction(() => {
+        for (const step of group) {
+          const mark = this.journal.mark();
+          try {
+            outcomes.push({ ok: true, value: this.db.transaction(step.body)() });
+          } catch (error) {
+            this.journal.undo(mark);
+            outcomes.push({ ok: false, error });
+          }
+        }
+      })
+      .immediate();
+    return outcomes;
   }
 }

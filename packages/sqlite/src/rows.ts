@@ -1,16 +1,26 @@
-import { type Delivery, type JobEvent, type JobRecord, type JobState, type WorkerInfo } from '@skq/core';
-import { claimableArgs, deliveryState, storedArgs, storedRunOptions, summarizeDeliveries, type ClaimedDelivery } from '@skq/core/backend';
+import { type Delivery, type JobEvent, type JobRecord, type WorkerInfo } from '@skq/core';
+import { DEFAULT_RUN_OPTIONS, claimableArgs, deliveryState, storedArgs, storedRunOptions, summarizeDeliveries, type ClaimedDelivery, type JobRunOptions } from '@skq/core/backend';
+import { ROW_EVENT_NAME, STATE_NAME } from './schema.js';
 
 const json = (v: string | null | undefined): unknown => (v === null || v === undefined ? null : JSON.parse(v));
 
-/** A row of skq_deliveries. */
+/** The options as stored: NULL for the defaults, which nearly every job has. */
+const DEFAULT_OPTIONS_JSON = JSON.stringify(DEFAULT_RUN_OPTIONS);
+export const storedOptions = (options: JobRunOptions): string | null => {
+  const text = JSON.stringify(options);
+  return text === DEFAULT_OPTIONS_JSON ? null : text;
+};
+/** A job's run options from its stored column (see {@link storedOptions}). */
+export const runOptionsOf = (options: string | null): JobRunOptions => (options === null ? DEFAULT_RUN_OPTIONS : storedRunOptions(options));
+
+/** A delivery's columns of a skq_jobs row (`DELIVERY_COLUMNS`). */
 export interface DeliveryRow {
   id: string;
-  job_id: string;
+  dix: number;
   queue: string;
-  route: string;
+  route: string | null;
   target_worker: string | null;
-  state: string;
+  state: number;
   priority: number;
   run_at: number;
   attempts: number;
@@ -20,27 +30,21 @@ export interface DeliveryRow {
   lease_until: number | null;
   started_at: number | null;
   finished_at: number | null;
-  result: string | null;
-  error: string | null;
-  cancel_requested: number;
+  outcome: string | null;
   progress: string | null;
+  cancel_requested: number | null;
 }
 
-/** A row of skq_jobs. */
-export interface JobRow {
-  id: string;
-  queue: string;
+/** A whole skq_jobs row: a delivery and its job's header. */
+export interface JobRow extends DeliveryRow {
   name: string;
   args: string;
-  routes: string;
-  type: string;
-  priority: number;
+  routes: string | null;
+  broadcast: number | null;
+  fanout: number | null;
   created_at: number;
-  options: string;
+  options: string | null;
   dedupe_key: string | null;
-  empty_state: string | null;
-  ended_at: number | null;
-  ended_kind: string | null;
 }
 
 export interface WorkerRow {
@@ -57,7 +61,8 @@ export interface WorkerRow {
   command: string | null;
 }
 
-export interface EventRow {
+/** A row of skq_events: a notice. */
+export interface NoticeRow {
   seq: number;
   queue: string;
   type: string;
@@ -69,14 +74,29 @@ export interface EventRow {
   data: string | null;
 }
 
+/** A changed row, as the event feed reads it. */
+export interface ChangedRow {
+  id: string;
+  dix: number;
+  queue: string;
+  route: string | null;
+  worker_id: string | null;
+  target_worker: string | null;
+  seq: number;
+  ev: number;
+  ev_at: number | null;
+  created_at: number;
+}
+
 export function toDelivery(row: DeliveryRow, now: number): Delivery {
+  const state = STATE_NAME[row.state]!;
   return {
-    id: row.id,
-    jobId: row.job_id,
+    id: `${row.id}.${row.dix}`,
+    jobId: row.id,
     queue: row.queue,
-    route: row.route,
+    route: row.route!,
     targetWorker: row.target_worker,
-    state: deliveryState(row.state, row.run_at, now),
+    state: deliveryState(state, row.run_at, now),
     priority: row.priority,
     runAt: row.run_at,
     attempts: row.attempts,
@@ -86,31 +106,33 @@ export function toDelivery(row: DeliveryRow, now: number): Delivery {
     leaseUntil: row.lease_until,
     startedAt: row.started_at,
     finishedAt: row.finished_at,
-    result: row.result === null ? null : JSON.parse(row.result),
-    error: row.error === null ? null : JSON.parse(row.error),
+    result: state === 'succeeded' ? json(row.outcome) : null,
+    error: state === 'succeeded' ? null : (json(row.outcome) as Delivery['error']),
     cancelRequested: row.cancel_requested === 1,
     progress: json(row.progress),
   };
 }
 
-export function toClaimed(row: DeliveryRow, job: Pick<JobRow, 'name' | 'args' | 'options'>, now: number): ClaimedDelivery {
-  return { ...toDelivery(row, now), name: job.name, args: claimableArgs(job.args), options: JSON.parse(job.options) };
+export function toClaimed(row: DeliveryRow & Pick<JobRow, 'name' | 'args' | 'options'>, now: number): ClaimedDelivery {
+  return { ...toDelivery(row, now), name: row.name, args: claimableArgs(row.args), options: runOptionsOf(row.options) };
 }
 
-export function toJobRecord(row: JobRow, deliveryRows: DeliveryRow[], now: number): JobRecord {
-  const deliveries = deliveryRows.map((d) => toDelivery(d, now));
+/** A job's record from its rows, by delivery index (a job with no delivery has one row, index -1). */
+export function toJobRecord(rows: JobRow[], now: number): JobRecord {
+  const head = rows[0]!;
+  const deliveries = rows.filter((r) => r.dix >= 0).map((r) => toDelivery(r, now));
   return {
-    id: row.id,
-    queue: row.queue,
-    name: row.name,
-    args: storedArgs(row.args),
-    routes: JSON.parse(row.routes),
-    type: row.type as JobRecord['type'],
-    priority: row.priority,
-    createdAt: row.created_at,
-    dedupeKey: row.dedupe_key,
-    options: storedRunOptions(row.options),
-    ...summarizeDeliveries(deliveries, (row.empty_state ?? 'cancelled') as JobState),
+    id: head.id,
+    queue: head.queue,
+    name: head.name,
+    args: storedArgs(head.args),
+    routes: head.routes === null ? [head.route!] : JSON.parse(head.routes),
+    type: head.broadcast ? 'broadcast' : 'direct',
+    priority: head.priority,
+    createdAt: head.created_at,
+    dedupeKey: head.dedupe_key,
+    options: runOptionsOf(head.options),
+    ...summarizeDeliveries(deliveries, 'cancelled'),
     deliveries,
   };
 }
@@ -131,7 +153,7 @@ export function toWorker(row: WorkerRow): WorkerInfo {
   };
 }
 
-export function toEvent(row: EventRow): JobEvent {
+export function noticeToEvent(row: NoticeRow): JobEvent {
   return {
     seq: row.seq,
     type: row.type as JobEvent['type'],
@@ -142,5 +164,20 @@ export function toEvent(row: EventRow): JobEvent {
     workerId: row.worker_id,
     at: row.at,
     ...(row.data !== null && { data: JSON.parse(row.data) }),
+  };
+}
+
+/** The event a changed row stands for: its last change. A job with no delivery stands for its `cancelled` end. */
+export function changeToEvent(row: ChangedRow): JobEvent {
+  const type = ROW_EVENT_NAME[row.ev]!;
+  return {
+    seq: row.seq,
+    type: row.dix < 0 ? 'cancelled' : type,
+    queue: row.queue,
+    jobId: row.id,
+    deliveryId: row.dix < 0 ? null : `${row.id}.${row.dix}`,
+    route: row.route,
+    workerId: type === 'enqueued' ? row.target_worker : row.worker_id,
+    at: row.ev_at ?? row.created_at,
   };
 }

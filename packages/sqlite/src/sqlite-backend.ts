@@ -41,9 +41,9 @@ import { appendCallRecord, appendLogs, getLogs, listCallRecords } from './operat
 import { pausedRoutes, setPaused } from './operations/pause.js';
 import { recoverExpired } from './operations/recovery.js';
 import { advanceSchedule, fireSchedule, listSchedules, removeSchedule, saveSchedule, setSchedulePaused } from './operations/schedules.js';
-import { openStore, type SqliteStore } from './operations/store.js';
+import { flushCounts, openStore, transactionEnded, type SqliteStore } from './operations/store.js';
 import { heartbeat, liveWorkers, registerWorker, sendWorkerCommand, unregisterWorker } from './operations/workers-and-commands.js';
-import { ADDED_COLUMNS, LEAN_LAYOUT_SQL, OPERATIONS_SQL, SCHEDULES_SQL, SCHEMA_SQL, SCHEMA_VERSION, STATE_COUNTS_SQL } from './schema.js';
+import { prepareSchema } from './schema-migration.js';
 import { mapSqliteError } from './sqlite-errors.js';
 import { resolveSqliteOptions, type SqliteOptions } from './sqlite-options.js';
 
@@ -80,20 +80,17 @@ export class SqliteBackend implements StorageBackend {
       this.db.pragma('journal_mode = WAL');
       // NORMAL in WAL mode survives any process crash; only an OS crash can lose the last commits.
       this.db.pragma('synchronous = NORMAL');
-      this.db.exec(SCHEMA_SQL);
-      this.db.transaction(() => addMissingColumns(this.db)).immediate();
-      this.db.exec(OPERATIONS_SQL);
-      this.db.exec(SCHEDULES_SQL);
-      this.db.transaction(() => adoptLeanLayout(this.db)).immediate();
-      this.db.prepare('INSERT INTO skq_meta (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = MAX(value, excluded.value)').run('schema_version', String(SCHEMA_VERSION));
+      prepareSchema(this.db, Date.now());
     } catch (err) {
+      if (err instanceof SkqError) throw err;
       throw mapSqliteError(err, `open ${opts.path}`);
     }
-    this.store = openStore(this.db);
-    const { recorded } = this.store;
-    this.commits = new GroupCommit(this.db, mapSqliteError, () => this.feed.committed(recorded.splice(0)), {
+    const store = (this.store = openStore(this.db));
+    const { recorded } = store;
+    this.commits = new GroupCommit(this.db, mapSqliteError, () => this.feed.committed(recorded.splice(0), store.seqBase), {
       mark: () => recorded.length,
       undo: (mark) => void recorded.splice(mark),
+      ended: () => transactionEnded(store),
     });
     this.capabilities = { crossProcess: opts.path !== ':memory:', pushEvents: false, batchClaim: true, durable: opts.path !== ':memory:' };
     this.feed = new EventFeed(eventSource(this.store, opts.eventRetentionCount), opts.path, opts.pollIntervalMs, opts.eventRetentionMs);
@@ -266,7 +263,17 @@ export class SqliteBackend implements StorageBackend {
   /** Runs `fn` in a write transaction shared with the other writes of this event-loop turn ({@link GroupCommit}). */
   private write<T>(operation: string, fn: () => T): Promise<T> {
     this.assertOpen(operation);
-    return this.commits.write(operation, fn);
+    const { store } = this;
+    return this.commits.write(operation, () => {
+      try {
+        const value = fn();
+        // The step's count changes go in with it (its savepoint): a step that throws leaves none.
+        flushCounts(store);
+        return value;
+      } finally {
+        store.counts.clear();
+      }
+    });
   }
 
   private read<T>(operation: string, fn: () => T): T {
@@ -285,18 +292,3 @@ export class SqliteBackend implements StorageBackend {
 
 /** `PRAGMA synchronous` answers a number: 0 OFF, 1 NORMAL, 2 FULL, 3 EXTRA. */
 const SYNCHRONOUS_LEVELS = ['OFF', 'NORMAL', 'FULL', 'EXTRA'] as const;
-
-/** Moves a file to the version-3 layout once: its indexes, and state counts kept by triggers. */
-function adoptLeanLayout(db: Db): void {
-  db.exec(LEAN_LAYOUT_SQL);
-  const triggers = db.prepare(`SELECT COUNT(*) AS n FROM sqlite_master WHERE type = 'trigger' AND name LIKE 'skq_count_%'`).get() as { n: number };
-  if (triggers.n === 0) db.exec(STATE_COUNTS_SQL);
-}
-
-/** Adds the columns of {@link ADDED_COLUMNS} that a file made by an older skunq lacks. */
-function addMissingColumns(db: Db): void {
-  for (const { table, column, definition } of ADDED_COLUMNS) {
-    const columns = db.prepare(`SELECT name FROM pragma_table_info('${table}')`).all() as { name: string }[];
-    if (!columns.some((c) => c.name === column)) db.exec(`ALTER TABLE ${table} ADD COLUMN ${column} ${definition}`);
-  }
-}

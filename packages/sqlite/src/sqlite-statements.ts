@@ -1,75 +1,90 @@
 import type Database from 'better-sqlite3';
 import { WHOLE_QUEUE } from '@skq/core/backend';
-import { deliveryOfJob } from './schema.js';
 
 type Db = InstanceType<typeof Database>;
 
+/** The columns a delivery is read back with (see `toDelivery`). */
+export const DELIVERY_COLUMNS =
+  'id, dix, queue, route, target_worker, state, priority, run_at, attempts, max_attempts, recoveries, worker_id, lease_until, started_at, finished_at, outcome, progress, cancel_requested';
+/** A job's header, as each of its rows repeats it. */
+const HEADER_COLUMNS = 'name, args, routes, broadcast, fanout, created_at, options, dedupe_key';
+/** What a lease holder's write reads back to check the lease and record the end. */
+const LEASE_COLUMNS = 'queue, route, state, worker_id, attempts, recoveries, cancel_requested, fanout, options';
+
 /** The SQL of the job, worker, event, pause, log and call-record operations (`operations/`), by statement name. */
 const SQL = {
-  insertJob: `INSERT INTO skq_jobs (id, queue, name, args, routes, type, priority, created_at, options, dedupe_key, empty_state)
-    VALUES (@id, @queue, @name, @args, @routes, @type, @priority, @created_at, @options, @dedupe_key, @empty_state)
-    ON CONFLICT (id) DO NOTHING`,
-  insertDelivery: `INSERT INTO skq_deliveries (id, job_id, queue, route, target_worker, state, priority, run_at, attempts, max_attempts, recoveries, cancel_requested)
-    VALUES (@id, @job_id, @queue, @route, @target_worker, @state, @priority, @run_at, @attempts, @max_attempts, @recoveries, @cancel_requested)`,
-  findPendingByDedupe: `SELECT j.id FROM skq_jobs j WHERE j.queue = ? AND j.dedupe_key = ?
-    AND EXISTS (SELECT 1 FROM skq_deliveries d WHERE ${deliveryOfJob('j.id', 'd')} AND d.state IN ('queued', 'running')) LIMIT 1`,
-  // Claims walk the queued index one priority at a time (queuedPriorities, a skip scan): within one
-  // priority the due deliveries come first in run_at order, so a claim stops at its limit or at the
-  // first future run_at instead of reading every delayed delivery behind the due ones.
+  // The change sequence goes on across processes: each write transaction holds SQLite's write lock
+  // and starts from the newest sequence stored, in a row or a notice (both read from an index's edge).
+  maxSeq: 'SELECT MAX(IFNULL((SELECT MAX(seq) FROM skq_jobs), 0), IFNULL((SELECT MAX(seq) FROM skq_events), 0)) AS seq',
+  insertRow: `INSERT INTO skq_jobs (id, dix, queue, route, target_worker, name, args, routes, broadcast, fanout, priority, created_at, options, dedupe_key,
+      state, run_at, max_attempts, ended_at, ended_bad, seq, ev, ev_at)
+    VALUES (@id, @dix, @queue, @route, @target_worker, @name, @args, @routes, @broadcast, @fanout, @priority, @created_at, @options, @dedupe_key,
+      @state, @run_at, @max_attempts, @ended_at, @ended_bad, @seq, @ev, @ev_at)
+    ON CONFLICT (id, dix) DO NOTHING`,
+  storedJob: 'SELECT queue, COUNT(*) FILTER (WHERE dix >= 0) AS n FROM skq_jobs WHERE id = ?',
+  findPendingByDedupe: 'SELECT id FROM skq_jobs WHERE queue = ? AND dedupe_key = ? AND state IN (0, 1) LIMIT 1',
+  // Claims walk the queued index one priority at a time (a skip scan): within one priority the due
+  // rows come first in run_at order, so a claim stops at its limit or at the first future run_at.
   queuedPriorities: `WITH RECURSIVE p(priority) AS (
-      SELECT MAX(priority) FROM skq_deliveries WHERE queue = @queue AND route = @route AND state = 'queued'
+      SELECT MAX(priority) FROM skq_jobs WHERE queue = @queue AND route = @route AND state = 0
       UNION ALL
-      SELECT (SELECT MAX(priority) FROM skq_deliveries WHERE queue = @queue AND route = @route AND state = 'queued' AND priority < p.priority)
+      SELECT (SELECT MAX(priority) FROM skq_jobs WHERE queue = @queue AND route = @route AND state = 0 AND priority < p.priority)
       FROM p WHERE p.priority IS NOT NULL)
     SELECT priority FROM p WHERE priority IS NOT NULL`,
-  // One delivery per statement, found by a scalar subquery: `rowid IN (subquery)` made SQLite collect
-  // the rowids first, which cost about 60 µs per claim more than one statement per delivery does.
-  claimAtPriority: `UPDATE skq_deliveries
-    SET state = 'running', worker_id = @worker, lease_until = @lease_until, attempts = attempts + 1, started_at = @now, cancel_requested = 0
-    WHERE rowid = (
-      SELECT rowid FROM skq_deliveries
-      WHERE queue = @queue AND route = @route AND state = 'queued' AND priority = @priority AND run_at <= @now
+  // One delivery per statement, found by a scalar subquery (an IN list made SQLite collect the keys first).
+  claimAtPriority: `UPDATE skq_jobs
+    SET state = 1, worker_id = @worker, lease_until = @lease_until, attempts = attempts + 1, started_at = @now, cancel_requested = NULL,
+      seq = @seq, ev = 1, ev_at = @now
+    WHERE k = (
+      SELECT k FROM skq_jobs
+      WHERE queue = @queue AND route = @route AND state = 0 AND priority = @priority AND run_at <= @now
         AND (target_worker IS NULL OR target_worker = @worker)
-      ORDER BY run_at ASC, rowid ASC
+      ORDER BY run_at ASC, k ASC
       LIMIT 1)
-    RETURNING *`,
-  deliveryCount: `SELECT j.queue, (SELECT COUNT(*) FROM skq_deliveries d WHERE ${deliveryOfJob('j.id', 'd')}) AS n FROM skq_jobs j WHERE j.id = ?`,
-  jobForRun: 'SELECT name, args, options FROM skq_jobs WHERE id = ?',
-  // The queued index orders by priority, then run_at: walk its distinct priorities (a skip scan, few
-  // in practice) and take the first future run_at of each, instead of scanning every delayed delivery.
+    RETURNING ${DELIVERY_COLUMNS}, name, args, options, fanout`,
   nextRunAt: `WITH RECURSIVE p(priority) AS (
-      SELECT MAX(priority) FROM skq_deliveries WHERE queue = @queue AND route = @route AND state = 'queued'
+      SELECT MAX(priority) FROM skq_jobs WHERE queue = @queue AND route = @route AND state = 0
       UNION ALL
-      SELECT (SELECT MAX(priority) FROM skq_deliveries WHERE queue = @queue AND route = @route AND state = 'queued' AND priority < p.priority)
+      SELECT (SELECT MAX(priority) FROM skq_jobs WHERE queue = @queue AND route = @route AND state = 0 AND priority < p.priority)
       FROM p WHERE p.priority IS NOT NULL)
-    SELECT MIN((SELECT run_at FROM skq_deliveries
-        WHERE queue = @queue AND route = @route AND state = 'queued' AND priority = p.priority AND run_at > @now
+    SELECT MIN((SELECT run_at FROM skq_jobs
+        WHERE queue = @queue AND route = @route AND state = 0 AND priority = p.priority AND run_at > @now
           AND (target_worker IS NULL OR target_worker = @worker)
         ORDER BY run_at LIMIT 1)) AS run_at
     FROM p WHERE p.priority IS NOT NULL`,
-  delivery: 'SELECT * FROM skq_deliveries WHERE id = ?',
-  finish: `UPDATE skq_deliveries SET state = @state, finished_at = @now, lease_until = NULL, result = @result, error = @error WHERE id = @id`,
-  requeue: `UPDATE skq_deliveries SET state = 'queued', run_at = @run_at, lease_until = NULL, error = @error WHERE id = @id`,
-  extend: `UPDATE skq_deliveries SET lease_until = ? WHERE id = ? AND worker_id = ? AND attempts = ? AND state = 'running'`,
-  expired: `SELECT * FROM skq_deliveries WHERE queue = ? AND state = 'running' AND lease_until < ?`,
+  leaseOf: `SELECT ${LEASE_COLUMNS} FROM skq_jobs WHERE id = ? AND dix = ?`,
+  // The lease check is in the statement: only the holder's current attempt ends it.
+  completeLeased: `UPDATE skq_jobs SET state = 2, finished_at = @now, lease_until = NULL, outcome = @outcome, seq = @seq, ev = 2, ev_at = @now,
+      ended_at = CASE WHEN fanout IS NULL THEN @now END, ended_bad = CASE WHEN fanout IS NULL THEN 0 END
+    WHERE id = @id AND dix = @dix AND queue = @queue AND state = 1 AND worker_id = @worker AND attempts = @attempt
+    RETURNING route, fanout, options`,
+  // Ends a delivery failed or cancelled; a job of one delivery ends with it.
+  finishBad: `UPDATE skq_jobs SET state = @state, finished_at = @now, lease_until = NULL, outcome = @outcome, seq = @seq, ev = @state, ev_at = @now,
+      ended_at = CASE WHEN fanout IS NULL THEN @now END, ended_bad = CASE WHEN fanout IS NULL THEN 1 END
+    WHERE id = @id AND dix = @dix`,
+  requeue: `UPDATE skq_jobs SET state = 0, run_at = @run_at, lease_until = NULL, outcome = @outcome, seq = @seq, ev = 5, ev_at = @now WHERE id = @id AND dix = @dix`,
+  extend: 'UPDATE skq_jobs SET lease_until = ? WHERE id = ? AND dix = ? AND worker_id = ? AND attempts = ? AND state = 1',
+  expired: `SELECT ${DELIVERY_COLUMNS}, fanout, options FROM skq_jobs WHERE queue = ? AND state = 1 AND lease_until < ?`,
   /** Queued broadcast deliveries whose worker has no live registration (the addressed index). */
-  orphaned: `SELECT * FROM skq_deliveries d WHERE d.queue = @queue AND d.target_worker IS NOT NULL AND d.state = 'queued'
+  orphaned: `SELECT ${DELIVERY_COLUMNS}, fanout, options FROM skq_jobs d WHERE d.queue = @queue AND d.target_worker IS NOT NULL AND d.state = 0
     AND NOT EXISTS (SELECT 1 FROM skq_workers w WHERE w.id = d.target_worker AND w.queue = @queue AND w.expires_at >= @now) LIMIT 500`,
-  recover: `UPDATE skq_deliveries SET state = 'queued', run_at = ?, lease_until = NULL, recoveries = recoveries + 1 WHERE id = ?`,
-  openDeliveries: `SELECT * FROM skq_deliveries WHERE ${deliveryOfJob('@job')} AND queue = @queue AND state IN ('queued', 'running')`,
-  requestCancel: 'UPDATE skq_deliveries SET cancel_requested = 1 WHERE id = ?',
-  queuedOf: `SELECT * FROM skq_deliveries WHERE ${deliveryOfJob('@job')} AND queue = @queue AND state = 'queued'`,
-  setRunAt: 'UPDATE skq_deliveries SET run_at = ? WHERE id = ?',
-  job: 'SELECT * FROM skq_jobs WHERE id = ? AND queue = ?',
-  deliveriesOf: `SELECT * FROM skq_deliveries WHERE ${deliveryOfJob('@job')} ORDER BY rowid`,
-  jobsNewest: 'SELECT * FROM skq_jobs WHERE queue = ? ORDER BY created_at DESC, id DESC LIMIT ?',
-  jobsAfter: `SELECT * FROM skq_jobs WHERE queue = @queue AND (created_at < @created_at OR (created_at = @created_at AND id < @id))
+  recover: 'UPDATE skq_jobs SET state = 0, run_at = @now, lease_until = NULL, recoveries = recoveries + 1, seq = @seq, ev = 6, ev_at = @now WHERE id = @id AND dix = @dix',
+  openDeliveries: `SELECT ${DELIVERY_COLUMNS}, fanout, options FROM skq_jobs WHERE id = @job AND queue = @queue AND dix >= 0 AND state IN (0, 1)`,
+  requestCancel: 'UPDATE skq_jobs SET cancel_requested = 1 WHERE id = ? AND dix = ?',
+  queuedOf: `SELECT dix, route FROM skq_jobs WHERE id = @job AND queue = @queue AND dix >= 0 AND state = 0`,
+  setRunAt: 'UPDATE skq_jobs SET run_at = @run_at, seq = @seq, ev = 7, ev_at = @now WHERE id = @id AND dix = @dix',
+  rowsOf: `SELECT ${DELIVERY_COLUMNS}, ${HEADER_COLUMNS} FROM skq_jobs WHERE id = ? ORDER BY dix`,
+  headsNewest: `SELECT ${DELIVERY_COLUMNS}, ${HEADER_COLUMNS} FROM skq_jobs WHERE queue = ? AND dix <= 0 ORDER BY created_at DESC, id DESC LIMIT ?`,
+  headsAfter: `SELECT ${DELIVERY_COLUMNS}, ${HEADER_COLUMNS} FROM skq_jobs WHERE queue = @queue AND dix <= 0
+      AND (created_at < @created_at OR (created_at = @created_at AND id < @id))
     ORDER BY created_at DESC, id DESC LIMIT @limit`,
-  endedBadOf: `SELECT * FROM skq_deliveries WHERE ${deliveryOfJob('@job')} AND queue = @queue AND state IN ('failed', 'cancelled')`,
-  retry: `UPDATE skq_deliveries SET state = 'queued', run_at = @run_at, max_attempts = attempts - recoveries + @attempts, worker_id = NULL,
-    lease_until = NULL, finished_at = NULL, result = NULL, error = NULL, cancel_requested = 0 WHERE id = @id`,
-  removable: `SELECT (SELECT COUNT(*) FROM skq_deliveries d WHERE ${deliveryOfJob('j.id', 'd')} AND d.state = 'running') AS running FROM skq_jobs j WHERE j.id = ? AND j.queue = ?`,
-  setProgress: 'UPDATE skq_deliveries SET progress = ? WHERE id = ?',
+  endedBadOf: 'SELECT dix, route, state FROM skq_jobs WHERE id = @job AND queue = @queue AND dix >= 0 AND state IN (3, 4)',
+  retry: `UPDATE skq_jobs SET state = 0, run_at = @run_at, max_attempts = attempts - recoveries + @attempts, worker_id = NULL,
+      lease_until = NULL, finished_at = NULL, outcome = NULL, cancel_requested = NULL, ended_at = NULL, ended_bad = NULL, seq = @seq, ev = 5, ev_at = @now
+    WHERE id = @id AND dix = @dix`,
+  reopen: 'UPDATE skq_jobs SET ended_at = NULL, ended_bad = NULL WHERE id = ? AND dix = 0',
+  removable: 'SELECT queue, COUNT(*) FILTER (WHERE state = 1) AS running FROM skq_jobs WHERE id = ?',
+  setProgress: 'UPDATE skq_jobs SET progress = ? WHERE id = ? AND dix = ?',
   isPaused: `SELECT 1 FROM skq_paused WHERE queue = ? AND route IN (?, '${WHOLE_QUEUE}')`,
   pause: 'INSERT OR IGNORE INTO skq_paused (queue, route, since) VALUES (?, ?, ?)',
   unpause: 'DELETE FROM skq_paused WHERE queue = ? AND route = ?',
@@ -77,12 +92,13 @@ const SQL = {
   insertCallRecord: 'INSERT INTO skq_call_records (queue, name, at, record) VALUES (?, ?, ?, ?)',
   callRecords: 'SELECT record FROM skq_call_records WHERE queue = ? ORDER BY seq DESC LIMIT ?',
   callRecordsNamed: 'SELECT record FROM skq_call_records WHERE queue = ? AND name = ? ORDER BY seq DESC LIMIT ?',
-  counts: 'SELECT route, state, n FROM skq_state_counts WHERE queue = ? AND n > 0',
-  scheduledCounts: `SELECT route, COUNT(*) AS n FROM skq_deliveries WHERE queue = ? AND state = 'queued' AND run_at > ? GROUP BY route`,
+  counts: 'SELECT route, state, n FROM skq_counts WHERE queue = ? AND n > 0',
+  addCount: `INSERT INTO skq_counts (queue, route, state, n) VALUES (?, ?, ?, ?) ON CONFLICT (queue, route, state) DO UPDATE SET n = n + excluded.n`,
+  scheduledCounts: 'SELECT route, COUNT(*) AS n FROM skq_jobs WHERE queue = ? AND state = 0 AND run_at > ? GROUP BY route',
   // Jobs are walked by the listing index one queue at a time (a skip scan), not row by row.
   queueNames: `WITH RECURSIVE q(name) AS (
-      SELECT MIN(queue) FROM skq_jobs
-      UNION ALL SELECT (SELECT MIN(queue) FROM skq_jobs WHERE queue > q.name) FROM q WHERE q.name IS NOT NULL)
+      SELECT MIN(queue) FROM skq_jobs WHERE dix <= 0
+      UNION ALL SELECT (SELECT MIN(queue) FROM skq_jobs WHERE dix <= 0 AND queue > q.name) FROM q WHERE q.name IS NOT NULL)
     SELECT name AS queue FROM q WHERE name IS NOT NULL
     UNION SELECT queue FROM skq_workers UNION SELECT queue FROM skq_schedules ORDER BY 1`,
   insertLog: 'INSERT INTO skq_logs (job_id, delivery_id, at, stream, line) VALUES (?, ?, ?, ?, ?)',
@@ -95,13 +111,16 @@ const SQL = {
   setCommand: 'UPDATE skq_workers SET command = ? WHERE id = ? AND queue = ? AND expires_at >= ?',
   deleteWorker: 'DELETE FROM skq_workers WHERE id = ?',
   liveWorkers: 'SELECT * FROM skq_workers WHERE queue = ? AND expires_at >= ? ORDER BY started_at, id',
-  insertEvent: 'INSERT INTO skq_events (queue, type, job_id, delivery_id, route, worker_id, at, data) VALUES (?, ?, ?, ?, ?, ?, ?, ?)',
-  maxSeq: 'SELECT MAX(seq) AS seq FROM skq_events',
+  insertNotice: 'INSERT INTO skq_events (seq, queue, type, job_id, delivery_id, route, worker_id, at, data) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)',
   dataVersion: 'PRAGMA data_version',
-  eventsBetween: 'SELECT * FROM skq_events WHERE seq > ? AND seq <= ? AND queue = ? ORDER BY seq LIMIT ?',
-  eventsOfTypesBetween: 'SELECT * FROM skq_events WHERE seq > ? AND seq <= ? AND queue = ? AND type IN (SELECT value FROM json_each(?)) ORDER BY seq LIMIT ?',
-  // Events are in seq order and nearly in time order: cut at the first one young enough to keep.
-  trimEvents: `DELETE FROM skq_events WHERE seq < (SELECT MAX(seq) FROM skq_events) AND seq < MAX(
+  changedRows: `SELECT id, dix, queue, route, worker_id, target_worker, seq, ev, ev_at, created_at FROM skq_jobs
+    WHERE seq > ? AND seq <= ? AND queue = ? ORDER BY seq LIMIT ?`,
+  changedRowsOfTypes: `SELECT id, dix, queue, route, worker_id, target_worker, seq, ev, ev_at, created_at FROM skq_jobs
+    WHERE seq > ? AND seq <= ? AND queue = ? AND ev IN (SELECT value FROM json_each(?)) ORDER BY seq LIMIT ?`,
+  noticesBetween: 'SELECT * FROM skq_events WHERE seq > ? AND seq <= ? AND queue = ? ORDER BY seq LIMIT ?',
+  noticesOfTypesBetween: 'SELECT * FROM skq_events WHERE seq > ? AND seq <= ? AND queue = ? AND type IN (SELECT value FROM json_each(?)) ORDER BY seq LIMIT ?',
+  // Notices are in seq order and nearly in time order: cut at the first one young enough to keep.
+  trimNotices: `DELETE FROM skq_events WHERE seq < (SELECT MAX(seq) FROM skq_events) AND seq < MAX(
       COALESCE((SELECT seq FROM skq_events WHERE at >= @before ORDER BY seq LIMIT 1), (SELECT IFNULL(MAX(seq), 0) + 1 FROM skq_events)),
       (SELECT IFNULL(MAX(seq), 0) FROM skq_events) - @keep + 1)`,
 };
@@ -116,16 +135,12 @@ export function prepareStatements(db: Db): SqliteStatements {
 
 /** The SQL of a delivery's end (`operations/job-endings.ts`), by statement name. */
 const ENDING_SQL = {
-  endingOf: `SELECT j.options,
-        (SELECT COUNT(*) FROM skq_deliveries d WHERE ${deliveryOfJob('j.id', 'd')} AND d.state IN ('queued', 'running')) AS open,
-        (SELECT COUNT(*) FROM skq_deliveries d WHERE ${deliveryOfJob('j.id', 'd')} AND d.state IN ('failed', 'cancelled')) AS bad
-      FROM skq_jobs j WHERE j.id = ?`,
-  markEnded: 'UPDATE skq_jobs SET ended_at = ?, ended_kind = ? WHERE id = ?',
-  endedBefore: 'SELECT id FROM skq_jobs WHERE queue = ? AND ended_kind = ? AND ended_at < ? LIMIT ?',
-  endedBeyond: 'SELECT id FROM skq_jobs WHERE queue = ? AND ended_kind = ? ORDER BY ended_at DESC LIMIT ? OFFSET ?',
-  deleteDeliveries: `DELETE FROM skq_deliveries WHERE ${deliveryOfJob('@job')}`,
+  siblings: 'SELECT COUNT(*) FILTER (WHERE state IN (0, 1)) AS open, COUNT(*) FILTER (WHERE state IN (3, 4)) AS bad FROM skq_jobs WHERE id = ? AND dix >= 0',
+  markEnded: 'UPDATE skq_jobs SET ended_at = ?, ended_bad = ? WHERE id = ? AND dix = 0',
+  endedBefore: 'SELECT id FROM skq_jobs WHERE queue = ? AND ended_bad = ? AND ended_at < ? AND ended_at IS NOT NULL LIMIT ?',
+  endedBeyond: 'SELECT id FROM skq_jobs WHERE queue = ? AND ended_bad = ? AND ended_at IS NOT NULL ORDER BY ended_at DESC LIMIT ? OFFSET ?',
+  deleteJob: 'DELETE FROM skq_jobs WHERE id = ? RETURNING queue, route, state, dix',
   deleteLogs: 'DELETE FROM skq_logs WHERE job_id = ?',
-  deleteJob: 'DELETE FROM skq_jobs WHERE id = ?',
   countEnding: `INSERT INTO skq_throughput (queue, route, minute, completed, failed) VALUES (?, ?, ?, ?, ?)
       ON CONFLICT (queue, minute, route) DO UPDATE SET completed = completed + excluded.completed, failed = failed + excluded.failed`,
   trimThroughput: 'DELETE FROM skq_throughput WHERE minute < ?',

@@ -1,8 +1,9 @@
 import { SkqError, type WorkerInfo } from '@skq/core';
-import { newDelivery, planDeliveries, type EnqueueResult, type NewJob } from '@skq/core/backend';
-import { recordEvent } from './events.js';
-import { jobEndedEmpty } from './job-endings.js';
-import type { SqliteStore } from './store.js';
+import { planDeliveries, type EnqueueResult, type NewJob } from '@skq/core/backend';
+import { storedOptions } from '../rows.js';
+import { ROW_EVENT_CODE, STATE_CODE } from '../schema.js';
+import { rowChanged } from './events.js';
+import { countChange, nextSeq, type SqliteStore } from './store.js';
 import { liveWorkers } from './workers-and-commands.js';
 
 /**
@@ -10,9 +11,8 @@ import { liveWorkers } from './workers-and-commands.js';
  * in order:
  * - Reads: with a dedupe key, the job id's stored queue and delivery count, then the queue's job
  *   with that key and a queued or running delivery; for the first broadcast, the queue's live workers.
- * - Writes: the job row, then one delivery per target (each route, or each route and live worker
- *   of a broadcast) and an `enqueued` event each. A job with no target ends at once (ended_kind
- *   `failed`, shown `cancelled`) with a `cancelled` event.
+ * - Writes: one row per target (each route, or each route and live worker of a broadcast), queued,
+ *   stamped `enqueued`, counted. A job with no target is one row ended at once (shown `cancelled`).
  * - Returns: its id, whether a pending job with its dedupe key was answered instead, and its
  *   number of deliveries.
  *
@@ -24,9 +24,10 @@ export function enqueue(s: SqliteStore, jobs: NewJob[]): EnqueueResult[] {
   const now = Date.now();
   let workers: WorkerInfo[] | null = null;
   const storedResult = (job: NewJob): EnqueueResult | null => {
-    const stored = s.stmt.deliveryCount.get(job.id) as { queue: string; n: number } | undefined;
-    if (stored && stored.queue !== job.queue) throw idConflict(job, stored.queue);
-    return stored ? { id: job.id, deduped: false, deliveries: stored.n } : null;
+    const stored = s.stmt.storedJob.get(job.id) as { queue: string | null; n: number };
+    if (stored.queue === null) return null;
+    if (stored.queue !== job.queue) throw idConflict(job, stored.queue);
+    return { id: job.id, deduped: false, deliveries: stored.n };
   };
   return jobs.map((job) => {
     if (job.dedupeKey) {
@@ -37,42 +38,47 @@ export function enqueue(s: SqliteStore, jobs: NewJob[]): EnqueueResult[] {
     }
     if (job.type === 'broadcast') workers ??= liveWorkers(s, job.queue, now);
     const targets = planDeliveries(job.routes, job.type, workers ?? []);
-    // A job id seen before is the rare case: insert first and look only when the insert did nothing.
-    const inserted = s.stmt.insertJob.run({
+    const header = {
       id: job.id,
       queue: job.queue,
       name: job.name,
       args: JSON.stringify(job.args),
-      routes: JSON.stringify(job.routes),
-      type: job.type,
+      // Stored only when the rows' routes do not say it: several routes, or no row with a route.
+      routes: job.routes.length === 1 && targets.length > 0 ? null : JSON.stringify(job.routes),
+      broadcast: job.type === 'broadcast' ? 1 : null,
+      fanout: targets.length > 1 ? targets.length : null,
       priority: job.priority,
       created_at: job.createdAt,
-      options: JSON.stringify(job.options),
+      options: storedOptions(job.options),
       dedupe_key: job.dedupeKey ?? null,
-      empty_state: targets.length === 0 ? 'cancelled' : null,
-    });
-    if (inserted.changes === 0) return storedResult(job)!;
-    targets.forEach((target, index) => {
-      const d = newDelivery(job, target, index);
-      s.stmt.insertDelivery.run({
-        id: d.id,
-        job_id: d.jobId,
-        queue: job.queue,
-        route: d.route,
-        target_worker: d.targetWorker,
-        state: d.state,
-        priority: d.priority,
-        run_at: d.runAt,
-        attempts: d.attempts,
-        max_attempts: d.maxAttempts,
-        recoveries: d.recoveries,
-        cancel_requested: d.cancelRequested ? 1 : 0,
-      });
-      recordEvent(s, job.queue, 'enqueued', job.id, d.id, d.route, d.targetWorker, now);
-    });
+      run_at: job.runAt,
+      max_attempts: job.options.attempts,
+      ev_at: null,
+    };
     if (targets.length === 0) {
-      jobEndedEmpty(s, job.id, now);
-      recordEvent(s, job.queue, 'cancelled', job.id, null, null, null, now);
+      const seq = nextSeq(s);
+      const { changes } = s.stmt.insertRow.run({ ...header, dix: -1, route: null, target_worker: null, state: STATE_CODE.cancelled, ended_at: now, ended_bad: 1, seq, ev: ROW_EVENT_CODE.cancelled });
+      if (changes === 0) return storedResult(job)!;
+      rowChanged(s, seq, job.queue, 'cancelled', job.id, null, null, null, now);
+      return { id: job.id, deduped: false, deliveries: 0 };
+    }
+    for (const [dix, target] of targets.entries()) {
+      const seq = nextSeq(s);
+      const { changes } = s.stmt.insertRow.run({
+        ...header,
+        dix,
+        route: target.route,
+        target_worker: target.targetWorker,
+        state: STATE_CODE.queued,
+        ended_at: null,
+        ended_bad: null,
+        seq,
+        ev: ROW_EVENT_CODE.enqueued,
+      });
+      // A job id seen before is the rare case: insert first and look only when the insert did nothing.
+      if (changes === 0) return storedResult(job)!;
+      countChange(s, job.queue, target.route, STATE_CODE.queued, 1);
+      rowChanged(s, seq, job.queue, 'enqueued', job.id, `${job.id}.${dix}`, target.route, target.targetWorker, now);
     }
     return { id: job.id, deduped: false, deliveries: targets.length };
   });

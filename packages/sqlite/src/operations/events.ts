@@ -1,14 +1,34 @@
 import type { JobEvent } from '@skq/core';
 import type { EventSource } from '../event-feed.js';
-import { toEvent, type EventRow } from '../rows.js';
-import type { SqliteStore } from './store.js';
+import { changeToEvent, noticeToEvent, type ChangedRow, type NoticeRow } from '../rows.js';
+import { ROW_EVENT_CODE, type RowEvent } from '../schema.js';
+import { nextSeq, type SqliteStore } from './store.js';
 
 /**
- * Appends one lifecycle event. Reads: nothing. Writes: a skq_events row, its seq the next rowid.
- * Runs in the write of the step it records, so the event commits or rolls back with that step; it is
- * also kept in `s.recorded` until the transaction ends.
+ * A row's change, for this process's subscribers. Reads and writes nothing: the row itself carries
+ * the change (its `seq` and `ev`), where other processes read it; this keeps the event, exact, in
+ * `s.recorded` until the transaction commits.
  */
-export function recordEvent(
+export function rowChanged(
+  s: SqliteStore,
+  seq: number,
+  queue: string,
+  type: JobEvent['type'],
+  jobId: string,
+  deliveryId: string | null,
+  route: string | null,
+  workerId: string | null,
+  at: number,
+): void {
+  s.recorded.push({ seq, type, queue, jobId, deliveryId, route, workerId, at });
+}
+
+/**
+ * Appends a notice: an event no row stands for. Reads: nothing. Writes: a skq_events row under the
+ * next change sequence. Runs in the write of the step it records, so it commits or rolls back with
+ * that step; kept in `s.recorded` too.
+ */
+export function recordNotice(
   s: SqliteStore,
   queue: string,
   type: JobEvent['type'],
@@ -19,20 +39,22 @@ export function recordEvent(
   at: number,
   data?: unknown,
 ): void {
+  const seq = nextSeq(s);
   const json = data === undefined ? null : JSON.stringify(data);
-  const { lastInsertRowid } = s.stmt.insertEvent.run(queue, type, jobId ?? '', delivery, route, workerId, at, json);
-  // As the feed would read it back (toEvent), so this process's subscribers get it without the read.
-  s.recorded.push({ seq: Number(lastInsertRowid), type, queue, jobId: jobId || null, deliveryId: delivery, route, workerId, at, ...(json !== null && { data: JSON.parse(json) }) });
+  s.stmt.insertNotice.run(seq, queue, type, jobId ?? '', delivery, route, workerId, at, json);
+  s.recorded.push({ seq, type, queue, jobId: jobId || null, deliveryId: delivery, route, workerId, at, ...(json !== null && { data: JSON.parse(json) }) });
 }
 
+const ROW_EVENTS = new Set<string>(Object.keys(ROW_EVENT_CODE));
+
 /**
- * The events table as the {@link EventFeed} reads it, outside the write transactions:
+ * The changes as the {@link EventFeed} reads them, outside the write transactions:
  * - `changedElsewhere` reads `PRAGMA data_version`, which moves only when another connection commits;
- * - `maxSeq` reads the newest seq (0 when there is none);
- * - `eventsBetween` reads a queue's events with `after < seq <= upTo`, oldest first, at most
- *   `limit`; with `types`, the filter runs in SQL so unwanted events are never parsed;
- * - `trim` deletes the events older than `before` and those beyond the newest `keepCount`, but never
- *   the newest event, so a new seq is always above every seq handed out before.
+ * - `maxSeq` reads the newest change sequence (0 when there is none);
+ * - `eventsBetween` reads a queue's rows changed and notices written with `after < seq <= upTo`,
+ *   merged in seq order (a row changed twice shows its last change); with `types`, the filter runs
+ *   in SQL. When either source holds more than `limit`, it stops at the last seq both have read;
+ * - `trim` deletes the notices older than `before` and those beyond the newest `keepCount`.
  */
 export function eventSource(s: SqliteStore, keepCount: number): EventSource {
   let dataVersion = -1;
@@ -43,9 +65,28 @@ export function eventSource(s: SqliteStore, keepCount: number): EventSource {
       dataVersion = now;
       return changed;
     },
-    maxSeq: () => (s.stmt.maxSeq.get() as { seq: number | null }).seq ?? 0,
-    eventsBetween: (queue, after, upTo, limit, types) =>
-      ((types ? s.stmt.eventsOfTypesBetween.all(after, upTo, queue, JSON.stringify(types), limit) : s.stmt.eventsBetween.all(after, upTo, queue, limit)) as EventRow[]).map(toEvent),
-    trim: (before) => s.stmt.trimEvents.run({ before, keep: keepCount }),
+    maxSeq: () => (s.stmt.maxSeq.get() as { seq: number }).seq,
+    eventsBetween: (queue, after, upTo, limit, types) => {
+      const rowTypes = types ? types.filter((t) => ROW_EVENTS.has(t)).map((t) => ROW_EVENT_CODE[t as RowEvent]) : null;
+      // A job with no delivery is a row that stands for its `cancelled` end (ev 4).
+      const noticeTypes = types ? types.filter((t) => !ROW_EVENTS.has(t)) : null;
+      const rows = (
+        rowTypes === null ? s.stmt.changedRows.all(after, upTo, queue, limit) : rowTypes.length ? s.stmt.changedRowsOfTypes.all(after, upTo, queue, JSON.stringify(rowTypes), limit) : []
+      ) as ChangedRow[];
+      const notices = (
+        noticeTypes === null
+          ? s.stmt.noticesBetween.all(after, upTo, queue, limit)
+          : noticeTypes.length
+            ? s.stmt.noticesOfTypesBetween.all(after, upTo, queue, JSON.stringify(noticeTypes), limit)
+            : []
+      ) as NoticeRow[];
+      let reached = upTo;
+      if (rows.length === limit) reached = Math.min(reached, rows[rows.length - 1]!.seq);
+      if (notices.length === limit) reached = Math.min(reached, notices[notices.length - 1]!.seq);
+      const events = [...rows.map(changeToEvent), ...notices.map(noticeToEvent)].filter((e) => e.seq <= reached);
+      events.sort((a, b) => a.seq - b.seq);
+      return { events, reached };
+    },
+    trim: (before) => s.stmt.trimNotices.run({ before, keep: keepCount }),
   };
 }

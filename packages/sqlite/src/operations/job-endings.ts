@@ -1,5 +1,7 @@
 import { THROUGHPUT_WINDOW_MS, minuteOf, type EndedKind, type RetentionRule, type ThroughputBucket } from '@skq/core/backend';
-import type { SqliteStore } from './store.js';
+import { runOptionsOf } from '../rows.js';
+import { recordNotice } from './events.js';
+import { countChange, type SqliteStore } from './store.js';
 
 // What happens when a delivery ends: the throughput count of its minute, and, once its job has no
 // open delivery left, the job's end and the retention rule stored with it. These run inside the
@@ -8,42 +10,56 @@ import type { SqliteStore } from './store.js';
 /** Jobs deleted per trim, so one trim never holds the write lock for long. */
 const TRIM_BATCH = 1_000;
 
+/** A delivery that just ended, as its ending statement read it back. */
+export interface EndedDelivery {
+  queue: string;
+  jobId: string;
+  deliveryId: string;
+  route: string;
+  workerId: string | null;
+  /** How many deliveries its job has, when more than one (else null: the job ended with it). */
+  fanout: number | null;
+  options: string | null;
+}
+
 /**
- * A delivery of `jobId` on `route` ended as `outcome`.
- * - Reads: the job's options and how many of its deliveries are open (queued or running) and how
+ * A delivery ended as `outcome`.
+ * - Reads: for a job of several deliveries, how many of them are open (queued or running) and how
  *   many ended failed or cancelled.
  * - Writes: the minute's throughput count (not for a cancel; every thousandth count also deletes
- *   counts older than the throughput window). Once no delivery is open: the job's ended_at and
- *   ended_kind (`failed` if any delivery failed or was cancelled, else `completed`), then what its
- *   retention rule asks: the job deleted, or a batch of the queue's ended jobs of that kind past the
- *   rule's age, else past its count, deleted (see {@link removeJob}).
+ *   counts older than the throughput window). A job of one delivery ended in the same statement as
+ *   it; one of several ends now when none is open: its first row's ended_at, and ended_bad when any
+ *   failed or was cancelled. Then what its retention rule asks: the job deleted (with a notice of
+ *   this end, since its row is gone before other processes read it), or a batch of the queue's
+ *   ended jobs of that kind past the rule's age, else past its count, deleted (see {@link removeJob}).
  */
-export function deliveryEnded(s: SqliteStore, queue: string, jobId: string, route: string, outcome: 'succeeded' | 'failed' | 'cancelled', now: number): void {
-  if (outcome !== 'cancelled') countEnding(s, queue, route, outcome, now);
-  const job = s.endingStmt.endingOf.get(jobId) as { open: number; bad: number; options: string } | undefined;
-  if (!job || job.open > 0) return;
-  const kind: EndedKind = job.bad > 0 ? 'failed' : 'completed';
-  s.endingStmt.markEnded.run(now, kind, jobId);
-  const step = s.retention.afterEnd(queue, kind, job.options);
-  if (step.action === 'remove') removeJob(s, jobId);
-  else if (step.action === 'trim') trim(s, queue, kind, step.rule, now);
+export function deliveryEnded(s: SqliteStore, ended: EndedDelivery, outcome: 'succeeded' | 'failed' | 'cancelled', now: number): void {
+  const { queue, jobId } = ended;
+  if (outcome !== 'cancelled') countEnding(s, queue, ended.route, outcome, now);
+  let kind: EndedKind = outcome === 'succeeded' ? 'completed' : 'failed';
+  if (ended.fanout !== null) {
+    const job = s.endingStmt.siblings.get(jobId) as { open: number; bad: number };
+    if (job.open > 0) return;
+    kind = job.bad > 0 ? 'failed' : 'completed';
+    s.endingStmt.markEnded.run(now, job.bad > 0 ? 1 : 0, jobId);
+  }
+  const step = s.retention.afterEnd(queue, kind, runOptionsOf(ended.options));
+  if (step.action === 'remove') {
+    removeJob(s, jobId);
+    // The row that stood for this end is gone before other processes read it: a notice says it
+    // instead, and this process gets that notice rather than the row's change.
+    const own = s.recorded.findLastIndex((e) => e.deliveryId === ended.deliveryId && e.type === outcome);
+    if (own >= 0) s.recorded.splice(own, 1);
+    recordNotice(s, queue, outcome, jobId, ended.deliveryId, ended.route, ended.workerId, now);
+  } else if (step.action === 'trim') trim(s, queue, kind, step.rule, now);
 }
 
-/** Marks a job ended at enqueue (a broadcast with no listener). Reads: nothing. Writes: the job's ended_at and ended_kind `failed`. */
-export function jobEndedEmpty(s: SqliteStore, jobId: string, now: number): void {
-  s.endingStmt.markEnded.run(now, 'failed', jobId);
-}
-
-/** A retried job is open again. Reads: nothing. Writes: the job's ended_at and ended_kind cleared. */
-export function jobReopened(s: SqliteStore, jobId: string): void {
-  s.endingStmt.markEnded.run(null, null, jobId);
-}
-
-/** Deletes a job. Reads: nothing. Writes: its deliveries, its log lines and its row, deleted. */
+/** Deletes a job. Reads: nothing. Writes: its rows and its log lines, deleted; its deliveries uncounted. */
 export function removeJob(s: SqliteStore, jobId: string): void {
-  s.endingStmt.deleteDeliveries.run({ job: jobId });
+  for (const row of s.endingStmt.deleteJob.all(jobId) as { queue: string; route: string | null; state: number; dix: number }[]) {
+    if (row.dix >= 0) countChange(s, row.queue, row.route, row.state, -1);
+  }
   s.endingStmt.deleteLogs.run(jobId);
-  s.endingStmt.deleteJob.run(jobId);
 }
 
 /** Throughput, a plain read. Reads: the queue's per-minute counts from minute `since` on. Returns them by minute, then route. */
@@ -52,9 +68,10 @@ export function throughput(s: SqliteStore, queue: string, since: number): Throug
 }
 
 function trim(s: SqliteStore, queue: string, kind: EndedKind, rule: RetentionRule, now: number): void {
+  const bad = kind === 'failed' ? 1 : 0;
   const victims: { id: string }[] = [];
-  if (rule.ageMs !== null) victims.push(...(s.endingStmt.endedBefore.all(queue, kind, now - rule.ageMs, TRIM_BATCH) as { id: string }[]));
-  if (rule.count !== null && victims.length === 0) victims.push(...(s.endingStmt.endedBeyond.all(queue, kind, TRIM_BATCH, rule.count) as { id: string }[]));
+  if (rule.ageMs !== null) victims.push(...(s.endingStmt.endedBefore.all(queue, bad, now - rule.ageMs, TRIM_BATCH) as { id: string }[]));
+  if (rule.count !== null && victims.length === 0) victims.push(...(s.endingStmt.endedBeyond.all(queue, bad, TRIM_BATCH, rule.count) as { id: string }[]));
   for (const { id } of victims) removeJob(s, id);
 }
 

@@ -1,71 +1,112 @@
-import { type JobState } from '@skq/core';
 import { failureOutcome, holdsLease, leaseLost, type FailRequest, type LeaseToken } from '@skq/core/backend';
-import type { DeliveryRow } from '../rows.js';
-import { recordEvent } from './events.js';
+import { STATE_CODE, STATE_NAME, parseDeliveryId } from '../schema.js';
+import { recordNotice, rowChanged } from './events.js';
 import { deliveryEnded } from './job-endings.js';
-import type { SqliteStore } from './store.js';
+import { countMove, nextSeq, peekSeq, type SqliteStore } from './store.js';
 
 // The writes of the worker that holds a delivery's lease: its result, its failure, its progress and
 // the lease's renewal. Each acts only under the current lease (holder and attempt): a stale one is
 // refused with LEASE_LOST (or, for a renewal, left out of the answer) and writes nothing.
 
-/**
- * Complete, in one write transaction. Reads: the delivery (checking the lease). Writes: the delivery
- * succeeded with its result, a `succeeded` event, and its end (throughput, job end, retention; see
- * {@link deliveryEnded}). Returns nothing; throws `LEASE_LOST` unless `lease` is current.
- */
-export function complete(s: SqliteStore, queue: string, lease: LeaseToken, result: unknown): void {
-  const now = Date.now();
-  const id = lease.deliveryId;
-  const row = leased(s, queue, lease);
-  s.stmt.finish.run({ id, state: 'succeeded', now, result: JSON.stringify(result ?? null), error: null });
-  recordEvent(s, row.queue, 'succeeded', row.job_id, id, row.route, lease.workerId, now);
-  deliveryEnded(s, queue, row.job_id, row.route, 'succeeded', now);
+interface LeaseRow {
+  queue: string;
+  route: string;
+  state: number;
+  worker_id: string | null;
+  attempts: number;
+  recoveries: number;
+  cancel_requested: number | null;
+  fanout: number | null;
+  options: string | null;
 }
 
 /**
- * Fail, in one write transaction. Reads: the delivery (checking the lease, and whether a cancel was
- * asked). Writes: the delivery queued again at `retryAt` with the error ('retrying'), or ended
- * failed or cancelled with it and its end recorded (see {@link deliveryEnded}); an event named after
- * the outcome. Returns the outcome; throws `LEASE_LOST` unless `lease` is current.
+ * Complete, in one write transaction. Writes: the row succeeded with its result, under the lease
+ * (checked by the statement itself), stamped `succeeded`; then its end (throughput, job end,
+ * retention; see {@link deliveryEnded}). Reads: only when the lease did not hold, the row, to say
+ * why. Returns nothing; throws `LEASE_LOST` unless `lease` is current.
+ */
+export function complete(s: SqliteStore, queue: string, lease: LeaseToken, result: unknown): void {
+  const now = Date.now();
+  const { id, dix } = parseDeliveryId(lease.deliveryId);
+  const seq = peekSeq(s);
+  const row = s.stmt.completeLeased.get({ id, dix, queue, worker: lease.workerId, attempt: lease.attempt, now, outcome: JSON.stringify(result ?? null), seq }) as
+    | Pick<LeaseRow, 'route' | 'fanout' | 'options'>
+    | undefined;
+  if (!row) throw refusal(s, queue, lease);
+  nextSeq(s);
+  countMove(s, queue, row.route, STATE_CODE.running, STATE_CODE.succeeded);
+  rowChanged(s, seq, queue, 'succeeded', id, lease.deliveryId, row.route, lease.workerId, now);
+  deliveryEnded(s, { queue, jobId: id, deliveryId: lease.deliveryId, route: row.route, workerId: lease.workerId, fanout: row.fanout, options: row.options }, 'succeeded', now);
+}
+
+/**
+ * Fail, in one write transaction. Reads: the row (checking the lease, and whether a cancel was
+ * asked). Writes: the row queued again at `retryAt` with the error ('retrying'), or ended failed or
+ * cancelled with it and its end recorded (see {@link deliveryEnded}); stamped with the outcome.
+ * Returns the outcome; throws `LEASE_LOST` unless `lease` is current.
  */
 export function fail(s: SqliteStore, queue: string, lease: LeaseToken, request: FailRequest): 'retrying' | 'failed' | 'cancelled' {
   const now = Date.now();
-  const id = lease.deliveryId;
-  const row = leased(s, queue, lease);
-  const error = JSON.stringify(request.error);
+  const { id, dix } = parseDeliveryId(lease.deliveryId);
+  const row = leased(s, queue, lease, id, dix);
   const outcome = failureOutcome(request, { cancelRequested: row.cancel_requested === 1 });
-  if (outcome === 'retrying') s.stmt.requeue.run({ id, run_at: request.retryAt, error });
-  else s.stmt.finish.run({ id, state: outcome, now, result: null, error });
-  recordEvent(s, row.queue, outcome, row.job_id, id, row.route, lease.workerId, now);
-  if (outcome !== 'retrying') deliveryEnded(s, queue, row.job_id, row.route, outcome, now);
+  const error = JSON.stringify(request.error);
+  const seq = nextSeq(s);
+  if (outcome === 'retrying') {
+    s.stmt.requeue.run({ id, dix, run_at: request.retryAt, outcome: error, seq, now });
+    countMove(s, queue, row.route, STATE_CODE.running, STATE_CODE.queued);
+  } else {
+    s.stmt.finishBad.run({ id, dix, state: STATE_CODE[outcome], now, outcome: error, seq });
+    countMove(s, queue, row.route, STATE_CODE.running, STATE_CODE[outcome]);
+  }
+  rowChanged(s, seq, queue, outcome, id, lease.deliveryId, row.route, lease.workerId, now);
+  if (outcome !== 'retrying') deliveryEnded(s, { queue, jobId: id, deliveryId: lease.deliveryId, route: row.route, workerId: lease.workerId, fanout: row.fanout, options: row.options }, outcome, now);
   return outcome;
 }
 
 /**
- * Progress, in one write transaction. Reads: the delivery (checking the lease). Writes: its progress
- * and a `progress` event carrying it. Returns nothing; throws `LEASE_LOST` unless `lease` is current.
+ * Progress, in one write transaction. Reads: the row (checking the lease). Writes: its progress and
+ * a `progress` notice carrying it (every value is an event, so it is a notice, not a row change).
+ * Returns nothing; throws `LEASE_LOST` unless `lease` is current.
  */
 export function setProgress(s: SqliteStore, queue: string, lease: LeaseToken, progress: unknown): void {
-  const row = leased(s, queue, lease);
-  s.stmt.setProgress.run(JSON.stringify(progress ?? null), lease.deliveryId);
-  recordEvent(s, queue, 'progress', row.job_id, row.id, row.route, lease.workerId, Date.now(), progress);
+  const { id, dix } = parseDeliveryId(lease.deliveryId);
+  const row = leased(s, queue, lease, id, dix);
+  s.stmt.setProgress.run(JSON.stringify(progress ?? null), id, dix);
+  recordNotice(s, queue, 'progress', id, lease.deliveryId, row.route, lease.workerId, Date.now(), progress);
 }
 
 /**
  * Lease renewal, in one write transaction. Reads: nothing apart from the updates' own conditions.
- * Writes: lease_until = now + `leaseMs` on each delivery still running under its lease (the check
- * is in the UPDATE). Returns the leases renewed; a lost one is missing, not an error.
+ * Writes: lease_until = now + `leaseMs` on each row still running under its lease (the check is in
+ * the UPDATE; not a lifecycle change, so no stamp). Returns the leases renewed; a lost one is
+ * missing, not an error.
  */
 export function extendLease(s: SqliteStore, leases: LeaseToken[], leaseMs: number): LeaseToken[] {
   const leaseUntil = Date.now() + leaseMs;
-  return leases.filter((lease) => s.stmt.extend.run(leaseUntil, lease.deliveryId, lease.workerId, lease.attempt).changes === 1);
+  return leases.filter((lease) => {
+    const { id, dix } = parseDeliveryId(lease.deliveryId);
+    return s.stmt.extend.run(leaseUntil, id, dix, lease.workerId, lease.attempt).changes === 1;
+  });
 }
 
-/** The delivery of `lease` in `queue`, if `lease` is still its current lease; else throws `LEASE_LOST`. */
-function leased(s: SqliteStore, queue: string, lease: LeaseToken): DeliveryRow {
-  const row = s.stmt.delivery.get(lease.deliveryId) as DeliveryRow | undefined;
-  const stored = row && row.queue === queue ? { state: row.state as JobState, workerId: row.worker_id, attempts: row.attempts } : null;
+/** The row of `lease` in `queue`, if `lease` is still its current lease; else throws `LEASE_LOST`. */
+function leased(s: SqliteStore, queue: string, lease: LeaseToken, id: string, dix: number): LeaseRow {
+  const row = s.stmt.leaseOf.get(id, dix) as LeaseRow | undefined;
+  const stored = row && row.queue === queue ? { state: STATE_NAME[row.state]!, workerId: row.worker_id, attempts: row.attempts } : null;
   if (!stored || !holdsLease(stored, lease)) throw leaseLost(queue, lease, stored);
   return row!;
+}
+
+/** Why a lease holder's write was refused: the row as stored now (see {@link leased}). */
+function refusal(s: SqliteStore, queue: string, lease: LeaseToken): Error {
+  const { id, dix } = parseDeliveryId(lease.deliveryId);
+  try {
+    leased(s, queue, lease, id, dix);
+  } catch (err) {
+    return err as Error;
+  }
+  // The statement's check and holdsLease disagree: say so rather than report success.
+  return leaseLost(queue, lease, null);
 }

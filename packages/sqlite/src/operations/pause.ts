@@ -1,4 +1,4 @@
-import { recordEvent } from './events.js';
+import { recordNotice } from './events.js';
 import type { SqliteStore } from './store.js';
 
 // Pausing: one skq_paused row per paused route, or per paused queue under core's WHOLE_QUEUE route.
@@ -11,7 +11,7 @@ import type { SqliteStore } from './store.js';
 export function setPaused(s: SqliteStore, queue: string, route: string, paused: boolean): boolean {
   const now = Date.now();
   const changed = (paused ? s.stmt.pause.run(queue, route, now) : s.stmt.unpause.run(queue, route)).changes === 1;
-  if (changed) recordEvent(s, queue, paused ? 'paused' : 'resumed', null, null, route, null, now);
+  if (changed) recordNotice(s, queue, paused ? 'paused' : 'resumed', null, null, route, null, now);
   return changed;
 }
 

@@ -30,10 +30,16 @@ export interface SqliteStore {
   /** Throughput counts written on this connection: every thousandth also deletes counts past the window. */
   throughputWrites: number;
   /**
-   * The events written by the open transaction, in seq order: handed to this process's subscribers
-   * when it commits (see `EventFeed.committed`), cut back with a step that rolls back.
+   * The events of the open transaction, in seq order: handed to this process's subscribers when it
+   * commits (see `EventFeed.committed`), cut back with a step that rolls back.
    */
   readonly recorded: JobEvent[];
+  /** The newest change sequence taken in the open write transaction; null outside one (read at its first change). */
+  seq: number | null;
+  /** The newest change sequence stored when the open write transaction took its first (see {@link nextSeq}). */
+  seqBase: number | null;
+  /** Count changes of the running step, by queue, route and state: written when the step ends (see {@link flushCounts}). */
+  readonly counts: Map<string, { queue: string; route: string; state: number; n: number }>;
 }
 
 /** Prepares every statement on `db` (the schema is in place by then). */
@@ -41,5 +47,51 @@ export function openStore(db: Db): SqliteStore {
   const stmt = prepareStatements(db);
   const scheduleStmt = prepareScheduleStatements(db);
   const endingStmt = prepareEndingStatements(db);
-  return { stmt, endingStmt, scheduleStmt, retention: new RetentionSchedule(), throughputWrites: 0, recorded: [] };
+  return { stmt, endingStmt, scheduleStmt, retention: new RetentionSchedule(), throughputWrites: 0, recorded: [], seq: null, seqBase: null, counts: new Map() };
+}
+
+/**
+ * The next change sequence, inside a write transaction. The first call of a transaction reads the
+ * newest one stored (rows and notices); SQLite's single writer keeps the numbers rising across processes.
+ */
+export function nextSeq(s: SqliteStore): number {
+  return (s.seq = peekSeq(s));
+}
+
+/**
+ * The change sequence {@link nextSeq} would take, without taking it: for a statement that may change
+ * no row. A number taken by a step that rolls back is never stored, and a later transaction may take
+ * it again; every number stored is in `s.recorded`.
+ */
+export function peekSeq(s: SqliteStore): number {
+  if (s.seq === null) s.seq = s.seqBase = (s.stmt.maxSeq.get() as { seq: number }).seq;
+  return s.seq + 1;
+}
+
+/** The write transaction ended (committed or not): the next one reads the sequence again. */
+export function transactionEnded(s: SqliteStore): void {
+  s.seq = s.seqBase = null;
+}
+
+/** Adds `n` to the count of deliveries of `queue` and `route` in `state` (a code), when the step commits. */
+export function countChange(s: SqliteStore, queue: string, route: string | null, state: number, n: number): void {
+  if (route === null || n === 0) return;
+  const key = `${queue}\u0000${route}\u0000${state}`;
+  const entry = s.counts.get(key);
+  if (entry) entry.n += n;
+  else s.counts.set(key, { queue, route, state, n });
+}
+
+/** A delivery moved from one state to another (codes). */
+export function countMove(s: SqliteStore, queue: string, route: string | null, from: number, to: number): void {
+  if (from === to) return;
+  countChange(s, queue, route, from, -1);
+  countChange(s, queue, route, to, 1);
+}
+
+/** Writes the step's count changes (one upsert per queue, route and state); run at the end of each write step. */
+export function flushCounts(s: SqliteStore): void {
+  if (s.counts.size === 0) return;
+  for (const { queue, route, state, n } of s.counts.values()) if (n !== 0) s.stmt.addCount.run(queue, route, state, n);
+  s.counts.clear();
 }

@@ -1,7 +1,7 @@
 import type { WorkerInfo } from '@skq/core';
 import type { WorkerCommand, WorkerRegistration, WorkerStatus } from '@skq/core/backend';
 import { toWorker, type WorkerRow } from '../rows.js';
-import { recordEvent } from './events.js';
+import { recordNotice } from './events.js';
 import type { SqliteStore } from './store.js';
 
 // Worker registrations: one skq_workers row each, alive until its expires_at. A command to a
@@ -47,7 +47,7 @@ export function heartbeat(s: SqliteStore, queue: string, workerId: string, ttlMs
 export function sendWorkerCommand(s: SqliteStore, queue: string, workerId: string, command: WorkerCommand): boolean {
   const now = Date.now();
   if (s.stmt.setCommand.run(JSON.stringify(command), workerId, queue, now).changes !== 1) return false;
-  recordEvent(s, queue, 'worker-command', null, null, null, workerId, now, command.id);
+  recordNotice(s, queue, 'worker-command', null, null, null, workerId, now, command.id);
   return true;
 }
 
