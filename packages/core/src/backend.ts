@@ -10,7 +10,7 @@ export { scheduledJobId, ScheduleRunner, type ScheduleRunnerOptions, ScheduleRun
 export { ConjoiningScheduler, RecurrenceSchema, ruleOf, saveSchedule, type ScheduleTarget, TimeSchedulerOptionsSchema } from './schedule/schedulers.js';
 export { type BackoffPolicy, type ClaimedDelivery, type ClaimRequest, type ClaimResult, type EnqueueResult, type FailRequest, JOB_EVENT_TYPES, JOB_STATES, type JobEventListener, type JobPosition, type JobRunOptions, type LeaseToken, type ListJobsQuery, MAX_LEASE_RECOVERIES, MAX_PRIORITY, MIN_PRIORITY, type NewJob, type QueueType, type RetentionRule, type ScheduleDefinition, type ScheduledJob, type ScheduleFiring, type StorageCapabilities, TERMINAL_STATES, WHOLE_QUEUE, type WorkerRegistration } from './storage/contract.js';
 export { cancelledError, chargedAttempts, expiredLeaseError, expiredLeaseErrorOf, expiredLeaseOutcome, type ExpiredLeaseOutcome, holdsLease, jobIdOfDelivery, leaseLost, leaseOf, unreadableJobError, workerGoneError, zeroStateCounts } from './storage/lease-rules.js';
-export { type EndedKind, type Retention, retentionRule, RetentionSchedule, RetentionSchema, type RetentionStep, trimEvery } from './storage/retention.js';
+export { type EndedKind, type Retention, retentionFromText, retentionRule, RetentionSchedule, RetentionSchema, type RetentionStep, trimEvery } from './storage/retention.js';
 export { minuteOf, THROUGHPUT_WINDOW_MS, type ThroughputBucket } from './storage/throughput.js';
 export { type CallRecord, type CallRecordQuery } from './storage/call-records.js';
 export { pendingCommand, WORKER_COMMANDS, type WorkerCommand, type WorkerState, type WorkerStatus } from './storage/worker-commands.js';

@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { SkqError } from '@skq/core';
-import { NameSchema, RetentionSchema, parseConfig, redactUrl, timerMs } from '@skq/core/backend';
+import { NameSchema, RetentionSchema, parseConfig, redactUrl, retentionFromText, timerMs } from '@skq/core/backend';
 
 /** Options of the Redis backend. */
 export const RedisOptionsSchema = z
@@ -45,24 +45,12 @@ export function parseRedisUrl(url: string): RedisOptions {
   for (const [key, value] of parsed.searchParams) {
     if (key === 'cluster') options.cluster = value === 'true' || value === '1';
     else if (key === 'nodes') options.nodes = value.split(',').filter(Boolean);
-    else if (key === 'removeOnComplete' || key === 'removeOnFail') options[key] = parseRetention(value);
+    else if (key === 'removeOnComplete' || key === 'removeOnFail') options[key] = retentionFromText(value);
     else if (key === 'connectTimeoutMs') options[key] = Number(value);
     else options[key] = value;
   }
   parsed.search = '';
   return { ...options, url: parsed.toString() } as RedisOptions;
-}
-
-function parseRetention(value: string): unknown {
-  if (value === 'true' || value === 'false') return value === 'true';
-  if (value.startsWith('{')) {
-    try {
-      return JSON.parse(value);
-    } catch {
-      return value;
-    }
-  }
-  return /^\d+$/.test(value) ? Number(value) : value;
 }
 
 export function resolveRedisOptions(input: RedisOptions | string): ParsedRedisOptions {

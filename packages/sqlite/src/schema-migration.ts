@@ -29,6 +29,15 @@ export function prepareSchema(db: Db, now: number): void {
 }
 
 /**
+ * On a new file, before anything is written to it (the WAL mode included), turns on incremental
+ * auto-vacuum, so that the pages retention frees can go back to the file system. An older file keeps
+ * its setting (changing it takes a VACUUM) and reuses the pages it frees for its new rows.
+ */
+export function shrinkableWhenNew(db: Db): void {
+  if ((db.prepare('SELECT COUNT(*) AS n FROM sqlite_master').get() as { n: number }).n === 0) db.pragma('auto_vacuum = INCREMENTAL');
+}
+
+/**
  * Moves a file of versions 1 to 3 to version 4, inside the caller's write transaction.
  * - Reads: the live worker registrations (a worker of the older skunq would fail on the new tables,
  *   so the move is refused while any is live); every job and delivery.

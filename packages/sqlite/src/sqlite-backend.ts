@@ -9,6 +9,7 @@ import {
   type WorkerInfo,
 } from '@skq/core';
 import {
+  retentionRule,
   type CallRecord,
   type CallRecordQuery,
   type ClaimRequest,
@@ -43,7 +44,7 @@ import { recoverExpired } from './operations/recovery.js';
 import { advanceSchedule, fireSchedule, listSchedules, removeSchedule, saveSchedule, setSchedulePaused } from './operations/schedules.js';
 import { flushCounts, openStore, transactionEnded, type SqliteStore } from './operations/store.js';
 import { heartbeat, liveWorkers, registerWorker, sendWorkerCommand, unregisterWorker } from './operations/workers-and-commands.js';
-import { prepareSchema } from './schema-migration.js';
+import { prepareSchema, shrinkableWhenNew } from './schema-migration.js';
 import { mapSqliteError } from './sqlite-errors.js';
 import { resolveSqliteOptions, type SqliteOptions } from './sqlite-options.js';
 
@@ -77,6 +78,7 @@ export class SqliteBackend implements StorageBackend {
     const opts = resolveSqliteOptions(options);
     try {
       this.db = new Database(opts.path, { timeout: opts.busyTimeoutMs });
+      shrinkableWhenNew(this.db);
       this.db.pragma('journal_mode = WAL');
       // NORMAL in WAL mode survives any process crash; only an OS crash can lose the last commits.
       this.db.pragma('synchronous = NORMAL');
@@ -85,7 +87,7 @@ export class SqliteBackend implements StorageBackend {
       if (err instanceof SkqError) throw err;
       throw mapSqliteError(err, `open ${opts.path}`);
     }
-    const store = (this.store = openStore(this.db));
+    const store = (this.store = openStore(this.db, { removeOnComplete: retentionRule(opts.removeOnComplete), removeOnFail: retentionRule(opts.removeOnFail) }));
     const { recorded } = store;
     this.commits = new GroupCommit(this.db, mapSqliteError, () => this.feed.committed(recorded.splice(0), store.seqBase), {
       mark: () => recorded.length,

@@ -2,7 +2,7 @@ import { mkdirSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import { z } from 'zod';
 import { SkqError } from '@skq/core';
-import { parseConfig, timerMs } from '@skq/core/backend';
+import { RetentionSchema, parseConfig, retentionFromText, timerMs } from '@skq/core/backend';
 
 /** Options of the SQLite backend. */
 export const SqliteOptionsSchema = z
@@ -15,17 +15,25 @@ export const SqliteOptionsSchema = z
     pollIntervalMs: timerMs().default(200),
     /** How long lifecycle events are kept for subscribers, in ms. */
     eventRetentionMs: z.number().int().positive().default(10 * 60_000),
-    /** At most this many lifecycle events are kept, whatever their age: a busy queue's events stay a few MB. */
+    /** At most this many notices (progress values, pauses, commands…) are kept, whatever their age. */
     eventRetentionCount: z.number().int().positive().default(100_000),
+    /**
+     * What to keep of succeeded jobs that set no `removeOnComplete` of their own. Default: the newest
+     * 1,000, none older than a day, so a file that has run a million jobs does not hold a million rows;
+     * `false` keeps all.
+     */
+    removeOnComplete: RetentionSchema.default({ count: 1_000, ageMs: 24 * 3_600_000 }),
+    /** What to keep of failed and cancelled jobs that set no `removeOnFail`. Default: the newest 10,000, none older than 7 days. */
+    removeOnFail: RetentionSchema.default({ count: 10_000, ageMs: 7 * 24 * 3_600_000 }),
   })
   .strict();
 
-/** `{ path, busyTimeoutMs?, pollIntervalMs?, eventRetentionMs?, eventRetentionCount? }`, or a `sqlite:` URL. */
+/** `{ path, busyTimeoutMs?, pollIntervalMs?, eventRetentionMs?, eventRetentionCount?, removeOnComplete?, removeOnFail? }`, or a `sqlite:` URL. */
 export type SqliteOptions = z.input<typeof SqliteOptionsSchema>;
 
 /**
  * Parses `sqlite:relative/path.db`, `sqlite:///absolute/path.db` or `sqlite::memory:`, with
- * options as query parameters (`?busyTimeoutMs=5000`).
+ * options as query parameters (`?busyTimeoutMs=5000&removeOnComplete=false`).
  *
  * @example
  * ```ts
@@ -48,7 +56,9 @@ export function parseSqliteUrl(url: string): SqliteOptions {
     throw new SkqError('CONFIG_INVALID', `invalid sqlite URL "${url}": the path has a malformed %-escape (write % as %25)`, { cause, context: { field: 'backend' } });
   }
   const options: Record<string, unknown> = { path };
-  for (const [key, value] of params) options[key] = /^\d+$/.test(value) ? Number(value) : value;
+  for (const [key, value] of params) {
+    options[key] = key === 'removeOnComplete' || key === 'removeOnFail' ? retentionFromText(value) : /^\d+$/.test(value) ? Number(value) : value;
+  }
   return options as SqliteOptions;
 }
 

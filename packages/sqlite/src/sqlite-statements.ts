@@ -11,16 +11,24 @@ const HEADER_COLUMNS = 'name, args, routes, broadcast, fanout, created_at, optio
 /** What a lease holder's write reads back to check the lease and record the end. */
 const LEASE_COLUMNS = 'queue, route, state, worker_id, attempts, recoveries, cancel_requested, fanout, options';
 
+/** The columns a new row is inserted with, in the order of {@link insertManySql}'s parameters. */
+export const INSERT_COLUMNS = [
+  'id', 'dix', 'queue', 'route', 'target_worker', 'name', 'args', 'routes', 'broadcast', 'fanout', 'priority', 'created_at',
+  'options', 'dedupe_key', 'state', 'run_at', 'max_attempts', 'ended_at', 'ended_bad', 'seq', 'ev',
+] as const;
+
+/** One INSERT of `rows` new rows, positional parameters row by row; returns the ids inserted (a stored id is skipped). */
+export function insertManySql(rows: number): string {
+  const row = `(${INSERT_COLUMNS.map(() => '?').join(', ')})`;
+  return `INSERT INTO skq_jobs (${INSERT_COLUMNS.join(', ')}) VALUES ${Array(rows).fill(row).join(', ')} ON CONFLICT (id, dix) DO NOTHING RETURNING id`;
+}
+
 /** The SQL of the job, worker, event, pause, log and call-record operations (`operations/`), by statement name. */
 const SQL = {
   // The change sequence goes on across processes: each write transaction holds SQLite's write lock
   // and starts from the newest sequence stored, in a row or a notice (both read from an index's edge).
   maxSeq: 'SELECT MAX(IFNULL((SELECT MAX(seq) FROM skq_jobs), 0), IFNULL((SELECT MAX(seq) FROM skq_events), 0)) AS seq',
-  insertRow: `INSERT INTO skq_jobs (id, dix, queue, route, target_worker, name, args, routes, broadcast, fanout, priority, created_at, options, dedupe_key,
-      state, run_at, max_attempts, ended_at, ended_bad, seq, ev, ev_at)
-    VALUES (@id, @dix, @queue, @route, @target_worker, @name, @args, @routes, @broadcast, @fanout, @priority, @created_at, @options, @dedupe_key,
-      @state, @run_at, @max_attempts, @ended_at, @ended_bad, @seq, @ev, @ev_at)
-    ON CONFLICT (id, dix) DO NOTHING`,
+  insertRow: `INSERT INTO skq_jobs (${INSERT_COLUMNS.join(', ')}) VALUES (${INSERT_COLUMNS.map((c) => `@${c}`).join(', ')}) ON CONFLICT (id, dix) DO NOTHING`,
   storedJob: 'SELECT queue, COUNT(*) FILTER (WHERE dix >= 0) AS n FROM skq_jobs WHERE id = ?',
   findPendingByDedupe: 'SELECT id FROM skq_jobs WHERE queue = ? AND dedupe_key = ? AND state IN (0, 1) LIMIT 1',
   // Claims walk the queued index one priority at a time (a skip scan): within one priority the due
@@ -144,6 +152,7 @@ const ENDING_SQL = {
   countEnding: `INSERT INTO skq_throughput (queue, route, minute, completed, failed) VALUES (?, ?, ?, ?, ?)
       ON CONFLICT (queue, minute, route) DO UPDATE SET completed = completed + excluded.completed, failed = failed + excluded.failed`,
   trimThroughput: 'DELETE FROM skq_throughput WHERE minute < ?',
+  freePages: 'PRAGMA freelist_count',
   throughputSince: 'SELECT minute, route, completed, failed FROM skq_throughput WHERE queue = ? AND minute >= ? ORDER BY minute, route',
 };
 

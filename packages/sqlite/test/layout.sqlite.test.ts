@@ -166,6 +166,40 @@ describe('SQLite layout version 4', () => {
     db.close();
   });
 
+  it('keeps a bounded number of finished jobs by default, and gives the pages it frees back to the file system', async () => {
+    const file = tempSqlite('retention');
+    files.push(file);
+    const path = file.url.slice('sqlite:'.length);
+    // The default is the newest 1,000 succeeded jobs; 20 here, set as a URL would, to keep the test short.
+    const backend = new SqliteBackend(`sqlite:${path}?removeOnComplete=20`);
+    const jobs = Array.from({ length: 400 }, (_, i) => newJob('q', { args: ['x'.repeat(400), i], options: { ...newJob('q').options } }));
+    await backend.enqueue(jobs);
+    const kept = async () => (await backend.countByState('q')).r!.succeeded;
+    for (;;) {
+      const { deliveries } = await backend.claim({ queue: 'q', route: 'r', workerId: 'w', limit: 50, leaseMs: 60_000 });
+      if (deliveries.length === 0) break;
+      await Promise.all(deliveries.map((d) => backend.complete('q', { deliveryId: d.id, workerId: 'w', attempt: d.attempts }, null)));
+    }
+    // Trimmed every 1 + 20/10 endings: at most 10 % over.
+    expect(await kept()).toBeGreaterThanOrEqual(20);
+    expect(await kept()).toBeLessThanOrEqual(22);
+    await backend.close();
+    const db = new Database(path, { readonly: true });
+    expect(db.pragma('auto_vacuum', { simple: true })).toBe(2);
+    expect(db.pragma('freelist_count', { simple: true })).toBeLessThanOrEqual(64);
+    db.close();
+
+    const everything = new SqliteBackend({ path, removeOnComplete: false });
+    await everything.enqueue(Array.from({ length: 30 }, () => newJob('all')));
+    for (;;) {
+      const { deliveries } = await everything.claim({ queue: 'all', route: 'r', workerId: 'w', limit: 50, leaseMs: 60_000 });
+      if (deliveries.length === 0) break;
+      await Promise.all(deliveries.map((d) => everything.complete('all', { deliveryId: d.id, workerId: 'w', attempt: d.attempts }, null)));
+    }
+    expect((await everything.countByState('all')).r!.succeeded).toBe(30);
+    await everything.close();
+  });
+
   it('refuses a file of a newer skunq, saying which version', async () => {
     const { path, backend } = fresh();
     await backend.close();

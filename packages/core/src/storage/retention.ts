@@ -28,6 +28,29 @@ export const RetentionSchema = z.union([
 export type Retention = z.input<typeof RetentionSchema>;
 
 /**
+ * A retention setting as a backend URL's query writes it (`?removeOnComplete=1000`): `true`, `false`, a
+ * count, or `{ count, ageMs }` as JSON. Anything else is returned as given, for {@link RetentionSchema}
+ * to refuse with where it was.
+ *
+ * @example
+ * ```ts
+ * retentionFromText('1000'); // 1000
+ * retentionFromText('{"ageMs":86400000}'); // { ageMs: 86400000 }
+ * ```
+ */
+export function retentionFromText(value: string): unknown {
+  if (value === 'true' || value === 'false') return value === 'true';
+  if (value.startsWith('{')) {
+    try {
+      return JSON.parse(value);
+    } catch {
+      return value;
+    }
+  }
+  return /^\d+$/.test(value) ? Number(value) : value;
+}
+
+/**
  * The stored rule of a retention setting; null when it keeps everything.
  *
  * @example

@@ -1,10 +1,17 @@
 import { SkqError, type WorkerInfo } from '@skq/core';
-import { planDeliveries, type EnqueueResult, type NewJob } from '@skq/core/backend';
+import { planDeliveries, type DeliveryTarget, type EnqueueResult, type NewJob } from '@skq/core/backend';
 import { storedOptions } from '../rows.js';
 import { ROW_EVENT_CODE, STATE_CODE } from '../schema.js';
+import { INSERT_COLUMNS } from '../sqlite-statements.js';
 import { rowChanged } from './events.js';
 import { countChange, nextSeq, type SqliteStore } from './store.js';
 import { liveWorkers } from './workers-and-commands.js';
+
+/** The most rows one INSERT statement writes: a bulk enqueue is a few statements, each prepared once per size. */
+const ROWS_PER_INSERT = 100;
+
+/** A row to insert, named as the INSERT binds it. */
+type RowValues = ReturnType<typeof rowValues>;
 
 /**
  * Enqueue, in one write transaction (a schedule's firing also enqueues through here). For each job,
@@ -13,75 +20,121 @@ import { liveWorkers } from './workers-and-commands.js';
  *   with that key and a queued or running delivery; for the first broadcast, the queue's live workers.
  * - Writes: one row per target (each route, or each route and live worker of a broadcast), queued,
  *   stamped `enqueued`, counted. A job with no target is one row ended at once (shown `cancelled`).
+ *   Consecutive jobs of one row each and no dedupe key (nearly every bulk enqueue) are written by
+ *   multi-row INSERTs of up to 100 rows.
  * - Returns: its id, whether a pending job with its dedupe key was answered instead, and its
  *   number of deliveries.
  *
  * Idempotent by job id: a stored id writes nothing and is answered as stored (the insert is tried
- * first; the lookup runs only when it did nothing). An id held by another queue of the file throws
- * `ID_CONFLICT`: job ids are unique per file.
+ * first; the lookup runs only for the ids it did not insert). An id held by another queue of the
+ * file throws `ID_CONFLICT`: job ids are unique per file.
  */
 export function enqueue(s: SqliteStore, jobs: NewJob[]): EnqueueResult[] {
   const now = Date.now();
   let workers: WorkerInfo[] | null = null;
+  const results: EnqueueResult[] = new Array(jobs.length);
+  // Jobs of one row each waiting for a multi-row INSERT: their index in `jobs`, and the row.
+  let batch: { index: number; job: NewJob; row: RowValues }[] = [];
   const storedResult = (job: NewJob): EnqueueResult | null => {
     const stored = s.stmt.storedJob.get(job.id) as { queue: string | null; n: number };
     if (stored.queue === null) return null;
     if (stored.queue !== job.queue) throw idConflict(job, stored.queue);
     return { id: job.id, deduped: false, deliveries: stored.n };
   };
-  return jobs.map((job) => {
+  const flush = () => {
+    for (let start = 0; start < batch.length; start += ROWS_PER_INSERT) {
+      const chunk = batch.slice(start, start + ROWS_PER_INSERT);
+      const inserted = new Set((insertRows(s, chunk.map((c) => c.row)) as { id: string }[]).map((r) => r.id));
+      for (const { index, job, row } of chunk) {
+        if (!inserted.has(job.id)) {
+          results[index] = storedResult(job)!;
+          continue;
+        }
+        countChange(s, job.queue, row.route, STATE_CODE.queued, 1);
+        rowChanged(s, row.seq, job.queue, 'enqueued', job.id, `${job.id}.0`, row.route, row.target_worker, now);
+        results[index] = { id: job.id, deduped: false, deliveries: 1 };
+      }
+    }
+    batch = [];
+  };
+  jobs.forEach((job, index) => {
     if (job.dedupeKey) {
+      flush();
       const stored = storedResult(job);
-      if (stored) return stored;
+      if (stored) return void (results[index] = stored);
       const existing = s.stmt.findPendingByDedupe.get(job.queue, job.dedupeKey) as { id: string } | undefined;
-      if (existing) return { id: existing.id, deduped: true, deliveries: 0 };
+      if (existing) return void (results[index] = { id: existing.id, deduped: true, deliveries: 0 });
     }
     if (job.type === 'broadcast') workers ??= liveWorkers(s, job.queue, now);
     const targets = planDeliveries(job.routes, job.type, workers ?? []);
-    const header = {
-      id: job.id,
-      queue: job.queue,
-      name: job.name,
-      args: JSON.stringify(job.args),
-      // Stored only when the rows' routes do not say it: several routes, or no row with a route.
-      routes: job.routes.length === 1 && targets.length > 0 ? null : JSON.stringify(job.routes),
-      broadcast: job.type === 'broadcast' ? 1 : null,
-      fanout: targets.length > 1 ? targets.length : null,
-      priority: job.priority,
-      created_at: job.createdAt,
-      options: storedOptions(job.options),
-      dedupe_key: job.dedupeKey ?? null,
-      run_at: job.runAt,
-      max_attempts: job.options.attempts,
-      ev_at: null,
-    };
-    if (targets.length === 0) {
-      const seq = nextSeq(s);
-      const { changes } = s.stmt.insertRow.run({ ...header, dix: -1, route: null, target_worker: null, state: STATE_CODE.cancelled, ended_at: now, ended_bad: 1, seq, ev: ROW_EVENT_CODE.cancelled });
-      if (changes === 0) return storedResult(job)!;
-      rowChanged(s, seq, job.queue, 'cancelled', job.id, null, null, null, now);
-      return { id: job.id, deduped: false, deliveries: 0 };
+    if (targets.length === 1 && !job.dedupeKey) {
+      batch.push({ index, job, row: rowValues(s, job, targets, 0) });
+      return;
     }
-    for (const [dix, target] of targets.entries()) {
-      const seq = nextSeq(s);
-      const { changes } = s.stmt.insertRow.run({
-        ...header,
-        dix,
-        route: target.route,
-        target_worker: target.targetWorker,
-        state: STATE_CODE.queued,
-        ended_at: null,
-        ended_bad: null,
-        seq,
-        ev: ROW_EVENT_CODE.enqueued,
-      });
-      // A job id seen before is the rare case: insert first and look only when the insert did nothing.
-      if (changes === 0) return storedResult(job)!;
-      countChange(s, job.queue, target.route, STATE_CODE.queued, 1);
-      rowChanged(s, seq, job.queue, 'enqueued', job.id, `${job.id}.${dix}`, target.route, target.targetWorker, now);
-    }
-    return { id: job.id, deduped: false, deliveries: targets.length };
+    flush();
+    results[index] = enqueueRows(s, job, targets, now) ?? storedResult(job)!;
   });
+  flush();
+  return results;
+}
+
+/** A job of no row or several: its rows one statement each. Returns null when its id is stored already. */
+function enqueueRows(s: SqliteStore, job: NewJob, targets: DeliveryTarget[], now: number): EnqueueResult | null {
+  if (targets.length === 0) {
+    const row = { ...rowValues(s, job, targets, -1), state: STATE_CODE.cancelled, ended_at: now, ended_bad: 1, ev: ROW_EVENT_CODE.cancelled };
+    if (s.stmt.insertRow.run(row).changes === 0) return null;
+    rowChanged(s, row.seq, job.queue, 'cancelled', job.id, null, null, null, now);
+    return { id: job.id, deduped: false, deliveries: 0 };
+  }
+  for (const dix of targets.keys()) {
+    const row = rowValues(s, job, targets, dix);
+    // A job id seen before is the rare case: insert first and look only when the insert did nothing.
+    if (s.stmt.insertRow.run(row).changes === 0) return null;
+    countChange(s, job.queue, row.route, STATE_CODE.queued, 1);
+    rowChanged(s, row.seq, job.queue, 'enqueued', job.id, `${job.id}.${dix}`, row.route, row.target_worker, now);
+  }
+  return { id: job.id, deduped: false, deliveries: targets.length };
+}
+
+/** The row of delivery `dix` of `job` (index -1: the row of a job with no delivery), stamped with the next change sequence. */
+function rowValues(s: SqliteStore, job: NewJob, targets: DeliveryTarget[], dix: number) {
+  const target = targets[dix];
+  return {
+    id: job.id,
+    dix,
+    queue: job.queue,
+    route: target?.route ?? null,
+    target_worker: target?.targetWorker ?? null,
+    name: job.name,
+    args: JSON.stringify(job.args),
+    // Stored only when the rows' routes do not say it: several routes, or no row with a route.
+    routes: job.routes.length === 1 && targets.length > 0 ? null : JSON.stringify(job.routes),
+    broadcast: job.type === 'broadcast' ? 1 : null,
+    fanout: targets.length > 1 ? targets.length : null,
+    priority: job.priority,
+    created_at: job.createdAt,
+    options: storedOptions(job.options),
+    dedupe_key: job.dedupeKey ?? null,
+    state: STATE_CODE.queued as number,
+    run_at: job.runAt,
+    max_attempts: job.options.attempts,
+    ended_at: null as number | null,
+    ended_bad: null as number | null,
+    seq: nextSeq(s),
+    ev: ROW_EVENT_CODE.enqueued as number,
+  };
+}
+
+/** Inserts `rows` in one statement, skipping ids stored already. Returns the ids inserted. */
+function insertRows(s: SqliteStore, rows: RowValues[]): unknown[] {
+  let statement = s.insertMany.get(rows.length);
+  if (!statement) s.insertMany.set(rows.length, (statement = s.prepareInsertMany(rows.length)));
+  return statement.all(rows.flatMap(rowParameters));
+}
+
+/** A row's values in {@link INSERT_COLUMNS} order. */
+function rowParameters(row: RowValues): unknown[] {
+  return INSERT_COLUMNS.map((column) => row[column]);
 }
 
 function idConflict(job: NewJob, holder: string): SkqError {

@@ -1,7 +1,7 @@
 import { THROUGHPUT_WINDOW_MS, minuteOf, type EndedKind, type RetentionRule, type ThroughputBucket } from '@skq/core/backend';
 import { runOptionsOf } from '../rows.js';
 import { recordNotice } from './events.js';
-import { countChange, type SqliteStore } from './store.js';
+import { countChange, withDefaultRetention, type SqliteStore } from './store.js';
 
 // What happens when a delivery ends: the throughput count of its minute, and, once its job has no
 // open delivery left, the job's end and the retention rule stored with it. These run inside the
@@ -23,7 +23,9 @@ export interface EndedDelivery {
 }
 
 /**
- * A delivery ended as `outcome`.
+ * A delivery ended as `outcome`. A job that sets no retention of its own gets the backend's
+ * (`removeOnComplete` and `removeOnFail` of the SQLite options; by default the newest 1,000
+ * succeeded jobs for a day, 10,000 failed or cancelled ones for a week).
  * - Reads: for a job of several deliveries, how many of them are open (queued or running) and how
  *   many ended failed or cancelled.
  * - Writes: the minute's throughput count (not for a cancel; every thousandth count also deletes
@@ -43,7 +45,8 @@ export function deliveryEnded(s: SqliteStore, ended: EndedDelivery, outcome: 'su
     kind = job.bad > 0 ? 'failed' : 'completed';
     s.endingStmt.markEnded.run(now, job.bad > 0 ? 1 : 0, jobId);
   }
-  const step = s.retention.afterEnd(queue, kind, runOptionsOf(ended.options));
+  const options = ended.options === null ? s.defaultRunOptions : withDefaultRetention(runOptionsOf(ended.options), s.defaultRetention);
+  const step = s.retention.afterEnd(queue, kind, options);
   if (step.action === 'remove') {
     removeJob(s, jobId);
     // The row that stood for this end is gone before other processes read it: a notice says it
@@ -73,6 +76,18 @@ function trim(s: SqliteStore, queue: string, kind: EndedKind, rule: RetentionRul
   if (rule.ageMs !== null) victims.push(...(s.endingStmt.endedBefore.all(queue, bad, now - rule.ageMs, TRIM_BATCH) as { id: string }[]));
   if (rule.count !== null && victims.length === 0) victims.push(...(s.endingStmt.endedBeyond.all(queue, bad, TRIM_BATCH, rule.count) as { id: string }[]));
   for (const { id } of victims) removeJob(s, id);
+  if (victims.length) releaseFreePages(s);
+}
+
+/** Pages free in the file past which they go back to the file system: 256 KiB. */
+const FREE_PAGES_KEPT = 64;
+
+/**
+ * A file made with `auto_vacuum = INCREMENTAL` (every file of version 4 made new) gives its free
+ * pages back once they pass {@link FREE_PAGES_KEPT}, so a file stays the size of what it holds.
+ */
+function releaseFreePages(s: SqliteStore): void {
+  if ((s.endingStmt.freePages.get() as { freelist_count: number }).freelist_count > FREE_PAGES_KEPT) s.releaseFreePages();
 }
 
 function countEnding(s: SqliteStore, queue: string, route: string, outcome: 'succeeded' | 'failed', now: number): void {

@@ -1,7 +1,8 @@
 import type Database from 'better-sqlite3';
 import type { JobEvent } from '@skq/core';
-import { RetentionSchedule } from '@skq/core/backend';
+import { DEFAULT_RUN_OPTIONS, RetentionSchedule, type JobRunOptions, type RetentionRule } from '@skq/core/backend';
 import {
+  insertManySql,
   prepareEndingStatements,
   prepareScheduleStatements,
   prepareStatements,
@@ -40,14 +41,47 @@ export interface SqliteStore {
   seqBase: number | null;
   /** Count changes of the running step, by queue, route and state: written when the step ends (see {@link flushCounts}). */
   readonly counts: Map<string, { queue: string; route: string; state: number; n: number }>;
+  /** The retention of jobs that set none of their own (the backend's `removeOnComplete` and `removeOnFail`). */
+  readonly defaultRetention: { removeOnComplete: RetentionRule | null; removeOnFail: RetentionRule | null };
+  /** The run options of a job stored with the defaults (options NULL), with the default retention. */
+  readonly defaultRunOptions: JobRunOptions;
+  /** Multi-row INSERTs of jobs, by row count, prepared on first use. */
+  readonly insertMany: Map<number, Database.Statement>;
+  prepareInsertMany(rows: number): Database.Statement;
+  /**
+   * Gives every free page back to the file system (a file made with auto_vacuum = INCREMENTAL; else
+   * nothing). Run by `exec`: a prepared `PRAGMA incremental_vacuum` frees one page per step.
+   */
+  releaseFreePages(): void;
 }
 
 /** Prepares every statement on `db` (the schema is in place by then). */
-export function openStore(db: Db): SqliteStore {
+export function openStore(db: Db, defaultRetention: SqliteStore['defaultRetention']): SqliteStore {
   const stmt = prepareStatements(db);
   const scheduleStmt = prepareScheduleStatements(db);
   const endingStmt = prepareEndingStatements(db);
-  return { stmt, endingStmt, scheduleStmt, retention: new RetentionSchedule(), throughputWrites: 0, recorded: [], seq: null, seqBase: null, counts: new Map() };
+  return {
+    stmt,
+    endingStmt,
+    scheduleStmt,
+    retention: new RetentionSchedule(),
+    throughputWrites: 0,
+    recorded: [],
+    seq: null,
+    seqBase: null,
+    counts: new Map(),
+    defaultRetention,
+    defaultRunOptions: withDefaultRetention(DEFAULT_RUN_OPTIONS, defaultRetention),
+    insertMany: new Map(),
+    prepareInsertMany: (rows) => db.prepare(insertManySql(rows)),
+    releaseFreePages: () => db.exec('PRAGMA incremental_vacuum'),
+  };
+}
+
+/** `options` with the default retention for what it sets none of. */
+export function withDefaultRetention(options: JobRunOptions, defaults: SqliteStore['defaultRetention']): JobRunOptions {
+  if (options.removeOnComplete && options.removeOnFail) return options;
+  return { ...options, removeOnComplete: options.removeOnComplete ?? defaults.removeOnComplete, removeOnFail: options.removeOnFail ?? defaults.removeOnFail };
 }
 
 /**
