@@ -71,10 +71,11 @@ export function workerCommandContract(current: () => StorageBackend): void {
       expect(await sent).toMatchObject({ outcome: 'exited', command: { command: 'stop' } });
       // A pause to a worker that left is never obeyed.
       await deadWorker(backend, name, 'w:left', 60_000);
-      const paused = queue.commandWorker('w:left', 'pause', { timeoutMs: 10_000 });
+      // Caught from the start: the sender may see the worker gone before the unregistering call returns.
+      const paused = rejection(queue.commandWorker('w:left', 'pause', { timeoutMs: 10_000 }));
       await commandLanded(backend, name, 'w:left');
       await backend.unregisterWorker(name, 'w:left');
-      expect(await rejection(paused)).toEqual({ code: 'COMMAND_EXPIRED', message: 'worker w:left went away before it obeyed "pause"' });
+      expect(await paused).toEqual({ code: 'COMMAND_EXPIRED', message: 'worker w:left went away before it obeyed "pause"' });
     } finally {
       await queue.close();
     }
