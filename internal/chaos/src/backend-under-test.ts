@@ -134,7 +134,7 @@ async function startSimulator(seed: number): Promise<{ port: number; child: Chil
 }
 
 /**
- * A process that takes SQLite's write lock, changes every queued delivery to running in an open
+ * A process that takes SQLite's write lock, changes every queued job row to running in an open
  * transaction, and SIGKILLs itself before it commits: the next writer must find nothing of it. It
  * kills itself because this process may be blocked meanwhile, in a synchronous SQLite call waiting for
  * that very lock. `at` is when it took the lock, by its own clock line.
@@ -144,7 +144,7 @@ async function killWriterInTransaction(file: string): Promise<{ pid: number; rol
     const Database = require('better-sqlite3');
     const db = new Database(process.argv[1], { timeout: 30000 });
     db.exec('BEGIN IMMEDIATE');
-    db.prepare("UPDATE skq_deliveries SET state = 'running', worker_id = 'ghost', lease_until = 1 WHERE state = 'queued'").run();
+    db.prepare("UPDATE skq_jobs SET state = 1, worker_id = 'ghost', lease_until = 1 WHERE state = 0").run();
     console.log('in transaction at ' + Date.now());
     setTimeout(() => process.kill(process.pid, 'SIGKILL'), 200);`;
   const child = spawn(process.execPath, ['-e', script, file], { cwd: HERE, stdio: ['ignore', 'pipe', 'inherit'] });
