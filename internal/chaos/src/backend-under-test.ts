@@ -37,7 +37,9 @@ export async function startBackend(kind: ChaosBackend, seed: number): Promise<Ba
       return {
         kind,
         description: 'SQLite file (WAL, synchronous=NORMAL); no server: a writer process is killed holding the write lock mid-transaction',
-        url: `sqlite:${file}`,
+        // Every job kept: the checker reads back every job acknowledged (SQLite's default retention
+        // would remove all but the newest thousand).
+        url: `sqlite:${file}?removeOnComplete=false&removeOnFail=false`,
         serverPids: () => [],
         restart: () => killWriterInTransaction(file),
         stop: async () => rmSync(dir, { recursive: true, force: true }),

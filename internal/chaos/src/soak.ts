@@ -39,8 +39,8 @@ const MB = 1024 * 1024;
 
 const dir = mkdtempSync(join(tmpdir(), 'skq-soak-'));
 const redis = backend === 'redis' ? await startRedis() : null;
-// SQLite keeps up to 100,000 lifecycle events by default, a plateau reached after about 33,000 jobs: a
-// short soak lowers it (--events) so that its start sample is past the plateau too.
+// SQLite keeps up to 100,000 notices by default (progress values, pauses, commands: this soak writes
+// none; its other events are the job rows themselves): --events lowers that bound.
 const url = redis ? redis.url : `sqlite:${join(dir, 'soak.db')}${events ? `?eventRetentionCount=${events}` : ''}`;
 process.env.SKQ_BACKEND = url;
 const { queue, noop, SOAK_KEEP } = await import('./soak-jobs.js');
