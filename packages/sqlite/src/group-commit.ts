@@ -23,7 +23,7 @@ interface PendingWrite {
 
 /**
  * Group commit: the write steps asked for in one turn of the event loop run in one SQLite
- * transaction, each in its own savepoint, so a step that throws undoes only itself. Begin and
+ * transaction, and a step that throws undoes only itself (see `runAll`). Begin and
  * commit were about half of a worker's time; now a worker that completes one job and claims the
  * next pays for one transaction, and ten jobs ending together pay for one.
  *

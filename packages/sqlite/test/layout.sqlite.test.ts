@@ -200,6 +200,17 @@ describe('SQLite layout version 4', () => {
     await everything.close();
   });
 
+  it('answers an id sent twice in one bulk enqueue as stored the second time, counted once', async () => {
+    const { backend } = fresh();
+    const job = newJob('q', { id: 'twice' });
+    const results = await backend.enqueue([newJob('q'), job, newJob('q'), { ...job, args: ['other'] }, newJob('q')]);
+    expect(results.map((r) => r.deliveries)).toEqual([1, 1, 1, 1, 1]);
+    expect(results[3]).toEqual({ id: 'twice', deduped: false, deliveries: 1 });
+    expect((await backend.countByState('q')).r!.queued).toBe(4);
+    expect((await backend.getJob('q', 'twice'))!.args).toEqual(job.args);
+    await backend.close();
+  });
+
   it('refuses a file of a newer skunq, saying which version', async () => {
     const { path, backend } = fresh();
     await backend.close();

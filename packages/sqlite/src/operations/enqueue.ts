@@ -35,6 +35,8 @@ export function enqueue(s: SqliteStore, jobs: NewJob[]): EnqueueResult[] {
   const results: EnqueueResult[] = new Array(jobs.length);
   // Jobs of one row each waiting for a multi-row INSERT: their index in `jobs`, and the row.
   let batch: { index: number; job: NewJob; row: RowValues }[] = [];
+  // An id twice in one INSERT would be inserted once and reported twice: the second waits for the next.
+  const batchIds = new Set<string>();
   const storedResult = (job: NewJob): EnqueueResult | null => {
     const stored = s.stmt.storedJob.get(job.id) as { queue: string | null; n: number };
     if (stored.queue === null) return null;
@@ -56,6 +58,7 @@ export function enqueue(s: SqliteStore, jobs: NewJob[]): EnqueueResult[] {
       }
     }
     batch = [];
+    batchIds.clear();
   };
   jobs.forEach((job, index) => {
     if (job.dedupeKey) {
@@ -68,6 +71,8 @@ export function enqueue(s: SqliteStore, jobs: NewJob[]): EnqueueResult[] {
     if (job.type === 'broadcast') workers ??= liveWorkers(s, job.queue, now);
     const targets = planDeliveries(job.routes, job.type, workers ?? []);
     if (targets.length === 1 && !job.dedupeKey) {
+      if (batchIds.has(job.id)) flush();
+      batchIds.add(job.id);
       batch.push({ index, job, row: rowValues(s, job, targets, 0) });
       return;
     }
