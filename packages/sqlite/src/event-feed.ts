@@ -125,7 +125,7 @@ export class EventFeed {
     for (const subscription of this.subscriptions) {
       // The watch fires several times per commit, this process's own included: most pumps find nothing new.
       if (subscription.lastSeq >= upTo) continue;
-      while (subscription.lastSeq < upTo) {
+      while (subscription.lastSeq < upTo && this.subscriptions.has(subscription)) {
         // The type filter runs in SQL: a busy worker's wake-up subscription then reads almost nothing.
         const { events, reached } = this.source.eventsBetween(subscription.queue, subscription.lastSeq, upTo, 500, subscription.types);
         for (const event of events) {

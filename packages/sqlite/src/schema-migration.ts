@@ -1,8 +1,8 @@
 import type Database from 'better-sqlite3';
 import { SkqError } from '@skq/core';
 import { DEFAULT_RUN_OPTIONS } from '@skq/core/backend';
-import { SCHEMA_SQL, SCHEMA_VERSION } from './schema.js';
-import { ADDED_COLUMNS, V3_SCHEMA_SQL } from './schema-v3.js';
+import { JOBS_SQL, SCHEMA_SQL, SCHEMA_VERSION, SHARED_TABLES_SQL } from './schema.js';
+import { ADDED_COLUMNS, V3_JOBS_SQL } from './schema-v3.js';
 
 type Db = InstanceType<typeof Database>;
 
@@ -48,7 +48,7 @@ export function shrinkableWhenNew(db: Db): void {
  * - Checks, before anything commits, that every job and every delivery has its row.
  */
 function migrateToV4(db: Db, now: number): void {
-  db.exec(V3_SCHEMA_SQL);
+  db.exec(SHARED_TABLES_SQL + V3_JOBS_SQL);
   for (const { table, column, definition } of ADDED_COLUMNS) {
     const present = db.prepare(`SELECT name FROM pragma_table_info('${table}')`).all() as { name: string }[];
     if (!present.some((c) => c.name === column)) db.exec(`ALTER TABLE ${table} ADD COLUMN ${column} ${definition}`);
@@ -101,7 +101,7 @@ function migrateToV4(db: Db, now: number): void {
     DROP TABLE skq_deliveries;
     DROP TABLE skq_jobs;
     ALTER TABLE skq_jobs_v4 RENAME TO skq_jobs;
-    CREATE TABLE IF NOT EXISTS skq_counts (queue TEXT NOT NULL, route TEXT NOT NULL, state INTEGER NOT NULL, n INTEGER NOT NULL, PRIMARY KEY (queue, route, state)) WITHOUT ROWID;
+    ${JOBS_SQL}
     DELETE FROM skq_counts;
     INSERT INTO skq_counts (queue, route, state, n) SELECT queue, route, state, COUNT(*) FROM skq_jobs WHERE dix >= 0 GROUP BY 1, 2, 3;
   `);
@@ -109,7 +109,7 @@ function migrateToV4(db: Db, now: number): void {
 
 /** The CREATE TABLE of version 4's skq_jobs, under another name (the table being filled while the old one still stands). */
 function jobsTable(name: string): string {
-  const start = SCHEMA_SQL.indexOf('CREATE TABLE IF NOT EXISTS skq_jobs (');
-  const end = SCHEMA_SQL.indexOf(');', start) + 2;
-  return SCHEMA_SQL.slice(start, end).replace('IF NOT EXISTS skq_jobs (', `${name} (`);
+  const start = JOBS_SQL.indexOf('CREATE TABLE IF NOT EXISTS skq_jobs (');
+  const end = JOBS_SQL.indexOf(');', start) + 2;
+  return JOBS_SQL.slice(start, end).replace('IF NOT EXISTS skq_jobs (', `${name} (`);
 }

@@ -1,11 +1,10 @@
 /**
- * The SQLite schema of versions 1 to 3, kept to bring a file made by an older skunq to version 3
- * before it moves to version 4 (see `schema-migration.ts`). Reads: nothing. Writes: the skq_* tables
- * and indexes of version 3, idempotently. A job was a skq_jobs row and a skq_deliveries row per delivery.
+ * The job tables of versions 1 to 3, kept to bring a file made by an older skunq to version 3 before
+ * it moves to version 4 (see `schema-migration.ts`; the tables all versions share are `SHARED_TABLES_SQL`).
+ * Reads: nothing. Writes: the tables and index, idempotently. A job was a skq_jobs row and a
+ * skq_deliveries row per delivery.
  */
-export const V3_SCHEMA_SQL = `
-CREATE TABLE IF NOT EXISTS skq_meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
-
+export const V3_JOBS_SQL = `
 CREATE TABLE IF NOT EXISTS skq_jobs (
   id          TEXT PRIMARY KEY,
   queue       TEXT NOT NULL,
@@ -40,41 +39,6 @@ CREATE TABLE IF NOT EXISTS skq_deliveries (
   result           TEXT,
   error            TEXT,
   cancel_requested INTEGER NOT NULL DEFAULT 0
-);
-
-CREATE TABLE IF NOT EXISTS skq_logs (
-  id          INTEGER PRIMARY KEY,
-  job_id      TEXT NOT NULL,
-  delivery_id TEXT NOT NULL,
-  at          INTEGER NOT NULL,
-  stream      TEXT NOT NULL,
-  line        TEXT NOT NULL
-);
-CREATE INDEX IF NOT EXISTS skq_logs_by_job ON skq_logs (job_id, id);
-
-CREATE TABLE IF NOT EXISTS skq_workers (
-  id           TEXT PRIMARY KEY,
-  queue        TEXT NOT NULL,
-  routes       TEXT NOT NULL,
-  hostname     TEXT NOT NULL,
-  pid          INTEGER NOT NULL,
-  started_at   INTEGER NOT NULL,
-  last_seen_at INTEGER NOT NULL,
-  expires_at   INTEGER NOT NULL
-);
-CREATE INDEX IF NOT EXISTS skq_workers_by_queue ON skq_workers (queue, expires_at);
-
--- seq is the rowid, without AUTOINCREMENT (whose counter row is one more page per commit): the trim
--- never deletes the newest event, so a new seq is always above every seq handed out before.
-CREATE TABLE IF NOT EXISTS skq_events (
-  seq         INTEGER PRIMARY KEY,
-  queue       TEXT NOT NULL,
-  type        TEXT NOT NULL,
-  job_id      TEXT NOT NULL,
-  delivery_id TEXT,
-  route       TEXT,
-  worker_id   TEXT,
-  at          INTEGER NOT NULL
 );
 `;
 

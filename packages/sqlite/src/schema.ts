@@ -27,59 +27,9 @@ export const ROW_EVENT_CODE = { enqueued: 0, started: 1, succeeded: 2, failed: 3
 export const ROW_EVENT_NAME = ['enqueued', 'started', 'succeeded', 'failed', 'cancelled', 'retrying', 'recovered', 'rescheduled'] as const;
 export type RowEvent = keyof typeof ROW_EVENT_CODE;
 
-export const SCHEMA_SQL = `
+/** The tables versions 1 to 4 share (version 4's shape; an older file gets the columns it lacks when it moves). */
+export const SHARED_TABLES_SQL = `
 CREATE TABLE IF NOT EXISTS skq_meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
-
-CREATE TABLE IF NOT EXISTS skq_jobs (
-  k                INTEGER PRIMARY KEY,
-  id               TEXT NOT NULL,
-  dix              INTEGER NOT NULL,
-  queue            TEXT NOT NULL,
-  route            TEXT,
-  target_worker    TEXT,
-  name             TEXT NOT NULL,
-  args             TEXT NOT NULL,
-  routes           TEXT,
-  broadcast        INTEGER,
-  fanout           INTEGER,
-  priority         INTEGER NOT NULL,
-  created_at       INTEGER NOT NULL,
-  options          TEXT,
-  dedupe_key       TEXT,
-  state            INTEGER NOT NULL,
-  run_at           INTEGER NOT NULL,
-  attempts         INTEGER NOT NULL DEFAULT 0,
-  max_attempts     INTEGER NOT NULL,
-  recoveries       INTEGER NOT NULL DEFAULT 0,
-  worker_id        TEXT,
-  lease_until      INTEGER,
-  started_at       INTEGER,
-  finished_at      INTEGER,
-  outcome          TEXT,
-  progress         TEXT,
-  cancel_requested INTEGER,
-  ended_at         INTEGER,
-  ended_bad        INTEGER,
-  seq              INTEGER NOT NULL,
-  ev               INTEGER NOT NULL,
-  ev_at            INTEGER
-);
-CREATE UNIQUE INDEX IF NOT EXISTS skq_jobs_id ON skq_jobs (id, dix);
-CREATE INDEX IF NOT EXISTS skq_jobs_listing ON skq_jobs (queue, created_at DESC, id DESC) WHERE dix <= 0;
-CREATE INDEX IF NOT EXISTS skq_jobs_queued ON skq_jobs (queue, route, priority DESC, run_at) WHERE state = 0;
-CREATE INDEX IF NOT EXISTS skq_jobs_running ON skq_jobs (queue, lease_until) WHERE state = 1;
-CREATE INDEX IF NOT EXISTS skq_jobs_addressed ON skq_jobs (queue, target_worker) WHERE target_worker IS NOT NULL AND state = 0;
-CREATE INDEX IF NOT EXISTS skq_jobs_ended ON skq_jobs (queue, ended_bad, ended_at) WHERE ended_at IS NOT NULL;
-CREATE INDEX IF NOT EXISTS skq_jobs_dedupe ON skq_jobs (queue, dedupe_key) WHERE dedupe_key IS NOT NULL;
-CREATE INDEX IF NOT EXISTS skq_jobs_seq ON skq_jobs (seq);
-
-CREATE TABLE IF NOT EXISTS skq_counts (
-  queue TEXT NOT NULL,
-  route TEXT NOT NULL,
-  state INTEGER NOT NULL,
-  n     INTEGER NOT NULL,
-  PRIMARY KEY (queue, route, state)
-) WITHOUT ROWID;
 
 CREATE TABLE IF NOT EXISTS skq_logs (
   id          INTEGER PRIMARY KEY,
@@ -161,6 +111,62 @@ CREATE TABLE IF NOT EXISTS skq_schedules (
   PRIMARY KEY (queue, id)
 );
 `;
+
+/** The jobs of version 4: their rows and indexes, and the counts kept by the steps. */
+export const JOBS_SQL = `
+CREATE TABLE IF NOT EXISTS skq_jobs (
+  k                INTEGER PRIMARY KEY,
+  id               TEXT NOT NULL,
+  dix              INTEGER NOT NULL,
+  queue            TEXT NOT NULL,
+  route            TEXT,
+  target_worker    TEXT,
+  name             TEXT NOT NULL,
+  args             TEXT NOT NULL,
+  routes           TEXT,
+  broadcast        INTEGER,
+  fanout           INTEGER,
+  priority         INTEGER NOT NULL,
+  created_at       INTEGER NOT NULL,
+  options          TEXT,
+  dedupe_key       TEXT,
+  state            INTEGER NOT NULL,
+  run_at           INTEGER NOT NULL,
+  attempts         INTEGER NOT NULL DEFAULT 0,
+  max_attempts     INTEGER NOT NULL,
+  recoveries       INTEGER NOT NULL DEFAULT 0,
+  worker_id        TEXT,
+  lease_until      INTEGER,
+  started_at       INTEGER,
+  finished_at      INTEGER,
+  outcome          TEXT,
+  progress         TEXT,
+  cancel_requested INTEGER,
+  ended_at         INTEGER,
+  ended_bad        INTEGER,
+  seq              INTEGER NOT NULL,
+  ev               INTEGER NOT NULL,
+  ev_at            INTEGER
+);
+CREATE UNIQUE INDEX IF NOT EXISTS skq_jobs_id ON skq_jobs (id, dix);
+CREATE INDEX IF NOT EXISTS skq_jobs_listing ON skq_jobs (queue, created_at DESC, id DESC) WHERE dix <= 0;
+CREATE INDEX IF NOT EXISTS skq_jobs_queued ON skq_jobs (queue, route, priority DESC, run_at) WHERE state = 0;
+CREATE INDEX IF NOT EXISTS skq_jobs_running ON skq_jobs (queue, lease_until) WHERE state = 1;
+CREATE INDEX IF NOT EXISTS skq_jobs_addressed ON skq_jobs (queue, target_worker) WHERE target_worker IS NOT NULL AND state = 0;
+CREATE INDEX IF NOT EXISTS skq_jobs_ended ON skq_jobs (queue, ended_bad, ended_at) WHERE ended_at IS NOT NULL;
+CREATE INDEX IF NOT EXISTS skq_jobs_dedupe ON skq_jobs (queue, dedupe_key) WHERE dedupe_key IS NOT NULL;
+CREATE INDEX IF NOT EXISTS skq_jobs_seq ON skq_jobs (seq);
+
+CREATE TABLE IF NOT EXISTS skq_counts (
+  queue TEXT NOT NULL,
+  route TEXT NOT NULL,
+  state INTEGER NOT NULL,
+  n     INTEGER NOT NULL,
+  PRIMARY KEY (queue, route, state)
+) WITHOUT ROWID;
+`;
+
+export const SCHEMA_SQL = SHARED_TABLES_SQL + JOBS_SQL;
 
 /** The job id and delivery index of a delivery id (`<jobId>.<dix>`; a custom job id may itself hold dots). */
 export function parseDeliveryId(deliveryId: string): { id: string; dix: number } {
