@@ -64,8 +64,8 @@ const skunq: Library = {
     const job = queue.job({ name: 'noop', routes: ['bench'] }, async (data: JobData) => {
       onJob?.(data);
     });
-    // The defaults, unless the prefetch case asks for `prefetch: 'auto'`.
-    const prefetch = process.env.SKQ_BENCH_PREFETCH === 'auto' ? ({ prefetch: 'auto' } as const) : {};
+    // The defaults (prefetch 'auto'), unless the no-prefetch case asks for `prefetch: 0`.
+    const prefetch = process.env.SKQ_BENCH_PREFETCH === '0' ? { prefetch: 0 } : {};
     const pool = new WorkerPool({ queue, routes: ['bench'], concurrency, handleSignals: false, scheduler: false, jobs: [job], ...prefetch });
     await pool.start();
     return {

@@ -3,7 +3,8 @@
 // processed at claim sizes 1 and 16; it has no latency case (with no queue it has no wake-up, only a poll).
 // Every step (fill, enqueue, process, latency producer and consumer) runs in a fresh process.
 // The idle case is a consumer at concurrency 10 on an empty queue: the share of a core it uses while waiting.
-// The c1-prefetch case is skunq alone at concurrency 1 with WorkerPool `prefetch: 'auto'` (the other cases use its defaults).
+// The c1-no-prefetch case is skunq alone at concurrency 1 with WorkerPool `prefetch: 0` (the other cases use its
+// defaults, which prefetch `'auto'`): what a worker that holds no job beyond the one it runs does.
 // Options (env): BENCH_REPS (default 3), BENCH_JOBS (10000), BENCH_CASES (comma list of case ids),
 // BENCH_LIBRARIES (comma list; `floor` is the floor), BENCH_STEP_BUDGET_MS (60000: a slower step reports what it did by then),
 // BENCH_IDLE_MS (10000: how long the idle case measures).
@@ -21,7 +22,7 @@ const REPS = Number(process.env.BENCH_REPS ?? 3);
 const JOBS = Number(process.env.BENCH_JOBS ?? 10_000);
 const LATENCY_JOBS = Number(process.env.BENCH_LATENCY_JOBS ?? 1_000);
 const LATENCY_INTERVAL_MS = 5; // 200 jobs/s
-const CASES = (process.env.BENCH_CASES ?? 'enqueue,bulk,c1,c10,c1-prefetch,latency,file,idle').split(',');
+const CASES = (process.env.BENCH_CASES ?? 'enqueue,bulk,c1,c10,c1-no-prefetch,latency,file,idle').split(',');
 const IDLE_MS = Number(process.env.BENCH_IDLE_MS ?? 10_000);
 const NAMES = (process.env.BENCH_LIBRARIES ?? LIBRARIES.map((l) => l.name).join(',')).split(',');
 const libraries = LIBRARIES.filter((l) => NAMES.includes(l.name));
@@ -99,12 +100,12 @@ for (let rep = 0; rep < REPS; rep += 1) {
         if (c === 1 && CASES.includes('file')) record('file per 1,000 finished jobs (KiB)', label, (fileBytes(file) - empty) / 1024 / (JOBS / 1_000));
       }
     }
-    // skunq's optional prefetch (WorkerPool `prefetch: 'auto'`), at concurrency 1, where it matters most.
-    if (CASES.includes('c1-prefetch') && lib === 'skunq') {
+    // skunq without its default prefetch (WorkerPool `prefetch: 0`), at concurrency 1, where it matters most.
+    if (CASES.includes('c1-no-prefetch') && lib === 'skunq') {
       const file = freshFile(lib);
       await step(['init', lib, file, 0]);
       await step(['bulk', lib, file, JOBS]);
-      rate("process, concurrency 1, skunq prefetch 'auto' (jobs/s)", lib, await step(['process', lib, file, JOBS, 1], { SKQ_BENCH_PREFETCH: 'auto' }), JOBS);
+      rate('process, concurrency 1, skunq prefetch 0 (jobs/s)', lib, await step(['process', lib, file, JOBS, 1], { SKQ_BENCH_PREFETCH: '0' }), JOBS);
     }
     if (CASES.includes('latency') && lib !== FLOOR) {
       const delays = await latency(lib);

@@ -3,11 +3,13 @@ import type Database from 'better-sqlite3';
 type Db = InstanceType<typeof Database>;
 
 /** What the steps of a transaction leave besides their writes, cut back with a step that rolls back. */
-export interface StepJournal {
+export interface StepJournal<Mark> {
   /** Where the journal stands now. */
-  mark(): number;
+  mark(): Mark;
   /** Forgets what was added after `mark`. */
-  undo(mark: number): void;
+  undo(mark: Mark): void;
+  /** Inside the transaction, after its last step and before it commits: writes what the steps left for once per transaction. */
+  closing(): void;
   /** The transaction ended, committed or not (after `committed`, when it committed). */
   ended(): void;
 }
@@ -31,7 +33,7 @@ interface PendingWrite {
  * write is as durable as before. If the transaction itself fails (the lock was not had within the
  * busy timeout, the disk is full), every step in it is rejected with that error.
  */
-export class GroupCommit {
+export class GroupCommit<Mark = unknown> {
   private pending: PendingWrite[] = [];
   private scheduled: NodeJS.Immediate | null = null;
 
@@ -39,7 +41,7 @@ export class GroupCommit {
     private readonly db: Db,
     private readonly mapError: (err: unknown, operation: string) => Error,
     private readonly committed: () => void,
-    private readonly journal: StepJournal,
+    private readonly journal: StepJournal<Mark>,
   ) {}
 
   /** Runs `body` in the next group's transaction; resolves with its value once that has committed. */
@@ -88,16 +90,18 @@ export class GroupCommit {
     const start = this.journal.mark();
     try {
       return this.db
-        .transaction(() =>
-          group.map((step) => {
+        .transaction(() => {
+          const outcomes = group.map((step) => {
             try {
               return { ok: true as const, value: step.body() };
             } catch (error) {
               failedStep = true;
               throw error;
             }
-          }),
-        )
+          });
+          this.journal.closing();
+          return outcomes;
+        })
         .immediate();
     } catch (error) {
       if (!failedStep) throw error;
@@ -117,6 +121,7 @@ export class GroupCommit {
             outcomes.push({ ok: false, error });
           }
         }
+        this.journal.closing();
       })
       .immediate();
     return outcomes;

@@ -113,8 +113,40 @@ export function toDelivery(row: DeliveryRow, now: number): Delivery {
   };
 }
 
-export function toClaimed(row: DeliveryRow & Pick<JobRow, 'name' | 'args' | 'options'>, now: number): ClaimedDelivery {
-  return { ...toDelivery(row, now), name: row.name, args: claimableArgs(row.args), options: runOptionsOf(row.options) };
+/** A claimed row as the claim reads it back: its values in `CLAIMED_COLUMNS` order. */
+export type ClaimedRow = [
+  id: string, dix: number, targetWorker: string | null, priority: number, runAt: number, attempts: number, maxAttempts: number,
+  recoveries: number, finishedAt: number | null, outcome: string | null, progress: string | null, cancelRequested: number | null,
+  name: string, args: string, options: string | null, fanout: number | null,
+];
+
+/** What the claim set on the row itself, with the claimed row: a running delivery for the worker. Throws when its stored args cannot be read. */
+export function toClaimed(row: ClaimedRow, claim: { queue: string; route: string; workerId: string; now: number; leaseUntil: number }): ClaimedDelivery {
+  const [id, dix, targetWorker, priority, runAt, attempts, maxAttempts, recoveries, finishedAt, outcome, progress, cancelRequested, name, args, options] = row;
+  return {
+    id: `${id}.${dix}`,
+    jobId: id,
+    queue: claim.queue,
+    route: claim.route,
+    targetWorker,
+    state: 'running',
+    priority,
+    runAt,
+    attempts,
+    maxAttempts,
+    recoveries,
+    workerId: claim.workerId,
+    leaseUntil: claim.leaseUntil,
+    startedAt: claim.now,
+    finishedAt,
+    result: null,
+    error: json(outcome) as Delivery['error'],
+    cancelRequested: cancelRequested === 1,
+    progress: json(progress),
+    name,
+    args: claimableArgs(args),
+    options: runOptionsOf(options),
+  };
 }
 
 /** A job's record from its rows, by delivery index (a job with no delivery has one row, index -1). */

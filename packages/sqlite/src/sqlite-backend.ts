@@ -42,7 +42,8 @@ import { appendCallRecord, appendLogs, getLogs, listCallRecords } from './operat
 import { pausedRoutes, setPaused } from './operations/pause.js';
 import { recoverExpired } from './operations/recovery.js';
 import { advanceSchedule, fireSchedule, listSchedules, removeSchedule, saveSchedule, setSchedulePaused } from './operations/schedules.js';
-import { flushCounts, openStore, transactionEnded, type SqliteStore } from './operations/store.js';
+import type { TallyMark } from './operations/tallies.js';
+import { openStore, transactionEnded, type SqliteStore } from './operations/store.js';
 import { heartbeat, liveWorkers, registerWorker, sendWorkerCommand, unregisterWorker } from './operations/workers-and-commands.js';
 import { prepareSchema, shrinkableWhenNew } from './schema-migration.js';
 import { mapSqliteError } from './sqlite-errors.js';
@@ -71,7 +72,7 @@ export class SqliteBackend implements StorageBackend {
   private readonly db: Db;
   private readonly feed: EventFeed;
   private readonly store: SqliteStore;
-  private readonly commits: GroupCommit;
+  private readonly commits: GroupCommit<{ events: number; tallies: TallyMark }>;
   private closed = false;
 
   constructor(options: SqliteOptions | string) {
@@ -89,10 +90,19 @@ export class SqliteBackend implements StorageBackend {
     }
     const store = (this.store = openStore(this.db, { removeOnComplete: retentionRule(opts.removeOnComplete), removeOnFail: retentionRule(opts.removeOnFail) }));
     const { recorded } = store;
+    const { tallies } = store;
+    const talliesSql = { counts: store.stmt.addCount, throughput: store.endingStmt.countEnding };
     this.commits = new GroupCommit(this.db, mapSqliteError, () => this.feed.committed(recorded.splice(0), store.seqBase), {
-      mark: () => recorded.length,
-      undo: (mark) => void recorded.splice(mark),
-      ended: () => transactionEnded(store),
+      mark: () => ({ events: recorded.length, tallies: tallies.mark() }),
+      undo: (mark) => {
+        recorded.splice(mark.events);
+        tallies.undo(mark.tallies);
+      },
+      closing: () => tallies.write(talliesSql),
+      ended: () => {
+        tallies.clear();
+        transactionEnded(store);
+      },
     });
     this.capabilities = { crossProcess: opts.path !== ':memory:', pushEvents: false, batchClaim: true, durable: opts.path !== ':memory:' };
     this.feed = new EventFeed(eventSource(this.store, opts.eventRetentionCount), opts.path, opts.pollIntervalMs, opts.eventRetentionMs);
@@ -269,11 +279,11 @@ export class SqliteBackend implements StorageBackend {
     return this.commits.write(operation, () => {
       try {
         const value = fn();
-        // The step's count changes go in with it (its savepoint): a step that throws leaves none.
-        flushCounts(store);
+        // The step's count changes join its transaction's only if it ends well: a step that throws leaves none.
+        store.tallies.keepStep();
         return value;
       } finally {
-        store.counts.clear();
+        store.tallies.dropStep();
       }
     });
   }

@@ -8,6 +8,14 @@ export const DELIVERY_COLUMNS =
   'id, dix, queue, route, target_worker, state, priority, run_at, attempts, max_attempts, recoveries, worker_id, lease_until, started_at, finished_at, outcome, progress, cancel_requested';
 /** A job's header, as each of its rows repeats it. */
 const HEADER_COLUMNS = 'name, args, routes, broadcast, fanout, created_at, options, dedupe_key';
+/**
+ * What a claim reads back, in this order (the statement answers arrays: no object per row): what the
+ * worker needs and the claim did not set itself (state, holder, lease and start are the claim's own).
+ */
+export const CLAIMED_COLUMNS = [
+  'id', 'dix', 'target_worker', 'priority', 'run_at', 'attempts', 'max_attempts', 'recoveries', 'finished_at', 'outcome', 'progress',
+  'cancel_requested', 'name', 'args', 'options', 'fanout',
+] as const;
 /** What a lease holder's write reads back to check the lease and record the end. */
 const LEASE_COLUMNS = 'queue, route, state, worker_id, attempts, recoveries, cancel_requested, fanout, options';
 
@@ -49,7 +57,7 @@ const SQL = {
         AND (target_worker IS NULL OR target_worker = @worker)
       ORDER BY run_at ASC, k ASC
       LIMIT 1)
-    RETURNING ${DELIVERY_COLUMNS}, name, args, options, fanout`,
+    RETURNING ${CLAIMED_COLUMNS.join(', ')}`,
   nextRunAt: `WITH RECURSIVE p(priority) AS (
       SELECT MAX(priority) FROM skq_jobs WHERE queue = @queue AND route = @route AND state = 0
       UNION ALL
@@ -138,17 +146,24 @@ export type SqliteStatements = Record<keyof typeof SQL, Database.Statement>;
 
 /** Prepares these statements, once per connection (the schema is in place by then). */
 export function prepareStatements(db: Db): SqliteStatements {
-  return Object.fromEntries(Object.entries(SQL).map(([name, sql]) => [name, db.prepare(sql)])) as SqliteStatements;
+  const statements = Object.fromEntries(Object.entries(SQL).map(([name, sql]) => [name, db.prepare(sql)])) as SqliteStatements;
+  // The claim answers arrays in CLAIMED_COLUMNS order: building an object per row cost a third of it.
+  statements.claimAtPriority.raw(true);
+  return statements;
 }
 
 /** The SQL of a delivery's end (`operations/job-endings.ts`), by statement name. */
 const ENDING_SQL = {
   siblings: 'SELECT COUNT(*) FILTER (WHERE state IN (0, 1)) AS open, COUNT(*) FILTER (WHERE state IN (3, 4)) AS bad FROM skq_jobs WHERE id = ? AND dix >= 0',
   markEnded: 'UPDATE skq_jobs SET ended_at = ?, ended_bad = ? WHERE id = ? AND dix = 0',
-  endedBefore: 'SELECT id FROM skq_jobs WHERE queue = ? AND ended_bad = ? AND ended_at < ? AND ended_at IS NOT NULL LIMIT ?',
-  endedBeyond: 'SELECT id FROM skq_jobs WHERE queue = ? AND ended_bad = ? AND ended_at IS NOT NULL ORDER BY ended_at DESC LIMIT ? OFFSET ?',
+  endedBefore: 'SELECT k, id, fanout FROM skq_jobs WHERE queue = ? AND ended_bad = ? AND ended_at < ? AND ended_at IS NOT NULL LIMIT ?',
+  endedBeyond: 'SELECT k, id, fanout FROM skq_jobs WHERE queue = ? AND ended_bad = ? AND ended_at IS NOT NULL ORDER BY ended_at DESC LIMIT ? OFFSET ?',
   deleteJob: 'DELETE FROM skq_jobs WHERE id = ? RETURNING queue, route, state, dix',
+  // A batch of jobs of one row each, by row key (a JSON array): no lookup by id per job.
+  deleteRows: 'DELETE FROM skq_jobs WHERE k IN (SELECT value FROM json_each(?)) RETURNING queue, route, state, dix',
   deleteLogs: 'DELETE FROM skq_logs WHERE job_id = ?',
+  deleteLogsOfJobs: 'DELETE FROM skq_logs WHERE job_id IN (SELECT value FROM json_each(?))',
+  anyLogs: 'SELECT EXISTS (SELECT 1 FROM skq_logs) AS any',
   countEnding: `INSERT INTO skq_throughput (queue, route, minute, completed, failed) VALUES (?, ?, ?, ?, ?)
       ON CONFLICT (queue, minute, route) DO UPDATE SET completed = completed + excluded.completed, failed = failed + excluded.failed`,
   trimThroughput: 'DELETE FROM skq_throughput WHERE minute < ?',

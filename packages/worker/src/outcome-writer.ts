@@ -49,18 +49,29 @@ export class OutcomeWriter {
   /** Stores `outcome`; a store that refuses its values fails the job once, saying why, instead. */
   async write(delivery: ClaimedDelivery, outcome: AttemptOutcome, durationMs: number): Promise<void> {
     let stored = outcome;
-    await this.report(delivery, async () => {
+    // Retries while the backend is unreachable; a lost lease means another worker owns the job now.
+    for (let attempt = 1; ; attempt += 1) {
       try {
-        await this.store(delivery, stored, durationMs);
+        return await this.store(delivery, stored, durationMs);
       } catch (err) {
         // A store that refuses the outcome's values refuses them again on every try: the job fails once, saying why, instead of running again after its lease.
-        if (stored !== outcome || !isSkqError(err, 'ARGS_INVALID')) throw err;
-        // A result is refused whole; an error was already cut to fit, and the store refused it still.
-        const [code, what] = outcome.kind === 'succeeded' ? (['RESULT_TOO_LARGE', 'result'] as const) : (['ERROR_TOO_LARGE', `error (${outcome.kind}), even cut to fit,`] as const);
-        stored = { kind: 'failed', retryAt: null, error: new SkqError(code, `the store refused this attempt's ${what}: ${err.message}`, { cause: err, context: { jobId: delivery.jobId, deliveryId: delivery.id, queue: delivery.queue } }).toJSON() };
-        await this.store(delivery, stored, durationMs);
+        if (stored === outcome && isSkqError(err, 'ARGS_INVALID')) {
+          // A result is refused whole; an error was already cut to fit, and the store refused it still.
+          const [code, what] = outcome.kind === 'succeeded' ? (['RESULT_TOO_LARGE', 'result'] as const) : (['ERROR_TOO_LARGE', `error (${outcome.kind}), even cut to fit,`] as const);
+          stored = { kind: 'failed', retryAt: null, error: new SkqError(code, `the store refused this attempt's ${what}: ${err.message}`, { cause: err, context: { jobId: delivery.jobId, deliveryId: delivery.id, queue: delivery.queue } }).toJSON() };
+          attempt = 0;
+          continue;
+        }
+        if (isSkqError(err, 'LEASE_LOST')) {
+          // A report that finds this attempt's own outcome already stored (a retry after a lost reply, or a
+          // server that applied the write but answered no) lost nothing.
+          if (reportedBefore(err, delivery, this.settings.workerId)) return;
+          return this.settings.warn(`lease lost on job ${delivery.jobId}; its result was dropped`, { ...about(delivery), err });
+        }
+        if (attempt >= REPORT_TRIES) return this.settings.warn(`could not report job ${delivery.jobId}; its lease will expire and it will run again`, { ...about(delivery), attempts: attempt, err });
+        await new Promise((resolve) => setTimeout(resolve, 200 * attempt));
       }
-    });
+    }
   }
 
   /** Stores an attempt's outcome: complete or fail under its lease. */
@@ -86,24 +97,6 @@ export class OutcomeWriter {
       this.settings.onAttemptEnd?.({ queue: delivery.queue, route: delivery.route, name: delivery.name, outcome, durationMs });
     } catch (err) {
       this.settings.warn('an onAttemptEnd listener threw', { ...about(delivery), err });
-    }
-  }
-
-  /** Reports an outcome, retrying while the backend is unreachable; a lost lease means another worker owns the job now. */
-  private async report(delivery: ClaimedDelivery, write: () => Promise<void>): Promise<void> {
-    for (let attempt = 1; ; attempt += 1) {
-      try {
-        return await write();
-      } catch (err) {
-        if (isSkqError(err, 'LEASE_LOST')) {
-          // A report that finds this attempt's own outcome already stored (a retry after a lost reply, or a
-          // server that applied the write but answered no) lost nothing.
-          if (reportedBefore(err, delivery, this.settings.workerId)) return;
-          return this.settings.warn(`lease lost on job ${delivery.jobId}; its result was dropped`, { ...about(delivery), err });
-        }
-        if (attempt >= REPORT_TRIES) return this.settings.warn(`could not report job ${delivery.jobId}; its lease will expire and it will run again`, { ...about(delivery), attempts: attempt, err });
-        await new Promise((resolve) => setTimeout(resolve, 200 * attempt));
-      }
     }
   }
 }

@@ -14,7 +14,7 @@ export interface RouteWorkerSettings {
   route: string;
   workerId: string;
   concurrency: number;
-  /** Deliveries claimed beyond `concurrency`, held leased until a slot frees; `'auto'` by recent pace (see `prefetchNow`). Default 0. */
+  /** Deliveries claimed beyond `concurrency`, held leased until a slot frees; `'auto'` by recent pace (see `prefetchNow`). Default 0 (the pool's default is `'auto'`). */
   prefetch?: number | 'auto';
   leaseMs: number;
   pollIntervalMs: number;
@@ -235,8 +235,11 @@ export class RouteWorker {
     while (this.started && !this.stopping && !this.held && !this.drained && this.claims.size < CLAIMS_IN_FLIGHT) {
       // A slot frees when its handler returns; outcomes still being reported are bounded too.
       const held = this.waiting.length + this.reserved;
-      const free = Math.min(concurrency + prefetch - this.busy, 2 * concurrency + prefetch - this.running.size) - held;
+      const free = Math.min(concurrency + prefetch - this.busy, 2 * (concurrency + prefetch) - this.running.size) - held;
       if (free <= 0) return;
+      // With prefetch, claim in batches (one transaction or round trip for many jobs), unless a slot would go idle.
+      const slotsCovered = this.busy + held >= concurrency;
+      if (slotsCovered && prefetch > 0 && free < Math.ceil((concurrency + prefetch) / 2)) return;
       this.claimChunk(Math.min(free, this.chunk + prefetch));
     }
   }
@@ -333,7 +336,7 @@ export class RouteWorker {
       logs.push({ stream: 'attempt', line });
     }
     // The lines go first, so a job seen ended shows its log; a log the store does not take never holds the outcome back.
-    await this.writeLogs(run);
+    if (logs.size > 0) await this.writeLogs(run);
     await this.outcomes.write(delivery, outcome, durationMs);
     // Lines the store did not take before the outcome: a few more tries, then they are reported lost, never silently.
     // A stop ends the tries at once (the stop reports what is left, in one warning) instead of waiting them out.

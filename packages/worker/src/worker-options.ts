@@ -40,12 +40,13 @@ export const WorkerPoolOptionsSchema = z
     /**
      * Jobs each route worker claims beyond those it runs, held leased until a slot frees: the next job
      * is at hand when one ends, and its claim shares a transaction with the last completion. The price
-     * is fairness: a prefetched job waits at a busy worker while another worker may be idle. 0 (the
-     * default) prefetches nothing; `'auto'` holds only what this worker finishes in about 50 ms at its
-     * recent pace, at most 16, so jobs slower than 50 ms are never prefetched; a number holds that many
-     * whatever the pace. A gentle stop runs the prefetched jobs; a rough stop puts them back.
+     * is fairness: a prefetched job waits at a busy worker while another worker may be idle. `'auto'`
+     * (the default) holds only what this worker finishes in about 50 ms at its recent pace, at most 16,
+     * so jobs slower than 50 ms are never prefetched and none is before the first job ends; 0 prefetches
+     * nothing; a number holds that many whatever the pace. A gentle stop runs the prefetched jobs; a
+     * rough stop puts them back.
      */
-    prefetch: z.union([z.literal('auto'), z.number().int().min(0).max(1_000)]).default(0),
+    prefetch: z.union([z.literal('auto'), z.number().int().min(0).max(1_000)]).default('auto'),
     /** How long a claimed job stays leased without renewal, in ms. A killed worker's jobs return after this. */
     leaseMs: timerMs(200).default(30_000),
     /** How long a worker's registration lives without a heartbeat, in ms. */

@@ -1,11 +1,9 @@
 import { unreadableJobError, type ClaimRequest, type ClaimResult, type ClaimedDelivery } from '@skq/core/backend';
-import { toClaimed, type DeliveryRow, type JobRow } from '../rows.js';
+import { toClaimed, type ClaimedRow } from '../rows.js';
 import { STATE_CODE } from '../schema.js';
 import { rowChanged } from './events.js';
 import { deliveryEnded } from './job-endings.js';
-import { countMove, nextSeq, peekSeq, type SqliteStore } from './store.js';
-
-type ClaimedRow = DeliveryRow & Pick<JobRow, 'name' | 'args' | 'options' | 'fanout'>;
+import { nextSeq, peekSeq, type SqliteStore } from './store.js';
 
 /**
  * Claim, in one write transaction; SQLite's single writer makes it atomic across processes.
@@ -24,6 +22,7 @@ export function claim(s: SqliteStore, request: ClaimRequest): ClaimResult {
   if (s.stmt.isPaused.get(request.queue, request.route)) return { deliveries: [], nextRunAt: null, paused: true };
   const deliveries: ClaimedDelivery[] = [];
   const params = { queue: request.queue, route: request.route, worker: request.workerId, now, lease_until: now + request.leaseMs, seq: 0, priority: 0 };
+  const claimed = { queue: request.queue, route: request.route, workerId: request.workerId, now, leaseUntil: params.lease_until };
   let taken = 0;
   for (const { priority } of s.stmt.queuedPriorities.all(params) as { priority: number }[]) {
     params.priority = priority;
@@ -34,18 +33,20 @@ export function claim(s: SqliteStore, request: ClaimRequest): ClaimResult {
       if (!row) break;
       nextSeq(s);
       taken += 1;
-      countMove(s, request.queue, row.route, STATE_CODE.queued, STATE_CODE.running);
-      const deliveryId = `${row.id}.${row.dix}`;
-      rowChanged(s, params.seq, request.queue, 'started', row.id, deliveryId, row.route, request.workerId, now);
+      s.tallies.move(request.queue, request.route, STATE_CODE.queued, STATE_CODE.running);
+      const [id, dix] = row;
+      const deliveryId = `${id}.${dix}`;
+      rowChanged(s, params.seq, request.queue, 'started', id, deliveryId, request.route, request.workerId, now);
       try {
-        deliveries.push(toClaimed(row, now));
+        deliveries.push(toClaimed(row, claimed));
       } catch (cause) {
         // A stored job that cannot be read fails now, with why; the rows behind it still run.
         const seq = nextSeq(s);
-        s.stmt.finishBad.run({ id: row.id, dix: row.dix, state: STATE_CODE.failed, now, outcome: JSON.stringify(unreadableJobError(row.id, cause)), seq });
-        countMove(s, request.queue, row.route, STATE_CODE.running, STATE_CODE.failed);
-        rowChanged(s, seq, request.queue, 'failed', row.id, deliveryId, row.route, request.workerId, now);
-        deliveryEnded(s, { queue: request.queue, jobId: row.id, deliveryId, route: row.route!, workerId: request.workerId, fanout: row.fanout ?? null, options: row.options }, 'failed', now);
+        s.stmt.finishBad.run({ id, dix, state: STATE_CODE.failed, now, outcome: JSON.stringify(unreadableJobError(id, cause)), seq });
+        s.tallies.move(request.queue, request.route, STATE_CODE.running, STATE_CODE.failed);
+        rowChanged(s, seq, request.queue, 'failed', id, deliveryId, request.route, request.workerId, now);
+        const [, , , , , , , , , , , , , , options, fanout] = row;
+        deliveryEnded(s, { queue: request.queue, jobId: id, deliveryId, route: request.route, workerId: request.workerId, fanout, options }, 'failed', now);
       }
     }
     if (taken >= request.limit) break;

@@ -4,7 +4,7 @@ import { storedOptions } from '../rows.js';
 import { ROW_EVENT_CODE, STATE_CODE } from '../schema.js';
 import { INSERT_COLUMNS } from '../sqlite-statements.js';
 import { rowChanged } from './events.js';
-import { countChange, nextSeq, type SqliteStore } from './store.js';
+import { nextSeq, type SqliteStore } from './store.js';
 import { liveWorkers } from './workers-and-commands.js';
 
 /** The most rows one INSERT statement writes: a bulk enqueue is a few statements, each prepared once per size. */
@@ -52,7 +52,7 @@ export function enqueue(s: SqliteStore, jobs: NewJob[]): EnqueueResult[] {
           results[index] = storedResult(job)!;
           continue;
         }
-        countChange(s, job.queue, row.route, STATE_CODE.queued, 1);
+        s.tallies.count(job.queue, row.route, STATE_CODE.queued, 1);
         rowChanged(s, row.seq, job.queue, 'enqueued', job.id, `${job.id}.0`, row.route, row.target_worker, now);
         results[index] = { id: job.id, deduped: false, deliveries: 1 };
       }
@@ -95,7 +95,7 @@ function enqueueRows(s: SqliteStore, job: NewJob, targets: DeliveryTarget[], now
     const row = rowValues(s, job, targets, dix);
     // A job id seen before is the rare case: insert first and look only when the insert did nothing.
     if (s.stmt.insertRow.run(row).changes === 0) return null;
-    countChange(s, job.queue, row.route, STATE_CODE.queued, 1);
+    s.tallies.count(job.queue, row.route, STATE_CODE.queued, 1);
     rowChanged(s, row.seq, job.queue, 'enqueued', job.id, `${job.id}.${dix}`, row.route, row.target_worker, now);
   }
   return { id: job.id, deduped: false, deliveries: targets.length };

@@ -3,7 +3,7 @@ import type { DeliveryRow, JobRow } from '../rows.js';
 import { STATE_CODE } from '../schema.js';
 import { recordNotice, rowChanged } from './events.js';
 import { deliveryEnded, removeJob } from './job-endings.js';
-import { countMove, nextSeq, type SqliteStore } from './store.js';
+import { nextSeq, type SqliteStore } from './store.js';
 
 // Changes asked of a job by id, outside any lease: cancel, reschedule, retry and removal.
 
@@ -22,7 +22,7 @@ export function cancel(s: SqliteStore, queue: string, jobId: string): boolean {
     if (row.state === STATE_CODE.queued) {
       const seq = nextSeq(s);
       s.stmt.finishBad.run({ id: row.id, dix: row.dix, state: STATE_CODE.cancelled, now, outcome: error, seq });
-      countMove(s, queue, row.route, STATE_CODE.queued, STATE_CODE.cancelled);
+      s.tallies.move(queue, row.route, STATE_CODE.queued, STATE_CODE.cancelled);
       rowChanged(s, seq, queue, 'cancelled', jobId, deliveryId, row.route, null, now);
       deliveryEnded(s, { queue, jobId, deliveryId, route: row.route!, workerId: null, fanout: row.fanout, options: row.options }, 'cancelled', now);
     } else {
@@ -59,7 +59,7 @@ export function retryJob(s: SqliteStore, queue: string, jobId: string, request: 
   for (const row of rows) {
     const seq = nextSeq(s);
     s.stmt.retry.run({ id: jobId, dix: row.dix, run_at: request.runAt, attempts: request.attempts, seq, now });
-    countMove(s, queue, row.route, row.state, STATE_CODE.queued);
+    s.tallies.move(queue, row.route, row.state, STATE_CODE.queued);
     rowChanged(s, seq, queue, 'retrying', jobId, `${jobId}.${row.dix}`, row.route, null, now);
   }
   if (rows.length) s.stmt.reopen.run(jobId);

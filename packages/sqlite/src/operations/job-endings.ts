@@ -1,7 +1,7 @@
 import { THROUGHPUT_WINDOW_MS, minuteOf, type EndedKind, type RetentionRule, type ThroughputBucket } from '@skq/core/backend';
 import { runOptionsOf } from '../rows.js';
 import { recordNotice } from './events.js';
-import { countChange, withDefaultRetention, type SqliteStore } from './store.js';
+import { withDefaultRetention, type SqliteStore } from './store.js';
 
 // What happens when a delivery ends: the throughput count of its minute, and, once its job has no
 // open delivery left, the job's end and the retention rule stored with it. These run inside the
@@ -59,10 +59,15 @@ export function deliveryEnded(s: SqliteStore, ended: EndedDelivery, outcome: 'su
 
 /** Deletes a job. Reads: nothing. Writes: its rows and its log lines, deleted; its deliveries uncounted. */
 export function removeJob(s: SqliteStore, jobId: string): void {
-  for (const row of s.endingStmt.deleteJob.all(jobId) as { queue: string; route: string | null; state: number; dix: number }[]) {
-    if (row.dix >= 0) countChange(s, row.queue, row.route, row.state, -1);
-  }
+  uncount(s, s.endingStmt.deleteJob.all(jobId) as DeletedRow[]);
   s.endingStmt.deleteLogs.run(jobId);
+}
+
+type DeletedRow = { queue: string; route: string | null; state: number; dix: number };
+
+/** Deleted rows leave the state counts. */
+function uncount(s: SqliteStore, rows: DeletedRow[]): void {
+  for (const row of rows) if (row.dix >= 0) s.tallies.count(row.queue, row.route, row.state, -1);
 }
 
 /** Throughput, a plain read. Reads: the queue's per-minute counts from minute `since` on. Returns them by minute, then route. */
@@ -72,11 +77,17 @@ export function throughput(s: SqliteStore, queue: string, since: number): Throug
 
 function trim(s: SqliteStore, queue: string, kind: EndedKind, rule: RetentionRule, now: number): void {
   const bad = kind === 'failed' ? 1 : 0;
-  const victims: { id: string }[] = [];
-  if (rule.ageMs !== null) victims.push(...(s.endingStmt.endedBefore.all(queue, bad, now - rule.ageMs, TRIM_BATCH) as { id: string }[]));
-  if (rule.count !== null && victims.length === 0) victims.push(...(s.endingStmt.endedBeyond.all(queue, bad, TRIM_BATCH, rule.count) as { id: string }[]));
-  for (const { id } of victims) removeJob(s, id);
-  if (victims.length) releaseFreePages(s);
+  type Victim = { k: number; id: string; fanout: number | null };
+  let victims: Victim[] = [];
+  if (rule.ageMs !== null) victims = s.endingStmt.endedBefore.all(queue, bad, now - rule.ageMs, TRIM_BATCH) as Victim[];
+  if (rule.count !== null && victims.length === 0) victims = s.endingStmt.endedBeyond.all(queue, bad, TRIM_BATCH, rule.count) as Victim[];
+  if (victims.length === 0) return;
+  // A job of one row goes in one statement for the batch; a job of several rows, by its id.
+  const single = victims.filter((v) => v.fanout === null);
+  if (single.length) uncount(s, s.endingStmt.deleteRows.all(JSON.stringify(single.map((v) => v.k))) as DeletedRow[]);
+  for (const { id, fanout } of victims) if (fanout !== null) removeJob(s, id);
+  if (single.length && (s.endingStmt.anyLogs.get() as { any: number }).any) s.endingStmt.deleteLogsOfJobs.run(JSON.stringify(single.map((v) => v.id)));
+  releaseFreePages(s);
 }
 
 /** Pages free in the file past which they go back to the file system: 256 KiB. */
@@ -91,6 +102,6 @@ function releaseFreePages(s: SqliteStore): void {
 }
 
 function countEnding(s: SqliteStore, queue: string, route: string, outcome: 'succeeded' | 'failed', now: number): void {
-  s.endingStmt.countEnding.run(queue, route, minuteOf(now), outcome === 'succeeded' ? 1 : 0, outcome === 'failed' ? 1 : 0);
+  s.tallies.ended(queue, route, minuteOf(now), outcome);
   if (++s.throughputWrites % 1_000 === 0) s.endingStmt.trimThroughput.run(now - THROUGHPUT_WINDOW_MS);
 }

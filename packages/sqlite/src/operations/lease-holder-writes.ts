@@ -2,7 +2,7 @@ import { failureOutcome, holdsLease, leaseLost, type FailRequest, type LeaseToke
 import { STATE_CODE, STATE_NAME, parseDeliveryId } from '../schema.js';
 import { recordNotice, rowChanged } from './events.js';
 import { deliveryEnded } from './job-endings.js';
-import { countMove, nextSeq, peekSeq, type SqliteStore } from './store.js';
+import { nextSeq, peekSeq, type SqliteStore } from './store.js';
 
 // The writes of the worker that holds a delivery's lease: its result, its failure, its progress and
 // the lease's renewal. Each acts only under the current lease (holder and attempt): a stale one is
@@ -35,7 +35,7 @@ export function complete(s: SqliteStore, queue: string, lease: LeaseToken, resul
     | undefined;
   if (!row) throw refusal(s, queue, lease);
   nextSeq(s);
-  countMove(s, queue, row.route, STATE_CODE.running, STATE_CODE.succeeded);
+  s.tallies.move(queue, row.route, STATE_CODE.running, STATE_CODE.succeeded);
   rowChanged(s, seq, queue, 'succeeded', id, lease.deliveryId, row.route, lease.workerId, now);
   deliveryEnded(s, { queue, jobId: id, deliveryId: lease.deliveryId, route: row.route, workerId: lease.workerId, fanout: row.fanout, options: row.options }, 'succeeded', now);
 }
@@ -55,10 +55,10 @@ export function fail(s: SqliteStore, queue: string, lease: LeaseToken, request: 
   const seq = nextSeq(s);
   if (outcome === 'retrying') {
     s.stmt.requeue.run({ id, dix, run_at: request.retryAt, outcome: error, seq, now });
-    countMove(s, queue, row.route, STATE_CODE.running, STATE_CODE.queued);
+    s.tallies.move(queue, row.route, STATE_CODE.running, STATE_CODE.queued);
   } else {
     s.stmt.finishBad.run({ id, dix, state: STATE_CODE[outcome], now, outcome: error, seq });
-    countMove(s, queue, row.route, STATE_CODE.running, STATE_CODE[outcome]);
+    s.tallies.move(queue, row.route, STATE_CODE.running, STATE_CODE[outcome]);
   }
   rowChanged(s, seq, queue, outcome, id, lease.deliveryId, row.route, lease.workerId, now);
   if (outcome !== 'retrying') deliveryEnded(s, { queue, jobId: id, deliveryId: lease.deliveryId, route: row.route, workerId: lease.workerId, fanout: row.fanout, options: row.options }, outcome, now);

@@ -3,7 +3,7 @@ import type { DeliveryRow, JobRow } from '../rows.js';
 import { STATE_CODE } from '../schema.js';
 import { rowChanged } from './events.js';
 import { deliveryEnded } from './job-endings.js';
-import { countMove, nextSeq, type SqliteStore } from './store.js';
+import { nextSeq, type SqliteStore } from './store.js';
 
 type RecoveredRow = DeliveryRow & Pick<JobRow, 'fanout' | 'options'>;
 
@@ -25,11 +25,11 @@ export function recoverExpired(s: SqliteStore, queue: string, now: number): numb
     const seq = nextSeq(s);
     if (outcome === 'recovered') {
       s.stmt.recover.run({ id: row.id, dix: row.dix, now, seq });
-      countMove(s, queue, row.route, STATE_CODE.running, STATE_CODE.queued);
+      s.tallies.move(queue, row.route, STATE_CODE.running, STATE_CODE.queued);
     } else {
       const error = JSON.stringify(expiredLeaseError({ id: deliveryId, workerId: row.worker_id, recoveries: row.recoveries }, outcome));
       s.stmt.finishBad.run({ id: row.id, dix: row.dix, state: STATE_CODE[outcome], now, outcome: error, seq });
-      countMove(s, queue, row.route, STATE_CODE.running, STATE_CODE[outcome]);
+      s.tallies.move(queue, row.route, STATE_CODE.running, STATE_CODE[outcome]);
     }
     rowChanged(s, seq, queue, outcome, row.id, deliveryId, row.route, row.worker_id, now);
     if (outcome !== 'recovered') deliveryEnded(s, { queue, jobId: row.id, deliveryId, route: row.route!, workerId: row.worker_id, fanout: row.fanout, options: row.options }, outcome, now);
@@ -40,7 +40,7 @@ export function recoverExpired(s: SqliteStore, queue: string, now: number): numb
     const error = JSON.stringify(workerGoneError({ id: deliveryId, targetWorker: row.target_worker }));
     const seq = nextSeq(s);
     s.stmt.finishBad.run({ id: row.id, dix: row.dix, state: STATE_CODE.failed, now, outcome: error, seq });
-    countMove(s, queue, row.route, STATE_CODE.queued, STATE_CODE.failed);
+    s.tallies.move(queue, row.route, STATE_CODE.queued, STATE_CODE.failed);
     rowChanged(s, seq, queue, 'failed', row.id, deliveryId, row.route, row.target_worker, now);
     deliveryEnded(s, { queue, jobId: row.id, deliveryId, route: row.route!, workerId: row.target_worker, fanout: row.fanout, options: row.options }, 'failed', now);
   }

@@ -10,6 +10,7 @@ import {
   type ScheduleStatements,
   type SqliteStatements,
 } from '../sqlite-statements.js';
+import { Tallies } from './tallies.js';
 
 type Db = InstanceType<typeof Database>;
 
@@ -39,8 +40,8 @@ export interface SqliteStore {
   seq: number | null;
   /** The newest change sequence stored when the open write transaction took its first (see {@link nextSeq}). */
   seqBase: number | null;
-  /** Count changes of the running step, by queue, route and state: written when the step ends (see {@link flushCounts}). */
-  readonly counts: Map<string, { queue: string; route: string; state: number; n: number }>;
+  /** The state counts and throughput the steps keep, written once per transaction. */
+  readonly tallies: Tallies;
   /** The retention of jobs that set none of their own (the backend's `removeOnComplete` and `removeOnFail`). */
   readonly defaultRetention: { removeOnComplete: RetentionRule | null; removeOnFail: RetentionRule | null };
   /** The run options of a job stored with the defaults (options NULL), with the default retention. */
@@ -69,7 +70,7 @@ export function openStore(db: Db, defaultRetention: SqliteStore['defaultRetentio
     recorded: [],
     seq: null,
     seqBase: null,
-    counts: new Map(),
+    tallies: new Tallies(),
     defaultRetention,
     defaultRunOptions: withDefaultRetention(DEFAULT_RUN_OPTIONS, defaultRetention),
     insertMany: new Map(),
@@ -105,27 +106,4 @@ export function peekSeq(s: SqliteStore): number {
 /** The write transaction ended (committed or not): the next one reads the sequence again. */
 export function transactionEnded(s: SqliteStore): void {
   s.seq = s.seqBase = null;
-}
-
-/** Adds `n` to the count of deliveries of `queue` and `route` in `state` (a code), when the step commits. */
-export function countChange(s: SqliteStore, queue: string, route: string | null, state: number, n: number): void {
-  if (route === null || n === 0) return;
-  const key = `${queue}\u0000${route}\u0000${state}`;
-  const entry = s.counts.get(key);
-  if (entry) entry.n += n;
-  else s.counts.set(key, { queue, route, state, n });
-}
-
-/** A delivery moved from one state to another (codes). */
-export function countMove(s: SqliteStore, queue: string, route: string | null, from: number, to: number): void {
-  if (from === to) return;
-  countChange(s, queue, route, from, -1);
-  countChange(s, queue, route, to, 1);
-}
-
-/** Writes the step's count changes (one upsert per queue, route and state); run at the end of each write step. */
-export function flushCounts(s: SqliteStore): void {
-  if (s.counts.size === 0) return;
-  for (const { queue, route, state, n } of s.counts.values()) if (n !== 0) s.stmt.addCount.run(queue, route, state, n);
-  s.counts.clear();
 }
