@@ -36,6 +36,7 @@ const SQL = {
   // The change sequence goes on across processes: each write transaction holds SQLite's write lock
   // and starts from the newest sequence stored, in a row or a notice (both read from an index's edge).
   maxSeq: 'SELECT MAX(IFNULL((SELECT MAX(seq) FROM skq_jobs), 0), IFNULL((SELECT MAX(seq) FROM skq_events), 0)) AS seq',
+  newestSeqs: 'SELECT IFNULL((SELECT MAX(seq) FROM skq_jobs), 0) AS rows, IFNULL((SELECT MAX(seq) FROM skq_events), 0) AS notices',
   insertRow: `INSERT INTO skq_jobs (${INSERT_COLUMNS.join(', ')}) VALUES (${INSERT_COLUMNS.map((c) => `@${c}`).join(', ')}) ON CONFLICT (id, dix) DO NOTHING`,
   storedJob: 'SELECT queue, COUNT(*) FILTER (WHERE dix >= 0) AS n FROM skq_jobs WHERE id = ?',
   findPendingByDedupe: 'SELECT id FROM skq_jobs WHERE queue = ? AND dedupe_key = ? AND state IN (0, 1) LIMIT 1',

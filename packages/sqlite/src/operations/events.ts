@@ -50,14 +50,19 @@ const ROW_EVENTS = new Set<string>(Object.keys(ROW_EVENT_CODE));
 /**
  * The changes as the {@link EventFeed} reads them, outside the write transactions:
  * - `changedElsewhere` reads `PRAGMA data_version`, which moves only when another connection commits;
- * - `maxSeq` reads the newest change sequence (0 when there is none);
+ * - `maxSeq` reads the newest change sequence (0 when there is none), of rows and of notices;
  * - `eventsBetween` reads a queue's rows changed and notices written with `after < seq <= upTo`,
  *   merged in seq order (a row changed twice shows its last change); with `types`, the filter runs
- *   in SQL. When either source holds more than `limit`, it stops at the last seq both have read;
+ *   in SQL. A source whose newest sequence at the last `maxSeq` was not past `after` is not read:
+ *   no change can join it below a sequence already taken (a wake-up after another process's
+ *   commit reads cold pages, a few microseconds each). When either source holds more than `limit`,
+ *   it stops at the last seq both have read;
  * - `trim` deletes the notices older than `before` and those beyond the newest `keepCount`.
  */
 export function eventSource(s: SqliteStore, keepCount: number): EventSource {
   let dataVersion = -1;
+  // The newest sequences at the last maxSeq: a row or notice below them can leave, never arrive.
+  let newest = { rows: Infinity, notices: Infinity };
   return {
     changedElsewhere: () => {
       const now = (s.stmt.dataVersion.get() as { data_version: number }).data_version;
@@ -65,20 +70,31 @@ export function eventSource(s: SqliteStore, keepCount: number): EventSource {
       dataVersion = now;
       return changed;
     },
-    maxSeq: () => (s.stmt.maxSeq.get() as { seq: number }).seq,
+    maxSeq: () => {
+      newest = s.stmt.newestSeqs.get() as { rows: number; notices: number };
+      return Math.max(newest.rows, newest.notices);
+    },
     eventsBetween: (queue, after, upTo, limit, types) => {
       const rowTypes = types ? types.filter((t) => ROW_EVENTS.has(t)).map((t) => ROW_EVENT_CODE[t as RowEvent]) : null;
       // A job with no delivery is a row that stands for its `cancelled` end (ev 4).
       const noticeTypes = types ? types.filter((t) => !ROW_EVENTS.has(t)) : null;
       const rows = (
-        rowTypes === null ? s.stmt.changedRows.all(after, upTo, queue, limit) : rowTypes.length ? s.stmt.changedRowsOfTypes.all(after, upTo, queue, JSON.stringify(rowTypes), limit) : []
+        newest.rows <= after
+          ? []
+          : rowTypes === null
+            ? s.stmt.changedRows.all(after, upTo, queue, limit)
+            : rowTypes.length
+              ? s.stmt.changedRowsOfTypes.all(after, upTo, queue, JSON.stringify(rowTypes), limit)
+              : []
       ) as ChangedRow[];
       const notices = (
-        noticeTypes === null
-          ? s.stmt.noticesBetween.all(after, upTo, queue, limit)
-          : noticeTypes.length
-            ? s.stmt.noticesOfTypesBetween.all(after, upTo, queue, JSON.stringify(noticeTypes), limit)
-            : []
+        newest.notices <= after
+          ? []
+          : noticeTypes === null
+            ? s.stmt.noticesBetween.all(after, upTo, queue, limit)
+            : noticeTypes.length
+              ? s.stmt.noticesOfTypesBetween.all(after, upTo, queue, JSON.stringify(noticeTypes), limit)
+              : []
       ) as NoticeRow[];
       let reached = upTo;
       if (rows.length === limit) reached = Math.min(reached, rows[rows.length - 1]!.seq);
