@@ -66,6 +66,20 @@ describe('skunq work under faults', () => {
     expect(await worker.exited).toBe(0);
   });
 
+  it('goes on working when whoever read its output went away: a line to a closed stdout or stderr fails no job', async () => {
+    const worker = start(['work', '-q', 'faults', '-r', 'r', '-f', `${FIXTURES}/misbehaving-jobs.ts`]);
+    await worker.waitFor('listening');
+    // The reader of its output goes, as when the process that started it is killed: the lines it writes next fail with EPIPE.
+    worker.child.stdout!.destroy();
+    worker.child.stderr!.destroy();
+    expect(await (await jobs.talkative.fire()).result({ timeoutMs: 20_000 })).toBe('said it');
+    // The warning about a failed write failed the same way and warned again, a loop that starved the process: it still takes work.
+    expect(await (await jobs.talkative.fire()).result({ timeoutMs: 20_000 })).toBe('said it');
+    expect(await (await jobs.double.fire(5)).result({ timeoutMs: 20_000 })).toBe(10);
+    worker.child.kill('SIGTERM');
+    expect(await worker.exited).toBe(0);
+  });
+
   it('obeys a SIGTERM that arrives while the job modules are still loading, and claims nothing', async () => {
     const barrier = mkdtempSync(join(dir, 'barrier-'));
     const queue = new SkunkQueue('startup', { backend });

@@ -249,11 +249,19 @@ export class WorkerPool {
     const onEscape = (err: unknown, origin: string) => this.onEscapedError(err, origin);
     const onRejection = (reason: unknown) => onEscape(reason, 'unhandled rejection');
     const onException = (err: unknown) => onEscape(err, 'uncaught exception');
+    // A closed stdout or stderr (whoever read it went away: EPIPE) is no job's error, and nothing can be
+    // told through it: what goes there is dropped. Left to the handlers above, the warning about it failed
+    // the same way and warned again, a loop that held the process at a full core.
+    const onOutputError = () => undefined;
     process.on('unhandledRejection', onRejection);
     process.on('uncaughtException', onException);
+    process.stdout.on('error', onOutputError);
+    process.stderr.on('error', onOutputError);
     this.removeEscapeHandlers = () => {
       process.off('unhandledRejection', onRejection);
       process.off('uncaughtException', onException);
+      process.stdout.off('error', onOutputError);
+      process.stderr.off('error', onOutputError);
     };
   }
 
@@ -351,9 +359,14 @@ export class WorkerPool {
     if (stop) void this.close(command.command === 'stop' ? 'gentle' : 'rough');
   }
 
-  /** The renewal timer's turn: each worker's lease keeper renews its attempts' leases, one worker after another. */
+  /**
+   * The renewal timer's turn: each worker's lease keeper renews its attempts' leases, all at once (on
+   * SQLite in one commit). One that fails holds back none of the others; the first failure is reported.
+   */
   private async renewLeases(): Promise<void> {
-    for (const worker of this.workers) await worker.leases.renewAll();
+    const renewals = await Promise.allSettled(this.workers.map((worker) => worker.leases.renewAll()));
+    const failed = renewals.find((renewal): renewal is PromiseRejectedResult => renewal.status === 'rejected');
+    if (failed) throw failed.reason;
   }
 
   private every(name: string, ms: number, task: () => Promise<unknown>): void {

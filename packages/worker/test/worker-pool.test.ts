@@ -103,6 +103,38 @@ describe('WorkerPool', () => {
     expect(attempts).toEqual([1, 2]);
   });
 
+  it("renews every route worker's leases when one worker's renewal fails", async () => {
+    const { queue } = setup();
+    const real = await queue.backend();
+    // The renewals of route a's worker fail (the server refuses them); route b's must go on regardless.
+    const refusing = withCalls(real, (target) => ({
+      extendLease: async (q: string, leases: LeaseToken[], ms: number) => {
+        if (leases.some((lease) => lease.workerId.includes(':a:'))) throw new SkqError('BACKEND_ERROR', 'refused');
+        return target.extendLease(q, leases, ms);
+      },
+    }));
+    let bDone!: () => void;
+    const bEnded = new Promise<void>((resolve) => (bDone = resolve));
+    const bAttempts: number[] = [];
+    const onA = queue.job({ name: 'on-a', routes: ['a'] }, async () => {
+      await bEnded;
+      return 'a';
+    });
+    const onB = queue.job({ name: 'on-b', routes: ['b'] }, async () => {
+      bAttempts.push(currentJob().attempt);
+      await sleep(1_000); // longer than the lease: only renewals keep it
+      return currentJob().attempt;
+    });
+    await fixture.startPool({ queue, routes: ['a', 'b'], pollIntervalMs: 200, backend: refusing, leaseMs: 300 });
+    const a = await onA.fire();
+    await eventually(async () => (await a.state()) === 'running', 'the job on route a to run');
+    const b = await onB.fire();
+    expect(await b.result({ timeoutMs: 10_000 })).toBe(1);
+    bDone();
+    expect(bAttempts).toEqual([1]);
+    await a.result({ timeoutMs: 10_000 });
+  });
+
   it('claims nothing until it has registered: a pool whose start fails ran no job', async () => {
     const { queue, start } = setup();
     const real = await queue.backend();
