@@ -485,6 +485,26 @@ export function runStorageContract(name: string, factory: BackendFactory, option
       await stop();
     });
 
+    it('carries a job id whole in its events, whatever characters it holds', async () => {
+      const queue = uniqueQueue('event-ids');
+      const { events, stop } = await recordEvents(backend, queue);
+      // The characters that delimit fields and lines in an event message, and an escape character.
+      const job = newJob(queue, { id: `pipe|percent%7C|line\nend\r|${Date.now()}` });
+      await backend.enqueue([job]);
+      const claimed = await claimOne(queue);
+      await backend.complete(queue, leaseOf(claimed!), null);
+      const mine = await eventually(() => {
+        const found = events.filter((e) => e.jobId === job.id);
+        return found.length === 3 && found;
+      }, 'three events of the job');
+      expect(mine.map((e) => [e.type, e.deliveryId])).toEqual([
+        ['enqueued', `${job.id}.0`],
+        ['started', `${job.id}.0`],
+        ['succeeded', `${job.id}.0`],
+      ]);
+      await stop();
+    });
+
     it('lists, counts and keeps logs', async () => {
       const queue = uniqueQueue('list');
       const [a, b] = [newJob(queue, { createdAt: Date.now() - 10 }), newJob(queue)];

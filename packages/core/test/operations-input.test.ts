@@ -88,13 +88,13 @@ describe('operating a queue: bad input and wrong states are typed errors that sa
   });
 
   it('refuses job ids that links, the CLI or live updates could not address, naming the id', async () => {
-    for (const jobId of ['.', '..', '-rf', '--help', 'a,b', ',']) {
+    for (const jobId of ['.', '..', '-rf', '--help', 'a,b', ',', 'line\nbreak', 'tab\there', 'csi\u009b31m', 'esc\u001b[2J', 'del\u007f']) {
       const got = await refusal(() => job.fireWith({ jobId }));
       expect({ jobId, code: got.code }).toEqual({ jobId, code: 'ARGS_INVALID' });
       expect(got.message, jobId).toContain(JSON.stringify(jobId));
       expect(await queue.getRecord(jobId)).toBeNull();
     }
-    for (const jobId of ['order-1', 'a.b', '...', 'x-', 'order:42/part']) {
+    for (const jobId of ['order-1', 'a.b', '...', 'x-', 'order:42/part', 'order|42', '100%', 'naïve-é']) {
       expect((await job.fireWith({ jobId })).id).toBe(jobId);
     }
   });

@@ -62,9 +62,12 @@ export class EventChannel {
   }
 
   private deliver(set: Set<Listener>, type: JobEvent['type'], line: string): void {
-    // seq|jobId|deliveryId|route|worker|at[|data]: data is JSON and may itself hold '|'.
+    // seq|jobId|deliveryId|route|worker|at[|data]: data is JSON and may itself hold '|'; the ids come
+    // with '|', line ends and '%' written %XX (the scripts' escId).
     const parts = line.split('|');
-    const [seq, jobId, deliveryId, route, workerId, at] = parts;
+    const [seq, rawJobId, rawDeliveryId, route, workerId, at] = parts;
+    const jobId = unescapeId(rawJobId);
+    const deliveryId = unescapeId(rawDeliveryId);
     const data = parts.length > 6 ? (JSON.parse(parts.slice(6).join('|')) as unknown) : undefined;
     for (const listener of set) {
       const event: JobEvent = {
@@ -85,4 +88,9 @@ export class EventChannel {
       }
     }
   }
+}
+
+/** An id as the scripts wrote it into an event line (see `escId` in scripts/common.ts). */
+function unescapeId(text: string | undefined): string | undefined {
+  return text?.includes('%') ? text.replace(/%([0-9A-F]{2})/g, (_, hex: string) => String.fromCharCode(parseInt(hex, 16))) : text;
 }

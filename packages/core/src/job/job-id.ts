@@ -21,8 +21,9 @@ export function newJobId(now: number = Date.now()): string {
 
 /**
  * A job id given at fire (`fireWith({ jobId })`): 1 to 512 characters, not `.` or `..` (a link to
- * the job would resolve them away), not starting with `-` (the CLI would read it as an option) and
- * without `,` (live updates take ids as a comma-separated list). Refusals name the id.
+ * the job would resolve them away), not starting with `-` (the CLI would read it as an option),
+ * without `,` (live updates take ids as a comma-separated list) and without control characters (a
+ * line break or a terminal escape would forge lines in logs and CLI output). Refusals name the id.
  *
  * @example
  * ```ts
@@ -39,4 +40,6 @@ export const JobIdSchema = z
     if (id === '.' || id === '..') refuse('is a path segment a link to the job would resolve away');
     if (id.startsWith('-')) refuse('starts with "-", which the CLI would read as an option');
     if (id.includes(',')) refuse('contains ",", which separates the ids live updates follow');
+    // C0 controls (line breaks included), DEL and C1 controls (a one-character terminal escape).
+    if (/[\u0000-\u001f\u007f-\u009f]/.test(id)) refuse('contains a control character, which would forge lines in logs and terminal output');
   });

@@ -72,8 +72,15 @@ local function zremLater(key, m)
   local t = pendingZrem[key]; t[#t + 1] = m
 end
 local function delLater(key) pendingDel[#pendingDel + 1] = key end
+-- Job and delivery ids are free text: the characters that delimit an event's fields and lines ('|', line
+-- ends) and '%' itself are written %XX, as the reader expects (event-channel.ts).
+local function escId(s)
+  if not s or not string.find(s, '[%%|\\r\\n]') then return s end
+  return (string.gsub(s, '[%%|\\r\\n]', function(c) return string.format('%%%02X', string.byte(c)) end))
+end
 -- An event line: seq|jobId|deliveryId|route|worker|at[|data JSON]; jobId is '' for queue and worker events.
 local function ev(kind, jobId, did, route, worker, data)
+  jobId, did = escId(jobId), escId(did)
   if not pendingEvents[kind] then pendingEvents[kind] = {}; table.insert(eventOrder, kind) end
   eventTotal = eventTotal + 1
   local t = pendingEvents[kind]
