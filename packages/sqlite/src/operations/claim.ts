@@ -12,7 +12,7 @@ import { nextSeq, peekSeq, type SqliteStore } from './store.js';
  *   when fewer than `limit` were taken, the earliest future run_at of the rows this worker could take.
  * - Writes: up to `limit` due rows, shared or addressed to this worker, to running under a lease
  *   until `now + leaseMs`, attempts + 1, stamped `started`. Each statement returns what the worker
- *   needs (the job's name, args and options are in the row). A row whose stored job cannot be read
+ *   needs and the claim did not set itself (the job's name, args and options are in the row). A row whose stored job cannot be read
  *   ends failed with the reason (and its job's end) and is not returned; the rows behind it still run.
  * - Returns: the claimed deliveries by priority, then run_at, then enqueue order; `nextRunAt` is
  *   null when `limit` deliveries were taken.
@@ -34,7 +34,7 @@ export function claim(s: SqliteStore, request: ClaimRequest): ClaimResult {
       nextSeq(s);
       taken += 1;
       s.tallies.move(request.queue, request.route, STATE_CODE.queued, STATE_CODE.running);
-      const [id, dix] = row;
+      const { 0: id, 1: dix, 14: options, 15: fanout } = row;
       const deliveryId = `${id}.${dix}`;
       rowChanged(s, params.seq, request.queue, 'started', id, deliveryId, request.route, request.workerId, now);
       try {
@@ -45,7 +45,6 @@ export function claim(s: SqliteStore, request: ClaimRequest): ClaimResult {
         s.stmt.finishBad.run({ id, dix, state: STATE_CODE.failed, now, outcome: JSON.stringify(unreadableJobError(id, cause)), seq });
         s.tallies.move(request.queue, request.route, STATE_CODE.running, STATE_CODE.failed);
         rowChanged(s, seq, request.queue, 'failed', id, deliveryId, request.route, request.workerId, now);
-        const [, , , , , , , , , , , , , , options, fanout] = row;
         deliveryEnded(s, { queue: request.queue, jobId: id, deliveryId, route: request.route, workerId: request.workerId, fanout, options }, 'failed', now);
       }
     }
