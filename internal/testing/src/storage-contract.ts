@@ -495,9 +495,9 @@ export function runStorageContract(name: string, factory: BackendFactory, option
       await backend.complete(queue, leaseOf(claimed!), null);
       const mine = await eventually(() => {
         const found = events.filter((e) => e.jobId === job.id);
-        return found.length === 3 && found;
+        return found.length === 3 ? found : null;
       }, 'three events of the job');
-      expect(mine.map((e) => [e.type, e.deliveryId])).toEqual([
+      expect(mine!.map((e) => [e.type, e.deliveryId])).toEqual([
         ['enqueued', `${job.id}.0`],
         ['started', `${job.id}.0`],
         ['succeeded', `${job.id}.0`],
