@@ -141,9 +141,9 @@ export class RouteWorker {
     return this.stopping ? 'stopping' : this.held ? 'paused' : 'running';
   }
 
-  /** The ids of the jobs running now. */
+  /** The ids of the jobs this worker holds now: running, and prefetched (leased here, waiting for a slot). */
   runningJobIds(): string[] {
-    return [...new Set([...this.running].map((run) => run.delivery.jobId))];
+    return [...new Set([...[...this.running].map((run) => run.delivery), ...this.waiting.map((held) => held.delivery)].map((d) => d.jobId))];
   }
 
   /** Stops claiming (a `pause` command); running jobs go on. */
@@ -295,7 +295,11 @@ export class RouteWorker {
     // Claimed while stopping roughly: straight back to the queue.
     if (this.stopping === 'rough') controller.abort(interrupted(this.id));
     if (this.busy < this.settings.concurrency && this.waiting.length === 0) this.begin({ delivery, controller });
-    else this.waiting.push({ delivery, controller });
+    else {
+      this.waiting.push({ delivery, controller });
+      // A prefetched job shows as running, held by this worker: the registration says so too.
+      this.settings.onRunningChanged?.();
+    }
   }
 
   private begin({ delivery, controller }: { delivery: ClaimedDelivery; controller: AttemptControl }): void {

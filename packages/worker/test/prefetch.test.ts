@@ -27,6 +27,12 @@ describe('WorkerPool prefetch', () => {
     await eventually(async () => (await queue.counts()).foo?.running === 3, 'three jobs claimed');
     expect(started).toEqual([1]);
     expect((await queue.counts()).foo).toMatchObject({ running: 3, queued: 1 });
+    // The registration holds the prefetched jobs among its running ones, as their state says.
+    const held = await eventually(async () => {
+      const [worker] = await queue.workers();
+      return worker?.runningJobIds.length === 3 ? worker.runningJobIds : null;
+    }, 'the registration to hold three jobs', 10_000);
+    expect([...held!].sort()).toEqual(handles.slice(0, 3).map((h) => h.id).sort());
     const closed = pool.close('gentle');
     release();
     await closed;
