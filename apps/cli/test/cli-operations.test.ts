@@ -169,8 +169,10 @@ describe('operating queues from the command line', () => {
     await worker('bar');
     const hostile = 'click \u001b]8;;https://evil.example\u0007here\u001b]8;;\u0007 \u001b[2J\u009b31m red\u007f\r\nsecond line';
     const id = 'evil\u001b[31m\nfake-row\u009b';
-    const handle = await jobs.noisy.fireWith({ jobId: id }, hostile);
-    await expect(handle.result({ timeoutMs: 10_000 })).rejects.toMatchObject({ code: 'JOB_FAILED' });
+    // Core refuses such an id at fire now; one stored before that (or by another client) is shown escaped.
+    const backend = await queue.backend();
+    await backend.enqueue([newJob('ops', { id, name: 'noisy', routes: ['bar'], args: [hostile], options: { ...newJob('ops').options, attempts: 1 } })]);
+    await eventually(async () => (await queue.getRecord(id))?.state === 'failed', 'the hostile job to fail', 10_000);
     // Any control character but the newline of a multi-line value.
     const raw = /[\u0000-\u0009\u000b-\u001f\u007f-\u009f]/;
     const shown = await skunq('jobs', 'show', id);

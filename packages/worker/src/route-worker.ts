@@ -62,7 +62,12 @@ export class RouteWorker {
   private readonly progressTarget: ProgressTarget;
   /** Handlers running now: what `concurrency` bounds. */
   private busy = 0;
-  /** Recent handler time in ms (a moving average), for `prefetch: 'auto'`; null before the first. */
+  /**
+   * A job's recent time from its start to its stored outcome, in ms (a moving average), for `prefetch:
+   * 'auto'`; null before the first and after a claim failed. The store's time counts: prefetching by the
+   * handler's time alone held 16 no-op jobs at a worker whose slow store took seconds to end them, past
+   * their leases, which expired until the jobs failed without having run.
+   */
   private recentMs: number | null = null;
   /** Claimed and leased, waiting for a slot (prefetch), oldest first. */
   private readonly waiting: { delivery: ClaimedDelivery; controller: AttemptControl }[] = [];
@@ -268,6 +273,8 @@ export class RouteWorker {
         },
         (err: unknown) => {
           this.failures += 1;
+          // The store is in trouble: prefetch nothing until a job ends again.
+          this.recentMs = null;
           this.warn(`claim failed on route ${this.settings.route}; retrying`, { failures: this.failures, err });
           this.sleep(Math.min(5_000, 100 * 2 ** Math.min(this.failures, 6)));
         },
@@ -328,7 +335,6 @@ export class RouteWorker {
       maxOutcomeBytes,
     });
     const durationMs = performance.now() - startedAt;
-    this.recentMs = this.recentMs === null ? durationMs : 0.8 * this.recentMs + 0.2 * durationMs;
     if (run.progress) await run.progress.flush();
     // The handler has returned: its slot is free while the outcome is still on its way to the backend.
     this.busy -= 1;
@@ -342,6 +348,8 @@ export class RouteWorker {
     // The lines go first, so a job seen ended shows its log; a log the store does not take never holds the outcome back.
     if (logs.size > 0) await this.writeLogs(run);
     await this.outcomes.write(delivery, outcome, durationMs);
+    const cycleMs = performance.now() - startedAt;
+    this.recentMs = this.recentMs === null ? cycleMs : 0.8 * this.recentMs + 0.2 * cycleMs;
     // Lines the store did not take before the outcome: a few more tries, then they are reported lost, never silently.
     // A stop ends the tries at once (the stop reports what is left, in one warning) instead of waiting them out.
     for (let attempt = 1; logs.size > 0; attempt += 1) {
