@@ -152,7 +152,7 @@ export function checkRun(input: CheckInput): CheckReport {
       }
       duplicates += 1;
       const reason =
-        explain(prev, cur, faults, pauses, exits, input.sharedWriteLock) ??
+        explain(prev, cur, faults, pauses, exits, input.sharedWriteLock, input.leaseMs) ??
         // It returned, and the next attempt came only after its lease could have run out: the outcome
         // reached the backend too late (the server slow under load). One that was still running had its
         // renewals to keep it, so that case stays unexplained.
@@ -300,13 +300,17 @@ function pauseWindows(faults: Fault[]): PauseWindow[] {
   return windows;
 }
 
-/** Why a run was repeated: a fault to its worker or its server while it ran, or nothing. */
-function explain(prev: Start, cur: Start, faults: Fault[], pauses: PauseWindow[], exits: Map<number, number>, sharedWriteLock: boolean): string | null {
-  const [first, last] = [Math.min(prev.at, cur.at), Math.max(prev.at, cur.at)];
+/**
+ * Why a run was repeated: a fault to its worker or its server while it held the job, or nothing. A
+ * worker holds a job from its claim, which precedes the start by up to a lease when it was prefetched
+ * (held leased until a slot freed): faults from a lease before the start count.
+ */
+function explain(prev: Start, cur: Start, faults: Fault[], pauses: PauseWindow[], exits: Map<number, number>, sharedWriteLock: boolean, leaseMs: number): string | null {
+  const [first, last] = [Math.min(prev.at, cur.at) - leaseMs, Math.max(prev.at, cur.at)];
   const overlaps = (from: number, to: number) => from <= last && to >= first;
-  // The gravest thing done to its worker while it ran: a gentle stop that ends in a kill was the kill.
+  // The gravest thing done to its worker while it held the job: a gentle stop that ends in a kill was the kill.
   const own = faults
-    .filter((f) => f.pid === prev.pid && f.role === 'worker' && f.action !== 'SIGCONT' && f.at >= prev.at && f.at <= last)
+    .filter((f) => f.pid === prev.pid && f.role === 'worker' && f.action !== 'SIGCONT' && f.at >= prev.at - leaseMs && f.at <= last)
     .sort((a, b) => SEVERITY.indexOf(a.action) - SEVERITY.indexOf(b.action))[0];
   if (own) return REASONS[own.action];
   if (pauses.some((p) => p.pid === prev.pid && overlaps(p.from, p.to))) return REASONS.SIGSTOP;

@@ -74,6 +74,16 @@ describe('the chaos checker', () => {
     expect(report.figures.duplicatesByReason).toEqual({ 'worker paused past its lease': 2 });
   });
 
+  it('explains a repeat by a server restart in the lease before the older attempt started (it was prefetched)', () => {
+    // Claimed before the restart and held for a slot: its lease ran out while the server was away.
+    const report = check(
+      [acked('p'), { t: 'fault', at: 100, action: 'restart', pid: 1, role: 'server', until: 1_600 }, start('p', 1_700, 1, 10), start('p', 2_100, 2, 11), end('p', 2_300, 1, 10, true), end('p', 2_400, 2, 11, true)],
+      [job('p')],
+    );
+    expect(report.violations).toEqual([]);
+    expect(report.figures).toMatchObject({ duplicates: 1, duplicatesByReason: { 'server restarted': 1 } });
+  });
+
   it('flags a repeat nothing explains, and an attempt that ran twice', () => {
     const report = check([acked('u'), start('u', 1, 1, 10), end('u', 2, 1, 10, true), start('u', 3, 1, 11), end('u', 4, 1, 11, true)], [job('u')]);
     expect(report.violations.join('\n')).toMatch(/attempt 1 of delivery u\.0 ran twice[\s\S]*unexplained/);
