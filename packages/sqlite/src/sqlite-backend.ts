@@ -89,8 +89,7 @@ export class SqliteBackend implements StorageBackend {
       throw mapSqliteError(err, `open ${opts.path}`);
     }
     const store = (this.store = openStore(this.db, { removeOnComplete: retentionRule(opts.removeOnComplete), removeOnFail: retentionRule(opts.removeOnFail) }));
-    const { recorded } = store;
-    const { tallies } = store;
+    const { recorded, tallies } = store;
     const talliesSql = { counts: store.stmt.addCount, throughput: store.endingStmt.countEnding };
     this.commits = new GroupCommit(this.db, mapSqliteError, () => this.feed.committed(recorded.splice(0), store.seqBase), {
       mark: () => ({ events: recorded.length, tallies: tallies.mark() }),

@@ -1,3 +1,4 @@
+import type { Statement } from 'better-sqlite3';
 import type { JobEvent } from '@skq/core';
 import type { EventSource } from '../event-feed.js';
 import { changeToEvent, noticeToEvent, type ChangedRow, type NoticeRow } from '../rows.js';
@@ -78,24 +79,13 @@ export function eventSource(s: SqliteStore, keepCount: number): EventSource {
       const rowTypes = types ? types.filter((t) => ROW_EVENTS.has(t)).map((t) => ROW_EVENT_CODE[t as RowEvent]) : null;
       // A job with no delivery is a row that stands for its `cancelled` end (ev 4).
       const noticeTypes = types ? types.filter((t) => !ROW_EVENTS.has(t)) : null;
-      const rows = (
-        newest.rows <= after
-          ? []
-          : rowTypes === null
-            ? s.stmt.changedRows.all(after, upTo, queue, limit)
-            : rowTypes.length
-              ? s.stmt.changedRowsOfTypes.all(after, upTo, queue, JSON.stringify(rowTypes), limit)
-              : []
-      ) as ChangedRow[];
-      const notices = (
-        newest.notices <= after
-          ? []
-          : noticeTypes === null
-            ? s.stmt.noticesBetween.all(after, upTo, queue, limit)
-            : noticeTypes.length
-              ? s.stmt.noticesOfTypesBetween.all(after, upTo, queue, JSON.stringify(noticeTypes), limit)
-              : []
-      ) as NoticeRow[];
+      // One source: nothing if it has nothing past `after`, all of it, or only the wanted types (none wanted: nothing).
+      const read = (newestSeq: number, wanted: unknown[] | null, all: Statement, ofTypes: Statement): unknown[] => {
+        if (newestSeq <= after || wanted?.length === 0) return [];
+        return wanted === null ? all.all(after, upTo, queue, limit) : ofTypes.all(after, upTo, queue, JSON.stringify(wanted), limit);
+      };
+      const rows = read(newest.rows, rowTypes, s.stmt.changedRows, s.stmt.changedRowsOfTypes) as ChangedRow[];
+      const notices = read(newest.notices, noticeTypes, s.stmt.noticesBetween, s.stmt.noticesOfTypesBetween) as NoticeRow[];
       let reached = upTo;
       if (rows.length === limit) reached = Math.min(reached, rows[rows.length - 1]!.seq);
       if (notices.length === limit) reached = Math.min(reached, notices[notices.length - 1]!.seq);
