@@ -57,6 +57,10 @@ export async function retryJob(store: MongoStore, queue: string, jobId: string, 
   const rows = await c.deliveries.find({ jobId, queue, state: { $in: ['failed', 'cancelled'] } }).toArray();
   const events: EventDoc[] = [];
   for (const row of rows) {
+    // The compare-and-set is on the state as read, which must be an ended one: mongo-java-server can answer a
+    // find with a document a concurrent update changed after it matched (it is sent after the collection's lock),
+    // and a CAS on that `queued` would queue the job a second time.
+    if (row.state !== 'failed' && row.state !== 'cancelled') continue;
     const changed = await c.deliveries.updateOne(
       { _id: row._id, state: row.state, attempts: row.attempts },
       {
