@@ -15,7 +15,7 @@ const FLAGS: FlagSpec[] = [
   { name: 'routes', short: 'r', kind: 'list', placeholder: 'route', description: 'Routes to serve, one worker each' },
   { name: 'backend', short: 'b', kind: 'value', placeholder: 'url', description: 'Backend URL (default: $SKQ_BACKEND, else sqlite:.skunq/skunq.db)' },
   { name: 'concurrency', short: 'c', kind: 'value', placeholder: 'n', description: 'Jobs run at once per route (default 1)' },
-  { name: 'prefetch', kind: 'value', placeholder: 'n|auto', description: 'Jobs held leased beyond the concurrency, per route (default auto: what ~50 ms of work takes, at most 16; 0 for none)' },
+  { name: 'prefetch', kind: 'value', placeholder: 'n|auto', description: 'Jobs held leased beyond the concurrency, per route (default auto: what ~50 ms of work takes, at most 64; 0 for none)' },
   { name: 'file', short: 'f', kind: 'list', placeholder: 'module', description: 'Job modules to load (.ts, .mjs, .js)' },
   { name: 'lease-ms', kind: 'value', placeholder: 'ms', description: 'Lease length; a killed worker’s jobs return after it (default 30000)' },
   { name: 'registration-ttl-ms', kind: 'value', placeholder: 'ms', description: 'How long the registration of a worker that stopped heartbeating stays listed (default 30000)' },
