@@ -245,10 +245,14 @@ export class RouteWorker {
       const held = this.waiting.length + this.reserved;
       const free = Math.min(concurrency + prefetch - this.busy, 2 * (concurrency + prefetch) - this.running.size) - held;
       if (free <= 0) return;
-      // With prefetch, claim in batches (one transaction or round trip for many jobs), unless a slot would go idle.
+      // With prefetch, claim in batches of half the window (one transaction or round trip for many jobs), or all
+      // that is free when a slot would go idle (at the start: the whole window). Half, so that two claims fit in
+      // flight: the store prepares one while this process runs the other (claims of chunk + prefetch left room for
+      // one, and Redis and the worker took turns idling).
+      const half = Math.ceil((concurrency + prefetch) / 2);
       const slotsCovered = this.busy + held >= concurrency;
-      if (slotsCovered && prefetch > 0 && free < Math.ceil((concurrency + prefetch) / 2)) return;
-      this.claimChunk(Math.min(free, this.chunk + prefetch));
+      if (slotsCovered && prefetch > 0 && free < half) return;
+      this.claimChunk(prefetch === 0 ? Math.min(free, this.chunk) : slotsCovered ? half : free);
     }
   }
 
