@@ -5,21 +5,45 @@ import type { CommandRunner } from './command-runner.js';
 import { EventChannel } from './event-channel.js';
 import { mapRedisError } from './redis-errors.js';
 import { waitReady } from './redis-connection.js';
+import { Script } from './script-runner.js';
+import { LISTEN_LUA } from './scripts/listen.js';
+
+const LISTEN = new Script('listen', LISTEN_LUA);
+
+/**
+ * How long a subscription says it listens for, and how often it says so again: the scripts publish
+ * only the event types someone listens to, so a subscriber that went away without a word stops
+ * costing events at most this long after.
+ */
+export const LISTEN_MS = 30_000;
+const RENEW_MS = LISTEN_MS / 3;
 
 /**
  * The backend's subscriptions: pub/sub needs a connection of its own, opened on the first
- * subscription and shared by all (see {@link EventChannel}).
+ * subscription and shared by all (see {@link EventChannel}). Each subscription also says, in the
+ * queue's 'listeners' hash, which event types it hears, before it subscribes, and again every 10 s.
  */
 export class EventSubscriptions {
   private events: EventChannel | null = null;
   private subscriber: Redis | Cluster | null = null;
+  /** Subscriptions open now, by queue: how many hear each type. */
+  private readonly heard = new Map<string, Map<JobEvent['type'], number>>();
+  private renewal: NodeJS.Timeout | null = null;
 
   constructor(private readonly runner: CommandRunner) {}
 
   async subscribe(queue: string, listener: JobEventListener, types?: readonly JobEvent['type'][]): Promise<() => Promise<void>> {
+    const wanted = types ?? JOB_EVENT_TYPES;
     const events = await this.eventChannel();
     try {
-      return await events.subscribe(queue, types ?? JOB_EVENT_TYPES, listener);
+      // Said before the subscription starts, so no event published after it is skipped for want of a listener.
+      await this.listen(queue, wanted);
+      this.hold(queue, wanted, 1);
+      const unsubscribe = await events.subscribe(queue, wanted, listener);
+      return async () => {
+        this.hold(queue, wanted, -1);
+        await unsubscribe();
+      };
     } catch (err) {
       throw mapRedisError(err, 'subscribe', { queue });
     }
@@ -27,8 +51,40 @@ export class EventSubscriptions {
 
   /** No listener hears anything more, and the subscriber connection is dropped. */
   close(): void {
+    if (this.renewal) clearInterval(this.renewal);
+    this.renewal = null;
+    this.heard.clear();
     this.events?.close();
     this.subscriber?.disconnect();
+  }
+
+  private listen(queue: string, types: readonly JobEvent['type'][]): Promise<unknown> {
+    return this.runner.run('subscribe', queue, LISTEN, this.runner.keys(queue).listeners, [LISTEN_MS, ...types]);
+  }
+
+  /** Counts the types a subscription of `queue` hears in (delta 1) or out (-1); renewals run while any is heard. */
+  private hold(queue: string, types: readonly JobEvent['type'][], delta: 1 | -1): void {
+    let counts = this.heard.get(queue);
+    if (!counts) this.heard.set(queue, (counts = new Map()));
+    for (const type of types) {
+      const n = (counts.get(type) ?? 0) + delta;
+      if (n > 0) counts.set(type, n);
+      else counts.delete(type);
+    }
+    if (counts.size === 0) this.heard.delete(queue);
+    if (this.heard.size > 0 && !this.renewal) {
+      this.renewal = setInterval(() => this.renew(), RENEW_MS);
+      this.renewal.unref();
+    } else if (this.heard.size === 0 && this.renewal) {
+      clearInterval(this.renewal);
+      this.renewal = null;
+    }
+  }
+
+  /** Says again what every open subscription hears; one that fails is said again on the next turn. */
+  private renew(): void {
+    if (this.runner.closed) return;
+    for (const [queue, counts] of this.heard) void this.listen(queue, [...counts.keys()]).catch(() => undefined);
   }
 
   private async eventChannel(): Promise<EventChannel> {

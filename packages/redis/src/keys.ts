@@ -29,6 +29,8 @@ export interface QueueKeys {
   channel(type: string): string;
   /** The set of paused routes ('*': the queue). */
   paused: string;
+  /** Until when (server ms) someone subscribes to each event type: events nobody hears are not published. */
+  listeners: string;
   /** Jobs completed and failed in the minute starting at `minute`. */
   throughput(minute: number): string;
   /** Call records of the queue, or of one name. */
@@ -60,6 +62,7 @@ export function queueKeys(keyPrefix: string, queue: string): QueueKeys {
     logs: (jobId) => `${prefix}:logs:${jobId}`,
     channel: (type) => `${prefix}:ev:${type}`,
     paused: `${prefix}:paused`,
+    listeners: `${prefix}:listeners`,
     throughput: (minute) => `${prefix}:tp:${minute}`,
     records: (name) => (name === null ? `${prefix}:records` : `${prefix}:records:${name}`),
   };

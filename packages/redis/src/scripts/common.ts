@@ -15,7 +15,8 @@
  * runAt, attempts, max, seq, [worker, lease, started, finished, result, error, cancel, rec] }; ready:<route>[:@<worker>] and delayed:<route>
  * zsets; 'addressed' set of '<route>|<worker>' pairs that broadcast deliveries were queued for; 'active' zset (score = lease end); 'jobs' zset (score = created); 'counts' hash
  * '<route>|<state>'; 'done:succeeded' / 'done:failed' zsets; events on channels ev:<type>; 'paused' set
- * of paused routes ('*' for the queue); tp:<minute> hashes '<route>|c' / '<route>|f' of jobs completed and
+ * of paused routes ('*' for the queue); 'listeners' hash '<event type>' -> until when (server ms) someone subscribes
+ * to that type (see listen.ts): events of a type nobody listens to are not built or published; tp:<minute> hashes '<route>|c' / '<route>|f' of jobs completed and
  * failed in that minute (expiring after a day). A job's own retention, when it has one, is in its hash as
  * keepS / keepF = '<count>,<ageMs>' (-1: no limit), overriding ARGV[3..6].
  *
@@ -33,6 +34,8 @@ if not NOW then
   local t = redis.call('TIME')
   NOW = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 end
+-- NOW as event lines write it, made once per call.
+local NOWS = string.format('%.0f', NOW)
 local KEEP = { succeeded = { tonumber(ARGV[3]), tonumber(ARGV[4]) }, failed = { tonumber(ARGV[5]), tonumber(ARGV[6]) } }
 
 local function fmt(n) return string.format('%.0f', n) end
@@ -40,6 +43,10 @@ local function score(priority, runAt) return (1000 - priority) * 2199023255552 +
 local function member(seq, did) return string.format('%016d', seq) .. ':' .. did end
 -- The hash that holds a delivery, and its job id.
 local function dkey(did)
+  if string.byte(did, -1) == 48 and string.byte(did, -2) == 46 then
+    local jobId = string.sub(did, 1, -3)
+    return P .. ':job:' .. jobId, jobId
+  end
   local jobId, n = string.match(did, '^(.+)%.(%d+)$')
   if n == '0' then return P .. ':job:' .. jobId, jobId end
   return P .. ':d:' .. did, jobId
@@ -54,7 +61,7 @@ local pendingCounts, countOrder = {}, {}
 local pendingZadd, zaddOrder = {}, {}
 local pendingZrem, zremOrder = {}, {}
 local pendingDel = {}
-local pendingEvents, eventOrder = {}, {}
+local pendingEvents, eventSeqs, eventOrder = {}, {}, {}
 local eventTotal = 0
 local pendingTally, tallyOrder = {}, {}
 
@@ -79,14 +86,33 @@ local function escId(s)
   return (string.gsub(s, '[%%|\\r\\n]', function(c) return string.format('%%%02X', string.byte(c)) end))
 end
 -- An event line: seq|jobId|deliveryId|route|worker|at[|data JSON]; jobId is '' for queue and worker events.
+-- Whether anyone subscribes to events of 'kind' now (read once per kind and call).
+local heard = {}
+local function hears(kind)
+  local h = heard[kind]
+  if h == nil then
+    h = tonumber(redis.call('HGET', P .. ':listeners', kind) or '0') >= NOW
+    heard[kind] = h
+  end
+  return h
+end
+-- Per event: its line without the seq (numbered in flush), and its place among the call's events.
 local function ev(kind, jobId, did, route, worker, data)
-  jobId, did = escId(jobId), escId(did)
-  if not pendingEvents[kind] then pendingEvents[kind] = {}; table.insert(eventOrder, kind) end
+  if not hears(kind) then return end
+  -- A delivery id is its job id and '.n': one clean job id means both are.
+  if jobId and string.find(jobId, '[%%|\\r\\n]') then jobId, did = escId(jobId), escId(did) end
+  local lines = pendingEvents[kind]
+  if not lines then
+    lines = {}; pendingEvents[kind] = lines; eventSeqs[kind] = {}; eventOrder[#eventOrder + 1] = kind
+  end
   eventTotal = eventTotal + 1
-  local t = pendingEvents[kind]
-  local line = (jobId or '') .. '|' .. (did or '') .. '|' .. (route or '') .. '|' .. (worker or '') .. '|' .. NOW
-  if data then line = line .. '|' .. data end
-  t[#t + 1] = { eventTotal, line }
+  local n = #lines + 1
+  if data then
+    lines[n] = (jobId or '') .. '|' .. (did or '') .. '|' .. (route or '') .. '|' .. (worker or '') .. '|' .. NOWS .. '|' .. data
+  else
+    lines[n] = (jobId or '') .. '|' .. (did or '') .. '|' .. (route or '') .. '|' .. (worker or '') .. '|' .. NOWS
+  end
+  eventSeqs[kind][n] = eventTotal
 end
 -- Counts a delivery that ended in this minute's throughput hash ('c' completed, 'f' failed).
 local function tally(route, what)
@@ -119,8 +145,8 @@ local function flush()
     local last = redis.call('INCRBY', P .. ':evseq', eventTotal)
     local base = last - eventTotal
     for _, kind in ipairs(eventOrder) do
-      local lines = {}
-      for i, e in ipairs(pendingEvents[kind]) do lines[i] = (base + e[1]) .. '|' .. e[2] end
+      local lines, seqs = pendingEvents[kind], eventSeqs[kind]
+      for i = 1, #lines do lines[i] = (base + seqs[i]) .. '|' .. lines[i] end
       redis.call('PUBLISH', P .. ':ev:' .. kind, table.concat(lines, '\\n'))
     end
   end
