@@ -1,6 +1,7 @@
 // pnpm bench:redis — skunq, BullMQ and bee-queue on one Redis server, same workload, same run.
 // Libraries alternate within each repetition; the table shows medians, min/max and skunq's ratios.
-// Options (env): BENCH_REPS (default 3), BENCH_JOBS (20000), BENCH_CASES (comma list of case ids).
+// Options (env): BENCH_REPS (default 3), BENCH_JOBS (20000), BENCH_CASES (comma list of case ids:
+// enqueue, bulk, c1, c10, c100 (finished jobs removed), c1-kept, c10-kept, c100-kept (kept with their results), latency, memory).
 import { execFile } from 'node:child_process';
 import { rmSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
@@ -13,7 +14,7 @@ import { percentile, printComparison, type Samples } from '../stats.js';
 const REPS = Number(process.env.BENCH_REPS ?? 3);
 const JOBS = Number(process.env.BENCH_JOBS ?? 20_000);
 const LATENCY_JOBS = 2_000;
-const CASES = (process.env.BENCH_CASES ?? 'enqueue,bulk,c1,c10,c100,latency,memory').split(',');
+const CASES = (process.env.BENCH_CASES ?? 'enqueue,bulk,c1,c10,c100,c1-kept,c10-kept,c100-kept,latency,memory').split(',');
 const run = promisify(execFile);
 
 const skipped = missingServer('redis-server', 'run ./scripts/setup-test-servers.sh');
@@ -49,8 +50,8 @@ async function enqueueOne(lib: Library): Promise<number> {
   return (JOBS / ms) * 1000;
 }
 
-async function fill(lib: Library, queue: string): Promise<number> {
-  const producer = await lib.producer(server.port, queue);
+async function fill(lib: Library, queue: string, keep = false): Promise<number> {
+  const producer = await lib.producer(server.port, queue, keep);
   const ms = await timeIt(async () => {
     for (let n = 0; n < JOBS; n += 1_000) await producer.addBulk(Array.from({ length: 1_000 }, (_, i) => ({ n: n + i })));
   });
@@ -62,12 +63,13 @@ async function bulk(lib: Library): Promise<number> {
   return fill(lib, await fresh());
 }
 
-async function processing(lib: Library, concurrency: number): Promise<number> {
+/** `keep`: finished jobs are kept with their results, instead of removed as they finish. */
+async function processing(lib: Library, concurrency: number, keep = false): Promise<number> {
   const queue = await fresh();
-  await fill(lib, queue);
+  await fill(lib, queue, keep);
   let consumer: Awaited<ReturnType<Library['consumer']>> | undefined;
   const ms = await timeIt(async () => {
-    consumer = await lib.consumer(server.port, queue, concurrency);
+    consumer = await lib.consumer(server.port, queue, concurrency, undefined, keep);
     await consumer.done(JOBS);
   });
   await consumer!.close();
@@ -116,6 +118,7 @@ for (let rep = 0; rep < REPS; rep += 1) {
     if (CASES.includes('enqueue')) record('enqueue 1 by 1 (jobs/s)', lib.name, await enqueueOne(lib));
     if (CASES.includes('bulk')) record('bulk enqueue x1000 (jobs/s)', lib.name, await bulk(lib));
     for (const c of [1, 10, 100]) if (CASES.includes(`c${c}`)) record(`process, concurrency ${c} (jobs/s)`, lib.name, await processing(lib, c));
+    for (const c of [1, 10, 100]) if (CASES.includes(`c${c}-kept`)) record(`process, concurrency ${c}, results kept (jobs/s)`, lib.name, await processing(lib, c, true));
     if (CASES.includes('latency')) {
       const delays = await latency(lib);
       record('latency p50 (ms)', lib.name, percentile(delays, 50));
