@@ -40,7 +40,11 @@ export class EventSubscriptions {
       await this.listen(queue, wanted);
       this.hold(queue, wanted, 1);
       const unsubscribe = await events.subscribe(queue, wanted, listener);
+      let open = true;
       return async () => {
+        // Once: a second call must not stop the renewals another subscription of these types needs.
+        if (!open) return;
+        open = false;
         this.hold(queue, wanted, -1);
         await unsubscribe();
       };

@@ -85,7 +85,6 @@ local function escId(s)
   if not s or not string.find(s, '[%%|\\r\\n]') then return s end
   return (string.gsub(s, '[%%|\\r\\n]', function(c) return string.format('%%%02X', string.byte(c)) end))
 end
--- An event line: seq|jobId|deliveryId|route|worker|at[|data JSON]; jobId is '' for queue and worker events.
 -- Whether anyone subscribes to events of 'kind' now (read once per kind and call).
 local heard = {}
 local function hears(kind)
@@ -96,7 +95,8 @@ local function hears(kind)
   end
   return h
 end
--- Per event: its line without the seq (numbered in flush), and its place among the call's events.
+-- An event line: seq|jobId|deliveryId|route|worker|at[|data JSON]; jobId is '' for queue and worker events.
+-- Kept per event: its line without the seq (numbered in flush), and its place among the call's events.
 local function ev(kind, jobId, did, route, worker, data)
   if not hears(kind) then return end
   -- A delivery id is its job id and '.n': one clean job id means both are.
