@@ -38,8 +38,8 @@ export class EventSubscriptions {
     try {
       // Said before the subscription starts, so no event published after it is skipped for want of a listener.
       await this.listen(queue, wanted);
-      this.hold(queue, wanted, 1);
       const unsubscribe = await events.subscribe(queue, wanted, listener);
+      this.hold(queue, wanted, 1);
       let open = true;
       return async () => {
         // Once: a second call must not stop the renewals another subscription of these types needs.

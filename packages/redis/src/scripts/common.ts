@@ -15,9 +15,9 @@
  * runAt, attempts, max, seq, [worker, lease, started, finished, result, error, cancel, rec] }; ready:<route>[:@<worker>] and delayed:<route>
  * zsets; 'addressed' set of '<route>|<worker>' pairs that broadcast deliveries were queued for; 'active' zset (score = lease end); 'jobs' zset (score = created); 'counts' hash
  * '<route>|<state>'; 'done:succeeded' / 'done:failed' zsets; events on channels ev:<type>; 'paused' set
- * of paused routes ('*' for the queue); 'listeners' hash '<event type>' -> until when (server ms) someone subscribes
- * to that type (see listen.ts): events of a type nobody listens to are not built or published; tp:<minute> hashes '<route>|c' / '<route>|f' of jobs completed and
- * failed in that minute (expiring after a day). A job's own retention, when it has one, is in its hash as
+ * of paused routes ('*' for the queue); 'listeners' hash '<event type>' -> until when (server ms) someone
+ * subscribes to that type (see listen.ts): events of a type nobody listens to are not built or published;
+ * tp:<minute> hashes '<route>|c' / '<route>|f' of jobs completed and failed in that minute (expiring after a day). A job's own retention, when it has one, is in its hash as
  * keepS / keepF = '<count>,<ageMs>' (-1: no limit), overriding ARGV[3..6].
  *
  * Ready sets are sorted by (1000 - priority) · 2^41 + (runAt - 2020-01-01), exact in a double for
