@@ -18,7 +18,8 @@
  * of paused routes ('*' for the queue); 'listeners' hash '<event type>' -> until when (server ms) someone
  * subscribes to that type (see listen.ts): events of a type nobody listens to are not built or published;
  * tp:<minute> hashes '<route>|c' / '<route>|f' of jobs completed and failed in that minute (expiring after a
- * day). A job's own retention, when it has one, is in its hash as keepS / keepF = '<count>,<ageMs>' (-1: no limit), overriding ARGV[3..6].
+ * day). A job's own retention, when it has one, is in its hash as keepS / keepF = '<count>,<ageMs>'
+ * (-1: no limit), overriding ARGV[3..6].
  *
  * Ready sets are sorted by (1000 - priority) · 2^41 + (runAt - 2020-01-01), exact in a double for
  * priorities in [-1000, 1000] until 2089; members are `<16-digit seq>:<deliveryId>`, so equal
