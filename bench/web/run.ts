@@ -109,7 +109,8 @@ for (const kind of BACKENDS) {
   if (kind === 'sqlite') {
     const dir = mkdtempSync(join(tmpdir(), 'skq-bench-web-'));
     try {
-      results.push(await measure('sqlite', `sqlite:${join(dir, 'bench.db')}`));
+      // Every job kept: the default retention (the newest 1,000 succeeded) would leave the pages little to show.
+      results.push(await measure('sqlite', `sqlite:${join(dir, 'bench.db')}?removeOnComplete=false&removeOnFail=false`));
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }
