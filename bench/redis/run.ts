@@ -1,7 +1,8 @@
 // pnpm bench:redis — skunq, BullMQ and bee-queue on one Redis server, same workload, same run.
 // Libraries alternate within each repetition; the table shows medians, min/max and skunq's ratios.
-// Options (env): BENCH_REPS (default 3), BENCH_JOBS (20000), BENCH_CASES (comma list of case ids:
-// enqueue, bulk, c1, c10, c100 (finished jobs removed), c1-kept, c10-kept, c100-kept (kept with their results), latency, memory).
+// Options (env): BENCH_REPS (default 3), BENCH_JOBS (20000), BENCH_CASES (comma list of case ids: enqueue,
+// bulk, c1, c10, c100 (finished jobs removed), c1-kept, c10-kept, c100-kept (kept with their results), latency,
+// memory).
 import { execFile } from 'node:child_process';
 import { rmSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
