@@ -15,7 +15,7 @@ const LISTEN = new Script('listen', LISTEN_LUA);
  * only the event types someone listens to, so a subscriber that went away without a word stops
  * costing events at most this long after.
  */
-export const LISTEN_MS = 30_000;
+const LISTEN_MS = 30_000;
 const RENEW_MS = LISTEN_MS / 3;
 
 /**
