@@ -3,7 +3,10 @@ import { SkqError } from '@skq/core';
 import { queueKeys, type QueueKeys } from './keys.js';
 import { mapRedisError } from './redis-errors.js';
 import { retentionArgs, type ParsedRedisOptions } from './redis-options.js';
-import type { Script } from './script-runner.js';
+import { Script } from './script-runner.js';
+import { MIGRATE_LUA } from './scripts/migrate.js';
+
+const MIGRATE = new Script('migrate', MIGRATE_LUA);
 
 /**
  * Runs the backend's calls to Redis: scripts with the arguments every script takes first (the
@@ -14,6 +17,8 @@ export class CommandRunner {
   closed = false;
   private readonly keysByQueue = new Map<string, QueueKeys>();
   private readonly retention: string[];
+  /** Queues this process has seen in the current layout, or is moving to it. */
+  private readonly layoutChecks = new Map<string, Promise<void>>();
   /** Queues this process has added to the directory set, so each costs one SADD per process. */
   private readonly listedQueues = new Set<string>();
 
@@ -31,7 +36,34 @@ export class CommandRunner {
   }
 
   run(operation: string, queue: string, script: Script, key: string, args: (string | number)[], now?: number): Promise<unknown> {
-    return this.call(operation, queue, () => script.run(this.client, key, [this.keys(queue).prefix, now === undefined ? '' : Math.round(now), ...this.retention, ...args]));
+    const send = () => script.run(this.client, key, [this.keys(queue).prefix, now === undefined ? '' : Math.round(now), ...this.retention, ...args]);
+    const layout = this.layoutChecks.get(queue);
+    if (layout === READY) return this.call(operation, queue, send);
+    return this.call(operation, queue, async () => {
+      await this.ensureLayout(queue);
+      return send();
+    });
+  }
+
+  /**
+   * Before a queue's first script in this process: a queue stored in an older layout is moved to the
+   * current one (a batch per call, so Redis is never blocked for long); one call for a queue already in it.
+   */
+  private ensureLayout(queue: string): Promise<void> {
+    let check = this.layoutChecks.get(queue);
+    if (!check) {
+      const args = [this.keys(queue).prefix, '', ...this.retention];
+      check = (async () => {
+        // Each call moves a batch, until the queue is in the current layout.
+        let current = false;
+        while (!current) current = Number(await MIGRATE.run(this.client, this.keys(queue).layout, args)) === 1;
+        this.layoutChecks.set(queue, READY);
+      })();
+      // A failed check is retried by the next call.
+      check.catch(() => this.layoutChecks.delete(queue));
+      this.layoutChecks.set(queue, check);
+    }
+    return check;
   }
 
   async call<T>(operation: string, queue: string, fn: () => Promise<T>): Promise<T> {
@@ -66,6 +98,9 @@ export class CommandRunner {
     return `${this.options.keyPrefix}:queues`;
   }
 }
+
+/** A layout check that has completed. */
+const READY: Promise<void> = Promise.resolve();
 
 export function closedError(operation: string): SkqError {
   return new SkqError('BACKEND_UNAVAILABLE', `redis ${operation}: the backend is closed`);

@@ -1,13 +1,13 @@
 // The Redis backend's reads of jobs: one by id, a page of the listing, and a job's log lines.
-import type { Cluster, Redis } from 'ioredis';
 import type { JobRecord, LogLine } from '@skq/core';
 import type { ListJobsQuery } from '@skq/core/backend';
 import type { CommandRunner } from './command-runner.js';
 import { toDelivery, toJobRecord } from './records.js';
 import { Script } from './script-runner.js';
-import { LIST_JOBS_LUA } from './scripts/operations.js';
+import { LIST_JOBS_LUA, READ_JOBS_LUA } from './scripts/operations.js';
 
 const LIST_JOBS = new Script('list-jobs', LIST_JOBS_LUA);
+const READ_JOBS = new Script('read-jobs', READ_JOBS_LUA);
 
 export async function getJob(runner: CommandRunner, queue: string, jobId: string): Promise<JobRecord | null> {
   return runner.call('getJob', queue, async () => (await readJobs(runner, queue, [jobId]))[0] ?? null);
@@ -25,32 +25,24 @@ export async function getLogs(runner: CommandRunner, queue: string, jobId: strin
   return entries.map((entry) => JSON.parse(entry) as LogLine);
 }
 
-/** Jobs with their deliveries in two pipelined round trips (the keys share the queue's slot), skipping any gone. */
+/** Jobs with their deliveries in one script call, skipping any gone. */
 async function readJobs(runner: CommandRunner, queue: string, jobIds: string[]): Promise<JobRecord[]> {
   if (jobIds.length === 0) return [];
-  const keys = runner.keys(queue);
-  const jobs = (await pipelined(runner.client, jobIds.map((id) => ['hgetall', keys.job(id)]))) as Record<string, string>[];
-  // Delivery 0 lives in the job's own hash; a job's further deliveries are read together.
-  const extra = jobIds.flatMap((id, j) => Array.from({ length: Math.max(0, Number(jobs[j]!.nd ?? 0) - 1) }, (_, i) => `${id}.${i + 1}`));
-  const hashes = (await pipelined(runner.client, extra.map((id) => ['hgetall', keys.delivery(id)]))) as Record<string, string>[];
-  const byId = new Map(extra.map((id, i) => [id, hashes[i]!]));
+  const rows = (await runner.run('readJobs', queue, READ_JOBS, runner.keys(queue).jobs, jobIds)) as string[][][];
   const now = Date.now();
   const records: JobRecord[] = [];
   jobIds.forEach((id, j) => {
-    const job = jobs[j]!;
-    if (!job.name) return;
-    const deliveries = Array.from({ length: Number(job.nd ?? 0) }, (_, i) => toDelivery(queue, `${id}.${i}`, i === 0 ? job : (byId.get(`${id}.${i}`) ?? {}), now));
+    const [job, ...rest] = (rows[j] ?? []).map(fields);
+    if (!job?.name) return;
+    const deliveries = Array.from({ length: Number(job.nd ?? 0) }, (_, i) => toDelivery(queue, `${id}.${i}`, i === 0 ? job : (rest[i - 1] ?? {}), now));
     records.push(toJobRecord(queue, id, job, deliveries));
   });
   return records;
 }
 
-/** Runs commands in one pipeline; the first failure is thrown. */
-async function pipelined(client: Redis | Cluster, commands: [string, ...string[]][]): Promise<unknown[]> {
-  if (commands.length === 0) return [];
-  const replies = (await client.pipeline(commands).exec()) ?? [];
-  return replies.map(([err, value]) => {
-    if (err) throw err;
-    return value;
-  });
+/** A field/value list as an object. */
+function fields(flat: string[]): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (let i = 0; i + 1 < flat.length; i += 2) out[flat[i]!] = flat[i + 1]!;
+  return out;
 }

@@ -7,23 +7,21 @@ export interface QueueKeys {
   prefix: string;
   seq: string;
   eventSeq: string;
+  /** Which layout the queue's keys are in (see scripts/migrate.ts). */
+  layout: string;
+  /** Job ids by creation time: the listing. */
   jobs: string;
   dedupe: string;
   counts: string;
   active: string;
   workers: string;
-  doneSucceeded: string;
-  doneFailed: string;
   schedules: string;
   schedule(id: string): string;
-  ready(route: string): string;
-  readyFor(route: string, workerId: string): string;
+  /** The list of a route's due deliveries of priority 0. */
+  waiting(route: string): string;
   delayed(route: string): string;
   /** The set of `<route>|<worker>` pairs that queued broadcast deliveries are addressed to. */
   addressed: string;
-  job(jobId: string): string;
-  /** The hash of delivery n ≥ 1; delivery 0 lives in the job's hash. */
-  delivery(deliveryId: string): string;
   worker(workerId: string): string;
   logs(jobId: string): string;
   channel(type: string): string;
@@ -43,21 +41,17 @@ export function queueKeys(keyPrefix: string, queue: string): QueueKeys {
     prefix,
     seq: `${prefix}:seq`,
     eventSeq: `${prefix}:evseq`,
+    layout: `${prefix}:layout`,
     jobs: `${prefix}:jobs`,
     dedupe: `${prefix}:dedupe`,
     counts: `${prefix}:counts`,
     active: `${prefix}:active`,
     workers: `${prefix}:workers`,
-    doneSucceeded: `${prefix}:done:succeeded`,
-    doneFailed: `${prefix}:done:failed`,
     schedules: `${prefix}:schedules`,
     schedule: (id) => `${prefix}:sched:${id}`,
-    ready: (route) => `${prefix}:ready:${route}`,
-    readyFor: (route, workerId) => `${prefix}:ready:${route}:@${workerId}`,
+    waiting: (route) => `${prefix}:waiting:${route}`,
     delayed: (route) => `${prefix}:delayed:${route}`,
     addressed: `${prefix}:addressed`,
-    job: (jobId) => `${prefix}:job:${jobId}`,
-    delivery: (deliveryId) => `${prefix}:d:${deliveryId}`,
     worker: (workerId) => `${prefix}:worker:${workerId}`,
     logs: (jobId) => `${prefix}:logs:${jobId}`,
     channel: (type) => `${prefix}:ev:${type}`,

@@ -48,7 +48,7 @@ export class WorkerBatches {
     const { queue, route, workerId } = request;
     if (request.now !== undefined) {
       const args = [route, workerId, request.leaseMs, request.limit];
-      return this.runner.run('claim', queue, SCRIPTS.claim, this.runner.keys(queue).ready(route), args, request.now).then((raw) => settleClaim(this.runner, queue, route, workerId, raw));
+      return this.runner.run('claim', queue, SCRIPTS.claim, this.runner.keys(queue).waiting(route), args, request.now).then((raw) => settleClaim(this.runner, queue, route, workerId, raw));
     }
     // Batched with the same worker's completions: one round trip when a worker finishes jobs and wants more.
     return new Promise((resolve, reject) => this.batchFor(queue, workerId).claims.push({ route, limit: request.limit, leaseMs: request.leaseMs, resolve, reject }));
@@ -95,7 +95,7 @@ export class WorkerBatches {
       const [first] = claims;
       rest = claims.slice(1);
       try {
-        const [statuses, raw] = (await this.runner.run('completeAndClaim', queue, SCRIPTS.completeAndClaim, keys.ready(first!.route), [workerId, first!.route, first!.leaseMs, first!.limit, ...pairs])) as [string[], unknown];
+        const [statuses, raw] = (await this.runner.run('completeAndClaim', queue, SCRIPTS.completeAndClaim, keys.waiting(first!.route), [workerId, first!.route, first!.leaseMs, first!.limit, ...pairs])) as [string[], unknown];
         settleCompletions(statuses);
         first!.resolve(await settleClaim(this.runner, queue, first!.route, workerId, raw));
       } catch (err) {
@@ -111,7 +111,7 @@ export class WorkerBatches {
     await Promise.all(
       rest.map(async (claim) => {
         try {
-          const raw = await this.runner.run('claim', queue, SCRIPTS.claim, keys.ready(claim.route), [claim.route, workerId, claim.leaseMs, claim.limit]);
+          const raw = await this.runner.run('claim', queue, SCRIPTS.claim, keys.waiting(claim.route), [claim.route, workerId, claim.leaseMs, claim.limit]);
           claim.resolve(await settleClaim(this.runner, queue, claim.route, workerId, raw));
         } catch (err) {
           claim.reject(err);

@@ -4,10 +4,13 @@ import { missingServer, runStorageContract, startRedis, startRedisCluster, type 
 import { Cluster, Redis } from 'ioredis';
 import { RedisBackend } from '@skq/redis';
 
-/** Overwrites a job's stored arguments with text that is not JSON, through a plain client. */
-async function damageArgs(url: string, queue: string, jobId: string): Promise<void> {
-  const client = new Redis(url);
-  await client.hset(`skq:{${queue}}:job:${jobId}`, 'args', '{"not json');
+/** Overwrites a job's stored arguments (field 'a' of its MessagePack record) with text that is not JSON. */
+const DAMAGE_ARGS = `local t = cmsgpack.unpack(redis.call('HGET', KEYS[1], ARGV[1]))
+t.a = '{"not json'
+redis.call('HSET', KEYS[1], ARGV[1], cmsgpack.pack(t))`;
+
+async function damageArgs(client: Redis | Cluster, queue: string, jobId: string): Promise<void> {
+  await client.eval(DAMAGE_ARGS, 1, `skq:{${queue}}:job`, jobId);
   client.disconnect();
 }
 
@@ -22,7 +25,7 @@ describe.skipIf(missing)(`redis ${missing ?? ''}`, () => {
     await server?.stop();
     if (server) rmSync(server.dir, { recursive: true, force: true });
   });
-  runStorageContract('redis (single server)', () => RedisBackend.connect(server.url), { damage: (queue, jobId) => damageArgs(server.url, queue, jobId) });
+  runStorageContract('redis (single server)', () => RedisBackend.connect(server.url), { damage: (queue, jobId) => damageArgs(new Redis(server.url), queue, jobId) });
 });
 
 describe.skipIf(missing)(`redis cluster ${missing ?? ''}`, () => {
@@ -34,10 +37,6 @@ describe.skipIf(missing)(`redis cluster ${missing ?? ''}`, () => {
     await cluster?.stop();
   });
   runStorageContract('redis (3-master cluster)', () => RedisBackend.connect(cluster.url), {
-    damage: async (queue, jobId) => {
-      const client = new Cluster(cluster.nodes.map((n) => ({ host: '127.0.0.1', port: n.port })));
-      await client.hset(`skq:{${queue}}:job:${jobId}`, 'args', '{"not json');
-      client.disconnect();
-    },
+    damage: (queue, jobId) => damageArgs(new Cluster(cluster.nodes.map((n) => ({ host: '127.0.0.1', port: n.port }))), queue, jobId),
   });
 });

@@ -15,50 +15,93 @@ end
 local due = redis.call('ZRANGEBYSCORE', delayed, '-inf', NOW, 'LIMIT', 0, 1000)
 if #due > 0 then
   for _, m in ipairs(due) do
-    local d = redis.call('HMGET', (dkey(string.sub(m, 18))), 'priority', 'runAt', 'target')
-    if d[1] then
-      redis.call('ZADD', readyKey(route, d[3]), fmt(score(tonumber(d[1]), tonumber(d[2]))), m)
-      addressed(route, d[3])
-    end
+    local did = string.sub(m, 18)
+    local d = delivery(did)
+    if d then makeReady(route, d.target, did, d.seq, d.priority, d.runAt) end
   end
   chunked('ZREM', delayed, due)
+  flushDue()
 end
 
+-- Due deliveries in order: by priority, then run time, then enqueue order. The waiting list holds priority 0
+-- in that order already; the priority set holds the rest, and priority-0 deliveries that came due out of order.
 local picked = {}
-if redis.call('EXISTS', mine) == 0 then
-  local popped = redis.call('ZPOPMIN', ready, limit)
-  for i = 1, #popped, 2 do picked[#picked + 1] = popped[i] end
-else
+local waiting, prio = P .. ':waiting:' .. route, P .. ':prio:' .. route
+local function popList(n)
+  for _, did in ipairs(redis.call('LPOP', waiting, n) or {}) do picked[#picked + 1] = did end
+end
+if redis.call('EXISTS', mine) == 1 then
+  -- Broadcast deliveries addressed to this worker, merged with the rest one at a time.
   while #picked < limit do
-    local a = redis.call('ZRANGE', ready, 0, 0, 'WITHSCORES')
-    local b = redis.call('ZRANGE', mine, 0, 0, 'WITHSCORES')
-    if #a == 0 and #b == 0 then break end
-    local takeA = #b == 0 or (#a > 0 and (tonumber(a[2]) < tonumber(b[2]) or (tonumber(a[2]) == tonumber(b[2]) and a[1] < b[1])))
-    if takeA then
-      redis.call('ZREM', ready, a[1]); picked[#picked + 1] = a[1]
+    local best, bestScore, bestMember = nil, nil, nil
+    local function consider(source, s, m)
+      if s and (not bestScore or s < bestScore or (s == bestScore and m < bestMember)) then best, bestScore, bestMember = source, s, m end
+    end
+    for _, key in ipairs({ mine, prio }) do
+      local head = redis.call('ZRANGE', key, 0, 0, 'WITHSCORES')
+      if #head > 0 then consider(key, tonumber(head[2]), head[1]) end
+    end
+    local first = redis.call('LINDEX', waiting, 0)
+    local fd = first and delivery(first)
+    if fd then consider(waiting, score(0, fd.runAt), member(fd.seq, first)) end
+    if first and not fd then
+      redis.call('LPOP', waiting)
+    elseif not best then
+      break
+    elseif best == waiting then
+      popList(1)
     else
-      redis.call('ZREM', mine, b[1]); picked[#picked + 1] = b[1]
+      redis.call('ZREM', best, bestMember); picked[#picked + 1] = string.sub(bestMember, 18)
+    end
+  end
+elseif redis.call('EXISTS', prio) == 0 then
+  popList(limit)
+else
+  local belowZero = score(-1, 1577836800000)
+  while #picked < limit do
+    local want = limit - #picked
+    local first = redis.call('LINDEX', waiting, 0)
+    local fd = first and delivery(first)
+    if not first then
+      local rest = redis.call('ZPOPMIN', prio, want)
+      for i = 1, #rest, 2 do picked[#picked + 1] = string.sub(rest[i], 18) end
+      break
+    elseif not fd then
+      redis.call('LPOP', waiting)
+    else
+      -- What the set holds before the list's head, then the head (all the list when the set's next is below priority 0).
+      local ls, lm = score(0, fd.runAt), member(fd.seq, first)
+      local before = redis.call('ZRANGEBYSCORE', prio, '-inf', fmt(ls), 'WITHSCORES', 'LIMIT', 0, want)
+      local took = {}
+      for i = 1, #before, 2 do
+        if tonumber(before[i + 1]) == ls and before[i] > lm then break end
+        took[#took + 1] = before[i]
+      end
+      if #took > 0 then
+        chunked('ZREM', prio, took)
+        for _, m in ipairs(took) do picked[#picked + 1] = string.sub(m, 18) end
+      else
+        local head = redis.call('ZRANGE', prio, 0, 0, 'WITHSCORES')
+        if #head == 0 or tonumber(head[2]) >= belowZero then popList(want) else popList(1) end
+      end
     end
   end
 end
 
 local out = {}
-for _, m in ipairs(picked) do
-  local did = string.sub(m, 18)
-  local dk, jobId = dkey(did)
-  -- Delivery 0 lives in the job hash, so the job's fields come in the same read.
-  local d = redis.call('HMGET', dk, 'attempts', 'target', 'priority', 'runAt', 'max', 'name', 'args', 'opts', 'rec')
-  if not d[6] then
-    local j = redis.call('HMGET', P .. ':job:' .. jobId, 'name', 'args', 'opts')
-    d[6], d[7], d[8] = j[1], j[2], j[3]
+for _, did in ipairs(picked) do
+  local d = delivery(did)
+  if d then
+    local j = d.rec
+    if d.hash ~= JOBS then j = jobRecord(d.job) or {} end
+    local attempts = tonumber(d.attempts) + 1
+    dput(d, { state = 'running', worker = worker, lease = lease, started = NOWS, attempts = attempts })
+    zaddLater(P .. ':active', lease, did)
+    count(route, 'queued', -1)
+    count(route, 'running', 1)
+    ev('started', d.job, did, route, worker)
+    out[#out + 1] = { did, d.target or '', d.rec.priority, d.rec.runAt, attempts, d.rec.max, j.name, j.args, j.opts or '', d.rec.rec or '0' }
   end
-  local attempts = tonumber(d[1]) + 1
-  redis.call('HSET', dk, 'state', 'running', 'worker', worker, 'lease', lease, 'started', NOW, 'attempts', attempts)
-  zaddLater(P .. ':active', lease, did)
-  count(route, 'queued', -1)
-  count(route, 'running', 1)
-  ev('started', jobId, did, route, worker)
-  out[#out + 1] = { did, d[2] or '', d[3], d[4], attempts, d[5], d[6], d[7], d[8] or '', d[9] or '0' }
 end
 
 local nextRunAt = false
@@ -73,8 +116,9 @@ end
 /**
  * claim — leases up to `limit` due deliveries of one route to a worker.
  * Reads:   ARGV[7] route, ARGV[8] worker id, ARGV[9] lease length (ms), ARGV[10] limit; 'paused';
- *          'delayed:<route>' (due entries are promoted first), 'ready:<route>' and 'ready:<route>:@<worker>'.
- * Writes:  d:<id> (state running, worker, lease, attempts+1, started), 'active' (score = lease end),
+ *          'delayed:<route>' (due entries are promoted first), 'prio:<route>', 'waiting:<route>',
+ *          'ready:<route>:@<worker>'; the deliveries' records.
+ * Writes:  the records (state running, worker, lease, attempts+1, started), 'active' (score = lease end),
  *          'addressed' (for promoted broadcast deliveries), 'counts', events 'started'.
  * Returns: { deliveries, nextRunAt, now, leaseEnd, paused (1 when the route or queue is paused) } where each delivery is
  *          { id, target, priority, runAt, attempts, maxAttempts, name, args, opts, recoveries }

@@ -8,25 +8,30 @@
  *   ARGV[5]  failed jobs to keep (-1: all)        ARGV[6] their max age in ms (-1: no limit)
  *   ARGV[7…] the script's own arguments
  *
- * Layout (all under the prefix): job:<id> hash { name, args (JSON), routes (CSV), created, nd, open,
- * [type, opts (JSON of non-default run options), bad, dedupe, empty] } that
- * also holds delivery <id>.0's fields (most jobs have one delivery: one key to write, read and
- * delete); d:<jobId>.<n> hashes for n ≥ 1. Delivery fields: { route, [target], state, priority,
- * runAt, attempts, max, seq, [worker, lease, started, finished, result, error, cancel, rec] }; ready:<route>[:@<worker>] and delayed:<route>
- * zsets; 'addressed' set of '<route>|<worker>' pairs that broadcast deliveries were queued for; 'active' zset (score = lease end); 'jobs' zset (score = created); 'counts' hash
- * '<route>|<state>'; 'done:succeeded' / 'done:failed' zsets; events on channels ev:<type>; 'paused' set
- * of paused routes ('*' for the queue); 'listeners' hash '<event type>' -> until when (server ms) someone
- * subscribes to that type (see listen.ts): events of a type nobody listens to are not built or published;
- * tp:<minute> hashes '<route>|c' / '<route>|f' of jobs completed and failed in that minute (expiring after a
- * day). A job's own retention, when it has one, is in its hash as keepS / keepF = '<count>,<ageMs>'
- * (-1: no limit), overriding ARGV[3..6].
+ * Layout 2 (all under the prefix; `layout` holds '2', see migrate.ts for layout 1):
+ * - 'job' hash: job id -> the job's record, a MessagePack map that also holds delivery <id>.0 (most jobs
+ *   have one delivery: one field to write, read and delete). 'delivery' hash: '<id>.<n>' -> delivery n ≥ 1.
+ *   Records are read and written whole through rget/rput below, which keep the long field names in Lua
+ *   and store one- or two-letter ones. Job fields: name, args (JSON), routes (CSV; omitted when it is
+ *   delivery 0's route), created, nd (deliveries; omitted when 1), open (deliveries not ended; only when nd > 1),
+ *   [type, opts (JSON of non-default run options), bad, dedupe, empty, att0, keepS, keepF, ended]. Delivery
+ *   fields: route, [target], state, priority (omitted when 0), runAt (omitted when it is the job's created),
+ *   attempts (omitted when 0), max, seq, [worker, lease, started, finished, result, error, cancel, rec, progress].
+ * - Due deliveries: 'waiting:<route>' LIST (priority 0, FIFO), 'prio:<route>' ZSET (other priorities),
+ *   'ready:<route>:@<worker>' ZSET (broadcast deliveries addressed to one worker); 'delayed:<route>' ZSET
+ *   (score = runAt) promoted by the claim once due. ZSET members are `<16-digit seq>:<deliveryId>`, scored
+ *   (1000 - priority) · 2^41 + (runAt - 2020-01-01), exact in a double for priorities in [-1000, 1000]
+ *   until 2089, so equal scores keep enqueue order.
+ * - 'active' ZSET (score = lease end); 'jobs' ZSET (score = created, the listing); 'ended:succeeded' and
+ *   'ended:failed' LISTs of ended job ids, newest first (retention pops the oldest); 'counts' hash
+ *   '<route>|<state>'; 'addressed' set of '<route>|<worker>' pairs that broadcast deliveries were queued for.
+ * - Events on channels ev:<type>, built only for types in 'listeners' (type -> until when, server ms, someone
+ *   subscribes; see listen.ts); 'paused' set of paused routes ('*' for the queue); tp:<minute> hashes
+ *   '<route>|c' / '<route>|f' of jobs completed and failed in that minute (expiring after a day). A job's
+ *   own retention, when it has one, is keepS / keepF = '<count>,<ageMs>' (-1: no limit), overriding ARGV[3..6].
  *
- * Ready sets are sorted by (1000 - priority) · 2^41 + (runAt - 2020-01-01), exact in a double for
- * priorities in [-1000, 1000] until 2089; members are `<16-digit seq>:<deliveryId>`, so equal
- * scores keep enqueue order.
- *
- * Writes that many jobs of one call share (counts, events, the 'active' and 'jobs' sets, deletions)
- * are gathered and issued once per key at the end of the script: flush() must end every script.
+ * Writes that many jobs of one call share (records, counts, events, the 'active' and 'jobs' sets, the waiting
+ * lists) are gathered and issued once per key at the end of the script: flush() must end every script.
  */
 export const COMMON_LUA = `
 local P = ARGV[1]
@@ -38,33 +43,118 @@ end
 -- NOW as event lines write it, made once per call.
 local NOWS = string.format('%.0f', NOW)
 local KEEP = { succeeded = { tonumber(ARGV[3]), tonumber(ARGV[4]) }, failed = { tonumber(ARGV[5]), tonumber(ARGV[6]) } }
+local JOBS, DELIVERIES = P .. ':job', P .. ':delivery'
 
 local function fmt(n) return string.format('%.0f', n) end
 local function score(priority, runAt) return (1000 - priority) * 2199023255552 + (runAt - 1577836800000) end
 local function member(seq, did) return string.format('%016d', seq) .. ':' .. did end
--- The hash that holds a delivery, and its job id.
-local function dkey(did)
-  if string.byte(did, -1) == 48 and string.byte(did, -2) == 46 then
-    local jobId = string.sub(did, 1, -3)
-    return P .. ':job:' .. jobId, jobId
-  end
-  local jobId, n = string.match(did, '^(.+)%.(%d+)$')
-  if n == '0' then return P .. ':job:' .. jobId, jobId end
-  return P .. ':d:' .. did, jobId
-end
 local function readyKey(route, target)
   if target and target ~= '' then return P .. ':ready:' .. route .. ':@' .. target end
-  return P .. ':ready:' .. route
+  return P .. ':waiting:' .. route
 end
+
+-- Records. Stored names are short; a field that is absent reads as nil, and '' is never stored.
+local SHORT = { name = 'n', args = 'a', routes = 'R', created = 'c', nd = 'N', open = 'o', type = 't', opts = 'O',
+  bad = 'b', dedupe = 'k', empty = 'E', att0 = 'A', keepS = 'kS', keepF = 'kF', ended = 'e',
+  route = 'r', target = 'T', state = 's', priority = 'p', runAt = 'u', attempts = 'x', max = 'm', seq = 'q',
+  worker = 'w', lease = 'l', started = 'S', finished = 'f', result = 'v', error = 'X', cancel = 'C', rec = 'z', progress = 'P' }
+local LONG = {}
+for k, v in pairs(SHORT) do LONG[v] = k end
+local STATE_CODE = { queued = 'q', running = 'r', succeeded = 's', failed = 'f', cancelled = 'c' }
+local STATE_NAME = {}
+for k, v in pairs(STATE_CODE) do STATE_NAME[v] = k end
+-- Whole numbers are stored as numbers (smaller than their digits); read back as the same strings.
+local function packed(t)
+  local out = {}
+  for k, v in pairs(t) do
+    if v ~= '' and not (k == 'routes' and v == t.route) and not (k == 'runAt' and v == t.created)
+      and not (k == 'nd' and v == '1') and not ((k == 'priority' or k == 'attempts' or k == 'rec') and v == '0') then
+      if k == 'state' then v = STATE_CODE[v] or v
+      elseif #v <= 15 and string.find(v, '^%-?%d+$') and (v == '0' or not string.find(v, '^%-?0')) then v = tonumber(v) end
+      out[SHORT[k] or k] = v
+    end
+  end
+  return cmsgpack.pack(out)
+end
+local function unpacked(blob)
+  local t = {}
+  for k, v in pairs(cmsgpack.unpack(blob)) do
+    if type(v) == 'number' then v = fmt(v) end
+    t[LONG[k] or k] = v
+  end
+  if t.state then t.state = STATE_NAME[t.state] or t.state end
+  if t.name then
+    t.routes = t.routes or t.route
+    t.nd = t.nd or '1'
+  end
+  if t.name or t.route then t.priority = t.priority or '0' end
+  if t.route then
+    t.runAt = t.runAt or t.created
+    t.attempts = t.attempts or '0'
+  end
+  return t
+end
+
+-- The records a call has read or written, by hash and field; written back in flush().
+local cache = { [JOBS] = {}, [DELIVERIES] = {} }
+local dirty = { [JOBS] = {}, [DELIVERIES] = {} }
+local dirtyOrder = { [JOBS] = {}, [DELIVERIES] = {} }
+-- Where delivery did's record is: the job's record for .0, else its own. Returns hash, field, job id.
+local function slot(did)
+  if string.byte(did, -1) == 48 and string.byte(did, -2) == 46 then
+    local jobId = string.sub(did, 1, -3)
+    return JOBS, jobId, jobId
+  end
+  local jobId, n = string.match(did, '^(.+)%.(%d+)$')
+  if n == '0' then return JOBS, jobId, jobId end
+  return DELIVERIES, did, jobId
+end
+local function rget(hash, field)
+  local t = cache[hash][field]
+  if t == nil then
+    local blob = redis.call('HGET', hash, field)
+    t = blob and unpacked(blob) or false
+    cache[hash][field] = t
+  end
+  return t or nil
+end
+-- Sets fields of a record (a value of '' clears one); creates it when absent.
+local function rput(hash, field, changes)
+  local t = rget(hash, field)
+  if not t then t = {}; cache[hash][field] = t end
+  for k, v in pairs(changes) do
+    if v == '' then t[k] = nil else t[k] = tostring(v) end
+  end
+  if not dirty[hash][field] then dirty[hash][field] = true; table.insert(dirtyOrder[hash], field) end
+  return t
+end
+local function rdel(hash, field)
+  cache[hash][field] = false
+  if not dirty[hash][field] then dirty[hash][field] = true; table.insert(dirtyOrder[hash], field) end
+end
+local function jobRecord(jobId) return rget(JOBS, jobId) end
 
 -- Gathered writes.
 local pendingCounts, countOrder = {}, {}
 local pendingZadd, zaddOrder = {}, {}
 local pendingZrem, zremOrder = {}, {}
+local pendingPush, pushOrder = {}, {}
 local pendingDel = {}
 local pendingEvents, eventSeqs, eventOrder = {}, {}, {}
 local eventTotal = 0
 local pendingTally, tallyOrder = {}, {}
+
+-- The run time of the last delivery pushed on each route's waiting list, read once per call and route:
+-- a list stays in run-time order, so a due delivery that runs earlier than its tail goes to the priority set.
+local tails, tailsChanged = {}, {}
+local function tailOf(route)
+  local t = tails[route]
+  if t == nil then
+    t = tonumber(redis.call('HGET', P .. ':tails', route) or '0')
+    tails[route] = t
+  end
+  return t
+end
 
 local function count(route, state, delta)
   local field = route .. '|' .. state
@@ -78,6 +168,10 @@ end
 local function zremLater(key, m)
   if not pendingZrem[key] then pendingZrem[key] = {}; table.insert(zremOrder, key) end
   local t = pendingZrem[key]; t[#t + 1] = m
+end
+local function pushLater(key, m)
+  if not pendingPush[key] then pendingPush[key] = {}; table.insert(pushOrder, key) end
+  local t = pendingPush[key]; t[#t + 1] = m
 end
 local function delLater(key) pendingDel[#pendingDel + 1] = key end
 -- Job and delivery ids are free text: the characters that delimit an event's fields and lines ('|', line
@@ -129,9 +223,31 @@ local function chunked(command, key, items)
   end
 end
 
+local function flushRecords(hash)
+  local sets, dels = {}, {}
+  for _, field in ipairs(dirtyOrder[hash]) do
+    local t = cache[hash][field]
+    if t then sets[#sets + 1] = field; sets[#sets + 1] = packed(t) else dels[#dels + 1] = field end
+  end
+  if #dels > 0 then chunked('HDEL', hash, dels) end
+  if #sets > 0 then chunked('HSET', hash, sets) end
+end
+
+-- Issues the gathered due deliveries now (the claim takes from them in the same call).
+local function flushDue()
+  for _, key in ipairs(zaddOrder) do chunked('ZADD', key, pendingZadd[key]); pendingZadd[key] = {} end
+  for _, key in ipairs(pushOrder) do chunked('RPUSH', key, pendingPush[key]); pendingPush[key] = {} end
+  for route in pairs(tailsChanged) do redis.call('HSET', P .. ':tails', route, fmt(tails[route])) end
+  tailsChanged = {}
+end
+
 local function flush()
+  flushRecords(JOBS)
+  flushRecords(DELIVERIES)
   for _, key in ipairs(zremOrder) do chunked('ZREM', key, pendingZrem[key]) end
   for _, key in ipairs(zaddOrder) do chunked('ZADD', key, pendingZadd[key]) end
+  for _, key in ipairs(pushOrder) do chunked('RPUSH', key, pendingPush[key]) end
+  for route in pairs(tailsChanged) do redis.call('HSET', P .. ':tails', route, fmt(tails[route])) end
   for _, field in ipairs(countOrder) do
     if pendingCounts[field] ~= 0 then redis.call('HINCRBY', P .. ':counts', field, pendingCounts[field]) end
   end
@@ -153,15 +269,20 @@ local function flush()
   end
 end
 
--- A delivery's fields. For delivery 0 the job's 'nd' and 'dedupe' come along from the same hash.
+-- A delivery's record, with where it lives (hash, field) and its job id. For delivery 0 the job's
+-- fields (nd, dedupe, keepS, …) come along in the same record.
 local function delivery(did)
-  local key, jobId = dkey(did)
-  local f = redis.call('HMGET', key, 'state', 'worker', 'route', 'target', 'seq', 'cancel', 'rec', 'priority', 'runAt', 'nd', 'dedupe', 'attempts', 'keepS', 'keepF')
-  if not f[1] then return nil end
-  return { key = key, job = jobId, state = f[1], worker = f[2], route = f[3], target = f[4], seq = tonumber(f[5]), cancel = f[6],
-    rec = tonumber(f[7] or '0'), priority = tonumber(f[8]), runAt = tonumber(f[9]), nd = tonumber(f[10]), dedupe = f[11],
-    attempts = f[12] or '0', keepS = f[13], keepF = f[14] }
+  local hash, field, jobId = slot(did)
+  local t = rget(hash, field)
+  if not t or not t.route then return nil end
+  local job = t
+  if hash ~= JOBS then job = rget(JOBS, jobId) or {} end
+  return { hash = hash, field = field, rec = t, job = jobId, state = t.state, worker = t.worker, route = t.route, target = t.target,
+    seq = tonumber(t.seq), cancel = t.cancel, recs = tonumber(t.rec or '0'), priority = tonumber(t.priority), runAt = tonumber(t.runAt),
+    nd = tonumber(job.nd or '1'), dedupe = job.dedupe, attempts = t.attempts or '0', keepS = job.keepS, keepF = job.keepF }
 end
+-- Sets fields of delivery d's record.
+local function dput(d, changes) return rput(d.hash, d.field, changes) end
 
 -- Whether attempt number 'attempt' (a string, as sent) of worker 'worker' still holds delivery d's lease.
 local function holds(d, worker, attempt)
@@ -174,20 +295,38 @@ local function lostStatus(d)
   return 'lost:' .. d.state .. ':' .. d.attempts .. ':' .. (d.worker or '')
 end
 
+-- Notes that a queued delivery is addressed to one worker, so that recover-expired can fail it once that worker is gone.
+local function addressed(route, target)
+  if target and target ~= '' then redis.call('SADD', P .. ':addressed', route .. '|' .. target) end
+end
+
+-- Makes a delivery due: the waiting list for priority 0 in run-time order, else the priority set (or the
+-- worker's own set for a broadcast delivery addressed to it).
+local function makeReady(route, target, did, seq, priority, runAt)
+  if target and target ~= '' then
+    zaddLater(readyKey(route, target), fmt(score(priority, runAt)), member(seq, did))
+    addressed(route, target)
+  elseif priority == 0 and runAt >= tailOf(route) then
+    pushLater(P .. ':waiting:' .. route, did)
+    if tails[route] ~= runAt then tails[route] = runAt; tailsChanged[route] = true end
+  else
+    zaddLater(P .. ':prio:' .. route, fmt(score(priority, runAt)), member(seq, did))
+  end
+end
+
 -- Deletes a job with all its deliveries and logs; skip names a delivery already accounted for.
 local function removeJob(jobId, skip, nd)
-  local jk = P .. ':job:' .. jobId
-  nd = nd or tonumber(redis.call('HGET', jk, 'nd') or '0')
+  local j = jobRecord(jobId)
+  nd = nd or tonumber(j and j.nd or '0')
   for i = 0, nd - 1 do
     local did = jobId .. '.' .. i
-    local key = dkey(did)
     if did ~= skip then
-      local d = redis.call('HMGET', key, 'route', 'state')
-      if d[1] then count(d[1], d[2], -1) end
+      local d = delivery(did)
+      if d then count(d.route, d.state, -1) end
     end
-    if i > 0 then delLater(key) end
+    if i > 0 then rdel(DELIVERIES, did) end
   end
-  delLater(jk)
+  rdel(JOBS, jobId)
   delLater(P .. ':logs:' .. jobId)
   zremLater(P .. ':jobs', jobId)
 end
@@ -199,40 +338,51 @@ local function keepOf(own, kind)
   return { tonumber(c), tonumber(a) }
 end
 
--- Applies retention to one ended-jobs set, at most 100 removals per call.
-local function trim(set, keep)
+-- Applies retention to one list of ended jobs (newest first), at most 100 removals per call.
+local function trim(list, keep)
   local keepCount, keepAge = keep[1], keep[2]
-  local victims = {}
-  if keepAge >= 0 then victims = redis.call('ZRANGEBYSCORE', set, '-inf', '(' .. fmt(NOW - keepAge), 'LIMIT', 0, 100) end
-  if keepCount >= 0 and #victims == 0 then
-    local extra = redis.call('ZCARD', set) - keepCount
-    if extra > 0 then victims = redis.call('ZRANGE', set, 0, math.min(extra, 100) - 1) end
+  local removed = 0
+  if keepCount >= 0 then
+    local extra = math.min(redis.call('LLEN', list) - keepCount, 100)
+    for _ = 1, extra do
+      local id = redis.call('RPOP', list)
+      if jobRecord(id) then removeJob(id, nil) end
+      removed = removed + 1
+    end
   end
-  for _, id in ipairs(victims) do
-    removeJob(id, nil)
-    -- At once, not gathered: a later completion in this call trims the same set again.
-    redis.call('ZREM', set, id)
+  if keepAge >= 0 then
+    while removed < 100 do
+      local id = redis.call('LINDEX', list, -1)
+      if not id then break end
+      local j = jobRecord(id)
+      local endedAt = j and tonumber(j.ended or j.finished or '0')
+      if j and endedAt >= NOW - keepAge then break end
+      redis.call('RPOP', list)
+      if j then removeJob(id, nil) end
+      removed = removed + 1
+    end
   end
 end
 
 -- Ends delivery did, which was in state 'from', as 'state' (succeeded, failed or cancelled). When it
 -- was its job's last open delivery the job has ended, and retention may delete it at once.
 local function finish(did, d, from, state, result, err, worker)
-  local jk = P .. ':job:' .. d.job
   count(d.route, from, -1)
   if from == 'running' then zremLater(P .. ':active', did) end
   ev(state, d.job, did, d.route, worker)
   if state == 'succeeded' then tally(d.route, 'c') elseif state == 'failed' then tally(d.route, 'f') end
+  dput(d, { state = state, finished = NOWS, lease = '', result = result or '', error = err or '' })
   local ended, bad, dedupe, keepS, keepF
   if d.nd == 1 then
     ended, bad, dedupe, keepS, keepF = true, state ~= 'succeeded', d.dedupe, d.keepS, d.keepF
   else
-    if state ~= 'succeeded' then redis.call('HSET', jk, 'bad', 1) end
-    ended = redis.call('HINCRBY', jk, 'open', -1) <= 0
-    if ended then
-      local j = redis.call('HMGET', jk, 'bad', 'dedupe', 'keepS', 'keepF')
-      bad, dedupe, keepS, keepF = j[1] == '1', j[2], j[3], j[4]
-    end
+    local j = jobRecord(d.job)
+    local open = tonumber(j.open or '1') - 1
+    local changes = { open = open }
+    if state ~= 'succeeded' then changes.bad = '1' end
+    rput(JOBS, d.job, changes)
+    ended = open <= 0
+    if ended then bad, dedupe, keepS, keepF = j.bad == '1', j.dedupe, j.keepS, j.keepF end
   end
   if ended then
     if dedupe and redis.call('HGET', P .. ':dedupe', dedupe) == d.job then redis.call('HDEL', P .. ':dedupe', dedupe) end
@@ -242,24 +392,26 @@ local function finish(did, d, from, state, result, err, worker)
       removeJob(d.job, did, d.nd)
       return
     end
-    if bad and d.nd == 1 then redis.call('HSET', jk, 'bad', 1) end
-    redis.call('ZADD', P .. ':done:' .. kind, NOW, d.job)
-    trim(P .. ':done:' .. kind, keep)
+    if bad and d.nd == 1 then rput(JOBS, d.job, { bad = '1' }) end
+    if d.nd > 1 then rput(JOBS, d.job, { ended = NOWS }) end
+    -- At once, not gathered: a later completion in this call trims the same list again.
+    redis.call('LPUSH', P .. ':ended:' .. kind, d.job)
+    trim(P .. ':ended:' .. kind, keep)
   end
-  redis.call('HSET', d.key, 'state', state, 'finished', NOW, 'lease', '', 'result', result or '', 'error', err or '')
   count(d.route, state, 1)
 end
 
--- Takes a queued delivery out of whichever set holds it.
+-- Takes a queued delivery out of whichever set or list holds it.
 local function unqueue(did, d)
   local m = member(d.seq, did)
-  redis.call('ZREM', readyKey(d.route, d.target), m)
-  redis.call('ZREM', P .. ':delayed:' .. d.route, m)
-end
-
--- Notes that a queued delivery is addressed to one worker, so that recover-expired can fail it once that worker is gone.
-local function addressed(route, target)
-  if target and target ~= '' then redis.call('SADD', P .. ':addressed', route .. '|' .. target) end
+  if redis.call('ZREM', P .. ':delayed:' .. d.route, m) == 1 then return end
+  if d.target and d.target ~= '' then
+    redis.call('ZREM', readyKey(d.route, d.target), m)
+  elseif d.priority ~= 0 then
+    redis.call('ZREM', P .. ':prio:' .. d.route, m)
+  else
+    redis.call('LREM', P .. ':waiting:' .. d.route, 1, did)
+  end
 end
 
 -- Queues a delivery to run at runAt: the claim script promotes it from 'delayed' once due.

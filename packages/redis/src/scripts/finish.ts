@@ -24,9 +24,9 @@ end
 /**
  * complete — ends leased attempts with their results, many per call.
  * Reads:   ARGV[7] worker id, then triples ARGV[8+3k] delivery id, ARGV[9+3k] attempt number (the
- *          lease's fencing token), ARGV[10+3k] result JSON; d:<id>.
- * Writes:  d:<id> (state succeeded, finished, result), 'active', 'counts', job:<id> (open count),
- *          'done:*' and retention removals, 'dedupe', events 'succeeded'.
+ *          lease's fencing token), ARGV[10+3k] result JSON; the deliveries' records.
+ * Writes:  the records (state succeeded, finished, result; the job's open count), 'active', 'counts',
+ *          'ended:*' and retention removals, 'dedupe', events 'succeeded'.
  * Returns: per triple, 'ok', 'missing', or 'lost:<state>:<attempt>:<holder>' when that attempt no longer holds the lease.
  */
 export const COMPLETE_LUA = `${COMMON_LUA}${COMPLETE_FN}
@@ -54,9 +54,9 @@ return { done, claimed }
  * fail — ends a leased attempt with an error: retried at a time, failed, or cancelled.
  * Reads:   ARGV[7] worker id, ARGV[8] delivery id, ARGV[9] error JSON, ARGV[10] retry time ('' for none),
  *          ARGV[11] the outcome the worker's request asks for, as core's requestedFailureOutcome decides it
- *          ('cancelled' | 'retrying' | 'failed'; a cancel requested on d:<id> makes it 'cancelled', as core's
- *          failureOutcome does), ARGV[12] attempt number; d:<id>.
- * Writes:  d:<id>, 'active', 'delayed:<route>' on retry, 'counts', job:<id>, retention, events
+ *          ('cancelled' | 'retrying' | 'failed'; a cancel requested on the delivery makes it 'cancelled', as core's
+ *          failureOutcome does), ARGV[12] attempt number; the delivery's record.
+ * Writes:  the delivery's and job's records, 'active', 'delayed:<route>' on retry, 'counts', retention, events
  *          'retrying' | 'failed' | 'cancelled'.
  * Returns: 'retrying' | 'failed' | 'cancelled' | 'missing' | 'lost:<state>:<attempt>:<holder>'.
  */
@@ -72,7 +72,7 @@ elseif requested == 'cancelled' or d.cancel == '1' then
   finish(did, d, 'running', 'cancelled', nil, err, worker)
   status = 'cancelled'
 elseif requested == 'retrying' then
-  redis.call('HSET', d.key, 'state', 'queued', 'runAt', retryAt, 'lease', '', 'error', err)
+  dput(d, { state = 'queued', runAt = retryAt, lease = '', error = err })
   zremLater(P .. ':active', did)
   requeue(did, d, retryAt)
   count(d.route, 'running', -1)

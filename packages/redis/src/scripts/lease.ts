@@ -3,8 +3,8 @@ import { COMMON_LUA } from './common.js';
 /**
  * extend-lease — renews the leases a worker's attempts still hold.
  * Reads:   ARGV[7] worker id, ARGV[8] lease length (ms), then pairs ARGV[9+2k] delivery id,
- *          ARGV[10+2k] attempt number; d:<id>.
- * Writes:  d:<id> lease, 'active' scores.
+ *          ARGV[10+2k] attempt number; the deliveries' records.
+ * Writes:  the records' lease, 'active' scores.
  * Returns: the ids whose lease that attempt still held and now extended.
  */
 export const EXTEND_LEASE_LUA = `${COMMON_LUA}
@@ -14,7 +14,7 @@ for i = 9, #ARGV, 2 do
   local did = ARGV[i]
   local d = delivery(did)
   if d and holds(d, worker, ARGV[i + 1]) then
-    redis.call('HSET', d.key, 'lease', lease)
+    dput(d, { lease = lease })
     zaddLater(P .. ':active', lease, did)
     table.insert(held, did)
   end
@@ -30,9 +30,9 @@ return held
  *          workerGoneError makes it, with @@ID@@ and @@WORKER@@ in its message; ARGV[9] and ARGV[10] the
  *          LEASE_LOST errors of an expired lease ending cancelled and failed, as core's expiredLeaseError
  *          makes them, with @@ID@@, @@WORKER@@ and @@TIMES@@ (how many times the lease expired) in their
- *          messages; 'active' (score = lease end), d:<id>; 'addressed', 'workers' (score = expiry),
+ *          messages; 'active' (score = lease end), the deliveries' records; 'addressed', 'workers' (score = expiry),
  *          ready:<route>:@<worker>.
- * Writes:  d:<id> back to queued (recoveries+1) via 'delayed:<route>', or failed with LEASE_LOST, or
+ * Writes:  records back to queued (recoveries+1) via 'delayed:<route>', or failed with LEASE_LOST, or
  *          cancelled when a cancel was requested; queued deliveries of gone workers failed with WORKER_GONE;
  *          'addressed' (pairs left with nothing queued), 'active', 'counts', events 'recovered' | 'failed' | 'cancelled'.
  * Returns: how many deliveries were taken back or failed.
@@ -53,11 +53,11 @@ for _, did in ipairs(expired) do
     zremLater(P .. ':active', did)
   else
     n = n + 1
-    local lost = { ID = did, WORKER = d.worker or '?', TIMES = tostring(d.rec + 1) }
+    local lost = { ID = did, WORKER = d.worker or '?', TIMES = tostring(d.recs + 1) }
     if d.cancel == '1' then
       finish(did, d, 'running', 'cancelled', nil, coreError(ARGV[9], lost), d.worker)
-    elseif d.rec < maxRecoveries then
-      redis.call('HSET', d.key, 'state', 'queued', 'runAt', fmt(NOW), 'lease', '', 'rec', d.rec + 1)
+    elseif d.recs < maxRecoveries then
+      dput(d, { state = 'queued', runAt = NOWS, lease = '', rec = d.recs + 1 })
       zremLater(P .. ':active', did)
       requeue(did, d, fmt(NOW))
       count(d.route, 'running', -1)

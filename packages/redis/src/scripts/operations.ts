@@ -2,23 +2,24 @@ import { COMMON_LUA } from './common.js';
 
 /**
  * retry-job — runs a job's failed and cancelled deliveries again with a fresh budget.
- * Reads:   ARGV[7] job id, ARGV[8] run time (epoch ms), ARGV[9] attempts in the new budget; job:<id>, d:<id>.<n>.
- * Writes:  d:<id>.<n> (state queued, runAt, max = attempts − recoveries + budget, outcome fields cleared),
- *          job:<id> (att0 keeps the original budget, open, bad), 'delayed:<route>', 'done:*', 'counts', events 'retrying'.
+ * Reads:   ARGV[7] job id, ARGV[8] run time (epoch ms), ARGV[9] attempts in the new budget; the job's and its
+ *          deliveries' records.
+ * Writes:  the deliveries (state queued, runAt, max = attempts − recoveries + budget, outcome fields cleared),
+ *          the job (att0 keeps the original budget, open, bad), 'delayed:<route>', 'ended:*', 'counts', events 'retrying'.
  * Returns: how many deliveries it queued (0 for a job with none to retry: of two calls at once, one gets 0).
  */
 export const RETRY_JOB_LUA = `${COMMON_LUA}
 local jobId, runAt, budget = ARGV[7], ARGV[8], tonumber(ARGV[9])
-local jk = P .. ':job:' .. jobId
-local j = redis.call('HMGET', jk, 'nd', 'att0', 'max')
-local nd = tonumber(j[1] or '0')
+local j = jobRecord(jobId)
+local nd = tonumber(j and j.nd or '0')
 local moved = 0
+local original = j and (j.att0 or j.max)
 for i = 0, nd - 1 do
   local did = jobId .. '.' .. i
   local d = delivery(did)
   if d and (d.state == 'failed' or d.state == 'cancelled') then
-    redis.call('HSET', d.key, 'state', 'queued', 'runAt', runAt, 'max', tonumber(d.attempts) - d.rec + budget, 'worker', '', 'lease', '',
-      'finished', '', 'result', '', 'error', '', 'cancel', '')
+    dput(d, { state = 'queued', runAt = runAt, max = tonumber(d.attempts) - d.recs + budget, worker = '', lease = '',
+      finished = '', result = '', error = '', cancel = '' })
     requeue(did, d, runAt)
     count(d.route, d.state, -1)
     count(d.route, 'queued', 1)
@@ -27,11 +28,11 @@ for i = 0, nd - 1 do
   end
 end
 if moved > 0 then
-  if not j[2] then redis.call('HSET', jk, 'att0', j[3]) end
-  redis.call('HSET', jk, 'bad', 0)
-  if nd > 1 then redis.call('HINCRBY', jk, 'open', moved) end
-  redis.call('ZREM', P .. ':done:failed', jobId)
-  redis.call('ZREM', P .. ':done:succeeded', jobId)
+  local changes = { att0 = original, bad = '', ended = '' }
+  if nd > 1 then changes.open = tonumber(j.open or '0') + moved end
+  rput(JOBS, jobId, changes)
+  redis.call('LREM', P .. ':ended:failed', 1, jobId)
+  redis.call('LREM', P .. ':ended:succeeded', 1, jobId)
 end
 flush()
 return moved
@@ -39,18 +40,18 @@ return moved
 
 /**
  * remove-jobs — deletes jobs with their deliveries and logs, skipping any with a running delivery.
- * Reads:   ARGV[7…] job ids; job:<id>, d:<id>.<n>.
- * Writes:  deletes job:<id>, d:<id>.<n>, logs:<id>; ready/delayed sets, 'jobs', 'done:*', 'dedupe', 'counts'; events 'removed'.
+ * Reads:   ARGV[7…] job ids; their records.
+ * Writes:  deletes the records and logs:<id>; the due and delayed sets and lists, 'jobs', 'ended:*', 'dedupe',
+ *          'counts'; events 'removed'.
  * Returns: the ids deleted.
  */
 export const REMOVE_JOBS_LUA = `${COMMON_LUA}
 local removed = {}
 for i = 7, #ARGV do
   local jobId = ARGV[i]
-  local jk = P .. ':job:' .. jobId
-  local j = redis.call('HMGET', jk, 'name', 'nd', 'dedupe')
-  if j[1] then
-    local nd = tonumber(j[2] or '0')
+  local j = jobRecord(jobId)
+  if j then
+    local nd = tonumber(j.nd or '0')
     local running = false
     local ds = {}
     for n = 0, nd - 1 do
@@ -59,13 +60,16 @@ for i = 7, #ARGV do
       if ds[n] and ds[n].state == 'running' then running = true end
     end
     if not running then
+      local ended = true
       for n = 0, nd - 1 do
-        if ds[n] and ds[n].state == 'queued' then unqueue(jobId .. '.' .. n, ds[n]) end
+        if ds[n] and ds[n].state == 'queued' then unqueue(jobId .. '.' .. n, ds[n]); ended = false end
       end
-      if j[3] and redis.call('HGET', P .. ':dedupe', j[3]) == jobId then redis.call('HDEL', P .. ':dedupe', j[3]) end
+      if j.dedupe and redis.call('HGET', P .. ':dedupe', j.dedupe) == jobId then redis.call('HDEL', P .. ':dedupe', j.dedupe) end
       removeJob(jobId, nil, nd)
-      redis.call('ZREM', P .. ':done:failed', jobId)
-      redis.call('ZREM', P .. ':done:succeeded', jobId)
+      if ended then
+        redis.call('LREM', P .. ':ended:failed', 1, jobId)
+        redis.call('LREM', P .. ':ended:succeeded', 1, jobId)
+      end
       ev('removed', jobId, nil, nil, nil)
       removed[#removed + 1] = jobId
     end
@@ -77,8 +81,8 @@ return removed
 
 /**
  * set-progress — stores a running attempt's progress.
- * Reads:   ARGV[7] worker id, ARGV[8] delivery id, ARGV[9] attempt, ARGV[10] progress JSON; d:<id>.
- * Writes:  d:<id> progress, event 'progress' (with the JSON).
+ * Reads:   ARGV[7] worker id, ARGV[8] delivery id, ARGV[9] attempt, ARGV[10] progress JSON; the delivery's record.
+ * Writes:  the record's progress, event 'progress' (with the JSON).
  * Returns: 'ok', 'missing' or 'lost:<state>:<attempt>:<holder>'.
  */
 export const SET_PROGRESS_LUA = `${COMMON_LUA}
@@ -90,7 +94,7 @@ if not d then
 elseif not holds(d, worker, attempt) then
   status = lostStatus(d)
 else
-  redis.call('HSET', d.key, 'progress', progress)
+  dput(d, { progress = progress })
   ev('progress', d.job, did, d.route, worker, progress)
 end
 flush()
@@ -142,6 +146,33 @@ for _, id in ipairs(redis.call('ZREVRANGEBYSCORE', P .. ':jobs', created, create
 end
 if #out < limit then
   for _, id in ipairs(redis.call('ZREVRANGEBYSCORE', P .. ':jobs', '(' .. created, '-inf', 'LIMIT', 0, limit - #out)) do out[#out + 1] = id end
+end
+return out
+`;
+
+/**
+ * read-jobs — jobs with all their deliveries, as field lists.
+ * Reads:   ARGV[7…] job ids; their records.
+ * Writes:  nothing.
+ * Returns: per job, a list of records as flat field/value lists: the job with delivery 0 first, then
+ *          deliveries 1 … nd − 1 (an empty list where one is gone); an empty list for a job that is gone.
+ */
+export const READ_JOBS_LUA = `${COMMON_LUA}
+local function flat(t)
+  local out = {}
+  if t then for k, v in pairs(t) do out[#out + 1] = k; out[#out + 1] = v end end
+  return out
+end
+local out = {}
+for i = 7, #ARGV do
+  local jobId = ARGV[i]
+  local j = jobRecord(jobId)
+  local rows = {}
+  if j then
+    rows[1] = flat(j)
+    for n = 1, tonumber(j.nd or '0') - 1 do rows[#rows + 1] = flat(rget(DELIVERIES, jobId .. '.' .. n)) end
+  end
+  out[#out + 1] = rows
 end
 return out
 `;

@@ -1,0 +1,133 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { Redis } from 'ioredis';
+import { missingServer, newJob, startRedis, uniqueQueue, type RedisServer } from '@skq/testing';
+import { RedisBackend } from '@skq/redis';
+
+const missing = missingServer('redis-server', 'apt-get install redis-server');
+
+/** Layout 1's ready-set score and member, as its scripts wrote them. */
+const score = (priority: number, runAt: number) => (1000 - priority) * 2 ** 41 + (runAt - 1577836800000);
+const member = (seq: number, did: string) => `${String(seq).padStart(16, '0')}:${did}`;
+
+/**
+ * Writes a queue the way the layout-1 scripts left it: a hash per job holding delivery 0, a hash per
+ * further delivery, due deliveries in one sorted set per route, ended jobs in sorted sets by end time.
+ */
+async function writeLayoutOne(client: Redis, queue: string, now: number, bulk: number): Promise<void> {
+  const p = `skq:{${queue}}`;
+  const m = client.multi();
+  let seq = 0;
+  const job = (id: string, fields: Record<string, string | number>, deliveries: ({ route: string; state: string } & Record<string, string | number>)[]) => {
+    const created = Number(fields.created);
+    m.zadd(`${p}:jobs`, created, id);
+    deliveries.forEach((d, n) => {
+      const did = `${id}.${n}`;
+      const all = { attempts: 0, priority: 0, runAt: created, max: 3, seq: ++seq, lease: '', ...d };
+      m.hset(n === 0 ? `${p}:job:${id}` : `${p}:d:${did}`, n === 0 ? { ...fields, nd: deliveries.length, open: deliveries.length, ...all } : all);
+      m.hincrby(`${p}:counts`, `${all.route}|${all.state}`, 1);
+      if (all.state === 'queued' && Number(all.runAt) > now) m.zadd(`${p}:delayed:${all.route}`, all.runAt, member(all.seq, did));
+      else if (all.state === 'queued') m.zadd(`${p}:ready:${all.route}`, score(Number(all.priority), Number(all.runAt)), member(all.seq, did));
+    });
+  };
+  for (let i = 0; i < bulk; i += 1) {
+    job(`bulk-${String(i).padStart(5, '0')}`, { name: 'bulk', args: `[${i}]`, routes: 'r', created: now - 100_000 + i }, [{ route: 'r', state: 'queued' }]);
+  }
+  job('urgent', { name: 'urgent', args: '[]', routes: 'r', created: now - 1 }, [{ route: 'r', state: 'queued', priority: 5 }]);
+  job('later', { name: 'later', args: '[]', routes: 'r', created: now - 1 }, [{ route: 'r', state: 'queued', runAt: now + 3_600_000 }]);
+  job('fanned', { name: 'fanned', args: '["x"]', routes: 'r,s', created: now - 200_000 }, [
+    { route: 'r', state: 'succeeded', attempts: 1, finished: now - 150_000, result: '"done"' },
+    { route: 's', state: 'queued' },
+  ]);
+  job('broke', { name: 'broke', args: '[]', routes: 'r', created: now - 300_000, bad: 1 }, [
+    { route: 'r', state: 'failed', attempts: 3, finished: now - 250_000, error: '{"name":"Error","message":"boom"}' },
+  ]);
+  job('fine', { name: 'fine', args: '[]', routes: 'r', created: now - 400_000 }, [{ route: 'r', state: 'succeeded', attempts: 1, finished: now - 350_000, result: '42' }]);
+  m.zadd(`${p}:done:failed`, now - 250_000, 'broke');
+  m.zadd(`${p}:done:succeeded`, now - 350_000, 'fine');
+  m.set(`${p}:seq`, seq);
+  await m.exec();
+}
+
+describe.skipIf(missing)(`redis layout migration ${missing ?? ''}`, () => {
+  let server: RedisServer;
+  beforeAll(async () => {
+    server = await startRedis();
+  });
+  afterAll(async () => {
+    await server?.stop();
+  });
+
+  it('moves a queue stored by the layout-1 scripts to the current layout with nothing lost', async () => {
+    const queue = uniqueQueue('legacy');
+    const client = new Redis(server.url);
+    const now = Date.now();
+    // More jobs than one migration batch, so that the move takes several calls.
+    const bulk = 1_234;
+    await writeLayoutOne(client, queue, now, bulk);
+    const backend = await RedisBackend.connect(server.url); // keeps every ended job by default
+    try {
+      const failed = await backend.getJob(queue, 'broke');
+      expect(failed).toMatchObject({ state: 'failed', name: 'broke', args: [] });
+      expect(failed?.deliveries[0]).toMatchObject({ state: 'failed', attempts: 3, error: { message: 'boom' } });
+      expect(await backend.getJob(queue, 'fine')).toMatchObject({ state: 'succeeded', deliveries: [{ result: 42 }] });
+      const fanned = await backend.getJob(queue, 'fanned');
+      expect(fanned?.deliveries.map((d) => [d.route, d.state])).toEqual([
+        ['r', 'succeeded'],
+        ['s', 'queued'],
+      ]);
+      expect(fanned?.deliveries[0]?.result).toBe('done');
+      expect((await backend.getJob(queue, 'later'))?.state).toBe('scheduled');
+      const counts = await backend.countByState(queue);
+      expect(counts.r).toMatchObject({ queued: bulk + 1, scheduled: 1, succeeded: 2, failed: 1 });
+      expect(counts.s).toMatchObject({ queued: 1 });
+
+      // Due deliveries come out in the old order: priority first, then run time.
+      const names: string[] = [];
+      const args: unknown[] = [];
+      for (;;) {
+        const { deliveries } = await backend.claim({ queue, route: 'r', workerId: 'w', limit: 500, leaseMs: 60_000 });
+        if (deliveries.length === 0) break;
+        for (const d of deliveries) {
+          names.push(d.name);
+          if (d.name === 'bulk') args.push(d.args[0]);
+          await backend.complete(queue, { deliveryId: d.id, workerId: 'w', attempt: d.attempts }, null);
+        }
+      }
+      expect(names[0]).toBe('urgent');
+      expect(args).toEqual(Array.from({ length: bulk }, (_, i) => i));
+      const [s] = (await backend.claim({ queue, route: 's', workerId: 'w', limit: 10, leaseMs: 60_000 })).deliveries;
+      expect(s).toMatchObject({ name: 'fanned', args: ['x'] });
+
+      // Ended jobs keep their places in the listing and can be run again.
+      expect(await backend.retryJob(queue, 'broke', { runAt: Date.now(), attempts: 1 })).toBe(1);
+      const [again] = (await backend.claim({ queue, route: 'r', workerId: 'w', limit: 10, leaseMs: 60_000 })).deliveries;
+      expect(again?.name).toBe('broke');
+      const listed = await backend.listJobs({ queue, limit: 2_000 });
+      expect(listed).toHaveLength(bulk + 5);
+
+      // Nothing of the old layout is left.
+      const leftovers = await client.keys(`skq:{${queue}}:*`);
+      expect(leftovers.filter((k) => /:(job|d):|:done:|:ready:/.test(k))).toEqual([]);
+      expect(await client.get(`skq:{${queue}}:layout`)).toBe('2');
+    } finally {
+      await backend.close();
+      client.disconnect();
+    }
+  });
+
+  it('marks a queue with nothing stored as current in one call, and a second process finds it so', async () => {
+    const queue = uniqueQueue('fresh');
+    const client = new Redis(server.url);
+    const one = await RedisBackend.connect(server.url);
+    const two = await RedisBackend.connect(server.url);
+    try {
+      await one.enqueue([newJob(queue)]);
+      expect(await client.get(`skq:{${queue}}:layout`)).toBe('2');
+      expect((await two.claim({ queue, route: 'r', workerId: 'w', limit: 1, leaseMs: 1_000 })).deliveries).toHaveLength(1);
+    } finally {
+      await one.close();
+      await two.close();
+      client.disconnect();
+    }
+  });
+});
