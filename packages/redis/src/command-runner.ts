@@ -4,9 +4,8 @@ import { queueKeys, type QueueKeys } from './keys.js';
 import { mapRedisError } from './redis-errors.js';
 import { retentionArgs, type ParsedRedisOptions } from './redis-options.js';
 import { Script } from './script-runner.js';
-import { MIGRATE_LUA } from './scripts/migrate.js';
 
-const MIGRATE = new Script('migrate', MIGRATE_LUA);
+const MIGRATE = new Script('migrate');
 
 /**
  * Runs the backend's calls to Redis: scripts with the arguments every script takes first (the

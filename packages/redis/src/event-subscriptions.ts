@@ -6,9 +6,8 @@ import { EventChannel } from './event-channel.js';
 import { mapRedisError } from './redis-errors.js';
 import { waitReady } from './redis-connection.js';
 import { Script } from './script-runner.js';
-import { LISTEN_LUA } from './scripts/listen.js';
 
-const LISTEN = new Script('listen', LISTEN_LUA);
+const LISTEN = new Script('listen');
 
 /**
  * How long a subscription says it listens for, and how often it says so again: the scripts publish

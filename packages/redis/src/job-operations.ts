@@ -5,16 +5,13 @@ import { jobIdOfDelivery, type EnqueueResult, type NewJob, type RetentionRule } 
 import type { CommandRunner } from './command-runner.js';
 import { encodeRunOptions } from './records.js';
 import { Script } from './script-runner.js';
-import { ENQUEUE_LUA } from './scripts/enqueue.js';
-import { CANCEL_LUA, RESCHEDULE_LUA } from './scripts/job-control.js';
-import { REMOVE_JOBS_LUA, RETRY_JOB_LUA } from './scripts/operations.js';
 
 const SCRIPTS = {
-  enqueue: new Script('enqueue', ENQUEUE_LUA),
-  cancel: new Script('cancel', CANCEL_LUA),
-  reschedule: new Script('reschedule', RESCHEDULE_LUA),
-  removeJobs: new Script('remove-jobs', REMOVE_JOBS_LUA),
-  retryJob: new Script('retry-job', RETRY_JOB_LUA),
+  enqueue: new Script('enqueue'),
+  cancel: new Script('cancel'),
+  reschedule: new Script('reschedule'),
+  removeJobs: new Script('remove_jobs'),
+  retryJob: new Script('retry_job'),
 };
 
 /** One script call per queue; the results come back in the order of `jobs`. */

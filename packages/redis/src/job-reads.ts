@@ -4,10 +4,9 @@ import type { ListJobsQuery } from '@skq/core/backend';
 import type { CommandRunner } from './command-runner.js';
 import { toDelivery, toJobRecord } from './records.js';
 import { Script } from './script-runner.js';
-import { LIST_JOBS_LUA, READ_JOBS_LUA } from './scripts/operations.js';
 
-const LIST_JOBS = new Script('list-jobs', LIST_JOBS_LUA);
-const READ_JOBS = new Script('read-jobs', READ_JOBS_LUA);
+const LIST_JOBS = new Script('list_jobs');
+const READ_JOBS = new Script('read_jobs');
 
 export async function getJob(runner: CommandRunner, queue: string, jobId: string): Promise<JobRecord | null> {
   return runner.call('getJob', queue, async () => (await readJobs(runner, queue, [jobId]))[0] ?? null);

@@ -6,9 +6,6 @@ import { MAX_LEASE_RECOVERIES, expiredLeaseErrorOf, leaseLost, requestedFailureO
 import type { CommandRunner } from './command-runner.js';
 import { decodeClaim } from './records.js';
 import { Script } from './script-runner.js';
-import { FAIL_LUA } from './scripts/finish.js';
-import { EXTEND_LEASE_LUA, RECOVER_LUA } from './scripts/lease.js';
-import { SET_PROGRESS_LUA } from './scripts/operations.js';
 
 /** Core's WORKER_GONE error with placeholders, which recover-expired fills in for each delivery it fails. */
 const WORKER_GONE_TEMPLATE = JSON.stringify(workerGoneError({ id: '@@ID@@', targetWorker: '@@WORKER@@' }));
@@ -20,10 +17,10 @@ function expiredLeaseTemplate(outcome: 'cancelled' | 'failed'): string {
 const EXPIRED_LEASE_TEMPLATES = [expiredLeaseTemplate('cancelled'), expiredLeaseTemplate('failed')];
 
 const SCRIPTS = {
-  fail: new Script('fail', FAIL_LUA),
-  extendLease: new Script('extend-lease', EXTEND_LEASE_LUA),
-  recover: new Script('recover-expired', RECOVER_LUA),
-  setProgress: new Script('set-progress', SET_PROGRESS_LUA),
+  fail: new Script('fail'),
+  extendLease: new Script('extend_lease'),
+  recover: new Script('recover_expired'),
+  setProgress: new Script('set_progress'),
 };
 
 export async function fail(runner: CommandRunner, queue: string, lease: LeaseToken, request: FailRequest): Promise<'retrying' | 'failed' | 'cancelled'> {

@@ -3,9 +3,8 @@ import { type JobState, type StateCounts } from '@skq/core';
 import { zeroStateCounts } from '@skq/core/backend';
 import type { CommandRunner } from './command-runner.js';
 import { Script } from './script-runner.js';
-import { SET_PAUSED_LUA } from './scripts/operations.js';
 
-const SET_PAUSED = new Script('set-paused', SET_PAUSED_LUA);
+const SET_PAUSED = new Script('set_paused');
 
 export async function setPaused(runner: CommandRunner, queue: string, route: string, paused: boolean): Promise<boolean> {
   return Number(await runner.run('setPaused', queue, SET_PAUSED, runner.keys(queue).paused, [route, paused ? '1' : '0'])) === 1;

@@ -7,13 +7,12 @@ import type { CommandRunner } from './command-runner.js';
 import { enqueueArgs } from './job-operations.js';
 import { toScheduleRecord } from './records.js';
 import { Script } from './script-runner.js';
-import { ADVANCE_SCHEDULE_LUA, FIRE_SCHEDULE_LUA, PAUSE_SCHEDULE_LUA, SAVE_SCHEDULE_LUA } from './scripts/schedules.js';
 
 const SCRIPTS = {
-  saveSchedule: new Script('save-schedule', SAVE_SCHEDULE_LUA),
-  fireSchedule: new Script('fire-schedule', FIRE_SCHEDULE_LUA),
-  advanceSchedule: new Script('advance-schedule', ADVANCE_SCHEDULE_LUA),
-  pauseSchedule: new Script('pause-schedule', PAUSE_SCHEDULE_LUA),
+  saveSchedule: new Script('save_schedule'),
+  fireSchedule: new Script('fire_schedule'),
+  advanceSchedule: new Script('advance_schedule'),
+  pauseSchedule: new Script('pause_schedule'),
 };
 
 /** Names the queue in the directory first, so a queue with only schedules is listed. */

@@ -1,22 +1,36 @@
-import { createHash } from 'node:crypto';
 import type { Cluster, Redis } from 'ioredis';
+import { LIBRARY, type FunctionName } from './scripts/library.js';
 
-/** A Lua script run by its SHA, loaded on first NOSCRIPT (per node, so it also works on a cluster). */
+/**
+ * A function of skunq's Redis Functions library (scripts/library.ts), called with FCALL. The library
+ * is loaded on a node's first "Function not found" (on every master of a cluster), so it also
+ * survives a Redis restart without persistence or a node added to a cluster.
+ */
 export class Script {
-  readonly sha: string;
-  constructor(
-    readonly name: string,
-    readonly lua: string,
-  ) {
-    this.sha = createHash('sha1').update(lua).digest('hex');
+  private readonly fn: string;
+  constructor(readonly name: FunctionName) {
+    this.fn = LIBRARY.prefix + name;
   }
 
   async run(client: Redis | Cluster, key: string, args: (string | number)[]): Promise<unknown> {
     try {
-      return await client.evalsha(this.sha, 1, key, ...args);
+      return await client.fcall(this.fn, 1, key, ...args);
     } catch (err) {
-      if (!String((err as Error).message).includes('NOSCRIPT')) throw err;
-      return client.eval(this.lua, 1, key, ...args);
+      if (!/Function not found/i.test(String((err as Error).message))) throw err;
+      await loadLibrary(client);
+      return client.fcall(this.fn, 1, key, ...args);
     }
   }
+}
+
+/** Loads the library on the server, or on every master of a cluster; a copy already loaded is kept. */
+async function loadLibrary(client: Redis | Cluster): Promise<void> {
+  const nodes = 'nodes' in client && typeof client.nodes === 'function' && client.isCluster ? client.nodes('master') : [client as Redis];
+  await Promise.all(
+    nodes.map((node) =>
+      node.function('LOAD', LIBRARY.code).catch((err: Error) => {
+        if (!/already exists/i.test(err.message)) throw err;
+      }),
+    ),
+  );
 }

@@ -2,13 +2,11 @@ import type { ClaimRequest, ClaimResult, LeaseToken } from '@skq/core/backend';
 import { closedError, type CommandRunner } from './command-runner.js';
 import { leaseError, settleClaim } from './lease-operations.js';
 import { Script } from './script-runner.js';
-import { CLAIM_LUA } from './scripts/claim.js';
-import { COMPLETE_AND_CLAIM_LUA, COMPLETE_LUA } from './scripts/finish.js';
 
 const SCRIPTS = {
-  claim: new Script('claim', CLAIM_LUA),
-  complete: new Script('complete', COMPLETE_LUA),
-  completeAndClaim: new Script('complete-and-claim', COMPLETE_AND_CLAIM_LUA),
+  claim: new Script('claim'),
+  complete: new Script('complete'),
+  completeAndClaim: new Script('complete_and_claim'),
 };
 
 interface PendingCompletion {

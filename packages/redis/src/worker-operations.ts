@@ -4,13 +4,12 @@ import type { WorkerCommand, WorkerRegistration, WorkerStatus } from '@skq/core/
 import type { CommandRunner } from './command-runner.js';
 import { toWorker } from './records.js';
 import { Script } from './script-runner.js';
-import { HEARTBEAT_LUA, LIVE_WORKERS_LUA, REGISTER_WORKER_LUA, SEND_COMMAND_LUA } from './scripts/workers.js';
 
 const SCRIPTS = {
-  registerWorker: new Script('register-worker', REGISTER_WORKER_LUA),
-  heartbeat: new Script('heartbeat', HEARTBEAT_LUA),
-  liveWorkers: new Script('live-workers', LIVE_WORKERS_LUA),
-  sendCommand: new Script('send-command', SEND_COMMAND_LUA),
+  registerWorker: new Script('register_worker'),
+  heartbeat: new Script('heartbeat'),
+  liveWorkers: new Script('live_workers'),
+  sendCommand: new Script('send_command'),
 };
 
 /** Names the queue in the directory first, so a queue with only workers is listed. */

@@ -1,4 +1,3 @@
-import { COMMON_LUA } from './common.js';
 
 /** Lua: claimDeliveries(route, worker, leaseMs, limit), the claim step without the final flush(). */
 export const CLAIM_FN = `
@@ -124,7 +123,7 @@ end
  *          { id, target, priority, runAt, attempts, maxAttempts, name, args, opts, recoveries }
  *          and nextRunAt is the earliest future run time in 'delayed:<route>' (nil when full or none).
  */
-export const CLAIM_LUA = `${COMMON_LUA}${CLAIM_FN}
+export const CLAIM_LUA = `
 local result = claimDeliveries(ARGV[7], ARGV[8], tonumber(ARGV[9]), tonumber(ARGV[10]))
 flush()
 return result

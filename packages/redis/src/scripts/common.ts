@@ -34,16 +34,35 @@
  * lists) are gathered and issued once per key at the end of the script: flush() must end every script.
  */
 export const COMMON_LUA = `
-local P = ARGV[1]
-local NOW = tonumber(ARGV[2])
-if not NOW then
-  local t = redis.call('TIME')
-  NOW = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+-- Per call: set by begin(), which every function calls first. ARGV is the call's arguments, for the
+-- steps shared by several functions (enqueueJobs, claimDeliveries, completeDeliveries).
+local ARGV
+local P, NOW, NOWS, KEEP, JOBS, DELIVERIES
+local cache, dirty, dirtyOrder
+local pendingCounts, countOrder, pendingZadd, zaddOrder, pendingZrem, zremOrder, pendingPush, pushOrder, pendingDel
+local pendingEvents, eventSeqs, eventOrder, eventTotal, pendingTally, tallyOrder
+local heard, tails, tailsChanged
+
+local function begin(args)
+  ARGV = args
+  P = ARGV[1]
+  NOW = tonumber(ARGV[2])
+  if not NOW then
+    local t = redis.call('TIME')
+    NOW = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+  end
+  -- NOW as records and event lines write it, made once per call.
+  NOWS = string.format('%.0f', NOW)
+  KEEP = { succeeded = { tonumber(ARGV[3]), tonumber(ARGV[4]) }, failed = { tonumber(ARGV[5]), tonumber(ARGV[6]) } }
+  JOBS, DELIVERIES = P .. ':job', P .. ':delivery'
+  -- The records the call has read or written, by hash and field; written back in flush().
+  cache, dirty, dirtyOrder = { [JOBS] = {}, [DELIVERIES] = {} }, { [JOBS] = {}, [DELIVERIES] = {} }, { [JOBS] = {}, [DELIVERIES] = {} }
+  -- Gathered writes.
+  pendingCounts, countOrder, pendingZadd, zaddOrder, pendingZrem, zremOrder, pendingPush, pushOrder, pendingDel = {}, {}, {}, {}, {}, {}, {}, {}, {}
+  pendingEvents, eventSeqs, eventOrder, eventTotal, pendingTally, tallyOrder = {}, {}, {}, 0, {}, {}
+  -- Whether anyone listens to each event type; the run time at the tail of each route's waiting list.
+  heard, tails, tailsChanged = {}, {}, {}
 end
--- NOW as event lines write it, made once per call.
-local NOWS = string.format('%.0f', NOW)
-local KEEP = { succeeded = { tonumber(ARGV[3]), tonumber(ARGV[4]) }, failed = { tonumber(ARGV[5]), tonumber(ARGV[6]) } }
-local JOBS, DELIVERIES = P .. ':job', P .. ':delivery'
 
 local function fmt(n) return string.format('%.0f', n) end
 local function score(priority, runAt) return (1000 - priority) * 2199023255552 + (runAt - 1577836800000) end
@@ -54,15 +73,17 @@ local function readyKey(route, target)
 end
 
 -- Records. Stored names are short; a field that is absent reads as nil, and '' is never stored.
+-- (Written out both ways: a library's load runs without pairs().)
 local SHORT = { name = 'n', args = 'a', routes = 'R', created = 'c', nd = 'N', open = 'o', type = 't', opts = 'O',
-  bad = 'b', dedupe = 'k', empty = 'E', att0 = 'A', keepS = 'kS', keepF = 'kF', ended = 'e',
-  route = 'r', target = 'T', state = 's', priority = 'p', runAt = 'u', attempts = 'x', max = 'm', seq = 'q',
-  worker = 'w', lease = 'l', started = 'S', finished = 'f', result = 'v', error = 'X', cancel = 'C', rec = 'z', progress = 'P' }
-local LONG = {}
-for k, v in pairs(SHORT) do LONG[v] = k end
+  bad = 'b', dedupe = 'k', empty = 'E', att0 = 'A', keepS = 'kS', keepF = 'kF', ended = 'e', route = 'r',
+  target = 'T', state = 's', priority = 'p', runAt = 'u', attempts = 'x', max = 'm', seq = 'q', worker = 'w',
+  lease = 'l', started = 'S', finished = 'f', result = 'v', error = 'X', cancel = 'C', rec = 'z', progress = 'P' }
+local LONG = { n = 'name', a = 'args', R = 'routes', c = 'created', N = 'nd', o = 'open', t = 'type', O = 'opts',
+  b = 'bad', k = 'dedupe', E = 'empty', A = 'att0', kS = 'keepS', kF = 'keepF', e = 'ended', r = 'route',
+  T = 'target', s = 'state', p = 'priority', u = 'runAt', x = 'attempts', m = 'max', q = 'seq', w = 'worker',
+  l = 'lease', S = 'started', f = 'finished', v = 'result', X = 'error', C = 'cancel', z = 'rec', P = 'progress' }
 local STATE_CODE = { queued = 'q', running = 'r', succeeded = 's', failed = 'f', cancelled = 'c' }
-local STATE_NAME = {}
-for k, v in pairs(STATE_CODE) do STATE_NAME[v] = k end
+local STATE_NAME = { q = 'queued', r = 'running', s = 'succeeded', f = 'failed', c = 'cancelled' }
 -- Whole numbers are stored as numbers (smaller than their digits); read back as the same strings.
 local function packed(t)
   local out = {}
@@ -95,10 +116,6 @@ local function unpacked(blob)
   return t
 end
 
--- The records a call has read or written, by hash and field; written back in flush().
-local cache = { [JOBS] = {}, [DELIVERIES] = {} }
-local dirty = { [JOBS] = {}, [DELIVERIES] = {} }
-local dirtyOrder = { [JOBS] = {}, [DELIVERIES] = {} }
 -- Where delivery did's record is: the job's record for .0, else its own. Returns hash, field, job id.
 local function slot(did)
   if string.byte(did, -1) == 48 and string.byte(did, -2) == 46 then
@@ -134,19 +151,9 @@ local function rdel(hash, field)
 end
 local function jobRecord(jobId) return rget(JOBS, jobId) end
 
--- Gathered writes.
-local pendingCounts, countOrder = {}, {}
-local pendingZadd, zaddOrder = {}, {}
-local pendingZrem, zremOrder = {}, {}
-local pendingPush, pushOrder = {}, {}
-local pendingDel = {}
-local pendingEvents, eventSeqs, eventOrder = {}, {}, {}
-local eventTotal = 0
-local pendingTally, tallyOrder = {}, {}
 
 -- The run time of the last delivery pushed on each route's waiting list, read once per call and route:
 -- a list stays in run-time order, so a due delivery that runs earlier than its tail goes to the priority set.
-local tails, tailsChanged = {}, {}
 local function tailOf(route)
   local t = tails[route]
   if t == nil then
@@ -181,7 +188,6 @@ local function escId(s)
   return (string.gsub(s, '[%%|\\r\\n]', function(c) return string.format('%%%02X', string.byte(c)) end))
 end
 -- Whether anyone subscribes to events of 'kind' now (read once per kind and call).
-local heard = {}
 local function hears(kind)
   local h = heard[kind]
   if h == nil then

@@ -1,4 +1,3 @@
-import { COMMON_LUA } from './common.js';
 
 /** How many ARGV entries each job takes in the enqueue script. */
 export const ENQUEUE_FIELDS = 13;
@@ -94,7 +93,7 @@ end
  * A job id already stored is answered as it is, so a resent enqueue never duplicates a job.
  * Returns: a flat array: job id, 1 if deduped else 0, number of deliveries; per input job.
  */
-export const ENQUEUE_LUA = `${COMMON_LUA}${ENQUEUE_FN}
+export const ENQUEUE_LUA = `
 local out = enqueueJobs(7, #ARGV)
 flush()
 return out

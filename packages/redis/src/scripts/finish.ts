@@ -1,5 +1,3 @@
-import { CLAIM_FN } from './claim.js';
-import { COMMON_LUA } from './common.js';
 
 /** Lua: completeDeliveries(worker, first), the complete step over the triples from ARGV[first], without flush(). */
 export const COMPLETE_FN = `
@@ -29,7 +27,7 @@ end
  *          'ended:*' and retention removals, 'dedupe', events 'succeeded'.
  * Returns: per triple, 'ok', 'missing', or 'lost:<state>:<attempt>:<holder>' when that attempt no longer holds the lease.
  */
-export const COMPLETE_LUA = `${COMMON_LUA}${COMPLETE_FN}
+export const COMPLETE_LUA = `
 local out = completeDeliveries(ARGV[7], 8)
 flush()
 return out
@@ -43,7 +41,7 @@ return out
  * Writes:  what complete and claim write.
  * Returns: { completion statuses (as complete returns them), claim result (as claim returns it) }.
  */
-export const COMPLETE_AND_CLAIM_LUA = `${COMMON_LUA}${COMPLETE_FN}${CLAIM_FN}
+export const COMPLETE_AND_CLAIM_LUA = `
 local done = completeDeliveries(ARGV[7], 11)
 local claimed = claimDeliveries(ARGV[8], ARGV[7], tonumber(ARGV[9]), tonumber(ARGV[10]))
 flush()
@@ -60,7 +58,7 @@ return { done, claimed }
  *          'retrying' | 'failed' | 'cancelled'.
  * Returns: 'retrying' | 'failed' | 'cancelled' | 'missing' | 'lost:<state>:<attempt>:<holder>'.
  */
-export const FAIL_LUA = `${COMMON_LUA}
+export const FAIL_LUA = `
 local worker, did, err, retryAt, requested, attempt = ARGV[7], ARGV[8], ARGV[9], ARGV[10], ARGV[11], ARGV[12]
 local d = delivery(did)
 local status

@@ -1,4 +1,3 @@
-import { COMMON_LUA } from './common.js';
 
 /**
  * cancel — cancels a job: queued deliveries end at once, running ones get a cancel request.
@@ -6,7 +5,7 @@ import { COMMON_LUA } from './common.js';
  * Writes:  the records, the due and delayed sets and lists, 'counts', events 'cancelled' | 'cancel-requested'.
  * Returns: 1 if anything was left to cancel, else 0.
  */
-export const CANCEL_LUA = `${COMMON_LUA}
+export const CANCEL_LUA = `
 local jobId = ARGV[7]
 local job = jobRecord(jobId)
 local nd = tonumber(job and job.nd or '0')
@@ -35,7 +34,7 @@ return any
  * Writes:  the deliveries' runAt, the due and delayed sets and lists, events 'rescheduled'.
  * Returns: how many deliveries moved.
  */
-export const RESCHEDULE_LUA = `${COMMON_LUA}
+export const RESCHEDULE_LUA = `
 local jobId, runAt = ARGV[7], ARGV[8]
 local job = jobRecord(jobId)
 local nd = tonumber(job and job.nd or '0')

@@ -1,4 +1,3 @@
-import { COMMON_LUA } from './common.js';
 
 /**
  * extend-lease — renews the leases a worker's attempts still hold.
@@ -7,7 +6,7 @@ import { COMMON_LUA } from './common.js';
  * Writes:  the records' lease, 'active' scores.
  * Returns: the ids whose lease that attempt still held and now extended.
  */
-export const EXTEND_LEASE_LUA = `${COMMON_LUA}
+export const EXTEND_LEASE_LUA = `
 local worker, lease = ARGV[7], fmt(NOW + tonumber(ARGV[8]))
 local held = {}
 for i = 9, #ARGV, 2 do
@@ -37,7 +36,7 @@ return held
  *          'addressed' (pairs left with nothing queued), 'active', 'counts', events 'recovered' | 'failed' | 'cancelled'.
  * Returns: how many deliveries were taken back or failed.
  */
-export const RECOVER_LUA = `${COMMON_LUA}
+export const RECOVER_LUA = `
 local maxRecoveries = tonumber(ARGV[7])
 -- One of core's errors, given as JSON, with its message's @@NAME@@ placeholders filled in from 'values'.
 local function coreError(template, values)

@@ -1,4 +1,3 @@
-import { COMMON_LUA } from './common.js';
 
 /**
  * listen — says that a subscriber hears some event types of the queue for a while: the scripts build
@@ -7,7 +6,7 @@ import { COMMON_LUA } from './common.js';
  * Writes:  'listeners' '<type>' = now + ARGV[7], unless another subscriber's time ends later.
  * Returns: 1.
  */
-export const LISTEN_LUA = `${COMMON_LUA}
+export const LISTEN_LUA = `
 local untilAt = NOW + tonumber(ARGV[7])
 for i = 8, #ARGV do
   if tonumber(redis.call('HGET', P .. ':listeners', ARGV[i]) or '0') < untilAt then redis.call('HSET', P .. ':listeners', ARGV[i], fmt(untilAt)) end

@@ -1,4 +1,3 @@
-import { COMMON_LUA } from './common.js';
 
 /** The layout the scripts read and write (common.ts describes it). */
 export const LAYOUT_VERSION = '2';
@@ -16,7 +15,7 @@ export const LAYOUT_VERSION = '2';
  *          what it moved; 'layout' = 2 at the end.
  * Returns: 1 when the queue is in layout 2, 0 when another call is needed.
  */
-export const MIGRATE_LUA = `${COMMON_LUA}
+export const MIGRATE_LUA = `
 if redis.call('GET', P .. ':layout') == '${LAYOUT_VERSION}' then return 1 end
 local BATCH = 500
 local state = P .. ':migrating'

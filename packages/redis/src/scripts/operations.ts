@@ -1,4 +1,3 @@
-import { COMMON_LUA } from './common.js';
 
 /**
  * retry-job — runs a job's failed and cancelled deliveries again with a fresh budget.
@@ -8,7 +7,7 @@ import { COMMON_LUA } from './common.js';
  *          the job (att0 keeps the original budget, open, bad), 'delayed:<route>', 'ended:*', 'counts', events 'retrying'.
  * Returns: how many deliveries it queued (0 for a job with none to retry: of two calls at once, one gets 0).
  */
-export const RETRY_JOB_LUA = `${COMMON_LUA}
+export const RETRY_JOB_LUA = `
 local jobId, runAt, budget = ARGV[7], ARGV[8], tonumber(ARGV[9])
 local j = jobRecord(jobId)
 local nd = tonumber(j and j.nd or '0')
@@ -45,7 +44,7 @@ return moved
  *          'counts'; events 'removed'.
  * Returns: the ids deleted.
  */
-export const REMOVE_JOBS_LUA = `${COMMON_LUA}
+export const REMOVE_JOBS_LUA = `
 local removed = {}
 for i = 7, #ARGV do
   local jobId = ARGV[i]
@@ -85,7 +84,7 @@ return removed
  * Writes:  the record's progress, event 'progress' (with the JSON).
  * Returns: 'ok', 'missing' or 'lost:<state>:<attempt>:<holder>'.
  */
-export const SET_PROGRESS_LUA = `${COMMON_LUA}
+export const SET_PROGRESS_LUA = `
 local worker, did, attempt, progress = ARGV[7], ARGV[8], ARGV[9], ARGV[10]
 local d = delivery(did)
 local status = 'ok'
@@ -107,7 +106,7 @@ return status
  * Writes:  'paused', event 'paused' | 'resumed'.
  * Returns: 1 if the state changed, else 0.
  */
-export const SET_PAUSED_LUA = `${COMMON_LUA}
+export const SET_PAUSED_LUA = `
 local route = ARGV[7]
 local changed
 if ARGV[8] == '1' then
@@ -127,7 +126,7 @@ return changed
  * Writes:  nothing.
  * Returns: up to limit job ids.
  */
-export const LIST_JOBS_LUA = `${COMMON_LUA}
+export const LIST_JOBS_LUA = `
 local limit, created, after = tonumber(ARGV[7]), ARGV[8], ARGV[9]
 if created == '' then return redis.call('ZREVRANGE', P .. ':jobs', 0, limit - 1) end
 -- Byte order, as the sorted set orders equal scores (Lua's '<' follows the server's locale).
@@ -157,7 +156,7 @@ return out
  * Returns: per job, a list of records as flat field/value lists: the job with delivery 0 first, then
  *          deliveries 1 … nd − 1 (an empty list where one is gone); an empty list for a job that is gone.
  */
-export const READ_JOBS_LUA = `${COMMON_LUA}
+export const READ_JOBS_LUA = `
 local function flat(t)
   local out = {}
   if t then for k, v in pairs(t) do out[#out + 1] = k; out[#out + 1] = v end end

@@ -1,5 +1,3 @@
-import { COMMON_LUA } from './common.js';
-import { ENQUEUE_FN } from './enqueue.js';
 
 /**
  * save-schedule — saves a schedule's definition; an unchanged one keeps its runtime state. The
@@ -9,7 +7,7 @@ import { ENQUEUE_FN } from './enqueue.js';
  * Writes:  sched:<id> (def, state, next, version, created, updated), 'schedules' (set of ids).
  * Returns: 'created' | 'updated' | 'unchanged'.
  */
-export const SAVE_SCHEDULE_LUA = `${COMMON_LUA}
+export const SAVE_SCHEDULE_LUA = `
 local id, def, state, next = ARGV[7], ARGV[8], ARGV[9], ARGV[10]
 local key = P .. ':sched:' .. id
 local current = redis.call('HGET', key, 'def')
@@ -29,7 +27,7 @@ return 'created'
  * Writes:  sched:<id> (next, waiting, fired, lastFired, lastJob, version), and what enqueue writes.
  * Returns: 1 if this call fired the tick, else 0.
  */
-export const FIRE_SCHEDULE_LUA = `${COMMON_LUA}${ENQUEUE_FN}
+export const FIRE_SCHEDULE_LUA = `
 local key = P .. ':sched:' .. ARGV[7]
 local f = redis.call('HMGET', key, 'version', 'paused')
 if not f[1] or f[1] ~= ARGV[8] or f[2] == '1' then return 0 end
@@ -47,7 +45,7 @@ return 1
  * Writes:  sched:<id> (next, state, waiting, version).
  * Returns: 1 if set, else 0.
  */
-export const ADVANCE_SCHEDULE_LUA = `${COMMON_LUA}
+export const ADVANCE_SCHEDULE_LUA = `
 local key = P .. ':sched:' .. ARGV[7]
 if redis.call('HGET', key, 'version') ~= ARGV[8] then return 0 end
 redis.call('HSET', key, 'next', ARGV[9], 'state', ARGV[10], 'waiting', '', 'updated', fmt(NOW))
@@ -61,7 +59,7 @@ return 1
  * Writes:  sched:<id> (paused, version).
  * Returns: 1 if the schedule exists, else 0.
  */
-export const PAUSE_SCHEDULE_LUA = `${COMMON_LUA}
+export const PAUSE_SCHEDULE_LUA = `
 local key = P .. ':sched:' .. ARGV[7]
 if redis.call('EXISTS', key) == 0 then return 0 end
 redis.call('HSET', key, 'paused', ARGV[8], 'updated', fmt(NOW))

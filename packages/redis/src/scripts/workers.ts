@@ -1,4 +1,3 @@
-import { COMMON_LUA } from './common.js';
 
 /**
  * register-worker — registers (or re-registers) a worker, alive for a time-to-live.
@@ -7,7 +6,7 @@ import { COMMON_LUA } from './common.js';
  * Writes:  'workers' (score = expiry), worker:<id> (state running); drops registrations expired over a day ago.
  * Returns: the expiry.
  */
-export const REGISTER_WORKER_LUA = `${COMMON_LUA}
+export const REGISTER_WORKER_LUA = `
 local id, expires = ARGV[7], fmt(NOW + tonumber(ARGV[8]))
 redis.call('ZADD', P .. ':workers', expires, id)
 redis.call('HSET', P .. ':worker:' .. id, 'routes', ARGV[9], 'hostname', ARGV[10], 'pid', ARGV[11], 'started', ARGV[12],
@@ -27,7 +26,7 @@ return expires
  * Writes:  'workers', worker:<id> (lastSeen, expires, state, running; the command's obeyedAt when it is the one named).
  * Returns: the worker's hash as a flat field/value array, or 0 if the registration had expired or never existed.
  */
-export const HEARTBEAT_LUA = `${COMMON_LUA}
+export const HEARTBEAT_LUA = `
 local id, expires = ARGV[7], fmt(NOW + tonumber(ARGV[8]))
 local key = P .. ':worker:' .. id
 local current = redis.call('ZSCORE', P .. ':workers', id)
@@ -54,7 +53,7 @@ return redis.call('HGETALL', key)
  * Writes:  worker:<id> command, event 'worker-command' (its data: the command id, ARGV[9]).
  * Returns: 1, or 0 if no live worker has the id.
  */
-export const SEND_COMMAND_LUA = `${COMMON_LUA}
+export const SEND_COMMAND_LUA = `
 local id = ARGV[7]
 local current = redis.call('ZSCORE', P .. ':workers', id)
 if not current or tonumber(current) < NOW then return 0 end
@@ -70,7 +69,7 @@ return 1
  * Writes:  nothing.
  * Returns: a flat array: worker id, then its hash as a flat field/value array; per worker.
  */
-export const LIVE_WORKERS_LUA = `${COMMON_LUA}
+export const LIVE_WORKERS_LUA = `
 local out = {}
 for _, id in ipairs(redis.call('ZRANGEBYSCORE', P .. ':workers', NOW, '+inf')) do
   table.insert(out, id)
