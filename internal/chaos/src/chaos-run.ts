@@ -3,7 +3,7 @@
 import { existsSync, mkdirSync, readdirSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { SkqError, type JobRecord } from '@skq/core';
-import { openBackend, scheduledJobId, type StorageBackend } from '@skq/core/backend';
+import { matchingJobs, openBackend, scheduledJobId, type StorageBackend } from '@skq/core/backend';
 import { startBackend, type BackendUnderTest } from './backend-under-test.js';
 import type { ChaosOptions } from './chaos-options.js';
 import { checkRun, formatReport, type CheckReport } from './checker.js';
@@ -167,14 +167,11 @@ async function drain(store: StorageBackend, leaseMs: number, log: (line: string)
   log(`drain deadline passed with ${open} jobs open`);
 }
 
+/** Every job of the queue, once each (a store that lists by state may list a job in two states' pages). */
 async function listAll(store: StorageBackend, queue: string): Promise<JobRecord[]> {
-  const jobs: JobRecord[] = [];
-  for (let after: JobRecord | null = null; ; ) {
-    const page: JobRecord[] = await store.listJobs({ queue, after, limit: 500 });
-    jobs.push(...page);
-    if (page.length < 500) return jobs;
-    after = page.at(-1)!;
-  }
+  const jobs = new Map<string, JobRecord>();
+  for await (const batch of matchingJobs(store, queue, {})) for (const job of batch) jobs.set(job.id, job);
+  return [...jobs.values()];
 }
 
 /** Retries a call while the server comes back, for a minute. */

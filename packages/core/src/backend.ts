@@ -8,7 +8,7 @@ export { AimdOptionsSchema, type IntervalPolicy, type IntervalState, RtoOptionsS
 export { firstTick, nextCron, policyOf, tickAfter, tickAfterRun } from './schedule/schedule-rule.js';
 export { scheduledJobId, ScheduleRunner, type ScheduleRunnerOptions, ScheduleRunnerOptionsSchema } from './schedule/schedule-runner.js';
 export { ConjoiningScheduler, RecurrenceSchema, ruleOf, saveSchedule, type ScheduleTarget, TimeSchedulerOptionsSchema } from './schedule/schedulers.js';
-export { type BackoffPolicy, type ClaimedDelivery, type ClaimRequest, type ClaimResult, type EnqueueResult, type FailRequest, JOB_EVENT_TYPES, JOB_STATES, type JobEventListener, type JobPosition, type JobRunOptions, type LeaseToken, type ListJobsQuery, MAX_LEASE_RECOVERIES, MAX_PRIORITY, MIN_PRIORITY, type NewJob, type QueueType, type RetentionRule, type ScheduleDefinition, type ScheduledJob, type ScheduleFiring, type StorageCapabilities, TERMINAL_STATES, WHOLE_QUEUE, type WorkerRegistration } from './storage/contract.js';
+export { type BackoffPolicy, type ClaimedDelivery, type ClaimRequest, type ClaimResult, type EnqueueResult, type FailRequest, JOB_EVENT_TYPES, JOB_STATES, type JobEventListener, type JobPosition, type JobRunOptions, type LeaseToken, type ListJobsQuery, MAX_LEASE_RECOVERIES, MAX_PRIORITY, MIN_PRIORITY, type NewJob, type QueueType, type RetentionRule, type ScheduleDefinition, type ScheduledJob, type ScheduleFiring, type StateListPage, type StateListQuery, type StorageCapabilities, TERMINAL_STATES, WHOLE_QUEUE, type WorkerRegistration } from './storage/contract.js';
 export { cancelledError, chargedAttempts, expiredLeaseError, expiredLeaseErrorOf, expiredLeaseOutcome, type ExpiredLeaseOutcome, holdsLease, jobIdOfDelivery, leaseLost, leaseOf, unreadableJobError, workerGoneError, zeroStateCounts } from './storage/lease-rules.js';
 export { type EndedKind, type Retention, retentionFromText, retentionRule, RetentionSchedule, RetentionSchema, type RetentionStep, trimEvery } from './storage/retention.js';
 export { minuteOf, THROUGHPUT_WINDOW_MS, type ThroughputBucket } from './storage/throughput.js';
@@ -42,7 +42,7 @@ export { commandArgv, SHELL_JOB, shellInvocation, ShellOptionsSchema, shellRunna
 export { CALL_JOB, CallOptionsSchema, type ModuleImporter, moduleInvocation, moduleRunnable, type ModuleTaskPolicy } from './job/module-task.js';
 export { type JobReader } from './job/job-handle.js';
 export { parseQueueOptions, QueueOptionsSchema } from './queue/queue-options.js';
-export { listJobsPage, ListQuerySchema, matchingJobs } from './queue/job-listing.js';
+export { LISTING_ORDER, listJobsPage, ListQuerySchema, matchingJobs } from './queue/job-listing.js';
 export { type StorageBackend } from './storage/storage-backend.js';
 export { aggregateState, summarizeDeliveries } from './storage/delivery-summary.js';
 export { type JobStorage } from './storage/roles/job-storage.js';

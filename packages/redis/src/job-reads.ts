@@ -1,22 +1,22 @@
-// The Redis backend's reads of jobs: one by id, a page of the listing, and a job's log lines.
+// The Redis backend's reads of jobs: one by id, a page of a state's listing, and a job's log lines.
 import type { JobRecord, LogLine } from '@skq/core';
-import type { ListJobsQuery } from '@skq/core/backend';
+import type { StateListPage, StateListQuery } from '@skq/core/backend';
 import type { CommandRunner } from './command-runner.js';
 import { toDelivery, toJobRecord } from './records.js';
 import { Script } from './script-runner.js';
 
-const LIST_JOBS = new Script('list_jobs');
+const LIST_STATE = new Script('list_state');
 const READ_JOBS = new Script('read_jobs');
 
 export async function getJob(runner: CommandRunner, queue: string, jobId: string): Promise<JobRecord | null> {
   return runner.call('getJob', queue, async () => (await readJobs(runner, queue, [jobId]))[0] ?? null);
 }
 
-/** The page's ids from the listing script, then the jobs (one gone meanwhile is skipped). */
-export async function listJobs(runner: CommandRunner, query: ListJobsQuery): Promise<JobRecord[]> {
-  const args = [query.limit, query.after ? Math.round(query.after.createdAt) : '', query.after?.id ?? ''];
-  const ids = (await runner.run('listJobs', query.queue, LIST_JOBS, runner.keys(query.queue).jobs, args)) as string[];
-  return runner.call('listJobs', query.queue, () => readJobs(runner, query.queue, ids));
+/** A page of the jobs one state's index holds, with the records, in one call. */
+export async function listJobsInState(runner: CommandRunner, query: StateListQuery): Promise<StateListPage> {
+  const args = [query.state, query.cursor ?? '', query.limit];
+  const [cursor, ids, rows] = (await runner.run('listJobsInState', query.queue, LIST_STATE, runner.keys(query.queue).counts, args)) as [string | null, string[], string[][][]];
+  return { jobs: toRecords(query.queue, ids, rows), cursor: cursor || null };
 }
 
 export async function getLogs(runner: CommandRunner, queue: string, jobId: string): Promise<LogLine[]> {
@@ -27,7 +27,12 @@ export async function getLogs(runner: CommandRunner, queue: string, jobId: strin
 /** Jobs with their deliveries in one script call, skipping any gone. */
 async function readJobs(runner: CommandRunner, queue: string, jobIds: string[]): Promise<JobRecord[]> {
   if (jobIds.length === 0) return [];
-  const rows = (await runner.run('readJobs', queue, READ_JOBS, runner.keys(queue).jobs, jobIds)) as string[][][];
+  const rows = (await runner.run('readJobs', queue, READ_JOBS, runner.keys(queue).counts, jobIds)) as string[][][];
+  return toRecords(queue, jobIds, rows);
+}
+
+/** Jobs from their records' field lists (the job with delivery 0, then its further deliveries); a job gone is skipped. */
+function toRecords(queue: string, jobIds: string[], rows: string[][][]): JobRecord[] {
   const now = Date.now();
   const records: JobRecord[] = [];
   jobIds.forEach((id, j) => {

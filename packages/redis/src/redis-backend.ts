@@ -16,7 +16,8 @@ import type {
   FailRequest,
   JobEventListener,
   LeaseToken,
-  ListJobsQuery,
+  StateListPage,
+  StateListQuery,
   NewJob,
   ScheduleDefinition,
   ScheduleFiring,
@@ -54,7 +55,7 @@ import * as workers from './worker-operations.js';
  */
 export class RedisBackend implements StorageBackend {
   readonly kind = 'redis';
-  readonly capabilities: StorageCapabilities = { crossProcess: true, pushEvents: true, batchClaim: true, durable: true };
+  readonly capabilities: StorageCapabilities = { crossProcess: true, pushEvents: true, batchClaim: true, durable: true, listing: 'by-state' };
   private readonly runner: CommandRunner;
   private readonly batches: WorkerBatches;
   private readonly subscriptions: EventSubscriptions;
@@ -115,8 +116,8 @@ export class RedisBackend implements StorageBackend {
     return reads.getJob(this.runner, queue, jobId);
   }
 
-  listJobs(query: ListJobsQuery): Promise<JobRecord[]> {
-    return reads.listJobs(this.runner, query);
+  listJobsInState(query: StateListQuery): Promise<StateListPage> {
+    return reads.listJobsInState(this.runner, query);
   }
 
   retryJob(queue: string, jobId: string, request: { runAt: number; attempts: number }): Promise<number> {

@@ -1,7 +1,7 @@
 import { z } from 'zod';
 import { safeParseInput } from '../config.js';
 import { SkqError, describeIssues } from '../errors.js';
-import { JOB_STATES, type JobPosition, type JobRecord, type JobState } from '../storage/contract.js';
+import { JOB_STATES, type JobPosition, type JobRecord, type JobState, type StorageCapabilities } from '../storage/contract.js';
 import type { JobStorage } from '../storage/roles/job-storage.js';
 
 /**
@@ -66,9 +66,11 @@ const SCAN_BATCH = 1_000;
 const SCAN_BUDGET = 5_000;
 
 /**
- * One page of a queue's jobs. Backends list in one order (newest first, ties by id) from a
- * position; filters apply here, once for every backend. The cursor is the position the page ended
- * at, so jobs enqueued meanwhile never shift a page: paging visits each older job exactly once.
+ * One page of a queue's jobs. Stores list in one of two ways (`capabilities.listing`): newest first
+ * by creation, or one state at a time from their indexes. Filters apply here, once for every store.
+ * By creation, the cursor is the position the page ended at, so jobs enqueued meanwhile never shift a
+ * page: paging visits each older job exactly once. By state, the states come in {@link LISTING_ORDER}
+ * (or only the one asked for), each in its own order, and the cursor is the store's place in it.
  *
  * @example
  * ```ts
@@ -76,11 +78,14 @@ const SCAN_BUDGET = 5_000;
  * while (page.nextCursor) page = await listJobsPage(backend, 'demo', { state: 'failed', cursor: page.nextCursor });
  * ```
  */
-export async function listJobsPage(backend: JobStorage, queue: string, query: ListQuery): Promise<JobPage> {
+export async function listJobsPage(backend: JobStorage & { capabilities?: StorageCapabilities }, queue: string, query: ListQuery): Promise<JobPage> {
   const parsed = safeParseInput(ListQuerySchema, query ?? {});
   if (!parsed.success) {
     throw new SkqError('ARGS_INVALID', `invalid list query: ${describeIssues(parsed.error.issues, 'query')}`, { cause: parsed.error, context: { queue } });
   }
+  if (backend.capabilities?.listing === 'by-state') return listByState(backend, queue, parsed.data);
+  if (!backend.listJobs) throw new SkqError('BACKEND_ERROR', 'the store lists jobs neither by creation nor by state', { context: { queue } });
+  const listJobs = backend.listJobs.bind(backend);
   const { limit, cursor, ...filter } = parsed.data;
   let after = cursor === undefined ? null : decodeCursor(cursor, queue);
   const jobs: JobRecord[] = [];
@@ -88,7 +93,7 @@ export async function listJobsPage(backend: JobStorage, queue: string, query: Li
   let step = limit;
   for (let scanned = 0; scanned < SCAN_BUDGET; step = Math.min(SCAN_BATCH, step * 2)) {
     const asked = Math.min(step, SCAN_BUDGET - scanned);
-    const batch = await backend.listJobs({ queue, after, limit: asked });
+    const batch = await listJobs({ queue, after, limit: asked });
     for (const job of batch) {
       after = positionOf(job);
       if (!matches(job, filter)) continue;
@@ -99,6 +104,45 @@ export async function listJobsPage(backend: JobStorage, queue: string, query: Li
     if (batch.length < asked) return { jobs, nextCursor: null };
   }
   return { jobs, nextCursor: after ? encodeCursor(after) : null };
+}
+
+/**
+ * The order of states in a listing of every state from a store that lists by state: what is running
+ * and waiting first, then what has ended.
+ *
+ * @example
+ * ```ts
+ * LISTING_ORDER[0]; // 'running'
+ * ```
+ */
+export const LISTING_ORDER: readonly JobState[] = ['running', 'queued', 'scheduled', 'failed', 'cancelled', 'succeeded'];
+
+async function listByState(backend: JobStorage, queue: string, query: z.output<typeof ListQuerySchema>): Promise<JobPage> {
+  if (!backend.listJobsInState) throw new SkqError('BACKEND_ERROR', 'the store declares listing by state but cannot list a state', { context: { queue } });
+  const { limit, cursor, ...filter } = query;
+  const states = filter.state ? [filter.state] : LISTING_ORDER;
+  let [at, place] = cursor === undefined ? [0, null] : decodeStateCursor(cursor, states.length, queue);
+  const jobs: JobRecord[] = [];
+  const seen = new Set<string>();
+  // The store's cursor cannot stop inside a page it returned: each step asks for no more than the page still needs.
+  for (let scanned = 0; scanned < SCAN_BUDGET; ) {
+    const state = states[at]!;
+    const page = await backend.listJobsInState({ queue, state, cursor: place, limit: Math.min(limit - jobs.length, SCAN_BUDGET - scanned) });
+    scanned += page.jobs.length;
+    for (const job of page.jobs) {
+      // A job may sit in one state's index through several deliveries: it is listed once, under its own state.
+      if (seen.has(job.id) || !matches(job, { ...filter, state })) continue;
+      seen.add(job.id);
+      jobs.push(job);
+    }
+    place = page.cursor;
+    if (place === null) {
+      at += 1;
+      if (at === states.length) return { jobs, nextCursor: null };
+    }
+    if (jobs.length >= limit) break;
+  }
+  return { jobs, nextCursor: encodeStateCursor(at, place) };
 }
 
 /**
@@ -124,6 +168,20 @@ function matches(job: JobRecord, filter: { state?: JobState; name?: string; rout
   if (filter.route && !job.routes.includes(filter.route)) return false;
   if (filter.search && !job.id.startsWith(filter.search) && !job.name.includes(filter.search)) return false;
   return true;
+}
+
+function encodeStateCursor(at: number, place: string | null): string {
+  return Buffer.from(JSON.stringify(['state', at, place])).toString('base64url');
+}
+
+function decodeStateCursor(cursor: string, states: number, queue: string): [number, string | null] {
+  try {
+    const [kind, at, place] = JSON.parse(Buffer.from(cursor, 'base64url').toString('utf8')) as unknown[];
+    if (kind === 'state' && Number.isInteger(at) && (at as number) >= 0 && (at as number) < states && (place === null || typeof place === 'string')) return [at as number, place as string | null];
+  } catch {
+    // Reported below.
+  }
+  throw new SkqError('ARGS_INVALID', 'invalid list query: query.cursor is not a cursor that list() returned', { context: { queue, field: 'cursor' } });
 }
 
 function positionOf(job: JobRecord): JobPosition {

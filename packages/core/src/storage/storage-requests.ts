@@ -1,5 +1,5 @@
 import type { SerializedError } from '../errors.js';
-import type { ClaimedDelivery, JobState } from './job-records.js';
+import type { ClaimedDelivery, JobRecord, JobState } from './job-records.js';
 
 // What backends declare and what the contract asks of them: capabilities, claims, failures, listings, counts.
 
@@ -27,6 +27,12 @@ export interface StorageCapabilities {
    * skunq's own caps apply.
    */
   maxValueBytes?: number;
+  /**
+   * How the store lists jobs. `'by-creation'` (the default): `listJobs`, every job newest first.
+   * `'by-state'`: `listJobsInState`, one state at a time in that state's own order, from indexes the
+   * store keeps per state anyway (a store that keeps no index by creation, to stay small per job).
+   */
+  listing?: 'by-creation' | 'by-state';
 }
 
 /**
@@ -111,6 +117,38 @@ export interface ListJobsQuery {
   /** List jobs that come after this one in the order (older, or as old with a lower id); omit to start at the newest. */
   after?: JobPosition | null;
   limit: number;
+}
+
+/**
+ * What {@link StorageBackend.listJobsInState} is asked for.
+ *
+ * @example
+ * ```ts
+ * const query: StateListQuery = { queue: 'demo', state: 'failed', cursor: null, limit: 50 }; // the first page
+ * const { jobs, cursor } = await backend.listJobsInState!(query);
+ * ```
+ */
+export interface StateListQuery {
+  queue: string;
+  state: JobState;
+  /** The `cursor` of the previous page; null for the first. */
+  cursor: string | null;
+  limit: number;
+}
+
+/**
+ * A page of {@link StorageBackend.listJobsInState}: jobs the state's index holds (core checks each
+ * job's state, as a job may have left the state since), and where the next page starts.
+ *
+ * @example
+ * ```ts
+ * const page: StateListPage = { jobs: [], cursor: null }; // nothing more in this state
+ * ```
+ */
+export interface StateListPage {
+  jobs: JobRecord[];
+  /** Pass it back for the next page; null when the state has no more. */
+  cursor: string | null;
 }
 
 /**

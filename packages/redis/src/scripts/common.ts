@@ -17,21 +17,23 @@
  *   [type, opts (JSON of non-default run options), bad, dedupe, empty, att0, keepS, keepF, ended]. Delivery
  *   fields: route, [target], state, priority (omitted when 0), runAt (omitted when it is the job's created),
  *   attempts (omitted when 0), max, seq, [worker, lease, started, finished, result, error, cancel, rec, progress].
- * - Due deliveries: 'waiting:<route>' LIST (priority 0, FIFO), 'prio:<route>' ZSET (other priorities),
+ * - Due deliveries: 'waiting:<route>' LIST (priority 0, in run-time order: 'tails' holds each list's last
+ *   run time, and one due earlier goes to the priority set), 'prio:<route>' ZSET (other priorities),
  *   'ready:<route>:@<worker>' ZSET (broadcast deliveries addressed to one worker); 'delayed:<route>' ZSET
  *   (score = runAt) promoted by the claim once due. ZSET members are `<16-digit seq>:<deliveryId>`, scored
  *   (1000 - priority) · 2^41 + (runAt - 2020-01-01), exact in a double for priorities in [-1000, 1000]
  *   until 2089, so equal scores keep enqueue order.
- * - 'active' ZSET (score = lease end); 'jobs' ZSET (score = created, the listing); 'ended:succeeded' and
- *   'ended:failed' LISTs of ended job ids, newest first (retention pops the oldest); 'counts' hash
+ * - 'active' ZSET (score = lease end); 'ended:succeeded' and 'ended:failed' LISTs of ended job ids, newest
+ *   first (retention pops the oldest). These keys are the listing too (listing.ts): no index by creation.
+ *   'counts' hash
  *   '<route>|<state>'; 'addressed' set of '<route>|<worker>' pairs that broadcast deliveries were queued for.
  * - Events on channels ev:<type>, built only for types in 'listeners' (type -> until when, server ms, someone
  *   subscribes; see listen.ts); 'paused' set of paused routes ('*' for the queue); tp:<minute> hashes
  *   '<route>|c' / '<route>|f' of jobs completed and failed in that minute (expiring after a day). A job's
  *   own retention, when it has one, is keepS / keepF = '<count>,<ageMs>' (-1: no limit), overriding ARGV[3..6].
  *
- * Writes that many jobs of one call share (records, counts, events, the 'active' and 'jobs' sets, the waiting
- * lists) are gathered and issued once per key at the end of the script: flush() must end every script.
+ * Writes that many jobs of one call share (records, counts, events, the 'active' set, the waiting lists)
+ * are gathered and issued once per key at the end of the call: flush() must end every function that writes.
  */
 export const COMMON_LUA = `
 -- Per call: set by begin(), which every function calls first. ARGV is the call's arguments, for the
@@ -334,7 +336,6 @@ local function removeJob(jobId, skip, nd)
   end
   rdel(JOBS, jobId)
   delLater(P .. ':logs:' .. jobId)
-  zremLater(P .. ':jobs', jobId)
 end
 
 -- A job's own retention ('<count>,<ageMs>'), else the backend's.

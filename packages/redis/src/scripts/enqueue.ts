@@ -59,7 +59,6 @@ for i = first, last, ${ENQUEUE_FIELDS} do
       elseif dedupe ~= '' then
         redis.call('HSET', P .. ':dedupe', dedupe, id)
       end
-      zaddLater(P .. ':jobs', created, id)
       for n, t in ipairs(targets) do
         local did = id .. '.' .. (n - 1)
         seq = seq + 1
@@ -88,7 +87,7 @@ end
  *          priority, runAt, attempts, dedupe key ('' for none), createdAt, run options other than
  *          attempts (JSON, '' when they are the defaults), the job's own retention of succeeded and of
  *          failed jobs ('<count>,<ageMs>', '' for the backend's); the dedupe hash; for broadcast jobs, the live workers.
- * Writes:  'job' (the job with delivery 0), 'delivery' (deliveries n ≥ 1), 'jobs', 'dedupe', 'seq', 'waiting:<route>',
+ * Writes:  'job' (the job with delivery 0), 'delivery' (deliveries n ≥ 1), 'dedupe', 'seq', 'waiting:<route>',
  *          'prio:<route>', 'ready:<route>:@<worker>' or 'delayed:<route>', 'addressed', 'counts', events 'enqueued'.
  * A job id already stored is answered as it is, so a resent enqueue never duplicates a job.
  * Returns: a flat array: job id, 1 if deduped else 0, number of deliveries; per input job.

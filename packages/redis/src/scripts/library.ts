@@ -7,7 +7,8 @@ import { CANCEL_LUA, RESCHEDULE_LUA } from './job-control.js';
 import { EXTEND_LEASE_LUA, RECOVER_LUA } from './lease.js';
 import { LISTEN_LUA } from './listen.js';
 import { MIGRATE_LUA } from './migrate.js';
-import { LIST_JOBS_LUA, READ_JOBS_LUA, REMOVE_JOBS_LUA, RETRY_JOB_LUA, SET_PAUSED_LUA, SET_PROGRESS_LUA } from './operations.js';
+import { LIST_STATE_LUA, READ_JOBS_LUA, ROWS_FN } from './listing.js';
+import { REMOVE_JOBS_LUA, RETRY_JOB_LUA, SET_PAUSED_LUA, SET_PROGRESS_LUA } from './operations.js';
 import { ADVANCE_SCHEDULE_LUA, FIRE_SCHEDULE_LUA, PAUSE_SCHEDULE_LUA, SAVE_SCHEDULE_LUA } from './schedules.js';
 import { HEARTBEAT_LUA, LIVE_WORKERS_LUA, REGISTER_WORKER_LUA, SEND_COMMAND_LUA } from './workers.js';
 
@@ -24,7 +25,7 @@ const BODIES = {
   recover_expired: RECOVER_LUA,
   listen: LISTEN_LUA,
   migrate: MIGRATE_LUA,
-  list_jobs: LIST_JOBS_LUA,
+  list_state: LIST_STATE_LUA,
   read_jobs: READ_JOBS_LUA,
   remove_jobs: REMOVE_JOBS_LUA,
   retry_job: RETRY_JOB_LUA,
@@ -43,7 +44,7 @@ const BODIES = {
 /** A function of the library. */
 export type FunctionName = keyof typeof BODIES;
 
-const CODE = `${COMMON_LUA}${ENQUEUE_FN}${COMPLETE_FN}${CLAIM_FN}
+const CODE = `${COMMON_LUA}${ENQUEUE_FN}${COMPLETE_FN}${CLAIM_FN}${ROWS_FN}
 ${Object.entries(BODIES)
   .map(([name, body]) => `redis.register_function('@@PREFIX@@${name}', function(KEYS, ARGV)\nbegin(ARGV)\n${body}\nend)`)
   .join('\n')}

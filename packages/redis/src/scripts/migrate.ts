@@ -83,7 +83,8 @@ else
   end
   if moved == 0 then
     redis.call('SET', P .. ':layout', '${LAYOUT_VERSION}')
-    redis.call('DEL', state)
+    -- Layout 1's listing by creation: layout 2 lists by state.
+    redis.call('DEL', state, P .. ':jobs')
     return 1
   end
 end

@@ -40,7 +40,7 @@ return moved
 /**
  * remove-jobs — deletes jobs with their deliveries and logs, skipping any with a running delivery.
  * Reads:   ARGV[7…] job ids; their records.
- * Writes:  deletes the records and logs:<id>; the due and delayed sets and lists, 'jobs', 'ended:*', 'dedupe',
+ * Writes:  deletes the records and logs:<id>; the due and delayed sets and lists, 'ended:*', 'dedupe',
  *          'counts'; events 'removed'.
  * Returns: the ids deleted.
  */
@@ -118,60 +118,4 @@ else
 end
 flush()
 return changed
-`;
-
-/**
- * list-jobs — job ids in listing order (created descending, then id descending) after a position.
- * Reads:   ARGV[7] limit, ARGV[8] created of the position ('' to start at the newest), ARGV[9] its id; 'jobs'.
- * Writes:  nothing.
- * Returns: up to limit job ids.
- */
-export const LIST_JOBS_LUA = `
-local limit, created, after = tonumber(ARGV[7]), ARGV[8], ARGV[9]
-if created == '' then return redis.call('ZREVRANGE', P .. ':jobs', 0, limit - 1) end
--- Byte order, as the sorted set orders equal scores (Lua's '<' follows the server's locale).
-local function bytesBefore(a, b)
-  local n = math.min(#a, #b)
-  for i = 1, n do
-    local x, y = string.byte(a, i), string.byte(b, i)
-    if x ~= y then return x < y end
-  end
-  return #a < #b
-end
-local out = {}
--- Jobs created in the same ms as the position: those with a lower id come next.
-for _, id in ipairs(redis.call('ZREVRANGEBYSCORE', P .. ':jobs', created, created)) do
-  if bytesBefore(id, after) and #out < limit then out[#out + 1] = id end
-end
-if #out < limit then
-  for _, id in ipairs(redis.call('ZREVRANGEBYSCORE', P .. ':jobs', '(' .. created, '-inf', 'LIMIT', 0, limit - #out)) do out[#out + 1] = id end
-end
-return out
-`;
-
-/**
- * read-jobs — jobs with all their deliveries, as field lists.
- * Reads:   ARGV[7…] job ids; their records.
- * Writes:  nothing.
- * Returns: per job, a list of records as flat field/value lists: the job with delivery 0 first, then
- *          deliveries 1 … nd − 1 (an empty list where one is gone); an empty list for a job that is gone.
- */
-export const READ_JOBS_LUA = `
-local function flat(t)
-  local out = {}
-  if t then for k, v in pairs(t) do out[#out + 1] = k; out[#out + 1] = v end end
-  return out
-end
-local out = {}
-for i = 7, #ARGV do
-  local jobId = ARGV[i]
-  local j = jobRecord(jobId)
-  local rows = {}
-  if j then
-    rows[1] = flat(j)
-    for n = 1, tonumber(j.nd or '0') - 1 do rows[#rows + 1] = flat(rget(DELIVERIES, jobId .. '.' .. n)) end
-  end
-  out[#out + 1] = rows
-end
-return out
 `;

@@ -1,4 +1,4 @@
-import type { EnqueueResult, JobRecord, ListJobsQuery, NewJob, StateCounts } from '../contract.js';
+import type { EnqueueResult, JobRecord, ListJobsQuery, NewJob, StateCounts, StateListPage, StateListQuery } from '../contract.js';
 
 /**
  * Jobs and their deliveries: storing, reading and listing them.
@@ -24,8 +24,15 @@ export interface JobStorage {
   /**
    * Up to `limit` jobs of a queue in listing order (newest first: creation time, then id, both
    * descending), starting after `after`. Keyset paging: jobs added meanwhile never shift a page.
+   * Every store with `capabilities.listing` `'by-creation'` (the default) has it.
    */
-  listJobs(query: ListJobsQuery): Promise<JobRecord[]>;
+  listJobs?(query: ListJobsQuery): Promise<JobRecord[]>;
+
+  /**
+   * Up to `limit` jobs from the index of one state, in that state's order, from `cursor`. Stores with
+   * `capabilities.listing` `'by-state'` have it; core's listing filters what it returns.
+   */
+  listJobsInState?(query: StateListQuery): Promise<StateListPage>;
 
   /** Delivery counts per route and state. */
   countByState(queue: string): Promise<StateCounts>;

@@ -1,0 +1,17 @@
+import { startRedis } from '@skq/testing/servers';
+import { RedisBackend } from '@skq/redis';
+import { SkunkQueue } from '@skq/core';
+const server = await startRedis();
+const backend = await RedisBackend.connect(`redis://127.0.0.1:${server.port}?removeOnComplete=true`);
+const queue = new SkunkQueue('fire', { backend });
+const job = queue.job({ name: 'noop', routes: ['bench'] }, async (_d: { n: number }) => undefined);
+for (let i = 0; i < 2000; i++) await job.fire({ n: i });
+const N = Number(process.env.N ?? 10000);
+const c0 = process.cpuUsage();
+const t0 = performance.now();
+for (let i = 0; i < N; i++) await job.fire({ n: i });
+const ms = performance.now() - t0;
+const c = process.cpuUsage(c0);
+console.log('fire one:', ((ms * 1000) / N).toFixed(1), 'us/job wall;', (c.user / N).toFixed(1), 'user', (c.system / N).toFixed(1), 'sys');
+await backend.close();
+await server.stop();

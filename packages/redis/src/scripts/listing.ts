@@ -1,0 +1,123 @@
+// The listing's functions: jobs by id, and the jobs a state's index holds, a page at a time.
+
+/** Lua: rows(ids), each job's records as flat field/value lists (the job with delivery 0, then deliveries 1 … nd − 1). */
+export const ROWS_FN = `
+local function flat(t)
+  local out = {}
+  if t then for k, v in pairs(t) do out[#out + 1] = k; out[#out + 1] = v end end
+  return out
+end
+local function rows(ids)
+  local out = {}
+  for _, jobId in ipairs(ids) do
+    local j = jobRecord(jobId)
+    local r = {}
+    if j then
+      r[1] = flat(j)
+      for n = 1, tonumber(j.nd or '0') - 1 do r[#r + 1] = flat(rget(DELIVERIES, jobId .. '.' .. n)) end
+    end
+    out[#out + 1] = r
+  end
+  return out
+end
+`;
+
+/**
+ * read-jobs — jobs with all their deliveries, as field lists.
+ * Reads:   ARGV[7…] job ids; their records.
+ * Writes:  nothing.
+ * Returns: per job, a list of records as flat field/value lists: the job with delivery 0 first, then
+ *          deliveries 1 … nd − 1 (an empty list where one is gone); an empty list for a job that is gone.
+ */
+export const READ_JOBS_LUA = `
+local ids = {}
+for i = 7, #ARGV do ids[#ids + 1] = ARGV[i] end
+return rows(ids)
+`;
+
+/**
+ * list-state — a page of the jobs one state's index holds. A state's index is one or more keys, read
+ * in turn: running, 'active' (by lease end); queued, per route (sorted) 'prio:<route>' then
+ * 'waiting:<route>' (run order), then the 'ready:<route>:@<worker>' sets, then the delayed sets (whose due
+ * deliveries are queued until a claim promotes them); scheduled, the 'delayed:<route>' sets (by run
+ * time); succeeded, 'ended:succeeded'; failed and cancelled, 'ended:failed' (newest first).
+ * Reads:   ARGV[7] state, ARGV[8] cursor ('' for the first page: JSON [key index, offset, key, last member]),
+ *          ARGV[9] limit; 'counts' (the routes), 'addressed', the index keys, the records.
+ * Writes:  nothing.
+ * Returns: { cursor (false when the state has no more), job ids, their rows as read-jobs returns them }.
+ *          A page resumes after the member it ended at (LPOS / ZRANK); when that member has left its key,
+ *          at the same offset, or for a waiting list (taken from its head) at its head.
+ */
+export const LIST_STATE_LUA = `
+local state, limit = ARGV[7], tonumber(ARGV[9])
+local routes, known = {}, {}
+for _, field in ipairs(redis.call('HKEYS', P .. ':counts')) do
+  local route = string.match(field, '^(.*)|[^|]*$')
+  if route and not known[route] then known[route] = true; routes[#routes + 1] = route end
+end
+table.sort(routes)
+-- Sources: { 'l' (list) or 'z' (sorted set), key, what a member names ('job', 'did' or 'seq:did') }.
+local sources = {}
+local function add(kind, key, holds) sources[#sources + 1] = { kind, key, holds } end
+if state == 'running' then
+  add('z', P .. ':active', 'did')
+elseif state == 'queued' or state == 'scheduled' then
+  if state == 'queued' then
+    for _, r in ipairs(routes) do add('z', P .. ':prio:' .. r, 'seq:did'); add('l', P .. ':waiting:' .. r, 'did') end
+    local targets = redis.call('SMEMBERS', P .. ':addressed')
+    table.sort(targets)
+    for _, pair in ipairs(targets) do
+      local route, worker = string.match(pair, '^(.*)|([^|]*)$')
+      add('z', readyKey(route, worker), 'seq:did')
+    end
+  end
+  for _, r in ipairs(routes) do add('z', P .. ':delayed:' .. r, 'seq:did') end
+elseif state == 'succeeded' then
+  add('l', P .. ':ended:succeeded', 'job')
+else
+  add('l', P .. ':ended:failed', 'job')
+end
+local at, offset, last = 1, 0, ''
+if ARGV[8] ~= '' then
+  local c = cjson.decode(ARGV[8])
+  at, offset, last = tonumber(c[1]), tonumber(c[2]), c[4]
+  -- Sources come and go with routes and workers: find the key the page ended in.
+  if not sources[at] or sources[at][2] ~= c[3] then
+    at = #sources + 1
+    for i, src in ipairs(sources) do if src[2] == c[3] then at = i end end
+    if at > #sources then at, offset, last = 1, 0, '' end
+  end
+end
+local ids, seen = {}, {}
+local resume = last ~= ''
+while at <= #sources and #ids < limit do
+  local kind, key, holds = sources[at][1], sources[at][2], sources[at][3]
+  local start = offset
+  if resume then
+    local i
+    if kind == 'l' then i = redis.call('LPOS', key, last) else i = redis.call('ZRANK', key, last) end
+    if i then start = i + 1 elseif holds == 'did' and kind == 'l' then start = 0 end
+    resume = false
+  end
+  local need = limit - #ids
+  local items
+  if kind == 'l' then items = redis.call('LRANGE', key, start, start + need - 1) else items = redis.call('ZRANGE', key, start, start + need - 1) end
+  for _, m in ipairs(items) do
+    local id = m
+    if holds ~= 'job' then
+      if holds == 'seq:did' then id = string.sub(m, 18) end
+      id = string.match(id, '^(.+)%.%d+$')
+    end
+    if id and not seen[id] then seen[id] = true; ids[#ids + 1] = id end
+    last = m
+  end
+  if #items < need then
+    at, offset, last = at + 1, 0, ''
+  else
+    offset = start + #items
+  end
+end
+local cursor = false
+if at <= #sources then cursor = cjson.encode({ at, offset, sources[at][2], last }) end
+return { cursor, ids, rows(ids) }
+`;
