@@ -2,7 +2,7 @@
 import type { JobRecord, LogLine } from '@skq/core';
 import type { StateListPage, StateListQuery } from '@skq/core/backend';
 import type { CommandRunner } from './command-runner.js';
-import { toDelivery, toJobRecord } from './records.js';
+import { storedFields, toDelivery, toJobRecord } from './records.js';
 import { Script } from './script-runner.js';
 
 const LIST_STATE = new Script('list_state');
@@ -15,7 +15,7 @@ export async function getJob(runner: CommandRunner, queue: string, jobId: string
 /** A page of the jobs one state's index holds, with the records, in one call. */
 export async function listJobsInState(runner: CommandRunner, query: StateListQuery): Promise<StateListPage> {
   const args = [query.state, query.cursor ?? '', query.limit];
-  const [cursor, ids, rows] = (await runner.run('listJobsInState', query.queue, LIST_STATE, runner.keys(query.queue).counts, args)) as [string | null, string[], string[][][]];
+  const [cursor, ids, rows] = (await runner.run('listJobsInState', query.queue, LIST_STATE, runner.keys(query.queue).counts, args)) as [string | null, string[], (string | number)[][][]];
   return { jobs: toRecords(query.queue, ids, rows), cursor: cursor || null };
 }
 
@@ -27,26 +27,21 @@ export async function getLogs(runner: CommandRunner, queue: string, jobId: strin
 /** Jobs with their deliveries in one script call, skipping any gone. */
 async function readJobs(runner: CommandRunner, queue: string, jobIds: string[]): Promise<JobRecord[]> {
   if (jobIds.length === 0) return [];
-  const rows = (await runner.run('readJobs', queue, READ_JOBS, runner.keys(queue).counts, jobIds)) as string[][][];
+  const rows = (await runner.run('readJobs', queue, READ_JOBS, runner.keys(queue).counts, jobIds)) as (string | number)[][][];
   return toRecords(queue, jobIds, rows);
 }
 
 /** Jobs from their records' field lists (the job with delivery 0, then its further deliveries); a job gone is skipped. */
-function toRecords(queue: string, jobIds: string[], rows: string[][][]): JobRecord[] {
+function toRecords(queue: string, jobIds: string[], rows: (string | number)[][][]): JobRecord[] {
   const now = Date.now();
   const records: JobRecord[] = [];
   jobIds.forEach((id, j) => {
-    const [job, ...rest] = (rows[j] ?? []).map(fields);
+    const [first, ...more] = rows[j] ?? [];
+    const job = first && storedFields(first);
     if (!job?.name) return;
+    const rest = more.map((flat) => storedFields(flat, job));
     const deliveries = Array.from({ length: Number(job.nd ?? 0) }, (_, i) => toDelivery(queue, `${id}.${i}`, i === 0 ? job : (rest[i - 1] ?? {}), now));
     records.push(toJobRecord(queue, id, job, deliveries));
   });
   return records;
-}
-
-/** A field/value list as an object. */
-function fields(flat: string[]): Record<string, string> {
-  const out: Record<string, string> = {};
-  for (let i = 0; i + 1 < flat.length; i += 2) out[flat[i]!] = flat[i + 1]!;
-  return out;
 }

@@ -38,6 +38,35 @@ export function decodeRunOptions(opts: string | undefined, attempts: number): Jo
   return { attempts, ...(JSON.parse(opts) as Omit<JobRunOptions, 'attempts'>) };
 }
 
+/** Record field names as the scripts store them (scripts/common.ts), and the names read here. */
+const FIELD_NAMES: Record<string, string> = {
+  n: 'name', a: 'args', R: 'routes', c: 'created', N: 'nd', o: 'open', t: 'type', O: 'opts', b: 'bad', k: 'dedupe', E: 'empty',
+  A: 'att0', kS: 'keepS', kF: 'keepF', e: 'ended', r: 'route', T: 'target', s: 'state', p: 'priority', u: 'runAt', x: 'attempts',
+  m: 'max', q: 'seq', w: 'worker', l: 'lease', S: 'started', f: 'finished', v: 'result', X: 'error', C: 'cancel', z: 'rec', P: 'progress',
+};
+const STATE_NAMES: Record<string, string> = { q: 'queued', r: 'running', s: 'succeeded', f: 'failed', c: 'cancelled' };
+
+/**
+ * A record as the scripts return it (a flat list of short field names and values) with its fields
+ * named, as text, and the values a script leaves out when they are the usual ones filled in. `job`
+ * is the job's record, whose creation time is the run time of a delivery that has none of its own.
+ */
+export function storedFields(flat: (string | number)[], job?: Record<string, string>): Record<string, string> {
+  const h: Record<string, string> = {};
+  for (let i = 0; i + 1 < flat.length; i += 2) h[FIELD_NAMES[flat[i]!] ?? String(flat[i])] = String(flat[i + 1]);
+  if (h.state) h.state = STATE_NAMES[h.state] ?? h.state;
+  h.priority ??= '0';
+  if (h.name) {
+    h.nd ??= '1';
+    if (h.route) h.routes ??= h.route;
+  }
+  if (h.route) {
+    h.attempts ??= '0';
+    h.runAt ??= (job ?? h).created ?? '';
+  }
+  return h;
+}
+
 /** A delivery hash as stored by the scripts. */
 export function toDelivery(queue: string, id: string, h: Record<string, string>, now: number): Delivery {
   const runAt = Number(h.runAt);

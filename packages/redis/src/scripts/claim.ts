@@ -93,13 +93,13 @@ for _, did in ipairs(picked) do
   if d then
     local j = d.rec
     if d.hash ~= JOBS then j = jobRecord(d.job) or {} end
-    local attempts = tonumber(d.attempts) + 1
-    dput(d, { state = 'running', worker = worker, lease = lease, started = NOWS, attempts = attempts })
+    local attempts = d.attempts + 1
+    dput(d, { s = 'running', w = worker, l = lease, S = NOW, x = attempts })
     zaddLater(P .. ':active', lease, did)
     count(route, 'queued', -1)
     count(route, 'running', 1)
     ev('started', d.job, did, route, worker)
-    out[#out + 1] = { did, d.target or '', d.rec.priority, d.rec.runAt, attempts, d.rec.max, j.name, j.args, j.opts or '', d.rec.rec or '0' }
+    out[#out + 1] = { did, d.target or '', d.priority, d.runAt, attempts, d.max, j.n, j.a, j.O or '', d.recs }
   end
 end
 

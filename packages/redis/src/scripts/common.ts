@@ -74,49 +74,18 @@ local function readyKey(route, target)
   return P .. ':waiting:' .. route
 end
 
--- Records. Stored names are short; a field that is absent reads as nil, and '' is never stored.
--- (Written out both ways: a library's load runs without pairs().)
-local SHORT = { name = 'n', args = 'a', routes = 'R', created = 'c', nd = 'N', open = 'o', type = 't', opts = 'O',
-  bad = 'b', dedupe = 'k', empty = 'E', att0 = 'A', keepS = 'kS', keepF = 'kF', ended = 'e', route = 'r',
-  target = 'T', state = 's', priority = 'p', runAt = 'u', attempts = 'x', max = 'm', seq = 'q', worker = 'w',
-  lease = 'l', started = 'S', finished = 'f', result = 'v', error = 'X', cancel = 'C', rec = 'z', progress = 'P' }
-local LONG = { n = 'name', a = 'args', R = 'routes', c = 'created', N = 'nd', o = 'open', t = 'type', O = 'opts',
-  b = 'bad', k = 'dedupe', E = 'empty', A = 'att0', kS = 'keepS', kF = 'keepF', e = 'ended', r = 'route',
-  T = 'target', s = 'state', p = 'priority', u = 'runAt', x = 'attempts', m = 'max', q = 'seq', w = 'worker',
-  l = 'lease', S = 'started', f = 'finished', v = 'result', X = 'error', C = 'cancel', z = 'rec', P = 'progress' }
+-- Records are MessagePack maps with one- or two-letter field names. The job: n name, a args (JSON), R routes
+-- (CSV; absent: its route), c created, N deliveries (absent: 1), o deliveries not ended (only when N > 1),
+-- t type, O run options (JSON), b bad, k dedupe key, E empty, A att0, kS / kF keepS / keepF, e ended.
+-- A delivery: r route, T target, s state (STATE_CODE), p priority (absent: 0), u runAt (absent: the job's
+-- created), x attempts (absent: 0), m max attempts, q seq, w worker, l lease, S started, f finished,
+-- v result (JSON), X error (JSON), C cancel, z recoveries (absent: 0), P progress (JSON).
+-- Numbers are stored as numbers, text as text; a field set to '' or nil is removed.
 local STATE_CODE = { queued = 'q', running = 'r', succeeded = 's', failed = 'f', cancelled = 'c' }
 local STATE_NAME = { q = 'queued', r = 'running', s = 'succeeded', f = 'failed', c = 'cancelled' }
--- Whole numbers are stored as numbers (smaller than their digits); read back as the same strings.
-local function packed(t)
-  local out = {}
-  for k, v in pairs(t) do
-    if v ~= '' and not (k == 'routes' and v == t.route) and not (k == 'runAt' and v == t.created)
-      and not (k == 'nd' and v == '1') and not ((k == 'priority' or k == 'attempts' or k == 'rec') and v == '0') then
-      if k == 'state' then v = STATE_CODE[v] or v
-      elseif #v <= 15 and string.find(v, '^%-?%d+$') and (v == '0' or not string.find(v, '^%-?0')) then v = tonumber(v) end
-      out[SHORT[k] or k] = v
-    end
-  end
-  return cmsgpack.pack(out)
-end
-local function unpacked(blob)
-  local t = {}
-  for k, v in pairs(cmsgpack.unpack(blob)) do
-    if type(v) == 'number' then v = fmt(v) end
-    t[LONG[k] or k] = v
-  end
-  if t.state then t.state = STATE_NAME[t.state] or t.state end
-  if t.name then
-    t.routes = t.routes or t.route
-    t.nd = t.nd or '1'
-  end
-  if t.name or t.route then t.priority = t.priority or '0' end
-  if t.route then
-    t.runAt = t.runAt or t.created
-    t.attempts = t.attempts or '0'
-  end
-  return t
-end
+local NUMERIC = { c = true, N = true, o = true, e = true, A = true, b = true, p = true, u = true, x = true, m = true,
+  q = true, l = true, S = true, f = true, z = true }
+local ZERO_ABSENT = { p = true, x = true, z = true }
 
 -- Where delivery did's record is: the job's record for .0, else its own. Returns hash, field, job id.
 local function slot(did)
@@ -132,17 +101,19 @@ local function rget(hash, field)
   local t = cache[hash][field]
   if t == nil then
     local blob = redis.call('HGET', hash, field)
-    t = blob and unpacked(blob) or false
+    t = blob and cmsgpack.unpack(blob) or false
     cache[hash][field] = t
   end
   return t or nil
 end
--- Sets fields of a record (a value of '' clears one); creates it when absent.
+-- Sets fields of a record (a value of '' clears one); creates it when absent. A state is given by name.
 local function rput(hash, field, changes)
   local t = rget(hash, field)
   if not t then t = {}; cache[hash][field] = t end
   for k, v in pairs(changes) do
-    if v == '' then t[k] = nil else t[k] = tostring(v) end
+    if NUMERIC[k] and v ~= '' then v = tonumber(v) end
+    if k == 's' then v = STATE_CODE[v] or v end
+    if v == '' or (v == 0 and ZERO_ABSENT[k]) then t[k] = nil else t[k] = v end
   end
   if not dirty[hash][field] then dirty[hash][field] = true; table.insert(dirtyOrder[hash], field) end
   return t
@@ -235,7 +206,7 @@ local function flushRecords(hash)
   local sets, dels = {}, {}
   for _, field in ipairs(dirtyOrder[hash]) do
     local t = cache[hash][field]
-    if t then sets[#sets + 1] = field; sets[#sets + 1] = packed(t) else dels[#dels + 1] = field end
+    if t then sets[#sets + 1] = field; sets[#sets + 1] = cmsgpack.pack(t) else dels[#dels + 1] = field end
   end
   if #dels > 0 then chunked('HDEL', hash, dels) end
   if #sets > 0 then chunked('HSET', hash, sets) end
@@ -277,24 +248,24 @@ local function flush()
   end
 end
 
--- A delivery's record, with where it lives (hash, field) and its job id. For delivery 0 the job's
--- fields (nd, dedupe, keepS, …) come along in the same record.
+-- A delivery's record (rec), where it lives (hash, field), its job id, and its fields by name. For
+-- delivery 0 the job's fields (nd, dedupe, keepS, …) come along from the same record.
 local function delivery(did)
   local hash, field, jobId = slot(did)
   local t = rget(hash, field)
-  if not t or not t.route then return nil end
+  if not t or not t.r then return nil end
   local job = t
   if hash ~= JOBS then job = rget(JOBS, jobId) or {} end
-  return { hash = hash, field = field, rec = t, job = jobId, state = t.state, worker = t.worker, route = t.route, target = t.target,
-    seq = tonumber(t.seq), cancel = t.cancel, recs = tonumber(t.rec or '0'), priority = tonumber(t.priority), runAt = tonumber(t.runAt),
-    nd = tonumber(job.nd or '1'), dedupe = job.dedupe, attempts = t.attempts or '0', keepS = job.keepS, keepF = job.keepF }
+  return { hash = hash, field = field, rec = t, job = jobId, state = STATE_NAME[t.s], worker = t.w, route = t.r, target = t.T,
+    seq = t.q, cancel = t.C, recs = t.z or 0, priority = t.p or 0, runAt = t.u or job.c, max = t.m, attempts = t.x or 0,
+    nd = job.N or 1, dedupe = job.k, keepS = job.kS, keepF = job.kF }
 end
 -- Sets fields of delivery d's record.
 local function dput(d, changes) return rput(d.hash, d.field, changes) end
 
--- Whether attempt number 'attempt' (a string, as sent) of worker 'worker' still holds delivery d's lease.
+-- Whether attempt number 'attempt' (as sent) of worker 'worker' still holds delivery d's lease.
 local function holds(d, worker, attempt)
-  return d.state == 'running' and d.worker == worker and d.attempts == attempt
+  return d.state == 'running' and d.worker == worker and d.attempts == tonumber(attempt)
 end
 
 -- The status of a call made under a lease that is no longer held: lost:<state>:<attempt>:<holder>
@@ -325,7 +296,7 @@ end
 -- Deletes a job with all its deliveries and logs; skip names a delivery already accounted for.
 local function removeJob(jobId, skip, nd)
   local j = jobRecord(jobId)
-  nd = nd or tonumber(j and j.nd or '0')
+  nd = nd or (j and (j.N or 1) or 0)
   for i = 0, nd - 1 do
     local did = jobId .. '.' .. i
     if did ~= skip then
@@ -362,7 +333,7 @@ local function trim(list, keep)
       local id = redis.call('LINDEX', list, -1)
       if not id then break end
       local j = jobRecord(id)
-      local endedAt = j and tonumber(j.ended or j.finished or '0')
+      local endedAt = j and (j.e or j.f or 0)
       if j and endedAt >= NOW - keepAge then break end
       redis.call('RPOP', list)
       if j then removeJob(id, nil) end
@@ -378,18 +349,18 @@ local function finish(did, d, from, state, result, err, worker)
   if from == 'running' then zremLater(P .. ':active', did) end
   ev(state, d.job, did, d.route, worker)
   if state == 'succeeded' then tally(d.route, 'c') elseif state == 'failed' then tally(d.route, 'f') end
-  dput(d, { state = state, finished = NOWS, lease = '', result = result or '', error = err or '' })
+  dput(d, { s = state, f = NOW, l = '', v = result or '', X = err or '' })
   local ended, bad, dedupe, keepS, keepF
   if d.nd == 1 then
     ended, bad, dedupe, keepS, keepF = true, state ~= 'succeeded', d.dedupe, d.keepS, d.keepF
   else
     local j = jobRecord(d.job)
-    local open = tonumber(j.open or '1') - 1
-    local changes = { open = open }
-    if state ~= 'succeeded' then changes.bad = '1' end
+    local open = (j.o or 1) - 1
+    local changes = { o = open }
+    if state ~= 'succeeded' then changes.b = 1 end
     rput(JOBS, d.job, changes)
     ended = open <= 0
-    if ended then bad, dedupe, keepS, keepF = j.bad == '1', j.dedupe, j.keepS, j.keepF end
+    if ended then bad, dedupe, keepS, keepF = j.b == 1, j.k, j.kS, j.kF end
   end
   if ended then
     if dedupe and redis.call('HGET', P .. ':dedupe', dedupe) == d.job then redis.call('HDEL', P .. ':dedupe', dedupe) end
@@ -399,8 +370,8 @@ local function finish(did, d, from, state, result, err, worker)
       removeJob(d.job, did, d.nd)
       return
     end
-    if bad and d.nd == 1 then rput(JOBS, d.job, { bad = '1' }) end
-    if d.nd > 1 then rput(JOBS, d.job, { ended = NOWS }) end
+    if bad and d.nd == 1 then rput(JOBS, d.job, { b = 1 }) end
+    if d.nd > 1 then rput(JOBS, d.job, { e = NOW }) end
     -- At once, not gathered: a later completion in this call trims the same list again.
     redis.call('LPUSH', P .. ':ended:' .. kind, d.job)
     trim(P .. ':ended:' .. kind, keep)

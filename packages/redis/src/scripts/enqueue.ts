@@ -33,25 +33,33 @@ for i = first, last, ${ENQUEUE_FIELDS} do
         targets[#targets + 1] = { route, '' }
       end
     end
-    -- The job's own fields, with delivery 0's in the same record.
-    local job = { name = name, args = args, routes = routes, created = created, nd = tostring(#targets), type = kind ~= 'direct' and kind or '',
-      opts = opts, keepS = ARGV[i + 11], keepF = ARGV[i + 12], max = attempts, priority = ARGV[i + 5] }
+    -- The job's own fields, with delivery 0's in the same record (field names: common.ts).
+    local job = { n = name, a = args, c = tonumber(created), m = tonumber(attempts) }
+    if not (targets[1] and routes == targets[1][1]) then job.R = routes end
+    if #targets ~= 1 then job.N = #targets end
+    if kind ~= 'direct' then job.t = kind end
+    if opts ~= '' then job.O = opts end
+    if ARGV[i + 11] ~= '' then job.kS = ARGV[i + 11] end
+    if ARGV[i + 12] ~= '' then job.kF = ARGV[i + 12] end
+    if priority ~= 0 then job.p = priority end
     if #targets == 0 then
-      job.bad = '1'; job.empty = 'cancelled'; job.open = '0'
+      job.b = 1; job.E = 'cancelled'; job.o = 0
     else
-      if #targets > 1 then job.open = tostring(#targets) end
-      job.dedupe = dedupe
+      if #targets > 1 then job.o = #targets end
+      if dedupe ~= '' then job.k = dedupe end
     end
     local records = { job }
     for n, t in ipairs(targets) do
       local r = job
-      if n > 1 then r = { priority = ARGV[i + 5], max = attempts }; records[n] = r end
-      r.route = t[1]; r.target = t[2]; r.state = 'queued'; r.runAt = ARGV[i + 6]; r.seq = tostring(seq + n)
+      if n > 1 then r = { p = job.p, m = job.m }; records[n] = r end
+      r.r = t[1]; r.s = 'q'; r.q = seq + n
+      if t[2] ~= '' then r.T = t[2] end
+      if n > 1 or runAt ~= job.c then r.u = runAt end
     end
     -- One command both checks that the id is new and stores the job: a resent enqueue never duplicates it.
-    if redis.call('HSETNX', JOBS, id, packed(job)) == 0 then
+    if redis.call('HSETNX', JOBS, id, cmsgpack.pack(job)) == 0 then
       local stored = jobRecord(id)
-      out[#out + 1] = id; out[#out + 1] = 0; out[#out + 1] = tonumber(stored and stored.nd or '0')
+      out[#out + 1] = id; out[#out + 1] = 0; out[#out + 1] = stored and (stored.N or 1) or 0
     else
       cache[JOBS][id] = job
       if #targets == 0 then
@@ -62,7 +70,10 @@ for i = first, last, ${ENQUEUE_FIELDS} do
       for n, t in ipairs(targets) do
         local did = id .. '.' .. (n - 1)
         seq = seq + 1
-        if n > 1 then rput(DELIVERIES, did, records[n]) end
+        if n > 1 then
+          cache[DELIVERIES][did] = records[n]
+          dirty[DELIVERIES][did] = true; table.insert(dirtyOrder[DELIVERIES], did)
+        end
         if runAt > NOW then
           zaddLater(P .. ':delayed:' .. t[1], ARGV[i + 6], member(seq, did))
           addressed(t[1], t[2])

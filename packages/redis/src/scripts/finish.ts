@@ -70,7 +70,7 @@ elseif requested == 'cancelled' or d.cancel == '1' then
   finish(did, d, 'running', 'cancelled', nil, err, worker)
   status = 'cancelled'
 elseif requested == 'retrying' then
-  dput(d, { state = 'queued', runAt = retryAt, lease = '', error = err })
+  dput(d, { s = 'queued', u = retryAt, l = '', X = err })
   zremLater(P .. ':active', did)
   requeue(did, d, retryAt)
   count(d.route, 'running', -1)

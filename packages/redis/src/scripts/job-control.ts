@@ -8,7 +8,7 @@
 export const CANCEL_LUA = `
 local jobId = ARGV[7]
 local job = jobRecord(jobId)
-local nd = tonumber(job and job.nd or '0')
+local nd = job and (job.N or 1) or 0
 local err = cjson.encode({ name = 'SkqError', code = 'CANCELLED', message = 'job ' .. jobId .. ' was cancelled' })
 local any = 0
 for i = 0, nd - 1 do
@@ -19,7 +19,7 @@ for i = 0, nd - 1 do
     finish(did, d, 'queued', 'cancelled', nil, err, nil)
     any = 1
   elseif d and d.state == 'running' then
-    dput(d, { cancel = '1' })
+    dput(d, { C = '1' })
     ev('cancel-requested', jobId, did, d.route, d.worker)
     any = 1
   end
@@ -37,14 +37,14 @@ return any
 export const RESCHEDULE_LUA = `
 local jobId, runAt = ARGV[7], ARGV[8]
 local job = jobRecord(jobId)
-local nd = tonumber(job and job.nd or '0')
+local nd = job and (job.N or 1) or 0
 local moved = 0
 for i = 0, nd - 1 do
   local did = jobId .. '.' .. i
   local d = delivery(did)
   if d and d.state == 'queued' then
     unqueue(did, d)
-    dput(d, { runAt = runAt })
+    dput(d, { u = runAt })
     requeue(did, d, runAt)
     ev('rescheduled', jobId, did, d.route, nil)
     moved = moved + 1

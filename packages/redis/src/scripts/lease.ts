@@ -13,7 +13,7 @@ for i = 9, #ARGV, 2 do
   local did = ARGV[i]
   local d = delivery(did)
   if d and holds(d, worker, ARGV[i + 1]) then
-    dput(d, { lease = lease })
+    dput(d, { l = lease })
     zaddLater(P .. ':active', lease, did)
     table.insert(held, did)
   end
@@ -56,7 +56,7 @@ for _, did in ipairs(expired) do
     if d.cancel == '1' then
       finish(did, d, 'running', 'cancelled', nil, coreError(ARGV[9], lost), d.worker)
     elseif d.recs < maxRecoveries then
-      dput(d, { state = 'queued', runAt = NOWS, lease = '', rec = d.recs + 1 })
+      dput(d, { s = 'queued', u = NOW, l = '', z = d.recs + 1 })
       zremLater(P .. ':active', did)
       requeue(did, d, fmt(NOW))
       count(d.route, 'running', -1)

@@ -1,6 +1,9 @@
 // The listing's functions: jobs by id, and the jobs a state's index holds, a page at a time.
 
-/** Lua: rows(ids), each job's records as flat field/value lists (the job with delivery 0, then deliveries 1 … nd − 1). */
+/**
+ * Lua: rows(ids), each job's records as flat field/value lists as stored (short names, see common.ts): the job
+ * with delivery 0, then deliveries 1 … N − 1.
+ */
 export const ROWS_FN = `
 local function flat(t)
   local out = {}
@@ -14,7 +17,7 @@ local function rows(ids)
     local r = {}
     if j then
       r[1] = flat(j)
-      for n = 1, tonumber(j.nd or '0') - 1 do r[#r + 1] = flat(rget(DELIVERIES, jobId .. '.' .. n)) end
+      for n = 1, (j.N or 1) - 1 do r[#r + 1] = flat(rget(DELIVERIES, jobId .. '.' .. n)) end
     end
     out[#out + 1] = r
   end

@@ -20,9 +20,14 @@ if redis.call('GET', P .. ':layout') == '${LAYOUT_VERSION}' then return 1 end
 local BATCH = 500
 local state = P .. ':migrating'
 local phase = redis.call('HGET', state, 'phase') or 'jobs'
+-- Layout 1's field names, and the names records use now (common.ts).
+local SHORT = { name = 'n', args = 'a', routes = 'R', created = 'c', nd = 'N', open = 'o', type = 't', opts = 'O',
+  bad = 'b', dedupe = 'k', empty = 'E', att0 = 'A', keepS = 'kS', keepF = 'kF', route = 'r', target = 'T', state = 's',
+  priority = 'p', runAt = 'u', attempts = 'x', max = 'm', seq = 'q', worker = 'w', lease = 'l', started = 'S',
+  finished = 'f', result = 'v', error = 'X', cancel = 'C', rec = 'z', progress = 'P' }
 local function fields(flat)
   local t = {}
-  for i = 1, #flat, 2 do if flat[i + 1] ~= '' then t[flat[i]] = flat[i + 1] end end
+  for i = 1, #flat, 2 do if flat[i + 1] ~= '' and SHORT[flat[i]] then t[SHORT[flat[i]]] = flat[i + 1] end end
   return t
 end
 if phase == 'jobs' then
@@ -31,13 +36,13 @@ if phase == 'jobs' then
   for _, id in ipairs(ids) do
     local old = P .. ':job:' .. id
     local job = fields(redis.call('HGETALL', old))
-    if job.name then
-      if job.nd == '1' then job.open = nil end
+    if job.n then
+      if job.N == '1' then job.N, job.o = nil, nil end
       rput(JOBS, id, job)
-      for n = 1, tonumber(job.nd or '0') - 1 do
+      for n = 1, tonumber(job.N or '1') - 1 do
         local key = P .. ':d:' .. id .. '.' .. n
         local d = fields(redis.call('HGETALL', key))
-        if d.route then rput(DELIVERIES, id .. '.' .. n, d) end
+        if d.r then rput(DELIVERIES, id .. '.' .. n, d) end
         delLater(key)
       end
       delLater(old)

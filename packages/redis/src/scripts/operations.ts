@@ -10,15 +10,14 @@
 export const RETRY_JOB_LUA = `
 local jobId, runAt, budget = ARGV[7], ARGV[8], tonumber(ARGV[9])
 local j = jobRecord(jobId)
-local nd = tonumber(j and j.nd or '0')
+local nd = j and (j.N or 1) or 0
 local moved = 0
-local original = j and (j.att0 or j.max)
+local original = j and (j.A or j.m)
 for i = 0, nd - 1 do
   local did = jobId .. '.' .. i
   local d = delivery(did)
   if d and (d.state == 'failed' or d.state == 'cancelled') then
-    dput(d, { state = 'queued', runAt = runAt, max = tonumber(d.attempts) - d.recs + budget, worker = '', lease = '',
-      finished = '', result = '', error = '', cancel = '' })
+    dput(d, { s = 'queued', u = runAt, m = d.attempts - d.recs + budget, w = '', l = '', f = '', v = '', X = '', C = '' })
     requeue(did, d, runAt)
     count(d.route, d.state, -1)
     count(d.route, 'queued', 1)
@@ -27,8 +26,8 @@ for i = 0, nd - 1 do
   end
 end
 if moved > 0 then
-  local changes = { att0 = original, bad = '', ended = '' }
-  if nd > 1 then changes.open = tonumber(j.open or '0') + moved end
+  local changes = { A = original, b = '', e = '' }
+  if nd > 1 then changes.o = (j.o or 0) + moved end
   rput(JOBS, jobId, changes)
   redis.call('LREM', P .. ':ended:failed', 1, jobId)
   redis.call('LREM', P .. ':ended:succeeded', 1, jobId)
@@ -50,7 +49,7 @@ for i = 7, #ARGV do
   local jobId = ARGV[i]
   local j = jobRecord(jobId)
   if j then
-    local nd = tonumber(j.nd or '0')
+    local nd = j.N or 1
     local running = false
     local ds = {}
     for n = 0, nd - 1 do
@@ -63,7 +62,7 @@ for i = 7, #ARGV do
       for n = 0, nd - 1 do
         if ds[n] and ds[n].state == 'queued' then unqueue(jobId .. '.' .. n, ds[n]); ended = false end
       end
-      if j.dedupe and redis.call('HGET', P .. ':dedupe', j.dedupe) == jobId then redis.call('HDEL', P .. ':dedupe', j.dedupe) end
+      if j.k and redis.call('HGET', P .. ':dedupe', j.k) == jobId then redis.call('HDEL', P .. ':dedupe', j.k) end
       removeJob(jobId, nil, nd)
       if ended then
         redis.call('LREM', P .. ':ended:failed', 1, jobId)
@@ -93,7 +92,7 @@ if not d then
 elseif not holds(d, worker, attempt) then
   status = lostStatus(d)
 else
-  dput(d, { progress = progress })
+  dput(d, { P = progress })
   ev('progress', d.job, did, d.route, worker, progress)
 end
 flush()
