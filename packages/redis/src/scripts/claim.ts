@@ -16,7 +16,7 @@ if #due > 0 then
   for _, m in ipairs(due) do
     local did = string.sub(m, 18)
     local d = delivery(did)
-    if d then makeReady(route, d.target, did, d.seq, d.priority, d.runAt) end
+    if d then makeReady(placement(route, d.target, d.priority, d.runAt), route, d.target, did, d.seq, d.priority, d.runAt) end
   end
   chunked('ZREM', delayed, due)
   flushDue()
@@ -42,7 +42,7 @@ if redis.call('EXISTS', mine) == 1 then
     end
     local first = redis.call('LINDEX', waiting, 0)
     local fd = first and delivery(first)
-    if fd then consider(waiting, score(0, fd.runAt), member(fd.seq, first)) end
+    if fd then consider(waiting, score(0, fd.runAt), member(fd.seq or 0, first)) end
     if first and not fd then
       redis.call('LPOP', waiting)
     elseif not best then
@@ -69,7 +69,7 @@ else
       redis.call('LPOP', waiting)
     else
       -- What the set holds before the list's head, then the head (all the list when the set's next is below priority 0).
-      local ls, lm = score(0, fd.runAt), member(fd.seq, first)
+      local ls, lm = score(0, fd.runAt), member(fd.seq or 0, first)
       local before = redis.call('ZRANGEBYSCORE', prio, '-inf', fmt(ls), 'WITHSCORES', 'LIMIT', 0, want)
       local took = {}
       for i = 1, #before, 2 do

@@ -43,7 +43,11 @@ local P, NOW, NOWS, KEEP, JOBS, DELIVERIES
 local cache, dirty, dirtyOrder
 local pendingCounts, countOrder, pendingZadd, zaddOrder, pendingZrem, zremOrder, pendingPush, pushOrder, pendingDel
 local pendingEvents, eventSeqs, eventOrder, eventTotal, pendingTally, tallyOrder
-local heard, tails, tailsChanged
+local heard, tailsChanged, seqNow, seqChanged
+-- Kept across calls in this Redis's Lua state, which a restart or a new primary starts empty: until when
+-- someone listens to each queue's event types, and the run time at the tail of each waiting list. Both
+-- are read through to their hashes, so a value from another skunq version is seen within a second.
+local listening, tails = {}, {}
 
 local function begin(args)
   ARGV = args
@@ -59,11 +63,10 @@ local function begin(args)
   JOBS, DELIVERIES = P .. ':job', P .. ':delivery'
   -- The records the call has read or written, by hash and field; written back in flush().
   cache, dirty, dirtyOrder = { [JOBS] = {}, [DELIVERIES] = {} }, { [JOBS] = {}, [DELIVERIES] = {} }, { [JOBS] = {}, [DELIVERIES] = {} }
-  -- Gathered writes.
-  pendingCounts, countOrder, pendingZadd, zaddOrder, pendingZrem, zremOrder, pendingPush, pushOrder, pendingDel = {}, {}, {}, {}, {}, {}, {}, {}, {}
-  pendingEvents, eventSeqs, eventOrder, eventTotal, pendingTally, tallyOrder = {}, {}, {}, 0, {}, {}
-  -- Whether anyone listens to each event type; the run time at the tail of each route's waiting list.
-  heard, tails, tailsChanged = {}, {}, {}
+  -- Gathered writes, each made on first use (most calls use few of them).
+  pendingCounts, countOrder, pendingZadd, zaddOrder, pendingZrem, zremOrder, pendingPush, pushOrder, pendingDel = nil, nil, nil, nil, nil, nil, nil, nil, nil
+  pendingEvents, eventSeqs, eventOrder, eventTotal, pendingTally, tallyOrder = nil, nil, nil, 0, nil, nil
+  heard, tailsChanged, seqNow, seqChanged = nil, nil, nil, false
 end
 
 local function fmt(n) return string.format('%.0f', n) end
@@ -125,49 +128,78 @@ end
 local function jobRecord(jobId) return rget(JOBS, jobId) end
 
 
--- The run time of the last delivery pushed on each route's waiting list, read once per call and route:
--- a list stays in run-time order, so a due delivery that runs earlier than its tail goes to the priority set.
+-- The run time of the last delivery pushed on a route's waiting list ('tails'): a list stays in run-time
+-- order, so a due delivery that runs earlier than its tail goes to the priority set.
 local function tailOf(route)
-  local t = tails[route]
-  if t == nil then
-    t = tonumber(redis.call('HGET', P .. ':tails', route) or '0')
-    tails[route] = t
+  local key = P .. ':' .. route
+  local t = tails[key]
+  if not t or NOW - t[2] > 1000 then
+    t = { tonumber(redis.call('HGET', P .. ':tails', route) or '0'), NOW }
+    tails[key] = t
   end
-  return t
+  return t[1]
+end
+local function setTail(route, runAt)
+  local t = tails[P .. ':' .. route]
+  if t[1] ~= runAt then
+    t[1] = runAt
+    tailsChanged = tailsChanged or {}
+    tailsChanged[route] = runAt
+  end
+end
+
+-- The next enqueue number ('seq'), which orders deliveries of equal score in a sorted set.
+local function nextSeq()
+  if not seqNow then seqNow = tonumber(redis.call('GET', P .. ':seq') or '0') end
+  seqNow = seqNow + 1
+  seqChanged = true
+  return seqNow
 end
 
 local function count(route, state, delta)
   local field = route .. '|' .. state
+  if not pendingCounts then pendingCounts, countOrder = {}, {} end
   if not pendingCounts[field] then pendingCounts[field] = 0; table.insert(countOrder, field) end
   pendingCounts[field] = pendingCounts[field] + delta
 end
 local function zaddLater(key, s, m)
+  if not pendingZadd then pendingZadd, zaddOrder = {}, {} end
   if not pendingZadd[key] then pendingZadd[key] = {}; table.insert(zaddOrder, key) end
   local t = pendingZadd[key]; t[#t + 1] = s; t[#t + 1] = m
 end
 local function zremLater(key, m)
+  if not pendingZrem then pendingZrem, zremOrder = {}, {} end
   if not pendingZrem[key] then pendingZrem[key] = {}; table.insert(zremOrder, key) end
   local t = pendingZrem[key]; t[#t + 1] = m
 end
 local function pushLater(key, m)
+  if not pendingPush then pendingPush, pushOrder = {}, {} end
   if not pendingPush[key] then pendingPush[key] = {}; table.insert(pushOrder, key) end
   local t = pendingPush[key]; t[#t + 1] = m
 end
-local function delLater(key) pendingDel[#pendingDel + 1] = key end
+local function delLater(key)
+  pendingDel = pendingDel or {}
+  pendingDel[#pendingDel + 1] = key
+end
 -- Job and delivery ids are free text: the characters that delimit an event's fields and lines ('|', line
 -- ends) and '%' itself are written %XX, as the reader expects (event-channel.ts).
 local function escId(s)
   if not s or not string.find(s, '[%%|\\r\\n]') then return s end
   return (string.gsub(s, '[%%|\\r\\n]', function(c) return string.format('%%%02X', string.byte(c)) end))
 end
--- Whether anyone subscribes to events of 'kind' now (read once per kind and call).
+-- Whether anyone subscribes to events of 'kind' now ('listeners', read at most once a second).
 local function hears(kind)
-  local h = heard[kind]
-  if h == nil then
-    h = tonumber(redis.call('HGET', P .. ':listeners', kind) or '0') >= NOW
-    heard[kind] = h
+  local key = P .. '|' .. kind
+  local l = listening[key]
+  if not l or NOW - l[2] > 1000 then
+    l = { tonumber(redis.call('HGET', P .. ':listeners', kind) or '0'), NOW }
+    listening[key] = l
   end
-  return h
+  return l[1] >= NOW
+end
+-- Notes that someone listens to events of 'kind' until 'untilAt' (the listen function).
+local function heardUntil(kind, untilAt)
+  listening[P .. '|' .. kind] = { untilAt, NOW }
 end
 -- An event line: seq|jobId|deliveryId|route|worker|at[|data JSON]; jobId is '' for queue and worker events.
 -- Kept per event: its line without the seq (numbered in flush), and its place among the call's events.
@@ -175,6 +207,7 @@ local function ev(kind, jobId, did, route, worker, data)
   if not hears(kind) then return end
   -- A delivery id is its job id and '.n': one clean job id means both are.
   if jobId and string.find(jobId, '[%%|\\r\\n]') then jobId, did = escId(jobId), escId(did) end
+  if not pendingEvents then pendingEvents, eventSeqs, eventOrder = {}, {}, {} end
   local lines = pendingEvents[kind]
   if not lines then
     lines = {}; pendingEvents[kind] = lines; eventSeqs[kind] = {}; eventOrder[#eventOrder + 1] = kind
@@ -191,6 +224,7 @@ end
 -- Counts a delivery that ended in this minute's throughput hash ('c' completed, 'f' failed).
 local function tally(route, what)
   local field = route .. '|' .. what
+  if not pendingTally then pendingTally, tallyOrder = {}, {} end
   if not pendingTally[field] then pendingTally[field] = 0; table.insert(tallyOrder, field) end
   pendingTally[field] = pendingTally[field] + 1
 end
@@ -213,25 +247,32 @@ local function flushRecords(hash)
 end
 
 -- Issues the gathered due deliveries now (the claim takes from them in the same call).
+local function flushTails()
+  if tailsChanged then
+    for route, runAt in pairs(tailsChanged) do redis.call('HSET', P .. ':tails', route, fmt(runAt)) end
+    tailsChanged = nil
+  end
+end
 local function flushDue()
-  for _, key in ipairs(zaddOrder) do chunked('ZADD', key, pendingZadd[key]); pendingZadd[key] = {} end
-  for _, key in ipairs(pushOrder) do chunked('RPUSH', key, pendingPush[key]); pendingPush[key] = {} end
-  for route in pairs(tailsChanged) do redis.call('HSET', P .. ':tails', route, fmt(tails[route])) end
-  tailsChanged = {}
+  if zaddOrder then for _, key in ipairs(zaddOrder) do chunked('ZADD', key, pendingZadd[key]) end end
+  if pushOrder then for _, key in ipairs(pushOrder) do chunked('RPUSH', key, pendingPush[key]) end end
+  pendingZadd, zaddOrder, pendingPush, pushOrder = nil, nil, nil, nil
+  flushTails()
 end
 
 local function flush()
   flushRecords(JOBS)
   flushRecords(DELIVERIES)
-  for _, key in ipairs(zremOrder) do chunked('ZREM', key, pendingZrem[key]) end
-  for _, key in ipairs(zaddOrder) do chunked('ZADD', key, pendingZadd[key]) end
-  for _, key in ipairs(pushOrder) do chunked('RPUSH', key, pendingPush[key]) end
-  for route in pairs(tailsChanged) do redis.call('HSET', P .. ':tails', route, fmt(tails[route])) end
-  for _, field in ipairs(countOrder) do
-    if pendingCounts[field] ~= 0 then redis.call('HINCRBY', P .. ':counts', field, pendingCounts[field]) end
+  if zremOrder then for _, key in ipairs(zremOrder) do chunked('ZREM', key, pendingZrem[key]) end end
+  flushDue()
+  if seqChanged then redis.call('SET', P .. ':seq', seqNow) end
+  if countOrder then
+    for _, field in ipairs(countOrder) do
+      if pendingCounts[field] ~= 0 then redis.call('HINCRBY', P .. ':counts', field, pendingCounts[field]) end
+    end
   end
-  if #pendingDel > 0 then chunked('DEL', nil, pendingDel) end
-  if #tallyOrder > 0 then
+  if pendingDel then chunked('DEL', nil, pendingDel) end
+  if tallyOrder then
     local tp = P .. ':tp:' .. fmt(NOW - NOW % 60000)
     for _, field in ipairs(tallyOrder) do redis.call('HINCRBY', tp, field, pendingTally[field]) end
     redis.call('PEXPIRE', tp, 90000000)
@@ -281,13 +322,20 @@ end
 
 -- Makes a delivery due: the waiting list for priority 0 in run-time order, else the priority set (or the
 -- worker's own set for a broadcast delivery addressed to it).
-local function makeReady(route, target, did, seq, priority, runAt)
-  if target and target ~= '' then
+-- Where a due delivery goes: 'list' (the waiting list) or 'set' (the priority set, or the worker's own).
+-- A list placement moves the list's tail.
+local function placement(route, target, priority, runAt)
+  if (target and target ~= '') or priority ~= 0 or runAt < tailOf(route) then return 'set' end
+  setTail(route, runAt)
+  return 'list'
+end
+-- Makes a delivery due where placement() put it; one in a set needs its seq.
+local function makeReady(place, route, target, did, seq, priority, runAt)
+  if place == 'list' then
+    pushLater(P .. ':waiting:' .. route, did)
+  elseif target and target ~= '' then
     zaddLater(readyKey(route, target), fmt(score(priority, runAt)), member(seq, did))
     addressed(route, target)
-  elseif priority == 0 and runAt >= tailOf(route) then
-    pushLater(P .. ':waiting:' .. route, did)
-    if tails[route] ~= runAt then tails[route] = runAt; tailsChanged[route] = true end
   else
     zaddLater(P .. ':prio:' .. route, fmt(score(priority, runAt)), member(seq, did))
   end
@@ -379,8 +427,12 @@ local function finish(did, d, from, state, result, err, worker)
   count(d.route, state, 1)
 end
 
--- Takes a queued delivery out of whichever set or list holds it.
+-- Takes a queued delivery out of whichever set or list holds it (one without a seq was never in a set).
 local function unqueue(did, d)
+  if not d.seq then
+    redis.call('LREM', P .. ':waiting:' .. d.route, 1, did)
+    return
+  end
   local m = member(d.seq, did)
   if redis.call('ZREM', P .. ':delayed:' .. d.route, m) == 1 then return end
   if d.target and d.target ~= '' then
@@ -394,6 +446,10 @@ end
 
 -- Queues a delivery to run at runAt: the claim script promotes it from 'delayed' once due.
 local function requeue(did, d, runAt)
+  if not d.seq then
+    d.seq = nextSeq()
+    dput(d, { q = d.seq })
+  end
   redis.call('ZADD', P .. ':delayed:' .. d.route, runAt, member(d.seq, did))
   addressed(d.route, d.target)
 end

@@ -7,7 +7,6 @@ export const ENQUEUE_FN = `
 local function enqueueJobs(first, last)
 local out = {}
 local live = nil
-local seq = tonumber(redis.call('GET', P .. ':seq') or '0')
 for i = first, last, ${ENQUEUE_FIELDS} do
   local id, name, args, routes, kind = ARGV[i], ARGV[i + 1], ARGV[i + 2], ARGV[i + 3], ARGV[i + 4]
   local priority, runAt, attempts, dedupe, created, opts = tonumber(ARGV[i + 5]), tonumber(ARGV[i + 6]), ARGV[i + 7], ARGV[i + 8], ARGV[i + 9], ARGV[i + 10]
@@ -48,13 +47,16 @@ for i = first, last, ${ENQUEUE_FIELDS} do
       if #targets > 1 then job.o = #targets end
       if dedupe ~= '' then job.k = dedupe end
     end
-    local records = { job }
+    -- Where each delivery goes; one that goes to a sorted set gets a seq (equal scores keep enqueue order).
+    local records, places = { job }, {}
     for n, t in ipairs(targets) do
       local r = job
       if n > 1 then r = { p = job.p, m = job.m }; records[n] = r end
-      r.r = t[1]; r.s = 'q'; r.q = seq + n
+      r.r = t[1]; r.s = 'q'
       if t[2] ~= '' then r.T = t[2] end
       if n > 1 or runAt ~= job.c then r.u = runAt end
+      places[n] = runAt > NOW and 'delayed' or placement(t[1], t[2], priority, runAt)
+      if places[n] ~= 'list' then r.q = nextSeq() end
     end
     -- One command both checks that the id is new and stores the job: a resent enqueue never duplicates it.
     if redis.call('HSETNX', JOBS, id, cmsgpack.pack(job)) == 0 then
@@ -69,16 +71,15 @@ for i = first, last, ${ENQUEUE_FIELDS} do
       end
       for n, t in ipairs(targets) do
         local did = id .. '.' .. (n - 1)
-        seq = seq + 1
         if n > 1 then
           cache[DELIVERIES][did] = records[n]
           dirty[DELIVERIES][did] = true; table.insert(dirtyOrder[DELIVERIES], did)
         end
-        if runAt > NOW then
-          zaddLater(P .. ':delayed:' .. t[1], ARGV[i + 6], member(seq, did))
+        if places[n] == 'delayed' then
+          zaddLater(P .. ':delayed:' .. t[1], ARGV[i + 6], member(records[n].q, did))
           addressed(t[1], t[2])
         else
-          makeReady(t[1], t[2], did, seq, priority, runAt)
+          makeReady(places[n], t[1], t[2], did, records[n].q, priority, runAt)
         end
         count(t[1], 'queued', 1)
         ev('enqueued', id, did, t[1], t[2])
@@ -87,7 +88,6 @@ for i = first, last, ${ENQUEUE_FIELDS} do
     end
   end
 end
-redis.call('SET', P .. ':seq', seq)
 return out
 end
 `;

@@ -66,7 +66,8 @@ elseif phase == 'ready' then
       for i = 1, #entries, 2 do
         local m, s = entries[i], tonumber(entries[i + 1])
         local priority = 1000 - math.floor(s / 2199023255552)
-        makeReady(route, '', string.sub(m, 18), tonumber(string.sub(m, 1, 16)), priority, s - (1000 - priority) * 2199023255552 + 1577836800000)
+        local runAt = s - (1000 - priority) * 2199023255552 + 1577836800000
+        makeReady(placement(route, '', priority, runAt), route, '', string.sub(m, 18), tonumber(string.sub(m, 1, 16)), priority, runAt)
         members[#members + 1] = m
       end
       chunked('ZREM', old, members)
