@@ -17,11 +17,15 @@ const SCRIPTS = {
 /** One script call per queue; the results come back in the order of `jobs`. */
 export async function enqueue(runner: CommandRunner, jobs: NewJob[]): Promise<EnqueueResult[]> {
   const byQueue = new Map<string, NewJob[]>();
-  for (const job of jobs) byQueue.set(job.queue, [...(byQueue.get(job.queue) ?? []), job]);
+  for (const job of jobs) {
+    const batch = byQueue.get(job.queue);
+    if (batch) batch.push(job);
+    else byQueue.set(job.queue, [job]);
+  }
   const results = new Map<string, EnqueueResult>();
   for (const [queue, batch] of byQueue) {
     if (!runner.isListed(queue)) await runner.addToDirectory(queue);
-    const args = batch.flatMap(enqueueArgs);
+    const args = enqueueBatchArgs(batch);
     const out = (await runner.run('enqueue', queue, SCRIPTS.enqueue, runner.keys(queue).seq, args)) as (string | number)[];
     batch.forEach((job, i) => results.set(job.id, { id: String(out[i * 3]), deduped: Number(out[i * 3 + 1]) === 1, deliveries: Number(out[i * 3 + 2]) }));
   }
@@ -29,20 +33,20 @@ export async function enqueue(runner: CommandRunner, jobs: NewJob[]): Promise<En
 }
 
 export async function cancel(runner: CommandRunner, queue: string, jobId: string): Promise<boolean> {
-  return Number(await runner.run('cancel', queue, SCRIPTS.cancel, runner.keys(queue).jobs, [jobId])) === 1;
+  return Number(await runner.run('cancel', queue, SCRIPTS.cancel, runner.keys(queue).jobRecords, [jobId])) === 1;
 }
 
 export async function reschedule(runner: CommandRunner, queue: string, jobId: string, runAt: number): Promise<boolean> {
-  return Number(await runner.run('reschedule', queue, SCRIPTS.reschedule, runner.keys(queue).jobs, [jobId, Math.round(runAt)])) > 0;
+  return Number(await runner.run('reschedule', queue, SCRIPTS.reschedule, runner.keys(queue).jobRecords, [jobId, Math.round(runAt)])) > 0;
 }
 
 export async function retryJob(runner: CommandRunner, queue: string, jobId: string, request: { runAt: number; attempts: number }): Promise<number> {
-  return Number(await runner.run('retryJob', queue, SCRIPTS.retryJob, runner.keys(queue).jobs, [jobId, Math.round(request.runAt), request.attempts]));
+  return Number(await runner.run('retryJob', queue, SCRIPTS.retryJob, runner.keys(queue).jobRecords, [jobId, Math.round(request.runAt), request.attempts]));
 }
 
 export async function removeJobs(runner: CommandRunner, queue: string, jobIds: string[]): Promise<string[]> {
   if (jobIds.length === 0) return [];
-  return (await runner.run('removeJobs', queue, SCRIPTS.removeJobs, runner.keys(queue).jobs, jobIds)) as string[];
+  return (await runner.run('removeJobs', queue, SCRIPTS.removeJobs, runner.keys(queue).jobRecords, jobIds)) as string[];
 }
 
 /** Lines appended to their job's list, one RPUSH per job. */
@@ -52,7 +56,9 @@ export async function appendLogs(runner: CommandRunner, queue: string, lines: Lo
   const byJob = new Map<string, string[]>();
   for (const line of lines) {
     const jobId = jobIdOfDelivery(line.deliveryId);
-    byJob.set(jobId, [...(byJob.get(jobId) ?? []), JSON.stringify(line)]);
+    const entries = byJob.get(jobId);
+    if (entries) entries.push(JSON.stringify(line));
+    else byJob.set(jobId, [JSON.stringify(line)]);
   }
   await runner.call('appendLogs', queue, () => Promise.all([...byJob].map(([jobId, entries]) => runner.client.rpush(keys.logs(jobId), ...entries))));
 }
@@ -62,21 +68,36 @@ function keepArg(rule: RetentionRule | null | undefined): string {
   return rule ? `${rule.count ?? -1},${rule.ageMs ?? -1}` : '';
 }
 
-/** A job in the enqueue script's 13-entry layout. */
-export function enqueueArgs(job: NewJob): (string | number)[] {
-  return [
-    job.id,
-    job.name,
-    JSON.stringify(job.args),
-    job.routes.join(','),
-    job.type,
-    job.priority,
-    Math.round(job.runAt),
-    job.options.attempts,
-    job.dedupeKey ?? '',
-    Math.round(job.createdAt),
-    encodeRunOptions(job.options),
-    keepArg(job.options.removeOnComplete),
-    keepArg(job.options.removeOnFail),
-  ];
+/**
+ * Jobs as the enqueue step takes them (scripts/enqueue.ts): the templates their shared fields make, then
+ * per job its id, its args as JSON and its template's number. Jobs fired together share one template.
+ */
+export function enqueueBatchArgs(jobs: NewJob[]): (string | number)[] {
+  const templates: (string | number)[][] = [];
+  const numbers = new Map<string, number>();
+  const rows: (string | number)[] = [];
+  for (const job of jobs) {
+    const template = [
+      job.name,
+      job.routes.join(','),
+      job.type,
+      job.priority,
+      Math.round(job.runAt),
+      job.options.attempts,
+      job.dedupeKey ?? '',
+      Math.round(job.createdAt),
+      encodeRunOptions(job.options),
+      keepArg(job.options.removeOnComplete),
+      keepArg(job.options.removeOnFail),
+    ];
+    // Fields are text or numbers, none holds a NUL: joined with one, they name the template.
+    const key = template.join('\u0000');
+    let number = numbers.get(key);
+    if (number === undefined) {
+      templates.push(template);
+      numbers.set(key, (number = templates.length));
+    }
+    rows.push(job.id, JSON.stringify(job.args), number);
+  }
+  return [templates.length, ...templates.flat(), ...rows];
 }

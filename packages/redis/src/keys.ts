@@ -9,8 +9,8 @@ export interface QueueKeys {
   eventSeq: string;
   /** Which layout the queue's keys are in (see scripts/migrate.ts). */
   layout: string;
-  /** Job ids by creation time: the listing. */
-  jobs: string;
+  /** The hash of job records (a job with its first delivery), by job id. */
+  jobRecords: string;
   dedupe: string;
   counts: string;
   active: string;
@@ -42,7 +42,7 @@ export function queueKeys(keyPrefix: string, queue: string): QueueKeys {
     seq: `${prefix}:seq`,
     eventSeq: `${prefix}:evseq`,
     layout: `${prefix}:layout`,
-    jobs: `${prefix}:jobs`,
+    jobRecords: `${prefix}:job`,
     dedupe: `${prefix}:dedupe`,
     counts: `${prefix}:counts`,
     active: `${prefix}:active`,

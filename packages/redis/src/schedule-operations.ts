@@ -4,7 +4,7 @@
 import { type ScheduleRecord } from '@skq/core';
 import { scheduleFingerprint, type ScheduleDefinition, type ScheduleFiring, type ScheduleSaveOutcome } from '@skq/core/backend';
 import type { CommandRunner } from './command-runner.js';
-import { enqueueArgs } from './job-operations.js';
+import { enqueueBatchArgs } from './job-operations.js';
 import { toScheduleRecord } from './records.js';
 import { Script } from './script-runner.js';
 
@@ -43,7 +43,7 @@ export async function removeSchedule(runner: CommandRunner, queue: string, id: s
 }
 
 export async function fireSchedule(runner: CommandRunner, queue: string, id: string, version: number, firing: ScheduleFiring): Promise<boolean> {
-  const args = [id, version, firing.nextRunAt ?? '', firing.waitingJobId ?? '', Math.round(firing.firedAt), ...enqueueArgs(firing.job)];
+  const args = [id, version, firing.nextRunAt ?? '', firing.waitingJobId ?? '', Math.round(firing.firedAt), firing.job.id, ...enqueueBatchArgs([firing.job])];
   return Number(await runner.run('fireSchedule', queue, SCRIPTS.fireSchedule, runner.keys(queue).schedules, args)) === 1;
 }
 

@@ -1,15 +1,30 @@
 
-/** How many ARGV entries each job takes in the enqueue script. */
-export const ENQUEUE_FIELDS = 13;
+/**
+ * How many ARGV entries a template takes in the enqueue step: what the jobs of a batch mostly share
+ * (name, routes, type, priority, runAt, attempts, dedupe key, createdAt, run options, keepS, keepF).
+ */
+export const TEMPLATE_FIELDS = 11;
 
-/** Lua: enqueueJobs(first, last), the enqueue step over ARGV[first..last], without flush(). */
+/**
+ * Lua: enqueueJobs(first), the enqueue step over ARGV[first..] without flush(): ARGV[first] the number
+ * of templates, then the templates (TEMPLATE_FIELDS entries each), then per job its id, its args (JSON)
+ * and the number of its template (1-based). Jobs fired together share one template, so a batch costs
+ * three arguments per job.
+ */
 export const ENQUEUE_FN = `
-local function enqueueJobs(first, last)
+local function enqueueJobs(first)
 local out = {}
 local live = nil
-for i = first, last, ${ENQUEUE_FIELDS} do
-  local id, name, args, routes, kind = ARGV[i], ARGV[i + 1], ARGV[i + 2], ARGV[i + 3], ARGV[i + 4]
-  local priority, runAt, attempts, dedupe, created, opts = tonumber(ARGV[i + 5]), tonumber(ARGV[i + 6]), ARGV[i + 7], ARGV[i + 8], ARGV[i + 9], ARGV[i + 10]
+local templates = {}
+local jobsAt = first + 1 + tonumber(ARGV[first]) * ${TEMPLATE_FIELDS}
+for t = first + 1, jobsAt - 1, ${TEMPLATE_FIELDS} do
+  templates[#templates + 1] = t
+end
+for i = jobsAt, #ARGV, 3 do
+  local id, args, at = ARGV[i], ARGV[i + 1], templates[tonumber(ARGV[i + 2])]
+  local name, routes, kind = ARGV[at], ARGV[at + 1], ARGV[at + 2]
+  local priority, runAt, attempts, dedupe, created, opts = tonumber(ARGV[at + 3]), tonumber(ARGV[at + 4]), ARGV[at + 5], ARGV[at + 6], ARGV[at + 7], ARGV[at + 8]
+  local keepS, keepF = ARGV[at + 9], ARGV[at + 10]
   local existing = nil
   if dedupe ~= '' then existing = redis.call('HGET', P .. ':dedupe', dedupe) end
   if existing == id then existing = nil end
@@ -38,8 +53,8 @@ for i = first, last, ${ENQUEUE_FIELDS} do
     if #targets ~= 1 then job.N = #targets end
     if kind ~= 'direct' then job.t = kind end
     if opts ~= '' then job.O = opts end
-    if ARGV[i + 11] ~= '' then job.kS = ARGV[i + 11] end
-    if ARGV[i + 12] ~= '' then job.kF = ARGV[i + 12] end
+    if keepS ~= '' then job.kS = keepS end
+    if keepF ~= '' then job.kF = keepF end
     if priority ~= 0 then job.p = priority end
     if #targets == 0 then
       job.b = 1; job.E = 'cancelled'; job.o = 0
@@ -76,7 +91,7 @@ for i = first, last, ${ENQUEUE_FIELDS} do
           dirty[DELIVERIES][did] = true; table.insert(dirtyOrder[DELIVERIES], did)
         end
         if places[n] == 'delayed' then
-          zaddLater(P .. ':delayed:' .. t[1], ARGV[i + 6], member(records[n].q, did))
+          zaddLater(P .. ':delayed:' .. t[1], runAt, member(records[n].q, did))
           addressed(t[1], t[2])
         else
           makeReady(places[n], t[1], t[2], did, records[n].q, priority, runAt)
@@ -94,8 +109,8 @@ end
 
 /**
  * enqueue — stores a batch of jobs with their deliveries.
- * Reads:   from ARGV[7], 13 entries per job: id, name, args (JSON), routes (comma-separated), type,
- *          priority, runAt, attempts, dedupe key ('' for none), createdAt, run options other than
+ * Reads:   from ARGV[7], the batch as enqueueJobs takes it; a template's fields: name, routes (comma-separated),
+ *          type, priority, runAt, attempts, dedupe key ('' for none), createdAt, run options other than
  *          attempts (JSON, '' when they are the defaults), the job's own retention of succeeded and of
  *          failed jobs ('<count>,<ageMs>', '' for the backend's); the dedupe hash; for broadcast jobs, the live workers.
  * Writes:  'job' (the job with delivery 0), 'delivery' (deliveries n ≥ 1), 'dedupe', 'seq', 'waiting:<route>',
@@ -104,7 +119,7 @@ end
  * Returns: a flat array: job id, 1 if deduped else 0, number of deliveries; per input job.
  */
 export const ENQUEUE_LUA = `
-local out = enqueueJobs(7, #ARGV)
+local out = enqueueJobs(7)
 flush()
 return out
 `;

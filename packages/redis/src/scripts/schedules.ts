@@ -23,7 +23,8 @@ return 'created'
 /**
  * fire-schedule — fires one tick if the schedule is still at the given version and not paused.
  * Reads:   ARGV[7] id, ARGV[8] version, ARGV[9] next tick ('' to wait for the job), ARGV[10] job id
- *          to wait for (''), ARGV[11] fired at, then the job in enqueue's 13-entry layout from ARGV[12].
+ *          to wait for (''), ARGV[11] fired at, ARGV[12] the fired job's id, then the job as enqueue takes
+ *          a batch (enqueue.ts) from ARGV[13].
  * Writes:  sched:<id> (next, waiting, fired, lastFired, lastJob, version), and what enqueue writes.
  * Returns: 1 if this call fired the tick, else 0.
  */
@@ -34,7 +35,7 @@ if not f[1] or f[1] ~= ARGV[8] or f[2] == '1' then return 0 end
 redis.call('HSET', key, 'next', ARGV[9], 'waiting', ARGV[10], 'lastFired', ARGV[11], 'lastJob', ARGV[12], 'updated', ARGV[11])
 redis.call('HINCRBY', key, 'fired', 1)
 redis.call('HINCRBY', key, 'version', 1)
-enqueueJobs(12, #ARGV)
+enqueueJobs(13)
 flush()
 return 1
 `;
