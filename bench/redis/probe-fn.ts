@@ -16,11 +16,14 @@ async function per(label: string, fn: string, argsOf: (i: number) => (string | n
   console.log(label.padEnd(30), (Number(m[2]) / Number(m[1])).toFixed(1), 'us/call');
 }
 const now = Date.now();
-const job = (i: number) => [`id-${i}-${Math.random()}`, 'noop', `[{"n":${i}}]`, 'bench', 'direct', 0, now, 3, '', now, '', '', ''];
+const template = [1, 'noop', 'bench', 'direct', 0, now, 3, '', now, '', '', ''];
+const row = (i: number) => [`id-${i}-${Math.random()}`, `[{"n":${i}}]`, 1];
+const job = (i: number) => [...template, ...row(i)];
 await per('listen', 'listen', () => [30000, 'x']);
 await per('set_paused 0', 'set_paused', () => ['zz', '0']);
 await per('enqueue 1', 'enqueue', job);
 await per('enqueue 1 again', 'enqueue', job);
-await per('enqueue 10', 'enqueue', (i) => Array.from({ length: 10 }, (_, k) => job(i * 10 + k)).flat(), 1000);
+await per('enqueue 10', 'enqueue', (i) => [...template, ...Array.from({ length: 10 }, (_, k) => row(i * 10 + k)).flat()], 1000);
+await per('enqueue 1000', 'enqueue', (i) => [...template, ...Array.from({ length: 1000 }, (_, k) => row(i * 1000 + k)).flat()], 20);
 c.disconnect();
 await server.stop();

@@ -131,16 +131,17 @@ local function jobRecord(jobId) return rget(JOBS, jobId) end
 -- The run time of the last delivery pushed on a route's waiting list ('tails'): a list stays in run-time
 -- order, so a due delivery that runs earlier than its tail goes to the priority set.
 local function tailOf(route)
-  local key = P .. ':' .. route
-  local t = tails[key]
+  local ofQueue = tails[P]
+  if not ofQueue then ofQueue = {}; tails[P] = ofQueue end
+  local t = ofQueue[route]
   if not t or NOW - t[2] > 1000 then
     t = { tonumber(redis.call('HGET', P .. ':tails', route) or '0'), NOW }
-    tails[key] = t
+    ofQueue[route] = t
   end
   return t[1]
 end
 local function setTail(route, runAt)
-  local t = tails[P .. ':' .. route]
+  local t = tails[P][route]
   if t[1] ~= runAt then
     t[1] = runAt
     tailsChanged = tailsChanged or {}
@@ -189,17 +190,19 @@ local function escId(s)
 end
 -- Whether anyone subscribes to events of 'kind' now ('listeners', read at most once a second).
 local function hears(kind)
-  local key = P .. '|' .. kind
-  local l = listening[key]
+  local ofQueue = listening[P]
+  if not ofQueue then ofQueue = {}; listening[P] = ofQueue end
+  local l = ofQueue[kind]
   if not l or NOW - l[2] > 1000 then
     l = { tonumber(redis.call('HGET', P .. ':listeners', kind) or '0'), NOW }
-    listening[key] = l
+    ofQueue[kind] = l
   end
   return l[1] >= NOW
 end
 -- Notes that someone listens to events of 'kind' until 'untilAt' (the listen function).
 local function heardUntil(kind, untilAt)
-  listening[P .. '|' .. kind] = { untilAt, NOW }
+  hears(kind)
+  listening[P][kind] = { untilAt, NOW }
 end
 -- An event line: seq|jobId|deliveryId|route|worker|at[|data JSON]; jobId is '' for queue and worker events.
 -- Kept per event: its line without the seq (numbered in flush), and its place among the call's events.

@@ -15,46 +15,50 @@ export const ENQUEUE_FN = `
 local function enqueueJobs(first)
 local out = {}
 local live = nil
+local heard = hears('enqueued')
+-- Templates, read once: their fields, and the deliveries their routes (and for a broadcast, the live workers) make.
 local templates = {}
 local jobsAt = first + 1 + tonumber(ARGV[first]) * ${TEMPLATE_FIELDS}
-for t = first + 1, jobsAt - 1, ${TEMPLATE_FIELDS} do
+for at = first + 1, jobsAt - 1, ${TEMPLATE_FIELDS} do
+  local t = { name = ARGV[at], routes = ARGV[at + 1], kind = ARGV[at + 2], priority = tonumber(ARGV[at + 3]), runAt = tonumber(ARGV[at + 4]),
+    attempts = tonumber(ARGV[at + 5]), dedupe = ARGV[at + 6], created = tonumber(ARGV[at + 7]), opts = ARGV[at + 8], keepS = ARGV[at + 9],
+    keepF = ARGV[at + 10], targets = {} }
+  for route in string.gmatch(t.routes, '[^,]+') do
+    if t.kind == 'broadcast' then
+      if not live then
+        live = {}
+        for _, w in ipairs(redis.call('ZRANGEBYSCORE', P .. ':workers', NOW, '+inf')) do
+          live[#live + 1] = { w, ',' .. (redis.call('HGET', P .. ':worker:' .. w, 'routes') or '') .. ',' }
+        end
+      end
+      for _, w in ipairs(live) do
+        if string.find(w[2], ',' .. route .. ',', 1, true) then t.targets[#t.targets + 1] = { route, w[1] } end
+      end
+    else
+      t.targets[#t.targets + 1] = { route, '' }
+    end
+  end
+  for _, target in ipairs(t.targets) do target[3] = P .. ':waiting:' .. target[1] end
   templates[#templates + 1] = t
 end
+local queued = {}
 for i = jobsAt, #ARGV, 3 do
-  local id, args, at = ARGV[i], ARGV[i + 1], templates[tonumber(ARGV[i + 2])]
-  local name, routes, kind = ARGV[at], ARGV[at + 1], ARGV[at + 2]
-  local priority, runAt, attempts, dedupe, created, opts = tonumber(ARGV[at + 3]), tonumber(ARGV[at + 4]), ARGV[at + 5], ARGV[at + 6], ARGV[at + 7], ARGV[at + 8]
-  local keepS, keepF = ARGV[at + 9], ARGV[at + 10]
+  local id, args, t = ARGV[i], ARGV[i + 1], templates[tonumber(ARGV[i + 2])]
+  local targets, priority, runAt, dedupe = t.targets, t.priority, t.runAt, t.dedupe
   local existing = nil
   if dedupe ~= '' then existing = redis.call('HGET', P .. ':dedupe', dedupe) end
   if existing == id then existing = nil end
   if existing then
     out[#out + 1] = existing; out[#out + 1] = 1; out[#out + 1] = 0
   else
-    local targets = {}
-    for route in string.gmatch(routes, '[^,]+') do
-      if kind == 'broadcast' then
-        if not live then
-          live = {}
-          for _, w in ipairs(redis.call('ZRANGEBYSCORE', P .. ':workers', NOW, '+inf')) do
-            live[#live + 1] = { w, ',' .. (redis.call('HGET', P .. ':worker:' .. w, 'routes') or '') .. ',' }
-          end
-        end
-        for _, w in ipairs(live) do
-          if string.find(w[2], ',' .. route .. ',', 1, true) then targets[#targets + 1] = { route, w[1] } end
-        end
-      else
-        targets[#targets + 1] = { route, '' }
-      end
-    end
     -- The job's own fields, with delivery 0's in the same record (field names: common.ts).
-    local job = { n = name, a = args, c = tonumber(created), m = tonumber(attempts) }
-    if not (targets[1] and routes == targets[1][1]) then job.R = routes end
+    local job = { n = t.name, a = args, c = t.created, m = t.attempts }
+    if not (targets[1] and t.routes == targets[1][1]) then job.R = t.routes end
     if #targets ~= 1 then job.N = #targets end
-    if kind ~= 'direct' then job.t = kind end
-    if opts ~= '' then job.O = opts end
-    if keepS ~= '' then job.kS = keepS end
-    if keepF ~= '' then job.kF = keepF end
+    if t.kind ~= 'direct' then job.t = t.kind end
+    if t.opts ~= '' then job.O = t.opts end
+    if t.keepS ~= '' then job.kS = t.keepS end
+    if t.keepF ~= '' then job.kF = t.keepF end
     if priority ~= 0 then job.p = priority end
     if #targets == 0 then
       job.b = 1; job.E = 'cancelled'; job.o = 0
@@ -64,13 +68,13 @@ for i = jobsAt, #ARGV, 3 do
     end
     -- Where each delivery goes; one that goes to a sorted set gets a seq (equal scores keep enqueue order).
     local records, places = { job }, {}
-    for n, t in ipairs(targets) do
+    for n, target in ipairs(targets) do
       local r = job
       if n > 1 then r = { p = job.p, m = job.m }; records[n] = r end
-      r.r = t[1]; r.s = 'q'
-      if t[2] ~= '' then r.T = t[2] end
+      r.r = target[1]; r.s = 'q'
+      if target[2] ~= '' then r.T = target[2] end
       if n > 1 or runAt ~= job.c then r.u = runAt end
-      places[n] = runAt > NOW and 'delayed' or placement(t[1], t[2], priority, runAt)
+      places[n] = runAt > NOW and 'delayed' or placement(target[1], target[2], priority, runAt)
       if places[n] ~= 'list' then r.q = nextSeq() end
     end
     -- One command both checks that the id is new and stores the job: a resent enqueue never duplicates it.
@@ -84,25 +88,28 @@ for i = jobsAt, #ARGV, 3 do
       elseif dedupe ~= '' then
         redis.call('HSET', P .. ':dedupe', dedupe, id)
       end
-      for n, t in ipairs(targets) do
+      for n, target in ipairs(targets) do
         local did = id .. '.' .. (n - 1)
         if n > 1 then
           cache[DELIVERIES][did] = records[n]
           dirty[DELIVERIES][did] = true; table.insert(dirtyOrder[DELIVERIES], did)
         end
-        if places[n] == 'delayed' then
-          zaddLater(P .. ':delayed:' .. t[1], runAt, member(records[n].q, did))
-          addressed(t[1], t[2])
+        if places[n] == 'list' then
+          pushLater(target[3], did)
+        elseif places[n] == 'delayed' then
+          zaddLater(P .. ':delayed:' .. target[1], runAt, member(records[n].q, did))
+          addressed(target[1], target[2])
         else
-          makeReady(places[n], t[1], t[2], did, records[n].q, priority, runAt)
+          makeReady(places[n], target[1], target[2], did, records[n].q, priority, runAt)
         end
-        count(t[1], 'queued', 1)
-        ev('enqueued', id, did, t[1], t[2])
+        queued[target[1]] = (queued[target[1]] or 0) + 1
+        if heard then ev('enqueued', id, did, target[1], target[2]) end
       end
       out[#out + 1] = id; out[#out + 1] = 0; out[#out + 1] = #targets
     end
   end
 end
+for route, n in pairs(queued) do count(route, 'queued', n) end
 return out
 end
 `;
