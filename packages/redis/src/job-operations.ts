@@ -76,28 +76,51 @@ export function enqueueBatchArgs(jobs: NewJob[]): (string | number)[] {
   const templates: (string | number)[][] = [];
   const numbers = new Map<string, number>();
   const rows: (string | number)[] = [];
+  let previous: NewJob | undefined;
+  let number = 0;
   for (const job of jobs) {
-    const template = [
-      job.name,
-      job.routes.join(','),
-      job.type,
-      job.priority,
-      Math.round(job.runAt),
-      job.options.attempts,
-      job.dedupeKey ?? '',
-      Math.round(job.createdAt),
-      encodeRunOptions(job.options),
-      keepArg(job.options.removeOnComplete),
-      keepArg(job.options.removeOnFail),
-    ];
-    // Fields are text or numbers, none holds a NUL: joined with one, they name the template.
-    const key = template.join('\u0000');
-    let number = numbers.get(key);
-    if (number === undefined) {
-      templates.push(template);
-      numbers.set(key, (number = templates.length));
+    // Jobs fired together mostly follow one another with the same fields: compared first, keyed only when they differ.
+    if (!previous || !sameTemplate(previous, job)) {
+      const template = [
+        job.name,
+        job.routes.join(','),
+        job.type,
+        job.priority,
+        Math.round(job.runAt),
+        job.options.attempts,
+        job.dedupeKey ?? '',
+        Math.round(job.createdAt),
+        encodeRunOptions(job.options),
+        keepArg(job.options.removeOnComplete),
+        keepArg(job.options.removeOnFail),
+      ];
+      // Fields are text or numbers, none holds a NUL: joined with one, they name the template.
+      const key = template.join('\u0000');
+      const known = numbers.get(key);
+      if (known === undefined) {
+        templates.push(template);
+        numbers.set(key, (number = templates.length));
+      } else number = known;
+      previous = job;
     }
     rows.push(job.id, JSON.stringify(job.args), number);
   }
   return [templates.length, ...templates.flat(), ...rows];
+}
+
+/** Whether two jobs share every field of a template (same values, or the same option objects). */
+function sameTemplate(a: NewJob, b: NewJob): boolean {
+  const x = a.options;
+  const y = b.options;
+  return (
+    a.name === b.name &&
+    (a.routes === b.routes || a.routes.join(',') === b.routes.join(',')) &&
+    a.type === b.type &&
+    a.priority === b.priority &&
+    a.runAt === b.runAt &&
+    a.createdAt === b.createdAt &&
+    (a.dedupeKey ?? null) === (b.dedupeKey ?? null) &&
+    (x === y ||
+      (x.attempts === y.attempts && x.timeoutMs === y.timeoutMs && x.backoff === y.backoff && x.removeOnComplete === y.removeOnComplete && x.removeOnFail === y.removeOnFail && x.delayMs === y.delayMs))
+  );
 }
