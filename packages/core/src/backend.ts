@@ -34,7 +34,7 @@ export { JobIdSchema } from './job/job-id.js';
 export { retryDelay, RetryOptionsSchema, toRunOptions } from './job/retry-policy.js';
 export { activeJobContext, activeLogSink, captureConsoleIntoJobs, formatLogParts, type LogSink, runInJobContext } from './job/context.js';
 export { defaultJobRegistry, JobRegistry, type RunnableJob } from './job/registry.js';
-export { isZodSchema, jsonArgs, validateArgs } from './job/job-args.js';
+export { argsJson, isZodSchema, jsonArgs, validateArgs } from './job/job-args.js';
 export { FireOptionsSchema, type Invocable, Invocation, type InvocationDefaults, invocationOf, type InvocationTarget, type JobCall, parseJobName } from './job/invocation.js';
 export { isJobClass, type JobClass, jobClassName, runnableFromClass } from './job/job-mixin.js';
 export { JobOptionsSchema } from './job/define-job.js';

@@ -1,7 +1,7 @@
 // The Redis backend's writes to jobs: enqueue, then cancel, reschedule, retry and remove by id, each
 // one script call; and log lines, appended to their job's list.
 import { type LogLine } from '@skq/core';
-import { jobIdOfDelivery, type EnqueueResult, type NewJob, type RetentionRule } from '@skq/core/backend';
+import { argsJson, jobIdOfDelivery, type EnqueueResult, type NewJob, type RetentionRule } from '@skq/core/backend';
 import type { CommandRunner } from './command-runner.js';
 import { encodeRunOptions } from './records.js';
 import { Script } from './script-runner.js';
@@ -14,7 +14,14 @@ const SCRIPTS = {
   retryJob: new Script('retry_job'),
 };
 
-/** One script call per queue; the results come back in the order of `jobs`. */
+/**
+ * Jobs per enqueue call. A larger batch goes as several calls sent one after another without waiting,
+ * so Redis stores one part while the next is encoded; each call is atomic, a batch as a whole is not
+ * (an enqueue that failed part-way is safe to send again: a stored id is answered as it is).
+ */
+const CALL_JOBS = 100;
+
+/** Enqueue calls per queue; the results come back in the order of `jobs`. */
 export async function enqueue(runner: CommandRunner, jobs: NewJob[]): Promise<EnqueueResult[]> {
   const byQueue = new Map<string, NewJob[]>();
   for (const job of jobs) {
@@ -23,12 +30,16 @@ export async function enqueue(runner: CommandRunner, jobs: NewJob[]): Promise<En
     else byQueue.set(job.queue, [job]);
   }
   const results = new Map<string, EnqueueResult>();
+  const calls: Promise<void>[] = [];
   for (const [queue, batch] of byQueue) {
     if (!runner.isListed(queue)) await runner.addToDirectory(queue);
-    const args = enqueueBatchArgs(batch);
-    const out = (await runner.run('enqueue', queue, SCRIPTS.enqueue, runner.keys(queue).seq, args)) as (string | number)[];
-    batch.forEach((job, i) => results.set(job.id, { id: String(out[i * 3]), deduped: Number(out[i * 3 + 1]) === 1, deliveries: Number(out[i * 3 + 2]) }));
+    for (let start = 0; start < batch.length; start += CALL_JOBS) {
+      const part = batch.slice(start, start + CALL_JOBS);
+      const sent = runner.run('enqueue', queue, SCRIPTS.enqueue, runner.keys(queue).seq, enqueueBatchArgs(part)) as Promise<(string | number)[]>;
+      calls.push(sent.then((out) => part.forEach((job, i) => results.set(job.id, { id: String(out[i * 3]), deduped: Number(out[i * 3 + 1]) === 1, deliveries: Number(out[i * 3 + 2]) }))));
+    }
   }
+  await Promise.all(calls);
   return jobs.map((job) => results.get(job.id)!);
 }
 
@@ -103,7 +114,7 @@ export function enqueueBatchArgs(jobs: NewJob[]): (string | number)[] {
       } else number = known;
       previous = job;
     }
-    rows.push(job.id, JSON.stringify(job.args), number);
+    rows.push(job.id, argsJson(job.args), number);
   }
   return [templates.length, ...templates.flat(), ...rows];
 }

@@ -75,7 +75,25 @@ export function jsonArgs(args: unknown[], what: string, context: { jobName?: str
   }
   // An array whose own toJSON returns a function or undefined leaves JSON nothing to write.
   if (text === undefined) throw new SkqError('ARGS_INVALID', `${what} cannot be serialized as JSON: args has no JSON form`, { context: { ...context, field: 'args' } });
-  return JSON.parse(text) as unknown[];
+  const wire = JSON.parse(text) as unknown[];
+  ARGS_TEXT.set(wire, text);
+  return wire;
+}
+
+/** The JSON text jsonArgs made of each array it returned, so that a store need not write it again. */
+const ARGS_TEXT = new WeakMap<unknown[], string>();
+
+/**
+ * Arguments as JSON text: the text {@link jsonArgs} already made of them, else written now. For a
+ * store that keeps arguments as text.
+ *
+ * @example
+ * ```ts
+ * argsJson(jsonArgs([1, 'a'], 'arguments')); // '[1,"a"]', without writing it twice
+ * ```
+ */
+export function argsJson(args: unknown[]): string {
+  return ARGS_TEXT.get(args) ?? JSON.stringify(args);
 }
 
 interface Unjsonable {
