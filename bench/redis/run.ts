@@ -1,5 +1,6 @@
 // pnpm bench:redis — skunq, BullMQ and bee-queue on one Redis server, same workload, same run.
-// Libraries alternate within each repetition; the table shows medians, min/max and skunq's ratios.
+// Libraries alternate within each repetition; the table shows medians, min/max and skunq's ratios, then
+// issue 24's targets: skunq before the lean layout, now, and whether each target holds.
 // Options (env): BENCH_REPS (default 3), BENCH_JOBS (20000), BENCH_CASES (comma list of case ids: enqueue,
 // bulk, c1, c10, c100 (finished jobs removed), c1-kept, c10-kept, c100-kept (kept with their results), latency,
 // memory).
@@ -10,7 +11,7 @@ import { promisify } from 'node:util';
 import { Redis } from 'ioredis';
 import { missingServer, startRedis } from '@skq/testing/servers';
 import { LIBRARIES, type Library } from './libraries.js';
-import { percentile, printComparison, type Samples } from '../stats.js';
+import { fmt, median, percentile, printComparison, type Samples } from '../stats.js';
 
 const REPS = Number(process.env.BENCH_REPS ?? 3);
 const JOBS = Number(process.env.BENCH_JOBS ?? 20_000);
@@ -140,6 +141,40 @@ printComparison(samples, LIBRARIES.map((l) => l.name), {
   digits: (c) => (c.startsWith('latency') ? 2 : 0),
 });
 console.log('\nRatios are "times better" for skunq: throughput skunq/other; latency and memory other/skunq.');
+
+/**
+ * Issue 24's targets, with skunq's figures from the issue's own run (layout 1, before the lean layout):
+ * `peer` is a multiple of the best peer's median to reach (at least for throughput, at most for latency),
+ * `bound` a fixed bound (at most).
+ */
+const TARGETS: { case: string; before: number | null; peer?: number; bound?: number }[] = [
+  { case: 'enqueue 1 by 1 (jobs/s)', before: 5_862, peer: 1 },
+  { case: 'bulk enqueue x1000 (jobs/s)', before: 28_474, peer: 1 },
+  { case: 'process, concurrency 1 (jobs/s)', before: 4_367, peer: 1 },
+  { case: 'process, concurrency 10 (jobs/s)', before: 14_553, peer: 1 },
+  { case: 'process, concurrency 100 (jobs/s)', before: 16_784, peer: 1.5 },
+  { case: 'process, concurrency 1, results kept (jobs/s)', before: null, peer: 1 },
+  { case: 'process, concurrency 10, results kept (jobs/s)', before: null, peer: 1 },
+  { case: 'process, concurrency 100, results kept (jobs/s)', before: 22_065, peer: 1.5 },
+  { case: 'latency p50 (ms)', before: 0.89, peer: 1 },
+  { case: 'latency p99 (ms)', before: 7.46, peer: 1 },
+  { case: 'memory per queued job (bytes)', before: 669, bound: 215 },
+  { case: 'memory per kept result (bytes)', before: 749, bound: 300 },
+];
+console.log('\n| case | skunq before (issue 24) | skunq now | target | holds |\n|---|---:|---:|---|---|');
+for (const target of TARGETS) {
+  const own = samples[target.case]?.skunq;
+  if (!own?.length) continue;
+  const lower = target.case.startsWith('latency') || target.case.startsWith('memory');
+  const digits = target.case.startsWith('latency') ? 2 : 0;
+  const now = median(own);
+  const peers = LIBRARIES.filter((l) => l.name !== 'skunq').map((l) => median(samples[target.case]?.[l.name] ?? [NaN]));
+  const best = lower ? Math.min(...peers) : Math.max(...peers);
+  const goal = target.bound ?? (lower ? best / target.peer! : best * target.peer!);
+  const holds = lower ? now <= goal : now >= goal;
+  const what = target.bound !== undefined ? `≤ ${fmt(goal)}` : `${lower ? '≤' : '≥'} ${target.peer === 1 ? '' : `${target.peer}x `}best peer = ${fmt(goal, digits)}`;
+  console.log(`| ${target.case} | ${target.before === null ? '—' : fmt(target.before, digits)} | ${fmt(now, digits)} | ${what} | ${holds ? 'yes' : '**no**'} |`);
+}
 
 admin.disconnect();
 await server.stop();

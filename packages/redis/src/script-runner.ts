@@ -1,4 +1,5 @@
 import type { Cluster, Redis } from 'ioredis';
+import { SkqError } from '@skq/core';
 import { LIBRARY, type FunctionName } from './scripts/library.js';
 
 /**
@@ -16,7 +17,11 @@ export class Script {
     try {
       return await client.fcall(this.fn, 1, key, ...args);
     } catch (err) {
-      if (!/Function not found/i.test(String((err as Error).message))) throw err;
+      const message = String((err as Error).message);
+      if (/unknown command .?fcall/i.test(message)) {
+        throw new SkqError('BACKEND_ERROR', 'redis: skunq needs Redis 7.0 or newer (it keeps its scripts as Redis Functions)', { cause: err });
+      }
+      if (!/Function not found/i.test(message)) throw err;
       await loadLibrary(client);
       return client.fcall(this.fn, 1, key, ...args);
     }

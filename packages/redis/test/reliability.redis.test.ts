@@ -4,7 +4,7 @@ import { Redis } from 'ioredis';
 import { SkunkQueue, isSkqError } from '@skq/core';
 import { WorkerPool } from '@skq/worker';
 import { RedisBackend } from '@skq/redis';
-import { eventually, fireThroughRestart, missingServer, sleep, startRedis, startRedisCluster, uniqueQueue, type RedisServer } from '@skq/testing';
+import { eventually, fireThroughRestart, missingServer, newJob, sleep, startRedis, startRedisCluster, uniqueQueue, type RedisServer } from '@skq/testing';
 
 const missing = missingServer('redis-server', 'apt-get install redis-server');
 
@@ -50,6 +50,23 @@ describe.skipIf(missing)(`redis reliability ${missing ?? ''}`, () => {
     await queue.close();
     console.log(`restart test: ${acknowledged.length} acknowledged and completed, ${refused.length} refused with BACKEND_UNAVAILABLE, ${ran.size} distinct runs`);
   }, 90_000);
+
+  it('loads its functions again when Redis has lost them, as after a restart without persistence', async () => {
+    const queue = uniqueQueue('functions');
+    const backend = await RedisBackend.connect(server.url);
+    const admin = new Redis(server.url);
+    try {
+      const [first] = await backend.enqueue([newJob(queue)]);
+      await admin.function('FLUSH');
+      expect(await admin.function('LIST')).toEqual([]);
+      const [second] = await backend.enqueue([newJob(queue)]);
+      expect((await backend.claim({ queue, route: 'r', workerId: 'w', limit: 10, leaseMs: 5_000 })).deliveries.map((d) => d.jobId)).toEqual([first!.id, second!.id]);
+      expect(await admin.function('LIST')).toHaveLength(1);
+    } finally {
+      admin.disconnect();
+      await backend.close();
+    }
+  });
 
   it('rejects with BACKEND_UNAVAILABLE while Redis is down and recovers after', async () => {
     const backend = await RedisBackend.connect(server.url);
