@@ -1,36 +1,33 @@
 /**
- * Lua shared by every script. Calling convention of all scripts:
+ * Lua shared by every function of the library (library.ts): defined once when Redis loads it. Calling
+ * convention of all functions, each of which starts with begin(ARGV):
  *   KEYS[1]  a key of the queue (routes the call to the queue's cluster slot)
  *   ARGV[1]  the queue's key prefix, `skq:{queue}`
  *   ARGV[2]  now in epoch ms, or '' for the Redis server's clock (the default: leases and worker
  *            registrations are then judged by one clock, whatever the skew between worker machines)
  *   ARGV[3]  succeeded jobs to keep (-1: all)     ARGV[4] their max age in ms (-1: no limit)
  *   ARGV[5]  failed jobs to keep (-1: all)        ARGV[6] their max age in ms (-1: no limit)
- *   ARGV[7…] the script's own arguments
+ *   ARGV[7…] the function's own arguments
  *
- * Layout 2 (all under the prefix; `layout` holds '2', see migrate.ts for layout 1):
+ * Layout 2 (all under the prefix; 'layout' holds '2', see migrate.ts for layout 1):
  * - 'job' hash: job id -> the job's record, a MessagePack map that also holds delivery <id>.0 (most jobs
- *   have one delivery: one field to write, read and delete). 'delivery' hash: '<id>.<n>' -> delivery n ≥ 1.
- *   Records are read and written whole through rget/rput below, which keep the long field names in Lua
- *   and store one- or two-letter ones. Job fields: name, args (JSON), routes (CSV; omitted when it is
- *   delivery 0's route), created, nd (deliveries; omitted when 1), open (deliveries not ended; only when nd > 1),
- *   [type, opts (JSON of non-default run options), bad, dedupe, empty, att0, keepS, keepF, ended]. Delivery
- *   fields: route, [target], state, priority (omitted when 0), runAt (omitted when it is the job's created),
- *   attempts (omitted when 0), max, seq, [worker, lease, started, finished, result, error, cancel, rec, progress].
+ *   have one delivery: one field to write, read and delete); 'delivery' hash: '<id>.<n>' -> delivery n ≥ 1.
+ *   Records are read and written whole through rget/rput; their one- and two-letter fields are listed at
+ *   STATE_CODE below. A job's own retention, when it has one, is kS / kF = '<count>,<ageMs>' (-1: no
+ *   limit), overriding ARGV[3..6].
  * - Due deliveries: 'waiting:<route>' LIST (priority 0, in run-time order: 'tails' holds each list's last
  *   run time, and one due earlier goes to the priority set), 'prio:<route>' ZSET (other priorities),
  *   'ready:<route>:@<worker>' ZSET (broadcast deliveries addressed to one worker); 'delayed:<route>' ZSET
  *   (score = runAt) promoted by the claim once due. ZSET members are `<16-digit seq>:<deliveryId>`, scored
  *   (1000 - priority) · 2^41 + (runAt - 2020-01-01), exact in a double for priorities in [-1000, 1000]
- *   until 2089, so equal scores keep enqueue order.
+ *   until 2089, so equal scores keep enqueue order; a delivery gets its seq ('seq') when it first enters one.
  * - 'active' ZSET (score = lease end); 'ended:succeeded' and 'ended:failed' LISTs of ended job ids, newest
  *   first (retention pops the oldest). These keys are the listing too (listing.ts): no index by creation.
- *   'counts' hash
- *   '<route>|<state>'; 'addressed' set of '<route>|<worker>' pairs that broadcast deliveries were queued for.
+ * - 'counts' hash '<route>|<state>'; 'addressed' set of '<route>|<worker>' pairs that broadcast deliveries
+ *   were queued for; 'paused' set of paused routes ('*' for the queue); tp:<minute> hashes '<route>|c' /
+ *   '<route>|f' of jobs completed and failed in that minute (expiring after a day).
  * - Events on channels ev:<type>, built only for types in 'listeners' (type -> until when, server ms, someone
- *   subscribes; see listen.ts); 'paused' set of paused routes ('*' for the queue); tp:<minute> hashes
- *   '<route>|c' / '<route>|f' of jobs completed and failed in that minute (expiring after a day). A job's
- *   own retention, when it has one, is keepS / keepF = '<count>,<ageMs>' (-1: no limit), overriding ARGV[3..6].
+ *   subscribes; see listen.ts).
  *
  * Writes that many jobs of one call share (records, counts, events, the 'active' set, the waiting lists)
  * are gathered and issued once per key at the end of the call: flush() must end every function that writes.
@@ -290,170 +287,5 @@ local function flush()
       redis.call('PUBLISH', P .. ':ev:' .. kind, table.concat(lines, '\\n'))
     end
   end
-end
-
--- A delivery's record (rec), where it lives (hash, field), its job id, and its fields by name. For
--- delivery 0 the job's fields (nd, dedupe, keepS, …) come along from the same record.
-local function delivery(did)
-  local hash, field, jobId = slot(did)
-  local t = rget(hash, field)
-  if not t or not t.r then return nil end
-  local job = t
-  if hash ~= JOBS then job = rget(JOBS, jobId) or {} end
-  return { hash = hash, field = field, rec = t, job = jobId, state = STATE_NAME[t.s], worker = t.w, route = t.r, target = t.T,
-    seq = t.q, cancel = t.C, recs = t.z or 0, priority = t.p or 0, runAt = t.u or job.c, max = t.m, attempts = t.x or 0,
-    nd = job.N or 1, dedupe = job.k, keepS = job.kS, keepF = job.kF }
-end
--- Sets fields of delivery d's record.
-local function dput(d, changes) return rput(d.hash, d.field, changes) end
-
--- Whether attempt number 'attempt' (as sent) of worker 'worker' still holds delivery d's lease.
-local function holds(d, worker, attempt)
-  return d.state == 'running' and d.worker == worker and d.attempts == tonumber(attempt)
-end
-
--- The status of a call made under a lease that is no longer held: lost:<state>:<attempt>:<holder>
--- (the holder last, since worker ids contain ':').
-local function lostStatus(d)
-  return 'lost:' .. d.state .. ':' .. d.attempts .. ':' .. (d.worker or '')
-end
-
--- Notes that a queued delivery is addressed to one worker, so that recover-expired can fail it once that worker is gone.
-local function addressed(route, target)
-  if target and target ~= '' then redis.call('SADD', P .. ':addressed', route .. '|' .. target) end
-end
-
--- Makes a delivery due: the waiting list for priority 0 in run-time order, else the priority set (or the
--- worker's own set for a broadcast delivery addressed to it).
--- Where a due delivery goes: 'list' (the waiting list) or 'set' (the priority set, or the worker's own).
--- A list placement moves the list's tail.
-local function placement(route, target, priority, runAt)
-  if (target and target ~= '') or priority ~= 0 or runAt < tailOf(route) then return 'set' end
-  setTail(route, runAt)
-  return 'list'
-end
--- Makes a delivery due where placement() put it; one in a set needs its seq.
-local function makeReady(place, route, target, did, seq, priority, runAt)
-  if place == 'list' then
-    pushLater(P .. ':waiting:' .. route, did)
-  elseif target and target ~= '' then
-    zaddLater(readyKey(route, target), fmt(score(priority, runAt)), member(seq, did))
-    addressed(route, target)
-  else
-    zaddLater(P .. ':prio:' .. route, fmt(score(priority, runAt)), member(seq, did))
-  end
-end
-
--- Deletes a job with all its deliveries and logs; skip names a delivery already accounted for.
-local function removeJob(jobId, skip, nd)
-  local j = jobRecord(jobId)
-  nd = nd or (j and (j.N or 1) or 0)
-  for i = 0, nd - 1 do
-    local did = jobId .. '.' .. i
-    if did ~= skip then
-      local d = delivery(did)
-      if d then count(d.route, d.state, -1) end
-    end
-    if i > 0 then rdel(DELIVERIES, did) end
-  end
-  rdel(JOBS, jobId)
-  delLater(P .. ':logs:' .. jobId)
-end
-
--- A job's own retention ('<count>,<ageMs>'), else the backend's.
-local function keepOf(own, kind)
-  if not own then return KEEP[kind] end
-  local c, a = string.match(own, '^(-?%d+),(-?%d+)$')
-  return { tonumber(c), tonumber(a) }
-end
-
--- Applies retention to one list of ended jobs (newest first), at most 100 removals per call.
-local function trim(list, keep)
-  local keepCount, keepAge = keep[1], keep[2]
-  local removed = 0
-  if keepCount >= 0 then
-    local extra = math.min(redis.call('LLEN', list) - keepCount, 100)
-    for _ = 1, extra do
-      local id = redis.call('RPOP', list)
-      if jobRecord(id) then removeJob(id, nil) end
-      removed = removed + 1
-    end
-  end
-  if keepAge >= 0 then
-    while removed < 100 do
-      local id = redis.call('LINDEX', list, -1)
-      if not id then break end
-      local j = jobRecord(id)
-      local endedAt = j and (j.e or j.f or 0)
-      if j and endedAt >= NOW - keepAge then break end
-      redis.call('RPOP', list)
-      if j then removeJob(id, nil) end
-      removed = removed + 1
-    end
-  end
-end
-
--- Ends delivery did, which was in state 'from', as 'state' (succeeded, failed or cancelled). When it
--- was its job's last open delivery the job has ended, and retention may delete it at once.
-local function finish(did, d, from, state, result, err, worker)
-  count(d.route, from, -1)
-  if from == 'running' then zremLater(P .. ':active', did) end
-  ev(state, d.job, did, d.route, worker)
-  if state == 'succeeded' then tally(d.route, 'c') elseif state == 'failed' then tally(d.route, 'f') end
-  dput(d, { s = state, f = NOW, l = '', v = result or '', X = err or '' })
-  local ended, bad, dedupe, keepS, keepF
-  if d.nd == 1 then
-    ended, bad, dedupe, keepS, keepF = true, state ~= 'succeeded', d.dedupe, d.keepS, d.keepF
-  else
-    local j = jobRecord(d.job)
-    local open = (j.o or 1) - 1
-    local changes = { o = open }
-    if state ~= 'succeeded' then changes.b = 1 end
-    rput(JOBS, d.job, changes)
-    ended = open <= 0
-    if ended then bad, dedupe, keepS, keepF = j.b == 1, j.k, j.kS, j.kF end
-  end
-  if ended then
-    if dedupe and redis.call('HGET', P .. ':dedupe', dedupe) == d.job then redis.call('HDEL', P .. ':dedupe', dedupe) end
-    local kind, keep = 'succeeded', keepOf(keepS, 'succeeded')
-    if bad then kind, keep = 'failed', keepOf(keepF, 'failed') end
-    if keep[1] == 0 then
-      removeJob(d.job, did, d.nd)
-      return
-    end
-    if bad and d.nd == 1 then rput(JOBS, d.job, { b = 1 }) end
-    if d.nd > 1 then rput(JOBS, d.job, { e = NOW }) end
-    -- At once, not gathered: a later completion in this call trims the same list again.
-    redis.call('LPUSH', P .. ':ended:' .. kind, d.job)
-    trim(P .. ':ended:' .. kind, keep)
-  end
-  count(d.route, state, 1)
-end
-
--- Takes a queued delivery out of whichever set or list holds it (one without a seq was never in a set).
-local function unqueue(did, d)
-  if not d.seq then
-    redis.call('LREM', P .. ':waiting:' .. d.route, 1, did)
-    return
-  end
-  local m = member(d.seq, did)
-  if redis.call('ZREM', P .. ':delayed:' .. d.route, m) == 1 then return end
-  if d.target and d.target ~= '' then
-    redis.call('ZREM', readyKey(d.route, d.target), m)
-  elseif d.priority ~= 0 then
-    redis.call('ZREM', P .. ':prio:' .. d.route, m)
-  else
-    redis.call('LREM', P .. ':waiting:' .. d.route, 1, did)
-  end
-end
-
--- Queues a delivery to run at runAt: the claim script promotes it from 'delayed' once due.
-local function requeue(did, d, runAt)
-  if not d.seq then
-    d.seq = nextSeq()
-    dput(d, { q = d.seq })
-  end
-  redis.call('ZADD', P .. ':delayed:' .. d.route, runAt, member(d.seq, did))
-  addressed(d.route, d.target)
 end
 `;

@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto';
 import { CLAIM_FN, CLAIM_LUA } from './claim.js';
 import { COMMON_LUA } from './common.js';
+import { DELIVERY_STEPS_LUA } from './delivery-steps.js';
 import { ENQUEUE_FN, ENQUEUE_LUA } from './enqueue.js';
 import { COMPLETE_AND_CLAIM_LUA, COMPLETE_FN, COMPLETE_LUA, FAIL_LUA } from './finish.js';
 import { CANCEL_LUA, RESCHEDULE_LUA } from './job-control.js';
@@ -44,7 +45,7 @@ const BODIES = {
 /** A function of the library. */
 export type FunctionName = keyof typeof BODIES;
 
-const CODE = `${COMMON_LUA}${ENQUEUE_FN}${COMPLETE_FN}${CLAIM_FN}${ROWS_FN}
+const CODE = `${COMMON_LUA}${DELIVERY_STEPS_LUA}${ENQUEUE_FN}${COMPLETE_FN}${CLAIM_FN}${ROWS_FN}
 ${Object.entries(BODIES)
   .map(([name, body]) => `redis.register_function('@@PREFIX@@${name}', function(KEYS, ARGV)\nbegin(ARGV)\n${body}\nend)`)
   .join('\n')}
