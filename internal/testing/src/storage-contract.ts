@@ -308,6 +308,16 @@ export function runStorageContract(name: string, factory: BackendFactory, option
       ]);
     });
 
+    it('ends a broadcast nobody listens to as cancelled, and lists it with the cancelled jobs', async () => {
+      const queue = uniqueQueue('fanout-unheard');
+      const job = newJob(queue, { type: 'broadcast' });
+      const [result] = await backend.enqueue([job]);
+      expect(result?.deliveries).toBe(0);
+      expect(await backend.getJob(queue, job.id)).toMatchObject({ state: 'cancelled', deliveries: [] });
+      expect((await listJobsPage(backend, queue, { state: 'cancelled' })).jobs.map((j) => j.id)).toEqual([job.id]);
+      expect((await listJobsPage(backend, queue, {})).jobs.map((j) => j.id)).toEqual([job.id]);
+    });
+
     it('fails a broadcast delivery whose worker went away with WORKER_GONE, instead of leaving it queued', async () => {
       const queue = uniqueQueue('fanout-gone');
       const info = (id: string) => ({ id, queue, routes: ['r'], hostname: 'h', pid: 1, startedAt: Date.now() });

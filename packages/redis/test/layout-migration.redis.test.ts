@@ -43,6 +43,9 @@ async function writeLayoutOne(client: Redis, queue: string, now: number, bulk: n
     { route: 'r', state: 'failed', attempts: 3, finished: now - 250_000, error: '{"name":"Error","message":"boom"}' },
   ]);
   job('fine', { name: 'fine', args: '[]', routes: 'r', created: now - 400_000 }, [{ route: 'r', state: 'succeeded', attempts: 1, finished: now - 350_000, result: '42' }]);
+  // A broadcast nobody listened to: a job without deliveries, only in the index by creation.
+  m.hset(`${p}:job:unheard`, { name: 'unheard', args: '[]', routes: 'r', created: now - 500_000, nd: 0, open: 0, type: 'broadcast', bad: 1, empty: 'cancelled', priority: 0, max: 1 });
+  m.zadd(`${p}:jobs`, now - 500_000, 'unheard');
   m.zadd(`${p}:done:failed`, now - 250_000, 'broke');
   m.zadd(`${p}:done:succeeded`, now - 350_000, 'fine');
   m.set(`${p}:seq`, seq);
@@ -105,8 +108,9 @@ describe.skipIf(missing)(`redis layout migration ${missing ?? ''}`, () => {
       expect(again?.name).toBe('broke');
       const states: string[] = [];
       for await (const batch of matchingJobs(backend, queue, {})) states.push(...batch.map((j) => j.state));
-      // Running: broke (again) and fanned (its delivery to s); scheduled: later; succeeded: the rest.
-      expect(states).toEqual(['running', 'running', 'scheduled', ...Array<string>(bulk + 2).fill('succeeded')]);
+      // Running: broke (again) and fanned (its delivery to s); scheduled: later; cancelled: unheard; succeeded: the rest.
+      expect(states).toEqual(['running', 'running', 'scheduled', 'cancelled', ...Array<string>(bulk + 2).fill('succeeded')]);
+      expect(await backend.getJob(queue, 'unheard')).toMatchObject({ state: 'cancelled', deliveries: [] });
 
       // Nothing of the old layout is left.
       const leftovers = await client.keys(`skq:{${queue}}:*`);

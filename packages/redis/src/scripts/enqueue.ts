@@ -84,7 +84,15 @@ for i = jobsAt, #ARGV, 3 do
     else
       cache[JOBS][id] = job
       if #targets == 0 then
+        -- A broadcast nobody listened to ended as it was stored: with the failed and cancelled jobs, under their retention.
         ev('cancelled', id, nil, nil, nil)
+        local keep = keepOf(job.kF, 'failed')
+        if keep[1] == 0 then
+          removeJob(id, nil, 0)
+        else
+          redis.call('LPUSH', P .. ':ended:failed', id)
+          trim(P .. ':ended:failed', keep)
+        end
       elseif dedupe ~= '' then
         redis.call('HSET', P .. ':dedupe', dedupe, id)
       end
@@ -121,7 +129,8 @@ end
  *          attempts (JSON, '' when they are the defaults), the job's own retention of succeeded and of
  *          failed jobs ('<count>,<ageMs>', '' for the backend's); the dedupe hash; for broadcast jobs, the live workers.
  * Writes:  'job' (the job with delivery 0), 'delivery' (deliveries n ≥ 1), 'dedupe', 'seq', 'waiting:<route>',
- *          'prio:<route>', 'ready:<route>:@<worker>' or 'delayed:<route>', 'addressed', 'counts', events 'enqueued'.
+ *          'prio:<route>', 'ready:<route>:@<worker>' or 'delayed:<route>', 'addressed', 'counts', 'ended:failed' (a
+ *          broadcast nobody listens to), events 'enqueued' | 'cancelled'.
  * A job id already stored is answered as it is, so a resent enqueue never duplicates a job.
  * Returns: a flat array: job id, 1 if deduped else 0, number of deliveries; per input job.
  */

@@ -39,6 +39,8 @@ if phase == 'jobs' then
     if job.n then
       if job.N == '1' then job.N, job.o = nil, nil end
       rput(JOBS, id, job)
+      -- A broadcast nobody listened to had only the index by creation: it is listed with the ended jobs now.
+      if job.N == '0' then redis.call('LPUSH', P .. ':ended:failed', id) end
       for n = 1, tonumber(job.N or '1') - 1 do
         local key = P .. ':d:' .. id .. '.' .. n
         local d = fields(redis.call('HGETALL', key))
