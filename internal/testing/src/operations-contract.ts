@@ -107,6 +107,25 @@ export function operationsContract(current: () => StorageBackend, open: () => Pr
     expect(await backend.retryJob(queue, 'no-such-job', { runAt: Date.now(), attempts: 1 })).toBe(0);
   });
 
+  it('retries every failed job while paging through them, as retry-all does', async () => {
+    const backend = current();
+    const queue = uniqueQueue('retry-paging');
+    const jobs = Array.from({ length: 120 }, () => newJob(queue, { options: { ...newJob(queue).options, attempts: 1 } }));
+    await backend.enqueue(jobs);
+    for (let batch = await claimAll(backend, queue); batch.length > 0; batch = await claimAll(backend, queue)) {
+      for (const d of batch) await backend.fail(queue, leaseOf(d), { error: { name: 'Error', message: 'boom' } });
+    }
+    // Each page's jobs leave the failed state before the next page is read.
+    const retried = new Set<string>();
+    let cursor: string | undefined;
+    do {
+      const page = await listJobsPage(backend, queue, { state: 'failed', limit: 50, cursor });
+      for (const job of page.jobs) if ((await backend.retryJob(queue, job.id, { runAt: Date.now(), attempts: 1 })) > 0) retried.add(job.id);
+      cursor = page.nextCursor ?? undefined;
+    } while (cursor);
+    expect(retried.size).toBe(120);
+  });
+
   const [retryRaceIt, retryRaceTitle] = skipped('racing-retry', 'retries a job once when asked twice at once');
   retryRaceIt(retryRaceTitle, async () => {
     const backend = current();

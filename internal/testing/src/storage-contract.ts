@@ -442,6 +442,22 @@ export function runStorageContract(name: string, factory: BackendFactory, option
       await stop();
     });
 
+    it('cancels and reschedules jobs that came due out of run-time order, which then never run early', async () => {
+      const queue = uniqueQueue('cancel-late');
+      const now = Date.now();
+      // Each due earlier than the one enqueued before it.
+      const [first, cancelled, moved] = [newJob(queue, { runAt: now }), newJob(queue, { runAt: now - 1_000 }), newJob(queue, { runAt: now - 2_000 })];
+      for (const job of [first, cancelled, moved]) await backend.enqueue([job]);
+      expect(await backend.cancel(queue, cancelled.id)).toBe(true);
+      expect(await backend.reschedule(queue, moved.id, now + 60_000)).toBe(true);
+      const claimed: string[] = [];
+      for (let d = await claimOne(queue); d; d = await claimOne(queue)) claimed.push(d.jobId);
+      expect(claimed).toEqual([first.id]);
+      expect((await backend.getJob(queue, cancelled.id))?.state).toBe('cancelled');
+      expect((await backend.getJob(queue, moved.id))?.state).toBe('scheduled');
+      expect((await backend.countByState(queue)).r).toMatchObject({ queued: 0, running: 1, scheduled: 1, cancelled: 1 });
+    });
+
     it('reschedules a waiting job, and refuses one that has ended', async () => {
       const queue = uniqueQueue('resched');
       const job = newJob(queue);

@@ -25,8 +25,8 @@ export const ListQuerySchema = z
     search: z.string().min(1).max(512).optional(),
     /** At most this many jobs per page. */
     limit: z.number().int().min(1).max(1_000).default(50),
-    /** The `nextCursor` of the previous page. */
-    cursor: z.string().min(1).max(2_048).optional(),
+    /** The `nextCursor` of the previous page (a store that lists by state puts a key and a member in it). */
+    cursor: z.string().min(1).max(16_384).optional(),
   })
   .strict();
 

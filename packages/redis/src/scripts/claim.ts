@@ -16,7 +16,7 @@ if #due > 0 then
   for _, m in ipairs(due) do
     local did = string.sub(m, 18)
     local d = delivery(did)
-    if d then makeReady(placement(route, d.target, d.priority, d.runAt), route, d.target, did, d.seq, d.priority, d.runAt) end
+    if d and d.state == 'queued' then makeReady(placement(route, d.target, d.priority, d.runAt), route, d.target, did, d.seq, d.priority, d.runAt) end
   end
   chunked('ZREM', delayed, due)
   flushDue()
@@ -90,7 +90,8 @@ end
 local out = {}
 for _, did in ipairs(picked) do
   local d = delivery(did)
-  if d then
+  -- An entry whose delivery is no longer queued (or gone) is dropped, never run.
+  if d and d.state == 'queued' then
     local j = d.rec
     if d.hash ~= JOBS then j = jobRecord(d.job) or {} end
     local attempts = d.attempts + 1

@@ -40,11 +40,7 @@ local P, NOW, NOWS, KEEP, JOBS, DELIVERIES
 local cache, dirty, dirtyOrder
 local pendingCounts, countOrder, pendingZadd, zaddOrder, pendingZrem, zremOrder, pendingPush, pushOrder, pendingDel
 local pendingEvents, eventSeqs, eventOrder, eventTotal, pendingTally, tallyOrder
-local heard, tailsChanged, seqNow, seqChanged
--- Kept across calls in this Redis's Lua state, which a restart or a new primary starts empty: until when
--- someone listens to each queue's event types, and the run time at the tail of each waiting list. Both
--- are read through to their hashes, so a value from another skunq version is seen within a second.
-local listening, tails = {}, {}
+local heard, tails, tailsChanged, seqNow, seqChanged
 
 local function begin(args)
   ARGV = args
@@ -63,7 +59,7 @@ local function begin(args)
   -- Gathered writes, each made on first use (most calls use few of them).
   pendingCounts, countOrder, pendingZadd, zaddOrder, pendingZrem, zremOrder, pendingPush, pushOrder, pendingDel = nil, nil, nil, nil, nil, nil, nil, nil, nil
   pendingEvents, eventSeqs, eventOrder, eventTotal, pendingTally, tallyOrder = nil, nil, nil, 0, nil, nil
-  heard, tailsChanged, seqNow, seqChanged = nil, nil, nil, false
+  heard, tails, tailsChanged, seqNow, seqChanged = nil, nil, nil, nil, false
 end
 
 local function fmt(n) return string.format('%.0f', n) end
@@ -125,22 +121,21 @@ end
 local function jobRecord(jobId) return rget(JOBS, jobId) end
 
 
--- The run time of the last delivery pushed on a route's waiting list ('tails'): a list stays in run-time
--- order, so a due delivery that runs earlier than its tail goes to the priority set.
+-- The run time of the last delivery pushed on a route's waiting list ('tails', read once per route and
+-- call): a list stays in run-time order, so a due delivery that runs earlier than its tail goes to the
+-- priority set.
 local function tailOf(route)
-  local ofQueue = tails[P]
-  if not ofQueue then ofQueue = {}; tails[P] = ofQueue end
-  local t = ofQueue[route]
-  if not t or NOW - t[2] > 1000 then
-    t = { tonumber(redis.call('HGET', P .. ':tails', route) or '0'), NOW }
-    ofQueue[route] = t
+  tails = tails or {}
+  local t = tails[route]
+  if t == nil then
+    t = tonumber(redis.call('HGET', P .. ':tails', route) or '0')
+    tails[route] = t
   end
-  return t[1]
+  return t
 end
 local function setTail(route, runAt)
-  local t = tails[P][route]
-  if t[1] ~= runAt then
-    t[1] = runAt
+  if tailOf(route) ~= runAt then
+    tails[route] = runAt
     tailsChanged = tailsChanged or {}
     tailsChanged[route] = runAt
   end
@@ -185,21 +180,15 @@ local function escId(s)
   if not s or not string.find(s, '[%%|\\r\\n]') then return s end
   return (string.gsub(s, '[%%|\\r\\n]', function(c) return string.format('%%%02X', string.byte(c)) end))
 end
--- Whether anyone subscribes to events of 'kind' now ('listeners', read at most once a second).
+-- Whether anyone subscribes to events of 'kind' now ('listeners', read once per kind and call).
 local function hears(kind)
-  local ofQueue = listening[P]
-  if not ofQueue then ofQueue = {}; listening[P] = ofQueue end
-  local l = ofQueue[kind]
-  if not l or NOW - l[2] > 1000 then
-    l = { tonumber(redis.call('HGET', P .. ':listeners', kind) or '0'), NOW }
-    ofQueue[kind] = l
+  heard = heard or {}
+  local h = heard[kind]
+  if h == nil then
+    h = tonumber(redis.call('HGET', P .. ':listeners', kind) or '0') >= NOW
+    heard[kind] = h
   end
-  return l[1] >= NOW
-end
--- Notes that someone listens to events of 'kind' until 'untilAt' (the listen function).
-local function heardUntil(kind, untilAt)
-  hears(kind)
-  listening[P][kind] = { untilAt, NOW }
+  return h
 end
 -- An event line: seq|jobId|deliveryId|route|worker|at[|data JSON]; jobId is '' for queue and worker events.
 -- Kept per event: its line without the seq (numbered in flush), and its place among the call's events.

@@ -151,9 +151,8 @@ local function unqueue(did, d)
   if redis.call('ZREM', P .. ':delayed:' .. d.route, m) == 1 then return end
   if d.target and d.target ~= '' then
     redis.call('ZREM', readyKey(d.route, d.target), m)
-  elseif d.priority ~= 0 then
-    redis.call('ZREM', P .. ':prio:' .. d.route, m)
-  else
+  elseif redis.call('ZREM', P .. ':prio:' .. d.route, m) == 0 then
+    -- Not in the priority set (where a priority-0 delivery due out of run-time order waits): in the list.
     redis.call('LREM', P .. ':waiting:' .. d.route, 1, did)
   end
 end

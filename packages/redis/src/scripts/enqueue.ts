@@ -61,7 +61,7 @@ for i = jobsAt, #ARGV, 3 do
     if t.keepF ~= '' then job.kF = t.keepF end
     if priority ~= 0 then job.p = priority end
     if #targets == 0 then
-      job.b = 1; job.E = 'cancelled'; job.o = 0
+      job.b = 1; job.E = 'cancelled'; job.o = 0; job.e = NOW
     else
       if #targets > 1 then job.o = #targets end
       if dedupe ~= '' then job.k = dedupe end

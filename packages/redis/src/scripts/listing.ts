@@ -44,12 +44,12 @@ return rows(ids)
  * 'waiting:<route>' (run order), then the 'ready:<route>:@<worker>' sets, then the delayed sets (whose due
  * deliveries are queued until a claim promotes them); scheduled, the 'delayed:<route>' sets (by run
  * time); succeeded, 'ended:succeeded'; failed and cancelled, 'ended:failed' (newest first).
- * Reads:   ARGV[7] state, ARGV[8] cursor ('' for the first page: JSON [key index, offset, key, last member]),
+ * Reads:   ARGV[7] state, ARGV[8] cursor ('' for the first page: JSON [key index, offset, key, last member,
+ *          its score, where the page began in the key]),
  *          ARGV[9] limit; 'counts' (the routes), 'addressed', the index keys, the records.
  * Writes:  nothing.
  * Returns: { cursor (false when the state has no more), job ids, their rows as read-jobs returns them }.
- *          A page resumes after the member it ended at (LPOS / ZRANK); when that member has left its key,
- *          at the same offset, or for a waiting list (taken from its head) at its head.
+ *          A page resumes after the member it ended at (see resumeAt).
  */
 export const LIST_STATE_LUA = `
 local state, limit = ARGV[7], tonumber(ARGV[9])
@@ -80,10 +80,36 @@ elseif state == 'succeeded' then
 else
   add('l', P .. ':ended:failed', 'job')
 end
-local at, offset, last = 1, 0, ''
+-- Byte order, as a sorted set orders members of equal score (Lua's '<' follows the server's locale).
+local function bytesBefore(x, y)
+  for i = 1, math.min(#x, #y) do
+    local p, q = string.byte(x, i), string.byte(y, i)
+    if p ~= q then return p < q end
+  end
+  return #x < #y
+end
+-- Where a page resumes in a key: after the member it ended at; when that member has left the key, a sorted
+-- set resumes by its score, a waiting list (taken from its head) at its head, an ended list where the page
+-- began (what was listed before it may show again, nothing after it is skipped).
+local function resumeAt(kind, key, holds, last, score, began)
+  if kind == 'l' then
+    local i = redis.call('LPOS', key, last)
+    if i then return i + 1 end
+    if holds == 'did' then return 0 end
+    return began
+  end
+  local i = redis.call('ZRANK', key, last)
+  if i then return i + 1 end
+  local start = redis.call('ZCOUNT', key, '-inf', '(' .. score)
+  for _, m in ipairs(redis.call('ZRANGEBYSCORE', key, score, score)) do
+    if bytesBefore(m, last) then start = start + 1 end
+  end
+  return start
+end
+local at, offset, last, score, began = 1, 0, '', '0', 0
 if ARGV[8] ~= '' then
   local c = cjson.decode(ARGV[8])
-  at, offset, last = tonumber(c[1]), tonumber(c[2]), c[4]
+  at, offset, last, score, began = tonumber(c[1]), tonumber(c[2]), c[4] or '', c[5] or '0', tonumber(c[6] or 0)
   -- Sources come and go with routes and workers: find the key the page ended in.
   if not sources[at] or sources[at][2] ~= c[3] then
     at = #sources + 1
@@ -92,19 +118,19 @@ if ARGV[8] ~= '' then
   end
 end
 local ids, seen = {}, {}
-local resume = last ~= ''
 while at <= #sources and #ids < limit do
   local kind, key, holds = sources[at][1], sources[at][2], sources[at][3]
   local start = offset
-  if resume then
-    local i
-    if kind == 'l' then i = redis.call('LPOS', key, last) else i = redis.call('ZRANK', key, last) end
-    if i then start = i + 1 elseif holds == 'did' and kind == 'l' then start = 0 end
-    resume = false
-  end
+  if last ~= '' then start = resumeAt(kind, key, holds, last, score, began) end
+  began = start
   local need = limit - #ids
-  local items
-  if kind == 'l' then items = redis.call('LRANGE', key, start, start + need - 1) else items = redis.call('ZRANGE', key, start, start + need - 1) end
+  local items = {}
+  if kind == 'l' then
+    items = redis.call('LRANGE', key, start, start + need - 1)
+  else
+    local withScores = redis.call('ZRANGE', key, start, start + need - 1, 'WITHSCORES')
+    for i = 1, #withScores, 2 do items[#items + 1] = withScores[i]; score = withScores[i + 1] end
+  end
   for _, m in ipairs(items) do
     local id = m
     if holds ~= 'job' then
@@ -115,12 +141,12 @@ while at <= #sources and #ids < limit do
     last = m
   end
   if #items < need then
-    at, offset, last = at + 1, 0, ''
+    at, offset, last, score, began = at + 1, 0, '', '0', 0
   else
     offset = start + #items
   end
 end
 local cursor = false
-if at <= #sources then cursor = cjson.encode({ at, offset, sources[at][2], last }) end
+if at <= #sources then cursor = cjson.encode({ at, offset, sources[at][2], last, score, began }) end
 return { cursor, ids, rows(ids) }
 `;

@@ -40,7 +40,10 @@ if phase == 'jobs' then
       if job.N == '1' then job.N, job.o = nil, nil end
       rput(JOBS, id, job)
       -- A broadcast nobody listened to had only the index by creation: it is listed with the ended jobs now.
-      if job.N == '0' then redis.call('LPUSH', P .. ':ended:failed', id) end
+      if job.N == '0' then
+        job.e = job.c
+        redis.call('LPUSH', P .. ':ended:failed', id)
+      end
       for n = 1, tonumber(job.N or '1') - 1 do
         local key = P .. ':d:' .. id .. '.' .. n
         local d = fields(redis.call('HGETALL', key))
@@ -82,7 +85,13 @@ else
   local moved = 0
   for _, kind in ipairs({ 'succeeded', 'failed' }) do
     local old = P .. ':done:' .. kind
-    local ids = redis.call('ZRANGE', old, 0, BATCH - 1)
+    local entries = redis.call('ZRANGE', old, 0, BATCH - 1, 'WITHSCORES')
+    local ids = {}
+    for i = 1, #entries, 2 do
+      ids[#ids + 1] = entries[i]
+      -- The end time, which layout 1 kept only as this score (retention by age reads it).
+      if jobRecord(entries[i]) then rput(JOBS, entries[i], { e = entries[i + 1] }) end
+    end
     if #ids > 0 then
       chunked('LPUSH', P .. ':ended:' .. kind, ids)
       chunked('ZREM', old, ids)
