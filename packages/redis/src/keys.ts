@@ -6,12 +6,10 @@ export interface QueueKeys {
   /** The prefix every key and channel of the queue starts with; scripts build per-job keys from it. */
   prefix: string;
   seq: string;
-  eventSeq: string;
   /** Which layout the queue's keys are in (see scripts/migrate.ts). */
   layout: string;
   /** The hash of job records (a job with its first delivery), by job id. */
   jobRecords: string;
-  dedupe: string;
   counts: string;
   active: string;
   workers: string;
@@ -20,8 +18,6 @@ export interface QueueKeys {
   /** The list of a route's due deliveries of priority 0. */
   waiting(route: string): string;
   delayed(route: string): string;
-  /** The set of `<route>|<worker>` pairs that queued broadcast deliveries are addressed to. */
-  addressed: string;
   worker(workerId: string): string;
   logs(jobId: string): string;
   channel(type: string): string;
@@ -40,10 +36,8 @@ export function queueKeys(keyPrefix: string, queue: string): QueueKeys {
   return {
     prefix,
     seq: `${prefix}:seq`,
-    eventSeq: `${prefix}:evseq`,
     layout: `${prefix}:layout`,
     jobRecords: `${prefix}:job`,
-    dedupe: `${prefix}:dedupe`,
     counts: `${prefix}:counts`,
     active: `${prefix}:active`,
     workers: `${prefix}:workers`,
@@ -51,7 +45,6 @@ export function queueKeys(keyPrefix: string, queue: string): QueueKeys {
     schedule: (id) => `${prefix}:sched:${id}`,
     waiting: (route) => `${prefix}:waiting:${route}`,
     delayed: (route) => `${prefix}:delayed:${route}`,
-    addressed: `${prefix}:addressed`,
     worker: (workerId) => `${prefix}:worker:${workerId}`,
     logs: (jobId) => `${prefix}:logs:${jobId}`,
     channel: (type) => `${prefix}:ev:${type}`,

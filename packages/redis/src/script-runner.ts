@@ -30,7 +30,7 @@ export class Script {
 
 /** Loads the library on the server, or on every master of a cluster; a copy already loaded is kept. */
 async function loadLibrary(client: Redis | Cluster): Promise<void> {
-  const nodes = 'nodes' in client && typeof client.nodes === 'function' && client.isCluster ? client.nodes('master') : [client as Redis];
+  const nodes = client.isCluster ? (client as Cluster).nodes('master') : [client as Redis];
   await Promise.all(
     nodes.map((node) =>
       node.function('LOAD', LIBRARY.code).catch((err: Error) => {

@@ -3,8 +3,7 @@
 export const CLAIM_FN = `
 local function claimDeliveries(route, worker, leaseMs, limit)
 local lease = fmt(NOW + leaseMs)
-local ready = P .. ':ready:' .. route
-local mine = ready .. ':@' .. worker
+local mine = readyKey(route, worker)
 local delayed = P .. ':delayed:' .. route
 -- A paused route or queue hands out nothing (one cheap SCARD when nothing is paused).
 if redis.call('SCARD', P .. ':paused') > 0 and (redis.call('SISMEMBER', P .. ':paused', route) == 1 or redis.call('SISMEMBER', P .. ':paused', '*') == 1) then
