@@ -13,6 +13,7 @@ export default defineConfig({
       '@skq/worker': src('./packages/worker/src/index.ts'),
       '@skq/redis': src('./packages/redis/src/index.ts'),
       '@skq/mongodb': src('./packages/mongodb/src/index.ts'),
+      '@skq/postgres': src('./packages/postgres/src/index.ts'),
       '@skq/testing': src('./internal/testing/src/index.ts'),
       '@skq/cli': src('./apps/cli/src/index.ts'),
       '@skq/web': src('./packages/web/src/index.ts'),

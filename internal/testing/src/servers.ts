@@ -156,3 +156,5 @@ export async function startRedisCluster(masters = 3, options: { persistent?: boo
     },
   };
 }
+
+export { POSTGRES_BIN, missingPostgres, startPostgres, type PostgresServer } from './postgres-server.js';

@@ -88,6 +88,14 @@ describe('SkunkQueue', () => {
     expect((await a.info()).priority).toBe(7);
   });
 
+  it('refuses a transaction (tx) on a backend that cannot enqueue in one, and enqueues nothing', async () => {
+    const q = open('no-tx');
+    const job = q.job({ name: 'sync', routes: ['foo'] }, async () => 1);
+    const client = { query: async () => ({ rows: [] }) };
+    await expect(job.fireWith({ tx: client })).rejects.toMatchObject({ code: 'UNSUPPORTED', context: { field: 'options.tx' } });
+    expect((await q.list()).jobs).toEqual([]);
+  });
+
   it('cancels, looks up and reports missing jobs', async () => {
     const q = open('lookup');
     const job = q.job({ name: 'j', routes: ['foo'] }, async () => 1);

@@ -23,6 +23,12 @@ const CALL_JOBS = 100;
 
 /** Enqueue calls per queue; the results come back in the order of `jobs`. */
 export async function enqueue(runner: CommandRunner, jobs: NewJob[]): Promise<EnqueueResult[]> {
+  // One job (a fire): one call, without the sorting a batch needs.
+  if (jobs.length === 1 && runner.isListed(jobs[0]!.queue)) {
+    const job = jobs[0]!;
+    const out = (await runner.run('enqueue', job.queue, SCRIPTS.enqueue, runner.keys(job.queue).seq, enqueueBatchArgs(jobs))) as (string | number)[];
+    return [{ id: String(out[0]), deduped: Number(out[1]) === 1, deliveries: Number(out[2]) }];
+  }
   const byQueue = new Map<string, NewJob[]>();
   for (const job of jobs) {
     const batch = byQueue.get(job.queue);
@@ -91,20 +97,11 @@ export function enqueueBatchArgs(jobs: NewJob[]): (string | number)[] {
   let number = 0;
   for (const job of jobs) {
     // Jobs fired together mostly follow one another with the same fields: compared first, keyed only when they differ.
-    if (!previous || !sameTemplate(previous, job)) {
-      const template = [
-        job.name,
-        job.routes.join(','),
-        job.type,
-        job.priority,
-        Math.round(job.runAt),
-        job.options.attempts,
-        job.dedupeKey ?? '',
-        Math.round(job.createdAt),
-        encodeRunOptions(job.options),
-        keepArg(job.options.removeOnComplete),
-        keepArg(job.options.removeOnFail),
-      ];
+    if (jobs.length === 1) {
+      templates.push(templateOf(job));
+      number = 1;
+    } else if (!previous || !sameTemplate(previous, job)) {
+      const template = templateOf(job);
       // Fields are text or numbers, none holds a NUL: joined with one, they name the template.
       const key = template.join('\u0000');
       const known = numbers.get(key);
@@ -117,6 +114,23 @@ export function enqueueBatchArgs(jobs: NewJob[]): (string | number)[] {
     rows.push(job.id, argsJson(job.args), number);
   }
   return [templates.length, ...templates.flat(), ...rows];
+}
+
+/** A job's template: the fields jobs fired together share (scripts/enqueue.ts). */
+function templateOf(job: NewJob): (string | number)[] {
+  return [
+    job.name,
+    job.routes.length === 1 ? job.routes[0]! : job.routes.join(','),
+    job.type,
+    job.priority,
+    Math.round(job.runAt),
+    job.options.attempts,
+    job.dedupeKey ?? '',
+    Math.round(job.createdAt),
+    encodeRunOptions(job.options),
+    keepArg(job.options.removeOnComplete),
+    keepArg(job.options.removeOnFail),
+  ];
 }
 
 /** Whether two jobs share every field of a template (same values, or the same option objects). */

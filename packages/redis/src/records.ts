@@ -28,10 +28,18 @@ const DEFAULT_OPTIONS_JSON = JSON.stringify({ backoff: DEFAULT_RUN_OPTIONS.backo
 /** Run options other than attempts as stored: '' when they are the defaults, which most jobs use. */
 export function encodeRunOptions(options: JobRunOptions): string {
   const { removeOnComplete, removeOnFail, delayMs } = options;
+  // Jobs of one definition share their option values (the same objects): the last text is reused.
+  const last = lastEncoded;
+  if (last && last.backoff === options.backoff && last.timeoutMs === options.timeoutMs && last.removeOnComplete === removeOnComplete && last.removeOnFail === removeOnFail && last.delayMs === delayMs) {
+    return last.text;
+  }
   const extras = { ...(removeOnComplete && { removeOnComplete }), ...(removeOnFail && { removeOnFail }), ...(delayMs !== undefined && { delayMs }) };
   const json = JSON.stringify({ backoff: options.backoff, timeoutMs: options.timeoutMs, ...extras });
-  return json === DEFAULT_OPTIONS_JSON ? '' : json;
+  const text = json === DEFAULT_OPTIONS_JSON ? '' : json;
+  lastEncoded = { backoff: options.backoff, timeoutMs: options.timeoutMs, removeOnComplete, removeOnFail, delayMs, text };
+  return text;
 }
+let lastEncoded: (Pick<JobRunOptions, 'backoff' | 'timeoutMs' | 'removeOnComplete' | 'removeOnFail' | 'delayMs'> & { text: string }) | undefined;
 
 export function decodeRunOptions(opts: string | undefined, attempts: number): JobRunOptions {
   if (!opts) return { ...DEFAULT_RUN_OPTIONS, attempts };

@@ -2,13 +2,13 @@ import { spawn } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { REPO, startCli, startMongoServer, startRedis, stopAll, type CliProcess } from '@skq/testing';
+import { REPO, startCli, startMongoServer, startPostgres, startRedis, stopAll, type CliProcess } from '@skq/testing';
 
 export const TOKEN = 'browser-test-token-0123456789';
 const JOBS = 'packages/web/test/fixtures/monitor-jobs.ts';
 const PRODUCER = join(REPO, 'packages/web/test/fixtures/produce.ts');
 
-export type StackBackend = 'sqlite' | 'redis' | 'mongodb';
+export type StackBackend = 'sqlite' | 'redis' | 'mongodb' | 'postgres';
 
 /** A store on a real server (or file), with `skunq web` and `skunq work` running on it as processes. */
 export interface MonitorStack {
@@ -28,7 +28,8 @@ export interface MonitorStack {
 /** Starts the store, the monitor and one worker. */
 export async function startMonitorStack(kind: StackBackend): Promise<MonitorStack> {
   const dir = mkdtempSync(join(tmpdir(), `skq-web-${kind}-`));
-  const server = kind === 'redis' ? await startRedis() : kind === 'mongodb' ? await startMongoServer('mongo-java-server') : null;
+  const server =
+    kind === 'redis' ? await startRedis() : kind === 'mongodb' ? await startMongoServer('mongo-java-server') : kind === 'postgres' ? await startPostgres({ durable: false }) : null;
   const backendUrl = kind === 'sqlite' ? `sqlite:${join(dir, 'monitor.db')}` : server!.url;
   const env = { SKQ_BACKEND: backendUrl };
   const procs: CliProcess[] = [];

@@ -2,7 +2,7 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Browser, BrowserContext, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { REPO, launchChromium, missingChromium, missingMongoServer, missingServer } from '@skq/testing';
+import { REPO, launchChromium, missingChromium, missingMongoServer, missingPostgres, missingServer } from '@skq/testing';
 import { TOKEN, startMonitorStack, type MonitorStack, type StackBackend } from './monitor-stack.js';
 
 const SCREENSHOTS = join(REPO, '.vitest/screenshots');
@@ -11,6 +11,7 @@ const BACKENDS: [StackBackend, string | null][] = [
   ['sqlite', null],
   ['redis', missingServer('redis-server', 'apt-get install redis-server')],
   ['mongodb', missingMongoServer('mongo-java-server')],
+  ['postgres', missingPostgres()],
 ];
 
 describe.skipIf(browserMissing !== null).each(BACKENDS)(`skunq web in Chromium on %s${browserMissing ? ` (skipped: ${browserMissing})` : ''}`, (kind, missing) => {

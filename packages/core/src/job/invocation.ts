@@ -37,11 +37,18 @@ export const FireOptionsSchema = z
     removeOnComplete: RetentionSchema.optional(),
     /** What to keep of this job once it failed or was cancelled, instead of the queue's setting. */
     removeOnFail: RetentionSchema.optional(),
+    /**
+     * Enqueue inside this transaction of yours (a backend with `capabilities.transactionalEnqueue`:
+     * PostgreSQL takes a node-postgres client inside BEGIN): the job exists if and only if it commits.
+     */
+    tx: z
+      .custom<{ query: (...args: never[]) => unknown }>((v) => typeof (v as { query?: unknown } | null)?.query === 'function', 'must be a database client inside a transaction (with a query() method)')
+      .optional(),
   })
   .strict();
 
 /**
- * Options for one fire: `{ priority, dedupeKey, at, routes, jobId, removeOnComplete, removeOnFail }`.
+ * Options for one fire: `{ priority, dedupeKey, at, routes, jobId, removeOnComplete, removeOnFail, tx }`.
  *
  * @example
  * ```ts

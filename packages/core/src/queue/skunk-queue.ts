@@ -32,6 +32,8 @@ import { NameSchema } from '../job/names.js';
 const StoredJobIdSchema = z.string().min(1);
 const ScheduleIdSchema = z.string().min(1).max(512);
 const PausedSchema = z.boolean();
+/** The parse of no fire options (made on the first push without any). */
+let NO_FIRE_OPTIONS: ReturnType<typeof safeParseInput<typeof FireOptionsSchema>> | undefined;
 
 /**
  * A named queue on a backend: define jobs on it, fire them, and look them up.
@@ -147,7 +149,8 @@ export class SkunkQueue implements InvocationTarget, JobReader {
   /** Enqueues many jobs in one batch, with the same fire options. */
   async pushMany(jobs: Invocable[], options?: FireOptions): Promise<JobHandle[]> {
     if (!Array.isArray(jobs)) throw new SkqError('ARGS_INVALID', `pushMany() takes an array of jobs, not ${jobs === null ? 'null' : typeof jobs}`, { context: { queue: this.name, field: 'jobs' } });
-    const parsed = safeParseInput(FireOptionsSchema, options ?? {});
+    // Most pushes carry no options: their parse is made once.
+    const parsed = options === undefined ? (NO_FIRE_OPTIONS ??= safeParseInput(FireOptionsSchema, {})) : safeParseInput(FireOptionsSchema, options);
     if (!parsed.success) {
       const path = parsed.error.issues[0]?.path ?? [];
       throw new SkqError('ARGS_INVALID', `invalid fire options: ${describeIssues(parsed.error.issues, 'options')}`, {
@@ -180,7 +183,13 @@ export class SkunkQueue implements InvocationTarget, JobReader {
       };
     });
     const backend = await this.backend();
-    const results = await backend.enqueue(records);
+    const { tx } = parsed.data;
+    if (tx !== undefined && !backend.capabilities.transactionalEnqueue) {
+      throw new SkqError('UNSUPPORTED', `the ${backend.kind} backend cannot enqueue inside your transaction (options.tx): use a backend with transactional enqueue, such as postgres`, {
+        context: { queue: this.name, field: 'options.tx' },
+      });
+    }
+    const results = await backend.enqueue(records, tx === undefined ? undefined : { transaction: tx });
     return results.map((result) => new JobHandle(result.id, this, result.deduped));
   }
 

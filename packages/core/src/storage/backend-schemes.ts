@@ -24,6 +24,8 @@ const PACKAGES: Record<string, string> = {
   mongodb: '@skq/mongodb',
   'mongodb+srv': '@skq/mongodb',
   fdb: '@skq/foundationdb',
+  postgres: '@skq/postgres',
+  postgresql: '@skq/postgres',
 };
 
 const loaders = new Map<string, () => Promise<BackendModule>>();

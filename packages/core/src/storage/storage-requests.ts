@@ -33,6 +33,24 @@ export interface StorageCapabilities {
    * store keeps per state anyway (a store that keeps no index by creation, to stay small per job).
    */
   listing?: 'by-creation' | 'by-state';
+  /**
+   * `enqueue` takes the caller's open transaction (`EnqueueOptions.transaction`) and writes the jobs
+   * in it, so they exist if and only if it commits. Core refuses a `tx` fire option on other stores.
+   */
+  transactionalEnqueue?: boolean;
+}
+
+/**
+ * How {@link StorageBackend.enqueue} stores a batch.
+ *
+ * @example
+ * ```ts
+ * await backend.enqueue(jobs, { transaction: client }); // a node-postgres client inside BEGIN
+ * ```
+ */
+export interface EnqueueOptions {
+  /** The caller's open transaction, for a store with `capabilities.transactionalEnqueue`. */
+  transaction?: unknown;
 }
 
 /**

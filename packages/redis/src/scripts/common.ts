@@ -50,16 +50,24 @@ local function begin(args)
     local t = redis.call('TIME')
     NOW = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
   end
-  -- NOW as records and event lines write it, made once per call.
-  NOWS = string.format('%.0f', NOW)
-  KEEP = { succeeded = { tonumber(ARGV[3]), tonumber(ARGV[4]) }, failed = { tonumber(ARGV[5]), tonumber(ARGV[6]) } }
   JOBS, DELIVERIES = P .. ':job', P .. ':delivery'
-  -- The records the call has read or written, by hash and field; written back in flush().
-  cache, dirty, dirtyOrder = { [JOBS] = {}, [DELIVERIES] = {} }, { [JOBS] = {}, [DELIVERIES] = {} }, { [JOBS] = {}, [DELIVERIES] = {} }
-  -- Gathered writes, each made on first use (most calls use few of them).
+  -- Everything else is made on first use: most calls need little of it, and in Redis's Lua each table or
+  -- formatted number costs about a microsecond.
+  NOWS, KEEP, cache, dirty, dirtyOrder = nil, nil, nil, nil, nil
   pendingCounts, countOrder, pendingZadd, zaddOrder, pendingZrem, zremOrder, pendingPush, pushOrder, pendingDel = nil, nil, nil, nil, nil, nil, nil, nil, nil
   pendingEvents, eventSeqs, eventOrder, eventTotal, pendingTally, tallyOrder = nil, nil, nil, 0, nil, nil
   heard, tails, tailsChanged, seqNow, seqChanged = nil, nil, nil, nil, false
+end
+
+-- The backend's retention of 'succeeded' or 'failed' jobs: { count, ageMs } from ARGV[3..6] (-1: no limit).
+local function keepDefault(kind)
+  if not KEEP then KEEP = { succeeded = { tonumber(ARGV[3]), tonumber(ARGV[4]) }, failed = { tonumber(ARGV[5]), tonumber(ARGV[6]) } } end
+  return KEEP[kind]
+end
+-- NOW as records and event lines write it.
+local function nowText()
+  if not NOWS then NOWS = string.format('%.0f', NOW) end
+  return NOWS
 end
 
 local function fmt(n) return string.format('%.0f', n) end
@@ -93,30 +101,45 @@ local function slot(did)
   if n == '0' then return JOBS, jobId, jobId end
   return DELIVERIES, did, jobId
 end
+-- The records the call has read or written, by hash and field (false: deleted or absent), and those to
+-- write back in flush(), in the order first changed.
+local function cacheOf(hash)
+  if not cache then cache = {} end
+  local c = cache[hash]
+  if not c then c = {}; cache[hash] = c end
+  return c
+end
+local function markDirty(hash, field)
+  if not dirty then dirty, dirtyOrder = {}, {} end
+  local d = dirty[hash]
+  if not d then d = {}; dirty[hash] = d; dirtyOrder[hash] = {} end
+  if not d[field] then d[field] = true; local order = dirtyOrder[hash]; order[#order + 1] = field end
+end
 local function rget(hash, field)
-  local t = cache[hash][field]
+  local c = cacheOf(hash)
+  local t = c[field]
   if t == nil then
     local blob = redis.call('HGET', hash, field)
     t = blob and cmsgpack.unpack(blob) or false
-    cache[hash][field] = t
+    c[field] = t
   end
   return t or nil
 end
 -- Sets fields of a record (a value of '' clears one); creates it when absent. A state is given by name.
 local function rput(hash, field, changes)
   local t = rget(hash, field)
-  if not t then t = {}; cache[hash][field] = t end
+  if not t then t = {}; cacheOf(hash)[field] = t end
   for k, v in pairs(changes) do
     if NUMERIC[k] and v ~= '' then v = tonumber(v) end
     if k == 's' then v = STATE_CODE[v] or v end
     if v == '' or (v == 0 and ZERO_ABSENT[k]) then t[k] = nil else t[k] = v end
   end
-  if not dirty[hash][field] then dirty[hash][field] = true; table.insert(dirtyOrder[hash], field) end
+  markDirty(hash, field)
   return t
 end
 local function rdel(hash, field)
-  cache[hash][field] = false
-  if not dirty[hash][field] then dirty[hash][field] = true; table.insert(dirtyOrder[hash], field) end
+  cacheOf(hash)[field] = false
+  markDirty(hash, field)
 end
 local function jobRecord(jobId) return rget(JOBS, jobId) end
 
@@ -204,9 +227,9 @@ local function ev(kind, jobId, did, route, worker, data)
   eventTotal = eventTotal + 1
   local n = #lines + 1
   if data then
-    lines[n] = (jobId or '') .. '|' .. (did or '') .. '|' .. (route or '') .. '|' .. (worker or '') .. '|' .. NOWS .. '|' .. data
+    lines[n] = (jobId or '') .. '|' .. (did or '') .. '|' .. (route or '') .. '|' .. (worker or '') .. '|' .. nowText() .. '|' .. data
   else
-    lines[n] = (jobId or '') .. '|' .. (did or '') .. '|' .. (route or '') .. '|' .. (worker or '') .. '|' .. NOWS
+    lines[n] = (jobId or '') .. '|' .. (did or '') .. '|' .. (route or '') .. '|' .. (worker or '') .. '|' .. nowText()
   end
   eventSeqs[kind][n] = eventTotal
 end
@@ -226,9 +249,11 @@ local function chunked(command, key, items)
 end
 
 local function flushRecords(hash)
-  local sets, dels = {}, {}
-  for _, field in ipairs(dirtyOrder[hash]) do
-    local t = cache[hash][field]
+  local order = dirtyOrder and dirtyOrder[hash]
+  if not order then return end
+  local sets, dels, c = {}, {}, cache[hash]
+  for _, field in ipairs(order) do
+    local t = c[field]
     if t then sets[#sets + 1] = field; sets[#sets + 1] = cmsgpack.pack(t) else dels[#dels + 1] = field end
   end
   if #dels > 0 then chunked('HDEL', hash, dels) end

@@ -73,7 +73,7 @@ end
 
 -- A job's own retention ('<count>,<ageMs>'), else the backend's.
 local function keepOf(own, kind)
-  if not own then return KEEP[kind] end
+  if not own then return keepDefault(kind) end
   local c, a = string.match(own, '^(-?%d+),(-?%d+)$')
   return { tonumber(c), tonumber(a) }
 end

@@ -82,7 +82,7 @@ for i = jobsAt, #ARGV, 3 do
       local stored = jobRecord(id)
       out[#out + 1] = id; out[#out + 1] = 0; out[#out + 1] = stored and (stored.N or 1) or 0
     else
-      cache[JOBS][id] = job
+      cacheOf(JOBS)[id] = job
       if #targets == 0 then
         -- A broadcast nobody listened to ended as it was stored: with the failed and cancelled jobs, under their retention.
         ev('cancelled', id, nil, nil, nil)
@@ -99,8 +99,8 @@ for i = jobsAt, #ARGV, 3 do
       for n, target in ipairs(targets) do
         local did = id .. '.' .. (n - 1)
         if n > 1 then
-          cache[DELIVERIES][did] = records[n]
-          dirty[DELIVERIES][did] = true; table.insert(dirtyOrder[DELIVERIES], did)
+          cacheOf(DELIVERIES)[did] = records[n]
+          markDirty(DELIVERIES, did)
         end
         if places[n] == 'list' then
           pushLater(target[3], did)

@@ -1,4 +1,4 @@
-import type { EnqueueResult, JobRecord, ListJobsQuery, NewJob, StateCounts, StateListPage, StateListQuery } from '../contract.js';
+import type { EnqueueOptions, EnqueueResult, JobRecord, ListJobsQuery, NewJob, StateCounts, StateListPage, StateListQuery } from '../contract.js';
 
 /**
  * Jobs and their deliveries: storing, reading and listing them.
@@ -15,8 +15,9 @@ export interface JobStorage {
    * Stores jobs, each with its deliveries, in one batch. Delayed jobs (runAt in the future) are
    * stored `scheduled`. Broadcast jobs get one delivery per route and per worker registered on it
    * and alive at this instant. A pending job with the same `dedupeKey` in the queue is returned instead.
+   * `options.transaction` is only given to a store with `capabilities.transactionalEnqueue`.
    */
-  enqueue(jobs: NewJob[]): Promise<EnqueueResult[]>;
+  enqueue(jobs: NewJob[], options?: EnqueueOptions): Promise<EnqueueResult[]>;
 
   /** A job of the queue with its deliveries, or null (also when the id belongs to another queue). */
   getJob(queue: string, jobId: string): Promise<JobRecord | null>;

@@ -1,0 +1,161 @@
+import { SkqError, type WorkerInfo } from '@skq/core';
+import { argsJson, planDeliveries, type DeliveryTarget, type EnqueueResult, type NewJob } from '@skq/core/backend';
+import { storedOptions, textOf } from '../rows.js';
+import { STATE_CODE } from '../schema.js';
+import { INSERT_COLUMNS } from '../sql-text.js';
+import { deliveryIdOf, run, type PgTx } from '../store.js';
+import { liveWorkers } from './workers-and-commands.js';
+
+/** A row to insert, by column. */
+type RowValues = Record<(typeof INSERT_COLUMNS)[number][0], unknown>;
+
+interface Planned {
+  index: number;
+  job: NewJob;
+  rows: RowValues[];
+}
+
+/**
+ * Enqueue, inside `t` (the backend's transaction, or the caller's: then nothing is visible to
+ * workers, and no event is heard, until the caller commits; a rollback leaves no job).
+ * - Reads: with a dedupe key, after taking the key's transaction lock, the job id's stored rows and
+ *   the queue's pending job with that key; for the first broadcast, the queue's live workers; the
+ *   stored rows of any id the INSERT skipped.
+ * - Writes: the queue's directory entry (once per process); one row per target (each route, or each
+ *   route and live worker of a broadcast), queued. A job with no target is one row ended at once
+ *   (shown `cancelled`). The rows of a batch go in two INSERTs from arrays: the first rows, then the
+ *   others of the jobs whose first row went in. Events: `enqueued` per delivery (`cancelled` for a
+ *   job with none), published at commit.
+ * - Returns: per job, its id, whether a pending job with its dedupe key was answered instead, and its
+ *   number of deliveries.
+ *
+ * Idempotent by job id: a stored id writes nothing and is answered as stored. An id held by another
+ * queue of the schema throws `ID_CONFLICT`, and the caller's transaction rolls the batch back.
+ */
+export async function enqueue(t: PgTx, jobs: NewJob[]): Promise<EnqueueResult[]> {
+  const now = Date.now();
+  const results: EnqueueResult[] = new Array(jobs.length);
+  for (const queue of new Set(jobs.map((job) => job.queue))) {
+    if (t.store.listedQueues.has(queue)) continue;
+    await run(t, 'listQueue', [queue]);
+    t.listed.push(queue);
+  }
+  let workers: WorkerInfo[] | null = null;
+  let batch: Planned[] = [];
+  // An id twice in one INSERT would be stored once and reported twice: the second waits for the next INSERT.
+  const batchIds = new Set<string>();
+  const flush = async () => {
+    if (batch.length) await insertBatch(t, batch, results, now);
+    batch = [];
+    batchIds.clear();
+  };
+  for (const [index, job] of jobs.entries()) {
+    if (job.type === 'broadcast') workers ??= await liveWorkers(t, job.queue, now);
+    const planned = { index, job, rows: rowsOf(job, planDeliveries(job.routes, job.type, workers ?? []), now) };
+    if (job.dedupeKey) {
+      await flush();
+      // Enqueues of one key take turns: of two at once, the second finds the first's job pending.
+      await run(t, 'lockDedupe', [JSON.stringify([t.store.schema, job.queue, job.dedupeKey])]);
+      const stored = await storedResults(t, [job]);
+      if (stored.has(job.id)) {
+        results[index] = stored.get(job.id)!;
+        continue;
+      }
+      const pending = await run<{ id: string }>(t, 'findPendingByDedupe', [job.queue, textOf(job.dedupeKey)]);
+      if (pending.rows[0]) {
+        results[index] = { id: pending.rows[0].id, deduped: true, deliveries: 0 };
+        continue;
+      }
+      await insertBatch(t, [planned], results, now);
+      continue;
+    }
+    if (batchIds.has(job.id)) await flush();
+    batchIds.add(job.id);
+    batch.push(planned);
+  }
+  await flush();
+  return results;
+}
+
+/** Inserts the rows of `batch`; fills in each job's result. */
+async function insertBatch(t: PgTx, batch: Planned[], results: EnqueueResult[], now: number): Promise<void> {
+  const inserted = new Set((await insertRows(t, batch.map((p) => p.rows[0]!))).map((r) => r.id));
+  const more = batch.filter((p) => inserted.has(p.job.id) && p.rows.length > 1).flatMap((p) => p.rows.slice(1));
+  if (more.length) await insertRows(t, more);
+  const skipped = batch.filter((p) => !inserted.has(p.job.id)).map((p) => p.job);
+  const stored = skipped.length ? await storedResults(t, skipped) : new Map<string, EnqueueResult>();
+  for (const { index, job, rows } of batch) {
+    if (!inserted.has(job.id)) {
+      results[index] = stored.get(job.id) ?? { id: job.id, deduped: false, deliveries: 0 };
+      continue;
+    }
+    const first = rows[0]!;
+    if (first.dix === -1) {
+      t.events.push({ type: 'cancelled', queue: job.queue, jobId: job.id, deliveryId: null, route: null, workerId: null, at: now });
+      results[index] = { id: job.id, deduped: false, deliveries: 0 };
+      continue;
+    }
+    for (const row of rows) {
+      const deliveryId = deliveryIdOf(job.id, row.dix as number);
+      t.events.push({ type: 'enqueued', queue: job.queue, jobId: job.id, deliveryId, route: row.route as string, workerId: row.target_worker as string | null, at: now });
+    }
+    results[index] = { id: job.id, deduped: false, deliveries: rows.length };
+  }
+}
+
+/** The stored job of each id in `jobs`: its result as a resent enqueue answers it. Throws `ID_CONFLICT` for an id of another queue. */
+async function storedResults(t: PgTx, jobs: NewJob[]): Promise<Map<string, EnqueueResult>> {
+  const found = await run<{ id: string; queue: string; n: number }>(t, 'storedJobs', [jobs.map((j) => j.id)]);
+  const byId = new Map(found.rows.map((r) => [r.id, r]));
+  const results = new Map<string, EnqueueResult>();
+  for (const job of jobs) {
+    const stored = byId.get(job.id);
+    if (!stored) continue;
+    if (stored.queue !== job.queue) {
+      throw new SkqError('ID_CONFLICT', `job id "${job.id}" is taken by queue "${stored.queue}": job ids are unique across the queues of one schema`, {
+        context: { jobId: job.id, queue: job.queue, field: 'jobId' },
+      });
+    }
+    results.set(job.id, { id: job.id, deduped: false, deliveries: stored.n });
+  }
+  return results;
+}
+
+/** The rows of `job`: one per target, or one ended row (index -1) when it has none. */
+function rowsOf(job: NewJob, targets: DeliveryTarget[], now: number): RowValues[] {
+  const header = {
+    id: job.id,
+    queue: job.queue,
+    name: job.name,
+    args: argsJson(job.args),
+    // Stored only when the rows' routes do not say it: several routes, or no row with a route.
+    routes: job.routes.length === 1 && targets.length > 0 ? null : JSON.stringify(job.routes),
+    broadcast: job.type === 'broadcast' ? true : null,
+    fanout: targets.length > 1 ? targets.length : null,
+    priority: job.priority,
+    created_at: job.createdAt,
+    options: storedOptions(job.options),
+    run_at: job.runAt,
+    max_attempts: job.options.attempts,
+  };
+  if (targets.length === 0) {
+    return [{ ...header, dix: -1, route: null, target_worker: null, dedupe_key: job.dedupeKey ? textOf(job.dedupeKey) : null, state: STATE_CODE.cancelled, ended_at: now, ended_bad: true }];
+  }
+  return targets.map((target, dix) => ({
+    ...header,
+    dix,
+    route: target.route,
+    target_worker: target.targetWorker ?? null,
+    // The key marks the job pending on its first row only, which carries the job's end.
+    dedupe_key: dix === 0 && job.dedupeKey ? textOf(job.dedupeKey) : null,
+    state: STATE_CODE.queued,
+    ended_at: null,
+    ended_bad: null,
+  }));
+}
+
+/** Inserts `rows` in one statement, each column an array; skips stored (id, dix). Returns the rows inserted. */
+async function insertRows(t: PgTx, rows: RowValues[]): Promise<{ id: string; dix: number }[]> {
+  const columns = INSERT_COLUMNS.map(([column]) => rows.map((row) => row[column] ?? null));
+  return (await run<{ id: string; dix: number }>(t, 'insertRows', columns)).rows;
+}

@@ -1,0 +1,111 @@
+import { failureOutcome, holdsLease, leaseLost, type FailRequest, type LeaseToken } from '@skq/core/backend';
+import { STATE_CODE, STATE_NAME } from '../schema.js';
+import { run, type PgTx } from '../store.js';
+import { deliveryEnded } from './job-endings.js';
+
+// The writes of the worker that holds a delivery's lease: its result, its failure, its progress and
+// the lease's renewal. Each acts only under the current lease (holder and attempt): a stale one is
+// refused with LEASE_LOST (or, for a renewal, left out of the answer) and writes nothing.
+
+interface LeaseRow {
+  queue: string;
+  route: string;
+  state: number;
+  worker_id: string | null;
+  attempts: number;
+  recoveries: number;
+  cancel_requested: boolean | null;
+  fanout: number | null;
+  options: string | null;
+}
+
+/** The job id and delivery index of a delivery id (`<jobId>.<dix>`; a custom job id may itself hold dots). */
+export function parseDeliveryId(deliveryId: string): { id: string; dix: number } {
+  const dot = deliveryId.lastIndexOf('.');
+  const dix = dot < 0 ? NaN : Number(deliveryId.slice(dot + 1));
+  // No delivery has index -2: an id that is not a delivery id then finds nothing.
+  return { id: deliveryId.slice(0, dot), dix: Number.isInteger(dix) && dix >= 0 && dix < 2 ** 31 ? dix : -2 };
+}
+
+/**
+ * Complete, in one transaction. Writes: the row succeeded with its result, under the lease (checked
+ * by the statement itself); a `succeeded` event; then its end (throughput, job end, retention; see
+ * {@link deliveryEnded}). Reads: only when the lease did not hold, the row, to say why. Throws
+ * `LEASE_LOST` unless `lease` is current.
+ */
+export async function complete(t: PgTx, queue: string, lease: LeaseToken, result: unknown): Promise<void> {
+  const now = Date.now();
+  const { id, dix } = parseDeliveryId(lease.deliveryId);
+  const { rows } = await run<Pick<LeaseRow, 'route' | 'fanout' | 'options'>>(t, 'completeLeased', [id, dix, queue, lease.workerId, now, JSON.stringify(result ?? null), lease.attempt]);
+  const row = rows[0];
+  if (!row) throw await refusal(t, queue, lease);
+  t.events.push({ type: 'succeeded', queue, jobId: id, deliveryId: lease.deliveryId, route: row.route, workerId: lease.workerId, at: now });
+  await deliveryEnded(t, { queue, jobId: id, deliveryId: lease.deliveryId, route: row.route, workerId: lease.workerId, fanout: row.fanout, options: row.options }, 'succeeded', now);
+}
+
+/**
+ * Fail, in one transaction. Reads: the row, locked (checking the lease, and whether a cancel was
+ * asked). Writes: the row queued again at `retryAt` with the error (`retrying`), or ended failed or
+ * cancelled with it and its end recorded (see {@link deliveryEnded}); an event of the outcome.
+ * Returns the outcome; throws `LEASE_LOST` unless `lease` is current.
+ */
+export async function fail(t: PgTx, queue: string, lease: LeaseToken, request: FailRequest): Promise<'retrying' | 'failed' | 'cancelled'> {
+  const now = Date.now();
+  const { id, dix } = parseDeliveryId(lease.deliveryId);
+  const row = await leased(t, queue, lease, id, dix);
+  const outcome = failureOutcome(request, { cancelRequested: row.cancel_requested === true });
+  const error = JSON.stringify(request.error);
+  if (outcome === 'retrying') await run(t, 'requeue', [id, dix, request.retryAt, error]);
+  else await run(t, 'finishBad', [id, dix, STATE_CODE[outcome], now, error]);
+  t.events.push({ type: outcome, queue, jobId: id, deliveryId: lease.deliveryId, route: row.route, workerId: lease.workerId, at: now });
+  if (outcome !== 'retrying') {
+    await deliveryEnded(t, { queue, jobId: id, deliveryId: lease.deliveryId, route: row.route, workerId: lease.workerId, fanout: row.fanout, options: row.options }, outcome, now);
+  }
+  return outcome;
+}
+
+/**
+ * Progress, in one transaction. Reads: the row, locked (checking the lease). Writes: its progress,
+ * and a `progress` event carrying it. Throws `LEASE_LOST` unless `lease` is current.
+ */
+export async function setProgress(t: PgTx, queue: string, lease: LeaseToken, progress: unknown): Promise<void> {
+  const { id, dix } = parseDeliveryId(lease.deliveryId);
+  const row = await leased(t, queue, lease, id, dix);
+  const text = JSON.stringify(progress ?? null);
+  await run(t, 'setProgress', [text, id, dix]);
+  t.events.push({ type: 'progress', queue, jobId: id, deliveryId: lease.deliveryId, route: row.route, workerId: lease.workerId, at: Date.now(), data: JSON.parse(text) });
+}
+
+/**
+ * Lease renewal, in one transaction. Writes: lease_until = now + `leaseMs` on each row still running
+ * under its lease (the check is in the UPDATE). Returns the leases renewed; a lost one is missing.
+ */
+export async function extendLease(t: PgTx, leases: LeaseToken[], leaseMs: number): Promise<LeaseToken[]> {
+  const leaseUntil = Date.now() + leaseMs;
+  const renewed: LeaseToken[] = [];
+  for (const lease of leases) {
+    const { id, dix } = parseDeliveryId(lease.deliveryId);
+    if ((await run(t, 'extend', [leaseUntil, id, dix, lease.workerId, lease.attempt])).rowCount === 1) renewed.push(lease);
+  }
+  return renewed;
+}
+
+/** The row of `lease` in `queue`, locked, if `lease` is still its current lease; else throws `LEASE_LOST`. */
+async function leased(t: PgTx, queue: string, lease: LeaseToken, id: string, dix: number): Promise<LeaseRow> {
+  const row = (await run<LeaseRow>(t, 'leaseOf', [id, dix])).rows[0];
+  const stored = row && row.queue === queue ? { state: STATE_NAME[row.state]!, workerId: row.worker_id, attempts: row.attempts } : null;
+  if (!stored || !holdsLease(stored, lease)) throw leaseLost(queue, lease, stored);
+  return row!;
+}
+
+/** Why a lease holder's write was refused: the row as stored now. */
+async function refusal(t: PgTx, queue: string, lease: LeaseToken): Promise<Error> {
+  const { id, dix } = parseDeliveryId(lease.deliveryId);
+  try {
+    await leased(t, queue, lease, id, dix);
+  } catch (err) {
+    return err as Error;
+  }
+  // The statement's check and holdsLease disagree: say so rather than report success.
+  return leaseLost(queue, lease, null);
+}

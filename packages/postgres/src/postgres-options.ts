@@ -1,0 +1,84 @@
+import { z } from 'zod';
+import { SkqError, consoleLogger } from '@skq/core';
+import { LoggerSchema, RetentionSchema, parseConfig, retentionFromText, timerMs } from '@skq/core/backend';
+
+/**
+ * Options of the PostgreSQL backend.
+ *
+ * @example
+ * ```ts
+ * const options = PostgresOptionsSchema.parse({ url: 'postgres://app@127.0.0.1:5432/app', schema: 'jobs', poolSize: 20 });
+ * ```
+ */
+export const PostgresOptionsSchema = z
+  .object({
+    /** `postgres://user:password@host:port/database?sslmode=…`: the driver's connection string. */
+    url: z.string().regex(/^postgres(ql)?:\/\//, 'expected a postgres:// or postgresql:// URL'),
+    /** The PostgreSQL schema that holds skunq's tables, created at connect. */
+    schema: z
+      .string()
+      .regex(/^[a-z_][a-z0-9_]{0,40}$/, 'a lowercase identifier: letters, digits and _, at most 41 characters')
+      .default('skunq'),
+    /** Connections in the pool (each operation holds one for its transaction). */
+    poolSize: z.number().int().min(1).max(1_000).default(10),
+    /**
+     * A direct connection for LISTEN, when `url` goes through a pooler in transaction mode (PgBouncer),
+     * which cannot hold a listener. Default: `url`. Without working notifications workers still find
+     * jobs by polling (`pollIntervalMs` of the worker).
+     */
+    listenUrl: z.string().regex(/^postgres(ql)?:\/\//, 'expected a postgres:// or postgresql:// URL').optional(),
+    /** Named prepared statements (off for a pooler that cannot keep them). */
+    preparedStatements: z.boolean().default(true),
+    /** How long to wait for a connection, in ms. */
+    connectTimeoutMs: timerMs().default(10_000),
+    /**
+     * What to keep of succeeded jobs that set no `removeOnComplete` of their own. Default: the newest
+     * 1,000, none older than a day, so that tables that have run a million jobs do not hold a million rows.
+     */
+    removeOnComplete: RetentionSchema.default({ count: 1_000, ageMs: 24 * 3_600_000 }),
+    /** What to keep of failed and cancelled jobs that set no `removeOnFail`. Default: the newest 10,000, none older than 7 days. */
+    removeOnFail: RetentionSchema.default({ count: 10_000, ageMs: 7 * 24 * 3_600_000 }),
+    /** Where the backend says what went wrong outside a call (a lost event connection); `false` for silence. Default: the console. */
+    logger: z.union([z.literal(false), LoggerSchema]).default(consoleLogger),
+  })
+  .strict();
+
+/** `{ url, schema?, poolSize?, … }`, or a `postgres://` URL with skunq's options as `skq…` query parameters. */
+export type PostgresOptions = z.input<typeof PostgresOptionsSchema>;
+export type ParsedPostgresOptions = z.output<typeof PostgresOptionsSchema>;
+
+const NUMERIC = new Set(['poolSize', 'connectTimeoutMs']);
+const RETENTION = new Set(['removeOnComplete', 'removeOnFail']);
+
+/**
+ * Parses a PostgreSQL URL. skunq's own options go in the query with an `skq` prefix (`skqSchema`,
+ * `skqPoolSize`, `skqRemoveOnComplete`…); every other parameter is the driver's.
+ *
+ * @example
+ * ```ts
+ * parsePostgresUrl('postgres://app@127.0.0.1:5432/app?sslmode=disable&skqSchema=jobs');
+ * // → { url: 'postgres://app@127.0.0.1:5432/app?sslmode=disable', schema: 'jobs' }
+ * ```
+ */
+export function parsePostgresUrl(url: string): PostgresOptions {
+  if (!/^postgres(ql)?:\/\//.test(url)) {
+    throw new SkqError('CONFIG_INVALID', `not a postgres URL: expected postgres://user@host:port/database`, { context: { field: 'backend' } });
+  }
+  const query = url.indexOf('?');
+  if (query < 0) return { url };
+  const params = new URLSearchParams(url.slice(query + 1));
+  const options: Record<string, unknown> = {};
+  for (const [key, value] of [...params]) {
+    if (!key.startsWith('skq')) continue;
+    const name = key.slice(3, 4).toLowerCase() + key.slice(4);
+    options[name] = NUMERIC.has(name) ? Number(value) : RETENTION.has(name) ? retentionFromText(value) : name === 'preparedStatements' ? value !== 'false' : value;
+    params.delete(key);
+  }
+  const rest = params.toString();
+  return { ...options, url: url.slice(0, query) + (rest ? `?${rest}` : '') } as PostgresOptions;
+}
+
+/** Parses options once. */
+export function resolvePostgresOptions(input: PostgresOptions | string): ParsedPostgresOptions {
+  return parseConfig(PostgresOptionsSchema, typeof input === 'string' ? parsePostgresUrl(input) : input, 'postgres options');
+}

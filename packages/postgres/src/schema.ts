@@ -1,0 +1,141 @@
+/**
+ * The PostgreSQL schema, version 1, in its own PostgreSQL schema (`skunq` unless configured; written
+ * `{s}` here and quoted when the statements are made, see `sql-text.ts`).
+ *
+ * One row per delivery, carrying its job: a direct job with one route (the common case) is one row,
+ * and each step of it is one statement on that row. A job with several deliveries (several routes,
+ * or a broadcast) repeats its header in each of its rows, and its first row (`dix` 0) carries the
+ * job's end; a broadcast nobody listened to is one row with `dix` -1 and no route.
+ *
+ * Indexes only where a query needs one: the id (lookups, idempotent enqueue), due rows per route in
+ * claim order (partial: queued rows only), running rows by lease end (recovery, the running tab),
+ * ended rows by end time (retention, the ended tabs), pending dedupe keys, and queued broadcast rows
+ * by worker. No row per lifecycle step: events go out with NOTIFY at commit. State counts are read
+ * from the rows (no counter rows, which every transaction would queue on); throughput is counted per
+ * minute in rows striped by writer, so that concurrent transactions do not wait for one row's lock.
+ *
+ * Times are epoch milliseconds (bigint); states and flags are small integers.
+ */
+export const SCHEMA_VERSION = 1;
+
+/** Delivery states as stored. */
+export const STATE_CODE = { queued: 0, running: 1, succeeded: 2, failed: 3, cancelled: 4 } as const;
+export const STATE_NAME = ['queued', 'running', 'succeeded', 'failed', 'cancelled'] as const;
+
+/** How many rows of throughput each minute and route may have: writers pick one at random. */
+export const THROUGHPUT_STRIPES = 16;
+
+/** Version 1, created in an empty schema under the migration lock (`schema-migration.ts`). */
+export const SCHEMA_V1_SQL = `
+CREATE TABLE {s}.jobs (
+  k                bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+  id               text NOT NULL,
+  dix              integer NOT NULL,
+  queue            text NOT NULL,
+  route            text,
+  target_worker    text,
+  name             text NOT NULL,
+  args             text NOT NULL,
+  routes           text,
+  broadcast        boolean,
+  fanout           integer,
+  priority         integer NOT NULL,
+  created_at       bigint NOT NULL,
+  options          text,
+  dedupe_key       text,
+  state            smallint NOT NULL,
+  run_at           bigint NOT NULL,
+  attempts         integer NOT NULL DEFAULT 0,
+  max_attempts     integer NOT NULL,
+  recoveries       integer NOT NULL DEFAULT 0,
+  worker_id        text,
+  lease_until      bigint,
+  started_at       bigint,
+  finished_at      bigint,
+  outcome          text,
+  progress         text,
+  cancel_requested boolean,
+  ended_at         bigint,
+  ended_bad        boolean
+);
+CREATE UNIQUE INDEX jobs_id ON {s}.jobs (id, dix);
+CREATE INDEX jobs_queued ON {s}.jobs (queue, route, priority DESC, run_at, k) WHERE state = 0;
+CREATE INDEX jobs_running ON {s}.jobs (queue, lease_until, k) WHERE state = 1;
+CREATE INDEX jobs_ended ON {s}.jobs (queue, ended_bad, ended_at, k) WHERE ended_at IS NOT NULL;
+CREATE INDEX jobs_dedupe ON {s}.jobs (queue, dedupe_key) WHERE dedupe_key IS NOT NULL AND ended_at IS NULL;
+CREATE INDEX jobs_addressed ON {s}.jobs (queue, target_worker) WHERE target_worker IS NOT NULL AND state = 0;
+
+CREATE TABLE {s}.logs (
+  id          bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+  job_id      text NOT NULL,
+  delivery_id text NOT NULL,
+  at          bigint NOT NULL,
+  stream      text NOT NULL,
+  line        text NOT NULL
+);
+CREATE INDEX logs_by_job ON {s}.logs (job_id, id);
+
+CREATE TABLE {s}.workers (
+  id              text PRIMARY KEY,
+  queue           text NOT NULL,
+  routes          text NOT NULL,
+  hostname        text NOT NULL,
+  pid             integer NOT NULL,
+  started_at      bigint NOT NULL,
+  last_seen_at    bigint NOT NULL,
+  expires_at      bigint NOT NULL,
+  state           text NOT NULL DEFAULT 'running',
+  running_job_ids text NOT NULL DEFAULT '[]',
+  command         text
+);
+CREATE INDEX workers_by_queue ON {s}.workers (queue, expires_at);
+
+CREATE TABLE {s}.paused (
+  queue text NOT NULL,
+  route text NOT NULL,
+  since bigint NOT NULL,
+  PRIMARY KEY (queue, route)
+);
+
+CREATE TABLE {s}.throughput (
+  queue     text NOT NULL,
+  route     text NOT NULL,
+  minute    bigint NOT NULL,
+  stripe    smallint NOT NULL,
+  completed integer NOT NULL DEFAULT 0,
+  failed    integer NOT NULL DEFAULT 0,
+  PRIMARY KEY (queue, minute, route, stripe)
+);
+
+CREATE TABLE {s}.call_records (
+  seq    bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+  queue  text NOT NULL,
+  name   text NOT NULL,
+  at     bigint NOT NULL,
+  record text NOT NULL
+);
+CREATE INDEX call_records_by_name ON {s}.call_records (queue, name, seq);
+
+CREATE TABLE {s}.schedules (
+  queue          text NOT NULL,
+  id             text NOT NULL,
+  definition     text NOT NULL,
+  state          text,
+  next_run_at    bigint,
+  waiting_job_id text,
+  paused         boolean NOT NULL DEFAULT false,
+  fired_count    integer NOT NULL DEFAULT 0,
+  last_fired_at  bigint,
+  last_job_id    text,
+  version        integer NOT NULL DEFAULT 1,
+  created_at     bigint NOT NULL,
+  updated_at     bigint NOT NULL,
+  PRIMARY KEY (queue, id)
+);
+
+-- The directory of queue names (a queue is added by its first enqueue), for the monitor.
+CREATE TABLE {s}.queues (name text PRIMARY KEY);
+
+-- Numbers the transactions that publish events: an event's seq is its transaction's number and its place in it.
+CREATE SEQUENCE {s}.event_batches;
+`;

@@ -1,0 +1,174 @@
+import { WHOLE_QUEUE } from '@skq/core/backend';
+
+/** The columns a delivery is read back with (see `toDelivery`). */
+export const DELIVERY_COLUMNS =
+  'id, dix, queue, route, target_worker, state, priority, run_at, attempts, max_attempts, recoveries, worker_id, lease_until, started_at, finished_at, outcome, progress, cancel_requested';
+/** A job's header, as each of its rows repeats it (the dedupe key only on its first). */
+const HEADER_COLUMNS = 'name, args, routes, broadcast, fanout, created_at, options, dedupe_key';
+/** What a lease holder's write reads back to check the lease and record the end. */
+const LEASE_COLUMNS = 'queue, route, state, worker_id, attempts, recoveries, cancel_requested, fanout, options';
+
+/** The columns a new row is inserted with, each an array parameter of {@link SQL.insertRows}, in this order. */
+export const INSERT_COLUMNS = [
+  ['id', 'text'], ['dix', 'int'], ['queue', 'text'], ['route', 'text'], ['target_worker', 'text'], ['name', 'text'], ['args', 'text'],
+  ['routes', 'text'], ['broadcast', 'boolean'], ['fanout', 'int'], ['priority', 'int'], ['created_at', 'bigint'], ['options', 'text'],
+  ['dedupe_key', 'text'], ['state', 'smallint'], ['run_at', 'bigint'], ['max_attempts', 'int'], ['ended_at', 'bigint'], ['ended_bad', 'boolean'],
+] as const;
+
+/**
+ * Every statement of the backend, by name, with `{s}` for its (quoted) schema. Each runs as a named
+ * prepared statement on its connection (see `store.ts`). Parameters are positional, as PostgreSQL's.
+ */
+export const SQL = {
+  // Enqueue. Rows of a batch in one INSERT from arrays (one per column); a stored (id, dix) is skipped.
+  insertRows: `INSERT INTO {s}.jobs (${INSERT_COLUMNS.map(([c]) => c).join(', ')})
+    SELECT * FROM unnest(${INSERT_COLUMNS.map(([, type], i) => `$${i + 1}::${type}[]`).join(', ')})
+    ON CONFLICT (id, dix) DO NOTHING RETURNING id, dix`,
+  storedJobs: 'SELECT id, queue, COUNT(*) FILTER (WHERE dix >= 0)::int AS n FROM {s}.jobs WHERE id = ANY($1::text[]) GROUP BY id, queue',
+  // One dedupe key at a time: enqueues of the same key wait for each other until commit.
+  lockDedupe: 'SELECT pg_advisory_xact_lock(hashtextextended($1, 7))',
+  findPendingByDedupe: 'SELECT id FROM {s}.jobs WHERE queue = $1 AND dedupe_key = $2 AND ended_at IS NULL LIMIT 1',
+  liveWorkers: 'SELECT * FROM {s}.workers WHERE queue = $1 AND expires_at >= $2 ORDER BY started_at, id',
+
+  // Claim: a route's distinct queued priorities (a loose index scan), then per priority its due rows
+  // in run_at order, skipping rows another claim holds; all in one statement.
+  isPaused: `SELECT 1 FROM {s}.paused WHERE queue = $1 AND route IN ($2, '${WHOLE_QUEUE}') LIMIT 1`,
+  claim: `WITH RECURSIVE p(priority) AS (
+      SELECT MAX(priority) FROM {s}.jobs WHERE queue = $1 AND route = $2 AND state = 0
+      UNION ALL
+      SELECT (SELECT MAX(priority) FROM {s}.jobs WHERE queue = $1 AND route = $2 AND state = 0 AND priority < p.priority)
+      FROM p WHERE p.priority IS NOT NULL),
+    due AS (
+      SELECT d.k, p.priority, d.run_at FROM p CROSS JOIN LATERAL (
+        SELECT k, run_at FROM {s}.jobs
+        WHERE queue = $1 AND route = $2 AND state = 0 AND priority = p.priority AND run_at <= $3
+          AND (target_worker IS NULL OR target_worker = $4)
+        ORDER BY run_at, k LIMIT $5 FOR UPDATE SKIP LOCKED) d
+      WHERE p.priority IS NOT NULL
+      ORDER BY p.priority DESC, d.run_at, d.k LIMIT $5)
+    UPDATE {s}.jobs j SET state = 1, worker_id = $4, lease_until = $6, attempts = j.attempts + 1, started_at = $3, cancel_requested = NULL
+    FROM due WHERE j.k = due.k
+    RETURNING j.k, j.id, j.dix, j.target_worker, j.priority, j.run_at, j.attempts, j.max_attempts, j.recoveries, j.finished_at, j.outcome,
+      j.progress, j.cancel_requested, j.name, j.args, j.options, j.fanout`,
+  nextRunAt: `SELECT MIN(run_at) AS run_at FROM {s}.jobs
+    WHERE queue = $1 AND route = $2 AND state = 0 AND run_at > $3 AND (target_worker IS NULL OR target_worker = $4)`,
+
+  // A lease holder's writes: the lease check is in each statement.
+  leaseOf: `SELECT ${LEASE_COLUMNS} FROM {s}.jobs WHERE id = $1 AND dix = $2 FOR UPDATE`,
+  completeLeased: `UPDATE {s}.jobs SET state = 2, finished_at = $5, lease_until = NULL, outcome = $6,
+      ended_at = CASE WHEN fanout IS NULL THEN $5::bigint END, ended_bad = CASE WHEN fanout IS NULL THEN false END
+    WHERE id = $1 AND dix = $2 AND queue = $3 AND state = 1 AND worker_id = $4 AND attempts = $7
+    RETURNING route, fanout, options`,
+  finishBad: `UPDATE {s}.jobs SET state = $3, finished_at = $4, lease_until = NULL, outcome = $5,
+      ended_at = CASE WHEN fanout IS NULL THEN $4::bigint END, ended_bad = CASE WHEN fanout IS NULL THEN true END
+    WHERE id = $1 AND dix = $2`,
+  requeue: 'UPDATE {s}.jobs SET state = 0, run_at = $3, lease_until = NULL, outcome = $4 WHERE id = $1 AND dix = $2',
+  extend: 'UPDATE {s}.jobs SET lease_until = $1 WHERE id = $2 AND dix = $3 AND worker_id = $4 AND attempts = $5 AND state = 1',
+  setProgress: 'UPDATE {s}.jobs SET progress = $1 WHERE id = $2 AND dix = $3',
+
+  // A delivery's end: the job's first row locked while its open deliveries are counted, so that two
+  // deliveries ending at once cannot both see the other still open.
+  lockJob: 'SELECT 1 FROM {s}.jobs WHERE id = $1 AND dix = 0 FOR UPDATE',
+  siblings: `SELECT COUNT(*) FILTER (WHERE state IN (0, 1))::int AS open, COUNT(*) FILTER (WHERE state IN (3, 4))::int AS bad
+    FROM {s}.jobs WHERE id = $1 AND dix >= 0`,
+  markEnded: 'UPDATE {s}.jobs SET ended_at = $1, ended_bad = $2 WHERE id = $3 AND dix = 0',
+  endedBefore: 'SELECT k, id, fanout FROM {s}.jobs WHERE queue = $1 AND ended_bad = $2 AND ended_at < $3 AND ended_at IS NOT NULL ORDER BY ended_at LIMIT $4',
+  endedBeyond: `SELECT k, id, fanout FROM {s}.jobs WHERE queue = $1 AND ended_bad = $2 AND ended_at IS NOT NULL
+    ORDER BY ended_at DESC, k DESC LIMIT $3 OFFSET $4`,
+  deleteJob: 'DELETE FROM {s}.jobs WHERE id = $1',
+  // Re-checked at the row: a job retried since it was picked stays.
+  deleteRows: 'DELETE FROM {s}.jobs WHERE k = ANY($1::bigint[]) AND ended_at IS NOT NULL',
+  deleteLogs: 'DELETE FROM {s}.logs WHERE job_id = $1',
+  deleteLogsOfJobs: 'DELETE FROM {s}.logs WHERE job_id = ANY($1::text[])',
+  countEnding: `INSERT INTO {s}.throughput (queue, route, minute, stripe, completed, failed) VALUES ($1, $2, $3, $4, $5, $6)
+    ON CONFLICT (queue, minute, route, stripe) DO UPDATE SET completed = {s}.throughput.completed + excluded.completed,
+      failed = {s}.throughput.failed + excluded.failed`,
+  trimThroughput: 'DELETE FROM {s}.throughput WHERE minute < $1',
+  throughputSince: `SELECT minute, route, SUM(completed)::int AS completed, SUM(failed)::int AS failed FROM {s}.throughput
+    WHERE queue = $1 AND minute >= $2 GROUP BY minute, route ORDER BY minute, route`,
+
+  // Recovery.
+  expired: `SELECT ${DELIVERY_COLUMNS}, fanout, options FROM {s}.jobs WHERE queue = $1 AND state = 1 AND lease_until < $2 FOR UPDATE SKIP LOCKED`,
+  orphaned: `SELECT ${DELIVERY_COLUMNS}, fanout, options FROM {s}.jobs d WHERE d.queue = $1 AND d.target_worker IS NOT NULL AND d.state = 0
+    AND NOT EXISTS (SELECT 1 FROM {s}.workers w WHERE w.id = d.target_worker AND w.queue = $1 AND w.expires_at >= $2) LIMIT 500 FOR UPDATE OF d SKIP LOCKED`,
+  recover: 'UPDATE {s}.jobs SET state = 0, run_at = $3, lease_until = NULL, recoveries = recoveries + 1 WHERE id = $1 AND dix = $2 AND state = 1',
+
+  // Changes by job id.
+  openDeliveries: `SELECT ${DELIVERY_COLUMNS}, fanout, options FROM {s}.jobs WHERE id = $1 AND queue = $2 AND dix >= 0 AND state IN (0, 1) ORDER BY dix FOR UPDATE`,
+  requestCancel: 'UPDATE {s}.jobs SET cancel_requested = true WHERE id = $1 AND dix = $2',
+  queuedOf: 'SELECT dix, route FROM {s}.jobs WHERE id = $1 AND queue = $2 AND dix >= 0 AND state = 0 ORDER BY dix FOR UPDATE',
+  setRunAt: 'UPDATE {s}.jobs SET run_at = $3 WHERE id = $1 AND dix = $2',
+  endedBadOf: 'SELECT dix, route, state FROM {s}.jobs WHERE id = $1 AND queue = $2 AND dix >= 0 AND state IN (3, 4) ORDER BY dix FOR UPDATE',
+  retry: `UPDATE {s}.jobs SET state = 0, run_at = $3, max_attempts = attempts - recoveries + $4, worker_id = NULL, lease_until = NULL,
+      finished_at = NULL, outcome = NULL, cancel_requested = NULL, ended_at = NULL, ended_bad = NULL
+    WHERE id = $1 AND dix = $2`,
+  reopen: 'UPDATE {s}.jobs SET ended_at = NULL, ended_bad = NULL WHERE id = $1 AND dix = 0',
+  lockJobRows: 'SELECT 1 FROM {s}.jobs WHERE id = $1 FOR UPDATE',
+  removable: 'SELECT queue, COUNT(*) FILTER (WHERE state = 1)::int AS running FROM {s}.jobs WHERE id = $1 GROUP BY queue',
+
+  // Reads.
+  rowsOf: `SELECT ${DELIVERY_COLUMNS}, ${HEADER_COLUMNS} FROM {s}.jobs WHERE id = $1 ORDER BY dix`,
+  rowsOfJobs: `SELECT ${DELIVERY_COLUMNS}, ${HEADER_COLUMNS} FROM {s}.jobs WHERE id = ANY($1::text[]) AND queue = $2 ORDER BY id, dix`,
+  counts: `SELECT route, state, (state = 0 AND run_at > $2) AS later, COUNT(*)::int AS n FROM {s}.jobs
+    WHERE queue = $1 AND dix >= 0 GROUP BY 1, 2, 3`,
+  // Queue names: the directory (a queue is listed by its first enqueue), workers and schedules.
+  queueNames: 'SELECT name AS queue FROM {s}.queues UNION SELECT queue FROM {s}.workers UNION SELECT queue FROM {s}.schedules ORDER BY 1',
+  listQueue: 'INSERT INTO {s}.queues (name) VALUES ($1) ON CONFLICT DO NOTHING',
+
+  // Listing by state, each from its index, keyset-paged.
+  listQueued: `SELECT k, id, route, priority, run_at FROM {s}.jobs WHERE queue = $1 AND state = 0 AND ($2::boolean IS NULL OR (run_at > $3) = $2)
+      AND ($4::text IS NULL OR (route, -priority, run_at, k) > ($4, $5::int, $6::bigint, $7::bigint))
+    ORDER BY route, priority DESC, run_at, k LIMIT $8`,
+  listRunning: `SELECT k, id, lease_until FROM {s}.jobs WHERE queue = $1 AND state = 1
+      AND ($2::bigint IS NULL OR (lease_until, k) > ($2, $3::bigint))
+    ORDER BY lease_until, k LIMIT $4`,
+  listEnded: `SELECT k, id, ended_at FROM {s}.jobs WHERE queue = $1 AND ended_bad = $2 AND ended_at IS NOT NULL
+      AND ($3::bigint IS NULL OR (ended_at, k) < ($3, $4::bigint))
+    ORDER BY ended_at DESC, k DESC LIMIT $5`,
+
+  // Pauses, logs, call records.
+  pause: 'INSERT INTO {s}.paused (queue, route, since) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING',
+  unpause: 'DELETE FROM {s}.paused WHERE queue = $1 AND route = $2',
+  pausedOf: 'SELECT route FROM {s}.paused WHERE queue = $1 ORDER BY route',
+  insertLogs: `INSERT INTO {s}.logs (job_id, delivery_id, at, stream, line)
+    SELECT * FROM unnest($1::text[], $2::text[], $3::bigint[], $4::text[], $5::text[])`,
+  logsOf: 'SELECT delivery_id, at, stream, line FROM {s}.logs WHERE job_id = $1 ORDER BY id',
+  insertCallRecord: 'INSERT INTO {s}.call_records (queue, name, at, record) VALUES ($1, $2, $3, $4)',
+  callRecords: 'SELECT record FROM {s}.call_records WHERE queue = $1 ORDER BY seq DESC LIMIT $2',
+  callRecordsNamed: 'SELECT record FROM {s}.call_records WHERE queue = $1 AND name = $2 ORDER BY seq DESC LIMIT $3',
+
+  // Workers.
+  upsertWorker: `INSERT INTO {s}.workers (id, queue, routes, hostname, pid, started_at, last_seen_at, expires_at)
+    VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
+    ON CONFLICT (id) DO UPDATE SET routes = excluded.routes, last_seen_at = excluded.last_seen_at, expires_at = excluded.expires_at, state = 'running'`,
+  liveWorker: 'SELECT * FROM {s}.workers WHERE id = $1 AND queue = $2 AND expires_at >= $3 FOR UPDATE',
+  heartbeat: 'UPDATE {s}.workers SET last_seen_at = $2, expires_at = $3, state = $4, running_job_ids = $5, command = $6 WHERE id = $1',
+  setCommand: 'UPDATE {s}.workers SET command = $1 WHERE id = $2 AND queue = $3 AND expires_at >= $4',
+  deleteWorker: 'DELETE FROM {s}.workers WHERE id = $1',
+
+  // Schedules: every change bumps the version, so a firing (a compare-and-set on it) loses to any change since.
+  scheduleGet: 'SELECT * FROM {s}.schedules WHERE queue = $1 AND id = $2 FOR UPDATE',
+  scheduleList: 'SELECT * FROM {s}.schedules WHERE queue = $1 ORDER BY id',
+  scheduleInsert: `INSERT INTO {s}.schedules (queue, id, definition, state, next_run_at, created_at, updated_at)
+    VALUES ($1, $2, $3, $4, $5, $6, $6) ON CONFLICT DO NOTHING`,
+  scheduleRedefine: `UPDATE {s}.schedules SET definition = $3, state = $4, next_run_at = $5, waiting_job_id = NULL, version = version + 1, updated_at = $6
+    WHERE queue = $1 AND id = $2`,
+  schedulePause: 'UPDATE {s}.schedules SET paused = $1, version = version + 1, updated_at = $2 WHERE queue = $3 AND id = $4',
+  scheduleRemove: 'DELETE FROM {s}.schedules WHERE queue = $1 AND id = $2',
+  scheduleFire: `UPDATE {s}.schedules SET next_run_at = $4, waiting_job_id = $5, fired_count = fired_count + 1, last_fired_at = $6,
+      last_job_id = $7, version = version + 1, updated_at = $6
+    WHERE queue = $1 AND id = $2 AND version = $3 AND NOT paused`,
+  scheduleAdvance: `UPDATE {s}.schedules SET next_run_at = $4, state = $5, waiting_job_id = NULL, version = version + 1, updated_at = $6
+    WHERE queue = $1 AND id = $2 AND version = $3`,
+
+  // Events: one NOTIFY per part of the payload, all numbered by one batch number taken at commit time.
+  publish: 'SELECT pg_notify($1, b.n::text || chr(10) || part) FROM (SELECT nextval(\'{s}.event_batches\') AS n) b, unnest($2::text[]) part',
+} as const;
+
+/** A statement's name. */
+export type StatementName = keyof typeof SQL;
+
+/** A quoted identifier. */
+export function quoteIdentifier(name: string): string {
+  return `"${name.replaceAll('"', '""')}"`;
+}

@@ -1,0 +1,112 @@
+import pg from 'pg';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { SkqError, SkunkQueue } from '@skq/core';
+import type { JobEvent } from '@skq/core';
+import { eventually, missingPostgres, newJob, startPostgres, uniqueQueue, type PostgresServer } from '@skq/testing';
+import { PostgresBackend } from '@skq/postgres';
+
+const missing = missingPostgres();
+
+describe.skipIf(missing)(`postgres schema and transactional enqueue ${missing ?? ''}`, () => {
+  let server: PostgresServer;
+  let admin: pg.Client;
+  beforeAll(async () => {
+    server = await startPostgres({ durable: false });
+    admin = new pg.Client(server.url);
+    await admin.connect();
+  }, 60_000);
+  afterAll(async () => {
+    await admin?.end();
+    await server?.stop();
+  });
+
+  it('creates a new schema once when processes connect at the same moment', async () => {
+    const backends = await Promise.all(Array.from({ length: 4 }, () => PostgresBackend.connect({ url: server.url, schema: 'racing', logger: false })));
+    const { rows } = await admin.query(`SELECT value FROM racing.meta WHERE key = 'schema_version'`);
+    expect(rows).toEqual([{ value: '1' }]);
+    // Each backend can use it: a job enqueued by one is claimed by another.
+    const queue = uniqueQueue('racing');
+    const [stored] = await backends[0]!.enqueue([newJob(queue, { routes: ['r'] })]);
+    const { deliveries } = await backends[3]!.claim({ queue, route: 'r', workerId: 'w', limit: 1, leaseMs: 10_000 });
+    expect(deliveries.map((d) => d.jobId)).toEqual([stored!.id]);
+    await Promise.all(backends.map((b) => b.close()));
+  });
+
+  it('refuses a schema made by a newer skunq, and leaves it untouched', async () => {
+    await (await PostgresBackend.connect({ url: server.url, schema: 'newer', logger: false })).close();
+    await admin.query(`UPDATE newer.meta SET value = '99' WHERE key = 'schema_version'`);
+    const refused = await PostgresBackend.connect({ url: server.url, schema: 'newer', logger: false }).catch((err: unknown) => err);
+    expect(refused).toBeInstanceOf(SkqError);
+    expect(refused).toMatchObject({ code: 'INVALID_STATE', message: expect.stringContaining('made by a newer skunq') });
+    expect((await admin.query(`SELECT value FROM newer.meta WHERE key = 'schema_version'`)).rows).toEqual([{ value: '99' }]);
+  });
+
+  it('enqueues in the caller\'s transaction: invisible and unheard until commit, gone on rollback', async () => {
+    const backend = await PostgresBackend.connect({ url: server.url, logger: false });
+    const other = await PostgresBackend.connect({ url: server.url, logger: false });
+    const queue = uniqueQueue('tx');
+    const heard: JobEvent[] = [];
+    const off = await other.subscribe(queue, (e) => heard.push(e), ['enqueued']);
+    const client = new pg.Client(server.url);
+    await client.connect();
+
+    await client.query('BEGIN');
+    const rolledBack = newJob(queue, { routes: ['r'] });
+    await backend.enqueue([rolledBack], { transaction: client });
+    expect(await other.getJob(queue, rolledBack.id)).toBeNull();
+    await client.query('ROLLBACK');
+    expect(await other.getJob(queue, rolledBack.id)).toBeNull();
+
+    await client.query('BEGIN');
+    const committed = newJob(queue, { routes: ['r'] });
+    await backend.enqueue([committed], { transaction: client });
+    expect(await other.getJob(queue, committed.id)).toBeNull();
+    expect(heard).toEqual([]);
+    await client.query('COMMIT');
+    expect(await other.getJob(queue, committed.id)).toMatchObject({ id: committed.id, state: 'queued' });
+    await eventually(() => heard.length === 1, 'the enqueued event, heard at commit', 5_000);
+    // Only the committed job was ever announced.
+    expect(heard.map((e) => e.jobId)).toEqual([committed.id]);
+
+    await off();
+    await client.end();
+    await Promise.all([backend.close(), other.close()]);
+  });
+
+  it('rolls back only its own batch when it refuses one inside the caller\'s transaction', async () => {
+    const backend = await PostgresBackend.connect({ url: server.url, logger: false });
+    const [queueA, queueB] = [uniqueQueue('tx-a'), uniqueQueue('tx-b')];
+    const taken = newJob(queueA, { routes: ['r'] });
+    await backend.enqueue([taken]);
+    const client = new pg.Client(server.url);
+    await client.connect();
+    await client.query('CREATE TABLE IF NOT EXISTS tx_orders (id text PRIMARY KEY)');
+    await client.query('BEGIN');
+    await client.query(`INSERT INTO tx_orders (id) VALUES ('order-1')`);
+    const fresh = newJob(queueB, { routes: ['r'] });
+    const refused = await backend.enqueue([fresh, { ...newJob(queueB, { routes: ['r'] }), id: taken.id }], { transaction: client }).catch((err: unknown) => err);
+    expect(refused).toMatchObject({ code: 'ID_CONFLICT' });
+    await client.query('COMMIT');
+    // The caller's own write committed; none of the refused batch did.
+    expect((await client.query(`SELECT id FROM tx_orders`)).rows).toEqual([{ id: 'order-1' }]);
+    expect(await backend.getJob(queueB, fresh.id)).toBeNull();
+    await client.end();
+    await backend.close();
+  });
+
+  it('takes `tx` from fire options through the queue, and refuses what is not a client', async () => {
+    const backend = await PostgresBackend.connect({ url: server.url, logger: false });
+    const queue = new SkunkQueue(uniqueQueue('tx-queue'), { backend });
+    const job = queue.job({ name: 'noop', routes: ['r'] }, async (n: number) => n);
+    const client = new pg.Client(server.url);
+    await client.connect();
+    await client.query('BEGIN');
+    const handle = await job.fireWith({ tx: client }, 1);
+    await client.query('ROLLBACK');
+    await expect(handle.info()).rejects.toMatchObject({ code: 'JOB_NOT_FOUND' });
+    await expect(job.fireWith({ tx: {} as never }, 2)).rejects.toMatchObject({ code: 'ARGS_INVALID', context: { field: 'options.tx' } });
+    await client.end();
+    await queue.close();
+    await backend.close();
+  });
+});
