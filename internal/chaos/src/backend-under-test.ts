@@ -1,14 +1,15 @@
 // The server of each backend a chaos run abuses: started on a free loopback port, restarted and
 // paused on the fault plan's word, and stopped by PID at the end.
-import { spawn, type ChildProcess } from 'node:child_process';
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { startRedis, startRedisCluster } from '@skq/testing/servers';
+import pg from 'pg';
+import { startPostgres, startRedis, startRedisCluster } from '@skq/testing/servers';
 import { startMongoServer } from '@skq/testing/mongo-servers';
 
-export const CHAOS_BACKENDS = ['sqlite', 'redis', 'redis-cluster', 'mongodb', 'foundationdb'] as const;
+export const CHAOS_BACKENDS = ['sqlite', 'redis', 'redis-cluster', 'postgres', 'mongodb', 'foundationdb'] as const;
 export type ChaosBackend = (typeof CHAOS_BACKENDS)[number];
 
 export interface BackendUnderTest {
@@ -82,6 +83,27 @@ export async function startBackend(kind: ChaosBackend, seed: number): Promise<Ba
         stop: () => cluster.stop(),
       };
     }
+    case 'postgres': {
+      const server = await startPostgres();
+      let restartsSoFar = 0;
+      return {
+        kind,
+        description: 'PostgreSQL 15 (fsync and synchronous_commit on); restarts alternate an immediate shutdown (as pg_ctl stop -m immediate) with pg_terminate_backend of every client connection; a pause stops the postmaster or one connection\'s backend',
+        // Every job kept: the checker reads back every job acknowledged.
+        url: `${server.url}?skqRemoveOnComplete=false&skqRemoveOnFail=false`,
+        // The postmaster and its backends: pausing the postmaster stops new connections, pausing a
+        // backend stalls one connection mid-transaction with its locks held.
+        serverPids: () => [server.pid, ...childPids(server.pid)],
+        restart: async () => {
+          const pid = server.pid;
+          const at = Date.now();
+          if (restartsSoFar++ % 2 === 0) await server.restart({ downMs: 1_000, immediate: true });
+          else await terminateConnections(server.url);
+          return { pid, role: 'server', at };
+        },
+        stop: () => server.stop(),
+      };
+    }
     case 'mongodb': {
       const server = await startMongoServer('mongo-java-server', { durable: true });
       return {
@@ -121,6 +143,23 @@ export async function startBackend(kind: ChaosBackend, seed: number): Promise<Ba
         },
       };
     }
+  }
+}
+
+/** The processes the postmaster forked: its client backends and its own helpers. */
+function childPids(pid: number): number[] {
+  const out = spawnSync('pgrep', ['-P', String(pid)], { encoding: 'utf8' }).stdout ?? '';
+  return out.split('\n').filter(Boolean).map(Number);
+}
+
+/** Kills every client connection (pg_terminate_backend): each skunq process must reconnect and carry on. */
+async function terminateConnections(url: string): Promise<void> {
+  const client = new pg.Client(url);
+  await client.connect();
+  try {
+    await client.query(`SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE pid <> pg_backend_pid() AND backend_type = 'client backend'`);
+  } finally {
+    await client.end();
   }
 }
 

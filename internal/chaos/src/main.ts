@@ -1,4 +1,4 @@
-// `pnpm chaos --backend sqlite|redis|redis-cluster|mongodb|foundationdb [flags]`: see chaos-options.ts.
+// `pnpm chaos --backend sqlite|redis|redis-cluster|postgres|mongodb|foundationdb [flags]`: see chaos-options.ts.
 import { isSkqError } from '@skq/core';
 import { CHAOS_USAGE, parseChaosArgs } from './chaos-options.js';
 import { runChaos } from './chaos-run.js';

@@ -1,6 +1,6 @@
-// `pnpm soak --backend sqlite|redis [--jobs 1000000]`: pushes jobs through one `skunq work` process with
-// retention on, and samples the RSS of the worker and of this producer, the server's memory (Redis) or
-// the file's size (SQLite, WAL included) at the start (20 % of the jobs), at 60 % and at the end. They
+// `pnpm soak --backend sqlite|redis|postgres [--jobs 1000000]`: pushes jobs through one `skunq work` process with
+// retention on, and samples the RSS of the worker and of this producer, the server's memory (Redis), the
+// tables and indexes (PostgreSQL, TOAST included) or the file's size (SQLite, WAL included) at the start (20 % of the jobs), at 60 % and at the end. They
 // must level off: the end may not exceed the middle by more than a margin. Exits 1 if something grows.
 import { spawn } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
@@ -9,20 +9,21 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { Redis } from 'ioredis';
+import pg from 'pg';
 import { z } from 'zod';
 import { parseConfig } from '@skq/core/backend';
-import { startRedis } from '@skq/testing/servers';
+import { startPostgres, startRedis } from '@skq/testing/servers';
 
 const SoakOptionsSchema = z
   .object({
-    backend: z.enum(['sqlite', 'redis']),
+    backend: z.enum(['sqlite', 'redis', 'postgres']),
     jobs: z.coerce.number().int().min(1_000).default(1_000_000),
     concurrency: z.coerce.number().int().min(1).default(50),
     /** SQLite only: lifecycle events kept (its eventRetentionCount). */
     events: z.coerce.number().int().min(1).optional(),
   })
   .strict();
-const USAGE = 'usage: pnpm soak --backend sqlite|redis [--jobs 1000000] [--concurrency 50] [--events N (SQLite: lifecycle events kept)]';
+const USAGE = 'usage: pnpm soak --backend sqlite|redis|postgres [--jobs 1000000] [--concurrency 50] [--events N (SQLite: lifecycle events kept)]';
 let options: z.output<typeof SoakOptionsSchema>;
 try {
   const { values } = parseArgs({ options: { backend: { type: 'string' }, jobs: { type: 'string' }, concurrency: { type: 'string' }, events: { type: 'string' } } });
@@ -39,12 +40,15 @@ const MB = 1024 * 1024;
 
 const dir = mkdtempSync(join(tmpdir(), 'skq-soak-'));
 const redis = backend === 'redis' ? await startRedis() : null;
+const postgres = backend === 'postgres' ? await startPostgres() : null;
 // SQLite keeps up to 100,000 notices by default (progress values, pauses, commands: this soak writes
 // none; its other events are the job rows themselves): --events lowers that bound.
-const url = redis ? redis.url : `sqlite:${join(dir, 'soak.db')}${events ? `?eventRetentionCount=${events}` : ''}`;
+const url = redis ? redis.url : postgres ? postgres.url : `sqlite:${join(dir, 'soak.db')}${events ? `?eventRetentionCount=${events}` : ''}`;
 process.env.SKQ_BACKEND = url;
 const { queue, noop, SOAK_KEEP } = await import('./soak-jobs.js');
 const client = redis ? new Redis(redis.url) : null;
+const sql = postgres ? new pg.Client(postgres.url) : null;
+await sql?.connect();
 
 const worker = spawn(
   process.execPath,
@@ -76,6 +80,12 @@ function rssMb(pid: number): number {
 
 async function storeMb(): Promise<number> {
   if (client) return Number(/used_memory:(\d+)/.exec(await client.info('memory'))![1]) / MB;
+  if (sql) {
+    const { rows } = await sql.query<{ bytes: string }>(
+      `SELECT COALESCE(SUM(pg_total_relation_size(c.oid)), 0) AS bytes FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace WHERE n.nspname = 'skunq' AND c.relkind = 'r'`,
+    );
+    return Number(rows[0]!.bytes) / MB;
+  }
   const file = join(dir, 'soak.db');
   return [file, `${file}-wal`].filter(existsSync).reduce((sum, f) => sum + statSync(f).size, 0) / MB;
 }
@@ -118,7 +128,9 @@ worker.kill('SIGTERM');
 await new Promise((resolve) => worker.once('exit', resolve));
 await queue.close();
 client?.disconnect();
+await sql?.end();
 await redis?.stop();
+await postgres?.stop();
 rmSync(dir, { recursive: true, force: true });
 
 // Flat: the end within 25 % (plus a little absolute slack for allocator noise) of the 60 % sample.
@@ -128,7 +140,8 @@ const rows = (['workerRssMb', 'producerRssMb', 'storeMb'] as const).map((key) =>
   const flat = last[key] <= middle[key] * 1.25 + SLACK[key];
   return { key, values: [first[key], middle[key], last[key]], flat };
 });
-const what = { workerRssMb: 'worker RSS (MB)', producerRssMb: 'producer RSS (MB)', storeMb: backend === 'redis' ? 'Redis used_memory (MB)' : 'SQLite file + WAL (MB)' };
+const STORE = { redis: 'Redis used_memory (MB)', postgres: 'tables + indexes (MB)', sqlite: 'SQLite file + WAL (MB)' };
+const what = { workerRssMb: 'worker RSS (MB)', producerRssMb: 'producer RSS (MB)', storeMb: STORE[backend] };
 console.log(`\nsoak on ${backend}: ${JOBS.toLocaleString('en')} jobs, retention ${SOAK_KEEP} finished jobs${events ? `, ${events} events` : ''}, concurrency ${CONCURRENCY}, ${Math.round((Date.now() - started) / 1000)} s`);
 console.log(`  ${'measure'.padEnd(24)} ${'start'.padStart(8)} ${'middle'.padStart(8)} ${'end'.padStart(8)}  verdict`);
 for (const row of rows) console.log(`  ${what[row.key].padEnd(24)} ${row.values.map((v) => v.toFixed(1).padStart(8)).join(' ')}  ${row.flat ? 'flat' : 'GROWING'}`);

@@ -25,10 +25,10 @@ import {
 } from '@skq/core/backend';
 import { EventChannel } from './event-channel.js';
 import { claim } from './operations/claim.js';
-import { enqueue } from './operations/enqueue.js';
+import { enqueue, isOneStatement } from './operations/enqueue.js';
 import { cancel, removeJobs, reschedule, retryJob } from './operations/job-control.js';
 import { throughput } from './operations/job-endings.js';
-import { complete, extendLease, fail, setProgress } from './operations/lease-holder-writes.js';
+import { extendLease, fail, setProgress } from './operations/lease-holder-writes.js';
 import { countByState, getJob, listJobsInState, listQueues } from './operations/listing.js';
 import { appendCallRecord, appendLogs, getLogs, listCallRecords } from './operations/logs-and-call-records.js';
 import { pausedRoutes, setPaused } from './operations/pause.js';
@@ -39,7 +39,9 @@ import { mapPostgresError } from './postgres-errors.js';
 import { resolvePostgresOptions, type ParsedPostgresOptions, type PostgresOptions } from './postgres-options.js';
 import { THROUGHPUT_STRIPES } from './schema.js';
 import { prepareSchema } from './schema-migration.js';
-import { newStore, publish, transaction, txOn, type PgStore, type PgTx, type Queryable } from './store.js';
+import { GroupCommit, read } from './group-commit.js';
+import { closeTx, newStore, txOn, type PgStore, type PgTx, type Queryable } from './store.js';
+import { TableUpkeep } from './table-upkeep.js';
 
 /** bigint columns (epoch milliseconds, row keys) read as numbers: every one of them fits a double. */
 const TYPES = {
@@ -72,10 +74,16 @@ export class PostgresBackend implements StorageBackend {
   };
   private closed = false;
 
+  private readonly commits: GroupCommit;
+
   private constructor(
     private readonly store: PgStore,
     private readonly events: EventChannel,
-  ) {}
+    private readonly upkeep: TableUpkeep,
+    writeConcurrency: number,
+  ) {
+    this.commits = new GroupCommit(store, writeConcurrency);
+  }
 
   /**
    * Connects to `options` (a `postgres://` URL or options), creating or migrating the schema.
@@ -103,7 +111,8 @@ export class PostgresBackend implements StorageBackend {
       store.channel,
       (message, err) => warn(logger, opts, message, err),
     );
-    return new PostgresBackend(store, events);
+    const upkeep = new TableUpkeep(pool, opts.schema, opts.vacuumEveryMs, (message, err) => warn(logger, opts, message, err));
+    return new PostgresBackend(store, events, upkeep, opts.writeConcurrency);
   }
 
   /**
@@ -114,13 +123,13 @@ export class PostgresBackend implements StorageBackend {
    */
   async enqueue(jobs: NewJob[], options?: EnqueueOptions): Promise<EnqueueResult[]> {
     this.assertOpen('enqueue');
-    if (options?.transaction === undefined) return this.write('enqueue', (t) => enqueue(t, jobs));
+    if (options?.transaction === undefined) return this.write('enqueue', (t) => enqueue(t, jobs), { oneStatement: isOneStatement(this.store, jobs) });
     const db = asQueryable(options.transaction);
     const t = txOn(this.store, db);
     try {
       await db.query({ text: 'SAVEPOINT skq_enqueue' });
       const results = await enqueue(t, jobs);
-      await publish(t);
+      await closeTx(t);
       await db.query({ text: 'RELEASE SAVEPOINT skq_enqueue' });
       return results;
     } catch (err) {
@@ -134,7 +143,9 @@ export class PostgresBackend implements StorageBackend {
   }
 
   async complete(queue: string, lease: LeaseToken, result: unknown): Promise<void> {
-    await this.write('complete', (t) => complete(t, queue, lease, result));
+    this.assertOpen('complete');
+    await this.commits.complete({ queue, lease, result });
+    this.upkeep.wrote();
   }
 
   async fail(queue: string, lease: LeaseToken, request: FailRequest): Promise<'retrying' | 'failed' | 'cancelled'> {
@@ -159,11 +170,11 @@ export class PostgresBackend implements StorageBackend {
   }
 
   async getJob(queue: string, jobId: string): Promise<JobRecord | null> {
-    return this.write('getJob', (t) => getJob(t, queue, jobId));
+    return this.read('getJob', (t) => getJob(t, queue, jobId));
   }
 
   async listJobsInState(query: StateListQuery): Promise<StateListPage> {
-    return this.write('listJobsInState', (t) => listJobsInState(t, query));
+    return this.read('listJobsInState', (t) => listJobsInState(t, query));
   }
 
   async retryJob(queue: string, jobId: string, request: { runAt: number; attempts: number }): Promise<number> {
@@ -184,11 +195,11 @@ export class PostgresBackend implements StorageBackend {
   }
 
   async pausedRoutes(queue: string): Promise<string[]> {
-    return this.write('pausedRoutes', (t) => pausedRoutes(t, queue));
+    return this.read('pausedRoutes', (t) => pausedRoutes(t, queue));
   }
 
   async throughput(queue: string, since: number): Promise<ThroughputBucket[]> {
-    return this.write('throughput', (t) => throughput(t, queue, since));
+    return this.read('throughput', (t) => throughput(t, queue, since));
   }
 
   async appendCallRecord(queue: string, record: CallRecord): Promise<void> {
@@ -196,15 +207,15 @@ export class PostgresBackend implements StorageBackend {
   }
 
   async listCallRecords(queue: string, query: CallRecordQuery): Promise<CallRecord[]> {
-    return this.write('listCallRecords', (t) => listCallRecords(t, queue, query));
+    return this.read('listCallRecords', (t) => listCallRecords(t, queue, query));
   }
 
   async countByState(queue: string): Promise<StateCounts> {
-    return this.write('countByState', (t) => countByState(t, queue));
+    return this.read('countByState', (t) => countByState(t, queue));
   }
 
   async listQueues(): Promise<string[]> {
-    return this.write('listQueues', (t) => listQueues(t));
+    return this.read('listQueues', (t) => listQueues(t));
   }
 
   async appendLogs(_queue: string, lines: LogLine[]): Promise<void> {
@@ -213,7 +224,7 @@ export class PostgresBackend implements StorageBackend {
   }
 
   async getLogs(_queue: string, jobId: string): Promise<LogLine[]> {
-    return this.write('getLogs', (t) => getLogs(t, jobId));
+    return this.read('getLogs', (t) => getLogs(t, jobId));
   }
 
   async registerWorker(info: WorkerRegistration, ttlMs: number): Promise<void> {
@@ -233,7 +244,7 @@ export class PostgresBackend implements StorageBackend {
   }
 
   async listWorkers(queue: string): Promise<WorkerInfo[]> {
-    return this.write('listWorkers', (t) => liveWorkers(t, queue, Date.now()));
+    return this.read('listWorkers', (t) => liveWorkers(t, queue, Date.now()));
   }
 
   async saveSchedule(queue: string, definition: ScheduleDefinition): Promise<'created' | 'updated' | 'unchanged'> {
@@ -241,7 +252,7 @@ export class PostgresBackend implements StorageBackend {
   }
 
   async listSchedules(queue: string): Promise<ScheduleRecord[]> {
-    return this.write('listSchedules', (t) => listSchedules(t, queue));
+    return this.read('listSchedules', (t) => listSchedules(t, queue));
   }
 
   async setSchedulePaused(queue: string, id: string, paused: boolean): Promise<boolean> {
@@ -274,14 +285,23 @@ export class PostgresBackend implements StorageBackend {
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
+    this.upkeep.close();
     await this.events.close();
     await this.store.pool.end().catch(() => undefined);
   }
 
-  /** Runs `body` in a transaction of its own (see `store.ts`). */
-  private write<T>(operation: string, body: (t: PgTx) => Promise<T>): Promise<T> {
+  /** Runs `body` in a transaction shared with the writes asked for meanwhile (see `group-commit.ts`). */
+  private async write<T>(operation: string, body: (t: PgTx) => Promise<T>, options?: { oneStatement?: boolean }): Promise<T> {
     this.assertOpen(operation);
-    return transaction(this.store, operation, body);
+    const value = await this.commits.write(operation, body, options);
+    this.upkeep.wrote();
+    return value;
+  }
+
+  /** Runs a read's statements on a pooled connection, outside any transaction. */
+  private read<T>(operation: string, body: (t: PgTx) => Promise<T>): Promise<T> {
+    this.assertOpen(operation);
+    return read(this.store, operation, body);
   }
 
   private assertOpen(operation: string): void {

@@ -29,6 +29,10 @@ export const PostgresOptionsSchema = z
     listenUrl: z.string().regex(/^postgres(ql)?:\/\//, 'expected a postgres:// or postgresql:// URL').optional(),
     /** Named prepared statements (off for a pooler that cannot keep them). */
     preparedStatements: z.boolean().default(true),
+    /** Transactions of this process that run at once; steps asked for meanwhile share the next one (group commit). */
+    writeConcurrency: z.number().int().min(1).max(64).default(2),
+    /** How often a process that wrote vacuums the jobs table, at most, in ms; 0 leaves it to autovacuum. */
+    vacuumEveryMs: z.number().int().min(0).max(3_600_000).default(5_000),
     /** How long to wait for a connection, in ms. */
     connectTimeoutMs: timerMs().default(10_000),
     /**
@@ -47,7 +51,7 @@ export const PostgresOptionsSchema = z
 export type PostgresOptions = z.input<typeof PostgresOptionsSchema>;
 export type ParsedPostgresOptions = z.output<typeof PostgresOptionsSchema>;
 
-const NUMERIC = new Set(['poolSize', 'connectTimeoutMs']);
+const NUMERIC = new Set(['poolSize', 'connectTimeoutMs', 'writeConcurrency', 'vacuumEveryMs']);
 const RETENTION = new Set(['removeOnComplete', 'removeOnFail']);
 
 /**

@@ -26,6 +26,9 @@ export async function prepareSchema(pool: pg.Pool, schema: string): Promise<void
   } catch (err) {
     throw mapPostgresError(err, 'connect');
   }
+  // A connection lost between statements is an 'error' event: the next statement fails instead.
+  const lost = () => undefined;
+  client.on('error', lost);
   try {
     await client.query('BEGIN');
     await client.query('SELECT pg_advisory_xact_lock(hashtextextended($1, 0))', [`skunq schema ${schema}`]);
@@ -43,9 +46,11 @@ export async function prepareSchema(pool: pg.Pool, schema: string): Promise<void
       await client.query(`INSERT INTO ${s}.meta (key, value) VALUES ('schema_version', $1) ON CONFLICT (key) DO UPDATE SET value = excluded.value`, [String(SCHEMA_VERSION)]);
     }
     await client.query('COMMIT');
+    client.off('error', lost);
     client.release();
   } catch (err) {
     await client.query('ROLLBACK').catch(() => undefined);
+    client.off('error', lost);
     client.release(true);
     throw mapPostgresError(err, 'prepare schema');
   }

@@ -57,7 +57,7 @@ CREATE TABLE {s}.jobs (
   cancel_requested boolean,
   ended_at         bigint,
   ended_bad        boolean
-);
+) WITH (autovacuum_vacuum_scale_factor = 0, autovacuum_vacuum_threshold = 5000, autovacuum_vacuum_cost_delay = 0);
 CREATE UNIQUE INDEX jobs_id ON {s}.jobs (id, dix);
 CREATE INDEX jobs_queued ON {s}.jobs (queue, route, priority DESC, run_at, k) WHERE state = 0;
 CREATE INDEX jobs_running ON {s}.jobs (queue, lease_until, k) WHERE state = 1;

@@ -24,17 +24,26 @@ export const SQL = {
   insertRows: `INSERT INTO {s}.jobs (${INSERT_COLUMNS.map(([c]) => c).join(', ')})
     SELECT * FROM unnest(${INSERT_COLUMNS.map(([, type], i) => `$${i + 1}::${type}[]`).join(', ')})
     ON CONFLICT (id, dix) DO NOTHING RETURNING id, dix`,
+  // One direct job of one route, its event published in the same statement (see `enqueueOne`).
+  enqueueOne: `WITH ins AS (
+      INSERT INTO {s}.jobs (id, dix, queue, route, name, args, priority, created_at, options, state, run_at, max_attempts)
+      VALUES ($1, 0, $2, $3, $4, $5, $6, $7, $8, 0, $9, $10)
+      ON CONFLICT (id, dix) DO NOTHING RETURNING id, route)
+    SELECT id, pg_notify($11, nextval('{s}.event_batches')::text || chr(10) || json_build_array(0, 'enqueued', $2::text, id, id || '.0', route, NULL, $12::bigint)::text)
+    FROM ins`,
   storedJobs: 'SELECT id, queue, COUNT(*) FILTER (WHERE dix >= 0)::int AS n FROM {s}.jobs WHERE id = ANY($1::text[]) GROUP BY id, queue',
   // One dedupe key at a time: enqueues of the same key wait for each other until commit.
   lockDedupe: 'SELECT pg_advisory_xact_lock(hashtextextended($1, 7))',
   findPendingByDedupe: 'SELECT id FROM {s}.jobs WHERE queue = $1 AND dedupe_key = $2 AND ended_at IS NULL LIMIT 1',
   liveWorkers: 'SELECT * FROM {s}.workers WHERE queue = $1 AND expires_at >= $2 ORDER BY started_at, id',
 
-  // Claim: a route's distinct queued priorities (a loose index scan), then per priority its due rows
-  // in run_at order, skipping rows another claim holds; all in one statement.
-  isPaused: `SELECT 1 FROM {s}.paused WHERE queue = $1 AND route IN ($2, '${WHOLE_QUEUE}') LIMIT 1`,
-  claim: `WITH RECURSIVE p(priority) AS (
-      SELECT MAX(priority) FROM {s}.jobs WHERE queue = $1 AND route = $2 AND state = 0
+  // Claim, one statement: whether the route or the queue is paused; the route's distinct queued
+  // priorities (a loose index scan), then per priority its due rows in run_at order, skipping rows
+  // another transaction holds. One row answers even when nothing was claimed: it says whether paused.
+  claim: `WITH RECURSIVE paused AS (
+      SELECT EXISTS (SELECT 1 FROM {s}.paused WHERE queue = $1 AND route IN ($2, '${WHOLE_QUEUE}')) AS yes),
+    p(priority) AS (
+      SELECT MAX(priority) FROM {s}.jobs WHERE queue = $1 AND route = $2 AND state = 0 AND NOT (SELECT yes FROM paused)
       UNION ALL
       SELECT (SELECT MAX(priority) FROM {s}.jobs WHERE queue = $1 AND route = $2 AND state = 0 AND priority < p.priority)
       FROM p WHERE p.priority IS NOT NULL),
@@ -45,20 +54,24 @@ export const SQL = {
           AND (target_worker IS NULL OR target_worker = $4)
         ORDER BY run_at, k LIMIT $5 FOR UPDATE SKIP LOCKED) d
       WHERE p.priority IS NOT NULL
-      ORDER BY p.priority DESC, d.run_at, d.k LIMIT $5)
-    UPDATE {s}.jobs j SET state = 1, worker_id = $4, lease_until = $6, attempts = j.attempts + 1, started_at = $3, cancel_requested = NULL
-    FROM due WHERE j.k = due.k
-    RETURNING j.k, j.id, j.dix, j.target_worker, j.priority, j.run_at, j.attempts, j.max_attempts, j.recoveries, j.finished_at, j.outcome,
-      j.progress, j.cancel_requested, j.name, j.args, j.options, j.fanout`,
+      ORDER BY p.priority DESC, d.run_at, d.k LIMIT $5),
+    claimed AS (
+      UPDATE {s}.jobs j SET state = 1, worker_id = $4, lease_until = $6, attempts = j.attempts + 1, started_at = $3, cancel_requested = NULL
+      FROM due WHERE j.k = due.k
+      RETURNING j.k, j.id, j.dix, j.target_worker, j.priority, j.run_at, j.attempts, j.max_attempts, j.recoveries, j.finished_at, j.outcome,
+        j.progress, j.cancel_requested, j.name, j.args, j.options, j.fanout)
+    SELECT (SELECT yes FROM paused) AS paused, claimed.* FROM (SELECT 1) AS one LEFT JOIN claimed ON true`,
   nextRunAt: `SELECT MIN(run_at) AS run_at FROM {s}.jobs
     WHERE queue = $1 AND route = $2 AND state = 0 AND run_at > $3 AND (target_worker IS NULL OR target_worker = $4)`,
 
   // A lease holder's writes: the lease check is in each statement.
   leaseOf: `SELECT ${LEASE_COLUMNS} FROM {s}.jobs WHERE id = $1 AND dix = $2 FOR UPDATE`,
-  completeLeased: `UPDATE {s}.jobs SET state = 2, finished_at = $5, lease_until = NULL, outcome = $6,
-      ended_at = CASE WHEN fanout IS NULL THEN $5::bigint END, ended_bad = CASE WHEN fanout IS NULL THEN false END
-    WHERE id = $1 AND dix = $2 AND queue = $3 AND state = 1 AND worker_id = $4 AND attempts = $7
-    RETURNING route, fanout, options`,
+  // Many completions in one statement: a group's worth, each under its own lease.
+  completeMany: `UPDATE {s}.jobs j SET state = 2, finished_at = $1, lease_until = NULL, outcome = c.outcome,
+      ended_at = CASE WHEN j.fanout IS NULL THEN $1::bigint END, ended_bad = CASE WHEN j.fanout IS NULL THEN false END
+    FROM unnest($2::text[], $3::int[], $4::text[], $5::text[], $6::int[], $7::text[]) AS c(id, dix, queue, worker, attempt, outcome)
+    WHERE j.id = c.id AND j.dix = c.dix AND j.queue = c.queue AND j.state = 1 AND j.worker_id = c.worker AND j.attempts = c.attempt
+    RETURNING j.id, j.dix, j.route, j.fanout, j.options`,
   finishBad: `UPDATE {s}.jobs SET state = $3, finished_at = $4, lease_until = NULL, outcome = $5,
       ended_at = CASE WHEN fanout IS NULL THEN $4::bigint END, ended_bad = CASE WHEN fanout IS NULL THEN true END
     WHERE id = $1 AND dix = $2`,
@@ -72,17 +85,22 @@ export const SQL = {
   siblings: `SELECT COUNT(*) FILTER (WHERE state IN (0, 1))::int AS open, COUNT(*) FILTER (WHERE state IN (3, 4))::int AS bad
     FROM {s}.jobs WHERE id = $1 AND dix >= 0`,
   markEnded: 'UPDATE {s}.jobs SET ended_at = $1, ended_bad = $2 WHERE id = $3 AND dix = 0',
-  endedBefore: 'SELECT k, id, fanout FROM {s}.jobs WHERE queue = $1 AND ended_bad = $2 AND ended_at < $3 AND ended_at IS NOT NULL ORDER BY ended_at LIMIT $4',
-  endedBeyond: `SELECT k, id, fanout FROM {s}.jobs WHERE queue = $1 AND ended_bad = $2 AND ended_at IS NOT NULL
-    ORDER BY ended_at DESC, k DESC LIMIT $3 OFFSET $4`,
+  // Retention, one statement: a batch of the queue's ended jobs of one kind past the rule's age or
+  // beyond its newest `count` (ended_at on a job's first row), deleted whole with their log lines;
+  // re-checked at the row, so a job retried meanwhile stays. Returns the deliveries deleted.
+  trimEnded: `WITH victims AS (
+      SELECT id FROM (
+        SELECT id, ended_at, row_number() OVER (ORDER BY ended_at DESC, k DESC) AS newer
+        FROM {s}.jobs WHERE queue = $1 AND ended_bad = $2 AND ended_at IS NOT NULL) ranked
+      WHERE ($3::bigint IS NOT NULL AND ended_at < $3) OR ($4::bigint IS NOT NULL AND newer > $4)
+      LIMIT $5),
+    gone AS (DELETE FROM {s}.jobs j WHERE j.id IN (SELECT id FROM victims)
+      AND CASE WHEN j.dix <= 0 THEN j.ended_at IS NOT NULL ELSE (SELECT h.ended_at FROM {s}.jobs h WHERE h.id = j.id AND h.dix = 0) IS NOT NULL END
+      RETURNING j.id),
+    logs AS (DELETE FROM {s}.logs WHERE job_id IN (SELECT id FROM gone))
+    SELECT COUNT(*)::int AS n FROM gone`,
   deleteJob: 'DELETE FROM {s}.jobs WHERE id = $1',
-  // Re-checked at the row: a job retried since it was picked stays.
-  deleteRows: 'DELETE FROM {s}.jobs WHERE k = ANY($1::bigint[]) AND ended_at IS NOT NULL',
   deleteLogs: 'DELETE FROM {s}.logs WHERE job_id = $1',
-  deleteLogsOfJobs: 'DELETE FROM {s}.logs WHERE job_id = ANY($1::text[])',
-  countEnding: `INSERT INTO {s}.throughput (queue, route, minute, stripe, completed, failed) VALUES ($1, $2, $3, $4, $5, $6)
-    ON CONFLICT (queue, minute, route, stripe) DO UPDATE SET completed = {s}.throughput.completed + excluded.completed,
-      failed = {s}.throughput.failed + excluded.failed`,
   trimThroughput: 'DELETE FROM {s}.throughput WHERE minute < $1',
   throughputSince: `SELECT minute, route, SUM(completed)::int AS completed, SUM(failed)::int AS failed FROM {s}.throughput
     WHERE queue = $1 AND minute >= $2 GROUP BY minute, route ORDER BY minute, route`,
@@ -161,8 +179,15 @@ export const SQL = {
   scheduleAdvance: `UPDATE {s}.schedules SET next_run_at = $4, state = $5, waiting_job_id = NULL, version = version + 1, updated_at = $6
     WHERE queue = $1 AND id = $2 AND version = $3`,
 
-  // Events: one NOTIFY per part of the payload, all numbered by one batch number taken at commit time.
-  publish: 'SELECT pg_notify($1, b.n::text || chr(10) || part) FROM (SELECT nextval(\'{s}.event_batches\') AS n) b, unnest($2::text[]) part',
+  // What closes a transaction, one statement: the throughput it counted, added to its stripe's rows
+  // (one row per queue, route and minute in the arrays), and its events, one NOTIFY per part of the
+  // payload, all numbered by one batch number.
+  closeTx: `WITH counted AS (
+      INSERT INTO {s}.throughput (queue, route, minute, stripe, completed, failed)
+      SELECT queue, route, minute, $1, completed, failed FROM unnest($2::text[], $3::text[], $4::bigint[], $5::int[], $6::int[]) AS c(queue, route, minute, completed, failed)
+      ON CONFLICT (queue, minute, route, stripe) DO UPDATE SET completed = {s}.throughput.completed + excluded.completed,
+        failed = {s}.throughput.failed + excluded.failed)
+    SELECT pg_notify($7, b.n::text || chr(10) || part) FROM (SELECT nextval('{s}.event_batches') AS n) b, unnest($8::text[]) part`,
 } as const;
 
 /** A statement's name. */

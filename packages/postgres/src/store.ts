@@ -1,8 +1,7 @@
 import type pg from 'pg';
 import type { JobEvent } from '@skq/core';
-import { DEFAULT_RUN_OPTIONS, RetentionSchedule, type JobRunOptions, type RetentionRule } from '@skq/core/backend';
+import { DEFAULT_RUN_OPTIONS, RetentionSchedule, THROUGHPUT_WINDOW_MS, type JobRunOptions, type RetentionRule } from '@skq/core/backend';
 import { encodeEvents } from './event-payload.js';
-import { mapPostgresError } from './postgres-errors.js';
 import { SQL, quoteIdentifier, type StatementName } from './sql-text.js';
 
 /**
@@ -49,6 +48,10 @@ export interface PgTx {
   readonly events: Omit<JobEvent, 'seq'>[];
   /** Queues this transaction added to the directory; known listed once it commits. */
   readonly listed: string[];
+  /** Deliveries ended, by queue, route and minute: added to the throughput rows once, as the transaction closes. */
+  readonly throughput: Map<string, { queue: string; route: string; minute: number; completed: number; failed: number }>;
+  /** The throughput rows this transaction adds to: concurrent transactions of one process use different ones. */
+  readonly stripe: number;
 }
 
 /** The statements of `schema`, prepared per connection under names that carry the schema when `prepare` is set. */
@@ -90,52 +93,32 @@ export async function run<Row = Record<string, unknown>>(t: PgTx, statement: Sta
 }
 
 /** A transaction on `db` (already inside one: the caller's, or the backend's). */
-export function txOn(store: PgStore, db: Queryable): PgTx {
-  return { store, db, events: [], listed: [] };
+export function txOn(store: PgStore, db: Queryable, stripe = store.stripe): PgTx {
+  return { store, db, events: [], listed: [], throughput: new Map(), stripe };
 }
-
-/** Deadlocks and serialization failures: the transaction did nothing and runs again, at most this often. */
-const RETRIES = 3;
-const RETRYABLE = new Set(['40P01', '40001']);
 
 /**
- * Runs `body` in a transaction of its own on a pooled connection: BEGIN, the body, the events
- * published (NOTIFY, delivered at commit), COMMIT. A deadlock or serialization failure runs it again;
- * anything else rolls back and is mapped to a {@link SkqError} once, here.
+ * What a transaction writes last, just before it commits, in one statement: the throughput it counted
+ * (one row per queue, route and minute, in its stripe), and its events (NOTIFY, which PostgreSQL
+ * delivers to listeners when it commits, in commit order). Every thousandth throughput write also
+ * deletes counts past the window.
  */
-export async function transaction<T>(store: PgStore, operation: string, body: (t: PgTx) => Promise<T>): Promise<T> {
-  for (let attempt = 1; ; attempt += 1) {
-    let client: pg.PoolClient;
-    try {
-      client = await store.pool.connect();
-    } catch (err) {
-      throw mapPostgresError(err, operation);
-    }
-    let broken: Error | undefined;
-    try {
-      await client.query('BEGIN');
-      const t = txOn(store, client);
-      const value = await body(t);
-      await publish(t);
-      await client.query('COMMIT');
-      for (const queue of t.listed) store.listedQueues.add(queue);
-      return value;
-    } catch (err) {
-      await client.query('ROLLBACK').catch((rollbackFailed: Error) => (broken = rollbackFailed));
-      const code = (err as { code?: unknown }).code;
-      if (attempt < RETRIES && typeof code === 'string' && RETRYABLE.has(code) && !broken) continue;
-      throw mapPostgresError(err, operation);
-    } finally {
-      client.release(broken);
-    }
-  }
-}
-
-/** Publishes the events `t` gathered, in it: PostgreSQL delivers them to listeners when it commits, in commit order. */
-export async function publish(t: PgTx): Promise<void> {
-  if (t.events.length === 0) return;
-  await run(t, 'publish', [t.store.channel, encodeEvents(t.events)]);
+export async function closeTx(t: PgTx): Promise<void> {
+  const tallies = [...t.throughput.values()];
+  if (tallies.length === 0 && t.events.length === 0) return;
+  await run(t, 'closeTx', [
+    t.stripe,
+    tallies.map((c) => c.queue),
+    tallies.map((c) => c.route),
+    tallies.map((c) => c.minute),
+    tallies.map((c) => c.completed),
+    tallies.map((c) => c.failed),
+    t.store.channel,
+    t.events.length ? encodeEvents(t.events) : [],
+  ]);
+  t.throughput.clear();
   t.events.length = 0;
+  if (tallies.length && ++t.store.throughputWrites % 1_000 === 0) await run(t, 'trimThroughput', [Date.now() - THROUGHPUT_WINDOW_MS]);
 }
 
 /** A job id's delivery, by index. */

@@ -5,7 +5,7 @@ import { deliveryIdOf, run, type PgTx } from '../store.js';
 import { deliveryEnded } from './job-endings.js';
 
 /**
- * Claim, in one transaction.
+ * Claim, in one transaction, its reads and writes in one statement.
  * - Reads: whether the route or the whole queue is paused (then nothing is taken and the answer says
  *   `paused`); the route's queued priorities, highest first, and per priority its due rows in run_at
  *   order (the queued index), skipping rows another transaction holds (`SKIP LOCKED`), so that
@@ -19,9 +19,10 @@ import { deliveryEnded } from './job-endings.js';
 export async function claim(t: PgTx, request: ClaimRequest): Promise<ClaimResult> {
   const now = request.now ?? Date.now();
   const { queue, route, workerId } = request;
-  if ((await run(t, 'isPaused', [queue, route])).rows.length) return { deliveries: [], nextRunAt: null, paused: true };
   const leaseUntil = now + request.leaseMs;
-  const { rows } = await run<ClaimedRow>(t, 'claim', [queue, route, now, workerId, request.limit, leaseUntil]);
+  const answer = (await run<ClaimedRow & { paused: boolean }>(t, 'claim', [queue, route, now, workerId, request.limit, leaseUntil])).rows;
+  if (answer[0]?.paused) return { deliveries: [], nextRunAt: null, paused: true };
+  const rows = answer.filter((row) => row.id !== null);
   // RETURNING keeps no order: claim order is priority, then run time, then enqueue order (the row key).
   rows.sort((a, b) => b.priority - a.priority || a.run_at - b.run_at || a.k - b.k);
   const claimed = { queue, route, workerId, now, leaseUntil };

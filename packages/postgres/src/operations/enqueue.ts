@@ -3,7 +3,7 @@ import { argsJson, planDeliveries, type DeliveryTarget, type EnqueueResult, type
 import { storedOptions, textOf } from '../rows.js';
 import { STATE_CODE } from '../schema.js';
 import { INSERT_COLUMNS } from '../sql-text.js';
-import { deliveryIdOf, run, type PgTx } from '../store.js';
+import { deliveryIdOf, run, type PgStore, type PgTx } from '../store.js';
 import { liveWorkers } from './workers-and-commands.js';
 
 /** A row to insert, by column. */
@@ -33,6 +33,7 @@ interface Planned {
  * queue of the schema throws `ID_CONFLICT`, and the caller's transaction rolls the batch back.
  */
 export async function enqueue(t: PgTx, jobs: NewJob[]): Promise<EnqueueResult[]> {
+  if (isOneStatement(t.store, jobs)) return [await enqueueOne(t, jobs[0]!)];
   const now = Date.now();
   const results: EnqueueResult[] = new Array(jobs.length);
   for (const queue of new Set(jobs.map((job) => job.queue))) {
@@ -75,6 +76,28 @@ export async function enqueue(t: PgTx, jobs: NewJob[]): Promise<EnqueueResult[]>
   }
   await flush();
   return results;
+}
+
+/**
+ * Whether {@link enqueue} of `jobs` is one statement: one direct job of one route, without a dedupe
+ * key, in a queue this process has listed (nearly every `fire`). Its event goes out in that statement.
+ */
+export function isOneStatement(store: PgStore, jobs: NewJob[]): boolean {
+  const [job] = jobs;
+  return jobs.length === 1 && job!.type === 'direct' && job!.routes.length === 1 && !job!.dedupeKey && store.listedQueues.has(job!.queue);
+}
+
+/**
+ * One direct job of one route, in one statement: its row inserted (skipped when the id is stored) and
+ * its `enqueued` event published. Reads, only when the id was stored: that job, to answer as it is.
+ */
+async function enqueueOne(t: PgTx, job: NewJob): Promise<EnqueueResult> {
+  const { rows } = await run(t, 'enqueueOne', [
+    job.id, job.queue, job.routes[0], job.name, argsJson(job.args), job.priority, job.createdAt, storedOptions(job.options), job.runAt,
+    job.options.attempts, t.store.channel, Date.now(),
+  ]);
+  if (rows.length === 1) return { id: job.id, deduped: false, deliveries: 1 };
+  return (await storedResults(t, [job])).get(job.id) ?? { id: job.id, deduped: false, deliveries: 0 };
 }
 
 /** Inserts the rows of `batch`; fills in each job's result. */

@@ -1,4 +1,4 @@
-import { THROUGHPUT_WINDOW_MS, minuteOf, type EndedKind, type RetentionRule, type ThroughputBucket } from '@skq/core/backend';
+import { minuteOf, type EndedKind, type RetentionRule, type ThroughputBucket } from '@skq/core/backend';
 import { runOptionsOf } from '../rows.js';
 import { run, withDefaultRetention, type PgTx } from '../store.js';
 
@@ -27,15 +27,15 @@ export interface EndedDelivery {
  * for a day, 10,000 failed or cancelled ones for a week).
  * - Reads: for a job of several deliveries, with its first row locked (two deliveries ending at once
  *   take turns), how many of them are open and how many ended failed or cancelled.
- * - Writes: the minute's throughput count in this process's stripe (not for a cancel; every
- *   thousandth count also deletes counts older than the window). A job of one delivery ended in the
+ * - Writes: the minute's throughput count, added up in the transaction (not for a cancel; see
+ *   `closeTx`). A job of one delivery ended in the
  *   same statement as it; one of several ends now when none is open: its first row's ended_at, and
  *   ended_bad when any failed or was cancelled. Then what its retention rule asks: the job deleted, or
  *   a batch of the queue's ended jobs of that kind past the rule's age, else past its count, deleted.
  */
 export async function deliveryEnded(t: PgTx, ended: EndedDelivery, outcome: 'succeeded' | 'failed' | 'cancelled', now: number): Promise<void> {
   const { queue, jobId } = ended;
-  if (outcome !== 'cancelled') await countEnding(t, queue, ended.route, outcome, now);
+  if (outcome !== 'cancelled') countEnding(t, queue, ended.route, outcome, now);
   let kind: EndedKind = outcome === 'succeeded' ? 'completed' : 'failed';
   if (ended.fanout !== null) {
     await run(t, 'lockJob', [jobId]);
@@ -62,23 +62,15 @@ export async function throughput(t: PgTx, queue: string, since: number): Promise
 }
 
 async function trim(t: PgTx, queue: string, kind: EndedKind, rule: RetentionRule, now: number): Promise<void> {
-  const bad = kind === 'failed';
-  type Victim = { k: number; id: string; fanout: number | null };
-  let victims: Victim[] = [];
-  if (rule.ageMs !== null) victims = (await run<Victim>(t, 'endedBefore', [queue, bad, now - rule.ageMs, TRIM_BATCH])).rows;
-  if (rule.count !== null && victims.length === 0) victims = (await run<Victim>(t, 'endedBeyond', [queue, bad, TRIM_BATCH, rule.count])).rows;
-  if (victims.length === 0) return;
-  // A job of one row goes in one statement for the batch; a job of several rows, by its id.
-  const single = victims.filter((v) => v.fanout === null);
-  if (single.length) {
-    await run(t, 'deleteRows', [single.map((v) => v.k)]);
-    await run(t, 'deleteLogsOfJobs', [single.map((v) => v.id)]);
-  }
-  for (const { id, fanout } of victims) if (fanout !== null) await removeJob(t, id);
+  await run(t, 'trimEnded', [queue, kind === 'failed', rule.ageMs === null ? null : now - rule.ageMs, rule.count, TRIM_BATCH]);
 }
 
-async function countEnding(t: PgTx, queue: string, route: string, outcome: 'succeeded' | 'failed', now: number): Promise<void> {
-  const succeeded = outcome === 'succeeded' ? 1 : 0;
-  await run(t, 'countEnding', [queue, route, minuteOf(now), t.store.stripe, succeeded, 1 - succeeded]);
-  if (++t.store.throughputWrites % 1_000 === 0) await run(t, 'trimThroughput', [now - THROUGHPUT_WINDOW_MS]);
+/** A delivery of `route` ended in this minute: counted in the transaction, written as it closes (see `closeTx`). */
+function countEnding(t: PgTx, queue: string, route: string, outcome: 'succeeded' | 'failed', now: number): void {
+  const minute = minuteOf(now);
+  const key = `${queue}\u0000${route}\u0000${minute}`;
+  let tally = t.throughput.get(key);
+  if (!tally) t.throughput.set(key, (tally = { queue, route, minute, completed: 0, failed: 0 }));
+  if (outcome === 'succeeded') tally.completed += 1;
+  else tally.failed += 1;
 }

@@ -27,20 +27,46 @@ export function parseDeliveryId(deliveryId: string): { id: string; dix: number }
   return { id: deliveryId.slice(0, dot), dix: Number.isInteger(dix) && dix >= 0 && dix < 2 ** 31 ? dix : -2 };
 }
 
+/** A completion asked for, as {@link completeMany} takes it. */
+export interface Completion {
+  queue: string;
+  lease: LeaseToken;
+  result: unknown;
+}
+
 /**
- * Complete, in one transaction. Writes: the row succeeded with its result, under the lease (checked
- * by the statement itself); a `succeeded` event; then its end (throughput, job end, retention; see
- * {@link deliveryEnded}). Reads: only when the lease did not hold, the row, to say why. Throws
- * `LEASE_LOST` unless `lease` is current.
+ * Complete many, inside one transaction (a group's completions: see `group-commit.ts`). Writes: in one
+ * statement, each row succeeded with its result under its lease (checked by the statement); a
+ * `succeeded` event each; then each end (see {@link deliveryEnded}). Reads: only for a lease that did
+ * not hold, its row, to say why. Returns, per completion, null or the `LEASE_LOST` it is refused with.
  */
-export async function complete(t: PgTx, queue: string, lease: LeaseToken, result: unknown): Promise<void> {
+export async function completeMany(t: PgTx, completions: Completion[]): Promise<(Error | null)[]> {
   const now = Date.now();
-  const { id, dix } = parseDeliveryId(lease.deliveryId);
-  const { rows } = await run<Pick<LeaseRow, 'route' | 'fanout' | 'options'>>(t, 'completeLeased', [id, dix, queue, lease.workerId, now, JSON.stringify(result ?? null), lease.attempt]);
-  const row = rows[0];
-  if (!row) throw await refusal(t, queue, lease);
-  t.events.push({ type: 'succeeded', queue, jobId: id, deliveryId: lease.deliveryId, route: row.route, workerId: lease.workerId, at: now });
-  await deliveryEnded(t, { queue, jobId: id, deliveryId: lease.deliveryId, route: row.route, workerId: lease.workerId, fanout: row.fanout, options: row.options }, 'succeeded', now);
+  const parsed = completions.map((c) => parseDeliveryId(c.lease.deliveryId));
+  const { rows } = await run<{ id: string; dix: number; route: string; fanout: number | null; options: string | null }>(t, 'completeMany', [
+    now,
+    parsed.map((p) => p.id),
+    parsed.map((p) => p.dix),
+    completions.map((c) => c.queue),
+    completions.map((c) => c.lease.workerId),
+    completions.map((c) => c.lease.attempt),
+    completions.map((c) => JSON.stringify(c.result ?? null)),
+  ]);
+  const done = new Map(rows.map((row) => [`${row.id}.${row.dix}`, row]));
+  const outcomes: (Error | null)[] = [];
+  for (const { queue, lease } of completions) {
+    const row = done.get(lease.deliveryId);
+    // Each completed row answers one completion: a second completion of the same lease is refused.
+    done.delete(lease.deliveryId);
+    if (!row) {
+      outcomes.push(await refusal(t, queue, lease));
+      continue;
+    }
+    t.events.push({ type: 'succeeded', queue, jobId: row.id, deliveryId: lease.deliveryId, route: row.route, workerId: lease.workerId, at: now });
+    await deliveryEnded(t, { queue, jobId: row.id, deliveryId: lease.deliveryId, route: row.route, workerId: lease.workerId, fanout: row.fanout, options: row.options }, 'succeeded', now);
+    outcomes.push(null);
+  }
+  return outcomes;
 }
 
 /**

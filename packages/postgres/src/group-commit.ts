@@ -1,0 +1,169 @@
+import type pg from 'pg';
+import { mapPostgresError } from './postgres-errors.js';
+import { THROUGHPUT_STRIPES } from './schema.js';
+import { completeMany, type Completion } from './operations/lease-holder-writes.js';
+import { closeTx, txOn, type PgStore, type PgTx } from './store.js';
+
+/** Deadlocks and serialization failures: the transaction did nothing and runs again, at most this often. */
+const RETRIES = 3;
+const RETRYABLE = new Set(['40P01', '40001']);
+/** The most steps one transaction carries. */
+const MAX_GROUP = 256;
+
+interface PendingWrite {
+  operation: string;
+  body: (t: PgTx) => Promise<unknown>;
+  /** Its body is one statement that leaves nothing for the transaction's close: alone, it runs without BEGIN and COMMIT. */
+  oneStatement: boolean;
+  resolve(value: unknown): void;
+  reject(error: unknown): void;
+}
+
+interface PendingCompletion extends Completion {
+  resolve(): void;
+  reject(error: unknown): void;
+}
+
+/**
+ * Group commit: the write steps a process asks for while its transactions are busy share the next
+ * one. A worker finishing ten jobs while a claim commits pays for one more transaction and one
+ * commit, not ten; its completions are one statement ({@link completeMany}), and the throughput they
+ * count one row write, not ten on one row that every transaction would queue on. At most
+ * `concurrency` transactions of a process run at once, each counting throughput in a stripe of its own.
+ *
+ * A step's promise settles once the transaction that holds it has committed, so a resolved write is
+ * as durable as a transaction of its own. A completion whose lease did not hold is refused on its own.
+ * If a step throws (an id held by another queue) or the transaction fails, the group rolls back and
+ * each step runs again in a transaction of its own, so that only the step at fault fails.
+ */
+export class GroupCommit {
+  private pending: PendingWrite[] = [];
+  private completions: PendingCompletion[] = [];
+  private readonly freeStripes: number[];
+  private scheduled = false;
+
+  constructor(
+    private readonly store: PgStore,
+    concurrency: number,
+  ) {
+    this.freeStripes = Array.from({ length: concurrency }, (_, i) => (store.stripe + i) % THROUGHPUT_STRIPES);
+  }
+
+  /** Runs `body` in the next group's transaction; resolves with its value once that has committed. */
+  write<T>(operation: string, body: (t: PgTx) => Promise<T>, options: { oneStatement?: boolean } = {}): Promise<T> {
+    return new Promise<T>((resolve, reject) => {
+      this.pending.push({ operation, body, oneStatement: options.oneStatement === true, resolve: resolve as (value: unknown) => void, reject });
+      this.schedule();
+    });
+  }
+
+  /** Completes a delivery in the next group's transaction, with the group's other completions. */
+  complete(completion: Completion): Promise<void> {
+    return new Promise<void>((resolve, reject) => {
+      this.completions.push({ ...completion, resolve, reject });
+      this.schedule();
+    });
+  }
+
+  /** Starts the next group after this turn of the event loop, so that the steps asked for in it share it. */
+  private schedule(): void {
+    if (this.scheduled) return;
+    this.scheduled = true;
+    setImmediate(() => {
+      this.scheduled = false;
+      while (this.freeStripes.length > 0 && (this.pending.length > 0 || this.completions.length > 0)) {
+        const stripe = this.freeStripes.pop()!;
+        const group = this.pending.splice(0, MAX_GROUP);
+        const completions = this.completions.splice(0, MAX_GROUP);
+        void this.runGroup(group, completions, stripe).finally(() => {
+          this.freeStripes.push(stripe);
+          if (this.pending.length > 0 || this.completions.length > 0) this.schedule();
+        });
+      }
+    });
+  }
+
+  private async runGroup(group: PendingWrite[], completions: PendingCompletion[], stripe: number): Promise<void> {
+    const [only] = group;
+    if (only && group.length === 1 && completions.length === 0 && only.oneStatement) {
+      await read(this.store, only.operation, only.body).then(only.resolve, only.reject);
+      return;
+    }
+    try {
+      const [refusals, values] = await transaction(this.store, 'write', stripe, async (t) => {
+        const refused = completions.length ? await completeMany(t, completions) : [];
+        const out: unknown[] = [];
+        for (const step of group) out.push(await step.body(t));
+        return [refused, out] as const;
+      });
+      completions.forEach((c, i) => (refusals[i] ? c.reject(refusals[i]) : c.resolve()));
+      group.forEach((step, i) => step.resolve(values[i]));
+      return;
+    } catch (err) {
+      // A step failed, or the transaction did: each alone, below (a lone step's failure is its own).
+      if (group.length + completions.length === 1) {
+        for (const one of [...group, ...completions]) one.reject(err);
+        return;
+      }
+    }
+    for (const c of completions) await transaction(this.store, 'complete', stripe, (t) => completeMany(t, [c])).then(([refused]) => (refused ? c.reject(refused) : c.resolve()), c.reject);
+    for (const step of group) await transaction(this.store, step.operation, stripe, step.body).then(step.resolve, step.reject);
+  }
+}
+
+/**
+ * Runs `body` in a transaction of its own on a pooled connection: BEGIN, the body, what closes it
+ * (throughput, events: see `closeTx`), COMMIT. A deadlock or serialization failure runs it again;
+ * anything else rolls back and is mapped to a {@link SkqError} once, here.
+ */
+export async function transaction<T>(store: PgStore, operation: string, stripe: number, body: (t: PgTx) => Promise<T>): Promise<T> {
+  for (let attempt = 1; ; attempt += 1) {
+    const client = await connect(store, operation);
+    let broken: Error | undefined;
+    // A connection lost between two statements is reported as an 'error' event, not by a statement:
+    // kept here (the next statement fails with it), never left unhandled.
+    const lost = (err: Error) => (broken = err);
+    client.on('error', lost);
+    try {
+      await client.query('BEGIN');
+      const t = txOn(store, client, stripe);
+      const value = await body(t);
+      await closeTx(t);
+      await client.query('COMMIT');
+      for (const queue of t.listed) store.listedQueues.add(queue);
+      return value;
+    } catch (err) {
+      await client.query('ROLLBACK').catch((rollbackFailed: Error) => (broken = rollbackFailed));
+      const code = (err as { code?: unknown }).code;
+      if (attempt < RETRIES && typeof code === 'string' && RETRYABLE.has(code) && !broken) continue;
+      throw mapPostgresError(err, operation);
+    } finally {
+      client.off('error', lost);
+      client.release(broken);
+    }
+  }
+}
+
+/** Runs `body`'s statements on a pooled connection, each on its own (a read needs no transaction). */
+export async function read<T>(store: PgStore, operation: string, body: (t: PgTx) => Promise<T>): Promise<T> {
+  const client = await connect(store, operation);
+  let broken: Error | undefined;
+  const lost = (err: Error) => (broken = err);
+  client.on('error', lost);
+  try {
+    return await body(txOn(store, client));
+  } catch (err) {
+    throw mapPostgresError(err, operation);
+  } finally {
+    client.off('error', lost);
+    client.release(broken);
+  }
+}
+
+async function connect(store: PgStore, operation: string): Promise<pg.PoolClient> {
+  try {
+    return await store.pool.connect();
+  } catch (err) {
+    throw mapPostgresError(err, operation);
+  }
+}
