@@ -2,7 +2,7 @@ import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { chownSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { freePort, skipReason } from './servers.js';
+import { freePort, skipReason } from './server-support.js';
 
 /** Where Debian's postgresql-15 puts its programs; `SKQ_PG_BIN` names another build. */
 export const POSTGRES_BIN = process.env.SKQ_PG_BIN ?? '/usr/lib/postgresql/15/bin';

@@ -1,47 +1,9 @@
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
-import { connect, createServer } from 'node:net';
+import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-
-/** A free TCP port on loopback (and, with `alsoFree`, a second one at an offset, e.g. Redis Cluster's bus). */
-export async function freePort(alsoFree?: number): Promise<number> {
-  for (let tries = 0; tries < 50; tries += 1) {
-    const port = await listenOnce(0);
-    if (alsoFree === undefined || (port + alsoFree < 65_536 && (await listenOnce(port + alsoFree).then(() => true, () => false)))) return port;
-  }
-  throw new Error('no free port pair found');
-}
-
-function listenOnce(port: number): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once('error', reject);
-    server.listen(port, '127.0.0.1', () => {
-      const { port: bound } = server.address() as { port: number };
-      server.close(() => resolve(bound));
-    });
-  });
-}
-
-/** Whether a program is on the PATH. */
-export function hasProgram(name: string): boolean {
-  return spawnSync('sh', ['-c', `command -v ${name}`]).status === 0;
-}
-
-/**
- * What to do when a test server's program is missing: in CI the run must fail, never skip
- * silently; on a developer's machine the suite is skipped with the reason.
- */
-export function missingServer(program: string, install: string): string | null {
-  return hasProgram(program) ? null : skipReason(`${program} is not installed (${install})`);
-}
-
-/** A reason to skip a suite, or, under `CI`, the error that fails the run instead. */
-export function skipReason(reason: string): string {
-  if (process.env.CI) throw new Error(`CI requires ${reason}`);
-  return reason;
-}
+import { freePort } from './server-support.js';
 
 /** A redis-server started by a test on a free loopback port, stopped by PID. */
 export interface RedisServer {
@@ -158,3 +120,4 @@ export async function startRedisCluster(masters = 3, options: { persistent?: boo
 }
 
 export { POSTGRES_BIN, missingPostgres, startPostgres, type PostgresServer } from './postgres-server.js';
+export { freePort, hasProgram, missingServer, skipReason } from './server-support.js';

@@ -117,15 +117,24 @@ export class PostgresBackend implements StorageBackend {
 
   /**
    * Stores jobs in one transaction of the backend, or, with `options.transaction` (a node-postgres
-   * client inside BEGIN, or anything with its `query({ text, values })`), inside the caller's: under a
-   * savepoint, so that a refused batch leaves the caller's transaction as it was. Workers hear of the
-   * jobs when, and only if, the caller commits.
+   * client inside BEGIN, or anything with its `query({ text, values })`), inside the caller's: a batch
+   * under a savepoint, so that a refused batch leaves the caller's transaction as it was (one job of one
+   * route is one statement, which writes nothing when it refuses). Workers hear of the jobs when, and
+   * only if, the caller commits.
    */
   async enqueue(jobs: NewJob[], options?: EnqueueOptions): Promise<EnqueueResult[]> {
     this.assertOpen('enqueue');
-    if (options?.transaction === undefined) return this.write('enqueue', (t) => enqueue(t, jobs), { oneStatement: isOneStatement(this.store, jobs) });
+    if (options?.transaction === undefined) return this.write('enqueue', (t) => enqueue(t, jobs), { oneStatement: isOneStatement(jobs) });
     const db = asQueryable(options.transaction);
     const t = txOn(this.store, db);
+    // One job of one route is one statement, which writes nothing when it refuses: no savepoint needed.
+    if (isOneStatement(jobs)) {
+      try {
+        return await enqueue(t, jobs);
+      } catch (err) {
+        throw mapPostgresError(err, 'enqueue');
+      }
+    }
     try {
       await db.query({ text: 'SAVEPOINT skq_enqueue' });
       const results = await enqueue(t, jobs);

@@ -47,7 +47,15 @@ export const PostgresOptionsSchema = z
   })
   .strict();
 
-/** `{ url, schema?, poolSize?, … }`, or a `postgres://` URL with skunq's options as `skq…` query parameters. */
+/**
+ * `{ url, schema?, poolSize?, … }`, or a `postgres://` URL with skunq's options as `skq…` query parameters.
+ *
+ * @example
+ * ```ts
+ * const options: PostgresOptions = { url: process.env.DATABASE_URL!, schema: 'jobs', removeOnComplete: 5_000 };
+ * const backend = await PostgresBackend.connect(options);
+ * ```
+ */
 export type PostgresOptions = z.input<typeof PostgresOptionsSchema>;
 export type ParsedPostgresOptions = z.output<typeof PostgresOptionsSchema>;
 

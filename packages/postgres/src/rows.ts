@@ -7,9 +7,17 @@ const json = (v: string | null | undefined): unknown => (v === null || v === und
 /** The options as stored: NULL for the defaults, which nearly every job has. */
 const DEFAULT_OPTIONS_JSON = JSON.stringify(DEFAULT_RUN_OPTIONS);
 export const storedOptions = (options: JobRunOptions): string | null => {
+  // Jobs of one definition share their option values (the same objects): the last text is reused.
+  const last = lastStored;
+  if (last && last.options.attempts === options.attempts && last.options.backoff === options.backoff && last.options.timeoutMs === options.timeoutMs &&
+    last.options.removeOnComplete === options.removeOnComplete && last.options.removeOnFail === options.removeOnFail && last.options.delayMs === options.delayMs) {
+    return last.text;
+  }
   const text = JSON.stringify(options);
-  return text === DEFAULT_OPTIONS_JSON ? null : text;
+  lastStored = { options, text: text === DEFAULT_OPTIONS_JSON ? null : text };
+  return lastStored.text;
 };
+let lastStored: { options: JobRunOptions; text: string | null } | undefined;
 /** A job's run options from its stored column (see {@link storedOptions}). */
 export const runOptionsOf = (options: string | null): JobRunOptions => (options === null ? DEFAULT_RUN_OPTIONS : storedRunOptions(options));
 

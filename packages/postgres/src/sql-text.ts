@@ -22,10 +22,12 @@ export const INSERT_COLUMNS = [
 export const SQL = {
   // Enqueue. Rows of a batch in one INSERT from arrays (one per column); a stored (id, dix) is skipped.
   insertRows: `INSERT INTO {s}.jobs (${INSERT_COLUMNS.map(([c]) => c).join(', ')})
-    SELECT * FROM unnest(${INSERT_COLUMNS.map(([, type], i) => `$${i + 1}::${type}[]`).join(', ')})
+    SELECT * FROM json_to_recordset($1::json) AS r(${INSERT_COLUMNS.map(([c, type]) => `${c} ${type}`).join(', ')})
     ON CONFLICT (id, dix) DO NOTHING RETURNING id, dix`,
-  // One direct job of one route, its event published in the same statement (see `enqueueOne`).
-  enqueueOne: `WITH ins AS (
+  // One direct job of one route, with its queue's directory entry, its event published in the same
+  // statement (see `enqueueOne`).
+  enqueueOne: `WITH listed AS (INSERT INTO {s}.queues (name) VALUES ($2) ON CONFLICT DO NOTHING),
+    ins AS (
       INSERT INTO {s}.jobs (id, dix, queue, route, name, args, priority, created_at, options, state, run_at, max_attempts)
       VALUES ($1, 0, $2, $3, $4, $5, $6, $7, $8, 0, $9, $10)
       ON CONFLICT (id, dix) DO NOTHING RETURNING id, route)

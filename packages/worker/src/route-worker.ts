@@ -66,12 +66,16 @@ export class RouteWorker {
   /** Handlers running now: what `concurrency` bounds. */
   private busy = 0;
   /**
-   * A job's recent time from its start to its stored outcome, in ms (a moving average), for `prefetch:
-   * 'auto'`; null before the first and after a claim failed. The store's time counts: prefetching by the
+   * The recent pace of a slot, in ms (a moving average), for `prefetch: 'auto'`: a job's time from its
+   * start to its stored outcome, or less when outcomes are stored one after another faster than that
+   * (a store that commits a group of them at once: the next job runs while the last one's outcome is on
+   * its way); null before the first and after a claim failed. The store's time counts: prefetching by the
    * handler's time alone held 16 no-op jobs at a worker whose slow store took seconds to end them, past
    * their leases, which expired until the jobs failed without having run.
    */
   private recentMs: number | null = null;
+  /** When the last outcome was stored (performance.now()). */
+  private lastStoredAt: number | null = null;
   /** Claimed and leased, waiting for a slot (prefetch), oldest first. */
   private readonly waiting: { delivery: ClaimedDelivery; controller: AttemptControl }[] = [];
   /** Slots promised to claims in flight. */
@@ -355,8 +359,13 @@ export class RouteWorker {
     // The lines go first, so a job seen ended shows its log; a log the store does not take never holds the outcome back.
     if (logs.size > 0) await this.writeLogs(run);
     await this.outcomes.write(delivery, outcome, durationMs);
-    const cycleMs = performance.now() - startedAt;
-    this.recentMs = this.recentMs === null ? cycleMs : 0.8 * this.recentMs + 0.2 * cycleMs;
+    const storedAt = performance.now();
+    const cycleMs = storedAt - startedAt;
+    // The time between stored outcomes, per slot, is the pace when it is shorter than one job's cycle; an
+    // idle gap is never longer than the cycle, so the pace is never slower than the cycle says.
+    const paceMs = this.lastStoredAt === null ? cycleMs : Math.min(cycleMs, (storedAt - this.lastStoredAt) * this.settings.concurrency);
+    this.lastStoredAt = storedAt;
+    this.recentMs = this.recentMs === null ? paceMs : 0.8 * this.recentMs + 0.2 * paceMs;
     // Lines the store did not take before the outcome: a few more tries, then they are reported lost, never silently.
     // A stop ends the tries at once (the stop reports what is left, in one warning) instead of waiting them out.
     for (let attempt = 1; logs.size > 0; attempt += 1) {

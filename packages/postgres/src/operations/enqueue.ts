@@ -3,7 +3,7 @@ import { argsJson, planDeliveries, type DeliveryTarget, type EnqueueResult, type
 import { storedOptions, textOf } from '../rows.js';
 import { STATE_CODE } from '../schema.js';
 import { INSERT_COLUMNS } from '../sql-text.js';
-import { deliveryIdOf, run, type PgStore, type PgTx } from '../store.js';
+import { deliveryIdOf, run, type PgTx } from '../store.js';
 import { liveWorkers } from './workers-and-commands.js';
 
 /** A row to insert, by column. */
@@ -33,7 +33,7 @@ interface Planned {
  * queue of the schema throws `ID_CONFLICT`, and the caller's transaction rolls the batch back.
  */
 export async function enqueue(t: PgTx, jobs: NewJob[]): Promise<EnqueueResult[]> {
-  if (isOneStatement(t.store, jobs)) return [await enqueueOne(t, jobs[0]!)];
+  if (isOneStatement(jobs)) return [await enqueueOne(t, jobs[0]!)];
   const now = Date.now();
   const results: EnqueueResult[] = new Array(jobs.length);
   for (const queue of new Set(jobs.map((job) => job.queue))) {
@@ -80,16 +80,16 @@ export async function enqueue(t: PgTx, jobs: NewJob[]): Promise<EnqueueResult[]>
 
 /**
  * Whether {@link enqueue} of `jobs` is one statement: one direct job of one route, without a dedupe
- * key, in a queue this process has listed (nearly every `fire`). Its event goes out in that statement.
+ * key (nearly every `fire`). Its directory entry and its event go in that statement.
  */
-export function isOneStatement(store: PgStore, jobs: NewJob[]): boolean {
+export function isOneStatement(jobs: NewJob[]): boolean {
   const [job] = jobs;
-  return jobs.length === 1 && job!.type === 'direct' && job!.routes.length === 1 && !job!.dedupeKey && store.listedQueues.has(job!.queue);
+  return jobs.length === 1 && job!.type === 'direct' && job!.routes.length === 1 && !job!.dedupeKey;
 }
 
 /**
- * One direct job of one route, in one statement: its row inserted (skipped when the id is stored) and
- * its `enqueued` event published. Reads, only when the id was stored: that job, to answer as it is.
+ * One direct job of one route, in one statement: its queue listed in the directory, its row inserted
+ * (skipped when the id is stored) and its `enqueued` event published. Reads, only when the id was stored: that job, to answer as it is.
  */
 async function enqueueOne(t: PgTx, job: NewJob): Promise<EnqueueResult> {
   const { rows } = await run(t, 'enqueueOne', [
@@ -146,39 +146,37 @@ async function storedResults(t: PgTx, jobs: NewJob[]): Promise<Map<string, Enque
 
 /** The rows of `job`: one per target, or one ended row (index -1) when it has none. */
 function rowsOf(job: NewJob, targets: DeliveryTarget[], now: number): RowValues[] {
-  const header = {
+  // Stored only when the rows' routes do not say it: several routes, or no row with a route.
+  const routes = job.routes.length === 1 && targets.length > 0 ? null : JSON.stringify(job.routes);
+  const args = argsJson(job.args);
+  const options = storedOptions(job.options);
+  const row = (dix: number, route: string | null, targetWorker: string | null, state: number, ended: boolean): RowValues => ({
     id: job.id,
+    dix,
     queue: job.queue,
+    route,
+    target_worker: targetWorker,
     name: job.name,
-    args: argsJson(job.args),
-    // Stored only when the rows' routes do not say it: several routes, or no row with a route.
-    routes: job.routes.length === 1 && targets.length > 0 ? null : JSON.stringify(job.routes),
+    args,
+    routes,
     broadcast: job.type === 'broadcast' ? true : null,
     fanout: targets.length > 1 ? targets.length : null,
     priority: job.priority,
     created_at: job.createdAt,
-    options: storedOptions(job.options),
+    options,
+    // The key marks the job pending on its first row only, which carries the job's end.
+    dedupe_key: dix <= 0 && job.dedupeKey ? textOf(job.dedupeKey) : null,
+    state,
     run_at: job.runAt,
     max_attempts: job.options.attempts,
-  };
-  if (targets.length === 0) {
-    return [{ ...header, dix: -1, route: null, target_worker: null, dedupe_key: job.dedupeKey ? textOf(job.dedupeKey) : null, state: STATE_CODE.cancelled, ended_at: now, ended_bad: true }];
-  }
-  return targets.map((target, dix) => ({
-    ...header,
-    dix,
-    route: target.route,
-    target_worker: target.targetWorker ?? null,
-    // The key marks the job pending on its first row only, which carries the job's end.
-    dedupe_key: dix === 0 && job.dedupeKey ? textOf(job.dedupeKey) : null,
-    state: STATE_CODE.queued,
-    ended_at: null,
-    ended_bad: null,
-  }));
+    ended_at: ended ? now : null,
+    ended_bad: ended ? true : null,
+  });
+  if (targets.length === 0) return [row(-1, null, null, STATE_CODE.cancelled, true)];
+  return targets.map((target, dix) => row(dix, target.route, target.targetWorker ?? null, STATE_CODE.queued, false));
 }
 
 /** Inserts `rows` in one statement, each column an array; skips stored (id, dix). Returns the rows inserted. */
 async function insertRows(t: PgTx, rows: RowValues[]): Promise<{ id: string; dix: number }[]> {
-  const columns = INSERT_COLUMNS.map(([column]) => rows.map((row) => row[column] ?? null));
-  return (await run<{ id: string; dix: number }>(t, 'insertRows', columns)).rows;
+  return (await run<{ id: string; dix: number }>(t, 'insertRows', [JSON.stringify(rows)])).rows;
 }

@@ -1,4 +1,4 @@
-import { type JobRecord, type JobState, type StateCounts } from '@skq/core';
+import { SkqError, type JobRecord, type JobState, type StateCounts } from '@skq/core';
 import { zeroStateCounts, type StateListPage, type StateListQuery } from '@skq/core/backend';
 import { toJobRecord, type JobRow } from '../rows.js';
 import { STATE_NAME } from '../schema.js';
@@ -25,7 +25,7 @@ type Place = (string | number)[];
  */
 export async function listJobsInState(t: PgTx, query: StateListQuery): Promise<StateListPage> {
   const { queue, state, limit } = query;
-  const after = query.cursor === null ? null : (JSON.parse(query.cursor) as Place);
+  const after = query.cursor === null ? null : placeOf(query.cursor);
   let ids: string[];
   let last: Place | null = null;
   if (state === 'queued' || state === 'scheduled') {
@@ -47,6 +47,20 @@ export async function listJobsInState(t: PgTx, query: StateListQuery): Promise<S
     if (end) last = [end.ended_at, end.k];
   }
   return { jobs: await jobsOf(t, queue, ids), cursor: ids.length < limit || last === null ? null : JSON.stringify(last) };
+}
+
+/** A cursor this listing made: a JSON array of the place's values; anything else is refused with `ARGS_INVALID`. */
+function placeOf(cursor: string): Place {
+  let place: unknown;
+  try {
+    place = JSON.parse(cursor);
+  } catch {
+    place = null;
+  }
+  if (!Array.isArray(place) || place.length > 4 || !place.every((v) => typeof v === 'string' || typeof v === 'number')) {
+    throw new SkqError('ARGS_INVALID', 'invalid list cursor: not one this listing made (pass back the cursor of the previous page)', { context: { field: 'cursor' } });
+  }
+  return place as Place;
 }
 
 /** The jobs of `ids` in `queue`, in that order, each once (a job of several rows is read whole). */
