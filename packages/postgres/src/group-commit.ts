@@ -33,14 +33,16 @@ interface PendingCompletion extends Completion {
  *
  * A step's promise settles once the transaction that holds it has committed, so a resolved write is
  * as durable as a transaction of its own. A completion whose lease did not hold is refused on its own.
- * If a step throws (an id held by another queue) or the transaction fails, the group rolls back and
- * each step runs again in a transaction of its own, so that only the step at fault fails.
+ * If a step throws (an id held by another queue), the group rolls back and each step runs again in a
+ * transaction of its own, so that only the step at fault fails; if the transaction itself fails (the
+ * connection, the commit), every step fails with its error.
  */
 export class GroupCommit {
   private pending: PendingWrite[] = [];
   private completions: PendingCompletion[] = [];
   private readonly freeStripes: number[];
   private scheduled = false;
+  private closed: Error | null = null;
 
   constructor(
     private readonly store: PgStore,
@@ -51,6 +53,7 @@ export class GroupCommit {
 
   /** Runs `body` in the next group's transaction; resolves with its value once that has committed. */
   write<T>(operation: string, body: (t: PgTx) => Promise<T>, options: { oneStatement?: boolean } = {}): Promise<T> {
+    if (this.closed) return Promise.reject(this.closed);
     return new Promise<T>((resolve, reject) => {
       this.pending.push({ operation, body, oneStatement: options.oneStatement === true, resolve: resolve as (value: unknown) => void, reject });
       this.schedule();
@@ -59,10 +62,17 @@ export class GroupCommit {
 
   /** Completes a delivery in the next group's transaction, with the group's other completions. */
   complete(completion: Completion): Promise<void> {
+    if (this.closed) return Promise.reject(this.closed);
     return new Promise<void>((resolve, reject) => {
       this.completions.push({ ...completion, resolve, reject });
       this.schedule();
     });
+  }
+
+  /** Fails the steps not yet started with `error` (the backend is closing): none will run. */
+  close(error: Error): void {
+    this.closed = error;
+    for (const one of [...this.pending.splice(0), ...this.completions.splice(0)]) one.reject(error);
   }
 
   /** Starts the next group after this turn of the event loop, so that the steps asked for in it share it. */
@@ -89,19 +99,27 @@ export class GroupCommit {
       await read(this.store, only.operation, only.body).then(only.resolve, only.reject);
       return;
     }
+    let stepFailed = false;
     try {
       const [refusals, values] = await transaction(this.store, 'write', stripe, async (t) => {
-        const refused = completions.length ? await completeMany(t, completions) : [];
-        const out: unknown[] = [];
-        for (const step of group) out.push(await step.body(t));
-        return [refused, out] as const;
+        try {
+          const refused = completions.length ? await completeMany(t, completions) : [];
+          const out: unknown[] = [];
+          for (const step of group) out.push(await step.body(t));
+          return [refused, out] as const;
+        } catch (err) {
+          stepFailed = true;
+          throw err;
+        }
       });
       completions.forEach((c, i) => (refusals[i] ? c.reject(refusals[i]) : c.resolve()));
       group.forEach((step, i) => step.resolve(values[i]));
       return;
     } catch (err) {
-      // A step failed, or the transaction did: each alone, below (a lone step's failure is its own).
-      if (group.length + completions.length === 1) {
+      // The transaction failed (the connection, the commit, whose outcome may be unknown): every step fails
+      // with it, as a step of its own would; running them again could store them twice. A lone step's
+      // failure is its own too. Only when a step threw are the others run again, each alone.
+      if (!stepFailed || group.length + completions.length === 1) {
         for (const one of [...group, ...completions]) one.reject(err);
         return;
       }
@@ -125,11 +143,13 @@ export async function transaction<T>(store: PgStore, operation: string, stripe: 
     const lost = (err: Error) => (broken = err);
     client.on('error', lost);
     try {
-      await client.query('BEGIN');
+      // Claims, dedupe and the lease checks rely on READ COMMITTED: each statement sees what committed before it.
+      await client.query('BEGIN ISOLATION LEVEL READ COMMITTED');
       const t = txOn(store, client, stripe);
       const value = await body(t);
       await closeTx(t);
-      await client.query('COMMIT');
+      // COMMIT of a transaction that failed unnoticed answers ROLLBACK, not an error.
+      if ((await client.query('COMMIT')).command === 'ROLLBACK') throw new Error('the transaction was rolled back at COMMIT');
       for (const queue of t.listed) store.listedQueues.add(queue);
       return value;
     } catch (err) {

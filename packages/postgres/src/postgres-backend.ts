@@ -96,7 +96,7 @@ export class PostgresBackend implements StorageBackend {
   static async connect(options: PostgresOptions | string): Promise<PostgresBackend> {
     const opts = resolvePostgresOptions(options);
     const logger = opts.logger;
-    const pool = new pg.Pool({ connectionString: opts.url, max: opts.poolSize, connectionTimeoutMillis: opts.connectTimeoutMs, types: TYPES, application_name: 'skunq' });
+    const pool = new pg.Pool({ connectionString: opts.url, max: opts.poolSize, connectionTimeoutMillis: opts.connectTimeoutMs, types: TYPES, application_name: 'skunq', keepAlive: true });
     // An idle connection that the server dropped reports here; the pool replaces it on the next call.
     pool.on('error', () => undefined);
     try {
@@ -107,7 +107,7 @@ export class PostgresBackend implements StorageBackend {
     }
     const store = newStore(pool, opts.schema, opts.preparedStatements, { removeOnComplete: retentionRule(opts.removeOnComplete), removeOnFail: retentionRule(opts.removeOnFail) }, THROUGHPUT_STRIPES);
     const events = new EventChannel(
-      () => new pg.Client({ connectionString: opts.listenUrl ?? opts.url, connectionTimeoutMillis: opts.connectTimeoutMs, application_name: 'skunq listener' }),
+      () => new pg.Client({ connectionString: opts.listenUrl ?? opts.url, connectionTimeoutMillis: opts.connectTimeoutMs, application_name: 'skunq listener', keepAlive: true }),
       store.channel,
       (message, err) => warn(logger, opts, message, err),
     );
@@ -135,14 +135,16 @@ export class PostgresBackend implements StorageBackend {
         throw mapPostgresError(err, 'enqueue');
       }
     }
+    // A name of its own per call: two enqueues on one client at once never roll back each other's work.
+    const savepoint = `skq_enqueue_${(savepoints += 1)}`;
     try {
-      await db.query({ text: 'SAVEPOINT skq_enqueue' });
+      await db.query({ text: `SAVEPOINT ${savepoint}` });
       const results = await enqueue(t, jobs);
       await closeTx(t);
-      await db.query({ text: 'RELEASE SAVEPOINT skq_enqueue' });
+      await db.query({ text: `RELEASE SAVEPOINT ${savepoint}` });
       return results;
     } catch (err) {
-      await db.query({ text: 'ROLLBACK TO SAVEPOINT skq_enqueue' }).catch(() => undefined);
+      await db.query({ text: `ROLLBACK TO SAVEPOINT ${savepoint}` }).catch(() => undefined);
       throw mapPostgresError(err, 'enqueue');
     }
   }
@@ -294,6 +296,7 @@ export class PostgresBackend implements StorageBackend {
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
+    this.commits.close(new SkqError('BACKEND_UNAVAILABLE', 'postgres: the backend closed before this write started'));
     this.upkeep.close();
     await this.events.close();
     await this.store.pool.end().catch(() => undefined);
@@ -318,8 +321,14 @@ export class PostgresBackend implements StorageBackend {
   }
 }
 
+let savepoints = 0;
+
 /** The caller's transaction as something to run statements on; anything else is refused. */
 function asQueryable(transaction: unknown): Queryable {
+  // A pool runs each statement on whichever connection is free, outside the caller's transaction.
+  if (transaction instanceof pg.Pool) {
+    throw new SkqError('ARGS_INVALID', 'tx must be one client inside BEGIN (const client = await pool.connect()), not the pool', { context: { field: 'tx' } });
+  }
   if (typeof (transaction as Queryable | null)?.query !== 'function') {
     throw new SkqError('ARGS_INVALID', 'tx must be a node-postgres client inside BEGIN (or have its query({ text, values }) method)', { context: { field: 'tx' } });
   }

@@ -32,7 +32,8 @@ export async function prepareSchema(pool: pg.Pool, schema: string): Promise<void
   try {
     await client.query('BEGIN');
     await client.query('SELECT pg_advisory_xact_lock(hashtextextended($1, 0))', [`skunq schema ${schema}`]);
-    await client.query(`CREATE SCHEMA IF NOT EXISTS ${s}`);
+    // CREATE SCHEMA IF NOT EXISTS needs the CREATE privilege even when the schema exists: asked only if it does not.
+    if ((await client.query<{ found: string | null }>('SELECT to_regnamespace($1)::text AS found', [s])).rows[0]!.found === null) await client.query(`CREATE SCHEMA ${s}`);
     await client.query(`CREATE TABLE IF NOT EXISTS ${s}.meta (key text PRIMARY KEY, value text NOT NULL)`);
     const stored = (await client.query<{ value: string }>(`SELECT value FROM ${s}.meta WHERE key = 'schema_version'`)).rows[0];
     const version = stored ? Number(stored.value) : 0;

@@ -49,14 +49,19 @@ export const SQL = {
       UNION ALL
       SELECT (SELECT MAX(priority) FROM {s}.jobs WHERE queue = $1 AND route = $2 AND state = 0 AND priority < p.priority)
       FROM p WHERE p.priority IS NOT NULL),
+    -- Candidates per priority without locks (a few more than asked, for rows other claims hold), then
+    -- locked in claim order only as many as the limit takes: rows beyond it stay free for other claims.
     due AS (
-      SELECT d.k, p.priority, d.run_at FROM p CROSS JOIN LATERAL (
-        SELECT k, run_at FROM {s}.jobs
-        WHERE queue = $1 AND route = $2 AND state = 0 AND priority = p.priority AND run_at <= $3
-          AND (target_worker IS NULL OR target_worker = $4)
-        ORDER BY run_at, k LIMIT $5 FOR UPDATE SKIP LOCKED) d
-      WHERE p.priority IS NOT NULL
-      ORDER BY p.priority DESC, d.run_at, d.k LIMIT $5),
+      SELECT j.k, j.priority, j.run_at FROM {s}.jobs j
+      WHERE j.k IN (
+        SELECT d.k FROM p CROSS JOIN LATERAL (
+          SELECT k FROM {s}.jobs
+          WHERE queue = $1 AND route = $2 AND state = 0 AND priority = p.priority AND run_at <= $3
+            AND (target_worker IS NULL OR target_worker = $4)
+          ORDER BY run_at, k LIMIT $5 + 16) d
+        WHERE p.priority IS NOT NULL)
+        AND j.state = 0
+      ORDER BY j.priority DESC, j.run_at, j.k LIMIT $5 FOR UPDATE SKIP LOCKED),
     claimed AS (
       UPDATE {s}.jobs j SET state = 1, worker_id = $4, lease_until = $6, attempts = j.attempts + 1, started_at = $3, cancel_requested = NULL
       FROM due WHERE j.k = due.k
@@ -88,17 +93,17 @@ export const SQL = {
     FROM {s}.jobs WHERE id = $1 AND dix >= 0`,
   markEnded: 'UPDATE {s}.jobs SET ended_at = $1, ended_bad = $2 WHERE id = $3 AND dix = 0',
   // Retention, one statement: a batch of the queue's ended jobs of one kind past the rule's age or
-  // beyond its newest `count` (ended_at on a job's first row), deleted whole with their log lines;
-  // re-checked at the row, so a job retried meanwhile stays. Returns the deliveries deleted.
+  // beyond its newest `count` (ended_at on a job's first row), deleted whole with their log lines. Each
+  // job's first row is locked and re-checked first (a retry locks it too), so a job retried meanwhile
+  // stays whole, and one being retried now is left for the next trim. Returns the rows deleted.
   trimEnded: `WITH victims AS (
       SELECT id FROM (
         SELECT id, ended_at, row_number() OVER (ORDER BY ended_at DESC, k DESC) AS newer
         FROM {s}.jobs WHERE queue = $1 AND ended_bad = $2 AND ended_at IS NOT NULL) ranked
       WHERE ($3::bigint IS NOT NULL AND ended_at < $3) OR ($4::bigint IS NOT NULL AND newer > $4)
       LIMIT $5),
-    gone AS (DELETE FROM {s}.jobs j WHERE j.id IN (SELECT id FROM victims)
-      AND CASE WHEN j.dix <= 0 THEN j.ended_at IS NOT NULL ELSE (SELECT h.ended_at FROM {s}.jobs h WHERE h.id = j.id AND h.dix = 0) IS NOT NULL END
-      RETURNING j.id),
+    heads AS (SELECT id FROM {s}.jobs WHERE id IN (SELECT id FROM victims) AND dix <= 0 AND ended_at IS NOT NULL FOR UPDATE SKIP LOCKED),
+    gone AS (DELETE FROM {s}.jobs WHERE id IN (SELECT id FROM heads) RETURNING id),
     logs AS (DELETE FROM {s}.logs WHERE job_id IN (SELECT id FROM gone))
     SELECT COUNT(*)::int AS n FROM gone`,
   deleteJob: 'DELETE FROM {s}.jobs WHERE id = $1',

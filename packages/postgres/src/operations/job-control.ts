@@ -49,6 +49,8 @@ export async function reschedule(t: PgTx, queue: string, jobId: string, runAt: n
  * the job open again when any was. Returns how many.
  */
 export async function retryJob(t: PgTx, queue: string, jobId: string, request: { runAt: number; attempts: number }): Promise<number> {
+  // The job's first row first, as retention's trim locks it: a retry and a trim of one job take turns.
+  await run(t, 'lockJob', [jobId]);
   const { rows } = await run<{ dix: number; route: string; state: number }>(t, 'endedBadOf', [jobId, queue]);
   const now = Date.now();
   for (const row of rows) {

@@ -1,3 +1,4 @@
+import { isSkqError } from '@skq/core';
 import { failureOutcome, holdsLease, leaseLost, type FailRequest, type LeaseToken } from '@skq/core/backend';
 import { STATE_CODE, STATE_NAME } from '../schema.js';
 import { run, type PgTx } from '../store.js';
@@ -130,7 +131,9 @@ async function refusal(t: PgTx, queue: string, lease: LeaseToken): Promise<Error
   try {
     await leased(t, queue, lease, id, dix);
   } catch (err) {
-    return err as Error;
+    // The lease's refusal is the answer; anything else (a statement that failed) fails the transaction.
+    if (isSkqError(err) && err.code === 'LEASE_LOST') return err;
+    throw err;
   }
   // The statement's check and holdsLease disagree: say so rather than report success.
   return leaseLost(queue, lease, null);
