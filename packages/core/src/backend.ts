@@ -20,6 +20,7 @@ export { backendUrlFromEnvironment, DEFAULT_BACKEND_URL } from './storage/defaul
 export { type BackendModule, backendScheme, registerBackend } from './storage/backend-schemes.js';
 export { importBackendPackage } from './storage/backend-package.js';
 export { redactUrl } from './storage/redact-url.js';
+export { splitSkqParams } from './storage/skq-url-params.js';
 export { acquireBackend, releaseBackend } from './storage/shared-backends.js';
 export { openBackend } from './storage/open-backend.js';
 export { isStorageBackend } from './storage/is-storage-backend.js';
@@ -28,6 +29,7 @@ export { failureOutcome, type FailureOutcome, requestedFailureOutcome } from './
 export { scheduleFingerprint, scheduleSaveOutcome, type ScheduleSaveOutcome } from './storage/schedule-fingerprint.js';
 export { newDelivery, type NewDelivery } from './routing/delivery-defaults.js';
 export { deliveryState } from './storage/delivery-state.js';
+export { type DeliveryRow, type EndedDelivery, type JobRow, parseDeliveryId, RELATIONAL_STATE_CODE, RELATIONAL_STATE_NAME, runOptionsOf, type ScheduleRow, storedOptions, toDelivery, toJobRecord, toScheduleRecord, toWorker, type WorkerRow } from './storage/relational-rows.js';
 export { deliveryId, type DeliveryTarget, planDeliveries } from './routing/delivery-plan.js';
 export { CONJUNCTION_JOB, NameSchema, RoutesSchema } from './job/names.js';
 export { JobIdSchema } from './job/job-id.js';

@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { SkqError, consoleLogger } from '@skq/core';
-import { NameSchema, parseConfig, timerMs, LoggerSchema } from '@skq/core/backend';
+import { NameSchema, parseConfig, splitSkqParams, timerMs, LoggerSchema } from '@skq/core/backend';
 
 /**
  * How idle workers and waiters learn about new events. `auto` picks the best the server offers.
@@ -63,18 +63,8 @@ const NUMERIC = new Set(['eventsCappedBytes', 'pollIntervalMs', 'eventRetentionM
  * ```
  */
 export function parseMongoUrl(url: string): MongoOptions {
-  const query = url.indexOf('?');
-  if (query < 0) return { url };
-  const params = new URLSearchParams(url.slice(query + 1));
-  const options: Record<string, unknown> = {};
-  for (const [key, value] of [...params]) {
-    if (!key.startsWith('skq')) continue;
-    const name = key.slice(3, 4).toLowerCase() + key.slice(4);
-    options[name] = NUMERIC.has(name) ? Number(value) : value;
-    params.delete(key);
-  }
-  const rest = params.toString();
-  return { ...options, url: url.slice(0, query) + (rest ? `?${rest}` : '') } as MongoOptions;
+  const split = splitSkqParams(url, (option, value) => (NUMERIC.has(option) ? Number(value) : value));
+  return { ...split.options, url: split.url } as MongoOptions;
 }
 
 export function resolveMongoOptions(input: MongoOptions | string): ParsedMongoOptions {

@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { SkqError, consoleLogger } from '@skq/core';
-import { LoggerSchema, RetentionSchema, parseConfig, retentionFromText, timerMs } from '@skq/core/backend';
+import { LoggerSchema, RetentionSchema, parseConfig, retentionFromText, splitSkqParams, timerMs } from '@skq/core/backend';
 
 /**
  * Options of the PostgreSQL backend.
@@ -76,18 +76,10 @@ export function parsePostgresUrl(url: string): PostgresOptions {
   if (!/^postgres(ql)?:\/\//.test(url)) {
     throw new SkqError('CONFIG_INVALID', `not a postgres URL: expected postgres://user@host:port/database`, { context: { field: 'backend' } });
   }
-  const query = url.indexOf('?');
-  if (query < 0) return { url };
-  const params = new URLSearchParams(url.slice(query + 1));
-  const options: Record<string, unknown> = {};
-  for (const [key, value] of [...params]) {
-    if (!key.startsWith('skq')) continue;
-    const name = key.slice(3, 4).toLowerCase() + key.slice(4);
-    options[name] = NUMERIC.has(name) ? Number(value) : RETENTION.has(name) ? retentionFromText(value) : name === 'preparedStatements' ? value !== 'false' : value;
-    params.delete(key);
-  }
-  const rest = params.toString();
-  return { ...options, url: url.slice(0, query) + (rest ? `?${rest}` : '') } as PostgresOptions;
+  const split = splitSkqParams(url, (option, value) =>
+    NUMERIC.has(option) ? Number(value) : RETENTION.has(option) ? retentionFromText(value) : option === 'preparedStatements' ? value !== 'false' : value,
+  );
+  return { ...split.options, url: split.url } as PostgresOptions;
 }
 
 /** Parses options once. */

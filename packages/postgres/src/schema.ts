@@ -19,8 +19,7 @@
 export const SCHEMA_VERSION = 1;
 
 /** Delivery states as stored. */
-export const STATE_CODE = { queued: 0, running: 1, succeeded: 2, failed: 3, cancelled: 4 } as const;
-export const STATE_NAME = ['queued', 'running', 'succeeded', 'failed', 'cancelled'] as const;
+export { RELATIONAL_STATE_CODE as STATE_CODE, RELATIONAL_STATE_NAME as STATE_NAME } from '@skq/core/backend';
 
 /** How many rows of throughput each minute and route may have: writers pick one at random. */
 export const THROUGHPUT_STRIPES = 16;

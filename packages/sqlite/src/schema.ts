@@ -18,9 +18,7 @@
 export const SCHEMA_VERSION = 4;
 
 /** Delivery states as stored. */
-export const STATE_CODE = { queued: 0, running: 1, succeeded: 2, failed: 3, cancelled: 4 } as const;
-export const STATE_NAME = ['queued', 'running', 'succeeded', 'failed', 'cancelled'] as const;
-export type StateName = (typeof STATE_NAME)[number];
+export { RELATIONAL_STATE_CODE as STATE_CODE, RELATIONAL_STATE_NAME as STATE_NAME } from '@skq/core/backend';
 
 /** The lifecycle event a row's last change stands for (`ev`). */
 export const ROW_EVENT_CODE = { enqueued: 0, started: 1, succeeded: 2, failed: 3, cancelled: 4, retrying: 5, recovered: 6, rescheduled: 7 } as const;
@@ -167,11 +165,3 @@ CREATE TABLE IF NOT EXISTS skq_counts (
 `;
 
 export const SCHEMA_SQL = SHARED_TABLES_SQL + JOBS_SQL;
-
-/** The job id and delivery index of a delivery id (`<jobId>.<dix>`; a custom job id may itself hold dots). */
-export function parseDeliveryId(deliveryId: string): { id: string; dix: number } {
-  const dot = deliveryId.lastIndexOf('.');
-  const dix = dot < 0 ? NaN : Number(deliveryId.slice(dot + 1));
-  // No delivery has index -2: an id that is not a delivery id then finds nothing.
-  return { id: deliveryId.slice(0, dot), dix: Number.isInteger(dix) && dix >= 0 ? dix : -2 };
-}

@@ -1,5 +1,5 @@
 import { isSkqError } from '@skq/core';
-import { failureOutcome, holdsLease, leaseLost, type FailRequest, type LeaseToken } from '@skq/core/backend';
+import { failureOutcome, holdsLease, leaseLost, parseDeliveryId, type FailRequest, type JobRow, type LeaseToken } from '@skq/core/backend';
 import { STATE_CODE, STATE_NAME } from '../schema.js';
 import { run, type PgTx } from '../store.js';
 import { deliveryEnded } from './job-endings.js';
@@ -8,25 +8,8 @@ import { deliveryEnded } from './job-endings.js';
 // the lease's renewal. Each acts only under the current lease (holder and attempt): a stale one is
 // refused with LEASE_LOST (or, for a renewal, left out of the answer) and writes nothing.
 
-interface LeaseRow {
-  queue: string;
-  route: string;
-  state: number;
-  worker_id: string | null;
-  attempts: number;
-  recoveries: number;
-  cancel_requested: boolean | null;
-  fanout: number | null;
-  options: string | null;
-}
-
-/** The job id and delivery index of a delivery id (`<jobId>.<dix>`; a custom job id may itself hold dots). */
-export function parseDeliveryId(deliveryId: string): { id: string; dix: number } {
-  const dot = deliveryId.lastIndexOf('.');
-  const dix = dot < 0 ? NaN : Number(deliveryId.slice(dot + 1));
-  // No delivery has index -2: an id that is not a delivery id then finds nothing.
-  return { id: deliveryId.slice(0, dot), dix: Number.isInteger(dix) && dix >= 0 && dix < 2 ** 31 ? dix : -2 };
-}
+/** What a lease holder's write reads of its row: the lease, and what the delivery's end needs. */
+type LeaseRow = Pick<JobRow, 'queue' | 'state' | 'worker_id' | 'attempts' | 'recoveries' | 'cancel_requested' | 'fanout' | 'options'> & { route: string };
 
 /** A completion asked for, as {@link completeMany} takes it. */
 export interface Completion {

@@ -1,26 +1,10 @@
 import { type ScheduleRecord } from '@skq/core';
-import { scheduleFingerprint, scheduleSaveOutcome, type ScheduleDefinition, type ScheduleFiring, type ScheduleSaveOutcome } from '@skq/core/backend';
+import { scheduleFingerprint, scheduleSaveOutcome, toScheduleRecord, type ScheduleRow, type ScheduleDefinition, type ScheduleFiring, type ScheduleSaveOutcome } from '@skq/core/backend';
 import { run, type PgTx } from '../store.js';
 import { enqueue } from './enqueue.js';
 
 // Schedules: one schedules row each. Every change bumps the row's version, so a scheduler's firing or
 // advance, a compare-and-set on the version it read, loses to any change made since.
-
-interface ScheduleRow {
-  queue: string;
-  id: string;
-  definition: string;
-  state: string | null;
-  next_run_at: number | null;
-  waiting_job_id: string | null;
-  paused: boolean;
-  fired_count: number;
-  last_fired_at: number | null;
-  last_job_id: string | null;
-  version: number;
-  created_at: number;
-  updated_at: number;
-}
 
 /**
  * Save, in one transaction. Reads: the stored schedule, locked. Writes: a new row (`created`), or the
@@ -45,7 +29,7 @@ export async function saveSchedule(t: PgTx, queue: string, def: ScheduleDefiniti
 
 /** List. Reads: the queue's schedules. Returns them by id. */
 export async function listSchedules(t: PgTx, queue: string): Promise<ScheduleRecord[]> {
-  return (await run<ScheduleRow>(t, 'scheduleList', [queue])).rows.map(toRecord);
+  return (await run<ScheduleRow>(t, 'scheduleList', [queue])).rows.map(toScheduleRecord);
 }
 
 /** Pause or resume. Writes: the paused flag and version + 1. Returns whether the schedule exists. */
@@ -78,24 +62,4 @@ export async function advanceSchedule(t: PgTx, queue: string, id: string, versio
 
 function json(value: unknown): string | null {
   return value === null || value === undefined ? null : JSON.stringify(value);
-}
-
-function toRecord(row: ScheduleRow): ScheduleRecord {
-  const { rule, job } = JSON.parse(row.definition) as Pick<ScheduleRecord, 'rule' | 'job'>;
-  return {
-    id: row.id,
-    queue: row.queue,
-    rule,
-    job,
-    state: row.state === null ? null : JSON.parse(row.state),
-    nextRunAt: row.next_run_at,
-    waitingJobId: row.waiting_job_id,
-    paused: row.paused,
-    firedCount: row.fired_count,
-    lastFiredAt: row.last_fired_at,
-    lastJobId: row.last_job_id,
-    version: row.version,
-    createdAt: row.created_at,
-    updatedAt: row.updated_at,
-  };
 }

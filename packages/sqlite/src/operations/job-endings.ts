@@ -1,4 +1,4 @@
-import { THROUGHPUT_WINDOW_MS, minuteOf, type EndedKind, type RetentionRule, type ThroughputBucket } from '@skq/core/backend';
+import { THROUGHPUT_WINDOW_MS, minuteOf, type EndedKind, type RetentionRule, type ThroughputBucket, type EndedDelivery } from '@skq/core/backend';
 import { runOptionsOf } from '../rows.js';
 import { recordNotice } from './events.js';
 import { withDefaultRetention, type SqliteStore } from './store.js';
@@ -9,18 +9,6 @@ import { withDefaultRetention, type SqliteStore } from './store.js';
 
 /** Jobs deleted per trim, so one trim never holds the write lock for long. */
 const TRIM_BATCH = 1_000;
-
-/** A delivery that just ended, as its ending statement read it back. */
-export interface EndedDelivery {
-  queue: string;
-  jobId: string;
-  deliveryId: string;
-  route: string;
-  workerId: string | null;
-  /** How many deliveries its job has, when more than one (else null: the job ended with it). */
-  fanout: number | null;
-  options: string | null;
-}
 
 /**
  * A delivery ended as `outcome`. A job that sets no retention of its own gets the backend's

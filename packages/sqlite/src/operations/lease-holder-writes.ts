@@ -1,5 +1,5 @@
-import { failureOutcome, holdsLease, leaseLost, type FailRequest, type LeaseToken } from '@skq/core/backend';
-import { STATE_CODE, STATE_NAME, parseDeliveryId } from '../schema.js';
+import { failureOutcome, holdsLease, leaseLost, parseDeliveryId, type FailRequest, type JobRow, type LeaseToken } from '@skq/core/backend';
+import { STATE_CODE, STATE_NAME } from '../schema.js';
 import { recordNotice, rowChanged } from './events.js';
 import { deliveryEnded } from './job-endings.js';
 import { nextSeq, peekSeq, type SqliteStore } from './store.js';
@@ -8,17 +8,8 @@ import { nextSeq, peekSeq, type SqliteStore } from './store.js';
 // the lease's renewal. Each acts only under the current lease (holder and attempt): a stale one is
 // refused with LEASE_LOST (or, for a renewal, left out of the answer) and writes nothing.
 
-interface LeaseRow {
-  queue: string;
-  route: string;
-  state: number;
-  worker_id: string | null;
-  attempts: number;
-  recoveries: number;
-  cancel_requested: number | null;
-  fanout: number | null;
-  options: string | null;
-}
+/** What a lease holder's write reads of its row: the lease, and what the delivery's end needs. */
+type LeaseRow = Pick<JobRow, 'queue' | 'state' | 'worker_id' | 'attempts' | 'recoveries' | 'cancel_requested' | 'fanout' | 'options'> & { route: string };
 
 /**
  * Complete, in one write transaction. Writes: the row succeeded with its result, under the lease

@@ -1,26 +1,10 @@
 import { type ScheduleRecord } from '@skq/core';
-import { scheduleFingerprint, scheduleSaveOutcome, type ScheduleDefinition, type ScheduleFiring, type ScheduleSaveOutcome } from '@skq/core/backend';
+import { scheduleFingerprint, scheduleSaveOutcome, toScheduleRecord, type ScheduleRow, type ScheduleDefinition, type ScheduleFiring, type ScheduleSaveOutcome } from '@skq/core/backend';
 import { enqueue } from './enqueue.js';
 import type { SqliteStore } from './store.js';
 
 // Schedules: one skq_schedules row each. Every change bumps the row's version, so a scheduler's
 // firing or advance, a compare-and-set on the version it read, loses to any change made since.
-
-interface ScheduleRow {
-  queue: string;
-  id: string;
-  definition: string;
-  state: string | null;
-  next_run_at: number | null;
-  waiting_job_id: string | null;
-  paused: number;
-  fired_count: number;
-  last_fired_at: number | null;
-  last_job_id: string | null;
-  version: number;
-  created_at: number;
-  updated_at: number;
-}
 
 /**
  * Save, in one write transaction. Reads: the stored schedule. Writes: a new row (`created`), or the
@@ -39,7 +23,7 @@ export function saveSchedule(s: SqliteStore, queue: string, def: ScheduleDefinit
 
 /** List, a plain read. Reads: the queue's schedules. Returns them by id. */
 export function listSchedules(s: SqliteStore, queue: string): ScheduleRecord[] {
-  return (s.scheduleStmt.list.all(queue) as ScheduleRow[]).map(toRecord);
+  return (s.scheduleStmt.list.all(queue) as ScheduleRow[]).map(toScheduleRecord);
 }
 
 /** Pause or resume, in one write transaction. Writes: the paused flag and version + 1. Returns whether the schedule exists. */
@@ -83,24 +67,4 @@ export function advanceSchedule(s: SqliteStore, queue: string, id: string, versi
 
 function json(value: unknown): string | null {
   return value === null || value === undefined ? null : JSON.stringify(value);
-}
-
-function toRecord(row: ScheduleRow): ScheduleRecord {
-  const { rule, job } = JSON.parse(row.definition) as Pick<ScheduleRecord, 'rule' | 'job'>;
-  return {
-    id: row.id,
-    queue: row.queue,
-    rule,
-    job,
-    state: row.state === null ? null : JSON.parse(row.state),
-    nextRunAt: row.next_run_at,
-    waitingJobId: row.waiting_job_id,
-    paused: row.paused === 1,
-    firedCount: row.fired_count,
-    lastFiredAt: row.last_fired_at,
-    lastJobId: row.last_job_id,
-    version: row.version,
-    createdAt: row.created_at,
-    updatedAt: row.updated_at,
-  };
 }
