@@ -12,6 +12,7 @@ import { promisify } from 'node:util';
 import pg from 'pg';
 import { missingPostgres, startPostgres } from '@skq/testing/servers';
 import { LIBRARIES, type Library } from './libraries.js';
+import { serverCpuMs } from './server-cpu.js';
 import { fmt, median, percentile, printComparison, type Samples } from '../stats.js';
 
 const REPS = Number(process.env.BENCH_REPS ?? 3);
@@ -115,11 +116,13 @@ function consume(lib: Library, url: string, concurrency: number, count: number, 
   return { ready: Promise.race([ready, finished.then(() => undefined)]), finished };
 }
 
-async function processing(lib: Library, concurrency: number): Promise<number> {
+/** Jobs/s, and the server's CPU time per job (µs) meanwhile. */
+async function processing(lib: Library, concurrency: number): Promise<{ rate: number; cpu: number }> {
   const url = await fresh();
   await fill(lib, url);
+  const cpuBefore = serverCpuMs(server.pid);
   const { ms } = await consume(lib, url, concurrency, JOBS).finished;
-  return (JOBS / ms) * 1000;
+  return { rate: (JOBS / ms) * 1000, cpu: ((serverCpuMs(server.pid) - cpuBefore) * 1000) / JOBS };
 }
 
 /** BEGIN; INSERT INTO an application table; enqueue on the same client; COMMIT — one job per transaction. */
@@ -204,7 +207,12 @@ try {
     for (const lib of order) {
       if (CASES.includes('enqueue')) record('enqueue 1 by 1 (jobs/s)', lib.name, await enqueueOne(lib));
       if (CASES.includes('bulk')) record('bulk enqueue x1000 (jobs/s)', lib.name, await fill(lib, await fresh()));
-      for (const c of [1, 10, 100]) if (CASES.includes(`c${c}`)) record(`process, concurrency ${c} (jobs/s)`, lib.name, await processing(lib, c));
+      for (const c of [1, 10, 100]) {
+        if (!CASES.includes(`c${c}`)) continue;
+        const { rate, cpu } = await processing(lib, c);
+        record(`process, concurrency ${c} (jobs/s)`, lib.name, rate);
+        record(`server CPU per job processed, concurrency ${c} (µs)`, lib.name, cpu);
+      }
       if (CASES.includes('tx')) record('transactional enqueue 1 by 1 (jobs/s)', lib.name, await transactional(lib));
       if (CASES.includes('latency')) {
         const delays = await latency(lib);
@@ -223,7 +231,7 @@ try {
   }
 
   printComparison(samples, LIBRARIES.map((l) => l.name), {
-    lowerIsBetter: (c) => c.startsWith('latency') || c.startsWith('bytes'),
+    lowerIsBetter: (c) => c.startsWith('latency') || c.startsWith('bytes') || c.startsWith('server CPU'),
     digits: (c) => (c.startsWith('latency') ? 2 : 0),
   });
   console.log('\nRatios are "times better" for skunq: throughput skunq/other; latency and bytes other/skunq.');

@@ -1,7 +1,7 @@
 import type pg from 'pg';
 import { mapPostgresError } from './postgres-errors.js';
 import { THROUGHPUT_STRIPES } from './schema.js';
-import { completeMany, type Completion } from './operations/lease-holder-writes.js';
+import { completeDirect, completeMany, type Completion, type DirectCompletions } from './operations/lease-holder-writes.js';
 import { closeTx, txOn, type PgStore, type PgTx } from './store.js';
 
 /** Deadlocks and serialization failures: the transaction did nothing and runs again, at most this often. */
@@ -13,7 +13,7 @@ const MAX_GROUP = 256;
 interface PendingWrite {
   operation: string;
   body: (t: PgTx) => Promise<unknown>;
-  /** Its body is one statement that leaves nothing for the transaction's close: alone, it runs without BEGIN and COMMIT. */
+  /** Its body writes in one statement (reads may follow) and leaves nothing for the transaction's close: alone, it runs without BEGIN and COMMIT. */
   oneStatement: boolean;
   resolve(value: unknown): void;
   reject(error: unknown): void;
@@ -26,10 +26,13 @@ interface PendingCompletion extends Completion {
 
 /**
  * Group commit: the write steps a process asks for while its transactions are busy share the next
- * one. A worker finishing ten jobs while a claim commits pays for one more transaction and one
- * commit, not ten; its completions are one statement ({@link completeMany}), and the throughput they
- * count one row write, not ten on one row that every transaction would queue on. At most
- * `concurrency` transactions of a process run at once, each counting throughput in a stripe of its own.
+ * one. A worker finishing ten jobs while a claim commits pays for one more commit, not ten: its
+ * completions are one statement ({@link completeDirect}, its own transaction, which also counts their
+ * throughput in one row write, not ten on one row that every transaction would queue on, and
+ * publishes their events), and those it leaves (jobs of several deliveries, retention of their own,
+ * refusals) one transaction ({@link completeMany}). Completions and the other writes take turns; a
+ * claim alone is one statement. At most `concurrency` groups of a process run at once, each counting
+ * throughput in a stripe of its own.
  *
  * A step's promise settles once the transaction that holds it has committed, so a resolved write is
  * as durable as a transaction of its own. A completion whose lease did not hold is refused on its own.
@@ -42,11 +45,15 @@ export class GroupCommit {
   private completions: PendingCompletion[] = [];
   private readonly freeStripes: number[];
   private scheduled = false;
+  /** Whether the last group started held completions: with both waiting, they take turns. */
+  private lastWereCompletions = false;
   private closed: Error | null = null;
 
   constructor(
     private readonly store: PgStore,
     concurrency: number,
+    /** Where what fails outside a caller's write is reported (a trim after completions). */
+    private readonly warn: (message: string, err: unknown) => void,
   ) {
     this.freeStripes = Array.from({ length: concurrency }, (_, i) => (store.stripe + i) % THROUGHPUT_STRIPES);
   }
@@ -75,7 +82,10 @@ export class GroupCommit {
     for (const one of [...this.pending.splice(0), ...this.completions.splice(0)]) one.reject(error);
   }
 
-  /** Starts the next group after this turn of the event loop, so that the steps asked for in it share it. */
+  /**
+   * Starts the next groups after this turn of the event loop, so that the steps asked for in it share
+   * them: completions and other writes in turns, each on a free slot.
+   */
   private schedule(): void {
     if (this.scheduled) return;
     this.scheduled = true;
@@ -83,9 +93,10 @@ export class GroupCommit {
       this.scheduled = false;
       while (this.freeStripes.length > 0 && (this.pending.length > 0 || this.completions.length > 0)) {
         const stripe = this.freeStripes.pop()!;
-        const group = this.pending.splice(0, MAX_GROUP);
-        const completions = this.completions.splice(0, MAX_GROUP);
-        void this.runGroup(group, completions, stripe).finally(() => {
+        const completionsNext = this.completions.length > 0 && (this.pending.length === 0 || !this.lastWereCompletions);
+        this.lastWereCompletions = completionsNext;
+        const started = completionsNext ? this.runCompletions(this.completions.splice(0, MAX_GROUP), stripe) : this.runGroup(this.pending.splice(0, MAX_GROUP), [], stripe);
+        void started.finally(() => {
           this.freeStripes.push(stripe);
           if (this.pending.length > 0 || this.completions.length > 0) this.schedule();
         });
@@ -93,10 +104,33 @@ export class GroupCommit {
     });
   }
 
+  /** Completions: the common ones in one statement per queue (see `completeDirect`), the rest in a transaction. */
+  private async runCompletions(completions: PendingCompletion[], stripe: number): Promise<void> {
+    const byQueue = new Map<string, PendingCompletion[]>();
+    for (const c of completions) byQueue.get(c.queue)?.push(c) ?? byQueue.set(c.queue, [c]);
+    const left: PendingCompletion[] = [];
+    for (const [queue, ofQueue] of byQueue) {
+      let direct: DirectCompletions<PendingCompletion>;
+      try {
+        direct = await autocommit(this.store, 'complete', (t) => completeDirect(t, queue, ofQueue), stripe);
+      } catch (err) {
+        // The statement failed, or its outcome is unknown (the connection): its completions fail with it.
+        for (const c of ofQueue) c.reject(err);
+        continue;
+      }
+      const rest = new Set(direct.left);
+      for (const c of ofQueue) if (!rest.has(c)) c.resolve();
+      left.push(...direct.left);
+      const { upkeep } = direct;
+      if (upkeep) await autocommit(this.store, 'trim', upkeep, stripe).catch((err: unknown) => this.warn(`could not trim the ended jobs of queue "${queue}" (the next trim will)`, err));
+    }
+    if (left.length > 0) await this.runGroup([], left, stripe);
+  }
+
   private async runGroup(group: PendingWrite[], completions: PendingCompletion[], stripe: number): Promise<void> {
     const [only] = group;
     if (only && group.length === 1 && completions.length === 0 && only.oneStatement) {
-      await read(this.store, only.operation, only.body).then(only.resolve, only.reject);
+      await autocommit(this.store, only.operation, only.body, stripe).then(only.resolve, only.reject);
       return;
     }
     let stepFailed = false;
@@ -164,14 +198,17 @@ export async function transaction<T>(store: PgStore, operation: string, stripe: 
   }
 }
 
-/** Runs `body`'s statements on a pooled connection, each on its own (a read needs no transaction). */
-export async function read<T>(store: PgStore, operation: string, body: (t: PgTx) => Promise<T>): Promise<T> {
+/**
+ * Runs `body`'s statements on a pooled connection, each its own transaction: reads, and writes made in
+ * one statement (a claim, a batch of completions, a single enqueue).
+ */
+export async function autocommit<T>(store: PgStore, operation: string, body: (t: PgTx) => Promise<T>, stripe?: number): Promise<T> {
   const client = await connect(store, operation);
   let broken: Error | undefined;
   const lost = (err: Error) => (broken = err);
   client.on('error', lost);
   try {
-    return await body(txOn(store, client));
+    return await body(txOn(store, client, stripe));
   } catch (err) {
     throw mapPostgresError(err, operation);
   } finally {

@@ -24,7 +24,7 @@ import {
   type WorkerStatus,
 } from '@skq/core/backend';
 import { EventChannel } from './event-channel.js';
-import { claim } from './operations/claim.js';
+import { claim, failUnreadable } from './operations/claim.js';
 import { enqueue, isOneStatement } from './operations/enqueue.js';
 import { cancel, removeJobs, reschedule, retryJob } from './operations/job-control.js';
 import { throughput } from './operations/job-endings.js';
@@ -39,7 +39,7 @@ import { mapPostgresError } from './postgres-errors.js';
 import { resolvePostgresOptions, type ParsedPostgresOptions, type PostgresOptions } from './postgres-options.js';
 import { THROUGHPUT_STRIPES } from './schema.js';
 import { prepareSchema } from './schema-migration.js';
-import { GroupCommit, read } from './group-commit.js';
+import { GroupCommit, autocommit } from './group-commit.js';
 import { closeTx, newStore, txOn, type PgStore, type PgTx, type Queryable } from './store.js';
 import { TableUpkeep } from './table-upkeep.js';
 
@@ -81,8 +81,9 @@ export class PostgresBackend implements StorageBackend {
     private readonly events: EventChannel,
     private readonly upkeep: TableUpkeep,
     writeConcurrency: number,
+    warnOf: (message: string, err: unknown) => void,
   ) {
-    this.commits = new GroupCommit(store, writeConcurrency);
+    this.commits = new GroupCommit(store, writeConcurrency, warnOf);
   }
 
   /**
@@ -106,13 +107,14 @@ export class PostgresBackend implements StorageBackend {
       throw err;
     }
     const store = newStore(pool, opts.schema, opts.preparedStatements, { removeOnComplete: retentionRule(opts.removeOnComplete), removeOnFail: retentionRule(opts.removeOnFail) }, THROUGHPUT_STRIPES);
+    const warnOf = (message: string, err: unknown) => warn(logger, opts, message, err);
     const events = new EventChannel(
       () => new pg.Client({ connectionString: opts.listenUrl ?? opts.url, connectionTimeoutMillis: opts.connectTimeoutMs, application_name: 'skunq listener', keepAlive: true }),
       store.channel,
-      (message, err) => warn(logger, opts, message, err),
+      warnOf,
     );
-    const upkeep = new TableUpkeep(pool, opts.schema, opts.vacuumEveryMs, (message, err) => warn(logger, opts, message, err));
-    return new PostgresBackend(store, events, upkeep, opts.writeConcurrency);
+    const upkeep = new TableUpkeep(pool, opts.schema, opts.vacuumEveryMs, warnOf);
+    return new PostgresBackend(store, events, upkeep, opts.writeConcurrency, warnOf);
   }
 
   /**
@@ -150,7 +152,12 @@ export class PostgresBackend implements StorageBackend {
   }
 
   async claim(request: ClaimRequest): Promise<ClaimResult> {
-    return this.write('claim', (t) => claim(t, request));
+    this.assertOpen('claim');
+    // A claim is one statement, its own transaction: it waits for no group (see group-commit.ts).
+    const { unreadable, ...claimed } = await autocommit(this.store, 'claim', (t) => claim(t, request));
+    this.upkeep.wrote(claimed.deliveries.length + unreadable.length);
+    if (unreadable.length > 0) await this.write('claim', (t) => failUnreadable(t, request, unreadable));
+    return claimed;
   }
 
   async complete(queue: string, lease: LeaseToken, result: unknown): Promise<void> {
@@ -165,7 +172,7 @@ export class PostgresBackend implements StorageBackend {
 
   async extendLease(_queue: string, leases: LeaseToken[], leaseMs: number): Promise<LeaseToken[]> {
     if (leases.length === 0) return [];
-    return this.write('extendLease', (t) => extendLease(t, leases, leaseMs));
+    return this.write('extendLease', (t) => extendLease(t, leases, leaseMs), { oneStatement: true });
   }
 
   async recoverExpired(queue: string, now: number = Date.now()): Promise<number> {
@@ -313,7 +320,7 @@ export class PostgresBackend implements StorageBackend {
   /** Runs a read's statements on a pooled connection, outside any transaction. */
   private read<T>(operation: string, body: (t: PgTx) => Promise<T>): Promise<T> {
     this.assertOpen(operation);
-    return read(this.store, operation, body);
+    return autocommit(this.store, operation, body);
   }
 
   private assertOpen(operation: string): void {

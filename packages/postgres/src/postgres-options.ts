@@ -31,7 +31,7 @@ export const PostgresOptionsSchema = z
     preparedStatements: z.boolean().default(true),
     /** Transactions of this process that run at once; steps asked for meanwhile share the next one (group commit). */
     writeConcurrency: z.number().int().min(1).max(64).default(2),
-    /** How often a process that wrote vacuums the jobs table, at most, in ms; 0 leaves it to autovacuum. */
+    /** The longest a process that wrote waits to vacuum the jobs table, in ms (sooner after 10,000 dead row versions); 0 leaves it to autovacuum. */
     vacuumEveryMs: z.number().int().min(0).max(3_600_000).default(5_000),
     /** How long to wait for a connection, in ms. */
     connectTimeoutMs: timerMs().default(10_000),

@@ -41,7 +41,8 @@ export const SQL = {
 
   // Claim, one statement: whether the route or the queue is paused; the route's distinct queued
   // priorities (a loose index scan), then per priority its due rows in run_at order, skipping rows
-  // another transaction holds. One row answers even when nothing was claimed: it says whether paused.
+  // another transaction holds; their started events. One row answers even when nothing was claimed:
+  // it says whether paused.
   claim: `WITH RECURSIVE paused AS (
       SELECT EXISTS (SELECT 1 FROM {s}.paused WHERE queue = $1 AND route IN ($2, '${WHOLE_QUEUE}')) AS yes),
     p(priority) AS (
@@ -49,25 +50,25 @@ export const SQL = {
       UNION ALL
       SELECT (SELECT MAX(priority) FROM {s}.jobs WHERE queue = $1 AND route = $2 AND state = 0 AND priority < p.priority)
       FROM p WHERE p.priority IS NOT NULL),
-    -- Candidates per priority without locks (a few more than asked, for rows other claims hold), then
-    -- locked in claim order only as many as the limit takes: rows beyond it stay free for other claims.
+    -- Per priority, its due rows in run_at order, locked as the index scan finds them, skipping rows
+    -- other claims hold (so a claim next to another still finds as many as are free), then the best
+    -- of them. Rows locked at a lower priority but not taken are free again when the statement ends.
     due AS (
-      SELECT j.k, j.priority, j.run_at FROM {s}.jobs j
-      WHERE j.k IN (
-        SELECT d.k FROM p CROSS JOIN LATERAL (
-          SELECT k FROM {s}.jobs
-          WHERE queue = $1 AND route = $2 AND state = 0 AND priority = p.priority AND run_at <= $3
-            AND (target_worker IS NULL OR target_worker = $4)
-          ORDER BY run_at, k LIMIT $5 + 16) d
-        WHERE p.priority IS NOT NULL)
-        AND j.state = 0
-      ORDER BY j.priority DESC, j.run_at, j.k LIMIT $5 FOR UPDATE SKIP LOCKED),
+      SELECT d.k FROM p CROSS JOIN LATERAL (
+        SELECT k, run_at FROM {s}.jobs
+        WHERE queue = $1 AND route = $2 AND state = 0 AND priority = p.priority AND run_at <= $3
+          AND (target_worker IS NULL OR target_worker = $4)
+        ORDER BY run_at, k LIMIT $5 FOR UPDATE SKIP LOCKED) d
+      WHERE p.priority IS NOT NULL
+      ORDER BY p.priority DESC, d.run_at, d.k LIMIT $5),
     claimed AS (
       UPDATE {s}.jobs j SET state = 1, worker_id = $4, lease_until = $6, attempts = j.attempts + 1, started_at = $3, cancel_requested = NULL
       FROM due WHERE j.k = due.k
       RETURNING j.k, j.id, j.dix, j.target_worker, j.priority, j.run_at, j.attempts, j.max_attempts, j.recoveries, j.finished_at, j.outcome,
-        j.progress, j.cancel_requested, j.name, j.args, j.options, j.fanout)
-    SELECT (SELECT yes FROM paused) AS paused, claimed.* FROM (SELECT 1) AS one LEFT JOIN claimed ON true`,
+        j.progress, j.cancel_requested, j.name, j.args, j.options, j.fanout),
+    ${published('started', 'claimed', '$1::text', '$2::text', '$4::text', '$3::bigint', '$7')}
+    SELECT (SELECT yes FROM paused) AS paused, (SELECT COUNT(*) FROM published) AS notified, claimed.*
+    FROM (SELECT 1) AS one LEFT JOIN claimed ON true`,
   nextRunAt: `SELECT MIN(run_at) AS run_at FROM {s}.jobs
     WHERE queue = $1 AND route = $2 AND state = 0 AND run_at > $3 AND (target_worker IS NULL OR target_worker = $4)`,
 
@@ -79,11 +80,31 @@ export const SQL = {
     FROM unnest($2::text[], $3::int[], $4::text[], $5::text[], $6::int[], $7::text[]) AS c(id, dix, queue, worker, attempt, outcome)
     WHERE j.id = c.id AND j.dix = c.dix AND j.queue = c.queue AND j.state = 1 AND j.worker_id = c.worker AND j.attempts = c.attempt
     RETURNING j.id, j.dix, j.route, j.fanout, j.options`,
+  // The completions of single-delivery jobs that keep the backend's retention, as one statement and its
+  // own transaction: the rows succeeded under their leases, the minute's throughput in the stripe's
+  // rows, the events published. Rows it leaves (a lease that did not hold, a job of several deliveries
+  // or with a retention of its own) are completed by completeMany in a transaction.
+  completeDirect: `WITH done AS (
+      UPDATE {s}.jobs j SET state = 2, finished_at = $1, lease_until = NULL, outcome = c.outcome, ended_at = $1, ended_bad = false
+      FROM unnest($2::text[], $3::int[], $4::text[], $5::int[], $6::text[]) AS c(id, dix, worker, attempt, outcome)
+      WHERE j.id = c.id AND j.dix = c.dix AND j.queue = $7 AND j.state = 1 AND j.worker_id = c.worker AND j.attempts = c.attempt
+        AND j.fanout IS NULL AND (j.options IS NULL OR strpos(j.options, '"removeOnComplete"') = 0)
+      RETURNING j.k, j.id, j.dix, j.route, j.worker_id),
+    counted AS (
+      INSERT INTO {s}.throughput (queue, route, minute, stripe, completed, failed)
+      SELECT $7, route, $8, $9, COUNT(*), 0 FROM done GROUP BY route
+      ON CONFLICT (queue, minute, route, stripe) DO UPDATE SET completed = {s}.throughput.completed + excluded.completed),
+    ${published('succeeded', 'done', '$7::text', 'd.route', 'd.worker_id', '$1::bigint', '$10')}
+    SELECT id, dix, (SELECT COUNT(*) FROM published) AS notified FROM done`,
   finishBad: `UPDATE {s}.jobs SET state = $3, finished_at = $4, lease_until = NULL, outcome = $5,
       ended_at = CASE WHEN fanout IS NULL THEN $4::bigint END, ended_bad = CASE WHEN fanout IS NULL THEN true END
     WHERE id = $1 AND dix = $2`,
   requeue: 'UPDATE {s}.jobs SET state = 0, run_at = $3, lease_until = NULL, outcome = $4 WHERE id = $1 AND dix = $2',
-  extend: 'UPDATE {s}.jobs SET lease_until = $1 WHERE id = $2 AND dix = $3 AND worker_id = $4 AND attempts = $5 AND state = 1',
+  // Lease renewals, many in one statement, each under its own lease.
+  extendMany: `UPDATE {s}.jobs j SET lease_until = $1
+    FROM unnest($2::text[], $3::int[], $4::text[], $5::int[]) AS c(id, dix, worker, attempt)
+    WHERE j.id = c.id AND j.dix = c.dix AND j.worker_id = c.worker AND j.attempts = c.attempt AND j.state = 1
+    RETURNING j.id, j.dix`,
   setProgress: 'UPDATE {s}.jobs SET progress = $1 WHERE id = $2 AND dix = $3',
 
   // A delivery's end: the job's first row locked while its open deliveries are counted, so that two
@@ -96,12 +117,14 @@ export const SQL = {
   // beyond its newest `count` (ended_at on a job's first row), deleted whole with their log lines. Each
   // job's first row is locked and re-checked first (a retry locks it too), so a job retried meanwhile
   // stays whole, and one being retried now is left for the next trim. Returns the rows deleted.
-  trimEnded: `WITH victims AS (
-      SELECT id FROM (
-        SELECT id, ended_at, row_number() OVER (ORDER BY ended_at DESC, k DESC) AS newer
-        FROM {s}.jobs WHERE queue = $1 AND ended_bad = $2 AND ended_at IS NOT NULL) ranked
-      WHERE ($3::bigint IS NOT NULL AND ended_at < $3) OR ($4::bigint IS NOT NULL AND newer > $4)
-      LIMIT $5),
+  // The count's boundary is the newest row past it (OFFSET on the ended index): no ranking of every row.
+  trimEnded: `WITH boundary AS (
+      SELECT ended_at, k FROM {s}.jobs WHERE queue = $1 AND ended_bad = $2 AND ended_at IS NOT NULL AND $4::bigint IS NOT NULL
+      ORDER BY ended_at DESC, k DESC OFFSET $4 LIMIT 1),
+    victims AS (
+      SELECT id FROM {s}.jobs WHERE queue = $1 AND ended_bad = $2 AND ended_at IS NOT NULL
+        AND (($3::bigint IS NOT NULL AND ended_at < $3) OR (ended_at, k) <= (SELECT ended_at, k FROM boundary))
+      ORDER BY ended_at, k LIMIT $5),
     heads AS (SELECT id FROM {s}.jobs WHERE id IN (SELECT id FROM victims) AND dix <= 0 AND ended_at IS NOT NULL FOR UPDATE SKIP LOCKED),
     gone AS (DELETE FROM {s}.jobs WHERE id IN (SELECT id FROM heads) RETURNING id),
     logs AS (DELETE FROM {s}.logs WHERE job_id IN (SELECT id FROM gone))
@@ -196,6 +219,23 @@ export const SQL = {
         failed = {s}.throughput.failed + excluded.failed)
     SELECT pg_notify($7, b.n::text || chr(10) || part) FROM (SELECT nextval('{s}.event_batches') AS n) b, unnest($8::text[]) part`,
 } as const;
+
+/**
+ * The CTEs that publish an event per row of CTE `rows` (columns k, id, dix; `d` in the expressions)
+ * with NOTIFY on `channel`, in payloads as `encodeEvents` makes them: one batch number, lines
+ * numbered in row order, parts cut before about 4,000 bytes (a line carries ids and names of bounded
+ * length, so a part stays under NOTIFY's 8,000). The last CTE is `published`; the statement must read it.
+ */
+function published(type: string, rows: string, queue: string, route: string, worker: string, at: string, channel: string): string {
+  return `batch AS MATERIALIZED (SELECT nextval('{s}.event_batches') AS n),
+    lines AS (
+      SELECT d.k, json_build_array(row_number() OVER (ORDER BY d.k) - 1, '${type}', ${queue}, d.id, d.id || '.' || d.dix, ${route}, ${worker}, ${at})::text AS line
+      FROM ${rows} d),
+    parts AS (SELECT k, line, SUM(octet_length(line) + 1) OVER (ORDER BY k) / 4000 AS part FROM lines),
+    published AS (
+      SELECT pg_notify(${channel}, b.n::text || chr(10) || string_agg(p.line, chr(10) ORDER BY p.k))
+      FROM parts p, batch b GROUP BY p.part, b.n)`;
+}
 
 /** A statement's name. */
 export type StatementName = keyof typeof SQL;

@@ -1,6 +1,7 @@
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { SkqError, SkunkQueue } from '@skq/core';
+import { DEFAULT_RUN_OPTIONS } from '@skq/core/backend';
 import type { JobEvent } from '@skq/core';
 import { eventually, missingPostgres, newJob, startPostgres, uniqueQueue, type PostgresServer } from '@skq/testing';
 import { PostgresBackend } from '@skq/postgres';
@@ -107,6 +108,59 @@ describe.skipIf(missing)(`postgres schema and transactional enqueue ${missing ??
     await expect(job.fireWith({ tx: {} as never }, 2)).rejects.toMatchObject({ code: 'ARGS_INVALID', context: { field: 'options.tx' } });
     await client.end();
     await queue.close();
+    await backend.close();
+  });
+
+  it('skips the rows other claims hold, and still takes as many free ones as it asks for', async () => {
+    const backend = await PostgresBackend.connect({ url: server.url, logger: false });
+    const queue = uniqueQueue('skip-locked');
+    await backend.enqueue(Array.from({ length: 40 }, () => newJob(queue, { routes: ['r'] })));
+    // Another claim in flight, holding the first 20 due rows until it commits.
+    const holder = new pg.Client(server.url);
+    await holder.connect();
+    await holder.query('BEGIN');
+    const held = (await holder.query<{ id: string }>('SELECT id FROM skunq.jobs WHERE queue = $1 ORDER BY k LIMIT 20 FOR UPDATE', [queue])).rows.map((r) => r.id);
+    // A short answer would tell the worker that the queue is drained, and it would sleep while 20 jobs wait.
+    const { deliveries } = await backend.claim({ queue, route: 'r', workerId: 'w', limit: 10, leaseMs: 10_000 });
+    expect(deliveries).toHaveLength(10);
+    expect(deliveries.filter((d) => held.includes(d.jobId))).toEqual([]);
+    await holder.query('ROLLBACK');
+    await holder.end();
+    await backend.close();
+  });
+
+  it('completes in one turn jobs of one delivery, of several, and with a retention of their own, and refuses a stale lease', async () => {
+    const backend = await PostgresBackend.connect({ url: server.url, logger: false });
+    const queue = uniqueQueue('mixed-completions');
+    const single = newJob(queue, { routes: ['r'] });
+    const twoRoutes = newJob(queue, { routes: ['r', 's'] });
+    const removed = newJob(queue, { routes: ['r'], options: { ...DEFAULT_RUN_OPTIONS, removeOnComplete: { count: 0, ageMs: null } } });
+    await backend.enqueue([single, twoRoutes, removed]);
+    const heard: JobEvent[] = [];
+    const off = await backend.subscribe(queue, (e) => heard.push(e), ['succeeded']);
+    const { deliveries } = await backend.claim({ queue, route: 'r', workerId: 'w', limit: 10, leaseMs: 10_000 });
+    expect(deliveries).toHaveLength(3);
+    const lease = (jobId: string) => {
+      const d = deliveries.find((one) => one.jobId === jobId)!;
+      return { deliveryId: d.id, workerId: 'w', attempt: d.attempts };
+    };
+    // Asked for in one turn of the event loop: they share a group.
+    const outcomes = await Promise.allSettled([
+      backend.complete(queue, lease(single.id), 'one'),
+      backend.complete(queue, lease(twoRoutes.id), 'two'),
+      backend.complete(queue, lease(removed.id), 'gone'),
+      backend.complete(queue, { ...lease(single.id), attempt: 2 }, 'stale'),
+    ]);
+    expect(outcomes.map((o) => o.status)).toEqual(['fulfilled', 'fulfilled', 'fulfilled', 'rejected']);
+    expect((outcomes[3] as PromiseRejectedResult).reason).toMatchObject({ code: 'LEASE_LOST' });
+    expect(await backend.getJob(queue, single.id)).toMatchObject({ state: 'succeeded', deliveries: [{ result: 'one' }] });
+    // Its other route still waits: the job is not ended.
+    const two = await backend.getJob(queue, twoRoutes.id);
+    expect(two!.deliveries.map((d) => [d.route, d.state])).toEqual([['r', 'succeeded'], ['s', 'queued']]);
+    expect(await backend.getJob(queue, removed.id)).toBeNull();
+    await eventually(() => heard.length === 3, 'a succeeded event per completion', 5_000);
+    expect(new Set(heard.map((e) => e.jobId))).toEqual(new Set([single.id, twoRoutes.id, removed.id]));
+    await off();
     await backend.close();
   });
 });

@@ -35,7 +35,7 @@ export async function deliveryEnded(t: PgTx, ended: EndedDelivery, outcome: 'suc
   const options = ended.options === null ? t.store.defaultRunOptions : withDefaultRetention(runOptionsOf(ended.options), t.store.defaultRetention);
   const step = t.store.retention.afterEnd(queue, kind, options);
   if (step.action === 'remove') await removeJob(t, jobId);
-  else if (step.action === 'trim') await trim(t, queue, kind, step.rule, now);
+  else if (step.action === 'trim') await trimEnded(t, queue, kind, step.rule, now);
 }
 
 /** Deletes a job. Writes: its rows and its log lines, deleted. */
@@ -49,7 +49,8 @@ export async function throughput(t: PgTx, queue: string, since: number): Promise
   return (await run<ThroughputBucket>(t, 'throughputSince', [queue, since])).rows;
 }
 
-async function trim(t: PgTx, queue: string, kind: EndedKind, rule: RetentionRule, now: number): Promise<void> {
+/** Retention's trim, one statement: a batch of `queue`'s ended jobs of `kind` past `rule`, deleted (see `trimEnded` in sql-text). */
+export async function trimEnded(t: PgTx, queue: string, kind: EndedKind, rule: RetentionRule, now: number): Promise<void> {
   await run(t, 'trimEnded', [queue, kind === 'failed', rule.ageMs === null ? null : now - rule.ageMs, rule.count, TRIM_BATCH]);
 }
 

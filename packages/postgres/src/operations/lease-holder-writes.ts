@@ -1,8 +1,8 @@
 import { isSkqError } from '@skq/core';
-import { failureOutcome, holdsLease, leaseLost, parseDeliveryId, type FailRequest, type JobRow, type LeaseToken } from '@skq/core/backend';
+import { THROUGHPUT_WINDOW_MS, failureOutcome, holdsLease, leaseLost, minuteOf, parseDeliveryId, type FailRequest, type JobRow, type LeaseToken, type RetentionStep } from '@skq/core/backend';
 import { STATE_CODE, STATE_NAME } from '../schema.js';
 import { run, type PgTx } from '../store.js';
-import { deliveryEnded } from './job-endings.js';
+import { deliveryEnded, trimEnded } from './job-endings.js';
 
 // The writes of the worker that holds a delivery's lease: its result, its failure, its progress and
 // the lease's renewal. Each acts only under the current lease (holder and attempt): a stale one is
@@ -53,6 +53,59 @@ export async function completeMany(t: PgTx, completions: Completion[]): Promise<
   return outcomes;
 }
 
+/** What {@link completeDirect} did not do: completions for {@link completeMany}, and retention's upkeep, if due. */
+export interface DirectCompletions<C> {
+  left: C[];
+  /** Trims that retention asks for now (see {@link completeDirect}); null when none is due. */
+  upkeep: ((t: PgTx) => Promise<void>) | null;
+}
+
+/**
+ * Complete many of `queue` in one statement, its own transaction: the common case (a job of one
+ * delivery, with the backend's retention) without BEGIN and COMMIT. Writes: in that statement, the rows
+ * succeeded under their leases, the minute's throughput, a `succeeded` event each. Returns the
+ * completions it did not do (a lease that did not hold, a job of several deliveries or with a retention
+ * of its own), for {@link completeMany}, and what retention asks for now (a trim of the queue's
+ * succeeded jobs, of throughput counts past the window), to run once the completions are answered:
+ * should it fail, the next trim does its work.
+ */
+export async function completeDirect<C extends Completion>(t: PgTx, queue: string, completions: C[]): Promise<DirectCompletions<C>> {
+  // A backend that removes every succeeded job at once removes it with its end, in a transaction.
+  if (t.store.defaultRetention.removeOnComplete?.count === 0) return { left: completions, upkeep: null };
+  const now = Date.now();
+  const parsed = completions.map((c) => parseDeliveryId(c.lease.deliveryId));
+  const { rows } = await run<{ id: string; dix: number }>(t, 'completeDirect', [
+    now,
+    parsed.map((p) => p.id),
+    parsed.map((p) => p.dix),
+    completions.map((c) => c.lease.workerId),
+    completions.map((c) => c.lease.attempt),
+    completions.map((c) => JSON.stringify(c.result ?? null)),
+    queue,
+    minuteOf(now),
+    t.stripe,
+    t.store.channel,
+  ]);
+  const done = new Set(rows.map((row) => `${row.id}.${row.dix}`));
+  // Each completed row answers one completion: a second one of the same lease goes on, to be refused.
+  const left = completions.filter((c) => !done.delete(c.lease.deliveryId));
+  const pruneThroughput = rows.length > 0 && ++t.store.throughputWrites % 1_000 === 0;
+  let trim: RetentionStep = { action: 'keep' };
+  for (let i = 0; i < rows.length; i += 1) {
+    const step = t.store.retention.afterEnd(queue, 'completed', t.store.defaultRunOptions);
+    if (step.action !== 'keep') trim = step;
+  }
+  const rule = trim.action === 'trim' ? trim.rule : null;
+  if (!rule && !pruneThroughput) return { left, upkeep: null };
+  return {
+    left,
+    upkeep: async (u) => {
+      if (rule) await trimEnded(u, queue, 'completed', rule, now);
+      if (pruneThroughput) await run(u, 'trimThroughput', [now - THROUGHPUT_WINDOW_MS]);
+    },
+  };
+}
+
 /**
  * Fail, in one transaction. Reads: the row, locked (checking the lease, and whether a cancel was
  * asked). Writes: the row queued again at `retryAt` with the error (`retrying`), or ended failed or
@@ -87,17 +140,20 @@ export async function setProgress(t: PgTx, queue: string, lease: LeaseToken, pro
 }
 
 /**
- * Lease renewal, in one transaction. Writes: lease_until = now + `leaseMs` on each row still running
- * under its lease (the check is in the UPDATE). Returns the leases renewed; a lost one is missing.
+ * Lease renewal, one statement. Writes: lease_until = now + `leaseMs` on each row still running under
+ * its lease (the check is in the statement). Returns the leases renewed; a lost one is missing.
  */
 export async function extendLease(t: PgTx, leases: LeaseToken[], leaseMs: number): Promise<LeaseToken[]> {
-  const leaseUntil = Date.now() + leaseMs;
-  const renewed: LeaseToken[] = [];
-  for (const lease of leases) {
-    const { id, dix } = parseDeliveryId(lease.deliveryId);
-    if ((await run(t, 'extend', [leaseUntil, id, dix, lease.workerId, lease.attempt])).rowCount === 1) renewed.push(lease);
-  }
-  return renewed;
+  const parsed = leases.map((lease) => parseDeliveryId(lease.deliveryId));
+  const { rows } = await run<{ id: string; dix: number }>(t, 'extendMany', [
+    Date.now() + leaseMs,
+    parsed.map((p) => p.id),
+    parsed.map((p) => p.dix),
+    leases.map((lease) => lease.workerId),
+    leases.map((lease) => lease.attempt),
+  ]);
+  const renewed = new Set(rows.map((row) => `${row.id}.${row.dix}`));
+  return leases.filter((lease) => renewed.has(lease.deliveryId));
 }
 
 /** The row of `lease` in `queue`, locked, if `lease` is still its current lease; else throws `LEASE_LOST`. */
