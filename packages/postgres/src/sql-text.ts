@@ -41,8 +41,8 @@ export const SQL = {
 
   // Claim, one statement: whether the route or the queue is paused; the route's distinct queued
   // priorities (a loose index scan), then per priority its due rows in run_at order, skipping rows
-  // another transaction holds; their started events. One row answers even when nothing was claimed:
-  // it says whether paused.
+  // another transaction holds; their started events; when fewer than the limit were taken, the next run
+  // time. One row answers even when nothing was claimed: it says whether paused, and the next run time.
   claim: `WITH RECURSIVE paused AS (
       SELECT EXISTS (SELECT 1 FROM {s}.paused WHERE queue = $1 AND route IN ($2, '${WHOLE_QUEUE}')) AS yes),
     p(priority) AS (
@@ -66,11 +66,14 @@ export const SQL = {
       FROM due WHERE j.k = due.k
       RETURNING j.k, j.id, j.dix, j.target_worker, j.priority, j.run_at, j.attempts, j.max_attempts, j.recoveries, j.finished_at, j.outcome,
         j.progress, j.cancel_requested, j.name, j.args, j.options, j.fanout),
-    ${published('started', 'claimed', '$1::text', '$2::text', '$4::text', '$3::bigint', '$7')}
-    SELECT (SELECT yes FROM paused) AS paused, (SELECT COUNT(*) FROM published) AS notified, claimed.*
+    ${published('started', 'claimed', '$1::text', '$2::text', '$4::text', '$3::bigint', '$7')},
+    -- Only when fewer than the limit were claimed: the earliest future run time this worker could claim.
+    later AS (
+      SELECT CASE WHEN (SELECT COUNT(*) FROM claimed) < $5 THEN (
+        SELECT MIN(run_at) FROM {s}.jobs
+        WHERE queue = $1 AND route = $2 AND state = 0 AND run_at > $3 AND (target_worker IS NULL OR target_worker = $4)) END AS run_at)
+    SELECT (SELECT yes FROM paused) AS paused, (SELECT COUNT(*) FROM published) AS notified, (SELECT run_at FROM later) AS next_run_at, claimed.*
     FROM (SELECT 1) AS one LEFT JOIN claimed ON true`,
-  nextRunAt: `SELECT MIN(run_at) AS run_at FROM {s}.jobs
-    WHERE queue = $1 AND route = $2 AND state = 0 AND run_at > $3 AND (target_worker IS NULL OR target_worker = $4)`,
 
   // A lease holder's writes: the lease check is in each statement.
   leaseOf: `SELECT ${LEASE_COLUMNS} FROM {s}.jobs WHERE id = $1 AND dix = $2 FOR UPDATE`,

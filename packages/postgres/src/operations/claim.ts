@@ -11,12 +11,12 @@ export interface UnreadableClaim {
 }
 
 /**
- * Claim, one statement (its own transaction when it runs alone).
+ * Claim, one statement, its own transaction.
  * - Reads: whether the route or the whole queue is paused (then nothing is taken and the answer says
  *   `paused`); the route's queued priorities, highest first, and per priority its due rows in run_at
  *   order (the queued index), skipping rows another transaction holds (`SKIP LOCKED`), so that
  *   concurrent claims never wait for each other nor take the same row; when fewer than `limit` were
- *   taken, the earliest future run_at of the rows this worker could take (a read of its own).
+ *   taken, the earliest future run_at of the rows this worker could take.
  * - Writes: up to `limit` due rows, shared or addressed to this worker, to running under a lease until
  *   `now + leaseMs`, attempts + 1; a `started` event each, published by the statement.
  * - Returns: the claimed deliveries by priority, then run_at, then enqueue order; apart, the rows whose
@@ -26,8 +26,9 @@ export async function claim(t: PgTx, request: ClaimRequest): Promise<ClaimResult
   const now = request.now ?? Date.now();
   const { queue, route, workerId } = request;
   const leaseUntil = now + request.leaseMs;
-  const answer = (await run<ClaimedRow & { paused: boolean }>(t, 'claim', [queue, route, now, workerId, request.limit, leaseUntil, t.store.channel])).rows;
+  const answer = (await run<ClaimedRow & { paused: boolean; next_run_at: number | null }>(t, 'claim', [queue, route, now, workerId, request.limit, leaseUntil, t.store.channel])).rows;
   if (answer[0]?.paused) return { deliveries: [], nextRunAt: null, paused: true, unreadable: [] };
+  const nextRunAt = answer[0]?.next_run_at ?? null;
   const rows = answer.filter((row) => row.id !== null);
   // RETURNING keeps no order: claim order is priority, then run time, then enqueue order (the row key).
   rows.sort((a, b) => b.priority - a.priority || a.run_at - b.run_at || a.k - b.k);
@@ -41,8 +42,6 @@ export async function claim(t: PgTx, request: ClaimRequest): Promise<ClaimResult
       unreadable.push({ row, cause });
     }
   }
-  let nextRunAt: number | null = null;
-  if (rows.length < request.limit) nextRunAt = (await run<{ run_at: number | null }>(t, 'nextRunAt', [queue, route, now, workerId])).rows[0]?.run_at ?? null;
   return { deliveries, nextRunAt, unreadable };
 }
 
