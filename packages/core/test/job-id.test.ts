@@ -14,4 +14,10 @@ describe('job ids', () => {
     const ids = new Set(Array.from({ length: 10_000 }, () => newJobId(1_795_000_000_000)));
     expect(ids.size).toBe(10_000);
   });
+
+  it('sort in the order they were made within one millisecond, so a batch fills index pages in order', () => {
+    const ids = Array.from({ length: 1_000 }, () => newJobId(1_796_000_000_000));
+    expect([...ids].sort()).toEqual(ids);
+    expect(new Set(ids).size).toBe(1_000);
+  });
 });

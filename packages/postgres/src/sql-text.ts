@@ -53,9 +53,10 @@ export const SQL = {
     -- Per priority, its due rows in run_at order, locked as the index scan finds them, skipping rows
     -- other claims hold (so a claim next to another still finds as many as are free), then the best
     -- of them. Rows locked at a lower priority but not taken are free again when the statement ends.
+    -- A locked row is found again by its ctid: it cannot move while this statement holds its lock.
     due AS (
-      SELECT d.k FROM p CROSS JOIN LATERAL (
-        SELECT k, run_at FROM {s}.jobs
+      SELECT d.tid FROM p CROSS JOIN LATERAL (
+        SELECT ctid AS tid, k, run_at FROM {s}.jobs
         WHERE queue = $1 AND route = $2 AND state = 0 AND priority = p.priority AND run_at <= $3
           AND (target_worker IS NULL OR target_worker = $4)
         ORDER BY run_at, k LIMIT $5 FOR UPDATE SKIP LOCKED) d
@@ -63,7 +64,7 @@ export const SQL = {
       ORDER BY p.priority DESC, d.run_at, d.k LIMIT $5),
     claimed AS (
       UPDATE {s}.jobs j SET state = 1, worker_id = $4, lease_until = $6, attempts = j.attempts + 1, started_at = $3, cancel_requested = NULL
-      FROM due WHERE j.k = due.k
+      FROM due WHERE j.ctid = due.tid
       RETURNING j.k, j.id, j.dix, j.target_worker, j.priority, j.run_at, j.attempts, j.max_attempts, j.recoveries, j.finished_at, j.outcome,
         j.progress, j.cancel_requested, j.name, j.args, j.options, j.fanout),
     ${published('started', 'claimed', '$1::text', '$2::text', '$4::text', '$3::bigint', '$7')},

@@ -5,6 +5,7 @@ import { DEFAULT_RUN_OPTIONS } from '@skq/core/backend';
 import type { JobEvent } from '@skq/core';
 import { eventually, missingPostgres, newJob, startPostgres, uniqueQueue, type PostgresServer } from '@skq/testing';
 import { PostgresBackend } from '@skq/postgres';
+import { SCHEMA_V1_SQL } from '../src/schema.js';
 
 const missing = missingPostgres();
 
@@ -24,13 +25,34 @@ describe.skipIf(missing)(`postgres schema and transactional enqueue ${missing ??
   it('creates a new schema once when processes connect at the same moment', async () => {
     const backends = await Promise.all(Array.from({ length: 4 }, () => PostgresBackend.connect({ url: server.url, schema: 'racing', logger: false })));
     const { rows } = await admin.query(`SELECT value FROM racing.meta WHERE key = 'schema_version'`);
-    expect(rows).toEqual([{ value: '1' }]);
+    expect(rows).toEqual([{ value: '2' }]);
     // Each backend can use it: a job enqueued by one is claimed by another.
     const queue = uniqueQueue('racing');
     const [stored] = await backends[0]!.enqueue([newJob(queue, { routes: ['r'] })]);
     const { deliveries } = await backends[3]!.claim({ queue, route: 'r', workerId: 'w', limit: 1, leaseMs: 10_000 });
     expect(deliveries.map((d) => d.jobId)).toEqual([stored!.id]);
     await Promise.all(backends.map((b) => b.close()));
+  });
+
+  it('migrates a schema of version 1 in place, keeping its jobs', async () => {
+    // Version 1 as the first release made it, with a queued job and a succeeded one.
+    await admin.query('CREATE SCHEMA v1');
+    await admin.query(SCHEMA_V1_SQL.replaceAll('{s}', 'v1'));
+    await admin.query(`CREATE TABLE v1.meta (key text PRIMARY KEY, value text NOT NULL); INSERT INTO v1.meta VALUES ('schema_version', '1')`);
+    const insert = `INSERT INTO v1.jobs (id, dix, queue, route, name, args, priority, created_at, state, run_at, max_attempts, attempts, finished_at, outcome, ended_at, ended_bad)
+      VALUES ($1, 0, 'old', 'r', 'noop', '[]', 0, 1, $2, 1, 1, $3, $4, $5, $6, $7)`;
+    await admin.query(insert, ['waiting', 0, 0, null, null, null, null]);
+    await admin.query(insert, ['done', 2, 1, 2, '"ok"', 2, false]);
+    const backend = await PostgresBackend.connect({ url: server.url, schema: 'v1', logger: false });
+    expect((await admin.query(`SELECT value FROM v1.meta WHERE key = 'schema_version'`)).rows).toEqual([{ value: '2' }]);
+    const key = await admin.query(`SELECT pg_get_indexdef(indexrelid) AS def FROM pg_index WHERE indrelid = 'v1.jobs'::regclass AND indisprimary`);
+    expect(key.rows[0].def).toContain('(id, dix)');
+    expect(await backend.getJob('old', 'done')).toMatchObject({ state: 'succeeded', deliveries: [{ result: 'ok' }] });
+    const { deliveries } = await backend.claim({ queue: 'old', route: 'r', workerId: 'w', limit: 5, leaseMs: 10_000 });
+    expect(deliveries.map((d) => d.jobId)).toEqual(['waiting']);
+    await backend.complete('old', { deliveryId: deliveries[0]!.id, workerId: 'w', attempt: 1 }, 'new');
+    expect(await backend.getJob('old', 'waiting')).toMatchObject({ state: 'succeeded', deliveries: [{ result: 'new' }] });
+    await backend.close();
   });
 
   it('refuses a schema made by a newer skunq, and leaves it untouched', async () => {
