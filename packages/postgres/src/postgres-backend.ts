@@ -81,7 +81,7 @@ export class PostgresBackend implements StorageBackend {
     private readonly events: EventChannel,
     private readonly upkeep: TableUpkeep,
     writeConcurrency: number,
-    warnOf: (message: string, err: unknown) => void,
+    private readonly warnOf: (message: string, err: unknown) => void,
   ) {
     this.commits = new GroupCommit(store, writeConcurrency, warnOf);
   }
@@ -156,7 +156,12 @@ export class PostgresBackend implements StorageBackend {
     // A claim is one statement, its own transaction: it waits for no group (see group-commit.ts).
     const { unreadable, ...claimed } = await autocommit(this.store, 'claim', (t) => claim(t, request));
     this.upkeep.wrote(claimed.deliveries.length + unreadable.length);
-    if (unreadable.length > 0) await this.write('claim', (t) => failUnreadable(t, request, unreadable));
+    if (unreadable.length > 0) {
+      // The readable deliveries are this worker's now: a failure here leaves the others to their leases' recovery.
+      await this.write('claim', (t) => failUnreadable(t, request, unreadable)).catch((err: unknown) =>
+        this.warnOf(`could not fail ${unreadable.length} claimed jobs whose stored job cannot be read (recovery will take them back)`, err),
+      );
+    }
     return claimed;
   }
 

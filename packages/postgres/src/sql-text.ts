@@ -227,15 +227,16 @@ export const SQL = {
 /**
  * The CTEs that publish an event per row of CTE `rows` (columns k, id, dix; `d` in the expressions)
  * with NOTIFY on `channel`, in payloads as `encodeEvents` makes them: one batch number, lines
- * numbered in row order, parts cut before about 4,000 bytes (a line carries ids and names of bounded
- * length, so a part stays under NOTIFY's 8,000). The last CTE is `published`; the statement must read it.
+ * numbered in row order, a part cut where the lines pass a multiple of 3,000 bytes. A part holds at most
+ * 3,000 bytes and one line, and a line at most about 3,900 (two job ids of 512 three-byte characters,
+ * names of 200): under NOTIFY's 8,000. The last CTE is `published`; the statement must read it.
  */
 function published(type: string, rows: string, queue: string, route: string, worker: string, at: string, channel: string): string {
   return `batch AS MATERIALIZED (SELECT nextval('{s}.event_batches') AS n),
     lines AS (
       SELECT d.k, json_build_array(row_number() OVER (ORDER BY d.k) - 1, '${type}', ${queue}, d.id, d.id || '.' || d.dix, ${route}, ${worker}, ${at})::text AS line
       FROM ${rows} d),
-    parts AS (SELECT k, line, SUM(octet_length(line) + 1) OVER (ORDER BY k) / 4000 AS part FROM lines),
+    parts AS (SELECT k, line, SUM(octet_length(line) + 1) OVER (ORDER BY k) / 3000 AS part FROM lines),
     published AS (
       SELECT pg_notify(${channel}, b.n::text || chr(10) || string_agg(p.line, chr(10) ORDER BY p.k))
       FROM parts p, batch b GROUP BY p.part, b.n)`;

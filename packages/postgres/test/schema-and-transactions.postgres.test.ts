@@ -185,4 +185,21 @@ describe.skipIf(missing)(`postgres schema and transactional enqueue ${missing ??
     await off();
     await backend.close();
   });
+
+  it('publishes the events of claims and completions of jobs whose ids are as long as allowed', async () => {
+    const backend = await PostgresBackend.connect({ url: server.url, logger: false });
+    const queue = uniqueQueue('long-ids');
+    // 512 characters of three bytes each: the longest id in bytes; each event line carries it twice.
+    const jobs = Array.from({ length: 12 }, (_, i) => newJob(queue, { id: `${i}`.padEnd(512, '€') }));
+    await backend.enqueue(jobs);
+    const heard: JobEvent[] = [];
+    const off = await backend.subscribe(queue, (e) => heard.push(e), ['started', 'succeeded']);
+    const { deliveries } = await backend.claim({ queue, route: 'r', workerId: 'w', limit: 12, leaseMs: 10_000 });
+    expect(deliveries).toHaveLength(12);
+    await Promise.all(deliveries.map((d) => backend.complete(queue, { deliveryId: d.id, workerId: 'w', attempt: d.attempts }, null)));
+    await eventually(() => heard.length === 24, 'a started and a succeeded event per job', 5_000);
+    expect(new Set(heard.map((e) => e.jobId))).toEqual(new Set(jobs.map((j) => j.id)));
+    await off();
+    await backend.close();
+  });
 });
