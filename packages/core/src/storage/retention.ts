@@ -116,8 +116,11 @@ export type RetentionStep = { action: 'keep' } | { action: 'remove' } | { action
 export class RetentionSchedule {
   private readonly sinceTrim = new Map<string, number>();
 
-  /** What to do now that a job of `queue` ended as `kind`; `options` is its stored run options, as JSON or parsed. */
-  afterEnd(queue: string, kind: EndedKind, options: string | JobRunOptions): RetentionStep {
+  /**
+   * What to do now that a job of `queue` ended as `kind` (or `ended` jobs of the same options at once);
+   * `options` is its stored run options, as JSON or parsed.
+   */
+  afterEnd(queue: string, kind: EndedKind, options: string | JobRunOptions, ended = 1): RetentionStep {
     // Most jobs carry no rule: their options JSON is not parsed.
     if (typeof options === 'string' && !options.includes('"removeOn')) return { action: 'keep' };
     const parsed = typeof options === 'string' ? (JSON.parse(options) as JobRunOptions) : options;
@@ -125,7 +128,7 @@ export class RetentionSchedule {
     if (!rule) return { action: 'keep' };
     if (rule.count === 0) return { action: 'remove' };
     const key = `${queue}\u0000${kind}`;
-    const since = (this.sinceTrim.get(key) ?? 0) + 1;
+    const since = (this.sinceTrim.get(key) ?? 0) + ended;
     if (since < trimEvery(rule)) {
       this.sinceTrim.set(key, since);
       return { action: 'keep' };

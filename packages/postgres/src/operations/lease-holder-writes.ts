@@ -1,5 +1,5 @@
 import { isSkqError } from '@skq/core';
-import { THROUGHPUT_WINDOW_MS, failureOutcome, holdsLease, leaseLost, minuteOf, parseDeliveryId, type FailRequest, type JobRow, type LeaseToken, type RetentionStep } from '@skq/core/backend';
+import { THROUGHPUT_WINDOW_MS, failureOutcome, holdsLease, leaseLost, minuteOf, parseDeliveryId, type FailRequest, type JobRow, type LeaseToken } from '@skq/core/backend';
 import { STATE_CODE, STATE_NAME } from '../schema.js';
 import { run, type PgTx } from '../store.js';
 import { deliveryEnded, trimEnded } from './job-endings.js';
@@ -90,12 +90,8 @@ export async function completeDirect<C extends Completion>(t: PgTx, queue: strin
   // Each completed row answers one completion: a second one of the same lease goes on, to be refused.
   const left = completions.filter((c) => !done.delete(c.lease.deliveryId));
   const pruneThroughput = rows.length > 0 && ++t.store.throughputWrites % 1_000 === 0;
-  let trim: RetentionStep = { action: 'keep' };
-  for (let i = 0; i < rows.length; i += 1) {
-    const step = t.store.retention.afterEnd(queue, 'completed', t.store.defaultRunOptions);
-    if (step.action !== 'keep') trim = step;
-  }
-  const rule = trim.action === 'trim' ? trim.rule : null;
+  const step = rows.length > 0 ? t.store.retention.afterEnd(queue, 'completed', t.store.defaultRunOptions, rows.length) : null;
+  const rule = step?.action === 'trim' ? step.rule : null;
   if (!rule && !pruneThroughput) return { left, upkeep: null };
   return {
     left,
