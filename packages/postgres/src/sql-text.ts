@@ -24,6 +24,19 @@ export const SQL = {
   insertRows: `INSERT INTO {s}.jobs (${INSERT_COLUMNS.map(([c]) => c).join(', ')})
     SELECT * FROM json_to_recordset($1::json) AS r(${INSERT_COLUMNS.map(([c, type]) => `${c} ${type}`).join(', ')})
     ON CONFLICT (id, dix) DO NOTHING RETURNING id, dix`,
+  // A batch of direct jobs of one route that differ only in id and arguments (what pushMany of one
+  // job makes): their first rows from two arrays, the other columns once, and their `enqueued` events
+  // published in the same statement. Returns how many went in and, only when some id was stored
+  // already, the ids that did.
+  insertUniform: `WITH ins AS (
+      INSERT INTO {s}.jobs (id, dix, queue, route, name, args, priority, created_at, options, state, run_at, max_attempts)
+      SELECT r.id, 0, $3, $4, $5, r.args, $6, $7, $8, 0, $9, $10 FROM unnest($1::text[], $2::text[]) AS r(id, args)
+      ON CONFLICT (id, dix) DO NOTHING RETURNING k, id, dix, route),
+    counted AS (SELECT COUNT(*)::int AS n FROM ins),
+    ${published('enqueued', 'ins', '$3::text', 'd.route', 'NULL::text', '$11::bigint', '$12')}
+    SELECT c.n, CASE WHEN c.n < cardinality($1::text[]) THEN (SELECT array_agg(id) FROM ins) END AS inserted,
+      (SELECT COUNT(*) FROM published) AS notified
+    FROM counted c`,
   // One direct job of one route, with its queue's directory entry, its event published in the same
   // statement (see `enqueueOne`).
   enqueueOne: `WITH listed AS (INSERT INTO {s}.queues (name) VALUES ($2) ON CONFLICT DO NOTHING),

@@ -186,6 +186,32 @@ describe.skipIf(missing)(`postgres schema and transactional enqueue ${missing ??
     await backend.close();
   });
 
+  it('stores a batch of one definition in one statement: answers resent ids as stored, refuses an id of another queue whole', async () => {
+    const backend = await PostgresBackend.connect({ url: server.url, logger: false });
+    const [queue, other] = [uniqueQueue('uniform'), uniqueQueue('uniform-other')];
+    const now = Date.now();
+    const job = (i: number, id?: string) => newJob(queue, { args: [{ i }], createdAt: now, runAt: now, ...(id && { id }) });
+    const stored = job(0);
+    await backend.enqueue([stored]);
+    const heard: JobEvent[] = [];
+    const off = await backend.subscribe(queue, (e) => heard.push(e), ['enqueued']);
+    const batch = [job(1), job(2), { ...job(3), id: stored.id }, job(4)];
+    expect(await backend.enqueue(batch)).toEqual(batch.map((j) => ({ id: j.id, deduped: false, deliveries: 1 })));
+    await eventually(() => heard.length === 3, 'an enqueued event per job stored', 5_000);
+    expect(heard.map((e) => [e.jobId, e.deliveryId, e.route])).toEqual([batch[0]!, batch[1]!, batch[3]!].map((j) => [j.id, `${j.id}.0`, 'r']));
+    expect((await backend.getJob(queue, stored.id))?.args).toEqual([{ i: 0 }]);
+    expect((await backend.getJob(queue, batch[1]!.id))?.args).toEqual([{ i: 2 }]);
+    // An id another queue holds refuses the whole batch.
+    const held = newJob(other);
+    await backend.enqueue([held]);
+    const refusedBatch = [job(5), job(6, held.id), job(7)];
+    await expect(backend.enqueue(refusedBatch)).rejects.toMatchObject({ code: 'ID_CONFLICT' });
+    for (const j of refusedBatch) expect(await backend.getJob(queue, j.id)).toBeNull();
+    expect((await backend.getJob(other, held.id))?.queue).toBe(other);
+    await off();
+    await backend.close();
+  });
+
   it('publishes the events of claims and completions of jobs whose ids are as long as allowed', async () => {
     const backend = await PostgresBackend.connect({ url: server.url, logger: false });
     const queue = uniqueQueue('long-ids');

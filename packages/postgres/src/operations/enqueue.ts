@@ -23,8 +23,9 @@ interface Planned {
  *   stored rows of any id the INSERT skipped.
  * - Writes: the queue's directory entry (once per process); one row per target (each route, or each
  *   route and live worker of a broadcast), queued. A job with no target is one row ended at once
- *   (shown `cancelled`). The rows of a batch go in two INSERTs from arrays: the first rows, then the
- *   others of the jobs whose first row went in. Events: `enqueued` per delivery (`cancelled` for a
+ *   (shown `cancelled`). A uniform batch (jobs of one definition and route, see `uniformBatch`) is
+ *   one INSERT from an array of ids and one of arguments, which publishes its events; the rows of
+ *   other batches go in two INSERTs: the first rows, then the others of the jobs whose first row went in. Events: `enqueued` per delivery (`cancelled` for a
  *   job with none), published at commit.
  * - Returns: per job, its id, whether a pending job with its dedupe key was answered instead, and its
  *   number of deliveries.
@@ -35,12 +36,14 @@ interface Planned {
 export async function enqueue(t: PgTx, jobs: NewJob[]): Promise<EnqueueResult[]> {
   if (isOneStatement(jobs)) return [await enqueueOne(t, jobs[0]!)];
   const now = Date.now();
-  const results: EnqueueResult[] = new Array(jobs.length);
   for (const queue of new Set(jobs.map((job) => job.queue))) {
     if (t.store.listedQueues.has(queue)) continue;
     await run(t, 'listQueue', [queue]);
     t.listed.push(queue);
   }
+  const uniform = uniformBatch(jobs);
+  if (uniform) return enqueueUniform(t, jobs, uniform);
+  const results: EnqueueResult[] = new Array(jobs.length);
   let workers: WorkerInfo[] | null = null;
   let batch: Planned[] = [];
   // An id twice in one INSERT would be stored once and reported twice: the second waits for the next INSERT.
@@ -85,6 +88,48 @@ export async function enqueue(t: PgTx, jobs: NewJob[]): Promise<EnqueueResult[]>
 export function isOneStatement(jobs: NewJob[]): boolean {
   const [job] = jobs;
   return jobs.length === 1 && job!.type === 'direct' && job!.routes.length === 1 && !job!.dedupeKey;
+}
+
+/** What the jobs of a uniform batch share, stored once (see {@link uniformBatch}). */
+interface SharedColumns {
+  options: string | null;
+}
+
+/**
+ * Whether `jobs` are a uniform batch: direct jobs of one queue and one route, without dedupe keys,
+ * with distinct ids, that differ only in id and arguments (what `pushMany` of one job definition makes).
+ * Returns what they share, or null.
+ */
+function uniformBatch(jobs: NewJob[]): SharedColumns | null {
+  const first = jobs[0]!;
+  if (first.type !== 'direct' || first.routes.length !== 1 || first.dedupeKey) return null;
+  const options = storedOptions(first.options);
+  const ids = new Set<string>();
+  for (const job of jobs) {
+    if (job.type !== 'direct' || job.routes.length !== 1 || job.routes[0] !== first.routes[0] || job.dedupeKey || job.queue !== first.queue ||
+      job.name !== first.name || job.priority !== first.priority || job.createdAt !== first.createdAt || job.runAt !== first.runAt ||
+      job.options.attempts !== first.options.attempts || storedOptions(job.options) !== options || ids.has(job.id)) return null;
+    ids.add(job.id);
+  }
+  return { options };
+}
+
+/**
+ * A uniform batch in one statement: the rows from an array of ids and one of arguments, their events
+ * published by the statement. Reads, only when some id was stored already: those jobs, to answer as
+ * they are (an id of another queue throws `ID_CONFLICT`, and the transaction rolls the batch back).
+ */
+async function enqueueUniform(t: PgTx, jobs: NewJob[], shared: SharedColumns): Promise<EnqueueResult[]> {
+  const first = jobs[0]!;
+  const ids = jobs.map((job) => job.id);
+  const { rows } = await run<{ n: number; inserted: string[] | null }>(t, 'insertUniform', [
+    ids, jobs.map((job) => argsJson(job.args)), first.queue, first.routes[0], first.name, first.priority, first.createdAt, shared.options,
+    first.runAt, first.options.attempts, Date.now(), t.store.channel,
+  ]);
+  const inserted = rows[0]!.inserted === null ? null : new Set(rows[0]!.inserted);
+  const skipped = inserted === null ? [] : jobs.filter((job) => !inserted.has(job.id));
+  const stored = skipped.length ? await storedResults(t, skipped) : null;
+  return jobs.map((job) => (stored?.has(job.id) ? stored.get(job.id)! : { id: job.id, deduped: false, deliveries: inserted === null || inserted.has(job.id) ? 1 : 0 }));
 }
 
 /**
