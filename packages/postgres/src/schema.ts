@@ -1,5 +1,5 @@
 /**
- * The PostgreSQL schema, version 2 (version 1 and what changed since), in its own PostgreSQL schema (`skunq` unless configured; written
+ * The PostgreSQL schema, version 3 (version 1 and what changed since), in its own PostgreSQL schema (`skunq` unless configured; written
  * `{s}` here and quoted when the statements are made, see `sql-text.ts`).
  *
  * One row per delivery, carrying its job: a direct job with one route (the common case) is one row,
@@ -16,7 +16,7 @@
  *
  * Times are epoch milliseconds (bigint); states and flags are small integers.
  */
-export const SCHEMA_VERSION = 2;
+export const SCHEMA_VERSION = 3;
 
 /** Delivery states as stored. */
 export { RELATIONAL_STATE_CODE as STATE_CODE, RELATIONAL_STATE_NAME as STATE_NAME } from '@skq/core/backend';
@@ -34,6 +34,66 @@ export const THROUGHPUT_STRIPES = 16;
 export const SCHEMA_V2_SQL = `
 ALTER TABLE {s}.jobs DROP CONSTRAINT jobs_pkey;
 ALTER TABLE {s}.jobs ADD CONSTRAINT jobs_pkey PRIMARY KEY USING INDEX jobs_id;
+`;
+
+/**
+ * Version 3: the jobs table rewritten with its columns in order of alignment (8-byte, 4-byte, 2-byte,
+ * 1-byte, then text), so that a row carries no padding between them: a queued job's row 16 bytes
+ * shorter. The index of queued rows packs its pages full (fillfactor 100): its rows go in at its end
+ * in claim order, and leave it when claimed, so a full page does not split from updates. Row keys and
+ * their numbering carry over; every other index is made again as version 2 had it.
+ */
+export const SCHEMA_V3_SQL = `
+ALTER TABLE {s}.jobs RENAME TO jobs_v2;
+ALTER TABLE {s}.jobs_v2 DROP CONSTRAINT jobs_pkey;
+DROP INDEX {s}.jobs_queued, {s}.jobs_running, {s}.jobs_ended, {s}.jobs_dedupe, {s}.jobs_addressed;
+CREATE TABLE {s}.jobs (
+  k                bigint GENERATED ALWAYS AS IDENTITY,
+  created_at       bigint NOT NULL,
+  run_at           bigint NOT NULL,
+  lease_until      bigint,
+  started_at       bigint,
+  finished_at      bigint,
+  ended_at         bigint,
+  dix              integer NOT NULL,
+  priority         integer NOT NULL,
+  attempts         integer NOT NULL DEFAULT 0,
+  max_attempts     integer NOT NULL,
+  recoveries       integer NOT NULL DEFAULT 0,
+  fanout           integer,
+  state            smallint NOT NULL,
+  broadcast        boolean,
+  cancel_requested boolean,
+  ended_bad        boolean,
+  id               text NOT NULL,
+  queue            text NOT NULL,
+  route            text,
+  target_worker    text,
+  name             text NOT NULL,
+  args             text NOT NULL,
+  routes           text,
+  options          text,
+  dedupe_key       text,
+  worker_id        text,
+  outcome          text,
+  progress         text
+) WITH (autovacuum_vacuum_scale_factor = 0, autovacuum_vacuum_threshold = 5000, autovacuum_vacuum_cost_delay = 0);
+INSERT INTO {s}.jobs (k, created_at, run_at, lease_until, started_at, finished_at, ended_at, dix, priority, attempts, max_attempts, recoveries,
+    fanout, state, broadcast, cancel_requested, ended_bad, id, queue, route, target_worker, name, args, routes, options, dedupe_key, worker_id,
+    outcome, progress)
+  OVERRIDING SYSTEM VALUE
+  SELECT k, created_at, run_at, lease_until, started_at, finished_at, ended_at, dix, priority, attempts, max_attempts, recoveries,
+    fanout, state, broadcast, cancel_requested, ended_bad, id, queue, route, target_worker, name, args, routes, options, dedupe_key, worker_id,
+    outcome, progress
+  FROM {s}.jobs_v2 ORDER BY k;
+SELECT setval(pg_get_serial_sequence('{s}.jobs', 'k'), COALESCE((SELECT MAX(k) FROM {s}.jobs), 0) + 1, false);
+DROP TABLE {s}.jobs_v2;
+ALTER TABLE {s}.jobs ADD CONSTRAINT jobs_pkey PRIMARY KEY (id, dix);
+CREATE INDEX jobs_queued ON {s}.jobs (queue, route, priority DESC, run_at, k) WITH (fillfactor = 100) WHERE state = 0;
+CREATE INDEX jobs_running ON {s}.jobs (queue, lease_until, k) WHERE state = 1;
+CREATE INDEX jobs_ended ON {s}.jobs (queue, ended_bad, ended_at, k) WHERE ended_at IS NOT NULL;
+CREATE INDEX jobs_dedupe ON {s}.jobs (queue, dedupe_key) WHERE dedupe_key IS NOT NULL AND ended_at IS NULL;
+CREATE INDEX jobs_addressed ON {s}.jobs (queue, target_worker) WHERE target_worker IS NOT NULL AND state = 0;
 `;
 
 /** Version 1, created in an empty schema under the migration lock (`schema-migration.ts`). */

@@ -25,7 +25,7 @@ describe.skipIf(missing)(`postgres schema and transactional enqueue ${missing ??
   it('creates a new schema once when processes connect at the same moment', async () => {
     const backends = await Promise.all(Array.from({ length: 4 }, () => PostgresBackend.connect({ url: server.url, schema: 'racing', logger: false })));
     const { rows } = await admin.query(`SELECT value FROM racing.meta WHERE key = 'schema_version'`);
-    expect(rows).toEqual([{ value: '2' }]);
+    expect(rows).toEqual([{ value: '3' }]);
     // Each backend can use it: a job enqueued by one is claimed by another.
     const queue = uniqueQueue('racing');
     const [stored] = await backends[0]!.enqueue([newJob(queue, { routes: ['r'] })]);
@@ -34,7 +34,7 @@ describe.skipIf(missing)(`postgres schema and transactional enqueue ${missing ??
     await Promise.all(backends.map((b) => b.close()));
   });
 
-  it('migrates a schema of version 1 in place, keeping its jobs', async () => {
+  it('migrates a schema of version 1 in place (through versions 2 and 3), keeping its jobs and their order', async () => {
     // Version 1 as the first release made it, with a queued job and a succeeded one.
     await admin.query('CREATE SCHEMA v1');
     await admin.query(SCHEMA_V1_SQL.replaceAll('{s}', 'v1'));
@@ -44,11 +44,14 @@ describe.skipIf(missing)(`postgres schema and transactional enqueue ${missing ??
     await admin.query(insert, ['waiting', 0, 0, null, null, null, null]);
     await admin.query(insert, ['done', 2, 1, 2, '"ok"', 2, false]);
     const backend = await PostgresBackend.connect({ url: server.url, schema: 'v1', logger: false });
-    expect((await admin.query(`SELECT value FROM v1.meta WHERE key = 'schema_version'`)).rows).toEqual([{ value: '2' }]);
+    expect((await admin.query(`SELECT value FROM v1.meta WHERE key = 'schema_version'`)).rows).toEqual([{ value: '3' }]);
     const key = await admin.query(`SELECT pg_get_indexdef(indexrelid) AS def FROM pg_index WHERE indrelid = 'v1.jobs'::regclass AND indisprimary`);
     expect(key.rows[0].def).toContain('(id, dix)');
     expect(await backend.getJob('old', 'done')).toMatchObject({ state: 'succeeded', deliveries: [{ result: 'ok' }] });
-    const { deliveries } = await backend.claim({ queue: 'old', route: 'r', workerId: 'w', limit: 5, leaseMs: 10_000 });
+    // Row keys carry over, and new rows are numbered after them: the claim takes the old job first.
+    await backend.enqueue([newJob('old', { id: 'after', runAt: 1, createdAt: 1 })]);
+    expect((await admin.query(`SELECT id, k::int FROM v1.jobs ORDER BY k`)).rows).toEqual([{ id: 'waiting', k: 1 }, { id: 'done', k: 2 }, { id: 'after', k: 3 }]);
+    const { deliveries } = await backend.claim({ queue: 'old', route: 'r', workerId: 'w', limit: 1, leaseMs: 10_000 });
     expect(deliveries.map((d) => d.jobId)).toEqual(['waiting']);
     await backend.complete('old', { deliveryId: deliveries[0]!.id, workerId: 'w', attempt: 1 }, 'new');
     expect(await backend.getJob('old', 'waiting')).toMatchObject({ state: 'succeeded', deliveries: [{ result: 'new' }] });
