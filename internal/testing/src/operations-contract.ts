@@ -231,6 +231,38 @@ export function operationsContract(current: () => StorageBackend, open: () => Pr
     expect(left.length).toBeLessThanOrEqual(6);
   });
 
+  it('trims jobs of several deliveries whole, with their log lines, keeping the newest N', async () => {
+    const backend = current();
+    const queue = uniqueQueue('retention-fanout');
+    const base = newJob(queue).options;
+    const options = { ...base, removeOnComplete: { count: 2, ageMs: null } };
+    const jobs = Array.from({ length: 12 }, (_, i) => newJob(queue, { createdAt: Date.now() + i, routes: i % 2 ? ['a', 'b'] : ['a'], options }));
+    await backend.enqueue(jobs);
+    // One job ends at a time, oldest first, so the newest two are the last two.
+    const claimed = [...(await claimAll(backend, queue, 'a')), ...(await claimAll(backend, queue, 'b'))];
+    expect(claimed).toHaveLength(18);
+    let lastEnd = 0;
+    for (const job of jobs) {
+      // Each job ends in a millisecond of its own: which is newest never rests on a tie.
+      while (Date.now() <= lastEnd) await new Promise((resolve) => setImmediate(resolve));
+      const deliveries = claimed.filter((d) => d.jobId === job.id);
+      await backend.appendLogs(queue, deliveries.map((d) => ({ deliveryId: d.id, at: Date.now(), stream: 'log' as const, line: job.id })));
+      for (const d of deliveries) await backend.complete(queue, leaseOf(d), null);
+      lastEnd = Date.now();
+    }
+    const kept = new Set((await listJobsPage(backend, queue, { limit: 100 })).jobs.map((j) => j.id));
+    // Trimming runs every 1 + count/10 endings (here every one): the newest two, at most one more, and no job cut in half.
+    for (const job of jobs.slice(-2)) expect(kept.has(job.id)).toBe(true);
+    expect(kept.size).toBeLessThanOrEqual(3);
+    for (const job of jobs) {
+      if (kept.has(job.id)) expect((await backend.getJob(queue, job.id))?.deliveries).toHaveLength(job.routes.length);
+      else {
+        expect(await backend.getJob(queue, job.id)).toBeNull();
+        expect(await backend.getLogs(queue, job.id)).toEqual([]);
+      }
+    }
+  });
+
   it('counts completed and failed jobs per route and minute', async () => {
     const backend = current();
     const queue = uniqueQueue('throughput');

@@ -131,21 +131,28 @@ export const SQL = {
     FROM {s}.jobs WHERE id = $1 AND dix >= 0`,
   markEnded: 'UPDATE {s}.jobs SET ended_at = $1, ended_bad = $2 WHERE id = $3 AND dix = 0',
   // Retention, one statement: a batch of the queue's ended jobs of one kind past the rule's age or
-  // beyond its newest `count` (ended_at on a job's first row), deleted whole with their log lines. Each
-  // job's first row is locked and re-checked first (a retry locks it too), so a job retried meanwhile
-  // stays whole, and one being retried now is left for the next trim. Returns the rows deleted.
+  // beyond its newest `count` (ended_at on a job's first row), deleted whole with their log lines.
+  // A job of one row is deleted by a statement that re-checks that it is still ended (a retry that
+  // reopened it meanwhile keeps it); a job of several rows has its first row locked and re-checked
+  // first (a retry locks it too), so it stays whole, and one being retried now is left for the next
+  // trim. Returns the jobs deleted.
   // The count's boundary is the newest row past it (OFFSET on the ended index): no ranking of every row.
   trimEnded: `WITH boundary AS (
       SELECT ended_at, k FROM {s}.jobs WHERE queue = $1 AND ended_bad = $2 AND ended_at IS NOT NULL AND $4::bigint IS NOT NULL
       ORDER BY ended_at DESC, k DESC OFFSET $4 LIMIT 1),
-    victims AS (
-      SELECT id FROM {s}.jobs WHERE queue = $1 AND ended_bad = $2 AND ended_at IS NOT NULL
+    victims AS MATERIALIZED (
+      SELECT id, dix, fanout FROM {s}.jobs WHERE queue = $1 AND ended_bad = $2 AND ended_at IS NOT NULL
         AND (($3::bigint IS NOT NULL AND ended_at < $3) OR (ended_at, k) <= (SELECT ended_at, k FROM boundary))
       ORDER BY ended_at, k LIMIT $5),
-    heads AS (SELECT id FROM {s}.jobs WHERE id IN (SELECT id FROM victims) AND dix <= 0 AND ended_at IS NOT NULL FOR UPDATE SKIP LOCKED),
-    gone AS (DELETE FROM {s}.jobs WHERE id IN (SELECT id FROM heads) RETURNING id),
-    logs AS (DELETE FROM {s}.logs WHERE job_id IN (SELECT id FROM gone))
-    SELECT COUNT(*)::int AS n FROM gone`,
+    single AS (
+      DELETE FROM {s}.jobs j USING victims v
+      WHERE v.fanout IS NULL AND j.id = v.id AND j.dix = v.dix AND j.ended_at IS NOT NULL RETURNING j.id),
+    heads AS (
+      SELECT id FROM {s}.jobs WHERE id IN (SELECT id FROM victims WHERE fanout IS NOT NULL) AND dix <= 0 AND ended_at IS NOT NULL
+      FOR UPDATE SKIP LOCKED),
+    several AS (DELETE FROM {s}.jobs WHERE id IN (SELECT id FROM heads) RETURNING id),
+    logs AS (DELETE FROM {s}.logs WHERE job_id IN (SELECT id FROM single UNION ALL SELECT id FROM several))
+    SELECT (SELECT COUNT(*) FROM single)::int + (SELECT COUNT(DISTINCT id) FROM several)::int AS n`,
   deleteJob: 'DELETE FROM {s}.jobs WHERE id = $1',
   deleteLogs: 'DELETE FROM {s}.logs WHERE job_id = $1',
   trimThroughput: 'DELETE FROM {s}.throughput WHERE minute < $1',

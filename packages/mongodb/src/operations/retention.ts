@@ -39,10 +39,11 @@ async function jobEnded(store: MongoStore, doc: DeliveryDoc, outcome: 'succeeded
 }
 
 /**
- * Trims the queue's ended jobs of one kind, at most {@link TRIM_BATCH} of each group per call.
- * Solo jobs (one delivery, no header) and jobs with a header are kept apart, so each group keeps
- * up to `count`. Reads: the ended solo deliveries and headers past the rule's age, or else past its
- * count (by `finishedAt`/`endedAt`, newest kept). Writes: deletes them (see {@link removeEndedJobs}).
+ * Trims the queue's ended jobs of one kind, at most {@link TRIM_BATCH} of each group per call. Solo
+ * jobs (one delivery, no header) and jobs with a header end in two collections: the newest `count`
+ * of both together are kept. Reads: the ended solo deliveries and headers past the rule's age, or
+ * else the end times of the newest `count` of each, then those past the kept ones (by
+ * `finishedAt`/`endedAt`). Writes: deletes them (see {@link removeEndedJobs}).
  */
 async function trim(c: Collections, queue: string, kind: EndedKind, rule: RetentionRule, now: number): Promise<void> {
   const states: DeliveryDoc['state'][] = kind === 'completed' ? ['succeeded'] : ['failed', 'cancelled'];
@@ -55,8 +56,17 @@ async function trim(c: Collections, queue: string, kind: EndedKind, rule: Retent
     victims.push(...(await c.jobs.find({ ...headers, endedAt: { $lt: before } }, { projection: { _id: 1 } }).limit(TRIM_BATCH).toArray()).map((j) => j._id));
   }
   if (rule.count !== null && victims.length === 0) {
-    victims.push(...(await c.deliveries.find(solo, { projection: { jobId: 1 } }).sort({ finishedAt: -1 }).skip(rule.count).limit(TRIM_BATCH).toArray()).map((d) => d.jobId));
-    victims.push(...(await c.jobs.find(headers, { projection: { _id: 1 } }).sort({ endedAt: -1 }).skip(rule.count).limit(TRIM_BATCH).toArray()).map((j) => j._id));
+    // The newest `count` of both groups together are kept: how many of each that is, from their end times.
+    const count = rule.count;
+    const soloTimes = count === 0 ? [] : (await c.deliveries.find(solo, { projection: { finishedAt: 1 } }).sort({ finishedAt: -1 }).limit(count).toArray()).map((d) => d.finishedAt ?? 0);
+    const headerTimes = count === 0 ? [] : (await c.jobs.find(headers, { projection: { endedAt: 1 } }).sort({ endedAt: -1 }).limit(count).toArray()).map((j) => j.endedAt ?? 0);
+    let [keptSolo, keptHeaders] = [0, 0];
+    while (keptSolo + keptHeaders < count && (keptSolo < soloTimes.length || keptHeaders < headerTimes.length)) {
+      if (keptHeaders >= headerTimes.length || (keptSolo < soloTimes.length && soloTimes[keptSolo]! >= headerTimes[keptHeaders]!)) keptSolo += 1;
+      else keptHeaders += 1;
+    }
+    victims.push(...(await c.deliveries.find(solo, { projection: { jobId: 1 } }).sort({ finishedAt: -1 }).skip(keptSolo).limit(TRIM_BATCH).toArray()).map((d) => d.jobId));
+    victims.push(...(await c.jobs.find(headers, { projection: { _id: 1 } }).sort({ endedAt: -1 }).skip(keptHeaders).limit(TRIM_BATCH).toArray()).map((j) => j._id));
   }
   if (victims.length) await removeEndedJobs(c, ...victims);
 }
