@@ -10,7 +10,8 @@ type Db = InstanceType<typeof Database>;
  * Puts the schema in place, once, under the write lock: a new file gets version 4; a file of an
  * older skunq is moved to it with every job kept (see {@link migrateToV4}); a file of a newer skunq
  * is refused. Two processes opening a file at once migrate it once: the second finds version 4.
- * Reads: the tables there and the schema version. Writes: the tables, indexes and version.
+ * Reads: the tables there and the schema version. Writes: the tables, indexes (a listing index made
+ * newest first is made again in insert order) and version.
  */
 export function prepareSchema(db: Db, now: number): void {
   db.transaction(() => {
@@ -23,6 +24,9 @@ export function prepareSchema(db: Db, now: number): void {
     }
     const columns = tables.has('skq_jobs') ? (db.prepare(`SELECT name FROM pragma_table_info('skq_jobs')`).all() as { name: string }[]).map((c) => c.name) : [];
     if (columns.length && !columns.includes('dix')) migrateToV4(db, now);
+    // A listing index made newest first (before this release) is made again in insert order; either serves the same queries.
+    const listing = db.prepare(`SELECT sql FROM sqlite_master WHERE type = 'index' AND name = 'skq_jobs_listing'`).get() as { sql: string } | undefined;
+    if (listing?.sql.includes('DESC')) db.exec('DROP INDEX skq_jobs_listing');
     db.exec(SCHEMA_SQL);
     db.prepare('INSERT INTO skq_meta (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value').run('schema_version', String(SCHEMA_VERSION));
   }).immediate();

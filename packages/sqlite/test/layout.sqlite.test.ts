@@ -3,6 +3,7 @@ import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { afterEach, describe, expect, it } from 'vitest';
 import { SkqError, type JobEvent } from '@skq/core';
+import type { JobPosition } from '@skq/core/backend';
 import { eventually, newJob, tempSqlite } from '@skq/testing';
 import { SqliteBackend } from '../src/index.js';
 
@@ -209,6 +210,35 @@ describe('SQLite layout version 4', () => {
     expect((await backend.countByState('q')).r!.queued).toBe(4);
     expect((await backend.getJob('q', 'twice'))!.args).toEqual(job.args);
     await backend.close();
+  });
+
+  it('makes a listing index made newest first again in insert order, and lists and pages the same', async () => {
+    const { path, backend } = fresh();
+    const at = Date.now();
+    // Jobs of one millisecond and of several: the keyset pages through both.
+    const jobs = Array.from({ length: 30 }, (_, i) => newJob('q', { createdAt: at + Math.floor(i / 10) }));
+    await backend.enqueue(jobs);
+    await backend.close();
+    const db = new Database(path);
+    db.exec('DROP INDEX skq_jobs_listing; CREATE INDEX skq_jobs_listing ON skq_jobs (queue, created_at DESC, id DESC) WHERE dix <= 0');
+    db.close();
+    const reopened = new SqliteBackend({ path });
+    const check = new Database(path, { readonly: true });
+    const sql = (check.prepare(`SELECT sql FROM sqlite_master WHERE name = 'skq_jobs_listing'`).get() as { sql: string }).sql;
+    expect(sql).not.toContain('DESC');
+    const plan = check.prepare(`EXPLAIN QUERY PLAN SELECT id FROM skq_jobs WHERE queue = 'q' AND dix <= 0 ORDER BY created_at DESC, id DESC LIMIT 5`).all() as { detail: string }[];
+    check.close();
+    expect(plan.map((p) => p.detail).join(' ')).not.toMatch(/TEMP B-TREE/);
+    const newestFirst = [...jobs].sort((a, b) => b.createdAt - a.createdAt || (a.id < b.id ? 1 : -1)).map((j) => j.id);
+    const seen: string[] = [];
+    for (let after: JobPosition | null = null; ; ) {
+      const page = await reopened.listJobs({ queue: 'q', after, limit: 7 });
+      seen.push(...page.map((j) => j.id));
+      if (page.length < 7) break;
+      after = { createdAt: page.at(-1)!.createdAt, id: page.at(-1)!.id };
+    }
+    expect(seen).toEqual(newestFirst);
+    await reopened.close();
   });
 
   it('refuses a file of a newer skunq, saying which version', async () => {
