@@ -36,10 +36,15 @@ ALTER TABLE {s}.jobs DROP CONSTRAINT jobs_pkey;
 ALTER TABLE {s}.jobs ADD CONSTRAINT jobs_pkey PRIMARY KEY USING INDEX jobs_id;
 `;
 
+/** The jobs table's columns, as version 3 orders them. */
+const V3_COLUMNS = `k, created_at, run_at, lease_until, started_at, finished_at, ended_at, dix, priority, attempts, max_attempts, recoveries,
+  fanout, state, broadcast, cancel_requested, ended_bad, id, queue, route, target_worker, name, args, routes, options, dedupe_key, worker_id,
+  outcome, progress`;
+
 /**
  * Version 3: the jobs table rewritten with its columns in order of alignment (8-byte, 4-byte, 2-byte,
- * 1-byte, then text), so that a row carries no padding between them: a queued job's row 16 bytes
- * shorter. The index of queued rows packs its pages full (fillfactor 100): its rows go in at its end
+ * 1-byte, then text), so that a row carries no padding between them: a queued job's row 11 bytes
+ * shorter (16 on its page, where rows are aligned to 8). The index of queued rows packs its pages full (fillfactor 100): its rows go in at its end
  * in claim order, and leave it when claimed, so a full page does not split from updates. Row keys and
  * their numbering carry over; every other index is made again as version 2 had it.
  */
@@ -78,14 +83,7 @@ CREATE TABLE {s}.jobs (
   outcome          text,
   progress         text
 ) WITH (autovacuum_vacuum_scale_factor = 0, autovacuum_vacuum_threshold = 5000, autovacuum_vacuum_cost_delay = 0);
-INSERT INTO {s}.jobs (k, created_at, run_at, lease_until, started_at, finished_at, ended_at, dix, priority, attempts, max_attempts, recoveries,
-    fanout, state, broadcast, cancel_requested, ended_bad, id, queue, route, target_worker, name, args, routes, options, dedupe_key, worker_id,
-    outcome, progress)
-  OVERRIDING SYSTEM VALUE
-  SELECT k, created_at, run_at, lease_until, started_at, finished_at, ended_at, dix, priority, attempts, max_attempts, recoveries,
-    fanout, state, broadcast, cancel_requested, ended_bad, id, queue, route, target_worker, name, args, routes, options, dedupe_key, worker_id,
-    outcome, progress
-  FROM {s}.jobs_v2 ORDER BY k;
+INSERT INTO {s}.jobs (${V3_COLUMNS}) OVERRIDING SYSTEM VALUE SELECT ${V3_COLUMNS} FROM {s}.jobs_v2 ORDER BY k;
 SELECT setval(pg_get_serial_sequence('{s}.jobs', 'k'), COALESCE((SELECT MAX(k) FROM {s}.jobs), 0) + 1, false);
 DROP TABLE {s}.jobs_v2;
 ALTER TABLE {s}.jobs ADD CONSTRAINT jobs_pkey PRIMARY KEY (id, dix);

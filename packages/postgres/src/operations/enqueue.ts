@@ -25,8 +25,8 @@ interface Planned {
  *   route and live worker of a broadcast), queued. A job with no target is one row ended at once
  *   (shown `cancelled`). A uniform batch (jobs of one definition and route, see `uniformBatch`) is
  *   one INSERT from an array of ids and one of arguments, which publishes its events; the rows of
- *   other batches go in two INSERTs: the first rows, then the others of the jobs whose first row went in. Events: `enqueued` per delivery (`cancelled` for a
- *   job with none), published at commit.
+ *   other batches go in two INSERTs: the first rows, then the others of the jobs whose first row
+ *   went in. Events: `enqueued` per delivery (`cancelled` for a job with none), published at commit.
  * - Returns: per job, its id, whether a pending job with its dedupe key was answered instead, and its
  *   number of deliveries.
  *
@@ -42,7 +42,7 @@ export async function enqueue(t: PgTx, jobs: NewJob[]): Promise<EnqueueResult[]>
     t.listed.push(queue);
   }
   const uniform = uniformBatch(jobs);
-  if (uniform) return enqueueUniform(t, jobs, uniform);
+  if (uniform) return enqueueUniform(t, jobs, uniform, now);
   const results: EnqueueResult[] = new Array(jobs.length);
   let workers: WorkerInfo[] | null = null;
   let batch: Planned[] = [];
@@ -119,12 +119,12 @@ function uniformBatch(jobs: NewJob[]): SharedColumns | null {
  * published by the statement. Reads, only when some id was stored already: those jobs, to answer as
  * they are (an id of another queue throws `ID_CONFLICT`, and the transaction rolls the batch back).
  */
-async function enqueueUniform(t: PgTx, jobs: NewJob[], shared: SharedColumns): Promise<EnqueueResult[]> {
+async function enqueueUniform(t: PgTx, jobs: NewJob[], shared: SharedColumns, now: number): Promise<EnqueueResult[]> {
   const first = jobs[0]!;
   const ids = jobs.map((job) => job.id);
   const { rows } = await run<{ n: number; inserted: string[] | null }>(t, 'insertUniform', [
     ids, jobs.map((job) => argsJson(job.args)), first.queue, first.routes[0], first.name, first.priority, first.createdAt, shared.options,
-    first.runAt, first.options.attempts, Date.now(), t.store.channel,
+    first.runAt, first.options.attempts, now, t.store.channel,
   ]);
   const inserted = rows[0]!.inserted === null ? null : new Set(rows[0]!.inserted);
   const skipped = inserted === null ? [] : jobs.filter((job) => !inserted.has(job.id));
