@@ -43,7 +43,8 @@ export function mapMongoError(err: unknown, operation: string, context: SkqError
     UNAVAILABLE_NAMES.has(e?.name ?? '') ||
     (typeof e?.code === 'number' && UNAVAILABLE_CODES.has(e.code)) ||
     e?.hasErrorLabel?.('RetryableWriteError') === true ||
-    /ECONNREFUSED|ECONNRESET|EPIPE|client was closed|Topology is closed|connection \S* ?to \S+ closed|connection closed|socket hang up/i.test(message);
+    // FerretDB answers a command it was running as it shut down with its Go context's "context canceled".
+    /ECONNREFUSED|ECONNRESET|EPIPE|client was closed|Topology is closed|connection \S* ?to \S+ closed|connection closed|socket hang up|context canceled/i.test(message);
   return new SkqError(unavailable ? 'BACKEND_UNAVAILABLE' : 'BACKEND_ERROR', `mongodb ${operation} failed: ${message}`, { cause: err, context });
 }
 

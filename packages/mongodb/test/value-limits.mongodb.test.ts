@@ -87,6 +87,11 @@ describe('mapMongoError on size errors', () => {
     expect(mapMongoError(err, 'complete')).toMatchObject({ code: 'ARGS_INVALID', cause: err });
   });
 
+  it('maps a command cut short by a server shutting down (FerretDB\'s "context canceled") to BACKEND_UNAVAILABLE', () => {
+    const err = new MongoServerError({ code: 1, errmsg: '[msg_insert.go:168 handler.(*Handler).MsgInsert] [db.go:134 fsql.(*DB).InTransaction] context canceled' });
+    expect(mapMongoError(err, 'enqueue')).toMatchObject({ code: 'BACKEND_UNAVAILABLE', cause: err });
+  });
+
   it('still maps other invalid-argument errors to CONFIG_INVALID and other server errors to BACKEND_ERROR', () => {
     expect(mapMongoError(new MongoInvalidArgumentError('Unsupported option'), 'open')).toMatchObject({ code: 'CONFIG_INVALID' });
     expect(mapMongoError(new MongoServerError({ code: 2, errmsg: 'bad value' }), 'claim')).toMatchObject({ code: 'BACKEND_ERROR' });
