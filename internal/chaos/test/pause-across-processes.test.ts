@@ -51,7 +51,9 @@ const backends: { name: string; missing: string | null; start: () => Promise<Sto
     missing: null,
     start: async () => {
       const db = tempSqlite('pause-xproc');
-      return { url: db.url, total: 3_000, stop: async () => db.remove() };
+      // Every succeeded job kept: the check compares the claims reported with the store's counts, which SQLite's
+      // default retention (the newest 1,000) would lower once a busy machine let the claimers pass 1,000 before the pause.
+      return { url: `${db.url}?removeOnComplete=false&removeOnFail=false`, total: 3_000, stop: async () => db.remove() };
     },
   },
   {
