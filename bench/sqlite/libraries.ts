@@ -42,12 +42,18 @@ export interface Library {
   consumer(file: string, concurrency: number, onJob?: OnJob, batch?: number): Promise<Consumer>;
 }
 
+/** With SKQ_BENCH_GROUPS=N (the groups case), job n belongs to group n mod N, each group limited to 2 at once. */
+function benchGroups(): { group?: (data: JobData) => string } {
+  const groups = Number(process.env.SKQ_BENCH_GROUPS ?? 0);
+  return groups > 0 ? { group: (data: JobData) => `g${data.n % groups}` } : {};
+}
+
 const skunq: Library = {
   name: 'skunq',
   async producer(file) {
     const backend = new SqliteBackend({ path: file });
     const queue = new SkunkQueue('bench', { backend });
-    const job = queue.job({ name: 'noop', routes: ['bench'] }, async (_data: JobData) => undefined);
+    const job = queue.job({ name: 'noop', routes: ['bench'], ...benchGroups() }, async (_data: JobData) => undefined);
     return {
       durability: async () => {
         const { journalMode, synchronous } = backend.durability();
@@ -61,9 +67,10 @@ const skunq: Library = {
   async consumer(file, concurrency, onJob) {
     const backend = new SqliteBackend({ path: file });
     const queue = new SkunkQueue('bench', { backend });
-    const job = queue.job({ name: 'noop', routes: ['bench'] }, async (data: JobData) => {
+    const job = queue.job({ name: 'noop', routes: ['bench'], ...benchGroups() }, async (data: JobData) => {
       onJob?.(data);
     });
+    if (benchGroups().group) await queue.setGroupLimits('*', { concurrency: 2 });
     // The defaults (prefetch 'auto'), unless the no-prefetch case asks for `prefetch: 0`.
     const prefetch = process.env.SKQ_BENCH_PREFETCH === '0' ? { prefetch: 0 } : {};
     const pool = new WorkerPool({ queue, routes: ['bench'], concurrency, handleSignals: false, scheduler: false, jobs: [job], ...prefetch });

@@ -5,6 +5,8 @@
 // The idle case is a consumer at concurrency 10 on an empty queue: the share of a core it uses while waiting.
 // The c1-no-prefetch case is skunq alone at concurrency 1 with WorkerPool `prefetch: 0` (the other cases use its
 // defaults, which prefetch `'auto'`): what a worker that holds no job beyond the one it runs does.
+// The c10-groups case is skunq alone at concurrency 10 with its jobs in 1,000 groups, each limited to 2 at
+// once (`setGroupLimits('*', { concurrency: 2 })`): what groups cost against the c10 case.
 // Options (env): BENCH_REPS (default 3), BENCH_JOBS (10000), BENCH_CASES (comma list of case ids),
 // BENCH_LIBRARIES (comma list; `floor` is the floor), BENCH_STEP_BUDGET_MS (60000: a slower step reports what it did by then),
 // BENCH_IDLE_MS (10000: how long the idle case measures).
@@ -22,7 +24,8 @@ const REPS = Number(process.env.BENCH_REPS ?? 3);
 const JOBS = Number(process.env.BENCH_JOBS ?? 10_000);
 const LATENCY_JOBS = Number(process.env.BENCH_LATENCY_JOBS ?? 1_000);
 const LATENCY_INTERVAL_MS = 5; // 200 jobs/s
-const CASES = (process.env.BENCH_CASES ?? 'enqueue,bulk,c1,c10,c1-no-prefetch,latency,file,idle').split(',');
+const CASES = (process.env.BENCH_CASES ?? 'enqueue,bulk,c1,c10,c1-no-prefetch,c10-groups,latency,file,idle').split(',');
+const GROUPS_CASE = 'process, concurrency 10, 1,000 groups of at most 2 at once (jobs/s)';
 const IDLE_MS = Number(process.env.BENCH_IDLE_MS ?? 10_000);
 const NAMES = (process.env.BENCH_LIBRARIES ?? LIBRARIES.map((l) => l.name).join(',')).split(',');
 const libraries = LIBRARIES.filter((l) => NAMES.includes(l.name));
@@ -107,6 +110,14 @@ for (let rep = 0; rep < REPS; rep += 1) {
       await step(['bulk', lib, file, JOBS]);
       rate('process, concurrency 1, skunq prefetch 0 (jobs/s)', lib, await step(['process', lib, file, JOBS, 1], { SKQ_BENCH_PREFETCH: '0' }), JOBS);
     }
+    // skunq with its jobs in 1,000 groups, each limited to 2 running at once.
+    if (CASES.includes('c10-groups') && lib === 'skunq') {
+      const file = freshFile(lib);
+      const env = { SKQ_BENCH_GROUPS: '1000' };
+      await step(['init', lib, file, 0], env);
+      await step(['bulk', lib, file, JOBS], env);
+      rate(GROUPS_CASE, lib, await step(['process', lib, file, JOBS, 10], env), JOBS);
+    }
     if (CASES.includes('latency') && lib !== FLOOR) {
       const delays = await latency(lib);
       record('latency p50 at 200 jobs/s (ms)', lib, percentile(delays, 50));
@@ -135,6 +146,11 @@ if (queues.length) {
   console.log('');
   printComparison(samples, queues, { lowerIsBetter, digits, partial });
   console.log('\nRatios are "times better" for skunq: throughput skunq/other; latency and file size other/skunq.');
+}
+if (samples[GROUPS_CASE]?.skunq?.length && samples['process, concurrency 10 (jobs/s)']?.skunq?.length) {
+  const grouped = median(samples[GROUPS_CASE].skunq);
+  const plain = median(samples['process, concurrency 10 (jobs/s)'].skunq);
+  console.log(`\nGroups cost (skunq, concurrency 10): ${fmt(grouped, 0)} jobs/s in 1,000 groups of at most 2 at once vs ${fmt(plain, 0)} without groups: ${((plain / grouped - 1) * 100).toFixed(0)} % more time per job (target: at most 25 %).`);
 }
 if (libraries.some((l) => l.name === FLOOR)) printFloor();
 rmSync(dir, { recursive: true, force: true });

@@ -6,6 +6,7 @@ import type { BackendFactory, ContractOptions } from './contract-options.js';
 import { operationsContract } from './operations-contract.js';
 import { closeWhilePumpingCase } from './close-contract.js';
 import { expiredLeaseTextCases } from './expired-lease-contract.js';
+import { groupContract } from './group-contract.js';
 
 /**
  * The storage contract suite. Every backend runs it: `runStorageContract('sqlite', () => open())`.
@@ -561,6 +562,7 @@ export function runStorageContract(name: string, factory: BackendFactory, option
     });
 
     describe('operating queues', () => operationsContract(() => backend, open, skipped));
+    describe('groups and limits', () => groupContract(() => backend, open));
     describe('closing', () => closeWhilePumpingCase(open, () => backend));
     describe('expired leases', () => expiredLeaseTextCases(() => backend));
 

@@ -53,3 +53,6 @@ export { type AdminStorage } from './storage/roles/admin-storage.js';
 export { type WorkerStorage } from './storage/roles/worker-storage.js';
 export { type ScheduleStorage } from './storage/roles/schedule-storage.js';
 export { type EventStorage } from './storage/roles/event-storage.js';
+export { type GroupStorage } from './storage/roles/group-storage.js';
+export { DEFAULT_GROUP, GroupKeySchema, GroupLimitsSchema, type GroupListQuery, RateLimitSchema, RouteLimitsSchema } from './storage/group-records.js';
+export { groupsUnsupported } from './queue/group-limits.js';

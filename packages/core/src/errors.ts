@@ -181,7 +181,7 @@ const MAX_RETRY_AFTER_MS = 365 * 86_400_000;
  * ```
  */
 export class RetryAfter extends Error {
-  override readonly name = 'RetryAfter';
+  override readonly name: string = 'RetryAfter';
   /** The delay in ms: a finite number from 0 to {@link RetryAfter.MAX_DELAY_MS}. */
   readonly delayMs: number;
   /** The longest delay a RetryAfter takes: 365 days. */
@@ -192,6 +192,28 @@ export class RetryAfter extends Error {
     // Checked in the super() argument: a class with initialised fields may run nothing before super().
     super(message ?? `retry after ${checkRetryDelay(delayMs)} ms`);
     this.delayMs = Math.round(delayMs);
+  }
+}
+
+/**
+ * Thrown by a handler whose job was refused for its rate (an HTTP 429, say): the job goes back to its
+ * queue to run after `delayMs` without using an attempt, and on a store with groups its whole group
+ * starts nothing for `delayMs` (across every worker). On a store without groups it is a {@link RetryAfter}.
+ *
+ * @example
+ * ```ts
+ * queue.job({ name: 'sync', routes: ['io'], group: (tenant: string) => tenant }, async (tenant: string) => {
+ *   const res = await fetch(`https://api.example.com/${tenant}`);
+ *   if (res.status === 429) throw new RateLimited(Number(res.headers.get('retry-after') ?? 1) * 1_000);
+ * });
+ * ```
+ */
+export class RateLimited extends RetryAfter {
+  override readonly name = 'RateLimited';
+
+  /** Throws `ARGS_INVALID` for a delay that is not a finite number from 0 to {@link RetryAfter.MAX_DELAY_MS}. */
+  constructor(delayMs: number, message?: string) {
+    super(delayMs, message ?? `rate limited for ${checkRetryDelay(delayMs)} ms`);
   }
 }
 

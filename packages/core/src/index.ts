@@ -1,6 +1,6 @@
 // The application face of skunq: what the README documents, and nothing else.
 // What backends and workers need is in '@skq/core/backend'.
-export { isSkqError, RetryAfter, type SerializedError, SKQ_ERROR_CODES, SkqError, type SkqErrorCode, type SkqErrorContext, UnrecoverableError } from './errors.js';
+export { isSkqError, RateLimited, RetryAfter, type SerializedError, SKQ_ERROR_CODES, SkqError, type SkqErrorCode, type SkqErrorContext, UnrecoverableError } from './errors.js';
 export { consoleLogger, type ConsoleLoggerOptions, createConsoleLogger, formatLogLine, type Logger, type LogLevel, type LogMeta } from './logger.js';
 export { type Duration, type When } from './delay.js';
 export { AimdInterval, RtoInterval, SlowStartInterval } from './schedule/adaptive-interval.js';
@@ -19,6 +19,8 @@ export { type QueueOptions } from './queue/queue-options.js';
 export { SkunkQueue } from './queue/skunk-queue.js';
 export { type JobPage, type ListQuery } from './queue/job-listing.js';
 export { type CleanQuery, type RetryAllQuery } from './queue/job-admin.js';
+export { type GroupsQuery } from './queue/group-limits.js';
+export { type GroupInfo, type GroupLimits, type GroupPage, type RateLimit, type RouteLimits } from './storage/group-records.js';
 export { type EventStreamOptions } from './queue/queue-events.js';
 export { type CommandOptions, type CommandOutcome } from './queue/worker-control.js';
 export { type AsEventOptions } from './queue/call-recorder.js';

@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { z } from 'zod';
-import { AIMDScheduler, JobMixin, RetryAfter, SkqError, SkunkQueue, TimeScheduler } from '@skq/core';
+import { AIMDScheduler, JobMixin, RateLimited, RetryAfter, SkqError, SkunkQueue, TimeScheduler } from '@skq/core';
 
 const dir = mkdtempSync(join(tmpdir(), 'skq-bad-input-'));
 const backend = `sqlite:${join(dir, 'bad.db')}`;
@@ -30,6 +30,41 @@ describe('RetryAfter', () => {
       expect(await failure(() => new RetryAfter(bad))).toEqual({ code: 'ARGS_INVALID', field: 'delayMs' });
     }
     expect(new RetryAfter(1_500.4).delayMs).toBe(1_500);
+  });
+});
+
+describe('groups and limits', () => {
+  it('refuses bad group keys, group functions and limits with a typed error naming the field', async () => {
+    for (const bad of [NaN, -1, RetryAfter.MAX_DELAY_MS + 1]) expect(await failure(() => new RateLimited(bad))).toEqual({ code: 'ARGS_INVALID', field: 'delayMs' });
+    expect(new RateLimited(250)).toBeInstanceOf(RetryAfter);
+    const job = queue.job({ name: 'grouped', routes: ['r'] }, async (_n: number) => 1);
+    for (const group of ['', '*', 'x'.repeat(257), 42 as unknown as string]) {
+      expect(await failure(() => job.fireWith({ group }, 1))).toEqual({ code: 'ARGS_INVALID', field: 'options.group' });
+    }
+    expect(await failure(() => queue.job({ name: 'g1', routes: ['r'], group: 7 as unknown as string }, async () => 1))).toEqual({ code: 'CONFIG_INVALID', field: 'group' });
+    const throws = queue.job({ name: 'g2', routes: ['r'], group: () => { throw new Error('no tenant'); } }, async () => 1);
+    expect(await failure(() => throws.fire())).toEqual({ code: 'ARGS_INVALID', field: 'group' });
+    const empty = queue.job({ name: 'g3', routes: ['r'], group: () => '' }, async () => 1);
+    expect(await failure(() => empty.fire())).toEqual({ code: 'ARGS_INVALID', field: 'group' });
+    for (const limits of [{}, { concurrency: -1 }, { concurrency: 1.5 }, { rate: { max: 0, perMs: 1_000 } }, { rate: { max: 10 } }, { burst: 3 }]) {
+      expect(await failure(() => queue.setGroupLimits('g', limits as never))).toMatchObject({ code: 'ARGS_INVALID' });
+    }
+    expect(await failure(() => queue.setGroupLimits('', { concurrency: 1 }))).toEqual({ code: 'ARGS_INVALID', field: 'group' });
+    expect(await failure(() => queue.setRouteLimits('r', { concurrency: 2 } as never))).toMatchObject({ code: 'ARGS_INVALID' });
+    expect(await failure(() => queue.setRouteLimits(undefined as never, { rate: { max: 1, perMs: 1 } }))).toEqual({ code: 'ARGS_INVALID', field: 'route' });
+    expect(await failure(() => queue.groups({ limit: 0 }))).toMatchObject({ code: 'ARGS_INVALID' });
+    // Nothing bad was stored.
+    expect(await queue.groups()).toEqual({ groups: [], cursor: null });
+  });
+
+  it('stores the group a job definition computes from the arguments, unless the fire names another', async () => {
+    const job = queue.job({ name: 'per-tenant', routes: ['r'], group: (tenant: string) => `tenant-${tenant}` }, async (_tenant: string) => 1);
+    const computed = await job.fire('7');
+    const named = await job.fireWith({ group: 'vip' }, '8');
+    expect((await queue.getRecord(computed.id))?.group).toBe('tenant-7');
+    expect((await queue.getRecord(named.id))?.group).toBe('vip');
+    const plain = queue.job({ name: 'plain', routes: ['r'] }, async () => 1);
+    expect((await queue.getRecord((await plain.fire()).id))?.group).toBeUndefined();
   });
 });
 

@@ -39,13 +39,13 @@ export interface ChangedRow {
 export type ClaimedRow = [
   id: string, dix: number, targetWorker: string | null, priority: number, runAt: number, attempts: number, maxAttempts: number,
   recoveries: number, finishedAt: number | null, outcome: string | null, progress: string | null, cancelRequested: number | null,
-  name: string, args: string, options: string | null, fanout: number | null,
+  name: string, args: string, options: string | null, fanout: number | null, grp: string | null,
 ];
 
 /** What the claim set on the row itself, with the claimed row: a running delivery for the worker. Throws when its stored args cannot be read. */
 export function toClaimed(row: ClaimedRow, claim: { queue: string; route: string; workerId: string; now: number; leaseUntil: number }): ClaimedDelivery {
-  const [id, dix, targetWorker, priority, runAt, attempts, maxAttempts, recoveries, finishedAt, outcome, progress, cancelRequested, name, args, options] = row;
-  return {
+  const [id, dix, targetWorker, priority, runAt, attempts, maxAttempts, recoveries, finishedAt, outcome, progress, cancelRequested, name, args, options, , grp] = row;
+  const claimed: ClaimedDelivery = {
     id: `${id}.${dix}`,
     jobId: id,
     queue: claim.queue,
@@ -69,6 +69,8 @@ export function toClaimed(row: ClaimedRow, claim: { queue: string; route: string
     args: claimableArgs(args),
     options: runOptionsOf(options),
   };
+  if (grp !== null) claimed.group = grp;
+  return claimed;
 }
 
 export function noticeToEvent(row: NoticeRow): JobEvent {

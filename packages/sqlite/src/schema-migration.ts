@@ -7,9 +7,9 @@ import { ADDED_COLUMNS, V3_JOBS_SQL } from './schema-v3.js';
 type Db = InstanceType<typeof Database>;
 
 /**
- * Puts the schema in place, once, under the write lock: a new file gets version 4; a file of an
- * older skunq is moved to it with every job kept (see {@link migrateToV4}); a file of a newer skunq
- * is refused. Two processes opening a file at once migrate it once: the second finds version 4.
+ * Puts the schema in place, once, under the write lock: a new file gets version 5; a file of an
+ * older skunq is moved to it with every job kept (see {@link migrateToV4} and {@link migrateToV5}); a file of a newer skunq
+ * is refused. Two processes opening a file at once migrate it once: the second finds version 5.
  * Reads: the tables there and the schema version. Writes: the tables, indexes (a listing index made
  * newest first is made again in insert order) and version.
  */
@@ -24,6 +24,7 @@ export function prepareSchema(db: Db, now: number): void {
     }
     const columns = tables.has('skq_jobs') ? (db.prepare(`SELECT name FROM pragma_table_info('skq_jobs')`).all() as { name: string }[]).map((c) => c.name) : [];
     if (columns.length && !columns.includes('dix')) migrateToV4(db, now);
+    else if (columns.length && !columns.includes('grp')) migrateToV5(db);
     // A listing index made newest first (before this release) is made again in insert order; either serves the same queries.
     const listing = db.prepare(`SELECT sql FROM sqlite_master WHERE type = 'index' AND name = 'skq_jobs_listing'`).get() as { sql: string } | undefined;
     if (listing?.sql.includes('DESC')) db.exec('DROP INDEX skq_jobs_listing');
@@ -109,6 +110,15 @@ function migrateToV4(db: Db, now: number): void {
     DELETE FROM skq_counts;
     INSERT INTO skq_counts (queue, route, state, n) SELECT queue, route, state, COUNT(*) FROM skq_jobs WHERE dix >= 0 GROUP BY 1, 2, 3;
   `);
+}
+
+/**
+ * Moves a file of version 4 to version 5, inside the caller's write transaction: every job gets a
+ * group column (none), and the queued index, which now holds the jobs without a group only, is made
+ * again (its rows are the same: no job had a group). The group tables come with the schema.
+ */
+function migrateToV5(db: Db): void {
+  db.exec('ALTER TABLE skq_jobs ADD COLUMN grp TEXT; DROP INDEX IF EXISTS skq_jobs_queued;');
 }
 
 /** The CREATE TABLE of version 4's skq_jobs, under another name (the table being filled while the old one still stands). */

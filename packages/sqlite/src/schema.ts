@@ -1,5 +1,5 @@
 /**
- * The SQLite schema, version 4. Reads: nothing. Writes: the skq_* tables and indexes, idempotently.
+ * The SQLite schema, version 5 (version 4 and a job's `grp` with the group tables). Reads: nothing. Writes: the skq_* tables and indexes, idempotently.
  *
  * One row per delivery, carrying its job: a direct job with one route (the common case) is one row,
  * read and written by one statement per step. A job with several deliveries (several routes, or a
@@ -15,7 +15,7 @@
  * States and event types are small integers (values 0 and 1 take no bytes in a record); a column at
  * its default is NULL. No triggers: counts are kept by the steps themselves, in skq_counts.
  */
-export const SCHEMA_VERSION = 4;
+export const SCHEMA_VERSION = 5;
 
 /** Delivery states as stored. */
 export { RELATIONAL_STATE_CODE as STATE_CODE, RELATIONAL_STATE_NAME as STATE_NAME } from '@skq/core/backend';
@@ -110,7 +110,63 @@ CREATE TABLE IF NOT EXISTS skq_schedules (
 );
 `;
 
-/** The jobs of version 4: their rows and indexes, and the counts kept by the steps. */
+/**
+ * Groups (version 5). Jobs of a group are found by the two partial indexes (queued, per route and
+ * group; running, per group); a queue without groups pays for neither. Limits are rows of skq_limits
+ * (scope 0: a group, '*' the default; scope 1: a route). skq_group_turns holds, per route, each
+ * group that may have queued work with the turn it was last served (the jobs without a group take
+ * turns as the group ''): the triggers add a group's row whenever one of its rows becomes queued, and
+ * a claim drops it once it finds none left. skq_starts logs the starts a rate window counts, kept for
+ * keys with a rate only; skq_group_holds keeps the groups a RateLimited holds.
+ */
+const GROUPS_SQL = `
+CREATE INDEX IF NOT EXISTS skq_jobs_group_queued ON skq_jobs (queue, route, grp, priority DESC, run_at) WHERE state = 0 AND grp IS NOT NULL;
+CREATE INDEX IF NOT EXISTS skq_jobs_group_running ON skq_jobs (queue, grp) WHERE state = 1 AND grp IS NOT NULL;
+CREATE TABLE IF NOT EXISTS skq_limits (
+  queue       TEXT NOT NULL,
+  scope       INTEGER NOT NULL,
+  key         TEXT NOT NULL,
+  concurrency INTEGER,
+  rate_max    INTEGER,
+  rate_per_ms INTEGER,
+  PRIMARY KEY (queue, scope, key)
+) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS skq_group_turns (
+  queue TEXT NOT NULL,
+  route TEXT NOT NULL,
+  grp   TEXT NOT NULL,
+  turn  INTEGER NOT NULL,
+  PRIMARY KEY (queue, route, grp)
+) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS skq_group_turns_order ON skq_group_turns (queue, route, turn, grp);
+CREATE INDEX IF NOT EXISTS skq_group_turns_by_group ON skq_group_turns (queue, grp);
+CREATE TABLE IF NOT EXISTS skq_group_holds (
+  queue TEXT NOT NULL,
+  grp   TEXT NOT NULL,
+  until INTEGER NOT NULL,
+  PRIMARY KEY (queue, grp)
+) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS skq_starts (
+  queue TEXT NOT NULL,
+  scope INTEGER NOT NULL,
+  key   TEXT NOT NULL,
+  at    INTEGER NOT NULL
+);
+CREATE INDEX IF NOT EXISTS skq_starts_by_key ON skq_starts (queue, scope, key, at);
+-- A group that gets a queued row takes its turn after the groups waiting (round robin).
+CREATE TRIGGER IF NOT EXISTS skq_group_turn_on_insert AFTER INSERT ON skq_jobs WHEN NEW.grp IS NOT NULL AND NEW.state = 0
+BEGIN
+  INSERT OR IGNORE INTO skq_group_turns (queue, route, grp, turn)
+    VALUES (NEW.queue, NEW.route, NEW.grp, (SELECT IFNULL(MAX(turn), 0) FROM skq_group_turns WHERE queue = NEW.queue AND route = NEW.route));
+END;
+CREATE TRIGGER IF NOT EXISTS skq_group_turn_on_requeue AFTER UPDATE OF state ON skq_jobs WHEN NEW.grp IS NOT NULL AND NEW.state = 0 AND OLD.state <> 0
+BEGIN
+  INSERT OR IGNORE INTO skq_group_turns (queue, route, grp, turn)
+    VALUES (NEW.queue, NEW.route, NEW.grp, (SELECT IFNULL(MAX(turn), 0) FROM skq_group_turns WHERE queue = NEW.queue AND route = NEW.route));
+END;
+`;
+
+/** The jobs of version 5: their rows and indexes, and the counts kept by the steps. */
 export const JOBS_SQL = `
 CREATE TABLE IF NOT EXISTS skq_jobs (
   k                INTEGER PRIMARY KEY,
@@ -144,19 +200,21 @@ CREATE TABLE IF NOT EXISTS skq_jobs (
   ended_bad        INTEGER,
   seq              INTEGER NOT NULL,
   ev               INTEGER NOT NULL,
-  ev_at            INTEGER
+  ev_at            INTEGER,
+  grp              TEXT
 );
 CREATE UNIQUE INDEX IF NOT EXISTS skq_jobs_id ON skq_jobs (id, dix);
 -- In insert order (listed newest first by reading it backwards): new jobs go in at its end, so its pages fill up.
 -- Newest first in the index put each job of a batch before the one made just before it, and split pages half full.
 CREATE INDEX IF NOT EXISTS skq_jobs_listing ON skq_jobs (queue, created_at, id) WHERE dix <= 0;
-CREATE INDEX IF NOT EXISTS skq_jobs_queued ON skq_jobs (queue, route, priority DESC, run_at) WHERE state = 0;
+-- Claims read the jobs without a group here, and each group's own below.
+CREATE INDEX IF NOT EXISTS skq_jobs_queued ON skq_jobs (queue, route, priority DESC, run_at) WHERE state = 0 AND grp IS NULL;
 CREATE INDEX IF NOT EXISTS skq_jobs_running ON skq_jobs (queue, lease_until) WHERE state = 1;
 CREATE INDEX IF NOT EXISTS skq_jobs_addressed ON skq_jobs (queue, target_worker) WHERE target_worker IS NOT NULL AND state = 0;
 CREATE INDEX IF NOT EXISTS skq_jobs_ended ON skq_jobs (queue, ended_bad, ended_at) WHERE ended_at IS NOT NULL;
 CREATE INDEX IF NOT EXISTS skq_jobs_dedupe ON skq_jobs (queue, dedupe_key) WHERE dedupe_key IS NOT NULL;
 CREATE INDEX IF NOT EXISTS skq_jobs_seq ON skq_jobs (seq);
-
+${GROUPS_SQL}
 CREATE TABLE IF NOT EXISTS skq_counts (
   queue TEXT NOT NULL,
   route TEXT NOT NULL,

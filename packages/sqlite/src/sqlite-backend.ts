@@ -7,6 +7,9 @@ import {
   type ScheduleRecord,
   type StateCounts,
   type WorkerInfo,
+  type GroupLimits,
+  type GroupPage,
+  type RouteLimits,
 } from '@skq/core';
 import {
   retentionRule,
@@ -16,6 +19,7 @@ import {
   type ClaimResult,
   type EnqueueResult,
   type FailRequest,
+  type GroupListQuery,
   type JobEventListener,
   type LeaseToken,
   type ListJobsQuery,
@@ -32,6 +36,7 @@ import {
 import { EventFeed } from './event-feed.js';
 import { GroupCommit } from './group-commit.js';
 import { claim } from './operations/claim.js';
+import { getGroupLimits, getRouteLimits, listGroups, setGroupLimits, setRouteLimits } from './operations/groups.js';
 import { enqueue } from './operations/enqueue.js';
 import { eventSource } from './operations/events.js';
 import { cancel, removeJobs, reschedule, retryJob } from './operations/job-control.js';
@@ -103,7 +108,7 @@ export class SqliteBackend implements StorageBackend {
         transactionEnded(store);
       },
     });
-    this.capabilities = { crossProcess: opts.path !== ':memory:', pushEvents: false, batchClaim: true, durable: opts.path !== ':memory:' };
+    this.capabilities = { crossProcess: opts.path !== ':memory:', pushEvents: false, batchClaim: true, durable: opts.path !== ':memory:', groups: true };
     this.feed = new EventFeed(eventSource(this.store, opts.eventRetentionCount), opts.path, opts.pollIntervalMs, opts.eventRetentionMs);
   }
 
@@ -239,6 +244,26 @@ export class SqliteBackend implements StorageBackend {
 
   async advanceSchedule(queue: string, id: string, version: number, next: { nextRunAt: number; state: Record<string, number> | null }): Promise<boolean> {
     return this.write('advanceSchedule', () => advanceSchedule(this.store, queue, id, version, next));
+  }
+
+  async setGroupLimits(queue: string, group: string, limits: GroupLimits | null): Promise<void> {
+    await this.write('setGroupLimits', () => setGroupLimits(this.store, queue, group, limits));
+  }
+
+  async getGroupLimits(queue: string, group: string): Promise<GroupLimits | null> {
+    return this.read('getGroupLimits', () => getGroupLimits(this.store, queue, group));
+  }
+
+  async setRouteLimits(queue: string, route: string, limits: RouteLimits | null): Promise<void> {
+    await this.write('setRouteLimits', () => setRouteLimits(this.store, queue, route, limits));
+  }
+
+  async getRouteLimits(queue: string, route: string): Promise<RouteLimits | null> {
+    return this.read('getRouteLimits', () => getRouteLimits(this.store, queue, route));
+  }
+
+  async listGroups(query: GroupListQuery): Promise<GroupPage> {
+    return this.read('listGroups', () => listGroups(this.store, query));
   }
 
   async subscribe(queue: string, listener: JobEventListener, types?: readonly JobEvent['type'][]): Promise<() => Promise<void>> {

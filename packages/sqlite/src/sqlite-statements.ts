@@ -7,22 +7,22 @@ type Db = InstanceType<typeof Database>;
 export const DELIVERY_COLUMNS =
   'id, dix, queue, route, target_worker, state, priority, run_at, attempts, max_attempts, recoveries, worker_id, lease_until, started_at, finished_at, outcome, progress, cancel_requested';
 /** A job's header, as each of its rows repeats it. */
-const HEADER_COLUMNS = 'name, args, routes, broadcast, fanout, created_at, options, dedupe_key';
+const HEADER_COLUMNS = 'name, args, routes, broadcast, fanout, created_at, options, dedupe_key, grp';
 /**
  * What a claim reads back, in this order (the statement answers arrays: no object per row): what the
  * worker needs and the claim did not set itself (state, holder, lease and start are the claim's own).
  */
 export const CLAIMED_COLUMNS = [
   'id', 'dix', 'target_worker', 'priority', 'run_at', 'attempts', 'max_attempts', 'recoveries', 'finished_at', 'outcome', 'progress',
-  'cancel_requested', 'name', 'args', 'options', 'fanout',
+  'cancel_requested', 'name', 'args', 'options', 'fanout', 'grp',
 ] as const;
 /** What a lease holder's write reads back to check the lease and record the end. */
-const LEASE_COLUMNS = 'queue, route, state, worker_id, attempts, recoveries, cancel_requested, fanout, options';
+const LEASE_COLUMNS = 'queue, route, state, worker_id, attempts, recoveries, cancel_requested, fanout, options, grp';
 
 /** The columns a new row is inserted with, in the order of {@link insertManySql}'s parameters. */
 export const INSERT_COLUMNS = [
   'id', 'dix', 'queue', 'route', 'target_worker', 'name', 'args', 'routes', 'broadcast', 'fanout', 'priority', 'created_at',
-  'options', 'dedupe_key', 'state', 'run_at', 'max_attempts', 'ended_at', 'ended_bad', 'seq', 'ev',
+  'options', 'dedupe_key', 'state', 'run_at', 'max_attempts', 'ended_at', 'ended_bad', 'seq', 'ev', 'grp',
 ] as const;
 
 /** One INSERT of `rows` new rows, positional parameters row by row; returns the ids inserted (a stored id is skipped). */
@@ -43,9 +43,9 @@ const SQL = {
   // Claims walk the queued index one priority at a time (a skip scan): within one priority the due
   // rows come first in run_at order, so a claim stops at its limit or at the first future run_at.
   queuedPriorities: `WITH RECURSIVE p(priority) AS (
-      SELECT MAX(priority) FROM skq_jobs WHERE queue = @queue AND route = @route AND state = 0
+      SELECT MAX(priority) FROM skq_jobs WHERE queue = @queue AND route = @route AND state = 0 AND grp IS NULL
       UNION ALL
-      SELECT (SELECT MAX(priority) FROM skq_jobs WHERE queue = @queue AND route = @route AND state = 0 AND priority < p.priority)
+      SELECT (SELECT MAX(priority) FROM skq_jobs WHERE queue = @queue AND route = @route AND state = 0 AND grp IS NULL AND priority < p.priority)
       FROM p WHERE p.priority IS NOT NULL)
     SELECT priority FROM p WHERE priority IS NOT NULL`,
   // One delivery per statement, found by a scalar subquery (an IN list made SQLite collect the keys first).
@@ -54,18 +54,18 @@ const SQL = {
       seq = @seq, ev = 1, ev_at = @now
     WHERE k = (
       SELECT k FROM skq_jobs
-      WHERE queue = @queue AND route = @route AND state = 0 AND priority = @priority AND run_at <= @now
+      WHERE queue = @queue AND route = @route AND state = 0 AND grp IS NULL AND priority = @priority AND run_at <= @now
         AND (target_worker IS NULL OR target_worker = @worker)
       ORDER BY run_at ASC, k ASC
       LIMIT 1)
     RETURNING ${CLAIMED_COLUMNS.join(', ')}`,
   nextRunAt: `WITH RECURSIVE p(priority) AS (
-      SELECT MAX(priority) FROM skq_jobs WHERE queue = @queue AND route = @route AND state = 0
+      SELECT MAX(priority) FROM skq_jobs WHERE queue = @queue AND route = @route AND state = 0 AND grp IS NULL
       UNION ALL
-      SELECT (SELECT MAX(priority) FROM skq_jobs WHERE queue = @queue AND route = @route AND state = 0 AND priority < p.priority)
+      SELECT (SELECT MAX(priority) FROM skq_jobs WHERE queue = @queue AND route = @route AND state = 0 AND grp IS NULL AND priority < p.priority)
       FROM p WHERE p.priority IS NOT NULL)
     SELECT MIN((SELECT run_at FROM skq_jobs
-        WHERE queue = @queue AND route = @route AND state = 0 AND priority = p.priority AND run_at > @now
+        WHERE queue = @queue AND route = @route AND state = 0 AND grp IS NULL AND priority = p.priority AND run_at > @now
           AND (target_worker IS NULL OR target_worker = @worker)
         ORDER BY run_at LIMIT 1)) AS run_at
     FROM p WHERE p.priority IS NOT NULL`,
@@ -80,6 +80,9 @@ const SQL = {
       ended_at = CASE WHEN fanout IS NULL THEN @now END, ended_bad = CASE WHEN fanout IS NULL THEN 1 END
     WHERE id = @id AND dix = @dix`,
   requeue: `UPDATE skq_jobs SET state = 0, run_at = @run_at, lease_until = NULL, outcome = @outcome, seq = @seq, ev = 5, ev_at = @now WHERE id = @id AND dix = @dix`,
+  // A rate-limited attempt goes back uncharged: its cap grows by the attempt it used.
+  requeueUncharged: `UPDATE skq_jobs SET state = 0, run_at = @run_at, lease_until = NULL, outcome = @outcome, max_attempts = max_attempts + 1, seq = @seq, ev = 5, ev_at = @now
+    WHERE id = @id AND dix = @dix`,
   extend: 'UPDATE skq_jobs SET lease_until = ? WHERE id = ? AND dix = ? AND worker_id = ? AND attempts = ? AND state = 1',
   expired: `SELECT ${DELIVERY_COLUMNS}, fanout, options FROM skq_jobs WHERE queue = ? AND state = 1 AND lease_until < ?`,
   /** Queued broadcast deliveries whose worker has no live registration (the addressed index). */

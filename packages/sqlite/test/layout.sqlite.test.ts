@@ -107,7 +107,8 @@ describe('SQLite layout version 4', () => {
     const kept = db.prepare('SELECT queue, route, state, n FROM skq_counts WHERE n <> 0 ORDER BY 1, 2, 3').all();
     const actual = db.prepare('SELECT queue, route, state, COUNT(*) AS n FROM skq_jobs WHERE dix >= 0 GROUP BY 1, 2, 3 ORDER BY 1, 2, 3').all();
     expect(kept).toEqual(actual);
-    expect(db.prepare(`SELECT name FROM sqlite_master WHERE type = 'trigger'`).all()).toEqual([]);
+    // No trigger keeps counts: the only triggers give a group with a queued row its turn.
+    expect(db.prepare(`SELECT name FROM sqlite_master WHERE type = 'trigger' ORDER BY name`).all()).toEqual([{ name: 'skq_group_turn_on_insert' }, { name: 'skq_group_turn_on_requeue' }]);
     db.close();
   });
 
@@ -162,8 +163,44 @@ describe('SQLite layout version 4', () => {
     expect((await backend.countByState('q')).main).toMatchObject({ queued: 0, running: 2, succeeded: 7 });
     await backend.close();
     const db = new Database(path, { readonly: true });
-    expect(db.prepare(`SELECT value FROM skq_meta WHERE key = 'schema_version'`).get()).toEqual({ value: '4' });
+    expect(db.prepare(`SELECT value FROM skq_meta WHERE key = 'schema_version'`).get()).toEqual({ value: '5' });
     expect(db.prepare(`SELECT name FROM sqlite_master WHERE name IN ('skq_deliveries', 'skq_state_counts', 'skq_jobs_v4')`).all()).toEqual([]);
+    db.close();
+  });
+
+  it('moves a version-4 file made by the version-4 code to version 5: every job as that code showed it, and groups from then on', async () => {
+    const fixtures = join(import.meta.dirname, 'fixtures', 'v4');
+    const file = tempSqlite('v4');
+    files.push(file);
+    const path = file.url.slice('sqlite:'.length);
+    copyFileSync(join(fixtures, 'skunq-v4.db'), path);
+    const answers = JSON.parse(readFileSync(join(fixtures, 'skunq-v4.json'), 'utf8')) as Record<string, { list: unknown; counts: unknown; paused: unknown }> & {
+      logs: unknown;
+      schedules: unknown;
+      calls: unknown;
+    };
+    const backend = new SqliteBackend({ path });
+    for (const queue of ['q', 'fan', 'other', 'empty']) {
+      expect(await backend.listJobs({ queue, limit: 100 }), `jobs of ${queue}`).toEqual(answers[queue]!.list);
+      expect(await backend.countByState(queue), `counts of ${queue}`).toEqual(answers[queue]!.counts);
+      expect(await backend.pausedRoutes(queue)).toEqual(answers[queue]!.paused);
+    }
+    expect(await backend.getLogs('q', 'to-run')).toEqual(answers.logs);
+    expect(await backend.listSchedules('q')).toEqual(answers.schedules);
+    expect(await backend.listCallRecords('q', { limit: 10 })).toEqual(answers.calls);
+    // The old jobs run in their order, a grouped job takes its turn among them.
+    await backend.setGroupLimits('q', 'g', { concurrency: 1 });
+    await backend.enqueue([newJob('q', { id: 'grouped-1', routes: ['main'], group: 'g' }), newJob('q', { id: 'grouped-2', routes: ['main'], group: 'g' })]);
+    const { deliveries } = await backend.claim({ queue: 'q', route: 'main', workerId: 'w9', limit: 10, leaseMs: 60_000 });
+    expect(deliveries.map((d) => d.jobId).sort()).toEqual(['deduped', 'grouped-1', 'queued-plain', 'urgent']);
+    expect(deliveries.filter((d) => d.jobId !== 'grouped-1').map((d) => d.jobId)).toEqual(['urgent', 'queued-plain', 'deduped']);
+    await backend.close();
+    const db = new Database(path, { readonly: true });
+    expect(db.prepare(`SELECT value FROM skq_meta WHERE key = 'schema_version'`).get()).toEqual({ value: '5' });
+    // The queued index was made again for the jobs without a group, and the claim reads it.
+    expect((db.prepare(`SELECT sql FROM sqlite_master WHERE name = 'skq_jobs_queued'`).get() as { sql: string }).sql).toContain('grp IS NULL');
+    const plan = db.prepare(`EXPLAIN QUERY PLAN SELECT k FROM skq_jobs WHERE queue = 'q' AND route = 'main' AND state = 0 AND grp IS NULL AND priority = 0 AND run_at <= 1 ORDER BY run_at, k LIMIT 1`).all() as { detail: string }[];
+    expect(plan.map((p) => p.detail).join('; ')).toContain('USING INDEX skq_jobs_queued');
     db.close();
   });
 
@@ -245,9 +282,9 @@ describe('SQLite layout version 4', () => {
     const { path, backend } = fresh();
     await backend.close();
     const db = new Database(path);
-    db.prepare(`UPDATE skq_meta SET value = '5' WHERE key = 'schema_version'`).run();
+    db.prepare(`UPDATE skq_meta SET value = '6' WHERE key = 'schema_version'`).run();
     db.close();
-    expect(() => new SqliteBackend({ path })).toThrow(/schema version 5, made by a newer skunq/);
+    expect(() => new SqliteBackend({ path })).toThrow(/schema version 6, made by a newer skunq; this one reads up to version 5/);
   });
 
   it('claims priority by priority, due deliveries first, and names the next run time behind them', async () => {

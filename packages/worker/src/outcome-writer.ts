@@ -1,5 +1,5 @@
 import { SkqError, isSkqError, type LogMeta } from '@skq/core';
-import { leaseOf, type ClaimedDelivery, type StorageBackend } from '@skq/core/backend';
+import { chargedAttempts, leaseOf, type ClaimedDelivery, type FailRequest, type StorageBackend } from '@skq/core/backend';
 import { about, type AttemptOutcome } from './run-attempt.js';
 
 /** An attempt whose outcome is stored: `retrying` failed and runs again later. */
@@ -83,11 +83,7 @@ export class OutcomeWriter {
       this.ended(delivery, 'succeeded', durationMs);
       return;
     }
-    const ended = await backend.fail(delivery.queue, leaseOf(delivery), {
-      error: outcome.error,
-      retryAt: outcome.kind === 'failed' ? outcome.retryAt : null,
-      cancelled: outcome.kind === 'cancelled',
-    });
+    const ended = await backend.fail(delivery.queue, leaseOf(delivery), failRequest(delivery, outcome, backend.capabilities.groups === true));
     this.stats[ended === 'retrying' ? 'retried' : ended] += 1;
     this.ended(delivery, ended, durationMs);
   }
@@ -99,6 +95,17 @@ export class OutcomeWriter {
       this.settings.warn('an onAttemptEnd listener threw', { ...about(delivery), err });
     }
   }
+}
+
+/**
+ * How a failed attempt is stored. A rate-limited one is not charged and holds its group, on a store
+ * with groups; elsewhere it is a `RetryAfter`, charged, and final once the attempts are spent.
+ */
+function failRequest(delivery: ClaimedDelivery, outcome: Exclude<AttemptOutcome, { kind: 'succeeded' }>, groups: boolean): FailRequest {
+  if (outcome.kind === 'cancelled') return { error: outcome.error, retryAt: null, cancelled: true };
+  if (!outcome.rateLimited) return { error: outcome.error, retryAt: outcome.retryAt, cancelled: false };
+  if (groups) return { error: outcome.error, retryAt: outcome.retryAt, cancelled: false, rateLimited: { holdGroupUntil: delivery.group ? outcome.retryAt : null } };
+  return { error: outcome.error, retryAt: chargedAttempts(delivery) >= delivery.maxAttempts ? null : outcome.retryAt, cancelled: false };
 }
 
 /**

@@ -26,6 +26,8 @@ export interface RouteWorkerSettings {
   onRunningChanged?: () => void;
   /** Told of every attempt once its outcome is stored (for metrics). */
   onAttemptEnd?: (ended: AttemptEnd) => void;
+  /** A claim came back short because limits held due work back: wake this worker when deliveries end. */
+  onLimited?: () => void;
 }
 
 /** Claims in flight at once: one is answered while the next is on its way. */
@@ -169,6 +171,9 @@ export class RouteWorker {
     this.poke();
   }
 
+  /** The last claim came back short because a group's or route's limits held due work back. */
+  limited = false;
+
   /** Something may be claimable (a wake-up event, a timer): claim again. */
   poke(): void {
     this.pokes += 1;
@@ -275,11 +280,13 @@ export class RouteWorker {
     const claim = this.settings.backend
       .claim({ queue: this.settings.queue, route: this.settings.route, workerId: this.id, limit, leaseMs: this.settings.leaseMs })
       .then(
-        async ({ deliveries, nextRunAt, paused }) => {
+        async ({ deliveries, nextRunAt, paused, limited }) => {
           this.failures = 0;
           for (const { delivery, leaseEndsBy } of await this.leases.admit(deliveries, sentAt)) this.take(delivery, leaseEndsBy);
           // A paused route wakes on the backend's `resumed` event (the poll interval covers a missed one).
           // A wake-up that came while this claim was on its way may be for jobs it could not see: claim again.
+          this.limited = limited === true && deliveries.length < limit;
+          if (this.limited) this.settings.onLimited?.();
           if (paused || (deliveries.length < limit && this.pokes === pokesAtSend)) this.sleep(nextRunAt === null || paused ? Infinity : nextRunAt - Date.now());
         },
         (err: unknown) => {

@@ -1,4 +1,5 @@
 import {
+  RateLimited,
   RetryAfter,
   SkqError,
   UnrecoverableError,
@@ -27,7 +28,7 @@ import type { AttemptControl } from './attempt-control.js';
 /** How one attempt ended, and what the worker should tell the backend. */
 export type AttemptOutcome =
   | { kind: 'succeeded'; result: unknown }
-  | { kind: 'failed'; error: SerializedError; retryAt: number | null }
+  | { kind: 'failed'; error: SerializedError; retryAt: number | null; rateLimited?: boolean }
   | { kind: 'cancelled'; error: SerializedError };
 
 /** Where a running handler's progress reports go. */
@@ -103,6 +104,7 @@ class AttemptContext implements JobContext {
   readonly workerId: string;
   readonly name: string;
   readonly attempt: number;
+  readonly group: string | null;
   readonly log: (...parts: unknown[]) => void;
 
   constructor(
@@ -116,6 +118,7 @@ class AttemptContext implements JobContext {
     this.workerId = options.workerId;
     this.name = delivery.name;
     this.attempt = delivery.attempts;
+    this.group = delivery.group ?? null;
     this.log = (...parts: unknown[]) => options.sink({ stream: 'ctx', line: formatLogParts(parts) });
   }
 
@@ -125,6 +128,10 @@ class AttemptContext implements JobContext {
 
   get progress(): (value: number | object) => void {
     return (value: number | object) => this.options.progress?.report(checkProgress(value, this.delivery));
+  }
+
+  rateLimitGroup(ms: number): never {
+    throw new RateLimited(ms);
   }
 }
 
@@ -212,14 +219,17 @@ function decide(delivery: ClaimedDelivery, err: unknown): AttemptOutcome {
   if (kind === 'cancelled') return { kind: 'cancelled', error };
   // A rough shutdown interrupts the attempt: the job goes back to the queue at once.
   if (kind === 'interrupted') return { kind: 'failed', error, retryAt: Date.now() };
+  // Not charged: it goes back whatever its attempts (the store raises its cap by one).
+  if (kind === 'rate-limited') return { kind: 'failed', error, retryAt: Date.now() + (err as RateLimited).delayMs, rateLimited: true };
   const attempt = chargedAttempts(delivery);
   if (kind === 'final' || attempt >= delivery.maxAttempts) return { kind: 'failed', error, retryAt: null };
   if (kind === 'retry-after') return { kind: 'failed', error, retryAt: Date.now() + (err as RetryAfter).delayMs };
   return { kind: 'failed', error, retryAt: Date.now() + retryDelay(delivery.options.backoff, attempt) };
 }
 
-function classify(err: unknown): 'cancelled' | 'interrupted' | 'final' | 'retry-after' | 'retryable' {
+function classify(err: unknown): 'cancelled' | 'interrupted' | 'final' | 'rate-limited' | 'retry-after' | 'retryable' {
   try {
+    if (err instanceof RateLimited) return 'rate-limited';
     if (err instanceof RetryAfter) return 'retry-after';
     if (err instanceof SkqError && err.code === 'CANCELLED') return 'cancelled';
     if (err instanceof SkqError && err.code === 'INTERRUPTED') return 'interrupted';

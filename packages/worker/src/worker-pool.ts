@@ -34,6 +34,8 @@ export const ROUGH_SIGNALS = ['SIGINT'] as const;
 
 const WAKING_EVENTS = new Set<JobEvent['type']>(['enqueued', 'retrying', 'recovered', 'rescheduled', 'resumed']);
 const POOL_EVENTS: JobEvent['type'][] = [...WAKING_EVENTS, 'cancel-requested', 'worker-command'];
+/** Ends that may free a group's place: heard only once a claim found due work held back by limits. */
+const ENDING_EVENTS: JobEvent['type'][] = ['succeeded', 'failed', 'cancelled'];
 /** The least time between two heartbeats that report a change in running jobs. */
 const STATUS_BEAT_MS = 1_000;
 /** The pool's logger for `logger: false`. */
@@ -58,6 +60,8 @@ export class WorkerPool {
   private workers: RouteWorker[] = [];
   private timers: NodeJS.Timeout[] = [];
   private unsubscribe: (() => Promise<void>) | null = null;
+  /** The subscription to endings that {@link WorkerPool.wakeOnEndings} made, once a limit held a claim back. */
+  private endings: Promise<(() => Promise<void>) | null> | null = null;
   private runner: ScheduleRunner | null = null;
   private state: 'idle' | 'starting' | 'running' | 'stopping' | 'stopped' = 'idle';
   private stopped: Promise<void> | null = null;
@@ -149,6 +153,7 @@ export class WorkerPool {
           backend,
           warn: (message, meta) => this.warn(message, meta),
           onRunningChanged: () => this.statusChanged(),
+          onLimited: () => this.wakeOnEndings(),
           ...(this.options.onAttemptEnd && { onAttemptEnd: this.options.onAttemptEnd }),
         }),
     );
@@ -230,6 +235,9 @@ export class WorkerPool {
     const backend = this.backend;
     if (backend) {
       await this.unsubscribe?.().catch(() => undefined);
+      const endings = await this.endings;
+      this.endings = null;
+      await endings?.().catch(() => undefined);
       for (const worker of this.workers) await backend.unregisterWorker(this.queue, worker.id).catch(() => undefined);
       if (this.backendUrl) await releaseBackend(this.backendUrl);
     }
@@ -293,6 +301,32 @@ export class WorkerPool {
     this.removeSignalHandlers = () => {
       for (const [signal, handler] of handlers) process.off(signal, handler);
     };
+  }
+
+  /**
+   * From the first claim that limits held back on, ends of deliveries wake the workers held back:
+   * one of them may have freed a group's place (a queue without limits never pays for these events).
+   */
+  private wakeOnEndings(): void {
+    if (this.endings) return;
+    const backend = this.backend;
+    if (!backend || this.state === 'stopping' || this.state === 'stopped') return;
+    this.endings = backend
+      .subscribe(this.queue, () => this.onEnding(), ENDING_EVENTS)
+      .then((unsubscribe) => {
+        // An end between the claim and this subscription was not heard: look once more.
+        for (const worker of this.workers) if (worker.limited) worker.poke();
+        return unsubscribe;
+      })
+      .catch((err: unknown) => {
+        this.endings = null;
+        this.warn('could not subscribe to job endings; workers held back by limits wake by polling', { err });
+        return null;
+      });
+  }
+
+  private onEnding(): void {
+    for (const worker of this.workers) if (worker.limited) worker.poke();
   }
 
   private onEvent(event: JobEvent): void {

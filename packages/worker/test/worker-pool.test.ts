@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { z } from 'zod';
-import { JobMixin, RetryAfter, SkqError, UnrecoverableError, currentJob } from '@skq/core';
+import { JobMixin, RateLimited, RetryAfter, SkqError, UnrecoverableError, currentJob } from '@skq/core';
 import { type ClaimRequest, type LeaseToken, type StorageBackend } from '@skq/core/backend';
 import { WorkerPool, type WorkerPoolOptions } from '@skq/worker';
 import { eventually, sleep } from '@skq/testing';
@@ -272,6 +272,51 @@ describe('WorkerPool', () => {
     const b = await later.fire();
     expect(await b.result({ timeoutMs: 5_000 })).toBe('done');
     expect(Date.now() - fired).toBeGreaterThanOrEqual(290);
+  });
+
+  it('puts a RateLimited job back without using an attempt, and holds its whole group meanwhile', async () => {
+    const { queue, start } = setup();
+    const runs: { group: string | null; at: number; attempt: number }[] = [];
+    let limited = false;
+    const call = queue.job({ name: 'call-api', routes: ['foo'], retry: 1, group: (tenant: string) => tenant }, async (tenant: string) => {
+      runs.push({ group: currentJob().group, at: Date.now(), attempt: currentJob().attempt });
+      if (tenant === 't1' && !limited) {
+        limited = true;
+        currentJob().rateLimitGroup(400);
+      }
+      return tenant;
+    });
+    await start({ prefetch: 0 });
+    const first = await call.fire('t1');
+    await eventually(() => limited, 'the first call limited');
+    const held = Date.now();
+    const [second, other] = await Promise.all([call.fire('t1'), call.fire('t2')]);
+    expect(await other.result({ timeoutMs: 5_000 })).toBe('t2');
+    expect(await first.result({ timeoutMs: 5_000 })).toBe('t1');
+    expect(await second.result({ timeoutMs: 5_000 })).toBe('t1');
+    // t2 ran at once; t1's jobs only once the hold of 400 ms had passed, the limited one on its second claim with one attempt allowed.
+    const t1 = runs.filter((r) => r.group === 't1');
+    expect(t1).toHaveLength(3);
+    expect(t1.slice(1).every((r) => r.at >= held + 350)).toBe(true);
+    expect(runs.find((r) => r.group === 't2')!.at).toBeLessThan(held + 350);
+    const info = await first.info();
+    expect(info.state).toBe('succeeded');
+    expect(info.attempts).toBe(2);
+  });
+
+  it('wakes a worker held back by a group limit when a job of that group ends, not at its poll', async () => {
+    const { queue, start } = setup();
+    await queue.setGroupLimits('solo', { concurrency: 1 });
+    const done: number[] = [];
+    const step = queue.job({ name: 'step', routes: ['foo'], group: () => 'solo' }, async () => {
+      await sleep(20);
+      done.push(Date.now());
+    });
+    // A poll of 10 s: only the end of the job before can wake the worker in time.
+    await start({ concurrency: 4, prefetch: 0, pollIntervalMs: 10_000 });
+    const handles = await queue.pushMany(Array.from({ length: 5 }, () => step.with()));
+    for (const handle of handles) await handle.result({ timeoutMs: 5_000 });
+    expect(done).toHaveLength(5);
   });
 
   it('aborts a job at its timeout and fails the attempt with TIMEOUT', async () => {

@@ -32,6 +32,13 @@ export interface JobContext {
    * it in a tight loop costs nothing.
    */
   progress(value: number | object): void;
+  /** The job's group, or null. */
+  readonly group: string | null;
+  /**
+   * Ends this attempt rate limited: throws {@link RateLimited}, so the job runs again after `ms`
+   * without using an attempt, and its group starts nothing for `ms`.
+   */
+  rateLimitGroup(ms: number): never;
 }
 
 /**

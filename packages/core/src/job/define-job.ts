@@ -1,7 +1,8 @@
 import { z } from 'zod';
 import { safeParseInput } from '../config.js';
 import { timerMs } from '../delay.js';
-import { SkqError, describeIssues } from '../errors.js';
+import { SkqError, describeIssues, describeValue, serializeError } from '../errors.js';
+import { GroupKeySchema } from '../storage/group-records.js';
 import { MAX_PRIORITY, MIN_PRIORITY } from '../storage/contract.js';
 import type { When } from '../delay.js';
 import { currentJob } from './context.js';
@@ -32,15 +33,17 @@ export const JobOptionsSchema = z
     timeout: timerMs().optional(),
     /** Default priority; higher runs first. */
     priority: z.number().int().min(MIN_PRIORITY).max(MAX_PRIORITY).optional(),
+    /** The group of each job: a key, or a function of the job's arguments that returns one (a backend with groups only). */
+    group: z.union([GroupKeySchema, z.custom<(...args: any[]) => string>((v) => typeof v === 'function', 'must be a group key or a function of the arguments')]).optional(),
   })
   .strict();
 
 /**
- * `{ name, routes, args?, retry?, timeout?, priority? }` for `queue.job`.
+ * `{ name, routes, args?, retry?, timeout?, priority?, group? }` for `queue.job`.
  *
  * @example
  * ```ts
- * const options: JobOptions = { name: 'charge', routes: ['payments'], retry: 5, timeout: 30_000, priority: 10 };
+ * const options: JobOptions = { name: 'charge', routes: ['payments'], retry: 5, timeout: 30_000, priority: 10, group: (orderId: string) => orderId.split(':')[0]! };
  * const charge = queue.job(options, async (orderId: string) => orderId);
  * ```
  */
@@ -76,6 +79,7 @@ export class JobDefinition<Args extends unknown[] = unknown[], Result = unknown>
   private readonly argsSchema: z.ZodType | undefined;
   private readonly priority: number;
   private readonly runOptions: ReturnType<typeof toRunOptions>;
+  private readonly group: string | ((...args: any[]) => string) | undefined;
 
   constructor(
     options: JobOptions,
@@ -95,6 +99,7 @@ export class JobDefinition<Args extends unknown[] = unknown[], Result = unknown>
     this.argsSchema = parsed.data.args;
     this.priority = parsed.data.priority ?? 0;
     this.runOptions = toRunOptions(parsed.data.retry, parsed.data.timeout);
+    this.group = parsed.data.group;
     const name = this.name;
     this.runnable = {
       name,
@@ -106,10 +111,11 @@ export class JobDefinition<Args extends unknown[] = unknown[], Result = unknown>
     };
   }
 
-  /** Binds arguments without firing, for `.and()` or `queue.push`. Checks them now. */
+  /** Binds arguments without firing, for `.and()` or `queue.push`. Checks them now, and computes the job's group. */
   with(...args: Args): Invocation {
     const wire = validateArgs(this.name, args, this.argsSchema);
-    return new Invocation(this.name, wire, { routes: this.routes, priority: this.priority, runOptions: this.runOptions }, this.target);
+    const group = typeof this.group === 'function' ? groupOf(this.name, this.group, args) : this.group;
+    return new Invocation(this.name, wire, { routes: this.routes, priority: this.priority, runOptions: this.runOptions, ...(group !== undefined && { group }) }, this.target);
   }
 
   /** Enqueues the job now. Arguments failing the schema reject with `ARGS_INVALID`, and nothing is enqueued. */
@@ -122,8 +128,25 @@ export class JobDefinition<Args extends unknown[] = unknown[], Result = unknown>
     return (await this.with(...args).fire({ at: when })) as JobHandle<Result>;
   }
 
-  /** Enqueues with per-fire options: `{ priority, dedupeKey, at, routes }`. */
+  /** Enqueues with per-fire options: `{ priority, dedupeKey, at, routes, group, jobId, … }`. */
   async fireWith(options: FireOptions, ...args: Args): Promise<JobHandle<Result>> {
     return (await this.with(...args).fire(options)) as JobHandle<Result>;
   }
+}
+
+/** The group a definition's function computes from `args`; `ARGS_INVALID` when it throws or returns no group key. */
+function groupOf(name: string, fn: (...args: any[]) => string, args: unknown[]): string {
+  let key: unknown;
+  try {
+    key = fn(...args);
+  } catch (cause) {
+    throw new SkqError('ARGS_INVALID', `the group function of job "${name}" threw: ${serializeError(cause).message}`, { cause, context: { jobName: name, field: 'group' } });
+  }
+  const parsed = safeParseInput(GroupKeySchema, key);
+  if (!parsed.success) {
+    throw new SkqError('ARGS_INVALID', `the group function of job "${name}" returned ${describeValue(key)}: ${describeIssues(parsed.error.issues, 'group')}`, {
+      context: { jobName: name, field: 'group' },
+    });
+  }
+  return parsed.data;
 }

@@ -6,6 +6,7 @@ import { WhenSchema } from '../delay.js';
 import { RetentionSchema } from '../storage/retention.js';
 import type { JobRunOptions } from '../storage/contract.js';
 import type { JobHandle } from './job-handle.js';
+import { GroupKeySchema } from '../storage/group-records.js';
 import { JobIdSchema } from './job-id.js';
 import { CONJUNCTION_JOB, NameSchema, RoutesSchema } from './names.js';
 
@@ -33,6 +34,11 @@ export const FireOptionsSchema = z
      * and enqueues nothing, so a producer that retries (or replays an event) never duplicates work.
      */
     jobId: JobIdSchema.optional(),
+    /**
+     * The job's group, instead of the one its definition computes: the limits and fair turns it
+     * obeys (`queue.setGroupLimits`). A backend with groups only.
+     */
+    group: GroupKeySchema.optional(),
     /** What to keep of this job once it succeeded, instead of the queue's setting: `true`, `N` or `{ count, ageMs }`. */
     removeOnComplete: RetentionSchema.optional(),
     /** What to keep of this job once it failed or was cancelled, instead of the queue's setting. */
@@ -48,7 +54,7 @@ export const FireOptionsSchema = z
   .strict();
 
 /**
- * Options for one fire: `{ priority, dedupeKey, at, routes, jobId, removeOnComplete, removeOnFail, tx }`.
+ * Options for one fire: `{ priority, dedupeKey, at, routes, jobId, group, removeOnComplete, removeOnFail, tx }`.
  *
  * @example
  * ```ts
@@ -111,6 +117,8 @@ export interface InvocationDefaults {
   routes: string[];
   priority: number;
   runOptions: JobRunOptions;
+  /** The group its definition computed from the arguments, if any. */
+  group?: string;
 }
 
 /**

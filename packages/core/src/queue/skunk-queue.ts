@@ -25,6 +25,8 @@ import { JobWaiter } from './job-waiter.js';
 import { QueueEvents, type EventStreamOptions } from './queue-events.js';
 import { parseQueueOptions, type QueueOptions } from './queue-options.js';
 import { commandWorker, type CommandOptions, type CommandOutcome } from './worker-control.js';
+import { clearGroupLimits, clearRouteLimits, getGroupLimits, getRouteLimits, groupsUnsupported, listGroups, setGroupLimits, setRouteLimits, type GroupsQuery } from './group-limits.js';
+import type { GroupLimits, GroupPage, RouteLimits } from '../storage/group-records.js';
 import { z } from 'zod';
 import { NameSchema } from '../job/names.js';
 
@@ -168,6 +170,7 @@ export class SkunkQueue implements InvocationTarget, JobReader {
     const kept = { ...(removeOnComplete && { removeOnComplete }), ...(removeOnFail && { removeOnFail }), ...(runAt > now && { delayMs: runAt - now }) };
     const records: NewJob[] = jobs.map((job) => {
       const inv = invocationOf(job, 'push()');
+      const group = parsed.data.group ?? inv.defaults.group;
       return {
         id: parsed.data.jobId ?? newJobId(now),
         queue: this.name,
@@ -180,9 +183,11 @@ export class SkunkQueue implements InvocationTarget, JobReader {
         createdAt: now,
         options: { ...inv.defaults.runOptions, ...kept },
         dedupeKey: parsed.data.dedupeKey ?? null,
+        ...(group !== undefined && { group }),
       };
     });
     const backend = await this.backend();
+    if (!backend.capabilities.groups && records.some((record) => record.group !== undefined)) throw groupsUnsupported(backend, this.name, 'options.group');
     const { tx } = parsed.data;
     if (tx !== undefined && !backend.capabilities.transactionalEnqueue) {
       throw new SkqError('UNSUPPORTED', `the ${backend.kind} backend cannot enqueue inside your transaction (options.tx): use a backend with transactional enqueue, such as postgres`, {
@@ -494,6 +499,97 @@ export class SkunkQueue implements InvocationTarget, JobReader {
     return this.waiter.waitForEnd(jobId, timeoutMs);
   }
 
+  /**
+   * Limits a group's jobs, across every worker: at most `concurrency` running at once, at most
+   * `rate.max` started in any `rate.perMs` window. `'*'` sets the default for every group without
+   * limits of its own. Replaces the group's limits; the next claim obeys them.
+   *
+   * @example
+   * ```ts
+   * await queue.setGroupLimits('*', { concurrency: 2 }); // every tenant: 2 at once
+   * await queue.setGroupLimits('tenant-42', { concurrency: 5, rate: { max: 100, perMs: 60_000 } });
+   * ```
+   */
+  async setGroupLimits(group: string, limits: GroupLimits): Promise<void> {
+    await setGroupLimits(await this.target(), group, limits);
+  }
+
+  /**
+   * A group's own limits (`'*'`: the default), or null.
+   *
+   * @example
+   * ```ts
+   * await queue.groupLimits('tenant-42'); // { concurrency: 5, rate: { max: 100, perMs: 60000 } }
+   * ```
+   */
+  async groupLimits(group: string): Promise<GroupLimits | null> {
+    return getGroupLimits(await this.target(), group);
+  }
+
+  /**
+   * Removes a group's own limits: the default applies to it again (`'*'`: groups without their own are unlimited).
+   *
+   * @example
+   * ```ts
+   * await queue.clearGroupLimits('tenant-42');
+   * ```
+   */
+  async clearGroupLimits(group: string): Promise<void> {
+    await clearGroupLimits(await this.target(), group);
+  }
+
+  /**
+   * Limits the rate of a route: at most `rate.max` of its jobs, grouped or not, started in any `rate.perMs` window.
+   *
+   * @example
+   * ```ts
+   * await queue.setRouteLimits('emails', { rate: { max: 100, perMs: 60_000 } }); // 100 a minute
+   * ```
+   */
+  async setRouteLimits(route: string, limits: RouteLimits): Promise<void> {
+    await setRouteLimits(await this.target(), this.namedRouteArg(route), limits);
+  }
+
+  /**
+   * A route's limits, or null.
+   *
+   * @example
+   * ```ts
+   * await queue.routeLimits('emails'); // { rate: { max: 100, perMs: 60000 } }
+   * ```
+   */
+  async routeLimits(route: string): Promise<RouteLimits | null> {
+    return getRouteLimits(await this.target(), this.namedRouteArg(route));
+  }
+
+  /**
+   * Removes a route's limits.
+   *
+   * @example
+   * ```ts
+   * await queue.clearRouteLimits('emails');
+   * ```
+   */
+  async clearRouteLimits(route: string): Promise<void> {
+    await clearRouteLimits(await this.target(), this.namedRouteArg(route));
+  }
+
+  /**
+   * The queue's groups, in key order, a page at a time: each with its queued and running jobs, its
+   * own limits and until when a `RateLimited` holds it.
+   *
+   * @example
+   * ```ts
+   * for (let page = await queue.groups(); ; page = await queue.groups({ cursor: page.cursor })) {
+   *   for (const g of page.groups) console.log(g.group, g.queued, g.running, g.limitedUntil);
+   *   if (!page.cursor) break;
+   * }
+   * ```
+   */
+  async groups(query: GroupsQuery = {}): Promise<GroupPage> {
+    return listGroups(await this.target(), query);
+  }
+
   /** Releases the backend if this queue opened it. */
   async close(): Promise<void> {
     await this.waiter.close();
@@ -529,6 +625,11 @@ export class SkunkQueue implements InvocationTarget, JobReader {
 
   private async target(): Promise<{ backend: StorageBackend; queue: string }> {
     return { backend: await this.backend(), queue: this.name };
+  }
+
+  private namedRouteArg(route: unknown): string {
+    if (route === undefined) throw new SkqError('ARGS_INVALID', 'invalid route: a route name is required', { context: { queue: this.name, field: 'route' } });
+    return this.routeArg(route);
   }
 
   private routeArg(route: unknown): string {

@@ -10,3 +10,4 @@ export * from './worker-records.js';
 export * from './job-events.js';
 export * from './storage-requests.js';
 export * from './schedule-records.js';
+export * from './group-records.js';

@@ -122,6 +122,8 @@ export interface NewJob {
   options: JobRunOptions;
   /** While a job with this key is pending (scheduled, queued or running), enqueueing the key returns that job. */
   dedupeKey?: string | null;
+  /** The group whose limits and turns the job's deliveries obey (a store with `capabilities.groups`); absent or null: none. */
+  group?: string | null;
 }
 
 /**
@@ -187,6 +189,8 @@ export interface ClaimedDelivery extends Delivery {
   name: string;
   args: unknown[];
   options: JobRunOptions;
+  /** The job's group, when it has one. */
+  group?: string | null;
 }
 
 /**
@@ -227,6 +231,8 @@ export interface JobRecord {
   priority: number;
   createdAt: number;
   dedupeKey: string | null;
+  /** The job's group, when it has one. */
+  group?: string | null;
   options: JobRunOptions;
   state: JobState;
   /** Sum of the deliveries' attempts. */

@@ -79,6 +79,8 @@ export interface JobRow extends DeliveryRow {
   created_at: number;
   options: string | null;
   dedupe_key: string | null;
+  /** The job's group (a store with groups). */
+  grp?: string | null;
 }
 
 /**
@@ -251,6 +253,7 @@ export function toJobRecord(rows: JobRow[], now: number): JobRecord {
     priority: head.priority,
     createdAt: head.created_at,
     dedupeKey: head.dedupe_key,
+    ...(head.grp != null && { group: head.grp }),
     options: runOptionsOf(head.options),
     ...summarizeDeliveries(deliveries, 'cancelled'),
     deliveries,

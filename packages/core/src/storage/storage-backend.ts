@@ -1,6 +1,7 @@
 import type { StorageCapabilities } from './contract.js';
 import type { AdminStorage } from './roles/admin-storage.js';
 import type { EventStorage } from './roles/event-storage.js';
+import type { GroupStorage } from './roles/group-storage.js';
 import type { JobStorage } from './roles/job-storage.js';
 import type { LeaseStorage } from './roles/lease-storage.js';
 import type { ScheduleStorage } from './roles/schedule-storage.js';
@@ -21,6 +22,7 @@ import type { WorkerStorage } from './roles/worker-storage.js';
  *   late call) is refused with `LEASE_LOST`.
  * - A lease that expires is taken back by `recoverExpired`; nothing acknowledged is lost. A broadcast
  *   delivery whose worker is gone ends failed with `WORKER_GONE`, so it is not left queued for ever.
+ * - A store with `capabilities.groups` has the methods of {@link GroupStorage} and keeps its limits and turns in `claim`.
  * - A delivery that ends succeeded or failed is counted in its minute's `throughput`. When a job's
  *   last delivery ends, the retention rule in its options (`removeOnComplete` or `removeOnFail`)
  *   applies: `{ count: 0 }` deletes it at once, else the queue's ended jobs of that kind are trimmed
@@ -32,7 +34,7 @@ import type { WorkerStorage } from './roles/worker-storage.js';
  * const { deliveries } = await backend.claim({ queue: 'demo', route: 'foo', workerId: 'w1', limit: 10, leaseMs: 30_000 });
  * ```
  */
-export interface StorageBackend extends JobStorage, LeaseStorage, AdminStorage, WorkerStorage, ScheduleStorage, EventStorage {
+export interface StorageBackend extends JobStorage, LeaseStorage, AdminStorage, WorkerStorage, ScheduleStorage, EventStorage, Partial<GroupStorage> {
   readonly kind: string;
   readonly capabilities: StorageCapabilities;
 

@@ -38,6 +38,11 @@ export interface StorageCapabilities {
    * in it, so they exist if and only if it commits. Core refuses a `tx` fire option on other stores.
    */
   transactionalEnqueue?: boolean;
+  /**
+   * Jobs may carry a `group`, and the store keeps groups' and routes' limits and fair turns in its
+   * claims (the methods of `GroupStorage`). Core refuses groups and limits on other stores.
+   */
+  groups?: boolean;
 }
 
 /**
@@ -88,6 +93,11 @@ export interface ClaimResult {
   nextRunAt: number | null;
   /** The route (or its queue) is paused: nothing was claimed, and a `resumed` event will say when to try again. */
   paused?: boolean;
+  /**
+   * Due deliveries were held back by a group's or route's limits (a store with groups): `nextRunAt`
+   * says when a rate window or a hold ends, and a delivery that ends may free a group's place sooner.
+   */
+  limited?: boolean;
 }
 
 /**
@@ -105,6 +115,12 @@ export interface FailRequest {
   retryAt?: number | null;
   /** The attempt ended because the job was cancelled: the delivery ends `cancelled`. */
   cancelled?: boolean;
+  /**
+   * The attempt was rate limited (`RateLimited`): it is not charged (the delivery's `maxAttempts`
+   * grows by one), and with `holdGroupUntil` the job's group starts nothing before that instant.
+   * Given only to a store with `capabilities.groups`, always with `retryAt`.
+   */
+  rateLimited?: { holdGroupUntil: number | null };
 }
 
 /**

@@ -127,6 +127,7 @@ function rowValues(s: SqliteStore, job: NewJob, targets: DeliveryTarget[], dix: 
     ended_bad: null as number | null,
     seq: nextSeq(s),
     ev: ROW_EVENT_CODE.enqueued as number,
+    grp: job.group ?? null,
   };
 }
 

@@ -9,7 +9,7 @@ import { nextSeq, peekSeq, type SqliteStore } from './store.js';
 // refused with LEASE_LOST (or, for a renewal, left out of the answer) and writes nothing.
 
 /** What a lease holder's write reads of its row: the lease, and what the delivery's end needs. */
-type LeaseRow = Pick<JobRow, 'queue' | 'state' | 'worker_id' | 'attempts' | 'recoveries' | 'cancel_requested' | 'fanout' | 'options'> & { route: string };
+type LeaseRow = Pick<JobRow, 'queue' | 'state' | 'worker_id' | 'attempts' | 'recoveries' | 'cancel_requested' | 'fanout' | 'options'> & { route: string; grp: string | null };
 
 /**
  * Complete, in one write transaction. Writes: the row succeeded with its result, under the lease
@@ -33,7 +33,8 @@ export function complete(s: SqliteStore, queue: string, lease: LeaseToken, resul
 
 /**
  * Fail, in one write transaction. Reads: the row (checking the lease, and whether a cancel was
- * asked). Writes: the row queued again at `retryAt` with the error ('retrying'), or ended failed or
+ * asked). Writes: the row queued again at `retryAt` with the error ('retrying'; a rate-limited one
+ * uncharged, its cap one higher, and its group held until `holdGroupUntil`), or ended failed or
  * cancelled with it and its end recorded (see {@link deliveryEnded}); stamped with the outcome.
  * Returns the outcome; throws `LEASE_LOST` unless `lease` is current.
  */
@@ -45,7 +46,9 @@ export function fail(s: SqliteStore, queue: string, lease: LeaseToken, request: 
   const error = JSON.stringify(request.error);
   const seq = nextSeq(s);
   if (outcome === 'retrying') {
-    s.stmt.requeue.run({ id, dix, run_at: request.retryAt, outcome: error, seq, now });
+    (request.rateLimited ? s.stmt.requeueUncharged : s.stmt.requeue).run({ id, dix, run_at: request.retryAt, outcome: error, seq, now });
+    const holdUntil = request.rateLimited?.holdGroupUntil;
+    if (holdUntil != null && row.grp !== null) s.groupStmt.hold.run(queue, row.grp, holdUntil);
     s.tallies.move(queue, row.route, STATE_CODE.running, STATE_CODE.queued);
   } else {
     s.stmt.finishBad.run({ id, dix, state: STATE_CODE[outcome], now, outcome: error, seq });

@@ -2,6 +2,7 @@ import { expiredLeaseError, expiredLeaseOutcome, workerGoneError } from '@skq/co
 import type { DeliveryRow, JobRow } from '../rows.js';
 import { STATE_CODE } from '../schema.js';
 import { rowChanged } from './events.js';
+import { dropEndedLimits } from './groups.js';
 import { deliveryEnded } from './job-endings.js';
 import { nextSeq, type SqliteStore } from './store.js';
 
@@ -14,7 +15,8 @@ type RecoveredRow = DeliveryRow & Pick<JobRow, 'fanout' | 'options'>;
  * - Writes: each expired row ended cancelled when a cancel was asked, else queued again at `now`
  *   with recoveries + 1 while it has recoveries left, else ended failed; an ended one stores why
  *   (the lease expired) as its error. Each orphaned broadcast row ended failed with `WORKER_GONE`.
- *   Each stamped with its outcome; each ended one's end recorded (see {@link deliveryEnded}).
+ *   Each stamped with its outcome; each ended one's end recorded (see {@link deliveryEnded}). Rate
+ *   windows' starts and group holds that no longer count are deleted.
  * - Returns: how many deliveries it took back or ended.
  */
 export function recoverExpired(s: SqliteStore, queue: string, now: number): number {
@@ -44,5 +46,6 @@ export function recoverExpired(s: SqliteStore, queue: string, now: number): numb
     rowChanged(s, seq, queue, 'failed', row.id, deliveryId, row.route, row.target_worker, now);
     deliveryEnded(s, { queue, jobId: row.id, deliveryId, route: row.route!, workerId: row.target_worker, fanout: row.fanout, options: row.options }, 'failed', now);
   }
+  dropEndedLimits(s, queue, now);
   return expired.length + orphaned.length;
 }

@@ -10,6 +10,7 @@ import {
   type ScheduleStatements,
   type SqliteStatements,
 } from '../sqlite-statements.js';
+import { prepareGroupStatements, type GroupStatements } from '../group-statements.js';
 import { Tallies } from './tallies.js';
 
 type Db = InstanceType<typeof Database>;
@@ -27,6 +28,8 @@ export interface SqliteStore {
   readonly endingStmt: EndingStatements;
   /** The statements of the schedule operations. */
   readonly scheduleStmt: ScheduleStatements;
+  /** The statements of groups and limits. */
+  readonly groupStmt: GroupStatements;
   /** When each queue's retention rules next trim; kept per connection. */
   readonly retention: RetentionSchedule;
   /** Throughput counts written on this connection: every thousandth also deletes counts past the window. */
@@ -65,6 +68,7 @@ export function openStore(db: Db, defaultRetention: SqliteStore['defaultRetentio
     stmt,
     endingStmt,
     scheduleStmt,
+    groupStmt: prepareGroupStatements(db),
     retention: new RetentionSchedule(),
     throughputWrites: 0,
     recorded: [],

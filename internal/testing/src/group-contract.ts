@@ -1,0 +1,232 @@
+import { expect, it } from 'vitest';
+import { SkqError, SkunkQueue } from '@skq/core';
+import { leaseOf, type ClaimedDelivery, type GroupStorage, type NewJob, type StorageBackend } from '@skq/core/backend';
+import { newJob, sleep, uniqueQueue } from './contract-fixtures.js';
+
+type GroupBackend = StorageBackend & GroupStorage;
+
+/** `count` jobs of `group` (none for null) on route 'r', each its own id. */
+function groupJobs(queue: string, group: string | null, count: number, overrides: Partial<NewJob> = {}): NewJob[] {
+  return Array.from({ length: count }, (_, i) => newJob(queue, { args: [group, i], ...(group !== null && { group }), ...overrides }));
+}
+
+async function enqueueAll(backend: StorageBackend, jobs: NewJob[]): Promise<void> {
+  for (let i = 0; i < jobs.length; i += 500) await backend.enqueue(jobs.slice(i, i + 500));
+}
+
+/**
+ * Groups and limits, for a store with `capabilities.groups` (the cases skip elsewhere, and one case
+ * checks that such a store refuses groups at the queue). Registered inside the storage contract suite.
+ */
+export function groupContract(current: () => StorageBackend, open: () => Promise<StorageBackend>): void {
+  const groupBackend = (skip: (note?: string) => void): GroupBackend => {
+    const backend = current();
+    if (!backend.capabilities.groups) skip(`the ${backend.kind} store keeps no groups`);
+    return backend as GroupBackend;
+  };
+
+  it('refuses groups and limits at the queue unless the store keeps groups', async (ctx) => {
+    const backend = current();
+    if (backend.capabilities.groups) return ctx.skip('this store keeps groups');
+    const queue = new SkunkQueue(uniqueQueue('nogroups'), { backend });
+    const job = queue.job({ name: 'noop', routes: ['r'] }, async () => undefined);
+    await expect(job.fireWith({ group: 'tenant-1' })).rejects.toMatchObject({ code: 'UNSUPPORTED', context: { field: 'options.group' } });
+    await expect(queue.setGroupLimits('*', { concurrency: 2 })).rejects.toMatchObject({ code: 'UNSUPPORTED' });
+    expect(await queue.counts()).toEqual({});
+  });
+
+  it('stores, reads and clears group and route limits', async (ctx) => {
+    const backend = groupBackend(ctx.skip);
+    const queue = uniqueQueue('limits');
+    expect(await backend.getGroupLimits(queue, 'g')).toBeNull();
+    await backend.setGroupLimits(queue, 'g', { concurrency: 2, rate: { max: 10, perMs: 1_000 } });
+    await backend.setGroupLimits(queue, '*', { concurrency: 1 });
+    await backend.setRouteLimits(queue, 'r', { rate: { max: 5, perMs: 60_000 } });
+    expect(await backend.getGroupLimits(queue, 'g')).toEqual({ concurrency: 2, rate: { max: 10, perMs: 1_000 } });
+    expect(await backend.getGroupLimits(queue, '*')).toEqual({ concurrency: 1 });
+    expect(await backend.getRouteLimits(queue, 'r')).toEqual({ rate: { max: 5, perMs: 60_000 } });
+    expect(await backend.getGroupLimits(uniqueQueue(), 'g')).toBeNull();
+    await backend.setGroupLimits(queue, 'g', { rate: { max: 3, perMs: 500 } });
+    expect(await backend.getGroupLimits(queue, 'g')).toEqual({ rate: { max: 3, perMs: 500 } });
+    await backend.setGroupLimits(queue, 'g', null);
+    await backend.setRouteLimits(queue, 'r', null);
+    expect(await backend.getGroupLimits(queue, 'g')).toBeNull();
+    expect(await backend.getRouteLimits(queue, 'r')).toBeNull();
+    expect(await backend.getGroupLimits(queue, '*')).toEqual({ concurrency: 1 });
+  });
+
+  it('never leases more of a group than its concurrency, across racing connections, and frees a place when a job ends', async (ctx) => {
+    groupBackend(ctx.skip);
+    const queue = uniqueQueue('conc');
+    const connections = [current(), ...(await Promise.all([open(), open(), open()]))] as GroupBackend[];
+    await connections[0]!.setGroupLimits(queue, '*', { concurrency: 2 });
+    await connections[0]!.setGroupLimits(queue, 'wide', { concurrency: 3 });
+    const groups = ['a', 'b', 'c', 'wide'];
+    await enqueueAll(connections[0]!, groups.flatMap((g) => groupJobs(queue, g, 12)));
+    // The handlers' own records: a start when a claim hands a job out, an end before its completion is sent.
+    const running = new Map<string, number>();
+    const most = new Map<string, number>();
+    let done = 0;
+    const claimer = async (backend: GroupBackend, n: number) => {
+      const workerId = `w${n}`;
+      while (done < groups.length * 12) {
+        const { deliveries } = await backend.claim({ queue, route: 'r', workerId, limit: 4, leaseMs: 30_000 });
+        if (deliveries.length === 0) {
+          await sleep(5);
+          continue;
+        }
+        await Promise.all(
+          deliveries.map(async (d) => {
+            const group = d.group!;
+            running.set(group, (running.get(group) ?? 0) + 1);
+            most.set(group, Math.max(most.get(group) ?? 0, running.get(group)!));
+            await sleep(2 + Math.random() * 8);
+            running.set(group, running.get(group)! - 1);
+            done += 1;
+            await backend.complete(queue, leaseOf(d), null);
+          }),
+        );
+      }
+    };
+    // 4 connections × 5 claimers each: 20 claimers racing.
+    await Promise.all(connections.flatMap((backend, c) => Array.from({ length: 5 }, (_, i) => claimer(backend, c * 5 + i))));
+    expect(Object.fromEntries(most)).toEqual({ a: 2, b: 2, c: 2, wide: 3 });
+    const { groups: listed } = await connections[0]!.listGroups({ queue, cursor: null, limit: 10 });
+    expect(listed.filter((g) => g.queued + g.running > 0)).toEqual([]);
+  });
+
+  it('starts at most `max` of a group in any window of `perMs`, by the store clock', async (ctx) => {
+    groupBackend(ctx.skip);
+    const queue = uniqueQueue('rate');
+    const connections = [current(), ...(await Promise.all([open(), open()]))] as GroupBackend[];
+    await connections[0]!.setGroupLimits(queue, 'api', { rate: { max: 10, perMs: 1_000 } });
+    await enqueueAll(connections[0]!, [...groupJobs(queue, 'api', 40), ...groupJobs(queue, 'free', 5)]);
+    const starts: number[] = [];
+    const freeStarts: number[] = [];
+    const until = Date.now() + 2_600;
+    await Promise.all(
+      connections.map(async (backend, n) => {
+        while (Date.now() < until) {
+          const { deliveries } = await backend.claim({ queue, route: 'r', workerId: `w${n}`, limit: 3, leaseMs: 30_000 });
+          for (const d of deliveries) {
+            (d.group === 'api' ? starts : freeStarts).push(d.startedAt!);
+            await backend.complete(queue, leaseOf(d), null);
+          }
+          if (deliveries.length === 0) await sleep(10);
+        }
+      }),
+    );
+    starts.sort((x, y) => x - y);
+    // Any 11 consecutive starts span at least the window: no window of 1,000 ms holds 11.
+    for (let i = 0; i + 10 < starts.length; i += 1) expect(starts[i + 10]! - starts[i]!).toBeGreaterThanOrEqual(1_000);
+    // The limit let the rate through, not less: 2.6 s of claims start 21 to 30.
+    expect(starts.length).toBeGreaterThanOrEqual(21);
+    expect(starts.length).toBeLessThanOrEqual(30);
+    expect(freeStarts).toHaveLength(5);
+  });
+
+  it('takes turns: a group with 10 jobs queued after another with 10,000 starts within the next 40 claims', async (ctx) => {
+    const backend = groupBackend(ctx.skip);
+    const queue = uniqueQueue('fair');
+    await enqueueAll(backend, groupJobs(queue, 'big', 10_000));
+    const first = await backend.claim({ queue, route: 'r', workerId: 'w', limit: 5, leaseMs: 30_000 });
+    const small = groupJobs(queue, 'small', 10);
+    await backend.enqueue(small);
+    const claimed: ClaimedDelivery[] = [];
+    while (claimed.length < 40) claimed.push(...(await backend.claim({ queue, route: 'r', workerId: 'w', limit: 4, leaseMs: 30_000 })).deliveries);
+    const smallIds = new Set(small.map((j) => j.id));
+    expect(claimed.filter((d) => smallIds.has(d.jobId))).toHaveLength(10);
+    expect(first.deliveries.every((d) => d.group === 'big')).toBe(true);
+    // Within a group, priority then enqueue order as usual.
+    const urgent = groupJobs(queue, 'small', 1, { priority: 5 })[0]!;
+    await backend.enqueue([groupJobs(queue, 'small', 1)[0]!, urgent]);
+    const next = (await backend.claim({ queue, route: 'r', workerId: 'w', limit: 2, leaseMs: 30_000 })).deliveries;
+    expect(next.find((d) => d.group === 'small')?.jobId).toBe(urgent.id);
+  });
+
+  it('gives jobs without a group their own turn among the groups', async (ctx) => {
+    const backend = groupBackend(ctx.skip);
+    const queue = uniqueQueue('mixed');
+    await enqueueAll(backend, [...groupJobs(queue, null, 50), ...groupJobs(queue, 'g', 50)]);
+    const { deliveries } = await backend.claim({ queue, route: 'r', workerId: 'w', limit: 10, leaseMs: 30_000 });
+    expect(deliveries.filter((d) => d.group === 'g')).toHaveLength(5);
+    expect(deliveries.filter((d) => !d.group)).toHaveLength(5);
+  });
+
+  it('a rate-limited attempt is not charged and holds its group until its time, others run on', async (ctx) => {
+    const backend = groupBackend(ctx.skip);
+    const queue = uniqueQueue('hold');
+    const [first, second] = groupJobs(queue, 'api', 2, { options: { ...newJob(queue).options, attempts: 1 } });
+    const other = groupJobs(queue, 'other', 1)[0]!;
+    await backend.enqueue([first!, second!]);
+    const [claimed] = (await backend.claim({ queue, route: 'r', workerId: 'w', limit: 1, leaseMs: 30_000 })).deliveries;
+    expect(claimed!.jobId).toBe(first!.id);
+    const until = Date.now() + 600;
+    const error = new SkqError('INVALID_STATE', 'rate limited').toJSON();
+    expect(await backend.fail(queue, leaseOf(claimed!), { error, retryAt: until, rateLimited: { holdGroupUntil: until } })).toBe('retrying');
+    await backend.enqueue([other]);
+    const during = await backend.claim({ queue, route: 'r', workerId: 'w', limit: 5, leaseMs: 30_000 });
+    expect(during.deliveries.map((d) => d.jobId)).toEqual([other.id]);
+    expect(during.limited).toBe(true);
+    expect(during.nextRunAt).toBeGreaterThanOrEqual(until);
+    const { groups } = await backend.listGroups({ queue, cursor: null, limit: 10 });
+    expect(groups.find((g) => g.group === 'api')).toMatchObject({ queued: 2, running: 0, limitedUntil: until });
+    while (Date.now() < until) await sleep(until - Date.now());
+    const after = (await backend.claim({ queue, route: 'r', workerId: 'w', limit: 5, leaseMs: 30_000 })).deliveries;
+    expect(after.map((d) => d.jobId).sort()).toEqual([first!.id, second!.id].sort());
+    const retried = after.find((d) => d.jobId === first!.id)!;
+    // Claimed twice, with one attempt to its name: the rate-limited one was not charged.
+    expect(retried).toMatchObject({ attempts: 2, maxAttempts: 2 });
+  });
+
+  it('frees the place of an expired lease when recovery takes it back', async (ctx) => {
+    const backend = groupBackend(ctx.skip);
+    const queue = uniqueQueue('expire');
+    await backend.setGroupLimits(queue, 'g', { concurrency: 1 });
+    await backend.enqueue(groupJobs(queue, 'g', 2));
+    const first = (await backend.claim({ queue, route: 'r', workerId: 'dead', limit: 5, leaseMs: 50 })).deliveries;
+    expect(first).toHaveLength(1);
+    const blocked = await backend.claim({ queue, route: 'r', workerId: 'w', limit: 5, leaseMs: 30_000 });
+    expect(blocked.deliveries).toHaveLength(0);
+    expect(blocked.limited).toBe(true);
+    await sleep(80);
+    expect(await backend.recoverExpired(queue)).toBe(1);
+    const after = await backend.claim({ queue, route: 'r', workerId: 'w', limit: 5, leaseMs: 30_000 });
+    expect(after.deliveries).toHaveLength(1);
+  });
+
+  it('limits a route’s rate over grouped and ungrouped jobs; a change of limits applies to the next claim', async (ctx) => {
+    const backend = groupBackend(ctx.skip);
+    const queue = uniqueQueue('route');
+    await backend.setRouteLimits(queue, 'r', { rate: { max: 3, perMs: 60_000 } });
+    await enqueueAll(backend, [...groupJobs(queue, null, 5), ...groupJobs(queue, 'g', 5)]);
+    const first = await backend.claim({ queue, route: 'r', workerId: 'w', limit: 10, leaseMs: 30_000 });
+    expect(first.deliveries).toHaveLength(3);
+    expect(first.limited).toBe(true);
+    expect((await backend.claim({ queue, route: 'r', workerId: 'w', limit: 10, leaseMs: 30_000 })).deliveries).toHaveLength(0);
+    await backend.setRouteLimits(queue, 'r', null);
+    await backend.setGroupLimits(queue, 'g', { concurrency: 0 });
+    const rest = await backend.claim({ queue, route: 'r', workerId: 'w', limit: 10, leaseMs: 30_000 });
+    expect(rest.deliveries.every((d) => !d.group)).toBe(true);
+    expect(rest.limited).toBe(true);
+  });
+
+  it('lists groups in key order, a page at a time, with their counts and own limits', async (ctx) => {
+    const backend = groupBackend(ctx.skip);
+    const queue = uniqueQueue('list');
+    const [a] = groupJobs(queue, 'a', 1);
+    await backend.enqueue([...groupJobs(queue, 'b', 2), a!, ...groupJobs(queue, 'd', 1)]);
+    await backend.setGroupLimits(queue, 'c', { concurrency: 4 });
+    await backend.setGroupLimits(queue, '*', { concurrency: 1 });
+    await backend.claim({ queue, route: 'r', workerId: 'w', limit: 10, leaseMs: 30_000 });
+    const first = await backend.listGroups({ queue, cursor: null, limit: 2 });
+    expect(first.groups).toEqual([
+      { group: 'a', queued: 0, running: 1, limitedUntil: null, limits: null },
+      { group: 'b', queued: 1, running: 1, limitedUntil: null, limits: null },
+    ]);
+    const second = await backend.listGroups({ queue, cursor: first.cursor, limit: 2 });
+    expect(second.groups.map((g) => [g.group, g.limits])).toEqual([['c', { concurrency: 4 }], ['d', null]]);
+    expect((await backend.listGroups({ queue, cursor: second.cursor, limit: 2 })).groups).toEqual([]);
+    expect(await backend.getJob(queue, a!.id)).toMatchObject({ group: 'a' });
+  });
+}

@@ -1,0 +1,134 @@
+import type { RateLimit } from '@skq/core';
+import type { ClaimRequest } from '@skq/core/backend';
+import type { ClaimedRow } from '../rows.js';
+import { peekSeq, type SqliteStore } from './store.js';
+
+/** What a claim may take of one group now, by its limits (own, else the default `'*'`). */
+interface GroupRule {
+  concurrency: number | null;
+  rate: RateLimit | null;
+}
+
+/** What {@link claimByTurns} took and what held the rest back. */
+export interface TurnsOutcome {
+  taken: number;
+  /** The earliest instant something held back may be claimable: a hold or a rate window ending, a run time. */
+  nextRunAt: number | null;
+  /** Due work was held back by a limit: an ending delivery may free a place. */
+  limited: boolean;
+}
+
+/** A limits row of skq_limits. */
+interface LimitsRow {
+  concurrency: number | null;
+  rate_max: number | null;
+  rate_per_ms: number | null;
+}
+
+/**
+ * The claim of a route where grouped jobs wait, inside the claim's write transaction: fair turns.
+ * - Reads: the route's turns, least recently served first (the jobs without a group are the group
+ *   ''); for each group its limits (own, else `'*'`), its hold, its running count (the open index)
+ *   and, with a rate, its starts in the window; its next due row (priority, run time, enqueue order).
+ * - Writes: one row per turn to running (through `take`), the group's turn moved behind the others,
+ *   its start logged when it has a rate; the turn of a group found with nothing queued is dropped.
+ * - Returns: how many it took, and what held the rest back. Passes go on while a pass takes one,
+ *   up to `limit`: each group gets one delivery per pass.
+ */
+export function claimByTurns(s: SqliteStore, request: ClaimRequest, limit: number, now: number, take: (row: ClaimedRow) => void): TurnsOutcome {
+  const g = s.groupStmt;
+  const { queue, route } = request;
+  // The jobs without a group take turns only while some wait (their turn is kept, '' in the turns).
+  const ungrouped = g.anyUngroupedQueued.get(queue, route) !== undefined;
+  if (ungrouped) g.ungroupedTurn.run(queue, route);
+  const params = { queue, route, worker: request.workerId, now, lease_until: now + request.leaseMs, seq: 0, grp: '' };
+  const defaults = ruleOf(g.limitsOf.get(queue, 0, '*') as LimitsRow | undefined);
+  // Most queues set no group's own limits and hold no group: then no group is looked up for them.
+  const ownLimits = g.anyOwnGroupLimits.get(queue) !== undefined;
+  const holds = g.anyHold.get(queue, now) !== undefined;
+  const rules = new Map<string, GroupRule | null>();
+  const outcome: TurnsOutcome = { taken: 0, nextRunAt: null, limited: false };
+  const later = (at: number | null) => {
+    if (at !== null && at > now && (outcome.nextRunAt === null || at < outcome.nextRunAt)) outcome.nextRunAt = at;
+  };
+  let last = (g.lastTurn.get(queue, route) as { turn: number }).turn;
+
+  /** Takes the next due row of group `grp` if its limits allow; true when it took one. */
+  const takeFromGroup = (grp: string): boolean => {
+    let rule = ownLimits ? rules.get(grp) : defaults;
+    if (rule === undefined) rules.set(grp, (rule = ruleOf(g.limitsOf.get(queue, 0, grp) as LimitsRow | undefined) ?? defaults));
+    const held = holds ? (g.holdOf.get(queue, grp, now) as { until: number } | undefined) : undefined;
+    if (held) return blocked(held.until);
+    if (rule?.concurrency != null && (g.groupRunning.get(queue, grp) as { n: number }).n >= rule.concurrency) return blocked(null);
+    if (rule?.rate) {
+      const opensAt = windowOpensAt(s, 0, queue, grp, rule.rate, now);
+      if (opensAt !== null) return blocked(opensAt);
+    }
+    params.grp = grp;
+    params.seq = peekSeq(s);
+    const row = g.claimInGroup.get(params) as ClaimedRow | undefined;
+    if (!row) {
+      const next = (g.groupNextRunAt.get(params) as { run_at: number | null }).run_at;
+      if (next === null) g.dropTurn.run(queue, route, grp);
+      else later(next);
+      return false;
+    }
+    take(row);
+    if (rule?.rate) g.addStart.run(queue, 0, grp, now);
+    return true;
+  };
+  /** Held back by a limit; `until`, when known, is when it may let one through. */
+  const blocked = (until: number | null): false => {
+    outcome.limited = true;
+    later(until);
+    return false;
+  };
+  const takeUngrouped = (): boolean => {
+    params.seq = peekSeq(s);
+    const row = g.claimUngrouped.get(params) as ClaimedRow | undefined;
+    if (!row) return false;
+    take(row);
+    return true;
+  };
+
+  while (outcome.taken < limit) {
+    // One pass: every group that had its turn before the pass began, in turn order.
+    const passLast = last;
+    let position = { turn: -1, grp: '' };
+    let takenInPass = 0;
+    pass: for (;;) {
+      // A page of what is left to take and one more (a row read costs about as much as a claim's own
+      // statement): most groups on it let one through.
+      const page = Math.min(64, limit - outcome.taken + 1);
+      const turns = g.turnsAfter.all({ queue, route, turn: position.turn, grp: position.grp, last: passLast, page }) as { grp: string; turn: number }[];
+      if (turns.length === 0) break;
+      for (const turn of turns) {
+        position = turn;
+        if (!(turn.grp === '' ? ungrouped && takeUngrouped() : takeFromGroup(turn.grp))) continue;
+        g.setTurn.run((last += 1), queue, route, turn.grp);
+        takenInPass += 1;
+        outcome.taken += 1;
+        if (outcome.taken >= limit) break pass;
+      }
+    }
+    if (takenInPass === 0) break;
+  }
+  return outcome;
+}
+
+/**
+ * When a rate window lets one more start through: null when it does now, else the instant its
+ * oldest start leaves the window. Drops the key's starts that left it.
+ */
+export function windowOpensAt(s: SqliteStore, scope: 0 | 1, queue: string, key: string, rate: RateLimit, now: number): number | null {
+  const since = now - rate.perMs;
+  s.groupStmt.dropStartsOf.run(queue, scope, key, since);
+  const window = s.groupStmt.startsSince.get(queue, scope, key, since) as { n: number; oldest: number | null };
+  return window.n < rate.max ? null : window.oldest! + rate.perMs;
+}
+
+/** The rule of a limits row; null when there is none. */
+export function ruleOf(row: LimitsRow | undefined): GroupRule | null {
+  if (!row) return null;
+  return { concurrency: row.concurrency, rate: row.rate_max === null || row.rate_per_ms === null ? null : { max: row.rate_max, perMs: row.rate_per_ms } };
+}

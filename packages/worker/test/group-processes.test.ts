@@ -1,0 +1,103 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { afterAll, describe, expect, it } from 'vitest';
+import { SkunkQueue } from '@skq/core';
+import { eventually, uniqueQueue } from '@skq/testing';
+
+// Groups across processes, as a user runs them: 4 worker processes of concurrency 20 on one store,
+// the limits checked from the handlers' own records of when they started and ended.
+
+const REPO = fileURLToPath(new URL('../../../', import.meta.url));
+const WORKER = fileURLToPath(new URL('./fixtures/group-worker.ts', import.meta.url));
+const dir = mkdtempSync(join(tmpdir(), 'skq-groups-proc-'));
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+type Run = { group: string; start: number; end: number };
+
+function startWorker(url: string, queue: string): Promise<{ child: ChildProcess; records: Promise<Run[]> }> {
+  const child = spawn(process.execPath, ['--conditions=skq-source', '--import', 'tsx', WORKER, url, queue, '20'], { cwd: REPO, stdio: ['ignore', 'pipe', 'pipe'] });
+  let out = '';
+  let err = '';
+  child.stderr!.on('data', (chunk) => (err += chunk));
+  const records = new Promise<Run[]>((resolve, reject) => {
+    child.on('exit', (code) => {
+      const last = out.trim().split('\n').at(-1) ?? '';
+      if (code === 0 && last.startsWith('[')) resolve(JSON.parse(last) as Run[]);
+      else reject(new Error(`worker process exited (${code}): ${out}${err}`));
+    });
+  });
+  return new Promise((resolve, reject) => {
+    child.stdout!.on('data', (chunk) => {
+      out += chunk;
+      if (out.includes('running')) resolve({ child, records });
+    });
+    records.catch(reject);
+  });
+}
+
+/**
+ * Runs `jobs` ([group, ms] each) through 4 worker processes, once `setLimits` has set the limits;
+ * returns the handlers' records, and when the store says each job of `startsOf` started (its clock).
+ */
+async function throughFourWorkers(url: string, setLimits: (queue: SkunkQueue) => Promise<void>, jobs: [string, number][], startsOf?: string): Promise<{ runs: Run[]; starts: number[] }> {
+  const queue = new SkunkQueue(uniqueQueue('groups'), { backend: url });
+  const job = queue.job({ name: 'limited', routes: ['r'], group: (group: string) => group }, async (_group: string, _ms: number) => undefined);
+  await setLimits(queue);
+  const workers = await Promise.all([1, 2, 3, 4].map(() => startWorker(url, queue.name)));
+  try {
+    for (let i = 0; i < jobs.length; i += 100) await queue.pushMany(jobs.slice(i, i + 100).map(([group, ms]) => job.with(group, ms)));
+    await eventually(async () => (await queue.counts()).r?.succeeded === jobs.length, `${jobs.length} jobs done`, 60_000);
+  } finally {
+    for (const { child } of workers) child.kill('SIGTERM');
+  }
+  const runs = (await Promise.all(workers.map((w) => w.records))).flat();
+  const starts: number[] = [];
+  for (let page = await queue.list({ limit: 500 }); ; page = await queue.list({ limit: 500, cursor: page.nextCursor! })) {
+    for (const record of page.jobs) if (record.group === startsOf) starts.push(record.startedAt!);
+    if (!page.nextCursor) break;
+  }
+  await queue.close();
+  return { runs, starts: starts.sort((a, b) => a - b) };
+}
+
+/** The most runs of each group at one moment, from their start and end records. */
+function mostAtOnce(runs: Run[]): Record<string, number> {
+  const most: Record<string, number> = {};
+  const byGroup = new Map<string, Run[]>();
+  for (const run of runs) byGroup.set(run.group, [...(byGroup.get(run.group) ?? []), run]);
+  for (const [group, list] of byGroup) {
+    // Ends before starts at one instant: a place freed is taken after.
+    const edges = list.flatMap((r) => [[r.start, 1] as const, [r.end, -1] as const]).sort((a, b) => a[0] - b[0] || a[1] - b[1]);
+    let now = 0;
+    for (const [, step] of edges) most[group] = Math.max(most[group] ?? 0, (now += step));
+  }
+  return most;
+}
+
+function groupCases(name: string, url: () => string) {
+  it(`${name}: 4 worker processes × concurrency 20 never run more of a group than its limit of 2`, async () => {
+    const groups = Array.from({ length: 8 }, (_, i) => `tenant-${i}`);
+    const jobs = groups.flatMap((g) => Array.from({ length: 25 }, (): [string, number] => [g, 5 + Math.floor(Math.random() * 15)]));
+    const { runs } = await throughFourWorkers(url(), (queue) => queue.setGroupLimits('*', { concurrency: 2 }), jobs);
+    expect(runs).toHaveLength(jobs.length);
+    expect(mostAtOnce(runs)).toEqual(Object.fromEntries(groups.map((g) => [g, 2])));
+  }, 90_000);
+
+  it(`${name}: 4 worker processes × concurrency 20 start at most 10 of a group in any 1,000 ms, by the store's clock`, async () => {
+    const jobs = [...Array.from({ length: 32 }, (): [string, number] => ['api', 1]), ...Array.from({ length: 40 }, (): [string, number] => ['free', 1])];
+    const { runs, starts } = await throughFourWorkers(url(), (queue) => queue.setGroupLimits('api', { rate: { max: 10, perMs: 1_000 } }), jobs, 'api');
+    expect(runs).toHaveLength(jobs.length);
+    // Starts by the store's clock, as the limit counts them.
+    expect(starts).toHaveLength(32);
+    // Any 11 starts in a row span at least 1,000 ms; the last of 32 comes after 3 windows.
+    for (let i = 0; i + 10 < starts.length; i += 1) expect(starts[i + 10]! - starts[i]!).toBeGreaterThanOrEqual(1_000);
+    expect(starts.at(-1)! - starts[0]!).toBeGreaterThanOrEqual(3_000);
+  }, 90_000);
+}
+
+describe('groups across worker processes', () => {
+  groupCases('sqlite', () => `sqlite:${join(dir, 'groups.db')}`);
+});
