@@ -90,7 +90,10 @@ export function groupContract(current: () => StorageBackend, open: () => Promise
     };
     // 4 connections × 5 claimers each: 20 claimers racing.
     await Promise.all(connections.flatMap((backend, c) => Array.from({ length: 5 }, (_, i) => claimer(backend, c * 5 + i))));
-    expect(Object.fromEntries(most)).toEqual({ a: 2, b: 2, c: 2, wide: 3 });
+    // Never beyond the limit, and the limit of 2 was reached (3 may be: claims that find a group held by another pass it by).
+    expect({ a: most.get('a'), b: most.get('b'), c: most.get('c') }).toEqual({ a: 2, b: 2, c: 2 });
+    expect(most.get('wide')).toBeGreaterThanOrEqual(2);
+    expect(most.get('wide')).toBeLessThanOrEqual(3);
     const { groups: listed } = await connections[0]!.listGroups({ queue, cursor: null, limit: 10 });
     expect(listed.filter((g) => g.queued + g.running > 0)).toEqual([]);
   });

@@ -1,5 +1,5 @@
 import pg from 'pg';
-import { SkqError, type JobEvent, type JobRecord, type Logger, type LogLine, type ScheduleRecord, type StateCounts, type WorkerInfo } from '@skq/core';
+import { SkqError, type GroupLimits, type GroupPage, type JobEvent, type JobRecord, type Logger, type LogLine, type RouteLimits, type ScheduleRecord, type StateCounts, type WorkerInfo } from '@skq/core';
 import {
   retentionRule,
   type CallRecord,
@@ -9,6 +9,7 @@ import {
   type EnqueueOptions,
   type EnqueueResult,
   type FailRequest,
+  type GroupListQuery,
   type JobEventListener,
   type LeaseToken,
   type NewJob,
@@ -25,6 +26,7 @@ import {
 } from '@skq/core/backend';
 import { EventChannel } from './event-channel.js';
 import { claim, failUnreadable } from './operations/claim.js';
+import { getGroupLimits, getRouteLimits, listGroups, setGroupLimits, setRouteLimits } from './operations/groups.js';
 import { enqueue, isOneStatement } from './operations/enqueue.js';
 import { cancel, removeJobs, reschedule, retryJob } from './operations/job-control.js';
 import { throughput } from './operations/job-endings.js';
@@ -71,6 +73,7 @@ export class PostgresBackend implements StorageBackend {
     durable: true,
     listing: 'by-state',
     transactionalEnqueue: true,
+    groups: true,
   };
   private closed = false;
 
@@ -231,6 +234,26 @@ export class PostgresBackend implements StorageBackend {
 
   async listCallRecords(queue: string, query: CallRecordQuery): Promise<CallRecord[]> {
     return this.read('listCallRecords', (t) => listCallRecords(t, queue, query));
+  }
+
+  async setGroupLimits(queue: string, group: string, limits: GroupLimits | null): Promise<void> {
+    await this.write('setGroupLimits', (t) => setGroupLimits(t, queue, group, limits), { oneStatement: true });
+  }
+
+  async getGroupLimits(queue: string, group: string): Promise<GroupLimits | null> {
+    return this.read('getGroupLimits', (t) => getGroupLimits(t, queue, group));
+  }
+
+  async setRouteLimits(queue: string, route: string, limits: RouteLimits | null): Promise<void> {
+    await this.write('setRouteLimits', (t) => setRouteLimits(t, queue, route, limits), { oneStatement: true });
+  }
+
+  async getRouteLimits(queue: string, route: string): Promise<RouteLimits | null> {
+    return this.read('getRouteLimits', (t) => getRouteLimits(t, queue, route));
+  }
+
+  async listGroups(query: GroupListQuery): Promise<GroupPage> {
+    return this.read('listGroups', (t) => listGroups(t, query));
   }
 
   async countByState(queue: string): Promise<StateCounts> {

@@ -34,11 +34,14 @@ export interface ClaimedRow {
   args: string;
   options: string | null;
   fanout: number | null;
+  grp: string | null;
+  /** When the claim stamped it, where the claim says (by the server's clock, where a rate counts starts). */
+  started_at?: number | null;
 }
 
 /** What the claim set on the row itself, with the claimed row: a running delivery for the worker. Throws when its stored args cannot be read. */
 export function toClaimed(row: ClaimedRow, claim: { queue: string; route: string; workerId: string; now: number; leaseUntil: number }): ClaimedDelivery {
-  return {
+  const claimed: ClaimedDelivery = {
     id: `${row.id}.${row.dix}`,
     jobId: row.id,
     queue: claim.queue,
@@ -52,7 +55,7 @@ export function toClaimed(row: ClaimedRow, claim: { queue: string; route: string
     recoveries: row.recoveries,
     workerId: claim.workerId,
     leaseUntil: claim.leaseUntil,
-    startedAt: claim.now,
+    startedAt: row.started_at ?? claim.now,
     finishedAt: row.finished_at,
     result: null,
     error: json(row.outcome) as Delivery['error'],
@@ -62,4 +65,6 @@ export function toClaimed(row: ClaimedRow, claim: { queue: string; route: string
     args: claimableArgs(row.args),
     options: runOptionsOf(row.options),
   };
+  if (row.grp !== null) claimed.group = row.grp;
+  return claimed;
 }

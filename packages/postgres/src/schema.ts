@@ -1,5 +1,7 @@
+import { CLAIM_BY_TURNS_SQL } from './claim-by-turns.js';
+
 /**
- * The PostgreSQL schema, version 3 (version 1 and what changed since), in its own PostgreSQL schema (`skunq` unless configured; written
+ * The PostgreSQL schema, version 4 (version 1 and what changed since), in its own PostgreSQL schema (`skunq` unless configured; written
  * `{s}` here and quoted when the statements are made, see `sql-text.ts`).
  *
  * One row per delivery, carrying its job: a direct job with one route (the common case) is one row,
@@ -16,7 +18,7 @@
  *
  * Times are epoch milliseconds (bigint); states and flags are small integers.
  */
-export const SCHEMA_VERSION = 3;
+export const SCHEMA_VERSION = 4;
 
 /** Delivery states as stored. */
 export { RELATIONAL_STATE_CODE as STATE_CODE, RELATIONAL_STATE_NAME as STATE_NAME } from '@skq/core/backend';
@@ -92,6 +94,71 @@ CREATE INDEX jobs_running ON {s}.jobs (queue, lease_until, k) WHERE state = 1;
 CREATE INDEX jobs_ended ON {s}.jobs (queue, ended_bad, ended_at, k) WHERE ended_at IS NOT NULL;
 CREATE INDEX jobs_dedupe ON {s}.jobs (queue, dedupe_key) WHERE dedupe_key IS NOT NULL AND ended_at IS NULL;
 CREATE INDEX jobs_addressed ON {s}.jobs (queue, target_worker) WHERE target_worker IS NOT NULL AND state = 0;
+`;
+
+/**
+ * Version 4: groups. A job's group (`grp`); the queued index holds the jobs without a group, and two
+ * partial indexes the grouped ones (queued, per route and group in claim order; running, per group).
+ * Limits are rows of `limits` (scope 0: a group, '*' the default; scope 1: a route); `group_turns`
+ * holds, per route, each group that may have queued work with the turn it was last served (a number
+ * of `group_turn_numbers`; the jobs without a group are the group ''), which a trigger adds whenever
+ * one of the group's rows becomes queued, taking a shared lock on the group's membership so that a
+ * claim never drops the turn of a group whose queued row is not yet committed; `starts` logs the
+ * starts a rate window counts, for keys with a rate only; `group_holds` keeps the groups a
+ * RateLimited holds. The claim of grouped or limited routes is the function `claim_by_turns`
+ * (`claim-by-turns.ts`). Adding the column rewrites nothing; the queued index is made again.
+ */
+export const SCHEMA_V4_SQL = `
+ALTER TABLE {s}.jobs ADD COLUMN grp text;
+DROP INDEX {s}.jobs_queued;
+CREATE INDEX jobs_queued ON {s}.jobs (queue, route, priority DESC, run_at, k) WITH (fillfactor = 100) WHERE state = 0 AND grp IS NULL;
+CREATE INDEX jobs_group_queued ON {s}.jobs (queue, route, grp, priority DESC, run_at, k) WHERE state = 0 AND grp IS NOT NULL;
+CREATE INDEX jobs_group_running ON {s}.jobs (queue, grp) WHERE state = 1 AND grp IS NOT NULL;
+CREATE TABLE {s}.limits (
+  queue       text NOT NULL,
+  scope       smallint NOT NULL,
+  key         text NOT NULL,
+  concurrency integer,
+  rate_max    integer,
+  rate_per_ms bigint,
+  PRIMARY KEY (queue, scope, key)
+);
+CREATE SEQUENCE {s}.group_turn_numbers;
+CREATE TABLE {s}.group_turns (
+  queue text NOT NULL,
+  route text NOT NULL,
+  grp   text NOT NULL,
+  turn  bigint NOT NULL,
+  PRIMARY KEY (queue, route, grp)
+);
+CREATE INDEX group_turns_order ON {s}.group_turns (queue, route, turn, grp);
+CREATE INDEX group_turns_by_group ON {s}.group_turns (queue, grp);
+CREATE TABLE {s}.group_holds (
+  queue text NOT NULL,
+  grp   text NOT NULL,
+  until bigint NOT NULL,
+  PRIMARY KEY (queue, grp)
+);
+CREATE TABLE {s}.starts (
+  queue text NOT NULL,
+  scope smallint NOT NULL,
+  key   text NOT NULL,
+  at    bigint NOT NULL
+);
+CREATE INDEX starts_by_key ON {s}.starts (queue, scope, key, at);
+CREATE FUNCTION {s}.group_turn() RETURNS trigger LANGUAGE plpgsql AS $fn$
+BEGIN
+  PERFORM pg_advisory_xact_lock_shared(hashtextextended(NEW.queue || chr(31) || NEW.grp, 26));
+  INSERT INTO {s}.group_turns (queue, route, grp, turn) VALUES (NEW.queue, NEW.route, NEW.grp, nextval('{s}.group_turn_numbers'))
+    ON CONFLICT DO NOTHING;
+  RETURN NULL;
+END
+$fn$;
+CREATE TRIGGER jobs_group_turn_on_insert AFTER INSERT ON {s}.jobs
+  FOR EACH ROW WHEN (NEW.grp IS NOT NULL AND NEW.state = 0) EXECUTE FUNCTION {s}.group_turn();
+CREATE TRIGGER jobs_group_turn_on_requeue AFTER UPDATE OF state ON {s}.jobs
+  FOR EACH ROW WHEN (NEW.grp IS NOT NULL AND NEW.state = 0 AND OLD.state <> 0) EXECUTE FUNCTION {s}.group_turn();
+${CLAIM_BY_TURNS_SQL}
 `;
 
 /** Version 1, created in an empty schema under the migration lock (`schema-migration.ts`). */

@@ -4,15 +4,16 @@ import { WHOLE_QUEUE } from '@skq/core/backend';
 export const DELIVERY_COLUMNS =
   'id, dix, queue, route, target_worker, state, priority, run_at, attempts, max_attempts, recoveries, worker_id, lease_until, started_at, finished_at, outcome, progress, cancel_requested';
 /** A job's header, as each of its rows repeats it (the dedupe key only on its first). */
-const HEADER_COLUMNS = 'name, args, routes, broadcast, fanout, created_at, options, dedupe_key';
+const HEADER_COLUMNS = 'name, args, routes, broadcast, fanout, created_at, options, dedupe_key, grp';
 /** What a lease holder's write reads back to check the lease and record the end. */
-const LEASE_COLUMNS = 'queue, route, state, worker_id, attempts, recoveries, cancel_requested, fanout, options';
+const LEASE_COLUMNS = 'queue, route, state, worker_id, attempts, recoveries, cancel_requested, fanout, options, grp';
 
 /** The columns a new row is inserted with, each an array parameter of {@link SQL.insertRows}, in this order. */
 export const INSERT_COLUMNS = [
   ['id', 'text'], ['dix', 'int'], ['queue', 'text'], ['route', 'text'], ['target_worker', 'text'], ['name', 'text'], ['args', 'text'],
   ['routes', 'text'], ['broadcast', 'boolean'], ['fanout', 'int'], ['priority', 'int'], ['created_at', 'bigint'], ['options', 'text'],
   ['dedupe_key', 'text'], ['state', 'smallint'], ['run_at', 'bigint'], ['max_attempts', 'int'], ['ended_at', 'bigint'], ['ended_bad', 'boolean'],
+  ['grp', 'text'],
 ] as const;
 
 /**
@@ -56,12 +57,15 @@ export const SQL = {
   // priorities (a loose index scan), then per priority its due rows in run_at order, skipping rows
   // another transaction holds; their started events; when fewer than the limit were taken, the next run
   // time. One row answers even when nothing was claimed: it says whether paused, and the next run time.
+  // A route where grouped jobs wait, or with limits, is claimed by turns instead (`by_turns`, see claim-by-turns.ts).
   claim: `WITH RECURSIVE paused AS (
-      SELECT EXISTS (SELECT 1 FROM {s}.paused WHERE queue = $1 AND route IN ($2, '${WHOLE_QUEUE}')) AS yes),
+      SELECT EXISTS (SELECT 1 FROM {s}.paused WHERE queue = $1 AND route IN ($2, '${WHOLE_QUEUE}')) AS yes,
+        EXISTS (SELECT 1 FROM {s}.group_turns WHERE queue = $1 AND route = $2 AND grp <> '')
+          OR EXISTS (SELECT 1 FROM {s}.limits WHERE queue = $1 AND scope = 1 AND key = $2) AS by_turns),
     p(priority) AS (
-      SELECT MAX(priority) FROM {s}.jobs WHERE queue = $1 AND route = $2 AND state = 0 AND NOT (SELECT yes FROM paused)
+      SELECT MAX(priority) FROM {s}.jobs WHERE queue = $1 AND route = $2 AND state = 0 AND grp IS NULL AND NOT (SELECT yes OR by_turns FROM paused)
       UNION ALL
-      SELECT (SELECT MAX(priority) FROM {s}.jobs WHERE queue = $1 AND route = $2 AND state = 0 AND priority < p.priority)
+      SELECT (SELECT MAX(priority) FROM {s}.jobs WHERE queue = $1 AND route = $2 AND state = 0 AND grp IS NULL AND priority < p.priority)
       FROM p WHERE p.priority IS NOT NULL),
     -- Per priority, its due rows in run_at order, locked as the index scan finds them, skipping rows
     -- other claims hold (so a claim next to another still finds as many as are free), then the best
@@ -70,7 +74,7 @@ export const SQL = {
     due AS (
       SELECT d.tid FROM p CROSS JOIN LATERAL (
         SELECT ctid AS tid, k, run_at FROM {s}.jobs
-        WHERE queue = $1 AND route = $2 AND state = 0 AND priority = p.priority AND run_at <= $3
+        WHERE queue = $1 AND route = $2 AND state = 0 AND grp IS NULL AND priority = p.priority AND run_at <= $3
           AND (target_worker IS NULL OR target_worker = $4)
         ORDER BY run_at, k LIMIT $5 FOR UPDATE SKIP LOCKED) d
       WHERE p.priority IS NOT NULL
@@ -79,15 +83,26 @@ export const SQL = {
       UPDATE {s}.jobs j SET state = 1, worker_id = $4, lease_until = $6, attempts = j.attempts + 1, started_at = $3, cancel_requested = NULL
       FROM due WHERE j.ctid = due.tid
       RETURNING j.k, j.id, j.dix, j.target_worker, j.priority, j.run_at, j.attempts, j.max_attempts, j.recoveries, j.finished_at, j.outcome,
-        j.progress, j.cancel_requested, j.name, j.args, j.options, j.fanout),
+        j.progress, j.cancel_requested, j.name, j.args, j.options, j.fanout, j.grp),
     ${published('started', 'claimed', '$1::text', '$2::text', '$4::text', '$3::bigint', '$7')},
     -- Only when fewer than the limit were claimed: the earliest future run time this worker could claim.
     later AS (
       SELECT CASE WHEN (SELECT COUNT(*) FROM claimed) < $5 THEN (
         SELECT MIN(run_at) FROM {s}.jobs
-        WHERE queue = $1 AND route = $2 AND state = 0 AND run_at > $3 AND (target_worker IS NULL OR target_worker = $4)) END AS run_at)
-    SELECT (SELECT yes FROM paused) AS paused, (SELECT COUNT(*) FROM published) AS notified, (SELECT run_at FROM later) AS next_run_at, claimed.*
+        WHERE queue = $1 AND route = $2 AND state = 0 AND grp IS NULL AND run_at > $3 AND (target_worker IS NULL OR target_worker = $4)) END AS run_at)
+    SELECT (SELECT yes FROM paused) AS paused, (SELECT by_turns AND NOT yes FROM paused) AS by_turns, (SELECT COUNT(*) FROM published) AS notified,
+      (SELECT run_at FROM later) AS next_run_at, claimed.*
     FROM (SELECT 1) AS one LEFT JOIN claimed ON true`,
+
+  // The claim of a route by turns (claim-by-turns.ts), with the started events of what it took.
+  claimByTurns: `WITH answer AS MATERIALIZED (SELECT * FROM {s}.claim_by_turns($1, $2, $4, $3, $5, $6)),
+    claimed AS (SELECT * FROM answer WHERE id IS NOT NULL),
+    ${published('started', 'claimed', '$1::text', '$2::text', '$4::text', '$3::bigint', '$7')}
+    SELECT (SELECT COUNT(*) FROM published) AS notified,
+      EXISTS (SELECT 1 FROM {s}.group_turns WHERE queue = $1 AND route = $2 AND grp <> '')
+        OR EXISTS (SELECT 1 FROM {s}.limits WHERE queue = $1 AND scope = 1 AND key = $2) AS by_turns,
+      answer.* FROM answer`,
+  isPaused: `SELECT 1 FROM {s}.paused WHERE queue = $1 AND route IN ($2, '${WHOLE_QUEUE}')`,
 
   // A lease holder's writes: the lease check is in each statement.
   leaseOf: `SELECT ${LEASE_COLUMNS} FROM {s}.jobs WHERE id = $1 AND dix = $2 FOR UPDATE`,
@@ -117,6 +132,10 @@ export const SQL = {
       ended_at = CASE WHEN fanout IS NULL THEN $4::bigint END, ended_bad = CASE WHEN fanout IS NULL THEN true END
     WHERE id = $1 AND dix = $2`,
   requeue: 'UPDATE {s}.jobs SET state = 0, run_at = $3, lease_until = NULL, outcome = $4 WHERE id = $1 AND dix = $2',
+  // A rate-limited attempt goes back uncharged: its cap grows by the attempt it used.
+  requeueUncharged: 'UPDATE {s}.jobs SET state = 0, run_at = $3, lease_until = NULL, outcome = $4, max_attempts = max_attempts + 1 WHERE id = $1 AND dix = $2',
+  hold: `INSERT INTO {s}.group_holds (queue, grp, until) VALUES ($1, $2, $3)
+    ON CONFLICT (queue, grp) DO UPDATE SET until = GREATEST({s}.group_holds.until, excluded.until)`,
   // Lease renewals, many in one statement, each under its own lease.
   extendMany: `UPDATE {s}.jobs j SET lease_until = $1
     FROM unnest($2::text[], $3::int[], $4::text[], $5::int[]) AS c(id, dix, worker, attempt)
@@ -197,6 +216,36 @@ export const SQL = {
   listEnded: `SELECT k, id, ended_at FROM {s}.jobs WHERE queue = $1 AND ended_bad = $2 AND ended_at IS NOT NULL
       AND ($3::bigint IS NULL OR (ended_at, k) < ($3, $4::bigint))
     ORDER BY ended_at DESC, k DESC LIMIT $5`,
+
+  // Groups and limits (scope 0: a group, '*' the default; scope 1: a route).
+  limitsOf: 'SELECT concurrency, rate_max, rate_per_ms FROM {s}.limits WHERE queue = $1 AND scope = $2 AND key = $3',
+  setLimits: `INSERT INTO {s}.limits (queue, scope, key, concurrency, rate_max, rate_per_ms) VALUES ($1, $2, $3, $4, $5, $6)
+    ON CONFLICT (queue, scope, key) DO UPDATE SET concurrency = excluded.concurrency, rate_max = excluded.rate_max, rate_per_ms = excluded.rate_per_ms`,
+  deleteLimits: 'DELETE FROM {s}.limits WHERE queue = $1 AND scope = $2 AND key = $3',
+  // A page of groups in key order after a cursor: those with queued rows (their turns), running rows, own limits or a hold; each with its counts.
+  groupsAfter: `WITH RECURSIVE running(grp) AS (
+      SELECT MIN(grp) FROM {s}.jobs WHERE queue = $1 AND state = 1 AND grp IS NOT NULL AND grp > $2
+      UNION ALL
+      SELECT (SELECT MIN(grp) FROM {s}.jobs WHERE queue = $1 AND state = 1 AND grp IS NOT NULL AND grp > r.grp) FROM running r WHERE r.grp IS NOT NULL),
+    keys AS (
+      SELECT grp FROM (SELECT grp FROM running WHERE grp IS NOT NULL LIMIT $3) r
+      UNION SELECT grp FROM {s}.group_turns WHERE queue = $1 AND grp > $2 AND grp <> ''
+      UNION SELECT key FROM {s}.limits WHERE queue = $1 AND scope = 0 AND key <> '*' AND key > $2
+      UNION SELECT grp FROM {s}.group_holds WHERE queue = $1 AND grp > $2 AND until > $4),
+    page AS (SELECT grp FROM keys ORDER BY grp LIMIT $3)
+    SELECT p.grp,
+      (SELECT COUNT(*) FROM {s}.jobs j WHERE j.queue = $1 AND j.route IN (SELECT t.route FROM {s}.group_turns t WHERE t.queue = $1 AND t.grp = p.grp)
+        AND j.grp = p.grp AND j.state = 0)::int AS queued,
+      (SELECT COUNT(*) FROM {s}.jobs j WHERE j.queue = $1 AND j.grp = p.grp AND j.state = 1)::int AS running,
+      (SELECT until FROM {s}.group_holds h WHERE h.queue = $1 AND h.grp = p.grp AND h.until > $4) AS held_until,
+      l.concurrency, l.rate_max, l.rate_per_ms
+    FROM page p LEFT JOIN {s}.limits l ON l.queue = $1 AND l.scope = 0 AND l.key = p.grp
+    ORDER BY p.grp`,
+  // What no window or hold needs any more: starts older than the queue's longest rate (the server's clock), holds that ended.
+  dropEndedLimits: `WITH starts AS (
+      DELETE FROM {s}.starts WHERE queue = $1
+        AND at <= (extract(epoch FROM clock_timestamp()) * 1000)::bigint - COALESCE((SELECT MAX(rate_per_ms) FROM {s}.limits WHERE queue = $1), 0))
+    DELETE FROM {s}.group_holds WHERE queue = $1 AND until <= $2`,
 
   // Pauses, logs, call records.
   pause: 'INSERT INTO {s}.paused (queue, route, since) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING',

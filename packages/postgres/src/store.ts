@@ -38,6 +38,8 @@ export interface PgStore {
   readonly listedQueues: Set<string>;
   /** Throughput counts written by this process: every thousandth also deletes counts past the window. */
   throughputWrites: number;
+  /** Routes (`queue\0route`) whose last claim went by turns (groups or limits): the next goes so at once. */
+  readonly byTurns: Set<string>;
 }
 
 /** One transaction: its connection, and what it leaves for its commit. */
@@ -76,6 +78,7 @@ export function newStore(pool: pg.Pool, schema: string, prepare: boolean, defaul
     stripe: Math.floor(Math.random() * stripes),
     listedQueues: new Set(),
     throughputWrites: 0,
+    byTurns: new Set(),
   };
 }
 

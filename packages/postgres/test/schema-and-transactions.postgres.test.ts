@@ -25,7 +25,7 @@ describe.skipIf(missing)(`postgres schema and transactional enqueue ${missing ??
   it('creates a new schema once when processes connect at the same moment', async () => {
     const backends = await Promise.all(Array.from({ length: 4 }, () => PostgresBackend.connect({ url: server.url, schema: 'racing', logger: false })));
     const { rows } = await admin.query(`SELECT value FROM racing.meta WHERE key = 'schema_version'`);
-    expect(rows).toEqual([{ value: '3' }]);
+    expect(rows).toEqual([{ value: '4' }]);
     // Each backend can use it: a job enqueued by one is claimed by another.
     const queue = uniqueQueue('racing');
     const [stored] = await backends[0]!.enqueue([newJob(queue, { routes: ['r'] })]);
@@ -34,7 +34,7 @@ describe.skipIf(missing)(`postgres schema and transactional enqueue ${missing ??
     await Promise.all(backends.map((b) => b.close()));
   });
 
-  it('migrates a schema of version 1 in place (through versions 2 and 3), keeping its jobs and their order', async () => {
+  it('migrates a schema of version 1 in place (through versions 2, 3 and 4), keeping its jobs and their order, and groups work after', async () => {
     // Version 1 as the first release made it, with a queued job and a succeeded one.
     await admin.query('CREATE SCHEMA v1');
     await admin.query(SCHEMA_V1_SQL.replaceAll('{s}', 'v1'));
@@ -44,7 +44,7 @@ describe.skipIf(missing)(`postgres schema and transactional enqueue ${missing ??
     await admin.query(insert, ['waiting', 0, 0, null, null, null, null]);
     await admin.query(insert, ['done', 2, 1, 2, '"ok"', 2, false]);
     const backend = await PostgresBackend.connect({ url: server.url, schema: 'v1', logger: false });
-    expect((await admin.query(`SELECT value FROM v1.meta WHERE key = 'schema_version'`)).rows).toEqual([{ value: '3' }]);
+    expect((await admin.query(`SELECT value FROM v1.meta WHERE key = 'schema_version'`)).rows).toEqual([{ value: '4' }]);
     const key = await admin.query(`SELECT pg_get_indexdef(indexrelid) AS def FROM pg_index WHERE indrelid = 'v1.jobs'::regclass AND indisprimary`);
     expect(key.rows[0].def).toContain('(id, dix)');
     expect(await backend.getJob('old', 'done')).toMatchObject({ state: 'succeeded', deliveries: [{ result: 'ok' }] });
@@ -55,6 +55,12 @@ describe.skipIf(missing)(`postgres schema and transactional enqueue ${missing ??
     expect(deliveries.map((d) => d.jobId)).toEqual(['waiting']);
     await backend.complete('old', { deliveryId: deliveries[0]!.id, workerId: 'w', attempt: 1 }, 'new');
     expect(await backend.getJob('old', 'waiting')).toMatchObject({ state: 'succeeded', deliveries: [{ result: 'new' }] });
+    // Version 4: grouped jobs take turns with the old ones, under their limits.
+    await backend.setGroupLimits('old', 'g', { concurrency: 1 });
+    await backend.enqueue([newJob('old', { id: 'g1', group: 'g' }), newJob('old', { id: 'g2', group: 'g' })]);
+    const turns = await backend.claim({ queue: 'old', route: 'r', workerId: 'w', limit: 5, leaseMs: 10_000 });
+    expect(turns.deliveries.map((d) => d.jobId).sort()).toEqual(['after', 'g1']);
+    expect(turns.limited).toBe(true);
     await backend.close();
   });
 

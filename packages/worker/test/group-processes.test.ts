@@ -3,9 +3,9 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { afterAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { SkunkQueue } from '@skq/core';
-import { eventually, uniqueQueue } from '@skq/testing';
+import { eventually, missingPostgres, startPostgres, uniqueQueue, type PostgresServer } from '@skq/testing';
 
 // Groups across processes, as a user runs them: 4 worker processes of concurrency 20 on one store,
 // the limits checked from the handlers' own records of when they started and ended.
@@ -13,7 +13,15 @@ import { eventually, uniqueQueue } from '@skq/testing';
 const REPO = fileURLToPath(new URL('../../../', import.meta.url));
 const WORKER = fileURLToPath(new URL('./fixtures/group-worker.ts', import.meta.url));
 const dir = mkdtempSync(join(tmpdir(), 'skq-groups-proc-'));
-afterAll(() => rmSync(dir, { recursive: true, force: true }));
+const noPostgres = missingPostgres();
+let postgres: PostgresServer | undefined;
+beforeAll(async () => {
+  if (!noPostgres) postgres = await startPostgres();
+}, 60_000);
+afterAll(async () => {
+  await postgres?.stop();
+  rmSync(dir, { recursive: true, force: true });
+});
 
 type Run = { group: string; start: number; end: number };
 
@@ -77,8 +85,8 @@ function mostAtOnce(runs: Run[]): Record<string, number> {
   return most;
 }
 
-function groupCases(name: string, url: () => string) {
-  it(`${name}: 4 worker processes × concurrency 20 never run more of a group than its limit of 2`, async () => {
+function groupCases(name: string, url: () => string, skip: string | null = null) {
+  it.skipIf(skip)(`${name}: 4 worker processes × concurrency 20 never run more of a group than its limit of 2`, async () => {
     const groups = Array.from({ length: 8 }, (_, i) => `tenant-${i}`);
     const jobs = groups.flatMap((g) => Array.from({ length: 25 }, (): [string, number] => [g, 5 + Math.floor(Math.random() * 15)]));
     const { runs } = await throughFourWorkers(url(), (queue) => queue.setGroupLimits('*', { concurrency: 2 }), jobs);
@@ -86,7 +94,7 @@ function groupCases(name: string, url: () => string) {
     expect(mostAtOnce(runs)).toEqual(Object.fromEntries(groups.map((g) => [g, 2])));
   }, 90_000);
 
-  it(`${name}: 4 worker processes × concurrency 20 start at most 10 of a group in any 1,000 ms, by the store's clock`, async () => {
+  it.skipIf(skip)(`${name}: 4 worker processes × concurrency 20 start at most 10 of a group in any 1,000 ms, by the store's clock`, async () => {
     const jobs = [...Array.from({ length: 32 }, (): [string, number] => ['api', 1]), ...Array.from({ length: 40 }, (): [string, number] => ['free', 1])];
     const { runs, starts } = await throughFourWorkers(url(), (queue) => queue.setGroupLimits('api', { rate: { max: 10, perMs: 1_000 } }), jobs, 'api');
     expect(runs).toHaveLength(jobs.length);
@@ -100,4 +108,5 @@ function groupCases(name: string, url: () => string) {
 
 describe('groups across worker processes', () => {
   groupCases('sqlite', () => `sqlite:${join(dir, 'groups.db')}`);
+  groupCases(`postgres${noPostgres ? ` (${noPostgres})` : ''}`, () => postgres!.url, noPostgres);
 });

@@ -14,7 +14,8 @@ import { z } from 'zod';
 export const DEFAULT_GROUP = '*';
 
 /**
- * A job's group key: 1 to 256 characters, not `*` (the default limits' name).
+ * A job's group key: 1 to 256 characters without NUL (which PostgreSQL text cannot hold), not `*`
+ * (the default limits' name).
  *
  * @example
  * ```ts
@@ -26,6 +27,7 @@ export const GroupKeySchema = z
   .string()
   .min(1)
   .max(256)
+  .refine((key) => !key.includes('\u0000'), { message: 'a group key holds no NUL character' })
   .refine((key) => key !== DEFAULT_GROUP, { message: '"*" names the default limits, not a group' });
 
 /**

@@ -83,11 +83,11 @@ export async function enqueue(t: PgTx, jobs: NewJob[]): Promise<EnqueueResult[]>
 
 /**
  * Whether {@link enqueue} of `jobs` is one statement: one direct job of one route, without a dedupe
- * key (nearly every `fire`). Its directory entry and its event go in that statement.
+ * key or a group (nearly every `fire`). Its directory entry and its event go in that statement.
  */
 export function isOneStatement(jobs: NewJob[]): boolean {
   const [job] = jobs;
-  return jobs.length === 1 && job!.type === 'direct' && job!.routes.length === 1 && !job!.dedupeKey;
+  return jobs.length === 1 && job!.type === 'direct' && job!.routes.length === 1 && !job!.dedupeKey && !job!.group;
 }
 
 /** What the jobs of a uniform batch share, stored once (see {@link uniformBatch}). */
@@ -96,17 +96,17 @@ interface SharedColumns {
 }
 
 /**
- * Whether `jobs` are a uniform batch: direct jobs of one queue and one route, without dedupe keys,
+ * Whether `jobs` are a uniform batch: direct jobs of one queue and one route, without dedupe keys or groups,
  * with distinct ids, that differ only in id and arguments (what `pushMany` of one job definition makes).
  * Returns what they share, or null.
  */
 function uniformBatch(jobs: NewJob[]): SharedColumns | null {
   const first = jobs[0]!;
-  if (first.type !== 'direct' || first.routes.length !== 1 || first.dedupeKey) return null;
+  if (first.type !== 'direct' || first.routes.length !== 1 || first.dedupeKey || first.group) return null;
   const options = storedOptions(first.options);
   const ids = new Set<string>();
   for (const job of jobs) {
-    if (job.type !== 'direct' || job.routes.length !== 1 || job.routes[0] !== first.routes[0] || job.dedupeKey || job.queue !== first.queue ||
+    if (job.type !== 'direct' || job.routes.length !== 1 || job.routes[0] !== first.routes[0] || job.dedupeKey || job.group || job.queue !== first.queue ||
       job.name !== first.name || job.priority !== first.priority || job.createdAt !== first.createdAt || job.runAt !== first.runAt ||
       job.options.attempts !== first.options.attempts || storedOptions(job.options) !== options || ids.has(job.id)) return null;
     ids.add(job.id);
@@ -216,6 +216,7 @@ function rowsOf(job: NewJob, targets: DeliveryTarget[], now: number): RowValues[
     max_attempts: job.options.attempts,
     ended_at: ended ? now : null,
     ended_bad: ended ? true : null,
+    grp: job.group ?? null,
   });
   if (targets.length === 0) return [row(-1, null, null, STATE_CODE.cancelled, true)];
   return targets.map((target, dix) => row(dix, target.route, target.targetWorker ?? null, STATE_CODE.queued, false));

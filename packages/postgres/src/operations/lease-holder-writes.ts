@@ -9,7 +9,7 @@ import { deliveryEnded, trimEnded } from './job-endings.js';
 // refused with LEASE_LOST (or, for a renewal, left out of the answer) and writes nothing.
 
 /** What a lease holder's write reads of its row: the lease, and what the delivery's end needs. */
-type LeaseRow = Pick<JobRow, 'queue' | 'state' | 'worker_id' | 'attempts' | 'recoveries' | 'cancel_requested' | 'fanout' | 'options'> & { route: string };
+type LeaseRow = Pick<JobRow, 'queue' | 'state' | 'worker_id' | 'attempts' | 'recoveries' | 'cancel_requested' | 'fanout' | 'options'> & { route: string; grp: string | null };
 
 /** A completion asked for, as {@link completeMany} takes it. */
 export interface Completion {
@@ -104,7 +104,8 @@ export async function completeDirect<C extends Completion>(t: PgTx, queue: strin
 
 /**
  * Fail, in one transaction. Reads: the row, locked (checking the lease, and whether a cancel was
- * asked). Writes: the row queued again at `retryAt` with the error (`retrying`), or ended failed or
+ * asked). Writes: the row queued again at `retryAt` with the error (`retrying`; a rate-limited one
+ * uncharged, its cap one higher, and its group held until `holdGroupUntil`), or ended failed or
  * cancelled with it and its end recorded (see {@link deliveryEnded}); an event of the outcome.
  * Returns the outcome; throws `LEASE_LOST` unless `lease` is current.
  */
@@ -114,8 +115,11 @@ export async function fail(t: PgTx, queue: string, lease: LeaseToken, request: F
   const row = await leased(t, queue, lease, id, dix);
   const outcome = failureOutcome(request, { cancelRequested: row.cancel_requested === true });
   const error = JSON.stringify(request.error);
-  if (outcome === 'retrying') await run(t, 'requeue', [id, dix, request.retryAt, error]);
-  else await run(t, 'finishBad', [id, dix, STATE_CODE[outcome], now, error]);
+  if (outcome === 'retrying') {
+    await run(t, request.rateLimited ? 'requeueUncharged' : 'requeue', [id, dix, request.retryAt, error]);
+    const holdUntil = request.rateLimited?.holdGroupUntil;
+    if (holdUntil != null && row.grp !== null) await run(t, 'hold', [queue, row.grp, holdUntil]);
+  } else await run(t, 'finishBad', [id, dix, STATE_CODE[outcome], now, error]);
   t.events.push({ type: outcome, queue, jobId: id, deliveryId: lease.deliveryId, route: row.route, workerId: lease.workerId, at: now });
   if (outcome !== 'retrying') {
     await deliveryEnded(t, { queue, jobId: id, deliveryId: lease.deliveryId, route: row.route, workerId: lease.workerId, fanout: row.fanout, options: row.options }, outcome, now);

@@ -14,7 +14,8 @@ type RecoveredRow = DeliveryRow & Pick<JobRow, 'fanout' | 'options'>;
  * - Writes: each expired row ended cancelled when a cancel was asked, else queued again at `now` with
  *   recoveries + 1 while it has recoveries left, else ended failed; an ended one stores why (the lease
  *   expired) as its error. Each orphaned broadcast row ended failed with `WORKER_GONE`. An event of
- *   each outcome; each ended one's end recorded (see {@link deliveryEnded}).
+ *   each outcome; each ended one's end recorded (see {@link deliveryEnded}). Rate windows' starts
+ *   and group holds that no longer count are deleted.
  * - Returns: how many deliveries it took back or ended.
  */
 export async function recoverExpired(t: PgTx, queue: string, now: number): Promise<number> {
@@ -40,5 +41,6 @@ export async function recoverExpired(t: PgTx, queue: string, now: number): Promi
     t.events.push({ type: 'failed', queue, jobId: row.id, deliveryId, route: row.route, workerId: row.target_worker, at: now });
     await deliveryEnded(t, { queue, jobId: row.id, deliveryId, route: row.route!, workerId: row.target_worker, fanout: row.fanout, options: row.options }, 'failed', now);
   }
+  await run(t, 'dropEndedLimits', [queue, now]);
   return expired.length + orphaned.length;
 }
