@@ -22,30 +22,37 @@ export type OnJob = (data: { n: number; t?: number }) => void;
 
 export interface Library {
   name: 'skunq' | 'bullmq' | 'bee-queue';
-  /** `keep`: keep finished jobs and their results (for the memory case) instead of removing them. */
-  producer(port: number, queue: string, keep?: boolean): Promise<Producer>;
-  consumer(port: number, queue: string, concurrency: number, onJob?: OnJob, keep?: boolean): Promise<Consumer>;
+  /**
+   * `keep`: keep finished jobs and their results (for the memory case) instead of removing them.
+   * `groups` (skunq alone, the groups case): job n belongs to group n mod `groups`, each limited to 2 running at once.
+   */
+  producer(port: number, queue: string, keep?: boolean, groups?: number): Promise<Producer>;
+  consumer(port: number, queue: string, concurrency: number, onJob?: OnJob, keep?: boolean, groups?: number): Promise<Consumer>;
 }
+
+/** The group option of the groups case: job n in group n mod `groups`. */
+const grouped = (groups?: number) => (groups ? { group: (data: { n: number }) => `g${data.n % groups}` } : {});
 
 const skunq: Library = {
   name: 'skunq',
-  async producer(port, name, keep) {
+  async producer(port, name, keep, groups) {
     const backend = await RedisBackend.connect(`redis://127.0.0.1:${port}?removeOnComplete=${!keep}`);
     const queue = new SkunkQueue(name, { backend });
-    const job = queue.job({ name: 'noop', routes: ['bench'] }, async (_data: { n: number; t?: number }) => undefined);
+    const job = queue.job({ name: 'noop', routes: ['bench'], ...grouped(groups) }, async (_data: { n: number; t?: number }) => undefined);
     return {
       addOne: (data) => job.fire(data),
       addBulk: (items) => queue.pushMany(items.map((data) => job.with(data))),
       close: () => backend.close(),
     };
   },
-  async consumer(port, name, concurrency, onJob, keep) {
+  async consumer(port, name, concurrency, onJob, keep, groups) {
     const backend = await RedisBackend.connect(`redis://127.0.0.1:${port}?removeOnComplete=${!keep}`);
     const queue = new SkunkQueue(name, { backend });
-    const job: JobDefinition<[{ n: number; t?: number }], { ok: boolean; n: number } | undefined> = queue.job({ name: 'noop', routes: ['bench'] }, async (data: { n: number; t?: number }) => {
+    const job: JobDefinition<[{ n: number; t?: number }], { ok: boolean; n: number } | undefined> = queue.job({ name: 'noop', routes: ['bench'], ...grouped(groups) }, async (data: { n: number; t?: number }) => {
       onJob?.(data);
       return keep ? { ok: true, n: data.n } : undefined;
     });
+    if (groups) await queue.setGroupLimits('*', { concurrency: 2 });
     const pool = new WorkerPool({ queue, routes: ['bench'], concurrency, handleSignals: false, jobs: [job] });
     await pool.start();
     return {

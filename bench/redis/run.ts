@@ -3,7 +3,7 @@
 // issue 24's targets: skunq before the lean layout, now, and whether each target holds.
 // Options (env): BENCH_REPS (default 3), BENCH_JOBS (20000), BENCH_CASES (comma list of case ids: enqueue,
 // bulk, c1, c10, c100 (finished jobs removed), c1-kept, c10-kept, c100-kept (kept with their results), latency,
-// memory).
+// memory, c10-groups (skunq alone: concurrency 10 with its jobs in 1,000 groups of at most 2 running at once)).
 import { execFile } from 'node:child_process';
 import { rmSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
@@ -16,7 +16,8 @@ import { fmt, median, percentile, printComparison, type Samples } from '../stats
 const REPS = Number(process.env.BENCH_REPS ?? 3);
 const JOBS = Number(process.env.BENCH_JOBS ?? 20_000);
 const LATENCY_JOBS = 2_000;
-const CASES = (process.env.BENCH_CASES ?? 'enqueue,bulk,c1,c10,c100,c1-kept,c10-kept,c100-kept,latency,memory').split(',');
+const CASES = (process.env.BENCH_CASES ?? 'enqueue,bulk,c1,c10,c100,c1-kept,c10-kept,c100-kept,latency,memory,c10-groups').split(',');
+const GROUPS_CASE = 'process, concurrency 10, 1,000 groups of at most 2 at once (jobs/s)';
 const run = promisify(execFile);
 
 const skipped = missingServer('redis-server', 'run ./scripts/setup-test-servers.sh');
@@ -52,8 +53,8 @@ async function enqueueOne(lib: Library): Promise<number> {
   return (JOBS / ms) * 1000;
 }
 
-async function fill(lib: Library, queue: string, keep = false): Promise<number> {
-  const producer = await lib.producer(server.port, queue, keep);
+async function fill(lib: Library, queue: string, keep = false, groups?: number): Promise<number> {
+  const producer = await lib.producer(server.port, queue, keep, groups);
   const ms = await timeIt(async () => {
     for (let n = 0; n < JOBS; n += 1_000) await producer.addBulk(Array.from({ length: 1_000 }, (_, i) => ({ n: n + i })));
   });
@@ -65,13 +66,13 @@ async function bulk(lib: Library): Promise<number> {
   return fill(lib, await fresh());
 }
 
-/** `keep`: finished jobs are kept with their results, instead of removed as they finish. */
-async function processing(lib: Library, concurrency: number, keep = false): Promise<number> {
+/** `keep`: finished jobs are kept with their results, instead of removed as they finish. `groups`: see Library. */
+async function processing(lib: Library, concurrency: number, keep = false, groups?: number): Promise<number> {
   const queue = await fresh();
-  await fill(lib, queue, keep);
+  await fill(lib, queue, keep, groups);
   let consumer: Awaited<ReturnType<Library['consumer']>> | undefined;
   const ms = await timeIt(async () => {
-    consumer = await lib.consumer(server.port, queue, concurrency, undefined, keep);
+    consumer = await lib.consumer(server.port, queue, concurrency, undefined, keep, groups);
     await consumer.done(JOBS);
   });
   await consumer!.close();
@@ -121,6 +122,7 @@ for (let rep = 0; rep < REPS; rep += 1) {
     if (CASES.includes('bulk')) record('bulk enqueue x1000 (jobs/s)', lib.name, await bulk(lib));
     for (const c of [1, 10, 100]) if (CASES.includes(`c${c}`)) record(`process, concurrency ${c} (jobs/s)`, lib.name, await processing(lib, c));
     for (const c of [1, 10, 100]) if (CASES.includes(`c${c}-kept`)) record(`process, concurrency ${c}, results kept (jobs/s)`, lib.name, await processing(lib, c, true));
+    if (CASES.includes('c10-groups') && lib.name === 'skunq') record(GROUPS_CASE, lib.name, await processing(lib, 10, false, 1_000));
     if (CASES.includes('latency')) {
       const delays = await latency(lib);
       record('latency p50 (ms)', lib.name, percentile(delays, 50));
@@ -174,6 +176,12 @@ for (const target of TARGETS) {
   const holds = lower ? now <= goal : now >= goal;
   const what = target.bound !== undefined ? `≤ ${fmt(goal)}` : `${lower ? '≤' : '≥'} ${target.peer === 1 ? '' : `${target.peer}x `}best peer = ${fmt(goal, digits)}`;
   console.log(`| ${target.case} | ${target.before === null ? '—' : fmt(target.before, digits)} | ${fmt(now, digits)} | ${what} | ${holds ? 'yes' : '**no**'} |`);
+}
+
+const groupsMedian = samples[GROUPS_CASE]?.skunq?.length ? median(samples[GROUPS_CASE].skunq) : null;
+const plainMedian = samples['process, concurrency 10 (jobs/s)']?.skunq?.length ? median(samples['process, concurrency 10 (jobs/s)'].skunq) : null;
+if (groupsMedian !== null && plainMedian !== null) {
+  console.log(`\nGroups cost (skunq, concurrency 10): ${fmt(groupsMedian)} jobs/s in 1,000 groups of at most 2 at once vs ${fmt(plainMedian)} without groups: ${((plainMedian / groupsMedian - 1) * 100).toFixed(0)} % more time per job (target: at most 25 %).`);
 }
 
 admin.disconnect();

@@ -53,6 +53,10 @@ describe('groups and limits', () => {
     expect(await failure(() => queue.setRouteLimits('r', { concurrency: 2 } as never))).toMatchObject({ code: 'ARGS_INVALID' });
     expect(await failure(() => queue.setRouteLimits(undefined as never, { rate: { max: 1, perMs: 1 } }))).toEqual({ code: 'ARGS_INVALID', field: 'route' });
     expect(await failure(() => queue.groups({ limit: 0 }))).toMatchObject({ code: 'ARGS_INVALID' });
+    const everyone = new SkunkQueue('bad-input-broadcast', { backend, type: 'broadcast' });
+    const reload = everyone.job({ name: 'reload', routes: ['r'] }, async () => 1);
+    expect(await failure(() => reload.fireWith({ group: 'g' }))).toEqual({ code: 'ARGS_INVALID', field: 'options.group' });
+    await everyone.close();
     // Nothing bad was stored.
     expect(await queue.groups()).toEqual({ groups: [], cursor: null });
   });

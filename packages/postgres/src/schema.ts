@@ -99,14 +99,12 @@ CREATE INDEX jobs_addressed ON {s}.jobs (queue, target_worker) WHERE target_work
 /**
  * Version 4: groups. A job's group (`grp`); the queued index holds the jobs without a group, and two
  * partial indexes the grouped ones (queued, per route and group in claim order; running, per group).
- * Limits are rows of `limits` (scope 0: a group, '*' the default; scope 1: a route); `group_turns`
- * holds, per route, each group that may have queued work with the turn it was last served (a number
- * of `group_turn_numbers`; the jobs without a group are the group ''), which a trigger adds whenever
- * one of the group's rows becomes queued, taking a shared lock on the group's membership so that a
- * claim never drops the turn of a group whose queued row is not yet committed; `starts` logs the
- * starts a rate window counts, for keys with a rate only; `group_holds` keeps the groups a
- * RateLimited holds. The claim of grouped or limited routes is the function `claim_by_turns`
- * (`claim-by-turns.ts`). Adding the column rewrites nothing; the queued index is made again.
+ * Limits are rows of `limits` (scope 0: a group, '*' the default; scope 1: a route). Claims take turns
+ * among a route's groups in key order from where the last claim stopped (`group_cursors`), so no row
+ * per group is kept for turns; `starts` logs the starts a rate window counts, for keys with a rate
+ * only; `group_holds` keeps the groups a RateLimited holds. The claim of grouped or limited routes is
+ * the function `claim_by_turns` (`claim-by-turns.ts`). Adding the column rewrites nothing; the queued
+ * index is made again.
  */
 export const SCHEMA_V4_SQL = `
 ALTER TABLE {s}.jobs ADD COLUMN grp text;
@@ -123,16 +121,12 @@ CREATE TABLE {s}.limits (
   rate_per_ms bigint,
   PRIMARY KEY (queue, scope, key)
 );
-CREATE SEQUENCE {s}.group_turn_numbers;
-CREATE TABLE {s}.group_turns (
+CREATE TABLE {s}.group_cursors (
   queue text NOT NULL,
   route text NOT NULL,
   grp   text NOT NULL,
-  turn  bigint NOT NULL,
-  PRIMARY KEY (queue, route, grp)
+  PRIMARY KEY (queue, route)
 );
-CREATE INDEX group_turns_order ON {s}.group_turns (queue, route, turn, grp);
-CREATE INDEX group_turns_by_group ON {s}.group_turns (queue, grp);
 CREATE TABLE {s}.group_holds (
   queue text NOT NULL,
   grp   text NOT NULL,
@@ -146,18 +140,6 @@ CREATE TABLE {s}.starts (
   at    bigint NOT NULL
 );
 CREATE INDEX starts_by_key ON {s}.starts (queue, scope, key, at);
-CREATE FUNCTION {s}.group_turn() RETURNS trigger LANGUAGE plpgsql AS $fn$
-BEGIN
-  PERFORM pg_advisory_xact_lock_shared(hashtextextended(NEW.queue || chr(31) || NEW.grp, 26));
-  INSERT INTO {s}.group_turns (queue, route, grp, turn) VALUES (NEW.queue, NEW.route, NEW.grp, nextval('{s}.group_turn_numbers'))
-    ON CONFLICT DO NOTHING;
-  RETURN NULL;
-END
-$fn$;
-CREATE TRIGGER jobs_group_turn_on_insert AFTER INSERT ON {s}.jobs
-  FOR EACH ROW WHEN (NEW.grp IS NOT NULL AND NEW.state = 0) EXECUTE FUNCTION {s}.group_turn();
-CREATE TRIGGER jobs_group_turn_on_requeue AFTER UPDATE OF state ON {s}.jobs
-  FOR EACH ROW WHEN (NEW.grp IS NOT NULL AND NEW.state = 0 AND OLD.state <> 0) EXECUTE FUNCTION {s}.group_turn();
 ${CLAIM_BY_TURNS_SQL}
 `;
 

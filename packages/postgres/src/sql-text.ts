@@ -60,7 +60,7 @@ export const SQL = {
   // A route where grouped jobs wait, or with limits, is claimed by turns instead (`by_turns`, see claim-by-turns.ts).
   claim: `WITH RECURSIVE paused AS (
       SELECT EXISTS (SELECT 1 FROM {s}.paused WHERE queue = $1 AND route IN ($2, '${WHOLE_QUEUE}')) AS yes,
-        EXISTS (SELECT 1 FROM {s}.group_turns WHERE queue = $1 AND route = $2 AND grp <> '')
+        EXISTS (SELECT 1 FROM {s}.jobs WHERE queue = $1 AND route = $2 AND state = 0 AND grp IS NOT NULL)
           OR EXISTS (SELECT 1 FROM {s}.limits WHERE queue = $1 AND scope = 1 AND key = $2) AS by_turns),
     p(priority) AS (
       SELECT MAX(priority) FROM {s}.jobs WHERE queue = $1 AND route = $2 AND state = 0 AND grp IS NULL AND NOT (SELECT yes OR by_turns FROM paused)
@@ -99,7 +99,7 @@ export const SQL = {
     claimed AS (SELECT * FROM answer WHERE id IS NOT NULL),
     ${published('started', 'claimed', '$1::text', '$2::text', '$4::text', '$3::bigint', '$7')}
     SELECT (SELECT COUNT(*) FROM published) AS notified,
-      EXISTS (SELECT 1 FROM {s}.group_turns WHERE queue = $1 AND route = $2 AND grp <> '')
+      EXISTS (SELECT 1 FROM {s}.jobs WHERE queue = $1 AND route = $2 AND state = 0 AND grp IS NOT NULL)
         OR EXISTS (SELECT 1 FROM {s}.limits WHERE queue = $1 AND scope = 1 AND key = $2) AS by_turns,
       answer.* FROM answer`,
   isPaused: `SELECT 1 FROM {s}.paused WHERE queue = $1 AND route IN ($2, '${WHOLE_QUEUE}')`,
@@ -222,25 +222,34 @@ export const SQL = {
   setLimits: `INSERT INTO {s}.limits (queue, scope, key, concurrency, rate_max, rate_per_ms) VALUES ($1, $2, $3, $4, $5, $6)
     ON CONFLICT (queue, scope, key) DO UPDATE SET concurrency = excluded.concurrency, rate_max = excluded.rate_max, rate_per_ms = excluded.rate_per_ms`,
   deleteLimits: 'DELETE FROM {s}.limits WHERE queue = $1 AND scope = $2 AND key = $3',
-  // A page of groups in key order after a cursor: those with queued rows (their turns), running rows, own limits or a hold; each with its counts.
-  groupsAfter: `WITH RECURSIVE running(grp) AS (
+  // Group keys after a cursor with running rows (a loose scan of the running index), own limits or a hold.
+  groupKeysAfter: `WITH RECURSIVE running(grp) AS (
       SELECT MIN(grp) FROM {s}.jobs WHERE queue = $1 AND state = 1 AND grp IS NOT NULL AND grp > $2
       UNION ALL
-      SELECT (SELECT MIN(grp) FROM {s}.jobs WHERE queue = $1 AND state = 1 AND grp IS NOT NULL AND grp > r.grp) FROM running r WHERE r.grp IS NOT NULL),
-    keys AS (
-      SELECT grp FROM (SELECT grp FROM running WHERE grp IS NOT NULL LIMIT $3) r
-      UNION SELECT grp FROM {s}.group_turns WHERE queue = $1 AND grp > $2 AND grp <> ''
-      UNION SELECT key FROM {s}.limits WHERE queue = $1 AND scope = 0 AND key <> '*' AND key > $2
-      UNION SELECT grp FROM {s}.group_holds WHERE queue = $1 AND grp > $2 AND until > $4),
-    page AS (SELECT grp FROM keys ORDER BY grp LIMIT $3)
-    SELECT p.grp,
-      (SELECT COUNT(*) FROM {s}.jobs j WHERE j.queue = $1 AND j.route IN (SELECT t.route FROM {s}.group_turns t WHERE t.queue = $1 AND t.grp = p.grp)
-        AND j.grp = p.grp AND j.state = 0)::int AS queued,
-      (SELECT COUNT(*) FROM {s}.jobs j WHERE j.queue = $1 AND j.grp = p.grp AND j.state = 1)::int AS running,
-      (SELECT until FROM {s}.group_holds h WHERE h.queue = $1 AND h.grp = p.grp AND h.until > $4) AS held_until,
+      SELECT (SELECT MIN(grp) FROM {s}.jobs WHERE queue = $1 AND state = 1 AND grp IS NOT NULL AND grp > r.grp) FROM running r WHERE r.grp IS NOT NULL)
+    SELECT grp FROM (SELECT grp FROM running WHERE grp IS NOT NULL LIMIT $3) r
+    UNION SELECT key FROM {s}.limits WHERE queue = $1 AND scope = 0 AND key <> '*' AND key > $2
+    UNION SELECT grp FROM {s}.group_holds WHERE queue = $1 AND grp > $2 AND until > $4`,
+  // The routes of a queue with grouped rows queued (a loose scan of the grouped queued index).
+  groupedRoutes: `WITH RECURSIVE r(route) AS (
+      SELECT MIN(route) FROM {s}.jobs WHERE queue = $1 AND state = 0 AND grp IS NOT NULL
+      UNION ALL
+      SELECT (SELECT MIN(route) FROM {s}.jobs WHERE queue = $1 AND state = 0 AND grp IS NOT NULL AND route > r.route) FROM r WHERE r.route IS NOT NULL)
+    SELECT route FROM r WHERE route IS NOT NULL`,
+  // A route's groups with rows queued after a key, in key order (a loose scan of the grouped queued index).
+  queuedGroupsAfter: `WITH RECURSIVE g(grp) AS (
+      SELECT MIN(grp) FROM {s}.jobs WHERE queue = $1 AND route = $2 AND state = 0 AND grp IS NOT NULL AND grp > $3
+      UNION ALL
+      SELECT (SELECT MIN(grp) FROM {s}.jobs WHERE queue = $1 AND route = $2 AND state = 0 AND grp IS NOT NULL AND grp > g.grp) FROM g WHERE g.grp IS NOT NULL)
+    SELECT grp FROM g WHERE grp IS NOT NULL LIMIT $4`,
+  // Keys in the store's order, the first of them.
+  orderKeys: 'SELECT grp FROM unnest($1::text[]) AS k(grp) ORDER BY grp LIMIT $2',
+  // One group's counts, hold and own limits.
+  groupInfo: `SELECT (SELECT COUNT(*) FROM {s}.jobs WHERE queue = $1 AND route = ANY($3::text[]) AND grp = $2 AND state = 0)::int AS queued,
+      (SELECT COUNT(*) FROM {s}.jobs WHERE queue = $1 AND grp = $2 AND state = 1)::int AS running,
+      (SELECT until FROM {s}.group_holds WHERE queue = $1 AND grp = $2 AND until > $4) AS held_until,
       l.concurrency, l.rate_max, l.rate_per_ms
-    FROM page p LEFT JOIN {s}.limits l ON l.queue = $1 AND l.scope = 0 AND l.key = p.grp
-    ORDER BY p.grp`,
+    FROM (SELECT 1) one LEFT JOIN {s}.limits l ON l.queue = $1 AND l.scope = 0 AND l.key = $2`,
   // What no window or hold needs any more: starts older than the queue's longest rate (the server's clock), holds that ended.
   dropEndedLimits: `WITH starts AS (
       DELETE FROM {s}.starts WHERE queue = $1

@@ -130,6 +130,7 @@ function templateOf(job: NewJob): (string | number)[] {
     encodeRunOptions(job.options),
     keepArg(job.options.removeOnComplete),
     keepArg(job.options.removeOnFail),
+    job.group ?? '',
   ];
 }
 
@@ -145,6 +146,7 @@ function sameTemplate(a: NewJob, b: NewJob): boolean {
     a.runAt === b.runAt &&
     a.createdAt === b.createdAt &&
     (a.dedupeKey ?? null) === (b.dedupeKey ?? null) &&
+    (a.group ?? null) === (b.group ?? null) &&
     (x === y ||
       (x.attempts === y.attempts && x.timeoutMs === y.timeoutMs && x.backoff === y.backoff && x.removeOnComplete === y.removeOnComplete && x.removeOnFail === y.removeOnFail && x.delayMs === y.delayMs))
   );

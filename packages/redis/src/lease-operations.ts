@@ -25,7 +25,8 @@ const SCRIPTS = {
 
 export async function fail(runner: CommandRunner, queue: string, lease: LeaseToken, request: FailRequest): Promise<'retrying' | 'failed' | 'cancelled'> {
   const retryAt = request.retryAt == null ? '' : Math.round(request.retryAt);
-  const args = [lease.workerId, lease.deliveryId, JSON.stringify(request.error), retryAt, requestedFailureOutcome(request), lease.attempt];
+  const hold = request.rateLimited?.holdGroupUntil;
+  const args = [lease.workerId, lease.deliveryId, JSON.stringify(request.error), retryAt, requestedFailureOutcome(request), lease.attempt, request.rateLimited ? '1' : '', hold == null ? '' : Math.round(hold)];
   const status = String(await runner.run('fail', queue, SCRIPTS.fail, runner.keys(queue).active, args));
   if (status === 'retrying' || status === 'failed' || status === 'cancelled') return status;
   throw leaseError(status, queue, lease);

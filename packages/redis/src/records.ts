@@ -51,6 +51,7 @@ const FIELD_NAMES: Record<string, string> = {
   n: 'name', a: 'args', R: 'routes', c: 'created', N: 'nd', o: 'open', t: 'type', O: 'opts', b: 'bad', k: 'dedupe', E: 'empty',
   A: 'att0', kS: 'keepS', kF: 'keepF', e: 'ended', r: 'route', T: 'target', s: 'state', p: 'priority', u: 'runAt', x: 'attempts',
   m: 'max', q: 'seq', w: 'worker', l: 'lease', S: 'started', f: 'finished', v: 'result', X: 'error', C: 'cancel', z: 'rec', P: 'progress',
+  g: 'group',
 };
 const STATE_NAMES: Record<string, string> = { q: 'queued', r: 'running', s: 'succeeded', f: 'failed', c: 'cancelled' };
 
@@ -113,6 +114,7 @@ export function toJobRecord(queue: string, id: string, h: Record<string, string>
     priority: Number(h.priority),
     createdAt: Number(h.created),
     dedupeKey: h.dedupe || null,
+    ...(h.group && { group: h.group }),
     // att0: the budget fired with, kept when a retry gave the delivery a new one.
     options: decodeRunOptions(h.opts, Number(h.att0 ?? h.max)),
     ...summarizeDeliveries(deliveries, (h.empty || 'cancelled') as JobState),
@@ -165,7 +167,7 @@ export interface UnreadableClaim {
 
 /** A claim script's answer: the deliveries to run, and those whose stored job cannot be read. */
 export function decodeClaim(queue: string, route: string, workerId: string, raw: unknown): { result: ClaimResult; unreadable: UnreadableClaim[] } {
-  const [rows, next, now, lease, paused] = raw as [string[][], string | null, string, string, number];
+  const [rows, next, now, lease, paused, limited] = raw as [string[][], string | null, string, string, number, number];
   const startedAt = Number(now);
   const leaseUntil = Number(lease);
   const unreadable: UnreadableClaim[] = [];
@@ -204,9 +206,11 @@ export function decodeClaim(queue: string, route: string, workerId: string, raw:
       name: r[6]!,
       args,
       options,
+      ...(r[10] && { group: r[10] }),
     });
   }
   const result: ClaimResult = { deliveries, nextRunAt: next === null ? null : Number(next) };
   if (paused === 1) result.paused = true;
+  if (limited === 1) result.limited = true;
   return { result, unreadable };
 }

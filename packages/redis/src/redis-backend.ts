@@ -1,7 +1,10 @@
 import type { Cluster, Redis } from 'ioredis';
 import type {
+  GroupLimits,
+  GroupPage,
   JobEvent,
   JobRecord,
+  RouteLimits,
   LogLine,
   ScheduleRecord,
   StateCounts,
@@ -14,6 +17,7 @@ import type {
   ClaimResult,
   EnqueueResult,
   FailRequest,
+  GroupListQuery,
   JobEventListener,
   LeaseToken,
   StateListPage,
@@ -31,6 +35,7 @@ import type {
 } from '@skq/core/backend';
 import { CommandRunner } from './command-runner.js';
 import { EventSubscriptions } from './event-subscriptions.js';
+import * as groups from './group-operations.js';
 import * as jobs from './job-operations.js';
 import * as reads from './job-reads.js';
 import * as leaseOps from './lease-operations.js';
@@ -55,7 +60,7 @@ import * as workers from './worker-operations.js';
  */
 export class RedisBackend implements StorageBackend {
   readonly kind = 'redis';
-  readonly capabilities: StorageCapabilities = { crossProcess: true, pushEvents: true, batchClaim: true, durable: true, listing: 'by-state' };
+  readonly capabilities: StorageCapabilities = { crossProcess: true, pushEvents: true, batchClaim: true, durable: true, listing: 'by-state', groups: true };
   private readonly runner: CommandRunner;
   private readonly batches: WorkerBatches;
   private readonly subscriptions: EventSubscriptions;
@@ -118,6 +123,26 @@ export class RedisBackend implements StorageBackend {
 
   listJobsInState(query: StateListQuery): Promise<StateListPage> {
     return reads.listJobsInState(this.runner, query);
+  }
+
+  setGroupLimits(queue: string, group: string, limits: GroupLimits | null): Promise<void> {
+    return groups.setGroupLimits(this.runner, queue, group, limits);
+  }
+
+  getGroupLimits(queue: string, group: string): Promise<GroupLimits | null> {
+    return groups.getGroupLimits(this.runner, queue, group);
+  }
+
+  setRouteLimits(queue: string, route: string, limits: RouteLimits | null): Promise<void> {
+    return groups.setRouteLimits(this.runner, queue, route, limits);
+  }
+
+  getRouteLimits(queue: string, route: string): Promise<RouteLimits | null> {
+    return groups.getRouteLimits(this.runner, queue, route);
+  }
+
+  listGroups(query: GroupListQuery): Promise<GroupPage> {
+    return groups.listGroups(this.runner, query);
   }
 
   retryJob(queue: string, jobId: string, request: { runAt: number; attempts: number }): Promise<number> {

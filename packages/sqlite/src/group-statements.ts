@@ -9,17 +9,13 @@ const CLAIM_SET = `SET state = 1, worker_id = @worker, lease_until = @lease_unti
 
 /** The SQL of the group operations (`operations/group-claim.ts`, `operations/groups.ts`), by statement name. */
 const GROUP_SQL = {
-  // Whether any group has a turn on the route: none means no grouped job is queued there (the triggers add one with each).
-  anyGroupTurn: `SELECT 1 FROM skq_group_turns WHERE queue = ? AND route = ? AND grp <> '' LIMIT 1`,
-  ungroupedTurn: `INSERT OR IGNORE INTO skq_group_turns (queue, route, grp, turn) VALUES (?, ?, '', 0)`,
+  // Whether jobs with and without a group are queued on the route (the grouped and the queued index).
+  anyGroupedQueued: 'SELECT 1 FROM skq_jobs WHERE queue = ? AND route = ? AND state = 0 AND grp IS NOT NULL LIMIT 1',
   anyUngroupedQueued: 'SELECT 1 FROM skq_jobs WHERE queue = ? AND route = ? AND state = 0 AND grp IS NULL LIMIT 1',
-  lastTurn: 'SELECT IFNULL(MAX(turn), 0) AS turn FROM skq_group_turns WHERE queue = ? AND route = ?',
-  // The route's turns in order, after a position and up to the last turn a pass started with.
-  turnsAfter: `SELECT grp, turn FROM skq_group_turns
-    WHERE queue = @queue AND route = @route AND (turn, grp) > (@turn, @grp) AND turn <= @last
-    ORDER BY turn, grp LIMIT @page`,
-  setTurn: 'UPDATE skq_group_turns SET turn = ? WHERE queue = ? AND route = ? AND grp = ?',
-  dropTurn: 'DELETE FROM skq_group_turns WHERE queue = ? AND route = ? AND grp = ?',
+  // The route's next group with queued rows after a key, in key order: one step of a skip scan of the grouped queued index.
+  nextGroup: 'SELECT MIN(grp) AS grp FROM skq_jobs WHERE queue = ? AND route = ? AND state = 0 AND grp IS NOT NULL AND grp > ?',
+  cursorOf: 'SELECT grp FROM skq_group_cursors WHERE queue = ? AND route = ?',
+  setCursor: 'INSERT INTO skq_group_cursors (queue, route, grp) VALUES (?, ?, ?) ON CONFLICT (queue, route) DO UPDATE SET grp = excluded.grp',
   claimInGroup: `UPDATE skq_jobs ${CLAIM_SET}
     WHERE k = (
       SELECT k FROM skq_jobs
@@ -32,9 +28,9 @@ const GROUP_SQL = {
       WHERE queue = @queue AND route = @route AND state = 0 AND grp IS NULL AND run_at <= @now AND (target_worker IS NULL OR target_worker = @worker)
       ORDER BY priority DESC, run_at, k LIMIT 1)
     RETURNING ${CLAIMED_COLUMNS.join(', ')}`,
-  // The earliest run time of a group's queued rows on a route that this worker may take; null when it has none.
+  // The earliest later run time of a group's queued rows on a route that this worker may take; null when it has none.
   groupNextRunAt: `SELECT MIN(run_at) AS run_at FROM skq_jobs
-    WHERE queue = @queue AND route = @route AND state = 0 AND grp = @grp AND (target_worker IS NULL OR target_worker = @worker)`,
+    WHERE queue = @queue AND route = @route AND state = 0 AND grp = @grp AND run_at > @now AND (target_worker IS NULL OR target_worker = @worker)`,
   // Named: the planner would walk the queue's running index instead (the partial index's terms are spelled out for it).
   groupRunning: 'SELECT COUNT(*) AS n FROM skq_jobs INDEXED BY skq_jobs_group_running WHERE queue = ? AND grp = ? AND state = 1 AND grp IS NOT NULL',
   limitsOf: 'SELECT concurrency, rate_max, rate_per_ms FROM skq_limits WHERE queue = ? AND scope = ? AND key = ?',
@@ -52,10 +48,9 @@ const GROUP_SQL = {
   dropStartsOf: 'DELETE FROM skq_starts WHERE queue = ? AND scope = ? AND key = ? AND at <= ?',
   // Starts no window can count any more: older than the queue's longest rate (all of them when it has none).
   dropOldStarts: `DELETE FROM skq_starts WHERE queue = @queue AND at <= @now - IFNULL((SELECT MAX(rate_per_ms) FROM skq_limits WHERE queue = @queue), 0)`,
-  // Groups in key order after a cursor: those with queued rows (their turns), running rows (a skip scan of the running index), limits or a hold.
+  // Groups in key order after a cursor with running rows (a skip scan of the running index), own limits or a hold.
   groupKeysAfter: `SELECT grp FROM (
-      SELECT grp FROM skq_group_turns WHERE queue = @queue AND grp > @after AND grp <> ''
-      UNION SELECT grp FROM (
+      SELECT grp FROM (
         WITH RECURSIVE g(grp) AS (
           SELECT MIN(grp) FROM skq_jobs INDEXED BY skq_jobs_group_running WHERE queue = @queue AND state = 1 AND grp IS NOT NULL AND grp > @after
           UNION ALL
@@ -65,10 +60,10 @@ const GROUP_SQL = {
       UNION SELECT key FROM skq_limits WHERE queue = @queue AND scope = 0 AND key <> '*' AND key > @after
       UNION SELECT grp FROM skq_group_holds WHERE queue = @queue AND grp > @after AND until > @now)
     ORDER BY grp LIMIT @limit`,
-  // A group's queued rows, route by route (the routes where it has a turn: every queued row gave it one).
-  groupQueued: `SELECT IFNULL(SUM((SELECT COUNT(*) FROM skq_jobs
-      WHERE queue = t.queue AND route = t.route AND grp = t.grp AND state = 0 AND grp IS NOT NULL)), 0) AS n
-    FROM skq_group_turns t WHERE t.queue = ? AND t.grp = ?`,
+  // A group's queued rows on one route (the grouped queued index).
+  groupQueuedOn: 'SELECT COUNT(*) AS n FROM skq_jobs WHERE queue = ? AND route = ? AND grp = ? AND state = 0 AND grp IS NOT NULL',
+  // The routes that have rows of a queue (its counts).
+  routesOf: 'SELECT DISTINCT route FROM skq_counts WHERE queue = ?',
 };
 
 /** The group statements, by name. */

@@ -112,12 +112,12 @@ CREATE TABLE IF NOT EXISTS skq_schedules (
 
 /**
  * Groups (version 5). Jobs of a group are found by the two partial indexes (queued, per route and
- * group; running, per group); a queue without groups pays for neither. Limits are rows of skq_limits
- * (scope 0: a group, '*' the default; scope 1: a route). skq_group_turns holds, per route, each
- * group that may have queued work with the turn it was last served (the jobs without a group take
- * turns as the group ''): the triggers add a group's row whenever one of its rows becomes queued, and
- * a claim drops it once it finds none left. skq_starts logs the starts a rate window counts, kept for
- * keys with a rate only; skq_group_holds keeps the groups a RateLimited holds.
+ * group; running, per group); a queue without groups pays for neither. Claims take turns among a
+ * route's groups in key order from where the last claim stopped (`skq_group_cursors`; the jobs
+ * without a group take their turn before the first group), so no row per group is kept for turns.
+ * Limits are rows of skq_limits (scope 0: a group, '*' the default; scope 1: a route); skq_starts
+ * logs the starts a rate window counts, for keys with a rate only; skq_group_holds keeps the groups a
+ * RateLimited holds.
  */
 const GROUPS_SQL = `
 CREATE INDEX IF NOT EXISTS skq_jobs_group_queued ON skq_jobs (queue, route, grp, priority DESC, run_at) WHERE state = 0 AND grp IS NOT NULL;
@@ -131,15 +131,12 @@ CREATE TABLE IF NOT EXISTS skq_limits (
   rate_per_ms INTEGER,
   PRIMARY KEY (queue, scope, key)
 ) WITHOUT ROWID;
-CREATE TABLE IF NOT EXISTS skq_group_turns (
+CREATE TABLE IF NOT EXISTS skq_group_cursors (
   queue TEXT NOT NULL,
   route TEXT NOT NULL,
   grp   TEXT NOT NULL,
-  turn  INTEGER NOT NULL,
-  PRIMARY KEY (queue, route, grp)
+  PRIMARY KEY (queue, route)
 ) WITHOUT ROWID;
-CREATE INDEX IF NOT EXISTS skq_group_turns_order ON skq_group_turns (queue, route, turn, grp);
-CREATE INDEX IF NOT EXISTS skq_group_turns_by_group ON skq_group_turns (queue, grp);
 CREATE TABLE IF NOT EXISTS skq_group_holds (
   queue TEXT NOT NULL,
   grp   TEXT NOT NULL,
@@ -153,17 +150,6 @@ CREATE TABLE IF NOT EXISTS skq_starts (
   at    INTEGER NOT NULL
 );
 CREATE INDEX IF NOT EXISTS skq_starts_by_key ON skq_starts (queue, scope, key, at);
--- A group that gets a queued row takes its turn after the groups waiting (round robin).
-CREATE TRIGGER IF NOT EXISTS skq_group_turn_on_insert AFTER INSERT ON skq_jobs WHEN NEW.grp IS NOT NULL AND NEW.state = 0
-BEGIN
-  INSERT OR IGNORE INTO skq_group_turns (queue, route, grp, turn)
-    VALUES (NEW.queue, NEW.route, NEW.grp, (SELECT IFNULL(MAX(turn), 0) FROM skq_group_turns WHERE queue = NEW.queue AND route = NEW.route));
-END;
-CREATE TRIGGER IF NOT EXISTS skq_group_turn_on_requeue AFTER UPDATE OF state ON skq_jobs WHEN NEW.grp IS NOT NULL AND NEW.state = 0 AND OLD.state <> 0
-BEGIN
-  INSERT OR IGNORE INTO skq_group_turns (queue, route, grp, turn)
-    VALUES (NEW.queue, NEW.route, NEW.grp, (SELECT IFNULL(MAX(turn), 0) FROM skq_group_turns WHERE queue = NEW.queue AND route = NEW.route));
-END;
 `;
 
 /** The jobs of version 5: their rows and indexes, and the counts kept by the steps. */

@@ -26,7 +26,7 @@ export interface RouteWorkerSettings {
   onRunningChanged?: () => void;
   /** Told of every attempt once its outcome is stored (for metrics). */
   onAttemptEnd?: (ended: AttemptEnd) => void;
-  /** A claim came back short because limits held due work back: wake this worker when deliveries end. */
+  /** An idle worker's claim came back empty because limits held due work back: wake it when deliveries end. */
   onLimited?: () => void;
 }
 
@@ -286,7 +286,8 @@ export class RouteWorker {
           // A paused route wakes on the backend's `resumed` event (the poll interval covers a missed one).
           // A wake-up that came while this claim was on its way may be for jobs it could not see: claim again.
           this.limited = limited === true && deliveries.length < limit;
-          if (this.limited) this.settings.onLimited?.();
+          // Only an idle worker needs waking by others' endings: a busy one claims again as its own jobs end.
+          if (this.limited && this.busy === 0 && this.waiting.length === 0 && deliveries.length === 0) this.settings.onLimited?.();
           if (paused || (deliveries.length < limit && this.pokes === pokesAtSend)) this.sleep(nextRunAt === null || paused ? Infinity : nextRunAt - Date.now());
         },
         (err: unknown) => {

@@ -304,8 +304,9 @@ export class WorkerPool {
   }
 
   /**
-   * From the first claim that limits held back on, ends of deliveries wake the workers held back:
-   * one of them may have freed a group's place (a queue without limits never pays for these events).
+   * From the first time limits held back the claim of an idle worker on, ends of deliveries wake the
+   * workers held back: one of them may have freed a group's place. (A busy worker claims again as its
+   * own jobs end; a queue without limits never pays for these events.)
    */
   private wakeOnEndings(): void {
     if (this.endings) return;

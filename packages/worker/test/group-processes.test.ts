@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { SkunkQueue } from '@skq/core';
-import { eventually, missingPostgres, startPostgres, uniqueQueue, type PostgresServer } from '@skq/testing';
+import { eventually, missingPostgres, missingServer, startPostgres, startRedis, uniqueQueue, type PostgresServer, type RedisServer } from '@skq/testing';
 
 // Groups across processes, as a user runs them: 4 worker processes of concurrency 20 on one store,
 // the limits checked from the handlers' own records of when they started and ended.
@@ -14,12 +14,17 @@ const REPO = fileURLToPath(new URL('../../../', import.meta.url));
 const WORKER = fileURLToPath(new URL('./fixtures/group-worker.ts', import.meta.url));
 const dir = mkdtempSync(join(tmpdir(), 'skq-groups-proc-'));
 const noPostgres = missingPostgres();
+const noRedis = missingServer('redis-server', 'apt-get install redis-server');
 let postgres: PostgresServer | undefined;
+let redis: RedisServer | undefined;
 beforeAll(async () => {
   if (!noPostgres) postgres = await startPostgres();
+  if (!noRedis) redis = await startRedis();
 }, 60_000);
 afterAll(async () => {
   await postgres?.stop();
+  await redis?.stop();
+  if (redis) rmSync(redis.dir, { recursive: true, force: true });
   rmSync(dir, { recursive: true, force: true });
 });
 
@@ -109,4 +114,5 @@ function groupCases(name: string, url: () => string, skip: string | null = null)
 describe('groups across worker processes', () => {
   groupCases('sqlite', () => `sqlite:${join(dir, 'groups.db')}`);
   groupCases(`postgres${noPostgres ? ` (${noPostgres})` : ''}`, () => postgres!.url, noPostgres);
+  groupCases(`redis${noRedis ? ` (${noRedis})` : ''}`, () => redis!.url, noRedis);
 });

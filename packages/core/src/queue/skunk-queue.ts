@@ -187,7 +187,14 @@ export class SkunkQueue implements InvocationTarget, JobReader {
       };
     });
     const backend = await this.backend();
-    if (!backend.capabilities.groups && records.some((record) => record.group !== undefined)) throw groupsUnsupported(backend, this.name, 'options.group');
+    if (records.some((record) => record.group !== undefined)) {
+      if (!backend.capabilities.groups) throw groupsUnsupported(backend, this.name, 'options.group');
+      if (this.type === 'broadcast') {
+        throw new SkqError('ARGS_INVALID', `queue "${this.name}" is a broadcast queue: every listening worker runs each job, so its jobs have no group`, {
+          context: { queue: this.name, field: 'options.group' },
+        });
+      }
+    }
     const { tx } = parsed.data;
     if (tx !== undefined && !backend.capabilities.transactionalEnqueue) {
       throw new SkqError('UNSUPPORTED', `the ${backend.kind} backend cannot enqueue inside your transaction (options.tx): use a backend with transactional enqueue, such as postgres`, {

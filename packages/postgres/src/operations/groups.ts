@@ -37,28 +37,29 @@ export async function getRouteLimits(t: PgTx, queue: string, route: string): Pro
 }
 
 /**
- * A page of groups, one statement. Reads: the group keys after the cursor (a loose scan of the
- * running index, the turns, the limits and the holds) and, for each, its queued rows (on the routes
- * where it has a turn), running rows, hold and own limits. Returns them in key order, with the last
- * key as the cursor when the page is full; a group with nothing queued or running, no limits and no
- * hold (a turn not yet found empty) is left out.
+ * A page of groups. Reads: the group keys after the cursor (loose scans of the running index and of
+ * each route's grouped queued rows, the limits and the holds), then for each its queued rows, running
+ * rows, hold and own limits. Returns them in key order, with the last key as the cursor when the page
+ * is full; a group with nothing queued or running, no limits and no hold is left out.
  */
 export async function listGroups(t: PgTx, query: GroupListQuery): Promise<GroupPage> {
-  const rows = (
-    await run<LimitsRow & { grp: string; queued: number; running: number; held_until: string | number | null }>(t, 'groupsAfter', [
-      query.queue,
-      query.cursor ?? '',
-      query.limit,
-      Date.now(),
-    ])
-  ).rows;
+  const now = Date.now();
+  const after = query.cursor ?? '';
+  const found = new Set((await run<{ grp: string }>(t, 'groupKeysAfter', [query.queue, after, query.limit, now])).rows.map((r) => r.grp));
+  const routes = (await run<{ route: string }>(t, 'groupedRoutes', [query.queue])).rows.map((r) => r.route);
+  for (const route of routes) {
+    for (const { grp } of (await run<{ grp: string }>(t, 'queuedGroupsAfter', [query.queue, route, after, query.limit])).rows) found.add(grp);
+  }
+  // Sorted by the server, whose text order the next page's cursor is compared in.
+  const keys = (await run<{ grp: string }>(t, 'orderKeys', [[...found], query.limit])).rows.map((r) => r.grp);
   const groups: GroupInfo[] = [];
-  for (const row of rows) {
+  for (const group of keys) {
+    const row = (await run<LimitsRow & { queued: number; running: number; held_until: string | number | null }>(t, 'groupInfo', [query.queue, group, routes, now])).rows[0]!;
     const limits = limitsOf(row.concurrency === null && row.rate_max === null ? undefined : row);
     const limitedUntil = row.held_until === null ? null : Number(row.held_until);
-    if (row.queued + row.running > 0 || limitedUntil !== null || limits) groups.push({ group: row.grp, queued: row.queued, running: row.running, limitedUntil, limits });
+    if (row.queued + row.running > 0 || limitedUntil !== null || limits) groups.push({ group, queued: row.queued, running: row.running, limitedUntil, limits });
   }
-  return { groups, cursor: rows.length === query.limit ? rows[rows.length - 1]!.grp : null };
+  return { groups, cursor: keys.length === query.limit ? keys[keys.length - 1]! : null };
 }
 
 function limitsOf(row: LimitsRow | undefined): GroupLimits | null {

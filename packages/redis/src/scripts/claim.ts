@@ -1,13 +1,33 @@
 
 /** Lua: claimDeliveries(route, worker, leaseMs, limit), the claim step without the final flush(). */
 export const CLAIM_FN = `
+-- A limits row ('glimits' or 'rlimits'): 'concurrency|max|perMs', '' where unset.
+local function limitsOf(hash, key)
+  local v = redis.call('HGET', hash, key)
+  if not v then return nil end
+  local c, m, p = string.match(v, '^(%d*)|(%d*)|(%d*)$')
+  return { conc = tonumber(c), max = tonumber(m), per = tonumber(p) }
+end
+-- When a rate window ('starts:…', score = start time) lets one more start through: nil when it does now,
+-- else the instant its oldest start leaves the window. Drops the starts that left it.
+local function windowOpens(key, rule)
+  redis.call('ZREMRANGEBYSCORE', key, '-inf', fmt(NOW - rule.per))
+  if redis.call('ZCARD', key) < rule.max then return nil end
+  return tonumber(redis.call('ZRANGE', key, 0, 0, 'WITHSCORES')[2]) + rule.per
+end
+-- Logs a start in a rate window; the window's key outlives its newest start by the window.
+local function logStart(key, rule, startId)
+  redis.call('ZADD', key, NOW, startId)
+  redis.call('PEXPIRE', key, rule.per + 1000)
+end
+
 local function claimDeliveries(route, worker, leaseMs, limit)
 local lease = fmt(NOW + leaseMs)
 local mine = readyKey(route, worker)
 local delayed = P .. ':delayed:' .. route
 -- A paused route or queue hands out nothing (one cheap SCARD when nothing is paused).
 if redis.call('SCARD', P .. ':paused') > 0 and (redis.call('SISMEMBER', P .. ':paused', route) == 1 or redis.call('SISMEMBER', P .. ':paused', '*') == 1) then
-  return { {}, false, fmt(NOW), lease, 1 }
+  return { {}, false, fmt(NOW), lease, 1, 0 }
 end
 
 local due = redis.call('ZRANGEBYSCORE', delayed, '-inf', NOW, 'LIMIT', 0, 1000)
@@ -15,75 +35,167 @@ if #due > 0 then
   for _, m in ipairs(due) do
     local did = string.sub(m, 18)
     local d = delivery(did)
-    if d and d.state == 'queued' then makeReady(placement(route, d.target, d.priority, d.runAt), route, d.target, did, d.seq, d.priority, d.runAt) end
+    if d and d.state == 'queued' then
+      if d.group then makeReady('group', route, d.target, did, d.seq, d.priority, d.runAt, d.group)
+      else makeReady(placement(route, d.target, d.priority, d.runAt), route, d.target, did, d.seq, d.priority, d.runAt) end
+    end
   end
   chunked('ZREM', delayed, due)
   flushDue()
 end
 
--- Due deliveries in order: by priority, then run time, then enqueue order. The waiting list holds priority 0
--- in that order already; the priority set holds the rest, and priority-0 deliveries that came due out of order.
+-- Due deliveries without a group in order: by priority, then run time, then enqueue order, up to 'upto'
+-- picked in all. The waiting list holds priority 0 in that order already; the priority set holds the
+-- rest, and priority-0 deliveries that came due out of order.
 local picked = {}
 local waiting, prio = P .. ':waiting:' .. route, P .. ':prio:' .. route
 local function popList(n)
   for _, did in ipairs(redis.call('LPOP', waiting, n) or {}) do picked[#picked + 1] = did end
 end
-if redis.call('EXISTS', mine) == 1 then
-  -- Broadcast deliveries addressed to this worker, merged with the rest one at a time.
-  while #picked < limit do
-    local best, bestScore, bestMember = nil, nil, nil
-    local function consider(source, s, m)
-      if s and (not bestScore or s < bestScore or (s == bestScore and m < bestMember)) then best, bestScore, bestMember = source, s, m end
-    end
-    for _, key in ipairs({ mine, prio }) do
-      local head = redis.call('ZRANGE', key, 0, 0, 'WITHSCORES')
-      if #head > 0 then consider(key, tonumber(head[2]), head[1]) end
-    end
-    local first = redis.call('LINDEX', waiting, 0)
-    local fd = first and delivery(first)
-    if fd then consider(waiting, score(0, fd.runAt), member(fd.seq or 0, first)) end
-    if first and not fd then
-      redis.call('LPOP', waiting)
-    elseif not best then
-      break
-    elseif best == waiting then
-      popList(1)
-    else
-      redis.call('ZREM', best, bestMember); picked[#picked + 1] = string.sub(bestMember, 18)
-    end
-  end
-elseif redis.call('EXISTS', prio) == 0 then
-  popList(limit)
-else
-  local belowZero = score(-1, 1577836800000)
-  while #picked < limit do
-    local want = limit - #picked
-    local first = redis.call('LINDEX', waiting, 0)
-    local fd = first and delivery(first)
-    if not first then
-      local rest = redis.call('ZPOPMIN', prio, want)
-      for i = 1, #rest, 2 do picked[#picked + 1] = string.sub(rest[i], 18) end
-      break
-    elseif not fd then
-      redis.call('LPOP', waiting)
-    else
-      -- What the set holds before the list's head, then the head (all the list when the set's next is below priority 0).
-      local ls, lm = score(0, fd.runAt), member(fd.seq or 0, first)
-      local before = redis.call('ZRANGEBYSCORE', prio, '-inf', fmt(ls), 'WITHSCORES', 'LIMIT', 0, want)
-      local took = {}
-      for i = 1, #before, 2 do
-        if tonumber(before[i + 1]) == ls and before[i] > lm then break end
-        took[#took + 1] = before[i]
+local function pickUngrouped(upto)
+  if redis.call('EXISTS', mine) == 1 then
+    -- Broadcast deliveries addressed to this worker, merged with the rest one at a time.
+    while #picked < upto do
+      local best, bestScore, bestMember = nil, nil, nil
+      local function consider(source, s, m)
+        if s and (not bestScore or s < bestScore or (s == bestScore and m < bestMember)) then best, bestScore, bestMember = source, s, m end
       end
-      if #took > 0 then
-        chunked('ZREM', prio, took)
-        for _, m in ipairs(took) do picked[#picked + 1] = string.sub(m, 18) end
+      for _, key in ipairs({ mine, prio }) do
+        local head = redis.call('ZRANGE', key, 0, 0, 'WITHSCORES')
+        if #head > 0 then consider(key, tonumber(head[2]), head[1]) end
+      end
+      local first = redis.call('LINDEX', waiting, 0)
+      local fd = first and delivery(first)
+      if fd then consider(waiting, score(0, fd.runAt), member(fd.seq or 0, first)) end
+      if first and not fd then
+        redis.call('LPOP', waiting)
+      elseif not best then
+        break
+      elseif best == waiting then
+        popList(1)
       else
-        local head = redis.call('ZRANGE', prio, 0, 0, 'WITHSCORES')
-        if #head == 0 or tonumber(head[2]) >= belowZero then popList(want) else popList(1) end
+        redis.call('ZREM', best, bestMember); picked[#picked + 1] = string.sub(bestMember, 18)
+      end
+    end
+  elseif redis.call('EXISTS', prio) == 0 then
+    popList(upto - #picked)
+  else
+    local belowZero = score(-1, 1577836800000)
+    while #picked < upto do
+      local want = upto - #picked
+      local first = redis.call('LINDEX', waiting, 0)
+      local fd = first and delivery(first)
+      if not first then
+        local rest = redis.call('ZPOPMIN', prio, want)
+        for i = 1, #rest, 2 do picked[#picked + 1] = string.sub(rest[i], 18) end
+        break
+      elseif not fd then
+        redis.call('LPOP', waiting)
+      else
+        -- What the set holds before the list's head, then the head (all the list when the set's next is below priority 0).
+        local ls, lm = score(0, fd.runAt), member(fd.seq or 0, first)
+        local before = redis.call('ZRANGEBYSCORE', prio, '-inf', fmt(ls), 'WITHSCORES', 'LIMIT', 0, want)
+        local took = {}
+        for i = 1, #before, 2 do
+          if tonumber(before[i + 1]) == ls and before[i] > lm then break end
+          took[#took + 1] = before[i]
+        end
+        if #took > 0 then
+          chunked('ZREM', prio, took)
+          for _, m in ipairs(took) do picked[#picked + 1] = string.sub(m, 18) end
+        else
+          local head = redis.call('ZRANGE', prio, 0, 0, 'WITHSCORES')
+          if #head == 0 or tonumber(head[2]) >= belowZero then popList(want) else popList(1) end
+        end
       end
     end
   end
+end
+
+-- A route where groups have turns, or with limits, is claimed by turns: the route's rotation of groups
+-- with due deliveries (the ones without a group as the group ''), one delivery per visit, each group
+-- visited put back at the end. A group is passed by while it is held, has 'concurrency' running, or
+-- has had 'max' starts in its window (each a limit that held due work back); one with nothing due left
+-- leaves the rotation. The claim stops at its limit, or once a whole round took nothing.
+local turnsKey, inKey = P .. ':gturns:' .. route, P .. ':gin:' .. route
+local routeRule = limitsOf(P .. ':rlimits', route)
+local limited, nextAt = false, nil
+local function later(at)
+  if at and at > NOW and (not nextAt or at < nextAt) then nextAt = at end
+end
+local routeStarts = routeRule and routeRule.max and (P .. ':starts:r:' .. route)
+local asked = limit
+if routeStarts then
+  local opens = windowOpens(routeStarts, routeRule)
+  if opens then return { {}, fmt(opens), fmt(NOW), lease, 0, 1 } end
+  limit = math.min(limit, routeRule.max - redis.call('ZCARD', routeStarts))
+end
+if routeRule or redis.call('EXISTS', turnsKey) == 1 then
+  if redis.call('LLEN', waiting) > 0 or redis.call('EXISTS', prio) == 1 or redis.call('EXISTS', mine) == 1 then enterTurn(route, '') end
+  local default = limitsOf(P .. ':glimits', '*')
+  -- Groups' own limits are looked up only when some group has them.
+  local own = redis.call('HLEN', P .. ':glimits') > (default and 1 or 0)
+  local holds = redis.call('EXISTS', P .. ':gholds') == 1
+  local taken = {}
+  -- Takes group g's next due delivery if its limits let one start now: 'took', 'passed' (a limit) or
+  -- 'empty'. 'running' is its number in 'gcounts' as stored, when it was read with the page.
+  local function takeFromGroup(g, running)
+    if holds then
+      local heldTo = tonumber(redis.call('HGET', P .. ':gholds', g) or '0')
+      if heldTo > NOW then limited = true; later(heldTo); return 'passed' end
+    end
+    local rule = default
+    if own then rule = limitsOf(P .. ':glimits', g) or default end
+    if rule and rule.conc and groupRunning(g, running) + (taken[g] or 0) >= rule.conc then limited = true; return 'passed' end
+    local starts = rule and rule.max and (P .. ':starts:g:' .. g)
+    if starts then
+      local opens = windowOpens(starts, rule)
+      if opens then limited = true; later(opens); return 'passed' end
+    end
+    local top = redis.call('ZPOPMIN', P .. ':gq:' .. route .. ':' .. g)
+    if #top == 0 then return 'empty' end
+    -- Read once, below: an entry whose delivery is no longer queued is dropped there (such entries are
+    -- rare: a cancel or a reschedule takes its entry out).
+    local did = string.sub(top[1], 18)
+    picked[#picked + 1] = did
+    taken[g] = (taken[g] or 0) + 1
+    if starts then logStart(starts, rule, did .. ':' .. nowText()) end
+    return 'took'
+  end
+  -- The rotation a page at a time: the groups visited go to the end, those found empty leave it.
+  local needCounts = own or (default and default.conc)
+  local round, idle = redis.call('LLEN', turnsKey), 0
+  while #picked < limit and idle < round do
+    local page = redis.call('LRANGE', turnsKey, 0, math.min(64, limit - #picked + 4, round) - 1)
+    if #page == 0 then break end
+    local counts = nil
+    if needCounts then counts = redis.call('HMGET', P .. ':gcounts', unpack(page)) end
+    local visited, back = 0, {}
+    for i, g in ipairs(page) do
+      visited = i
+      local outcome
+      if g == '' then
+        local before = #picked
+        pickUngrouped(before + 1)
+        outcome = #picked > before and 'took' or 'empty'
+      else
+        outcome = takeFromGroup(g, counts and tonumber(counts[i] or '0'))
+      end
+      if outcome == 'empty' then
+        -- Nothing due left: out of the rotation. A due delivery brings it back.
+        redis.call('HDEL', inKey, g)
+        round = round - 1
+      else
+        back[#back + 1] = g
+        if outcome == 'took' then idle = 0 else idle = idle + 1 end
+      end
+      if #picked >= limit or idle >= round then break end
+    end
+    redis.call('LTRIM', turnsKey, visited, -1)
+    if #back > 0 then redis.call('RPUSH', turnsKey, unpack(back)) end
+  end
+else
+  pickUngrouped(limit)
 end
 
 local out = {}
@@ -98,17 +210,26 @@ for _, did in ipairs(picked) do
     zaddLater(P .. ':active', lease, did)
     count(route, 'queued', -1)
     count(route, 'running', 1)
+    groupCount(d.group, 'queued', -1)
+    groupCount(d.group, 'running', 1)
+    if routeStarts then logStart(routeStarts, routeRule, did .. ':' .. attempts) end
     ev('started', d.job, did, route, worker)
-    out[#out + 1] = { did, d.target or '', d.priority, d.runAt, attempts, d.max, j.n, j.a, j.O or '', d.recs }
+    out[#out + 1] = { did, d.target or '', d.priority, d.runAt, attempts, d.max, j.n, j.a, j.O or '', d.recs, d.group or '' }
   end
 end
 
 local nextRunAt = false
-if #picked < limit then
+if #picked < asked or limited then
   local n = redis.call('ZRANGE', delayed, 0, 0, 'WITHSCORES')
-  if #n > 0 then nextRunAt = n[2] end
+  if #n > 0 then later(tonumber(n[2])) end
+  if nextAt then nextRunAt = fmt(nextAt) end
+  -- A route rate's window filled by this claim opens when its oldest start leaves.
+  if routeStarts and #picked >= limit then
+    local opens = windowOpens(routeStarts, routeRule)
+    if opens then limited = true; later(opens); nextRunAt = fmt(nextAt) end
+  end
 end
-return { out, nextRunAt, fmt(NOW), lease, 0 }
+return { out, nextRunAt, fmt(NOW), lease, 0, limited and 1 or 0 }
 end
 `;
 
@@ -116,12 +237,17 @@ end
  * claim — leases up to `limit` due deliveries of one route to a worker.
  * Reads:   ARGV[7] route, ARGV[8] worker id, ARGV[9] lease length (ms), ARGV[10] limit; 'paused';
  *          'delayed:<route>' (due entries are promoted first), 'prio:<route>', 'waiting:<route>',
- *          'ready:<route>:@<worker>'; the deliveries' records.
+ *          'ready:<route>:@<worker>'; 'rlimits' and the route's 'starts:r:<route>'; where groups have turns
+ *          ('gturns:<route>', 'gin:<route>'): 'glimits', 'gholds', 'gcounts', 'starts:g:<group>', 'gq:<route>:<group>'; the
+ *          deliveries' records.
  * Writes:  the records (state running, worker, lease, attempts+1, started), 'active' (score = lease end),
- *          'addressed' (for promoted broadcast deliveries), 'counts', events 'started'.
- * Returns: { deliveries, nextRunAt, now, leaseEnd, paused (1 when the route or queue is paused) } where each delivery is
- *          { id, target, priority, runAt, attempts, maxAttempts, name, args, opts, recoveries }
- *          and nextRunAt is the earliest future run time in 'delayed:<route>' (nil when full or none).
+ *          'addressed' (for promoted broadcast deliveries), 'counts', 'gcounts', the rotation ('gturns:<route>',
+ *          'gin:<route>'), the starts of rate windows, events 'started'.
+ * Returns: { deliveries, nextRunAt, now, leaseEnd, paused (1 when the route or queue is paused), limited (1 when
+ *          limits held due work back) } where each delivery is
+ *          { id, target, priority, runAt, attempts, maxAttempts, name, args, opts, recoveries, group }
+ *          and nextRunAt is the earliest instant something not taken may be claimable: a future run time in
+ *          'delayed:<route>', a hold or rate window ending (nil when full and nothing held back, or none).
  */
 export const CLAIM_LUA = `
 local result = claimDeliveries(ARGV[7], ARGV[8], tonumber(ARGV[9]), tonumber(ARGV[10]))

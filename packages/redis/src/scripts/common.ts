@@ -26,6 +26,14 @@
  * - 'counts' hash '<route>|<state>'; 'addressed' set of '<route>|<worker>' pairs that broadcast deliveries
  *   were queued for; 'paused' set of paused routes ('*' for the queue); tp:<minute> hashes '<route>|c' /
  *   '<route>|f' of jobs completed and failed in that minute (expiring after a day).
+ * - Groups: a grouped delivery, once due, waits in 'gq:<route>:<group>' (a ZSET scored as above) instead of
+ *   the route's list or set, and the group has a turn in the route's rotation 'gturns:<route>' (a LIST the
+ *   claims take from the front and put back at the end; 'gin:<route>' hash says who is in it; the jobs
+ *   without a group take turns as the group ''), see claim.ts. 'gcounts' hash group -> running · 2^26 +
+ *   queued, its deliveries in those states (a group at 0 is deleted by recover-expired). 'glimits'
+ *   hash group ('*' the default) -> 'concurrency|max|perMs' ('' where unset), 'rlimits' route -> the same;
+ *   'starts:g:<group>' and 'starts:r:<route>' ZSETs (score = start time, expiring) for rate windows;
+ *   'gholds' hash group -> until when a RateLimited holds it.
  * - Events on channels ev:<type>, built only for types in 'listeners' (type -> until when, server ms, someone
  *   subscribes; see listen.ts).
  *
@@ -41,6 +49,7 @@ local cache, dirty, dirtyOrder
 local pendingCounts, countOrder, pendingZadd, zaddOrder, pendingZrem, zremOrder, pendingPush, pushOrder, pendingDel
 local pendingEvents, eventSeqs, eventOrder, eventTotal, pendingTally, tallyOrder
 local heard, tails, tailsChanged, seqNow, seqChanged
+local pendingGroups, groupOrder, turned
 
 local function begin(args)
   ARGV = args
@@ -57,6 +66,7 @@ local function begin(args)
   pendingCounts, countOrder, pendingZadd, zaddOrder, pendingZrem, zremOrder, pendingPush, pushOrder, pendingDel = nil, nil, nil, nil, nil, nil, nil, nil, nil
   pendingEvents, eventSeqs, eventOrder, eventTotal, pendingTally, tallyOrder = nil, nil, nil, 0, nil, nil
   heard, tails, tailsChanged, seqNow, seqChanged = nil, nil, nil, nil, false
+  pendingGroups, groupOrder, turned = nil, nil, nil
 end
 
 -- The backend's retention of 'succeeded' or 'failed' jobs: { count, ageMs } from ARGV[3..6] (-1: no limit).
@@ -83,7 +93,7 @@ end
 -- t type, O run options (JSON), b bad, k dedupe key, E empty, A att0, kS / kF keepS / keepF, e ended.
 -- A delivery: r route, T target, s state (STATE_CODE), p priority (absent: 0), u runAt (absent: the job's
 -- created), x attempts (absent: 0), m max attempts, q seq, w worker, l lease, S started, f finished,
--- v result (JSON), X error (JSON), C cancel, z recoveries (absent: 0), P progress (JSON).
+-- v result (JSON), X error (JSON), C cancel, z recoveries (absent: 0), P progress (JSON), g group (a direct job's).
 -- Numbers are stored as numbers, text as text; a field set to '' or nil is removed.
 local STATE_CODE = { queued = 'q', running = 'r', succeeded = 's', failed = 'f', cancelled = 'c' }
 local STATE_NAME = { q = 'queued', r = 'running', s = 'succeeded', f = 'failed', c = 'cancelled' }
@@ -178,6 +188,33 @@ local function count(route, state, delta)
   if not pendingCounts[field] then pendingCounts[field] = 0; table.insert(countOrder, field) end
   pendingCounts[field] = pendingCounts[field] + delta
 end
+-- A group's queued and running deliveries, one number per group in 'gcounts': running · 2^26 + queued
+-- (a claim moves one from queued to running with one HINCRBY), changed with each delivery of the group
+-- that enters or leaves those states; other states are not kept.
+local RUNNING_UNIT = 67108864
+local GROUP_STEP = { queued = 1, running = RUNNING_UNIT }
+local function groupCount(group, state, delta)
+  local step = GROUP_STEP[state]
+  if not group or not step then return end
+  if not pendingGroups then pendingGroups, groupOrder = {}, {} end
+  if not pendingGroups[group] then pendingGroups[group] = 0; groupOrder[#groupOrder + 1] = group end
+  pendingGroups[group] = pendingGroups[group] + delta * step
+end
+-- A group's running deliveries now, from its stored number ('stored': read here when nil) and this call's changes.
+local function groupRunning(group, stored)
+  if stored == nil then stored = tonumber(redis.call('HGET', P .. ':gcounts', group) or '0') end
+  return math.floor((stored + (pendingGroups and pendingGroups[group] or 0)) / RUNNING_UNIT)
+end
+-- Gives a group with a due delivery on a route its turn, at the back of the route's rotation
+-- ('gturns:<route>', a list; 'gin:<route>' says who is in it), unless it has one.
+local function enterTurn(route, group)
+  local key = route .. '|' .. group
+  turned = turned or {}
+  if turned[key] then return end
+  turned[key] = true
+  if redis.call('HSETNX', P .. ':gin:' .. route, group, 1) == 1 then redis.call('RPUSH', P .. ':gturns:' .. route, group) end
+end
+
 local function zaddLater(key, s, m)
   if not pendingZadd then pendingZadd, zaddOrder = {}, {} end
   if not pendingZadd[key] then pendingZadd[key] = {}; table.insert(zaddOrder, key) end
@@ -280,6 +317,13 @@ local function flush()
   if zremOrder then for _, key in ipairs(zremOrder) do chunked('ZREM', key, pendingZrem[key]) end end
   flushDue()
   if seqChanged then redis.call('SET', P .. ':seq', seqNow) end
+  if groupOrder then
+    for _, group in ipairs(groupOrder) do
+      local delta = pendingGroups[group]
+      -- A count back at 0 stays (a group's running count comes and goes with each job); recover-expired deletes them.
+      if delta ~= 0 then redis.call('HINCRBY', P .. ':gcounts', group, string.format('%d', delta)) end
+    end
+  end
   if countOrder then
     for _, field in ipairs(countOrder) do
       if pendingCounts[field] ~= 0 then redis.call('HINCRBY', P .. ':counts', field, pendingCounts[field]) end

@@ -13,7 +13,7 @@ local function delivery(did)
   if hash ~= JOBS then job = rget(JOBS, jobId) or {} end
   return { hash = hash, field = field, rec = t, job = jobId, state = STATE_NAME[t.s], worker = t.w, route = t.r, target = t.T,
     seq = t.q, cancel = t.C, recs = t.z or 0, priority = t.p or 0, runAt = t.u or job.c, max = t.m, attempts = t.x or 0,
-    nd = job.N or 1, dedupe = job.k, keepS = job.kS, keepF = job.kF }
+    nd = job.N or 1, dedupe = job.k, keepS = job.kS, keepF = job.kF, group = job.g }
 end
 -- Sets fields of delivery d's record.
 local function dput(d, changes) return rput(d.hash, d.field, changes) end
@@ -43,9 +43,12 @@ local function placement(route, target, priority, runAt)
   setTail(route, runAt)
   return 'list'
 end
--- Makes a delivery due where placement() put it; one in a set needs its seq.
-local function makeReady(place, route, target, did, seq, priority, runAt)
-  if place == 'list' then
+-- Makes a delivery due where placement() put it ('group': its group's set, with the group's turn); one in a set needs its seq.
+local function makeReady(place, route, target, did, seq, priority, runAt, group)
+  if group then
+    zaddLater(P .. ':gq:' .. route .. ':' .. group, fmt(score(priority, runAt)), member(seq, did))
+    enterTurn(route, group)
+  elseif place == 'list' then
     pushLater(P .. ':waiting:' .. route, did)
   elseif target and target ~= '' then
     zaddLater(readyKey(route, target), fmt(score(priority, runAt)), member(seq, did))
@@ -63,7 +66,7 @@ local function removeJob(jobId, skip, nd)
     local did = jobId .. '.' .. i
     if did ~= skip then
       local d = delivery(did)
-      if d then count(d.route, d.state, -1) end
+      if d then count(d.route, d.state, -1); groupCount(d.group, d.state, -1) end
     end
     if i > 0 then rdel(DELIVERIES, did) end
   end
@@ -108,6 +111,7 @@ end
 -- was its job's last open delivery the job has ended, and retention may delete it at once.
 local function finish(did, d, from, state, result, err, worker)
   count(d.route, from, -1)
+  groupCount(d.group, from, -1)
   if from == 'running' then zremLater(P .. ':active', did) end
   ev(state, d.job, did, d.route, worker)
   if state == 'succeeded' then tally(d.route, 'c') elseif state == 'failed' then tally(d.route, 'f') end
@@ -141,7 +145,8 @@ local function finish(did, d, from, state, result, err, worker)
   count(d.route, state, 1)
 end
 
--- Takes a queued delivery out of whichever set or list holds it (one without a seq was never in a set).
+-- Takes a queued delivery out of whichever set or list holds it (one without a seq was never in a set;
+-- a grouped one always has one).
 local function unqueue(did, d)
   if not d.seq then
     redis.call('LREM', P .. ':waiting:' .. d.route, 1, did)
@@ -149,7 +154,9 @@ local function unqueue(did, d)
   end
   local m = member(d.seq, did)
   if redis.call('ZREM', P .. ':delayed:' .. d.route, m) == 1 then return end
-  if d.target and d.target ~= '' then
+  if d.group then
+    redis.call('ZREM', P .. ':gq:' .. d.route .. ':' .. d.group, m)
+  elseif d.target and d.target ~= '' then
     redis.call('ZREM', readyKey(d.route, d.target), m)
   elseif redis.call('ZREM', P .. ':prio:' .. d.route, m) == 0 then
     -- Not in the priority set (where a priority-0 delivery due out of run-time order waits): in the list.

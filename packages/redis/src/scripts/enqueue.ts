@@ -1,9 +1,9 @@
 
 /**
  * How many ARGV entries a template takes in the enqueue step: what the jobs of a batch mostly share
- * (name, routes, type, priority, runAt, attempts, dedupe key, createdAt, run options, keepS, keepF).
+ * (name, routes, type, priority, runAt, attempts, dedupe key, createdAt, run options, keepS, keepF, group).
  */
-export const TEMPLATE_FIELDS = 11;
+export const TEMPLATE_FIELDS = 12;
 
 /**
  * Lua: enqueueJobs(first), the enqueue step over ARGV[first..] without flush(): ARGV[first] the number
@@ -22,7 +22,9 @@ local jobsAt = first + 1 + tonumber(ARGV[first]) * ${TEMPLATE_FIELDS}
 for at = first + 1, jobsAt - 1, ${TEMPLATE_FIELDS} do
   local t = { name = ARGV[at], routes = ARGV[at + 1], kind = ARGV[at + 2], priority = tonumber(ARGV[at + 3]), runAt = tonumber(ARGV[at + 4]),
     attempts = tonumber(ARGV[at + 5]), dedupe = ARGV[at + 6], created = tonumber(ARGV[at + 7]), opts = ARGV[at + 8], keepS = ARGV[at + 9],
-    keepF = ARGV[at + 10], targets = {} }
+    keepF = ARGV[at + 10], group = ARGV[at + 11], targets = {} }
+  -- Groups are a direct queue's (a broadcast delivers to every worker).
+  if t.group == '' or t.kind ~= 'direct' then t.group = nil end
   for route in string.gmatch(t.routes, '[^,]+') do
     if t.kind == 'broadcast' then
       if not live then
@@ -60,6 +62,7 @@ for i = jobsAt, #ARGV, 3 do
     if t.keepS ~= '' then job.kS = t.keepS end
     if t.keepF ~= '' then job.kF = t.keepF end
     if priority ~= 0 then job.p = priority end
+    if t.group then job.g = t.group end
     if #targets == 0 then
       job.b = 1; job.E = 'cancelled'; job.o = 0; job.e = NOW
     else
@@ -74,7 +77,7 @@ for i = jobsAt, #ARGV, 3 do
       r.r = target[1]; r.s = 'q'
       if target[2] ~= '' then r.T = target[2] end
       if n > 1 or runAt ~= job.c then r.u = runAt end
-      places[n] = runAt > NOW and 'delayed' or placement(target[1], target[2], priority, runAt)
+      places[n] = runAt > NOW and 'delayed' or (t.group and 'group') or placement(target[1], target[2], priority, runAt)
       if places[n] ~= 'list' then r.q = nextSeq() end
     end
     -- One command both checks that the id is new and stores the job: a resent enqueue never duplicates it.
@@ -108,9 +111,10 @@ for i = jobsAt, #ARGV, 3 do
           zaddLater(P .. ':delayed:' .. target[1], runAt, member(records[n].q, did))
           addressed(target[1], target[2])
         else
-          makeReady(places[n], target[1], target[2], did, records[n].q, priority, runAt)
+          makeReady(places[n], target[1], target[2], did, records[n].q, priority, runAt, t.group)
         end
         queued[target[1]] = (queued[target[1]] or 0) + 1
+        groupCount(t.group, 'queued', 1)
         if heard then ev('enqueued', id, did, target[1], target[2]) end
       end
       out[#out + 1] = id; out[#out + 1] = 0; out[#out + 1] = #targets
@@ -127,9 +131,11 @@ end
  * Reads:   from ARGV[7], the batch as enqueueJobs takes it; a template's fields: name, routes (comma-separated),
  *          type, priority, runAt, attempts, dedupe key ('' for none), createdAt, run options other than
  *          attempts (JSON, '' when they are the defaults), the job's own retention of succeeded and of
- *          failed jobs ('<count>,<ageMs>', '' for the backend's); the dedupe hash; for broadcast jobs, the live workers.
+ *          failed jobs ('<count>,<ageMs>', '' for the backend's), group ('' for none); the dedupe hash; for broadcast
+ *          jobs, the live workers.
  * Writes:  'job' (the job with delivery 0), 'delivery' (deliveries n ≥ 1), 'dedupe', 'seq', 'waiting:<route>',
- *          'prio:<route>', 'ready:<route>:@<worker>' or 'delayed:<route>', 'addressed', 'counts', 'ended:failed' (a
+ *          'prio:<route>', 'ready:<route>:@<worker>', 'gq:<route>:<group>' with 'gturns:<route>' and 'gin:<route>', or
+ *          'delayed:<route>', 'addressed', 'counts', 'gcounts', 'ended:failed' (a
  *          broadcast nobody listens to), events 'enqueued' | 'cancelled'.
  * A job id already stored is answered as it is, so a resent enqueue never duplicates a job.
  * Returns: a flat array: job id, 1 if deduped else 0, number of deliveries; per input job.

@@ -53,13 +53,15 @@ return { done, claimed }
  * Reads:   ARGV[7] worker id, ARGV[8] delivery id, ARGV[9] error JSON, ARGV[10] retry time ('' for none),
  *          ARGV[11] the outcome the worker's request asks for, as core's requestedFailureOutcome decides it
  *          ('cancelled' | 'retrying' | 'failed'; a cancel requested on the delivery makes it 'cancelled', as core's
- *          failureOutcome does), ARGV[12] attempt number; the delivery's record.
- * Writes:  the delivery's and job's records, 'active', 'delayed:<route>' on retry, 'counts', retention, events
+ *          failureOutcome does), ARGV[12] attempt number, ARGV[13] '1' when the attempt was rate limited (not charged:
+ *          the delivery's max attempts grow by one), ARGV[14] until when to hold the job's group ('' for none); the
+ *          delivery's record.
+ * Writes:  the delivery's and job's records, 'active', 'delayed:<route>' on retry, 'counts', 'gcounts', 'gholds', retention, events
  *          'retrying' | 'failed' | 'cancelled'.
  * Returns: 'retrying' | 'failed' | 'cancelled' | 'missing' | 'lost:<state>:<attempt>:<holder>'.
  */
 export const FAIL_LUA = `
-local worker, did, err, retryAt, requested, attempt = ARGV[7], ARGV[8], ARGV[9], ARGV[10], ARGV[11], ARGV[12]
+local worker, did, err, retryAt, requested, attempt, rateLimited, holdUntil = ARGV[7], ARGV[8], ARGV[9], ARGV[10], ARGV[11], ARGV[12], ARGV[13], ARGV[14]
 local d = delivery(did)
 local status
 if not d then
@@ -70,11 +72,18 @@ elseif requested == 'cancelled' or d.cancel == '1' then
   finish(did, d, 'running', 'cancelled', nil, err, worker)
   status = 'cancelled'
 elseif requested == 'retrying' then
-  dput(d, { s = 'queued', u = retryAt, l = '', X = err })
+  -- A rate-limited attempt is not charged: the delivery's cap grows by the attempt it used.
+  if rateLimited == '1' then dput(d, { s = 'queued', u = retryAt, l = '', X = err, m = d.max + 1 }) else dput(d, { s = 'queued', u = retryAt, l = '', X = err }) end
+  if holdUntil and holdUntil ~= '' and d.group then
+    local held = tonumber(redis.call('HGET', P .. ':gholds', d.group) or '0')
+    if tonumber(holdUntil) > held then redis.call('HSET', P .. ':gholds', d.group, holdUntil) end
+  end
   zremLater(P .. ':active', did)
   requeue(did, d, retryAt)
   count(d.route, 'running', -1)
   count(d.route, 'queued', 1)
+  groupCount(d.group, 'running', -1)
+  groupCount(d.group, 'queued', 1)
   ev('retrying', d.job, did, d.route, worker)
   status = 'retrying'
 else

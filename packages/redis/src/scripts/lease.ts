@@ -33,7 +33,8 @@ return held
  *          ready:<route>:@<worker>.
  * Writes:  records back to queued (recoveries+1) via 'delayed:<route>', or failed with LEASE_LOST, or
  *          cancelled when a cancel was requested; queued deliveries of gone workers failed with WORKER_GONE;
- *          'addressed' (pairs left with nothing queued), 'active', 'counts', events 'recovered' | 'failed' | 'cancelled'.
+ *          'addressed' (pairs left with nothing queued), 'active', 'counts', 'gcounts' (a page of it per call: counts at 0
+ *          deleted, 'gcounts:cursor' where the next page starts), 'gholds' (holds that ended deleted), events 'recovered' | 'failed' | 'cancelled'.
  * Returns: how many deliveries were taken back or failed.
  */
 export const RECOVER_LUA = `
@@ -61,6 +62,8 @@ for _, did in ipairs(expired) do
       requeue(did, d, fmt(NOW))
       count(d.route, 'running', -1)
       count(d.route, 'queued', 1)
+      groupCount(d.group, 'running', -1)
+      groupCount(d.group, 'queued', 1)
       ev('recovered', d.job, did, d.route, d.worker)
     else
       finish(did, d, 'running', 'failed', nil, coreError(ARGV[10], lost), d.worker)
@@ -87,6 +90,16 @@ for _, pair in ipairs(redis.call('SMEMBERS', P .. ':addressed')) do
     if #members < 500 then redis.call('SREM', P .. ':addressed', pair) end
   end
 end
+-- Holds that ended are let go, and groups' counts back at 0 deleted (a page of the hash per call).
+local holds = redis.call('HGETALL', P .. ':gholds')
+for i = 1, #holds, 2 do
+  if tonumber(holds[i + 1]) <= NOW then redis.call('HDEL', P .. ':gholds', holds[i]) end
+end
 flush()
+local scan = redis.call('HSCAN', P .. ':gcounts', redis.call('GET', P .. ':gcounts:cursor') or '0', 'COUNT', 1000)
+for i = 1, #scan[2], 2 do
+  if scan[2][i + 1] == '0' then redis.call('HDEL', P .. ':gcounts', scan[2][i]) end
+end
+if scan[1] == '0' then redis.call('DEL', P .. ':gcounts:cursor') else redis.call('SET', P .. ':gcounts:cursor', scan[1]) end
 return n
 `;

@@ -3,6 +3,7 @@ import { CLAIM_FN, CLAIM_LUA } from './claim.js';
 import { COMMON_LUA } from './common.js';
 import { DELIVERY_STEPS_LUA } from './delivery-steps.js';
 import { ENQUEUE_FN, ENQUEUE_LUA } from './enqueue.js';
+import { LIST_GROUPS_LUA } from './groups.js';
 import { COMPLETE_AND_CLAIM_LUA, COMPLETE_FN, COMPLETE_LUA, FAIL_LUA } from './finish.js';
 import { CANCEL_LUA, RESCHEDULE_LUA } from './job-control.js';
 import { EXTEND_LEASE_LUA, RECOVER_LUA } from './lease.js';
@@ -40,6 +41,7 @@ const BODIES = {
   heartbeat: HEARTBEAT_LUA,
   live_workers: LIVE_WORKERS_LUA,
   send_command: SEND_COMMAND_LUA,
+  list_groups: LIST_GROUPS_LUA,
 } as const;
 
 /** A function of the library. */

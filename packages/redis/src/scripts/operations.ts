@@ -4,7 +4,7 @@
  * Reads:   ARGV[7] job id, ARGV[8] run time (epoch ms), ARGV[9] attempts in the new budget; the job's and its
  *          deliveries' records.
  * Writes:  the deliveries (state queued, runAt, max = attempts − recoveries + budget, outcome fields cleared),
- *          the job (att0 keeps the original budget, open, bad), 'delayed:<route>', 'ended:*', 'counts', events 'retrying'.
+ *          the job (att0 keeps the original budget, open, bad), 'delayed:<route>', 'ended:*', 'counts', 'gcounts', events 'retrying'.
  * Returns: how many deliveries it queued (0 for a job with none to retry: of two calls at once, one gets 0).
  */
 export const RETRY_JOB_LUA = `
@@ -21,6 +21,7 @@ for i = 0, nd - 1 do
     requeue(did, d, runAt)
     count(d.route, d.state, -1)
     count(d.route, 'queued', 1)
+    groupCount(d.group, 'queued', 1)
     ev('retrying', jobId, did, d.route, nil)
     moved = moved + 1
   end

@@ -9,9 +9,9 @@ import { nextSeq, peekSeq, type SqliteStore } from './store.js';
 /**
  * Claim, in one write transaction; SQLite's single writer makes it atomic across processes.
  * - Reads: whether the route or the whole queue is paused (then nothing is taken and the answer
- *   says `paused`); the route's limits and, with a rate, its starts in the window; whether any group
- *   has a turn on the route. Without one: the route's queued priorities, highest first (a skip scan
- *   of the queued index); with one, the groups' turns (see {@link claimByTurns}). When fewer than
+ *   says `paused`); the route's limits and, with a rate, its starts in the window; whether grouped
+ *   jobs are queued on the route. Without: the route's queued priorities, highest first (a skip scan
+ *   of the queued index); with, the groups' turns (see {@link claimByTurns}). When fewer than
  *   `limit` were taken, the earliest future run_at of the rows this worker could take.
  * - Writes: up to `limit` due rows, shared or addressed to this worker, to running under a lease
  *   until `now + leaseMs`, attempts + 1, stamped `started`; with a route rate, a start logged per row.
@@ -37,7 +37,7 @@ export function claim(s: SqliteStore, request: ClaimRequest): ClaimResult {
     limit = Math.min(limit, routeRate.max - n);
   }
   let result: ClaimResult;
-  if (s.groupStmt.anyGroupTurn.get(queue, route)) {
+  if (s.groupStmt.anyGroupedQueued.get(queue, route)) {
     const turns = claimByTurns(s, request, limit, now, take);
     const ungroupedNext = turns.taken < request.limit ? nextRunAtOf(s, request, now) : null;
     const nextRunAt = [turns.nextRunAt, ungroupedNext].reduce<number | null>((a, b) => (a === null ? b : b === null ? a : Math.min(a, b)), null);

@@ -27,20 +27,21 @@ interface LimitsRow {
 
 /**
  * The claim of a route where grouped jobs wait, inside the claim's write transaction: fair turns.
- * - Reads: the route's turns, least recently served first (the jobs without a group are the group
- *   ''); for each group its limits (own, else `'*'`), its hold, its running count (the open index)
- *   and, with a rate, its starts in the window; its next due row (priority, run time, enqueue order).
- * - Writes: one row per turn to running (through `take`), the group's turn moved behind the others,
- *   its start logged when it has a rate; the turn of a group found with nothing queued is dropped.
- * - Returns: how many it took, and what held the rest back. Passes go on while a pass takes one,
- *   up to `limit`: each group gets one delivery per pass.
+ * The route's groups with queued rows take turns in key order, the jobs without a group before the
+ * first group, starting after the one the last claim served (`skq_group_cursors`), round and round.
+ * - Reads: the cursor; the next group after each (a skip scan of the grouped queued index); for each
+ *   group its limits (own, else `'*'`, looked up only when some group has its own), its hold (only
+ *   when some group is held), its running rows (the running index) and, with a rate, its starts in
+ *   the window; its next due row (priority, run time, enqueue order).
+ * - Writes: one row per turn to running (through `take`), the group's start logged when it has a
+ *   rate; the cursor, at the last group served.
+ * - Returns: how many it took, and what held the rest back. Turns go on until `limit` are taken or a
+ *   whole round took none: each group gets one delivery per round.
  */
 export function claimByTurns(s: SqliteStore, request: ClaimRequest, limit: number, now: number, take: (row: ClaimedRow) => void): TurnsOutcome {
   const g = s.groupStmt;
   const { queue, route } = request;
-  // The jobs without a group take turns only while some wait (their turn is kept, '' in the turns).
   const ungrouped = g.anyUngroupedQueued.get(queue, route) !== undefined;
-  if (ungrouped) g.ungroupedTurn.run(queue, route);
   const params = { queue, route, worker: request.workerId, now, lease_until: now + request.leaseMs, seq: 0, grp: '' };
   const defaults = ruleOf(g.limitsOf.get(queue, 0, '*') as LimitsRow | undefined);
   // Most queues set no group's own limits and hold no group: then no group is looked up for them.
@@ -51,8 +52,12 @@ export function claimByTurns(s: SqliteStore, request: ClaimRequest, limit: numbe
   const later = (at: number | null) => {
     if (at !== null && at > now && (outcome.nextRunAt === null || at < outcome.nextRunAt)) outcome.nextRunAt = at;
   };
-  let last = (g.lastTurn.get(queue, route) as { turn: number }).turn;
-
+  /** Held back by a limit; `until`, when known, is when it may let one through. */
+  const blocked = (until: number | null): false => {
+    outcome.limited = true;
+    later(until);
+    return false;
+  };
   /** Takes the next due row of group `grp` if its limits allow; true when it took one. */
   const takeFromGroup = (grp: string): boolean => {
     let rule = ownLimits ? rules.get(grp) : defaults;
@@ -68,51 +73,42 @@ export function claimByTurns(s: SqliteStore, request: ClaimRequest, limit: numbe
     params.seq = peekSeq(s);
     const row = g.claimInGroup.get(params) as ClaimedRow | undefined;
     if (!row) {
-      const next = (g.groupNextRunAt.get(params) as { run_at: number | null }).run_at;
-      if (next === null) g.dropTurn.run(queue, route, grp);
-      else later(next);
+      later((g.groupNextRunAt.get(params) as { run_at: number | null }).run_at);
       return false;
     }
     take(row);
     if (rule?.rate) g.addStart.run(queue, 0, grp, now);
     return true;
   };
-  /** Held back by a limit; `until`, when known, is when it may let one through. */
-  const blocked = (until: number | null): false => {
-    outcome.limited = true;
-    later(until);
-    return false;
-  };
   const takeUngrouped = (): boolean => {
+    if (!ungrouped) return false;
     params.seq = peekSeq(s);
     const row = g.claimUngrouped.get(params) as ClaimedRow | undefined;
     if (!row) return false;
     take(row);
     return true;
   };
+  /** The turn after `key` ('' stands for the jobs without a group, before the first group). */
+  const after = (key: string): string => (g.nextGroup.get(queue, route, key) as { grp: string | null }).grp ?? '';
 
-  while (outcome.taken < limit) {
-    // One pass: every group that had its turn before the pass began, in turn order.
-    const passLast = last;
-    let position = { turn: -1, grp: '' };
-    let takenInPass = 0;
-    pass: for (;;) {
-      // A page of what is left to take and one more (a row read costs about as much as a claim's own
-      // statement): most groups on it let one through.
-      const page = Math.min(64, limit - outcome.taken + 1);
-      const turns = g.turnsAfter.all({ queue, route, turn: position.turn, grp: position.grp, last: passLast, page }) as { grp: string; turn: number }[];
-      if (turns.length === 0) break;
-      for (const turn of turns) {
-        position = turn;
-        if (!(turn.grp === '' ? ungrouped && takeUngrouped() : takeFromGroup(turn.grp))) continue;
-        g.setTurn.run((last += 1), queue, route, turn.grp);
-        takenInPass += 1;
-        outcome.taken += 1;
-        if (outcome.taken >= limit) break pass;
-      }
-    }
-    if (takenInPass === 0) break;
+  const cursor = (g.cursorOf.get(queue, route) as { grp: string } | undefined)?.grp;
+  let key = cursor === undefined ? '' : after(cursor);
+  // Where the current run of turns that took nothing began: reaching it again ends the claim.
+  let idleSince: string | null = null;
+  let last: string | null = null;
+  for (;;) {
+    const took = key === '' ? takeUngrouped() : takeFromGroup(key);
+    if (took) {
+      last = key;
+      idleSince = null;
+      outcome.taken += 1;
+      if (outcome.taken >= limit) break;
+    } else if (idleSince === null) idleSince = key;
+    const next = after(key);
+    if (next === idleSince) break;
+    key = next;
   }
+  if (last !== null) g.setCursor.run(queue, route, last);
   return outcome;
 }
 

@@ -37,21 +37,32 @@ export function getRouteLimits(s: SqliteStore, queue: string, route: string): Ro
 }
 
 /**
- * A page of groups. Reads: the group keys after the cursor (the turns, a skip scan of the running
- * index, the limits and the holds), then for each its queued and running counts, limits and hold. Returns them in key order,
+ * A page of groups. Reads: the group keys after the cursor (skip scans of the running index and of
+ * each route's grouped queued rows, the limits and the holds), then for each its queued and running
+ * counts, limits and hold. Returns them in key order,
  * with the last key as the cursor when the page is full.
  */
 export function listGroups(s: SqliteStore, query: GroupListQuery): GroupPage {
   const now = Date.now();
   const g = s.groupStmt;
-  const keys = (g.groupKeysAfter.all({ queue: query.queue, after: query.cursor ?? '', limit: query.limit, now }) as { grp: string }[]).map((r) => r.grp);
+  const after = query.cursor ?? '';
+  const routes = (g.routesOf.all(query.queue) as { route: string }[]).map((r) => r.route);
+  // The page's keys: groups with running rows, own limits or a hold, and each route's groups with queued rows (skip scans).
+  const found = new Set((g.groupKeysAfter.all({ queue: query.queue, after, limit: query.limit, now }) as { grp: string }[]).map((r) => r.grp));
+  for (const route of routes) {
+    for (let key = after, n = 0; n < query.limit; n += 1) {
+      const next = (g.nextGroup.get(query.queue, route, key) as { grp: string | null }).grp;
+      if (next === null) break;
+      found.add((key = next));
+    }
+  }
+  const keys = [...found].sort((a, b) => (a < b ? -1 : a > b ? 1 : 0)).slice(0, query.limit);
   const groups: GroupInfo[] = [];
   for (const group of keys) {
-    const queued = (g.groupQueued.get(query.queue, group) as { n: number }).n;
+    const queued = routes.reduce((sum, route) => sum + (g.groupQueuedOn.get(query.queue, route, group) as { n: number }).n, 0);
     const running = (g.groupRunning.get(query.queue, group) as { n: number }).n;
     const held = g.holdOf.get(query.queue, group, now) as { until: number } | undefined;
     const limits = limitsOf(s, query.queue, GROUP, group);
-    // A turn a claim has not yet found empty names a group with nothing left: not shown.
     if (queued + running > 0 || held || limits) groups.push({ group, queued, running, limitedUntil: held?.until ?? null, limits });
   }
   return { groups, cursor: keys.length === query.limit ? keys[keys.length - 1]! : null };
