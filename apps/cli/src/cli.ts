@@ -2,6 +2,7 @@ import { SkqError } from '@skq/core';
 import { serializeError } from '@skq/core/backend';
 import { UsageError } from './argv.js';
 import { cell, complain } from './terminal-output.js';
+import { GROUPS_USAGE, groups } from './commands/groups.js';
 import { JOBS_USAGE, jobs } from './commands/jobs.js';
 import { PAUSE_USAGE, RESUME_USAGE, pauseCommand } from './commands/pause.js';
 import { SCHEDULE_USAGE, schedule } from './commands/schedule.js';
@@ -20,6 +21,7 @@ const COMMANDS: Record<string, { usage: string; run: (argv: string[], cwd: strin
   resume: { usage: RESUME_USAGE, run: pauseCommand(false) },
   workers: { usage: WORKERS_USAGE, run: workers },
   jobs: { usage: JOBS_USAGE, run: jobs },
+  groups: { usage: GROUPS_USAGE, run: groups },
   web: { usage: WEB_USAGE, run: web },
 };
 
@@ -30,6 +32,7 @@ Commands:
   status   Show workers, paused routes and job counts of a queue
   jobs     List, show, retry, promote, remove or clean jobs
   workers  List workers, or stop, pause or resume one wherever it runs
+  groups   List a queue's groups, or set and clear group and route limits
   pause    Pause a queue or one of its routes
   resume   Resume a paused queue or route
   schedule List, pause, resume or remove a queue's schedules

@@ -165,6 +165,35 @@ describe('operating queues from the command line', () => {
     expect(await proc.exited).toBe(0);
   });
 
+  it('skunq groups: sets and clears group and route limits, and lists groups with their counts and limits', async () => {
+    const limit = await skunq('groups', 'limit', 'tenant-a', '--concurrency', '2', '--rate', '100/1m');
+    expect(limit).toMatchObject({ code: 0, stdout: expect.stringContaining('group tenant-a: 2 at once, 100 per 60000 ms') });
+    expect(await queue.groupLimits('tenant-a')).toEqual({ concurrency: 2, rate: { max: 100, perMs: 60_000 } });
+    expect((await skunq('groups', 'limit', '*', '--concurrency', '3')).code).toBe(0);
+    expect((await skunq('groups', 'limit', 'bar', '--route', '--rate', '5/1s')).code).toBe(0);
+    expect(await queue.routeLimits('bar')).toEqual({ rate: { max: 5, perMs: 1_000 } });
+    await jobs.grouped.fireWith({ group: 'tenant-b' }, 1);
+    const listed = await skunq('groups', 'list', '--json');
+    expect(listed.code).toBe(0);
+    expect(JSON.parse(listed.stdout)).toEqual({
+      groups: [
+        { group: 'tenant-a', queued: 0, running: 0, limitedUntil: null, limits: { concurrency: 2, rate: { max: 100, perMs: 60_000 } } },
+        { group: 'tenant-b', queued: 1, running: 0, limitedUntil: null, limits: null },
+      ],
+      cursor: null,
+    });
+    expect((await skunq('groups', 'list')).stdout).toMatch(/tenant-b\s+queued\s+1\s+running\s+0\s+limits none/);
+    expect((await skunq('groups', 'clear', 'tenant-a')).code).toBe(0);
+    expect((await skunq('groups', 'clear', 'bar', '--route')).code).toBe(0);
+    expect(await queue.groupLimits('tenant-a')).toBeNull();
+    expect(await queue.routeLimits('bar')).toBeNull();
+    const bad = await skunq('groups', 'limit', 'tenant-a', '--rate', 'fast');
+    expect(bad).toMatchObject({ code: 2, stderr: expect.stringContaining('--rate takes max/duration') });
+    expect((await skunq('groups', 'limit', 'tenant-a')).code).toBe(2);
+    await queue.remove((await queue.list({ limit: 10 })).jobs.find((j) => j.group === 'tenant-b')!.id);
+    await queue.clearGroupLimits('*');
+  });
+
   it('escapes control characters in human output: ids, errors and log lines cannot drive the terminal', async () => {
     await worker('bar');
     const hostile = 'click \u001b]8;;https://evil.example\u0007here\u001b]8;;\u0007 \u001b[2J\u009b31m red\u007f\r\nsecond line';

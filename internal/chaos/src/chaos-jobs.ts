@@ -11,6 +11,13 @@ import { registerChaosBackends } from './fdb-remote-simulator.js';
 export const CHAOS_QUEUE = 'chaos';
 /** The broadcast queue: one delivery per worker listening when the job is fired. */
 export const FANOUT_QUEUE = 'chaos-fanout';
+/** The groups of a chaos run: each at most GROUP_CONCURRENCY running (the default limits), 'g1' the busiest. */
+export const CHAOS_GROUPS = ['g1', 'g2', 'g3', 'g4'] as const;
+export const GROUP_CONCURRENCY = 2;
+/** A group with a rate of its own (and no concurrency limit). */
+export const RATED_GROUP = 'rated';
+export const GROUP_RATE = { max: 5, perMs: 1_000 };
+
 /** The schedule ticking every 100 ms on the direct queue. */
 export const TICK_SCHEDULE = 'tick';
 export const TICK_EVERY_MS = 100;
@@ -28,7 +35,7 @@ const ledger = () => {
 async function recorded<T>(work: (signal: AbortSignal) => Promise<T>, step = 0): Promise<T> {
   const ctx = currentJob();
   const base = { job: ctx.jobId, delivery: ctx.deliveryId, step, attempt: ctx.attempt, pid: process.pid };
-  ledger().write({ t: 'start', at: Date.now(), ...base, worker: ctx.workerId, name: ctx.name });
+  ledger().write({ t: 'start', at: Date.now(), ...base, worker: ctx.workerId, name: ctx.name, ...(ctx.group && { group: ctx.group }) });
   try {
     const result = await work(ctx.signal);
     ledger().write({ t: 'end', at: Date.now(), ...base, ok: true });
@@ -83,3 +90,19 @@ export const tick = queue.job({ name: 'chaos.tick', routes: route }, () => recor
 
 /** Delivered to every worker of the broadcast queue. */
 export const hello = fanout.job({ name: 'chaos.hello', routes: ['all'], args: z.tuple([z.number().int()]) }, (n) => recorded(async () => n));
+
+/** A job of a group: sleeps `ms` (so that a group's limit is reached), in the group its first argument names. */
+export const grouped = queue.job(
+  { name: 'chaos.grouped', routes: route, args: z.tuple([z.string(), z.number().int().min(0)]), group: (group: string) => group },
+  (_group, ms) =>
+    recorded(async (signal) => {
+      await sleep(ms, undefined, { signal });
+      return ms;
+    }),
+);
+
+/** The limits the run sets before it starts, when the backend keeps groups. */
+export async function setGroupLimits(): Promise<void> {
+  await queue.setGroupLimits('*', { concurrency: GROUP_CONCURRENCY });
+  await queue.setGroupLimits(RATED_GROUP, { rate: GROUP_RATE });
+}

@@ -40,7 +40,7 @@ export async function runChaos(options: ChaosOptions, log: (line: string) => voi
   // The producer's queues (the jobs module) read $SKQ_BACKEND when they first open.
   process.env.SKQ_BACKEND = backend.url;
   const { Producer } = await import('./producer.js');
-  const { queue, tick, TICK_EVERY_MS, TICK_SCHEDULE, CHAOS_QUEUE } = await import('./chaos-jobs.js');
+  const { queue, tick, TICK_EVERY_MS, TICK_SCHEDULE, CHAOS_QUEUE, setGroupLimits, GROUP_CONCURRENCY, GROUP_RATE, RATED_GROUP } = await import('./chaos-jobs.js');
   const fleet = new WorkerFleet({ url: backend.url, ledgerDir, leaseMs: options.leaseMs, registrationTtlMs: options.registrationTtlMs, concurrency: options.concurrency }, ledger);
   let store: StorageBackend | null = null;
   let sampler: NodeJS.Timeout | null = null;
@@ -49,13 +49,15 @@ export async function runChaos(options: ChaosOptions, log: (line: string) => voi
     // (the queues'), so that a producer client that fails does not blind the check.
     store = await openBackend(backend.url);
     await queue.schedule(TICK_SCHEDULE, tick.with(), { every: { millis: TICK_EVERY_MS } });
+    const groups = store.capabilities.groups === true;
+    if (groups) await setGroupLimits();
     await Promise.all([
       ...Array.from({ length: options.workers }, () => fleet.start('chaos', 'main')),
       ...Array.from({ length: options.fanoutWorkers }, () => fleet.start('chaos-fanout', 'all')),
     ]);
     log(`${options.workers} workers on "chaos", ${options.fanoutWorkers} on the broadcast queue "chaos-fanout"`);
     sampler = sampleRegistrations(store, ledger);
-    const producer = new Producer({ rate: options.rate, leaseMs: options.leaseMs }, ledger, random, log);
+    const producer = new Producer({ rate: options.rate, leaseMs: options.leaseMs, groups }, ledger, random, log);
     producer.start();
     const faults = await runFaultPlan(
       { kills: options.kills, killEveryMs: options.killEveryMs, pauseMs, restartEvery: options.restartEvery, serverPauseEvery: options.serverPauseEvery, workerPauseEvery: options.workerPauseEvery },
@@ -84,6 +86,7 @@ export async function runChaos(options: ChaosOptions, log: (line: string) => voi
       leaseMs: options.leaseMs,
       sharedWriteLock: options.backend === 'sqlite',
       checkedAt,
+      ...(groups && { groups: { concurrency: GROUP_CONCURRENCY, rated: RATED_GROUP, rate: GROUP_RATE } }),
     });
     const result: ChaosResult = {
       backend: options.backend,

@@ -2,6 +2,7 @@
 // holds after the run. A pure function of both, so that its rules are tested on made-up histories.
 import { type JobRecord, type ScheduleRecord } from '@skq/core';
 import { TERMINAL_STATES } from '@skq/core/backend';
+import { checkGroups, type GroupLimitsOfRun } from './group-checks.js';
 import type { FaultAction, JobKind, LedgerEntry } from './ledger.js';
 
 export interface CheckInput {
@@ -19,6 +20,8 @@ export interface CheckInput {
   sharedWriteLock: boolean;
   /** When the backend was read. */
   checkedAt: number;
+  /** The group limits the run set, when the backend keeps groups. */
+  groups?: GroupLimitsOfRun;
 }
 
 export interface CheckRow {
@@ -80,7 +83,7 @@ export function checkRun(input: CheckInput): CheckReport {
   const byId = new Map(jobs.map((j) => [j.id, j]));
   // A job stored though its enqueue was not acknowledged (the server failed before answering) has no
   // ledger entry: its name says what it is.
-  const KIND_OF_NAME: Record<string, JobKind> = { 'chaos.hello': 'broadcast', 'chaos.flaky': 'flaky', 'skq.conjunction': 'conjunction', 'chaos.slow': 'slow' };
+  const KIND_OF_NAME: Record<string, JobKind> = { 'chaos.hello': 'broadcast', 'chaos.flaky': 'flaky', 'skq.conjunction': 'conjunction', 'chaos.slow': 'slow', 'chaos.grouped': 'grouped' };
   const kindOf = (job: JobRecord): JobKind | 'tick' => (job.id.startsWith(input.tickJobPrefix) ? 'tick' : (acked.get(job.id)?.kind ?? KIND_OF_NAME[job.name] ?? 'quick'));
 
   // Every acknowledged job is stored and ended.
@@ -262,6 +265,7 @@ export function checkRun(input: CheckInput): CheckReport {
     { check: 'registration kept after its process died, max (ms)', value: `${maxOverstay} (TTL ${input.registrationTtlMs})`, ok: !violations.some((v) => v.startsWith('registration')) },
     { check: 'successes that ran', value: violations.some((v) => v.startsWith('success without')) ? 'no' : 'all', ok: !violations.some((v) => v.startsWith('success without')) },
     { check: 'lease fence (no attempt ran twice)', value: violations.some((v) => v.includes('ran twice')) ? 'broken' : 'held', ok: !violations.some((v) => v.includes('ran twice')) },
+    ...(input.groups ? checkGroups(ledger, jobs, input.groups, input.leaseMs, violate) : []),
   ];
   return {
     rows,

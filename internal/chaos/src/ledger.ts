@@ -8,9 +8,9 @@ import { join } from 'node:path';
  */
 export type LedgerEntry =
   /** The producer's enqueue was acknowledged: the job must reach a terminal state. */
-  | { t: 'acked'; at: number; job: string; queue: string; kind: JobKind; workersBefore?: string[]; workersAfter?: string[]; listedAt?: number }
+  | { t: 'acked'; at: number; job: string; queue: string; kind: JobKind; group?: string; workersBefore?: string[]; workersAfter?: string[]; listedAt?: number }
   /** A handler began: one run of one attempt of one delivery. */
-  | { t: 'start'; at: number; job: string; delivery: string; step: number; attempt: number; pid: number; worker: string; name: string }
+  | { t: 'start'; at: number; job: string; delivery: string; step: number; attempt: number; pid: number; worker: string; name: string; group?: string }
   /** A handler returned (`ok`) or threw. */
   | { t: 'end'; at: number; job: string; delivery: string; step: number; attempt: number; pid: number; ok: boolean }
   /** The harness did something to a process. */
@@ -22,7 +22,7 @@ export type LedgerEntry =
   /** A sample of the registrations the backend lists. */
   | { t: 'registrations'; at: number; queue: string; workers: { id: string; pid: number }[] };
 
-export type JobKind = 'quick' | 'slow' | 'long' | 'flaky' | 'delayed' | 'conjunction' | 'broadcast';
+export type JobKind = 'quick' | 'slow' | 'long' | 'flaky' | 'delayed' | 'conjunction' | 'broadcast' | 'grouped' | 'rated';
 export type FaultAction = 'SIGKILL' | 'SIGTERM' | 'SIGINT' | 'SIGSTOP' | 'SIGCONT' | 'restart' | 'killed-in-transaction';
 
 /** Appends entries to this process's ledger file. */

@@ -3,12 +3,14 @@
 // recorded; the producer backs off and goes on.
 import type { LedgerWriter, JobKind } from './ledger.js';
 import type { SeededChoice } from './seeded-choice.js';
-import { fanout, flaky, hello, part, quick, slow } from './chaos-jobs.js';
+import { CHAOS_GROUPS, RATED_GROUP, fanout, flaky, grouped, hello, part, quick, slow } from './chaos-jobs.js';
 
 export interface ProducerOptions {
   /** Jobs fired per second. */
   rate: number;
   leaseMs: number;
+  /** Whether the backend keeps groups: then some jobs are fired in groups with limits. */
+  groups: boolean;
 }
 
 export interface ProducerCounts {
@@ -25,10 +27,12 @@ const KINDS: [JobKind, number][] = [
   ['delayed', 12],
   ['conjunction', 10],
   ['broadcast', 12],
+  ['grouped', 15],
+  ['rated', 4],
 ];
 
 export class Producer {
-  readonly counts: ProducerCounts = { acked: 0, refused: 0, byKind: { quick: 0, slow: 0, long: 0, flaky: 0, delayed: 0, conjunction: 0, broadcast: 0 } };
+  readonly counts: ProducerCounts = { acked: 0, refused: 0, byKind: { quick: 0, slow: 0, long: 0, flaky: 0, delayed: 0, conjunction: 0, broadcast: 0, grouped: 0, rated: 0 } };
   private stopped = false;
   private running: Promise<void> | null = null;
   private seq = 0;
@@ -73,8 +77,9 @@ export class Producer {
   }
 
   private pickKind(): JobKind {
-    let roll = this.random.next() * KINDS.reduce((sum, [, w]) => sum + w, 0);
-    for (const [kind, weight] of KINDS) {
+    const kinds = this.options.groups ? KINDS : KINDS.filter(([kind]) => kind !== 'grouped' && kind !== 'rated');
+    let roll = this.random.next() * kinds.reduce((sum, [, w]) => sum + w, 0);
+    for (const [kind, weight] of kinds) {
       roll -= weight;
       if (roll < 0) return kind;
     }
@@ -88,6 +93,7 @@ export class Producer {
     let workersBefore: string[] | undefined;
     let workersAfter: string[] | undefined;
     let listedAt: number | undefined;
+    let group: string | undefined;
     let id: string;
     switch (kind) {
       case 'quick':
@@ -109,6 +115,15 @@ export class Producer {
       case 'conjunction':
         id = (await part.with(1, r.int(20, 300)).and(part.with(2, r.int(20, 300))).and(part.with(3, 10)).fire()).id;
         break;
+      case 'grouped':
+        // Half of them in the first group, which stays at its limit while the others take their turns.
+        group = this.random.next() < 0.5 ? CHAOS_GROUPS[0] : CHAOS_GROUPS[r.int(1, CHAOS_GROUPS.length - 1)]!;
+        id = (await grouped.fire(group, r.int(50, 400))).id;
+        break;
+      case 'rated':
+        group = RATED_GROUP;
+        id = (await grouped.fire(group, 10)).id;
+        break;
       case 'broadcast':
         queue = 'chaos-fanout';
         listedAt = Date.now();
@@ -123,6 +138,6 @@ export class Producer {
     }
     this.counts.acked += 1;
     this.counts.byKind[kind] += 1;
-    this.ledger.write({ t: 'acked', at: Date.now(), job: id, queue, kind, ...(workersBefore && { workersBefore, listedAt }), ...(workersAfter && { workersAfter }) });
+    this.ledger.write({ t: 'acked', at: Date.now(), job: id, queue, kind, ...(group && { group }), ...(workersBefore && { workersBefore, listedAt }), ...(workersAfter && { workersAfter }) });
   }
 }

@@ -131,4 +131,53 @@ describe('the chaos checker', () => {
     expect(found).toMatch(/broadcast b: no delivery for listening w2 a delivery for w9/);
     expect(found).toMatch(/registration of worker w7 .* listed 4000 ms after its process ended/);
   });
+
+  describe('groups', () => {
+    const GROUPS = { concurrency: 2, rated: 'rated', rate: { max: 2, perMs: 1_000 } };
+    const gAcked = (id: string, group: string, at = 0): LedgerEntry => ({ t: 'acked', at, job: id, queue: 'chaos', kind: 'grouped', group });
+    const gStart = (id: string, group: string, at: number, pid = 10, attempt = 1): LedgerEntry => ({ t: 'start', at, job: id, delivery: `${id}.0`, step: 0, attempt, pid, worker: `w${pid}`, name: 'chaos.grouped', group });
+    const gEnd = (id: string, at: number, pid = 10, attempt = 1): LedgerEntry => ({ t: 'end', at, job: id, delivery: `${id}.0`, step: 0, attempt, pid, ok: true });
+    const gJob = (id: string, group: string, startedAt = 1, pid = 10) => ({ ...job(id, [delivery(id, { workerId: `w${pid}`, startedAt })]), group });
+    const groupRows = (report: ReturnType<typeof check>) => report.rows.filter((r) => r.check.startsWith('groups:'));
+
+    it('passes runs within the limits, and reports the most at once', () => {
+      const ledger = [gAcked('a', 'g1'), gAcked('b', 'g1'), gAcked('c', 'g1'), gStart('a', 'g1', 1), gStart('b', 'g1', 2, 11), gEnd('a', 5), gStart('c', 'g1', 5, 12), gEnd('b', 6, 11), gEnd('c', 7, 12)];
+      const report = check(ledger, [gJob('a', 'g1'), gJob('b', 'g1', 2, 11), gJob('c', 'g1', 5, 12)], { groups: GROUPS });
+      expect(report.violations).toEqual([]);
+      expect(groupRows(report)[0]).toMatchObject({ value: 'g1 2', ok: true });
+    });
+
+    it('finds more runs of a group at once than its limit, counting only runs the store accepted', () => {
+      const ledger = [gAcked('a', 'g1'), gAcked('b', 'g1'), gAcked('c', 'g1'), gStart('a', 'g1', 1), gStart('b', 'g1', 2, 11), gStart('c', 'g1', 3, 12), gEnd('a', 9), gEnd('b', 9, 11), gEnd('c', 9, 12)];
+      const over = check(ledger, [gJob('a', 'g1'), gJob('b', 'g1', 2, 11), gJob('c', 'g1', 3, 12)], { groups: GROUPS });
+      expect(over.violations.join('\n')).toMatch(/group g1: 3 runs at once at 3, beyond its limit of 2/);
+      expect(groupRows(over)[0]!.ok).toBe(false);
+      // The third run's completion was refused (another attempt succeeded): it does not count.
+      const refused = check(ledger, [gJob('a', 'g1'), gJob('b', 'g1', 2, 11), { ...job('c', [delivery('c', { workerId: 'w13', attempts: 2 })]), group: 'g1' }], { groups: GROUPS });
+      expect(refused.violations.filter((v) => v.startsWith('group'))).toEqual([]);
+    });
+
+    it('finds more starts in a window than the rate, by the store\'s start times', () => {
+      const ledger = ['a', 'b', 'c'].flatMap((id, i) => [gAcked(id, 'rated'), gStart(id, 'rated', 100 + i * 500), gEnd(id, 101 + i * 500)]);
+      const jobs = [gJob('a', 'rated', 100), gJob('b', 'rated', 600), gJob('c', 'rated', 1_099)];
+      expect(check(ledger, jobs, { groups: GROUPS }).violations.join('\n')).toMatch(/group rated: 3 starts within 1000 ms from 100, beyond its rate of 2/);
+      expect(check(ledger, [gJob('a', 'rated', 100), gJob('b', 'rated', 600), gJob('c', 'rated', 1_100)], { groups: GROUPS }).violations).toEqual([]);
+    });
+
+    it('finds a group that waited with room while the others started again and again', () => {
+      const ledger: LedgerEntry[] = [gAcked('s', 'g2', 0)];
+      const jobs = [gJob('s', 'g2', 5_000)];
+      for (let i = 0; i < 60; i += 1) {
+        ledger.push(gAcked(`o${i}`, 'g1', 0), gStart(`o${i}`, 'g1', 10 + i * 10, 10), gEnd(`o${i}`, 15 + i * 10, 10));
+        jobs.push(gJob(`o${i}`, 'g1', 10 + i * 10));
+      }
+      ledger.push(gStart('s', 'g2', 5_000, 11), gEnd('s', 5_001, 11));
+      const report = check(ledger, jobs, { groups: GROUPS });
+      expect(report.violations.join('\n')).toMatch(/group g2 starved: 41 starts of other groups/);
+      expect(groupRows(report)[2]).toMatchObject({ value: 'g2', ok: false });
+      // The same history with a fault throughout proves nothing: a paused worker may hold the job.
+      const faulted = check([...ledger, { t: 'fault', at: 0, action: 'SIGSTOP', pid: 99, role: 'worker', until: 6_000 }], jobs, { groups: GROUPS });
+      expect(faulted.violations.filter((v) => v.includes('starved'))).toEqual([]);
+    });
+  });
 });

@@ -8,6 +8,7 @@ import type { QueueDirectory } from './queue-directory.js';
 import { jobPage } from './pages/job-page.js';
 import type { PageContext } from './pages/layout.js';
 import { OVERVIEW_PAGE_SIZE, overviewPage, overviewPageQueues } from './pages/overview-page.js';
+import { QUEUE_PAGE_GROUPS, groupsPage } from './pages/groups-page.js';
 import { queuePage, type QueueFilter } from './pages/queue-page.js';
 import { schedulesPage } from './pages/schedules-page.js';
 import { triggersPage } from './pages/simple-pages.js';
@@ -78,8 +79,10 @@ export const PAGES: Record<string, PageRoute> = {
       filter.state !== null &&
       filter.state !== 'cancelled' &&
       !Object.entries(counts).some(([route, byState]) => (!filter.route || route === filter.route) && byState[filter.state!] > 0);
-    const [paused, listed] = await Promise.all([
+    const grouped = (await queue.backend()).capabilities.groups === true;
+    const [paused, groups, listed] = await Promise.all([
       queue.pausedRoutes(),
+      grouped ? queue.groups({ limit: QUEUE_PAGE_GROUPS }) : null,
       exact || empty
         ? { jobs: exact ? [exact] : [], nextCursor: null }
         : queue.list({
@@ -89,7 +92,7 @@ export const PAGES: Record<string, PageRoute> = {
             ...(filter.cursor && { cursor: filter.cursor }),
           }),
     ]);
-    sendHtml(res, 200, queuePage(page, { name: queue.name, counts, paused, page: listed, filter }));
+    sendHtml(res, 200, queuePage(page, { name: queue.name, counts, paused, page: listed, filter, groups }));
   },
 
   '/queues/:queue/jobs/:id': async ({ res, page, params, directory }) => {
@@ -132,6 +135,13 @@ export const PAGES: Record<string, PageRoute> = {
   '/queues/:queue/workers': async ({ res, page, params, directory }) => {
     const queue = await directory.queue(params.queue!);
     sendHtml(res, 200, workersPage(page, queue.name, await queue.workers(), Date.now()));
+  },
+
+  '/queues/:queue/groups': async ({ res, page, params, query, directory }) => {
+    const queue = await directory.queue(params.queue!);
+    const cursor = query.get('cursor') || null;
+    const [groups, defaults] = await Promise.all([queue.groups({ limit: 100, ...(cursor && { cursor }) }), queue.groupLimits('*')]);
+    sendHtml(res, 200, groupsPage(page, queue.name, groups, cursor, defaults));
   },
 
   '/queues/:queue/schedules': async ({ res, page, params, directory }) => {

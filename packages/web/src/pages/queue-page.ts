@@ -1,8 +1,9 @@
-import { type JobPage, type JobState, type StateCounts } from '@skq/core';
+import { type GroupPage, type JobPage, type JobState, type StateCounts } from '@skq/core';
 import { JOB_STATES, WHOLE_QUEUE } from '@skq/core/backend';
 import { html, type SafeHtml } from '../html.js';
 import { ROW_JSON_LIMIT, previewJson } from '../json-preview.js';
 import { totalsByState } from '../live-feed.js';
+import { groupsSection } from './groups-page.js';
 import { actionForm, layout, seg, stateBadge, time, type PageContext } from './layout.js';
 
 /** The filters of a queue page, as its query string holds them. */
@@ -20,6 +21,8 @@ export interface QueueView {
   paused: string[];
   page: JobPage;
   filter: QueueFilter;
+  /** The queue's first groups; null when its backend keeps no groups. */
+  groups: GroupPage | null;
 }
 
 /** Ages offered by the clean form, in ms. */
@@ -32,7 +35,7 @@ const CLEAN_AGES: [string, number][] = [
 
 /** A queue (or one of its routes): tabs per state, a page of jobs, search and bulk actions. */
 export function queuePage(ctx: PageContext, view: QueueView): SafeHtml {
-  const { name, counts, paused, page, filter } = view;
+  const { name, counts, paused, page, filter, groups } = view;
   const base = `queues/${seg(name)}`;
   const here = `${base}${queryOf({ ...filter, cursor: null })}`;
   const scoped: StateCounts = filter.route ? (counts[filter.route] ? { [filter.route]: counts[filter.route]! } : {}) : counts;
@@ -42,7 +45,7 @@ export function queuePage(ctx: PageContext, view: QueueView): SafeHtml {
   const countKey = (st: string) => `${name}|${filter.route ?? ''}|${st}`;
   const body = html`<h1><a href="${ctx.root}${base}">${name}</a>${filter.route ? html` › route ${filter.route}` : null}
  ${wholePaused ? html`<span class="badge paused">paused</span>` : null}</h1>
-<p class="subnav"><a href="${ctx.root}${base}/workers">Workers</a> · <a href="${ctx.root}${base}/schedules">Schedules</a></p>
+<p class="subnav"><a href="${ctx.root}${base}/workers">Workers</a> · <a href="${ctx.root}${base}/schedules">Schedules</a>${groups ? html` · <a href="${ctx.root}${base}/groups">Groups</a>` : null}</p>
 <section class="toolbar">
   ${wholePaused
     ? actionForm(ctx, `${base}/actions/resume`, 'Resume queue', { back: here })
@@ -65,6 +68,7 @@ export function queuePage(ctx: PageContext, view: QueueView): SafeHtml {
  ${paused.includes(r) ? actionForm(ctx, `${base}/actions/resume`, 'resume', { back: here, fields: hiddenRoute(r) }) : actionForm(ctx, `${base}/actions/pause`, 'pause', { back: here, fields: hiddenRoute(r) })}</li>`,
   )}</ul>
 </section>
+${groups && !filter.route ? groupsSection(ctx, name, groups) : null}
 <nav class="tabs">
   <a href="${ctx.root}${base}${queryOf({ ...filter, state: null, cursor: null })}"${filter.state === null ? html` class="current"` : null}>all</a>
   ${JOB_STATES.map((st) => html`<a href="${ctx.root}${base}${queryOf({ ...filter, state: st, cursor: null })}"${filter.state === st ? html` class="current"` : null}>${st} <span class="count" data-count="${countKey(st)}">${totals[st]}</span></a>`)}
