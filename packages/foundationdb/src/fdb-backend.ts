@@ -1,9 +1,12 @@
 import { randomUUID } from 'node:crypto';
 import {
+  type GroupLimits,
+  type GroupPage,
   type JobEventType,
   type JobRecord,
   type LogLine,
   type ScheduleRecord,
+  type RouteLimits,
   type StateCounts,
   type WorkerInfo,
 } from '@skq/core';
@@ -16,6 +19,8 @@ import {
   type ClaimResult,
   type EnqueueResult,
   type FailRequest,
+  type GroupListQuery,
+  type GroupStorage,
   type JobEventListener,
   type LeaseToken,
   type ListJobsQuery,
@@ -34,8 +39,10 @@ import { EventSubscriptions } from './event-subscriptions.js';
 import { resolveFdbOptions, type FdbOptions } from './fdb-options.js';
 import { openFoundationDb } from './kv/foundationdb-binding.js';
 import type { KvDatabase } from './kv/port.js';
+import type { ClaimShare } from './queue/claim-start.js';
 import { claimDeliveries, claimShare, replayClaim } from './queue/claim-transactions.js';
 import { completeDelivery, failDelivery } from './queue/ending-transactions.js';
+import { listGroups, readLimits, setLimits, sweepGroups } from './queue/group-transactions.js';
 import { cancelJob, removeJobs, rescheduleJob, retryJob } from './queue/job-control-transactions.js';
 import { checkListPosition, getJob, listJobs } from './queue/job-read-transactions.js';
 import { extendLeases, failOrphaned, recoverDeliveries, storeProgress } from './queue/lease-transactions.js';
@@ -56,16 +63,18 @@ import { TransactionRunner } from './transaction-runner.js';
  * const queue = new SkunkQueue('emails', { backend });
  * ```
  */
-export class FdbBackend implements StorageBackend {
+export class FdbBackend implements StorageBackend, GroupStorage {
   readonly kind = 'foundationdb';
   readonly capabilities: StorageCapabilities;
   private readonly runner: TransactionRunner;
   private readonly subscriptions: EventSubscriptions;
   private readonly schedules: ScheduleOperations;
   private readonly retention = new RetentionSchedule();
+  /** The places taken by this process's claims in flight, per queue and route. */
+  private readonly claiming = new Map<string, Set<number>>();
 
   private constructor(db: KvDatabase, prefix: string) {
-    this.capabilities = { crossProcess: db.crossProcess, pushEvents: true, batchClaim: true, durable: db.kind === 'foundationdb', maxValueBytes: MAX_VALUE_BYTES };
+    this.capabilities = { crossProcess: db.crossProcess, pushEvents: true, batchClaim: true, durable: db.kind === 'foundationdb', maxValueBytes: MAX_VALUE_BYTES, groups: true };
     this.runner = new TransactionRunner(db, prefix);
     this.subscriptions = new EventSubscriptions(this.runner);
     this.schedules = new ScheduleOperations(this.runner);
@@ -106,16 +115,35 @@ export class FdbBackend implements StorageBackend {
   }
 
   async claim(request: ClaimRequest): Promise<ClaimResult> {
-    const { queue, route, workerId } = request;
+    const { queue, route } = request;
     const nonce = randomUUID();
     const minute = minuteOf(Date.now());
+    // This claim's place among the process's claims in flight on the route: claims by turns spread by it.
+    const routeKey = `${queue}\u0000${route}`;
+    const inFlight = this.claiming.get(routeKey) ?? new Set<number>();
+    this.claiming.set(routeKey, inFlight);
+    let index = 0;
+    while (inFlight.has(index)) index += 1;
+    inFlight.add(index);
+    try {
+      return await this.claimOnce(request, nonce, minute, () => ({ index, of: Math.max(inFlight.size, index + 1) }));
+    } finally {
+      inFlight.delete(index);
+      if (inFlight.size === 0) this.claiming.delete(routeKey);
+    }
+  }
+
+  private claimOnce(request: ClaimRequest, nonce: string, minute: number, local: () => ClaimShare): Promise<ClaimResult> {
+    const { queue, route, workerId } = request;
     return this.runner.transact('claim', queue, async (tr) => {
+      // The read version first, then the clock: rate windows run on versions, and the starts' times
+      // (`now`) are then read right after the versions they were judged by.
+      await tr.getReadVersion();
       const qt = this.runner.qt(tr, queue, request.now);
       const marker = qt.keys.key('tx', minute, nonce);
       const replay = await tr.get(marker);
       if (replay) return replayClaim(qt, decode<string[]>(replay));
-      const share = await claimShare(qt, route, workerId);
-      const result = await claimDeliveries(qt, request, share);
+      const result = await claimDeliveries(qt, request, claimShare(qt, route, workerId), local());
       qt.flushEvents();
       if (result.deliveries.length) tr.set(marker, encode(result.deliveries.map((d) => d.id)));
       return result;
@@ -152,6 +180,7 @@ export class FdbBackend implements StorageBackend {
     const aheadMs = now === undefined ? 0 : now - Date.now();
     return this.runner.marked('recoverExpired', queue, async (qt) => {
       await state.sweep(qt);
+      await sweepGroups(qt);
       const recovered = await recoverDeliveries(qt, aheadMs, this.retention);
       const live = new Set((await state.liveWorkers(qt)).map((w) => w.id));
       return recovered + (await failOrphaned(qt, live, this.retention));
@@ -281,6 +310,27 @@ export class FdbBackend implements StorageBackend {
 
   async advanceSchedule(queue: string, id: string, version: number, next: { nextRunAt: number; state: Record<string, number> | null }): Promise<boolean> {
     return this.schedules.advance(queue, id, version, next);
+  }
+
+  /** Limits are stored as given, and read by the claims that start after the change. */
+  async setGroupLimits(queue: string, group: string, limits: GroupLimits | null): Promise<void> {
+    await this.runner.transact('setGroupLimits', queue, async (tr) => setLimits(this.runner.qt(tr, queue), 'g', group, limits));
+  }
+
+  async getGroupLimits(queue: string, group: string): Promise<GroupLimits | null> {
+    return this.runner.transact('getGroupLimits', queue, (tr) => readLimits<GroupLimits>(this.runner.qt(tr, queue), 'g', group));
+  }
+
+  async setRouteLimits(queue: string, route: string, limits: RouteLimits | null): Promise<void> {
+    await this.runner.transact('setRouteLimits', queue, async (tr) => setLimits(this.runner.qt(tr, queue), 'r', route, limits));
+  }
+
+  async getRouteLimits(queue: string, route: string): Promise<RouteLimits | null> {
+    return this.runner.transact('getRouteLimits', queue, (tr) => readLimits<RouteLimits>(this.runner.qt(tr, queue), 'r', route));
+  }
+
+  async listGroups(query: GroupListQuery): Promise<GroupPage> {
+    return this.runner.transact('listGroups', query.queue, (tr) => listGroups(this.runner.qt(tr, query.queue), query));
   }
 
   async close(): Promise<void> {

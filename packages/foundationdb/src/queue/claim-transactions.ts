@@ -1,11 +1,16 @@
 // The claim transaction and its parts: which of a route's claimers this one is, due deliveries
-// promoted, the head of the ready index split between claimers, and a claim's replay. Each runs
-// inside the claim's transaction, which the port's retry loop may run more than once.
-import { unreadableJobError, type ClaimRequest, type ClaimResult, type ClaimedDelivery } from '@skq/core/backend';
+// promoted, the head of the ready index split between claimers (on routes without groups or
+// limits), and a claim's replay. Each runs inside the claim's transaction, which the port's retry
+// loop may run more than once.
+import type { GroupLimits, RouteLimits } from '@skq/core';
+import { type ClaimRequest, type ClaimResult, type ClaimedDelivery } from '@skq/core/backend';
 import { unpack } from '../kv/tuple.js';
+import { claimByTurns, turnCursorKey } from './claim-by-turns.js';
+import { startDelivery, type ClaimShare } from './claim-start.js';
+import { readLimits } from './group-transactions.js';
 import { VERSIONS_PER_MS, type QueueTransaction } from './queue-transaction.js';
 import { liveWorkers } from './queue-state-transactions.js';
-import { toClaimed, type StoredDelivery, type StoredJob } from './records.js';
+import { toClaimed } from './records.js';
 
 /** Due deliveries moved from the timer index to the ready index per claim. */
 const PROMOTE_LIMIT = 256;
@@ -44,23 +49,46 @@ export async function claimShare(qt: QueueTransaction, route: string, workerId: 
 }
 
 /**
- * Claim. Reads: the pause keys (so a pause committed meanwhile conflicts), a snapshot of the timer
- * and ready indexes, and each chosen delivery (the only read conflict on pending work: two
- * claimers collide only when they choose the same delivery). Writes: due timer entries moved to
- * the ready index, the chosen deliveries running under a lease that ends at a cluster version,
- * their lease keys and counters, `started` events. `share` says which of the active claimers this
- * one is: a lone claimer takes the head in strict order; several split the head between them.
+ * Claim. Reads: the pause keys (so a pause committed meanwhile conflicts), the route's limits and
+ * whether grouped deliveries are ready on it, a snapshot of the timer and ready indexes, and each
+ * chosen delivery (the only read conflict on pending work: two claimers collide only when they
+ * choose the same delivery). Writes: due timer entries moved to the ready indexes, the chosen
+ * deliveries started (see {@link startDelivery}). `sharing`, read meanwhile, says which of the
+ * active claimers this one is: a lone claimer takes the head in strict order; several split the
+ * head between them. A route with grouped deliveries ready or with limits is claimed by turns
+ * instead ({@link claimByTurns}), where `local` (this claim's place among the process's claims in
+ * flight on the route) spreads claimers too.
  */
-export async function claimDeliveries(qt: QueueTransaction, request: ClaimRequest, share: ClaimShare): Promise<{ deliveries: ClaimedDelivery[]; nextRunAt: number | null; paused?: boolean }> {
+export async function claimDeliveries(qt: QueueTransaction, request: ClaimRequest, sharing: Promise<ClaimShare>, local: ClaimShare): Promise<ClaimResult> {
   const { route, workerId, limit } = request;
-  const [routePaused, queuePaused] = await Promise.all([qt.tr.get(qt.keys.key('paused', route)), qt.tr.get(qt.keys.key('paused', '*'))]);
-  if (routePaused || queuePaused) return { deliveries: [], nextRunAt: null, paused: true };
+  // Awaited on every way out (its write belongs to this commit); a failure of the body leaves it handled.
+  sharing.catch(() => undefined);
+  // One round trip, as before groups: what tells a claim by turns, and what it starts from, is read with the pause keys.
+  const [routePaused, queuePaused, routeLimits, groupedHead, defaults, cursor] = await Promise.all([
+    qt.tr.get(qt.keys.key('paused', route)),
+    qt.tr.get(qt.keys.key('paused', '*')),
+    readLimits<RouteLimits>(qt, 'r', route),
+    qt.tr.snapshot.getRange(...qt.keys.range('gr', route), { limit: 1 }),
+    readLimits<GroupLimits>(qt, 'g', '*'),
+    qt.tr.snapshot.get(turnCursorKey(qt, route)),
+  ]);
+  if (routePaused || queuePaused) {
+    await sharing;
+    return { deliveries: [], nextRunAt: null, paused: true };
+  }
   const version = await qt.version();
   let nextRunAt: number | null = null;
-  for (const target of ['', workerId]) {
-    const next = await promoteDue(qt, route, target);
-    if (next !== null && (nextRunAt === null || next < nextRunAt)) nextRunAt = next;
+  let grouped = groupedHead.length > 0;
+  for (const promoted of await Promise.all(['', workerId].map((target) => promoteDue(qt, route, target)))) {
+    grouped ||= promoted.grouped;
+    if (promoted.next !== null && (nextRunAt === null || promoted.next < nextRunAt)) nextRunAt = promoted.next;
   }
+  if (grouped || routeLimits) {
+    const share = await sharing;
+    const spread = { index: share.index * local.of + local.index, of: share.of * local.of };
+    return claimByTurns(qt, request, { version, later: nextRunAt, routeRate: routeLimits?.rate ?? null, defaults, cursor: cursor?.toString('utf8') ?? null, spread });
+  }
+  const share = await sharing;
   // Deliveries targeted at this worker (broadcast) are its alone; the shared ones are split by share.
   const own = await qt.tr.snapshot.getRange(...qt.keys.range('r', route, workerId), { limit });
   const shared = await sharedHead(qt, route, limit, share);
@@ -70,35 +98,8 @@ export async function claimDeliveries(qt: QueueTransaction, request: ClaimReques
   const chosen = choose(candidates, limit, share);
   const claimed: ClaimedDelivery[] = [];
   for (const { key, parts } of chosen) {
-    const d = await qt.delivery(parts[3]);
-    if (!d || d.state !== 'queued' || d.runAt > qt.now || !qt.pendingKey(d, true).equals(key)) {
-      qt.tr.clear(key); // A stale index entry: the delivery moved on, or waits under another key.
-      if (d?.state === 'queued') qt.addPending(d);
-      continue;
-    }
-    let job: StoredJob | null;
-    try {
-      job = await qt.job(d.jobId, true);
-    } catch (cause) {
-      // A stored job that cannot be read fails now, with why; the deliveries behind it still run.
-      qt.tr.clear(key);
-      failUnreadable(qt, d, workerId, cause);
-      continue;
-    }
-    if (!job) continue;
-    qt.tr.clear(key);
-    d.state = 'running';
-    d.workerId = workerId;
-    d.attempts += 1;
-    d.startedAt = qt.now;
-    d.cancelRequested = false;
-    d.leaseUntil = qt.now + request.leaseMs;
-    d.leaseVersion = version + request.leaseMs * VERSIONS_PER_MS;
-    qt.putDelivery(d);
-    qt.tr.set(qt.leaseKey(d), Buffer.alloc(0));
-    qt.count(d.route, 'queued', 'running');
-    qt.event('started', d.jobId, d.id, d.route, workerId);
-    claimed.push(toClaimed(qt.queue, d, job, qt.now));
+    const started = await startDelivery(qt, key, parts[3], request, version);
+    if (started) claimed.push(started);
   }
   return { deliveries: claimed, nextRunAt: claimed.length < limit ? nextRunAt : null };
 }
@@ -138,24 +139,27 @@ async function sharedHead(qt: QueueTransaction, route: string, limit: number, sh
   return rows;
 }
 
-/** Moves due timer entries of one target to the ready index; returns the earliest run time still ahead. */
-async function promoteDue(qt: QueueTransaction, route: string, target: string): Promise<number | null> {
+/**
+ * Moves due timer entries of one target to the ready indexes (a grouped one, whose timer value is
+ * its group, to `gr`). Returns the earliest run time still ahead, and whether a grouped one moved.
+ */
+async function promoteDue(qt: QueueTransaction, route: string, target: string): Promise<{ next: number | null; grouped: boolean }> {
   const [begin, end] = qt.keys.range('t', route, target);
   const entries = await qt.tr.snapshot.getRange(begin, end, { limit: PROMOTE_LIMIT + 1 });
-  for (const [key] of entries) {
+  let grouped = false;
+  for (const [key, value] of entries) {
     const [runAt, negPriority, seq, id] = unpack(key).slice(5) as [number, number, number, string];
-    if (runAt > qt.now) return runAt;
+    if (runAt > qt.now) return { next: runAt, grouped };
     // Blind writes: two claimers promoting the same entry write the same keys and do not conflict.
     qt.tr.clear(key);
-    qt.tr.set(qt.keys.key('r', route, target, negPriority, runAt, seq, id), Buffer.alloc(0));
+    if (value.length > 0) {
+      grouped = true;
+      qt.tr.set(qt.keys.key('gr', route, value.toString('utf8'), negPriority, runAt, seq, id), Buffer.alloc(0));
+    } else {
+      qt.tr.set(qt.keys.key('r', route, target, negPriority, runAt, seq, id), Buffer.alloc(0));
+    }
   }
-  return null;
-}
-
-/** Which of `of` active claimers of a route this one is (0-based, by worker id). */
-export interface ClaimShare {
-  index: number;
-  of: number;
+  return { next: null, grouped };
 }
 
 /** The most head keys a claim reads per page, and the most pages. */
@@ -195,21 +199,4 @@ function shareOf(id: string, of: number, seed: 0 | 1): number {
   let h = seed === 0 ? 0x811c9dc5 : 0x01000193;
   for (let i = 0; i < id.length; i += 1) h = Math.imul(h ^ id.charCodeAt(i), 0x01000193);
   return (h >>> 0) % of;
-}
-
-/**
- * A queued delivery whose job cannot be decoded ends failed with ARGS_INVALID, as claimed by `workerId`.
- * The job's own end is not recorded: its record is what cannot be read.
- */
-function failUnreadable(qt: QueueTransaction, d: StoredDelivery, workerId: string, cause: unknown): void {
-  d.state = 'failed';
-  d.workerId = workerId;
-  d.attempts += 1;
-  d.startedAt = qt.now;
-  d.finishedAt = qt.now;
-  d.error = unreadableJobError(d.jobId, cause);
-  qt.putDelivery(d);
-  qt.count(d.route, 'queued', 'failed');
-  qt.throughput(d.route, 'failed');
-  qt.event('failed', d.jobId, d.id, d.route, workerId);
 }

@@ -14,6 +14,7 @@ import {
   type RetentionSchedule,
 } from '@skq/core/backend';
 import { unpack } from '../kv/tuple.js';
+import { holdGroup } from './group-transactions.js';
 import type { QueueTransaction } from './queue-transaction.js';
 import { MAX_VALUE_BYTES, counterValue, decode, encode, type StoredDelivery, type StoredJob } from './records.js';
 
@@ -61,8 +62,10 @@ export async function completeDelivery(qt: QueueTransaction, lease: LeaseToken, 
 }
 
 /**
- * Fail. Like complete; the delivery is queued again at `retryAt`, or ends failed or cancelled.
- * Returns how it ended (a rerun returns the first run's answer).
+ * Fail. Like complete; the delivery is queued again at `retryAt`, or ends failed or cancelled. A
+ * rate-limited attempt is queued again uncharged (its `maxAttempts` one higher), and with
+ * `holdGroupUntil` its group's hold is raised to that instant (an atomic max: no read, no conflict,
+ * and a rerun writes the same). Returns how it ended (a rerun returns the first run's answer).
  */
 export async function failDelivery(qt: QueueTransaction, lease: LeaseToken, request: FailRequest, retention: RetentionSchedule, nonce: string, endMarker: Buffer): Promise<FailureOutcome> {
   const { d, replayed } = await leased(qt, lease, nonce, endMarker);
@@ -76,8 +79,13 @@ export async function failDelivery(qt: QueueTransaction, lease: LeaseToken, requ
   if (outcome === 'retrying') {
     d.state = 'queued';
     d.runAt = request.retryAt!;
+    if (request.rateLimited) {
+      d.maxAttempts += 1;
+      const until = request.rateLimited.holdGroupUntil;
+      if (until != null && d.group !== undefined) holdGroup(qt, d.group, until);
+    }
     qt.addPending(d);
-    qt.count(d.route, 'running', 'queued');
+    qt.count(d, 'running', 'queued');
     qt.putDelivery(d);
     qt.event('retrying', d.jobId, d.id, d.route, lease.workerId);
     return outcome;
@@ -99,7 +107,7 @@ export async function endDelivery(qt: QueueTransaction, d: StoredDelivery, state
   d.leaseUntil = null;
   d.leaseVersion = null;
   qt.putDelivery(d);
-  qt.count(d.route, from, state);
+  qt.count(d, from, state);
   if (state !== 'cancelled') qt.throughput(d.route, state);
   qt.event(state, d.jobId, d.id, d.route, workerId);
   return deliveryEnded(qt, d, retention);
@@ -158,7 +166,7 @@ export function deleteJob(qt: QueueTransaction, job: StoredJob, deliveries: Stor
     qt.tr.clearRange(...qt.keys.range('do', d.id));
     if (d.state === 'queued') qt.removePending(d);
     if (d.state === 'running') qt.tr.clear(qt.leaseKey(d));
-    qt.count(d.route, d.state, null);
+    qt.count(d, d.state, null);
   }
   qt.unmarkEnded(job);
   qt.tr.clear(qt.keys.job(job.id));

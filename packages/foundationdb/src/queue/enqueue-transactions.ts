@@ -14,9 +14,9 @@ function nextSeq(): number {
 
 /**
  * Enqueue. Reads: the job's key (a stored id is answered as stored), the dedupe key and its
- * holder's deliveries, the live workers of a broadcast. Writes: the job, its deliveries, their
- * pending keys and counters, the listing key, the dedupe key, `enqueued` events. Returns the
- * contract's result. Idempotent: a rerun finds the job stored.
+ * holder's deliveries, the live workers of a broadcast. Writes: the job and its deliveries (with
+ * their group, if any), their pending keys and counters (a group's too), the listing key, the
+ * dedupe key, `enqueued` events. Returns the contract's result. Idempotent: a rerun finds the job stored.
  */
 export async function enqueueJob(qt: QueueTransaction, job: NewJob, liveWorkers: () => Promise<WorkerInfo[]>): Promise<EnqueueResult> {
   const stored = await qt.job(job.id);
@@ -43,15 +43,16 @@ export async function enqueueJob(qt: QueueTransaction, job: NewJob, liveWorkers:
     createdAt: job.createdAt,
     options: job.options,
     dedupeKey: job.dedupeKey ?? null,
+    ...(job.group != null && { group: job.group }),
     deliveryIds: targets.map((_, i) => deliveryId(job.id, i)),
     endedKind: null,
     endedAt: null,
   };
   targets.forEach((target, i) => {
-    const d: StoredDelivery = { ...newDelivery(job, target, i), seq: nextSeq(), leaseVersion: null, lastEnd: null };
+    const d: StoredDelivery = { ...newDelivery(job, target, i), seq: nextSeq(), leaseVersion: null, lastEnd: null, ...(job.group != null && { group: job.group }) };
     qt.putDelivery(d);
     qt.addPending(d);
-    qt.count(d.route, null, 'queued');
+    qt.count(d, null, 'queued');
     qt.event('enqueued', job.id, d.id, d.route, d.targetWorker);
   });
   qt.tr.set(qt.keys.key('list', job.createdAt, job.id), Buffer.alloc(0));

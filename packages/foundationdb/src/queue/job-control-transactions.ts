@@ -63,7 +63,7 @@ export async function retryJob(qt: QueueTransaction, jobId: string, request: { r
     if (d.state !== 'failed' && d.state !== 'cancelled') continue;
     if (seen.get(d.id) !== d.attempts) continue;
     n += 1;
-    qt.count(d.route, d.state, 'queued');
+    qt.count(d, d.state, 'queued');
     Object.assign(d, { state: 'queued', runAt: request.runAt, maxAttempts: d.attempts - d.recoveries + request.attempts, workerId: null });
     Object.assign(d, { leaseUntil: null, leaseVersion: null, finishedAt: null, result: null, error: null, cancelRequested: false, lastEnd: null });
     qt.addPending(d);

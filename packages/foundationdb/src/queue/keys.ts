@@ -10,10 +10,17 @@ import { pack, packVersionstamped, prefixRange, type TuplePart } from '../kv/tup
  * | `d, deliveryId` | the delivery: state, attempts, lease, and its result, error and progress while small |
  * | `do, deliveryId, field` | a delivery's `result`, `error` or `progress` once over 1 KB of JSON: each its own value, so together they fit |
  * | `r, route, target, -priority, runAt, seq, deliveryId` | empty: a due delivery waiting to be claimed |
- * | `t, route, target, runAt, -priority, seq, deliveryId` | empty: a delivery waiting for its run time |
+ * | `gr, route, group, -priority, runAt, seq, deliveryId` | empty: a due delivery of a group waiting to be claimed |
+ * | `t, route, target, runAt, -priority, seq, deliveryId` | a delivery waiting for its run time: empty, or its group |
  * | `a, route, worker` | empty: broadcast deliveries were queued for this worker (failed once it is gone) |
  * | `l, leaseDeadline, deliveryId` | empty: a running delivery, by the version its lease ends at |
  * | `c, route, state` | a counter of deliveries in a state (atomic add) |
+ * | `gc, group, queued or running` / `gcsweep` | a group's deliveries in the state, on every route (atomic add) / where the next sweep of those at zero goes on |
+ * | `gs, group, slot` | the running delivery holding one of the group's slots (below its concurrency, or random far above without one) |
+ * | `turn, route` | the group the route's last claim by turns served (`''`: the jobs without a group) |
+ * | `gh, group` | the instant (epoch ms, unsigned 64-bit little-endian, atomic max) before which the group starts nothing |
+ * | `lim, g or r, group or route` | a group's limits (`*`: the default) or a route's, as set |
+ * | `rsn, g or r, key` / `rs, g or r, key, n` | how many starts a rate window has counted / the cluster version of the nth (the last `max` kept) |
  * | `list, createdAt, jobId` | empty: the listing order |
  * | `dedupe, key` | the pending job holding a dedupe key |
  * | `ended, kind, endedAt, jobId` / `endedN, kind` | ended jobs by kind, for retention, and their count |
@@ -66,6 +73,10 @@ export class QueueKeys {
 
   counter(route: string, state: string): Buffer {
     return this.key('c', route, state);
+  }
+
+  groupCounter(group: string, state: 'queued' | 'running'): Buffer {
+    return this.key('gc', group, state);
   }
 
   wakeup(): Buffer {

@@ -57,7 +57,7 @@ export async function recoverDeliveries(qt: QueueTransaction, aheadMs: number, r
       d.leaseUntil = null;
       d.leaseVersion = null;
       qt.addPending(d);
-      qt.count(d.route, 'running', 'queued');
+      qt.count(d, 'running', 'queued');
       qt.putDelivery(d);
       qt.event('recovered', d.jobId, d.id, d.route, d.workerId);
       continue;

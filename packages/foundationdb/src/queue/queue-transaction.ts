@@ -97,14 +97,20 @@ export class QueueTransaction {
     this.tr.set(this.keys.delivery(d.id), encode(value));
   }
 
-  /** The key of a queued delivery: `r` when due, else `t` (which a claim moves to `r` once due). */
+  /**
+   * The key of a queued delivery: `r` when due, else `t` (which a claim moves to `r` once due). A
+   * grouped delivery is due under `gr`, by route and group, so that a claim finds a route's next
+   * group with one range read; its timer key is the same as any other's, with the group as its value.
+   */
   pendingKey(d: StoredDelivery, due: boolean): Buffer {
     const target = d.targetWorker ?? '';
+    if (due && d.group !== undefined) return this.keys.key('gr', d.route, d.group, -d.priority, d.runAt, d.seq, d.id);
     return due ? this.keys.key('r', d.route, target, -d.priority, d.runAt, d.seq, d.id) : this.keys.key('t', d.route, target, d.runAt, -d.priority, d.seq, d.id);
   }
 
   addPending(d: StoredDelivery): void {
-    this.tr.set(this.pendingKey(d, d.runAt <= this.now), Buffer.alloc(0));
+    const due = d.runAt <= this.now;
+    this.tr.set(this.pendingKey(d, due), !due && d.group !== undefined ? Buffer.from(d.group, 'utf8') : Buffer.alloc(0));
     // A blind write: it never conflicts, and recovery finds the delivery here once its worker is gone.
     if (d.targetWorker) this.tr.set(this.keys.key('a', d.route, d.targetWorker), Buffer.alloc(0));
   }
@@ -119,11 +125,19 @@ export class QueueTransaction {
     return this.keys.key('l', d.leaseVersion ?? 0, d.id);
   }
 
-  /** Moves a delivery between counted states (atomic adds: counters never conflict). */
-  count(route: string, from: CountedState | null, to: CountedState | null): void {
+  /**
+   * Moves a delivery between counted states (atomic adds: counters never conflict). A grouped
+   * delivery is also counted queued or running in its group (for listings: claims judge a group's
+   * concurrency by its slots), and gives up its slot when it stops running.
+   */
+  count(d: Pick<StoredDelivery, 'route' | 'group' | 'slot'>, from: CountedState | null, to: CountedState | null): void {
     if (from === to) return;
-    if (from) this.tr.add(this.keys.counter(route, from), -1);
-    if (to) this.tr.add(this.keys.counter(route, to), 1);
+    if (from) this.tr.add(this.keys.counter(d.route, from), -1);
+    if (to) this.tr.add(this.keys.counter(d.route, to), 1);
+    if (d.group === undefined) return;
+    if (from === 'queued' || from === 'running') this.tr.add(this.keys.groupCounter(d.group, from), -1);
+    if (to === 'queued' || to === 'running') this.tr.add(this.keys.groupCounter(d.group, to), 1);
+    if (from === 'running' && d.slot !== undefined) this.tr.clear(this.keys.key('gs', d.group, d.slot));
   }
 
   /** Counts an ending in its minute's throughput. */

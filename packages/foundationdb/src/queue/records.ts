@@ -6,6 +6,8 @@ export const MAX_VALUE_BYTES = 90_000;
 
 /** A job as stored under `j, jobId`: the contract's fields, its delivery ids and its end. */
 export interface StoredJob extends Pick<JobRecord, 'id' | 'name' | 'args' | 'routes' | 'type' | 'priority' | 'createdAt' | 'options' | 'dedupeKey'> {
+  /** Its group, when it has one (absent otherwise). */
+  group?: string;
   deliveryIds: string[];
   endedKind: EndedKind | null;
   endedAt: number | null;
@@ -20,6 +22,10 @@ export interface StoredDelivery extends Omit<Delivery, 'queue' | 'state'> {
   state: 'queued' | 'running' | 'succeeded' | 'failed' | 'cancelled';
   /** Enqueue order, for ties on priority and run time. */
   seq: number;
+  /** The job's group, when it has one: its ready key, counters and limits go by it. */
+  group?: string;
+  /** The group slot its current (or last) attempt holds while running: see `gs` in `keys.ts`. */
+  slot?: number;
   /** The cluster version the lease ends at: leases never compare clocks of different machines. */
   leaseVersion: number | null;
   /** How the last attempt ended, and the nonce of the call that ended it: that call's retry gets the same answer. */
@@ -33,12 +39,12 @@ export interface StoredWorker extends Omit<WorkerInfo, 'queue'> {
 }
 
 export function toDelivery(queue: string, d: StoredDelivery, now: number): Delivery {
-  const { seq: _seq, leaseVersion: _leaseVersion, lastEnd: _lastEnd, state, ...fields } = d;
+  const { seq: _seq, leaseVersion: _leaseVersion, lastEnd: _lastEnd, group: _group, slot: _slot, state, ...fields } = d;
   return { ...fields, queue, state: deliveryState(state, d.runAt, now), result: d.result ?? null, progress: d.progress ?? null };
 }
 
 export function toClaimed(queue: string, d: StoredDelivery, job: StoredJob, now: number): ClaimedDelivery {
-  return { ...toDelivery(queue, d, now), name: job.name, args: job.args, options: job.options };
+  return { ...toDelivery(queue, d, now), name: job.name, args: job.args, options: job.options, ...(d.group !== undefined && { group: d.group }) };
 }
 
 export function toJobRecord(queue: string, job: StoredJob, deliveries: StoredDelivery[], now: number): JobRecord {
