@@ -4,6 +4,8 @@ import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { SkqError, SkunkQueue } from '@skq/core';
 import { leaseOf, type StorageBackend } from '@skq/core/backend';
+import { FdbBackend } from '@skq/foundationdb';
+import { SimulatedCluster } from '@skq/foundationdb/simulator';
 import { launchChromium, missingChromium, missingPostgres, missingServer, startPostgres, startRedis, tempSqlite } from '@skq/testing';
 import { startMonitorServer, type MonitorServer } from '@skq/web';
 
@@ -31,6 +33,11 @@ const BACKENDS: [string, string | null, () => Promise<Store>][] = [
       const redis = await startRedis();
       return { backend: redis.url, stop: () => redis.stop() };
     },
+  ],
+  [
+    'foundationdb (simulator)',
+    null,
+    async () => ({ backend: FdbBackend.onDatabase(new SimulatedCluster({ seed: 26 }).open()), stop: async () => {} }),
   ],
   [
     'postgres',
