@@ -367,6 +367,8 @@ export class RouteWorker {
     // The lines go first, so a job seen ended shows its log; a log the store does not take never holds the outcome back.
     if (logs.size > 0) await this.writeLogs(run);
     await this.outcomes.write(delivery, outcome, durationMs);
+    // Limits held this worker's last claim back: the job that just ended may have freed its group's place.
+    if (this.limited) this.poke();
     const storedAt = performance.now();
     const cycleMs = storedAt - startedAt;
     // The time between stored outcomes, per slot, is the pace when it is shorter than one job's cycle; an
