@@ -2,7 +2,7 @@ import { parseArgs } from 'node:util';
 import { z } from 'zod';
 import { SkqError } from '@skq/core';
 import { parseConfig } from '@skq/core/backend';
-import { CHAOS_BACKENDS } from './backend-under-test.js';
+import { CHAOS_BACKENDS, type ChaosBackend } from './backend-under-test.js';
 
 const count = (min: number) => z.coerce.number().int().min(min);
 
@@ -19,8 +19,8 @@ export const ChaosOptionsSchema = z
     concurrency: count(1).default(4),
     leaseMs: count(200).default(2_000),
     registrationTtlMs: count(200).default(3_000),
-    /** Jobs fired per second. */
-    rate: count(1).default(30),
+    /** Jobs fired per second; default 30, and 10 on MongoDB (see {@link DEFAULT_RATE}). */
+    rate: count(1).optional(),
     seed: count(0).default(1),
     /** A server restart (SQLite: a writer killed mid-transaction) after every this many kills; 0: none. */
     restartEvery: count(0).default(25),
@@ -33,7 +33,14 @@ export const ChaosOptionsSchema = z
   })
   .strict();
 
-export type ChaosOptions = z.output<typeof ChaosOptionsSchema>;
+/**
+ * Jobs fired per second when `--rate` is not given. MongoDB's run is on mongo-java-server, which reads
+ * a whole collection for every query (it keeps no index but `_id`'s): at 30 a second its workers fall
+ * behind the producer, each query slows as the backlog grows, and the run cannot drain.
+ */
+export const DEFAULT_RATE: Record<ChaosBackend, number> = { sqlite: 30, redis: 30, 'redis-cluster': 30, postgres: 30, mongodb: 10, foundationdb: 30 };
+
+export type ChaosOptions = Omit<z.output<typeof ChaosOptionsSchema>, 'rate'> & { rate: number };
 
 /** Each option's flag: its name in kebab case (`killEveryMs` → `--kill-every-ms`). */
 const FLAGS = Object.fromEntries(Object.keys(ChaosOptionsSchema.shape).map((key) => [key.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`), key]));
@@ -50,5 +57,6 @@ export function parseChaosArgs(argv: string[]): ChaosOptions {
   }
   const input: Record<string, unknown> = {};
   for (const [flag, key] of Object.entries(FLAGS)) if (values[flag] !== undefined) input[key] = values[flag];
-  return parseConfig(ChaosOptionsSchema, input, 'pnpm chaos');
+  const options = parseConfig(ChaosOptionsSchema, input, 'pnpm chaos');
+  return { ...options, rate: options.rate ?? DEFAULT_RATE[options.backend] };
 }

@@ -30,6 +30,8 @@ for (const file of files) {
     ['duplicate runs', `${int(f.duplicates)}${why ? `: ${why}` : ''}`],
     ['recovery after a kill, p50 / max', recovery],
     ['failed deliveries', Object.entries(f.failedByCode).map(([code, n]) => `${int(n)} ${code}`).join(', ') || 'none'],
+    // The checks of groups, on a backend that keeps them: most running per group, most starts per window, starvation.
+    ...r.report.rows.filter((row) => row.check.startsWith('groups: ')).map((row): [string, string] => [row.check, row.value]),
     ['violations', String(r.report.violations.length)],
   ];
   for (const [measure, value] of rows) console.log(`| ${measure} | ${value} |`);

@@ -147,6 +147,18 @@ export function groupContract(current: () => StorageBackend, open: () => Promise
     expect(next.find((d) => d.group === 'small')?.jobId).toBe(urgent.id);
   });
 
+  it("keeps a group without limits of its own to the default's, however many groups have their own", async (ctx) => {
+    const backend = groupBackend(ctx.skip);
+    const queue = uniqueQueue('defaults');
+    await backend.setGroupLimits(queue, '*', { concurrency: 1 });
+    // Keys that sort before '*': a store that reads a page of limits at a time must still find the default.
+    for (let i = 0; i < 1_005; i += 1) await backend.setGroupLimits(queue, `!own-${String(i).padStart(4, '0')}`, { concurrency: 5 });
+    await enqueueAll(backend, [...groupJobs(queue, 'plain', 3), ...groupJobs(queue, '!own-0000', 3)]);
+    const { deliveries } = await backend.claim({ queue, route: 'r', workerId: 'w', limit: 10, leaseMs: 30_000 });
+    expect(deliveries.filter((d) => d.group === 'plain')).toHaveLength(1);
+    expect(deliveries.filter((d) => d.group === '!own-0000')).toHaveLength(3);
+  });
+
   it('gives jobs without a group their own turn among the groups', async (ctx) => {
     const backend = groupBackend(ctx.skip);
     const queue = uniqueQueue('mixed');

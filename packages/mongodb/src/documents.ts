@@ -23,6 +23,8 @@ export interface JobDoc {
   enq: number;
   options: string;
   dedupeKey: string | null;
+  /** The job's group (absent: none); its deliveries carry it too. */
+  grp?: string | null;
   /** The state of a job with no delivery (a broadcast nobody listened to). */
   emptyState: JobState | null;
   /** The deliveries this header promises, until they are all stored. */
@@ -71,6 +73,12 @@ export interface DeliveryDoc {
   routes?: string[];
   type?: NewJob['type'];
   dedupeKey?: string | null;
+  /** The job's group; absent for a job without one (a `grp: null` query finds those). */
+  grp?: string | null;
+  /** Its current claim holds a concurrency slot of its group (see `operations/group-slots.ts`). */
+  slotted?: boolean;
+  /** Claims (owner tokens) that may not start its next attempt any more: their slots were taken over (see `operations/group-slots.ts`). */
+  fences?: string[];
 }
 
 /** A worker's registration; `_id` is the worker id. */
@@ -121,7 +129,7 @@ export function toDelivery(doc: DeliveryDoc, now: number): Delivery {
 }
 
 export function toClaimed(doc: DeliveryDoc, now: number): ClaimedDelivery {
-  return { ...toDelivery(doc, now), name: doc.name, args: claimableArgs(doc.args), options: JSON.parse(doc.options) };
+  return { ...toDelivery(doc, now), name: doc.name, args: claimableArgs(doc.args), options: JSON.parse(doc.options), ...(doc.grp != null && { group: doc.grp }) };
 }
 
 /** The header of a job stored as one solo delivery. */
@@ -139,6 +147,7 @@ export function headerOfSolo(d: DeliveryDoc): JobDoc {
     enq: d.enq,
     options: d.options,
     dedupeKey: d.dedupeKey ?? null,
+    ...(d.grp != null && { grp: d.grp }),
     emptyState: null,
   };
 }
@@ -157,6 +166,7 @@ export function toJobRecord(job: JobDoc, deliveryDocs: DeliveryDoc[], now: numbe
     priority: job.priority,
     createdAt: job.createdAt,
     dedupeKey: job.dedupeKey,
+    ...(job.grp != null && { group: job.grp }),
     options: storedRunOptions(job.options),
     ...summarizeDeliveries(deliveries, fallback),
     deliveries,

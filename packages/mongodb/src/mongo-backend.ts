@@ -1,10 +1,13 @@
 import { MongoClient, type Db, type MongoClientOptions } from 'mongodb';
 import {
   SkqError,
+  type GroupLimits,
+  type GroupPage,
   type JobEvent,
   type JobRecord,
   type LogLine,
   type Logger,
+  type RouteLimits,
   type ScheduleRecord,
   type StateCounts,
   type WorkerInfo,
@@ -18,6 +21,8 @@ import {
   type ClaimResult,
   type EnqueueResult,
   type FailRequest,
+  type GroupListQuery,
+  type GroupStorage,
   type JobEventListener,
   type LeaseToken,
   type ListJobsQuery,
@@ -37,9 +42,11 @@ import { MongoConnection } from './mongo-connection.js';
 import { mapMongoError } from './mongo-errors.js';
 import { resolveMongoOptions, type MongoOptions, type ParsedMongoOptions } from './mongo-options.js';
 import { appendCallRecord, listCallRecords } from './operations/call-records.js';
+import { ClaimBatches } from './operations/claim-batches.js';
 import { claimDeliveries } from './operations/claim.js';
 import { enqueueJobs } from './operations/enqueue.js';
 import { cancelJob, removeJobs, rescheduleJob, retryJob } from './operations/job-actions.js';
+import { getGroupLimits, getRouteLimits, listGroups, setGroupLimits, setRouteLimits } from './operations/groups.js';
 import { completeDelivery, failDelivery } from './operations/job-endings.js';
 import { extendLeases, recoverExpired } from './operations/leases.js';
 import { countByState, getJob, listJobs, listQueues, readThroughput } from './operations/listing.js';
@@ -68,7 +75,14 @@ const MAX_VALUE_BYTES = 8_000_000;
  * - `complete`, `fail` and lease extensions are compare-and-sets on the lease holder;
  * - a job with one delivery is one document; a job with several writes a header first, holding
  *   the deliveries it promises, then the deliveries (see `operations/enqueue.ts`);
- * - lifecycle events are written after the step, batched per tick, so they cost no round trip.
+ * - lifecycle events are written after the step, batched per tick, so they cost no round trip;
+ * - groups (`capabilities.groups`): a route with grouped jobs or a rate claims by fair turns among
+ *   its groups (`operations/group-claim.ts`), and limits hold exactly across processes through
+ *   compare-and-sets on slot documents: a group's concurrency slots name the delivery each runs
+ *   (`group-slots.ts`), a rate's slots the time of a start (`rate-windows.ts`, on the claim's
+ *   clock, which also stamps `startedAt` and leases); this process's claims arriving while a pass
+ *   over such a route runs share the next one (`claim-batches.ts`). Not on FerretDB v1, whose
+ *   compare-and-sets are not atomic (see {@link keepsGroups}).
  *
  * Each operation is a function in `operations/`, whose header says what it reads, writes and
  * returns; this class holds the connection, its lifecycle and the capabilities, and runs each
@@ -88,19 +102,23 @@ const MAX_VALUE_BYTES = 8_000_000;
  * const queue = new SkunkQueue('demo', { backend });
  * ```
  */
-export class MongoBackend implements StorageBackend {
+export class MongoBackend implements StorageBackend, GroupStorage {
   readonly kind = 'mongodb';
+  /** `groups` is false on FerretDB v1 (see {@link keepsGroups}). */
   readonly capabilities: StorageCapabilities;
   private readonly store: MongoStore;
+  private readonly claims: ClaimBatches;
   private closed = false;
 
   private constructor(
     private readonly connection: MongoConnection,
     private readonly feed: EventFeed,
     logger: Logger | false,
+    groups: boolean,
   ) {
-    this.capabilities = { crossProcess: true, pushEvents: feed.source !== 'poll', batchClaim: true, durable: true, maxValueBytes: MAX_VALUE_BYTES };
-    this.store = new MongoStore(connection.c, () => feed.poke(), logger);
+    this.capabilities = { crossProcess: true, pushEvents: feed.source !== 'poll', batchClaim: true, durable: true, maxValueBytes: MAX_VALUE_BYTES, groups };
+    this.store = new MongoStore(connection.c, () => feed.poke(), logger, groups);
+    this.claims = new ClaimBatches((pass, hooks) => claimDeliveries(this.store, pass, this, hooks));
   }
 
   /**
@@ -140,13 +158,14 @@ export class MongoBackend implements StorageBackend {
       const connection = new MongoConnection(client, opts.url, clientOptions, opts.database, opts.collectionPrefix, opts.connectTimeoutMs, opts.logger);
       const { c } = connection;
       const { source, why } = await chooseWakeupSource(connection.db, c.events, opts.wakeups, opts.eventsCappedBytes);
-      await ensureIndexes(c);
+      const groups = await keepsGroups(connection.db);
+      await ensureIndexes(c, groups);
       const where = `${redactUrl(opts.url)} ${opts.database}.${opts.collectionPrefix}_*`;
       if (opts.logger !== false && !logged.has(`${where} ${source}`)) {
         logged.add(`${where} ${source}`);
         opts.logger.info({ database: opts.database, collectionPrefix: opts.collectionPrefix, wakeups: source }, `mongodb ${where}: wake-ups by ${source}${why ? ` (${why.replace(/^; /, '')})` : ''}`);
       }
-      return new MongoBackend(connection, new EventFeed(connection, source, opts.pollIntervalMs, opts.eventRetentionMs), opts.logger);
+      return new MongoBackend(connection, new EventFeed(connection, source, opts.pollIntervalMs, opts.eventRetentionMs), opts.logger, groups);
     } catch (err) {
       await client.close().catch(() => {});
       throw mapMongoError(err, `connect to ${redactUrl(opts.url)}`);
@@ -160,7 +179,7 @@ export class MongoBackend implements StorageBackend {
   }
 
   async claim(request: ClaimRequest): Promise<ClaimResult> {
-    return this.run('claim', () => claimDeliveries(this.store, request, this));
+    return this.run('claim', () => this.claims.claim(request));
   }
 
   async complete(queue: string, lease: LeaseToken, result: unknown): Promise<void> {
@@ -289,6 +308,26 @@ export class MongoBackend implements StorageBackend {
     return this.run('advanceSchedule', () => advanceSchedule(this.store, queue, id, version, next, Date.now()));
   }
 
+  async setGroupLimits(queue: string, group: string, limits: GroupLimits | null): Promise<void> {
+    await this.run('setGroupLimits', () => setGroupLimits(this.store, queue, group, limits));
+  }
+
+  async getGroupLimits(queue: string, group: string): Promise<GroupLimits | null> {
+    return this.run('getGroupLimits', () => getGroupLimits(this.store, queue, group));
+  }
+
+  async setRouteLimits(queue: string, route: string, limits: RouteLimits | null): Promise<void> {
+    await this.run('setRouteLimits', () => setRouteLimits(this.store, queue, route, limits));
+  }
+
+  async getRouteLimits(queue: string, route: string): Promise<RouteLimits | null> {
+    return this.run('getRouteLimits', () => getRouteLimits(this.store, queue, route));
+  }
+
+  async listGroups(query: GroupListQuery): Promise<GroupPage> {
+    return this.run('listGroups', () => listGroups(this.store, query));
+  }
+
   async subscribe(queue: string, listener: JobEventListener, types?: readonly EventType[]): Promise<() => Promise<void>> {
     this.assertOpen('subscribe');
     const unsubscribe = this.feed.subscribe(queue, listener, types);
@@ -328,4 +367,18 @@ export class MongoBackend implements StorageBackend {
   private assertOpen(operation: string): void {
     if (this.closed) throw new SkqError('BACKEND_UNAVAILABLE', `mongodb ${operation}: the backend is closed`);
   }
+}
+
+/**
+ * Whether the server can keep groups' limits exact: not FerretDB v1 (its `buildInfo` has a
+ * `ferretdbVersion`, 1.x or, in a build without one, "unknown"). Its conditional updates read and
+ * then write the whole document without isolation, so a write racing a claim can undo it: a
+ * delivery then looks ended while it runs, and its group's slot is taken again. (It also reads a
+ * whole collection for any query but one by `_id`: at 10,000 deliveries a claim takes seconds.) A
+ * server that refuses `buildInfo` is taken for MongoDB.
+ */
+async function keepsGroups(db: Db): Promise<boolean> {
+  const info: { ferretdbVersion?: unknown } = await db.admin().command({ buildInfo: 1 }).catch(() => ({}));
+  if (info.ferretdbVersion === undefined) return true;
+  return /^v?([2-9]|[1-9]\d+)\./.test(String(info.ferretdbVersion));
 }

@@ -1,56 +1,20 @@
-// The groups a monitor shows, in Chromium, on every backend with groups: the queue page's section and
+// The groups a monitor shows, in Chromium, on every backend: the queue page's section and
 // the groups page, with each group's queued and running jobs, own limits and hold, as the store says.
 import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { SkqError, SkunkQueue } from '@skq/core';
-import { leaseOf, type StorageBackend } from '@skq/core/backend';
-import { FdbBackend } from '@skq/foundationdb';
-import { SimulatedCluster } from '@skq/foundationdb/simulator';
-import { launchChromium, missingChromium, missingPostgres, missingServer, startPostgres, startRedis, tempSqlite } from '@skq/testing';
+import { leaseOf } from '@skq/core/backend';
+import { launchChromium, missingChromium } from '@skq/testing';
 import { startMonitorServer, type MonitorServer } from '@skq/web';
+import { browserStores, type BrowserStore } from './browser-stores.js';
 
 const TOKEN = 'groups-browser-token-0123456789';
 const browserMissing = missingChromium();
 
-interface Store {
-  backend: string | StorageBackend;
-  stop(): Promise<void>;
-}
-
-const BACKENDS: [string, string | null, () => Promise<Store>][] = [
-  [
-    'sqlite',
-    null,
-    async () => {
-      const db = tempSqlite('monitor-groups');
-      return { backend: db.url, stop: async () => db.remove() };
-    },
-  ],
-  [
-    'redis',
-    missingServer('redis-server', 'apt-get install redis-server'),
-    async () => {
-      const redis = await startRedis();
-      return { backend: redis.url, stop: () => redis.stop() };
-    },
-  ],
-  [
-    'foundationdb (simulator)',
-    null,
-    async () => ({ backend: FdbBackend.onDatabase(new SimulatedCluster({ seed: 26 }).open()), stop: async () => {} }),
-  ],
-  [
-    'postgres',
-    missingPostgres(),
-    async () => {
-      const server = await startPostgres({ durable: false });
-      return { backend: server.url, stop: () => server.stop() };
-    },
-  ],
-];
+const BACKENDS = browserStores('monitor-groups', 26);
 
 describe.skipIf(browserMissing !== null).each(BACKENDS)(`the groups in the monitor, in Chromium, on %s${browserMissing ? ` (skipped: ${browserMissing})` : ''}`, (_kind, missing, open) => {
-  let store: Store;
+  let store: BrowserStore;
   let queue: SkunkQueue;
   let server: MonitorServer;
   let browser: Browser;

@@ -4,55 +4,17 @@
 import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { SkunkQueue } from '@skq/core';
-import { type StorageBackend } from '@skq/core/backend';
-import { FdbBackend } from '@skq/foundationdb';
-import { SimulatedCluster } from '@skq/foundationdb/simulator';
-import { launchChromium, missingChromium, missingMongoServer, missingServer, startMongoServer, startRedis, tempSqlite } from '@skq/testing';
+import { launchChromium, missingChromium } from '@skq/testing';
 import { startMonitorServer, type MonitorServer } from '@skq/web';
+import { browserStores, type BrowserStore } from './browser-stores.js';
 
 const TOKEN = 'schedules-browser-token-0123456789';
 const browserMissing = missingChromium();
 
-/** A store for one run: its URL or open backend, and how to take it down. */
-interface Store {
-  backend: string | StorageBackend;
-  stop(): Promise<void>;
-}
-
-const BACKENDS: [string, string | null, () => Promise<Store>][] = [
-  [
-    'sqlite',
-    null,
-    async () => {
-      const db = tempSqlite('monitor-schedules');
-      return { backend: db.url, stop: async () => db.remove() };
-    },
-  ],
-  [
-    'redis',
-    missingServer('redis-server', 'apt-get install redis-server'),
-    async () => {
-      const redis = await startRedis();
-      return { backend: redis.url, stop: () => redis.stop() };
-    },
-  ],
-  [
-    'mongodb',
-    missingMongoServer('mongo-java-server'),
-    async () => {
-      const mongo = await startMongoServer('mongo-java-server');
-      return { backend: mongo.url, stop: () => mongo.stop() };
-    },
-  ],
-  [
-    'foundationdb (simulator)',
-    null,
-    async () => ({ backend: FdbBackend.onDatabase(new SimulatedCluster({ seed: 21 }).open()), stop: async () => {} }),
-  ],
-];
+const BACKENDS = browserStores('monitor-schedules', 21);
 
 describe.skipIf(browserMissing !== null).each(BACKENDS)(`the schedules page in Chromium on %s${browserMissing ? ` (skipped: ${browserMissing})` : ''}`, (_kind, missing, open) => {
-  let store: Store;
+  let store: BrowserStore;
   let queue: SkunkQueue;
   let server: MonitorServer;
   let browser: Browser;

@@ -8,6 +8,7 @@ import { deliveryId, newDelivery, planDeliveries, type EnqueueResult, type NewJo
 import type { DeliveryDoc, EventDoc, JobDoc, PendingDelivery } from '../documents.js';
 import { isDuplicateKey } from '../mongo-errors.js';
 import type { MongoStore } from './store.js';
+import { markGroupedRoutes } from './group-turns.js';
 import { liveWorkers } from './workers.js';
 
 /** A job header older than this whose deliveries are not all stored is finished by the sweep. */
@@ -16,7 +17,8 @@ const PENDING_REPAIR_MS = 5_000;
 /**
  * Enqueue. Reads: the dedupe lock of each job with a dedupe key and its holder's state (see
  * {@link lockDedupe}); the live workers of a broadcast; for ids stored already, what is stored.
- * Writes: the dedupe locks taken; the solo deliveries in one unordered insert, then the headers in
+ * Writes: the dedupe locks taken; the mark of each grouped job's routes (see `markGroupedRoutes`);
+ * the solo deliveries in one unordered insert, then the headers in
  * one, then their deliveries; an `enqueued` event per new delivery (`cancelled` for a job with
  * none). Returns one result per job, in order: deduped, or how many deliveries it has.
  *
@@ -46,6 +48,8 @@ export async function enqueueJobs(store: MongoStore, jobs: NewJob[]): Promise<En
     else headers.push(header);
     results[i] = { id: job.id, deduped: false, deliveries: targets.length };
   }
+  // Before any grouped job is stored: claims look for grouped jobs only on the routes marked.
+  if (store.groups) await markGroupedRoutes(store, jobs);
   const events: EventDoc[] = [];
   // What this call inserted: an enqueue refused for an id another queue holds takes them out again, so it stores none of the batch.
   const inserted = { solos: new Set<string>(), headers: new Set<string>() };
@@ -119,6 +123,7 @@ function headerOf(store: MongoStore, job: NewJob, targets: PendingDelivery[], no
     enq: store.nextSeq(),
     options: JSON.stringify(job.options),
     dedupeKey: job.dedupeKey ?? null,
+    ...(job.group != null && { grp: job.group }),
     emptyState: targets.length === 0 ? 'cancelled' : null,
     pending: targets,
     pendingSince: now,
@@ -178,7 +183,7 @@ async function lockDedupe(store: MongoStore, job: NewJob): Promise<string> {
 function deliveryOf(h: JobDoc, target: PendingDelivery, index: number, maxAttempts: number): DeliveryDoc {
   // A delivery document has no progress field until its handler reports progress.
   const { id, progress: _, ...fresh } = newDelivery({ id: h._id, priority: h.priority, runAt: h.runAt, options: { attempts: maxAttempts } }, target, index);
-  return { _id: id, ...fresh, index, queue: h.queue, enq: h.enq, jobCreatedAt: h.createdAt, name: h.name, args: h.args, options: h.options };
+  return { _id: id, ...fresh, index, queue: h.queue, enq: h.enq, jobCreatedAt: h.createdAt, name: h.name, args: h.args, options: h.options, ...(h.grp != null && { grp: h.grp }) };
 }
 
 /**

@@ -4,6 +4,7 @@
 import { type SkqError } from '@skq/core';
 import { failureOutcome, holdsLease, leaseLost, type FailRequest, type LeaseToken } from '@skq/core/backend';
 import type { DeliveryDoc } from '../documents.js';
+import { holdGroup } from './groups.js';
 import { afterEnd } from './retention.js';
 import type { MongoStore } from './store.js';
 
@@ -36,26 +37,35 @@ export async function completeDelivery(store: MongoStore, queue: string, lease: 
 
 /**
  * Fail. Reads: the delivery, to check the lease and decide the outcome from its attempts and
- * cancel request. Writes: the delivery queued again at `retryAt` (`retrying`) or ended `failed` or
- * `cancelled`, with the error (JSON), a compare-and-set on the lease and on the cancel request as
- * read (one arriving meanwhile makes it read again); an event of the outcome; for an ending, its
- * throughput count and retention. Returns the outcome; throws when the lease is no longer held
- * (see {@link leaseLostError}).
+ * cancel request. Writes: for a rate-limited attempt that goes back to the queue with
+ * `holdGroupUntil`, its group's hold first (see `holdGroup`), so no claim starts the group before
+ * then; the delivery queued again at `retryAt` (`retrying`; a rate-limited attempt uncharged: its
+ * `maxAttempts` one higher) or ended `failed` or `cancelled`, with the error (JSON), a
+ * compare-and-set on the lease and on the cancel request as read (one arriving meanwhile makes it
+ * read again); an event of the outcome; for an ending, its throughput count and retention. Returns
+ * the outcome; throws when the lease is no longer held (see {@link leaseLostError}).
  */
 export async function failDelivery(store: MongoStore, queue: string, lease: LeaseToken, request: FailRequest): Promise<'retrying' | 'failed' | 'cancelled'> {
   const now = Date.now();
   const error = JSON.stringify(request.error);
   const { deliveryId: id, workerId } = lease;
+  let held = false;
   for (;;) {
     const row = await store.c.deliveries.findOne({ _id: id, queue });
     if (!row || !holdsLease(row, lease)) throw await leaseLostError(store, queue, lease, row);
     const outcome = failureOutcome(request, row);
+    const uncharged = outcome === 'retrying' && request.rateLimited !== undefined;
+    const holdUntil = request.rateLimited?.holdGroupUntil;
+    if (uncharged && holdUntil != null && row.grp != null && !held) {
+      await holdGroup(store, queue, row.grp, holdUntil);
+      held = true;
+    }
     const set: Partial<DeliveryDoc> =
       outcome === 'retrying' ? { state: 'queued', runAt: request.retryAt!, leaseUntil: null, error } : { state: outcome, finishedAt: now, leaseUntil: null, error };
     // Compare-and-set on the lease as read, including a cancel request that may arrive meanwhile.
     const changed = await store.c.deliveries.updateOne(
       { _id: id, state: 'running', workerId, attempts: lease.attempt, cancelRequested: row.cancelRequested },
-      { $set: set },
+      { $set: set, ...(uncharged && { $inc: { maxAttempts: 1 } }) },
     );
     if (changed.modifiedCount === 1) {
       store.record([store.event(row.queue, outcome, row.jobId, id, row.route, workerId, now)]);

@@ -3,6 +3,7 @@
 import { expiredLeaseError, expiredLeaseOutcome, workerGoneError, type LeaseToken } from '@skq/core/backend';
 import type { EventDoc } from '../documents.js';
 import { finishPendingHeaders } from './enqueue.js';
+import { dropEndedHolds } from './groups.js';
 import { afterEnd } from './retention.js';
 import type { MongoStore } from './store.js';
 
@@ -25,7 +26,8 @@ export async function extendLeases(store: MongoStore, leases: LeaseToken[], leas
  * taken back meanwhile is left alone): queued again to run now with recoveries + 1, or, as
  * `expiredLeaseOutcome` says (cancel requested, too many recoveries), ended `cancelled` or `failed`
  * with the expired-lease error and its retention; then fails orphaned broadcast deliveries (see
- * {@link failOrphaned}); an event per change. Returns how many deliveries it changed. Safe to run in
+ * {@link failOrphaned}); an event per change; then, on a store with groups, drops the group holds
+ * that ended (see {@link dropEndedHolds}). Returns how many deliveries it changed. Safe to run in
  * several processes at once.
  */
 export async function recoverExpired(store: MongoStore, queue: string, now: number): Promise<number> {
@@ -50,6 +52,7 @@ export async function recoverExpired(store: MongoStore, queue: string, now: numb
   }
   taken += await failOrphaned(store, queue, now, events);
   store.record(events);
+  if (store.groups) await dropEndedHolds(store, queue, now);
   return taken;
 }
 

@@ -17,14 +17,20 @@ export class MongoStore {
   readonly retention = new RetentionSchedule();
   readonly tallies: ThroughputTallies;
   private readonly clock = new SequenceClock();
+  /** Routes this process has marked as having grouped jobs (see `markGroupedRoutes`): marks are never taken away. */
+  readonly markedRoutes = new Set<string>();
   private readonly events: EventRecorder;
   private lastWarning = 0;
 
-  /** @param poke wakes the event feed once recorded events are stored. */
+  /**
+   * @param poke wakes the event feed once recorded events are stored.
+   * @param groups the store keeps groups (`capabilities.groups`): claims read limits and take turns.
+   */
   constructor(
     readonly c: Collections,
     poke: () => void,
     private readonly logger: Logger | false,
+    readonly groups: boolean,
   ) {
     const warn = (message: string, meta: LogMeta) => this.warn(message, meta);
     this.events = new EventRecorder(c, poke, warn);

@@ -5,28 +5,76 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { SkunkQueue } from '@skq/core';
-import { eventually, missingPostgres, missingServer, startPostgres, startRedis, uniqueQueue, type PostgresServer, type RedisServer } from '@skq/testing';
+import { SimulatedCluster } from '@skq/foundationdb/simulator';
+import { eventually, missingMongoServer, missingPostgres, missingServer, startMongoServer, startPostgres, startRedis, uniqueQueue } from '@skq/testing';
+import { chaosFaults, registerChaosBackends, serveSimulator } from '../src/fdb-remote-simulator.js';
 
 // Groups across processes, as a user runs them: 4 worker processes of concurrency 20 on one store,
-// the limits checked from the handlers' own records of when they started and ended.
+// the limits checked from the handlers' own records of when they started and ended. Every backend
+// that keeps groups: MongoDB on mongo-java-server and FoundationDB on its simulator served to the
+// worker processes over loopback, with injected conflicts and commits of unknown result (substitutes:
+// no mongod or fdbserver can run here).
 
 const REPO = fileURLToPath(new URL('../../../', import.meta.url));
 const WORKER = fileURLToPath(new URL('./fixtures/group-worker.ts', import.meta.url));
 const dir = mkdtempSync(join(tmpdir(), 'skq-groups-proc-'));
-const noPostgres = missingPostgres();
-const noRedis = missingServer('redis-server', 'apt-get install redis-server');
-let postgres: PostgresServer | undefined;
-let redis: RedisServer | undefined;
-beforeAll(async () => {
-  if (!noPostgres) postgres = await startPostgres();
-  if (!noRedis) redis = await startRedis();
-}, 60_000);
+const cleanups: (() => Promise<void>)[] = [];
 afterAll(async () => {
-  await postgres?.stop();
-  await redis?.stop();
-  if (redis) rmSync(redis.dir, { recursive: true, force: true });
+  for (const cleanup of cleanups.reverse()) await cleanup();
   rmSync(dir, { recursive: true, force: true });
 });
+
+registerChaosBackends();
+
+/** A store the cases run on: its URL once started (and stopped after the file's cases). */
+interface Store {
+  name: string;
+  missing: string | null;
+  start(): Promise<string>;
+}
+
+const stores: Store[] = [
+  { name: 'sqlite', missing: null, start: async () => `sqlite:${join(dir, 'groups.db')}` },
+  {
+    name: 'postgres',
+    missing: missingPostgres(),
+    start: async () => {
+      const server = await startPostgres();
+      cleanups.push(() => server.stop());
+      return server.url;
+    },
+  },
+  {
+    name: 'redis',
+    missing: missingServer('redis-server', 'apt-get install redis-server'),
+    start: async () => {
+      const server = await startRedis();
+      cleanups.push(async () => {
+        await server.stop();
+        rmSync(server.dir, { recursive: true, force: true });
+      });
+      return server.url;
+    },
+  },
+  {
+    name: 'mongodb (mongo-java-server)',
+    missing: missingMongoServer('mongo-java-server'),
+    start: async () => {
+      const server = await startMongoServer('mongo-java-server');
+      cleanups.push(() => server.stop());
+      return server.url.replace('/?', `/skq_groups_${process.pid}?`);
+    },
+  },
+  {
+    name: 'foundationdb (simulator, served to the worker processes)',
+    missing: null,
+    start: async () => {
+      const served = await serveSimulator(new SimulatedCluster(chaosFaults(7)));
+      cleanups.push(() => served.close());
+      return `fdb-sim://127.0.0.1:${served.port}`;
+    },
+  },
+];
 
 type Run = { group: string; start: number; end: number };
 
@@ -90,8 +138,8 @@ function mostAtOnce(runs: Run[]): Record<string, number> {
   return most;
 }
 
-function groupCases(name: string, url: () => string, skip: string | null = null) {
-  it.skipIf(skip)(`${name}: 4 worker processes × concurrency 20 never run more of a group than its limit of 2`, async () => {
+function groupCases(name: string, url: () => string) {
+  it(`${name}: 4 worker processes × concurrency 20 never run more of a group than its limit of 2`, async () => {
     const groups = Array.from({ length: 8 }, (_, i) => `tenant-${i}`);
     const jobs = groups.flatMap((g) => Array.from({ length: 25 }, (): [string, number] => [g, 5 + Math.floor(Math.random() * 15)]));
     const { runs } = await throughFourWorkers(url(), (queue) => queue.setGroupLimits('*', { concurrency: 2 }), jobs);
@@ -99,7 +147,7 @@ function groupCases(name: string, url: () => string, skip: string | null = null)
     expect(mostAtOnce(runs)).toEqual(Object.fromEntries(groups.map((g) => [g, 2])));
   }, 90_000);
 
-  it.skipIf(skip)(`${name}: 4 worker processes × concurrency 20 start at most 10 of a group in any 1,000 ms, by the store's clock`, async () => {
+  it(`${name}: 4 worker processes × concurrency 20 start at most 10 of a group in any 1,000 ms, by the store's clock`, async () => {
     const jobs = [...Array.from({ length: 32 }, (): [string, number] => ['api', 1]), ...Array.from({ length: 40 }, (): [string, number] => ['free', 1])];
     const { runs, starts } = await throughFourWorkers(url(), (queue) => queue.setGroupLimits('api', { rate: { max: 10, perMs: 1_000 } }), jobs, 'api');
     expect(runs).toHaveLength(jobs.length);
@@ -111,8 +159,12 @@ function groupCases(name: string, url: () => string, skip: string | null = null)
   }, 90_000);
 }
 
-describe('groups across worker processes', () => {
-  groupCases('sqlite', () => `sqlite:${join(dir, 'groups.db')}`);
-  groupCases(`postgres${noPostgres ? ` (${noPostgres})` : ''}`, () => postgres!.url, noPostgres);
-  groupCases(`redis${noRedis ? ` (${noRedis})` : ''}`, () => redis!.url, noRedis);
-});
+for (const store of stores) {
+  describe.skipIf(store.missing)(`groups across worker processes, on ${store.name}${store.missing ? ` (skipped: ${store.missing})` : ''}`, () => {
+    let url = '';
+    beforeAll(async () => {
+      url = await store.start();
+    }, 60_000);
+    groupCases(store.name, () => url);
+  });
+}
