@@ -150,9 +150,9 @@ export function groupContract(current: () => StorageBackend, open: () => Promise
   it("keeps a group without limits of its own to the default's, however many groups have their own", async (ctx) => {
     const backend = groupBackend(ctx.skip);
     const queue = uniqueQueue('defaults');
-    await backend.setGroupLimits(queue, '*', { concurrency: 1 });
-    // Keys that sort before '*': a store that reads a page of limits at a time must still find the default.
+    // Keys that sort before '*', and the default set last: a store that reads a page of limits at a time must still find it.
     for (let i = 0; i < 1_005; i += 1) await backend.setGroupLimits(queue, `!own-${String(i).padStart(4, '0')}`, { concurrency: 5 });
+    await backend.setGroupLimits(queue, '*', { concurrency: 1 });
     await enqueueAll(backend, [...groupJobs(queue, 'plain', 3), ...groupJobs(queue, '!own-0000', 3)]);
     const { deliveries } = await backend.claim({ queue, route: 'r', workerId: 'w', limit: 10, leaseMs: 30_000 });
     expect(deliveries.filter((d) => d.group === 'plain')).toHaveLength(1);

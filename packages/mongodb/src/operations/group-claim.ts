@@ -241,6 +241,7 @@ class TurnClaim {
     // What started runs under its lease and must reach its request: a failed start fails the claim only when nothing started.
     const failed = groups.find((g) => g.status === 'rejected');
     if (failed && started.size === 0) throw failed.reason;
+    if (failed) this.outcome.limited = true; // the worker claims again as its jobs end, not at its next poll
     if (failed) this.store.warn('mongodb: a claim by turns started part of its choices', { queue: this.request.queue, route: this.request.route, err: failed.reason });
     let last: string | null = null;
     for (const plan of plans) {
@@ -279,21 +280,28 @@ class TurnClaim {
       slot = taken.slot;
       named = due.splice(due.findIndex((d) => d._id === taken.target.deliveryId), 1)[0]!;
     }
-    if (rule?.rate) {
-      const taken = await takeStart(store, queue, 'group', grp!, rule.rate, now, owner);
-      if (!('taken' in taken)) return (await giveBack(), this.blocked(grp, taken.opensAt), 'blocked');
-      groupStart = taken.taken;
-    }
-    if (this.routeRate) {
-      const taken = await takeStart(store, queue, 'route', route, this.routeRate, now, owner);
-      if (!('taken' in taken)) {
-        await giveBack();
-        // Nothing on the route starts before its window opens.
-        this.outcome.limited = true;
-        this.routeOpens = taken.opensAt;
-        return 'route-full';
+    try {
+      if (rule?.rate) {
+        const taken = await takeStart(store, queue, 'group', grp!, rule.rate, now, owner);
+        if (!('taken' in taken)) return (await giveBack(), this.blocked(grp, taken.opensAt), 'blocked');
+        groupStart = taken.taken;
       }
-      routeStart = taken.taken;
+      if (this.routeRate) {
+        const taken = await takeStart(store, queue, 'route', route, this.routeRate, now, owner);
+        if (!('taken' in taken)) {
+          await giveBack();
+          // Nothing on the route starts before its window opens.
+          this.outcome.limited = true;
+          this.routeOpens = taken.opensAt;
+          return 'route-full';
+        }
+        routeStart = taken.taken;
+      }
+    } catch (err) {
+      // What was taken before the failure goes back. Not after the delivery's update below: a reply lost
+      // there may hide an update the server made, and the slot then names a running delivery.
+      await giveBack().catch(() => undefined);
+      throw err;
     }
     const running = { state: 'running' as const, workerId: request.workerId, leaseUntil: now + request.leaseMs, startedAt: now, cancelRequested: false };
     const claimed = named

@@ -27,7 +27,8 @@ export async function extendLeases(store: MongoStore, leases: LeaseToken[], leas
  * `expiredLeaseOutcome` says (cancel requested, too many recoveries), ended `cancelled` or `failed`
  * with the expired-lease error and its retention; then fails orphaned broadcast deliveries (see
  * {@link failOrphaned}); an event per change; then, on a store with groups, drops the group holds
- * that ended (see {@link dropEndedHolds}). Returns how many deliveries it changed. Safe to run in
+ * that ended (see {@link dropEndedHolds}) and forgets which routes this process has marked (see
+ * `markGroupedRoutes`). Returns how many deliveries it changed. Safe to run in
  * several processes at once.
  */
 export async function recoverExpired(store: MongoStore, queue: string, now: number): Promise<number> {
@@ -52,7 +53,11 @@ export async function recoverExpired(store: MongoStore, queue: string, now: numb
   }
   taken += await failOrphaned(store, queue, now, events);
   store.record(events);
-  if (store.groups) await dropEndedHolds(store, queue, now);
+  if (store.groups) {
+    await dropEndedHolds(store, queue, now);
+    // The next grouped enqueue marks its routes again: a mark lost meanwhile (a dropped collection) comes back.
+    store.markedRoutes.clear();
+  }
   return taken;
 }
 
