@@ -20,7 +20,7 @@ for (const file of files) {
   console.log(`#### ${r.backend}: ${r.description}\n`);
   console.log('| measure | value |\n|---|---|');
   const rows: [string, string][] = [
-    ['run', `${Math.round(r.durationMs / 1000)} s, seed ${r.options.seed}, lease ${int(r.options.leaseMs)} ms, ${r.options.workers} + ${r.options.fanoutWorkers} worker processes`],
+    ['run', `${Math.round(r.durationMs / 1000)} s, seed ${r.options.seed}, lease ${int(r.options.leaseMs)} ms, ${r.options.workers} + ${r.options.fanoutWorkers} worker processes, ${r.options.rate} jobs fired a second`],
     ['jobs acknowledged (handler runs)', `${int(f.acked)} (${int(f.runs)}), ${int(f.ticksFired)} schedule ticks`],
     ['kills', `${faults.kills} SIGKILL, ${faults.terms} SIGTERM, ${faults.ints} SIGINT`],
     ['restarts', r.backend === 'sqlite' ? `${faults.restarts} writers killed mid-transaction` : String(faults.restarts)],

@@ -31,6 +31,11 @@ interface Store {
   name: string;
   missing: string | null;
   start(): Promise<string>;
+  /**
+   * How much closer than the window two start times the store reports may be, when its limits run on
+   * another clock than the one that stamps them (see FoundationDB's); 0 elsewhere.
+   */
+  stampSlackMs?: number;
 }
 
 const stores: Store[] = [
@@ -68,6 +73,11 @@ const stores: Store[] = [
   {
     name: 'foundationdb (simulator, served to the worker processes)',
     missing: null,
+    // Its rate windows run on cluster versions; a start's `startedAt` is its process's clock read once
+    // the claim has its read version, so stamps of two processes' starts can be closer than the window
+    // by the difference of their read-version latencies (8 ms seen here on a busy machine). A start
+    // beyond the rate would be about 100 ms early at 10 a second.
+    stampSlackMs: 50,
     start: async () => {
       const served = await serveSimulator(new SimulatedCluster(chaosFaults(7)));
       cleanups.push(() => served.close());
@@ -138,7 +148,7 @@ function mostAtOnce(runs: Run[]): Record<string, number> {
   return most;
 }
 
-function groupCases(name: string, url: () => string) {
+function groupCases(name: string, url: () => string, stampSlackMs: number) {
   it(`${name}: 4 worker processes × concurrency 20 never run more of a group than its limit of 2`, async () => {
     const groups = Array.from({ length: 8 }, (_, i) => `tenant-${i}`);
     const jobs = groups.flatMap((g) => Array.from({ length: 25 }, (): [string, number] => [g, 5 + Math.floor(Math.random() * 15)]));
@@ -154,8 +164,8 @@ function groupCases(name: string, url: () => string) {
     // Starts by the store's clock, as the limit counts them.
     expect(starts).toHaveLength(32);
     // Any 11 starts in a row span at least 1,000 ms; the last of 32 comes after 3 windows.
-    for (let i = 0; i + 10 < starts.length; i += 1) expect(starts[i + 10]! - starts[i]!).toBeGreaterThanOrEqual(1_000);
-    expect(starts.at(-1)! - starts[0]!).toBeGreaterThanOrEqual(3_000);
+    for (let i = 0; i + 10 < starts.length; i += 1) expect(starts[i + 10]! - starts[i]!).toBeGreaterThanOrEqual(1_000 - stampSlackMs);
+    expect(starts.at(-1)! - starts[0]!).toBeGreaterThanOrEqual(3_000 - stampSlackMs);
   }, 90_000);
 }
 
@@ -165,6 +175,6 @@ for (const store of stores) {
     beforeAll(async () => {
       url = await store.start();
     }, 60_000);
-    groupCases(store.name, () => url);
+    groupCases(store.name, () => url, store.stampSlackMs ?? 0);
   });
 }

@@ -214,7 +214,10 @@ for _, did in ipairs(picked) do
     groupCount(d.group, 'running', 1)
     if routeStarts then logStart(routeStarts, routeRule, did .. ':' .. attempts) end
     ev('started', d.job, did, route, worker)
-    out[#out + 1] = { did, d.target or '', d.priority, d.runAt, attempts, d.max, j.n, j.a, j.O or '', d.recs, d.group or '' }
+    -- The group only when there is one: a claim of jobs without groups answers what it did before groups.
+    local row = { did, d.target or '', d.priority, d.runAt, attempts, d.max, j.n, j.a, j.O or '', d.recs }
+    if d.group then row[11] = d.group end
+    out[#out + 1] = row
   end
 end
 
@@ -245,7 +248,7 @@ end
  *          'gin:<route>'), the starts of rate windows, events 'started'.
  * Returns: { deliveries, nextRunAt, now, leaseEnd, paused (1 when the route or queue is paused), limited (1 when
  *          limits held due work back) } where each delivery is
- *          { id, target, priority, runAt, attempts, maxAttempts, name, args, opts, recoveries, group }
+ *          { id, target, priority, runAt, attempts, maxAttempts, name, args, opts, recoveries, group (absent: none) }
  *          and nextRunAt is the earliest instant something not taken may be claimable: a future run time in
  *          'delayed:<route>', a hold or rate window ending (nil when full and nothing held back, or none).
  */
