@@ -1,8 +1,7 @@
 // Where a route's turns among groups stand: the turn document per route, which also marks a route
 // that grouped jobs were ever enqueued on (only such a route looks for grouped jobs in its claims),
 // and the route's groups with queued deliveries, in key order, as one claim walks them.
-import type { ClaimRequest } from '@skq/core/backend';
-import type { NewJob } from '@skq/core/backend';
+import type { ClaimRequest, NewJob } from '@skq/core/backend';
 import type { TurnDoc } from '../collections.js';
 import { isDuplicateKey } from '../mongo-errors.js';
 import type { MongoStore } from './store.js';
