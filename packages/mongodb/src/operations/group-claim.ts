@@ -241,8 +241,10 @@ class TurnClaim {
     // What started runs under its lease and must reach its request: a failed start fails the claim only when nothing started.
     const failed = groups.find((g) => g.status === 'rejected');
     if (failed && started.size === 0) throw failed.reason;
-    if (failed) this.outcome.limited = true; // the worker claims again as its jobs end, not at its next poll
-    if (failed) this.store.warn('mongodb: a claim by turns started part of its choices', { queue: this.request.queue, route: this.request.route, err: failed.reason });
+    if (failed) {
+      this.outcome.limited = true; // the worker claims again as its jobs end, not at its next poll
+      this.store.warn('mongodb: a claim by turns started part of its choices', { queue: this.request.queue, route: this.request.route, err: failed.reason });
+    }
     let last: string | null = null;
     for (const plan of plans) {
       const doc = started.get(plan);
