@@ -84,6 +84,19 @@ export function namespaceExists(err: unknown): boolean {
 }
 
 /** Whether a driver error is a duplicate-key error (code 11000) — also inside a bulk write. */
+/**
+ * Runs an upsert, and once more when it failed on a duplicate key: two upserts racing to insert one
+ * new id, the loser's insert fails, and its second run updates the winner's document.
+ *
+ * @example
+ * ```ts
+ * await upsertRacing(() => turns.updateOne({ _id }, { $set: { grp } }, { upsert: true }));
+ * ```
+ */
+export async function upsertRacing(upsert: () => Promise<unknown>): Promise<void> {
+  await upsert().catch((err: unknown) => (isDuplicateKey(err) ? upsert() : Promise.reject(err)));
+}
+
 export function isDuplicateKey(err: unknown): boolean {
   const e = err as { code?: number; writeErrors?: { code?: number }[] | { code?: number } };
   if (e?.code === 11000) return true;

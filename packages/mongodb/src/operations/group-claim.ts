@@ -104,10 +104,10 @@ export async function claimByTurns(
     // Turns that pass without a read (held back, or nothing of theirs queued) do not count to the batch.
     for (let wanted = 0; wanted < wantedBy(pass.requests) - plans.length && !idle.has(key) && !batch.includes(key); key = await keys.after(key)) {
       const passes = claim.passes(key);
-      const turn = passes ? Promise.resolve(null) : claim.takeTurn(key, plans);
-      turn.catch(() => undefined); // awaited below, unless finding the next key fails first
+      const answer = passes ? Promise.resolve(null) : claim.takeTurn(key, plans);
+      answer.catch(() => undefined); // awaited below, unless finding the next key fails first
       batch.push(key);
-      turns.push(turn);
+      turns.push(answer);
       if (!passes) wanted += 1;
     }
     (await Promise.all(turns)).forEach((plan, i) => {

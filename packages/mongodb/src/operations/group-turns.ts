@@ -3,7 +3,7 @@
 // and the route's groups with queued deliveries, in key order, as one claim walks them.
 import type { ClaimRequest, NewJob } from '@skq/core/backend';
 import type { TurnDoc } from '../collections.js';
-import { isDuplicateKey } from '../mongo-errors.js';
+import { upsertRacing } from '../mongo-errors.js';
 import type { MongoStore } from './store.js';
 
 /** The `_id` of a route's turn document: queue + NUL + route. */
@@ -26,18 +26,13 @@ export async function markGroupedRoutes(store: MongoStore, jobs: NewJob[]): Prom
   const ids = new Set(jobs.filter((j) => j.group != null).flatMap((j) => j.routes.map((route) => turnId(j.queue, route))));
   const unmarked = [...ids].filter((id) => !store.markedRoutes.has(id));
   if (unmarked.length === 0) return;
-  await Promise.all(unmarked.map((_id) => upsert(() => store.c.turns.updateOne({ _id }, { $setOnInsert: { grp: '' } }, { upsert: true }))));
+  await Promise.all(unmarked.map((_id) => upsertRacing(() => store.c.turns.updateOne({ _id }, { $setOnInsert: { grp: '' } }, { upsert: true }))));
   for (const id of unmarked) store.markedRoutes.add(id);
 }
 
 /** Saves where a route's turns stopped. Writes: its turn document (an upsert). */
 export async function saveTurn(store: MongoStore, queue: string, route: string, grp: string): Promise<void> {
-  await upsert(() => store.c.turns.updateOne({ _id: turnId(queue, route) }, { $set: { grp } }, { upsert: true }));
-}
-
-/** Two racing upserts of one new id: the loser's insert fails, and its update applies to the winner's document. */
-async function upsert(write: () => Promise<unknown>): Promise<void> {
-  await write().catch((err: unknown) => (isDuplicateKey(err) ? write() : Promise.reject(err)));
+  await upsertRacing(() => store.c.turns.updateOne({ _id: turnId(queue, route) }, { $set: { grp } }, { upsert: true }));
 }
 
 /** The route's groups with queued deliveries, in key order, as one claim reads them: each step once. */

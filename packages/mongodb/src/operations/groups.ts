@@ -3,7 +3,7 @@
 import type { GroupInfo, GroupLimits, GroupPage, RouteLimits } from '@skq/core';
 import type { GroupListQuery } from '@skq/core/backend';
 import type { LimitsDoc } from '../collections.js';
-import { isDuplicateKey } from '../mongo-errors.js';
+import { upsertRacing } from '../mongo-errors.js';
 import type { MongoStore } from './store.js';
 
 /** The `_id` of a limits document: queue + NUL + scope + NUL + key. */
@@ -42,7 +42,7 @@ export async function getRouteLimits(store: MongoStore, queue: string, route: st
 async function setLimits(store: MongoStore, queue: string, scope: LimitsDoc['scope'], key: string, limits: GroupLimits | null): Promise<void> {
   const _id = limitsId(queue, scope, key);
   if (limits === null) await store.c.limits.deleteOne({ _id });
-  else await store.c.limits.replaceOne({ _id }, { queue, scope, key, limits: limitsOf({ limits })! }, { upsert: true });
+  else await upsertRacing(() => store.c.limits.replaceOne({ _id }, { queue, scope, key, limits: limitsOf({ limits })! }, { upsert: true }));
 }
 
 /**
@@ -50,9 +50,7 @@ async function setLimits(store: MongoStore, queue: string, scope: LimitsDoc['sco
  * document, its end moved later only (`$max`), inserted if none. Returns nothing.
  */
 export async function holdGroup(store: MongoStore, queue: string, grp: string, until: number): Promise<void> {
-  const hold = () => store.c.holds.updateOne({ _id: `${queue}\u0000${grp}` }, { $max: { until }, $setOnInsert: { queue, grp } }, { upsert: true });
-  // Two upserts of one new id can race: the loser's insert fails, and its $max applies to the winner's document.
-  await hold().catch((err: unknown) => (isDuplicateKey(err) ? hold() : Promise.reject(err)));
+  await upsertRacing(() => store.c.holds.updateOne({ _id: `${queue}\u0000${grp}` }, { $max: { until }, $setOnInsert: { queue, grp } }, { upsert: true }));
 }
 
 /**
