@@ -1,6 +1,6 @@
 /**
  * The claim of a route where grouped jobs wait or the route has limits: a PL/pgSQL function of the
- * schema (version 4), called by the `claimByTurns` statement, which publishes the `started` events.
+ * schema (made in version 4, again in version 5), called by the `claimByTurns` statement, which publishes the `started` events.
  * Every statement in it takes a fresh snapshot (READ COMMITTED, a volatile function), so what it
  * counts after taking a lock includes every claim that held the lock before.
  *
@@ -51,6 +51,7 @@ DECLARE
   v_cursor text;
   v_key text;
   v_last text;
+  v_prev text;
   v_idle_since text;
   -- Rate windows run on the server's clock, so that workers' clocks cannot skew them; an instant a
   -- window opens is answered in the worker's clock (p_now plus the wait).
@@ -158,9 +159,14 @@ BEGIN
     ELSIF v_idle_since IS NULL THEN
       v_idle_since := v_key;
     END IF;
+    v_prev := v_key;
     v_key := {s}.next_group(p_queue, p_route, v_key);
-    -- A whole round without a take ends the claim.
-    EXIT WHEN v_key = v_idle_since;
+    -- A whole round without a take ends the claim: the step reaches or passes (in key order, round
+    -- and round) the key where the takes stopped. Passes, not only reaches: every statement sees the
+    -- latest commits, so that group may have emptied meanwhile, and the round would never meet it.
+    EXIT WHEN v_idle_since IS NOT NULL AND (v_key = v_idle_since OR CASE
+      WHEN v_key > v_prev THEN v_idle_since > v_prev AND v_idle_since < v_key
+      ELSE v_idle_since > v_prev OR v_idle_since < v_key END);
   END LOOP;
   -- The cursor moves to the last group served; a claim finding another writing it leaves it to that one.
   IF v_last IS NOT NULL AND pg_try_advisory_xact_lock(hashtextextended(p_queue || chr(31) || p_route, 29)) THEN

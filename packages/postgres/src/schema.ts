@@ -1,7 +1,7 @@
 import { CLAIM_BY_TURNS_SQL } from './claim-by-turns.js';
 
 /**
- * The PostgreSQL schema, version 4 (version 1 and what changed since), in its own PostgreSQL schema (`skunq` unless configured; written
+ * The PostgreSQL schema, version 5 (version 1 and what changed since), in its own PostgreSQL schema (`skunq` unless configured; written
  * `{s}` here and quoted when the statements are made, see `sql-text.ts`).
  *
  * One row per delivery, carrying its job: a direct job with one route (the common case) is one row,
@@ -18,7 +18,7 @@ import { CLAIM_BY_TURNS_SQL } from './claim-by-turns.js';
  *
  * Times are epoch milliseconds (bigint); states and flags are small integers.
  */
-export const SCHEMA_VERSION = 4;
+export const SCHEMA_VERSION = 5;
 
 /** Delivery states as stored. */
 export { RELATIONAL_STATE_CODE as STATE_CODE, RELATIONAL_STATE_NAME as STATE_NAME } from '@skq/core/backend';
@@ -142,6 +142,13 @@ CREATE TABLE {s}.starts (
 CREATE INDEX starts_by_key ON {s}.starts (queue, scope, key, at);
 ${CLAIM_BY_TURNS_SQL}
 `;
+
+/**
+ * Version 5: the function `claim_by_turns` made again. In version 4 a claim's round ended only on
+ * meeting the group where its takes stopped; had that group emptied meanwhile (another claim took
+ * its last job), the round went on for ever, holding every group's lock.
+ */
+export const SCHEMA_V5_SQL = CLAIM_BY_TURNS_SQL;
 
 /** Version 1, created in an empty schema under the migration lock (`schema-migration.ts`). */
 export const SCHEMA_V1_SQL = `

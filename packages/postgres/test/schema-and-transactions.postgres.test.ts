@@ -25,7 +25,7 @@ describe.skipIf(missing)(`postgres schema and transactional enqueue ${missing ??
   it('creates a new schema once when processes connect at the same moment', async () => {
     const backends = await Promise.all(Array.from({ length: 4 }, () => PostgresBackend.connect({ url: server.url, schema: 'racing', logger: false })));
     const { rows } = await admin.query(`SELECT value FROM racing.meta WHERE key = 'schema_version'`);
-    expect(rows).toEqual([{ value: '4' }]);
+    expect(rows).toEqual([{ value: '5' }]);
     // Each backend can use it: a job enqueued by one is claimed by another.
     const queue = uniqueQueue('racing');
     const [stored] = await backends[0]!.enqueue([newJob(queue, { routes: ['r'] })]);
@@ -44,7 +44,7 @@ describe.skipIf(missing)(`postgres schema and transactional enqueue ${missing ??
     await admin.query(insert, ['waiting', 0, 0, null, null, null, null]);
     await admin.query(insert, ['done', 2, 1, 2, '"ok"', 2, false]);
     const backend = await PostgresBackend.connect({ url: server.url, schema: 'v1', logger: false });
-    expect((await admin.query(`SELECT value FROM v1.meta WHERE key = 'schema_version'`)).rows).toEqual([{ value: '4' }]);
+    expect((await admin.query(`SELECT value FROM v1.meta WHERE key = 'schema_version'`)).rows).toEqual([{ value: '5' }]);
     const key = await admin.query(`SELECT pg_get_indexdef(indexrelid) AS def FROM pg_index WHERE indrelid = 'v1.jobs'::regclass AND indisprimary`);
     expect(key.rows[0].def).toContain('(id, dix)');
     expect(await backend.getJob('old', 'done')).toMatchObject({ state: 'succeeded', deliveries: [{ result: 'ok' }] });
