@@ -3,7 +3,8 @@
 // issue 24's targets: skunq before the lean layout, now, and whether each target holds.
 // Options (env): BENCH_REPS (default 3), BENCH_JOBS (20000), BENCH_CASES (comma list of case ids: enqueue,
 // bulk, c1, c10, c100 (finished jobs removed), c1-kept, c10-kept, c100-kept (kept with their results), latency,
-// memory, c10-groups (skunq alone: concurrency 10 with its jobs in 1,000 groups of at most 2 running at once)).
+// memory, c10-groups (skunq alone: concurrency 10 with its jobs in 1,000 groups of at most 2 running at once)),
+// BENCH_LIBRARIES (comma list: skunq,bullmq,bee-queue).
 import { execFile } from 'node:child_process';
 import { rmSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
@@ -17,6 +18,8 @@ const REPS = Number(process.env.BENCH_REPS ?? 3);
 const JOBS = Number(process.env.BENCH_JOBS ?? 20_000);
 const LATENCY_JOBS = 2_000;
 const CASES = (process.env.BENCH_CASES ?? 'enqueue,bulk,c1,c10,c100,c1-kept,c10-kept,c100-kept,latency,memory,c10-groups').split(',');
+const NAMES = (process.env.BENCH_LIBRARIES ?? LIBRARIES.map((l) => l.name).join(',')).split(',');
+const libraries = LIBRARIES.filter((l) => NAMES.includes(l.name));
 const GROUPS_CASE = 'process, concurrency 10, 1,000 groups of at most 2 at once (jobs/s)';
 const run = promisify(execFile);
 
@@ -116,7 +119,7 @@ async function usedMemory(): Promise<number> {
 }
 
 for (let rep = 0; rep < REPS; rep += 1) {
-  const order = LIBRARIES.map((_, i) => LIBRARIES[(i + rep) % LIBRARIES.length]!);
+  const order = libraries.map((_, i) => libraries[(i + rep) % libraries.length]!);
   for (const lib of order) {
     if (CASES.includes('enqueue')) record('enqueue 1 by 1 (jobs/s)', lib.name, await enqueueOne(lib));
     if (CASES.includes('bulk')) record('bulk enqueue x1000 (jobs/s)', lib.name, await bulk(lib));
@@ -138,7 +141,7 @@ for (let rep = 0; rep < REPS; rep += 1) {
   }
 }
 
-printComparison(samples, LIBRARIES.map((l) => l.name), {
+printComparison(samples, libraries.map((l) => l.name), {
   lowerIsBetter: (c) => c.startsWith('latency') || c.startsWith('memory'),
   digits: (c) => (c.startsWith('latency') ? 2 : 0),
 });
@@ -170,7 +173,7 @@ for (const target of TARGETS) {
   const lower = target.case.startsWith('latency') || target.case.startsWith('memory');
   const digits = target.case.startsWith('latency') ? 2 : 0;
   const now = median(own);
-  const peers = LIBRARIES.filter((l) => l.name !== 'skunq').map((l) => median(samples[target.case]?.[l.name] ?? [NaN]));
+  const peers = libraries.filter((l) => l.name !== 'skunq').map((l) => median(samples[target.case]?.[l.name] ?? [NaN]));
   const best = lower ? Math.min(...peers) : Math.max(...peers);
   const goal = target.bound ?? (lower ? best / target.peer! : best * target.peer!);
   const holds = lower ? now <= goal : now >= goal;
