@@ -50,6 +50,25 @@ describe('FoundationDB groups', () => {
     expect(await claim(backend, queue)).toMatchObject({ deliveries: [], limited: true, nextRunAt: until });
   });
 
+  it('a claim that runs out of turns among held groups asks for no claim at once; one that took some does', async () => {
+    const { backend, queue } = setUp();
+    await backend.setGroupLimits(queue, '*', { concurrency: 1 });
+    // More groups than a claim of 1 has turns (its limit + 500): one job of each runs, one waits.
+    const groups = Array.from({ length: 520 }, (_, g) => `g${String(g).padStart(3, '0')}`);
+    await backend.enqueue(groups.flatMap((g) => grouped(queue, g, 2)));
+    const started: ClaimedDelivery[] = [];
+    while (started.length < groups.length) started.push(...(await claim(backend, queue, 100)).deliveries);
+    expect(started).toHaveLength(groups.length);
+    // Every group is held at its concurrency: the claim ends out of turns with nothing to wait for but an end.
+    expect(await claim(backend, queue, 1)).toEqual({ deliveries: [], nextRunAt: null, limited: true });
+    // An end frees one group: a claim of 2 takes its job, runs out of turns, and asks to go on at once.
+    await backend.complete(queue, leaseOf(started.find((d) => d.group === 'g000')!), null);
+    const next = await claim(backend, queue, 2);
+    expect(next.deliveries.map((d) => d.group)).toEqual(['g000']);
+    expect(next.nextRunAt).not.toBeNull();
+    expect(next.nextRunAt!).toBeLessThanOrEqual(Date.now());
+  });
+
   it('a concurrency lowered under running work starts nothing until fewer than the new limit run', async () => {
     const { backend, queue } = setUp();
     await backend.setGroupLimits(queue, 'g', { concurrency: 3 });

@@ -71,8 +71,10 @@ interface GroupState {
  * - Writes: each delivery started with its slot; a start in each rate window; the cursor, at the last
  *   group served.
  * - Returns the deliveries; `limited` when a hold or limit held due work back; `nextRunAt`, when fewer
- *   than `limit` were taken, the earliest of `later` and the instants a hold or window ends. Holds are
- *   instants on the claimer's clock, as run times are; windows run on cluster versions, as leases do.
+ *   than `limit` were taken, the earliest of `later` and the instants a hold or window ends (now, when
+ *   the turns ran out before every group was visited and the claim took some or nothing was held
+ *   back). Holds are instants on the claimer's clock, as run times are; windows run on cluster
+ *   versions, as leases do.
  */
 export async function claimByTurns(qt: QueueTransaction, request: ClaimRequest, context: TurnsContext): Promise<ClaimResult> {
   const { route, workerId, limit } = request;
@@ -195,9 +197,12 @@ export async function claimByTurns(qt: QueueTransaction, request: ClaimRequest, 
   let previous: string | null = null;
   for (let turns = 0; ; turns += 1) {
     if (turns >= limit + IDLE_TURNS) {
-      // Out of turns, not of work: the next claim goes on from here, at once.
+      // Out of turns, not of work: the next claim goes on from here. At once when this one took
+      // some or nothing held it back; when it took none and limits held back what it saw, at the
+      // next wake-up instead (an end, a hold or window ending, the poll), so that a ring of held
+      // groups longer than the turns is not claimed over and over.
       served = previous;
-      note(qt.now);
+      if (deliveries.length > 0 || !limited) note(qt.now);
       break;
     }
     const routeOpensAt = routeWindow ? await routeWindow.opensAt() : null;
