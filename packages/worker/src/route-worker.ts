@@ -86,6 +86,8 @@ export class RouteWorker {
   /** The last claim came back short: wait for a wake-up before claiming again. */
   private drained = false;
   private failures = 0;
+  /** Claims in a row that took nothing and answered an instant already past (see claimChunk). */
+  private pastDue = 0;
   /** Wake-ups so far: a claim that comes back short after one arrived claims again instead of sleeping. */
   private pokes = 0;
   private timer: NodeJS.Timeout | null = null;
@@ -288,7 +290,12 @@ export class RouteWorker {
           this.limited = limited === true && deliveries.length < limit;
           // Only an idle worker needs waking by others' endings: a busy one claims again as its own jobs end.
           if (this.limited && this.busy === 0 && this.waiting.length === 0 && deliveries.length === 0) this.settings.onLimited?.();
-          if (paused || (deliveries.length < limit && this.pokes === pokesAtSend)) this.sleep(nextRunAt === null || paused ? Infinity : nextRunAt - Date.now());
+          let wait = nextRunAt === null || paused ? Infinity : nextRunAt - Date.now();
+          // A store whose clock runs behind this one's answers an instant already past until its own
+          // clock gets there: empty claims back off (1, 2, 4 … ms, up to the poll interval) instead of spinning.
+          this.pastDue = deliveries.length === 0 && wait <= 0 ? this.pastDue + 1 : 0;
+          if (this.pastDue > 0) wait = 2 ** Math.min(this.pastDue - 1, 16);
+          if (paused || (deliveries.length < limit && this.pokes === pokesAtSend)) this.sleep(wait);
         },
         (err: unknown) => {
           this.failures += 1;

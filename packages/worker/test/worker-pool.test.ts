@@ -67,6 +67,32 @@ describe('WorkerPool', () => {
     expect(attempts).toEqual([2]);
   });
 
+  it('backs off instead of spinning while a store whose clock runs behind says a due job is not due yet', async () => {
+    const { queue, start } = setup();
+    const real = await queue.backend();
+    // The store's clock 300 ms behind the worker's: for 300 ms after its run time, a delayed job is
+    // answered as due at an instant the worker has already passed.
+    let claims = 0;
+    const behind = withCalls(real, (target) => ({
+      claim: (request: ClaimRequest) => {
+        claims += 1;
+        return target.claim({ ...request, now: (request.now ?? Date.now()) - 300 });
+      },
+    }));
+    let ranAt = 0;
+    const later = queue.job({ name: 'later', routes: ['foo'] }, async () => {
+      ranAt = Date.now();
+    });
+    await start({ backend: behind });
+    const runAt = Date.now() + 100;
+    const handle = await later.fireAt(new Date(runAt));
+    const claimsBefore = claims;
+    await handle.result({ timeoutMs: 10_000 });
+    expect(ranAt).toBeGreaterThanOrEqual(runAt + 300);
+    // Claims at the run time, then 1, 2, 4 … 128 ms apart, and the poll: a spinning worker claims hundreds of times.
+    expect(claims - claimsBefore).toBeLessThan(30);
+  });
+
   it('renews the lease of a job it runs again while the outcome of its last attempt is still on its way', async () => {
     const { queue, start } = setup();
     const real = await queue.backend();
