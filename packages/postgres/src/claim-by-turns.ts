@@ -1,6 +1,7 @@
 /**
  * The claim of a route where grouped jobs wait or the route has limits: a PL/pgSQL function of the
- * schema (made in version 4, again in version 5), called by the `claimByTurns` statement, which publishes the `started` events.
+ * schema (made in version 4, again in version 5), called by the `claimByTurns` statement, which
+ * publishes the `started` events.
  * Every statement in it takes a fresh snapshot (READ COMMITTED, a volatile function), so what it
  * counts after taking a lock includes every claim that held the lock before.
  *
