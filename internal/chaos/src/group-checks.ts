@@ -53,13 +53,9 @@ export function checkGroups(ledger: LedgerEntry[], jobs: JobRecord[], limits: Gr
   const most: Record<string, number> = {};
   for (const [group, list] of intervals) {
     if (group === limits.rated) continue;
-    const edges = list.flatMap(([from, to]) => [[from, 1] as const, [to, -1] as const]).sort((a, b) => a[0] - b[0] || a[1] - b[1]);
-    let now = 0;
-    for (const [at, step] of edges) {
-      now += step;
-      if (now > (most[group] ?? 0)) most[group] = now;
-      if (now > limits.concurrency && step === 1) violate(`group ${group}: ${now} runs at once at ${at}, beyond its limit of ${limits.concurrency}`);
-    }
+    const { most: n, at } = mostAtOnce(list);
+    most[group] = n;
+    if (n > limits.concurrency) violate(`group ${group}: ${n} runs at once at ${at}, beyond its limit of ${limits.concurrency}`);
   }
 
   // Rate, by the store's start times.
@@ -67,13 +63,8 @@ export function checkGroups(ledger: LedgerEntry[], jobs: JobRecord[], limits: Gr
     .filter((j) => j.group === limits.rated)
     .flatMap((j) => j.deliveries.filter((d) => d.state === 'succeeded' && d.startedAt !== null).map((d) => d.startedAt!))
     .sort((a, b) => a - b);
-  let busiest = 0;
-  for (let i = 0; i < rated.length; i += 1) {
-    let n = 1;
-    while (i + n < rated.length && rated[i + n]! - rated[i]! < limits.rate.perMs) n += 1;
-    busiest = Math.max(busiest, n);
-    if (n > limits.rate.max) violate(`group ${limits.rated}: ${n} starts within ${limits.rate.perMs} ms from ${rated[i]}, beyond its rate of ${limits.rate.max}`);
-  }
+  const { most: busiest, from } = busiestWindow(rated, limits.rate.perMs);
+  if (busiest > limits.rate.max) violate(`group ${limits.rated}: ${busiest} starts within ${limits.rate.perMs} ms from ${from}, beyond its rate of ${limits.rate.max}`);
 
   const starved = starvation(ledger, starts, endOf, limits, leaseMs, violate);
   return [
@@ -85,6 +76,46 @@ export function checkGroups(ledger: LedgerEntry[], jobs: JobRecord[], limits: Gr
     { check: `groups: most starts of "${limits.rated}" in ${limits.rate.perMs} ms (rate ${limits.rate.max})`, value: `${busiest} (${rated.length} starts)`, ok: busiest <= limits.rate.max },
     { check: 'groups: starved while others ran', value: starved.length ? starved.join(', ') : 'none', ok: starved.length === 0 },
   ];
+}
+
+/**
+ * The most of `runs` ([start, end] each) at one moment, and the first instant it was reached. An end
+ * and a start at one instant: the end first (a place freed is taken after).
+ *
+ * @example
+ * ```ts
+ * mostAtOnce([[0, 10], [5, 15], [10, 20]]); // { most: 2, at: 5 }
+ * ```
+ */
+export function mostAtOnce(runs: [number, number][]): { most: number; at: number | null } {
+  const edges = runs.flatMap(([from, to]) => [[from, 1] as const, [to, -1] as const]).sort((a, b) => a[0] - b[0] || a[1] - b[1]);
+  let now = 0;
+  let most = 0;
+  let at: number | null = null;
+  for (const [instant, step] of edges) {
+    now += step;
+    if (now > most) [most, at] = [now, instant];
+  }
+  return { most, at };
+}
+
+/**
+ * The most of `times` (sorted) within any window shorter than `perMs`, and where the first such
+ * window begins.
+ *
+ * @example
+ * ```ts
+ * busiestWindow([0, 400, 900, 1_000], 1_000); // { most: 3, from: 0 }
+ * ```
+ */
+export function busiestWindow(times: number[], perMs: number): { most: number; from: number | null } {
+  let most = 0;
+  let from: number | null = null;
+  for (let i = 0, j = 0; i < times.length; i += 1) {
+    while (j < times.length && times[j]! - times[i]! < perMs) j += 1;
+    if (j - i > most) [most, from] = [j - i, times[i]!];
+  }
+  return { most, from };
 }
 
 /** The groups that waited with room while others started too often (see {@link checkGroups}). */

@@ -255,6 +255,17 @@ export function groupContract(current: () => StorageBackend, open: () => Promise
     expect(rest.limited).toBe(true);
   });
 
+  it('starts as many as a route’s rate lets through in one claim over many groups', async (ctx) => {
+    const backend = groupBackend(ctx.skip);
+    const queue = uniqueQueue('route-many');
+    await backend.setRouteLimits(queue, 'r', { rate: { max: 12, perMs: 60_000 } });
+    // One job in each of 20 groups: a claim's turns choose one of each, and the route's window takes 12.
+    await enqueueAll(backend, Array.from({ length: 20 }, (_, g) => groupJobs(queue, `g${String(g).padStart(2, '0')}`, 1)).flat());
+    const first = await backend.claim({ queue, route: 'r', workerId: 'w', limit: 20, leaseMs: 30_000 });
+    expect(first.deliveries).toHaveLength(12);
+    expect(first.limited).toBe(true);
+  });
+
   it('lists groups in key order, a page at a time, with their counts and own limits', async (ctx) => {
     const backend = groupBackend(ctx.skip);
     const queue = uniqueQueue('list');

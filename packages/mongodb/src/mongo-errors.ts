@@ -83,7 +83,6 @@ export function namespaceExists(err: unknown): boolean {
   return (err as { code?: unknown } | undefined)?.code === 48;
 }
 
-/** Whether a driver error is a duplicate-key error (code 11000) — also inside a bulk write. */
 /**
  * Runs an upsert, and once more when it failed on a duplicate key: two upserts racing to insert one
  * new id, the loser's insert fails, and its second run updates the winner's document.
@@ -97,6 +96,7 @@ export async function upsertRacing(upsert: () => Promise<unknown>): Promise<void
   await upsert().catch((err: unknown) => (isDuplicateKey(err) ? upsert() : Promise.reject(err)));
 }
 
+/** Whether a driver error is a duplicate-key error (code 11000) — also inside a bulk write. */
 export function isDuplicateKey(err: unknown): boolean {
   const e = err as { code?: number; writeErrors?: { code?: number }[] | { code?: number } };
   if (e?.code === 11000) return true;

@@ -8,7 +8,7 @@ import { wantedBy, type ClaimPass } from './claim-batches.js';
 import { readSlots, releaseSlot, takeSlot, type HeldSlot, type SlotView } from './group-slots.js';
 import { limitsId, limitsOf } from './groups.js';
 import { saveTurn, type GroupKeys } from './group-turns.js';
-import { giveBackStart, takeStart, windowOpensAt, type TakenStart } from './rate-windows.js';
+import { giveBackStart, takeStart, windowOpensAt, type StartOutcome, type TakenStart } from './rate-windows.js';
 import type { MongoStore } from './store.js';
 
 /** What {@link claimByTurns} took and what held the rest back. */
@@ -140,6 +140,8 @@ class TurnClaim {
   private readonly views = new Map<string, { due: DeliveryDoc[]; slots: SlotView | null }>();
   /** Groups held back in this claim, and until when if known: their later turns in it pass at once. */
   private readonly stopped = new Map<string, number | null>();
+  /** This claim's starts of the route's window, one after another (see {@link takeRouteStart}). */
+  private routeStarts: Promise<unknown> = Promise.resolve();
   private readonly base: Filter<DeliveryDoc>;
 
   /** The queue and route, as the requests share them. */
@@ -257,6 +259,16 @@ class TurnClaim {
   }
 
   /**
+   * A start of the route's window. The groups' starts run at once, and each would choose the same slot
+   * of the route's window and lose the race to another of this claim: they take it one after another.
+   */
+  private takeRouteStart(queue: string, route: string, rate: RateLimit, now: number): Promise<StartOutcome> {
+    const taken = this.routeStarts.then(() => takeStart(this.store, queue, 'route', route, rate, now, this.owner));
+    this.routeStarts = taken.catch(() => undefined);
+    return taken;
+  }
+
+  /**
    * Starts a choice's delivery if its limits let it: with a concurrency limit, first a slot, for the
    * due delivery of the slot's rank among the free ones (racing claims that win other slots name
    * other deliveries); then the starts its group's and route's rates need; then the delivery. Gives
@@ -289,7 +301,7 @@ class TurnClaim {
         groupStart = taken.taken;
       }
       if (this.routeRate) {
-        const taken = await takeStart(store, queue, 'route', route, this.routeRate, now, owner);
+        const taken = await this.takeRouteStart(queue, route, this.routeRate, now);
         if (!('taken' in taken)) {
           await giveBack();
           // Nothing on the route starts before its window opens.

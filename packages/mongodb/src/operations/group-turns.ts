@@ -40,14 +40,10 @@ export class GroupKeys {
   private readonly next = new Map<string, Promise<string>>();
   private stopped = false;
 
-  /** @param first the route's first group ('' for none), when the claim read it already. */
   constructor(
     private readonly store: MongoStore,
     private readonly request: ClaimRequest,
-    first?: string,
-  ) {
-    if (first !== undefined) this.next.set('', Promise.resolve(first));
-  }
+  ) {}
 
   /** The next group after `key`, in key order; '' after the last (the turn of the jobs without a group). Reads: one step of the 'group-claim' index. */
   after(key: string): Promise<string> {

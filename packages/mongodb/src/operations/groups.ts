@@ -1,7 +1,7 @@
 // Groups' and routes' limits, holds and the listing of groups. What a claim does with them is in
 // `group-claim.ts`.
 import type { GroupInfo, GroupLimits, GroupPage, RouteLimits } from '@skq/core';
-import type { GroupListQuery } from '@skq/core/backend';
+import { DEFAULT_GROUP, type GroupListQuery } from '@skq/core/backend';
 import type { LimitsDoc } from '../collections.js';
 import { upsertRacing } from '../mongo-errors.js';
 import type { MongoStore } from './store.js';
@@ -74,7 +74,7 @@ export async function listGroups(store: MongoStore, query: GroupListQuery): Prom
         { $limit: 2 * limit },
       ])
       .toArray(),
-    c.limits.find({ queue, scope: 'group', key: { $gt: after, $ne: '*' } }).sort({ key: 1 }).limit(limit).toArray(),
+    c.limits.find({ queue, scope: 'group', key: { $gt: after, $ne: DEFAULT_GROUP } }).sort({ key: 1 }).limit(limit).toArray(),
     c.holds.find({ queue, grp: { $gt: after }, until: { $gt: now } }).sort({ grp: 1 }).limit(limit).toArray(),
   ]);
   const counts = new Map<string, { queued: number; running: number }>();
