@@ -1,25 +1,19 @@
 import { execFile } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { missingPostgres, startPostgres, type PostgresServer } from '@skq/testing';
+import { describe, expect, it } from 'vitest';
+import { missingPostgres, usePostgresServer } from '@skq/testing';
 
 const missing = missingPostgres();
 
 // The README's transactional-enqueue examples, run as a user runs them, on a real PostgreSQL 15.
 describe.skipIf(missing)(`postgres transactional enqueue examples ${missing ?? ''}`, () => {
-  let server: PostgresServer;
-  beforeAll(async () => {
-    server = await startPostgres({ durable: false });
-  }, 60_000);
-  afterAll(async () => {
-    await server?.stop();
-  });
+  const server = usePostgresServer();
   const run = async (file: string) =>
     (
       await promisify(execFile)(process.execPath, ['--conditions=skq-source', '--import', 'tsx', file], {
         cwd: fileURLToPath(new URL('.', import.meta.url)),
-        env: { ...process.env, DATABASE_URL: server.url },
+        env: { ...process.env, DATABASE_URL: server().url },
         timeout: 60_000,
       })
     ).stdout;

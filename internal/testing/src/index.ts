@@ -4,6 +4,7 @@ export { eventually, newJob, recordEvents, sleep, tempSqlite, uniqueQueue } from
 export { fireThroughRestart, type RestartLoad, type RestartLoadOptions } from './restart-under-load.js';
 export { freePort, hasProgram, missingServer, startRedis, startRedisCluster, type RedisCluster, type RedisServer } from './servers.js';
 export { POSTGRES_BIN, missingPostgres, startPostgres, type PostgresServer } from './postgres-server.js';
+export { usePostgresServer } from './postgres-fixture.js';
 export { MONGO_SERVER_FEATURES, missingMongoServer, mongoServerName, startMongoServer, type MongoServerFeatures, type MongoServerKind, type MongoTestServer } from './mongo-servers.js';
 export { REPO, runCliProcess, startCli, stopAll, type CliProcess } from './cli-process.js';
 export { startStallingProxy, type StallingProxy } from './stalling-proxy.js';

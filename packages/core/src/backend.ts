@@ -56,3 +56,4 @@ export { type EventStorage } from './storage/roles/event-storage.js';
 export { type GroupStorage } from './storage/roles/group-storage.js';
 export { DEFAULT_GROUP, GroupKeySchema, GroupLimitsSchema, type GroupListQuery, RateLimitSchema, RouteLimitsSchema } from './storage/group-records.js';
 export { groupsUnsupported } from './queue/group-limits.js';
+export { EventInterest } from './storage/event-interest.js';

@@ -1,5 +1,6 @@
-import { describe, expect, it } from 'vitest';
-import { deliveryState, failureOutcome, newDelivery, requestedFailureOutcome, scheduleFingerprint, scheduleSaveOutcome } from '../src/backend.js';
+import { afterEach, describe, expect, it, vi } from 'vitest';
+import { EventInterest, deliveryState, failureOutcome, newDelivery, requestedFailureOutcome, scheduleFingerprint, scheduleSaveOutcome } from '../src/backend.js';
+import { EVENT_INTEREST_MS } from '../src/storage/event-interest.js';
 
 describe('failure outcome', () => {
   it('is cancelled when the attempt ended by cancellation or a cancel was requested, else retrying with a retry time, else failed', () => {
@@ -69,5 +70,63 @@ describe('delivery state', () => {
     expect(deliveryState('queued', 100, 100)).toBe('queued');
     expect(deliveryState('running', 101, 100)).toBe('running');
     expect(deliveryState('failed', 101, 100)).toBe('failed');
+  });
+});
+
+describe('event interest', () => {
+  afterEach(() => void vi.useRealTimers());
+
+  it('says what a subscription hears before it starts, again every third of the interest while one is open, and stops once all are closed', async () => {
+    vi.useFakeTimers();
+    const said: string[] = [];
+    const order: string[] = [];
+    const interest = new EventInterest(async (queue, types, forMs) => {
+      expect(forMs).toBe(EVENT_INTEREST_MS);
+      said.push(`${queue}:${types.join(',')}`);
+      order.push('announce');
+    });
+    const stopA = await interest.subscribe('q', ['succeeded', 'failed'], async () => {
+      order.push('start');
+      return () => order.push('stop');
+    });
+    expect(order).toEqual(['announce', 'start']);
+    const stopB = await interest.subscribe('q', ['failed'], async () => () => undefined);
+    said.length = 0;
+    await vi.advanceTimersByTimeAsync(EVENT_INTEREST_MS / 3);
+    expect(said).toEqual(['q:succeeded,failed']);
+    // Closing one keeps what the other hears; closing it twice changes nothing.
+    await stopA();
+    await stopA();
+    expect(order.filter((o) => o === 'stop')).toHaveLength(1);
+    said.length = 0;
+    await vi.advanceTimersByTimeAsync(EVENT_INTEREST_MS / 3);
+    expect(said).toEqual(['q:failed']);
+    await stopB();
+    said.length = 0;
+    await vi.advanceTimersByTimeAsync(EVENT_INTEREST_MS);
+    expect(said).toEqual([]);
+  });
+
+  it('keeps renewing after a renewal fails, and starts no subscription whose announcement failed', async () => {
+    vi.useFakeTimers();
+    let fail = false;
+    let calls = 0;
+    const interest = new EventInterest(async () => {
+      calls += 1;
+      if (fail) throw new Error('store down');
+    });
+    await interest.subscribe('q', ['enqueued'], async () => () => undefined);
+    fail = true;
+    let started = false;
+    await expect(interest.subscribe('q', ['started'], async () => ((started = true), () => undefined))).rejects.toThrow('store down');
+    expect(started).toBe(false);
+    calls = 0;
+    await vi.advanceTimersByTimeAsync(EVENT_INTEREST_MS / 3);
+    fail = false;
+    await vi.advanceTimersByTimeAsync(EVENT_INTEREST_MS / 3);
+    expect(calls).toBe(2);
+    interest.close();
+    await vi.advanceTimersByTimeAsync(EVENT_INTEREST_MS);
+    expect(calls).toBe(2);
   });
 });

@@ -1,6 +1,8 @@
 import pg from 'pg';
 import { SkqError, type GroupLimits, type GroupPage, type JobEvent, type JobRecord, type Logger, type LogLine, type RouteLimits, type ScheduleRecord, type StateCounts, type WorkerInfo } from '@skq/core';
 import {
+  EventInterest,
+  JOB_EVENT_TYPES,
   retentionRule,
   type CallRecord,
   type CallRecordQuery,
@@ -26,6 +28,7 @@ import {
 } from '@skq/core/backend';
 import { EventChannel } from './event-channel.js';
 import { claim, failUnreadable } from './operations/claim.js';
+import { hearEvents } from './operations/event-listeners.js';
 import { getGroupLimits, getRouteLimits, listGroups, setGroupLimits, setRouteLimits } from './operations/groups.js';
 import { enqueue, isOneStatement } from './operations/enqueue.js';
 import { cancel, removeJobs, reschedule, retryJob } from './operations/job-control.js';
@@ -78,6 +81,8 @@ export class PostgresBackend implements StorageBackend {
   private closed = false;
 
   private readonly commits: GroupCommit;
+  /** Which event types this process's subscriptions hear, said in the `listeners` table: the busy statements publish only those. */
+  private readonly interest = new EventInterest((queue, types, forMs) => autocommit(this.store, 'subscribe', (t) => hearEvents(t, queue, types, forMs)));
 
   private constructor(
     private readonly store: PgStore,
@@ -319,13 +324,11 @@ export class PostgresBackend implements StorageBackend {
 
   async subscribe(queue: string, listener: JobEventListener, types?: readonly JobEvent['type'][]): Promise<() => Promise<void>> {
     this.assertOpen('subscribe');
-    let unsubscribe: () => void;
     try {
-      unsubscribe = await this.events.subscribe(queue, listener, types);
+      return await this.interest.subscribe(queue, types ?? JOB_EVENT_TYPES, () => this.events.subscribe(queue, listener, types));
     } catch (err) {
       throw mapPostgresError(err, 'subscribe', { queue });
     }
-    return async () => unsubscribe();
   }
 
   async close(): Promise<void> {
@@ -333,6 +336,7 @@ export class PostgresBackend implements StorageBackend {
     this.closed = true;
     this.commits.close(new SkqError('BACKEND_UNAVAILABLE', 'postgres: the backend closed before this write started'));
     this.upkeep.close();
+    this.interest.close();
     await this.events.close();
     await this.store.pool.end().catch(() => undefined);
   }

@@ -1,11 +1,11 @@
 import type pg from 'pg';
 import { SkqError } from '@skq/core';
 import { mapPostgresError } from './postgres-errors.js';
-import { SCHEMA_V1_SQL, SCHEMA_V2_SQL, SCHEMA_V3_SQL, SCHEMA_V4_SQL, SCHEMA_V5_SQL, SCHEMA_VERSION } from './schema.js';
+import { SCHEMA_V1_SQL, SCHEMA_V2_SQL, SCHEMA_V3_SQL, SCHEMA_V4_SQL, SCHEMA_V5_SQL, SCHEMA_V6_SQL, SCHEMA_VERSION } from './schema.js';
 import { quoteIdentifier } from './sql-text.js';
 
 /** Each version's SQL, run in order on a schema older than {@link SCHEMA_VERSION}. */
-const MIGRATIONS: Record<number, string> = { 1: SCHEMA_V1_SQL, 2: SCHEMA_V2_SQL, 3: SCHEMA_V3_SQL, 4: SCHEMA_V4_SQL, 5: SCHEMA_V5_SQL };
+const MIGRATIONS: Record<number, string> = { 1: SCHEMA_V1_SQL, 2: SCHEMA_V2_SQL, 3: SCHEMA_V3_SQL, 4: SCHEMA_V4_SQL, 5: SCHEMA_V5_SQL, 6: SCHEMA_V6_SQL };
 
 /**
  * Creates or migrates skunq's schema, once, in one transaction under an advisory lock on its name:

@@ -1,7 +1,7 @@
 import { CLAIM_BY_TURNS_SQL } from './claim-by-turns.js';
 
 /**
- * The PostgreSQL schema, version 5 (version 1 and what changed since), in its own PostgreSQL schema (`skunq` unless configured; written
+ * The PostgreSQL schema, version 6 (version 1 and what changed since), in its own PostgreSQL schema (`skunq` unless configured; written
  * `{s}` here and quoted when the statements are made, see `sql-text.ts`).
  *
  * One row per delivery, carrying its job: a direct job with one route (the common case) is one row,
@@ -18,7 +18,7 @@ import { CLAIM_BY_TURNS_SQL } from './claim-by-turns.js';
  *
  * Times are epoch milliseconds (bigint); states and flags are small integers.
  */
-export const SCHEMA_VERSION = 5;
+export const SCHEMA_VERSION = 6;
 
 /** Delivery states as stored. */
 export { RELATIONAL_STATE_CODE as STATE_CODE, RELATIONAL_STATE_NAME as STATE_NAME } from '@skq/core/backend';
@@ -149,6 +149,20 @@ ${CLAIM_BY_TURNS_SQL}
  * its last job), the round went on for ever, holding every group's lock.
  */
 export const SCHEMA_V5_SQL = CLAIM_BY_TURNS_SQL;
+
+/**
+ * Version 6: which event types of a queue some subscriber hears, and until when (server time, epoch
+ * ms). Statements publish an event type only while it is heard: a worker pool nobody watches pays
+ * for no `started` or `succeeded` notification (see `published` in sql-text.ts).
+ */
+export const SCHEMA_V6_SQL = `
+CREATE TABLE {s}.listeners (
+  queue text NOT NULL,
+  type  text NOT NULL,
+  until bigint NOT NULL,
+  PRIMARY KEY (queue, type)
+);
+`;
 
 /** Version 1, created in an empty schema under the migration lock (`schema-migration.ts`). */
 export const SCHEMA_V1_SQL = `

@@ -45,7 +45,8 @@ export const SQL = {
       INSERT INTO {s}.jobs (id, dix, queue, route, name, args, priority, created_at, options, state, run_at, max_attempts)
       VALUES ($1, 0, $2, $3, $4, $5, $6, $7, $8, 0, $9, $10)
       ON CONFLICT (id, dix) DO NOTHING RETURNING id, route)
-    SELECT id, pg_notify($11, nextval('{s}.event_batches')::text || chr(10) || json_build_array(0, 'enqueued', $2::text, id, id || '.0', route, NULL, $12::bigint)::text)
+    SELECT id, CASE WHEN ${heard('$2::text', 'enqueued')}
+      THEN pg_notify($11, nextval('{s}.event_batches')::text || chr(10) || json_build_array(0, 'enqueued', $2::text, id, id || '.0', route, NULL, $12::bigint)::text) END
     FROM ins`,
   storedJobs: 'SELECT id, queue, COUNT(*) FILTER (WHERE dix >= 0)::int AS n FROM {s}.jobs WHERE id = ANY($1::text[]) GROUP BY id, queue',
   // One dedupe key at a time: enqueues of the same key wait for each other until commit.
@@ -291,6 +292,12 @@ export const SQL = {
   scheduleAdvance: `UPDATE {s}.schedules SET next_run_at = $4, state = $5, waiting_job_id = NULL, version = version + 1, updated_at = $6
     WHERE queue = $1 AND id = $2 AND version = $3`,
 
+  // Says that a subscriber hears event types of a queue for $3 ms from now (the server's clock), unless
+  // another's time ends later (see `heard`).
+  hear: `INSERT INTO {s}.listeners (queue, type, until)
+    SELECT $1, t, (extract(epoch from clock_timestamp()) * 1000)::bigint + $3 FROM unnest($2::text[]) AS t
+    ON CONFLICT (queue, type) DO UPDATE SET until = GREATEST({s}.listeners.until, excluded.until)`,
+
   // What closes a transaction, one statement: the throughput it counted, added to its stripe's rows
   // (one row per queue, route and minute in the arrays), and its events, one NOTIFY per part of the
   // payload, all numbered by one batch number.
@@ -303,8 +310,8 @@ export const SQL = {
 } as const;
 
 /**
- * The CTEs that publish an event per row of CTE `rows` (columns k, id, dix; `d` in the expressions)
- * with NOTIFY on `channel`, in payloads as `encodeEvents` makes them: one batch number, lines
+ * The CTEs that publish an event per row of CTE `rows` (columns k, id, dix; `d` in the expressions),
+ * while a subscriber hears `type` (see `heard`), with NOTIFY on `channel`, in payloads as `encodeEvents` makes them: one batch number, lines
  * numbered in row order, a part cut where the lines pass a multiple of 3,000 bytes. A part holds at most
  * 3,000 bytes and one line, and a line at most about 3,900 (two job ids of 512 three-byte characters,
  * names of 200): under NOTIFY's 8,000. The last CTE is `published`; the statement must read it.
@@ -313,11 +320,19 @@ function published(type: string, rows: string, queue: string, route: string, wor
   return `batch AS MATERIALIZED (SELECT nextval('{s}.event_batches') AS n),
     lines AS (
       SELECT d.k, json_build_array(row_number() OVER (ORDER BY d.k) - 1, '${type}', ${queue}, d.id, d.id || '.' || d.dix, ${route}, ${worker}, ${at})::text AS line
-      FROM ${rows} d),
+      FROM ${rows} d WHERE ${heard(queue, type)}),
     parts AS (SELECT k, line, SUM(octet_length(line) + 1) OVER (ORDER BY k) / 3000 AS part FROM lines),
     published AS (
       SELECT pg_notify(${channel}, b.n::text || chr(10) || string_agg(p.line, chr(10) ORDER BY p.k))
       FROM parts p, batch b GROUP BY p.part, b.n)`;
+}
+
+/**
+ * Whether some subscriber hears events of `type` on `queue` now (the `listeners` table, by the
+ * server's clock; see core's `EventInterest`): the busy path's statements publish only then.
+ */
+function heard(queue: string, type: string): string {
+  return `EXISTS (SELECT 1 FROM {s}.listeners WHERE queue = ${queue} AND type = '${type}' AND until > (extract(epoch from statement_timestamp()) * 1000)::bigint)`;
 }
 
 /** A statement's name. */
