@@ -123,8 +123,9 @@ for (let rep = 0; rep < REPS; rep += 1) {
   for (const lib of order) {
     if (CASES.includes('enqueue')) record('enqueue 1 by 1 (jobs/s)', lib.name, await enqueueOne(lib));
     if (CASES.includes('bulk')) record('bulk enqueue x1000 (jobs/s)', lib.name, await bulk(lib));
-    // The groups case runs next to c10, its reference, before it in every other repetition: in one process,
-    // the second of two runs was not measured as the first (a heap grown by the first, the JIT warmer).
+    // The groups case runs next to c10, its reference, before it in every other repetition: two runs in one
+    // process do not measure alike by their order (in runs of 16 repetitions the groups case cost 5–10 points
+    // more when it ran first).
     const groupsCase = CASES.includes('c10-groups') && lib.name === 'skunq';
     const groups = async () => record(GROUPS_CASE, lib.name, await processing(lib, 10, false, 1_000));
     for (const c of [1, 10, 100]) {

@@ -34,7 +34,7 @@ describe.skipIf(missing)(`postgres schema and transactional enqueue ${missing ??
     await Promise.all(backends.map((b) => b.close()));
   });
 
-  it('migrates a schema of version 1 in place (through versions 2 to 5), keeping its jobs and their order, and groups work after', async () => {
+  it('migrates a schema of version 1 in place (through versions 2 to 6), keeping its jobs and their order, and groups work after', async () => {
     // Version 1 as the first release made it, with a queued job and a succeeded one.
     await admin.query('CREATE SCHEMA v1');
     await admin.query(SCHEMA_V1_SQL.replaceAll('{s}', 'v1'));
