@@ -116,11 +116,14 @@ export const SQL = {
   // The completions of single-delivery jobs that keep the backend's retention, as one statement and its
   // own transaction: the rows succeeded under their leases, the minute's throughput in the stripe's
   // rows, the events published. Rows it leaves (a lease that did not hold, a job of several deliveries
-  // or with a retention of its own) are completed by completeMany in a transaction.
+  // or with a retention of its own) are completed by completeMany in a transaction. The queue is
+  // checked with IS NOT DISTINCT FROM, which no index serves, so that each row is found by its key:
+  // with `=` the planner read every running row of the queue (its running index) for each statement,
+  // and at concurrency 100 the server spent 20–50 µs a job more.
   completeDirect: `WITH done AS (
       UPDATE {s}.jobs j SET state = 2, finished_at = $1, lease_until = NULL, outcome = c.outcome, ended_at = $1, ended_bad = false
       FROM unnest($2::text[], $3::int[], $4::text[], $5::int[], $6::text[]) AS c(id, dix, worker, attempt, outcome)
-      WHERE j.id = c.id AND j.dix = c.dix AND j.queue = $7 AND j.state = 1 AND j.worker_id = c.worker AND j.attempts = c.attempt
+      WHERE j.id = c.id AND j.dix = c.dix AND j.queue IS NOT DISTINCT FROM $7::text AND j.state = 1 AND j.worker_id = c.worker AND j.attempts = c.attempt
         AND j.fanout IS NULL AND (j.options IS NULL OR strpos(j.options, '"removeOnComplete"') = 0)
       RETURNING j.k, j.id, j.dix, j.route, j.worker_id),
     counted AS (
