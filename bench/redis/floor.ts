@@ -3,6 +3,7 @@
 // median of 3 runs with min–max. Options (env): FLOOR_JOBS (one at a time, 10000), FLOOR_BULK_JOBS (50000).
 import { Redis } from 'ioredis';
 import { missingServer, startRedis } from '@skq/testing/servers';
+import { TEMPLATE_FIELDS } from '../../packages/redis/src/scripts/enqueue.js';
 import { LIBRARY } from '../../packages/redis/src/scripts/library.js';
 import { fmt, median } from '../stats.js';
 
@@ -19,8 +20,11 @@ await client.function('LOAD', LIBRARY.code);
 // A job record as skunq stores one (a MessagePack map of about this size).
 const RECORD = 'x'.repeat(52);
 const now = Date.now();
-// skunq's enqueue function with its arguments built in advance: one template, then id, args, template.
-const TEMPLATE = [1, 'noop', 'bench', 'direct', 0, now, 3, '', now, '', '', ''];
+// skunq's enqueue function with its arguments built in advance: one template (name, routes, type, priority,
+// runAt, attempts, dedupe key, createdAt, options, keepS, keepF, group), then id, args, template.
+const TEMPLATE = [1, 'noop', 'bench', 'direct', 0, now, 3, '', now, '', '', '', ''];
+// The function reads a template's fields by position: one more field there (as groups added) and this would misread.
+if (TEMPLATE.length !== 1 + TEMPLATE_FIELDS) throw new Error(`floor.ts: the enqueue template has ${TEMPLATE_FIELDS} fields now; update TEMPLATE`);
 const COMMON = ['skq:{floor}', '', '-1', '-1', '-1', '-1'];
 let id = 0;
 
