@@ -58,9 +58,12 @@ export function runStorageContract(name: string, factory: BackendFactory, option
       const job = newJob(queue, { routes: ['r'] });
       await backend.enqueue([job]);
       expect(await backend.enqueue([job])).toEqual([{ id: job.id, deduped: false, deliveries: 1 }]);
+      // Resent among new jobs, in a batch (a store may check a batch's ids together).
+      const fresh = [newJob(queue, { routes: ['r'] }), newJob(queue, { routes: ['r'] })];
+      expect(await backend.enqueue([fresh[0]!, job, fresh[1]!])).toEqual([fresh[0]!, job, fresh[1]!].map((j) => ({ id: j.id, deduped: false, deliveries: 1 })));
       const { deliveries } = await backend.claim({ queue, route: 'r', workerId: 'w', limit: 10, leaseMs: 1_000 });
-      expect(deliveries).toHaveLength(1);
-      expect((await backend.countByState(queue)).r?.running).toBe(1);
+      expect(deliveries.map((d) => d.jobId).sort()).toEqual([job.id, ...fresh.map((j) => j.id)].sort());
+      expect((await backend.countByState(queue)).r?.running).toBe(3);
     });
 
     const [raceIt, raceTitle] = skipped('racing-claims', 'hands every job to exactly one of many concurrent claimers');

@@ -27,7 +27,7 @@ export async function enqueue(runner: CommandRunner, jobs: NewJob[]): Promise<En
   if (jobs.length === 1 && runner.isListed(jobs[0]!.queue)) {
     const job = jobs[0]!;
     const out = (await runner.run('enqueue', job.queue, SCRIPTS.enqueue, runner.keys(job.queue).seq, enqueueBatchArgs(jobs))) as (string | number)[];
-    return [{ id: String(out[0]), deduped: Number(out[1]) === 1, deliveries: Number(out[2]) }];
+    return [enqueued(job, out[0]!)];
   }
   const byQueue = new Map<string, NewJob[]>();
   for (const job of jobs) {
@@ -42,11 +42,17 @@ export async function enqueue(runner: CommandRunner, jobs: NewJob[]): Promise<En
     for (let start = 0; start < batch.length; start += CALL_JOBS) {
       const part = batch.slice(start, start + CALL_JOBS);
       const sent = runner.run('enqueue', queue, SCRIPTS.enqueue, runner.keys(queue).seq, enqueueBatchArgs(part)) as Promise<(string | number)[]>;
-      calls.push(sent.then((out) => part.forEach((job, i) => results.set(job.id, { id: String(out[i * 3]), deduped: Number(out[i * 3 + 1]) === 1, deliveries: Number(out[i * 3 + 2]) }))));
+      calls.push(sent.then((out) => part.forEach((job, i) => results.set(job.id, enqueued(job, out[i]!)))));
     }
   }
   await Promise.all(calls);
   return jobs.map((job) => results.get(job.id)!);
+}
+
+/** A job's entry in the enqueue function's answer: its deliveries, or '=' and the job its dedupe key names. */
+function enqueued(job: NewJob, entry: string | number): EnqueueResult {
+  if (typeof entry === 'number') return { id: job.id, deduped: false, deliveries: entry };
+  return { id: entry.slice(1), deduped: true, deliveries: 0 };
 }
 
 export async function cancel(runner: CommandRunner, queue: string, jobId: string): Promise<boolean> {

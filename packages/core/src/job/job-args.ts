@@ -1,3 +1,4 @@
+import { types } from 'node:util';
 import type { z } from 'zod';
 import { safeParseInput } from '../config.js';
 import { SkqError, describeIssues, describeValue, serializeError } from '../errors.js';
@@ -61,6 +62,13 @@ function toWire(jobName: string, args: unknown[]): unknown[] {
  * ```
  */
 export function jsonArgs(args: unknown[], what: string, context: { jobName?: string } = {}): unknown[] {
+  if (isPlainJson(args, { left: PLAIN_VALUES_CHECKED }, 0)) {
+    // Nothing in it runs code or is refused: JSON without the walk (which costs several times as much).
+    const text = JSON.stringify(args);
+    const wire = JSON.parse(text) as unknown[];
+    ARGS_TEXT.set(wire, text);
+    return wire;
+  }
   const walk = new JsonWalk();
   let text: string | undefined;
   try {
@@ -75,9 +83,57 @@ export function jsonArgs(args: unknown[], what: string, context: { jobName?: str
   }
   // An array whose own toJSON returns a function or undefined leaves JSON nothing to write.
   if (text === undefined) throw new SkqError('ARGS_INVALID', `${what} cannot be serialized as JSON: args has no JSON form`, { context: { ...context, field: 'args' } });
-  const wire = JSON.parse(text) as unknown[];
+  const wire = JSON.parse(text) as unknown;
+  // A toJSON on the arrays' prototypes (somebody's patch) can make the list itself something else.
+  if (!Array.isArray(wire)) throw new SkqError('ARGS_INVALID', `${what} cannot be serialized as JSON: args is written as ${describeValue(wire)}, not a list`, { context: { ...context, field: 'args' } });
   ARGS_TEXT.set(wire, text);
   return wire;
+}
+
+/** Values {@link isPlainJson} looks at before it leaves a big argument list to the walk. */
+const PLAIN_VALUES_CHECKED = 1_000;
+/** Nesting {@link isPlainJson} follows (deeper, or a cycle, goes to the walk). */
+const PLAIN_DEPTH = 32;
+
+/**
+ * Whether JSON.stringify writes `value` as it is, with nothing refused and no code of the caller's run:
+ * strings, booleans, null, finite numbers, and arrays (without holes) and plain objects (prototype
+ * Object's or none, no own toJSON) of own data properties holding such values. It reads descriptors,
+ * never a getter, so an argument with a getter or a toJSON goes through the walk and they run once.
+ * False too past {@link PLAIN_VALUES_CHECKED} values or {@link PLAIN_DEPTH} levels.
+ */
+function isPlainJson(value: unknown, budget: { left: number }, depth: number): boolean {
+  if ((budget.left -= 1) < 0) return false;
+  switch (typeof value) {
+    case 'string':
+    case 'boolean':
+    case 'undefined':
+      return true;
+    case 'number':
+      return Number.isFinite(value);
+    case 'object':
+      break;
+    default:
+      return false;
+  }
+  if (value === null) return true;
+  // A toJSON on the prototypes (somebody's patch) would run for every array or object.
+  if (depth >= PLAIN_DEPTH || types.isProxy(value) || Object.hasOwn(Object.prototype, 'toJSON')) return false;
+  const proto = Object.getPrototypeOf(value) as unknown;
+  if (Array.isArray(value)) {
+    if (proto !== Array.prototype || Object.hasOwn(Array.prototype, 'toJSON')) return false;
+    for (let i = 0; i < value.length; i += 1) {
+      const d = Object.getOwnPropertyDescriptor(value, i);
+      if (!d || !('value' in d) || !isPlainJson(d.value, budget, depth + 1)) return false;
+    }
+    return true;
+  }
+  if (proto !== Object.prototype && proto !== null) return false;
+  for (const key of Object.keys(value)) {
+    const d = Object.getOwnPropertyDescriptor(value, key);
+    if (!d || !('value' in d) || key === 'toJSON' || !isPlainJson(d.value, budget, depth + 1)) return false;
+  }
+  return true;
 }
 
 /** The JSON text jsonArgs made of each array it returned, so that a store need not write it again. */

@@ -43,6 +43,21 @@ for at = first + 1, jobsAt - 1, ${TEMPLATE_FIELDS} do
   for _, target in ipairs(t.targets) do target[3] = P .. ':waiting:' .. target[1] end
   templates[#templates + 1] = t
 end
+-- Which ids are stored already, for a batch of three or more: one HMGET, and the new records written by flush()
+-- in one HSET, where an HSETNX a job was most of a batch's calls (a call from Lua costs about a microsecond).
+local stored = nil
+if #ARGV - jobsAt + 1 >= 9 then
+  stored = {}
+  local ids = {}
+  for i = jobsAt, #ARGV, 3 do ids[#ids + 1] = ARGV[i] end
+  for from = 1, #ids, 1000 do
+    local upto = math.min(from + 999, #ids)
+    local got = redis.call('HMGET', JOBS, unpack(ids, from, upto))
+    for k = from, upto do
+      if got[k - from + 1] then stored[ids[k]] = true end
+    end
+  end
+end
 local queued = {}
 for i = jobsAt, #ARGV, 3 do
   local id, args, t = ARGV[i], ARGV[i + 1], templates[tonumber(ARGV[i + 2])]
@@ -51,7 +66,7 @@ for i = jobsAt, #ARGV, 3 do
   if dedupe ~= '' then existing = redis.call('HGET', P .. ':dedupe', dedupe) end
   if existing == id then existing = nil end
   if existing then
-    out[#out + 1] = existing; out[#out + 1] = 1; out[#out + 1] = 0
+    out[#out + 1] = '=' .. existing
   else
     -- The job's own fields, with delivery 0's in the same record (field names: common.ts).
     local job = { n = t.name, a = args, c = t.created, m = t.attempts }
@@ -70,22 +85,34 @@ for i = jobsAt, #ARGV, 3 do
       if dedupe ~= '' then job.k = dedupe end
     end
     -- Where each delivery goes; one that goes to a sorted set gets a seq (equal scores keep enqueue order).
-    local records, places = { job }, {}
+    -- Delivery 0 is the job's record and its place a local: the tables of the others are made only for jobs
+    -- with several (a table costs about a microsecond here, a good part of a job's enqueue).
+    local place0, records, places
     for n, target in ipairs(targets) do
       local r = job
-      if n > 1 then r = { p = job.p, m = job.m }; records[n] = r end
+      if n > 1 then r = { p = job.p, m = job.m }; records = records or {}; records[n] = r end
       r.r = target[1]; r.s = 'q'
       if target[2] ~= '' then r.T = target[2] end
       if n > 1 or runAt ~= job.c then r.u = runAt end
-      places[n] = runAt > NOW and 'delayed' or (t.group and 'group') or placement(target[1], target[2], priority, runAt)
-      if places[n] ~= 'list' then r.q = nextSeq() end
+      local place = runAt > NOW and 'delayed' or (t.group and 'group') or placement(target[1], target[2], priority, runAt)
+      if n == 1 then place0 = place else places = places or {}; places[n] = place end
+      if place ~= 'list' then r.q = nextSeq() end
     end
-    -- One command both checks that the id is new and stores the job: a resent enqueue never duplicates it.
-    if redis.call('HSETNX', JOBS, id, cmsgpack.pack(job)) == 0 then
-      local stored = jobRecord(id)
-      out[#out + 1] = id; out[#out + 1] = 0; out[#out + 1] = stored and (stored.N or 1) or 0
+    -- A resent enqueue never duplicates a job: an id stored before (or earlier in this batch, as HSETNX would
+    -- have it) is answered as it is.
+    local new
+    if stored then
+      local jobs = cacheOf(JOBS)
+      new = not stored[id] and jobs[id] == nil
+      if new then jobs[id] = job; markDirty(JOBS, id) end
     else
-      cacheOf(JOBS)[id] = job
+      new = redis.call('HSETNX', JOBS, id, cmsgpack.pack(job)) == 1
+      if new then cacheOf(JOBS)[id] = job end
+    end
+    if not new then
+      local kept = jobRecord(id)
+      out[#out + 1] = kept and (kept.N or 1) or 0
+    else
       if #targets == 0 then
         -- A broadcast nobody listened to ended as it was stored: with the failed and cancelled jobs, under their retention.
         ev('cancelled', id, nil, nil, nil)
@@ -101,23 +128,25 @@ for i = jobsAt, #ARGV, 3 do
       end
       for n, target in ipairs(targets) do
         local did = id .. '.' .. (n - 1)
+        local record, place = job, place0
         if n > 1 then
-          cacheOf(DELIVERIES)[did] = records[n]
+          record, place = records[n], places[n]
+          cacheOf(DELIVERIES)[did] = record
           markDirty(DELIVERIES, did)
         end
-        if places[n] == 'list' then
+        if place == 'list' then
           pushLater(target[3], did)
-        elseif places[n] == 'delayed' then
-          zaddLater(P .. ':delayed:' .. target[1], runAt, member(records[n].q, did))
+        elseif place == 'delayed' then
+          zaddLater(P .. ':delayed:' .. target[1], runAt, member(record.q, did))
           addressed(target[1], target[2])
         else
-          makeReady(places[n], target[1], target[2], did, records[n].q, priority, runAt, t.group)
+          makeReady(place, target[1], target[2], did, record.q, priority, runAt, t.group)
         end
         queued[target[1]] = (queued[target[1]] or 0) + 1
         groupCount(t.group, 'queued', 1)
         if heard then ev('enqueued', id, did, target[1], target[2]) end
       end
-      out[#out + 1] = id; out[#out + 1] = 0; out[#out + 1] = #targets
+      out[#out + 1] = #targets
     end
   end
 end
@@ -138,7 +167,8 @@ end
  *          'delayed:<route>', 'addressed', 'counts', 'gcounts', 'ended:failed' (a
  *          broadcast nobody listens to), events 'enqueued' | 'cancelled'.
  * A job id already stored is answered as it is, so a resent enqueue never duplicates a job.
- * Returns: a flat array: job id, 1 if deduped else 0, number of deliveries; per input job.
+ * Returns: per input job, its number of deliveries (a resent id: those stored), or '=' and the id of the job its
+ *          dedupe key names (deduped): one short entry a job, as most answers are the job's own id, not deduped.
  */
 export const ENQUEUE_LUA = `
 local out = enqueueJobs(7)
