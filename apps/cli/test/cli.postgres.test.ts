@@ -1,21 +1,17 @@
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { SkunkQueue } from '@skq/core';
-import { type CliProcess, eventually, missingPostgres, type PostgresServer, runCliProcess, startCli, startPostgres, stopAll } from '@skq/testing';
+import { type CliProcess, eventually, missingPostgres, runCliProcess, startCli, stopAll, usePostgresServer } from '@skq/testing';
 
 const missing = missingPostgres();
 
 describe.skipIf(missing)(`skunq on PostgreSQL 15: work, jobs, pause, web, SIGKILL${missing ? ` (skipped: ${missing})` : ''}`, () => {
-  let server: PostgresServer;
+  const server = usePostgresServer();
   let url: string;
   const running: CliProcess[] = [];
-  beforeAll(async () => {
-    server = await startPostgres({ durable: false });
-    url = `${server.url}?skqSchema=cli`;
-  }, 60_000);
-  afterEach(() => stopAll(running));
-  afterAll(async () => {
-    await server?.stop();
+  beforeAll(() => {
+    url = `${server().url}?skqSchema=cli`;
   });
+  afterEach(() => stopAll(running));
 
   it('skunq work runs jobs from SKQ_BACKEND=postgres://…; skunq jobs lists them, skunq pause holds the route', async () => {
     const worker = startCli(['work', '-q', 'cli', '-r', 'foo', '-f', 'apps/cli/test/fixtures/jobs.ts'], { SKQ_BACKEND: url });

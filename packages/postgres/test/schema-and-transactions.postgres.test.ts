@@ -3,27 +3,25 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { SkqError, SkunkQueue } from '@skq/core';
 import { DEFAULT_RUN_OPTIONS } from '@skq/core/backend';
 import type { JobEvent } from '@skq/core';
-import { eventually, missingPostgres, newJob, startPostgres, uniqueQueue, type PostgresServer } from '@skq/testing';
+import { eventually, missingPostgres, newJob, uniqueQueue, usePostgresServer } from '@skq/testing';
 import { PostgresBackend } from '@skq/postgres';
 import { SCHEMA_V1_SQL } from '../src/schema.js';
 
 const missing = missingPostgres();
 
 describe.skipIf(missing)(`postgres schema and transactional enqueue ${missing ?? ''}`, () => {
-  let server: PostgresServer;
+  const server = usePostgresServer();
   let admin: pg.Client;
   beforeAll(async () => {
-    server = await startPostgres({ durable: false });
-    admin = new pg.Client(server.url);
+    admin = new pg.Client(server().url);
     await admin.connect();
-  }, 60_000);
+  });
   afterAll(async () => {
     await admin?.end();
-    await server?.stop();
   });
 
   it('creates a new schema once when processes connect at the same moment', async () => {
-    const backends = await Promise.all(Array.from({ length: 4 }, () => PostgresBackend.connect({ url: server.url, schema: 'racing', logger: false })));
+    const backends = await Promise.all(Array.from({ length: 4 }, () => PostgresBackend.connect({ url: server().url, schema: 'racing', logger: false })));
     const { rows } = await admin.query(`SELECT value FROM racing.meta WHERE key = 'schema_version'`);
     expect(rows).toEqual([{ value: '6' }]);
     // Each backend can use it: a job enqueued by one is claimed by another.
@@ -43,7 +41,7 @@ describe.skipIf(missing)(`postgres schema and transactional enqueue ${missing ??
       VALUES ($1, 0, 'old', 'r', 'noop', '[]', 0, 1, $2, 1, 1, $3, $4, $5, $6, $7)`;
     await admin.query(insert, ['waiting', 0, 0, null, null, null, null]);
     await admin.query(insert, ['done', 2, 1, 2, '"ok"', 2, false]);
-    const backend = await PostgresBackend.connect({ url: server.url, schema: 'v1', logger: false });
+    const backend = await PostgresBackend.connect({ url: server().url, schema: 'v1', logger: false });
     expect((await admin.query(`SELECT value FROM v1.meta WHERE key = 'schema_version'`)).rows).toEqual([{ value: '6' }]);
     const key = await admin.query(`SELECT pg_get_indexdef(indexrelid) AS def FROM pg_index WHERE indrelid = 'v1.jobs'::regclass AND indisprimary`);
     expect(key.rows[0].def).toContain('(id, dix)');
@@ -65,21 +63,21 @@ describe.skipIf(missing)(`postgres schema and transactional enqueue ${missing ??
   });
 
   it('refuses a schema made by a newer skunq, and leaves it untouched', async () => {
-    await (await PostgresBackend.connect({ url: server.url, schema: 'newer', logger: false })).close();
+    await (await PostgresBackend.connect({ url: server().url, schema: 'newer', logger: false })).close();
     await admin.query(`UPDATE newer.meta SET value = '99' WHERE key = 'schema_version'`);
-    const refused = await PostgresBackend.connect({ url: server.url, schema: 'newer', logger: false }).catch((err: unknown) => err);
+    const refused = await PostgresBackend.connect({ url: server().url, schema: 'newer', logger: false }).catch((err: unknown) => err);
     expect(refused).toBeInstanceOf(SkqError);
     expect(refused).toMatchObject({ code: 'INVALID_STATE', message: expect.stringContaining('made by a newer skunq') });
     expect((await admin.query(`SELECT value FROM newer.meta WHERE key = 'schema_version'`)).rows).toEqual([{ value: '99' }]);
   });
 
   it('enqueues in the caller\'s transaction: invisible and unheard until commit, gone on rollback', async () => {
-    const backend = await PostgresBackend.connect({ url: server.url, logger: false });
-    const other = await PostgresBackend.connect({ url: server.url, logger: false });
+    const backend = await PostgresBackend.connect({ url: server().url, logger: false });
+    const other = await PostgresBackend.connect({ url: server().url, logger: false });
     const queue = uniqueQueue('tx');
     const heard: JobEvent[] = [];
     const off = await other.subscribe(queue, (e) => heard.push(e), ['enqueued']);
-    const client = new pg.Client(server.url);
+    const client = new pg.Client(server().url);
     await client.connect();
 
     await client.query('BEGIN');
@@ -106,11 +104,11 @@ describe.skipIf(missing)(`postgres schema and transactional enqueue ${missing ??
   });
 
   it('rolls back only its own batch when it refuses one inside the caller\'s transaction', async () => {
-    const backend = await PostgresBackend.connect({ url: server.url, logger: false });
+    const backend = await PostgresBackend.connect({ url: server().url, logger: false });
     const [queueA, queueB] = [uniqueQueue('tx-a'), uniqueQueue('tx-b')];
     const taken = newJob(queueA, { routes: ['r'] });
     await backend.enqueue([taken]);
-    const client = new pg.Client(server.url);
+    const client = new pg.Client(server().url);
     await client.connect();
     await client.query('CREATE TABLE IF NOT EXISTS tx_orders (id text PRIMARY KEY)');
     await client.query('BEGIN');
@@ -127,10 +125,10 @@ describe.skipIf(missing)(`postgres schema and transactional enqueue ${missing ??
   });
 
   it('takes `tx` from fire options through the queue, and refuses what is not a client', async () => {
-    const backend = await PostgresBackend.connect({ url: server.url, logger: false });
+    const backend = await PostgresBackend.connect({ url: server().url, logger: false });
     const queue = new SkunkQueue(uniqueQueue('tx-queue'), { backend });
     const job = queue.job({ name: 'noop', routes: ['r'] }, async (n: number) => n);
-    const client = new pg.Client(server.url);
+    const client = new pg.Client(server().url);
     await client.connect();
     await client.query('BEGIN');
     const handle = await job.fireWith({ tx: client }, 1);
@@ -143,11 +141,11 @@ describe.skipIf(missing)(`postgres schema and transactional enqueue ${missing ??
   });
 
   it('skips the rows other claims hold, and still takes as many free ones as it asks for', async () => {
-    const backend = await PostgresBackend.connect({ url: server.url, logger: false });
+    const backend = await PostgresBackend.connect({ url: server().url, logger: false });
     const queue = uniqueQueue('skip-locked');
     await backend.enqueue(Array.from({ length: 40 }, () => newJob(queue, { routes: ['r'] })));
     // Another claim in flight, holding the first 20 due rows until it commits.
-    const holder = new pg.Client(server.url);
+    const holder = new pg.Client(server().url);
     await holder.connect();
     await holder.query('BEGIN');
     const held = (await holder.query<{ id: string }>('SELECT id FROM skunq.jobs WHERE queue = $1 ORDER BY k LIMIT 20 FOR UPDATE', [queue])).rows.map((r) => r.id);
@@ -161,7 +159,7 @@ describe.skipIf(missing)(`postgres schema and transactional enqueue ${missing ??
   });
 
   it('completes in one turn jobs of one delivery, of several, and with a retention of their own, and refuses a stale lease', async () => {
-    const backend = await PostgresBackend.connect({ url: server.url, logger: false });
+    const backend = await PostgresBackend.connect({ url: server().url, logger: false });
     const queue = uniqueQueue('mixed-completions');
     const single = newJob(queue, { routes: ['r'] });
     const twoRoutes = newJob(queue, { routes: ['r', 's'] });
@@ -196,7 +194,7 @@ describe.skipIf(missing)(`postgres schema and transactional enqueue ${missing ??
   });
 
   it('stores a batch of one definition in one statement: answers resent ids as stored, refuses an id of another queue whole', async () => {
-    const backend = await PostgresBackend.connect({ url: server.url, logger: false });
+    const backend = await PostgresBackend.connect({ url: server().url, logger: false });
     const [queue, other] = [uniqueQueue('uniform'), uniqueQueue('uniform-other')];
     const now = Date.now();
     const job = (i: number, id?: string) => newJob(queue, { args: [{ i }], createdAt: now, runAt: now, ...(id && { id }) });

@@ -62,32 +62,31 @@ function toWire(jobName: string, args: unknown[]): unknown[] {
  * ```
  */
 export function jsonArgs(args: unknown[], what: string, context: { jobName?: string } = {}): unknown[] {
-  if (isPlainJson(args, { left: PLAIN_VALUES_CHECKED }, 0)) {
-    // Nothing in it runs code or is refused: JSON without the walk (which costs several times as much).
-    const text = JSON.stringify(args);
-    const wire = JSON.parse(text) as unknown[];
-    ARGS_TEXT.set(wire, text);
-    return wire;
-  }
-  const walk = new JsonWalk();
-  let text: string | undefined;
-  try {
-    // One pass: the replacer sees every value JSON writes, so getters and toJSON run once.
-    text = JSON.stringify(args, walk.replacer);
-  } catch (failure) {
-    const found = failure instanceof Refused ? failure.found : walk.whereThrown(failure);
-    if (found) {
-      throw new SkqError('ARGS_INVALID', `${what} cannot be serialized as JSON: ${found.path} ${found.why}`, { cause: found.cause, context: { ...context, field: found.path } });
-    }
-    throw new SkqError('ARGS_INVALID', `${what} cannot be serialized as JSON: ${serializeError(failure).message}`, { cause: failure, context: { ...context, field: 'args' } });
-  }
+  // Nothing in plain arguments runs code or is refused: JSON without the walk, which costs several times as much.
+  const text = isPlainJson(args) ? JSON.stringify(args) : walkedJson(args, what, context);
   // An array whose own toJSON returns a function or undefined leaves JSON nothing to write.
-  if (text === undefined) throw new SkqError('ARGS_INVALID', `${what} cannot be serialized as JSON: args has no JSON form`, { context: { ...context, field: 'args' } });
+  if (text === undefined) throw unjsonable(what, context, 'args has no JSON form', 'args');
   const wire = JSON.parse(text) as unknown;
   // A toJSON on the arrays' prototypes (somebody's patch) can make the list itself something else.
-  if (!Array.isArray(wire)) throw new SkqError('ARGS_INVALID', `${what} cannot be serialized as JSON: args is written as ${describeValue(wire)}, not a list`, { context: { ...context, field: 'args' } });
+  if (!Array.isArray(wire)) throw unjsonable(what, context, `args is written as ${describeValue(wire)}, not a list`, 'args');
   ARGS_TEXT.set(wire, text);
   return wire;
+}
+
+/** JSON.stringify through the walk: one pass, the replacer sees every value, so getters and toJSON run once. */
+function walkedJson(args: unknown[], what: string, context: { jobName?: string }): string | undefined {
+  const walk = new JsonWalk();
+  try {
+    return JSON.stringify(args, walk.replacer);
+  } catch (failure) {
+    const found = failure instanceof Refused ? failure.found : walk.whereThrown(failure);
+    if (found) throw unjsonable(what, context, `${found.path} ${found.why}`, found.path, found.cause);
+    throw unjsonable(what, context, serializeError(failure).message, 'args', failure);
+  }
+}
+
+function unjsonable(what: string, context: { jobName?: string }, why: string, field: string, cause?: unknown): SkqError {
+  return new SkqError('ARGS_INVALID', `${what} cannot be serialized as JSON: ${why}`, { cause, context: { ...context, field } });
 }
 
 /** Values {@link isPlainJson} looks at before it leaves a big argument list to the walk. */
@@ -100,9 +99,15 @@ const PLAIN_DEPTH = 32;
  * strings, booleans, null, finite numbers, and arrays (without holes) and plain objects (prototype
  * Object's or none, no own toJSON) of own data properties holding such values. It reads descriptors,
  * never a getter, so an argument with a getter or a toJSON goes through the walk and they run once.
- * False too past {@link PLAIN_VALUES_CHECKED} values or {@link PLAIN_DEPTH} levels.
+ * False too past {@link PLAIN_VALUES_CHECKED} values or {@link PLAIN_DEPTH} levels, and whenever a
+ * toJSON was patched onto the prototypes (it would run for every array or object).
  */
-function isPlainJson(value: unknown, budget: { left: number }, depth: number): boolean {
+function isPlainJson(value: unknown): boolean {
+  if (Object.hasOwn(Object.prototype, 'toJSON') || Object.hasOwn(Array.prototype, 'toJSON')) return false;
+  return isPlainValue(value, { left: PLAIN_VALUES_CHECKED }, 0);
+}
+
+function isPlainValue(value: unknown, budget: { left: number }, depth: number): boolean {
   if ((budget.left -= 1) < 0) return false;
   switch (typeof value) {
     case 'string':
@@ -117,21 +122,20 @@ function isPlainJson(value: unknown, budget: { left: number }, depth: number): b
       return false;
   }
   if (value === null) return true;
-  // A toJSON on the prototypes (somebody's patch) would run for every array or object.
-  if (depth >= PLAIN_DEPTH || types.isProxy(value) || Object.hasOwn(Object.prototype, 'toJSON')) return false;
+  if (depth >= PLAIN_DEPTH || types.isProxy(value)) return false;
   const proto = Object.getPrototypeOf(value) as unknown;
   if (Array.isArray(value)) {
-    if (proto !== Array.prototype || Object.hasOwn(Array.prototype, 'toJSON')) return false;
+    if (proto !== Array.prototype) return false;
     for (let i = 0; i < value.length; i += 1) {
       const d = Object.getOwnPropertyDescriptor(value, i);
-      if (!d || !('value' in d) || !isPlainJson(d.value, budget, depth + 1)) return false;
+      if (!d || !('value' in d) || !isPlainValue(d.value, budget, depth + 1)) return false;
     }
     return true;
   }
   if (proto !== Object.prototype && proto !== null) return false;
   for (const key of Object.keys(value)) {
     const d = Object.getOwnPropertyDescriptor(value, key);
-    if (!d || !('value' in d) || key === 'toJSON' || !isPlainJson(d.value, budget, depth + 1)) return false;
+    if (!d || !('value' in d) || key === 'toJSON' || !isPlainValue(d.value, budget, depth + 1)) return false;
   }
   return true;
 }

@@ -328,17 +328,17 @@ local function flush()
     end
     if #changed <= 2 then
       for _, group in ipairs(changed) do redis.call('HINCRBY', gcounts, group, string.format('%d', pendingGroups[group])) end
-      changed = {}
-    end
-    for from = 1, #changed, 1000 do
-      local upto = math.min(from + 999, #changed)
-      local stored = redis.call('HMGET', gcounts, unpack(changed, from, upto))
-      local sets = {}
-      for i = from, upto do
-        sets[#sets + 1] = changed[i]
-        sets[#sets + 1] = string.format('%d', tonumber(stored[i - from + 1] or '0') + pendingGroups[changed[i]])
+    else
+      for from = 1, #changed, 1000 do
+        local upto = math.min(from + 999, #changed)
+        local stored = redis.call('HMGET', gcounts, unpack(changed, from, upto))
+        local sets = {}
+        for i = from, upto do
+          sets[#sets + 1] = changed[i]
+          sets[#sets + 1] = string.format('%d', tonumber(stored[i - from + 1] or '0') + pendingGroups[changed[i]])
+        end
+        redis.call('HSET', gcounts, unpack(sets))
       end
-      redis.call('HSET', gcounts, unpack(sets))
     end
   end
   if countOrder then

@@ -46,7 +46,7 @@ end
 -- Which ids are stored already, for a batch of three or more: one HMGET, and the new records written by flush()
 -- in one HSET, where an HSETNX a job was most of a batch's calls (a call from Lua costs about a microsecond).
 local stored = nil
-if #ARGV - jobsAt + 1 >= 9 then
+if (#ARGV - jobsAt + 1) / 3 >= 3 then
   stored = {}
   local ids = {}
   for i = jobsAt, #ARGV, 3 do ids[#ids + 1] = ARGV[i] end
