@@ -90,16 +90,29 @@ export function groupContract(current: () => StorageBackend, open: () => Promise
     };
     // 4 connections × 5 claimers each: 20 claimers racing.
     await Promise.all(connections.flatMap((backend, c) => Array.from({ length: 5 }, (_, i) => claimer(backend, c * 5 + i))));
-    // Never beyond the limit, and the limit of 2 was reached, by one group at least: whether each group gets
-    // there is timing (a slow store's racing claims pass by a group another claim holds; a full run on
-    // mongo-java-server saw one stop at 1).
-    const limited = [most.get('a') ?? 0, most.get('b') ?? 0, most.get('c') ?? 0];
-    expect(Math.max(...limited)).toBe(2);
-    expect(Math.min(...limited)).toBeGreaterThanOrEqual(1);
+    // Never beyond the limit. Whether the race itself reaches a limit is timing (on a busy machine the
+    // claims can fall into step so that each group runs one at a time), so reaching it is shown below.
+    for (const group of ['a', 'b', 'c']) expect(most.get(group)).toBeGreaterThanOrEqual(1);
+    for (const group of ['a', 'b', 'c']) expect(most.get(group)).toBeLessThanOrEqual(2);
     expect(most.get('wide')).toBeGreaterThanOrEqual(1);
     expect(most.get('wide')).toBeLessThanOrEqual(3);
     const { groups: listed } = await connections[0]!.listGroups({ queue, cursor: null, limit: 10 });
     expect(listed.filter((g) => g.queued + g.running > 0)).toEqual([]);
+
+    // Claimed until nothing more is handed out, every place of a group is taken, and no more; a job's
+    // end frees exactly one.
+    await enqueueAll(connections[0]!, [...groupJobs(queue, 'a', 3), ...groupJobs(queue, 'wide', 4)]);
+    const leased: ClaimedDelivery[] = [];
+    for (;;) {
+      const { deliveries } = await connections[1]!.claim({ queue, route: 'r', workerId: 'w-last', limit: 10, leaseMs: 30_000 });
+      if (deliveries.length === 0) break;
+      leased.push(...deliveries);
+    }
+    const leasedOf = (group: string) => leased.filter((d) => d.group === group);
+    expect([leasedOf('a').length, leasedOf('wide').length]).toEqual([2, 3]);
+    await connections[2]!.complete(queue, leaseOf(leasedOf('a')[0]!), null);
+    const { deliveries: freed } = await connections[1]!.claim({ queue, route: 'r', workerId: 'w-last', limit: 10, leaseMs: 30_000 });
+    expect(freed.map((d) => d.group)).toEqual(['a']);
   });
 
   it('ends every claim while racing claims empty the groups it passes, many small groups at concurrency 1', async (ctx) => {

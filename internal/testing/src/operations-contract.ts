@@ -50,9 +50,12 @@ export function operationsContract(current: () => StorageBackend, open: () => Pr
     let pausedAt = Infinity;
     const lateClaims: ClaimedDelivery[] = [];
     const claimed: ClaimedDelivery[] = [];
+    // A claim racing others may come back short or empty while jobs remain, so a claimer stops only on
+    // a pause, or on an empty claim once the pause is stored or every job was handed out.
+    const deadline = Date.now() + 20_000;
     await Promise.all(
       claimers.map(async (b, i) => {
-        for (;;) {
+        while (Date.now() < deadline) {
           // Let the other claimers (and, on an embedded store, the event loop) have a turn.
           await new Promise((resolve) => setImmediate(resolve));
           if (i === 0 && pausedAt === Infinity && claimed.length >= 30) {
@@ -63,7 +66,8 @@ export function operationsContract(current: () => StorageBackend, open: () => Pr
           const result = await b.claim({ queue, route: 'r', workerId: `w${i}`, limit: 3, leaseMs: 30_000 });
           if (startedAt > pausedAt) lateClaims.push(...result.deliveries);
           claimed.push(...result.deliveries);
-          if (result.paused || result.deliveries.length === 0) return;
+          if (result.paused) return;
+          if (result.deliveries.length === 0 && (pausedAt < Infinity || claimed.length >= total)) return;
           for (const d of result.deliveries) await b.complete(queue, leaseOf(d), null);
         }
       }),
