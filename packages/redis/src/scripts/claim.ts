@@ -113,10 +113,12 @@ local function pickUngrouped(upto)
 end
 
 -- A route where groups have turns, or with limits, is claimed by turns: the route's rotation of groups
--- with due deliveries (the ones without a group as the group ''), one delivery per visit, each group
--- visited put back at the end. A group is passed by while it is held, has 'concurrency' running, or
--- has had 'max' starts in its window (each a limit that held due work back); one with nothing due left
--- leaves the rotation. The claim stops at its limit, or once a whole round took nothing.
+-- with due deliveries (the ones without a group as the group ''), each group visited put back at the end.
+-- A visit takes as many as the group's free places (one without a concurrency limit, or with a rate): a
+-- group's sorted set is read once for its places, not once a delivery. A group is passed by while it is
+-- held, has 'concurrency' running, or has had 'max' starts in its window (each a limit that held due work
+-- back); one with nothing due left leaves the rotation. The claim stops at its limit, or once a whole
+-- round took nothing.
 local turnsKey, inKey = P .. ':gturns:' .. route, P .. ':gin:' .. route
 local routeRule = limitsOf(P .. ':rlimits', route)
 local limited, nextAt = false, nil
@@ -137,7 +139,9 @@ if routeRule or redis.call('EXISTS', turnsKey) == 1 then
   local own = redis.call('HLEN', P .. ':glimits') > (default and 1 or 0)
   local holds = redis.call('EXISTS', P .. ':gholds') == 1
   local taken = {}
-  -- Takes group g's next due delivery if its limits let one start now: 'took', 'passed' (a limit) or
+  local queuePrefix = P .. ':gq:' .. route .. ':'
+  -- A turn of group g: takes its next due deliveries if its limits let them start now, as many as its free
+  -- places (one for a group without a concurrency limit, or with a rate); 'took', 'passed' (a limit) or
   -- 'empty'. 'running' is its number in 'gcounts' as stored, when it was read with the page.
   local function takeFromGroup(g, running)
     if holds then
@@ -146,20 +150,30 @@ if routeRule or redis.call('EXISTS', turnsKey) == 1 then
     end
     local rule = default
     if own then rule = limitsOf(P .. ':glimits', g) or default end
-    if rule and rule.conc and groupRunning(g, running) + (taken[g] or 0) >= rule.conc then limited = true; return 'passed' end
+    local want = 1
+    if rule and rule.conc then
+      local room = rule.conc - groupRunning(g, running) - (taken[g] or 0)
+      if room <= 0 then limited = true; return 'passed' end
+      if not rule.max then want = math.min(room, limit - #picked) end
+    end
     local starts = rule and rule.max and (P .. ':starts:g:' .. g)
     if starts then
       local opens = windowOpens(starts, rule)
       if opens then limited = true; later(opens); return 'passed' end
     end
-    local top = redis.call('ZPOPMIN', P .. ':gq:' .. route .. ':' .. g)
+    -- Read, then cut: ZPOPMIN would answer each score too, formatted as text (a large part of its time).
+    local key = queuePrefix .. g
+    local top = redis.call('ZRANGE', key, 0, want - 1)
     if #top == 0 then return 'empty' end
+    redis.call('ZREMRANGEBYRANK', key, 0, #top - 1)
     -- Read once, below: an entry whose delivery is no longer queued is dropped there (such entries are
     -- rare: a cancel or a reschedule takes its entry out).
-    local did = string.sub(top[1], 18)
-    picked[#picked + 1] = did
-    taken[g] = (taken[g] or 0) + 1
-    if starts then logStart(starts, rule, did .. ':' .. nowText()) end
+    for _, m in ipairs(top) do
+      local did = string.sub(m, 18)
+      picked[#picked + 1] = did
+      if starts then logStart(starts, rule, did .. ':' .. nowText()) end
+    end
+    taken[g] = (taken[g] or 0) + #top
     return 'took'
   end
   -- The rotation a page at a time: the groups visited go to the end, those found empty leave it.

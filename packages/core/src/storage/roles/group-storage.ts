@@ -10,8 +10,9 @@ import type { GroupLimits, GroupListQuery, GroupPage, RouteLimits } from '../gro
  *   of `rate.perMs` ms by the store's clock;
  * - nothing of a group started before the time a `fail` with `holdGroupUntil` set;
  * - fair turns: among the groups with due work on a route (the jobs without a group taking turns as
- *   one more), each claim takes from the group served longest ago, one delivery per turn, so a group
- *   with 10 jobs is not behind another's 10,000. Within a group, priority and run time order as usual.
+ *   one more), each claim takes from the group served longest ago, one delivery per turn (or, for a
+ *   group with a concurrency limit and no rate, up to its free places), so a group with 10 jobs is not
+ *   behind another's 10,000. Within a group, priority and run time order as usual.
  * A change of limits applies to the next claim.
  *
  * @example
