@@ -84,6 +84,13 @@ describe('jsonArgs: arguments as JSON carries them', () => {
     expect(refusal([cyclic])).toEqual({ code: 'ARGS_INVALID', field: 'args.0.self' });
   });
 
+  it("refuses what a list's or an object's own toJSON returns that JSON cannot carry, enumerable or not", () => {
+    expect(refusal([Object.assign([1], { toJSON: () => 10n })])).toEqual({ code: 'ARGS_INVALID', field: 'args.0' });
+    const hidden = Object.defineProperty({ a: 1 }, 'toJSON', { value: () => Number.NaN, enumerable: false });
+    expect(refusal([{ inner: hidden }])).toEqual({ code: 'ARGS_INVALID', field: 'args.0.inner' });
+    expect(jsonArgs([Object.defineProperty([1], 'toJSON', { value: () => 'one', enumerable: false })], 'arguments')).toEqual(['one']);
+  });
+
   it('carries arguments too big or too deep for the quick check the careful way', () => {
     let deep: unknown = 'bottom';
     for (let i = 0; i < 100; i += 1) deep = [deep];

@@ -97,7 +97,7 @@ const PLAIN_DEPTH = 32;
 /**
  * Whether JSON.stringify writes `value` as it is, with nothing refused and no code of the caller's run:
  * strings, booleans, null, finite numbers, and arrays (without holes) and plain objects (prototype
- * Object's or none, no own toJSON) of own data properties holding such values. It reads descriptors,
+ * Object's or none) without an own toJSON, of own data properties holding such values. It reads descriptors,
  * never a getter, so an argument with a getter or a toJSON goes through the walk and they run once.
  * False too past {@link PLAIN_VALUES_CHECKED} values or {@link PLAIN_DEPTH} levels, and whenever a
  * toJSON was patched onto the prototypes (it would run for every array or object).
@@ -122,7 +122,8 @@ function isPlainValue(value: unknown, budget: { left: number }, depth: number): 
       return false;
   }
   if (value === null) return true;
-  if (depth >= PLAIN_DEPTH || types.isProxy(value)) return false;
+  // An own toJSON, enumerable or not, is run by JSON: its result is the walk's to check.
+  if (depth >= PLAIN_DEPTH || types.isProxy(value) || Object.hasOwn(value, 'toJSON')) return false;
   const proto = Object.getPrototypeOf(value) as unknown;
   if (Array.isArray(value)) {
     if (proto !== Array.prototype) return false;
@@ -135,7 +136,7 @@ function isPlainValue(value: unknown, budget: { left: number }, depth: number): 
   if (proto !== Object.prototype && proto !== null) return false;
   for (const key of Object.keys(value)) {
     const d = Object.getOwnPropertyDescriptor(value, key);
-    if (!d || !('value' in d) || key === 'toJSON' || !isPlainValue(d.value, budget, depth + 1)) return false;
+    if (!d || !('value' in d) || !isPlainValue(d.value, budget, depth + 1)) return false;
   }
   return true;
 }
