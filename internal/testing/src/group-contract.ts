@@ -1,6 +1,6 @@
 import { expect, it } from 'vitest';
 import { SkqError, SkunkQueue } from '@skq/core';
-import { leaseOf, type ClaimedDelivery, type GroupStorage, type NewJob, type StorageBackend } from '@skq/core/backend';
+import { leaseOf, listJobsPage, type ClaimedDelivery, type GroupStorage, type NewJob, type StorageBackend } from '@skq/core/backend';
 import { newJob, sleep, uniqueQueue } from './contract-fixtures.js';
 
 type GroupBackend = StorageBackend & GroupStorage;
@@ -195,6 +195,22 @@ export function groupContract(current: () => StorageBackend, open: () => Promise
     expect(next.find((d) => d.group === 'small')?.jobId).toBe(urgent.id);
   });
 
+  it('hands out a group in priority order, then run time, then enqueue order, whatever order they came in', async (ctx) => {
+    const backend = groupBackend(ctx.skip);
+    const queue = uniqueQueue('group-order');
+    const base = Date.now() - 1_000;
+    const at = (label: string, priority: number, runAt: number) => newJob(queue, { args: [label], group: 'g', priority, runAt, createdAt: base });
+    // Enqueued one at a time: d runs before the jobs ahead of it, f at the same time as b.
+    for (const job of [at('a', 0, base + 50), at('b', 0, base + 60), at('c', 5, base + 70), at('d', 0, base + 40), at('e', -5, base + 30), at('f', 0, base + 60)]) {
+      await backend.enqueue([job]);
+    }
+    const order: unknown[] = [];
+    for (let i = 0; i < 8 && order.length < 6; i += 1) {
+      order.push(...(await backend.claim({ queue, route: 'r', workerId: 'w', limit: 1, leaseMs: 30_000 })).deliveries.map((d) => d.args[0]));
+    }
+    expect(order).toEqual(['c', 'd', 'a', 'b', 'f', 'e']);
+  });
+
   it("keeps a group without limits of its own to the default's, however many groups have their own", async (ctx) => {
     const backend = groupBackend(ctx.skip);
     const queue = uniqueQueue('defaults');
@@ -284,6 +300,39 @@ export function groupContract(current: () => StorageBackend, open: () => Promise
     const first = await backend.claim({ queue, route: 'r', workerId: 'w', limit: 20, leaseMs: 30_000 });
     expect(first.deliveries).toHaveLength(12);
     expect(first.limited).toBe(true);
+  });
+
+  it('lists queued jobs of groups with the others, a page at a time, and each once', async (ctx) => {
+    const backend = groupBackend(ctx.skip);
+    const queue = uniqueQueue('list-queued');
+    const jobs = [
+      ...groupJobs(queue, 'a', 3),
+      ...groupJobs(queue, 'b', 2, { priority: 5 }),
+      ...groupJobs(queue, null, 2),
+      ...groupJobs(queue, 'c', 1, { runAt: Date.now() + 60_000 }),
+    ];
+    await backend.enqueue(jobs);
+    const listed = async (state: 'queued' | 'scheduled' | 'running', limit: number): Promise<string[]> => {
+      const ids: string[] = [];
+      let page = await listJobsPage(backend, queue, { state, limit });
+      ids.push(...page.jobs.map((j) => j.id));
+      while (page.nextCursor) {
+        page = await listJobsPage(backend, queue, { state, limit, cursor: page.nextCursor });
+        ids.push(...page.jobs.map((j) => j.id));
+      }
+      return ids;
+    };
+    const due = jobs.slice(0, 7).map((j) => j.id);
+    for (const limit of [2, 50]) {
+      const ids = await listed('queued', limit);
+      expect([...ids].sort()).toEqual([...due].sort());
+    }
+    expect(await listed('scheduled', 50)).toEqual([jobs[7]!.id]);
+    const { deliveries } = await backend.claim({ queue, route: 'r', workerId: 'w', limit: 3, leaseMs: 30_000 });
+    expect(deliveries).toHaveLength(3);
+    const running = deliveries.map((d) => d.jobId);
+    expect([...(await listed('running', 50))].sort()).toEqual([...running].sort());
+    expect([...(await listed('queued', 2))].sort()).toEqual(due.filter((id) => !running.includes(id)).sort());
   });
 
   it('lists groups in key order, a page at a time, with their counts and own limits', async (ctx) => {

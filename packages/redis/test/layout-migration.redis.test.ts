@@ -122,6 +122,35 @@ describe.skipIf(missing)(`redis layout migration ${missing ?? ''}`, () => {
     }
   });
 
+  it('keeps serving groups stored before group lists, in order, once new jobs join them', async () => {
+    const queue = uniqueQueue('old-groups');
+    const p = `skq:{${queue}}`;
+    const client = new Redis(server.url);
+    const backend = await RedisBackend.connect(server.url);
+    try {
+      // Jobs at priority 5 wait in their groups' sets, as every grouped job did before group lists; then
+      // the groups are marked as that code left them: '1' in the rotation's hash, no flag.
+      const old = [newJob(queue, { group: 'a', priority: 5 }), newJob(queue, { group: 'a', priority: 5 }), newJob(queue, { group: 'b', priority: 5 })];
+      await backend.enqueue(old);
+      await client.hset(`${p}:gin:r`, 'a', '1', 'b', '1');
+      await client.del(`${p}:gz:r`);
+      const fresh = [newJob(queue, { group: 'a' }), newJob(queue, { group: 'a' })];
+      await backend.enqueue(fresh);
+      expect(await client.hget(`${p}:gz:r`, 'a')).toBe('1');
+      const claimed: string[] = [];
+      for (let i = 0; i < 10 && claimed.length < 5; i += 1) {
+        const { deliveries } = await backend.claim({ queue, route: 'r', workerId: 'w', limit: 5, leaseMs: 30_000 });
+        claimed.push(...deliveries.map((d) => d.jobId));
+      }
+      expect(claimed.filter((id) => id !== old[2]!.id)).toEqual([old[0]!.id, old[1]!.id, fresh[0]!.id, fresh[1]!.id]);
+      expect(claimed).toContain(old[2]!.id);
+      expect(await client.exists(`${p}:gq:r:a`, `${p}:gq:r:b`, `${p}:gl:r:a`)).toBe(0);
+    } finally {
+      await backend.close();
+      client.disconnect();
+    }
+  });
+
   it('marks a queue with nothing stored as current in one call, and a second process finds it so', async () => {
     const queue = uniqueQueue('fresh');
     const client = new Redis(server.url);

@@ -36,7 +36,7 @@ if #due > 0 then
     local did = string.sub(m, 18)
     local d = delivery(did)
     if d and d.state == 'queued' then
-      if d.group then makeReady('group', route, d.target, did, d.seq, d.priority, d.runAt, d.group)
+      if d.group then makeReady(groupPlacement(route, d.group, d.priority, d.runAt), route, d.target, did, d.seq, d.priority, d.runAt, d.group)
       else makeReady(placement(route, d.target, d.priority, d.runAt), route, d.target, did, d.seq, d.priority, d.runAt) end
     end
   end
@@ -139,11 +139,57 @@ if routeRule or redis.call('EXISTS', turnsKey) == 1 then
   local own = redis.call('HLEN', P .. ':glimits') > (default and 1 or 0)
   local holds = redis.call('EXISTS', P .. ':gholds') == 1
   local taken = {}
-  local queuePrefix = P .. ':gq:' .. route .. ':'
+  local listPrefix, setPrefix, flagKey = P .. ':gl:' .. route .. ':', P .. ':gq:' .. route .. ':', P .. ':gz:' .. route
+  -- Up to 'want' of the first deliveries of group g's set, read then cut: ZPOPMIN would answer each score
+  -- too, formatted as text (a large part of its time).
+  local function takeFromSet(g, want)
+    local set = setPrefix .. g
+    local top = redis.call('ZRANGE', set, 0, want - 1)
+    if #top > 0 then redis.call('ZREMRANGEBYRANK', set, 0, #top - 1) end
+    for _, m in ipairs(top) do picked[#picked + 1] = string.sub(m, 18) end
+    return #top
+  end
+  -- Up to 'want' of a flagged group's due deliveries in order, from its list and its set: the set's first
+  -- when its list is empty, else one at a time, the earlier of the two heads, until the set is found
+  -- empty (its flag is then dropped).
+  local function takeMerged(g, want)
+    local list, set = listPrefix .. g, setPrefix .. g
+    local first = redis.call('LINDEX', list, 0)
+    if not first then return takeFromSet(g, want) end
+    local took = 0
+    while took < want do
+      local head = redis.call('ZRANGE', set, 0, 0, 'WITHSCORES')
+      if #head == 0 then
+        local p = groupPlace(route, g)
+        if p then p.set = false; redis.call('HSET', inKey, g, 'L' .. fmt(p.tail)) end
+        redis.call('HDEL', flagKey, g)
+        local rest = first and redis.call('LPOP', list, want - took)
+        if rest then for _, did in ipairs(rest) do picked[#picked + 1] = did end; took = took + #rest end
+        break
+      end
+      local fd = first and delivery(first)
+      local ls = fd and score(0, fd.runAt)
+      if first and not fd then
+        redis.call('LPOP', list)
+        first = redis.call('LINDEX', list, 0)
+      elseif fd and (ls < tonumber(head[2]) or (ls == tonumber(head[2]) and member(fd.seq or 0, first) < head[1])) then
+        redis.call('LPOP', list)
+        picked[#picked + 1] = first
+        took = took + 1
+        first = redis.call('LINDEX', list, 0)
+      else
+        redis.call('ZREM', set, head[1])
+        picked[#picked + 1] = string.sub(head[1], 18)
+        took = took + 1
+      end
+    end
+    return took
+  end
   -- A turn of group g: takes its next due deliveries if its limits let them start now, as many as its free
   -- places (one for a group without a concurrency limit, or with a rate); 'took', 'passed' (a limit) or
-  -- 'empty'. 'running' is its number in 'gcounts' as stored, when it was read with the page.
-  local function takeFromGroup(g, running)
+  -- 'empty'. 'running' is its number in 'gcounts' as stored, and 'flagged' whether its set may hold
+  -- deliveries, as read with the page.
+  local function takeFromGroup(g, running, flagged)
     if holds then
       local heldTo = tonumber(redis.call('HGET', P .. ':gholds', g) or '0')
       if heldTo > NOW then limited = true; later(heldTo); return 'passed' end
@@ -161,29 +207,39 @@ if routeRule or redis.call('EXISTS', turnsKey) == 1 then
       local opens = windowOpens(starts, rule)
       if opens then limited = true; later(opens); return 'passed' end
     end
-    -- Read, then cut: ZPOPMIN would answer each score too, formatted as text (a large part of its time).
-    local key = queuePrefix .. g
-    local top = redis.call('ZRANGE', key, 0, want - 1)
-    if #top == 0 then return 'empty' end
-    redis.call('ZREMRANGEBYRANK', key, 0, #top - 1)
-    -- Read once, below: an entry whose delivery is no longer queued is dropped there (such entries are
-    -- rare: a cancel or a reschedule takes its entry out).
-    for _, m in ipairs(top) do
-      local did = string.sub(m, 18)
-      picked[#picked + 1] = did
-      if starts then logStart(starts, rule, did .. ':' .. nowText()) end
+    -- A delivery taken is read once, below: one no longer queued is dropped there (rare: a cancel or a
+    -- reschedule takes its entry out).
+    local before, took = #picked, 0
+    if flagged then
+      took = takeMerged(g, want)
+    else
+      -- The list alone, one LPOP; a set is looked at only when the list falls short (a group stored
+      -- before group lists may have one without a flag, and no list).
+      local top = redis.call('LPOP', listPrefix .. g, want)
+      if top then
+        for _, did in ipairs(top) do picked[#picked + 1] = did end
+        took = #top
+      end
+      if took < want then took = took + takeFromSet(g, want - took) end
     end
-    taken[g] = (taken[g] or 0) + #top
+    if took == 0 then return 'empty' end
+    if starts then
+      for k = before + 1, #picked do logStart(starts, rule, picked[k] .. ':' .. nowText()) end
+    end
+    taken[g] = (taken[g] or 0) + took
     return 'took'
   end
   -- The rotation a page at a time: the groups visited go to the end, those found empty leave it.
   local needCounts = own or (default and default.conc)
+  local anyFlagged = redis.call('EXISTS', flagKey) == 1
   local round, idle = redis.call('LLEN', turnsKey), 0
   while #picked < limit and idle < round do
     local page = redis.call('LRANGE', turnsKey, 0, math.min(64, limit - #picked + 4, round) - 1)
     if #page == 0 then break end
     local counts = nil
     if needCounts then counts = redis.call('HMGET', P .. ':gcounts', unpack(page)) end
+    local flags = nil
+    if anyFlagged then flags = redis.call('HMGET', flagKey, unpack(page)) end
     local visited, back = 0, {}
     for i, g in ipairs(page) do
       visited = i
@@ -193,11 +249,13 @@ if routeRule or redis.call('EXISTS', turnsKey) == 1 then
         pickUngrouped(before + 1)
         outcome = #picked > before and 'took' or 'empty'
       else
-        outcome = takeFromGroup(g, counts and tonumber(counts[i] or '0'))
+        outcome = takeFromGroup(g, counts and tonumber(counts[i] or '0'), flags and flags[i])
       end
       if outcome == 'empty' then
         -- Nothing due left: out of the rotation. A due delivery brings it back.
         redis.call('HDEL', inKey, g)
+        if flags and flags[i] then redis.call('HDEL', flagKey, g) end
+        if places then places[route .. '|' .. g] = false end
         round = round - 1
       else
         back[#back + 1] = g
@@ -255,11 +313,11 @@ end
  * Reads:   ARGV[7] route, ARGV[8] worker id, ARGV[9] lease length (ms), ARGV[10] limit; 'paused';
  *          'delayed:<route>' (due entries are promoted first), 'prio:<route>', 'waiting:<route>',
  *          'ready:<route>:@<worker>'; 'rlimits' and the route's 'starts:r:<route>'; where groups have turns
- *          ('gturns:<route>', 'gin:<route>'): 'glimits', 'gholds', 'gcounts', 'starts:g:<group>', 'gq:<route>:<group>'; the
+ *          ('gturns:<route>', 'gin:<route>'): 'glimits', 'gholds', 'gcounts', 'gz:<route>', 'starts:g:<group>', 'gl:<route>:<group>', 'gq:<route>:<group>'; the
  *          deliveries' records.
  * Writes:  the records (state running, worker, lease, attempts+1, started), 'active' (score = lease end),
  *          'addressed' (for promoted broadcast deliveries), 'counts', 'gcounts', the rotation ('gturns:<route>',
- *          'gin:<route>'), the starts of rate windows, events 'started'.
+ *          'gin:<route>', 'gz:<route>'), the starts of rate windows, events 'started'.
  * Returns: { deliveries, nextRunAt, now, leaseEnd, paused (1 when the route or queue is paused), limited (1 when
  *          limits held due work back) } where each delivery is
  *          { id, target, priority, runAt, attempts, maxAttempts, name, args, opts, recoveries, group (absent: none) }

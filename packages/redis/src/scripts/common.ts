@@ -26,11 +26,16 @@
  * - 'counts' hash '<route>|<state>'; 'addressed' set of '<route>|<worker>' pairs that broadcast deliveries
  *   were queued for; 'paused' set of paused routes ('*' for the queue); tp:<minute> hashes '<route>|c' /
  *   '<route>|f' of jobs completed and failed in that minute (expiring after a day).
- * - Groups: a grouped delivery, once due, waits in 'gq:<route>:<group>' (a ZSET scored as above) instead of
- *   the route's list or set, and the group has a turn in the route's rotation 'gturns:<route>' (a LIST the
- *   claims take from the front and put back at the end; 'gin:<route>' hash says who is in it; the jobs
- *   without a group take turns as the group ''), see claim.ts. 'gcounts' hash group -> running · 2^26 +
- *   queued, its deliveries in those states (a group at 0 is deleted by recover-expired). 'glimits'
+ * - Groups: a grouped delivery, once due, waits in its group's own list or set instead of the route's: the
+ *   LIST 'gl:<route>:<group>' at priority 0 in run-time order, else the ZSET 'gq:<route>:<group>' (scored as
+ *   above), and the group has a turn in the route's rotation 'gturns:<route>' (a LIST the claims take from
+ *   the front and put back at the end; the jobs without a group take turns as the group ''), see claim.ts.
+ *   'gin:<route>' hash says who is in it: group -> 'L<tail>' or 'Z<tail>', the run time of the last
+ *   delivery pushed on its list, Z when its set may hold deliveries ('1', from before group lists, reads
+ *   as Z0; the group '' is always '1'). 'gz:<route>' hash group -> '1' flags the Z groups for the claims,
+ *   which read it for a page of the rotation only while it exists (most routes' groups have lists alone).
+ *   'gcounts' hash group -> running · 2^26 + queued, its deliveries in those states (a group at 0 is
+ *   deleted by recover-expired). 'glimits'
  *   hash group ('*' the default) -> 'concurrency|max|perMs' ('' where unset), 'rlimits' route -> the same;
  *   'starts:g:<group>' and 'starts:r:<route>' ZSETs (score = start time, expiring) for rate windows;
  *   'gholds' hash group -> until when a RateLimited holds it.
@@ -49,7 +54,7 @@ local cache, dirty, dirtyOrder
 local pendingCounts, countOrder, pendingZadd, zaddOrder, pendingZrem, zremOrder, pendingPush, pushOrder, pendingDel
 local pendingEvents, eventSeqs, eventOrder, eventTotal, pendingTally, tallyOrder
 local heard, tails, tailsChanged, seqNow, seqChanged
-local pendingGroups, groupOrder, turned
+local pendingGroups, groupOrder, turned, places, placeOrder
 
 local function begin(args)
   ARGV = args
@@ -66,7 +71,7 @@ local function begin(args)
   pendingCounts, countOrder, pendingZadd, zaddOrder, pendingZrem, zremOrder, pendingPush, pushOrder, pendingDel = nil, nil, nil, nil, nil, nil, nil, nil, nil
   pendingEvents, eventSeqs, eventOrder, eventTotal, pendingTally, tallyOrder = nil, nil, nil, 0, nil, nil
   heard, tails, tailsChanged, seqNow, seqChanged = nil, nil, nil, nil, false
-  pendingGroups, groupOrder, turned = nil, nil, nil
+  pendingGroups, groupOrder, turned, places, placeOrder = nil, nil, nil, nil, nil
 end
 
 -- The backend's retention of 'succeeded' or 'failed' jobs: { count, ageMs } from ARGV[3..6] (-1: no limit).
@@ -205,8 +210,41 @@ local function groupRunning(group, stored)
   if stored == nil then stored = tonumber(redis.call('HGET', P .. ':gcounts', group) or '0') end
   return math.floor((stored + (pendingGroups and pendingGroups[group] or 0)) / RUNNING_UNIT)
 end
--- Gives a group with a due delivery on a route its turn, at the back of the route's rotation
--- ('gturns:<route>', a list; 'gin:<route>' says who is in it), unless it has one.
+-- A group's place on a route ('gin:<route>'), read once per call: nil while it has no turn, else
+-- { tail = the run time of the last delivery on its list, set = whether its set may hold deliveries }.
+local function placeOf(word)
+  local kind = string.byte(word, 1)
+  if kind == 76 or kind == 90 then return { tail = tonumber(string.sub(word, 2)) or 0, set = kind == 90 } end
+  return { tail = 0, set = true }
+end
+local function groupPlace(route, group)
+  local key = route .. '|' .. group
+  places = places or {}
+  local p = places[key]
+  if p == nil then
+    local word = redis.call('HGET', P .. ':gin:' .. route, group)
+    p = word and placeOf(word) or false
+    places[key] = p
+  end
+  return p or nil
+end
+-- Changes a group's place (its turn given at the back of the rotation when it had none), written by flushDue().
+local function changePlace(route, group, tail, set)
+  local p = groupPlace(route, group)
+  if not p then
+    p = { tail = 0, set = false, new = true }
+    places[route .. '|' .. group] = p
+  end
+  if tail then p.tail = tail end
+  if set ~= nil then p.set = set end
+  if not p.dirty then
+    p.dirty = true
+    placeOrder = placeOrder or {}
+    placeOrder[#placeOrder + 1] = { route, group, p }
+  end
+end
+-- Gives the jobs without a group ('') their turn, at the back of the route's rotation ('gturns:<route>',
+-- a list; 'gin:<route>' says who is in it), unless they have one.
 local function enterTurn(route, group)
   local key = route .. '|' .. group
   turned = turned or {}
@@ -304,11 +342,34 @@ local function flushTails()
     tailsChanged = nil
   end
 end
+-- The groups' changed places, one HSET per route, their sets' flags, and the new turns in the order the
+-- groups came.
+local function flushPlaces()
+  if not placeOrder then return end
+  local sets, flags, turns, routes = {}, {}, {}, {}
+  for _, change in ipairs(placeOrder) do
+    local route, group, p = change[1], change[2], change[3]
+    if not sets[route] then sets[route] = {}; flags[route] = {}; turns[route] = {}; routes[#routes + 1] = route end
+    local s = sets[route]
+    s[#s + 1] = group
+    s[#s + 1] = (p.set and 'Z' or 'L') .. fmt(p.tail)
+    if p.set then local f = flags[route]; f[#f + 1] = group; f[#f + 1] = '1' end
+    if p.new then local t = turns[route]; t[#t + 1] = group end
+    p.dirty, p.new = nil, nil
+  end
+  for _, route in ipairs(routes) do
+    chunked('HSET', P .. ':gin:' .. route, sets[route])
+    if #flags[route] > 0 then chunked('HSET', P .. ':gz:' .. route, flags[route]) end
+    if #turns[route] > 0 then chunked('RPUSH', P .. ':gturns:' .. route, turns[route]) end
+  end
+  placeOrder = nil
+end
 local function flushDue()
   if zaddOrder then for _, key in ipairs(zaddOrder) do chunked('ZADD', key, pendingZadd[key]) end end
   if pushOrder then for _, key in ipairs(pushOrder) do chunked('RPUSH', key, pendingPush[key]) end end
   pendingZadd, zaddOrder, pendingPush, pushOrder = nil, nil, nil, nil
   flushTails()
+  flushPlaces()
 end
 
 local function flush()

@@ -1,7 +1,7 @@
 // Lua steps on deliveries that several functions share: reading one, placing it where it waits, ending it,
 // removing its job. Defined after COMMON_LUA (common.ts), whose state and helpers they use.
 
-/** Lua: delivery(), holds(), placement(), makeReady(), removeJob(), trim(), finish(), unqueue(), requeue(). */
+/** Lua: delivery(), holds(), placement(), groupPlacement(), makeReady(), removeJob(), trim(), finish(), unqueue(), requeue(). */
 export const DELIVERY_STEPS_LUA = `
 -- A delivery's record (rec), where it lives (hash, field), its job id, and its fields by name. For
 -- delivery 0 the job's fields (nd, dedupe, keepS, …) come along from the same record.
@@ -43,11 +43,24 @@ local function placement(route, target, priority, runAt)
   setTail(route, runAt)
   return 'list'
 end
--- Makes a delivery due where placement() put it ('group': its group's set, with the group's turn); one in a set needs its seq.
+-- Where a due delivery of a group goes, as placement() for its route: 'glist' (the group's list, priority 0
+-- in run-time order; moves the list's tail) or 'gset' (its set, flagged). Either gives the group a turn.
+-- A group stored before group lists (tail 0, its set not flagged) has its set flagged with its list's first.
+local function groupPlacement(route, group, priority, runAt)
+  local p = groupPlace(route, group)
+  if priority ~= 0 or (p and runAt < p.tail) then
+    if not (p and p.set) then changePlace(route, group, nil, true) end
+    return 'gset'
+  end
+  if not p or p.tail ~= runAt then changePlace(route, group, runAt, nil) end
+  return 'glist'
+end
+-- Makes a delivery due where placement() or groupPlacement() put it; one in a set needs its seq.
 local function makeReady(place, route, target, did, seq, priority, runAt, group)
-  if group then
+  if place == 'glist' then
+    pushLater(P .. ':gl:' .. route .. ':' .. group, did)
+  elseif place == 'gset' then
     zaddLater(P .. ':gq:' .. route .. ':' .. group, fmt(score(priority, runAt)), member(seq, did))
-    enterTurn(route, group)
   elseif place == 'list' then
     pushLater(P .. ':waiting:' .. route, did)
   elseif target and target ~= '' then
@@ -145,18 +158,24 @@ local function finish(did, d, from, state, result, err, worker)
   count(d.route, state, 1)
 end
 
--- Takes a queued delivery out of whichever set or list holds it (one without a seq was never in a set;
--- a grouped one always has one).
+-- Takes a queued delivery out of whichever set or list holds it (one without a seq was never in a set).
 local function unqueue(did, d)
+  if d.group then
+    if d.seq then
+      local m = member(d.seq, did)
+      if redis.call('ZREM', P .. ':delayed:' .. d.route, m) == 1 then return end
+      if redis.call('ZREM', P .. ':gq:' .. d.route .. ':' .. d.group, m) == 1 then return end
+    end
+    redis.call('LREM', P .. ':gl:' .. d.route .. ':' .. d.group, 1, did)
+    return
+  end
   if not d.seq then
     redis.call('LREM', P .. ':waiting:' .. d.route, 1, did)
     return
   end
   local m = member(d.seq, did)
   if redis.call('ZREM', P .. ':delayed:' .. d.route, m) == 1 then return end
-  if d.group then
-    redis.call('ZREM', P .. ':gq:' .. d.route .. ':' .. d.group, m)
-  elseif d.target and d.target ~= '' then
+  if d.target and d.target ~= '' then
     redis.call('ZREM', readyKey(d.route, d.target), m)
   elseif redis.call('ZREM', P .. ':prio:' .. d.route, m) == 0 then
     -- Not in the priority set (where a priority-0 delivery due out of run-time order waits): in the list.

@@ -87,16 +87,16 @@ for i = jobsAt, #ARGV, 3 do
     -- Where each delivery goes; one that goes to a sorted set gets a seq (equal scores keep enqueue order).
     -- Delivery 0 is the job's record and its place a local: the tables of the others are made only for jobs
     -- with several (a table costs about a microsecond here, a good part of a job's enqueue).
-    local place0, records, places
+    local place0, records, others
     for n, target in ipairs(targets) do
       local r = job
       if n > 1 then r = { p = job.p, m = job.m }; records = records or {}; records[n] = r end
       r.r = target[1]; r.s = 'q'
       if target[2] ~= '' then r.T = target[2] end
       if n > 1 or runAt ~= job.c then r.u = runAt end
-      local place = runAt > NOW and 'delayed' or (t.group and 'group') or placement(target[1], target[2], priority, runAt)
-      if n == 1 then place0 = place else places = places or {}; places[n] = place end
-      if place ~= 'list' then r.q = nextSeq() end
+      local place = runAt > NOW and 'delayed' or (t.group and groupPlacement(target[1], t.group, priority, runAt)) or placement(target[1], target[2], priority, runAt)
+      if n == 1 then place0 = place else others = others or {}; others[n] = place end
+      if place ~= 'list' and place ~= 'glist' then r.q = nextSeq() end
     end
     -- A resent enqueue never duplicates a job: an id stored before (or earlier in this batch, as HSETNX would
     -- have it) is answered as it is.
@@ -130,7 +130,7 @@ for i = jobsAt, #ARGV, 3 do
         local did = id .. '.' .. (n - 1)
         local record, place = job, place0
         if n > 1 then
-          record, place = records[n], places[n]
+          record, place = records[n], others[n]
           cacheOf(DELIVERIES)[did] = record
           markDirty(DELIVERIES, did)
         end
@@ -163,7 +163,7 @@ end
  *          failed jobs ('<count>,<ageMs>', '' for the backend's), group ('' for none); the dedupe hash; for broadcast
  *          jobs, the live workers.
  * Writes:  'job' (the job with delivery 0), 'delivery' (deliveries n ≥ 1), 'dedupe', 'seq', 'waiting:<route>',
- *          'prio:<route>', 'ready:<route>:@<worker>', 'gq:<route>:<group>' with 'gturns:<route>' and 'gin:<route>', or
+ *          'prio:<route>', 'ready:<route>:@<worker>', 'gl:<route>:<group>' or 'gq:<route>:<group>' with 'gin:<route>' and 'gturns:<route>', or
  *          'delayed:<route>', 'addressed', 'counts', 'gcounts', 'ended:failed' (a
  *          broadcast nobody listens to), events 'enqueued' | 'cancelled'.
  * A job id already stored is answered as it is, so a resent enqueue never duplicates a job.

@@ -41,14 +41,15 @@ return rows(ids)
 /**
  * list-state — a page of the jobs one state's index holds. A state's index is one or more keys, read
  * in turn: running, 'active' (by lease end); queued, per route (sorted) 'prio:<route>' then
- * 'waiting:<route>' (run order), then the 'ready:<route>:@<worker>' sets, then the delayed sets (whose due
+ * 'waiting:<route>' (run order), then per group in its rotation (byte order) 'gq:<route>:<group>' and
+ * 'gl:<route>:<group>', then the 'ready:<route>:@<worker>' sets, then the delayed sets (whose due
  * deliveries are queued until a claim promotes them); scheduled, the 'delayed:<route>' sets (by run
  * time); succeeded, 'ended:succeeded'; failed and cancelled, 'ended:failed' (newest first).
  * Reads:   ARGV[7] state, ARGV[8] cursor ('' for the first page: JSON [key index, offset, key, last member,
  *          its score, where the page began in the key]),
- *          ARGV[9] limit; 'counts' (the routes), 'addressed', the index keys, the records.
+ *          ARGV[9] limit; 'counts' (the routes), 'gin:<route>' (the groups), 'addressed', the index keys, the records.
  * Writes:  nothing.
- * Returns: { cursor (false when the state has no more), job ids, their rows as read-jobs returns them }.
+ * Returns: { cursor (false when the state has no more; a group's key adds its route and group), job ids, their rows as read-jobs returns them }.
  *          A page resumes after the member it ended at (see resumeAt).
  */
 export const LIST_STATE_LUA = `
@@ -60,13 +61,34 @@ for _, field in ipairs(redis.call('HKEYS', P .. ':counts')) do
 end
 table.sort(routes)
 -- Sources: { 'l' (list) or 'z' (sorted set), key, what a member names ('job', 'did' or 'seq:did') }.
+-- Byte order, as a sorted set orders members of equal score (Lua's '<' follows the server's locale).
+local function bytesBefore(x, y)
+  for i = 1, math.min(#x, #y) do
+    local p, q = string.byte(x, i), string.byte(y, i)
+    if p ~= q then return p < q end
+  end
+  return #x < #y
+end
+-- A route's own sources, and its groups', name the route and the group (see the cursor below).
 local sources = {}
-local function add(kind, key, holds) sources[#sources + 1] = { kind, key, holds } end
+local function add(kind, key, holds, route, group) sources[#sources + 1] = { kind, key, holds, route, group } end
 if state == 'running' then
   add('z', P .. ':active', 'did')
 elseif state == 'queued' or state == 'scheduled' then
   if state == 'queued' then
-    for _, r in ipairs(routes) do add('z', P .. ':prio:' .. r, 'seq:did'); add('l', P .. ':waiting:' .. r, 'did') end
+    for _, r in ipairs(routes) do
+      add('z', P .. ':prio:' .. r, 'seq:did', r); add('l', P .. ':waiting:' .. r, 'did', r)
+      -- Then each group in the route's rotation, in byte order: its set (when it may hold some), then its list.
+      local flat, groups, words = redis.call('HGETALL', P .. ':gin:' .. r), {}, {}
+      for i = 1, #flat, 2 do
+        if flat[i] ~= '' then groups[#groups + 1] = flat[i]; words[flat[i]] = flat[i + 1] end
+      end
+      table.sort(groups, function(x, y) return bytesBefore(x, y) end)
+      for _, g in ipairs(groups) do
+        if string.byte(words[g], 1) ~= 76 then add('z', P .. ':gq:' .. r .. ':' .. g, 'seq:did', r, g) end
+        add('l', P .. ':gl:' .. r .. ':' .. g, 'did', r, g)
+      end
+    end
     local targets = redis.call('SMEMBERS', P .. ':addressed')
     table.sort(targets)
     for _, pair in ipairs(targets) do
@@ -79,14 +101,6 @@ elseif state == 'succeeded' then
   add('l', P .. ':ended:succeeded', 'job')
 else
   add('l', P .. ':ended:failed', 'job')
-end
--- Byte order, as a sorted set orders members of equal score (Lua's '<' follows the server's locale).
-local function bytesBefore(x, y)
-  for i = 1, math.min(#x, #y) do
-    local p, q = string.byte(x, i), string.byte(y, i)
-    if p ~= q then return p < q end
-  end
-  return #x < #y
 end
 -- Where a page resumes in a key: after the member it ended at; when that member has left the key, a sorted
 -- set resumes by its score, a waiting list (taken from its head) at its head, an ended list where the page
@@ -110,11 +124,21 @@ local at, offset, last, score, began = 1, 0, '', '0', 0
 if ARGV[8] ~= '' then
   local c = cjson.decode(ARGV[8])
   at, offset, last, score, began = tonumber(c[1]), tonumber(c[2]), c[4] or '', c[5] or '0', tonumber(c[6] or 0)
-  -- Sources come and go with routes and workers: find the key the page ended in.
+  -- Sources come and go with routes, workers and groups: find the key the page ended in. A group's that
+  -- left the rotation (nothing due left in it) resumes at the route's next group, or after the route.
   if not sources[at] or sources[at][2] ~= c[3] then
     at = #sources + 1
     for i, src in ipairs(sources) do if src[2] == c[3] then at = i end end
-    if at > #sources then at, offset, last = 1, 0, '' end
+    local resumed = false
+    if at > #sources and c[8] then
+      for i, src in ipairs(sources) do
+        if src[4] == c[7] then
+          resumed, at, offset, last = true, i + 1, 0, ''
+          if src[5] and bytesBefore(c[8], src[5]) then at = i; break end
+        end
+      end
+    end
+    if at > #sources and not resumed then at, offset, last = 1, 0, '' end
   end
 end
 local ids, seen = {}, {}
@@ -147,6 +171,9 @@ while at <= #sources and #ids < limit do
   end
 end
 local cursor = false
-if at <= #sources then cursor = cjson.encode({ at, offset, sources[at][2], last, score, began }) end
+if at <= #sources then
+  local src = sources[at]
+  cursor = cjson.encode(src[5] and { at, offset, src[2], last, score, began, src[4], src[5] } or { at, offset, src[2], last, score, began })
+end
 return { cursor, ids, rows(ids) }
 `;
