@@ -1,5 +1,5 @@
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -11,10 +11,38 @@ export interface RedisServer {
   url: string;
   dir: string;
   pid: number;
-  /** Stops the server gracefully (it saves its append-only file first). */
+  /**
+   * Stops the server gracefully (it saves its append-only file first). The directory of one without
+   * persistence is removed; a persistent one's stays for a restart, until this process exits.
+   */
   stop(): Promise<void>;
   /** Stops it, stays down for `downMs`, and starts it again on the same port and data directory. */
   restart(downMs?: number): Promise<void>;
+}
+
+/**
+ * The servers this process started: when it exits (after a crash too, though not when killed by a
+ * signal) the ones still running are killed by PID and every data directory is removed, so that a
+ * script that fails before stopping its servers leaves nothing behind.
+ */
+const startedServers = new Set<{ child: () => ChildProcess; dir: string }>();
+function cleanUpAtExit(server: { child: () => ChildProcess; dir: string }): void {
+  if (startedServers.size === 0) {
+    process.once('exit', () => {
+      for (const { child, dir } of startedServers) {
+        const running = child();
+        if (running.exitCode === null && running.signalCode === null) {
+          try {
+            process.kill(running.pid!, 'SIGKILL');
+          } catch {
+            // Gone already.
+          }
+        }
+        rmSync(dir, { recursive: true, force: true });
+      }
+    });
+  }
+  startedServers.add(server);
 }
 
 /**
@@ -30,6 +58,7 @@ export async function startRedis(options: { persistent?: boolean; clusterNode?: 
   else args.push('--appendonly', 'no');
   if (options.clusterNode) args.push('--cluster-enabled', 'yes', '--cluster-config-file', join(dir, 'nodes.conf'), '--cluster-node-timeout', '2000');
   let child: ChildProcess = await launch(args, port);
+  cleanUpAtExit({ child: () => child, dir });
   const server: RedisServer = {
     port,
     url: `redis://127.0.0.1:${port}`,
@@ -38,18 +67,26 @@ export async function startRedis(options: { persistent?: boolean; clusterNode?: 
       return child.pid!;
     },
     async stop() {
-      if (child.exitCode !== null || child.signalCode !== null) return;
-      const exited = new Promise((resolve) => child.once('exit', resolve));
-      process.kill(child.pid!, 'SIGTERM');
-      await exited;
+      await halt(child);
+      // A server without persistence has nothing to keep for a restart.
+      if (!options.persistent) rmSync(dir, { recursive: true, force: true });
     },
     async restart(downMs = 0) {
-      await server.stop();
+      await halt(child);
       await new Promise((resolve) => setTimeout(resolve, downMs));
+      mkdirSync(dir, { recursive: true });
       child = await launch(args, port);
     },
   };
   return server;
+}
+
+/** Stops a server gracefully (it saves its append-only file first). */
+async function halt(child: ChildProcess): Promise<void> {
+  if (child.exitCode !== null || child.signalCode !== null) return;
+  const exited = new Promise((resolve) => child.once('exit', resolve));
+  process.kill(child.pid!, 'SIGTERM');
+  await exited;
 }
 
 async function launch(args: string[], port: number): Promise<ChildProcess> {
