@@ -195,6 +195,26 @@ export function groupContract(current: () => StorageBackend, open: () => Promise
     expect(next.find((d) => d.group === 'small')?.jobId).toBe(urgent.id);
   });
 
+  it('lists each queued job of groups once while claims empty groups between pages', async (ctx) => {
+    const backend = groupBackend(ctx.skip);
+    const queue = uniqueQueue('list-claimed');
+    // Groups of 1 to 3 jobs: claims of 3 between pages empty some groups, which then leave the turns.
+    const jobs = Array.from({ length: 12 }, (_, g) => groupJobs(queue, `g${String(g).padStart(2, '0')}`, 1 + (g % 3))).flat();
+    await backend.enqueue(jobs);
+    const listed: string[] = [];
+    const claimed: string[] = [];
+    let page = await listJobsPage(backend, queue, { state: 'queued', limit: 2 });
+    listed.push(...page.jobs.map((j) => j.id));
+    while (page.nextCursor) {
+      claimed.push(...(await backend.claim({ queue, route: 'r', workerId: 'w', limit: 3, leaseMs: 30_000 })).deliveries.map((d) => d.jobId));
+      page = await listJobsPage(backend, queue, { state: 'queued', limit: 2, cursor: page.nextCursor });
+      listed.push(...page.jobs.map((j) => j.id));
+    }
+    expect(new Set(listed).size).toBe(listed.length);
+    const queuedThroughout = jobs.map((j) => j.id).filter((id) => !claimed.includes(id));
+    expect(queuedThroughout.filter((id) => !listed.includes(id))).toEqual([]);
+  });
+
   it('hands out a group in priority order, then run time, then enqueue order, whatever order they came in', async (ctx) => {
     const backend = groupBackend(ctx.skip);
     const queue = uniqueQueue('group-order');
@@ -309,6 +329,9 @@ export function groupContract(current: () => StorageBackend, open: () => Promise
       ...groupJobs(queue, 'a', 3),
       ...groupJobs(queue, 'b', 2, { priority: 5 }),
       ...groupJobs(queue, null, 2),
+      ...groupJobs(queue, 'd', 1),
+      ...groupJobs(queue, 'e', 1),
+      ...groupJobs(queue, 'f', 1),
       ...groupJobs(queue, 'c', 1, { runAt: Date.now() + 60_000 }),
     ];
     await backend.enqueue(jobs);
@@ -322,12 +345,12 @@ export function groupContract(current: () => StorageBackend, open: () => Promise
       }
       return ids;
     };
-    const due = jobs.slice(0, 7).map((j) => j.id);
-    for (const limit of [2, 50]) {
+    const due = jobs.slice(0, 10).map((j) => j.id);
+    for (const limit of [1, 2, 3, 50]) {
       const ids = await listed('queued', limit);
       expect([...ids].sort()).toEqual([...due].sort());
     }
-    expect(await listed('scheduled', 50)).toEqual([jobs[7]!.id]);
+    expect(await listed('scheduled', 50)).toEqual([jobs[10]!.id]);
     const { deliveries } = await backend.claim({ queue, route: 'r', workerId: 'w', limit: 3, leaseMs: 30_000 });
     expect(deliveries).toHaveLength(3);
     const running = deliveries.map((d) => d.jobId);

@@ -232,7 +232,7 @@ if routeRule or redis.call('EXISTS', turnsKey) == 1 then
   -- The rotation a page at a time: the groups visited go to the end, those found empty leave it.
   local needCounts = own or (default and default.conc)
   local anyFlagged = redis.call('EXISTS', flagKey) == 1
-  local round, idle = redis.call('LLEN', turnsKey), 0
+  local round, idle, left = redis.call('LLEN', turnsKey), 0, {}
   while #picked < limit and idle < round do
     local page = redis.call('LRANGE', turnsKey, 0, math.min(64, limit - #picked + 4, round) - 1)
     if #page == 0 then break end
@@ -256,6 +256,7 @@ if routeRule or redis.call('EXISTS', turnsKey) == 1 then
         redis.call('HDEL', inKey, g)
         if flags and flags[i] then redis.call('HDEL', flagKey, g) end
         if places then places[route .. '|' .. g] = false end
+        if g ~= '' then left[#left + 1] = g end
         round = round - 1
       else
         back[#back + 1] = g
@@ -266,6 +267,7 @@ if routeRule or redis.call('EXISTS', turnsKey) == 1 then
     redis.call('LTRIM', turnsKey, visited, -1)
     if #back > 0 then redis.call('RPUSH', turnsKey, unpack(back)) end
   end
+  if #left > 0 then chunked('ZREM', P .. ':gkeys:' .. route, left) end
 else
   pickUngrouped(limit)
 end
@@ -317,7 +319,7 @@ end
  *          deliveries' records.
  * Writes:  the records (state running, worker, lease, attempts+1, started), 'active' (score = lease end),
  *          'addressed' (for promoted broadcast deliveries), 'counts', 'gcounts', the rotation ('gturns:<route>',
- *          'gin:<route>', 'gz:<route>'), the starts of rate windows, events 'started'.
+ *          'gin:<route>', 'gz:<route>', 'gkeys:<route>'), the starts of rate windows, events 'started'.
  * Returns: { deliveries, nextRunAt, now, leaseEnd, paused (1 when the route or queue is paused), limited (1 when
  *          limits held due work back) } where each delivery is
  *          { id, target, priority, runAt, attempts, maxAttempts, name, args, opts, recoveries, group (absent: none) }

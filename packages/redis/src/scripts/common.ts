@@ -34,6 +34,7 @@
  *   delivery pushed on its list, Z when its set may hold deliveries ('1', from before group lists, reads
  *   as Z0; the group '' is always '1'). 'gz:<route>' hash group -> '1' flags the Z groups for the claims,
  *   which read it for a page of the rotation only while it exists (most routes' groups have lists alone).
+ *   'gkeys:<route>' ZSET (score 0) names the groups in the rotation in byte order, for the listing.
  *   'gcounts' hash group -> running · 2^26 + queued, its deliveries in those states (a group at 0 is
  *   deleted by recover-expired). 'glimits'
  *   hash group ('*' the default) -> 'concurrency|max|perMs' ('' where unset), 'rlimits' route -> the same;
@@ -215,7 +216,7 @@ end
 local function placeOf(word)
   local kind = string.byte(word, 1)
   if kind == 76 or kind == 90 then return { tail = tonumber(string.sub(word, 2)) or 0, set = kind == 90 } end
-  return { tail = 0, set = true }
+  return { tail = 0, set = true, old = true }
 end
 local function groupPlace(route, group)
   local key = route .. '|' .. group
@@ -343,24 +344,27 @@ local function flushTails()
   end
 end
 -- The groups' changed places, one HSET per route, their sets' flags, and the new turns in the order the
--- groups came.
+-- groups came; a group that enters the rotation (or was stored before group lists) is named in the
+-- listing's index of the route's groups ('gkeys:<route>').
 local function flushPlaces()
   if not placeOrder then return end
-  local sets, flags, turns, routes = {}, {}, {}, {}
+  local sets, flags, turns, names, routes = {}, {}, {}, {}, {}
   for _, change in ipairs(placeOrder) do
     local route, group, p = change[1], change[2], change[3]
-    if not sets[route] then sets[route] = {}; flags[route] = {}; turns[route] = {}; routes[#routes + 1] = route end
+    if not sets[route] then sets[route] = {}; flags[route] = {}; turns[route] = {}; names[route] = {}; routes[#routes + 1] = route end
     local s = sets[route]
     s[#s + 1] = group
     s[#s + 1] = (p.set and 'Z' or 'L') .. fmt(p.tail)
     if p.set then local f = flags[route]; f[#f + 1] = group; f[#f + 1] = '1' end
     if p.new then local t = turns[route]; t[#t + 1] = group end
-    p.dirty, p.new = nil, nil
+    if p.new or p.old then local n = names[route]; n[#n + 1] = 0; n[#n + 1] = group end
+    p.dirty, p.new, p.old = nil, nil, nil
   end
   for _, route in ipairs(routes) do
     chunked('HSET', P .. ':gin:' .. route, sets[route])
     if #flags[route] > 0 then chunked('HSET', P .. ':gz:' .. route, flags[route]) end
     if #turns[route] > 0 then chunked('RPUSH', P .. ':gturns:' .. route, turns[route]) end
+    if #names[route] > 0 then chunked('ZADD', P .. ':gkeys:' .. route, names[route]) end
   end
   placeOrder = nil
 end

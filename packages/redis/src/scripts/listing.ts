@@ -41,15 +41,17 @@ return rows(ids)
 /**
  * list-state — a page of the jobs one state's index holds. A state's index is one or more keys, read
  * in turn: running, 'active' (by lease end); queued, per route (sorted) 'prio:<route>' then
- * 'waiting:<route>' (run order), then per group in its rotation (byte order) 'gq:<route>:<group>' and
- * 'gl:<route>:<group>', then the 'ready:<route>:@<worker>' sets, then the delayed sets (whose due
+ * 'waiting:<route>' (run order), then per group in its rotation ('gkeys:<route>', byte order, at most a
+ * page's limit of groups a page) 'gq:<route>:<group>' and 'gl:<route>:<group>', then the
+ * 'ready:<route>:@<worker>' sets, then the delayed sets (whose due
  * deliveries are queued until a claim promotes them); scheduled, the 'delayed:<route>' sets (by run
  * time); succeeded, 'ended:succeeded'; failed and cancelled, 'ended:failed' (newest first).
  * Reads:   ARGV[7] state, ARGV[8] cursor ('' for the first page: JSON [key index, offset, key, last member,
  *          its score, where the page began in the key]),
- *          ARGV[9] limit; 'counts' (the routes), 'gin:<route>' (the groups), 'addressed', the index keys, the records.
+ *          ARGV[9] limit; 'counts' (the routes), 'gkeys:<route>' (the groups), 'addressed', the index keys, the records.
  * Writes:  nothing.
- * Returns: { cursor (false when the state has no more; a group's key adds its route and group), job ids, their rows as read-jobs returns them }.
+ * Returns: { cursor (false when the state has no more; in a route's groups it adds the route, the group and, at a
+ *          'more' source, 'more'), job ids, their rows as read-jobs returns them }.
  *          A page resumes after the member it ended at (see resumeAt).
  */
 export const LIST_STATE_LUA = `
@@ -69,25 +71,30 @@ local function bytesBefore(x, y)
   end
   return #x < #y
 end
--- A route's own sources, and its groups', name the route and the group (see the cursor below).
+local cursor = ARGV[8] ~= '' and cjson.decode(ARGV[8]) or nil
+-- A route's own sources, and its groups', name the route (and the group).
 local sources = {}
 local function add(kind, key, holds, route, group) sources[#sources + 1] = { kind, key, holds, route, group } end
+-- A route's groups a window at a time, in byte order ('gkeys:<route>'): each group's set, then its list.
+-- The window starts at the cursor's group when the page resumes in this route's groups; a window that
+-- may not be all ends with a 'more' source, where a page stops and the next one goes on.
+local function addGroups(r)
+  local from = '-'
+  if cursor and cursor[7] == r and cursor[8] then from = (cursor[9] == 'more' and '(' or '[') .. cursor[8] end
+  local groups = redis.call('ZRANGEBYLEX', P .. ':gkeys:' .. r, from, '+', 'LIMIT', 0, limit)
+  for _, g in ipairs(groups) do
+    add('z', P .. ':gq:' .. r .. ':' .. g, 'seq:did', r, g)
+    add('l', P .. ':gl:' .. r .. ':' .. g, 'did', r, g)
+  end
+  if #groups == limit then add('more', 'more:' .. r, nil, r, groups[#groups]) end
+end
 if state == 'running' then
   add('z', P .. ':active', 'did')
 elseif state == 'queued' or state == 'scheduled' then
   if state == 'queued' then
     for _, r in ipairs(routes) do
       add('z', P .. ':prio:' .. r, 'seq:did', r); add('l', P .. ':waiting:' .. r, 'did', r)
-      -- Then each group in the route's rotation, in byte order: its set (when it may hold some), then its list.
-      local flat, groups, words = redis.call('HGETALL', P .. ':gin:' .. r), {}, {}
-      for i = 1, #flat, 2 do
-        if flat[i] ~= '' then groups[#groups + 1] = flat[i]; words[flat[i]] = flat[i + 1] end
-      end
-      table.sort(groups, function(x, y) return bytesBefore(x, y) end)
-      for _, g in ipairs(groups) do
-        if string.byte(words[g], 1) ~= 76 then add('z', P .. ':gq:' .. r .. ':' .. g, 'seq:did', r, g) end
-        add('l', P .. ':gl:' .. r .. ':' .. g, 'did', r, g)
-      end
+      addGroups(r)
     end
     local targets = redis.call('SMEMBERS', P .. ':addressed')
     table.sort(targets)
@@ -121,29 +128,33 @@ local function resumeAt(kind, key, holds, last, score, began)
   return start
 end
 local at, offset, last, score, began = 1, 0, '', '0', 0
-if ARGV[8] ~= '' then
-  local c = cjson.decode(ARGV[8])
+if cursor then
+  local c = cursor
   at, offset, last, score, began = tonumber(c[1]), tonumber(c[2]), c[4] or '', c[5] or '0', tonumber(c[6] or 0)
-  -- Sources come and go with routes, workers and groups: find the key the page ended in. A group's that
-  -- left the rotation (nothing due left in it) resumes at the route's next group, or after the route.
+  -- Sources come and go with routes, workers and groups: find the key the page ended in. A page that
+  -- ended at a 'more' source, or in a group that has left the rotation (nothing due left in it), goes on
+  -- at the first group of the route's window, or after the route.
   if not sources[at] or sources[at][2] ~= c[3] then
     at = #sources + 1
     for i, src in ipairs(sources) do if src[2] == c[3] then at = i end end
-    local resumed = false
-    if at > #sources and c[8] then
-      for i, src in ipairs(sources) do
-        if src[4] == c[7] then
-          resumed, at, offset, last = true, i + 1, 0, ''
-          if src[5] and bytesBefore(c[8], src[5]) then at = i; break end
-        end
+  end
+  if (at > #sources and c[7]) or c[9] == 'more' then
+    local resume = nil
+    for i, src in ipairs(sources) do
+      if src[4] == c[7] then
+        resume = i + 1
+        if src[5] and src[1] ~= 'more' then resume = i; break end
       end
     end
-    if at > #sources and not resumed then at, offset, last = 1, 0, '' end
+    if resume then at, offset, last = resume, 0, '' end
   end
+  if at > #sources then at, offset, last = 1, 0, '' end
 end
 local ids, seen = {}, {}
 while at <= #sources and #ids < limit do
   local kind, key, holds = sources[at][1], sources[at][2], sources[at][3]
+  -- The route has more groups than this page read: the page ends here, and the next goes on after them.
+  if kind == 'more' then break end
   local start = offset
   if last ~= '' then start = resumeAt(kind, key, holds, last, score, began) end
   began = start
@@ -170,10 +181,14 @@ while at <= #sources and #ids < limit do
     offset = start + #items
   end
 end
-local cursor = false
+local nextCursor = false
 if at <= #sources then
   local src = sources[at]
-  cursor = cjson.encode(src[5] and { at, offset, src[2], last, score, began, src[4], src[5] } or { at, offset, src[2], last, score, began })
+  if src[5] then
+    nextCursor = cjson.encode({ at, offset, src[2], last, score, began, src[4], src[5], src[1] == 'more' and 'more' or nil })
+  else
+    nextCursor = cjson.encode({ at, offset, src[2], last, score, began })
+  end
 end
-return { cursor, ids, rows(ids) }
+return { nextCursor, ids, rows(ids) }
 `;
