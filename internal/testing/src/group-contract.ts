@@ -215,6 +215,18 @@ export function groupContract(current: () => StorageBackend, open: () => Promise
     expect(queuedThroughout.filter((id) => !listed.includes(id))).toEqual([]);
   });
 
+  it('keeps apart routes and groups whose names join alike (route a, group b:c; route a:b, group c)', async (ctx) => {
+    const backend = groupBackend(ctx.skip);
+    const queue = uniqueQueue('names');
+    const [first] = groupJobs(queue, 'b:c', 1, { routes: ['a'] });
+    const [second] = groupJobs(queue, 'c', 1, { routes: ['a:b'] });
+    await backend.enqueue([first!, second!]);
+    const onA = await backend.claim({ queue, route: 'a', workerId: 'w', limit: 5, leaseMs: 30_000 });
+    const onAB = await backend.claim({ queue, route: 'a:b', workerId: 'w', limit: 5, leaseMs: 30_000 });
+    expect(onA.deliveries.map((d) => d.jobId)).toEqual([first!.id]);
+    expect(onAB.deliveries.map((d) => d.jobId)).toEqual([second!.id]);
+  });
+
   it('hands out a group in priority order, then run time, then enqueue order, whatever order they came in', async (ctx) => {
     const backend = groupBackend(ctx.skip);
     const queue = uniqueQueue('group-order');

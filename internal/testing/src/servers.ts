@@ -25,20 +25,20 @@ export interface RedisServer {
  * signal) the ones still running are killed by PID and every data directory is removed, so that a
  * script that fails before stopping its servers leaves nothing behind.
  */
-const startedServers = new Set<{ child: () => ChildProcess; dir: string }>();
-function cleanUpAtExit(server: { child: () => ChildProcess; dir: string }): void {
-  if (startedServers.size === 0) {
+type StartedServer = { child: ChildProcess | null; dir: string };
+const startedServers = new Set<StartedServer>();
+let cleanupHooked = false;
+function cleanUpAtExit(server: StartedServer): void {
+  if (!cleanupHooked) {
+    cleanupHooked = true;
     process.once('exit', () => {
       for (const { child, dir } of startedServers) {
-        const running = child();
-        if (running.exitCode === null && running.signalCode === null) {
-          try {
-            process.kill(running.pid!, 'SIGKILL');
-          } catch {
-            // Gone already.
-          }
+        try {
+          if (child && child.exitCode === null && child.signalCode === null) process.kill(child.pid!, 'SIGKILL');
+          rmSync(dir, { recursive: true, force: true, maxRetries: 3 });
+        } catch {
+          // Gone already, or still busy: the exit goes on.
         }
-        rmSync(dir, { recursive: true, force: true });
       }
     });
   }
@@ -57,25 +57,32 @@ export async function startRedis(options: { persistent?: boolean; clusterNode?: 
   if (options.persistent) args.push('--appendonly', 'yes', '--appendfsync', 'always');
   else args.push('--appendonly', 'no');
   if (options.clusterNode) args.push('--cluster-enabled', 'yes', '--cluster-config-file', join(dir, 'nodes.conf'), '--cluster-node-timeout', '2000');
-  let child: ChildProcess = await launch(args, port);
-  cleanUpAtExit({ child: () => child, dir });
+  const started: StartedServer = { child: null, dir };
+  cleanUpAtExit(started);
+  try {
+    started.child = await launch(args, port);
+  } catch (err) {
+    rmSync(dir, { recursive: true, force: true });
+    startedServers.delete(started);
+    throw err;
+  }
   const server: RedisServer = {
     port,
     url: `redis://127.0.0.1:${port}`,
     dir,
     get pid() {
-      return child.pid!;
+      return started.child!.pid!;
     },
     async stop() {
-      await halt(child);
+      await halt(started.child!);
       // A server without persistence has nothing to keep for a restart.
       if (!options.persistent) rmSync(dir, { recursive: true, force: true });
     },
     async restart(downMs = 0) {
-      await halt(child);
+      await halt(started.child!);
       await new Promise((resolve) => setTimeout(resolve, downMs));
       mkdirSync(dir, { recursive: true });
-      child = await launch(args, port);
+      started.child = await launch(args, port);
     },
   };
   return server;
@@ -97,7 +104,10 @@ async function launch(args: string[], port: number): Promise<ChildProcess> {
   const deadline = Date.now() + 10_000;
   while (!(await ping(port))) {
     if (child.exitCode !== null) throw new Error(`redis-server exited (${child.exitCode}):\n${output}`);
-    if (Date.now() > deadline) throw new Error(`redis-server did not answer on ${port}:\n${output}`);
+    if (Date.now() > deadline) {
+      child.kill('SIGKILL');
+      throw new Error(`redis-server did not answer on ${port}:\n${output}`);
+    }
     await new Promise((resolve) => setTimeout(resolve, 25));
   }
   return child;

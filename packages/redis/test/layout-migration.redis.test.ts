@@ -2,7 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Redis } from 'ioredis';
 import { missingServer, newJob, startRedis, uniqueQueue, type RedisServer } from '@skq/testing';
 import { RedisBackend } from '@skq/redis';
-import { matchingJobs } from '@skq/core/backend';
+import { listJobsPage, matchingJobs } from '@skq/core/backend';
 
 const missing = missingServer('redis-server', 'apt-get install redis-server');
 
@@ -115,38 +115,59 @@ describe.skipIf(missing)(`redis layout migration ${missing ?? ''}`, () => {
       // Nothing of the old layout is left.
       const leftovers = await client.keys(`skq:{${queue}}:*`);
       expect(leftovers.filter((k) => /:(job|d):|:done:|:ready:/.test(k))).toEqual([]);
-      expect(await client.get(`skq:{${queue}}:layout`)).toBe('2');
+      expect(await client.get(`skq:{${queue}}:layout`)).toBe('3');
     } finally {
       await backend.close();
       client.disconnect();
     }
   });
 
-  it('keeps serving groups stored before group lists, in order, once new jobs join them', async () => {
+  it('moves the groups of layout 2 to their own keys and lists, keeping their order, and lists their jobs', async () => {
     const queue = uniqueQueue('old-groups');
     const p = `skq:{${queue}}`;
     const client = new Redis(server.url);
-    const backend = await RedisBackend.connect(server.url);
+    const writer = await RedisBackend.connect(server.url);
+    let reader: RedisBackend | undefined;
     try {
-      // Jobs at priority 5 wait in their groups' sets, as every grouped job did before group lists; then
-      // the groups are marked as that code left them: '1' in the rotation's hash, no flag.
-      const old = [newJob(queue, { group: 'a', priority: 5 }), newJob(queue, { group: 'a', priority: 5 }), newJob(queue, { group: 'b', priority: 5 })];
-      await backend.enqueue(old);
-      await client.hset(`${p}:gin:r`, 'a', '1', 'b', '1');
-      await client.del(`${p}:gz:r`);
-      const fresh = [newJob(queue, { group: 'a' }), newJob(queue, { group: 'a' })];
-      await backend.enqueue(fresh);
-      expect(await client.hget(`${p}:gz:r`, 'a')).toBe('1');
+      const at = Date.now() - 1_000;
+      // Stored by this code, then put back as layout 2 kept them: each group's due jobs in its set under
+      // '<route>:<group>' (a group name may hold ':'), its place '1', no flags, no index of groups.
+      const old = [
+        newJob(queue, { group: 'a:x', runAt: at, createdAt: at }),
+        newJob(queue, { group: 'a:x', runAt: at, createdAt: at }),
+        newJob(queue, { group: 'b', priority: 5 }),
+      ];
+      await writer.enqueue(old);
+      let seq = 0;
+      for (const g of ['a:x', 'b']) {
+        for (const did of await client.lrange(`${p}:gl:r|${g}`, 0, -1)) await client.zadd(`${p}:gq:r:${g}`, score(0, at), member(++seq, did));
+        await client.del(`${p}:gl:r|${g}`);
+        if (await client.exists(`${p}:gq:r|${g}`)) await client.rename(`${p}:gq:r|${g}`, `${p}:gq:r:${g}`);
+      }
+      await client.hset(`${p}:gin:r`, 'a:x', '1', 'b', '1');
+      await client.del(`${p}:gz:r`, `${p}:gkeys:r`);
+      await client.set(`${p}:seq`, 100);
+      await client.set(`${p}:layout`, '2');
+
+      // A process of this code moves the queue before its first call: a job at the same run time as the
+      // old ones goes after them.
+      reader = await RedisBackend.connect(server.url);
+      const fresh = [newJob(queue, { group: 'a:x', runAt: at, createdAt: at }), newJob(queue, { group: 'a:x' })];
+      await reader.enqueue(fresh);
+      expect(await client.get(`${p}:layout`)).toBe('3');
+      expect(await client.exists(`${p}:gq:r:a:x`, `${p}:gq:r:b`)).toBe(0);
+      expect(await client.hget(`${p}:gz:r`, 'a:x')).toBe('1');
+      const all = [...old, ...fresh].map((j) => j.id).sort();
+      expect((await listJobsPage(reader, queue, { state: 'queued', limit: 50 })).jobs.map((j) => j.id).sort()).toEqual(all);
       const claimed: string[] = [];
       for (let i = 0; i < 10 && claimed.length < 5; i += 1) {
-        const { deliveries } = await backend.claim({ queue, route: 'r', workerId: 'w', limit: 5, leaseMs: 30_000 });
-        claimed.push(...deliveries.map((d) => d.jobId));
+        claimed.push(...(await reader.claim({ queue, route: 'r', workerId: 'w', limit: 5, leaseMs: 30_000 })).deliveries.map((d) => d.jobId));
       }
       expect(claimed.filter((id) => id !== old[2]!.id)).toEqual([old[0]!.id, old[1]!.id, fresh[0]!.id, fresh[1]!.id]);
       expect(claimed).toContain(old[2]!.id);
-      expect(await client.exists(`${p}:gq:r:a`, `${p}:gq:r:b`, `${p}:gl:r:a`)).toBe(0);
     } finally {
-      await backend.close();
+      await writer.close();
+      await reader?.close();
       client.disconnect();
     }
   });
@@ -158,7 +179,7 @@ describe.skipIf(missing)(`redis layout migration ${missing ?? ''}`, () => {
     const two = await RedisBackend.connect(server.url);
     try {
       await one.enqueue([newJob(queue)]);
-      expect(await client.get(`skq:{${queue}}:layout`)).toBe('2');
+      expect(await client.get(`skq:{${queue}}:layout`)).toBe('3');
       expect((await two.claim({ queue, route: 'r', workerId: 'w', limit: 1, leaseMs: 1_000 })).deliveries).toHaveLength(1);
     } finally {
       await one.close();

@@ -139,7 +139,7 @@ if routeRule or redis.call('EXISTS', turnsKey) == 1 then
   local own = redis.call('HLEN', P .. ':glimits') > (default and 1 or 0)
   local holds = redis.call('EXISTS', P .. ':gholds') == 1
   local taken = {}
-  local listPrefix, setPrefix, flagKey = P .. ':gl:' .. route .. ':', P .. ':gq:' .. route .. ':', P .. ':gz:' .. route
+  local listPrefix, setPrefix, flagKey = P .. ':gl:' .. route .. '|', P .. ':gq:' .. route .. '|', P .. ':gz:' .. route
   -- Up to 'want' of the first deliveries of group g's set, read then cut: ZPOPMIN would answer each score
   -- too, formatted as text (a large part of its time).
   local function takeFromSet(g, want)
@@ -213,14 +213,12 @@ if routeRule or redis.call('EXISTS', turnsKey) == 1 then
     if flagged then
       took = takeMerged(g, want)
     else
-      -- The list alone, one LPOP; a set is looked at only when the list falls short (a group stored
-      -- before group lists may have one without a flag, and no list).
+      -- The list alone, one LPOP.
       local top = redis.call('LPOP', listPrefix .. g, want)
       if top then
         for _, did in ipairs(top) do picked[#picked + 1] = did end
         took = #top
       end
-      if took < want then took = took + takeFromSet(g, want - took) end
     end
     if took == 0 then return 'empty' end
     if starts then
@@ -315,7 +313,7 @@ end
  * Reads:   ARGV[7] route, ARGV[8] worker id, ARGV[9] lease length (ms), ARGV[10] limit; 'paused';
  *          'delayed:<route>' (due entries are promoted first), 'prio:<route>', 'waiting:<route>',
  *          'ready:<route>:@<worker>'; 'rlimits' and the route's 'starts:r:<route>'; where groups have turns
- *          ('gturns:<route>', 'gin:<route>'): 'glimits', 'gholds', 'gcounts', 'gz:<route>', 'starts:g:<group>', 'gl:<route>:<group>', 'gq:<route>:<group>'; the
+ *          ('gturns:<route>', 'gin:<route>'): 'glimits', 'gholds', 'gcounts', 'gz:<route>', 'starts:g:<group>', 'gl:<route>|<group>', 'gq:<route>|<group>'; the
  *          deliveries' records.
  * Writes:  the records (state running, worker, lease, attempts+1, started), 'active' (score = lease end),
  *          'addressed' (for promoted broadcast deliveries), 'counts', 'gcounts', the rotation ('gturns:<route>',

@@ -9,7 +9,7 @@
  *   ARGV[5]  failed jobs to keep (-1: all)        ARGV[6] their max age in ms (-1: no limit)
  *   ARGV[7…] the function's own arguments
  *
- * Layout 2 (all under the prefix; 'layout' holds '2', see migrate.ts for layout 1):
+ * Layout 3 (all under the prefix; 'layout' holds '3', see migrate.ts for layouts 1 and 2):
  * - 'job' hash: job id -> the job's record, a MessagePack map that also holds delivery <id>.0 (most jobs
  *   have one delivery: one field to write, read and delete); 'delivery' hash: '<id>.<n>' -> delivery n ≥ 1.
  *   Records are read and written whole through rget/rput; their one- and two-letter fields are listed at
@@ -27,17 +27,17 @@
  *   were queued for; 'paused' set of paused routes ('*' for the queue); tp:<minute> hashes '<route>|c' /
  *   '<route>|f' of jobs completed and failed in that minute (expiring after a day).
  * - Groups: a grouped delivery, once due, waits in its group's own list or set instead of the route's: the
- *   LIST 'gl:<route>:<group>' at priority 0 in run-time order, else the ZSET 'gq:<route>:<group>' (scored as
- *   above), and the group has a turn in the route's rotation 'gturns:<route>' (a LIST the claims take from
- *   the front and put back at the end; the jobs without a group take turns as the group ''), see claim.ts.
- *   'gin:<route>' hash says who is in it: group -> 'L<tail>' or 'Z<tail>', the run time of the last
- *   delivery pushed on its list, Z when its set may hold deliveries ('1', from before group lists, reads
- *   as Z0; the group '' is always '1'). 'gz:<route>' hash group -> '1' flags the Z groups for the claims,
- *   which read it for a page of the rotation only while it exists (most routes' groups have lists alone).
- *   'gkeys:<route>' ZSET (score 0) names the groups in the rotation in byte order, for the listing.
- *   'gcounts' hash group -> running · 2^26 + queued, its deliveries in those states (a group at 0 is
- *   deleted by recover-expired). 'glimits'
- *   hash group ('*' the default) -> 'concurrency|max|perMs' ('' where unset), 'rlimits' route -> the same;
+ *   LIST 'gl:<route>|<group>' at priority 0 in run-time order, else the ZSET 'gq:<route>|<group>' (scored as
+ *   above; a route name holds no '|'), and the group has a turn in the route's rotation 'gturns:<route>' (a
+ *   LIST the claims take from the front and put back at the end; the jobs without a group take turns as the
+ *   group ''), see claim.ts. 'gin:<route>' hash says who is in it: group -> 'L<tail>' or 'Z<tail>', the run
+ *   time of the last delivery pushed on its list, Z when its set may hold deliveries (the group '' is
+ *   always '1'; layout 2's groups are moved by migrate.ts). 'gz:<route>' hash group -> '1' flags the Z
+ *   groups for the claims, which read it for a page of the rotation only while it exists (most routes'
+ *   groups have lists alone). 'gkeys:<route>' ZSET (score 0) names the groups in the rotation in byte
+ *   order, for the listing. 'gcounts' hash group -> running · 2^26 + queued, its deliveries in those
+ *   states (a group at 0 is deleted by recover-expired). 'glimits' hash group ('*' the default) ->
+ *   'concurrency|max|perMs' ('' where unset), 'rlimits' route -> the same;
  *   'starts:g:<group>' and 'starts:r:<route>' ZSETs (score = start time, expiring) for rate windows;
  *   'gholds' hash group -> until when a RateLimited holds it.
  * - Events on channels ev:<type>, built only for types in 'listeners' (type -> until when, server ms, someone

@@ -58,9 +58,9 @@ end
 -- Makes a delivery due where placement() or groupPlacement() put it; one in a set needs its seq.
 local function makeReady(place, route, target, did, seq, priority, runAt, group)
   if place == 'glist' then
-    pushLater(P .. ':gl:' .. route .. ':' .. group, did)
+    pushLater(P .. ':gl:' .. route .. '|' .. group, did)
   elseif place == 'gset' then
-    zaddLater(P .. ':gq:' .. route .. ':' .. group, fmt(score(priority, runAt)), member(seq, did))
+    zaddLater(P .. ':gq:' .. route .. '|' .. group, fmt(score(priority, runAt)), member(seq, did))
   elseif place == 'list' then
     pushLater(P .. ':waiting:' .. route, did)
   elseif target and target ~= '' then
@@ -164,9 +164,9 @@ local function unqueue(did, d)
     if d.seq then
       local m = member(d.seq, did)
       if redis.call('ZREM', P .. ':delayed:' .. d.route, m) == 1 then return end
-      if redis.call('ZREM', P .. ':gq:' .. d.route .. ':' .. d.group, m) == 1 then return end
+      if redis.call('ZREM', P .. ':gq:' .. d.route .. '|' .. d.group, m) == 1 then return end
     end
-    redis.call('LREM', P .. ':gl:' .. d.route .. ':' .. d.group, 1, did)
+    redis.call('LREM', P .. ':gl:' .. d.route .. '|' .. d.group, 1, did)
     return
   end
   if not d.seq then

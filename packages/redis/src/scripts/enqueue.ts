@@ -163,7 +163,7 @@ end
  *          failed jobs ('<count>,<ageMs>', '' for the backend's), group ('' for none); the dedupe hash; for broadcast
  *          jobs, the live workers.
  * Writes:  'job' (the job with delivery 0), 'delivery' (deliveries n ≥ 1), 'dedupe', 'seq', 'waiting:<route>',
- *          'prio:<route>', 'ready:<route>:@<worker>', 'gl:<route>:<group>' or 'gq:<route>:<group>' with 'gin:<route>' and 'gturns:<route>', or
+ *          'prio:<route>', 'ready:<route>:@<worker>', 'gl:<route>|<group>' or 'gq:<route>|<group>' with 'gin:<route>', 'gz:<route>', 'gkeys:<route>' and 'gturns:<route>', or
  *          'delayed:<route>', 'addressed', 'counts', 'gcounts', 'ended:failed' (a
  *          broadcast nobody listens to), events 'enqueued' | 'cancelled'.
  * A job id already stored is answered as it is, so a resent enqueue never duplicates a job.

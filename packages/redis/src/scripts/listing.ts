@@ -42,7 +42,7 @@ return rows(ids)
  * list-state — a page of the jobs one state's index holds. A state's index is one or more keys, read
  * in turn: running, 'active' (by lease end); queued, per route (sorted) 'prio:<route>' then
  * 'waiting:<route>' (run order), then per group in its rotation ('gkeys:<route>', byte order, at most a
- * page's limit of groups a page) 'gq:<route>:<group>' and 'gl:<route>:<group>', then the
+ * page's limit of groups a page) 'gq:<route>|<group>' and 'gl:<route>|<group>', then the
  * 'ready:<route>:@<worker>' sets, then the delayed sets (whose due
  * deliveries are queued until a claim promotes them); scheduled, the 'delayed:<route>' sets (by run
  * time); succeeded, 'ended:succeeded'; failed and cancelled, 'ended:failed' (newest first).
@@ -83,8 +83,8 @@ local function addGroups(r)
   if cursor and cursor[7] == r and cursor[8] then from = (cursor[9] == 'more' and '(' or '[') .. cursor[8] end
   local groups = redis.call('ZRANGEBYLEX', P .. ':gkeys:' .. r, from, '+', 'LIMIT', 0, limit)
   for _, g in ipairs(groups) do
-    add('z', P .. ':gq:' .. r .. ':' .. g, 'seq:did', r, g)
-    add('l', P .. ':gl:' .. r .. ':' .. g, 'did', r, g)
+    add('z', P .. ':gq:' .. r .. '|' .. g, 'seq:did', r, g)
+    add('l', P .. ':gl:' .. r .. '|' .. g, 'did', r, g)
   end
   if #groups == limit then add('more', 'more:' .. r, nil, r, groups[#groups]) end
 end

@@ -1,24 +1,72 @@
 
 /** The layout the scripts read and write (common.ts describes it). */
-export const LAYOUT_VERSION = '2';
+export const LAYOUT_VERSION = '3';
 
 /**
- * migrate — moves a queue stored in layout 1 to layout 2, a batch per call; a queue with nothing
- * stored is marked at once. Processes running layout-1 code must be stopped first: they would keep
- * writing the old keys.
+ * migrate — moves a queue stored in layout 1 or 2 to layout 3, a batch per call. Processes running
+ * older code must be stopped first: they would keep writing the old keys.
+ * Layout 2 kept all of a group's due deliveries in its sorted set 'gq:<route>:<group>', its place in
+ * the rotation as '1' in 'gin:<route>', and no index of groups for the listing. Each call moves up to
+ * 500 groups of one route (HSCAN of 'gin:<route>'): their keys renamed to '<route>|<group>' (a group
+ * name may hold ':', a route name may not hold '|'), an old place made 'Z' with a tail just after its
+ * set's last priority-0 run time (a delivery enqueued at that time goes after those) and flagged in
+ * 'gz:<route>', and every group named in 'gkeys:<route>'.
  * Layout 1 kept a hash per job (job:<id>, holding delivery 0) and per further delivery (d:<id>.<n>)
  * with the long field names, every due delivery of a route in one sorted set (ready:<route>), and
  * ended jobs in sorted sets scored by end time (done:succeeded, done:failed).
- * Reads:   'layout', 'migrating' (phase and position), 'jobs', job:<id>, d:<id>.<n>, 'counts' (the routes),
- *          ready:<route>, done:succeeded, done:failed.
- * Writes:  the records in 'job' and 'delivery', 'waiting:<route>', 'prio:<route>', 'tails', 'ended:*'; deletes
- *          what it moved; 'layout' = 2 at the end.
- * Returns: 1 when the queue is in layout 2, 0 when another call is needed.
+ * Reads:   'layout', 'migrating' (phase and position), 'counts' (the routes); layout 1: 'jobs', job:<id>,
+ *          d:<id>.<n>, ready:<route>, done:succeeded, done:failed; layout 2: 'gin:<route>' and the groups' sets.
+ * Writes:  layout 1: the records in 'job' and 'delivery', 'waiting:<route>', 'prio:<route>', 'tails',
+ *          'ended:*', deleting what it moved; layout 2: the groups' keys renamed, 'gin:<route>', 'gz:<route>',
+ *          'gkeys:<route>'; 'layout' = 3 at the end.
+ * Returns: 1 when the queue is in layout 3, 0 when another call is needed.
  */
 export const MIGRATE_LUA = `
-if redis.call('GET', P .. ':layout') == '${LAYOUT_VERSION}' then return 1 end
+local layout = redis.call('GET', P .. ':layout')
+if layout == '${LAYOUT_VERSION}' then return 1 end
 local BATCH = 500
 local state = P .. ':migrating'
+if layout == '2' then
+  local routes, known = {}, {}
+  for _, field in ipairs(redis.call('HKEYS', P .. ':counts')) do
+    local route = string.match(field, '^(.*)|[^|]*$')
+    if route and not known[route] then known[route] = true; routes[#routes + 1] = route end
+  end
+  table.sort(routes)
+  local at = tonumber(redis.call('HGET', state, 'route') or '1')
+  local route = routes[at]
+  if not route then
+    redis.call('SET', P .. ':layout', '${LAYOUT_VERSION}')
+    redis.call('DEL', state)
+    return 1
+  end
+  local placesKey = P .. ':gin:' .. route
+  local scan = redis.call('HSCAN', placesKey, redis.call('HGET', state, 'cursor') or '0', 'COUNT', BATCH)
+  local names = {}
+  for i = 1, #scan[2], 2 do
+    local g, word = scan[2][i], scan[2][i + 1]
+    if g ~= '' then
+      for _, kind in ipairs({ ':gq:', ':gl:' }) do
+        local old = P .. kind .. route .. ':' .. g
+        if redis.call('EXISTS', old) == 1 then redis.call('RENAME', old, P .. kind .. route .. '|' .. g) end
+      end
+      local first = string.byte(word, 1)
+      if first ~= 76 and first ~= 90 then
+        -- The set's last priority-0 entry: scores from 1000 · 2^41 (see common.ts).
+        local last = redis.call('ZREVRANGEBYSCORE', P .. ':gq:' .. route .. '|' .. g, '(' .. fmt(1001 * 2199023255552), fmt(1000 * 2199023255552), 'WITHSCORES', 'LIMIT', 0, 1)
+        local tail = 0
+        if #last > 0 then tail = tonumber(last[2]) - 1000 * 2199023255552 + 1577836800000 + 1 end
+        redis.call('HSET', placesKey, g, 'Z' .. fmt(tail))
+        redis.call('HSET', P .. ':gz:' .. route, g, '1')
+      end
+      names[#names + 1] = 0
+      names[#names + 1] = g
+    end
+  end
+  if #names > 0 then chunked('ZADD', P .. ':gkeys:' .. route, names) end
+  if scan[1] == '0' then redis.call('HSET', state, 'route', at + 1, 'cursor', '0') else redis.call('HSET', state, 'cursor', scan[1]) end
+  return 0
+end
 local phase = redis.call('HGET', state, 'phase') or 'jobs'
 -- Layout 1's field names, and the names records use now (common.ts).
 local SHORT = { name = 'n', args = 'a', routes = 'R', created = 'c', nd = 'N', open = 'o', type = 't', opts = 'O',
@@ -100,7 +148,7 @@ else
   end
   if moved == 0 then
     redis.call('SET', P .. ':layout', '${LAYOUT_VERSION}')
-    -- Layout 1's listing by creation: layout 2 lists by state.
+    -- Layout 1's listing by creation: layouts 2 and 3 list by state. Layout 1 had no groups.
     redis.call('DEL', state, P .. ':jobs')
     return 1
   end
