@@ -172,6 +172,50 @@ describe.skipIf(missing)(`redis layout migration ${missing ?? ''}`, () => {
     }
   });
 
+  it('moves a route of 1,200 groups of layout 2 over several calls, and lists every job', async () => {
+    const queue = uniqueQueue('many-groups');
+    const p = `skq:{${queue}}`;
+    const client = new Redis(server.url);
+    const writer = await RedisBackend.connect(server.url);
+    let reader: RedisBackend | undefined;
+    try {
+      const jobs = Array.from({ length: 1_200 }, (_, g) => newJob(queue, { group: `tenant:${g}` }));
+      for (let i = 0; i < jobs.length; i += 400) await writer.enqueue(jobs.slice(i, i + 400));
+      const read = client.pipeline();
+      for (const job of jobs) read.lrange(`${p}:gl:r|${job.group}`, 0, -1);
+      const lists = (await read.exec())!.map(([, value]) => value as string[]);
+      const write = client.pipeline();
+      jobs.forEach((job, i) => {
+        for (const did of lists[i]!) write.zadd(`${p}:gq:r:${job.group}`, score(0, job.runAt), member(i + 1, did));
+        write.del(`${p}:gl:r|${job.group}`);
+        write.hset(`${p}:gin:r`, job.group!, '1');
+      });
+      write.del(`${p}:gz:r`, `${p}:gkeys:r`);
+      write.set(`${p}:seq`, 10_000);
+      write.set(`${p}:layout`, '2');
+      await write.exec();
+
+      reader = await RedisBackend.connect(server.url);
+      const listed: string[] = [];
+      let page = await listJobsPage(reader, queue, { state: 'queued', limit: 500 });
+      listed.push(...page.jobs.map((j) => j.id));
+      while (page.nextCursor) {
+        page = await listJobsPage(reader, queue, { state: 'queued', limit: 500, cursor: page.nextCursor });
+        listed.push(...page.jobs.map((j) => j.id));
+      }
+      expect(await client.get(`${p}:layout`)).toBe('3');
+      expect(await client.exists(`${p}:migrating`)).toBe(0);
+      expect(await client.zcard(`${p}:gkeys:r`)).toBe(1_200);
+      expect(listed.sort()).toEqual(jobs.map((j) => j.id).sort());
+      const { deliveries } = await reader.claim({ queue, route: 'r', workerId: 'w', limit: 1_200, leaseMs: 30_000 });
+      expect(deliveries).toHaveLength(1_200);
+    } finally {
+      await writer.close();
+      await reader?.close();
+      client.disconnect();
+    }
+  });
+
   it('marks a queue with nothing stored as current in one call, and a second process finds it so', async () => {
     const queue = uniqueQueue('fresh');
     const client = new Redis(server.url);

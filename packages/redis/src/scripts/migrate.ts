@@ -7,7 +7,7 @@ export const LAYOUT_VERSION = '3';
  * older code must be stopped first: they would keep writing the old keys.
  * Layout 2 kept all of a group's due deliveries in its sorted set 'gq:<route>:<group>', its place in
  * the rotation as '1' in 'gin:<route>', and no index of groups for the listing. Each call moves up to
- * 500 groups of one route (HSCAN of 'gin:<route>'): their keys renamed to '<route>|<group>' (a group
+ * 500 groups of one route (HSCAN of 'gin:<route>'; 'migrating' keeps each route's cursor and which are done): their keys renamed to '<route>|<group>' (a group
  * name may hold ':', a route name may not hold '|'), an old place made 'Z' with a tail just after its
  * set's last priority-0 run time (a delivery enqueued at that time goes after those) and flagged in
  * 'gz:<route>', and every group named in 'gkeys:<route>'.
@@ -33,15 +33,18 @@ if layout == '2' then
     if route and not known[route] then known[route] = true; routes[#routes + 1] = route end
   end
   table.sort(routes)
-  local at = tonumber(redis.call('HGET', state, 'route') or '1')
-  local route = routes[at]
+  -- The first route not done yet (by name, so that a route added meanwhile is not skipped).
+  local route = nil
+  for _, r in ipairs(routes) do
+    if redis.call('HEXISTS', state, 'done|' .. r) == 0 then route = r; break end
+  end
   if not route then
     redis.call('SET', P .. ':layout', '${LAYOUT_VERSION}')
     redis.call('DEL', state)
     return 1
   end
   local placesKey = P .. ':gin:' .. route
-  local scan = redis.call('HSCAN', placesKey, redis.call('HGET', state, 'cursor') or '0', 'COUNT', BATCH)
+  local scan = redis.call('HSCAN', placesKey, redis.call('HGET', state, 'at|' .. route) or '0', 'COUNT', BATCH)
   local names = {}
   for i = 1, #scan[2], 2 do
     local g, word = scan[2][i], scan[2][i + 1]
@@ -64,7 +67,7 @@ if layout == '2' then
     end
   end
   if #names > 0 then chunked('ZADD', P .. ':gkeys:' .. route, names) end
-  if scan[1] == '0' then redis.call('HSET', state, 'route', at + 1, 'cursor', '0') else redis.call('HSET', state, 'cursor', scan[1]) end
+  if scan[1] == '0' then redis.call('HSET', state, 'done|' .. route, 1) else redis.call('HSET', state, 'at|' .. route, scan[1]) end
   return 0
 end
 local phase = redis.call('HGET', state, 'phase') or 'jobs'
