@@ -114,8 +114,8 @@ end
 
 -- A route where groups have turns, or with limits, is claimed by turns: the route's rotation of groups
 -- with due deliveries (the ones without a group as the group ''), each group visited put back at the end.
--- A visit takes as many as the group's free places (one without a concurrency limit, or with a rate): a
--- group's sorted set is read once for its places, not once a delivery. A group is passed by while it is
+-- A visit takes as many as the group's free places (one without a concurrency limit, or with a rate): one
+-- LPOP of the group's list for all of them, unless its set is flagged. A group is passed by while it is
 -- held, has 'concurrency' running, or has had 'max' starts in its window (each a limit that held due work
 -- back); one with nothing due left leaves the rotation. The claim stops at its limit, or once a whole
 -- round took nothing.
