@@ -1,6 +1,8 @@
 import { createHash } from 'node:crypto';
 import { CLAIM_FN, CLAIM_LUA } from './claim.js';
 import { COMMON_LUA } from './common.js';
+import { FLUSH_LUA } from './flush.js';
+import { GROUP_STATE_LUA } from './group-state.js';
 import { DELIVERY_STEPS_LUA } from './delivery-steps.js';
 import { ENQUEUE_FN, ENQUEUE_LUA } from './enqueue.js';
 import { LIST_GROUPS_LUA } from './groups.js';
@@ -47,7 +49,7 @@ const BODIES = {
 /** A function of the library. */
 export type FunctionName = keyof typeof BODIES;
 
-const CODE = `${COMMON_LUA}${DELIVERY_STEPS_LUA}${ENQUEUE_FN}${COMPLETE_FN}${CLAIM_FN}${ROWS_FN}
+const CODE = `${COMMON_LUA}${GROUP_STATE_LUA}${FLUSH_LUA}${DELIVERY_STEPS_LUA}${ENQUEUE_FN}${COMPLETE_FN}${CLAIM_FN}${ROWS_FN}
 ${Object.entries(BODIES)
   .map(([name, body]) => `redis.register_function('@@PREFIX@@${name}', function(KEYS, ARGV)\nbegin(ARGV)\n${body}\nend)`)
   .join('\n')}
