@@ -237,7 +237,7 @@ export function groupContract(current: () => StorageBackend, open: () => Promise
       await backend.enqueue([job]);
     }
     const order: unknown[] = [];
-    for (let i = 0; i < 8 && order.length < 6; i += 1) {
+    for (let i = 0; i < 30 && order.length < 6; i += 1) {
       order.push(...(await backend.claim({ queue, route: 'r', workerId: 'w', limit: 1, leaseMs: 30_000 })).deliveries.map((d) => d.args[0]));
     }
     expect(order).toEqual(['c', 'd', 'a', 'b', 'f', 'e']);
@@ -363,9 +363,12 @@ export function groupContract(current: () => StorageBackend, open: () => Promise
       expect([...ids].sort()).toEqual([...due].sort());
     }
     expect(await listed('scheduled', 50)).toEqual([jobs[10]!.id]);
-    const { deliveries } = await backend.claim({ queue, route: 'r', workerId: 'w', limit: 3, leaseMs: 30_000 });
-    expect(deliveries).toHaveLength(3);
-    const running = deliveries.map((d) => d.jobId);
+    // Claimed until 3 are running: a claim may come back short on a store with faults.
+    const running: string[] = [];
+    for (let i = 0; i < 20 && running.length < 3; i += 1) {
+      running.push(...(await backend.claim({ queue, route: 'r', workerId: 'w', limit: 3 - running.length, leaseMs: 30_000 })).deliveries.map((d) => d.jobId));
+    }
+    expect(running).toHaveLength(3);
     expect([...(await listed('running', 50))].sort()).toEqual([...running].sort());
     expect([...(await listed('queued', 2))].sort()).toEqual(due.filter((id) => !running.includes(id)).sort());
   });
