@@ -93,6 +93,16 @@ local function readyKey(route, target)
   if target and target ~= '' then return P .. ':ready:' .. route .. ':@' .. target end
   return P .. ':waiting:' .. route
 end
+-- The queue's routes in sorted order, from the fields '<route>|<state>' of 'counts' (a route holds no '|').
+local function routesOf()
+  local routes, known = {}, {}
+  for _, field in ipairs(redis.call('HKEYS', P .. ':counts')) do
+    local route = string.match(field, '^(.*)|[^|]*$')
+    if route and not known[route] then known[route] = true; routes[#routes + 1] = route end
+  end
+  table.sort(routes)
+  return routes
+end
 
 -- Records are MessagePack maps with one- or two-letter field names. The job: n name, a args (JSON), R routes
 -- (CSV; absent: its route), c created, N deliveries (absent: 1), o deliveries not ended (only when N > 1),

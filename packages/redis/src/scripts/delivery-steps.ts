@@ -45,14 +45,13 @@ local function placement(route, target, priority, runAt)
 end
 -- Where a due delivery of a group goes, as placement() for its route: 'glist' (the group's list, priority 0
 -- in run-time order; moves the list's tail) or 'gset' (its set, flagged). Either gives the group a turn.
--- A group stored before group lists (its set not flagged, not in the listing's index) is marked as new ones are.
 local function groupPlacement(route, group, priority, runAt)
   local p = groupPlace(route, group)
   if priority ~= 0 or (p and runAt < p.tail) then
-    if not (p and p.set) or p.old then changePlace(route, group, nil, true) end
+    if not (p and p.set) then changePlace(route, group, nil, true) end
     return 'gset'
   end
-  if not p or p.tail ~= runAt or p.old then changePlace(route, group, runAt, nil) end
+  if not p or p.tail ~= runAt then changePlace(route, group, runAt, nil) end
   return 'glist'
 end
 -- Makes a delivery due where placement() or groupPlacement() put it; one in a set needs its seq.

@@ -21,11 +21,10 @@ local function groupRunning(group, stored)
   return math.floor((stored + (pendingGroups and pendingGroups[group] or 0)) / RUNNING_UNIT)
 end
 -- A group's place on a route ('gin:<route>'), read once per call: nil while it has no turn, else
--- { tail = the run time of the last delivery on its list, set = whether its set may hold deliveries }.
+-- { tail = the run time of the last delivery on its list, set = whether its set may hold deliveries }
+-- from its word 'L<tail>' or 'Z<tail>'.
 local function placeOf(word)
-  local kind = string.byte(word, 1)
-  if kind == 76 or kind == 90 then return { tail = tonumber(string.sub(word, 2)) or 0, set = kind == 90 } end
-  return { tail = 0, set = true, old = true }
+  return { tail = tonumber(string.sub(word, 2)) or 0, set = string.byte(word, 1) ~= 76 }
 end
 local function groupPlace(route, group)
   local key = route .. '|' .. group
@@ -63,8 +62,8 @@ local function enterTurn(route, group)
   if redis.call('HSETNX', P .. ':gin:' .. route, group, 1) == 1 then redis.call('RPUSH', P .. ':gturns:' .. route, group) end
 end
 -- The groups' changed places, one HSET per route, their sets' flags, and the new turns in the order the
--- groups came; a group that enters the rotation (or was stored before group lists) is named in the
--- listing's index of the route's groups ('gkeys:<route>').
+-- groups came; a group that enters the rotation is named in the listing's index of the route's groups
+-- ('gkeys:<route>').
 local function flushPlaces()
   if not placeOrder then return end
   local sets, flags, turns, names, routes = {}, {}, {}, {}, {}
@@ -76,8 +75,8 @@ local function flushPlaces()
     s[#s + 1] = (p.set and 'Z' or 'L') .. fmt(p.tail)
     if p.set then local f = flags[route]; f[#f + 1] = group; f[#f + 1] = '1' end
     if p.new then local t = turns[route]; t[#t + 1] = group end
-    if p.new or p.old then local n = names[route]; n[#n + 1] = 0; n[#n + 1] = group end
-    p.dirty, p.new, p.old = nil, nil, nil
+    if p.new then local n = names[route]; n[#n + 1] = 0; n[#n + 1] = group end
+    p.dirty, p.new = nil, nil
   end
   for _, route in ipairs(routes) do
     chunked('HSET', P .. ':gin:' .. route, sets[route])

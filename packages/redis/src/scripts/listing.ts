@@ -56,12 +56,7 @@ return rows(ids)
  */
 export const LIST_STATE_LUA = `
 local state, limit = ARGV[7], tonumber(ARGV[9])
-local routes, known = {}, {}
-for _, field in ipairs(redis.call('HKEYS', P .. ':counts')) do
-  local route = string.match(field, '^(.*)|[^|]*$')
-  if route and not known[route] then known[route] = true; routes[#routes + 1] = route end
-end
-table.sort(routes)
+local routes = routesOf()
 -- Sources: { 'l' (list) or 'z' (sorted set), key, what a member names ('job', 'did' or 'seq:did') }.
 -- Byte order, as a sorted set orders members of equal score (Lua's '<' follows the server's locale).
 local function bytesBefore(x, y)

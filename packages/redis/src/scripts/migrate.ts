@@ -27,15 +27,9 @@ if layout == '${LAYOUT_VERSION}' then return 1 end
 local BATCH = 500
 local state = P .. ':migrating'
 if layout == '2' then
-  local routes, known = {}, {}
-  for _, field in ipairs(redis.call('HKEYS', P .. ':counts')) do
-    local route = string.match(field, '^(.*)|[^|]*$')
-    if route and not known[route] then known[route] = true; routes[#routes + 1] = route end
-  end
-  table.sort(routes)
   -- The first route not done yet (by name, so that a route added meanwhile is not skipped).
   local route = nil
-  for _, r in ipairs(routes) do
+  for _, r in ipairs(routesOf()) do
     if redis.call('HEXISTS', state, 'done|' .. r) == 0 then route = r; break end
   end
   if not route then
@@ -55,10 +49,10 @@ if layout == '2' then
       end
       local first = string.byte(word, 1)
       if first ~= 76 and first ~= 90 then
-        -- The set's last priority-0 entry: scores from 1000 · 2^41 (see common.ts).
-        local last = redis.call('ZREVRANGEBYSCORE', P .. ':gq:' .. route .. '|' .. g, '(' .. fmt(1001 * 2199023255552), fmt(1000 * 2199023255552), 'WITHSCORES', 'LIMIT', 0, 1)
+        -- The set's last priority-0 entry (its scores lie below those of priority -1 from 2020 on).
+        local last = redis.call('ZREVRANGEBYSCORE', P .. ':gq:' .. route .. '|' .. g, '(' .. fmt(score(-1, 1577836800000)), fmt(score(0, 1577836800000)), 'WITHSCORES', 'LIMIT', 0, 1)
         local tail = 0
-        if #last > 0 then tail = tonumber(last[2]) - 1000 * 2199023255552 + 1577836800000 + 1 end
+        if #last > 0 then tail = tonumber(last[2]) - score(0, 0) + 1 end
         redis.call('HSET', placesKey, g, 'Z' .. fmt(tail))
         redis.call('HSET', P .. ':gz:' .. route, g, '1')
       end
@@ -111,12 +105,10 @@ if phase == 'jobs' then
   end
 elseif phase == 'ready' then
   -- Each route's due deliveries: priority 0 to its waiting list (in the old order), others to its priority set.
-  local moved, seen = 0, {}
-  for _, field in ipairs(redis.call('HKEYS', P .. ':counts')) do
-    local route = string.match(field, '^(.*)|[^|]*$')
+  local moved = 0
+  for _, route in ipairs(routesOf()) do
     local old = P .. ':ready:' .. route
-    if not seen[route] and moved < BATCH and redis.call('TYPE', old).ok == 'zset' then
-      seen[route] = true
+    if moved < BATCH and redis.call('TYPE', old).ok == 'zset' then
       local entries = redis.call('ZRANGE', old, 0, BATCH - 1, 'WITHSCORES')
       local members = {}
       for i = 1, #entries, 2 do
