@@ -65,30 +65,61 @@ export interface AttemptOptions {
  * else await backend.fail(delivery.queue, leaseOf(delivery), { error: outcome.error, retryAt: outcome.kind === 'failed' ? outcome.retryAt : null, cancelled: outcome.kind === 'cancelled' });
  * ```
  */
-export async function runAttempt(delivery: ClaimedDelivery, options: AttemptOptions): Promise<AttemptOutcome> {
-  const { controller } = options;
-  const timeoutMs = delivery.options.timeoutMs;
-  const timer =
-    timeoutMs === null
-      ? undefined
-      : setTimeout(() => {
-          controller.abort(new SkqError('TIMEOUT', `job "${delivery.name}" timed out after ${timeoutMs} ms`, { context: contextOf(delivery) }));
-        }, timeoutMs);
-  const context = new AttemptContext(delivery, options);
-  try {
+export function runAttempt(delivery: ClaimedDelivery, options: AttemptOptions): Promise<AttemptOutcome> {
+  // Written with callbacks, not awaits: with a job context active every promise and await costs Node's
+  // async hooks, and this runs once per job (one promise here, one reaction on the handler's).
+  return new Promise((resolve) => {
+    const { controller } = options;
+    const timeoutMs = delivery.options.timeoutMs;
+    let settled = false;
+    const timer =
+      timeoutMs === null
+        ? undefined
+        : setTimeout(() => {
+            controller.abort(new SkqError('TIMEOUT', `job "${delivery.name}" timed out after ${timeoutMs} ms`, { context: contextOf(delivery) }));
+          }, timeoutMs);
+    const end = (outcome: AttemptOutcome): void => {
+      if (settled) return;
+      settled = true;
+      clearTimeout(timer);
+      resolve(outcome);
+    };
+    const failed = (err: unknown): void => end(fitOutcome(decide(delivery, err), options.maxOutcomeBytes));
+    const returned = (value: unknown): void => {
+      if (settled) return;
+      try {
+        end(succeeded(delivery, value, options.maxOutcomeBytes));
+      } catch (err) {
+        failed(err);
+      }
+    };
     // An attempt aborted before it starts (a rough stop, a cancel) never calls the handler.
-    if (controller.aborted) throw controller.reason;
-    const work = runInJobContext(context, options.sink, () => execute(delivery, options.registry, context, controller));
-    const json = jsonOf(await abortable(work, controller));
-    // Refused here, once, rather than by the store after the handler ran: a refused write was retried, then the lease expired and the job ran again.
-    const refused = resultTooLarge(json, options.maxOutcomeBytes ?? Infinity, contextOf(delivery));
-    if (refused) return { kind: 'failed', error: fitError(refused.toJSON(), options.maxOutcomeBytes), retryAt: null };
-    return { kind: 'succeeded', result: JSON.parse(json) as unknown };
-  } catch (err) {
-    return fitOutcome(decide(delivery, err), options.maxOutcomeBytes);
-  } finally {
-    clearTimeout(timer);
-  }
+    if (controller.aborted) return failed(controller.reason);
+    // Settles as soon as the attempt is aborted: a handler may ignore its signal.
+    controller.onAbort(failed);
+    let work: unknown;
+    try {
+      const context = new AttemptContext(delivery, options);
+      work = runInJobContext(context, options.sink, () => execute(delivery, options.registry, context, controller));
+    } catch (err) {
+      return failed(err);
+    }
+    if (isThenable(work)) work.then(returned, failed);
+    else returned(work);
+  });
+}
+
+function isThenable(value: unknown): value is PromiseLike<unknown> {
+  return (typeof value === 'object' || typeof value === 'function') && value !== null && typeof (value as { then?: unknown }).then === 'function';
+}
+
+/** A succeeded outcome, its result as stored; throws what fails the attempt instead. */
+function succeeded(delivery: ClaimedDelivery, value: unknown, maxOutcomeBytes: number | undefined): AttemptOutcome {
+  const json = jsonOf(value);
+  // Refused here, once, rather than by the store after the handler ran: a refused write was retried, then the lease expired and the job ran again.
+  const refused = resultTooLarge(json, maxOutcomeBytes ?? Infinity, contextOf(delivery));
+  if (refused) return { kind: 'failed', error: fitError(refused.toJSON(), maxOutcomeBytes), retryAt: null };
+  return { kind: 'succeeded', result: JSON.parse(json) as unknown };
 }
 
 /**
@@ -156,11 +187,16 @@ function checkProgress(value: unknown, delivery: ClaimedDelivery): unknown {
   return JSON.parse(json) as unknown;
 }
 
-async function execute(delivery: ClaimedDelivery, registry: JobRegistry, context: JobContext, controller: AttemptControl): Promise<unknown> {
+/** Runs the job: its value or a promise of it. A conjunction runs its parts one after another. */
+function execute(delivery: ClaimedDelivery, registry: JobRegistry, context: JobContext, controller: AttemptControl): unknown {
   if (delivery.name !== CONJUNCTION_JOB) {
     const job = resolve(registry, delivery, delivery.name);
     return job.run(validateArgs(job.name, delivery.args, job.argsSchema, false), context);
   }
+  return executeParts(delivery, registry, context, controller);
+}
+
+async function executeParts(delivery: ClaimedDelivery, registry: JobRegistry, context: JobContext, controller: AttemptControl): Promise<unknown[]> {
   const parts = delivery.args[0] as JobCall[];
   // Resolve and check every part first, so a conjunction with a bad part runs none of them.
   const runnables = parts.map((part) => {
@@ -198,15 +234,6 @@ function resolve(registry: JobRegistry, delivery: ClaimedDelivery, name: string)
   const known = registry.names(delivery.queue);
   throw new SkqError('UNKNOWN_JOB', `no job named "${name}" is defined in this worker (known: ${known.join(', ') || 'none'})`, {
     context: { ...contextOf(delivery), jobName: name },
-  });
-}
-
-/** Settles with the handler, or rejects as soon as the attempt is aborted (a handler may ignore its signal). */
-function abortable<T>(work: Promise<T>, control: AttemptControl): Promise<T> {
-  if (control.aborted) return Promise.reject(control.reason);
-  return new Promise<T>((resolve, reject) => {
-    control.onAbort(reject);
-    work.then(resolve, reject);
   });
 }
 

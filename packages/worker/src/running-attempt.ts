@@ -10,6 +10,9 @@ export interface ProgressTarget {
   warn(message: string, meta?: LogMeta): void;
 }
 
+/** An attempt not yet started has nothing to wait for (one promise for all of them). */
+const SETTLED = Promise.resolve();
+
 /** At most one progress write per job in this many ms; reports in between replace each other. */
 const PROGRESS_INTERVAL_MS = 100;
 
@@ -26,7 +29,7 @@ const PROGRESS_INTERVAL_MS = 100;
  */
 export class RunningAttempt implements ProgressSink {
   /** Settles once the attempt's outcome and lines are stored or given up. */
-  done: Promise<void> = Promise.resolve();
+  done: Promise<void> = SETTLED;
   readonly logs: LogBuffer;
   progress: ProgressWrites | null = null;
   /** A log write failed and was reported: the next failure in a row is not reported again. */

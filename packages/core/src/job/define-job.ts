@@ -105,7 +105,7 @@ export class JobDefinition<Args extends unknown[] = unknown[], Result = unknown>
       name,
       kind: 'function',
       argsSchema: parsed.data.args,
-      async run(args, context) {
+      run(args, context) {
         return handler.apply(context, args);
       },
     };

@@ -146,7 +146,7 @@ export function runnableFromClass(type: JobClass): RunnableJob {
     name: jobClassName(type),
     kind: 'class',
     argsSchema: type.args,
-    async run(args, context) {
+    run(args, context) {
       const instance = new type();
       instance.ctx = context;
       return instance.work(...args);

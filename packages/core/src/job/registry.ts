@@ -14,7 +14,11 @@ export interface RunnableJob {
   readonly name: string;
   readonly kind: 'function' | 'class';
   readonly argsSchema: z.ZodType | undefined;
-  run(args: unknown[], context: JobContext): Promise<unknown>;
+  /**
+   * Runs the job: its value, or a promise of it. A handler's own value is passed through as it is,
+   * not wrapped in a promise of skunq's: a worker awaits it once, and a throw here fails the attempt.
+   */
+  run(args: unknown[], context: JobContext): unknown;
 }
 
 /**
