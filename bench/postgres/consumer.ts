@@ -1,5 +1,5 @@
 // The consumer process of `pnpm bench:postgres` (run.ts starts it; by hand:
-// node --conditions=skq-source --import tsx consumer.ts <library> <postgres URL> <concurrency> <count> [keep]).
+// node --import tsx consumer.ts <library> <postgres URL> <concurrency> <count> [keep]).
 // Prints "ready" once the library consumes, then, after <count> completions, `done {"ms":…,"delays":[…]}`: ms from
 // starting the library's consumer to the last completion; delays (ms from send to handler start) for jobs carrying `t`.
 import { LIBRARIES } from './libraries.js';

@@ -1,5 +1,5 @@
 // The latency case's producer of `pnpm bench:postgres` (run.ts starts it; by hand:
-// node --conditions=skq-source --import tsx producer.ts <library> <postgres URL> <count> <interval ms>).
+// node --import tsx producer.ts <library> <postgres URL> <count> <interval ms>).
 // A process of its own, so that the consumer's process only consumes: it fires <count> jobs one at a time at a
 // steady pace, each carrying its fire time `t`.
 import { fireAtSteadyPace } from '../steady-pace.js';

@@ -25,7 +25,7 @@ const CASES = (process.env.BENCH_CASES ?? 'enqueue,bulk,c1,c10,c100,tx,latency,b
 const BYTES_QUEUED = 'bytes per 1,000 queued jobs';
 const BYTES_FINISHED = 'bytes per 1,000 finished jobs';
 const here = fileURLToPath(new URL('.', import.meta.url));
-const NODE_ARGS = ['--conditions=skq-source', '--import', 'tsx'];
+const NODE_ARGS = ['--import', 'tsx'];
 // graphile-worker logs a line per successful job unless this is set (its own perfTest sets it too).
 const childEnv = { ...process.env, NO_LOG_SUCCESS: '1' };
 const exec = promisify(execFile);

@@ -93,7 +93,7 @@ async function latency(lib: Library): Promise<number[]> {
   });
   await new Promise((resolve) => setTimeout(resolve, 200)); // idle: the worker is waiting for work
   const producer = fileURLToPath(new URL('./producer.ts', import.meta.url));
-  await run(process.execPath, ['--conditions=skq-source', '--import', 'tsx', producer, lib.name, String(server.port), queue, String(LATENCY_JOBS), '2'], {
+  await run(process.execPath, ['--import', 'tsx', producer, lib.name, String(server.port), queue, String(LATENCY_JOBS), '2'], {
     cwd: fileURLToPath(new URL('.', import.meta.url)),
   });
   await consumer.done(LATENCY_JOBS);

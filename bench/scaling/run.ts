@@ -74,7 +74,7 @@ async function fill(queue: SkunkQueue, count: number): Promise<number> {
 async function startWorkers(url: string, queue: string, processes: number): Promise<ChildProcess[]> {
   return Promise.all(
     Array.from({ length: processes }, () => {
-      const child = spawn(process.execPath, ['--conditions=skq-source', '--import', 'tsx', join(here, 'worker.ts'), url, queue, '10'], { cwd: here, stdio: ['ignore', 'pipe', 'inherit'] });
+      const child = spawn(process.execPath, ['--import', 'tsx', join(here, 'worker.ts'), url, queue, '10'], { cwd: here, stdio: ['ignore', 'pipe', 'inherit'] });
       return new Promise<ChildProcess>((resolve, reject) => {
         child.stdout!.on('data', (chunk: Buffer) => chunk.toString().includes('ready') && resolve(child));
         child.on('exit', (code) => reject(new Error(`a worker process exited with ${code} before it was ready`)));

@@ -34,7 +34,7 @@ const floorAt = (batch: number) => `${FLOOR} b=${batch}`;
 const here = fileURLToPath(new URL('.', import.meta.url));
 const dir = mkdtempSync(join(tmpdir(), 'skq-bench-sqlite-'));
 const exec = promisify(execFile);
-const nodeArgs = ['--conditions=skq-source', '--import', 'tsx', join(here, 'step.ts')];
+const nodeArgs = ['--import', 'tsx', join(here, 'step.ts')];
 
 console.log(`node ${process.version}; ${JOBS} jobs; ${REPS} repetitions; files in ${dir}`);
 for (const [name, version] of Object.entries(versions())) console.log(`- ${name} ${version}`);
