@@ -77,6 +77,9 @@ export class PostgresBackend implements StorageBackend {
     listing: 'by-state',
     transactionalEnqueue: true,
     groups: true,
+    // Claims of 100, as pg-boss fetches: each claim and each group of completions is a durable commit.
+    // At concurrency 1 / 10 / 100, 200 ran 29 % / 28 % / 14 % faster than 64 / 64 / 32 (bench:postgres).
+    prefetchMax: 200,
   };
   private closed = false;
 

@@ -35,7 +35,7 @@ const CLAIMS_IN_FLIGHT = 2;
 /** `prefetch: 'auto'` holds what the worker finishes in this long at its recent pace… */
 const AUTO_PREFETCH_MS = 50;
 /**
- * …and at most this many: the commits of no-op jobs at concurrency 1 on SQLite hold about half of it
+ * …and at most this many, unless the store says otherwise (`capabilities.prefetchMax`): the commits of no-op jobs at concurrency 1 on SQLite hold about half of it
  * (claims go in batches of half). 64 ran about 25 % faster than 16 and 32 there; 128 and 256 no faster.
  */
 const AUTO_PREFETCH_MAX = 64;
@@ -289,7 +289,7 @@ export class RouteWorker {
     const { prefetch = 0, concurrency } = this.settings;
     if (prefetch !== 'auto') return prefetch;
     if (this.recentMs === null) return 0;
-    const most = concurrency > AUTO_PREFETCH_WIDE ? AUTO_PREFETCH_MAX_WIDE : AUTO_PREFETCH_MAX;
+    const most = this.settings.backend.capabilities.prefetchMax ?? (concurrency > AUTO_PREFETCH_WIDE ? AUTO_PREFETCH_MAX_WIDE : AUTO_PREFETCH_MAX);
     return Math.min(most, Math.floor((concurrency * AUTO_PREFETCH_MS) / Math.max(this.recentMs, 0.01)));
   }
 

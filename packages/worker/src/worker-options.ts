@@ -43,7 +43,7 @@ export const WorkerPoolOptionsSchema = z
      * is fairness: a prefetched job waits at a busy worker while another worker may be idle. `'auto'`
      * (the default) holds only what this worker finishes in about 50 ms at its recent pace (a job's time
      * from its start to its stored outcome, so a slow store prefetches little, or the time between stored
-     * outcomes when a store that commits them in groups stores them faster), at most 64 (32 above concurrency 50): at concurrency
+     * outcomes when a store that commits them in groups stores them faster), at most 64 (32 above concurrency 50; on PostgreSQL 200, its claims being durable commits): at concurrency
      * 1 jobs slower than 50 ms are never prefetched, and none is before the first job ends or after a
      * claim fails; 0 prefetches nothing; a number holds that many whatever the pace. A gentle stop runs the
      * prefetched jobs; a rough stop puts them back.

@@ -94,4 +94,26 @@ describe('WorkerPool prefetch', () => {
     // Jobs of about 5 ms: after the first, up to 10 are held (50 ms of work), so a claim takes several.
     expect(await mostHeld('quick', 5, 30)).toBeGreaterThan(2);
   });
+
+  it("with 'auto', holds at most the store's prefetchMax beyond its concurrency", async () => {
+    const queue = fixture.queue();
+    const { capabilities } = await queue.backend();
+    // Jobs of about 2 ms: 'auto' alone would hold about 25 (50 ms of work).
+    capabilities.prefetchMax = 3;
+    try {
+      const job = queue.job({ name: 'quick', routes: ['capped'] }, async () => new Promise((resolve) => setTimeout(resolve, 2)));
+      await queue.pushMany(Array.from({ length: 150 }, () => job.with()));
+      await fixture.startPool({ queue, routes: ['capped'], concurrency: 1, prefetch: 'auto' });
+      let most = 0;
+      await eventually(async () => {
+        const counts = (await queue.counts()).capped;
+        most = Math.max(most, counts?.running ?? 0);
+        return counts?.succeeded === 150;
+      }, 'every job done', 20_000);
+      expect(most).toBeLessThanOrEqual(4);
+      expect(most).toBeGreaterThan(1);
+    } finally {
+      delete capabilities.prefetchMax;
+    }
+  });
 });

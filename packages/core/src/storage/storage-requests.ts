@@ -43,6 +43,12 @@ export interface StorageCapabilities {
    * claims (the methods of `GroupStorage`). Core refuses groups and limits on other stores.
    */
   groups?: boolean;
+  /**
+   * The most deliveries a worker's `prefetch: 'auto'` holds beyond its concurrency on this store
+   * (default: 64, or 32 above concurrency 50). Claims go in batches of half the window: a store whose
+   * every claim and completion is a durable commit of its own does better with larger ones.
+   */
+  prefetchMax?: number;
 }
 
 /**
