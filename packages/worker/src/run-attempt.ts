@@ -97,20 +97,17 @@ export function runAttempt(delivery: ClaimedDelivery, options: AttemptOptions): 
     if (controller.aborted) return failed(controller.reason);
     // Settles as soon as the attempt is aborted: a handler may ignore its signal.
     controller.onAbort(failed);
-    let work: unknown;
     try {
       const context = new AttemptContext(delivery, options);
-      work = runInJobContext(context, options.sink, () => execute(delivery, options.registry, context, controller));
+      const work = runInJobContext(context, options.sink, () => execute(delivery, options.registry, context, controller));
+      // A value that is no thenable is the result itself; a hostile one (a `then` that throws) fails the attempt.
+      const then = typeof work === 'object' || typeof work === 'function' ? (work as { then?: unknown } | null)?.then : undefined;
+      if (typeof then === 'function') then.call(work, returned, failed);
+      else returned(work);
     } catch (err) {
-      return failed(err);
+      failed(err);
     }
-    if (isThenable(work)) work.then(returned, failed);
-    else returned(work);
   });
-}
-
-function isThenable(value: unknown): value is PromiseLike<unknown> {
-  return (typeof value === 'object' || typeof value === 'function') && value !== null && typeof (value as { then?: unknown }).then === 'function';
 }
 
 /** A succeeded outcome, its result as stored; throws what fails the attempt instead. */

@@ -99,3 +99,37 @@ describe('attempts', () => {
     expect(spent).toMatchObject({ kind: 'failed', retryAt: null });
   });
 });
+
+describe('what a handler returns, passed through as it is', () => {
+  /** A registry whose job returns the handler's own value: no promise of skunq's around it. */
+  const attemptRaw = (handler: () => unknown) => {
+    const registry = new JobRegistry();
+    registry.add('q', { name: 'job', kind: 'function', argsSchema: undefined, run: () => handler() });
+    return runAttempt(delivery(), { registry, workerId: 'w1', controller: new AttemptControl(), sink: () => undefined });
+  };
+
+  it('succeeds with a plain value, and fails with a synchronous throw, recorded', async () => {
+    expect(await attemptRaw(() => ({ n: 1 }))).toEqual({ kind: 'succeeded', result: { n: 1 } });
+    expect(await attemptRaw(() => undefined)).toEqual({ kind: 'succeeded', result: null });
+    expect(await attemptRaw(() => {
+      throw new Error('at once');
+    })).toMatchObject({ kind: 'failed', error: { message: 'at once' } });
+  });
+
+  it('takes a thenable that is no promise, and fails the attempt on a hostile one', async () => {
+    expect(await attemptRaw(() => ({ then: (resolve: (v: unknown) => void) => resolve(7) }))).toEqual({ kind: 'succeeded', result: 7 });
+    expect(await attemptRaw(() => ({ then: () => {
+      throw new Error('then threw');
+    } }))).toMatchObject({ kind: 'failed', error: { message: 'then threw' } });
+    const trapped = new Proxy({}, { get: () => {
+      throw new Error('trap');
+    } });
+    expect(await attemptRaw(() => trapped)).toMatchObject({ kind: 'failed', error: { message: 'trap' } });
+    // Settled once: a thenable that answers twice, or both ways, counts its first answer.
+    expect(await attemptRaw(() => ({ then: (resolve: (v: unknown) => void, reject: (e: unknown) => void) => {
+      resolve(1);
+      reject(new Error('late'));
+      resolve(2);
+    } }))).toEqual({ kind: 'succeeded', result: 1 });
+  });
+});
