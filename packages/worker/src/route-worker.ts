@@ -35,8 +35,9 @@ const CLAIMS_IN_FLIGHT = 2;
 /** `prefetch: 'auto'` holds what the worker finishes in this long at its recent pace… */
 const AUTO_PREFETCH_MS = 50;
 /**
- * …and at most this many, unless the store says otherwise (`capabilities.prefetchMax`): the commits of no-op jobs at concurrency 1 on SQLite hold about half of it
- * (claims go in batches of half). 64 ran about 25 % faster than 16 and 32 there; 128 and 256 no faster.
+ * …and at most this many, unless the store says otherwise (`capabilities.prefetchMax`): the commits of
+ * no-op jobs at concurrency 1 on SQLite hold about half of it (claims go in batches of half). 64 ran about
+ * 25 % faster than 16 and 32 there; 128 and 256 no faster.
  */
 const AUTO_PREFETCH_MAX = 64;
 /**
@@ -294,7 +295,6 @@ export class RouteWorker {
   }
 
   private claimChunk(limit: number): void {
-    { const g = ((globalThis as any).__cc ??= { n: 0, lim: 0, busy: 0, waiting: 0, reserved: 0, inflight: 0, small: 0 }); g.n++; g.lim += limit; g.busy += this.busy; g.waiting += this.waiting.length; g.reserved += this.reserved; g.inflight += this.claims.size; if (limit < 20) g.small++; }
     this.reserved += limit;
     const sentAt = Date.now();
     const pokesAtSend = this.pokes;
