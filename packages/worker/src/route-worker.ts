@@ -5,6 +5,7 @@ import { AttemptControl } from './attempt-control.js';
 import { LeaseKeeper } from './lease-keeper.js';
 import { writeLogBuffers } from './log-buffer.js';
 import { OutcomeWriter, type AttemptEnd } from './outcome-writer.js';
+import { autoPrefetch } from './auto-prefetch.js';
 import { about, runAttempt } from './run-attempt.js';
 import { RunningAttempt, type ProgressTarget } from './running-attempt.js';
 
@@ -32,21 +33,6 @@ export interface RouteWorkerSettings {
 
 /** Claims in flight at once: one is answered while the next is on its way. */
 const CLAIMS_IN_FLIGHT = 2;
-/** `prefetch: 'auto'` holds what the worker finishes in this long at its recent pace… */
-const AUTO_PREFETCH_MS = 50;
-/**
- * …and at most this many, unless the store says otherwise (`capabilities.prefetchMax`): the commits of
- * no-op jobs at concurrency 1 on SQLite hold about half of it (claims go in batches of half). 64 ran about
- * 25 % faster than 16 and 32 there; 128 and 256 no faster.
- */
-const AUTO_PREFETCH_MAX = 64;
-/**
- * …or this many above {@link AUTO_PREFETCH_WIDE} slots: at concurrency 100 on Redis a window of 100 + 64
- * ran about 10 % slower than 100 + 32 (claims of 82 jobs, where the store answers one while the worker
- * runs the other, against 66), while at concurrency 1 a prefetch of 32 ran about 15 % slower than 64.
- */
-const AUTO_PREFETCH_MAX_WIDE = 32;
-const AUTO_PREFETCH_WIDE = 50;
 
 /**
  * Consumes one route: claims jobs in chunks while it has free slots, runs them, reports each
@@ -289,9 +275,7 @@ export class RouteWorker {
   private prefetchNow(): number {
     const { prefetch = 0, concurrency } = this.settings;
     if (prefetch !== 'auto') return prefetch;
-    if (this.recentMs === null) return 0;
-    const most = this.settings.backend.capabilities.prefetchMax ?? (concurrency > AUTO_PREFETCH_WIDE ? AUTO_PREFETCH_MAX_WIDE : AUTO_PREFETCH_MAX);
-    return Math.min(most, Math.floor((concurrency * AUTO_PREFETCH_MS) / Math.max(this.recentMs, 0.01)));
+    return autoPrefetch(concurrency, this.recentMs, this.settings.backend.capabilities.prefetchMax);
   }
 
   private claimChunk(limit: number): void {
