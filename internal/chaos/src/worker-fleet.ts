@@ -36,7 +36,13 @@ export class WorkerFleet {
   constructor(
     private readonly options: FleetOptions,
     private readonly ledger: LedgerWriter,
-  ) {}
+  ) {
+    // A driver that dies before stopAll (a crash) takes its workers with it: left running, they kept
+    // polling a dead run's server for half an hour beside the next run.
+    process.once('exit', () => {
+      for (const w of this.workers) w.child.kill('SIGKILL');
+    });
+  }
 
   /** Starts `skunq work` on `queue` and resolves once it listens. */
   async start(queue: string, route: string): Promise<WorkerProcess> {

@@ -2,7 +2,7 @@ import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { chownSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { freePort, skipReason } from './server-support.js';
+import { cleanUpAtExit, freePort, skipReason, type StartedServer } from './server-support.js';
 
 /** Where Debian's postgresql-15 puts its programs; `SKQ_PG_BIN` names another build. */
 export const POSTGRES_BIN = process.env.SKQ_PG_BIN ?? '/usr/lib/postgresql/15/bin';
@@ -70,7 +70,12 @@ export async function startPostgres(options: { port?: number; durable?: boolean 
   if (init.status !== 0) throw new Error(`initdb failed (${init.status}):\n${init.stdout}\n${init.stderr}`);
   const args = ['-D', data, '-p', String(port), '-k', dir, '-c', 'listen_addresses=127.0.0.1', '-c', 'max_connections=200'];
   if (options.durable === false) args.push('-c', 'fsync=off', '-c', 'synchronous_commit=off', '-c', 'full_page_writes=off');
+  // A process that exits without stopping it (a crashed chaos driver) shuts it down at once (SIGQUIT: the
+  // postmaster takes its backends with it) and removes its directory.
+  const started: StartedServer = { child: null, dir, signal: 'SIGQUIT' };
+  cleanUpAtExit(started);
   let child = await launchPostgres(args, dir, asOwner);
+  started.child = child;
   const postmasterPid = () => Number(readFileSync(join(data, 'postmaster.pid'), 'utf8').split('\n')[0]);
   let pid = postmasterPid();
   const halt = async (signal: NodeJS.Signals) => {
@@ -94,6 +99,7 @@ export async function startPostgres(options: { port?: number; durable?: boolean 
       await halt(immediate ? 'SIGQUIT' : 'SIGINT');
       await new Promise((resolve) => setTimeout(resolve, downMs));
       child = await launchPostgres(args, dir, asOwner);
+      started.child = child;
       pid = postmasterPid();
     },
   };

@@ -1,4 +1,5 @@
-import { spawnSync } from 'node:child_process';
+import { spawnSync, type ChildProcess } from 'node:child_process';
+import { rmSync } from 'node:fs';
 import { createServer } from 'node:net';
 
 // What every test server needs: a free port, and the rule for a missing program (CI fails, a developer skips).
@@ -42,3 +43,50 @@ export function skipReason(reason: string): string {
   return reason;
 }
 
+/**
+ * The servers this process started: when it exits (after a crash too, though not when killed by a
+ * signal) the ones still running are killed by PID (with `signal`, SIGKILL by default) and every data
+ * directory is removed, so that a script that fails before stopping its servers leaves nothing behind.
+ */
+export type StartedServer = { child: ChildProcess | null; dir: string; signal?: NodeJS.Signals };
+const startedServers = new Set<StartedServer>();
+let cleanupHooked = false;
+
+/**
+ * Kills `server` (its current `child`) and removes its directory when this process exits.
+ *
+ * @example
+ * ```ts
+ * const started: StartedServer = { child: null, dir };
+ * cleanUpAtExit(started);
+ * started.child = await launch(args); // and again after each restart
+ * ```
+ */
+export function cleanUpAtExit(server: StartedServer): void {
+  if (!cleanupHooked) {
+    cleanupHooked = true;
+    process.once('exit', () => {
+      for (const { child, dir, signal } of startedServers) {
+        try {
+          if (child && child.exitCode === null && child.signalCode === null) process.kill(child.pid!, signal ?? 'SIGKILL');
+          rmSync(dir, { recursive: true, force: true, maxRetries: 3 });
+        } catch {
+          // Gone already, or still busy: the exit goes on.
+        }
+      }
+    });
+  }
+  startedServers.add(server);
+}
+
+/**
+ * Leaves `server` alone at exit: it failed to start, and its directory is removed already.
+ *
+ * @example
+ * ```ts
+ * forgetAtExit(started);
+ * ```
+ */
+export function forgetAtExit(server: StartedServer): void {
+  startedServers.delete(server);
+}

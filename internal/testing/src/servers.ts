@@ -3,7 +3,7 @@ import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { freePort } from './server-support.js';
+import { cleanUpAtExit, forgetAtExit, freePort, type StartedServer } from './server-support.js';
 
 /** A redis-server started by a test on a free loopback port, stopped by PID. */
 export interface RedisServer {
@@ -18,31 +18,6 @@ export interface RedisServer {
   stop(): Promise<void>;
   /** Stops it, stays down for `downMs`, and starts it again on the same port and data directory. */
   restart(downMs?: number): Promise<void>;
-}
-
-/**
- * The servers this process started: when it exits (after a crash too, though not when killed by a
- * signal) the ones still running are killed by PID and every data directory is removed, so that a
- * script that fails before stopping its servers leaves nothing behind.
- */
-type StartedServer = { child: ChildProcess | null; dir: string };
-const startedServers = new Set<StartedServer>();
-let cleanupHooked = false;
-function cleanUpAtExit(server: StartedServer): void {
-  if (!cleanupHooked) {
-    cleanupHooked = true;
-    process.once('exit', () => {
-      for (const { child, dir } of startedServers) {
-        try {
-          if (child && child.exitCode === null && child.signalCode === null) process.kill(child.pid!, 'SIGKILL');
-          rmSync(dir, { recursive: true, force: true, maxRetries: 3 });
-        } catch {
-          // Gone already, or still busy: the exit goes on.
-        }
-      }
-    });
-  }
-  startedServers.add(server);
 }
 
 /**
@@ -63,7 +38,7 @@ export async function startRedis(options: { persistent?: boolean; clusterNode?: 
     started.child = await launch(args, port);
   } catch (err) {
     rmSync(dir, { recursive: true, force: true });
-    startedServers.delete(started);
+    forgetAtExit(started);
     throw err;
   }
   const server: RedisServer = {
