@@ -11,6 +11,29 @@ const score = (priority: number, runAt: number) => (1000 - priority) * 2 ** 41 +
 const member = (seq: number, did: string) => `${String(seq).padStart(16, '0')}:${did}`;
 
 /**
+ * Puts route 'r''s groups back as layout 2 kept them: each group's due deliveries in its set under
+ * '<route>:<group>' (its list's at `runAt`, numbered from 1 in order; a set of other priorities renamed),
+ * its place '1', no flags, no index of groups; the queue's seq at `seq` and its layout '2'.
+ */
+async function backToLayoutTwo(client: Redis, p: string, groups: { name: string; runAt: number }[], seq: number): Promise<void> {
+  const read = client.pipeline();
+  for (const g of groups) read.lrange(`${p}:gl:r|${g.name}`, 0, -1).exists(`${p}:gq:r|${g.name}`);
+  const found = (await read.exec())!.map(([, value]) => value);
+  const write = client.pipeline();
+  let n = 0;
+  groups.forEach((g, i) => {
+    for (const did of found[2 * i] as string[]) write.zadd(`${p}:gq:r:${g.name}`, score(0, g.runAt), member(++n, did));
+    write.del(`${p}:gl:r|${g.name}`);
+    if (found[2 * i + 1] === 1) write.rename(`${p}:gq:r|${g.name}`, `${p}:gq:r:${g.name}`);
+    write.hset(`${p}:gin:r`, g.name, '1');
+  });
+  write.del(`${p}:gz:r`, `${p}:gkeys:r`);
+  write.set(`${p}:seq`, seq);
+  write.set(`${p}:layout`, '2');
+  await write.exec();
+}
+
+/**
  * Writes a queue the way the layout-1 scripts left it: a hash per job holding delivery 0, a hash per
  * further delivery, due deliveries in one sorted set per route, ended jobs in sorted sets by end time.
  */
@@ -130,24 +153,14 @@ describe.skipIf(missing)(`redis layout migration ${missing ?? ''}`, () => {
     let reader: RedisBackend | undefined;
     try {
       const at = Date.now() - 1_000;
-      // Stored by this code, then put back as layout 2 kept them: each group's due jobs in its set under
-      // '<route>:<group>' (a group name may hold ':'), its place '1', no flags, no index of groups.
+      // Stored by this code, then put back as layout 2 kept them (a group name may hold ':').
       const old = [
         newJob(queue, { group: 'a:x', runAt: at, createdAt: at }),
         newJob(queue, { group: 'a:x', runAt: at, createdAt: at }),
         newJob(queue, { group: 'b', priority: 5 }),
       ];
       await writer.enqueue(old);
-      let seq = 0;
-      for (const g of ['a:x', 'b']) {
-        for (const did of await client.lrange(`${p}:gl:r|${g}`, 0, -1)) await client.zadd(`${p}:gq:r:${g}`, score(0, at), member(++seq, did));
-        await client.del(`${p}:gl:r|${g}`);
-        if (await client.exists(`${p}:gq:r|${g}`)) await client.rename(`${p}:gq:r|${g}`, `${p}:gq:r:${g}`);
-      }
-      await client.hset(`${p}:gin:r`, 'a:x', '1', 'b', '1');
-      await client.del(`${p}:gz:r`, `${p}:gkeys:r`);
-      await client.set(`${p}:seq`, 100);
-      await client.set(`${p}:layout`, '2');
+      await backToLayoutTwo(client, p, [{ name: 'a:x', runAt: at }, { name: 'b', runAt: at }], 100);
 
       // A process of this code moves the queue before its first call: a job at the same run time as the
       // old ones goes after them.
@@ -181,19 +194,7 @@ describe.skipIf(missing)(`redis layout migration ${missing ?? ''}`, () => {
     try {
       const jobs = Array.from({ length: 1_200 }, (_, g) => newJob(queue, { group: `tenant:${g}` }));
       for (let i = 0; i < jobs.length; i += 400) await writer.enqueue(jobs.slice(i, i + 400));
-      const read = client.pipeline();
-      for (const job of jobs) read.lrange(`${p}:gl:r|${job.group}`, 0, -1);
-      const lists = (await read.exec())!.map(([, value]) => value as string[]);
-      const write = client.pipeline();
-      jobs.forEach((job, i) => {
-        for (const did of lists[i]!) write.zadd(`${p}:gq:r:${job.group}`, score(0, job.runAt), member(i + 1, did));
-        write.del(`${p}:gl:r|${job.group}`);
-        write.hset(`${p}:gin:r`, job.group!, '1');
-      });
-      write.del(`${p}:gz:r`, `${p}:gkeys:r`);
-      write.set(`${p}:seq`, 10_000);
-      write.set(`${p}:layout`, '2');
-      await write.exec();
+      await backToLayoutTwo(client, p, jobs.map((job) => ({ name: job.group!, runAt: job.runAt })), 10_000);
 
       reader = await RedisBackend.connect(server.url);
       const listed: string[] = [];

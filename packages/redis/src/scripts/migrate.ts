@@ -7,10 +7,11 @@ export const LAYOUT_VERSION = '3';
  * older code must be stopped first: they would keep writing the old keys.
  * Layout 2 kept all of a group's due deliveries in its sorted set 'gq:<route>:<group>', its place in
  * the rotation as '1' in 'gin:<route>', and no index of groups for the listing. Each call moves up to
- * 500 groups of one route (HSCAN of 'gin:<route>'; 'migrating' keeps each route's cursor and which are done): their keys renamed to '<route>|<group>' (a group
- * name may hold ':', a route name may not hold '|'), an old place made 'Z' with a tail just after its
- * set's last priority-0 run time (a delivery enqueued at that time goes after those) and flagged in
- * 'gz:<route>', and every group named in 'gkeys:<route>'.
+ * 500 groups of one route (HSCAN of 'gin:<route>'; 'migrating' keeps each route's cursor and which are
+ * done): their keys renamed to '<route>|<group>' (a group name may hold ':', a route name may not hold
+ * '|'), an old place made 'Z' with a tail just after its set's last priority-0 run time (a delivery
+ * enqueued at that time goes after those) and flagged in 'gz:<route>', and every group named in
+ * 'gkeys:<route>'.
  * Layout 1 kept a hash per job (job:<id>, holding delivery 0) and per further delivery (d:<id>.<n>)
  * with the long field names, every due delivery of a route in one sorted set (ready:<route>), and
  * ended jobs in sorted sets scored by end time (done:succeeded, done:failed).
