@@ -21,13 +21,13 @@ const GROUP_SQL = {
       SELECT k FROM skq_jobs
       WHERE queue = @queue AND route = @route AND state = 0 AND grp = @grp AND run_at <= @now AND (target_worker IS NULL OR target_worker = @worker)
       ORDER BY priority DESC, run_at, k LIMIT 1)
-    RETURNING ${CLAIMED_COLUMNS.join(', ')}`,
+    RETURNING ${CLAIMED_COLUMNS.join(', ')}, k`,
   claimUngrouped: `UPDATE skq_jobs ${CLAIM_SET}
     WHERE k = (
       SELECT k FROM skq_jobs
       WHERE queue = @queue AND route = @route AND state = 0 AND grp IS NULL AND run_at <= @now AND (target_worker IS NULL OR target_worker = @worker)
       ORDER BY priority DESC, run_at, k LIMIT 1)
-    RETURNING ${CLAIMED_COLUMNS.join(', ')}`,
+    RETURNING ${CLAIMED_COLUMNS.join(', ')}, k`,
   // The earliest later run time of a group's queued rows on a route that this worker may take; null when it has none.
   groupNextRunAt: `SELECT MIN(run_at) AS run_at FROM skq_jobs
     WHERE queue = @queue AND route = @route AND state = 0 AND grp = @grp AND run_at > @now AND (target_worker IS NULL OR target_worker = @worker)`,

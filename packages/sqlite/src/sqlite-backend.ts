@@ -108,23 +108,26 @@ export class SqliteBackend implements StorageBackend {
         transactionEnded(store);
       },
     });
-    this.capabilities = { crossProcess: opts.path !== ':memory:', pushEvents: false, batchClaim: true, durable: opts.path !== ':memory:', groups: true };
+    // prefetchMax 256: a worker of quick jobs holds more, so its completions and next claim share fewer commits (each writes
+    // about 15 pages whatever its size); at concurrency 1, 256 ran about 10 % faster than the worker's default of 64.
+    this.capabilities = { crossProcess: opts.path !== ':memory:', pushEvents: false, batchClaim: true, durable: opts.path !== ':memory:', groups: true, prefetchMax: 256 };
     this.feed = new EventFeed(eventSource(this.store, opts.eventRetentionCount), opts.path, opts.pollIntervalMs, opts.eventRetentionMs);
   }
 
-  async enqueue(jobs: NewJob[]): Promise<EnqueueResult[]> {
+  // The hot steps are not `async`: with a job context active, every extra promise runs Node's async hooks.
+  enqueue(jobs: NewJob[]): Promise<EnqueueResult[]> {
     return this.write('enqueue', () => enqueue(this.store, jobs));
   }
 
-  async claim(request: ClaimRequest): Promise<ClaimResult> {
+  claim(request: ClaimRequest): Promise<ClaimResult> {
     return this.write('claim', () => claim(this.store, request));
   }
 
-  async complete(queue: string, lease: LeaseToken, result: unknown): Promise<void> {
-    await this.write('complete', () => complete(this.store, queue, lease, result));
+  complete(queue: string, lease: LeaseToken, result: unknown): Promise<void> {
+    return this.write('complete', () => complete(this.store, queue, lease, result));
   }
 
-  async fail(queue: string, lease: LeaseToken, request: FailRequest): Promise<'retrying' | 'failed' | 'cancelled'> {
+  fail(queue: string, lease: LeaseToken, request: FailRequest): Promise<'retrying' | 'failed' | 'cancelled'> {
     return this.write('fail', () => fail(this.store, queue, lease, request));
   }
 
@@ -298,7 +301,8 @@ export class SqliteBackend implements StorageBackend {
 
   /** Runs `fn` in a write transaction shared with the other writes of this event-loop turn ({@link GroupCommit}). */
   private write<T>(operation: string, fn: () => T): Promise<T> {
-    this.assertOpen(operation);
+    // Refused as a rejection, never a throw: the steps that return this promise are not `async`.
+    if (this.closed) return Promise.reject(closedError(operation));
     const { store } = this;
     return this.commits.write(operation, () => {
       try {
@@ -322,8 +326,12 @@ export class SqliteBackend implements StorageBackend {
   }
 
   private assertOpen(operation: string): void {
-    if (this.closed) throw new SkqError('BACKEND_UNAVAILABLE', `sqlite ${operation}: the backend is closed`);
+    if (this.closed) throw closedError(operation);
   }
+}
+
+function closedError(operation: string): SkqError {
+  return new SkqError('BACKEND_UNAVAILABLE', `sqlite ${operation}: the backend is closed`);
 }
 
 /** `PRAGMA synchronous` answers a number: 0 OFF, 1 NORMAL, 2 FULL, 3 EXTRA. */

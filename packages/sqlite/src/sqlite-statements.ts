@@ -17,7 +17,7 @@ export const CLAIMED_COLUMNS = [
   'cancel_requested', 'name', 'args', 'options', 'fanout', 'grp',
 ] as const;
 /** What a lease holder's write reads back to check the lease and record the end. */
-const LEASE_COLUMNS = 'queue, route, state, worker_id, attempts, recoveries, cancel_requested, fanout, options, grp';
+const LEASE_COLUMNS = 'k, queue, route, state, worker_id, attempts, recoveries, cancel_requested, fanout, options, grp';
 
 /** The columns a new row is inserted with, in the order of {@link insertManySql}'s parameters. */
 export const INSERT_COLUMNS = [
@@ -25,10 +25,10 @@ export const INSERT_COLUMNS = [
   'options', 'dedupe_key', 'state', 'run_at', 'max_attempts', 'ended_at', 'ended_bad', 'seq', 'ev', 'grp',
 ] as const;
 
-/** One INSERT of `rows` new rows, positional parameters row by row; returns the ids inserted (a stored id is skipped). */
+/** One INSERT of `rows` new rows, positional parameters row by row; a stored id is skipped. */
 export function insertManySql(rows: number): string {
   const row = `(${INSERT_COLUMNS.map(() => '?').join(', ')})`;
-  return `INSERT INTO skq_jobs (${INSERT_COLUMNS.join(', ')}) VALUES ${Array(rows).fill(row).join(', ')} ON CONFLICT (id, dix) DO NOTHING RETURNING id`;
+  return `INSERT INTO skq_jobs (${INSERT_COLUMNS.join(', ')}) VALUES ${Array(rows).fill(row).join(', ')} ON CONFLICT (id, dix) DO NOTHING`;
 }
 
 /** The SQL of the job, worker, event, pause, log and call-record operations (`operations/`), by statement name. */
@@ -38,6 +38,8 @@ const SQL = {
   maxSeq: 'SELECT MAX(IFNULL((SELECT MAX(seq) FROM skq_jobs), 0), IFNULL((SELECT MAX(seq) FROM skq_events), 0)) AS seq',
   newestSeqs: 'SELECT IFNULL((SELECT MAX(seq) FROM skq_jobs), 0) AS rows, IFNULL((SELECT MAX(seq) FROM skq_events), 0) AS notices',
   insertRow: `INSERT INTO skq_jobs (${INSERT_COLUMNS.join(', ')}) VALUES (${INSERT_COLUMNS.map((c) => `@${c}`).join(', ')}) ON CONFLICT (id, dix) DO NOTHING`,
+  // The first rows of jobs (a JSON array of ids) with their change sequence: which of an INSERT's ids were stored before it.
+  seqsOfFirstRows: 'SELECT id, seq FROM skq_jobs WHERE id IN (SELECT value FROM json_each(?)) AND dix = 0',
   storedJob: 'SELECT queue, COUNT(*) FILTER (WHERE dix >= 0) AS n FROM skq_jobs WHERE id = ?',
   findPendingByDedupe: 'SELECT id FROM skq_jobs WHERE queue = ? AND dedupe_key = ? AND state IN (0, 1) LIMIT 1',
   // Claims walk the queued index one priority at a time (a skip scan): within one priority the due
@@ -48,17 +50,18 @@ const SQL = {
       SELECT (SELECT MAX(priority) FROM skq_jobs WHERE queue = @queue AND route = @route AND state = 0 AND grp IS NULL AND priority < p.priority)
       FROM p WHERE p.priority IS NOT NULL)
     SELECT priority FROM p WHERE priority IS NOT NULL`,
-  // One delivery per statement, found by a scalar subquery (an IN list made SQLite collect the keys first).
-  claimAtPriority: `UPDATE skq_jobs
-    SET state = 1, worker_id = @worker, lease_until = @lease_until, attempts = attempts + 1, started_at = @now, cancel_requested = NULL,
-      seq = @seq, ev = 1, ev_at = @now
-    WHERE k = (
-      SELECT k FROM skq_jobs
-      WHERE queue = @queue AND route = @route AND state = 0 AND grp IS NULL AND priority = @priority AND run_at <= @now
-        AND (target_worker IS NULL OR target_worker = @worker)
-      ORDER BY run_at ASC, k ASC
-      LIMIT 1)
-    RETURNING ${CLAIMED_COLUMNS.join(', ')}`,
+  // A priority's due rows in claim order, with what the worker needs (CLAIMED_COLUMNS, then `k`);
+  // each is then set running by its key. Reading them with the UPDATE's RETURNING cost about half as
+  // much again per row (9 µs against 6.9 in bare better-sqlite3, claims of 32).
+  dueAtPriority: `SELECT ${CLAIMED_COLUMNS.join(', ')}, k FROM skq_jobs
+    WHERE queue = @queue AND route = @route AND state = 0 AND grp IS NULL AND priority = @priority AND run_at <= @now
+      AND (target_worker IS NULL OR target_worker = @worker)
+    ORDER BY run_at ASC, k ASC
+    LIMIT @limit`,
+  // Positional (worker, lease_until, now, seq, now, k): binding by name costs more than a positional bind.
+  claimRow: `UPDATE skq_jobs
+    SET state = 1, worker_id = ?, lease_until = ?, attempts = attempts + 1, started_at = ?, cancel_requested = NULL, seq = ?, ev = 1, ev_at = ?
+    WHERE k = ?`,
   nextRunAt: `WITH RECURSIVE p(priority) AS (
       SELECT MAX(priority) FROM skq_jobs WHERE queue = @queue AND route = @route AND state = 0 AND grp IS NULL
       UNION ALL
@@ -70,11 +73,17 @@ const SQL = {
         ORDER BY run_at LIMIT 1)) AS run_at
     FROM p WHERE p.priority IS NOT NULL`,
   leaseOf: `SELECT ${LEASE_COLUMNS} FROM skq_jobs WHERE id = ? AND dix = ?`,
-  // The lease check is in the statement: only the holder's current attempt ends it.
-  completeLeased: `UPDATE skq_jobs SET state = 2, finished_at = @now, lease_until = NULL, outcome = @outcome, seq = @seq, ev = 2, ev_at = @now,
-      ended_at = CASE WHEN fanout IS NULL THEN @now END, ended_bad = CASE WHEN fanout IS NULL THEN 0 END
-    WHERE id = @id AND dix = @dix AND queue = @queue AND state = 1 AND worker_id = @worker AND attempts = @attempt
-    RETURNING route, fanout, options`,
+  // Its lease checked first (leaseOf). By key and positional (now, outcome, seq, now, now, k), with no
+  // RETURNING: in bare better-sqlite3 the statement by id with RETURNING, its parameters bound by name,
+  // cost 16 µs a row, this one 3.5.
+  completeRow: `UPDATE skq_jobs SET state = 2, finished_at = ?, lease_until = NULL, outcome = ?, seq = ?, ev = 2, ev_at = ?,
+      ended_at = CASE WHEN fanout IS NULL THEN ? END, ended_bad = CASE WHEN fanout IS NULL THEN 0 END
+    WHERE k = ?`,
+  // The same for a row this connection's claim handed out (its key kept), the lease checked by the statement
+  // (now, outcome, seq, now, now, k, id, dix, queue, worker, attempt): the key is a hint, the id the check.
+  completeHeld: `UPDATE skq_jobs SET state = 2, finished_at = ?, lease_until = NULL, outcome = ?, seq = ?, ev = 2, ev_at = ?,
+      ended_at = CASE WHEN fanout IS NULL THEN ? END, ended_bad = CASE WHEN fanout IS NULL THEN 0 END
+    WHERE k = ? AND id = ? AND dix = ? AND queue = ? AND state = 1 AND worker_id = ? AND attempts = ?`,
   // Ends a delivery failed or cancelled; a job of one delivery ends with it.
   finishBad: `UPDATE skq_jobs SET state = @state, finished_at = @now, lease_until = NULL, outcome = @outcome, seq = @seq, ev = @state, ev_at = @now,
       ended_at = CASE WHEN fanout IS NULL THEN @now END, ended_bad = CASE WHEN fanout IS NULL THEN 1 END
@@ -151,8 +160,8 @@ export type SqliteStatements = Record<keyof typeof SQL, Database.Statement>;
 /** Prepares these statements, once per connection (the schema is in place by then). */
 export function prepareStatements(db: Db): SqliteStatements {
   const statements = Object.fromEntries(Object.entries(SQL).map(([name, sql]) => [name, db.prepare(sql)])) as SqliteStatements;
-  // The claim answers arrays in CLAIMED_COLUMNS order: building an object per row cost a third of it.
-  statements.claimAtPriority.raw(true);
+  // The claim reads arrays (CLAIMED_COLUMNS, then `k`): building an object per row cost a third of it.
+  statements.dueAtPriority.raw(true);
   return statements;
 }
 
@@ -160,11 +169,12 @@ export function prepareStatements(db: Db): SqliteStatements {
 const ENDING_SQL = {
   siblings: 'SELECT COUNT(*) FILTER (WHERE state IN (0, 1)) AS open, COUNT(*) FILTER (WHERE state IN (3, 4)) AS bad FROM skq_jobs WHERE id = ? AND dix >= 0',
   markEnded: 'UPDATE skq_jobs SET ended_at = ?, ended_bad = ? WHERE id = ? AND dix = 0',
-  endedBefore: 'SELECT k, id, fanout FROM skq_jobs WHERE queue = ? AND ended_bad = ? AND ended_at < ? AND ended_at IS NOT NULL LIMIT ?',
-  endedBeyond: 'SELECT k, id, fanout FROM skq_jobs WHERE queue = ? AND ended_bad = ? AND ended_at IS NOT NULL ORDER BY ended_at DESC LIMIT ? OFFSET ?',
+  // What a trim deletes, with what the counts need (a DELETE's RETURNING cost more per row than reading it first).
+  endedBefore: 'SELECT k, id, fanout, queue, route, state, dix FROM skq_jobs WHERE queue = ? AND ended_bad = ? AND ended_at < ? AND ended_at IS NOT NULL LIMIT ?',
+  endedBeyond: 'SELECT k, id, fanout, queue, route, state, dix FROM skq_jobs WHERE queue = ? AND ended_bad = ? AND ended_at IS NOT NULL ORDER BY ended_at DESC LIMIT ? OFFSET ?',
   deleteJob: 'DELETE FROM skq_jobs WHERE id = ? RETURNING queue, route, state, dix',
   // A batch of jobs of one row each, by row key (a JSON array): no lookup by id per job.
-  deleteRows: 'DELETE FROM skq_jobs WHERE k IN (SELECT value FROM json_each(?)) RETURNING queue, route, state, dix',
+  deleteRows: 'DELETE FROM skq_jobs WHERE k IN (SELECT value FROM json_each(?))',
   deleteLogs: 'DELETE FROM skq_logs WHERE job_id = ?',
   deleteLogsOfJobs: 'DELETE FROM skq_logs WHERE job_id IN (SELECT value FROM json_each(?))',
   anyLogs: 'SELECT EXISTS (SELECT 1 FROM skq_logs) AS any',

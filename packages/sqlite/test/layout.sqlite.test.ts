@@ -237,6 +237,27 @@ describe('SQLite layout version 4', () => {
     await everything.close();
   });
 
+  it('refuses a stale completion whose row was deleted and its key taken by a job the same worker now holds', async () => {
+    const { path, backend } = fresh();
+    await backend.enqueue([newJob('q', { id: 'gone' })]);
+    const first = (await backend.claim({ queue: 'q', route: 'r', workerId: 'w', limit: 1, leaseMs: 1 })).deliveries[0]!;
+    // Its lease ends, it is recovered and removed, and the next job gets its row key (the highest, freed).
+    expect(await backend.recoverExpired('q', Date.now() + 60_000)).toBe(1);
+    expect(await backend.removeJobs('q', ['gone'])).toEqual(['gone']);
+    await backend.enqueue([newJob('q', { id: 'next' })]);
+    const next = (await backend.claim({ queue: 'q', route: 'r', workerId: 'w', limit: 1, leaseMs: 60_000 })).deliveries[0]!;
+    expect(next.attempts).toBe(first.attempts);
+    const db = new Database(path, { readonly: true });
+    expect(db.prepare('SELECT id, k FROM skq_jobs').all()).toEqual([{ id: 'next', k: 1 }]);
+    db.close();
+    const stale = backend.complete('q', { deliveryId: first.id, workerId: 'w', attempt: first.attempts }, null);
+    await expect(stale).rejects.toMatchObject({ code: 'JOB_NOT_FOUND' });
+    expect((await backend.getJob('q', 'next'))!.deliveries[0]!.state).toBe('running');
+    await backend.complete('q', { deliveryId: next.id, workerId: 'w', attempt: next.attempts }, null);
+    expect((await backend.countByState('q')).r).toMatchObject({ running: 0, succeeded: 1 });
+    await backend.close();
+  });
+
   it('answers an id sent twice in one bulk enqueue as stored the second time, counted once', async () => {
     const { backend } = fresh();
     const job = newJob('q', { id: 'twice' });

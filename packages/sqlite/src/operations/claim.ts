@@ -56,17 +56,21 @@ export function claim(s: SqliteStore, request: ClaimRequest): ClaimResult {
   return result;
 }
 
-/** The claim of a route where no grouped job waits: priority by priority, each due row in run_at order. Returns how many it took. */
+/** The claim of a route where no grouped job waits: priority by priority, its due rows in run_at order. Returns how many it took. */
 function claimInOrder(s: SqliteStore, request: ClaimRequest, limit: number, now: number, take: (row: ClaimedRow) => void): number {
-  const params = { queue: request.queue, route: request.route, worker: request.workerId, now, lease_until: now + request.leaseMs, seq: 0, priority: 0 };
+  const { workerId } = request;
+  const leaseUntil = now + request.leaseMs;
+  const params = { queue: request.queue, route: request.route, worker: workerId, now, priority: 0, limit: 0 };
   let taken = 0;
+  if (limit <= 0) return 0; // SQLite reads a negative LIMIT as none
   for (const { priority } of s.stmt.queuedPriorities.all(params) as { priority: number }[]) {
     params.priority = priority;
-    // Each statement takes the next due row of this priority, so the rows come in claim order.
-    while (taken < limit) {
-      params.seq = peekSeq(s);
-      const row = s.stmt.claimAtPriority.get(params) as ClaimedRow | undefined;
-      if (!row) break;
+    params.limit = limit - taken;
+    for (const row of s.stmt.dueAtPriority.all(params) as ClaimedRow[]) {
+      s.stmt.claimRow.run(workerId, leaseUntil, now, peekSeq(s), now, row[17]);
+      // The row as the claim left it: one more attempt, no cancel asked.
+      row[5] += 1;
+      row[11] = null;
       take(row);
       taken += 1;
     }
@@ -93,6 +97,7 @@ function takeRow(s: SqliteStore, row: ClaimedRow, claimed: Parameters<typeof toC
   rowChanged(s, seq, queue, 'started', id, deliveryId, route, workerId, now);
   try {
     deliveries.push(toClaimed(row, claimed));
+    if (row[17] !== undefined) s.held.add(deliveryId, { k: row[17], route, fanout, options });
   } catch (cause) {
     const failedSeq = nextSeq(s);
     s.stmt.finishBad.run({ id, dix, state: STATE_CODE.failed, now, outcome: JSON.stringify(unreadableJobError(id, cause)), seq: failedSeq });

@@ -65,14 +65,17 @@ export function throughput(s: SqliteStore, queue: string, since: number): Throug
 
 function trim(s: SqliteStore, queue: string, kind: EndedKind, rule: RetentionRule, now: number): void {
   const bad = kind === 'failed' ? 1 : 0;
-  type Victim = { k: number; id: string; fanout: number | null };
+  type Victim = DeletedRow & { k: number; id: string; fanout: number | null };
   let victims: Victim[] = [];
   if (rule.ageMs !== null) victims = s.endingStmt.endedBefore.all(queue, bad, now - rule.ageMs, TRIM_BATCH) as Victim[];
   if (rule.count !== null && victims.length === 0) victims = s.endingStmt.endedBeyond.all(queue, bad, TRIM_BATCH, rule.count) as Victim[];
   if (victims.length === 0) return;
   // A job of one row goes in one statement for the batch; a job of several rows, by its id.
   const single = victims.filter((v) => v.fanout === null);
-  if (single.length) uncount(s, s.endingStmt.deleteRows.all(JSON.stringify(single.map((v) => v.k))) as DeletedRow[]);
+  if (single.length) {
+    s.endingStmt.deleteRows.run(JSON.stringify(single.map((v) => v.k)));
+    uncount(s, single);
+  }
   for (const { id, fanout } of victims) if (fanout !== null) removeJob(s, id);
   if (single.length && (s.endingStmt.anyLogs.get() as { any: number }).any) s.endingStmt.deleteLogsOfJobs.run(JSON.stringify(single.map((v) => v.id)));
   releaseFreePages(s);

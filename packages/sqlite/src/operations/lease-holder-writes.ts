@@ -2,29 +2,32 @@ import { failureOutcome, holdsLease, leaseLost, parseDeliveryId, type FailReques
 import { STATE_CODE, STATE_NAME } from '../schema.js';
 import { recordNotice, rowChanged } from './events.js';
 import { deliveryEnded } from './job-endings.js';
-import { nextSeq, peekSeq, type SqliteStore } from './store.js';
+import { nextSeq, peekSeq, type HeldRow, type SqliteStore } from './store.js';
 
 // The writes of the worker that holds a delivery's lease: its result, its failure, its progress and
 // the lease's renewal. Each acts only under the current lease (holder and attempt): a stale one is
 // refused with LEASE_LOST (or, for a renewal, left out of the answer) and writes nothing.
 
 /** What a lease holder's write reads of its row: the lease, and what the delivery's end needs. */
-type LeaseRow = Pick<JobRow, 'queue' | 'state' | 'worker_id' | 'attempts' | 'recoveries' | 'cancel_requested' | 'fanout' | 'options'> & { route: string; grp: string | null };
+type LeaseRow = { k: number } & Pick<JobRow, 'queue' | 'state' | 'worker_id' | 'attempts' | 'recoveries' | 'cancel_requested' | 'fanout' | 'options'> & { route: string; grp: string | null };
 
 /**
- * Complete, in one write transaction. Writes: the row succeeded with its result, under the lease
- * (checked by the statement itself), stamped `succeeded`; then its end (throughput, job end,
- * retention; see {@link deliveryEnded}). Reads: only when the lease did not hold, the row, to say
- * why. Returns nothing; throws `LEASE_LOST` unless `lease` is current.
+ * Complete, in one write transaction. Writes: the row succeeded with its result, under the lease,
+ * stamped `succeeded`; then its end (throughput, job end, retention; see {@link deliveryEnded}).
+ * Reads: nothing for a row this connection's claim handed out (the statement checks the lease);
+ * else, and when that statement found no such row, the row, checking the lease. Returns nothing;
+ * throws `LEASE_LOST` unless `lease` is current.
  */
 export function complete(s: SqliteStore, queue: string, lease: LeaseToken, result: unknown): void {
   const now = Date.now();
   const { id, dix } = parseDeliveryId(lease.deliveryId);
+  const outcome = JSON.stringify(result ?? null);
   const seq = peekSeq(s);
-  const row = s.stmt.completeLeased.get({ id, dix, queue, worker: lease.workerId, attempt: lease.attempt, now, outcome: JSON.stringify(result ?? null), seq }) as
-    | Pick<LeaseRow, 'route' | 'fanout' | 'options'>
-    | undefined;
-  if (!row) throw refusal(s, queue, lease);
+  let row: HeldRow | undefined = s.held.take(lease.deliveryId);
+  if (!row || s.stmt.completeHeld.run(now, outcome, seq, now, now, row.k, id, dix, queue, lease.workerId, lease.attempt).changes !== 1) {
+    row = leased(s, queue, lease, id, dix);
+    s.stmt.completeRow.run(now, outcome, seq, now, now, row.k);
+  }
   nextSeq(s);
   s.tallies.move(queue, row.route, STATE_CODE.running, STATE_CODE.succeeded);
   rowChanged(s, seq, queue, 'succeeded', id, lease.deliveryId, row.route, lease.workerId, now);
@@ -41,6 +44,7 @@ export function complete(s: SqliteStore, queue: string, lease: LeaseToken, resul
 export function fail(s: SqliteStore, queue: string, lease: LeaseToken, request: FailRequest): 'retrying' | 'failed' | 'cancelled' {
   const now = Date.now();
   const { id, dix } = parseDeliveryId(lease.deliveryId);
+  s.held.take(lease.deliveryId);
   const row = leased(s, queue, lease, id, dix);
   const outcome = failureOutcome(request, { cancelRequested: row.cancel_requested === 1 });
   const error = JSON.stringify(request.error);
@@ -91,16 +95,4 @@ function leased(s: SqliteStore, queue: string, lease: LeaseToken, id: string, di
   const stored = row && row.queue === queue ? { state: STATE_NAME[row.state]!, workerId: row.worker_id, attempts: row.attempts } : null;
   if (!stored || !holdsLease(stored, lease)) throw leaseLost(queue, lease, stored);
   return row!;
-}
-
-/** Why a lease holder's write was refused: the row as stored now (see {@link leased}). */
-function refusal(s: SqliteStore, queue: string, lease: LeaseToken): Error {
-  const { id, dix } = parseDeliveryId(lease.deliveryId);
-  try {
-    leased(s, queue, lease, id, dix);
-  } catch (err) {
-    return err as Error;
-  }
-  // The statement's check and holdsLease disagree: say so rather than report success.
-  return leaseLost(queue, lease, null);
 }

@@ -49,6 +49,11 @@ export interface SqliteStore {
   readonly defaultRetention: { removeOnComplete: RetentionRule | null; removeOnFail: RetentionRule | null };
   /** The run options of a job stored with the defaults (options NULL), with the default retention. */
   readonly defaultRunOptions: JobRunOptions;
+  /**
+   * What a claim on this connection read of the rows it handed out, by delivery id, so that their
+   * completion needs no read: a hint, checked by the completing statement (see `complete`).
+   */
+  readonly held: HeldRows;
   /** Multi-row INSERTs of jobs, by row count, prepared on first use. */
   readonly insertMany: Map<number, Database.Statement>;
   prepareInsertMany(rows: number): Database.Statement;
@@ -77,6 +82,7 @@ export function openStore(db: Db, defaultRetention: SqliteStore['defaultRetentio
     tallies: new Tallies(),
     defaultRetention,
     defaultRunOptions: withDefaultRetention(DEFAULT_RUN_OPTIONS, defaultRetention),
+    held: new HeldRows(),
     insertMany: new Map(),
     prepareInsertMany: (rows) => db.prepare(insertManySql(rows)),
     releaseFreePages: () => db.exec('PRAGMA incremental_vacuum'),
@@ -110,4 +116,32 @@ export function peekSeq(s: SqliteStore): number {
 /** The write transaction ended (committed or not): the next one reads the sequence again. */
 export function transactionEnded(s: SqliteStore): void {
   s.seq = s.seqBase = null;
+}
+
+/** A row a claim handed out: its key and what its end needs. */
+export interface HeldRow {
+  k: number;
+  route: string;
+  fanout: number | null;
+  options: string | null;
+}
+
+/** Held rows are forgotten past this many (a worker that never reported them): the oldest first. */
+const HELD_ROWS_KEPT = 10_000;
+
+/** The rows claims handed out on this connection, by delivery id; at most {@link HELD_ROWS_KEPT}. */
+export class HeldRows {
+  private readonly rows = new Map<string, HeldRow>();
+
+  add(deliveryId: string, row: HeldRow): void {
+    if (this.rows.size >= HELD_ROWS_KEPT) this.rows.delete(this.rows.keys().next().value!);
+    this.rows.set(deliveryId, row);
+  }
+
+  /** The row of `deliveryId`, forgotten as it is taken. */
+  take(deliveryId: string): HeldRow | undefined {
+    const row = this.rows.get(deliveryId);
+    if (row) this.rows.delete(deliveryId);
+    return row;
+  }
 }

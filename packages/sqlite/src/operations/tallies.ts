@@ -2,29 +2,39 @@ import type Database from 'better-sqlite3';
 
 /** One row's pending change: deliveries in a state (skq_counts) or ended in a minute (skq_throughput). */
 interface Tally {
-  table: 'counts' | 'throughput';
-  queue: string;
-  route: string;
+  readonly table: 'counts' | 'throughput';
+  readonly queue: string;
+  readonly route: string;
   /** The state code (counts) or the minute (throughput). */
-  slot: number;
+  readonly slot: number;
   /** The count's change (counts), or the completions (throughput). */
   n: number;
   /** The failures (throughput). */
   failed: number;
+  /** Changed in the open transaction (listed in `touched`). */
+  touched: boolean;
 }
 
-/** A copy of the transaction's tallies, to go back to when a step is undone. */
-export type TallyMark = Map<string, Tally>;
+/** A route's tallies: its counts by state, and its throughput of the newest minute it ended deliveries in. */
+interface RouteTallies {
+  counts: Tally[];
+  throughput: Tally | null;
+}
+
+/** Where the transaction's changes stood: the length of its log. */
+export type TallyMark = number;
 
 /**
  * The counts every step keeps exact (deliveries by queue, route and state; deliveries ended per
  * minute), added up in memory and written once per transaction: a group of twenty steps that each
  * move one delivery writes two or three rows instead of sixty.
  *
- * A step's changes join the transaction's only when the step ends without throwing
- * ({@link Tallies.keepStep}); a step undone after that goes back to a {@link Tallies.mark}. They
- * are written by {@link Tallies.write} inside the transaction, just before it commits, and a
- * transaction that fails leaves none ({@link Tallies.clear}).
+ * Each change is applied at once and logged: a step that throws is undone from the log
+ * ({@link Tallies.dropStep}), and so are the steps after a {@link Tallies.mark} that is gone back to.
+ * They are written by {@link Tallies.write} inside the transaction, just before it commits, and a
+ * transaction that fails leaves none ({@link Tallies.clear}). A route's tallies are kept from one
+ * transaction to the next, so that counting allocates nothing (a key and an object per change were
+ * about a twentieth of a worker's garbage on SQLite).
  *
  * @example
  * ```ts
@@ -34,13 +44,20 @@ export type TallyMark = Map<string, Tally>;
  * ```
  */
 export class Tallies {
-  private step = new Map<string, Tally>();
-  private transaction = new Map<string, Tally>();
+  private readonly routes = new Map<string, Map<string, RouteTallies>>();
+  private readonly touched: Tally[] = [];
+  // The log of changes, as parallel arrays reused from one transaction to the next.
+  private readonly logTally: Tally[] = [];
+  private readonly logN: number[] = [];
+  private readonly logFailed: number[] = [];
+  private logLength = 0;
+  private stepStart = 0;
 
   /** Adds `n` to the count of deliveries of `queue` and `route` in `state` (a code). */
   count(queue: string, route: string | null, state: number, n: number): void {
     if (route === null || n === 0) return;
-    this.add('counts', queue, route, state, n, 0);
+    const counts = this.routeTallies(queue, route).counts;
+    this.add((counts[state] ??= newTally('counts', queue, route, state)), n, 0);
   }
 
   /** A delivery moved from one state to another (codes). */
@@ -52,59 +69,79 @@ export class Tallies {
 
   /** A delivery of `queue` and `route` ended in `minute`. */
   ended(queue: string, route: string, minute: number, outcome: 'succeeded' | 'failed'): void {
-    this.add('throughput', queue, route, minute, outcome === 'succeeded' ? 1 : 0, outcome === 'failed' ? 1 : 0);
+    const tallies = this.routeTallies(queue, route);
+    // A new minute gets a tally of its own; the one before stays listed in `touched` until it is written.
+    if (tallies.throughput?.slot !== minute) tallies.throughput = newTally('throughput', queue, route, minute);
+    this.add(tallies.throughput, outcome === 'succeeded' ? 1 : 0, outcome === 'failed' ? 1 : 0);
   }
 
-  /** The running step ended without throwing: its changes join the transaction's. */
+  /** The running step ended without throwing: its changes stay. */
   keepStep(): void {
-    for (const [key, tally] of this.step) {
-      const kept = this.transaction.get(key);
-      if (!kept) this.transaction.set(key, tally);
-      else {
-        kept.n += tally.n;
-        kept.failed += tally.failed;
-      }
-    }
-    this.step.clear();
+    this.stepStart = this.logLength;
   }
 
-  /** The running step threw: its changes are dropped. */
+  /** The running step threw: its changes are undone (after {@link keepStep}, there are none). */
   dropStep(): void {
-    this.step.clear();
+    this.undo(this.stepStart);
   }
 
   /** Where the transaction's tallies stand now. */
   mark(): TallyMark {
-    return new Map([...this.transaction].map(([key, tally]) => [key, { ...tally }]));
+    return this.logLength;
   }
 
-  /** Goes back to `mark`: the steps kept since were undone. */
+  /** Goes back to `mark`: the changes made since are undone. */
   undo(mark: TallyMark): void {
-    this.transaction = mark;
+    for (let i = this.logLength - 1; i >= mark; i -= 1) {
+      const tally = this.logTally[i]!;
+      tally.n -= this.logN[i]!;
+      tally.failed -= this.logFailed[i]!;
+    }
+    this.logLength = this.stepStart = Math.min(this.logLength, mark);
   }
 
   /** Writes the transaction's tallies, inside it; `counts` and `throughput` add a row's change to what is stored. */
   write(statements: { counts: Database.Statement; throughput: Database.Statement }): void {
-    for (const t of this.transaction.values()) {
+    for (const t of this.touched) {
       if (t.table === 'counts' && t.n !== 0) statements.counts.run(t.queue, t.route, t.slot, t.n);
-      else if (t.table === 'throughput') statements.throughput.run(t.queue, t.route, t.slot, t.n, t.failed);
+      else if (t.table === 'throughput' && (t.n !== 0 || t.failed !== 0)) statements.throughput.run(t.queue, t.route, t.slot, t.n, t.failed);
     }
-    this.transaction.clear();
+    this.clear();
   }
 
   /** The transaction ended: nothing of it is left to write. */
   clear(): void {
-    this.step.clear();
-    this.transaction.clear();
+    for (const t of this.touched) {
+      t.n = 0;
+      t.failed = 0;
+      t.touched = false;
+    }
+    this.touched.length = 0;
+    this.logLength = this.stepStart = 0;
   }
 
-  private add(table: Tally['table'], queue: string, route: string, slot: number, n: number, failed: number): void {
-    const key = `${table}\u0000${queue}\u0000${route}\u0000${slot}`;
-    const tally = this.step.get(key);
-    if (!tally) this.step.set(key, { table, queue, route, slot, n, failed });
-    else {
-      tally.n += n;
-      tally.failed += failed;
-    }
+  private routeTallies(queue: string, route: string): RouteTallies {
+    let routes = this.routes.get(queue);
+    if (!routes) this.routes.set(queue, (routes = new Map()));
+    let tallies = routes.get(route);
+    if (!tallies) routes.set(route, (tallies = { counts: [], throughput: null }));
+    return tallies;
   }
+
+  private add(tally: Tally, n: number, failed: number): void {
+    tally.n += n;
+    tally.failed += failed;
+    if (!tally.touched) {
+      tally.touched = true;
+      this.touched.push(tally);
+    }
+    const i = this.logLength++;
+    this.logTally[i] = tally;
+    this.logN[i] = n;
+    this.logFailed[i] = failed;
+  }
+}
+
+function newTally(table: Tally['table'], queue: string, route: string, slot: number): Tally {
+  return { table, queue, route, slot, n: 0, failed: 0, touched: false };
 }
