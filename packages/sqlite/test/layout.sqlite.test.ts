@@ -237,6 +237,18 @@ describe('SQLite layout version 4', () => {
     await everything.close();
   });
 
+  it('claims more than one read takes (1,024 rows) in order, priority by priority', async () => {
+    const { backend } = fresh();
+    const at = Date.now() - 60_000;
+    const low = Array.from({ length: 1_100 }, (_, i) => newJob('q', { priority: 0, runAt: at + i }));
+    const high = Array.from({ length: 30 }, (_, i) => newJob('q', { priority: 5, runAt: at + i }));
+    await backend.enqueue([...low, ...high]);
+    const { deliveries } = await backend.claim({ queue: 'q', route: 'r', workerId: 'w', limit: 1_100, leaseMs: 60_000 });
+    expect(deliveries.map((d) => d.jobId)).toEqual([...high, ...low.slice(0, 1_070)].map((j) => j.id));
+    expect((await backend.countByState('q')).r).toMatchObject({ running: 1_100, queued: 30 });
+    await backend.close();
+  });
+
   it('refuses a stale completion whose row was deleted and its key taken by a job the same worker now holds', async () => {
     const { path, backend } = fresh();
     await backend.enqueue([newJob('q', { id: 'gone' })]);

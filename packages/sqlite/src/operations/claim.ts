@@ -1,3 +1,4 @@
+import type { Statement } from 'better-sqlite3';
 import { unreadableJobError, type ClaimRequest, type ClaimResult, type ClaimedDelivery } from '@skq/core/backend';
 import { toClaimed, type ClaimedRow } from '../rows.js';
 import { STATE_CODE } from '../schema.js';
@@ -60,23 +61,37 @@ export function claim(s: SqliteStore, request: ClaimRequest): ClaimResult {
 function claimInOrder(s: SqliteStore, request: ClaimRequest, limit: number, now: number, take: (row: ClaimedRow) => void): number {
   const { workerId } = request;
   const leaseUntil = now + request.leaseMs;
-  const params = { queue: request.queue, route: request.route, worker: workerId, now, priority: 0, limit: 0 };
+  const params = { queue: request.queue, route: request.route, worker: workerId, now, priority: 0 };
   let taken = 0;
-  if (limit <= 0) return 0; // SQLite reads a negative LIMIT as none
+  if (limit <= 0) return 0;
   for (const { priority } of s.stmt.queuedPriorities.all(params) as { priority: number }[]) {
     params.priority = priority;
-    params.limit = limit - taken;
-    for (const row of s.stmt.dueAtPriority.all(params) as ClaimedRow[]) {
-      s.stmt.claimRow.run(workerId, leaseUntil, now, peekSeq(s), now, row[17]);
-      // The row as the claim left it: one more attempt, no cancel asked.
-      row[5] += 1;
-      row[11] = null;
-      take(row);
-      taken += 1;
+    for (;;) {
+      const wanted = Math.min(limit - taken, ROWS_PER_READ);
+      const rows = dueAtPriority(s, wanted).all(params) as ClaimedRow[];
+      for (const row of rows) {
+        s.stmt.claimRow.run(workerId, leaseUntil, now, peekSeq(s), now, row[17]);
+        // The row as the claim left it: one more attempt, no cancel asked.
+        row[5] += 1;
+        row[11] = null;
+        take(row);
+        taken += 1;
+      }
+      if (rows.length < wanted || taken >= limit) break;
     }
     if (taken >= limit) break;
   }
   return taken;
+}
+
+/** The most due rows one read takes: a larger claim reads again (and at most this many statements are prepared). */
+const ROWS_PER_READ = 1_024;
+
+/** The statement reading at most `limit` due rows of a priority: one per limit, prepared on first use. */
+function dueAtPriority(s: SqliteStore, limit: number): Statement {
+  let statement = s.dueAtPriority.get(limit);
+  if (!statement) s.dueAtPriority.set(limit, (statement = s.prepareDueAtPriority(limit)));
+  return statement;
 }
 
 /** The earliest future run_at of the route's queued rows without a group that this worker could take, or null. */

@@ -7,9 +7,6 @@ import { withDefaultRetention, type SqliteStore } from './store.js';
 // open delivery left, the job's end and the retention rule stored with it. These run inside the
 // write transaction of the operation that ended the delivery.
 
-/** Jobs deleted per trim, so one trim never holds the write lock for long. */
-const TRIM_BATCH = 1_000;
-
 /**
  * A delivery ended as `outcome`. A job that sets no retention of its own gets the backend's
  * (`removeOnComplete` and `removeOnFail` of the SQLite options; by default the newest 1,000
@@ -67,8 +64,8 @@ function trim(s: SqliteStore, queue: string, kind: EndedKind, rule: RetentionRul
   const bad = kind === 'failed' ? 1 : 0;
   type Victim = DeletedRow & { k: number; id: string; fanout: number | null };
   let victims: Victim[] = [];
-  if (rule.ageMs !== null) victims = s.endingStmt.endedBefore.all(queue, bad, now - rule.ageMs, TRIM_BATCH) as Victim[];
-  if (rule.count !== null && victims.length === 0) victims = s.endingStmt.endedBeyond.all(queue, bad, TRIM_BATCH, rule.count) as Victim[];
+  if (rule.ageMs !== null) victims = s.endingStmt.endedBefore.all(queue, bad, now - rule.ageMs) as Victim[];
+  if (rule.count !== null && victims.length === 0) victims = s.endingStmt.endedBeyond.all(queue, bad, rule.count) as Victim[];
   if (victims.length === 0) return;
   // A job of one row goes in one statement for the batch; a job of several rows, by its id.
   const single = victims.filter((v) => v.fanout === null);

@@ -2,6 +2,7 @@ import type Database from 'better-sqlite3';
 import type { JobEvent } from '@skq/core';
 import { DEFAULT_RUN_OPTIONS, RetentionSchedule, type JobRunOptions, type RetentionRule } from '@skq/core/backend';
 import {
+  dueAtPrioritySql,
   insertManySql,
   prepareEndingStatements,
   prepareScheduleStatements,
@@ -54,6 +55,9 @@ export interface SqliteStore {
    * completion needs no read: a hint, checked by the completing statement (see `complete`).
    */
   readonly held: HeldRows;
+  /** The claim's reads of a priority's due rows, by limit, prepared on first use (see `dueAtPrioritySql`). */
+  readonly dueAtPriority: Map<number, Database.Statement>;
+  prepareDueAtPriority(limit: number): Database.Statement;
   /** Multi-row INSERTs of jobs, by row count, prepared on first use. */
   readonly insertMany: Map<number, Database.Statement>;
   prepareInsertMany(rows: number): Database.Statement;
@@ -83,6 +87,9 @@ export function openStore(db: Db, defaultRetention: SqliteStore['defaultRetentio
     defaultRetention,
     defaultRunOptions: withDefaultRetention(DEFAULT_RUN_OPTIONS, defaultRetention),
     held: new HeldRows(),
+    dueAtPriority: new Map(),
+    // Arrays (CLAIMED_COLUMNS, then `k`): building an object per row cost a third of the claim.
+    prepareDueAtPriority: (limit) => db.prepare(dueAtPrioritySql(limit)).raw(true),
     insertMany: new Map(),
     prepareInsertMany: (rows) => db.prepare(insertManySql(rows)),
     releaseFreePages: () => db.exec('PRAGMA incremental_vacuum'),
