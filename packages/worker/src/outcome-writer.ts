@@ -50,7 +50,14 @@ export class OutcomeWriter {
   write(delivery: ClaimedDelivery, outcome: AttemptOutcome, durationMs: number): Promise<void> {
     if (outcome.kind !== 'succeeded') return this.writeWithRetries(delivery, outcome, durationMs, null);
     // A success stored at the first try (nearly every job) takes no async function's frame of its own.
-    return this.settings.backend.complete(delivery.queue, leaseOf(delivery), outcome.result).then(
+    let completed: Promise<void>;
+    try {
+      completed = this.settings.backend.complete(delivery.queue, leaseOf(delivery), outcome.result);
+    } catch (err) {
+      // A store whose `complete` throws instead of rejecting is retried and reported the same way.
+      return this.writeWithRetries(delivery, outcome, durationMs, { err });
+    }
+    return completed.then(
       () => this.stored(delivery, 'succeeded', durationMs),
       (err: unknown) => this.writeWithRetries(delivery, outcome, durationMs, { err }),
     );
