@@ -16,9 +16,11 @@ import { nextSeq, peekSeq, type SqliteStore } from './store.js';
  *   `limit` were taken, the earliest future run_at of the rows this worker could take.
  * - Writes: up to `limit` due rows, shared or addressed to this worker, to running under a lease
  *   until `now + leaseMs`, attempts + 1, stamped `started`; with a route rate, a start logged per row.
- *   Each statement returns what the worker needs and the claim did not set itself (the job's name,
- *   args and options are in the row). A row whose stored job cannot be read ends failed with the
- *   reason (and its job's end) and is not returned; the rows behind it still run.
+ *   Without groups, one read per priority takes its due rows with what the worker needs (the job's
+ *   name, args and options are in the row) and each is then set running by its key; with groups, each
+ *   statement returns its row. A row whose stored job cannot be read ends failed with the reason (and
+ *   its job's end) and is not returned; the rows behind it still run. What a completion needs of each
+ *   row handed out is kept (`s.held`), so that it reads nothing.
  * - Returns: the claimed deliveries by priority, then run_at, then enqueue order (by turns where
  *   groups wait); `nextRunAt` is null when `limit` deliveries were taken; `limited` when a limit held due work back.
  */
