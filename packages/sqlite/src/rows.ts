@@ -35,11 +35,11 @@ export interface ChangedRow {
   created_at: number;
 }
 
-/** A claimed row as the claim reads it back: its values in `CLAIMED_COLUMNS` order, then its key where the claim read it. */
+/** A claimed row as the claim reads it back: its values in `CLAIMED_COLUMNS` order, then its key. */
 export type ClaimedRow = [
   id: string, dix: number, targetWorker: string | null, priority: number, runAt: number, attempts: number, maxAttempts: number,
   recoveries: number, finishedAt: number | null, outcome: string | null, progress: string | null, cancelRequested: number | null,
-  name: string, args: string, options: string | null, fanout: number | null, grp: string | null, k?: number,
+  name: string, args: string, options: string | null, fanout: number | null, grp: string | null, k: number,
 ];
 
 /** What the claim set on the row itself, with the claimed row: a running delivery for the worker. Throws when its stored args cannot be read. */

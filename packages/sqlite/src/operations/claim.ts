@@ -114,7 +114,7 @@ function takeRow(s: SqliteStore, row: ClaimedRow, claimed: Parameters<typeof toC
   rowChanged(s, seq, queue, 'started', id, deliveryId, route, workerId, now);
   try {
     deliveries.push(toClaimed(row, claimed));
-    if (row[17] !== undefined) s.held.add(deliveryId, { k: row[17], route, fanout, options });
+    s.held.add(deliveryId, { k: row[17], route, fanout, options });
   } catch (cause) {
     const failedSeq = nextSeq(s);
     s.stmt.finishBad.run({ id, dix, state: STATE_CODE.failed, now, outcome: JSON.stringify(unreadableJobError(id, cause)), seq: failedSeq });
