@@ -177,14 +177,24 @@ export const TRIM_BATCH = 1_000;
 const ENDING_SQL = {
   siblings: 'SELECT COUNT(*) FILTER (WHERE state IN (0, 1)) AS open, COUNT(*) FILTER (WHERE state IN (3, 4)) AS bad FROM skq_jobs WHERE id = ? AND dix >= 0',
   markEnded: 'UPDATE skq_jobs SET ended_at = ?, ended_bad = ? WHERE id = ? AND dix = 0',
-  // What a trim deletes, with what the counts need (a DELETE's RETURNING cost more per row than reading it first).
-  endedBefore: `SELECT k, id, fanout, queue, route, state, dix FROM skq_jobs WHERE queue = ? AND ended_bad = ? AND ended_at < ? AND ended_at IS NOT NULL LIMIT ${TRIM_BATCH}`,
-  endedBeyond: `SELECT k, id, fanout, queue, route, state, dix FROM skq_jobs WHERE queue = ? AND ended_bad = ? AND ended_at IS NOT NULL ORDER BY ended_at DESC LIMIT ${TRIM_BATCH} OFFSET ?`,
+  // What a trim deletes, with what the counts need: by route, state and whether the job has one row,
+  // how many rows count and their keys (ids for jobs of several rows) as one JSON array. A DELETE's
+  // RETURNING cost more per row than reading first, and reading a row per victim into JavaScript
+  // about 0.85 µs a row more than this (143 µs against 57 for 101 victims).
+  endedBefore: `SELECT route, state, fanout IS NOT NULL AS several, COUNT(*) FILTER (WHERE dix >= 0) AS n,
+      json_group_array(CASE WHEN fanout IS NULL THEN k ELSE id END) AS keys
+    FROM skq_jobs WHERE k IN (SELECT k FROM skq_jobs WHERE queue = ? AND ended_bad = ? AND ended_at < ? AND ended_at IS NOT NULL LIMIT ${TRIM_BATCH})
+    GROUP BY route, state, several`,
+  endedBeyond: `SELECT route, state, fanout IS NOT NULL AS several, COUNT(*) FILTER (WHERE dix >= 0) AS n,
+      json_group_array(CASE WHEN fanout IS NULL THEN k ELSE id END) AS keys
+    FROM skq_jobs WHERE k IN (SELECT k FROM skq_jobs WHERE queue = ? AND ended_bad = ? AND ended_at IS NOT NULL ORDER BY ended_at DESC LIMIT ${TRIM_BATCH} OFFSET ?)
+    GROUP BY route, state, several`,
   deleteJob: 'DELETE FROM skq_jobs WHERE id = ? RETURNING queue, route, state, dix',
   // A batch of jobs of one row each, by row key (a JSON array): no lookup by id per job.
   deleteRows: 'DELETE FROM skq_jobs WHERE k IN (SELECT value FROM json_each(?))',
   deleteLogs: 'DELETE FROM skq_logs WHERE job_id = ?',
-  deleteLogsOfJobs: 'DELETE FROM skq_logs WHERE job_id IN (SELECT value FROM json_each(?))',
+  // The log lines of jobs of one row each, by row key (a JSON array), before those rows go.
+  deleteLogsOfRows: 'DELETE FROM skq_logs WHERE job_id IN (SELECT id FROM skq_jobs WHERE k IN (SELECT value FROM json_each(?)))',
   anyLogs: 'SELECT EXISTS (SELECT 1 FROM skq_logs) AS any',
   countEnding: `INSERT INTO skq_throughput (queue, route, minute, completed, failed) VALUES (?, ?, ?, ?, ?)
       ON CONFLICT (queue, minute, route) DO UPDATE SET completed = completed + excluded.completed, failed = failed + excluded.failed`,

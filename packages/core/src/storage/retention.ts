@@ -102,6 +102,8 @@ export type EndedKind = 'completed' | 'failed';
  */
 export type RetentionStep = { action: 'keep' } | { action: 'remove' } | { action: 'trim'; rule: RetentionRule };
 
+const KEEP: RetentionStep = Object.freeze({ action: 'keep' });
+
 /**
  * The retention rule of ended jobs, written once for the backends that apply it outside a script:
  * reads a job's stored options, and spreads trims out (see {@link trimEvery}) per queue and kind.
@@ -114,7 +116,8 @@ export type RetentionStep = { action: 'keep' } | { action: 'remove' } | { action
  * ```
  */
 export class RetentionSchedule {
-  private readonly sinceTrim = new Map<string, number>();
+  // Endings since the last trim, by queue and kind (no key string built per ending).
+  private readonly sinceTrim = new Map<string, Record<EndedKind, number>>();
 
   /**
    * What to do now that a job of `queue` ended as `kind` (or `ended` jobs of the same options at once);
@@ -122,18 +125,16 @@ export class RetentionSchedule {
    */
   afterEnd(queue: string, kind: EndedKind, options: string | JobRunOptions, ended = 1): RetentionStep {
     // Most jobs carry no rule: their options JSON is not parsed.
-    if (typeof options === 'string' && !options.includes('"removeOn')) return { action: 'keep' };
+    if (typeof options === 'string' && !options.includes('"removeOn')) return KEEP;
     const parsed = typeof options === 'string' ? (JSON.parse(options) as JobRunOptions) : options;
     const rule = kind === 'completed' ? parsed.removeOnComplete : parsed.removeOnFail;
-    if (!rule) return { action: 'keep' };
+    if (!rule) return KEEP;
     if (rule.count === 0) return { action: 'remove' };
-    const key = `${queue}\u0000${kind}`;
-    const since = (this.sinceTrim.get(key) ?? 0) + ended;
-    if (since < trimEvery(rule)) {
-      this.sinceTrim.set(key, since);
-      return { action: 'keep' };
-    }
-    this.sinceTrim.set(key, 0);
+    let counts = this.sinceTrim.get(queue);
+    if (!counts) this.sinceTrim.set(queue, (counts = { completed: 0, failed: 0 }));
+    counts[kind] += ended;
+    if (counts[kind] < trimEvery(rule)) return KEEP;
+    counts[kind] = 0;
     return { action: 'trim', rule };
   }
 }

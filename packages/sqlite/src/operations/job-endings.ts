@@ -62,21 +62,27 @@ export function throughput(s: SqliteStore, queue: string, since: number): Throug
 
 function trim(s: SqliteStore, queue: string, kind: EndedKind, rule: RetentionRule, now: number): void {
   const bad = kind === 'failed' ? 1 : 0;
-  type Victim = DeletedRow & { k: number; id: string; fanout: number | null };
-  let victims: Victim[] = [];
-  if (rule.ageMs !== null) victims = s.endingStmt.endedBefore.all(queue, bad, now - rule.ageMs) as Victim[];
-  if (rule.count !== null && victims.length === 0) victims = s.endingStmt.endedBeyond.all(queue, bad, rule.count) as Victim[];
+  let victims: VictimGroup[] = [];
+  if (rule.ageMs !== null) victims = s.endingStmt.endedBefore.all(queue, bad, now - rule.ageMs) as VictimGroup[];
+  if (rule.count !== null && victims.length === 0) victims = s.endingStmt.endedBeyond.all(queue, bad, rule.count) as VictimGroup[];
   if (victims.length === 0) return;
-  // A job of one row goes in one statement for the batch; a job of several rows, by its id.
-  const single = victims.filter((v) => v.fanout === null);
-  if (single.length) {
-    s.endingStmt.deleteRows.run(JSON.stringify(single.map((v) => v.k)));
-    uncount(s, single);
+  const anyLogs = (s.endingStmt.anyLogs.get() as { any: number }).any === 1;
+  for (const { route, state, several, n, keys } of victims) {
+    if (several) {
+      // A job of several rows goes by its id, and uncounts the rows it had.
+      for (const id of JSON.parse(keys) as string[]) removeJob(s, id);
+      continue;
+    }
+    // Jobs of one row each go in one statement per group of the batch.
+    if (anyLogs) s.endingStmt.deleteLogsOfRows.run(keys);
+    s.endingStmt.deleteRows.run(keys);
+    s.tallies.count(queue, route, state, -n);
   }
-  for (const { id, fanout } of victims) if (fanout !== null) removeJob(s, id);
-  if (single.length && (s.endingStmt.anyLogs.get() as { any: number }).any) s.endingStmt.deleteLogsOfJobs.run(JSON.stringify(single.map((v) => v.id)));
   releaseFreePages(s);
 }
+
+/** Victims of a trim, grouped: their route, state, whether their jobs have several rows, how many count, and their keys (JSON). */
+type VictimGroup = { route: string | null; state: number; several: number; n: number; keys: string };
 
 /** Pages free in the file past which they go back to the file system: 256 KiB. */
 const FREE_PAGES_KEPT = 64;
