@@ -108,9 +108,10 @@ export class SqliteBackend implements StorageBackend {
         transactionEnded(store);
       },
     });
-    // prefetchMax 256: a worker of quick jobs holds more, so its completions and next claim share fewer commits (each writes
-    // about 15 pages whatever its size); at concurrency 1, 256 ran about 10 % faster than the worker's default of 64.
-    this.capabilities = { crossProcess: opts.path !== ':memory:', pushEvents: false, batchClaim: true, durable: opts.path !== ':memory:', groups: true, prefetchMax: 256 };
+    // prefetchMax 512: a worker of quick jobs holds more, so its completions and next claim share fewer commits (each writes
+    // about 15 pages whatever its size); at concurrency 1, 256 ran about 10 % faster than the worker's default of 64, and
+    // 512 about 10 % faster again (30,135 against 27,435 jobs/s, alternating runs; 2.7 % at concurrency 10).
+    this.capabilities = { crossProcess: opts.path !== ':memory:', pushEvents: false, batchClaim: true, durable: opts.path !== ':memory:', groups: true, prefetchMax: 512 };
     this.feed = new EventFeed(eventSource(this.store, opts.eventRetentionCount), opts.path, opts.pollIntervalMs, opts.eventRetentionMs);
   }
 

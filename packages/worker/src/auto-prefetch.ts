@@ -3,7 +3,7 @@
 /** `prefetch: 'auto'` holds what the worker finishes in this long at its recent pace… */
 const AUTO_PREFETCH_MS = 50;
 /**
- * …and at most this many, unless the store says otherwise (`capabilities.prefetchMax`; SQLite says 256,
+ * …and at most this many, unless the store says otherwise (`capabilities.prefetchMax`; SQLite says 512,
  * PostgreSQL 200, where each commit has a cost of its own): claims go in batches of half of it. On Redis
  * at concurrency 1, 64 ran about 15 % faster than 32.
  */
