@@ -1,3 +1,5 @@
+import { SkqError } from '@skq/core';
+
 /**
  * How a worker ends a running attempt early (timeout, cancellation, a rough stop). The handler's
  * `AbortSignal` is made only when the handler asks for it: most handlers never do, and an
@@ -54,4 +56,28 @@ export class AttemptControl {
     if (this.abortedWith) listener(this.abortedWith.reason);
     else this.listeners.push(listener);
   }
+}
+
+/**
+ * The abort reason of an attempt stopped by a rough stop (SIGINT): its job goes back to the queue at once.
+ *
+ * @example
+ * ```ts
+ * controller.abort(interrupted(workerId));
+ * ```
+ */
+export function interrupted(workerId: string): SkqError {
+  return new SkqError('INTERRUPTED', 'the worker was stopped roughly (SIGINT)', { context: { workerId } });
+}
+
+/**
+ * The abort reason of a cancelled job.
+ *
+ * @example
+ * ```ts
+ * worker.abort(event.deliveryId, cancellationError(event.jobId, event.queue));
+ * ```
+ */
+export function cancellationError(jobId: string, queue: string): SkqError {
+  return new SkqError('CANCELLED', `job ${jobId} was cancelled`, { context: { jobId, queue } });
 }

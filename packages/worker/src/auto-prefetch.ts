@@ -33,3 +33,42 @@ export function autoPrefetch(concurrency: number, recentMs: number | null, prefe
   const most = prefetchMax ?? (concurrency > AUTO_PREFETCH_WIDE ? AUTO_PREFETCH_MAX_WIDE : AUTO_PREFETCH_MAX);
   return Math.min(most, Math.floor((concurrency * AUTO_PREFETCH_MS) / Math.max(recentMs, 0.01)));
 }
+
+/**
+ * The recent pace of a worker's slot, in ms (a moving average), for `prefetch: 'auto'`: a job's time from
+ * its start to its stored outcome, or less when outcomes are stored one after another faster than that (a
+ * store that commits a group of them at once: the next job runs while the last one's outcome is on its
+ * way); null before the first and after a claim failed. The store's time counts: prefetching by the
+ * handler's time alone held 16 no-op jobs at a worker whose slow store took seconds to end them, past
+ * their leases, which expired until the jobs failed without having run.
+ *
+ * @example
+ * ```ts
+ * const pace = new SlotPace(concurrency);
+ * pace.stored(startedAt); // an outcome was stored; `startedAt` is when its job started (performance.now())
+ * autoPrefetch(concurrency, pace.recentMs, prefetchMax);
+ * ```
+ */
+export class SlotPace {
+  recentMs: number | null = null;
+  /** When the last outcome was stored (performance.now()). */
+  private lastStoredAt: number | null = null;
+
+  constructor(private readonly concurrency: number) {}
+
+  /** An outcome was stored now, of a job started at `startedAt` (performance.now()). */
+  stored(startedAt: number): void {
+    const storedAt = performance.now();
+    const cycleMs = storedAt - startedAt;
+    // The time between stored outcomes, per slot, is the pace when it is shorter than one job's cycle; an
+    // idle gap is never longer than the cycle, so the pace is never slower than the cycle says.
+    const paceMs = this.lastStoredAt === null ? cycleMs : Math.min(cycleMs, (storedAt - this.lastStoredAt) * this.concurrency);
+    this.lastStoredAt = storedAt;
+    this.recentMs = this.recentMs === null ? paceMs : 0.8 * this.recentMs + 0.2 * paceMs;
+  }
+
+  /** A claim failed: the pace is unknown again, so nothing is prefetched until a job ends. */
+  forget(): void {
+    this.recentMs = null;
+  }
+}

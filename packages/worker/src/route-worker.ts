@@ -1,11 +1,11 @@
 import { hostname } from 'node:os';
-import { SkqError, type LogMeta } from '@skq/core';
+import { type LogMeta } from '@skq/core';
 import { valueLimit, type ClaimedDelivery, type JobRegistry, type StorageBackend, type WorkerRegistration } from '@skq/core/backend';
-import { AttemptControl } from './attempt-control.js';
+import { AttemptControl, cancellationError, interrupted } from './attempt-control.js';
 import { LeaseKeeper } from './lease-keeper.js';
 import { writeLogBuffers } from './log-buffer.js';
 import { OutcomeWriter, type AttemptEnd } from './outcome-writer.js';
-import { autoPrefetch } from './auto-prefetch.js';
+import { SlotPace, autoPrefetch } from './auto-prefetch.js';
 import { about, runAttempt } from './run-attempt.js';
 import { RunningAttempt, type ProgressTarget } from './running-attempt.js';
 
@@ -61,17 +61,8 @@ export class RouteWorker {
   private readonly progressTarget: ProgressTarget;
   /** Handlers running now: what `concurrency` bounds. */
   private busy = 0;
-  /**
-   * The recent pace of a slot, in ms (a moving average), for `prefetch: 'auto'`: a job's time from its
-   * start to its stored outcome, or less when outcomes are stored one after another faster than that
-   * (a store that commits a group of them at once: the next job runs while the last one's outcome is on
-   * its way); null before the first and after a claim failed. The store's time counts: prefetching by the
-   * handler's time alone held 16 no-op jobs at a worker whose slow store took seconds to end them, past
-   * their leases, which expired until the jobs failed without having run.
-   */
-  private recentMs: number | null = null;
-  /** When the last outcome was stored (performance.now()). */
-  private lastStoredAt: number | null = null;
+  /** The recent pace of a slot, for `prefetch: 'auto'`. */
+  private readonly pace: SlotPace;
   /** Claimed and leased, waiting for a slot (prefetch), oldest first. */
   private readonly waiting: { delivery: ClaimedDelivery; controller: AttemptControl }[] = [];
   /** Slots promised to claims in flight. */
@@ -107,6 +98,7 @@ export class RouteWorker {
     this.leases = new LeaseKeeper({ backend, queue, workerId, leaseMs, warn });
     this.outcomes = new OutcomeWriter({ backend, workerId, warn, onAttemptEnd });
     this.progressTarget = { backend, warn };
+    this.pace = new SlotPace(settings.concurrency);
   }
 
   get id(): string {
@@ -275,7 +267,7 @@ export class RouteWorker {
   private prefetchNow(): number {
     const { prefetch = 0, concurrency } = this.settings;
     if (prefetch !== 'auto') return prefetch;
-    return autoPrefetch(concurrency, this.recentMs, this.settings.backend.capabilities.prefetchMax);
+    return autoPrefetch(concurrency, this.pace.recentMs, this.settings.backend.capabilities.prefetchMax);
   }
 
   private claimChunk(limit: number): void {
@@ -303,7 +295,7 @@ export class RouteWorker {
         (err: unknown) => {
           this.failures += 1;
           // The store is in trouble: prefetch nothing until a job ends again.
-          this.recentMs = null;
+          this.pace.forget();
           this.warn(`claim failed on route ${this.settings.route}; retrying`, { failures: this.failures, err });
           this.sleep(Math.min(5_000, 100 * 2 ** Math.min(this.failures, 6)));
         },
@@ -376,13 +368,7 @@ export class RouteWorker {
       await this.outcomes.write(delivery, outcome, durationMs);
       // Limits held this worker's last claim back: the job that just ended may have freed its group's place.
       if (this.limited) this.poke();
-      const storedAt = performance.now();
-      const cycleMs = storedAt - startedAt;
-      // The time between stored outcomes, per slot, is the pace when it is shorter than one job's cycle; an
-      // idle gap is never longer than the cycle, so the pace is never slower than the cycle says.
-      const paceMs = this.lastStoredAt === null ? cycleMs : Math.min(cycleMs, (storedAt - this.lastStoredAt) * this.settings.concurrency);
-      this.lastStoredAt = storedAt;
-      this.recentMs = this.recentMs === null ? paceMs : 0.8 * this.recentMs + 0.2 * paceMs;
+      this.pace.stored(startedAt);
       // Lines the store did not take before the outcome: a few more tries, then they are reported lost, never silently.
       // A stop ends the tries at once (the stop reports what is left, in one warning) instead of waiting them out.
       for (let attempt = 1; logs.size > 0; attempt += 1) {
@@ -413,20 +399,4 @@ export class RouteWorker {
     await Promise.race([elapsed, this.stopAsked]);
     clearTimeout(timer);
   }
-}
-
-function interrupted(workerId: string): SkqError {
-  return new SkqError('INTERRUPTED', 'the worker was stopped roughly (SIGINT)', { context: { workerId } });
-}
-
-/**
- * The abort reason of a cancelled job.
- *
- * @example
- * ```ts
- * worker.abort(event.deliveryId, cancellationError(event.jobId, event.queue));
- * ```
- */
-export function cancellationError(jobId: string, queue: string): SkqError {
-  return new SkqError('CANCELLED', `job ${jobId} was cancelled`, { context: { jobId, queue } });
 }

@@ -24,7 +24,8 @@ import {
   type StorageBackend,
   type WorkerCommand,
 } from '@skq/core/backend';
-import { RouteWorker, cancellationError } from './route-worker.js';
+import { cancellationError } from './attempt-control.js';
+import { RouteWorker } from './route-worker.js';
 import { parseWorkerPoolOptions, type ParsedWorkerPoolOptions, type WorkerPoolOptions } from './worker-options.js';
 
 /** Signals that finish running jobs before the pool exits. */
