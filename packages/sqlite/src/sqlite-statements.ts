@@ -47,6 +47,10 @@ export function dueAtPrioritySql(limit: number): string {
 }
 
 /** The SQL of the job, worker, event, pause, log and call-record operations (`operations/`), by statement name. */
+/** What a completion sets (positional: now, outcome, seq, now, now); a job of one row ends with it. */
+const COMPLETED_SET = `SET state = 2, finished_at = ?, lease_until = NULL, outcome = ?, seq = ?, ev = 2, ev_at = ?,
+      ended_at = CASE WHEN fanout IS NULL THEN ? END, ended_bad = CASE WHEN fanout IS NULL THEN 0 END`;
+
 const SQL = {
   // The change sequence goes on across processes: each write transaction holds SQLite's write lock
   // and starts from the newest sequence stored, in a row or a notice (both read from an index's edge).
@@ -83,14 +87,10 @@ const SQL = {
   // Its lease checked first (leaseOf). By key and positional (now, outcome, seq, now, now, k), with no
   // RETURNING: in bare better-sqlite3 the statement by id with RETURNING, its parameters bound by name,
   // cost 16 µs a row, this one 3.5.
-  completeRow: `UPDATE skq_jobs SET state = 2, finished_at = ?, lease_until = NULL, outcome = ?, seq = ?, ev = 2, ev_at = ?,
-      ended_at = CASE WHEN fanout IS NULL THEN ? END, ended_bad = CASE WHEN fanout IS NULL THEN 0 END
-    WHERE k = ?`,
+  completeRow: `UPDATE skq_jobs ${COMPLETED_SET} WHERE k = ?`,
   // The same for a row this connection's claim handed out (its key kept), the lease checked by the statement
   // (now, outcome, seq, now, now, k, id, dix, queue, worker, attempt): the key is a hint, the id the check.
-  completeHeld: `UPDATE skq_jobs SET state = 2, finished_at = ?, lease_until = NULL, outcome = ?, seq = ?, ev = 2, ev_at = ?,
-      ended_at = CASE WHEN fanout IS NULL THEN ? END, ended_bad = CASE WHEN fanout IS NULL THEN 0 END
-    WHERE k = ? AND id = ? AND dix = ? AND queue = ? AND state = 1 AND worker_id = ? AND attempts = ?`,
+  completeHeld: `UPDATE skq_jobs ${COMPLETED_SET} WHERE k = ? AND id = ? AND dix = ? AND queue = ? AND state = 1 AND worker_id = ? AND attempts = ?`,
   // Ends a delivery failed or cancelled; a job of one delivery ends with it.
   finishBad: `UPDATE skq_jobs SET state = @state, finished_at = @now, lease_until = NULL, outcome = @outcome, seq = @seq, ev = @state, ev_at = @now,
       ended_at = CASE WHEN fanout IS NULL THEN @now END, ended_bad = CASE WHEN fanout IS NULL THEN 1 END
@@ -173,6 +173,14 @@ export function prepareStatements(db: Db): SqliteStatements {
 /** Jobs deleted per trim, so one trim never holds the write lock for long (in the SQL: a bound LIMIT costs more). */
 export const TRIM_BATCH = 1_000;
 
+/** The rows (`victims`: a query of their keys) grouped as a trim needs them: see `endedBefore`. */
+function victimsGrouped(victims: string): string {
+  return `SELECT route, state, fanout IS NOT NULL AS several, COUNT(*) FILTER (WHERE dix >= 0) AS n,
+      json_group_array(CASE WHEN fanout IS NULL THEN k ELSE id END) AS keys
+    FROM skq_jobs WHERE k IN (${victims})
+    GROUP BY route, state, several`;
+}
+
 /** The SQL of a delivery's end (`operations/job-endings.ts`), by statement name. */
 const ENDING_SQL = {
   siblings: 'SELECT COUNT(*) FILTER (WHERE state IN (0, 1)) AS open, COUNT(*) FILTER (WHERE state IN (3, 4)) AS bad FROM skq_jobs WHERE id = ? AND dix >= 0',
@@ -181,14 +189,8 @@ const ENDING_SQL = {
   // how many rows count and their keys (ids for jobs of several rows) as one JSON array. A DELETE's
   // RETURNING cost more per row than reading first, and reading a row per victim into JavaScript
   // about 0.85 µs a row more than this (143 µs against 57 for 101 victims).
-  endedBefore: `SELECT route, state, fanout IS NOT NULL AS several, COUNT(*) FILTER (WHERE dix >= 0) AS n,
-      json_group_array(CASE WHEN fanout IS NULL THEN k ELSE id END) AS keys
-    FROM skq_jobs WHERE k IN (SELECT k FROM skq_jobs WHERE queue = ? AND ended_bad = ? AND ended_at < ? AND ended_at IS NOT NULL LIMIT ${TRIM_BATCH})
-    GROUP BY route, state, several`,
-  endedBeyond: `SELECT route, state, fanout IS NOT NULL AS several, COUNT(*) FILTER (WHERE dix >= 0) AS n,
-      json_group_array(CASE WHEN fanout IS NULL THEN k ELSE id END) AS keys
-    FROM skq_jobs WHERE k IN (SELECT k FROM skq_jobs WHERE queue = ? AND ended_bad = ? AND ended_at IS NOT NULL ORDER BY ended_at DESC LIMIT ${TRIM_BATCH} OFFSET ?)
-    GROUP BY route, state, several`,
+  endedBefore: victimsGrouped(`SELECT k FROM skq_jobs WHERE queue = ? AND ended_bad = ? AND ended_at < ? AND ended_at IS NOT NULL LIMIT ${TRIM_BATCH}`),
+  endedBeyond: victimsGrouped(`SELECT k FROM skq_jobs WHERE queue = ? AND ended_bad = ? AND ended_at IS NOT NULL ORDER BY ended_at DESC LIMIT ${TRIM_BATCH} OFFSET ?`),
   deleteJob: 'DELETE FROM skq_jobs WHERE id = ? RETURNING queue, route, state, dix',
   // A batch of jobs of one row each, by row key (a JSON array): no lookup by id per job.
   deleteRows: 'DELETE FROM skq_jobs WHERE k IN (SELECT value FROM json_each(?))',
