@@ -16,7 +16,9 @@ import { SkqError } from '@skq/core';
  */
 export class AttemptControl {
   private controller: AbortController | null = null;
-  private listeners: ((reason: unknown) => void)[] = [];
+  /** Told of the abort: nearly every attempt has one listener (its runner), so an array only for more. */
+  private listener: ((reason: unknown) => void) | null = null;
+  private moreListeners: ((reason: unknown) => void)[] | null = null;
   private abortedWith: { reason: unknown } | null = null;
   /**
    * Set by the worker's lease keeper: resolves whether the attempt still holds its lease, renewing
@@ -48,13 +50,17 @@ export class AttemptControl {
     if (this.abortedWith) return;
     this.abortedWith = { reason };
     this.controller?.abort(reason);
-    for (const listener of this.listeners.splice(0)) listener(reason);
+    const { listener, moreListeners } = this;
+    this.listener = this.moreListeners = null;
+    listener?.(reason);
+    if (moreListeners) for (const more of moreListeners) more(reason);
   }
 
   /** Calls `listener` once when the attempt is aborted (at once if it already was). */
   onAbort(listener: (reason: unknown) => void): void {
     if (this.abortedWith) listener(this.abortedWith.reason);
-    else this.listeners.push(listener);
+    else if (!this.listener) this.listener = listener;
+    else (this.moreListeners ??= []).push(listener);
   }
 }
 

@@ -22,8 +22,6 @@ export interface Admitted {
 
 /** One attempt whose lease is kept. */
 interface Held {
-  readonly key: string;
-  readonly lease: LeaseToken;
   readonly delivery: ClaimedDelivery;
   readonly controller: AttemptControl;
   /** The lease ends no earlier than this, by this process's clock: when the claim or last renewal was sent, plus the lease. */
@@ -65,7 +63,12 @@ export function attemptKey(lease: Pick<LeaseToken, 'deliveryId' | 'attempt'>): s
  * ```
  */
 export class LeaseKeeper {
-  private readonly held = new Map<string, Held>();
+  /**
+   * By the claimed delivery itself, one object per attempt: a next attempt of the same delivery is
+   * another claim's object. (A key string built and hashed at hold and release cost a no-op job
+   * about a tenth of a worker's own time.)
+   */
+  private readonly held = new Map<ClaimedDelivery, Held>();
 
   constructor(private readonly settings: LeaseKeeperSettings) {}
 
@@ -92,15 +95,14 @@ export class LeaseKeeper {
    * `controller.leaseCheck` is set to check the lease before each further part.
    */
   hold(delivery: ClaimedDelivery, controller: AttemptControl, leaseEndsBy: number): void {
-    const lease = leaseOf(delivery);
-    const held: Held = { key: attemptKey(lease), lease, delivery, controller, leaseEndsBy };
-    this.held.set(held.key, held);
+    const held: Held = { delivery, controller, leaseEndsBy };
+    this.held.set(delivery, held);
     if (delivery.name === CONJUNCTION_JOB) controller.leaseCheck = (part) => this.checkBeforePart(held, part);
   }
 
   /** Stops keeping an attempt's lease: its outcome is stored, or given up. */
   release(delivery: ClaimedDelivery): void {
-    this.held.delete(attemptKey(leaseOf(delivery)));
+    this.held.delete(delivery);
   }
 
   /**
@@ -113,18 +115,16 @@ export class LeaseKeeper {
     if (held.length === 0) return;
     const { backend, queue, leaseMs, workerId } = this.settings;
     const sentAt = Date.now();
-    const kept = new Set((await backend.extendLease(queue, held.map((h) => h.lease), leaseMs)).map(attemptKey));
-    for (const { key, lease } of held) {
-      // Only attempts still held: one that ended meanwhile has nothing left to renew or abort.
-      const current = this.held.get(key);
-      if (!current) continue;
-      if (kept.has(key)) {
-        current.leaseEndsBy = Math.max(current.leaseEndsBy, sentAt + leaseMs);
-        continue;
-      }
-      // Only the attempt this renewal was for: the same delivery may be running again under a newer claim.
-      current.controller.abort(new SkqError('LEASE_LOST', `attempt ${lease.attempt} of ${lease.deliveryId} lost its lease`, { context: { deliveryId: lease.deliveryId, workerId } }));
-    }
+    const leases = held.map((h) => leaseOf(h.delivery));
+    const kept = new Set((await backend.extendLease(queue, leases, leaseMs)).map(attemptKey));
+    held.forEach((h, i) => {
+      // Only attempts still held: one that ended meanwhile has nothing left to renew or abort. (The same
+      // delivery may be running again under a newer claim: that is another attempt, held apart.)
+      if (this.held.get(h.delivery) !== h) return;
+      const lease = leases[i]!;
+      if (kept.has(attemptKey(lease))) h.leaseEndsBy = Math.max(h.leaseEndsBy, sentAt + leaseMs);
+      else h.controller.abort(new SkqError('LEASE_LOST', `attempt ${lease.attempt} of ${lease.deliveryId} lost its lease`, { context: { deliveryId: lease.deliveryId, workerId } }));
+    });
   }
 
   /**
@@ -136,7 +136,8 @@ export class LeaseKeeper {
     const { leaseMs } = this.settings;
     if (Date.now() < held.leaseEndsBy - leaseMs / 2) return true;
     const sentAt = Date.now();
-    if ((await this.renew([held.lease])).has(held.key)) {
+    const lease = leaseOf(held.delivery);
+    if ((await this.renew([lease])).has(attemptKey(lease))) {
       held.leaseEndsBy = sentAt + leaseMs;
       return true;
     }

@@ -157,6 +157,8 @@ export class LogBuffer {
 
   /** Lets go of every line (the attempt is over and they are reported lost); how many there were. */
   discard(): number {
+    // Nearly every attempt logs nothing: nothing to give back.
+    if (this.lines.length === 0 && !this.inFlight && this.dropped === 0 && this.heldBytes === 0) return 0;
     const count = this.size;
     this.budget.release(this, this.heldBytes, this.heldLines(), true);
     this.lines = [];

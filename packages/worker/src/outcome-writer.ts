@@ -48,18 +48,29 @@ export class OutcomeWriter {
 
   /** Stores `outcome`; a store that refuses its values fails the job once, saying why, instead. */
   write(delivery: ClaimedDelivery, outcome: AttemptOutcome, durationMs: number): Promise<void> {
-    if (outcome.kind !== 'succeeded') return this.writeWithRetries(delivery, outcome, durationMs, null);
-    // A success stored at the first try (nearly every job) takes no async function's frame of its own.
+    return new Promise((resolve) => this.store(delivery, outcome, durationMs, resolve));
+  }
+
+  /**
+   * {@link write} with a callback: `done` is called once the outcome is stored, dropped or given
+   * up. A success stored at the first try (nearly every job) makes one promise, the reaction on the
+   * store's: no async function's frame, no awaits.
+   */
+  store(delivery: ClaimedDelivery, outcome: AttemptOutcome, durationMs: number, done: () => void): void {
+    if (outcome.kind !== 'succeeded') return void this.writeWithRetries(delivery, outcome, durationMs, null).then(done);
     let completed: Promise<void>;
     try {
       completed = this.settings.backend.complete(delivery.queue, leaseOf(delivery), outcome.result);
     } catch (err) {
       // A store whose `complete` throws instead of rejecting is retried and reported the same way.
-      return this.writeWithRetries(delivery, outcome, durationMs, { err });
+      return void this.writeWithRetries(delivery, outcome, durationMs, { err }).then(done);
     }
-    return completed.then(
-      () => this.stored(delivery, 'succeeded', durationMs),
-      (err: unknown) => this.writeWithRetries(delivery, outcome, durationMs, { err }),
+    completed.then(
+      () => {
+        this.stored(delivery, 'succeeded', durationMs);
+        done();
+      },
+      (err: unknown) => void this.writeWithRetries(delivery, outcome, durationMs, { err }).then(done),
     );
   }
 

@@ -3,10 +3,10 @@ import { type LogMeta } from '@skq/core';
 import { valueLimit, type ClaimedDelivery, type JobRegistry, type StorageBackend, type WorkerRegistration } from '@skq/core/backend';
 import { AttemptControl, cancellationError, interrupted } from './attempt-control.js';
 import { LeaseKeeper } from './lease-keeper.js';
-import { writeLogBuffers } from './log-buffer.js';
+import { AttemptLogWrites } from './attempt-log-writes.js';
 import { OutcomeWriter, type AttemptEnd } from './outcome-writer.js';
 import { SlotPace, autoPrefetch } from './auto-prefetch.js';
-import { about, runAttempt } from './run-attempt.js';
+import { about, startAttempt, type AttemptOptions, type AttemptOutcome } from './run-attempt.js';
 import { RunningAttempt, type ProgressTarget } from './running-attempt.js';
 
 /** What a route worker shares with its pool. */
@@ -81,23 +81,17 @@ export class RouteWorker {
   private held = false;
   /** Set by {@link RouteWorker.start}, once the pool has registered it and renews its leases. */
   private started = false;
-  /** A flush of every running job's lines failed and was reported: the next failure in a row is not reported again. */
-  private flushFailing = false;
-  /** Resolves when the worker is asked to stop: log retries after an outcome end then instead of holding the stop back. */
-  private readonly stopAsked: Promise<void>;
-  private askStop!: () => void;
-  /** Lines attempts still held when the stop ended their retries, by job: reported in one warning. */
-  private readonly unwrittenAtStop = new Map<string, number>();
+  private readonly logWrites: AttemptLogWrites;
   private readonly chunk: number;
 
   constructor(private readonly settings: RouteWorkerSettings) {
     this.chunk = Math.max(1, Math.ceil(settings.concurrency / 4));
-    this.stopAsked = new Promise<void>((resolve) => (this.askStop = resolve));
     const { backend, queue, workerId, leaseMs, onAttemptEnd } = settings;
     const warn = (message: string, meta?: LogMeta) => this.warn(message, meta);
     this.leases = new LeaseKeeper({ backend, queue, workerId, leaseMs, warn });
     this.outcomes = new OutcomeWriter({ backend, workerId, warn, onAttemptEnd });
     this.progressTarget = { backend, warn };
+    this.logWrites = new AttemptLogWrites({ backend, queue, warn });
     this.pace = new SlotPace(settings.concurrency);
   }
 
@@ -189,47 +183,21 @@ export class RouteWorker {
    */
   async stop(mode: 'gentle' | 'rough'): Promise<void> {
     if (this.stopping !== 'rough') this.stopping = mode;
-    this.askStop();
+    this.logWrites.stop();
     if (this.timer) clearTimeout(this.timer);
     if (mode === 'rough') for (const run of [...this.running, ...this.waiting]) run.controller.abort(interrupted(this.id));
     while (this.claims.size > 0 || this.running.size > 0 || this.waiting.length > 0) {
       await Promise.all([...this.claims, ...[...this.running].map((run) => run.done)]);
     }
-    if (this.unwrittenAtStop.size) {
-      const lines = [...this.unwrittenAtStop.values()].reduce((a, b) => a + b, 0);
-      const jobIds = [...this.unwrittenAtStop.keys()];
-      this.unwrittenAtStop.clear();
-      this.warn(`${lines} log lines of job ${jobIds.join(', ')} could not be stored before the worker stopped and are dropped`, { jobIds });
-    }
+    this.logWrites.reportUnwrittenAtStop();
   }
 
   /**
    * Writes buffered log lines of running jobs, so long jobs show progress: one write for all of them
    * (a job whose own write is in flight waits for the next flush); lines a write failed to store stay.
    */
-  async flushLogs(): Promise<void> {
-    const buffers = [...this.running].map((run) => run.logs);
-    const waiting = buffers.reduce((n, logs) => n + logs.size, 0);
-    try {
-      await writeLogBuffers(this.settings.backend, this.settings.queue, buffers);
-      this.flushFailing = false;
-    } catch (err) {
-      if (!this.flushFailing) this.warn(`could not write ${waiting} log lines of ${buffers.length} running jobs; keeping them for the next try`, { err });
-      this.flushFailing = true;
-    }
-  }
-
-  /** Writes an attempt's buffered lines; a failure is reported once per run of failures, and the lines are kept. */
-  private async writeLogs(run: RunningAttempt): Promise<boolean> {
-    try {
-      await run.logs.write(this.settings.backend, run.delivery.queue);
-      run.logsFailing = false;
-      return true;
-    } catch (err) {
-      if (!run.logsFailing) this.warn(`could not write ${run.logs.size} log lines of job ${run.delivery.jobId}; keeping them for the next try`, { ...about(run.delivery), err });
-      run.logsFailing = true;
-      return false;
-    }
+  flushLogs(): Promise<void> {
+    return this.logWrites.flush(this.running);
   }
 
   private pump(): void {
@@ -335,28 +303,43 @@ export class RouteWorker {
     this.busy += 1;
     this.running.add(run);
     this.settings.onRunningChanged?.();
-    run.done = this.execute(run);
+    const { logs } = run;
+    const startedAt = performance.now();
+    const options: AttemptOptions = { registry: this.settings.registry, workerId: this.id, controller, sink: (line) => logs.push(line), progress: run, maxOutcomeBytes: valueLimit(this.settings.backend.capabilities) };
+    startAttempt(delivery, options, (outcome) => {
+      // A success with no progress and no lines to store first (nearly every job) goes on with
+      // callbacks: an async function's frame and its awaits would cost every job Node's async hooks.
+      if (outcome.kind === 'succeeded' && run.progress === null && logs.size === 0) this.storeSuccess(run, outcome, startedAt);
+      else void this.settle(run, outcome, startedAt);
+    });
   }
 
-  /** Runs an attempt and stores its outcome; then its delivery leaves this worker. Never rejects. */
-  private async execute(run: RunningAttempt): Promise<void> {
+  /** Stores a success that has nothing else to store first; then its delivery leaves this worker. Never throws. */
+  private storeSuccess(run: RunningAttempt, outcome: AttemptOutcome, startedAt: number): void {
     try {
-      const { delivery, controller, logs } = run;
-      const startedAt = performance.now();
-      const maxOutcomeBytes = valueLimit(this.settings.backend.capabilities);
-      const outcome = await runAttempt(delivery, {
-        registry: this.settings.registry,
-        workerId: this.id,
-        controller,
-        sink: (line) => logs.push(line),
-        progress: run,
-        maxOutcomeBytes,
+      this.slotFreed();
+      this.outcomes.store(run.delivery, outcome, performance.now() - startedAt, () => {
+        try {
+          this.outcomeStored(startedAt);
+        } catch (err) {
+          this.warn('a worker failed after storing an outcome', { ...about(run.delivery), err });
+        }
+        if (run.logs.size === 0) this.leave(run);
+        else void this.logWrites.writeLate(run).finally(() => this.leave(run));
       });
+    } catch (err) {
+      this.warn('a worker failed storing an outcome; its lease will expire and the job will run again', { ...about(run.delivery), err });
+      this.leave(run);
+    }
+  }
+
+  /** Stores an attempt's progress, lines and outcome, whatever they are; then its delivery leaves this worker. Never rejects. */
+  private async settle(run: RunningAttempt, outcome: AttemptOutcome, startedAt: number): Promise<void> {
+    try {
+      const { delivery, logs } = run;
       const durationMs = performance.now() - startedAt;
       if (run.progress) await run.progress.flush();
-      // The handler has returned: its slot is free while the outcome is still on its way to the backend.
-      this.busy -= 1;
-      this.pump();
+      this.slotFreed();
       if (outcome.kind !== 'succeeded') {
         // Attempts that did not succeed are recorded with the logs (the last one is on the delivery too), for the monitor's timeline.
         const retry = outcome.kind === 'failed' && outcome.retryAt !== null ? `, retry at ${new Date(outcome.retryAt).toISOString()}` : '';
@@ -364,39 +347,34 @@ export class RouteWorker {
         logs.push({ stream: 'attempt', line });
       }
       // The lines go first, so a job seen ended shows its log; a log the store does not take never holds the outcome back.
-      if (logs.size > 0) await this.writeLogs(run);
+      if (logs.size > 0) await this.logWrites.write(run);
       await this.outcomes.write(delivery, outcome, durationMs);
-      // Limits held this worker's last claim back: the job that just ended may have freed its group's place.
-      if (this.limited) this.poke();
-      this.pace.stored(startedAt);
-      // Lines the store did not take before the outcome: a few more tries, then they are reported lost, never silently.
-      // A stop ends the tries at once (the stop reports what is left, in one warning) instead of waiting them out.
-      for (let attempt = 1; logs.size > 0; attempt += 1) {
-        if (attempt > 1 && (await this.writeLogs(run))) break;
-        if (this.stopping) {
-          this.unwrittenAtStop.set(delivery.jobId, (this.unwrittenAtStop.get(delivery.jobId) ?? 0) + logs.size);
-          break;
-        }
-        if (attempt >= 5) {
-          this.warn(`${logs.size} log lines of job ${delivery.jobId} could not be stored and are dropped`, about(delivery));
-          break;
-        }
-        await this.pauseUnlessStopped(200 * attempt);
-      }
-      logs.discard();
+      this.outcomeStored(startedAt);
+      await this.logWrites.writeLate(run);
     } finally {
-      this.running.delete(run);
-      this.leases.release(run.delivery);
-      this.settings.onRunningChanged?.();
-      this.pump();
+      this.leave(run);
     }
   }
 
-  /** Waits `ms` on a timer that keeps no process alive, or less if the worker is asked to stop. */
-  private async pauseUnlessStopped(ms: number): Promise<void> {
-    let timer: NodeJS.Timeout | undefined;
-    const elapsed = new Promise<void>((resolve) => (timer = setTimeout(resolve, ms)).unref());
-    await Promise.race([elapsed, this.stopAsked]);
-    clearTimeout(timer);
+  /** The handler has returned: its slot is free while the outcome is still on its way to the backend. */
+  private slotFreed(): void {
+    this.busy -= 1;
+    this.pump();
+  }
+
+  private outcomeStored(startedAt: number): void {
+    // Limits held this worker's last claim back: the job that just ended may have freed its group's place.
+    if (this.limited) this.poke();
+    this.pace.stored(startedAt);
+  }
+
+  /** The attempt's delivery leaves this worker: its lease is no longer kept, and its slot's successor may be claimed. */
+  private leave(run: RunningAttempt): void {
+    run.logs.discard();
+    this.running.delete(run);
+    this.leases.release(run.delivery);
+    this.settings.onRunningChanged?.();
+    this.pump();
+    run.finished();
   }
 }

@@ -66,55 +66,112 @@ export interface AttemptOptions {
  * ```
  */
 export function runAttempt(delivery: ClaimedDelivery, options: AttemptOptions): Promise<AttemptOutcome> {
-  // Written with callbacks, not awaits: with a job context active every promise and await costs Node's
-  // async hooks, and this runs once per job (one promise here, one reaction on the handler's).
-  return new Promise((resolve) => {
+  return new Promise((resolve) => startAttempt(delivery, options, resolve));
+}
+
+/**
+ * {@link runAttempt} with a callback: `ended` is called once, with the outcome. It runs once per job,
+ * so it makes one object and the reactions on the handler's promise: with a job context active,
+ * every promise costs Node's async hooks, and every closure the garbage collector.
+ *
+ * @example
+ * ```ts
+ * startAttempt(delivery, { registry, workerId, controller, sink }, (outcome) => console.log(outcome.kind));
+ * ```
+ */
+export function startAttempt(delivery: ClaimedDelivery, options: AttemptOptions, ended: (outcome: AttemptOutcome) => void): void {
+  new Attempt(delivery, options, ended).start();
+}
+
+/** One attempt on its way to its outcome (see {@link startAttempt}). */
+class Attempt {
+  private settled = false;
+  private timer: NodeJS.Timeout | undefined;
+  /** While the handler's `then` is being called: a thenable that calls back before it returns is not in a reaction of its own. */
+  private calling = false;
+
+  constructor(
+    private readonly delivery: ClaimedDelivery,
+    private readonly options: AttemptOptions,
+    private readonly ended: (outcome: AttemptOutcome) => void,
+  ) {}
+
+  start(): void {
+    const { delivery, options } = this;
     const { controller } = options;
     const timeoutMs = delivery.options.timeoutMs;
-    let settled = false;
-    const timer =
-      timeoutMs === null
-        ? undefined
-        : setTimeout(() => {
-            controller.abort(new SkqError('TIMEOUT', `job "${delivery.name}" timed out after ${timeoutMs} ms`, { context: contextOf(delivery) }));
-          }, timeoutMs);
-    const end = (outcome: AttemptOutcome): void => {
-      if (settled) return;
-      settled = true;
-      clearTimeout(timer);
-      resolve(outcome);
-    };
-    const failed = (err: unknown): void => end(fitOutcome(decide(delivery, err), options.maxOutcomeBytes));
-    const returned = (value: unknown): void => {
-      if (settled) return;
-      try {
-        end(succeeded(delivery, value, options.maxOutcomeBytes));
-      } catch (err) {
-        failed(err);
-      }
-    };
+    if (timeoutMs !== null) {
+      this.timer = setTimeout(() => {
+        controller.abort(new SkqError('TIMEOUT', `job "${delivery.name}" timed out after ${timeoutMs} ms`, { context: contextOf(delivery) }));
+      }, timeoutMs);
+    }
     // An attempt aborted before it starts (a rough stop, a cancel) never calls the handler.
-    if (controller.aborted) return failed(controller.reason);
+    if (controller.aborted) return this.failed(controller.reason, false);
     // Settles as soon as the attempt is aborted: a handler may ignore its signal.
-    controller.onAbort(failed);
+    controller.onAbort((reason) => this.failed(reason, false));
+    let work: unknown;
     try {
       const context = new AttemptContext(delivery, options);
-      const work = runInJobContext(context, options.sink, () => execute(delivery, options.registry, context, controller));
-      // A value that is no thenable is the result itself; a hostile one (a `then` that throws) fails the attempt.
-      const then = typeof work === 'object' || typeof work === 'function' ? (work as { then?: unknown } | null)?.then : undefined;
-      if (typeof then === 'function') then.call(work, returned, failed);
-      else returned(work);
+      work = runInJobContext(context, options.sink, () => execute(delivery, options.registry, context, controller));
     } catch (err) {
-      failed(err);
+      return this.failed(err, false);
     }
-  });
+    // A value that is no thenable is the result itself; a hostile one (a `then` that throws) fails the attempt.
+    let then: unknown;
+    this.calling = true;
+    try {
+      then = typeof work === 'object' || typeof work === 'function' ? (work as { then?: unknown } | null)?.then : undefined;
+      if (typeof then === 'function') {
+        then.call(
+          work,
+          (value: unknown) => this.returned(value, !this.calling),
+          (err: unknown) => this.failed(err, !this.calling),
+        );
+      }
+    } catch (err) {
+      return this.failed(err, false);
+    } finally {
+      this.calling = false;
+    }
+    if (typeof then !== 'function') this.returned(work, false);
+  }
+
+  private returned(value: unknown, inReaction: boolean): void {
+    if (this.settled) return;
+    let outcome: AttemptOutcome;
+    try {
+      outcome = succeeded(this.delivery, value, this.options.maxOutcomeBytes);
+    } catch (err) {
+      return this.failed(err, inReaction);
+    }
+    this.end(outcome, inReaction);
+  }
+
+  private failed(err: unknown, inReaction: boolean): void {
+    if (this.settled) return;
+    this.end(fitOutcome(decide(this.delivery, err), this.options.maxOutcomeBytes), inReaction);
+  }
+
+  /**
+   * The handler's own reaction hands its outcome on at once; any other (an abort, a value returned
+   * without a promise, a throw before it ran) in a microtask, as an await would: the worker's next
+   * steps never run inside whoever aborted, nor in the stack that started the attempt.
+   */
+  private end(outcome: AttemptOutcome, inReaction: boolean): void {
+    if (this.settled) return;
+    this.settled = true;
+    clearTimeout(this.timer);
+    if (inReaction) this.ended(outcome);
+    else queueMicrotask(() => this.ended(outcome));
+  }
 }
 
 /** A succeeded outcome, its result as stored; throws what fails the attempt instead. */
 function succeeded(delivery: ClaimedDelivery, value: unknown, maxOutcomeBytes: number | undefined): AttemptOutcome {
   const json = jsonOf(value);
   // Refused here, once, rather than by the store after the handler ran: a refused write was retried, then the lease expired and the job ran again.
-  const refused = resultTooLarge(json, maxOutcomeBytes ?? Infinity, contextOf(delivery));
+  // (Measured only when it may be too large: a UTF-16 unit is at most 3 bytes of UTF-8.)
+  const refused = maxOutcomeBytes !== undefined && json.length * 3 > maxOutcomeBytes ? resultTooLarge(json, maxOutcomeBytes, contextOf(delivery)) : null;
   if (refused) return { kind: 'failed', error: fitError(refused.toJSON(), maxOutcomeBytes), retryAt: null };
   return { kind: 'succeeded', result: JSON.parse(json) as unknown };
 }

@@ -10,7 +10,7 @@ export interface ProgressTarget {
   warn(message: string, meta?: LogMeta): void;
 }
 
-/** An attempt not yet started has nothing to wait for (one promise for all of them). */
+/** An attempt that has left its worker has nothing to wait for (one promise for all of them). */
 const SETTLED = Promise.resolve();
 
 /** At most one progress write per job in this many ms; reports in between replace each other. */
@@ -25,15 +25,18 @@ const PROGRESS_INTERVAL_MS = 100;
  * const run = new RunningAttempt(delivery, new AttemptControl(), valueLimit(backend.capabilities), { backend, warn });
  * const outcome = await runAttempt(delivery, { registry, workerId, controller: run.controller, sink: (line) => run.logs.push(line), progress: run });
  * await run.progress?.flush();
+ * run.finished();
+ * await run.done; // settled
  * ```
  */
 export class RunningAttempt implements ProgressSink {
-  /** Settles once the attempt's outcome and lines are stored or given up. */
-  done: Promise<void> = SETTLED;
   readonly logs: LogBuffer;
   progress: ProgressWrites | null = null;
   /** A log write failed and was reported: the next failure in a row is not reported again. */
   logsFailing = false;
+  private left = false;
+  private leaving: Promise<void> | null = null;
+  private settle: (() => void) | null = null;
 
   constructor(
     readonly delivery: ClaimedDelivery,
@@ -42,6 +45,21 @@ export class RunningAttempt implements ProgressSink {
     private readonly target: ProgressTarget,
   ) {
     this.logs = new LogBuffer(delivery.id, maxValueBytes);
+  }
+
+  /** The attempt left its worker: it settles {@link done}. */
+  finished(): void {
+    this.left = true;
+    this.settle?.();
+  }
+
+  /**
+   * Settles once the attempt has left its worker (its outcome and lines stored or given up). Made
+   * when first asked for, by a stop: a promise per job would cost every job Node's async hooks.
+   */
+  get done(): Promise<void> {
+    if (this.left) return SETTLED;
+    return (this.leaving ??= new Promise<void>((resolve) => (this.settle = resolve)));
   }
 
   report(value: unknown): void {
