@@ -42,11 +42,11 @@ export type ClaimedRow = [
   name: string, args: string, options: string | null, fanout: number | null, grp: string | null, k: number,
 ];
 
-/** What the claim set on the row itself, with the claimed row: a running delivery for the worker. Throws when its stored args cannot be read. */
-export function toClaimed(row: ClaimedRow, claim: { queue: string; route: string; workerId: string; now: number; leaseUntil: number }): ClaimedDelivery {
-  const [id, dix, targetWorker, priority, runAt, attempts, maxAttempts, recoveries, finishedAt, outcome, progress, cancelRequested, name, args, options, , grp] = row;
+/** What the claim set on the row itself, with the claimed row: a running delivery for the worker (its id `<id>.<dix>`, made once by the claim). Throws when its stored args cannot be read. */
+export function toClaimed(row: ClaimedRow, deliveryId: string, claim: { queue: string; route: string; workerId: string; now: number; leaseUntil: number }): ClaimedDelivery {
+  const [id, , targetWorker, priority, runAt, attempts, maxAttempts, recoveries, finishedAt, outcome, progress, cancelRequested, name, args, options, , grp] = row;
   const claimed: ClaimedDelivery = {
-    id: `${id}.${dix}`,
+    id: deliveryId,
     jobId: id,
     queue: claim.queue,
     route: claim.route,

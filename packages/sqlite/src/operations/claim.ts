@@ -105,7 +105,7 @@ function nextRunAtOf(s: SqliteStore, request: ClaimRequest, now: number): number
  * A row the claim set running: its change sequence taken, counted, stamped `started` and handed out;
  * a row whose stored job cannot be read ends failed at once, with why, and is not handed out.
  */
-function takeRow(s: SqliteStore, row: ClaimedRow, claimed: Parameters<typeof toClaimed>[1], deliveries: ClaimedDelivery[]): void {
+function takeRow(s: SqliteStore, row: ClaimedRow, claimed: Parameters<typeof toClaimed>[2], deliveries: ClaimedDelivery[]): void {
   const { queue, route, workerId, now } = claimed;
   const seq = nextSeq(s);
   s.tallies.move(queue, route, STATE_CODE.queued, STATE_CODE.running);
@@ -113,8 +113,8 @@ function takeRow(s: SqliteStore, row: ClaimedRow, claimed: Parameters<typeof toC
   const deliveryId = `${id}.${dix}`;
   rowChanged(s, seq, queue, 'started', id, deliveryId, route, workerId, now);
   try {
-    deliveries.push(toClaimed(row, claimed));
-    s.held.add(deliveryId, { k: row[17], route, fanout, options });
+    deliveries.push(toClaimed(row, deliveryId, claimed));
+    s.held.add(deliveryId, { k: row[17], id, dix, route, fanout, options });
   } catch (cause) {
     const failedSeq = nextSeq(s);
     s.stmt.finishBad.run({ id, dix, state: STATE_CODE.failed, now, outcome: JSON.stringify(unreadableJobError(id, cause)), seq: failedSeq });

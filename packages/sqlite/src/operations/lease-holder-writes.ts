@@ -20,10 +20,12 @@ type LeaseRow = { k: number } & Pick<JobRow, 'queue' | 'state' | 'worker_id' | '
  */
 export function complete(s: SqliteStore, queue: string, lease: LeaseToken, result: unknown): void {
   const now = Date.now();
-  const { id, dix } = parseDeliveryId(lease.deliveryId);
+  const held = s.held.take(lease.deliveryId);
+  // A row this connection's claim handed out knows its job id and index: only others parse the delivery id.
+  const { id, dix } = held ?? parseDeliveryId(lease.deliveryId);
+  let row: Omit<HeldRow, 'id' | 'dix'> | undefined = held;
   const outcome = JSON.stringify(result ?? null);
   const seq = peekSeq(s);
-  let row: HeldRow | undefined = s.held.take(lease.deliveryId);
   if (!row || s.stmt.completeHeld.run(now, outcome, seq, now, now, row.k, id, dix, queue, lease.workerId, lease.attempt).changes !== 1) {
     row = leased(s, queue, lease, id, dix);
     s.stmt.completeRow.run(now, outcome, seq, now, now, row.k);

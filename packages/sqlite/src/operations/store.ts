@@ -125,9 +125,11 @@ export function transactionEnded(s: SqliteStore): void {
   s.seq = s.seqBase = null;
 }
 
-/** A row a claim handed out: its key and what its end needs. */
+/** A row a claim handed out: its key, its job id and delivery index, and what its end needs. */
 export interface HeldRow {
   k: number;
+  id: string;
+  dix: number;
   route: string;
   fanout: number | null;
   options: string | null;
