@@ -17,8 +17,8 @@ import { nextSeq, peekSeq, type SqliteStore } from './store.js';
  * - Writes: up to `limit` due rows, shared or addressed to this worker, to running under a lease
  *   until `now + leaseMs`, attempts + 1, stamped `started`; with a route rate, a start logged per row.
  *   Without groups, one read per priority takes its due rows with what the worker needs (the job's
- *   name, args and options are in the row) and each is then set running by its key; with groups, each
- *   statement returns its row. A row whose stored job cannot be read ends failed with the reason (and
+ *   name, args and options are in the row); with groups, one read per turn takes a group's next; each
+ *   row is then set running by its key. A row whose stored job cannot be read ends failed with the reason (and
  *   its job's end) and is not returned; the rows behind it still run. What a completion needs of each
  *   row handed out is kept (`s.held`), so that it reads nothing.
  * - Returns: the claimed deliveries by priority, then run_at, then enqueue order (by turns where
@@ -30,7 +30,13 @@ export function claim(s: SqliteStore, request: ClaimRequest): ClaimResult {
   if (s.stmt.isPaused.get(queue, route)) return { deliveries: [], nextRunAt: null, paused: true };
   const deliveries: ClaimedDelivery[] = [];
   const claimed = { queue, route, workerId: request.workerId, now, leaseUntil: now + request.leaseMs };
-  const take = (row: ClaimedRow) => takeRow(s, row, claimed, deliveries);
+  // A due row read by either claim is set running by its key, and handed out as the claim left it (one more attempt, no cancel asked).
+  const take = (row: ClaimedRow) => {
+    s.stmt.claimRow.run(claimed.workerId, claimed.leaseUntil, now, peekSeq(s), now, row[17]);
+    row[5] += 1;
+    row[11] = null;
+    takeRow(s, row, claimed, deliveries);
+  };
   const routeRate = ruleOf(s.groupStmt.limitsOf.get(queue, 1, route) as never)?.rate ?? null;
   let limit = request.limit;
   if (routeRate) {
@@ -61,9 +67,7 @@ export function claim(s: SqliteStore, request: ClaimRequest): ClaimResult {
 
 /** The claim of a route where no grouped job waits: priority by priority, its due rows in run_at order. Returns how many it took. */
 function claimInOrder(s: SqliteStore, request: ClaimRequest, limit: number, now: number, take: (row: ClaimedRow) => void): number {
-  const { workerId } = request;
-  const leaseUntil = now + request.leaseMs;
-  const params = { queue: request.queue, route: request.route, worker: workerId, now, priority: 0 };
+  const params = { queue: request.queue, route: request.route, worker: request.workerId, now, priority: 0 };
   let taken = 0;
   if (limit <= 0) return 0;
   for (const { priority } of s.stmt.queuedPriorities.all(params) as { priority: number }[]) {
@@ -72,10 +76,6 @@ function claimInOrder(s: SqliteStore, request: ClaimRequest, limit: number, now:
       const wanted = Math.min(limit - taken, ROWS_PER_READ);
       const rows = dueAtPriority(s, wanted).all(params) as ClaimedRow[];
       for (const row of rows) {
-        s.stmt.claimRow.run(workerId, leaseUntil, now, peekSeq(s), now, row[17]);
-        // The row as the claim left it: one more attempt, no cancel asked.
-        row[5] += 1;
-        row[11] = null;
         take(row);
         taken += 1;
       }

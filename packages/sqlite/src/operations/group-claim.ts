@@ -1,7 +1,7 @@
 import type { RateLimit } from '@skq/core';
 import type { ClaimRequest } from '@skq/core/backend';
 import type { ClaimedRow } from '../rows.js';
-import { peekSeq, type SqliteStore } from './store.js';
+import type { SqliteStore } from './store.js';
 
 /** What a claim may take of one group now, by its limits (own, else the default `'*'`). */
 interface GroupRule {
@@ -31,10 +31,11 @@ interface LimitsRow {
  * first group, starting after the one the last claim served (`skq_group_cursors`), round and round.
  * - Reads: the cursor; the next group after each (a skip scan of the grouped queued index); for each
  *   group its limits (own, else `'*'`, looked up only when some group has its own), its hold (only
- *   when some group is held), its running rows (the running index) and, with a rate, its starts in
- *   the window; its next due row (priority, run time, enqueue order).
- * - Writes: one row per turn to running (through `take`), the group's start logged when it has a
- *   rate; the cursor, at the last group served.
+ *   when some group is held), its next due row (priority, run time, enqueue order) with, when it has
+ *   a concurrency limit, its running rows (the running index, in the same statement), and, with a
+ *   rate, its starts in the window.
+ * - Writes: one row per turn to running (through `take`, which sets it running by its key), the
+ *   group's start logged when it has a rate; the cursor, at the last group served.
  * - Returns: how many it took, and what held the rest back. Turns go on until `limit` are taken or a
  *   whole round took none: each group gets one delivery per round.
  */
@@ -42,7 +43,7 @@ export function claimByTurns(s: SqliteStore, request: ClaimRequest, limit: numbe
   const g = s.groupStmt;
   const { queue, route } = request;
   const ungrouped = g.anyUngroupedQueued.get(queue, route) !== undefined;
-  const params = { queue, route, worker: request.workerId, now, lease_until: now + request.leaseMs, seq: 0, grp: '' };
+  const { workerId } = request;
   const defaults = ruleOf(g.limitsOf.get(queue, 0, '*') as LimitsRow | undefined);
   // Most queues set no group's own limits and hold no group: then no group is looked up for them.
   const ownLimits = g.anyOwnGroupLimits.get(queue) !== undefined;
@@ -64,17 +65,18 @@ export function claimByTurns(s: SqliteStore, request: ClaimRequest, limit: numbe
     if (rule === undefined) rules.set(grp, (rule = ruleOf(g.limitsOf.get(queue, 0, grp) as LimitsRow | undefined) ?? defaults));
     const held = holds ? (g.holdOf.get(queue, grp, now) as { until: number } | undefined) : undefined;
     if (held) return blocked(held.until);
-    if (rule?.concurrency != null && (g.groupRunning.get(queue, grp) as { n: number }).n >= rule.concurrency) return blocked(null);
+    const concurrency = rule?.concurrency ?? null;
+    const row = (
+      concurrency === null ? g.dueInGroup.get(queue, route, grp, now, workerId) : g.dueInGroupCounted.get(queue, grp, queue, route, grp, now, workerId)
+    ) as (ClaimedRow & { 18?: number }) | undefined;
+    if (!row) {
+      later((g.groupNextRunAt.get(queue, route, grp, now, workerId) as { run_at: number | null }).run_at);
+      return false;
+    }
+    if (concurrency !== null && row[18]! >= concurrency) return blocked(null);
     if (rule?.rate) {
       const opensAt = windowOpensAt(s, 0, queue, grp, rule.rate, now);
       if (opensAt !== null) return blocked(opensAt);
-    }
-    params.grp = grp;
-    params.seq = peekSeq(s);
-    const row = g.claimInGroup.get(params) as ClaimedRow | undefined;
-    if (!row) {
-      later((g.groupNextRunAt.get(params) as { run_at: number | null }).run_at);
-      return false;
     }
     take(row);
     if (rule?.rate) g.addStart.run(queue, 0, grp, now);
@@ -82,8 +84,7 @@ export function claimByTurns(s: SqliteStore, request: ClaimRequest, limit: numbe
   };
   const takeUngrouped = (): boolean => {
     if (!ungrouped) return false;
-    params.seq = peekSeq(s);
-    const row = g.claimUngrouped.get(params) as ClaimedRow | undefined;
+    const row = g.dueUngrouped.get(queue, route, now, workerId) as ClaimedRow | undefined;
     if (!row) return false;
     take(row);
     return true;
