@@ -18,8 +18,8 @@ const GROUP_SQL = {
   dueInGroup: `SELECT ${CLAIMED_COLUMNS.join(', ')}, k FROM skq_jobs
     WHERE queue = ? AND route = ? AND state = 0 AND grp = ? AND run_at <= ? AND (target_worker IS NULL OR target_worker = ?)
     ORDER BY priority DESC, run_at, k LIMIT 1`,
-  // The same with the group's running rows counted after the key (queue, grp, queue, route, grp, now, worker), for a
-  // group with a concurrency limit: one statement a turn, not two. (The claim's own takes are counted: they are in its transaction.)
+  // The same with the group's running rows as one more column (queue, grp, queue, route, grp, now, worker), for a group
+  // with a concurrency limit: one statement a turn, not two. (The claim's own takes are counted: they are in its transaction.)
   dueInGroupCounted: `SELECT ${CLAIMED_COLUMNS.join(', ')}, k,
       (SELECT COUNT(*) FROM skq_jobs INDEXED BY skq_jobs_group_running WHERE queue = ? AND grp = ? AND state = 1 AND grp IS NOT NULL) AS running
     FROM skq_jobs

@@ -370,11 +370,15 @@ export class RouteWorker {
 
   /** The attempt's delivery leaves this worker: its lease is no longer kept, and its slot's successor may be claimed. */
   private leave(run: RunningAttempt): void {
-    run.logs.discard();
-    this.running.delete(run);
-    this.leases.release(run.delivery);
-    this.settings.onRunningChanged?.();
-    this.pump();
-    run.finished();
+    try {
+      run.logs.discard();
+      this.running.delete(run);
+      this.leases.release(run.delivery);
+      this.settings.onRunningChanged?.();
+      this.pump();
+    } finally {
+      // A stop waits for it: it must settle whatever went wrong above.
+      run.finished();
+    }
   }
 }
