@@ -317,8 +317,10 @@ export class RouteWorker {
   /** Stores a success that has nothing else to store first; then its delivery leaves this worker. Never throws. */
   private storeSuccess(run: RunningAttempt, outcome: AttemptOutcome, startedAt: number): void {
     try {
+      // Measured before the freed slot starts the next job.
+      const durationMs = performance.now() - startedAt;
       this.slotFreed();
-      this.outcomes.store(run.delivery, outcome, performance.now() - startedAt, () => {
+      this.outcomes.store(run.delivery, outcome, durationMs, () => {
         try {
           this.outcomeStored(startedAt);
         } catch (err) {
