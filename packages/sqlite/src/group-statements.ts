@@ -3,6 +3,19 @@ import { CLAIMED_COLUMNS } from './sqlite-statements.js';
 
 type Db = InstanceType<typeof Database>;
 
+/**
+ * A group's running rows (queue, grp). The index is named: the planner would walk the queue's running index
+ * instead (the partial index's terms are spelled out for it).
+ */
+const GROUP_RUNNING = 'SELECT COUNT(*) AS n FROM skq_jobs INDEXED BY skq_jobs_group_running WHERE queue = ? AND grp = ? AND state = 1 AND grp IS NOT NULL';
+
+/** The next due row of a group (`grp = ?`) or of the jobs without one (`grp IS NULL`) on a route, with `extra` columns after `k`. */
+function nextDueSql(group: 'grp = ?' | 'grp IS NULL', extra = ''): string {
+  return `SELECT ${CLAIMED_COLUMNS.join(', ')}, k${extra} FROM skq_jobs
+    WHERE queue = ? AND route = ? AND state = 0 AND ${group} AND run_at <= ? AND (target_worker IS NULL OR target_worker = ?)
+    ORDER BY priority DESC, run_at, k LIMIT 1`;
+}
+
 /** The SQL of the group operations (`operations/group-claim.ts`, `operations/groups.ts`), by statement name. */
 const GROUP_SQL = {
   // Whether jobs with and without a group are queued on the route (the grouped and the queued index).
@@ -15,24 +28,15 @@ const GROUP_SQL = {
   // A group's (or the jobs without a group's) next due row with what the worker needs (CLAIMED_COLUMNS, then `k`),
   // positional (queue, route, grp, now, worker): the claim then sets it running by its key, as the ungrouped
   // claim does (a RETURNING and named parameters cost a grouped job about a quarter more time than an ungrouped one).
-  dueInGroup: `SELECT ${CLAIMED_COLUMNS.join(', ')}, k FROM skq_jobs
-    WHERE queue = ? AND route = ? AND state = 0 AND grp = ? AND run_at <= ? AND (target_worker IS NULL OR target_worker = ?)
-    ORDER BY priority DESC, run_at, k LIMIT 1`,
+  dueInGroup: nextDueSql('grp = ?'),
   // The same with the group's running rows as one more column (queue, grp, queue, route, grp, now, worker), for a group
   // with a concurrency limit: one statement a turn, not two. (The claim's own takes are counted: they are in its transaction.)
-  dueInGroupCounted: `SELECT ${CLAIMED_COLUMNS.join(', ')}, k,
-      (SELECT COUNT(*) FROM skq_jobs INDEXED BY skq_jobs_group_running WHERE queue = ? AND grp = ? AND state = 1 AND grp IS NOT NULL) AS running
-    FROM skq_jobs
-    WHERE queue = ? AND route = ? AND state = 0 AND grp = ? AND run_at <= ? AND (target_worker IS NULL OR target_worker = ?)
-    ORDER BY priority DESC, run_at, k LIMIT 1`,
-  dueUngrouped: `SELECT ${CLAIMED_COLUMNS.join(', ')}, k FROM skq_jobs
-    WHERE queue = ? AND route = ? AND state = 0 AND grp IS NULL AND run_at <= ? AND (target_worker IS NULL OR target_worker = ?)
-    ORDER BY priority DESC, run_at, k LIMIT 1`,
+  dueInGroupCounted: nextDueSql('grp = ?', `, (${GROUP_RUNNING}) AS running`),
+  dueUngrouped: nextDueSql('grp IS NULL'),
   // The earliest later run time of a group's queued rows on a route that this worker may take; null when it has none.
   groupNextRunAt: `SELECT MIN(run_at) AS run_at FROM skq_jobs
     WHERE queue = ? AND route = ? AND state = 0 AND grp = ? AND run_at > ? AND (target_worker IS NULL OR target_worker = ?)`,
-  // Named: the planner would walk the queue's running index instead (the partial index's terms are spelled out for it).
-  groupRunning: 'SELECT COUNT(*) AS n FROM skq_jobs INDEXED BY skq_jobs_group_running WHERE queue = ? AND grp = ? AND state = 1 AND grp IS NOT NULL',
+  groupRunning: GROUP_RUNNING,
   limitsOf: 'SELECT concurrency, rate_max, rate_per_ms FROM skq_limits WHERE queue = ? AND scope = ? AND key = ?',
   anyOwnGroupLimits: `SELECT 1 FROM skq_limits WHERE queue = ? AND scope = 0 AND key <> '*' LIMIT 1`,
   anyHold: 'SELECT 1 FROM skq_group_holds WHERE queue = ? AND until > ? LIMIT 1',
