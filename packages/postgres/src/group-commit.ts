@@ -208,7 +208,7 @@ export async function autocommit<T>(store: PgStore, operation: string, body: (t:
   const lost = (err: Error) => (broken = err);
   client.on('error', lost);
   try {
-    return await body(txOn(store, client, stripe));
+    return await body(txOn(store, client, stripe, true));
   } catch (err) {
     throw mapPostgresError(err, operation);
   } finally {

@@ -30,7 +30,7 @@ import { EventChannel } from './event-channel.js';
 import { claim, failUnreadable } from './operations/claim.js';
 import { hearEvents } from './operations/event-listeners.js';
 import { getGroupLimits, getRouteLimits, listGroups, setGroupLimits, setRouteLimits } from './operations/groups.js';
-import { enqueue, isOneStatement } from './operations/enqueue.js';
+import { enqueue, enqueueAlone, isOneStatement, uniformBatch } from './operations/enqueue.js';
 import { cancel, removeJobs, reschedule, retryJob } from './operations/job-control.js';
 import { throughput } from './operations/job-endings.js';
 import { extendLease, fail, setProgress } from './operations/lease-holder-writes.js';
@@ -137,7 +137,12 @@ export class PostgresBackend implements StorageBackend {
    */
   async enqueue(jobs: NewJob[], options?: EnqueueOptions): Promise<EnqueueResult[]> {
     this.assertOpen('enqueue');
-    if (options?.transaction === undefined) return this.write('enqueue', (t) => enqueue(t, jobs), { oneStatement: isOneStatement(jobs) });
+    if (options?.transaction === undefined) {
+      const uniform = isOneStatement(jobs) ? null : uniformBatch(jobs);
+      const results = await this.write('enqueue', (t) => enqueueAlone(t, jobs, uniform), { oneStatement: isOneStatement(jobs) || uniform !== null });
+      // null: the batch held a stored id and wrote nothing; in a transaction, stored ids are answered as they are.
+      return results ?? this.write('enqueue', (t) => enqueue(t, jobs, uniform));
+    }
     const db = asQueryable(options.transaction);
     const t = txOn(this.store, db);
     // One job of one route is one statement, which writes nothing when it refuses: no savepoint needed.

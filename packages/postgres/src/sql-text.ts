@@ -38,6 +38,16 @@ export const SQL = {
     SELECT c.n, CASE WHEN c.n < cardinality($1::text[]) THEN (SELECT array_agg(id) FROM ins) END AS inserted,
       (SELECT COUNT(*) FROM published) AS notified
     FROM counted c`,
+  // The same batch as its own transaction, when its ids are new (see `enqueueAlone`): the queue's
+  // directory entry, then a plain INSERT, which fails on a stored id (unique violation, nothing written)
+  // where ON CONFLICT would check every id before inserting it (a third of the statement's time).
+  insertUniformNew: `WITH listed AS (INSERT INTO {s}.queues (name) VALUES ($3) ON CONFLICT DO NOTHING),
+    ins AS (
+      INSERT INTO {s}.jobs (id, dix, queue, route, name, args, priority, created_at, options, state, run_at, max_attempts)
+      SELECT r.id, 0, $3, $4, $5, r.args, $6, $7, $8, 0, $9, $10 FROM unnest($1::text[], $2::text[]) AS r(id, args)
+      RETURNING k, id, dix, route),
+    ${published('enqueued', 'ins', '$3::text', 'd.route', 'NULL::text', '$11::bigint', '$12')}
+    SELECT (SELECT COUNT(*) FROM published) AS notified`,
   // One direct job of one route, with its queue's directory entry, its event published in the same
   // statement (see `enqueueOne`).
   enqueueOne: `WITH listed AS (INSERT INTO {s}.queues (name) VALUES ($2) ON CONFLICT DO NOTHING),

@@ -54,6 +54,8 @@ export interface PgTx {
   readonly throughput: Map<string, { queue: string; route: string; minute: number; completed: number; failed: number }>;
   /** The throughput rows this transaction adds to: concurrent transactions of one process use different ones. */
   readonly stripe: number;
+  /** No BEGIN: each statement commits on its own, and one that fails writes nothing and aborts nothing else. */
+  readonly alone: boolean;
 }
 
 /** The statements of `schema`, prepared per connection under names that carry the schema when `prepare` is set. */
@@ -95,9 +97,9 @@ export async function run<Row = Record<string, unknown>>(t: PgTx, statement: Sta
   return { rows: result.rows as Row[], rowCount: result.rowCount ?? 0 };
 }
 
-/** A transaction on `db` (already inside one: the caller's, or the backend's). */
-export function txOn(store: PgStore, db: Queryable, stripe = store.stripe): PgTx {
-  return { store, db, events: [], listed: [], throughput: new Map(), stripe };
+/** A transaction on `db` (already inside one: the caller's, or the backend's), or, `alone`, statements that each commit on their own. */
+export function txOn(store: PgStore, db: Queryable, stripe = store.stripe, alone = false): PgTx {
+  return { store, db, events: [], listed: [], throughput: new Map(), stripe, alone };
 }
 
 /**

@@ -193,7 +193,7 @@ describe.skipIf(missing)(`postgres schema and transactional enqueue ${missing ??
     await backend.close();
   });
 
-  it('stores a batch of one definition in one statement: answers resent ids as stored, refuses an id of another queue whole', async () => {
+  it('stores a batch of one definition in one statement; one with a resent id in a transaction that answers it as stored; refuses an id of another queue whole', async () => {
     const backend = await PostgresBackend.connect({ url: server().url, logger: false });
     const [queue, other] = [uniqueQueue('uniform'), uniqueQueue('uniform-other')];
     const now = Date.now();

@@ -32,8 +32,9 @@ interface Planned {
  *
  * Idempotent by job id: a stored id writes nothing and is answered as stored. An id held by another
  * queue of the schema throws `ID_CONFLICT`, and the caller's transaction rolls the batch back.
+ * `uniform` is what {@link uniformBatch} says of `jobs`, passed when the caller has asked it already.
  */
-export async function enqueue(t: PgTx, jobs: NewJob[]): Promise<EnqueueResult[]> {
+export async function enqueue(t: PgTx, jobs: NewJob[], uniform = isOneStatement(jobs) ? null : uniformBatch(jobs)): Promise<EnqueueResult[]> {
   if (isOneStatement(jobs)) return [await enqueueOne(t, jobs[0]!)];
   const now = Date.now();
   for (const queue of new Set(jobs.map((job) => job.queue))) {
@@ -41,7 +42,6 @@ export async function enqueue(t: PgTx, jobs: NewJob[]): Promise<EnqueueResult[]>
     await run(t, 'listQueue', [queue]);
     t.listed.push(queue);
   }
-  const uniform = uniformBatch(jobs);
   if (uniform) return enqueueUniform(t, jobs, uniform, now);
   const results: EnqueueResult[] = new Array(jobs.length);
   let workers: WorkerInfo[] | null = null;
@@ -82,6 +82,32 @@ export async function enqueue(t: PgTx, jobs: NewJob[]): Promise<EnqueueResult[]>
 }
 
 /**
+ * {@link enqueue} as a write that may run alone, each statement its own transaction (`t.alone`): a
+ * uniform batch (`uniform`, from {@link uniformBatch}) is then one statement that takes its ids for
+ * new: its queue's directory entry, its rows, its events. When one of its ids was stored already, that
+ * statement fails and writes nothing, and this returns null: the batch goes again through
+ * {@link enqueue} in a transaction, which answers stored ids as they are. Anything else is {@link enqueue}.
+ * - Reads: nothing. Writes: the directory entry and the batch's rows, queued; `enqueued` events.
+ * - Returns: per job, its id and one delivery; or null, having written nothing.
+ */
+export async function enqueueAlone(t: PgTx, jobs: NewJob[], uniform: SharedColumns | null): Promise<EnqueueResult[] | null> {
+  if (!t.alone || !uniform) return enqueue(t, jobs, uniform);
+  const first = jobs[0]!;
+  try {
+    await run(t, 'insertUniformNew', [
+      jobs.map((job) => job.id), jobs.map((job) => argsJson(job.args)), first.queue, first.routes[0], first.name, first.priority, first.createdAt,
+      uniform.options, first.runAt, first.options.attempts, Date.now(), t.store.channel,
+    ]);
+  } catch (err) {
+    const { code, constraint } = err as { code?: unknown; constraint?: unknown };
+    if (code === '23505' && constraint === 'jobs_pkey') return null;
+    throw err;
+  }
+  t.store.listedQueues.add(first.queue);
+  return jobs.map((job) => ({ id: job.id, deduped: false, deliveries: 1 }));
+}
+
+/**
  * Whether {@link enqueue} of `jobs` is one statement: one direct job of one route, without a dedupe
  * key or a group (nearly every `fire`). Its directory entry and its event go in that statement.
  */
@@ -91,7 +117,7 @@ export function isOneStatement(jobs: NewJob[]): boolean {
 }
 
 /** What the jobs of a uniform batch share, stored once (see {@link uniformBatch}). */
-interface SharedColumns {
+export interface SharedColumns {
   options: string | null;
 }
 
@@ -100,7 +126,7 @@ interface SharedColumns {
  * with distinct ids, that differ only in id and arguments (what `pushMany` of one job definition makes).
  * Returns what they share, or null.
  */
-function uniformBatch(jobs: NewJob[]): SharedColumns | null {
+export function uniformBatch(jobs: NewJob[]): SharedColumns | null {
   const first = jobs[0]!;
   if (first.type !== 'direct' || first.routes.length !== 1 || first.dedupeKey || first.group) return null;
   const options = storedOptions(first.options);
