@@ -70,6 +70,8 @@ export class RouteWorker {
   private claims = new Set<Promise<void>>();
   /** The last claim came back short: wait for a wake-up before claiming again. */
   private drained = false;
+  /** The last claim came back full (or none was made yet): more may be due than one claim takes. */
+  private backlog = true;
   private failures = 0;
   /** Claims in a row that took nothing and answered an instant already past (see claimChunk). */
   private pastDue = 0;
@@ -205,7 +207,10 @@ export class RouteWorker {
     const prefetch = this.prefetchNow();
     // Prefetched deliveries first: they are leased already. A paused or stopping worker runs them too.
     while (this.waiting.length > 0 && this.busy < concurrency) this.begin(this.waiting.shift()!);
-    while (this.started && !this.stopping && !this.held && !this.drained && this.claims.size < CLAIMS_IN_FLIGHT) {
+    // One claim in flight after a short one: a wake-up is mostly for a job or a few, and a claim sent with a
+    // second has its answer wait for the second's (Redis writes both replies together). A full answer claims on.
+    const inFlight = this.backlog ? CLAIMS_IN_FLIGHT : 1;
+    while (this.started && !this.stopping && !this.held && !this.drained && this.claims.size < inFlight) {
       // A slot frees when its handler returns; outcomes still being reported are bounded too.
       const held = this.waiting.length + this.reserved;
       const free = Math.min(concurrency + prefetch - this.busy, 2 * (concurrency + prefetch) - this.running.size) - held;
@@ -221,7 +226,7 @@ export class RouteWorker {
       if (this.busy + held < concurrency) {
         // All that is free, in two claims when both may be in flight: quick jobs end together, all slots free at
         // once, and one claim of the whole window had the store and this process take turns idling.
-        const first = this.claims.size + 1 < CLAIMS_IN_FLIGHT ? Math.min(free, Math.ceil((concurrency + prefetch) / 2)) : free;
+        const first = this.claims.size + 1 < inFlight ? Math.min(free, Math.ceil((concurrency + prefetch) / 2)) : free;
         this.claimChunk(first);
         if (first < free) this.claimChunk(free - first);
         continue;
@@ -247,6 +252,7 @@ export class RouteWorker {
       .then(
         async ({ deliveries, nextRunAt, paused, limited }) => {
           this.failures = 0;
+          this.backlog = deliveries.length === limit;
           for (const { delivery, leaseEndsBy } of await this.leases.admit(deliveries, sentAt)) this.take(delivery, leaseEndsBy);
           // A paused route wakes on the backend's `resumed` event (the poll interval covers a missed one).
           // A wake-up that came while this claim was on its way may be for jobs it could not see: claim again.
