@@ -70,7 +70,7 @@ export class RouteWorker {
   private claims = new Set<Promise<void>>();
   /** The last claim came back short: wait for a wake-up before claiming again. */
   private drained = false;
-  /** The last claim came back full (or none was made yet): more may be due than one claim takes. */
+  /** The last claim came back full, or limits held due work back (or none was made yet): more may be due than one claim takes. */
   private backlog = true;
   private failures = 0;
   /** Claims in a row that took nothing and answered an instant already past (see claimChunk). */
@@ -252,7 +252,8 @@ export class RouteWorker {
       .then(
         async ({ deliveries, nextRunAt, paused, limited }) => {
           this.failures = 0;
-          this.backlog = deliveries.length === limit;
+          // Due work held back by limits is a backlog too: its claims come back short as jobs end.
+          this.backlog = deliveries.length === limit || limited === true;
           for (const { delivery, leaseEndsBy } of await this.leases.admit(deliveries, sentAt)) this.take(delivery, leaseEndsBy);
           // A paused route wakes on the backend's `resumed` event (the poll interval covers a missed one).
           // A wake-up that came while this claim was on its way may be for jobs it could not see: claim again.
