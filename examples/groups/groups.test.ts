@@ -22,7 +22,7 @@ it('runs the groups example', async () => {
   expect(by).toBeLessThanOrEqual(12);
   // The 429 held the group for a second, and the attempt it used was not charged.
   expect(stdout).toContain('first forecast: sunny in Oslo (attempt 2)');
-  const [, offsets, busiest] = /forecast calls at ([\d., ]+) s: at most (\d+) in any second/.exec(stdout) ?? [];
+  const [, offsets, busiest] = /forecast calls started at ([\d., ]+) s: at most (\d+) in any second/.exec(stdout) ?? [];
   expect(Number(busiest)).toBeLessThanOrEqual(5);
   // 9 calls: the 429, 4 more at once, then 4 once the hold of a second has passed (the 429'd one again among them).
   const times = offsets!.split(', ').map(Number);
