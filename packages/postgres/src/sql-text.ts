@@ -16,6 +16,12 @@ export const INSERT_COLUMNS = [
   ['grp', 'text'],
 ] as const;
 
+/** The rows of a uniform batch (see `insertUniform`): ids ($1) and arguments ($2) from arrays, the other columns once. */
+const UNIFORM_ROWS = `INSERT INTO {s}.jobs (id, dix, queue, route, name, args, priority, created_at, options, state, run_at, max_attempts)
+      SELECT r.id, 0, $3, $4, $5, r.args, $6, $7, $8, 0, $9, $10 FROM unnest($1::text[], $2::text[]) AS r(id, args)`;
+/** The `enqueued` events of a uniform batch's rows (`ins`), published when someone listens. */
+const UNIFORM_EVENTS = published('enqueued', 'ins', '$3::text', 'd.route', 'NULL::text', '$11::bigint', '$12');
+
 /**
  * Every statement of the backend, by name, with `{s}` for its (quoted) schema. Each runs as a named
  * prepared statement on its connection (see `store.ts`). Parameters are positional, as PostgreSQL's.
@@ -30,11 +36,10 @@ export const SQL = {
   // published in the same statement. Returns how many went in and, only when some id was stored
   // already, the ids that did.
   insertUniform: `WITH ins AS (
-      INSERT INTO {s}.jobs (id, dix, queue, route, name, args, priority, created_at, options, state, run_at, max_attempts)
-      SELECT r.id, 0, $3, $4, $5, r.args, $6, $7, $8, 0, $9, $10 FROM unnest($1::text[], $2::text[]) AS r(id, args)
+      ${UNIFORM_ROWS}
       ON CONFLICT (id, dix) DO NOTHING RETURNING k, id, dix, route),
     counted AS (SELECT COUNT(*)::int AS n FROM ins),
-    ${published('enqueued', 'ins', '$3::text', 'd.route', 'NULL::text', '$11::bigint', '$12')}
+    ${UNIFORM_EVENTS}
     SELECT c.n, CASE WHEN c.n < cardinality($1::text[]) THEN (SELECT array_agg(id) FROM ins) END AS inserted,
       (SELECT COUNT(*) FROM published) AS notified
     FROM counted c`,
@@ -43,10 +48,9 @@ export const SQL = {
   // where ON CONFLICT would check every id before inserting it (a third of the statement's time).
   insertUniformNew: `WITH listed AS (INSERT INTO {s}.queues (name) VALUES ($3) ON CONFLICT DO NOTHING),
     ins AS (
-      INSERT INTO {s}.jobs (id, dix, queue, route, name, args, priority, created_at, options, state, run_at, max_attempts)
-      SELECT r.id, 0, $3, $4, $5, r.args, $6, $7, $8, 0, $9, $10 FROM unnest($1::text[], $2::text[]) AS r(id, args)
+      ${UNIFORM_ROWS}
       RETURNING k, id, dix, route),
-    ${published('enqueued', 'ins', '$3::text', 'd.route', 'NULL::text', '$11::bigint', '$12')}
+    ${UNIFORM_EVENTS}
     SELECT (SELECT COUNT(*) FROM published) AS notified`,
   // One direct job of one route, with its queue's directory entry, its event published in the same
   // statement (see `enqueueOne`).
