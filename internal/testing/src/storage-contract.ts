@@ -6,6 +6,7 @@ import type { BackendFactory, ContractOptions } from './contract-options.js';
 import { operationsContract } from './operations-contract.js';
 import { closeWhilePumpingCase } from './close-contract.js';
 import { expiredLeaseTextCases } from './expired-lease-contract.js';
+import { waitingClaimCases } from './waiting-claim-contract.js';
 import { groupContract } from './group-contract.js';
 
 /**
@@ -568,6 +569,7 @@ export function runStorageContract(name: string, factory: BackendFactory, option
     describe('groups and limits', () => groupContract(() => backend, open));
     describe('closing', () => closeWhilePumpingCase(open, () => backend));
     describe('expired leases', () => expiredLeaseTextCases(() => backend));
+    describe('waiting claims', () => waitingClaimCases(() => backend));
 
     describe('schedules', () => {
       const definition = (id: string, everyMs = 1_000): ScheduleDefinition => ({

@@ -19,6 +19,8 @@ export interface QueueKeys {
   waiting(route: string): string;
   delayed(route: string): string;
   worker(workerId: string): string;
+  /** A worker's hand-off list, where its waiting claim gets what an enqueue claimed for it (scripts/hand-off.ts). */
+  handOff(workerId: string): string;
   logs(jobId: string): string;
   channel(type: string): string;
   /** The set of paused routes ('*': the queue). */
@@ -46,6 +48,7 @@ export function queueKeys(keyPrefix: string, queue: string): QueueKeys {
     waiting: (route) => `${prefix}:waiting:${route}`,
     delayed: (route) => `${prefix}:delayed:${route}`,
     worker: (workerId) => `${prefix}:worker:${workerId}`,
+    handOff: (workerId) => `${prefix}:handoff:${workerId}`,
     logs: (jobId) => `${prefix}:logs:${jobId}`,
     channel: (type) => `${prefix}:ev:${type}`,
     paused: `${prefix}:paused`,

@@ -167,7 +167,8 @@ export interface UnreadableClaim {
 
 /** A claim script's answer: the deliveries to run, and those whose stored job cannot be read. */
 export function decodeClaim(queue: string, route: string, workerId: string, raw: unknown): { result: ClaimResult; unreadable: UnreadableClaim[] } {
-  const [rows, next, now, lease, paused, limited] = raw as [string[][], string | null, string, string, number, number];
+  // As Redis answers it, or as JSON on a hand-off list (scripts/hand-off.ts), where no next run time is `false`.
+  const [rows, next, now, lease, paused, limited] = raw as [string[][], string | null | false, string, string, number, number];
   const startedAt = Number(now);
   const leaseUntil = Number(lease);
   const unreadable: UnreadableClaim[] = [];
@@ -209,7 +210,7 @@ export function decodeClaim(queue: string, route: string, workerId: string, raw:
       ...(r[10] && { group: r[10] }),
     });
   }
-  const result: ClaimResult = { deliveries, nextRunAt: next === null ? null : Number(next) };
+  const result: ClaimResult = { deliveries, nextRunAt: typeof next === 'string' ? Number(next) : null };
   if (paused === 1) result.paused = true;
   if (limited === 1) result.limited = true;
   return { result, unreadable };

@@ -44,6 +44,7 @@ import { createClient, waitReady } from './redis-connection.js';
 import { appendCallRecord, listCallRecords, readThroughput } from './redis-operations.js';
 import { resolveRedisOptions, type ParsedRedisOptions, type RedisOptions } from './redis-options.js';
 import * as schedules from './schedule-operations.js';
+import { WaitingClaims } from './waiting-claims.js';
 import { WorkerBatches } from './worker-batches.js';
 import * as workers from './worker-operations.js';
 
@@ -60,14 +61,16 @@ import * as workers from './worker-operations.js';
  */
 export class RedisBackend implements StorageBackend {
   readonly kind = 'redis';
-  readonly capabilities: StorageCapabilities = { crossProcess: true, pushEvents: true, batchClaim: true, durable: true, listing: 'by-state', groups: true };
+  readonly capabilities: StorageCapabilities = { crossProcess: true, pushEvents: true, batchClaim: true, durable: true, listing: 'by-state', groups: true, waitingClaims: true };
   private readonly runner: CommandRunner;
   private readonly batches: WorkerBatches;
+  private readonly waits: WaitingClaims;
   private readonly subscriptions: EventSubscriptions;
 
   private constructor(client: Redis | Cluster, options: ParsedRedisOptions) {
     this.runner = new CommandRunner(client, options);
-    this.batches = new WorkerBatches(this.runner);
+    this.waits = new WaitingClaims(this.runner);
+    this.batches = new WorkerBatches(this.runner, this.waits);
     this.subscriptions = new EventSubscriptions(this.runner);
   }
 
@@ -245,6 +248,7 @@ export class RedisBackend implements StorageBackend {
     if (this.runner.closed) return;
     await this.batches.flushPending();
     this.runner.closed = true;
+    this.waits.close();
     this.subscriptions.close();
     await this.runner.client.quit().catch(() => this.runner.client.disconnect());
   }

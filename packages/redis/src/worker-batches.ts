@@ -2,6 +2,7 @@ import type { ClaimRequest, ClaimResult, LeaseToken } from '@skq/core/backend';
 import { closedError, type CommandRunner } from './command-runner.js';
 import { leaseError, settleClaim } from './lease-operations.js';
 import { Script } from './script-runner.js';
+import type { WaitingClaims } from './waiting-claims.js';
 
 const SCRIPTS = {
   claim: new Script('claim'),
@@ -20,7 +21,10 @@ interface PendingClaim {
   route: string;
   limit: number;
   leaseMs: number;
-  resolve: (result: ClaimResult) => void;
+  /** A waiting claim's wait (ms); 0: none. */
+  waitMs: number;
+  signal: AbortSignal | undefined;
+  resolve: (result: ClaimResult | Promise<ClaimResult>) => void;
   reject: (err: unknown) => void;
 }
 
@@ -40,7 +44,10 @@ export class WorkerBatches {
   private readonly batches = new Map<string, WorkerBatch>();
   private flushScheduled = false;
 
-  constructor(private readonly runner: CommandRunner) {}
+  constructor(
+    private readonly runner: CommandRunner,
+    private readonly waits: WaitingClaims,
+  ) {}
 
   claim(request: ClaimRequest): Promise<ClaimResult> {
     const { queue, route, workerId } = request;
@@ -49,11 +56,20 @@ export class WorkerBatches {
       return this.runner.run('claim', queue, SCRIPTS.claim, this.runner.keys(queue).waiting(route), args, request.now).then((raw) => settleClaim(this.runner, queue, route, workerId, raw));
     }
     // Batched with the same worker's completions: one round trip when a worker finishes jobs and wants more.
-    return new Promise((resolve, reject) => this.batchFor(queue, workerId).claims.push({ route, limit: request.limit, leaseMs: request.leaseMs, resolve, reject }));
+    const waitMs = Math.max(0, Math.round(request.waitMs ?? 0));
+    return new Promise((resolve, reject) => this.batchFor(queue, workerId).claims.push({ route, limit: request.limit, leaseMs: request.leaseMs, waitMs, signal: request.signal, resolve, reject }));
   }
 
   complete(queue: string, lease: LeaseToken, result: unknown): Promise<void> {
     return new Promise((resolve, reject) => this.batchFor(queue, lease.workerId).completions.push({ lease, result: JSON.stringify(result ?? null), resolve, reject }));
+  }
+
+  /** A claim's answer; a claim that parked its worker answers when its wait ends (not holding up the batch). */
+  private settle(queue: string, workerId: string, claim: PendingClaim, raw: unknown): Promise<ClaimResult> {
+    const [, next, , , , , parked] = raw as unknown[];
+    if (parked !== 1) return settleClaim(this.runner, queue, claim.route, workerId, raw);
+    const nextRunAt = typeof next === 'string' ? Number(next) : null;
+    return this.waits.wait({ queue, route: claim.route, workerId, waitMs: claim.waitMs, nextRunAt, signal: claim.signal });
   }
 
   /** Sends what is waiting for the next tick now, before the backend closes. */
@@ -93,9 +109,9 @@ export class WorkerBatches {
       const [first] = claims;
       rest = claims.slice(1);
       try {
-        const [statuses, raw] = (await this.runner.run('completeAndClaim', queue, SCRIPTS.completeAndClaim, keys.waiting(first!.route), [workerId, first!.route, first!.leaseMs, first!.limit, ...pairs])) as [string[], unknown];
+        const [statuses, raw] = (await this.runner.run('completeAndClaim', queue, SCRIPTS.completeAndClaim, keys.waiting(first!.route), [workerId, first!.route, first!.leaseMs, first!.limit, first!.waitMs, ...pairs])) as [string[], unknown];
         settleCompletions(statuses);
-        first!.resolve(await settleClaim(this.runner, queue, first!.route, workerId, raw));
+        first!.resolve(this.settle(queue, workerId, first!, raw));
       } catch (err) {
         failAll([...completions, first!], err);
       }
@@ -109,8 +125,8 @@ export class WorkerBatches {
     await Promise.all(
       rest.map(async (claim) => {
         try {
-          const raw = await this.runner.run('claim', queue, SCRIPTS.claim, keys.waiting(claim.route), [claim.route, workerId, claim.leaseMs, claim.limit]);
-          claim.resolve(await settleClaim(this.runner, queue, claim.route, workerId, raw));
+          const raw = await this.runner.run('claim', queue, SCRIPTS.claim, keys.waiting(claim.route), [claim.route, workerId, claim.leaseMs, claim.limit, claim.waitMs]);
+          claim.resolve(this.settle(queue, workerId, claim, raw));
         } catch (err) {
           claim.reject(err);
         }

@@ -77,6 +77,8 @@ export class RouteWorker {
   private pastDue = 0;
   /** Wake-ups so far: a claim that comes back short after one arrived claims again instead of sleeping. */
   private pokes = 0;
+  /** Ends the waiting claim in flight (see claimChunk), if one is. */
+  private waitingClaim: AbortController | null = null;
   private timer: NodeJS.Timeout | null = null;
   private stopping: 'gentle' | 'rough' | null = null;
   /** Held by a `pause` command: claims nothing until `resume`. */
@@ -147,6 +149,7 @@ export class RouteWorker {
   /** Stops claiming (a `pause` command); running jobs go on. */
   hold(): void {
     this.held = true;
+    this.waitingClaim?.abort();
   }
 
   /** Claims again after {@link RouteWorker.hold}. */
@@ -158,8 +161,15 @@ export class RouteWorker {
   /** The last claim came back short because a group's or route's limits held due work back. */
   limited = false;
 
-  /** Something may be claimable (a wake-up event, a timer): claim again. */
-  poke(): void {
+  /**
+   * Something may be claimable (a wake-up event, a timer): claim again, ending a waiting claim in flight.
+   * `addressedTo` is the worker an `enqueued` event names (a broadcast's, or the one a delivery was handed
+   * to): another worker's delivery is none of this one's, and one handed to this worker's waiting claim
+   * arrives with that claim's answer.
+   */
+  poke(addressedTo?: string | null): void {
+    if (addressedTo && (addressedTo !== this.id || this.waitingClaim)) return;
+    this.waitingClaim?.abort();
     this.pokes += 1;
     this.drained = false;
     this.pump();
@@ -185,6 +195,7 @@ export class RouteWorker {
    */
   async stop(mode: 'gentle' | 'rough'): Promise<void> {
     if (this.stopping !== 'rough') this.stopping = mode;
+    this.waitingClaim?.abort();
     this.logWrites.stop();
     if (this.timer) clearTimeout(this.timer);
     if (mode === 'rough') for (const run of [...this.running, ...this.waiting]) run.controller.abort(interrupted(this.id));
@@ -247,13 +258,21 @@ export class RouteWorker {
     this.reserved += limit;
     const sentAt = Date.now();
     const pokesAtSend = this.pokes;
-    const claim = this.settings.backend
-      .claim({ queue: this.settings.queue, route: this.settings.route, workerId: this.id, limit, leaseMs: this.settings.leaseMs })
+    const { backend, leaseMs, pollIntervalMs } = this.settings;
+    // Without a backlog, on a store that can: a claim that waits for a job handed to it at enqueue (the
+    // poll interval at most, and a quarter of the lease, which the hand-off starts), not for a wake-up
+    // event and a second claim. The only claim in flight then, so the next job's handed to it.
+    const waiting = !this.backlog && backend.capabilities.waitingClaims === true ? new AbortController() : null;
+    if (waiting) this.waitingClaim = waiting;
+    const request = { queue: this.settings.queue, route: this.settings.route, workerId: this.id, limit, leaseMs };
+    const claim = backend
+      .claim(waiting ? { ...request, waitMs: Math.min(pollIntervalMs, Math.floor(leaseMs / 4)), signal: waiting.signal } : request)
       .then(
-        async ({ deliveries, nextRunAt, paused, limited }) => {
+        async ({ deliveries, nextRunAt, paused, limited, waited }) => {
           this.failures = 0;
-          // Due work held back by limits is a backlog too: its claims come back short as jobs end.
-          this.backlog = deliveries.length === limit || limited === true;
+          // Due work held back by limits is a backlog too: its claims come back short as jobs end. A job
+          // handed to a waiting claim is not: it came alone.
+          this.backlog = (deliveries.length === limit && waited !== true) || limited === true;
           for (const { delivery, leaseEndsBy } of await this.leases.admit(deliveries, sentAt)) this.take(delivery, leaseEndsBy);
           // A paused route wakes on the backend's `resumed` event (the poll interval covers a missed one).
           // A wake-up that came while this claim was on its way may be for jobs it could not see: claim again.
@@ -265,7 +284,9 @@ export class RouteWorker {
           // clock gets there: empty claims back off (1, 2, 4 … ms, up to the poll interval) instead of spinning.
           this.pastDue = deliveries.length === 0 && wait <= 0 ? this.pastDue + 1 : 0;
           if (this.pastDue > 0) wait = 2 ** Math.min(this.pastDue - 1, 16);
-          if (paused || (deliveries.length < limit && this.pokes === pokesAtSend)) this.sleep(wait);
+          // A waiting claim that waited, or took jobs, claims again (and waits again) instead of sleeping.
+          const claimAgain = this.pokes !== pokesAtSend || (waiting !== null && this.pastDue === 0 && (waited === true || deliveries.length > 0));
+          if (paused || (deliveries.length < limit && !claimAgain)) this.sleep(wait);
         },
         (err: unknown) => {
           this.failures += 1;
@@ -276,6 +297,7 @@ export class RouteWorker {
         },
       )
       .finally(() => {
+        if (this.waitingClaim === waiting) this.waitingClaim = null;
         this.reserved -= limit;
         this.claims.delete(claim);
         this.pump();

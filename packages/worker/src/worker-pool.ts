@@ -333,7 +333,9 @@ export class WorkerPool {
 
   private onEvent(event: JobEvent): void {
     if (WAKING_EVENTS.has(event.type)) {
-      for (const worker of this.workers) if (event.route === null || event.route === WHOLE_QUEUE || event.route === worker.route) worker.poke();
+      // An enqueued delivery addressed to one worker (a broadcast's, or one handed to a waiting claim) names it.
+      const addressedTo = event.type === 'enqueued' ? event.workerId : null;
+      for (const worker of this.workers) if (event.route === null || event.route === WHOLE_QUEUE || event.route === worker.route) worker.poke(addressedTo);
     } else if (event.type === 'cancel-requested' && event.deliveryId && event.jobId) {
       for (const worker of this.workers) worker.abort(event.deliveryId, cancellationError(event.jobId, event.queue));
     } else if (event.type === 'worker-command' && this.state === 'running') {

@@ -49,6 +49,12 @@ export interface StorageCapabilities {
    * every claim and completion is a durable commit of its own does better with larger ones.
    */
   prefetchMax?: number;
+  /**
+   * `claim` honours `waitMs`: a claim that finds nothing due waits, and an enqueue that makes a delivery due
+   * meanwhile claims it for the waiting claim and hands it over, without a wake-up event and a second claim
+   * (an idle worker starts a new job sooner). Workers send their claims so while they have no backlog.
+   */
+  waitingClaims?: boolean;
 }
 
 /**
@@ -82,6 +88,13 @@ export interface ClaimRequest {
   /** The lease length in ms. */
   leaseMs: number;
   now?: number;
+  /**
+   * On a store with `capabilities.waitingClaims`: when nothing is due, wait up to this long (ms) for a
+   * delivery handed over at enqueue, instead of answering empty at once. Other stores answer at once.
+   */
+  waitMs?: number;
+  /** Ends a waiting claim early: it answers with what was handed to it by then. */
+  signal?: AbortSignal;
 }
 
 /**
@@ -104,6 +117,11 @@ export interface ClaimResult {
    * says when a rate window or a hold ends, and a delivery that ends may free a group's place sooner.
    */
   limited?: boolean;
+  /**
+   * A claim with `waitMs` found nothing due and waited: for a delivery handed to it (in `deliveries`),
+   * until `waitMs` passed, or until its `signal` ended it. Nothing due was missed meanwhile: claim again.
+   */
+  waited?: boolean;
 }
 
 /**

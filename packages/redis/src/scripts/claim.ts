@@ -309,23 +309,28 @@ end
 `;
 
 /**
- * claim — leases up to `limit` due deliveries of one route to a worker.
- * Reads:   ARGV[7] route, ARGV[8] worker id, ARGV[9] lease length (ms), ARGV[10] limit; 'paused';
+ * claim — leases up to `limit` due deliveries of one route to a worker; a waiting claim that finds none
+ * parks the worker for a hand-off (hand-off.ts).
+ * Reads:   ARGV[7] route, ARGV[8] worker id, ARGV[9] lease length (ms), ARGV[10] limit, ARGV[11] how long a
+ *          waiting claim waits (ms; '0' or absent: it does not); 'paused';
  *          'delayed:<route>' (due entries are promoted first), 'prio:<route>', 'waiting:<route>',
  *          'ready:<route>:@<worker>'; 'rlimits' and the route's 'starts:r:<route>'; where groups have turns
  *          ('gturns:<route>', 'gin:<route>'): 'glimits', 'gholds', 'gcounts', 'gz:<route>', 'starts:g:<group>', 'gl:<route>|<group>', 'gq:<route>|<group>'; the
  *          deliveries' records.
  * Writes:  the records (state running, worker, lease, attempts+1, started), 'active' (score = lease end),
  *          'addressed' (for promoted broadcast deliveries), 'counts', 'gcounts', the rotation ('gturns:<route>',
- *          'gin:<route>', 'gz:<route>', 'gkeys:<route>'), the starts of rate windows, events 'started'.
+ *          'gin:<route>', 'gz:<route>', 'gkeys:<route>'), the starts of rate windows, events 'started'; a waiting
+ *          claim: 'parked:<route>' and 'handoff:<worker>' (what was handed over and not taken is answered now).
  * Returns: { deliveries, nextRunAt, now, leaseEnd, paused (1 when the route or queue is paused), limited (1 when
- *          limits held due work back) } where each delivery is
+ *          limits held due work back), parked (1 when the worker waits for a hand-off) } where each delivery is
  *          { id, target, priority, runAt, attempts, maxAttempts, name, args, opts, recoveries, group (absent: none) }
  *          and nextRunAt is the earliest instant something not taken may be claimable: a future run time in
  *          'delayed:<route>', a hold or rate window ending (nil when full and nothing held back, or none).
  */
 export const CLAIM_LUA = `
 local result = claimDeliveries(ARGV[7], ARGV[8], tonumber(ARGV[9]), tonumber(ARGV[10]))
+local waitMs = tonumber(ARGV[11] or '0') or 0
+if waitMs > 0 then parkIfIdle(result, ARGV[7], ARGV[8], tonumber(ARGV[9]), waitMs) end
 flush()
 return result
 `;

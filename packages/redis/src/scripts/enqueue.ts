@@ -150,7 +150,10 @@ for i = jobsAt, #ARGV, 3 do
     end
   end
 end
-for route, n in pairs(queued) do count(route, 'queued', n) end
+for route, n in pairs(queued) do
+  count(route, 'queued', n)
+  handOff(route)
+end
 return out
 end
 `;
@@ -165,7 +168,8 @@ end
  * Writes:  'job' (the job with delivery 0), 'delivery' (deliveries n ≥ 1), 'dedupe', 'seq', 'waiting:<route>',
  *          'prio:<route>', 'ready:<route>:@<worker>', 'gl:<route>|<group>' or 'gq:<route>|<group>' with 'gin:<route>', 'gz:<route>', 'gkeys:<route>' and 'gturns:<route>', or
  *          'delayed:<route>', 'addressed', 'counts', 'gcounts', 'ended:failed' (a
- *          broadcast nobody listens to), events 'enqueued' | 'cancelled'.
+ *          broadcast nobody listens to), events 'enqueued' | 'cancelled'; for a worker parked on a route
+ *          ('parked:<route>'), what a claim writes and its hand-off list ('handoff:<worker>', hand-off.ts).
  * A job id already stored is answered as it is, so a resent enqueue never duplicates a job.
  * Returns: per input job, its number of deliveries (a resent id: those stored), or '=' and the id of the job its
  *          dedupe key names (deduped): one short entry a job, as most answers are the job's own id, not deduped.

@@ -36,14 +36,17 @@ return out
 /**
  * complete-and-claim — one worker's completions and its next claim in one call, as a worker that
  * has just finished jobs wants more: one round trip and one script run instead of two.
- * Reads:   ARGV[7] worker id, ARGV[8] route, ARGV[9] lease length (ms), ARGV[10] claim limit,
- *          then triples ARGV[11+3k] delivery id, ARGV[12+3k] attempt, ARGV[13+3k] result JSON.
+ * Reads:   ARGV[7] worker id, ARGV[8] route, ARGV[9] lease length (ms), ARGV[10] claim limit, ARGV[11] how long
+ *          a waiting claim waits (ms, '0': it does not), then triples ARGV[12+3k] delivery id, ARGV[13+3k]
+ *          attempt, ARGV[14+3k] result JSON.
  * Writes:  what complete and claim write.
  * Returns: { completion statuses (as complete returns them), claim result (as claim returns it) }.
  */
 export const COMPLETE_AND_CLAIM_LUA = `
-local done = completeDeliveries(ARGV[7], 11)
+local done = completeDeliveries(ARGV[7], 12)
 local claimed = claimDeliveries(ARGV[8], ARGV[7], tonumber(ARGV[9]), tonumber(ARGV[10]))
+local waitMs = tonumber(ARGV[11]) or 0
+if waitMs > 0 then parkIfIdle(claimed, ARGV[8], ARGV[7], tonumber(ARGV[9]), waitMs) end
 flush()
 return { done, claimed }
 `;

@@ -2,6 +2,7 @@ import { createHash } from 'node:crypto';
 import { CLAIM_FN, CLAIM_LUA } from './claim.js';
 import { COMMON_LUA } from './common.js';
 import { FLUSH_LUA } from './flush.js';
+import { END_WAIT_LUA, HAND_OFF_FN } from './hand-off.js';
 import { GROUP_STATE_LUA } from './group-state.js';
 import { DELIVERY_STEPS_LUA } from './delivery-steps.js';
 import { ENQUEUE_FN, ENQUEUE_LUA } from './enqueue.js';
@@ -20,6 +21,7 @@ import { HEARTBEAT_LUA, LIVE_WORKERS_LUA, REGISTER_WORKER_LUA, SEND_COMMAND_LUA 
 const BODIES = {
   enqueue: ENQUEUE_LUA,
   claim: CLAIM_LUA,
+  end_wait: END_WAIT_LUA,
   complete: COMPLETE_LUA,
   complete_and_claim: COMPLETE_AND_CLAIM_LUA,
   fail: FAIL_LUA,
@@ -49,7 +51,7 @@ const BODIES = {
 /** A function of the library. */
 export type FunctionName = keyof typeof BODIES;
 
-const CODE = `${COMMON_LUA}${GROUP_STATE_LUA}${FLUSH_LUA}${DELIVERY_STEPS_LUA}${ENQUEUE_FN}${COMPLETE_FN}${CLAIM_FN}${ROWS_FN}
+const CODE = `${COMMON_LUA}${GROUP_STATE_LUA}${FLUSH_LUA}${DELIVERY_STEPS_LUA}${CLAIM_FN}${HAND_OFF_FN}${ENQUEUE_FN}${COMPLETE_FN}${ROWS_FN}
 ${Object.entries(BODIES)
   .map(([name, body]) => `redis.register_function('@@PREFIX@@${name}', function(KEYS, ARGV)\nbegin(ARGV)\n${body}\nend)`)
   .join('\n')}

@@ -1,0 +1,94 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { Redis } from 'ioredis';
+import { eventually, newJob, missingServer, recordEvents, startRedis, uniqueQueue, type RedisServer } from '@skq/testing';
+import { RedisBackend } from '@skq/redis';
+
+const missing = missingServer('redis-server', 'apt-get install redis-server');
+
+describe.skipIf(missing)(`redis waiting claims ${missing ?? ''}`, () => {
+  let server: RedisServer;
+  let backend: RedisBackend;
+  let raw: Redis;
+  beforeAll(async () => {
+    server = await startRedis();
+    backend = await RedisBackend.connect(server.url);
+    raw = new Redis(server.port, '127.0.0.1');
+  });
+  afterAll(async () => {
+    raw?.disconnect();
+    await backend?.close();
+    await server?.stop();
+  });
+
+  /** Until the worker's claim has parked it on route 'r' (scripts/hand-off.ts). */
+  const parked = (queue: string, workerId: string) =>
+    eventually(async () => (await raw.lrange(`skq:{${queue}}:parked:r`, 0, -1)).some((entry) => entry.startsWith(`${workerId}|`)), 'the worker parked');
+  const request = (queue: string, workerId: string, signal?: AbortSignal) => ({ queue, route: 'r', workerId, limit: 10, leaseMs: 30_000, waitMs: 20_000, signal });
+
+  it('hands the job enqueued to the parked worker: one delivery, its event naming the worker, no parking left', async () => {
+    const queue = uniqueQueue('handoff');
+    const { events, stop } = await recordEvents(backend, queue);
+    try {
+      const claim = backend.claim(request(queue, 'w1'));
+      await parked(queue, 'w1');
+      const [first, second] = [newJob(queue), newJob(queue)];
+      await backend.enqueue([first!]);
+      const result = await claim;
+      expect(result.waited).toBe(true);
+      expect(result.deliveries.map((d) => d.jobId)).toEqual([first!.id]);
+      // One delivery a parking: the next job waits for a claim.
+      await backend.enqueue([second!]);
+      expect((await backend.getJob(queue, second!.id))!.deliveries[0]!.state).toBe('queued');
+      expect(await raw.exists(`skq:{${queue}}:parked:r`, `skq:{${queue}}:handoff:w1`)).toBe(0);
+      await eventually(() => events.filter((e) => e.type === 'enqueued').length === 2, 'both enqueued events');
+      expect(events.filter((e) => e.type === 'enqueued').map((e) => e.workerId)).toEqual(['w1', null]);
+    } finally {
+      await stop();
+    }
+  });
+
+  it('gives a job handed over as its wait is called off to that wait exactly once', async () => {
+    for (let i = 0; i < 20; i += 1) {
+      const queue = uniqueQueue('handoff-abort');
+      const controller = new AbortController();
+      const claim = backend.claim(request(queue, 'w2', controller.signal));
+      await parked(queue, 'w2');
+      const job = newJob(queue);
+      // The BLPOP or end_wait takes it, whichever comes first: the claim answers it either way.
+      const enqueued = backend.enqueue([job]);
+      controller.abort();
+      await enqueued;
+      const result = await claim;
+      const mine = result.deliveries.map((d) => d.jobId);
+      if (mine.length === 0) {
+        // end_wait came first: the job was never handed over, and waits for a claim.
+        expect((await backend.getJob(queue, job.id))!.deliveries[0]!.state).toBe('queued');
+      } else {
+        expect(mine).toEqual([job.id]);
+        expect((await backend.getJob(queue, job.id))!.deliveries[0]).toMatchObject({ state: 'running', workerId: 'w2' });
+      }
+      expect(await raw.exists(`skq:{${queue}}:parked:r`)).toBe(0);
+    }
+  });
+
+  it("answers what was handed to a wait that had lost its connection with the worker's next claim", async () => {
+    const queue = uniqueQueue('handoff-lost');
+    // A parking whose wait is gone (its connection dropped before the job came).
+    await raw.rpush(`skq:{${queue}}:parked:r`, `w3|30000|${Date.now() + 60_000}`);
+    const job = newJob(queue);
+    await backend.enqueue([job]);
+    expect((await backend.getJob(queue, job.id))!.deliveries[0]).toMatchObject({ state: 'running', workerId: 'w3' });
+    const again = await backend.claim({ ...request(queue, 'w3'), waitMs: 50 });
+    expect(again.deliveries.map((d) => d.jobId)).toEqual([job.id]);
+    expect(again.deliveries[0]!.attempts).toBe(1);
+  });
+
+  it('passes over a parking whose deadline has passed (its worker died waiting)', async () => {
+    const queue = uniqueQueue('handoff-stale');
+    await raw.rpush(`skq:{${queue}}:parked:r`, `w4|30000|${Date.now() - 1}`);
+    const job = newJob(queue);
+    await backend.enqueue([job]);
+    expect((await backend.getJob(queue, job.id))!.deliveries[0]!.state).toBe('queued');
+    expect(await raw.exists(`skq:{${queue}}:parked:r`)).toBe(0);
+  });
+});
