@@ -47,6 +47,38 @@ describe.skipIf(missing)(`redis waiting claims ${missing ?? ''}`, () => {
     }
   });
 
+  it('hands over what a claim would take first: a batch with a job of higher priority after one of priority 0', async () => {
+    const queue = uniqueQueue('handoff-order');
+    const claim = backend.claim(request(queue, 'w5'));
+    await parked(queue, 'w5');
+    const [plain, urgent, delayed] = [newJob(queue), newJob(queue, { priority: 5 }), newJob(queue, { runAt: Date.now() + 60_000 })];
+    await backend.enqueue([delayed!, plain!, urgent!]);
+    const result = await claim;
+    expect(result.deliveries.map((d) => d.jobId)).toEqual([urgent!.id]);
+    expect((await backend.getJob(queue, plain!.id))!.deliveries[0]!.state).toBe('queued');
+    const next = await backend.claim({ ...request(queue, 'w5'), waitMs: 0 });
+    expect(next.deliveries.map((d) => d.jobId)).toEqual([plain!.id]);
+  });
+
+  it('hands nothing over on a paused route, and nothing ahead of a job already waiting', async () => {
+    const queue = uniqueQueue('handoff-held');
+    const waitingJob = newJob(queue);
+    await backend.enqueue([waitingJob]);
+    // A parking left over from a worker (as if it parked before that job came): the job waiting goes first.
+    await raw.rpush(`skq:{${queue}}:parked:r`, `w6|30000|${Date.now() + 60_000}`);
+    const later = newJob(queue);
+    await backend.enqueue([later]);
+    expect((await backend.getJob(queue, waitingJob.id))!.deliveries[0]).toMatchObject({ state: 'running', workerId: 'w6' });
+    expect((await backend.getJob(queue, later.id))!.deliveries[0]!.state).toBe('queued');
+    const paused = uniqueQueue('handoff-paused');
+    await backend.setPaused(paused, 'r', true);
+    await raw.rpush(`skq:{${paused}}:parked:r`, `w7|30000|${Date.now() + 60_000}`);
+    const job = newJob(paused);
+    await backend.enqueue([job]);
+    expect((await backend.getJob(paused, job.id))!.deliveries[0]!.state).toBe('queued');
+    expect(await raw.llen(`skq:{${paused}}:parked:r`)).toBe(1);
+  });
+
   it('gives a job handed over as its wait is called off to that wait exactly once', async () => {
     for (let i = 0; i < 20; i += 1) {
       const queue = uniqueQueue('handoff-abort');

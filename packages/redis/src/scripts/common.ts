@@ -56,6 +56,7 @@ local pendingCounts, countOrder, pendingZadd, zaddOrder, pendingZrem, zremOrder,
 local pendingEvents, eventSeqs, eventOrder, eventTotal, pendingTally, tallyOrder
 local heard, tails, tailsChanged, seqNow, seqChanged
 local pendingGroups, groupOrder, turned, places, placeOrder
+local handRoutes
 
 local function begin(args)
   ARGV = args
@@ -73,6 +74,7 @@ local function begin(args)
   pendingEvents, eventSeqs, eventOrder, eventTotal, pendingTally, tallyOrder = nil, nil, nil, 0, nil, nil
   heard, tails, tailsChanged, seqNow, seqChanged = nil, nil, nil, nil, false
   pendingGroups, groupOrder, turned, places, placeOrder = nil, nil, nil, nil, nil
+  handRoutes = nil
 end
 
 -- The backend's retention of 'succeeded' or 'failed' jobs: { count, ageMs } from ARGV[3..6] (-1: no limit).

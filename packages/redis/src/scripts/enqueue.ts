@@ -58,7 +58,7 @@ if (#ARGV - jobsAt + 1) / 3 >= 3 then
     end
   end
 end
-local queued = {}
+local queued, unhanded = {}, {}
 for i = jobsAt, #ARGV, 3 do
   local id, args, t = ARGV[i], ARGV[i + 1], templates[tonumber(ARGV[i + 2])]
   local targets, priority, runAt, dedupe = t.targets, t.priority, t.runAt, t.dedupe
@@ -134,7 +134,13 @@ for i = jobsAt, #ARGV, 3 do
           cacheOf(DELIVERIES)[did] = record
           markDirty(DELIVERIES, did)
         end
-        if place == 'list' then
+        -- A job due now that nothing of its route comes before goes straight to a worker parked there.
+        local handedTo, handLease = nil, nil
+        if place == 'list' and n == 1 then handedTo, handLease = parkedWorker(target[1]) end
+        if not handedTo then placedOn(target[1]); unhanded[target[1]] = true end
+        if handedTo then
+          -- Started below, once its enqueued event is out.
+        elseif place == 'list' then
           pushLater(target[3], did)
         elseif place == 'delayed' then
           zaddLater(P .. ':delayed:' .. target[1], runAt, member(record.q, did))
@@ -144,16 +150,16 @@ for i = jobsAt, #ARGV, 3 do
         end
         queued[target[1]] = (queued[target[1]] or 0) + 1
         groupCount(t.group, 'queued', 1)
-        if heard then ev('enqueued', id, did, target[1], target[2]) end
+        if heard then ev('enqueued', id, did, target[1], handedTo or target[2]) end
+        if handedTo then startHanded(handedTo, handLease, job, id, did, target[1]) end
       end
       out[#out + 1] = #targets
     end
   end
 end
-for route, n in pairs(queued) do
-  count(route, 'queued', n)
-  handOff(route)
-end
+for route, n in pairs(queued) do count(route, 'queued', n) end
+-- Jobs not handed over as they came may still go to a worker parked on their route, by a claim.
+for route in pairs(unhanded) do handOff(route) end
 return out
 end
 `;

@@ -73,6 +73,65 @@ local function nameHandedWorker(did, worker)
   end
 end
 
+-- Whether a job that an enqueue makes due on 'route' may go straight to a parked worker: nothing of the route
+-- comes before it (none waiting, none in its priority set, none delayed and due, none placed earlier in this
+-- call), the route and queue are not paused, and the route has no limits or turns. Read once per route and call.
+local function routeClear(route)
+  handRoutes = handRoutes or {}
+  local clear = handRoutes[route]
+  if clear == nil then
+    local paused = P .. ':paused'
+    clear = redis.call('EXISTS', parkedKey(route)) == 1
+      and not (redis.call('SCARD', paused) > 0 and (redis.call('SISMEMBER', paused, route) == 1 or redis.call('SISMEMBER', paused, '*') == 1))
+      and redis.call('HEXISTS', P .. ':rlimits', route) == 0
+      and redis.call('EXISTS', P .. ':gturns:' .. route, P .. ':prio:' .. route, P .. ':waiting:' .. route) == 0
+      and #redis.call('ZRANGEBYSCORE', P .. ':delayed:' .. route, '-inf', NOW, 'LIMIT', 0, 1) == 0
+    handRoutes[route] = clear
+  end
+  return clear
+end
+-- A delivery of 'route' placed in this call: the ones after it are not handed over ahead of it.
+local function placedOn(route)
+  handRoutes = handRoutes or {}
+  handRoutes[route] = false
+end
+
+-- The worker parked longest on 'route', with its lease length, to take a job the enqueue makes due there, when
+-- routeClear(route) and deliveries addressed to that worker do not come first; nil otherwise. Parkings past
+-- their deadline are dropped.
+local function parkedWorker(route)
+  if not routeClear(route) then return nil end
+  local key = parkedKey(route)
+  while true do
+    local entry = redis.call('LPOP', key)
+    if not entry then placedOn(route); return nil end
+    local worker, leaseMs, deadline = string.match(entry, '^(.*)|(%d+)|(%d+)$')
+    if worker and tonumber(deadline) >= NOW then
+      if redis.call('EXISTS', readyKey(route, worker)) == 0 then return worker, tonumber(leaseMs) end
+      -- What is addressed to it comes first: handOff() serves it by a claim.
+      redis.call('LPUSH', key, entry)
+      placedOn(route)
+      return nil
+    end
+  end
+end
+
+-- Starts the job just enqueued, its record 'job' (delivery 0, 'did', on 'route'), for a parked worker, as a claim
+-- would (state running, lease, attempt 1, 'active', counts, 'started'), and hands the claim's answer over.
+local function startHanded(worker, leaseMs, job, jobId, did, route)
+  local lease = NOW + leaseMs
+  job.s = 'r'; job.w = worker; job.l = lease; job.S = NOW; job.x = 1
+  markDirty(JOBS, jobId)
+  zaddLater(P .. ':active', fmt(lease), did)
+  count(route, 'queued', -1)
+  count(route, 'running', 1)
+  ev('started', jobId, did, route, worker)
+  local row = { did, '', 0, job.u or job.c, 1, job.m, job.n, job.a, job.O or '', 0 }
+  local list = handOffKey(worker)
+  redis.call('RPUSH', list, cjson.encode({ { row }, false, nowText(), fmt(lease), 0, 0 }))
+  redis.call('PEXPIRE', list, leaseMs + PARK_SLACK_MS)
+end
+
 -- Due deliveries of 'route' go to the workers parked on it: for each one still within its deadline, one claim
 -- of the route as its own claim would make it (so order, pauses and limits hold), pushed on its hand-off list.
 local function handOff(route)
