@@ -43,10 +43,21 @@ export class WaitingClaims {
       await this.end(parked, false).catch(() => undefined);
       throw err;
     }
+    // A worker keeps one signal for many waits: each takes its listener off as it ends.
+    let callOff = () => undefined as void;
     const called = new Promise<'called-off'>((resolve) => {
-      if (parked.signal?.aborted) resolve('called-off');
-      parked.signal?.addEventListener('abort', () => resolve('called-off'), { once: true });
+      callOff = () => resolve('called-off');
+      if (parked.signal?.aborted) callOff();
     });
+    parked.signal?.addEventListener('abort', callOff, { once: true });
+    try {
+      return await this.waitOn(connection, until, called, parked);
+    } finally {
+      parked.signal?.removeEventListener('abort', callOff);
+    }
+  }
+
+  private async waitOn(connection: Client, until: number, called: Promise<'called-off'>, parked: ParkedClaim): Promise<ClaimResult> {
     const key = this.runner.keys(parked.queue).handOff(parked.workerId);
     for (let remaining = until - Date.now(); remaining > 0; remaining = until - Date.now()) {
       const pop = connection.blpop(key, (Math.ceil(remaining) / 1000).toFixed(3)).then(

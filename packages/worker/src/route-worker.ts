@@ -79,6 +79,8 @@ export class RouteWorker {
   private pokes = 0;
   /** Ends the waiting claim in flight (see claimChunk), if one is. */
   private waitingClaim: AbortController | null = null;
+  /** The signal of waiting claims, kept for the next until one is called off (one a job was most of a job's garbage). */
+  private callOff: AbortController | null = null;
   private timer: NodeJS.Timeout | null = null;
   private stopping: 'gentle' | 'rough' | null = null;
   /** Held by a `pause` command: claims nothing until `resume`. */
@@ -262,8 +264,11 @@ export class RouteWorker {
     // Without a backlog, on a store that can: a claim that waits for a job handed to it at enqueue (the
     // poll interval at most, and a quarter of the lease, which the hand-off starts), not for a wake-up
     // event and a second claim. The only claim in flight then, so the next job's handed to it.
-    const waiting = !this.backlog && backend.capabilities.waitingClaims === true ? new AbortController() : null;
-    if (waiting) this.waitingClaim = waiting;
+    let waiting: AbortController | null = null;
+    if (!this.backlog && backend.capabilities.waitingClaims === true) {
+      if (!this.callOff || this.callOff.signal.aborted) this.callOff = new AbortController();
+      this.waitingClaim = waiting = this.callOff;
+    }
     const request = { queue: this.settings.queue, route: this.settings.route, workerId: this.id, limit, leaseMs };
     const claim = backend
       .claim(waiting ? { ...request, waitMs: Math.min(pollIntervalMs, Math.floor(leaseMs / 4)), signal: waiting.signal } : request)
