@@ -134,19 +134,21 @@ for i = jobsAt, #ARGV, 3 do
           cacheOf(DELIVERIES)[did] = record
           markDirty(DELIVERIES, did)
         end
-        -- A job due now that nothing of its route comes before goes straight to a worker parked there.
+        -- A job due now that nothing of its route comes before goes straight to a worker parked there (it is
+        -- started below, once its enqueued event is out).
         local handedTo, handLease = nil, nil
         if place == 'list' and n == 1 then handedTo, handLease = parkedWorker(target[1]) end
-        if not handedTo then placedOn(target[1]); unhanded[target[1]] = true end
-        if handedTo then
-          -- Started below, once its enqueued event is out.
-        elseif place == 'list' then
-          pushLater(target[3], did)
-        elseif place == 'delayed' then
-          zaddLater(P .. ':delayed:' .. target[1], runAt, member(record.q, did))
-          addressed(target[1], target[2])
-        else
-          makeReady(place, target[1], target[2], did, record.q, priority, runAt, t.group)
+        if not handedTo then
+          placedOn(target[1])
+          unhanded[target[1]] = true
+          if place == 'list' then
+            pushLater(target[3], did)
+          elseif place == 'delayed' then
+            zaddLater(P .. ':delayed:' .. target[1], runAt, member(record.q, did))
+            addressed(target[1], target[2])
+          else
+            makeReady(place, target[1], target[2], did, record.q, priority, runAt, t.group)
+          end
         end
         queued[target[1]] = (queued[target[1]] or 0) + 1
         groupCount(t.group, 'queued', 1)
