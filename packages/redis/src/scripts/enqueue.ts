@@ -137,9 +137,9 @@ for i = jobsAt, #ARGV, 3 do
         -- A job due now that nothing of its route comes before goes straight to a worker parked there (it is
         -- started below, once its enqueued event is out).
         local handedTo, handLease = nil, nil
-        if place == 'list' and n == 1 then handedTo, handLease = parkedWorker(target[1]) end
+        -- (Not after one of its route placed in this call: that one comes first.)
+        if place == 'list' and n == 1 and not unhanded[target[1]] then handedTo, handLease = parkedWorker(target[1]) end
         if not handedTo then
-          placedOn(target[1])
           unhanded[target[1]] = true
           if place == 'list' then
             pushLater(target[3], did)

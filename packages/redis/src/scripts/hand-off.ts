@@ -74,8 +74,9 @@ local function nameHandedWorker(did, worker)
 end
 
 -- Whether a job that an enqueue makes due on 'route' may go straight to a parked worker: nothing of the route
--- comes before it (none waiting, none in its priority set, none delayed and due, none placed earlier in this
--- call), the route and queue are not paused, and the route has no limits or turns. Read once per route and call.
+-- comes before it (none waiting, none in its priority set, none delayed and due; the enqueue asks only before it
+-- places one of the route itself), the route and queue are not paused, and the route has no limits or turns.
+-- Read once per route and call; false once no parked worker can take one.
 local function routeClear(route)
   handRoutes = handRoutes or {}
   local clear = handRoutes[route]
@@ -90,12 +91,6 @@ local function routeClear(route)
   end
   return clear
 end
--- A delivery of 'route' placed in this call: the ones after it are not handed over ahead of it.
-local function placedOn(route)
-  handRoutes = handRoutes or {}
-  handRoutes[route] = false
-end
-
 -- The worker parked longest on 'route', with its lease length, to take a job the enqueue makes due there, when
 -- routeClear(route) and deliveries addressed to that worker do not come first; nil otherwise. Parkings past
 -- their deadline are dropped.
@@ -104,13 +99,13 @@ local function parkedWorker(route)
   local key = parkedKey(route)
   while true do
     local entry = redis.call('LPOP', key)
-    if not entry then placedOn(route); return nil end
+    if not entry then handRoutes[route] = false; return nil end
     local worker, leaseMs, deadline = string.match(entry, '^(.*)|(%d+)|(%d+)$')
     if worker and tonumber(deadline) >= NOW then
       if redis.call('EXISTS', readyKey(route, worker)) == 0 then return worker, tonumber(leaseMs) end
       -- What is addressed to it comes first: handOff() serves it by a claim.
       redis.call('LPUSH', key, entry)
-      placedOn(route)
+      handRoutes[route] = false
       return nil
     end
   end
