@@ -1,10 +1,15 @@
 // pnpm --filter @skq/bench-redis floor — what the bare driver (ioredis, no queue library) reaches doing an
 // enqueue's writes on this machine: the floor under `pnpm bench:redis`'s enqueue cases. Each figure is the
-// median of 3 runs with min–max. Options (env): FLOOR_JOBS (one at a time, 10000), FLOOR_BULK_JOBS (50000).
+// median of 3 runs with min–max. One at a time, the same run measures bee-queue's enqueue, and one script call
+// a job (a Redis function with its arguments built in advance) doing bee-queue's reads and writes, then
+// skunq's: what one call must read and write for skunq's enqueue (see the row), so that the floor of each
+// library's work sits beside bee-queue's rate. Options (env): FLOOR_JOBS (one at a time, 10000),
+// FLOOR_BULK_JOBS (50000).
 import { Redis } from 'ioredis';
 import { missingServer, startRedis } from '@skq/testing/servers';
 import { TEMPLATE_FIELDS } from '../../packages/redis/src/scripts/enqueue.js';
 import { LIBRARY } from '../../packages/redis/src/scripts/library.js';
+import { LIBRARIES } from './libraries.js';
 import { fmt, median } from '../stats.js';
 
 const ONE = Number(process.env.FLOOR_JOBS ?? 10_000);
@@ -16,7 +21,41 @@ if (skipped) {
 }
 const server = await startRedis();
 const client = new Redis(server.port, '127.0.0.1');
-await client.function('LOAD', LIBRARY.code);
+/**
+ * Bare Redis functions, one call a job:
+ * - bee_work: what bee-queue's enqueue script does (its job id from a counter, whether it is stored, the job's
+ *   hash field, its entry on the waiting list).
+ * - skunq_work: the reads and writes one call of skunq's enqueue makes for a job due now, with nothing else of
+ *   skunq: the server's clock (leases and parkings are judged by it), whether anyone listens to `enqueued`,
+ *   the route's last run time (a job due earlier than the list's last goes to the sorted set), whether a worker
+ *   is parked on the route (it would be handed the job), the record written only if its id is new
+ *   (idempotent enqueue), as MessagePack, the list entry, the count.
+ */
+const BARE = `#!lua name=floor
+redis.register_function('bee_work', function(KEYS, ARGV)
+  local id = tostring(redis.call('INCR', KEYS[1]))
+  if redis.call('HEXISTS', KEYS[2], id) == 1 then return nil end
+  redis.call('HSET', KEYS[2], id, ARGV[1])
+  redis.call('LPUSH', KEYS[3], id)
+  return id
+end)
+redis.register_function('skunq_work', function(KEYS, ARGV)
+  local t = redis.call('TIME')
+  local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+  local heard = tonumber(redis.call('HGET', KEYS[4], 'enqueued') or '0') >= now
+  local tail = tonumber(redis.call('HGET', KEYS[5], 'bench') or '0')
+  local parked = redis.call('EXISTS', KEYS[6]) == 1
+  local record = cmsgpack.pack({ n = ARGV[3], a = ARGV[2], c = tonumber(ARGV[4]), m = 3, r = 'bench', s = 'q' })
+  if redis.call('HSETNX', KEYS[1], ARGV[1], record) == 0 then return 0 end
+  redis.call('RPUSH', KEYS[2], ARGV[1] .. '.0')
+  redis.call('HINCRBY', KEYS[3], 'bench|queued', 1)
+  return (heard or parked or tail > now) and 2 or 1
+end)`;
+const loadFunctions = async () => {
+  await client.function('LOAD', 'REPLACE', LIBRARY.code);
+  await client.function('LOAD', 'REPLACE', BARE);
+};
+await loadFunctions();
 // A job record as skunq stores one (a MessagePack map of about this size).
 const RECORD = 'x'.repeat(52);
 const now = Date.now();
@@ -27,12 +66,14 @@ const TEMPLATE = [1, 'noop', 'bench', 'direct', 0, now, 3, '', now, '', '', '', 
 if (TEMPLATE.length !== 1 + TEMPLATE_FIELDS) throw new Error(`floor.ts: the enqueue template has ${TEMPLATE_FIELDS} fields now; update TEMPLATE`);
 const COMMON = ['skq:{floor}', '', '-1', '-1', '-1', '-1'];
 let id = 0;
+// bee-queue's producer, as bench:redis sets it up (its queue's keys survive nothing: each run starts on an empty Redis).
+const bee = await LIBRARIES.find((library) => library.name === 'bee-queue')!.producer(server.port, 'floor-bee');
 
 async function rate(label: string, jobs: number, step: number, send: () => Promise<unknown>): Promise<void> {
   const rates: number[] = [];
   for (let run = 0; run < 3; run += 1) {
     await client.flushall();
-    await client.function('LOAD', LIBRARY.code).catch(() => undefined);
+    await loadFunctions();
     const start = performance.now();
     for (let n = 0; n < jobs; n += step) await send();
     rates.push((jobs / (performance.now() - start)) * 1000);
@@ -48,6 +89,15 @@ await rate('one job: HSETNX record + RPUSH + HINCRBY, pipelined', ONE, 1, () => 
 await rate('one job: the same three in MULTI/EXEC', ONE, 1, () => {
   id += 1;
   return client.multi().hsetnx('h', `id-${id}`, RECORD).rpush('l', `id-${id}.0`).hincrby('counts', 'bench|queued', 1).exec();
+});
+await rate("one job: bee-queue's enqueue (the library)", ONE, 1, () => bee.addOne({ n: id++ }));
+await rate("one job: one call doing bee-queue's work (INCR, HEXISTS, HSET, LPUSH), arguments built in advance", ONE, 1, () => {
+  id += 1;
+  return client.fcall('bee_work', 3, 'bee:id', 'bee:jobs', 'bee:waiting', `{"data":{"n":${id}},"options":{"timestamp":${now},"stacktraces":[]},"status":"created"}`);
+});
+await rate("one job: one call doing skunq's work (TIME, 2 HGET, EXISTS, HSETNX, RPUSH, HINCRBY), arguments built in advance", ONE, 1, () => {
+  id += 1;
+  return client.fcall('skunq_work', 6, 'skq:{floor}:job', 'skq:{floor}:waiting:bench', 'skq:{floor}:counts', 'skq:{floor}:listeners', 'skq:{floor}:tails', 'skq:{floor}:parked:bench', `id-${id}`, `[{"n":${id}}]`, 'noop', now);
 });
 await rate("one job: skunq's enqueue function, arguments built in advance", ONE, 1, () => {
   id += 1;
@@ -84,6 +134,7 @@ await rate("1,000 jobs: skunq's enqueue function, 10 calls of 100 sent together"
   ),
 );
 
+await bee.close();
 client.disconnect();
 await server.stop();
 process.exit(0);
