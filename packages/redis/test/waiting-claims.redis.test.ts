@@ -1,7 +1,9 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Redis } from 'ioredis';
+import { SkunkQueue } from '@skq/core';
 import { eventually, newJob, missingServer, recordEvents, startRedis, uniqueQueue, type RedisServer } from '@skq/testing';
 import { RedisBackend } from '@skq/redis';
+import { WorkerPool } from '@skq/worker';
 
 const missing = missingServer('redis-server', 'apt-get install redis-server');
 
@@ -113,6 +115,35 @@ describe.skipIf(missing)(`redis waiting claims ${missing ?? ''}`, () => {
     const again = await backend.claim({ ...request(queue, 'w3'), waitMs: 50 });
     expect(again.deliveries.map((d) => d.jobId)).toEqual([job.id]);
     expect(again.deliveries[0]!.attempts).toBe(1);
+  });
+
+  it("has a worker pool wait in a claim as it starts and once its backlog is drained, needing no wake-up event for the next job", async () => {
+    const name = uniqueQueue('handoff-pool');
+    const queue = new SkunkQueue(name, { backend });
+    const ran: number[] = [];
+    const job = queue.job({ name: 'note', routes: ['r'] }, async (n: number) => void ran.push(n));
+    // A poll interval longer than the test: only a waiting claim (or an event) can start the jobs in time.
+    const pool = new WorkerPool({ queue, routes: ['r'], concurrency: 2, handleSignals: false, pollIntervalMs: 600_000, logger: false });
+    const workerParked = () =>
+      eventually(async () => (await raw.lrange(`skq:{${name}}:parked:r`, 0, -1)).length === 1, 'the pool waiting in a claim on route r');
+    try {
+      await pool.start();
+      await workerParked();
+      // Handed to the waiting claim by the enqueue itself: running before the enqueue has answered.
+      const handed = newJob(name, { name: 'note', args: [0] });
+      await backend.enqueue([handed]);
+      expect((await backend.getJob(name, handed.id))!.deliveries[0]!.state).not.toBe('queued');
+      // A backlog, claimed without waiting; once it is drained, the pool waits in a claim again.
+      await queue.pushMany(Array.from({ length: 40 }, (_, i) => job.with(i + 1)));
+      await eventually(() => ran.length === 41, 'the backlog to run');
+      await workerParked();
+      const next = newJob(name, { name: 'note', args: [99] });
+      await backend.enqueue([next]);
+      expect((await backend.getJob(name, next.id))!.deliveries[0]!.state).not.toBe('queued');
+      await eventually(() => ran.includes(99), 'the job after the backlog to run');
+    } finally {
+      await pool.close();
+    }
   });
 
   it('passes over a parking whose deadline has passed (its worker died waiting)', async () => {

@@ -289,8 +289,11 @@ export class RouteWorker {
           // clock gets there: empty claims back off (1, 2, 4 … ms, up to the poll interval) instead of spinning.
           this.pastDue = deliveries.length === 0 && wait <= 0 ? this.pastDue + 1 : 0;
           if (this.pastDue > 0) wait = 2 ** Math.min(this.pastDue - 1, 16);
-          // A waiting claim that waited, or took jobs, claims again (and waits again) instead of sleeping.
-          const claimAgain = this.pokes !== pokesAtSend || (waiting !== null && this.pastDue === 0 && (waited === true || deliveries.length > 0));
+          // A waiting claim that waited, or took jobs, claims again (and waits again) instead of sleeping; so does a
+          // claim sent with a backlog (or at the start) that came back short, on a store with waiting claims: the
+          // next one waits, where a sleep would leave the next job to a wake-up event or the poll interval.
+          const waitNext = waiting === null && backend.capabilities.waitingClaims === true && !this.limited && this.pastDue === 0;
+          const claimAgain = this.pokes !== pokesAtSend || waitNext || (waiting !== null && this.pastDue === 0 && (waited === true || deliveries.length > 0));
           if (paused || (deliveries.length < limit && !claimAgain)) this.sleep(wait);
         },
         (err: unknown) => {
