@@ -122,8 +122,9 @@ describe.skipIf(missing)(`redis waiting claims ${missing ?? ''}`, () => {
     const queue = new SkunkQueue(name, { backend });
     const ran: number[] = [];
     const job = queue.job({ name: 'note', routes: ['r'] }, async (n: number) => void ran.push(n));
-    // A poll interval longer than the test: only a waiting claim (or an event) can start the jobs in time.
-    const pool = new WorkerPool({ queue, routes: ['r'], concurrency: 2, handleSignals: false, pollIntervalMs: 600_000, logger: false });
+    // A poll interval longer than the test: only a waiting claim (or an event) can start the jobs in time. The
+    // lease too, so that no wait ends at its time (a quarter of the lease) while the test enqueues.
+    const pool = new WorkerPool({ queue, routes: ['r'], concurrency: 2, handleSignals: false, pollIntervalMs: 600_000, leaseMs: 600_000, logger: false });
     const workerParked = () =>
       eventually(async () => (await raw.lrange(`skq:{${name}}:parked:r`, 0, -1)).length === 1, 'the pool waiting in a claim on route r');
     try {
