@@ -76,20 +76,24 @@ end
 -- Whether a job that an enqueue makes due on 'route' may go straight to a parked worker: nothing of the route
 -- comes before it (none waiting, none in its priority set, none delayed and due; the enqueue asks only before it
 -- places one of the route itself), the route and queue are not paused, and the route has no limits or turns.
--- Read once per route and call; false once no parked worker can take one.
+-- Read once per route and call (handRoutes[route]: true, false, or 'none' when no worker is parked there, which
+-- handOff() then need not ask again: nothing parks during an enqueue); false once no parked worker can take one.
 local function routeClear(route)
   handRoutes = handRoutes or {}
   local clear = handRoutes[route]
   if clear == nil then
     local paused = P .. ':paused'
-    clear = redis.call('EXISTS', parkedKey(route)) == 1
-      and not (redis.call('SCARD', paused) > 0 and (redis.call('SISMEMBER', paused, route) == 1 or redis.call('SISMEMBER', paused, '*') == 1))
-      and redis.call('HEXISTS', P .. ':rlimits', route) == 0
-      and redis.call('EXISTS', P .. ':gturns:' .. route, P .. ':prio:' .. route, P .. ':waiting:' .. route) == 0
-      and #redis.call('ZRANGEBYSCORE', P .. ':delayed:' .. route, '-inf', NOW, 'LIMIT', 0, 1) == 0
+    if redis.call('EXISTS', parkedKey(route)) == 0 then
+      clear = 'none'
+    else
+      clear = not (redis.call('SCARD', paused) > 0 and (redis.call('SISMEMBER', paused, route) == 1 or redis.call('SISMEMBER', paused, '*') == 1))
+        and redis.call('HEXISTS', P .. ':rlimits', route) == 0
+        and redis.call('EXISTS', P .. ':gturns:' .. route, P .. ':prio:' .. route, P .. ':waiting:' .. route) == 0
+        and #redis.call('ZRANGEBYSCORE', P .. ':delayed:' .. route, '-inf', NOW, 'LIMIT', 0, 1) == 0
+    end
     handRoutes[route] = clear
   end
-  return clear
+  return clear == true
 end
 -- The worker parked longest on 'route', with its lease length, to take a job the enqueue makes due there, when
 -- routeClear(route) and deliveries addressed to that worker do not come first; nil otherwise. Parkings past
@@ -99,7 +103,7 @@ local function parkedWorker(route)
   local key = parkedKey(route)
   while true do
     local entry = redis.call('LPOP', key)
-    if not entry then handRoutes[route] = false; return nil end
+    if not entry then handRoutes[route] = 'none'; return nil end
     local worker, leaseMs, deadline = string.match(entry, '^(.*)|(%d+)|(%d+)$')
     if worker and tonumber(deadline) >= NOW then
       if redis.call('EXISTS', readyKey(route, worker)) == 0 then return worker, tonumber(leaseMs) end
@@ -131,7 +135,7 @@ end
 -- of the route as its own claim would make it (so order, pauses and limits hold), pushed on its hand-off list.
 local function handOff(route)
   local key = parkedKey(route)
-  if redis.call('EXISTS', key) == 0 then return end
+  if (handRoutes and handRoutes[route] == 'none') or redis.call('EXISTS', key) == 0 then return end
   flushDue()
   while true do
     local entry = redis.call('LPOP', key)
