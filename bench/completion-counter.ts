@@ -14,3 +14,17 @@ export function counter(): { bump(): void; done(count: number): Promise<void> } 
     },
   };
 }
+
+/**
+ * Counts a worker pool's succeeded attempts through its `onAttemptEnd`, which is called once the backend has
+ * answered the attempt's completion (where `stats().succeeded` counts it), without polling the pool.
+ */
+export function succeededCounter(): { onAttemptEnd(ended: { outcome: string }): void; done(count: number): Promise<void> } {
+  const completed = counter();
+  return {
+    onAttemptEnd(ended) {
+      if (ended.outcome === 'succeeded') completed.bump();
+    },
+    done: completed.done,
+  };
+}

@@ -11,7 +11,7 @@ import { Logger, makeWorkerUtils, run } from 'graphile-worker';
 import { SkunkQueue } from '@skq/core';
 import { PostgresBackend } from '@skq/postgres';
 import { WorkerPool } from '@skq/worker';
-import { counter } from '../completion-counter.js';
+import { counter, succeededCounter } from '../completion-counter.js';
 
 export type JobData = { n: number; t?: number };
 export type OnJob = (data: JobData) => void;
@@ -62,16 +62,8 @@ const skunq: Library = {
     const job = queue.job({ name: 'noop', routes: ['bench'] }, async (data: JobData) => {
       onJob?.(data);
     });
-    const completed = counter();
-    // onAttemptEnd is called once the backend has answered the job's complete(), as stats().succeeded counts.
-    const pool = new WorkerPool({
-      queue,
-      routes: ['bench'],
-      concurrency,
-      handleSignals: false,
-      jobs: [job],
-      onAttemptEnd: (ended) => ended.outcome === 'succeeded' && completed.bump(),
-    });
+    const completed = succeededCounter();
+    const pool = new WorkerPool({ queue, routes: ['bench'], concurrency, handleSignals: false, jobs: [job], onAttemptEnd: completed.onAttemptEnd });
     await pool.start();
     return {
       done: completed.done,

@@ -4,7 +4,7 @@ import { Queue as BullQueue, Worker as BullWorker } from 'bullmq';
 import { SkunkQueue, type JobDefinition } from '@skq/core';
 import { RedisBackend } from '@skq/redis';
 import { WorkerPool } from '@skq/worker';
-import { counter } from '../completion-counter.js';
+import { counter, succeededCounter } from '../completion-counter.js';
 
 export interface Producer {
   addOne(data: { n: number; t?: number }): Promise<unknown>;
@@ -53,17 +53,8 @@ const skunq: Library = {
       return keep ? { ok: true, n: data.n } : undefined;
     });
     if (groups) await queue.setGroupLimits('*', { concurrency: 2 });
-    const completed = counter();
-    // onAttemptEnd is called once the backend has answered the job's completion, as stats().succeeded counts
-    // (polling that every 2 ms woke the consumer's process 500 times a second, which the other libraries' counts do not).
-    const pool = new WorkerPool({
-      queue,
-      routes: ['bench'],
-      concurrency,
-      handleSignals: false,
-      jobs: [job],
-      onAttemptEnd: (ended) => ended.outcome === 'succeeded' && completed.bump(),
-    });
+    const completed = succeededCounter();
+    const pool = new WorkerPool({ queue, routes: ['bench'], concurrency, handleSignals: false, jobs: [job], onAttemptEnd: completed.onAttemptEnd });
     await pool.start();
     return {
       done: completed.done,
