@@ -56,6 +56,9 @@ import { resolveSqliteOptions, type SqliteOptions } from './sqlite-options.js';
 
 type Db = InstanceType<typeof Database>;
 
+/** Bytes of WAL file SQLite keeps once it restarts the log: the size of its automatic checkpoint (1,000 pages of 4 KB). */
+const WAL_SIZE_KEPT = 4 * 1024 * 1024;
+
 /**
  * The embedded default backend: one SQLite file in WAL mode, shared by every process on the
  * machine that opens it. Each step is one SQLite transaction; SQLite's single writer makes
@@ -88,6 +91,9 @@ export class SqliteBackend implements StorageBackend {
       this.db.pragma('journal_mode = WAL');
       // NORMAL in WAL mode survives any process crash; only an OS crash can lose the last commits.
       this.db.pragma('synchronous = NORMAL');
+      // Readers in other processes can keep a checkpoint from finishing, and the WAL then grows past its 1,000 pages (4 MB);
+      // SQLite leaves the file at its largest size unless told to cut it back when it restarts the log.
+      this.db.pragma(`journal_size_limit = ${WAL_SIZE_KEPT}`);
       prepareSchema(this.db, Date.now());
     } catch (err) {
       if (err instanceof SkqError) throw err;

@@ -1,4 +1,4 @@
-import { copyFileSync, readFileSync } from 'node:fs';
+import { copyFileSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { afterEach, describe, expect, it } from 'vitest';
@@ -7,6 +7,7 @@ import type { JobPosition } from '@skq/core/backend';
 import { eventually, newJob, tempSqlite } from '@skq/testing';
 import { SqliteBackend } from '../src/index.js';
 
+const MB = 1024 * 1024;
 const files: { remove(): void }[] = [];
 afterEach(() => files.splice(0).forEach((f) => f.remove()));
 
@@ -374,5 +375,25 @@ describe('SQLite durability', () => {
     const memory = new SqliteBackend({ path: ':memory:' });
     expect(memory.durability()).toEqual({ journalMode: 'memory', synchronous: 'NORMAL' });
     await memory.close();
+  });
+
+  it('cuts its WAL file back to 4 MB once a reader that held back every checkpoint lets go', async () => {
+    const { path, backend } = fresh();
+    const walSize = () => statSync(`${path}-wal`).size;
+    const padding = 'x'.repeat(4_000);
+    const write = () => backend.enqueue(Array.from({ length: 100 }, () => newJob('q', { args: [padding] })));
+    await write();
+    // Another connection's open read: no checkpoint can pass its snapshot, so the log cannot restart.
+    const reader = new Database(path, { readonly: true });
+    reader.exec('BEGIN');
+    reader.prepare('SELECT COUNT(*) FROM skq_jobs').get();
+    for (let i = 0; i < 100 && walSize() < 12 * MB; i++) await write();
+    expect(walSize()).toBeGreaterThanOrEqual(12 * MB);
+    reader.exec('COMMIT');
+    reader.close();
+    // The next commit checkpoints the whole log, and a write after that restarts it, cut back to the limit.
+    for (let i = 0; i < 10 && walSize() > 4 * MB; i++) await write();
+    expect(walSize()).toBeLessThanOrEqual(4 * MB);
+    await backend.close();
   });
 });
