@@ -8,6 +8,8 @@ const UNAVAILABLE = [
   /max retries per request/i,
   /CLUSTERDOWN|TRYAGAIN|LOADING|MASTERDOWN|READONLY/,
   /Failed to refresh slots cache|None of startup nodes is available|Cluster isn't ready/i,
+  // Slots moving while a node fails over or restarts: the command never ran.
+  /Too many Cluster redirections/i,
   /connect timeout/i,
 ];
 
