@@ -93,6 +93,37 @@ describe.skipIf(missing)(`redis reliability ${missing ?? ''}`, () => {
     await queue.close();
   });
 
+  it('has a worker pool whose start finds Redis down try again until it is up, then run jobs; one stopped meanwhile ends', async () => {
+    await server.stop();
+    const queue = new SkunkQueue(uniqueQueue('late-pool'), { backend: `${server.url}?connectTimeoutMs=300` });
+    const job = queue.job({ name: 'x', routes: ['r'] }, async (n: number) => n * 2);
+    const warnings: string[] = [];
+    const logger = { info() {}, warn: (_meta: unknown, message: string) => warnings.push(message) };
+    const failedStarts = () => warnings.filter((w) => w.startsWith('could not start: the backend is not answering')).length;
+    // Stopped while it waits to try again: its listen ends, and it never starts.
+    const stopped = new WorkerPool({ queue, routes: ['r'], handleSignals: false, jobs: [job], logger });
+    let stoppedStarted = false;
+    const stoppedListening = stopped.listen({ onStarted: () => (stoppedStarted = true) });
+    await eventually(() => failedStarts() >= 1, 'a failed start', 10_000);
+    await stopped.close();
+    await stoppedListening;
+    expect(stoppedStarted).toBe(false);
+    // Left to wait: it starts once Redis answers.
+    const pool = new WorkerPool({ queue, routes: ['r'], handleSignals: false, jobs: [job], logger });
+    let started = false;
+    const listening = pool.listen({ onStarted: () => (started = true) });
+    const before = failedStarts();
+    await eventually(() => failedStarts() >= before + 2, 'two more failed starts', 10_000);
+    expect(started).toBe(false);
+    await server.restart();
+    await eventually(() => started, 'the pool started', 15_000);
+    const handle = await job.fire(21);
+    expect(await handle.result({ timeoutMs: 10_000 })).toBe(42);
+    await pool.close();
+    await listening;
+    await queue.close();
+  });
+
   it('fails to connect with BACKEND_UNAVAILABLE', async () => {
     await expect(RedisBackend.connect({ url: 'redis://127.0.0.1:1', connectTimeoutMs: 1_000 })).rejects.toMatchObject({ code: 'BACKEND_UNAVAILABLE' });
   });

@@ -3,6 +3,7 @@ import { randomBytes } from 'node:crypto';
 import {
   JobDefinition,
   SkqError,
+  isSkqError,
   type JobEvent,
   type LogMeta,
   type Logger,
@@ -25,13 +26,11 @@ import {
   type WorkerCommand,
 } from '@skq/core/backend';
 import { cancellationError } from './attempt-control.js';
+import { catchEscapedErrors, handleStopSignals } from './process-hooks.js';
 import { RouteWorker } from './route-worker.js';
 import { parseWorkerPoolOptions, type ParsedWorkerPoolOptions, type WorkerPoolOptions } from './worker-options.js';
 
-/** Signals that finish running jobs before the pool exits. */
-export const GENTLE_SIGNALS = ['SIGHUP', 'SIGABRT', 'SIGQUIT', 'SIGTERM'] as const;
-/** Signals that abort running jobs (they return to the queue) before the pool exits. */
-export const ROUGH_SIGNALS = ['SIGINT'] as const;
+export { GENTLE_SIGNALS, ROUGH_SIGNALS } from './process-hooks.js';
 
 const WAKING_EVENTS = new Set<JobEvent['type']>(['enqueued', 'retrying', 'recovered', 'rescheduled', 'resumed']);
 const POOL_EVENTS: JobEvent['type'][] = [...WAKING_EVENTS, 'cancel-requested', 'worker-command'];
@@ -39,6 +38,9 @@ const POOL_EVENTS: JobEvent['type'][] = [...WAKING_EVENTS, 'cancel-requested', '
 const ENDING_EVENTS: JobEvent['type'][] = ['succeeded', 'failed', 'cancelled'];
 /** The least time between two heartbeats that report a change in running jobs. */
 const STATUS_BEAT_MS = 1_000;
+/** The first wait before a start that found the backend not answering is tried again; each next one doubles, up to the last. */
+const START_RETRY_FIRST_MS = 250;
+const START_RETRY_LAST_MS = 4_000;
 /** The pool's logger for `logger: false`. */
 const SILENT: Logger = { warn: () => {}, info: () => {} };
 
@@ -72,6 +74,8 @@ export class WorkerPool {
   private starting: Promise<void> | null = null;
   /** A stop asked for while the pool was starting: start() then starts no worker. */
   private stopRequested = false;
+  /** Ends the wait before {@link WorkerPool.listen} tries a failed start again (a stop came). */
+  private wakeStart: (() => void) | null = null;
   /** Heartbeats run one at a time: a command's acknowledgement must not race the timer's. */
   private beats: Promise<void> = Promise.resolve();
   /** Commands obeyed, so that one is not obeyed twice before its acknowledgement is stored. */
@@ -120,13 +124,16 @@ export class WorkerPool {
     if (this.state !== 'idle') return Promise.reject(new SkqError('INVALID_STATE', `the pool is ${this.state}`, { context: { queue: this.queue } }));
     this.state = 'starting';
     this.starting = this.startWorkers().catch(async (err: unknown) => {
-      // Nothing was claimed (workers claim only once started): undo the subscription and the backend.
+      // Nothing was claimed (workers claim only once started): undo the subscription and the backend, and
+      // the pool can start again (a registration already made expires with its TTL).
       await this.unsubscribe?.().catch(() => undefined);
       this.unsubscribe = null;
       if (this.backendUrl !== undefined && this.backend) {
         this.backend = null;
         await releaseBackend(this.backendUrl).catch(() => undefined);
       }
+      this.workers = [];
+      this.state = 'idle';
       throw err;
     });
     return this.starting;
@@ -187,6 +194,7 @@ export class WorkerPool {
    * Starts (if needed) and runs until stopped, by {@link WorkerPool.close} or a signal:
    * SIGHUP, SIGABRT, SIGQUIT and SIGTERM are gentle (finish running jobs), SIGINT is rough
    * (abort them; they go back to the queue). A second signal during a gentle stop turns it rough.
+   * While the backend does not answer, the start is tried again, with a warning each time.
    */
   async listen(options: { onStarted?: () => void } = {}): Promise<void> {
     const finished = new Promise<void>((resolve) => (this.resolveListen = resolve));
@@ -194,7 +202,7 @@ export class WorkerPool {
     if (this.options.handleSignals) this.installSignalHandlers();
     if (this.options.catchEscapedErrors) this.installEscapeHandlers();
     try {
-      if (this.state === 'idle') await this.start();
+      await this.startWhenReachable();
     } catch (err) {
       this.removeSignalHandlers?.();
       this.removeEscapeHandlers?.();
@@ -204,9 +212,35 @@ export class WorkerPool {
     return finished;
   }
 
+  /**
+   * Starts; a start that fails because the backend does not answer (`BACKEND_UNAVAILABLE`: a server
+   * restarting, a cluster failing over) is tried again until it succeeds or the pool is stopped, as a
+   * running pool's claims are. Any other failure is thrown.
+   */
+  private async startWhenReachable(): Promise<void> {
+    for (let waitMs = START_RETRY_FIRST_MS; this.state === 'idle'; waitMs = Math.min(waitMs * 2, START_RETRY_LAST_MS)) {
+      try {
+        await this.start();
+      } catch (err) {
+        if (!isSkqError(err) || err.code !== 'BACKEND_UNAVAILABLE' || this.stopRequested) throw err;
+        this.warn(`could not start: the backend is not answering; trying again in ${waitMs} ms`, { err });
+        await new Promise<void>((resolve) => {
+          const timer = setTimeout(resolve, waitMs);
+          this.wakeStart = () => {
+            clearTimeout(timer);
+            resolve();
+          };
+        });
+        this.wakeStart = null;
+        if (this.stopRequested) return;
+      }
+    }
+  }
+
   /** Stops the pool: `gentle` (default) waits for running jobs, `rough` aborts them back onto the queue. */
   close(mode: 'gentle' | 'rough' = 'gentle'): Promise<void> {
     this.stopRequested = true;
+    this.wakeStart?.();
     if (this.stopped && mode === 'rough' && this.state === 'stopping') {
       void Promise.all(this.workers.map((w) => w.stop('rough')));
       return this.stopped;
@@ -255,23 +289,7 @@ export class WorkerPool {
    * An escaped error that no running job owns is logged with the jobs that were running.
    */
   private installEscapeHandlers(): void {
-    const onEscape = (err: unknown, origin: string) => this.onEscapedError(err, origin);
-    const onRejection = (reason: unknown) => onEscape(reason, 'unhandled rejection');
-    const onException = (err: unknown) => onEscape(err, 'uncaught exception');
-    // A closed stdout or stderr (whoever read it went away: EPIPE) is no job's error, and nothing can be
-    // told through it: what goes there is dropped. Left to the handlers above, the warning about it failed
-    // the same way and warned again, a loop that held the process at a full core.
-    const onOutputError = () => undefined;
-    process.on('unhandledRejection', onRejection);
-    process.on('uncaughtException', onException);
-    process.stdout.on('error', onOutputError);
-    process.stderr.on('error', onOutputError);
-    this.removeEscapeHandlers = () => {
-      process.off('unhandledRejection', onRejection);
-      process.off('uncaughtException', onException);
-      process.stdout.off('error', onOutputError);
-      process.stderr.off('error', onOutputError);
-    };
+    this.removeEscapeHandlers = catchEscapedErrors((err, origin) => this.onEscapedError(err, origin));
   }
 
   private onEscapedError(err: unknown, origin: string): void {
@@ -295,13 +313,8 @@ export class WorkerPool {
   }
 
   private installSignalHandlers(): void {
-    const handlers = new Map<NodeJS.Signals, () => void>();
-    for (const signal of GENTLE_SIGNALS) handlers.set(signal, () => void this.close(this.state === 'stopping' ? 'rough' : 'gentle'));
-    for (const signal of ROUGH_SIGNALS) handlers.set(signal, () => void this.close('rough'));
-    for (const [signal, handler] of handlers) process.on(signal, handler);
-    this.removeSignalHandlers = () => {
-      for (const [signal, handler] of handlers) process.off(signal, handler);
-    };
+    // A gentle signal during a gentle stop turns it rough.
+    this.removeSignalHandlers = handleStopSignals((kind) => void this.close(kind === 'gentle' && this.state === 'stopping' ? 'rough' : kind));
   }
 
   /**
