@@ -49,6 +49,23 @@ describe.skipIf(missing)(`redis waiting claims ${missing ?? ''}`, () => {
     }
   });
 
+  it('leaves the worker parked when an enqueue resends a stored id, and hands it the next new job', async () => {
+    const queue = uniqueQueue('handoff-resent');
+    const [stored, next] = [newJob(queue), newJob(queue)];
+    await backend.enqueue([stored!]);
+    await backend.claim({ ...request(queue, 'w9'), waitMs: undefined });
+    const claim = backend.claim(request(queue, 'w9'));
+    await parked(queue, 'w9');
+    // The resent id is answered as stored; the parking it would have taken stays (else the wait runs its 20 s
+    // and ends with nothing, the next job left queued).
+    expect(await backend.enqueue([stored!])).toEqual([{ id: stored!.id, deduped: false, deliveries: 1 }]);
+    expect((await backend.getJob(queue, stored!.id))!.deliveries[0]!.state).toBe('running');
+    await parked(queue, 'w9');
+    await backend.enqueue([next!]);
+    const result = await claim;
+    expect(result.deliveries.map((d) => d.jobId)).toEqual([next!.id]);
+  }, 40_000);
+
   it('hands over what a claim would take first: a batch with a job of higher priority after one of priority 0', async () => {
     const queue = uniqueQueue('handoff-order');
     const claim = backend.claim(request(queue, 'w5'));

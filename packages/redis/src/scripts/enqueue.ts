@@ -87,16 +87,24 @@ for i = jobsAt, #ARGV, 3 do
     -- Where each delivery goes; one that goes to a sorted set gets a seq (equal scores keep enqueue order).
     -- Delivery 0 is the job's record and its place a local: the tables of the others are made only for jobs
     -- with several (a table costs about a microsecond here, a good part of a job's enqueue).
-    local place0, records, others
+    -- Delivery 0 of a job due now, of no group, priority 0 and addressed to no one, goes straight to a worker
+    -- parked on its route ('handed', leased in the record before it is first written) when nothing of its route
+    -- comes before it (nor one of this call: unhanded).
+    local place0, records, others, handedTo, handLease, parking
     for n, target in ipairs(targets) do
       local r = job
       if n > 1 then r = { p = job.p, m = job.m }; records = records or {}; records[n] = r end
       r.r = target[1]; r.s = 'q'
       if target[2] ~= '' then r.T = target[2] end
       if n > 1 or runAt ~= job.c then r.u = runAt end
-      local place = runAt > NOW and 'delayed' or (t.group and groupPlacement(target[1], t.group, priority, runAt)) or placement(target[1], target[2], priority, runAt)
+      local place
+      if n == 1 and runAt <= NOW and not t.group and priority == 0 and target[2] == '' and not unhanded[target[1]] then
+        handedTo, handLease, parking = parkedWorker(target[1])
+        if handedTo then place = 'handed'; leaseHanded(job, handedTo, handLease) end
+      end
+      place = place or (runAt > NOW and 'delayed') or (t.group and groupPlacement(target[1], t.group, priority, runAt)) or placement(target[1], target[2], priority, runAt)
       if n == 1 then place0 = place else others = others or {}; others[n] = place end
-      if place ~= 'list' and place ~= 'glist' then r.q = nextSeq() end
+      if place ~= 'list' and place ~= 'glist' and place ~= 'handed' then r.q = nextSeq() end
     end
     -- A resent enqueue never duplicates a job: an id stored before (or earlier in this batch, as HSETNX would
     -- have it) is answered as it is.
@@ -110,6 +118,7 @@ for i = jobsAt, #ARGV, 3 do
       if new then cacheOf(JOBS)[id] = job end
     end
     if not new then
+      if handedTo then parkAgain(targets[1][1], parking) end
       local kept = jobRecord(id)
       out[#out + 1] = kept and (kept.N or 1) or 0
     else
@@ -134,12 +143,9 @@ for i = jobsAt, #ARGV, 3 do
           cacheOf(DELIVERIES)[did] = record
           markDirty(DELIVERIES, did)
         end
-        -- A job due now that nothing of its route comes before goes straight to a worker parked there (it is
-        -- started below, once its enqueued event is out).
-        local handedTo, handLease = nil, nil
-        -- (Not after one of its route placed in this call: that one comes first.)
-        if place == 'list' and n == 1 and not unhanded[target[1]] then handedTo, handLease = parkedWorker(target[1]) end
-        if not handedTo then
+        -- A job handed to a parked worker is started below, once its enqueued event is out.
+        local handed = place == 'handed'
+        if not handed then
           unhanded[target[1]] = true
           if place == 'list' then
             pushLater(target[3], did)
@@ -152,8 +158,8 @@ for i = jobsAt, #ARGV, 3 do
         end
         queued[target[1]] = (queued[target[1]] or 0) + 1
         groupCount(t.group, 'queued', 1)
-        if heard then ev('enqueued', id, did, target[1], handedTo or target[2]) end
-        if handedTo then startHanded(handedTo, handLease, job, id, did, target[1]) end
+        if heard then ev('enqueued', id, did, target[1], handed and handedTo or target[2]) end
+        if handed then startHanded(handedTo, handLease, job, id, did, target[1]) end
       end
       out[#out + 1] = #targets
     end

@@ -95,9 +95,9 @@ local function routeClear(route)
   end
   return clear == true
 end
--- The worker parked longest on 'route', with its lease length, to take a job the enqueue makes due there, when
--- routeClear(route) and deliveries addressed to that worker do not come first; nil otherwise. Parkings past
--- their deadline are dropped.
+-- The worker parked longest on 'route', with its lease length and its parking (for parkAgain), to take a job
+-- the enqueue makes due there, when routeClear(route) and deliveries addressed to that worker do not come first;
+-- nil otherwise. Parkings past their deadline are dropped.
 local function parkedWorker(route)
   if not routeClear(route) then return nil end
   local key = parkedKey(route)
@@ -106,7 +106,7 @@ local function parkedWorker(route)
     if not entry then handRoutes[route] = 'none'; return nil end
     local worker, leaseMs, deadline = string.match(entry, '^(.*)|(%d+)|(%d+)$')
     if worker and tonumber(deadline) >= NOW then
-      if redis.call('EXISTS', readyKey(route, worker)) == 0 then return worker, tonumber(leaseMs) end
+      if redis.call('EXISTS', readyKey(route, worker)) == 0 then return worker, tonumber(leaseMs), entry end
       -- What is addressed to it comes first: handOff() serves it by a claim.
       redis.call('LPUSH', key, entry)
       handRoutes[route] = false
@@ -115,12 +115,21 @@ local function parkedWorker(route)
   end
 end
 
--- Starts the job just enqueued, its record 'job' (delivery 0, 'did', on 'route'), for a parked worker, as a claim
--- would (state running, lease, attempt 1, 'active', counts, 'started'), and hands the claim's answer over.
+-- A parking parkedWorker() took for a job that was not stored after all (its id was): first in line again.
+local function parkAgain(route, entry)
+  redis.call('LPUSH', parkedKey(route), entry)
+end
+
+-- The record 'job' of a job an enqueue hands to a parked worker, running under its lease as a claim would make it
+-- (state, worker, lease, start, attempt 1): set before the record is first written, so it is written once.
+local function leaseHanded(job, worker, leaseMs)
+  job.s = 'r'; job.w = worker; job.l = NOW + leaseMs; job.S = NOW; job.x = 1
+end
+
+-- Starts the job just stored with leaseHanded() (delivery 0, 'did', on 'route') as a claim would ('active',
+-- counts, 'started'), and hands the claim's answer to the worker.
 local function startHanded(worker, leaseMs, job, jobId, did, route)
-  local lease = NOW + leaseMs
-  job.s = 'r'; job.w = worker; job.l = lease; job.S = NOW; job.x = 1
-  markDirty(JOBS, jobId)
+  local lease = job.l
   zaddLater(P .. ':active', fmt(lease), did)
   count(route, 'queued', -1)
   count(route, 'running', 1)
