@@ -127,7 +127,6 @@ local function finish(did, d, from, state, result, err, worker)
   if from == 'running' then zremLater(P .. ':active', did) end
   ev(state, d.job, did, d.route, worker)
   if state == 'succeeded' then tally(d.route, 'c') elseif state == 'failed' then tally(d.route, 'f') end
-  dput(d, { s = state, f = NOW, l = '', v = result or '', X = err or '' })
   local ended, bad, dedupe, keepS, keepF
   if d.nd == 1 then
     ended, bad, dedupe, keepS, keepF = true, state ~= 'succeeded', d.dedupe, d.keepS, d.keepF
@@ -140,10 +139,15 @@ local function finish(did, d, from, state, result, err, worker)
     ended = open <= 0
     if ended then bad, dedupe, keepS, keepF = j.b == 1, j.k, j.kS, j.kF end
   end
+  local kind, keep
+  if ended then
+    kind, keep = 'succeeded', keepOf(keepS, 'succeeded')
+    if bad then kind, keep = 'failed', keepOf(keepF, 'failed') end
+  end
+  -- A job that retention deletes at once is not written first.
+  if not (ended and keep[1] == 0) then dput(d, { s = state, f = NOW, l = '', v = result or '', X = err or '' }) end
   if ended then
     if dedupe and redis.call('HGET', P .. ':dedupe', dedupe) == d.job then redis.call('HDEL', P .. ':dedupe', dedupe) end
-    local kind, keep = 'succeeded', keepOf(keepS, 'succeeded')
-    if bad then kind, keep = 'failed', keepOf(keepF, 'failed') end
     if keep[1] == 0 then
       removeJob(d.job, did, d.nd)
       return
