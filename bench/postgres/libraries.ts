@@ -1,6 +1,8 @@
 // The three PostgreSQL job queues of `pnpm bench:postgres` behind one interface (used by run.ts, consumer.ts and
 // producer.ts), each set up the way its documentation suggests for speed:
-// - skunq: the PostgreSQL backend's defaults (pool of 10, LISTEN wake-ups, group commit);
+// - skunq: the PostgreSQL backend's defaults (pool of 10, LISTEN wake-ups, group commit), with `removeOnComplete:
+//   true` as the README suggests for speed (a succeeded job deleted by its completion's statement, as
+//   graphile-worker deletes its jobs), except where finished jobs are kept (`keep`, the bytes case);
 // - pg-boss 12: LISTEN/NOTIFY on (`useListenNotify` and a `notify: true` queue), `work()` fetching batches of
 //   100 and fetching again at once while batches come back full (`burstWhenBatchFull`);
 // - graphile-worker 0.18: a local queue of 500 jobs, a pool of max(10, concurrency + 2), no batch delays,
@@ -57,7 +59,7 @@ const skunq: Library = {
     };
   },
   async consumer(url, concurrency, onJob, keep) {
-    const backend = await PostgresBackend.connect({ url, logger: false });
+    const backend = await PostgresBackend.connect({ url, logger: false, ...(!keep && { removeOnComplete: true }) });
     const queue = new SkunkQueue(QUEUE, { backend, ...(keep && { removeOnComplete: false }) });
     const job = queue.job({ name: 'noop', routes: ['bench'] }, async (data: JobData) => {
       onJob?.(data);

@@ -6,6 +6,7 @@ import type { JobEvent } from '@skq/core';
 import { eventually, missingPostgres, newJob, uniqueQueue, usePostgresServer } from '@skq/testing';
 import { PostgresBackend } from '@skq/postgres';
 import { SCHEMA_V1_SQL } from '../src/schema.js';
+import { SQL } from '../src/sql-text.js';
 
 const missing = missingPostgres();
 
@@ -190,6 +191,83 @@ describe.skipIf(missing)(`postgres schema and transactional enqueue ${missing ??
     await eventually(() => heard.length === 3, 'a succeeded event per completion', 5_000);
     expect(new Set(heard.map((e) => e.jobId))).toEqual(new Set([single.id, twoRoutes.id, removed.id]));
     await off();
+    await backend.close();
+  });
+
+  it('deletes a succeeded job with its log lines in its completion when the backend removes every succeeded job, and keeps what is not ended or sets its own retention', async () => {
+    const backend = await PostgresBackend.connect({ url: server().url, logger: false, removeOnComplete: true });
+    const queue = uniqueQueue('removed-at-completion');
+    const single = newJob(queue, { routes: ['r'] });
+    const twoRoutes = newJob(queue, { routes: ['r', 's'] });
+    const keeps = newJob(queue, { routes: ['r'], options: { ...DEFAULT_RUN_OPTIONS, removeOnComplete: { count: 10, ageMs: null } } });
+    await backend.enqueue([single, twoRoutes, keeps]);
+    const heard: JobEvent[] = [];
+    const off = await backend.subscribe(queue, (e) => heard.push(e), ['succeeded']);
+    const { deliveries } = await backend.claim({ queue, route: 'r', workerId: 'w', limit: 10, leaseMs: 10_000 });
+    expect(deliveries).toHaveLength(3);
+    await backend.appendLogs(queue, [{ deliveryId: `${single.id}.0`, at: Date.now(), stream: 'info', line: 'working' }]);
+    expect(await backend.getLogs(queue, single.id)).toHaveLength(1);
+    const lease = (jobId: string) => {
+      const d = deliveries.find((one) => one.jobId === jobId)!;
+      return { deliveryId: d.id, workerId: 'w', attempt: d.attempts };
+    };
+    const outcomes = await Promise.allSettled([
+      backend.complete(queue, lease(single.id), 'one'),
+      backend.complete(queue, lease(twoRoutes.id), 'two'),
+      backend.complete(queue, lease(keeps.id), 'kept'),
+      backend.complete(queue, { ...lease(single.id), attempt: 2 }, 'stale'),
+    ]);
+    expect(outcomes.map((o) => o.status)).toEqual(['fulfilled', 'fulfilled', 'fulfilled', 'rejected']);
+    // The stale lease's job is gone by then, as on every backend that removes it.
+    expect((outcomes[3] as PromiseRejectedResult).reason).toMatchObject({ code: 'JOB_NOT_FOUND' });
+    expect(await backend.getJob(queue, single.id)).toBeNull();
+    const { rows } = await admin.query('SELECT count(*)::int AS n FROM skunq.logs WHERE job_id = $1', [single.id]);
+    expect(rows[0].n).toBe(0);
+    expect(await backend.getJob(queue, keeps.id)).toMatchObject({ state: 'succeeded', deliveries: [{ result: 'kept' }] });
+    const two = await backend.getJob(queue, twoRoutes.id);
+    expect(two!.deliveries.map((d) => [d.route, d.state])).toEqual([['r', 'succeeded'], ['s', 'queued']]);
+    // The last delivery of the two ends the job: deleted then.
+    const [s] = (await backend.claim({ queue, route: 's', workerId: 'w', limit: 10, leaseMs: 10_000 })).deliveries;
+    await backend.complete(queue, { deliveryId: s!.id, workerId: 'w', attempt: s!.attempts }, 'three');
+    expect(await backend.getJob(queue, twoRoutes.id)).toBeNull();
+    const counted = (await backend.throughput(queue, Date.now() - 120_000)).reduce((n, b) => n + b.completed, 0);
+    expect(counted).toBe(4);
+    await eventually(() => heard.length === 4, 'a succeeded event per completion', 5_000);
+    expect(new Set(heard.map((e) => e.jobId))).toEqual(new Set([single.id, twoRoutes.id, keeps.id]));
+    await off();
+    await backend.close();
+  });
+
+  it('plans the claim and the direct completions to reach their rows by key and ctid, never the whole table, in a prepared statement\'s generic plan too', async () => {
+    const backend = await PostgresBackend.connect({ url: server().url, logger: false });
+    const queue = uniqueQueue('plans');
+    // A table that a scan of every row costs more than a probe per completion.
+    for (let n = 0; n < 2_000; n += 500) await backend.enqueue(Array.from({ length: 500 }, () => newJob(queue, { routes: ['r'] })));
+    await admin.query('ANALYZE skunq.jobs');
+    const plan = async (name: 'claim' | 'completeDirect' | 'completeRemoveDirect', types: string, args: string) => {
+      const client = new pg.Client(server().url);
+      await client.connect();
+      try {
+        await client.query('SET plan_cache_mode = force_generic_plan');
+        await client.query(`PREPARE p(${types}) AS ${SQL[name].replaceAll('{s}', '"skunq"')}`);
+        const { rows } = await client.query(`EXPLAIN EXECUTE p(${args})`);
+        return rows.map((r: Record<string, string>) => r['QUERY PLAN']).join('\n');
+      } finally {
+        await client.end();
+      }
+    };
+    const claimPlan = await plan('claim', 'text, text, bigint, text, int, bigint, text', `'${queue}', 'r', ${Date.now()}, 'w', 100, ${Date.now() + 60_000}, 'skq_x'`);
+    expect(claimPlan).toMatch(/Tid Scan on jobs j\b/);
+    const arrays = `'{a,b}', '{0,0}', '{w,w}', '{1,1}'`;
+    for (const [name, types, args] of [
+      ['completeDirect', 'bigint, text[], int[], text[], int[], text[], text, bigint, int, text', `1, ${arrays}, '{null,null}', '${queue}', 0, 0, 'skq_x'`],
+      ['completeRemoveDirect', 'bigint, text[], int[], text[], int[], text, bigint, int, text', `1, ${arrays}, '${queue}', 0, 0, 'skq_x'`],
+    ] as const) {
+      const text = await plan(name, types, args);
+      expect(text, name).toMatch(/Index Scan using jobs_pkey on jobs/);
+      expect(text, name).toMatch(/Tid Scan on jobs/);
+      expect(text, name).not.toMatch(/Seq Scan on jobs|jobs_running/);
+    }
     await backend.close();
   });
 

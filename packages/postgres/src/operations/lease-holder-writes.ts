@@ -63,34 +63,41 @@ export interface DirectCompletions<C> {
 /**
  * Complete many of `queue` in one statement, its own transaction: the common case (a job of one
  * delivery, with the backend's retention) without BEGIN and COMMIT. Writes: in that statement, the rows
- * succeeded under their leases, the minute's throughput, a `succeeded` event each. Returns the
+ * succeeded under their leases (deleted with their log lines when the backend removes every succeeded
+ * job), the minute's throughput, a `succeeded` event each. Returns the
  * completions it did not do (a lease that did not hold, a job of several deliveries or with a retention
  * of its own), for {@link completeMany}, and what retention asks for now (a trim of the queue's
  * succeeded jobs, of throughput counts past the window), to run once the completions are answered:
  * should it fail, the next trim does its work.
  */
 export async function completeDirect<C extends Completion>(t: PgTx, queue: string, completions: C[]): Promise<DirectCompletions<C>> {
-  // A backend that removes every succeeded job at once removes it with its end, in a transaction.
-  if (t.store.defaultRetention.removeOnComplete?.count === 0) return { left: completions, upkeep: null };
+  // A backend that removes every succeeded job at once deletes it with its end.
+  const removing = t.store.defaultRetention.removeOnComplete?.count === 0;
   const now = Date.now();
   const parsed = completions.map((c) => parseDeliveryId(c.lease.deliveryId));
-  const { rows } = await run<{ id: string; dix: number }>(t, 'completeDirect', [
-    now,
-    parsed.map((p) => p.id),
-    parsed.map((p) => p.dix),
-    completions.map((c) => c.lease.workerId),
-    completions.map((c) => c.lease.attempt),
-    completions.map((c) => JSON.stringify(c.result ?? null)),
-    queue,
-    minuteOf(now),
-    t.stripe,
-    t.store.channel,
-  ]);
+  const ids = parsed.map((p) => p.id);
+  const dixes = parsed.map((p) => p.dix);
+  const workers = completions.map((c) => c.lease.workerId);
+  const attempts = completions.map((c) => c.lease.attempt);
+  const { rows } = removing
+    ? await run<{ id: string; dix: number }>(t, 'completeRemoveDirect', [now, ids, dixes, workers, attempts, queue, minuteOf(now), t.stripe, t.store.channel])
+    : await run<{ id: string; dix: number }>(t, 'completeDirect', [
+        now,
+        ids,
+        dixes,
+        workers,
+        attempts,
+        completions.map((c) => JSON.stringify(c.result ?? null)),
+        queue,
+        minuteOf(now),
+        t.stripe,
+        t.store.channel,
+      ]);
   const done = new Set(rows.map((row) => `${row.id}.${row.dix}`));
   // Each completed row answers one completion: a second one of the same lease goes on, to be refused.
   const left = completions.filter((c) => !done.delete(c.lease.deliveryId));
   const pruneThroughput = rows.length > 0 && ++t.store.throughputWrites % 1_000 === 0;
-  const step = rows.length > 0 ? t.store.retention.afterEnd(queue, 'completed', t.store.defaultRunOptions, rows.length) : null;
+  const step = rows.length > 0 && !removing ? t.store.retention.afterEnd(queue, 'completed', t.store.defaultRunOptions, rows.length) : null;
   const rule = step?.action === 'trim' ? step.rule : null;
   if (!rule && !pruneThroughput) return { left, upkeep: null };
   return {
