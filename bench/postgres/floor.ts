@@ -13,7 +13,7 @@ import { spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import pg from 'pg';
 import { missingPostgres, startPostgres } from '@skq/testing/servers';
-import { fireAtSteadyPace } from '../steady-pace.js';
+import { fireAtSteadyPace, sharedClockMs } from '../steady-pace.js';
 import { fmt, median, percentile } from '../stats.js';
 import { serverCpuMs } from './server-cpu.js';
 
@@ -134,7 +134,7 @@ async function latency(url: string): Promise<number[]> {
         text: `UPDATE jobs SET state = 1, started_at = now() WHERE id IN (
           SELECT id FROM jobs WHERE name = 'q' AND state = 0 ORDER BY id LIMIT 10 FOR UPDATE SKIP LOCKED) RETURNING id, data`,
       });
-      const at = performance.timeOrigin + performance.now();
+      const at = sharedClockMs();
       for (const row of rows) delays.push(at - row.data.t);
       if (rows.length) {
         again = true;

@@ -14,6 +14,7 @@ import { Redis } from 'ioredis';
 import { missingServer, startRedis } from '@skq/testing/servers';
 import { LIBRARIES, type Library } from './libraries.js';
 import { fmt, median, percentile, printComparison, type Samples } from '../stats.js';
+import { sharedClockMs } from '../steady-pace.js';
 
 const REPS = Number(process.env.BENCH_REPS ?? 3);
 const JOBS = Number(process.env.BENCH_JOBS ?? 20_000);
@@ -89,7 +90,7 @@ async function latency(lib: Library): Promise<number[]> {
   const queue = await fresh();
   const delays: number[] = [];
   const consumer = await lib.consumer(server.port, queue, 10, (data) => {
-    if (data.t !== undefined) delays.push(performance.timeOrigin + performance.now() - data.t);
+    if (data.t !== undefined) delays.push(sharedClockMs() - data.t);
   });
   await new Promise((resolve) => setTimeout(resolve, 200)); // idle: the worker is waiting for work
   const producer = fileURLToPath(new URL('./producer.ts', import.meta.url));

@@ -271,6 +271,36 @@ describe.skipIf(missing)(`postgres schema and transactional enqueue ${missing ??
     await backend.close();
   });
 
+  it('vacuums the jobs table it wrote without giving back the empty pages at its end, which would lock out claims and enqueues', async () => {
+    const schema = `upkeep_${Date.now()}`;
+    const backend = await PostgresBackend.connect({ url: server().url, logger: false, schema, removeOnComplete: true, vacuumEveryMs: 100 });
+    const queue = uniqueQueue('upkeep');
+    for (let n = 0; n < 2_000; n += 500) await backend.enqueue(Array.from({ length: 500 }, () => newJob(queue, { routes: ['r'] })));
+    const size = async () => Number((await admin.query(`SELECT pg_relation_size('${schema}.jobs') AS n`)).rows[0].n);
+    const vacuums = async () => Number((await admin.query(`SELECT vacuum_count AS n FROM pg_stat_user_tables WHERE schemaname = $1 AND relname = 'jobs'`, [schema])).rows[0]?.n ?? 0);
+    for (;;) {
+      const { deliveries } = await backend.claim({ queue, route: 'r', workerId: 'w', limit: 200, leaseMs: 60_000 });
+      if (deliveries.length === 0) break;
+      await Promise.all(deliveries.map((d) => backend.complete(queue, { deliveryId: d.id, workerId: 'w', attempt: d.attempts }, null)));
+    }
+    expect((await admin.query(`SELECT count(*)::int AS n FROM ${schema}.jobs`)).rows[0].n).toBe(0);
+    // A VACUUM that begins from here on finds the table empty: wait until none is at work, then count the next.
+    const inProgress = async () => (await admin.query(`SELECT count(*)::int AS n FROM pg_stat_progress_vacuum WHERE relid = '${schema}.jobs'::regclass`)).rows[0].n;
+    await eventually(async () => (await inProgress()) === 0, 'no VACUUM at work', 15_000);
+    const before = await vacuums();
+    const full = await size();
+    const [last] = (await backend.claim({ queue, route: 'r', workerId: 'w', limit: 1, leaseMs: 60_000 })).deliveries;
+    expect(last).toBeUndefined();
+    const extra = newJob(queue, { routes: ['r'] });
+    await backend.enqueue([extra]);
+    const [d] = (await backend.claim({ queue, route: 'r', workerId: 'w', limit: 1, leaseMs: 60_000 })).deliveries;
+    await backend.complete(queue, { deliveryId: d!.id, workerId: 'w', attempt: d!.attempts }, null);
+    await eventually(async () => (await vacuums()) > before, 'a VACUUM of the emptied table', 15_000);
+    expect(await size()).toBe(full);
+    await backend.close();
+    await admin.query(`DROP SCHEMA ${schema} CASCADE`);
+  });
+
   it('stores a batch of one definition in one statement; one with a resent id in a transaction that answers it as stored; refuses an id of another queue whole', async () => {
     const backend = await PostgresBackend.connect({ url: server().url, logger: false });
     const [queue, other] = [uniqueQueue('uniform'), uniqueQueue('uniform-other')];
