@@ -9,8 +9,8 @@ import { registerChaosBackends, serveSimulator } from '../src/fdb-remote-simulat
 
 // Issue 21, item 19: a pause that lands while claims are in flight in OTHER processes. Once
 // setPaused() has resolved, no job of the route starts anywhere. Each claiming process reports every
-// claim with the time it was sent and answered, on the host's clock that this process reads too
-// (performance.timeOrigin + performance.now()): a claim sent after pause() resolved must take nothing,
+// claim with the time it was sent and answered, on the machine's monotonic clock that this process
+// reads too (process.hrtime): a claim sent after pause() resolved must take nothing,
 // on every backend, however late the store is counted.
 // A claim sent before pause() resolved and answered after it may take its `limit` (3): setPaused's
 // TSDoc says "a claim that begins after the pause is stored returns nothing; one already under way may
@@ -92,7 +92,9 @@ interface Claim {
 }
 
 /** The host's clock, as the claiming processes read it. */
-const clock = () => performance.timeOrigin + performance.now();
+// The machine's monotonic clock, which every process reads alike (timeOrigin + performance.now() is each
+// process's wall-clock start plus an interval: processes disagree by the wall clock's slew between their starts).
+const clock = () => Number(process.hrtime.bigint()) / 1e6;
 
 /** A claiming process, with the claims it has reported. */
 function startClaimer(url: string, queue: string, id: string): { child: ChildProcess; claims: Claim[]; exited: Promise<number | null>; stderr: () => string } {
