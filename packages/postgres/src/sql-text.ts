@@ -106,8 +106,12 @@ export const SQL = {
       SELECT CASE WHEN (SELECT COUNT(*) FROM claimed) < $5 THEN (
         SELECT MIN(run_at) FROM {s}.jobs
         WHERE queue = $1 AND route = $2 AND state = 0 AND grp IS NULL AND run_at > $3 AND (target_worker IS NULL OR target_worker = $4)) END AS run_at)
+    -- Committed without waiting for the WAL's flush (synchronous_commit off, for this statement's
+    -- transaction only): a claim that a server crash forgets leaves its job queued, which then runs
+    -- again as after any lost lease, and the worker's writes under that lease are refused. Enqueues and
+    -- outcomes stay durable; the next of them flushes the claim with it.
     SELECT (SELECT yes FROM paused) AS paused, (SELECT by_turns AND NOT yes FROM paused) AS by_turns, (SELECT COUNT(*) FROM published) AS notified,
-      (SELECT run_at FROM later) AS next_run_at, claimed.*
+      (SELECT run_at FROM later) AS next_run_at, (SELECT set_config('synchronous_commit', 'off', true)) AS commit_mode, claimed.*
     FROM (SELECT 1) AS one LEFT JOIN claimed ON true`,
 
   // The claim of a route by turns (claim-by-turns.ts), with the started events of what it took.
