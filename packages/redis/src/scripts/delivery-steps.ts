@@ -144,8 +144,15 @@ local function finish(did, d, from, state, result, err, worker)
     kind, keep = 'succeeded', keepOf(keepS, 'succeeded')
     if bad then kind, keep = 'failed', keepOf(keepF, 'failed') end
   end
-  -- A job that retention deletes at once is not written first.
-  if not (ended and keep[1] == 0) then dput(d, { s = state, f = NOW, l = '', v = result or '', X = err or '' }) end
+  -- A job that retention deletes at once is not written first; else its fields are set in place, as dput
+  -- would set them (a table of changes per completion is a good part of its cost).
+  if not (ended and keep[1] == 0) then
+    local rec = d.rec
+    rec.s, rec.f, rec.l = STATE_CODE[state], NOW, nil
+    if result and result ~= '' then rec.v = result else rec.v = nil end
+    if err and err ~= '' then rec.X = err else rec.X = nil end
+    markDirty(d.hash, d.field)
+  end
   if ended then
     if dedupe and redis.call('HGET', P .. ':dedupe', dedupe) == d.job then redis.call('HDEL', P .. ':dedupe', dedupe) end
     if keep[1] == 0 then
