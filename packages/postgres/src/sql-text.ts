@@ -346,14 +346,6 @@ export const SQL = {
 } as const;
 
 /**
- * The CTEs that publish an event per row of CTE `rows` (columns k, id, dix; `d` in the expressions),
- * while a subscriber hears `type` (see `heard`), with NOTIFY on `channel`, in payloads as `encodeEvents`
- * makes them: one batch number, lines numbered in row order, a part cut where the lines pass a multiple
- * of 3,000 bytes. A part holds at most 3,000 bytes and one line, and a line at most about 3,900 (two job
- * ids of 512 three-byte characters, names of 200): under NOTIFY's 8,000. The last CTE is `published`;
- * the statement must read it.
- */
-/**
  * The CTE `leased` of the direct completions: per completion of the arrays $2 (ids), $3 (dix), $4
  * (workers), $5 (attempts) and, when given, `outcomes` (results), the ctid of its row if that is a
  * running single-delivery job of `queue` under that lease, keeping the backend's retention. The queue
@@ -373,6 +365,14 @@ function leased(queue: string, outcomes?: string): string {
         LIMIT 1) r)`;
 }
 
+/**
+ * The CTEs that publish an event per row of CTE `rows` (columns k, id, dix; `d` in the expressions),
+ * while a subscriber hears `type` (see `heard`), with NOTIFY on `channel`, in payloads as `encodeEvents`
+ * makes them: one batch number, lines numbered in row order, a part cut where the lines pass a multiple
+ * of 3,000 bytes. A part holds at most 3,000 bytes and one line, and a line at most about 3,900 (two job
+ * ids of 512 three-byte characters, names of 200): under NOTIFY's 8,000. The last CTE is `published`;
+ * the statement must read it.
+ */
 function published(type: string, rows: string, queue: string, route: string, worker: string, at: string, channel: string): string {
   return `batch AS MATERIALIZED (SELECT nextval('{s}.event_batches') AS n),
     lines AS (
