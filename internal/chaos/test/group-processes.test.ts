@@ -95,7 +95,8 @@ function startWorker(url: string, queue: string): Promise<{ child: ChildProcess;
   let err = '';
   child.stderr!.on('data', (chunk) => (err += chunk));
   const records = new Promise<Run[]>((resolve, reject) => {
-    child.on('exit', (code) => {
+    // 'close', not 'exit': the records line may still be in the pipe when the process exits.
+    child.on('close', (code) => {
       const last = out.trim().split('\n').at(-1) ?? '';
       if (code === 0 && last.startsWith('[')) resolve(JSON.parse(last) as Run[]);
       else reject(new Error(`worker process exited (${code}): ${out}${err}`));
