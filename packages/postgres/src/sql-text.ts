@@ -141,30 +141,20 @@ export const SQL = {
   // no longer matches, and its completion is refused). Joined to the arrays instead, the rows were read
   // through the running index or, in a prepared statement's generic plan, the whole table (6 ms a call
   // at 10,000 rows).
-  completeDirect: `WITH ${leased('$7', '$6')},
+  completeDirect: `WITH ${leased('$10')},
     done AS (
       UPDATE {s}.jobs j SET state = 2, finished_at = $1, lease_until = NULL, outcome = l.outcome, ended_at = $1, ended_bad = false
       FROM leased l WHERE j.ctid = ANY (ARRAY(SELECT tid FROM leased)) AND j.ctid = l.tid
       RETURNING j.k, j.id, j.dix, j.route, j.worker_id),
-    counted AS (
-      INSERT INTO {s}.throughput (queue, route, minute, stripe, completed, failed)
-      SELECT $7, route, $8, $9, COUNT(*), 0 FROM done GROUP BY route
-      ON CONFLICT (queue, minute, route, stripe) DO UPDATE SET completed = {s}.throughput.completed + excluded.completed),
-    ${published('succeeded', 'done', '$7::text', 'd.route', 'd.worker_id', '$1::bigint', '$10')}
-    SELECT id, dix, (SELECT COUNT(*) FROM published) AS notified FROM done`,
+    ${completedTail()}`,
   // completeDirect for a backend that removes every succeeded job at once (`removeOnComplete: true`):
   // the rows and their log lines deleted under their leases, no row written first and no trim after.
-  completeRemoveDirect: `WITH ${leased('$6')},
+  completeRemoveDirect: `WITH ${leased()},
     done AS (
       DELETE FROM {s}.jobs j WHERE j.ctid = ANY (ARRAY(SELECT tid FROM leased))
       RETURNING j.k, j.id, j.dix, j.route, j.worker_id),
     logs AS (DELETE FROM {s}.logs l USING done d WHERE l.job_id = d.id),
-    counted AS (
-      INSERT INTO {s}.throughput (queue, route, minute, stripe, completed, failed)
-      SELECT $6, route, $7, $8, COUNT(*), 0 FROM done GROUP BY route
-      ON CONFLICT (queue, minute, route, stripe) DO UPDATE SET completed = {s}.throughput.completed + excluded.completed),
-    ${published('succeeded', 'done', '$6::text', 'd.route', 'd.worker_id', '$1::bigint', '$9')}
-    SELECT id, dix, (SELECT COUNT(*) FROM published) AS notified FROM done`,
+    ${completedTail()}`,
   finishBad: `UPDATE {s}.jobs SET state = $3, finished_at = $4, lease_until = NULL, outcome = $5,
       ended_at = CASE WHEN fanout IS NULL THEN $4::bigint END, ended_bad = CASE WHEN fanout IS NULL THEN true END
     WHERE id = $1 AND dix = $2`,
@@ -348,21 +338,34 @@ export const SQL = {
 /**
  * The CTE `leased` of the direct completions: per completion of the arrays $2 (ids), $3 (dix), $4
  * (workers), $5 (attempts) and, when given, `outcomes` (results), the ctid of its row if that is a
- * running single-delivery job of `queue` under that lease, keeping the backend's retention. The queue
+ * running single-delivery job of queue $6 under that lease, keeping the backend's retention. The queue
  * and the state are compared with IS NOT DISTINCT FROM, which no index serves, so that the primary key
  * is the only index the planner can use: with `state = 1` it may read the running index whole for each
  * completion (its statistics saying that it is nearly empty).
  */
-function leased(queue: string, outcomes?: string): string {
+function leased(outcomes?: string): string {
   // LATERAL with LIMIT: a subquery the planner cannot flatten into a join.
   return `leased AS MATERIALIZED (
       SELECT r.tid${outcomes ? ', c.outcome' : ''}
       FROM unnest($2::text[], $3::int[], $4::text[], $5::int[]${outcomes ? `, ${outcomes}::text[]` : ''}) AS c(id, dix, worker, attempt${outcomes ? ', outcome' : ''})
       CROSS JOIN LATERAL (
         SELECT j.ctid AS tid FROM {s}.jobs j
-        WHERE j.id = c.id AND j.dix = c.dix AND j.queue IS NOT DISTINCT FROM ${queue}::text AND j.state IS NOT DISTINCT FROM 1 AND j.worker_id = c.worker
+        WHERE j.id = c.id AND j.dix = c.dix AND j.queue IS NOT DISTINCT FROM $6::text AND j.state IS NOT DISTINCT FROM 1 AND j.worker_id = c.worker
           AND j.attempts = c.attempt AND j.fanout IS NULL AND (j.options IS NULL OR strpos(j.options, '"removeOnComplete"') = 0)
         LIMIT 1) r)`;
+}
+
+/**
+ * What the direct completions end with, over their CTE `done`: the minute ($7) of queue $6 counted in
+ * stripe $8, a `succeeded` event each on channel $9 ($1 the time), and the rows completed.
+ */
+function completedTail(): string {
+  return `counted AS (
+      INSERT INTO {s}.throughput (queue, route, minute, stripe, completed, failed)
+      SELECT $6, route, $7, $8, COUNT(*), 0 FROM done GROUP BY route
+      ON CONFLICT (queue, minute, route, stripe) DO UPDATE SET completed = {s}.throughput.completed + excluded.completed),
+    ${published('succeeded', 'done', '$6::text', 'd.route', 'd.worker_id', '$1::bigint', '$9')}
+    SELECT id, dix, (SELECT COUNT(*) FROM published) AS notified FROM done`;
 }
 
 /**

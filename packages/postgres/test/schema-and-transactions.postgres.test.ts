@@ -10,6 +10,23 @@ import { SQL } from '../src/sql-text.js';
 
 const missing = missingPostgres();
 
+/**
+ * Enqueues `jobs` (each with route 'r'), hears their `succeeded` events and claims them all on route 'r' as
+ * worker 'w': the events heard, the unsubscribe, and each job's lease by its id.
+ */
+async function claimedAndHeard(backend: PostgresBackend, queue: string, jobs: ReturnType<typeof newJob>[]) {
+  await backend.enqueue(jobs);
+  const heard: JobEvent[] = [];
+  const off = await backend.subscribe(queue, (e) => heard.push(e), ['succeeded']);
+  const { deliveries } = await backend.claim({ queue, route: 'r', workerId: 'w', limit: 10, leaseMs: 10_000 });
+  expect(deliveries).toHaveLength(jobs.length);
+  const lease = (jobId: string) => {
+    const d = deliveries.find((one) => one.jobId === jobId)!;
+    return { deliveryId: d.id, workerId: 'w', attempt: d.attempts };
+  };
+  return { heard, off, lease };
+}
+
 describe.skipIf(missing)(`postgres schema and transactional enqueue ${missing ?? ''}`, () => {
   const server = usePostgresServer();
   let admin: pg.Client;
@@ -165,15 +182,7 @@ describe.skipIf(missing)(`postgres schema and transactional enqueue ${missing ??
     const single = newJob(queue, { routes: ['r'] });
     const twoRoutes = newJob(queue, { routes: ['r', 's'] });
     const removed = newJob(queue, { routes: ['r'], options: { ...DEFAULT_RUN_OPTIONS, removeOnComplete: { count: 0, ageMs: null } } });
-    await backend.enqueue([single, twoRoutes, removed]);
-    const heard: JobEvent[] = [];
-    const off = await backend.subscribe(queue, (e) => heard.push(e), ['succeeded']);
-    const { deliveries } = await backend.claim({ queue, route: 'r', workerId: 'w', limit: 10, leaseMs: 10_000 });
-    expect(deliveries).toHaveLength(3);
-    const lease = (jobId: string) => {
-      const d = deliveries.find((one) => one.jobId === jobId)!;
-      return { deliveryId: d.id, workerId: 'w', attempt: d.attempts };
-    };
+    const { heard, off, lease } = await claimedAndHeard(backend, queue, [single, twoRoutes, removed]);
     // Asked for in one turn of the event loop: they share a group.
     const outcomes = await Promise.allSettled([
       backend.complete(queue, lease(single.id), 'one'),
@@ -200,17 +209,9 @@ describe.skipIf(missing)(`postgres schema and transactional enqueue ${missing ??
     const single = newJob(queue, { routes: ['r'] });
     const twoRoutes = newJob(queue, { routes: ['r', 's'] });
     const keeps = newJob(queue, { routes: ['r'], options: { ...DEFAULT_RUN_OPTIONS, removeOnComplete: { count: 10, ageMs: null } } });
-    await backend.enqueue([single, twoRoutes, keeps]);
-    const heard: JobEvent[] = [];
-    const off = await backend.subscribe(queue, (e) => heard.push(e), ['succeeded']);
-    const { deliveries } = await backend.claim({ queue, route: 'r', workerId: 'w', limit: 10, leaseMs: 10_000 });
-    expect(deliveries).toHaveLength(3);
+    const { heard, off, lease } = await claimedAndHeard(backend, queue, [single, twoRoutes, keeps]);
     await backend.appendLogs(queue, [{ deliveryId: `${single.id}.0`, at: Date.now(), stream: 'info', line: 'working' }]);
     expect(await backend.getLogs(queue, single.id)).toHaveLength(1);
-    const lease = (jobId: string) => {
-      const d = deliveries.find((one) => one.jobId === jobId)!;
-      return { deliveryId: d.id, workerId: 'w', attempt: d.attempts };
-    };
     const outcomes = await Promise.allSettled([
       backend.complete(queue, lease(single.id), 'one'),
       backend.complete(queue, lease(twoRoutes.id), 'two'),
@@ -260,7 +261,7 @@ describe.skipIf(missing)(`postgres schema and transactional enqueue ${missing ??
     expect(claimPlan).toMatch(/Tid Scan on jobs j\b/);
     const arrays = `'{a,b}', '{0,0}', '{w,w}', '{1,1}'`;
     for (const [name, types, args] of [
-      ['completeDirect', 'bigint, text[], int[], text[], int[], text[], text, bigint, int, text', `1, ${arrays}, '{null,null}', '${queue}', 0, 0, 'skq_x'`],
+      ['completeDirect', 'bigint, text[], int[], text[], int[], text, bigint, int, text, text[]', `1, ${arrays}, '${queue}', 0, 0, 'skq_x', '{null,null}'`],
       ['completeRemoveDirect', 'bigint, text[], int[], text[], int[], text, bigint, int, text', `1, ${arrays}, '${queue}', 0, 0, 'skq_x'`],
     ] as const) {
       const text = await plan(name, types, args);

@@ -75,24 +75,20 @@ export async function completeDirect<C extends Completion>(t: PgTx, queue: strin
   const removing = t.store.defaultRetention.removeOnComplete?.count === 0;
   const now = Date.now();
   const parsed = completions.map((c) => parseDeliveryId(c.lease.deliveryId));
-  const ids = parsed.map((p) => p.id);
-  const dixes = parsed.map((p) => p.dix);
-  const workers = completions.map((c) => c.lease.workerId);
-  const attempts = completions.map((c) => c.lease.attempt);
-  const { rows } = removing
-    ? await run<{ id: string; dix: number }>(t, 'completeRemoveDirect', [now, ids, dixes, workers, attempts, queue, minuteOf(now), t.stripe, t.store.channel])
-    : await run<{ id: string; dix: number }>(t, 'completeDirect', [
-        now,
-        ids,
-        dixes,
-        workers,
-        attempts,
-        completions.map((c) => JSON.stringify(c.result ?? null)),
-        queue,
-        minuteOf(now),
-        t.stripe,
-        t.store.channel,
-      ]);
+  // The statements share their parameters; completeDirect's results come last.
+  const values: unknown[] = [
+    now,
+    parsed.map((p) => p.id),
+    parsed.map((p) => p.dix),
+    completions.map((c) => c.lease.workerId),
+    completions.map((c) => c.lease.attempt),
+    queue,
+    minuteOf(now),
+    t.stripe,
+    t.store.channel,
+  ];
+  if (!removing) values.push(completions.map((c) => JSON.stringify(c.result ?? null)));
+  const { rows } = await run<{ id: string; dix: number }>(t, removing ? 'completeRemoveDirect' : 'completeDirect', values);
   const done = new Set(rows.map((row) => `${row.id}.${row.dix}`));
   // Each completed row answers one completion: a second one of the same lease goes on, to be refused.
   const left = completions.filter((c) => !done.delete(c.lease.deliveryId));
